@@ -1,0 +1,31 @@
+"""Backprop Tutor: backpropagation with every calculation shown.
+
+>>> import tutor
+>>> net = tutor.load("mazur")
+>>> walk = tutor.explain_step(net)
+>>> round(walk.value("w5+"), 8)
+0.35891648
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["load", "loads", "network", "explain_step", "gradient_check", "engines_agree", "check_grads"]
+
+
+def __getattr__(name: str):
+    # Heavy modules (SymPy, Jinja2) load on first use, so `import tutor` stays cheap.
+    if name in ("load", "loads", "network"):
+        from . import spec
+
+        return getattr(spec, name)
+    if name == "explain_step":
+        from .symbolic import explain_step
+
+        return explain_step
+    if name in ("gradient_check", "engines_agree", "check_grads"):
+        from . import gradcheck
+
+        return getattr(gradcheck, name)
+    raise AttributeError(f"module 'tutor' has no attribute {name!r}")

@@ -1,0 +1,169 @@
+"""The gradient checker: symbolic engine vs numeric engine vs central finite differences.
+
+``check_grads`` is the generic tool (in the spirit of autograd's ``test_util.check_grads``);
+``gradient_check`` applies it to a network and returns the table a walk-through shows; ``engines_agree``
+compares every quantity the two engines both compute, under the network's own conventions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import numeric
+from .spec import Network
+from .steps import Walkthrough
+
+
+def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every coordinate i."""
+    x = np.asarray(x, dtype=float)
+    g = np.empty_like(x)
+    for i in range(x.size):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        g[i] = (f(up) - f(down)) / (2 * eps)
+    return g
+
+
+def check_grads(f: Callable[[np.ndarray], float], grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8) -> np.ndarray:  # fmt: skip
+    """Assert that ``grad(x)`` matches central finite differences of ``f``; returns the differences.
+
+    >>> import numpy as np
+    >>> _ = check_grads(lambda v: float(np.sum(v ** 3)), lambda v: 3 * v ** 2, np.array([0.5, -1.0]))
+    """
+    fd = central_differences(f, x, eps)
+    g = np.asarray(grad(x), dtype=float)
+    bad = ~np.isclose(g, fd, rtol=rtol, atol=atol)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AssertionError(f"gradient {i}: analytic {g[i]!r} vs finite differences {fd[i]!r}")
+    return fd
+
+
+@dataclass(frozen=True)
+class Row:
+    param: str
+    symbolic: float
+    numeric: float
+    finite_difference: float
+
+    def rel(self, a: float, b: float) -> float:
+        scale = max(abs(a), abs(b), 1e-12)
+        return abs(a - b) / scale
+
+    @property
+    def symbolic_vs_numeric(self) -> float:
+        return self.rel(self.symbolic, self.numeric)
+
+    @property
+    def vs_finite_difference(self) -> float:
+        return abs(self.symbolic - self.finite_difference) / max(abs(self.finite_difference), 1e-3)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The gradient-check table: every parameter's gradient from both engines and from finite differences."""
+
+    rows: list[Row]
+    eps: float
+    engine_tolerance: float = 1e-9
+    fd_tolerance: float = 1e-5
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.symbolic_vs_numeric <= self.engine_tolerance and r.vs_finite_difference <= self.fd_tolerance
+                   for r in self.rows)  # fmt: skip
+
+
+def gradient_check(net: Network, eps: float = 1e-6) -> Report:
+    """Every gradient three ways, in exact arithmetic and the standard order (the true gradient)."""
+    from .symbolic import explain_step
+
+    exact = net.with_conventions(rounding="exact", update_order="standard")
+    walk = explain_step(exact)
+    theta, loss, grad = numeric.flat_loss(exact)
+    fd = central_differences(loss, theta, eps)
+    ng = grad(theta)
+    keys = [p.gradient for p in _params_in_flat_order(walk)]
+    rows = [Row(k.split("/d", 1)[1], walk.value(k), float(n), float(f)) for k, n, f in zip(keys, ng, fd)]
+    notes = []
+    if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
+        notes.append("checked in exact arithmetic and the standard order, where the gradient is the true one")
+    return Report(rows, eps, notes=notes)
+
+
+def _params_in_flat_order(walk: Walkthrough):
+    """The ParamSteps in numeric.flat_loss order: layer by layer, weights row by row, then biases."""
+    by_layer: dict[int, list] = {}
+    for p in walk.params:
+        by_layer.setdefault(p.layer, []).append(p)
+    out = []
+    for li in sorted(by_layer):
+        ps = by_layer[li]
+        out += [p for p in ps if p.kind == "weight"] + [p for p in ps if p.kind == "bias"]
+    return out
+
+
+def numeric_values(walk: Walkthrough) -> dict[str, float]:
+    """The numeric engine's value for every key of the walk-through that it also computes."""
+    net = walk.network
+    st = numeric.step(net)
+    fw, bw = st.forward, st.backward
+    out: dict[str, float] = {}
+    for li, row in enumerate(walk.forward):
+        for j, n in enumerate(row):
+            out[n.net] = fw.nets[li][j]
+            out[n.out] = fw.outs[li][j]
+    for k, t in enumerate(walk.loss_terms):
+        out[t] = fw.terms[k]
+    out[walk.loss] = fw.loss
+    for row in walk.backward:
+        for j, nb in enumerate(row):
+            li = nb.layer
+            out[nb.dE_dout] = bw.dE_dout[li][j]
+            out[nb.delta] = bw.deltas[li][j]
+            if nb.dout_dnet:
+                out[nb.dout_dnet] = bw.dout_dnet[li][j]
+            for k, c in enumerate(nb.contributions):
+                out[c] = bw.contributions[li][k, j]
+    wpos: dict[int, int] = {}
+    for p in walk.params:
+        li = p.layer
+        if p.kind == "weight":
+            pos = wpos.get(li, 0)
+            wpos[li] = pos + 1
+            j, i = divmod(pos, net.layers[li].weights.shape[1])
+            out[p.gradient] = bw.grad_W[li][j, i]
+            out[p.update] = st.new_W[li][j, i]
+        else:
+            layer = net.layers[li]
+            j = 0 if layer.shared_bias else layer.neurons.index(p.neuron)
+            out[p.gradient] = bw.grad_b[li][j]
+            if p.update:
+                out[p.update] = st.new_b[li][j]
+    if walk.loss_after:
+        out[walk.loss_after] = st.loss_after
+    return {k: float(v) for k, v in out.items()}
+
+
+def engines_agree(walk: Walkthrough, rtol: float = 1e-9) -> list[tuple[str, float, float]]:
+    """The quantities on which the engines disagree (an empty list when they agree).
+
+    Exact arithmetic: within ``rtol`` relative. As printed: within one unit of the last printed decimal,
+    since a last-bit difference between two float evaluations can tip a rounding either way.
+    """
+    conv = walk.conventions
+    unit = 10.0 ** -conv.digits if conv.rounding == "as-printed" else 0.0
+    bad = []
+    for key, nv in numeric_values(walk).items():
+        sv = walk.value(key)
+        tol = max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001)
+        if abs(sv - nv) > tol:
+            bad.append((key, sv, nv))
+    return bad

@@ -1,0 +1,228 @@
+"""The numeric engine: NumPy forward pass, backward pass (BP1-BP4) and update, with no SymPy at all.
+
+Under the as-printed convention every value a walk-through shows is rounded at the same point as the
+symbolic engine rounds it, so the two engines can be compared quantity by quantity in both conventions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import GradientError
+from .rounding import Rounder
+from .spec import Network
+
+
+@dataclass(frozen=True)
+class Forward:
+    nets: list[np.ndarray]
+    outs: list[np.ndarray]
+    terms: np.ndarray  # the loss terms (one per output for a separable loss)
+    loss: float
+
+
+@dataclass(frozen=True)
+class Backward:
+    dE_dout: list[np.ndarray]  # dE/da per layer (for hidden layers: the sum over downstream neurons)
+    dout_dnet: list[np.ndarray | None]  # element-wise f'(net); None for softmax
+    jacobians: list[np.ndarray | None]  # dout_k/dnet_j for softmax; None otherwise
+    contributions: list[np.ndarray | None]  # hidden layers: [k, j] = delta_k * w_kj (downstream k)
+    deltas: list[np.ndarray]  # dE/dnet per layer (BP1, BP2)
+    grad_W: list[np.ndarray]  # BP4
+    grad_b: list[np.ndarray]  # BP3: one entry per bias parameter (length 1 when shared)
+    used_W: list[np.ndarray | None]  # the downstream weights each hidden layer's deltas were computed with
+
+
+@dataclass(frozen=True)
+class Step:
+    forward: Forward
+    backward: Backward
+    new_W: list[np.ndarray]
+    new_b: list[np.ndarray]
+    after: Forward
+
+    @property
+    def loss_before(self) -> float:
+        return self.forward.loss
+
+    @property
+    def loss_after(self) -> float:
+        return self.after.loss
+
+
+def rounder_for(net: Network) -> Rounder:
+    c = net.conventions
+    return Rounder(c.digits if c.rounding == "as-printed" else None)
+
+
+def _weights(net: Network, W=None, b=None):
+    W = [l.weights for l in net.layers] if W is None else W
+    b = [l.biases for l in net.layers] if b is None else b
+    return W, b
+
+
+def forward(net: Network, W: Sequence[np.ndarray] | None = None, b: Sequence[np.ndarray] | None = None,
+            x: np.ndarray | None = None, R: Rounder | None = None) -> Forward:  # fmt: skip
+    """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l), then the loss."""
+    R = R or rounder_for(net)
+    W, b = _weights(net, W, b)
+    a = net.inputs if x is None else x
+    nets, outs = [], []
+    for layer, Wl, bl in zip(net.layers, W, b):
+        z = R.array(Wl @ a + bl)
+        a = R.array(layer.rule.np_f(z, layer.activation_params))
+        nets.append(z)
+        outs.append(a)
+    terms, loss = loss_terms(net, a, R)
+    return Forward(nets, outs, terms, loss)
+
+
+def loss_terms(net: Network, a: np.ndarray, R: Rounder) -> tuple[np.ndarray, float]:
+    rule, p, t = net.loss_rule, net.loss_rule.params(net.loss_params), net.targets
+    if rule.separable:
+        # Each term is the loss of one output alone: evaluate the rule on that coordinate.
+        terms = np.array([rule.np_value(a[k:k + 1], t[k:k + 1], p) for k in range(a.size)])
+        if rule.name in ("mse", "binary_cross_entropy"):
+            terms = terms / a.size  # the rule averages over the one coordinate it was given
+        terms = R.array(terms)
+    else:
+        y = int(np.argmax(t))
+        margins = a - a[y] + p["margin"]
+        terms = R.array(np.maximum(0.0, np.delete(margins, y)))
+    return terms, R(float(terms.sum()))
+
+
+def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None,
+             updated_first: bool | None = None) -> tuple[Backward, list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+    """Backward pass and update. Returns the record and the new weights and biases.
+
+    With ``updated_first`` each layer is updated as soon as its gradient is known, and the deltas of the
+    layer below are computed with the updated weights (Mazur's original program did this).
+    """
+    R = R or rounder_for(net)
+    W, b = _weights(net, W, b)
+    if updated_first is None:
+        updated_first = net.conventions.update_order == "updated-first"
+    L = len(net.layers)
+    for li, layer in enumerate(net.layers):
+        if not layer.rule.differentiable:
+            raise GradientError(f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
+                                "(it is a step); it can be used for the forward pass only")  # fmt: skip
+    lr = net.learning_rate
+    rule = net.loss_rule
+    p = rule.params(net.loss_params)
+    dE_dout: list = [None] * L
+    dout_dnet: list = [None] * L
+    jacs: list = [None] * L
+    contribs: list = [None] * L
+    deltas: list = [None] * L
+    gW: list = [None] * L
+    gb: list = [None] * L
+    used: list = [None] * L
+    new_W = [w.copy() for w in W]
+    new_b = [v.copy() for v in b]
+    for li in range(L - 1, -1, -1):
+        layer = net.layers[li]
+        z, a = fw.nets[li], fw.outs[li]
+        a_in = net.inputs if li == 0 else fw.outs[li - 1]
+        if li == L - 1:
+            g = R.array(rule.np_grad(a, net.targets, p))
+        else:
+            Wd = new_W[li + 1] if updated_first else W[li + 1]
+            used[li] = Wd
+            c = R.array(deltas[li + 1][:, None] * Wd)
+            contribs[li] = c
+            g = R.array(c.sum(axis=0)) if c.shape[0] > 1 else c[0].copy()
+        dE_dout[li] = g
+        if layer.rule.vector:
+            J = R.array(layer.rule.np_jacobian(z, a, layer.activation_params))
+            jacs[li] = J
+            d = R.array(g @ J)
+            gw = R.array(np.outer(d, a_in))
+        else:
+            s = R.array(layer.rule.np_df(z, a, layer.activation_params))
+            dout_dnet[li] = s
+            gs = g * s
+            d = R.array(gs)
+            gw = R.array(gs[:, None] * a_in[None, :])
+        deltas[li] = d
+        gW[li] = gw
+        gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
+        new_W[li] = R.array(W[li] - lr * gw)
+        if net.update_biases:
+            nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
+            new_b[li] = np.full(layer.size, nb[0]) if layer.shared_bias else nb
+    return Backward(dE_dout, dout_dnet, jacs, contribs, deltas, gW, gb, used), new_W, new_b
+
+
+def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:
+    """One complete training step: forward, backward, update, and the forward pass after it."""
+    R = R or rounder_for(net)
+    fw = forward(net, W, b, R=R)
+    bw, nW, nb = backward(net, fw, W, b, R=R)
+    return Step(fw, bw, nW, nb, forward(net, nW, nb, R=R))
+
+
+@dataclass(frozen=True)
+class History:
+    loss_before: list[float]  # the loss seen during step k, before its update
+    loss_after: list[float]  # the loss after step k's update
+    W: list[np.ndarray]
+    b: list[np.ndarray]
+    final: Forward
+
+
+def train(net: Network, steps: int, progress: Callable[[int], None] | None = None) -> History:
+    """Repeat the training step ``steps`` times on the spec's example."""
+    R = rounder_for(net)
+    W, b = _weights(net)
+    before, after = [], []
+    fw = forward(net, W, b, R=R)
+    for k in range(steps):
+        bw, W, b = backward(net, fw, W, b, R=R)
+        nxt = forward(net, W, b, R=R)
+        before.append(fw.loss)
+        after.append(nxt.loss)
+        fw = nxt
+        if progress is not None:
+            progress(k + 1)
+    return History(before, after, W, b, fw)
+
+
+def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]:
+    """The parameters as one vector, the exact loss as a function of it, and its exact gradient.
+
+    Order: for each layer, its weights row by row, then its biases (one entry when shared). Used by the
+    gradient checker for central finite differences.
+    """
+    exact = Rounder(None)
+    shapes = [(l.weights.shape, 1 if l.shared_bias else l.size, l.shared_bias, l.size) for l in net.layers]
+
+    def unpack(theta):
+        W, b, pos = [], [], 0
+        for (shape, nb, shared, size) in shapes:
+            n = shape[0] * shape[1]
+            W.append(theta[pos:pos + n].reshape(shape))
+            pos += n
+            bb = theta[pos:pos + nb]
+            b.append(np.full(size, bb[0]) if shared else bb.copy())
+            pos += nb
+        return W, b
+
+    theta0 = np.concatenate([np.concatenate([l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases])
+                             for l in net.layers])  # fmt: skip
+
+    def loss(theta):
+        W, b = unpack(theta)
+        return forward(net, W, b, R=exact).loss
+
+    def grad(theta):
+        W, b = unpack(theta)
+        fw = forward(net, W, b, R=exact)
+        bw, _, _ = backward(net, fw, W, b, R=exact, updated_first=False)
+        return np.concatenate([np.concatenate([gw.ravel(), gb]) for gw, gb in zip(bw.grad_W, bw.grad_b)])
+
+    return theta0, loss, grad

@@ -1,0 +1,31 @@
+"""Where the shipped data lives: inside the installed package, or beside it in a source checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import TutorError
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """The folder ``templates`` or ``worked_examples``.
+
+    A wheel carries them as ``tutor/_data/<name>`` (mapped at build time, see pyproject.toml); an editable
+    install or a plain checkout reads the top-level folders of the repository.
+    """
+    for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise TutorError(f"this installation has no {name!r} folder; reinstall the package")
+
+
+def example_names() -> list[str]:
+    root = data_dir("worked_examples")
+    return sorted(p.parent.name for p in root.glob("*/spec.toml"))
+
+
+def example_path(name: str) -> Path | None:
+    path = data_dir("worked_examples") / name / "spec.toml"
+    return path if path.is_file() else None

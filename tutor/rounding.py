@@ -1,0 +1,53 @@
+"""Rounding as a person computing by hand does it: to D decimals, half away from zero, on the printed digits."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=None)
+def _quantum(digits: int) -> Decimal:
+    return Decimal(1).scaleb(-digits)
+
+
+def round_half_away(x: float, digits: int) -> float:
+    """Round ``x`` to ``digits`` decimals, ties away from zero.
+
+    The float's shortest repr is rounded, not its binary expansion: 0.3775 (stored as 0.37749999...)
+    rounds to 0.378 at three decimals, as it does on paper.
+
+    >>> round_half_away(0.3775, 3), round_half_away(-0.0190491183, 9), round_half_away(2.5, 0)
+    (0.378, -0.019049118, 3.0)
+    """
+    return float(Decimal(repr(float(x))).quantize(_quantum(digits), rounding=ROUND_HALF_UP))
+
+
+def format_fixed(x: float, digits: int) -> str:
+    """``x`` with exactly ``digits`` decimals, rounded half away from zero (no "-0.000")."""
+    d = Decimal(repr(float(x))).quantize(_quantum(digits), rounding=ROUND_HALF_UP)
+    if d == 0:
+        d = abs(d)
+    return f"{d:.{digits}f}"
+
+
+class Rounder:
+    """Applies a convention to every shown value: identity for exact arithmetic, rounding for as-printed."""
+
+    def __init__(self, digits: int | None):
+        self.digits = digits
+
+    @property
+    def exact(self) -> bool:
+        return self.digits is None
+
+    def __call__(self, x: float) -> float:
+        return x if self.digits is None else round_half_away(x, self.digits)
+
+    def array(self, a: np.ndarray) -> np.ndarray:
+        if self.digits is None:
+            return a
+        flat = [round_half_away(v, self.digits) for v in np.asarray(a, dtype=float).ravel()]
+        return np.array(flat, dtype=float).reshape(np.shape(a))

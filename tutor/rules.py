@@ -1,0 +1,339 @@
+"""The one registry of rules: every activation and loss with its SymPy form, NumPy function and derivative.
+
+Each rule keeps its forward form and its local derivative side by side, so that the symbolic engine
+(which reads the SymPy forms) and the numeric engine (which reads the NumPy functions) cannot drift apart
+without the cross-checks noticing. SymPy is imported lazily: the numeric engine never pays for it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import SpecError
+
+Params = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function.
+
+    ``sym(net, p)`` is out = f(net) as a SymPy expression; ``sym_deriv(net, out, p)`` is the textbook form
+    of dout/dnet, written in terms of out where the seeds do so (sigmoid: out(1 - out)). For a vector
+    activation (softmax) ``sym_vector(nets, p)`` gives every output and ``sym_jacobian(k, j, outs)`` the
+    entry dout_k/dnet_j. ``np_f(z, p)`` and ``np_df(z, a, p)`` are the NumPy forward and element-wise
+    derivative; ``np_jacobian(z, a, p)`` is the full Jacobian for a vector activation.
+    """
+
+    name: str
+    summary: str
+    defaults: Params = field(default_factory=dict)
+    sym: Callable[..., Any] | None = None
+    sym_deriv: Callable[..., Any] | None = None
+    np_f: Callable[..., np.ndarray] | None = None
+    np_df: Callable[..., np.ndarray] | None = None
+    vector: bool = False
+    sym_vector: Callable[..., list] | None = None
+    sym_jacobian: Callable[..., Any] | None = None
+    np_jacobian: Callable[..., np.ndarray] | None = None
+    differentiable: bool = True
+    output_only: bool = False
+
+    def params(self, given: Params | None = None) -> dict[str, float]:
+        out = dict(self.defaults)
+        out.update(given or {})
+        return out
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss over the output activations ``a`` and the targets ``t``.
+
+    ``sym_terms(outs, targets, p)`` returns the loss as a list of (term name suffix, SymPy expression);
+    the loss is their sum. ``separable`` says each term depends on one output only, which is what lets a
+    walk-through speak of E_o1 and dE_o1/dnet_o1 as Mazur does. ``np_value`` and ``np_grad`` (dE/da) are
+    the NumPy forms.
+    """
+
+    name: str
+    summary: str
+    defaults: Params = field(default_factory=dict)
+    sym_terms: Callable[..., list] | None = None
+    np_value: Callable[..., float] | None = None
+    np_grad: Callable[..., np.ndarray] | None = None
+    separable: bool = True
+    needs_one_hot: bool = False
+    target_range: tuple[float, float] | None = None
+    output_range: tuple[float, float] | None = None
+
+    def params(self, given: Params | None = None) -> dict[str, float]:
+        out = dict(self.defaults)
+        out.update(given or {})
+        return out
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+# ----------------------------------------------------------------------------------------------------
+# Activations. NumPy forms are written as the textbook formula (not a "stable" rewrite) so that both
+# engines round the same way; the networks this tutor explains are small and never near overflow, and
+# overflow is silenced rather than turned into warnings on a student's terminal.
+
+
+def _sigmoid_np(z, p):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _softplus_np(z, p):
+    with np.errstate(over="ignore"):
+        return np.log1p(np.exp(z))
+
+
+def _softmax_np(z, p):
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
+def _softmax_jac_np(z, a, p):
+    return np.diag(a) - np.outer(a, a)
+
+
+def _softmax_sym_vector(nets, p):
+    sp = _sp()
+    den = sp.Add(*[sp.exp(n) for n in nets])
+    return [sp.exp(n) / den for n in nets]
+
+
+def _softmax_sym_jacobian(k, j, outs):
+    # dout_k/dnet_j = out_k (delta_kj - out_j)
+    if k == j:
+        return outs[k] * (1 - outs[k])
+    return -outs[k] * outs[j]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation(
+            "identity",
+            "f(x) = x, f'(x) = 1",
+            sym=lambda x, p: x,
+            sym_deriv=lambda x, y, p: _sp().Integer(1),
+            np_f=lambda z, p: z.copy(),
+            np_df=lambda z, a, p: np.ones_like(z),
+        ),
+        Activation(
+            "sigmoid",
+            "f(x) = 1/(1 + e^-x), f'(x) = f(x)(1 - f(x))",
+            sym=lambda x, p: 1 / (1 + _sp().exp(-x)),
+            sym_deriv=lambda x, y, p: y * (1 - y),
+            np_f=_sigmoid_np,
+            np_df=lambda z, a, p: a * (1 - a),
+        ),
+        Activation(
+            "tanh",
+            "f(x) = tanh x, f'(x) = 1 - f(x)^2",
+            sym=lambda x, p: _sp().tanh(x),
+            sym_deriv=lambda x, y, p: 1 - y**2,
+            np_f=lambda z, p: np.tanh(z),
+            np_df=lambda z, a, p: 1 - a * a,
+        ),
+        Activation(
+            "relu",
+            "f(x) = max(0, x), f'(x) = 1 for x > 0 else 0",
+            sym=lambda x, p: _sp().Max(0, x),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (0, True)),
+            np_f=lambda z, p: np.maximum(z, 0.0),
+            np_df=lambda z, a, p: (z > 0).astype(float),
+        ),
+        Activation(
+            "leaky_relu",
+            "f(x) = x for x >= 0 else slope*x (slope 0.01), f'(x) = 1 for x >= 0 else slope",
+            defaults={"slope": 0.01},
+            sym=lambda x, p: _sp().Piecewise((x, x >= 0), (_sp().Float(p["slope"]) * x, True)),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_sp().Float(p["slope"]), True)),
+            np_f=lambda z, p: np.where(z >= 0, z, p["slope"] * z),
+            np_df=lambda z, a, p: np.where(z >= 0, 1.0, p["slope"]),
+        ),
+        Activation(
+            "elu",
+            "f(x) = x for x > 0 else alpha(e^x - 1) (alpha 1), f'(x) = 1 for x > 0 else alpha e^x",
+            defaults={"alpha": 1.0},
+            sym=lambda x, p: _sp().Piecewise((x, x > 0), (_sp().Float(p["alpha"]) * (_sp().exp(x) - 1), True)),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_sp().Float(p["alpha"]) * _sp().exp(x), True)),
+            np_f=lambda z, p: np.where(z > 0, z, p["alpha"] * np.expm1(np.minimum(z, 0.0))),
+            np_df=lambda z, a, p: np.where(z > 0, 1.0, p["alpha"] * np.exp(np.minimum(z, 0.0))),
+        ),
+        Activation(
+            "softplus",
+            "f(x) = ln(1 + e^x), f'(x) = 1/(1 + e^-x)",
+            sym=lambda x, p: _sp().log(1 + _sp().exp(x)),
+            sym_deriv=lambda x, y, p: 1 / (1 + _sp().exp(-x)),
+            np_f=_softplus_np,
+            np_df=lambda z, a, p: _sigmoid_np(z, p),
+        ),
+        Activation(
+            "softmax",
+            "f(x)_k = e^x_k / sum_j e^x_j (output layer only), df_k/dx_j = f_k (delta_kj - f_j)",
+            vector=True,
+            output_only=True,
+            sym_vector=_softmax_sym_vector,
+            sym_jacobian=_softmax_sym_jacobian,
+            np_f=_softmax_np,
+            np_jacobian=_softmax_jac_np,
+        ),
+        Activation(
+            "binary_step",
+            "f(x) = 1 for x >= 0 else 0 (forward pass only: no usable derivative)",
+            sym=lambda x, p: _sp().Piecewise((1, x >= 0), (0, True)),
+            np_f=lambda z, p: (z >= 0).astype(float),
+            differentiable=False,
+        ),
+    ]
+}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Losses.
+
+
+def _half_sse_terms(o, t, p):
+    return [(None, _sp().Rational(1, 2) * (tk - ok) ** 2) for ok, tk in zip(o, t)]
+
+
+def _mse_terms(o, t, p):
+    n = len(o)
+    return [(None, _sp().Rational(1, n) * (tk - ok) ** 2) for ok, tk in zip(o, t)]
+
+
+def _bce_terms(o, t, p):
+    sp = _sp()
+    n = len(o)
+    return [(None, -sp.Rational(1, n) * (tk * sp.log(ok) + (1 - tk) * sp.log(1 - ok))) for ok, tk in zip(o, t)]
+
+
+def _cce_terms(o, t, p):
+    sp = _sp()
+    return [(None, -tk * sp.log(ok)) for ok, tk in zip(o, t)]
+
+
+def _true_class(t) -> int:
+    return int(np.argmax(np.asarray(t, dtype=float)))
+
+
+def _multiclass_hinge_terms(o, t, p, true_index):
+    sp = _sp()
+    y = true_index
+    margin = sp.Float(p["margin"]) if p["margin"] != 1 else sp.Integer(1)
+    return [(j, sp.Max(0, o[j] - o[y] + margin)) for j in range(len(o)) if j != y]
+
+
+def _hinge_np_value(a, t, p):
+    y = _true_class(t)
+    m = np.maximum(0.0, a - a[y] + p["margin"])
+    m[y] = 0.0
+    return float(m.sum())
+
+
+def _hinge_np_grad(a, t, p):
+    y = _true_class(t)
+    active = (a - a[y] + p["margin"]) > 0
+    active[y] = False
+    g = active.astype(float)
+    g[y] = -g.sum()
+    return g
+
+
+LOSSES: dict[str, Loss] = {
+    l.name: l
+    for l in [
+        Loss(
+            "half_sse",
+            "E = sum_k 1/2 (t_k - o_k)^2 (Mazur's E_total)",
+            sym_terms=_half_sse_terms,
+            np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
+            np_grad=lambda a, t, p: -(t - a),
+        ),
+        Loss(
+            "mse",
+            "E = 1/n sum_k (t_k - o_k)^2",
+            sym_terms=_mse_terms,
+            np_value=lambda a, t, p: float(np.mean((t - a) ** 2)),
+            np_grad=lambda a, t, p: -2.0 * (t - a) / a.size,
+        ),
+        Loss(
+            "binary_cross_entropy",
+            "E = -1/n sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)] (outputs in (0, 1))",
+            sym_terms=_bce_terms,
+            np_value=lambda a, t, p: float(-np.mean(t * np.log(a) + (1 - t) * np.log(1 - a))),
+            np_grad=lambda a, t, p: (-(t / a) + (1 - t) / (1 - a)) / a.size,
+            target_range=(0.0, 1.0),
+            output_range=(0.0, 1.0),
+        ),
+        Loss(
+            "categorical_cross_entropy",
+            "E = -sum_k t_k ln o_k (outputs positive, e.g. softmax)",
+            sym_terms=_cce_terms,
+            np_value=lambda a, t, p: float(-np.sum(t * np.log(a))),
+            np_grad=lambda a, t, p: -t / a,
+            target_range=(0.0, 1.0),
+            output_range=(0.0, float("inf")),
+        ),
+        Loss(
+            "multiclass_hinge",
+            "E = sum_{j != y} max(0, o_j - o_y + margin) (margin 1; targets one-hot, y the true class)",
+            defaults={"margin": 1.0},
+            sym_terms=None,  # needs the true class: see hinge_terms()
+            np_value=_hinge_np_value,
+            np_grad=_hinge_np_grad,
+            separable=False,
+            needs_one_hot=True,
+        ),
+        Loss(
+            "hinge",
+            "E = max(0, 1 + s_c - s) for two scores: s of the true class, s_c of the other (targets one-hot)",
+            defaults={"margin": 1.0},
+            sym_terms=None,
+            np_value=_hinge_np_value,
+            np_grad=_hinge_np_grad,
+            separable=False,
+            needs_one_hot=True,
+        ),
+    ]
+}
+
+
+def loss_terms(loss: Loss, outs, targets, params: Params, target_values) -> list:
+    """The loss as (term suffix, SymPy expression) pairs; hinge losses need the numeric one-hot targets."""
+    if loss.name in ("multiclass_hinge", "hinge"):
+        return _multiclass_hinge_terms(outs, targets, params, _true_class(target_values))
+    return loss.sym_terms(outs, targets, params)
+
+
+def _unknown(kind: str, name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3)
+    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}; allowed: {', '.join(known)}"
+
+
+def activation(name: str, where: str = "") -> Activation:
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("activation", str(name), ACTIVATIONS), where) from None
+
+
+def loss(name: str, where: str = "") -> Loss:
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("loss", str(name), LOSSES), where) from None

@@ -1,0 +1,536 @@
+"""The network spec: the TOML format and the Python API, both validated into one immutable Network."""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import rules
+from .errors import SpecError
+from .resources import example_names, example_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+MAX_PARAMETERS = 10_000
+MAX_LAYERS = 16
+MAX_WIDTH = 256
+MAX_LABEL = 64
+MAX_FILE_BYTES = 2_000_000
+ROUNDINGS = ("exact", "as-printed")
+UPDATE_ORDERS = ("standard", "updated-first")
+MAX_DIGITS = 15
+
+_TOP_KEYS = {"title", "description", "source", "inputs", "layers", "loss", "training", "conventions", "notation"}
+_LAYER_KEYS = {
+    "name", "neurons", "size", "activation", "weights", "weight_labels", "bias", "biases", "bias_label",
+    "bias_labels", "net_names", "out_names",
+}  # fmt: skip
+_NOTATION_DEFAULTS = {
+    "net": "net_{neuron}",
+    "out": "out_{neuron}",
+    "target": "target_{neuron}",
+    "loss": "E_total",
+    "loss_term": "E_{neuron}",
+    "updated": "{param}+",
+}
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How a hand calculation is reproduced: rounding of every shown value, update order, bias updates."""
+
+    rounding: str = "exact"
+    digits: int = 9
+    update_order: str = "standard"
+
+    def describe(self) -> str:
+        r = "exact float64" if self.rounding == "exact" else f"as printed, every shown value rounded to {self.digits} decimals and carried forward"
+        o = "hidden deltas use the old weights" if self.update_order == "standard" else "hidden deltas use the already updated output-side weights"
+        return f"{r}; {o}"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One fully connected layer: ``weights[j][i]`` joins input i of the layer to its neuron j."""
+
+    neurons: tuple[str, ...]
+    activation: str
+    activation_params: Mapping[str, float]
+    weights: np.ndarray
+    biases: np.ndarray
+    shared_bias: bool
+    weight_labels: tuple[tuple[str, ...], ...]
+    bias_labels: tuple[str, ...]  # one per neuron; all equal when the bias is shared
+    net_names: tuple[str, ...]
+    out_names: tuple[str, ...]
+    name: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.neurons)
+
+    @property
+    def rule(self) -> rules.Activation:
+        return rules.ACTIVATIONS[self.activation]
+
+
+@dataclass(frozen=True)
+class Network:
+    """A small fully connected network with one training example and everything needed for one step."""
+
+    input_names: tuple[str, ...]
+    inputs: np.ndarray
+    layers: tuple[Layer, ...]
+    loss: str
+    loss_params: Mapping[str, float]
+    targets: np.ndarray
+    learning_rate: float
+    update_biases: bool = False
+    conventions: Conventions = Conventions()
+    notation: Mapping[str, str] = field(default_factory=lambda: dict(_NOTATION_DEFAULTS))
+    title: str = "Network"
+    description: str = ""
+    source: str = ""
+    name: str = ""
+
+    @property
+    def loss_rule(self) -> rules.Loss:
+        return rules.LOSSES[self.loss]
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.input_names), *(l.size for l in self.layers))
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(l.weights.size + (1 if l.shared_bias else l.size) for l in self.layers)
+
+    def target_names(self) -> tuple[str, ...]:
+        return tuple(self.notation["target"].replace("{neuron}", n) for n in self.output_layer.neurons)
+
+    def loss_term_names(self) -> tuple[str, ...]:
+        return tuple(self.notation["loss_term"].replace("{neuron}", n) for n in self.output_layer.neurons)
+
+    def updated_name(self, param: str) -> str:
+        return self.notation["updated"].replace("{param}", param)
+
+    def with_params(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> "Network":
+        """The same network with new parameter values (as after a training step)."""
+        layers = tuple(replace(l, weights=np.array(w, dtype=float), biases=np.array(b, dtype=float))
+                       for l, w, b in zip(self.layers, weights, biases))  # fmt: skip
+        return replace(self, layers=layers)
+
+    def with_conventions(self, **changes: Any) -> "Network":
+        """The same network under other conventions, validated like a spec's ``[conventions]`` table."""
+        data = {"rounding": self.conventions.rounding, "digits": self.conventions.digits,
+                "update_order": self.conventions.update_order}  # fmt: skip
+        data.update({k: v for k, v in changes.items() if v is not None and k != "update_biases"})
+        conv = _conventions(data, "conventions")
+        update_biases = changes.get("update_biases")
+        return replace(self, conventions=conv,
+                       update_biases=self.update_biases if update_biases is None else bool(update_biases))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading.
+
+
+def load(spec: str | Path) -> Network:
+    """Load a network from a TOML file path or the name of a built-in example (``mazur``, ...)."""
+    path = Path(spec)
+    if not path.is_file():
+        builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
+        if builtin is None:
+            raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec))
+        path = builtin
+        name = str(spec)
+    else:
+        name = ""
+    where = str(spec)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SpecError(f"cannot read the file ({exc.strerror})", where) from None
+    if size > MAX_FILE_BYTES:
+        raise SpecError(f"the file is {size} bytes; a spec may be at most {MAX_FILE_BYTES} bytes "
+                        f"(networks are limited to {MAX_PARAMETERS} parameters)", where)  # fmt: skip
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the file as UTF-8 text ({exc})", where) from None
+    return loads(text, where=where, name=name)
+
+
+def loads(text: str, where: str = "<spec>", name: str = "") -> Network:
+    """Parse TOML text (with the safe standard parser) into a validated Network."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"malformed TOML: {exc}", where) from None
+    return from_mapping(data, where=where, name=name)
+
+
+def network(**spec: Any) -> Network:
+    """Build a Network in Python with the same keys as the TOML format.
+
+    >>> net = network(inputs={"names": ["x1"], "values": [1.0]},
+    ...               layers=[{"neurons": ["o1"], "activation": "sigmoid", "weights": [[0.5]], "bias": 0.0}],
+    ...               loss={"name": "half_sse", "targets": [1.0]}, training={"learning_rate": 0.1})
+    >>> net.shape
+    (1, 1)
+    """
+    return from_mapping(spec, where="network()")
+
+
+def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "") -> Network:
+    """Validate a mapping shaped like the TOML format; every error names its key path."""
+    if not isinstance(data, Mapping):
+        raise SpecError("a spec must be a table of keys", where)
+    _no_unknown(data, _TOP_KEYS, where, "")
+    title = _text(data.get("title", name or "Network"), f"{where}: title", limit=200)
+    description = _text(data.get("description", ""), f"{where}: description", limit=2000)
+    source = _text(data.get("source", ""), f"{where}: source", limit=500)
+
+    notation = _notation(data.get("notation", {}), f"{where}: notation")
+
+    inputs = _table(data, "inputs", where)
+    _no_unknown(inputs, {"names", "values"}, where, "inputs")
+    values = _vector(inputs.get("values"), f"{where}: inputs.values")
+    if values.size == 0:
+        raise SpecError("the network needs at least one input", f"{where}: inputs.values")
+    input_names = _labels(inputs.get("names"), values.size, f"{where}: inputs.names", default=[f"x{i + 1}" for i in range(values.size)])
+
+    raw_layers = data.get("layers")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise SpecError("give at least one [[layers]] table (the last one is the output layer)", f"{where}: layers")
+    if len(raw_layers) > MAX_LAYERS:
+        raise SpecError(f"{len(raw_layers)} layers; at most {MAX_LAYERS} are allowed", f"{where}: layers")
+    hidden = len(raw_layers) - 1
+    layers: list[Layer] = []
+    fan_in = values.size
+    total = 0
+    for li, raw in enumerate(raw_layers):
+        lw = f"{where}: layers[{li}]"
+        layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
+        total += layer.weights.size + (1 if layer.shared_bias else layer.size)
+        layers.append(layer)
+        fan_in = layer.size
+    for li, layer in enumerate(layers[:-1]):
+        if layer.rule.output_only:
+            raise SpecError(f"{layer.activation!r} is allowed on the output layer only", f"{where}: layers[{li}].activation")
+
+    loss_t = _table(data, "loss", where)
+    _no_unknown(loss_t, {"name", "targets", "margin"}, where, "loss")
+    loss_name = loss_t.get("name")
+    if not isinstance(loss_name, str):
+        raise SpecError(f"give the loss name as a string; allowed: {', '.join(rules.LOSSES)}", f"{where}: loss.name")
+    lrule = rules.loss(loss_name, f"{where}: loss.name")
+    loss_params = {}
+    if "margin" in loss_t:
+        if "margin" not in lrule.defaults:
+            raise SpecError(f"loss {loss_name!r} takes no margin", f"{where}: loss.margin")
+        loss_params["margin"] = _number(loss_t["margin"], f"{where}: loss.margin")
+    targets = _vector(loss_t.get("targets"), f"{where}: loss.targets")
+    out_size = layers[-1].size
+    if targets.size != out_size:
+        raise SpecError(f"{targets.size} targets for {out_size} output neurons; give one per output neuron", f"{where}: loss.targets")
+    _check_loss_fit(lrule, targets, layers[-1], f"{where}: loss")
+
+    training = data.get("training", {})
+    if not isinstance(training, Mapping):
+        raise SpecError("[training] must be a table", f"{where}: training")
+    _no_unknown(training, {"learning_rate", "update_biases"}, where, "training")
+    if "learning_rate" not in training:
+        raise SpecError("give the learning rate, a number > 0", f"{where}: training.learning_rate")
+    lr = _number(training["learning_rate"], f"{where}: training.learning_rate")
+    if lr <= 0:
+        raise SpecError(f"the learning rate must be > 0, got {lr!r}", f"{where}: training.learning_rate")
+    update_biases = training.get("update_biases", False)
+    if not isinstance(update_biases, bool):
+        raise SpecError("update_biases must be true or false", f"{where}: training.update_biases")
+
+    conv = _conventions(data.get("conventions", {}), f"{where}: conventions")
+
+    net = Network(
+        input_names=tuple(input_names), inputs=values, layers=tuple(layers), loss=loss_name,
+        loss_params=loss_params, targets=targets, learning_rate=lr, update_biases=update_biases,
+        conventions=conv, notation=notation, title=title, description=description, source=source, name=name,
+    )  # fmt: skip
+    _check_unique_names(net, where)
+    return net
+
+
+def _conventions(raw: Any, where: str) -> Conventions:
+    if not isinstance(raw, Mapping):
+        raise SpecError("[conventions] must be a table", where)
+    _no_unknown(raw, {"rounding", "digits", "update_order"}, where, "")
+    rounding = raw.get("rounding", "exact")
+    if rounding not in ROUNDINGS:
+        raise SpecError(f"rounding {rounding!r} is not one of {', '.join(ROUNDINGS)}", f"{where}.rounding")
+    digits = raw.get("digits", 9)
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+        raise SpecError(f"digits must be a whole number from 0 to {MAX_DIGITS}, got {digits!r}", f"{where}.digits")
+    order = raw.get("update_order", "standard")
+    if order not in UPDATE_ORDERS:
+        raise SpecError(f"update_order {order!r} is not one of {', '.join(UPDATE_ORDERS)}", f"{where}.update_order")
+    return Conventions(rounding=rounding, digits=digits, update_order=order)
+
+
+def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, total: int) -> Layer:
+    if not isinstance(raw, Mapping):
+        raise SpecError("each [[layers]] entry must be a table", where)
+    _no_unknown(raw, _LAYER_KEYS, where, "")
+    is_output = li == hidden
+    if "neurons" in raw:
+        size = _count(raw["neurons"], f"{where}.neurons")
+    elif "size" in raw:
+        size = raw["size"]
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise SpecError(f"size must be a whole number, got {size!r}", f"{where}.size")
+    else:
+        raise SpecError("give the layer's neurons (names) or its size", where)
+    if size < 1:
+        raise SpecError("a layer needs at least one neuron", f"{where}.neurons")
+    if size > MAX_WIDTH:
+        raise SpecError(f"{size} neurons; a layer may have at most {MAX_WIDTH}", f"{where}.neurons")
+    count = total + size * fan_in + size
+    if count > MAX_PARAMETERS:
+        raise SpecError(f"the network would have more than {MAX_PARAMETERS} parameters (the limit for a "
+                        "walk-through); use a smaller network", where)  # fmt: skip
+    if is_output:
+        default_names = [f"o{j + 1}" for j in range(size)]
+    elif hidden == 1:
+        default_names = [f"h{j + 1}" for j in range(size)]
+    else:
+        default_names = [f"h{li + 1}_{j + 1}" for j in range(size)]
+    neurons = _labels(raw.get("neurons"), size, f"{where}.neurons", default=default_names)
+
+    act_raw = raw.get("activation")
+    if isinstance(act_raw, Mapping):
+        act_name = act_raw.get("name")
+        act_params_raw = {k: v for k, v in act_raw.items() if k != "name"}
+    else:
+        act_name, act_params_raw = act_raw, {}
+    if not isinstance(act_name, str):
+        raise SpecError(f"give the activation as a name; allowed: {', '.join(rules.ACTIVATIONS)}", f"{where}.activation")
+    act = rules.activation(act_name, f"{where}.activation")
+    params = {}
+    for k, v in act_params_raw.items():
+        if k not in act.defaults:
+            allowed = ", ".join(act.defaults) or "none"
+            raise SpecError(f"activation {act_name!r} takes no parameter {k!r}; allowed: {allowed}", f"{where}.activation.{k}")
+        params[k] = _number(v, f"{where}.activation.{k}")
+    if act.vector and size < 2:
+        raise SpecError("softmax needs at least two output neurons", f"{where}.activation")
+
+    weights = _matrix(raw.get("weights"), size, fan_in, f"{where}.weights")
+    dw = [[_default_weight_label(li, j, i, size, fan_in) for i in range(fan_in)] for j in range(size)]
+    wl = raw.get("weight_labels")
+    if wl is None:
+        weight_labels = dw
+    else:
+        if not isinstance(wl, list) or len(wl) != size:
+            raise SpecError(f"weight_labels needs {size} rows (one per neuron) of {fan_in} labels", f"{where}.weight_labels")
+        weight_labels = [_labels(row, fan_in, f"{where}.weight_labels[{j}]") for j, row in enumerate(wl)]
+
+    if "bias" in raw and "biases" in raw:
+        raise SpecError("give either bias (one shared by the layer) or biases (one per neuron), not both", where)
+    if "biases" in raw:
+        biases = _vector(raw["biases"], f"{where}.biases")
+        if biases.size != size:
+            raise SpecError(f"{biases.size} biases for {size} neurons; give one per neuron", f"{where}.biases")
+        shared = False
+        bl = _labels(raw.get("bias_labels"), size, f"{where}.bias_labels",
+                     default=[_default_bias_label(li, j, size) for j in range(size)])  # fmt: skip
+        if "bias_label" in raw:
+            raise SpecError("bias_label goes with a shared bias; use bias_labels with biases", f"{where}.bias_label")
+    else:
+        b = _number(raw.get("bias", 0.0), f"{where}.bias")
+        biases = np.full(size, b)
+        shared = True
+        label = _text(raw.get("bias_label", f"b{li + 1}"), f"{where}.bias_label", limit=MAX_LABEL, label=True)
+        bl = [label] * size
+        if "bias_labels" in raw:
+            raise SpecError("bias_labels goes with biases (one per neuron); use bias_label with a shared bias", f"{where}.bias_labels")
+
+    net_names = _labels(raw.get("net_names"), size, f"{where}.net_names",
+                        default=[notation["net"].replace("{neuron}", n) for n in neurons])  # fmt: skip
+    out_names = _labels(raw.get("out_names"), size, f"{where}.out_names",
+                        default=[notation["out"].replace("{neuron}", n) for n in neurons])  # fmt: skip
+    name = _text(raw.get("name", "output" if is_output else f"hidden {li + 1}"), f"{where}.name", limit=MAX_LABEL)
+    return Layer(
+        neurons=tuple(neurons), activation=act_name, activation_params=act.params(params), weights=weights,
+        biases=biases, shared_bias=shared, weight_labels=tuple(tuple(r) for r in weight_labels),
+        bias_labels=tuple(bl), net_names=tuple(net_names), out_names=tuple(out_names), name=name,
+    )  # fmt: skip
+
+
+def _default_weight_label(li: int, j: int, i: int, size: int, fan_in: int) -> str:
+    if size < 10 and fan_in < 10:
+        return f"w{li + 1}_{j + 1}{i + 1}"
+    return f"w{li + 1}_{j + 1}.{i + 1}"
+
+
+def _default_bias_label(li: int, j: int, size: int) -> str:
+    return f"b{li + 1}_{j + 1}"
+
+
+def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: str) -> None:
+    if lrule.needs_one_hot:
+        ok = np.all((targets == 0) | (targets == 1)) and targets.sum() == 1
+        if not ok:
+            raise SpecError(f"loss {lrule.name!r} needs one-hot targets (one 1, the rest 0)", f"{where}.targets")
+        if lrule.name == "hinge" and targets.size != 2:
+            raise SpecError("the hinge loss max(0, 1 + s_c - s) compares two scores: use two output neurons, "
+                            "or multiclass_hinge for more", f"{where}.name")  # fmt: skip
+    if lrule.target_range is not None:
+        lo, hi = lrule.target_range
+        if np.any(targets < lo) or np.any(targets > hi):
+            raise SpecError(f"loss {lrule.name!r} needs targets in [{lo:g}, {hi:g}]", f"{where}.targets")
+    if lrule.output_range is not None and out.activation not in ("sigmoid", "softmax"):
+        raise SpecError(f"loss {lrule.name!r} needs outputs in ({lrule.output_range[0]:g}, {lrule.output_range[1]:g}); "
+                        f"use a sigmoid or softmax output layer, not {out.activation!r}", f"{where}.name")  # fmt: skip
+
+
+def _check_unique_names(net: Network, where: str) -> None:
+    seen: dict[str, str] = {}
+
+    def add(name: str, what: str) -> None:
+        if name in seen and seen[name] != what:
+            raise SpecError(f"the name {name!r} is used for both {seen[name]} and {what}; every name must be unique", where)
+        seen[name] = what
+
+    for n in net.input_names:
+        add(n, f"input {n}")
+    for li, layer in enumerate(net.layers):
+        for j, n in enumerate(layer.neurons):
+            add(layer.net_names[j], f"the net input of {n}")
+            add(layer.out_names[j], f"the output of {n}")
+        for j, row in enumerate(layer.weight_labels):
+            for i, w in enumerate(row):
+                add(w, f"weight layers[{li}].weights[{j}][{i}]")
+        if layer.shared_bias:
+            add(layer.bias_labels[0], f"the bias of layers[{li}]")
+        else:
+            for j, b in enumerate(layer.bias_labels):
+                add(b, f"bias layers[{li}].biases[{j}]")
+    for n in net.target_names():
+        add(n, f"target {n}")
+    add(net.notation["loss"], "the loss")
+    if net.loss_rule.separable:
+        for n in net.loss_term_names():
+            add(n, f"loss term {n}")
+
+
+def _notation(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise SpecError("[notation] must be a table", where)
+    _no_unknown(raw, set(_NOTATION_DEFAULTS), where, "")
+    out = dict(_NOTATION_DEFAULTS)
+    for key, value in raw.items():
+        # A pattern without its placeholder is fine for one neuron ("desired"); for more, the names
+        # collide and the uniqueness check reports it.
+        out[key] = _text(value, f"{where}.{key}", limit=MAX_LABEL, label=True)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Value checkers: every one names the place and says what is allowed.
+
+
+def _no_unknown(table: Mapping, allowed: set, where: str, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            place = f"{where}: {prefix + '.' if prefix else ''}{key}"
+            raise SpecError(f"unknown key; allowed here: {', '.join(sorted(allowed))}", place)
+
+
+def _table(data: Mapping, key: str, where: str) -> Mapping:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise SpecError(f"missing [{key}] table", f"{where}: {key}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"expected a number, got {_show(value)}", where)
+    x = float(value)
+    if not math.isfinite(x):
+        raise SpecError(f"expected a finite number, got {value!r}", where)
+    return x
+
+
+def _vector(value: Any, where: str) -> np.ndarray:
+    if not isinstance(value, list):
+        raise SpecError(f"expected a list of numbers, got {_show(value)}", where)
+    return np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(value)], dtype=float)
+
+
+def _matrix(value: Any, rows: int, cols: int, where: str) -> np.ndarray:
+    if not isinstance(value, list):
+        raise SpecError(f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where)
+    if len(value) != rows:
+        raise SpecError(f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {len(value)} rows", where)
+    out = np.empty((rows, cols))
+    for j, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != cols:
+            n = len(row) if isinstance(row, list) else _show(row)
+            raise SpecError(f"expected {cols} numbers (one per input of the layer), got {n}", f"{where}[{j}]")
+        for i, v in enumerate(row):
+            out[j, i] = _number(v, f"{where}[{j}][{i}]")
+    return out
+
+
+def _count(value: Any, where: str) -> int:
+    if not isinstance(value, list):
+        raise SpecError(f"expected a list of names, got {_show(value)}", where)
+    return len(value)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(value: Any, where: str, limit: int, label: bool = False) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"expected a string, got {_show(value)}", where)
+    if label and not value.strip():
+        raise SpecError("a name must not be empty", where)
+    if len(value) > limit:
+        raise SpecError(f"at most {limit} characters, got {len(value)}", where)
+    if _CONTROL.search(value.replace("\n", "") if not label else value):
+        raise SpecError("control characters are not allowed", where)
+    return value
+
+
+def _labels(value: Any, n: int, where: str, default: list[str] | None = None) -> list[str]:
+    if value is None:
+        if default is None:
+            raise SpecError(f"expected a list of {n} names", where)
+        return list(default)
+    if not isinstance(value, list) or len(value) != n:
+        got = len(value) if isinstance(value, list) else _show(value)
+        raise SpecError(f"expected a list of {n} names, got {got}", where)
+    names = [_text(v, f"{where}[{i}]", limit=MAX_LABEL, label=True) for i, v in enumerate(value)]
+    if len(set(names)) != len(names):
+        dup = next(x for x in names if names.count(x) > 1)
+        raise SpecError(f"the name {dup!r} appears twice; names must be unique", where)
+    return names
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

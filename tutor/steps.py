@@ -1,0 +1,127 @@
+"""Step records: every computed quantity of a training step, as the engines hand them to the renderers.
+
+A Quantity is one shown line: its stable key (also its SymPy symbol's name), its formula in other
+quantities' symbols, the values substituted, and its value. Renderers read these records and never compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .spec import Conventions, Network
+
+
+@dataclass(frozen=True)
+class Form:
+    """A local form derived once per kind: an expression in positional placeholders and its evaluator."""
+
+    expr: Any  # sympy.Expr in placeholder symbols _0, _1, ...
+    fn: Callable[..., float]
+    placeholders: tuple
+
+
+@dataclass(frozen=True)
+class Label:
+    """How a quantity is written: a plain name, a partial derivative, or an updated parameter."""
+
+    kind: str  # "name" | "partial" | "updated"
+    text: str = ""  # for "name": the name as the spec gives it
+    num: str = ""  # for "partial": key of the numerator, and of the denominator
+    den: str = ""
+    via: str = ""  # for a path contribution: the downstream neuron it goes through
+    base: str = ""  # for "updated": the parameter's key
+    note: str = ""  # e.g. "simplified", shown beside the derivative
+
+
+@dataclass
+class Quantity:
+    key: str
+    kind: str  # input param target rate net out loss_term loss factor delta contribution sum gradient update
+    value: float
+    form: Form | None = None  # None for a given value
+    args: tuple[str, ...] = ()  # keys bound to the form's placeholders, in order
+    of_form: Form | None = None  # for a derivative: the expression that was differentiated ...
+    of_args: tuple[str, ...] = ()
+    wrt: str = ""  # ... and the key of the variable it was differentiated by
+    note: str = ""
+    layer: int | None = None
+    index: int | None = None
+
+    @property
+    def formula(self):
+        """The formula in the network's own symbols (SymPy)."""
+        return _bind(self.form, self.args) if self.form is not None else None
+
+    @property
+    def differentiated(self):
+        """For a derived factor, the expression it is the derivative of (SymPy)."""
+        return _bind(self.of_form, self.of_args) if self.of_form is not None else None
+
+
+def _bind(form: Form, keys: tuple[str, ...]):
+    from .symbols import symbol
+
+    return form.expr.xreplace({p: symbol(k) for p, k in zip(form.placeholders, keys)})
+
+
+@dataclass
+class NeuronForward:
+    name: str
+    net: str  # key of its net input
+    out: str  # key of its output
+
+
+@dataclass
+class NeuronBackward:
+    """The error signal of one neuron: dE/dout (a sum over downstream neurons for a hidden one),
+    dout/dnet (or the Jacobian entries for softmax), and the delta dE/dnet."""
+
+    name: str
+    layer: int
+    dE_dout: str
+    contributions: list[str] = field(default_factory=list)  # hidden neurons: one per downstream neuron
+    dout_dnet: str = ""
+    jacobian: list[str] = field(default_factory=list)  # softmax: dE/dout_k * dout_k/dnet_j terms
+    delta: str = ""
+    simplified: str = ""  # softmax + cross-entropy: out - target
+
+
+@dataclass
+class ParamStep:
+    """One weight or bias: its chain-rule factors, the gradient, and the update."""
+
+    label: str  # the parameter's key
+    layer: int
+    kind: str  # "weight" | "bias"
+    neuron: str
+    source: str  # the input or neuron it comes from ("1" for a bias)
+    factors: list[str]  # keys of the factors multiplied (for a shared bias: one chain per neuron)
+    gradient: str
+    update: str  # key of the updated value ("" when not updated)
+    chains: list[list[str]] = field(default_factory=list)  # shared bias: factors per neuron
+
+
+@dataclass
+class Walkthrough:
+    """Everything one training step shows, in the order a person computes it."""
+
+    network: Network
+    conventions: Conventions
+    quantities: dict[str, Quantity]
+    labels: dict[str, Label]
+    forward: list[list[NeuronForward]]
+    loss_terms: list[str]
+    loss: str
+    backward: list[list[NeuronBackward]]  # output layer first
+    params: list[ParamStep]
+    loss_after: str
+    forward_after: list[list[NeuronForward]]
+    check: Any = None  # a gradcheck.Report, when asked for
+
+    def value(self, key: str) -> float:
+        return self.quantities[key].value
+
+    def values(self) -> dict[str, float]:
+        """Every quantity by its stable key, in computation order."""
+        return {k: q.value for k, q in self.quantities.items()}

@@ -1,0 +1,388 @@
+"""The symbolic engine: every chain-rule factor derived with SymPy from local forms, then evaluated.
+
+Local forms (a neuron's net input, an activation and its derivative, the loss and its gradient, products
+and sums) are derived once per kind, in positional placeholders, and lambdified once; every neuron and
+weight of that kind binds the same form to its own quantities. Nothing expands the whole network into one
+expression, so the cost stays linear in the number of parameters at any depth.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sympy as sp
+
+from . import rules
+from .errors import GradientError, SpecError
+from .numeric import rounder_for
+from .rounding import Rounder
+from .spec import Network
+from .steps import Form, Label, NeuronBackward, NeuronForward, ParamStep, Quantity, Walkthrough
+from .symbols import placeholders
+
+ETA = "eta"
+
+
+def _heaviside(x, h0=0.0):
+    # The subgradient convention at the kink is 0, as the numeric engine's (x > 0).
+    return 1.0 if x > 0 else 0.0
+
+
+def _form(expr, n: int) -> Form:
+    P = placeholders(n)
+    fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside}, "math"])
+    return Form(expr, fn, P)
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+# -- local forms, each derived once per kind and cached ------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def net_form(n_in: int) -> Form:
+    """net = w_1 a_1 + ... + w_n a_n + b * 1, args (w_1, a_1, ..., w_n, a_n, b), in the source's order."""
+    P = placeholders(2 * n_in + 1)
+    terms = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n_in)]
+    terms.append(sp.Mul(P[2 * n_in], sp.Integer(1), evaluate=False))
+    return _form(sp.Add(*terms, evaluate=False), 2 * n_in + 1)
+
+
+@lru_cache(maxsize=None)
+def dnet_form(n_in: int, position: int) -> Form:
+    """d net / d (argument at ``position``) of net_form(n_in), derived by SymPy."""
+    expr = sp.diff(net_form(n_in).expr, placeholders(2 * n_in + 1)[position])
+    return _form(expr, 2 * n_in + 1)
+
+
+@lru_cache(maxsize=None)
+def act_form(name: str, params: tuple) -> Form:
+    rule = rules.ACTIVATIONS[name]
+    return _form(rule.sym(placeholders(1)[0], dict(params)), 1)
+
+
+@lru_cache(maxsize=None)
+def dact_form(name: str, params: tuple) -> Form:
+    """dout/dnet in the textbook form, args (net, out); tests prove it equals SymPy's derivative."""
+    rule = rules.ACTIVATIONS[name]
+    x, y = placeholders(2)
+    return _form(rule.sym_deriv(x, y, dict(params)), 2)
+
+
+@lru_cache(maxsize=None)
+def softmax_form(n: int, k: int) -> Form:
+    return _form(rules.ACTIVATIONS["softmax"].sym_vector(list(placeholders(n)), {})[k], n)
+
+
+@lru_cache(maxsize=None)
+def softmax_jac_form(n: int, k: int, j: int) -> Form:
+    return _form(rules.ACTIVATIONS["softmax"].sym_jacobian(k, j, list(placeholders(n))), n)
+
+
+@lru_cache(maxsize=None)
+def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[Form], Form, list[Form]]:
+    """The loss terms, their sum, and dE/dout_k for each k; args (out_1..out_n, t_1..t_n)."""
+    P = placeholders(2 * n)
+    outs, targets = list(P[:n]), list(P[n:])
+    onehot = [1.0 if k == true_index else 0.0 for k in range(n)]
+    terms = rules.loss_terms(rules.LOSSES[name], outs, targets, dict(params), onehot)
+    term_exprs = [e for _, e in terms]
+    total = sp.Add(*term_exprs)
+    grads = [_form(sp.diff(total, outs[k]), 2 * n) for k in range(n)]
+    return [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
+
+
+@lru_cache(maxsize=None)
+def product_form(n: int) -> Form:
+    return _form(sp.Mul(*placeholders(n), evaluate=False) if n > 1 else placeholders(1)[0], n)
+
+
+@lru_cache(maxsize=None)
+def sum_form(n: int) -> Form:
+    return _form(sp.Add(*placeholders(n), evaluate=False) if n > 1 else placeholders(1)[0], n)
+
+
+@lru_cache(maxsize=None)
+def dot_form(n: int) -> Form:
+    """a_1 b_1 + ... + a_n b_n, args (a_1, b_1, ..., a_n, b_n)."""
+    P = placeholders(2 * n)
+    prods = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n)]
+    return _form(sp.Add(*prods, evaluate=False) if n > 1 else prods[0], 2 * n)
+
+
+@lru_cache(maxsize=None)
+def update_form() -> Form:
+    w, eta, g = placeholders(3)
+    return _form(sp.Add(w, sp.Mul(sp.Integer(-1), eta, g, evaluate=False), evaluate=False), 3)
+
+
+@lru_cache(maxsize=None)
+def difference_form() -> Form:
+    a, b = placeholders(2)
+    return _form(sp.Add(a, sp.Mul(sp.Integer(-1), b, evaluate=False), evaluate=False), 2)
+
+
+# -- the walk-through builder -----------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, net: Network, R: Rounder):
+        self.net, self.R = net, R
+        self.q: dict[str, Quantity] = {}
+        self.labels: dict[str, Label] = {}
+
+    def _claim(self, key: str, label: Label) -> None:
+        if key in self.q:
+            raise SpecError(f"the name {key!r} would stand for two different quantities; rename one of them", "notation")
+        self.labels[key] = label
+
+    def given(self, key: str, kind: str, value: float, **tags) -> str:
+        self._claim(key, Label("name", text=key))
+        self.q[key] = Quantity(key, kind, float(value), **tags)
+        return key
+
+    def add(self, key: str, kind: str, form: Form, args, label: Label | None = None, **extra) -> str:
+        args = tuple(args)
+        self._claim(key, label or Label("name", text=key))
+        value = self.R(float(form.fn(*[self.q[a].value for a in args])))
+        self.q[key] = Quantity(key, kind, value, form=form, args=args, **extra)
+        return key
+
+    def partial(self, num: str, den: str, kind: str, form: Form, args, via: str = "", note: str = "", **extra) -> str:
+        key = f"d{num}/d{den}" + (f"[{via}]" if via else "") + (f"[{note}]" if note else "")
+        return self.add(key, kind, form, args, Label("partial", num=num, den=den, via=via, note=note), note=note, **extra)
+
+
+def explain_step(net: Network, *, forward_only: bool = False) -> Walkthrough:
+    """Compute one training step symbolically and record every shown quantity.
+
+    >>> from tutor.spec import load
+    >>> w = explain_step(load("mazur"))
+    >>> round(w.value("dE_total/dw5"), 9), round(w.value("w5+"), 8)
+    (0.082167041, 0.35891648)
+    """
+    R = rounder_for(net)
+    b = _Builder(net, R)
+    L = len(net.layers)
+    nt = net.notation
+    E = nt["loss"]
+
+    for name, v in zip(net.input_names, net.inputs):
+        b.given(name, "input", v)
+    param_keys: list[tuple[list[list[str]], list[str]]] = []
+    for li, layer in enumerate(net.layers):
+        for j, row in enumerate(layer.weight_labels):
+            for i, w in enumerate(row):
+                b.given(w, "param", layer.weights[j, i], layer=li, index=j)
+        if layer.shared_bias:
+            b.given(layer.bias_labels[0], "param", layer.biases[0], layer=li)
+        else:
+            for j, bl in enumerate(layer.bias_labels):
+                b.given(bl, "param", layer.biases[j], layer=li, index=j)
+        param_keys.append(([list(r) for r in layer.weight_labels], list(layer.bias_labels)))
+    for name, v in zip(net.target_names(), net.targets):
+        b.given(name, "target", v)
+    b.given(ETA, "rate", net.learning_rate)
+
+    forward = _forward(b, net, param_keys, suffix=lambda k: k)
+    terms, loss = _loss(b, net, forward, E, suffix=lambda k: k)
+
+    backward: list[list[NeuronBackward]] = []
+    params: list[ParamStep] = []
+    loss_after = ""
+    forward_after: list[list[NeuronForward]] = []
+    if not forward_only:
+        for li, layer in enumerate(net.layers):
+            if not layer.rule.differentiable:
+                raise GradientError(f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
+                                    "(it is a step); use it for the forward pass only (--forward-only)")  # fmt: skip
+        new_keys = [([row[:] for row in w], bl[:]) for w, bl in param_keys]
+        updated_first = net.conventions.update_order == "updated-first"
+        for li in range(L - 1, -1, -1):
+            neurons = _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, updated_first, E, terms)
+            backward.append(neurons)
+            params.extend(_param_steps(b, net, li, forward, neurons, param_keys, new_keys, E))
+        forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
+        _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
+
+    return Walkthrough(net, net.conventions, b.q, b.labels, forward, terms, loss, backward, params, loss_after,
+                       forward_after)  # fmt: skip
+
+
+def _forward(b: _Builder, net: Network, param_keys, suffix) -> list[list[NeuronForward]]:
+    layers_out: list[list[NeuronForward]] = []
+    a_keys = list(net.input_names)
+    for li, layer in enumerate(net.layers):
+        wkeys, bkeys = param_keys[li]
+        n_in = len(a_keys)
+        row: list[NeuronForward] = []
+        for j in range(layer.size):
+            args = [k for i in range(n_in) for k in (wkeys[j][i], a_keys[i])] + [bkeys[j]]
+            nk = b.add(suffix(layer.net_names[j]), "net", net_form(n_in), args, layer=li, index=j)
+            row.append(NeuronForward(layer.neurons[j], nk, ""))
+        net_keys = [r.net for r in row]
+        for j, r in enumerate(row):
+            if layer.rule.vector:
+                form, args = softmax_form(layer.size, j), net_keys
+            else:
+                form, args = act_form(layer.activation, _key(layer.activation_params)), [r.net]
+            r.out = b.add(suffix(layer.out_names[j]), "out", form, args, layer=li, index=j)
+        layers_out.append(row)
+        a_keys = [r.out for r in row]
+    return layers_out
+
+
+def _loss_setup(net: Network, forward):
+    out_keys = [r.out for r in forward[-1]]
+    n = len(out_keys)
+    y = int(net.targets.argmax())
+    term_forms, total_form, grad_forms = loss_forms(net.loss, n, _key(net.loss_rule.params(net.loss_params)), y)
+    args = out_keys + list(net.target_names())
+    return out_keys, n, y, term_forms, total_form, grad_forms, args
+
+
+def _loss(b: _Builder, net: Network, forward, E: str, suffix) -> tuple[list[str], str]:
+    out_keys, n, y, term_forms, total_form, _, args = _loss_setup(net, forward)
+    names = list(net.loss_term_names())
+    if net.loss_rule.separable:
+        term_names = names
+    else:  # hinge: one term per wrong class
+        term_names = [names[j] for j in range(n) if j != y]
+    if len(term_forms) == 1:
+        return [], b.add(suffix(E), "loss", total_form, args)
+    terms = [b.add(suffix(t), "loss_term", f, args) for t, f in zip(term_names, term_forms)]
+    return terms, b.add(suffix(E), "loss", sum_form(len(terms)), terms)
+
+
+def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, updated_first, E, terms):
+    layer = net.layers[li]
+    L = len(net.layers)
+    row = forward[li]
+    out: list[NeuronBackward] = []
+    rule = layer.rule
+    is_output = li == L - 1
+    mazur_names = net.loss_rule.separable and not rule.vector and len(terms) > 1
+    if is_output:
+        out_keys, n, y, _, total_form, grad_forms, largs = _loss_setup(net, forward)
+        for j, r in enumerate(row):
+            g = b.partial(E, r.out, "factor", grad_forms[j], largs, of_form=total_form, of_args=tuple(largs),
+                          wrt=r.out, layer=li, index=j)  # fmt: skip
+            out.append(NeuronBackward(r.name, li, g))
+    else:
+        below = forward[li + 1]
+        n_in = len(row)
+        down = backward[-1]
+        down_layer = net.layers[li + 1]
+        down_mazur = (li + 1 == L - 1) and net.loss_rule.separable and not down_layer.rule.vector and len(terms) > 1
+        wkeys_old, _ = param_keys[li + 1]
+        wkeys_new, _ = new_keys[li + 1]
+        for j, r in enumerate(row):
+            contribs = []
+            for k, (dr, dn) in enumerate(zip(below, down)):
+                nargs = b.q[dr.net].args
+                derived = dnet_form(n_in, 2 * j + 1)
+                if updated_first:
+                    f = b.partial(dr.net, r.out, "factor", sum_form(1), [wkeys_new[k][j]], note="updated",
+                                  of_form=net_form(n_in), of_args=nargs, wrt=r.out, layer=li + 1, index=k)  # fmt: skip
+                else:
+                    f = b.partial(dr.net, r.out, "factor", derived, nargs, of_form=net_form(n_in), of_args=nargs,
+                                  wrt=r.out, layer=li + 1, index=k)  # fmt: skip
+                if len(below) == 1:
+                    contribs.append((dn.delta, f))
+                    continue
+                if down_mazur:
+                    key = b.partial(terms[k], r.out, "contribution", product_form(2), [dn.delta, f], layer=li, index=j)
+                else:
+                    key = b.partial(E, r.out, "contribution", product_form(2), [dn.delta, f], via=dr.name,
+                                    layer=li, index=j)  # fmt: skip
+                contribs.append(key)
+            if len(below) == 1:
+                g = b.partial(E, r.out, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
+                out.append(NeuronBackward(r.name, li, g))
+            else:
+                g = b.partial(E, r.out, "sum", sum_form(len(contribs)), contribs, layer=li, index=j)
+                out.append(NeuronBackward(r.name, li, g, contributions=contribs))
+    # dout/dnet and the delta dE/dnet
+    if rule.vector:
+        n = layer.size
+        out_keys = [r.out for r in row]
+        net_keys = [r.net for r in row]
+        for j, nb in enumerate(out):
+            pairs = []
+            for k in range(n):
+                jk = b.partial(out_keys[k], net_keys[j], "factor", softmax_jac_form(n, k, j), out_keys,
+                               of_form=softmax_form(n, k), of_args=tuple(net_keys), wrt=net_keys[j],
+                               layer=li, index=j)  # fmt: skip
+                nb.jacobian.append(jk)
+                pairs += [out[k].dE_dout, jk]
+            nb.delta = b.partial(E, net_keys[j], "delta", dot_form(n), pairs, layer=li, index=j)
+            if net.loss == "categorical_cross_entropy":
+                nb.simplified = b.partial(E, net_keys[j], "simplification", difference_form(),
+                                          [out_keys[j], net.target_names()[j]], note="simplified", layer=li, index=j)  # fmt: skip
+    else:
+        pk = _key(layer.activation_params)
+        for j, (r, nb) in enumerate(zip(row, out)):
+            nb.dout_dnet = b.partial(r.out, r.net, "factor", dact_form(layer.activation, pk), [r.net, r.out],
+                                     of_form=act_form(layer.activation, pk), of_args=(r.net,), wrt=r.net,
+                                     layer=li, index=j)  # fmt: skip
+            num = terms[j] if (is_output and mazur_names) else E
+            nb.delta = b.partial(num, r.net, "delta", product_form(2), [nb.dE_dout, nb.dout_dnet], layer=li, index=j)
+    return out
+
+
+def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E) -> list[ParamStep]:
+    layer = net.layers[li]
+    row = forward[li]
+    a_keys = list(net.input_names) if li == 0 else [r.out for r in forward[li - 1]]
+    n_in = len(a_keys)
+    wkeys, bkeys = param_keys[li]
+    steps: list[ParamStep] = []
+
+    def chain(j: int, dnet_key: str) -> list[str]:
+        nb = neurons[j]
+        return [nb.delta, dnet_key] if layer.rule.vector else [nb.dE_dout, nb.dout_dnet, dnet_key]
+
+    def update(param: str, grad: str) -> str:
+        return b.add(net.updated_name(param), "update", update_form(), [param, ETA, grad], layer=li,
+                     label=Label("updated", base=param, text=net.updated_name(param)))  # fmt: skip
+
+    for j, r in enumerate(row):
+        nargs = b.q[r.net].args
+        for i in range(n_in):
+            w = wkeys[j][i]
+            d = b.partial(r.net, w, "factor", dnet_form(n_in, 2 * i), nargs, of_form=net_form(n_in), of_args=nargs,
+                          wrt=w, layer=li, index=j)  # fmt: skip
+            factors = chain(j, d)
+            g = b.partial(E, w, "gradient", product_form(len(factors)), factors, layer=li, index=j)
+            new = update(w, g)
+            new_keys[li][0][j][i] = new
+            steps.append(ParamStep(w, li, "weight", r.name, a_keys[i], factors, g, new))
+    if layer.shared_bias:
+        bias = bkeys[0]
+        chains, pairs = [], []
+        for j, r in enumerate(row):
+            nargs = b.q[r.net].args
+            d = b.partial(r.net, bias, "factor", dnet_form(n_in, 2 * n_in), nargs, of_form=net_form(n_in),
+                          of_args=nargs, wrt=bias, layer=li, index=j)  # fmt: skip
+            chains.append([neurons[j].delta, d])
+            pairs += [neurons[j].delta, d]
+        g = b.partial(E, bias, "gradient", dot_form(layer.size), pairs, layer=li)
+        new = update(bias, g) if net.update_biases else ""
+        if new:
+            new_keys[li][1][:] = [new] * layer.size
+        steps.append(ParamStep(bias, li, "bias", ", ".join(layer.neurons), "1", [], g, new, chains=chains))
+    else:
+        for j, r in enumerate(row):
+            bias = bkeys[j]
+            nargs = b.q[r.net].args
+            d = b.partial(r.net, bias, "factor", dnet_form(n_in, 2 * n_in), nargs, of_form=net_form(n_in),
+                          of_args=nargs, wrt=bias, layer=li, index=j)  # fmt: skip
+            factors = chain(j, d)
+            g = b.partial(E, bias, "gradient", product_form(len(factors)), factors, layer=li, index=j)
+            new = update(bias, g) if net.update_biases else ""
+            if new:
+                new_keys[li][1][j] = new
+            steps.append(ParamStep(bias, li, "bias", r.name, "1", factors, g, new))
+    return steps
