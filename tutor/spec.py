@@ -409,7 +409,7 @@ def _check_unique_names(net: Network, where: str) -> None:
     seen: dict[str, str] = {}
 
     def add(name: str, what: str) -> None:
-        if name in seen and seen[name] != what:
+        if name in seen and not (what.startswith("the bias") and seen[name] == what):
             raise SpecError(f"the name {name!r} is used for both {seen[name]} and {what}; every name must be unique", where)
         seen[name] = what
 
@@ -417,8 +417,8 @@ def _check_unique_names(net: Network, where: str) -> None:
         add(n, f"input {n}")
     for li, layer in enumerate(net.layers):
         for j, n in enumerate(layer.neurons):
-            add(layer.net_names[j], f"the net input of {n}")
-            add(layer.out_names[j], f"the output of {n}")
+            add(layer.net_names[j], f"the net input of layers[{li}].neurons[{j}]")
+            add(layer.out_names[j], f"the output of layers[{li}].neurons[{j}]")
         for j, row in enumerate(layer.weight_labels):
             for i, w in enumerate(row):
                 add(w, f"weight layers[{li}].weights[{j}][{i}]")
@@ -443,7 +443,16 @@ def _notation(raw: Any, where: str) -> dict[str, str]:
     for key, value in raw.items():
         # A pattern without its placeholder is fine for one neuron ("desired"); for more, the names
         # collide and the uniqueness check reports it.
-        out[key] = _text(value, f"{where}.{key}", limit=MAX_LABEL, label=True)
+        text = _text(value, f"{where}.{key}", limit=MAX_LABEL)
+        filled = text.replace("{neuron}", "n").replace("{param}", "p")
+        if key == "updated" and filled.endswith("+"):
+            filled = filled[:-1]  # w5+ is Mazur's name for the updated w5
+        if "{param}" not in text and key == "updated":
+            raise SpecError("the pattern must contain {param}, e.g. '{param}+' or '{param}new'", f"{where}.{key}")
+        if not _NAME.match(filled if filled[:1].isalpha() else "x" + filled):
+            raise SpecError(f"{_show(text)} is not allowed: {NAME_RULE}, with {{neuron}} or {{param}} where "
+                            "the neuron's or parameter's name goes", f"{where}.{key}")  # fmt: skip
+        out[key] = text
     return out
 
 
@@ -502,15 +511,19 @@ def _count(value: Any, where: str) -> int:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Names become quantity keys (JSON, claims files, quiz prompts) and math labels, so they follow a grammar
+# instead of being escaped: free text (titles, descriptions, layer names) is escaped by the renderers.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*\Z")
+NAME_RULE = "a name starts with a letter and has only letters, digits, '_' and '.'"
 
 
 def _text(value: Any, where: str, limit: int, label: bool = False) -> str:
     if not isinstance(value, str):
         raise SpecError(f"expected a string, got {_show(value)}", where)
-    if label and not value.strip():
-        raise SpecError("a name must not be empty", where)
     if len(value) > limit:
         raise SpecError(f"at most {limit} characters, got {len(value)}", where)
+    if label and not _NAME.match(value):
+        raise SpecError(f"{_show(value)} is not allowed: {NAME_RULE} (at most {limit} characters)", where)
     if _CONTROL.search(value.replace("\n", "") if not label else value):
         raise SpecError("control characters are not allowed", where)
     return value

@@ -151,7 +151,9 @@ class _Builder:
         return key
 
     def partial(self, num: str, den: str, kind: str, form: Form, args, via: str = "", note: str = "", **extra) -> str:
-        key = f"d{num}/d{den}" + (f"[{via}]" if via else "") + (f"[{note}]" if note else "")
+        # A note ("updated") says how a factor was evaluated, not which quantity it is: it stays out of the
+        # key, except for the simplified softmax delta, which stands beside the Jacobian one.
+        key = f"d{num}/d{den}" + (f"[{via}]" if via else "") + ("[simplified]" if note == "simplified" else "")
         return self.add(key, kind, form, args, Label("partial", num=num, den=den, via=via, note=note), note=note, **extra)
 
 
