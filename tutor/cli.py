@@ -38,6 +38,14 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--notation", choices=["spec", "layered"], default="spec",
                    help="the spec's own names (default) or the z/a/delta notation of BP1-BP4")  # fmt: skip
 
+    c = sub.add_parser("check", help="check the numbers of a published or student solution", description=(
+        "Compare every claimed number with the tutor's own computation; explain every wrong one."))
+    c.add_argument("spec", metavar="SPEC", help="a spec file (TOML) or a built-in example")
+    c.add_argument("claims", metavar="CLAIMS", nargs="?", help="a claims file (TOML); a built-in example has its own")
+    c.add_argument("--format", "-f", default="text", choices=["text", "md", "json"])
+    c.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    _add_conventions(c)
+
     sub.add_parser("examples", help="list the built-in examples")
     return p
 
@@ -137,6 +145,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import checker
+    from .checkreport import render_check
+    from .resources import example_claims
+    from .symbolic import explain_step
+
+    net = _load(args)
+    claims_path = args.claims or example_claims(args.spec)
+    if claims_path is None:
+        raise TutorError(f"give a claims file: {args.spec!r} is not a built-in example with transcribed claims")
+    walk = explain_step(net)
+    report = checker.check(net, checker.load_claims(claims_path, walk.quantities))
+    _write(args, render_check(checker.report_data(report), args.format))
+    return 0 if report.ok else 1
+
+
 _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", "html": "html", "pdf": "pdf"}
 
 
@@ -151,7 +175,9 @@ def cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"explain": cmd_explain, "examples": cmd_examples}
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "explain": cmd_explain, "check": cmd_check, "examples": cmd_examples,
+}  # fmt: skip
 
 
 def main_exit() -> None:

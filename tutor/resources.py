@@ -29,3 +29,11 @@ def example_names() -> list[str]:
 def example_path(name: str) -> Path | None:
     path = data_dir("worked_examples") / name / "spec.toml"
     return path if path.is_file() else None
+
+
+def example_claims(name: str) -> Path | None:
+    """The transcribed claims of a built-in example (worked_examples/<name>/claims.toml), if any."""
+    if not example_path(name):
+        return None
+    path = data_dir("worked_examples") / name / "claims.toml"
+    return path if path.is_file() else None
