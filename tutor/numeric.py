@@ -22,11 +22,16 @@ class Forward:
     outs: list[np.ndarray]
     terms: np.ndarray  # the loss terms (one per output for a separable loss)
     loss: float
+    x: np.ndarray | None = None  # the example's inputs and targets
+    t: np.ndarray | None = None
+    masks: list[np.ndarray | None] | None = None  # dropout: mask * scale per layer (None: no dropout)
+    kept: list[np.ndarray] | None = None  # the outputs after dropout (what the next layer reads)
 
 
 @dataclass(frozen=True)
 class Backward:
     dE_dout: list[np.ndarray]  # dE/da per layer (for hidden layers: the sum over downstream neurons)
+    dE_dkept: list[np.ndarray | None]  # dropout layers: dE/d(a after dropout), before the mask is applied
     dout_dnet: list[np.ndarray | None]  # element-wise f'(net); None for softmax
     jacobians: list[np.ndarray | None]  # dout_k/dnet_j for softmax; None otherwise
     contributions: list[np.ndarray | None]  # hidden layers: [k, j] = delta_k * w_kj (downstream k)
@@ -65,23 +70,29 @@ def _weights(net: Network, W=None, b=None):
 
 
 def forward(net: Network, W: Sequence[np.ndarray] | None = None, b: Sequence[np.ndarray] | None = None,
-            x: np.ndarray | None = None, R: Rounder | None = None) -> Forward:  # fmt: skip
-    """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l), then the loss."""
+            x: np.ndarray | None = None, R: Rounder | None = None, t: np.ndarray | None = None,
+            masks: Sequence[np.ndarray | None] | None = None) -> Forward:  # fmt: skip
+    """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l) (times the dropout mask), then the loss."""
     R = R or rounder_for(net)
     W, b = _weights(net, W, b)
-    a = net.inputs if x is None else x
-    nets, outs = [], []
-    for layer, Wl, bl in zip(net.layers, W, b):
+    x = net.inputs if x is None else x
+    t = net.targets if t is None else t
+    a = x
+    nets, outs, kept = [], [], []
+    for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
         z = R.array(Wl @ a + bl)
-        a = R.array(layer.rule.np_f(z, layer.activation_params))
+        out = R.array(layer.rule.np_f(z, layer.activation_params))
         nets.append(z)
-        outs.append(a)
-    terms, loss = loss_terms(net, a, R)
-    return Forward(nets, outs, terms, loss)
+        outs.append(out)
+        a = out if masks is None or masks[li] is None else R.array(out * masks[li])
+        kept.append(a)
+    terms, loss = loss_terms(net, outs[-1], R, t)
+    return Forward(nets, outs, terms, loss, x, t, list(masks) if masks is not None else None, kept)
 
 
-def loss_terms(net: Network, a: np.ndarray, R: Rounder) -> tuple[np.ndarray, float]:
-    rule, p, t = net.loss_rule, net.loss_rule.params(net.loss_params), net.targets
+def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    rule, p = net.loss_rule, net.loss_rule.params(net.loss_params)
+    t = net.targets if t is None else t
     if rule.separable:
         # Each term is the loss of one output alone: evaluate the rule on that coordinate.
         terms = np.array([rule.np_value(a[k:k + 1], t[k:k + 1], p) for k in range(a.size)])
@@ -107,6 +118,9 @@ def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None
     if updated_first is None:
         updated_first = net.conventions.update_order == "updated-first"
     L = len(net.layers)
+    x = net.inputs if fw.x is None else fw.x
+    t = net.targets if fw.t is None else fw.t
+    kept = fw.kept if fw.kept is not None else fw.outs
     for li, layer in enumerate(net.layers):
         if not layer.rule.differentiable:
             raise GradientError(f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
@@ -115,6 +129,7 @@ def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None
     rule = net.loss_rule
     p = rule.params(net.loss_params)
     dE_dout: list = [None] * L
+    dE_dkept: list = [None] * L
     dout_dnet: list = [None] * L
     jacs: list = [None] * L
     contribs: list = [None] * L
@@ -127,15 +142,18 @@ def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None
     for li in range(L - 1, -1, -1):
         layer = net.layers[li]
         z, a = fw.nets[li], fw.outs[li]
-        a_in = net.inputs if li == 0 else fw.outs[li - 1]
+        a_in = x if li == 0 else kept[li - 1]
         if li == L - 1:
-            g = R.array(rule.np_grad(a, net.targets, p))
+            g = R.array(rule.np_grad(a, t, p))
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
             g = R.array(c.sum(axis=0)) if c.shape[0] > 1 else c[0].copy()
+            if fw.masks is not None and fw.masks[li] is not None:
+                dE_dkept[li] = g
+                g = R.array(g * fw.masks[li])
         dE_dout[li] = g
         if layer.rule.vector:
             J = R.array(layer.rule.np_jacobian(z, a, layer.activation_params))
@@ -155,7 +173,7 @@ def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None
         if net.update_biases:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
             new_b[li] = np.full(layer.size, nb[0]) if layer.shared_bias else nb
-    return Backward(dE_dout, dout_dnet, jacs, contribs, deltas, gW, gb, used), new_W, new_b
+    return Backward(dE_dout, dE_dkept, dout_dnet, jacs, contribs, deltas, gW, gb, used), new_W, new_b
 
 
 def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:

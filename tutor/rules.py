@@ -337,3 +337,144 @@ def loss(name: str, where: str = "") -> Loss:
         return LOSSES[name]
     except (KeyError, TypeError):
         raise SpecError(_unknown("loss", str(name), LOSSES), where) from None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Optimizers. Each gives its update as an ordered program of assignments (SymPy, for the walk-through)
+# and as a NumPy step, side by side; defaults follow the seeds where they give one, else torch.optim.
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update rule with per-parameter state (zero at the start).
+
+    ``program(S, p)`` returns the walk-through's lines as (name, SymPy expression) in order; ``S(name)``
+    gives the symbol of ``w``, ``g``, ``lr``, ``t``, a hyperparameter, a state's previous value
+    (``v_prev``) or an earlier line. The last line is ``w+``. ``np_step(w, g, state, t, lr, p)`` does the
+    same with arrays and returns (new w, new state, every line's value by name).
+    """
+
+    name: str
+    summary: str
+    defaults: Params
+    state: tuple[str, ...]
+    program: Callable[..., list]
+    np_step: Callable[..., tuple]
+
+    def params(self, given: Params | None = None) -> dict[str, float]:
+        out = dict(self.defaults)
+        out.update(given or {})
+        return out
+
+
+def _sgd_prog(S, p):
+    return [("w+", S("w") - S("lr") * S("g"))]
+
+
+def _sgd_np(w, g, st, t, lr, p):
+    new = w - lr * g
+    return new, {}, {"w+": new}
+
+
+def _momentum_prog(S, p):
+    v = S("beta") * S("v_prev") + (1 - S("beta")) * S("g")
+    return [("v", v), ("w+", S("w") - S("lr") * S("v"))]
+
+
+def _momentum_np(w, g, st, t, lr, p):
+    v = p["beta"] * st["v"] + (1 - p["beta"]) * g
+    new = w - lr * v
+    return new, {"v": v}, {"v": v, "w+": new}
+
+
+def _classic_prog(S, p):
+    return [("v", S("mu") * S("v_prev") + S("g")), ("w+", S("w") - S("lr") * S("v"))]
+
+
+def _classic_np(w, g, st, t, lr, p):
+    v = p["mu"] * st["v"] + g
+    new = w - lr * v
+    return new, {"v": v}, {"v": v, "w+": new}
+
+
+def _nesterov_prog(S, p):
+    return [("v", S("mu") * S("v_prev") + S("g")), ("d", S("g") + S("mu") * S("v")),
+            ("w+", S("w") - S("lr") * S("d"))]  # fmt: skip
+
+
+def _nesterov_np(w, g, st, t, lr, p):
+    v = p["mu"] * st["v"] + g
+    d = g + p["mu"] * v
+    new = w - lr * d
+    return new, {"v": v}, {"v": v, "d": d, "w+": new}
+
+
+def _adagrad_prog(S, p):
+    sp = _sp()
+    return [("s", S("s_prev") + S("g") ** 2), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
+
+
+def _adagrad_np(w, g, st, t, lr, p):
+    s = st["s"] + g * g
+    new = w - lr * g / (np.sqrt(s) + p["eps"])
+    return new, {"s": s}, {"s": s, "w+": new}
+
+
+def _rmsprop_prog(S, p):
+    sp = _sp()
+    s = S("rho") * S("s_prev") + (1 - S("rho")) * S("g") ** 2
+    return [("s", s), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
+
+
+def _rmsprop_np(w, g, st, t, lr, p):
+    s = p["rho"] * st["s"] + (1 - p["rho"]) * g * g
+    new = w - lr * g / (np.sqrt(s) + p["eps"])
+    return new, {"s": s}, {"s": s, "w+": new}
+
+
+def _adam_prog(S, p):
+    sp = _sp()
+    return [
+        ("m", S("beta1") * S("m_prev") + (1 - S("beta1")) * S("g")),
+        ("v", S("beta2") * S("v_prev") + (1 - S("beta2")) * S("g") ** 2),
+        ("mhat", S("m") / (1 - S("beta1") ** S("t"))),
+        ("vhat", S("v") / (1 - S("beta2") ** S("t"))),
+        ("w+", S("w") - S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
+    ]
+
+
+def _adam_np(w, g, st, t, lr, p):
+    m = p["beta1"] * st["m"] + (1 - p["beta1"]) * g
+    v = p["beta2"] * st["v"] + (1 - p["beta2"]) * g * g
+    mhat = m / (1 - p["beta1"] ** t)
+    vhat = v / (1 - p["beta2"] ** t)
+    new = w - lr * mhat / (np.sqrt(vhat) + p["eps"])
+    return new, {"m": m, "v": v}, {"m": m, "v": v, "mhat": mhat, "vhat": vhat, "w+": new}
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    o.name: o
+    for o in [
+        Optimizer("sgd", "w = w - alpha g", {}, (), _sgd_prog, _sgd_np),
+        Optimizer("momentum", "the seeds' form: v = beta v + (1 - beta) g, w = w - alpha v (beta 0.9)",
+                  {"beta": 0.9}, ("v",), _momentum_prog, _momentum_np),
+        Optimizer("momentum_classic", "v = mu v + g, w = w - alpha v (mu 0.9)", {"mu": 0.9}, ("v",), _classic_prog,
+                  _classic_np),
+        Optimizer("nesterov", "v = mu v + g, w = w - alpha (g + mu v) (mu 0.9; the look-ahead written at the "
+                  "current point, as torch.optim.SGD(nesterov=True))", {"mu": 0.9}, ("v",), _nesterov_prog, _nesterov_np),
+        Optimizer("adagrad", "s = s + g^2, w = w - alpha g / (sqrt(s) + eps) (eps 1e-10)", {"eps": 1e-10}, ("s",),
+                  _adagrad_prog, _adagrad_np),
+        Optimizer("rmsprop", "s = rho s + (1 - rho) g^2, w = w - alpha g / (sqrt(s) + eps) (rho 0.99, eps 1e-8)",
+                  {"rho": 0.99, "eps": 1e-8}, ("s",), _rmsprop_prog, _rmsprop_np),
+        Optimizer("adam", "m, v moving averages of g and g^2, bias-corrected, w = w - alpha m^ / (sqrt(v^) + eps) "
+                  "(beta1 0.9, beta2 0.999, eps 1e-8)", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}, ("m", "v"),
+                  _adam_prog, _adam_np),
+    ]
+}  # fmt: skip
+
+
+def optimizer(name: str, where: str = "") -> Optimizer:
+    try:
+        return OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("optimizer", str(name), OPTIMIZERS), where) from None

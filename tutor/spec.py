@@ -29,7 +29,9 @@ ROUNDINGS = ("exact", "as-printed")
 UPDATE_ORDERS = ("standard", "updated-first")
 MAX_DIGITS = 15
 
-_TOP_KEYS = {"title", "description", "source", "inputs", "layers", "loss", "training", "conventions", "notation"}
+_TOP_KEYS = {"title", "description", "source", "inputs", "layers", "loss", "training", "conventions", "notation",
+             "examples"}  # fmt: skip
+MAX_EXAMPLES = 1000
 _LAYER_KEYS = {
     "name", "neurons", "size", "activation", "weights", "weight_labels", "bias", "biases", "bias_label",
     "bias_labels", "net_names", "out_names",
@@ -56,6 +58,30 @@ class Conventions:
         r = "exact float64" if self.rounding == "exact" else f"as printed, every shown value rounded to {self.digits} decimals and carried forward"
         o = "hidden deltas use the old weights" if self.update_order == "standard" else "hidden deltas use the already updated output-side weights"
         return f"{r}; {o}"
+
+
+@dataclass(frozen=True)
+class Training:
+    """How training goes beyond one plain step: optimizer, batches, decay, regularization, dropout."""
+
+    optimizer: str = "sgd"
+    optimizer_params: Mapping[str, float] = field(default_factory=dict)
+    batch: int | None = None  # examples per update; None: all of them (full batch)
+    decay: float = 0.0  # alpha = alpha0 / (1 + decay * epoch), epochs counted from 0
+    regularization: str = ""  # "" | "l1" | "l2"
+    reg_lambda: float = 0.0
+    reg_biases: bool = False
+    dropout_rate: float = 0.0
+    dropout_layers: tuple[int, ...] = ()
+    dropout_inverted: bool = True
+    dropout_seed: int = 0
+    dropout_mask: tuple[tuple[float, ...], ...] | None = None  # one row per dropout layer, used every step
+
+    @property
+    def plain(self) -> bool:
+        """Plain gradient descent on one example at a time: Mazur's setting."""
+        return (self.optimizer == "sgd" and not self.decay and not self.regularization and not self.dropout_rate
+                and self.dropout_mask is None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,12 @@ class Network:
     description: str = ""
     source: str = ""
     name: str = ""
+    training: Training = Training()
+    examples: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (inputs, targets); the first is inputs/targets
+
+    def batch_size(self) -> int:
+        n = max(len(self.examples), 1)
+        return n if self.training.batch is None else min(self.training.batch, n)
 
     @property
     def loss_rule(self) -> rules.Loss:
@@ -208,7 +240,18 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
 
     inputs = _table(data, "inputs", where)
     _no_unknown(inputs, {"names", "values"}, where, "inputs")
-    values = _vector(inputs.get("values"), f"{where}: inputs.values")
+    raw_examples = data.get("examples")
+    if raw_examples is not None:
+        if "values" in inputs:
+            raise SpecError("give the input values either in [inputs] or in [[examples]], not both", f"{where}: inputs.values")
+        if not isinstance(raw_examples, list) or not raw_examples:
+            raise SpecError("[[examples]] needs at least one table with inputs and targets", f"{where}: examples")
+        if len(raw_examples) > MAX_EXAMPLES:
+            raise SpecError(f"{len(raw_examples)} examples; at most {MAX_EXAMPLES}", f"{where}: examples")
+        first = raw_examples[0]
+        values = _vector(first.get("inputs") if isinstance(first, Mapping) else None, f"{where}: examples[0].inputs")
+    else:
+        values = _vector(inputs.get("values"), f"{where}: inputs.values")
     if values.size == 0:
         raise SpecError("the network needs at least one input", f"{where}: inputs.values")
     input_names = _labels(inputs.get("names"), values.size, f"{where}: inputs.names", default=[f"x{i + 1}" for i in range(values.size)])
@@ -243,16 +286,37 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         if "margin" not in lrule.defaults:
             raise SpecError(f"loss {loss_name!r} takes no margin", f"{where}: loss.margin")
         loss_params["margin"] = _number(loss_t["margin"], f"{where}: loss.margin")
-    targets = _vector(loss_t.get("targets"), f"{where}: loss.targets")
     out_size = layers[-1].size
-    if targets.size != out_size:
-        raise SpecError(f"{targets.size} targets for {out_size} output neurons; give one per output neuron", f"{where}: loss.targets")
-    _check_loss_fit(lrule, targets, layers[-1], f"{where}: loss")
+    if raw_examples is not None:
+        if "targets" in loss_t:
+            raise SpecError("give the targets either in [loss] or in [[examples]], not both", f"{where}: loss.targets")
+        examples = []
+        for k, ex in enumerate(raw_examples):
+            ew = f"{where}: examples[{k}]"
+            if not isinstance(ex, Mapping):
+                raise SpecError("each [[examples]] entry must be a table with inputs and targets", ew)
+            _no_unknown(ex, {"inputs", "targets"}, where, f"examples[{k}]")
+            x = _vector(ex.get("inputs"), f"{ew}.inputs")
+            if x.size != values.size:
+                raise SpecError(f"{x.size} inputs; every example needs {values.size}", f"{ew}.inputs")
+            t = _vector(ex.get("targets"), f"{ew}.targets")
+            if t.size != out_size:
+                raise SpecError(f"{t.size} targets for {out_size} output neurons; give one per output neuron", f"{ew}.targets")
+            _check_loss_fit(lrule, t, layers[-1], f"{where}: loss", f"{ew}.targets")
+            examples.append((x, t))
+        targets = examples[0][1]
+    else:
+        targets = _vector(loss_t.get("targets"), f"{where}: loss.targets")
+        if targets.size != out_size:
+            raise SpecError(f"{targets.size} targets for {out_size} output neurons; give one per output neuron", f"{where}: loss.targets")
+        _check_loss_fit(lrule, targets, layers[-1], f"{where}: loss")
+        examples = [(values, targets)]
 
     training = data.get("training", {})
     if not isinstance(training, Mapping):
         raise SpecError("[training] must be a table", f"{where}: training")
-    _no_unknown(training, {"learning_rate", "update_biases"}, where, "training")
+    _no_unknown(training, {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout"},
+                where, "training")  # fmt: skip
     if "learning_rate" not in training:
         raise SpecError("give the learning rate, a number > 0", f"{where}: training.learning_rate")
     lr = _number(training["learning_rate"], f"{where}: training.learning_rate")
@@ -263,14 +327,100 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         raise SpecError("update_biases must be true or false", f"{where}: training.update_biases")
 
     conv = _conventions(data.get("conventions", {}), f"{where}: conventions")
+    train = _training(training, f"{where}: training", len(layers) - 1, [l.size for l in layers])
+    if conv.update_order == "updated-first" and not (train.plain and (train.batch == 1 or len(examples) == 1)):
+        raise SpecError("updated-first is an order of plain gradient descent on one example at a time; it does not "
+                        "combine with another optimizer, batches, decay, regularization or dropout",
+                        f"{where}: conventions.update_order")  # fmt: skip
 
     net = Network(
         input_names=tuple(input_names), inputs=values, layers=tuple(layers), loss=loss_name,
         loss_params=loss_params, targets=targets, learning_rate=lr, update_biases=update_biases,
         conventions=conv, notation=notation, title=title, description=description, source=source, name=name,
+        training=train, examples=tuple(examples),
     )  # fmt: skip
     _check_unique_names(net, where)
     return net
+
+
+def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Training:
+    from . import rules
+
+    opt = raw.get("optimizer", "sgd")
+    if isinstance(opt, Mapping):
+        name, given = opt.get("name"), {k: v for k, v in opt.items() if k != "name"}
+    else:
+        name, given = opt, {}
+    if not isinstance(name, str):
+        raise SpecError(f"give the optimizer's name; allowed: {', '.join(rules.OPTIMIZERS)}", f"{where}.optimizer")
+    rule = rules.optimizer(name, f"{where}.optimizer")
+    params = {}
+    for k, v in given.items():
+        if k not in rule.defaults:
+            raise SpecError(f"optimizer {name!r} takes no parameter {k!r}; allowed: {', '.join(rule.defaults) or 'none'}",
+                            f"{where}.optimizer.{k}")  # fmt: skip
+        x = _number(v, f"{where}.optimizer.{k}")
+        if k in ("beta", "mu", "beta1", "beta2", "rho") and not 0 <= x < 1:
+            raise SpecError(f"{k} must be in [0, 1), got {x!r}", f"{where}.optimizer.{k}")
+        if k == "eps" and not x > 0:
+            raise SpecError(f"eps must be > 0, got {x!r}", f"{where}.optimizer.{k}")
+        params[k] = x
+    batch = raw.get("batch", "full")
+    if batch == "full":
+        batch = None
+    elif batch == "sgd":
+        batch = 1
+    elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecError(f"batch must be \"full\", \"sgd\" or a whole number >= 1, got {_show(batch)}", f"{where}.batch")
+    decay = _number(raw.get("decay", 0.0), f"{where}.decay")
+    if decay < 0:
+        raise SpecError(f"decay must be >= 0, got {decay!r}", f"{where}.decay")
+    reg = raw.get("regularization", {})
+    if not isinstance(reg, Mapping):
+        raise SpecError("regularization must be a table: { kind = \"l2\", lambda = 0.01 }", f"{where}.regularization")
+    _no_unknown(reg, {"kind", "lambda", "biases"}, where.split(": ")[0], where.split(": ")[-1] + ".regularization")
+    kind = reg.get("kind", "")
+    if reg and kind not in ("l1", "l2"):
+        raise SpecError(f"kind must be \"l1\" or \"l2\", got {_show(kind)}", f"{where}.regularization.kind")
+    lam = _number(reg.get("lambda", 0.0), f"{where}.regularization.lambda")
+    if lam < 0:
+        raise SpecError(f"lambda must be >= 0, got {lam!r}", f"{where}.regularization.lambda")
+    reg_biases = reg.get("biases", False)
+    if not isinstance(reg_biases, bool):
+        raise SpecError("biases must be true or false", f"{where}.regularization.biases")
+    drop = raw.get("dropout", {})
+    if not isinstance(drop, Mapping):
+        raise SpecError("dropout must be a table: { rate = 0.5 }", f"{where}.dropout")
+    _no_unknown(drop, {"rate", "layers", "inverted", "seed", "mask"}, where.split(": ")[0], where.split(": ")[-1] + ".dropout")
+    rate = _number(drop.get("rate", 0.0), f"{where}.dropout.rate")
+    if not 0 <= rate < 1:
+        raise SpecError(f"rate must be in [0, 1), got {rate!r}", f"{where}.dropout.rate")
+    layers = drop.get("layers", list(range(hidden)))
+    if not isinstance(layers, list) or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < hidden for i in layers):
+        raise SpecError(f"layers must list hidden layers by index, 0 to {hidden - 1}", f"{where}.dropout.layers")
+    if drop and hidden == 0:
+        raise SpecError("dropout needs a hidden layer", f"{where}.dropout")
+    inverted = drop.get("inverted", True)
+    if not isinstance(inverted, bool):
+        raise SpecError("inverted must be true or false", f"{where}.dropout.inverted")
+    seed = drop.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SpecError("seed must be a whole number from 0 to 2^32 - 1", f"{where}.dropout.seed")
+    mask = drop.get("mask")
+    if mask is not None:
+        if not isinstance(mask, list) or len(mask) != len(layers):
+            raise SpecError(f"mask needs one row per dropout layer ({len(layers)})", f"{where}.dropout.mask")
+        rows = []
+        for r, (li, row) in enumerate(zip(layers, mask)):
+            if not isinstance(row, list) or len(row) != sizes[li] or any(v not in (0, 1) or isinstance(v, bool) for v in row):
+                raise SpecError(f"row {r} needs {sizes[li]} entries, each 0 (dropped) or 1 (kept)", f"{where}.dropout.mask[{r}]")
+            rows.append(tuple(float(v) for v in row))
+        mask = tuple(rows)
+        if not rate:
+            raise SpecError("a mask needs the rate it was drawn with (for the inverted scaling 1/(1 - rate))",
+                            f"{where}.dropout.rate")  # fmt: skip
+    return Training(name, params, batch, decay, kind, lam, reg_biases, rate, tuple(layers) if (rate or mask) else (),
+                    inverted, seed, mask)  # fmt: skip
 
 
 def _conventions(raw: Any, where: str) -> Conventions:
@@ -388,18 +538,19 @@ def _default_bias_label(li: int, j: int, size: int) -> str:
     return f"b{li + 1}_{j + 1}"
 
 
-def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: str) -> None:
+def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: str, twhere: str = "") -> None:
+    twhere = twhere or f"{where}.targets"
     if lrule.needs_one_hot:
         ok = np.all((targets == 0) | (targets == 1)) and targets.sum() == 1
         if not ok:
-            raise SpecError(f"loss {lrule.name!r} needs one-hot targets (one 1, the rest 0)", f"{where}.targets")
+            raise SpecError(f"loss {lrule.name!r} needs one-hot targets (one 1, the rest 0)", twhere)
         if lrule.name == "hinge" and targets.size != 2:
             raise SpecError("the hinge loss max(0, 1 + s_c - s) compares two scores: use two output neurons, "
                             "or multiclass_hinge for more", f"{where}.name")  # fmt: skip
     if lrule.target_range is not None:
         lo, hi = lrule.target_range
         if np.any(targets < lo) or np.any(targets > hi):
-            raise SpecError(f"loss {lrule.name!r} needs targets in [{lo:g}, {hi:g}]", f"{where}.targets")
+            raise SpecError(f"loss {lrule.name!r} needs targets in [{lo:g}, {hi:g}]", twhere)
     if lrule.output_range is not None and out.activation not in ("sigmoid", "softmax"):
         raise SpecError(f"loss {lrule.name!r} needs outputs in ({lrule.output_range[0]:g}, {lrule.output_range[1]:g}); "
                         f"use a sigmoid or softmax output layer, not {out.activation!r}", f"{where}.name")  # fmt: skip

@@ -1,0 +1,211 @@
+"""Training beyond one step: optimizers and batch modes against torch.optim, regularization, dropout, decay."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from tutor import training
+from tutor.gradcheck import central_differences
+from tutor.spec import load, network
+
+from .conftest import IN_CI, at_printed
+
+
+def require_torch():
+    try:
+        import torch
+    except ImportError:
+        if IN_CI:
+            pytest.fail("torch is not installed (CI installs torch==2.13.0: see .ci/run)")
+        pytest.skip("torch is not installed")
+    return torch
+
+
+ACTS = ["sigmoid", "tanh", "softplus", "identity"]
+
+
+def random_net(seed: int, optimizer: dict, batch, n_examples: int = 4, decay: float = 0.0, reg: dict | None = None):
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(1, 4)), *[int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 3)))], int(rng.integers(1, 3))]
+    layers = []
+    for li in range(len(sizes) - 1):
+        layers.append({"size": sizes[li + 1], "activation": str(rng.choice(ACTS)) if li < len(sizes) - 2 else "sigmoid",
+                       "weights": rng.uniform(-1, 1, (sizes[li + 1], sizes[li])).round(3).tolist(),
+                       "biases": rng.uniform(-0.5, 0.5, sizes[li + 1]).round(3).tolist()})  # fmt: skip
+    examples = [{"inputs": rng.uniform(-1, 1, sizes[0]).round(2).tolist(), "targets": rng.uniform(0, 1, sizes[-1]).round(2).tolist()}
+                for _ in range(n_examples)]  # fmt: skip
+    tr = {"learning_rate": 0.3, "update_biases": True, "optimizer": optimizer, "batch": batch, "decay": decay}
+    if reg:
+        tr["regularization"] = reg
+    return network(inputs={}, layers=layers, examples=examples, loss={"name": "half_sse"}, training=tr)
+
+
+def torch_run(torch, net, steps: int, make_opt, decay: float = 0.0, weight_decay: float = 0.0):
+    """The same training with torch.optim in float64: per-example 1/2 sum (t - y)^2, averaged over the batch."""
+    nn = torch.nn
+    mods = []
+    acts = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softplus": nn.Softplus, "identity": nn.Identity}
+    for layer in net.layers:
+        lin = nn.Linear(layer.weights.shape[1], layer.size).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(layer.weights))
+            lin.bias.copy_(torch.tensor(layer.biases))
+        mods += [lin, acts[layer.activation]()]
+    model = nn.Sequential(*mods)
+    weights = [m.weight for m in model if isinstance(m, nn.Linear)]
+    biases = [m.bias for m in model if isinstance(m, nn.Linear)]
+    opt = make_opt([{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 / (1.0 + decay * e)) if decay else None
+    plan = training.batches(net)
+    history = []
+    done = 0
+    while done < steps:
+        for batch in plan:
+            if done >= steps:
+                break
+            opt.zero_grad()
+            xs = torch.tensor(np.array([net.examples[k][0] for k in batch]))
+            ts = torch.tensor(np.array([net.examples[k][1] for k in batch]))
+            loss = (0.5 * ((ts - model(xs)) ** 2).sum(dim=1)).mean()
+            loss.backward()
+            opt.step()
+            done += 1
+            history.append([w.detach().numpy().copy() for w in weights] + [b.detach().numpy().copy() for b in biases])
+        if sched is not None:
+            sched.step()
+    return history
+
+
+def tutor_history(net, steps: int):
+    out = []
+    run = training.run(net, epochs=0, total_steps=steps, keep=lambda n: True)
+    for n in range(1, steps + 1):
+        st = run.steps[n]
+        out.append([w.copy() for w in st.new_W] + [b.copy() for b in training.full_biases(net, st.new_b)])
+    return out
+
+
+def assert_close(ours, theirs):
+    for step, (a, b) in enumerate(zip(ours, theirs)):
+        for x, y in zip(a, b):
+            scale = np.maximum(np.abs(x), np.abs(y))
+            assert np.all(np.abs(x - y) <= 1e-9 * np.maximum(scale, 1e-12)), (step, x, y)
+
+
+OPTIMIZERS = {
+    "sgd": ({"name": "sgd"}, lambda torch, ps: torch.optim.SGD(ps, lr=0.3)),
+    "momentum_classic": ({"name": "momentum_classic", "mu": 0.8}, lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.8)),
+    "nesterov": ({"name": "nesterov", "mu": 0.7}, lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.7, nesterov=True)),
+    "adagrad": ({"name": "adagrad"}, lambda torch, ps: torch.optim.Adagrad(ps, lr=0.3)),
+    "rmsprop": ({"name": "rmsprop", "rho": 0.9, "eps": 1e-8}, lambda torch, ps: torch.optim.RMSprop(ps, lr=0.3, alpha=0.9, eps=1e-8)),
+    "adam": ({"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-7},
+             lambda torch, ps: torch.optim.Adam(ps, lr=0.3, betas=(0.8, 0.99), eps=1e-7)),
+}
+
+
+@pytest.mark.parametrize("batch", ["sgd", 2, "full"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_optimizers_and_batches_match_torch(seed, name, batch):
+    torch = require_torch()
+    spec, make = OPTIMIZERS[name]
+    net = random_net(seed, spec, batch)
+    steps = 7
+    assert_close(tutor_history(net, steps), torch_run(torch, net, steps, lambda ps: make(torch, ps)))
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_seed_momentum_is_torch_dampening_from_a_zero_buffer(seed):
+    """v = beta v + (1 - beta) g from v = 0: torch's SGD with dampening = beta and a zero momentum buffer."""
+    torch = require_torch()
+    beta = 0.9
+    net = random_net(seed, {"name": "momentum", "beta": beta}, 2)
+
+    def make(ps):
+        opt = torch.optim.SGD(ps, lr=0.3, momentum=beta, dampening=beta)
+        for group in opt.param_groups:
+            for p in group["params"]:
+                opt.state[p]["momentum_buffer"] = torch.zeros_like(p)
+        return opt
+
+    assert_close(tutor_history(net, 6), torch_run(torch, net, 6, make))
+
+
+def test_decay_and_l2_match_torch():
+    torch = require_torch()
+    net = random_net(6, {"name": "sgd"}, "sgd", n_examples=3, decay=0.5, reg={"kind": "l2", "lambda": 0.05})
+    theirs = torch_run(torch, net, 9, lambda ps: torch.optim.SGD(ps, lr=0.3), decay=0.5, weight_decay=2 * 0.05)
+    assert_close(tutor_history(net, 9), theirs)
+
+
+def test_regularization_gradient_is_the_derivative_of_the_loss():
+    for kind in ("l1", "l2"):
+        net = random_net(7, {"name": "sgd"}, "full", reg={"kind": kind, "lambda": 0.1, "biases": True})
+        st = training.run(net, epochs=1, keep=lambda n: True).steps[1]
+        theta = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(st.W, st.b)])
+
+        def loss(th):
+            W, bp, pos = [], [], 0
+            for w, b in zip(st.W, st.b):
+                W.append(th[pos:pos + w.size].reshape(w.shape))
+                pos += w.size
+                bp.append(th[pos:pos + b.size])
+                pos += b.size
+            return training.dataset_loss(net, W, bp)
+
+        fd = central_differences(loss, theta, 1e-6)
+        ours = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(st.total_W, st.total_b)])
+        assert np.allclose(ours, fd, rtol=1e-5, atol=1e-8), kind
+
+
+def test_dropout_masks_the_forward_and_backward_pass():
+    net = network(
+        inputs={}, examples=[{"inputs": [0.5, -0.2], "targets": [0.3]}],
+        layers=[{"size": 3, "activation": "tanh", "weights": [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], "biases": [0.0, 0.1, 0.2]},
+                {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9]], "biases": [0.1]}],
+        loss={"name": "half_sse"},
+        training={"learning_rate": 0.5, "dropout": {"rate": 0.5, "mask": [[1, 0, 1]], "inverted": True}},
+    )  # fmt: skip
+    st = training.run(net, epochs=1, keep=lambda n: True).steps[1]
+    ex = st.examples[0]
+    kept = ex.forward.kept[0]
+    assert kept[1] == 0 and kept[0] == pytest.approx(2 * ex.forward.outs[0][0])  # inverted scaling 1/(1 - 0.5)
+    assert st.grad_W[0][1].tolist() == [0.0, 0.0]  # the dropped neuron learns nothing this step
+    assert st.grad_W[1][0][1] == 0.0  # nor does the weight it feeds
+    # the masked network's gradient equals finite differences of the masked loss
+    from tutor import numeric
+
+    masks = ex.forward.masks
+
+    def loss(th):
+        W = [th[:6].reshape(3, 2), th[6:9].reshape(1, 3)]
+        return numeric.forward(net, W, [l.biases for l in net.layers], masks=masks).loss
+
+    th = np.concatenate([net.layers[0].weights.ravel(), net.layers[1].weights.ravel()])
+    fd = central_differences(loss, th)
+    assert np.allclose(np.concatenate([st.grad_W[0].ravel(), st.grad_W[1].ravel()]), fd, rtol=1e-6, atol=1e-10)
+
+
+def test_seeded_dropout_is_reproducible():
+    spec = dict(inputs={}, examples=[{"inputs": [0.5, -0.2], "targets": [0.3]}] * 3,
+                layers=[{"size": 4, "activation": "relu", "weights": [[0.1, 0.2]] * 4, "bias": 0.1},
+                        {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9, 0.2]], "bias": 0.0}],
+                loss={"name": "half_sse"}, training={"learning_rate": 0.5, "batch": 1, "dropout": {"rate": 0.5, "seed": 11}})  # fmt: skip
+    a = training.run(network(**spec), epochs=3)
+    b = training.run(network(**spec), epochs=3)
+    assert a.losses == b.losses
+    spec["training"]["dropout"]["seed"] = 12
+    assert training.run(network(**spec), epochs=3).losses != a.losses
+
+
+def test_mazur_ten_thousand_rounds():
+    net = load("mazur")
+    std = training.run(net, 10_000)
+    assert at_printed(std.losses[9_999], "0.0000351085")  # the loss seen during round 10,000
+    first = training.run(net.with_conventions(update_order="updated-first"), 10_000)
+    outs = first.final[0].outs[-1]
+    assert at_printed(outs[0], "0.015912196") and at_printed(outs[1], "0.984065734")
+    assert at_printed(first.epoch_loss[1], "0.291027924")

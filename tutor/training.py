@@ -1,0 +1,227 @@
+"""The numeric training loop: optimizers, batches, learning-rate decay, regularization and dropout (NumPy only).
+
+One step takes a batch of examples, runs the forward and backward pass on each (BP1-BP4), averages their
+gradients (the seeds' w - eta/m sum delta a^T), adds the regularization gradient, and lets the optimizer
+update every parameter from its state. Plain gradient descent on one example is numeric.backward's own
+update, which also knows Mazur's updated-first order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import numeric, rules
+from .rounding import Rounder
+from .spec import Network
+
+
+@dataclass
+class ExampleStep:
+    index: int  # the example's position in the spec
+    forward: numeric.Forward
+    backward: numeric.Backward
+
+
+@dataclass
+class Step:
+    """Everything one update did, for the walk-through and the cross-checks."""
+
+    number: int  # 1-based
+    epoch: int  # 0-based
+    batch: list[int]
+    lr: float  # after decay
+    examples: list[ExampleStep]
+    W: list[np.ndarray]  # parameters before the step
+    b: list[np.ndarray]  # bias parameters before: one entry when shared
+    grad_W: list[np.ndarray]  # the batch mean of the data gradients
+    grad_b: list[np.ndarray]
+    reg_W: list[np.ndarray]  # the regularization gradient
+    reg_b: list[np.ndarray]
+    total_W: list[np.ndarray]  # what the optimizer was given
+    total_b: list[np.ndarray]
+    state: dict[tuple[str, int], dict[str, np.ndarray]]  # optimizer state before, by ("W"|"b", layer)
+    lines: dict[tuple[str, int], dict[str, np.ndarray]]  # every line of the optimizer's update
+    new_W: list[np.ndarray]
+    new_b: list[np.ndarray]
+    data_loss: float  # mean loss of the batch before the update
+    reg_loss: float
+    loss: float  # data_loss + reg_loss
+
+
+@dataclass
+class Run:
+    steps: dict[int, Step]  # the steps that were kept, by number
+    losses: list[float]  # every step's loss before its update
+    epoch_loss: list[float]  # loss over every example: before training, then after each epoch
+    W: list[np.ndarray]
+    b: list[np.ndarray]  # bias parameters (one entry when shared)
+    final: list[numeric.Forward] = field(default_factory=list)  # the forward pass of every example at the end
+    steps_per_epoch: int = 1
+
+
+def bias_params(net: Network) -> list[np.ndarray]:
+    return [l.biases[:1].copy() if l.shared_bias else l.biases.copy() for l in net.layers]
+
+
+def full_biases(net: Network, bp: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.full(l.size, v[0]) if l.shared_bias else v for l, v in zip(net.layers, bp)]
+
+
+def batches(net: Network) -> list[list[int]]:
+    """The batches of one epoch, in the spec's order (no shuffling: runs are reproducible)."""
+    n, size = len(net.examples), net.batch_size()
+    return [list(range(k, min(k + size, n))) for k in range(0, n, size)]
+
+
+def learning_rate(net: Network, epoch: int) -> float:
+    """alpha = alpha0 / (1 + decay * epoch), the seeds' decay; epochs counted from 0."""
+    return net.learning_rate / (1.0 + net.training.decay * epoch)
+
+
+class Masks:
+    """Dropout masks (already scaled by 1/(1 - rate) when inverted), drawn in a fixed order from the seed."""
+
+    def __init__(self, net: Network):
+        tr = net.training
+        self.net = net
+        self.layers = tr.dropout_layers
+        self.scale = 1.0 / (1.0 - tr.dropout_rate) if tr.dropout_inverted else 1.0
+        self.rng = np.random.default_rng(tr.dropout_seed)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.layers)
+
+    def draw(self) -> list[np.ndarray | None] | None:
+        if not self.active:
+            return None
+        tr = self.net.training
+        out: list[np.ndarray | None] = [None] * len(self.net.layers)
+        for r, li in enumerate(self.layers):
+            if tr.dropout_mask is not None:
+                keep = np.array(tr.dropout_mask[r])
+            else:
+                keep = (self.rng.random(self.net.layers[li].size) >= tr.dropout_rate).astype(float)
+            out[li] = keep * self.scale
+        return out
+
+
+def regularization(net: Network, W: list[np.ndarray], bp: list[np.ndarray], R: Rounder):
+    """(loss term, gradients for W, gradients for the bias parameters): L1 lambda sum|w|, L2 lambda sum w^2."""
+    tr = net.training
+    lam = tr.reg_lambda
+    zero_W = [np.zeros_like(w) for w in W]
+    zero_b = [np.zeros_like(v) for v in bp]
+    if not tr.regularization or lam == 0:
+        return 0.0, zero_W, zero_b
+    arrays = list(W) + (list(bp) if tr.reg_biases else [])
+    if tr.regularization == "l1":
+        loss = lam * sum(float(np.abs(a).sum()) for a in arrays)
+        gw = [R.array(lam * np.sign(w)) for w in W]
+        gb = [R.array(lam * np.sign(v)) for v in bp] if tr.reg_biases else zero_b
+    else:
+        loss = lam * sum(float((a * a).sum()) for a in arrays)
+        gw = [R.array(2 * lam * w) for w in W]
+        gb = [R.array(2 * lam * v) for v in bp] if tr.reg_biases else zero_b
+    return R(loss), gw, gb
+
+
+def dataset_loss(net: Network, W, bp, R: Rounder | None = None) -> float:
+    """The mean loss over every example (without dropout), plus the regularization term."""
+    R = R or numeric.rounder_for(net)
+    b = full_biases(net, bp)
+    data = [numeric.forward(net, W, b, x=x, t=t, R=R).loss for x, t in net.examples]
+    mean = data[0] if len(data) == 1 else R(float(np.mean(data)))
+    return R(mean + regularization(net, W, bp, R)[0])
+
+
+def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], masks: Masks, R: Rounder) -> Step:
+    """One update on one batch."""
+    opt = rules.OPTIMIZERS[net.training.optimizer]
+    p = opt.params(net.training.optimizer_params)
+    lr = learning_rate(net, epoch)
+    b = full_biases(net, bp)
+    exs = []
+    for k in batch:
+        x, t = net.examples[k]
+        fw = numeric.forward(net, W, b, x=x, t=t, R=R, masks=masks.draw())
+        bw, uW, ub = numeric.backward(net, fw, W, b, R=R)
+        exs.append(ExampleStep(k, fw, bw))
+    if net.conventions.update_order == "updated-first":
+        # plain descent on one example (the spec checks it): backward already updated layer by layer
+        nbp = [v[:1].copy() if l.shared_bias else v.copy() for l, v in zip(net.layers, ub)]
+        lines = {("W", li): {"w+": w} for li, w in enumerate(uW)}
+        lines.update({("b", li): {"w+": v} for li, v in enumerate(nbp)} if net.update_biases else {})
+        zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
+        fw0, bw0 = exs[0].forward, exs[0].backward
+        return Step(number, epoch, batch, lr, exs, [w.copy() for w in W], [v.copy() for v in bp], bw0.grad_W,
+                    bw0.grad_b, zW, zb, bw0.grad_W, bw0.grad_b, {}, lines, uW, nbp, fw0.loss, 0.0, fw0.loss)  # fmt: skip
+    m = len(exs)
+    if m == 1:
+        gW = [g.copy() for g in exs[0].backward.grad_W]
+        gb = [g.copy() for g in exs[0].backward.grad_b]
+        data_loss = exs[0].forward.loss
+    else:
+        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / m) for li in range(len(W))]
+        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / m) for li in range(len(W))]
+        data_loss = R(float(sum(e.forward.loss for e in exs) / m))
+    reg_loss, rW, rb = regularization(net, W, bp, R)
+    if net.training.regularization:
+        tW = [R.array(g + r) for g, r in zip(gW, rW)]
+        tb = [R.array(g + r) for g, r in zip(gb, rb)]
+    else:
+        tW, tb = gW, gb
+    new_W, new_b, lines, before = [], [], {}, {}
+    for li in range(len(W)):
+        for kind, w, g in (("W", W[li], tW[li]), ("b", bp[li], tb[li])):
+            key = (kind, li)
+            if kind == "b" and not net.update_biases:
+                new_b.append(w.copy())
+                continue
+            st = state.setdefault(key, {s: np.zeros_like(w) for s in opt.state})
+            before[key] = {s: v.copy() for s, v in st.items()}
+            nw, nst, shown = opt.np_step(w, g, st, number, lr, p)
+            shown = {name: R.array(v) for name, v in shown.items()}
+            # as printed, every shown line is rounded, and the rounded state is what the next step reads
+            state[key] = {s: shown[s] for s in nst}
+            lines[key] = shown
+            (new_W if kind == "W" else new_b).append(shown["w+"])
+    return Step(number, epoch, batch, lr, exs, [w.copy() for w in W], [v.copy() for v in bp], gW, gb, rW, rb, tW, tb,
+                before, lines, new_W, new_b, data_loss, reg_loss, R(data_loss + reg_loss))  # fmt: skip
+
+
+def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False,
+        progress: Callable[[int], None] | None = None, total_steps: int | None = None) -> Run:  # fmt: skip
+    """Train for ``epochs`` epochs (or ``total_steps`` updates), keeping the records of the steps ``keep`` picks."""
+    R = numeric.rounder_for(net)
+    W = [l.weights.copy() for l in net.layers]
+    bp = bias_params(net)
+    plan = batches(net)
+    state: dict = {}
+    masks = Masks(net)
+    kept: dict[int, Step] = {}
+    losses: list[float] = []
+    epoch_loss = [dataset_loss(net, W, bp, R)]
+    number = 0
+    n_steps = total_steps if total_steps is not None else epochs * len(plan)
+    epoch = 0
+    while number < n_steps:
+        for batch in plan:
+            if number >= n_steps:
+                break
+            number += 1
+            st = step(net, W, bp, state, number, epoch, batch, masks, R)
+            losses.append(st.loss)
+            if keep(number):
+                kept[number] = st
+            W, bp = st.new_W, st.new_b
+            if progress is not None:
+                progress(number)
+        epoch_loss.append(dataset_loss(net, W, bp, R))
+        epoch += 1
+    b = full_biases(net, bp)
+    final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    return Run(kept, losses, epoch_loss, W, bp, final, len(plan))
