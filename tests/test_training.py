@@ -209,3 +209,39 @@ def test_mazur_ten_thousand_rounds():
     outs = first.final[0].outs[-1]
     assert at_printed(outs[0], "0.015912196") and at_printed(outs[1], "0.984065734")
     assert at_printed(first.epoch_loss[1], "0.291027924")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "momentum_classic", "nesterov", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("conv", [{}, {"rounding": "as-printed", "digits": 6}], ids=["exact", "as-printed-6"])
+def test_symbolic_training_step_agrees_with_the_numeric_run(optimizer, conv):
+    """Batch mean, regularization, dropout, decay and every optimizer line: both engines, three steps."""
+    from tutor.gradcheck import training_engines_agree, training_values
+    from tutor.symbolic import explain_training_step
+
+    net = network(
+        inputs={}, examples=[{"inputs": [0.05, 0.1], "targets": [0.01, 0.99]}, {"inputs": [0.3, -0.2], "targets": [0.5, 0.5]},
+                             {"inputs": [0.9, 0.2], "targets": [0.1, 0.2]}],
+        layers=[{"size": 3, "activation": "tanh", "weights": [[0.15, 0.2], [0.25, 0.3], [-0.3, 0.1]], "biases": [0.35, 0.35, 0.1]},
+                {"size": 2, "activation": "sigmoid", "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.2]], "bias": 0.6}],
+        loss={"name": "half_sse"}, conventions=conv,
+        training={"learning_rate": 0.05, "optimizer": {"name": optimizer}, "batch": 2, "update_biases": True, "decay": 0.1,
+                  "regularization": {"kind": "l2", "lambda": 0.01}, "dropout": {"rate": 0.3, "seed": 4}},
+    )  # fmt: skip
+    run = training.run(net, 3, keep=lambda n: True)
+    assert len(run.steps) == 6  # two batches (2 + 1 examples) an epoch
+    for n, st in run.steps.items():
+        tw = explain_training_step(net, st)
+        assert training_engines_agree(tw, st) == []
+        keys = training_values(tw, st)
+        assert tw.params[0].lines[-1] in keys and tw.loss in keys  # the comparison reaches the update and the loss
+
+
+def test_divergence_is_a_clear_error():
+    from tutor.errors import TutorError
+
+    net = random_net(8, {"name": "sgd"}, "full")
+    with pytest.raises(TutorError, match="diverged"):
+        training.run(network(inputs={}, examples=[{"inputs": [1e3], "targets": [0.0]}],
+                             layers=[{"size": 1, "activation": "identity", "weights": [[1.0]], "bias": 0.0}],
+                             loss={"name": "mse"}, training={"learning_rate": 10.0}), 500)  # fmt: skip
+    assert training.run(net, 2).losses  # a sane network trains

@@ -113,13 +113,21 @@ def _params_in_flat_order(walk: Walkthrough):
 def numeric_values(walk: Walkthrough) -> dict[str, float]:
     """The numeric engine's value for every key of the walk-through that it also computes."""
     net = walk.network
-    st = numeric.step(net)
-    fw, bw = st.forward, st.backward
+    masks = None
+    if any(n.mask for row in walk.forward for n in row):
+        scale = walk.value("dropout_scale")
+        masks = [np.array([walk.value(n.mask) * scale for n in row]) if row[0].mask else None for row in walk.forward]
+    R = numeric.rounder_for(net)
+    fw = numeric.forward(net, R=R, masks=masks)
+    bw, new_W, new_b = numeric.backward(net, fw, R=R)
+    after = numeric.forward(net, new_W, new_b, R=R)
     out: dict[str, float] = {}
     for li, row in enumerate(walk.forward):
         for j, n in enumerate(row):
             out[n.net] = fw.nets[li][j]
             out[n.out] = fw.outs[li][j]
+            if n.kept:
+                out[n.kept] = fw.kept[li][j]
     for k, t in enumerate(walk.loss_terms):
         out[t] = fw.terms[k]
     out[walk.loss] = fw.loss
@@ -128,6 +136,8 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
             li = nb.layer
             out[nb.dE_dout] = bw.dE_dout[li][j]
             out[nb.delta] = bw.deltas[li][j]
+            if nb.dE_dkept:
+                out[nb.dE_dkept] = bw.dE_dkept[li][j]
             if nb.dout_dnet:
                 out[nb.dout_dnet] = bw.dout_dnet[li][j]
             for k, c in enumerate(nb.contributions):
@@ -140,15 +150,16 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
             wpos[li] = pos + 1
             j, i = divmod(pos, net.layers[li].weights.shape[1])
             out[p.gradient] = bw.grad_W[li][j, i]
-            out[p.update] = st.new_W[li][j, i]
+            if p.update:
+                out[p.update] = new_W[li][j, i]
         else:
             layer = net.layers[li]
             j = 0 if layer.shared_bias else layer.neurons.index(p.neuron)
             out[p.gradient] = bw.grad_b[li][j]
             if p.update:
-                out[p.update] = st.new_b[li][j]
+                out[p.update] = new_b[li][j]
     if walk.loss_after:
-        out[walk.loss_after] = st.loss_after
+        out[walk.loss_after] = after.loss
     return {k: float(v) for k, v in out.items()}
 
 
@@ -165,5 +176,50 @@ def engines_agree(walk: Walkthrough, rtol: float = 1e-9) -> list[tuple[str, floa
         sv = walk.value(key)
         tol = max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001)
         if abs(sv - nv) > tol:
+            bad.append((key, sv, nv))
+    return bad
+
+
+def training_values(tw, step) -> dict[str, float]:
+    """The numeric run's value for every aggregate key of a training step's walk-through."""
+    out: dict[str, float] = {}
+    net = tw.network
+    if tw.data_loss in tw.quantities and tw.quantities[tw.data_loss].kind == "loss":
+        out[tw.data_loss] = step.data_loss
+    if tw.reg_loss:
+        out[tw.reg_loss] = step.reg_loss
+        out[tw.loss] = step.loss
+    for p in tw.params:
+        li = p.layer
+        layer = net.layers[li]
+        if p.kind == "weight":
+            j = next(j for j, row in enumerate(layer.weight_labels) if p.label in row)
+            pos: tuple = (j, layer.weight_labels[j].index(p.label))
+            kind, g, r, t = "W", step.grad_W, step.reg_W, step.total_W
+        else:
+            pos = (0 if layer.shared_bias else layer.bias_labels.index(p.label),)
+            kind, g, r, t = "b", step.grad_b, step.reg_b, step.total_b
+        if p.mean not in p.per_example:
+            out[p.mean] = g[li][pos]
+        if p.reg:
+            out[p.reg] = r[li][pos]
+            out[p.total] = t[li][pos]
+        lines = step.lines[(kind, li)]
+        for key in p.lines:
+            q = tw.quantities[key]
+            name = "w+" if q.kind == "update" else tw.labels[key].num
+            out[key] = lines[name][pos]
+    return {k: float(v) for k, v in out.items()}
+
+
+def training_engines_agree(tw, step, rtol: float = 1e-9) -> list[tuple[str, float, float]]:
+    """Where the symbolic walk-through of a training step and the numeric run disagree (empty: they agree)."""
+    bad = []
+    for w in tw.examples:
+        bad += [(f"example: {k}", a, b) for k, a, b in engines_agree(w, rtol)]
+    unit = 10.0 ** -tw.conventions.digits if tw.conventions.rounding == "as-printed" else 0.0
+    for key, nv in training_values(tw, step).items():
+        sv = tw.value(key)
+        if abs(sv - nv) > max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001):
             bad.append((key, sv, nv))
     return bad

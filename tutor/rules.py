@@ -350,8 +350,9 @@ class Optimizer:
 
     ``program(S, p)`` returns the walk-through's lines as (name, SymPy expression) in order; ``S(name)``
     gives the symbol of ``w``, ``g``, ``lr``, ``t``, a hyperparameter, a state's previous value
-    (``v_prev``) or an earlier line. The last line is ``w+``. ``np_step(w, g, state, t, lr, p)`` does the
-    same with arrays and returns (new w, new state, every line's value by name).
+    (``v_prev``) or an earlier line. The last line is ``w+``. ``np_step(w, g, state, t, lr, p, R)`` does
+    the same with arrays, applying ``R`` to every line as it is computed (the as-printed rounding), and
+    returns (new w, new state, every line's value by name).
     """
 
     name: str
@@ -367,12 +368,16 @@ class Optimizer:
         return out
 
 
+def _same(x):
+    return x
+
+
 def _sgd_prog(S, p):
     return [("w+", S("w") - S("lr") * S("g"))]
 
 
-def _sgd_np(w, g, st, t, lr, p):
-    new = w - lr * g
+def _sgd_np(w, g, st, t, lr, p, R=_same):
+    new = R(w - lr * g)
     return new, {}, {"w+": new}
 
 
@@ -381,9 +386,9 @@ def _momentum_prog(S, p):
     return [("v", v), ("w+", S("w") - S("lr") * S("v"))]
 
 
-def _momentum_np(w, g, st, t, lr, p):
-    v = p["beta"] * st["v"] + (1 - p["beta"]) * g
-    new = w - lr * v
+def _momentum_np(w, g, st, t, lr, p, R=_same):
+    v = R(p["beta"] * st["v"] + (1 - p["beta"]) * g)
+    new = R(w - lr * v)
     return new, {"v": v}, {"v": v, "w+": new}
 
 
@@ -391,9 +396,9 @@ def _classic_prog(S, p):
     return [("v", S("mu") * S("v_prev") + S("g")), ("w+", S("w") - S("lr") * S("v"))]
 
 
-def _classic_np(w, g, st, t, lr, p):
-    v = p["mu"] * st["v"] + g
-    new = w - lr * v
+def _classic_np(w, g, st, t, lr, p, R=_same):
+    v = R(p["mu"] * st["v"] + g)
+    new = R(w - lr * v)
     return new, {"v": v}, {"v": v, "w+": new}
 
 
@@ -402,10 +407,10 @@ def _nesterov_prog(S, p):
             ("w+", S("w") - S("lr") * S("d"))]  # fmt: skip
 
 
-def _nesterov_np(w, g, st, t, lr, p):
-    v = p["mu"] * st["v"] + g
-    d = g + p["mu"] * v
-    new = w - lr * d
+def _nesterov_np(w, g, st, t, lr, p, R=_same):
+    v = R(p["mu"] * st["v"] + g)
+    d = R(g + p["mu"] * v)
+    new = R(w - lr * d)
     return new, {"v": v}, {"v": v, "d": d, "w+": new}
 
 
@@ -414,9 +419,9 @@ def _adagrad_prog(S, p):
     return [("s", S("s_prev") + S("g") ** 2), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
 
 
-def _adagrad_np(w, g, st, t, lr, p):
-    s = st["s"] + g * g
-    new = w - lr * g / (np.sqrt(s) + p["eps"])
+def _adagrad_np(w, g, st, t, lr, p, R=_same):
+    s = R(st["s"] + g * g)
+    new = R(w - lr * g / (np.sqrt(s) + p["eps"]))
     return new, {"s": s}, {"s": s, "w+": new}
 
 
@@ -426,9 +431,9 @@ def _rmsprop_prog(S, p):
     return [("s", s), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
 
 
-def _rmsprop_np(w, g, st, t, lr, p):
-    s = p["rho"] * st["s"] + (1 - p["rho"]) * g * g
-    new = w - lr * g / (np.sqrt(s) + p["eps"])
+def _rmsprop_np(w, g, st, t, lr, p, R=_same):
+    s = R(p["rho"] * st["s"] + (1 - p["rho"]) * g * g)
+    new = R(w - lr * g / (np.sqrt(s) + p["eps"]))
     return new, {"s": s}, {"s": s, "w+": new}
 
 
@@ -443,12 +448,12 @@ def _adam_prog(S, p):
     ]
 
 
-def _adam_np(w, g, st, t, lr, p):
-    m = p["beta1"] * st["m"] + (1 - p["beta1"]) * g
-    v = p["beta2"] * st["v"] + (1 - p["beta2"]) * g * g
-    mhat = m / (1 - p["beta1"] ** t)
-    vhat = v / (1 - p["beta2"] ** t)
-    new = w - lr * mhat / (np.sqrt(vhat) + p["eps"])
+def _adam_np(w, g, st, t, lr, p, R=_same):
+    m = R(p["beta1"] * st["m"] + (1 - p["beta1"]) * g)
+    v = R(p["beta2"] * st["v"] + (1 - p["beta2"]) * g * g)
+    mhat = R(m / (1 - p["beta1"] ** t))
+    vhat = R(v / (1 - p["beta2"] ** t))
+    new = R(w - lr * mhat / (np.sqrt(vhat) + p["eps"]))
     return new, {"m": m, "v": v}, {"m": m, "v": v, "mhat": mhat, "vhat": vhat, "w+": new}
 
 

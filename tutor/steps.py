@@ -70,6 +70,13 @@ class NeuronForward:
     name: str
     net: str  # key of its net input
     out: str  # key of its output
+    kept: str = ""  # with dropout: the output times its mask (what the next layer reads)
+    mask: str = ""  # with dropout: the key of its mask entry (0 dropped, 1 kept)
+
+    @property
+    def read(self) -> str:
+        """The key the next layer reads."""
+        return self.kept or self.out
 
 
 @dataclass
@@ -81,6 +88,8 @@ class NeuronBackward:
     layer: int
     dE_dout: str
     contributions: list[str] = field(default_factory=list)  # hidden neurons: one per downstream neuron
+    dE_dkept: str = ""  # with dropout: the sum over downstream neurons, before the mask's factor
+    dkept_dout: str = ""  # with dropout: mask * scale, derived from the kept output
     dout_dnet: str = ""
     jacobian: list[str] = field(default_factory=list)  # softmax: dE/dout_k * dout_k/dnet_j terms
     delta: str = ""
@@ -124,4 +133,46 @@ class Walkthrough:
 
     def values(self) -> dict[str, float]:
         """Every quantity by its stable key, in computation order."""
+        return {k: q.value for k, q in self.quantities.items()}
+
+
+@dataclass
+class ParamUpdate:
+    """One parameter in a training step: the batch mean of its gradient, regularization, optimizer lines."""
+
+    label: str
+    layer: int
+    kind: str  # "weight" | "bias"
+    per_example: list[str]  # keys of each example's gradient (in the step's own quantities)
+    mean: str  # the batch mean (the example's gradient itself when the batch has one example)
+    reg: str  # the regularization gradient ("" without regularization)
+    total: str  # what the optimizer is given
+    lines: list[str]  # the optimizer's lines, in order; the last is the updated parameter
+    state_before: list[str]  # the optimizer state the step starts from
+    new: str
+
+
+@dataclass
+class TrainingWalk:
+    """One training step over a batch: each example's walk-through, then the mean, regularization and update."""
+
+    network: Network
+    conventions: Conventions
+    number: int  # 1-based step number
+    epoch: int  # 0-based
+    batch: list[int]  # example indices
+    examples: list[Walkthrough]
+    quantities: dict[str, Quantity]
+    labels: dict[str, Label]
+    params: list[ParamUpdate]
+    data_loss: str
+    reg_loss: str
+    loss: str
+    lr: str
+    hyper: list[str]  # keys of the optimizer's hyperparameters and of t
+
+    def value(self, key: str) -> float:
+        return self.quantities[key].value
+
+    def values(self) -> dict[str, float]:
         return {k: q.value for k, q in self.quantities.items()}

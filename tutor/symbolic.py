@@ -8,12 +8,14 @@ expression, so the cost stays linear in the number of parameters at any depth.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
+import numpy as np
 import sympy as sp
 
 from . import rules
-from .errors import GradientError, SpecError
+from .errors import GradientError, SpecError, TutorError
 from .numeric import rounder_for
 from .rounding import Rounder
 from .spec import Network
@@ -28,9 +30,14 @@ def _heaviside(x, h0=0.0):
     return 1.0 if x > 0 else 0.0
 
 
+def _exp(x):
+    # e^x past the float range is inf, as in NumPy, so 1/(1 + e^-x) saturates to 0 instead of raising
+    return math.exp(x) if x < 709.0 else math.inf
+
+
 def _form(expr, n: int) -> Form:
     P = placeholders(n)
-    fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside}, "math"])
+    fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside, "exp": _exp}, "math"])
     return Form(expr, fn, P)
 
 
@@ -146,7 +153,11 @@ class _Builder:
     def add(self, key: str, kind: str, form: Form, args, label: Label | None = None, **extra) -> str:
         args = tuple(args)
         self._claim(key, label or Label("name", text=key))
-        value = self.R(float(form.fn(*[self.q[a].value for a in args])))
+        try:
+            value = self.R(float(form.fn(*[self.q[a].value for a in args])))
+        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            raise TutorError(f"{key} cannot be computed ({exc}): the values have left the range where the "
+                             "formula is defined; the training diverged, so lower the learning rate") from None  # fmt: skip
         self.q[key] = Quantity(key, kind, value, form=form, args=args, **extra)
         return key
 
@@ -157,7 +168,8 @@ class _Builder:
         return self.add(key, kind, form, args, Label("partial", num=num, den=den, via=via, note=note), note=note, **extra)
 
 
-def explain_step(net: Network, *, forward_only: bool = False) -> Walkthrough:
+def explain_step(net: Network, *, forward_only: bool = False, masks: DropoutMasks | None = None,
+                 gradients_only: bool = False) -> Walkthrough:
     """Compute one training step symbolically and record every shown quantity.
 
     >>> from tutor.spec import load
@@ -188,7 +200,7 @@ def explain_step(net: Network, *, forward_only: bool = False) -> Walkthrough:
         b.given(name, "target", v)
     b.given(ETA, "rate", net.learning_rate)
 
-    forward = _forward(b, net, param_keys, suffix=lambda k: k)
+    forward = _forward(b, net, param_keys, suffix=lambda k: k, masks=masks)
     terms, loss = _loss(b, net, forward, E, suffix=lambda k: k)
 
     backward: list[list[NeuronBackward]] = []
@@ -205,15 +217,19 @@ def explain_step(net: Network, *, forward_only: bool = False) -> Walkthrough:
         for li in range(L - 1, -1, -1):
             neurons = _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, updated_first, E, terms)
             backward.append(neurons)
-            params.extend(_param_steps(b, net, li, forward, neurons, param_keys, new_keys, E))
-        forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
-        _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
+            params.extend(_param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, not gradients_only))
+        if not gradients_only:
+            forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
+            _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
 
     return Walkthrough(net, net.conventions, b.q, b.labels, forward, terms, loss, backward, params, loss_after,
                        forward_after)  # fmt: skip
 
 
-def _forward(b: _Builder, net: Network, param_keys, suffix) -> list[list[NeuronForward]]:
+DROPOUT_SCALE = "dropout_scale"
+
+
+def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[list[NeuronForward]]:
     layers_out: list[list[NeuronForward]] = []
     a_keys = list(net.input_names)
     for li, layer in enumerate(net.layers):
@@ -231,9 +247,30 @@ def _forward(b: _Builder, net: Network, param_keys, suffix) -> list[list[NeuronF
             else:
                 form, args = act_form(layer.activation, _key(layer.activation_params)), [r.net]
             r.out = b.add(suffix(layer.out_names[j]), "out", form, args, layer=li, index=j)
+        if masks is not None and masks[li] is not None:
+            if DROPOUT_SCALE not in b.q:
+                b.given(DROPOUT_SCALE, "rate", masks.scale)
+            for j, r in enumerate(row):
+                r.mask = b.given(f"mask[{r.name}]", "mask", masks[li][j], layer=li, index=j)
+                r.kept = b.add(f"{r.out}[kept]", "kept", product_form(3), [r.out, r.mask, DROPOUT_SCALE],
+                               Label("kept", base=r.out, text=f"{r.out}[kept]"), layer=li, index=j)  # fmt: skip
         layers_out.append(row)
-        a_keys = [r.out for r in row]
+        a_keys = [r.read for r in row]
     return layers_out
+
+
+class DropoutMasks(list):
+    """Per layer, the 0/1 keep mask of one example (None where no dropout), and the scale 1/(1 - rate)."""
+
+    def __init__(self, masks, scale: float):
+        super().__init__(masks)
+        self.scale = scale
+
+
+@lru_cache(maxsize=None)
+def dkept_form() -> Form:
+    """d(out * mask * scale)/d out, derived by SymPy: mask * scale."""
+    return _form(sp.diff(product_form(3).expr, placeholders(3)[0]), 3)
 
 
 def _loss_setup(net: Network, forward):
@@ -282,30 +319,38 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
         wkeys_new, _ = new_keys[li + 1]
         for j, r in enumerate(row):
             contribs = []
+            a = r.read  # what the next layer reads: the output, or the output after dropout
             for k, (dr, dn) in enumerate(zip(below, down)):
                 nargs = b.q[dr.net].args
                 derived = dnet_form(n_in, 2 * j + 1)
                 if updated_first:
-                    f = b.partial(dr.net, r.out, "factor", sum_form(1), [wkeys_new[k][j]], note="updated",
-                                  of_form=net_form(n_in), of_args=nargs, wrt=r.out, layer=li + 1, index=k)  # fmt: skip
+                    f = b.partial(dr.net, a, "factor", sum_form(1), [wkeys_new[k][j]], note="updated",
+                                  of_form=net_form(n_in), of_args=nargs, wrt=a, layer=li + 1, index=k)  # fmt: skip
                 else:
-                    f = b.partial(dr.net, r.out, "factor", derived, nargs, of_form=net_form(n_in), of_args=nargs,
-                                  wrt=r.out, layer=li + 1, index=k)  # fmt: skip
+                    f = b.partial(dr.net, a, "factor", derived, nargs, of_form=net_form(n_in), of_args=nargs,
+                                  wrt=a, layer=li + 1, index=k)  # fmt: skip
                 if len(below) == 1:
                     contribs.append((dn.delta, f))
                     continue
                 if down_mazur:
-                    key = b.partial(terms[k], r.out, "contribution", product_form(2), [dn.delta, f], layer=li, index=j)
+                    key = b.partial(terms[k], a, "contribution", product_form(2), [dn.delta, f], layer=li, index=j)
                 else:
-                    key = b.partial(E, r.out, "contribution", product_form(2), [dn.delta, f], via=dr.name,
+                    key = b.partial(E, a, "contribution", product_form(2), [dn.delta, f], via=dr.name,
                                     layer=li, index=j)  # fmt: skip
                 contribs.append(key)
             if len(below) == 1:
-                g = b.partial(E, r.out, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
-                out.append(NeuronBackward(r.name, li, g))
+                g = b.partial(E, a, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
+                nb = NeuronBackward(r.name, li, g)
             else:
-                g = b.partial(E, r.out, "sum", sum_form(len(contribs)), contribs, layer=li, index=j)
-                out.append(NeuronBackward(r.name, li, g, contributions=contribs))
+                g = b.partial(E, a, "sum", sum_form(len(contribs)), contribs, layer=li, index=j)
+                nb = NeuronBackward(r.name, li, g, contributions=contribs)
+            if r.kept:
+                nb.dE_dkept = g
+                nb.dkept_dout = b.partial(r.kept, r.out, "factor", dkept_form(), [r.out, r.mask, DROPOUT_SCALE],
+                                          of_form=product_form(3), of_args=(r.out, r.mask, DROPOUT_SCALE), wrt=r.out,
+                                          layer=li, index=j)  # fmt: skip
+                nb.dE_dout = b.partial(E, r.out, "sum", product_form(2), [g, nb.dkept_dout], layer=li, index=j)
+            out.append(nb)
     # dout/dnet and the delta dE/dnet
     if rule.vector:
         n = layer.size
@@ -334,10 +379,10 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
     return out
 
 
-def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E) -> list[ParamStep]:
+def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates: bool = True) -> list[ParamStep]:
     layer = net.layers[li]
     row = forward[li]
-    a_keys = list(net.input_names) if li == 0 else [r.out for r in forward[li - 1]]
+    a_keys = list(net.input_names) if li == 0 else [r.read for r in forward[li - 1]]
     n_in = len(a_keys)
     wkeys, bkeys = param_keys[li]
     steps: list[ParamStep] = []
@@ -347,6 +392,8 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E) -> list[
         return [nb.delta, dnet_key] if layer.rule.vector else [nb.dE_dout, nb.dout_dnet, dnet_key]
 
     def update(param: str, grad: str) -> str:
+        if not updates:
+            return ""
         return b.add(net.updated_name(param), "update", update_form(), [param, ETA, grad], layer=li,
                      label=Label("updated", base=param, text=net.updated_name(param)))  # fmt: skip
 
@@ -359,7 +406,7 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E) -> list[
             factors = chain(j, d)
             g = b.partial(E, w, "gradient", product_form(len(factors)), factors, layer=li, index=j)
             new = update(w, g)
-            new_keys[li][0][j][i] = new
+            new_keys[li][0][j][i] = new or w
             steps.append(ParamStep(w, li, "weight", r.name, a_keys[i], factors, g, new))
     if layer.shared_bias:
         bias = bkeys[0]
@@ -388,3 +435,158 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E) -> list[
                 new_keys[li][1][j] = new
             steps.append(ParamStep(bias, li, "bias", r.name, "1", factors, g, new))
     return steps
+
+
+# -- a training step: a batch of examples, regularization, the optimizer ----------------------------------
+
+_POOL = 48  # placeholders for an optimizer program's names
+
+
+@lru_cache(maxsize=None)
+def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]], ...], tuple[str, ...]]:
+    """The optimizer's lines as Forms over one shared list of names (w, g, lr, t, hyperparameters, state)."""
+    from . import rules
+
+    pool = placeholders(_POOL)
+    names: list[str] = []
+
+    def S(n: str):
+        if n not in names:
+            names.append(n)
+        return pool[names.index(n)]
+
+    program = rules.OPTIMIZERS[name].program(S, {})
+    forms = []
+    for line, expr in program:
+        # each line over only the names it reads, in a fixed order
+        used = [n for n in names if pool[names.index(n)] in expr.free_symbols]
+        local = placeholders(len(used))
+        expr = expr.xreplace({pool[names.index(n)]: q for n, q in zip(used, local)})
+        forms.append((line, _form(expr, len(used)), tuple(used)))
+    return tuple(forms), tuple(names)
+
+
+@lru_cache(maxsize=None)
+def mean_form(m: int) -> Form:
+    P = placeholders(m)
+    return _form(sp.Mul(sp.Rational(1, m), sp.Add(*P, evaluate=False), evaluate=False), m)
+
+
+@lru_cache(maxsize=None)
+def reg_grad_form(kind: str) -> Form:
+    lam, w = placeholders(2)
+    expr = sp.Mul(2, lam, w, evaluate=False) if kind == "l2" else sp.Mul(lam, sp.sign(w), evaluate=False)
+    return _form(expr, 2)
+
+
+@lru_cache(maxsize=None)
+def reg_loss_form(kind: str, n: int) -> Form:
+    P = placeholders(n + 1)
+    terms = [sp.Pow(p, 2, evaluate=False) if kind == "l2" else sp.Abs(p, evaluate=False) for p in P[1:]]
+    return _form(sp.Mul(P[0], sp.Add(*terms, evaluate=False) if n > 1 else terms[0], evaluate=False), n + 1)
+
+
+@lru_cache(maxsize=None)
+def decay_form() -> Form:
+    eta0, decay, epoch = placeholders(3)
+    return _form(eta0 / (1 + decay * epoch), 3)
+
+
+def explain_training_step(net: Network, step) -> "TrainingWalk":
+    """Walk through one step of a training run (a ``training.Step``): the symbolic engine recomputes it from
+    the parameters, optimizer state, batch and dropout masks the step started from."""
+    from dataclasses import replace
+
+    from . import rules, training
+    from .steps import ParamUpdate, TrainingWalk
+
+    R = rounder_for(net)
+    tr = net.training
+    E = net.notation["loss"]
+    full_b = training.full_biases(net, step.b)
+    base = net.with_params(step.W, full_b)
+    masks_scale = 1.0 / (1.0 - tr.dropout_rate) if tr.dropout_inverted and tr.dropout_rate else 1.0
+    examples = []
+    for ex in step.examples:
+        x, t = net.examples[ex.index]
+        ex_net = replace(base, inputs=x, targets=t)
+        masks = None
+        if ex.forward.masks is not None:
+            masks = DropoutMasks([None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale)
+        examples.append(explain_step(ex_net, masks=masks, gradients_only=True))
+
+    b = _Builder(net, R)
+    m = len(examples)
+    first = examples[0]
+    # the parameters, as given leaves
+    for p in first.params:
+        b.given(p.label, "param", first.value(p.label), layer=p.layer)
+    loss_refs = [b.given(f"{E}[e{k + 1}]", "example", w.value(w.loss)) for k, w in enumerate(examples)]
+    data_loss = loss_refs[0] if m == 1 else b.add(E, "loss", mean_form(m), loss_refs)
+    reg_loss = ""
+    loss = data_loss
+    if tr.regularization and tr.reg_lambda:
+        b.given("lambda", "rate", tr.reg_lambda)
+        regd = [p.label for p in first.params if p.kind == "weight" or tr.reg_biases]
+        reg_loss = b.add("R", "loss", reg_loss_form(tr.regularization, len(regd)), ["lambda", *regd])
+        loss = b.add("J", "loss", sum_form(2), [data_loss, reg_loss])
+    # the learning rate after decay, the step number and the optimizer's hyperparameters
+    if tr.decay:
+        b.given("eta0", "rate", net.learning_rate)
+        b.given("decay", "rate", tr.decay)
+        b.given("epoch", "rate", step.epoch)
+        b.add(ETA, "rate", decay_form(), ["eta0", "decay", "epoch"])
+    else:
+        b.given(ETA, "rate", net.learning_rate)
+    opt = rules.OPTIMIZERS[tr.optimizer]
+    hyper = []
+    for k, v in opt.params(tr.optimizer_params).items():
+        hyper.append(b.given(k, "rate", v))
+    forms, names = optimizer_forms(tr.optimizer)
+    if "t" in names:
+        hyper.append(b.given("t", "rate", step.number))
+
+    updates = []
+    for p in first.params:
+        if p.kind == "bias" and not net.update_biases:
+            continue
+        refs = [b.given(f"{w.quantities[p.gradient].key}[e{k + 1}]", "example", w.value(p.gradient), layer=p.layer)
+                for k, w in enumerate(examples)]  # fmt: skip
+        mean = refs[0] if m == 1 else b.add(p.gradient, "gradient", mean_form(m), refs, layer=p.layer)
+        reg = ""
+        total = mean
+        if tr.regularization and tr.reg_lambda and (p.kind == "weight" or tr.reg_biases):
+            reg = b.add(f"dR/d{p.label}", "gradient", reg_grad_form(tr.regularization), ["lambda", p.label],
+                        Label("partial", num="R", den=p.label), layer=p.layer)  # fmt: skip
+            total = b.add(f"g[{p.label}]", "gradient", sum_form(2), [mean, reg], layer=p.layer)
+        key_of: dict[str, str] = {"w": p.label, "g": total, "lr": ETA, "t": "t"}
+        key_of.update({h: h for h in opt.defaults})
+        state_before = []
+        li, kind = p.layer, ("W" if p.kind == "weight" else "b")
+        for s_name in opt.state:
+            prev = _state_value(net, step, li, kind, p, s_name)
+            key_of[f"{s_name}_prev"] = b.given(f"{s_name}_prev[{p.label}]", "state", prev, layer=li)
+            state_before.append(key_of[f"{s_name}_prev"])
+        lines = []
+        for line, form, used in forms:
+            target = net.updated_name(p.label) if line == "w+" else f"{line}[{p.label}]"
+            args = [key_of[n] for n in used]
+            key_of[line] = target
+            label = Label("updated", base=p.label, text=target) if line == "w+" else Label("state", base=p.label, text=target, num=line)
+            lines.append(b.add(target, "update" if line == "w+" else "state", form, args, label, layer=li))
+        updates.append(ParamUpdate(p.label, li, p.kind, refs, mean, reg, total, lines, state_before, lines[-1]))
+    return TrainingWalk(net, net.conventions, step.number, step.epoch, list(step.batch), examples, b.q, b.labels,
+                        updates, data_loss, reg_loss, loss, ETA, hyper)  # fmt: skip
+
+
+def _state_value(net: Network, step, li: int, kind: str, p, s_name: str) -> float:
+    """The optimizer state of one parameter before the step, read from the numeric run's record."""
+    arr = step.state.get((kind, li), {}).get(s_name)
+    if arr is None:
+        return 0.0
+    layer = net.layers[li]
+    if kind == "W":
+        for j, row in enumerate(layer.weight_labels):
+            if p.label in row:
+                return float(arr[j, row.index(p.label)])
+    return float(arr[0 if layer.shared_bias else layer.bias_labels.index(p.label)])

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from . import numeric, rules
+from .errors import TutorError
 from .rounding import Rounder
 from .spec import Network
 
@@ -183,10 +184,9 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
                 continue
             st = state.setdefault(key, {s: np.zeros_like(w) for s in opt.state})
             before[key] = {s: v.copy() for s, v in st.items()}
-            nw, nst, shown = opt.np_step(w, g, st, number, lr, p)
-            shown = {name: R.array(v) for name, v in shown.items()}
-            # as printed, every shown line is rounded, and the rounded state is what the next step reads
-            state[key] = {s: shown[s] for s in nst}
+            # as printed, every line is rounded as it is computed, and the rounded state is carried on
+            nw, nst, shown = opt.np_step(w, g, st, number, R(lr), p, R.array)
+            state[key] = nst
             lines[key] = shown
             (new_W if kind == "W" else new_b).append(shown["w+"])
     return Step(number, epoch, batch, lr, exs, [w.copy() for w in W], [v.copy() for v in bp], gW, gb, rW, rb, tW, tb,
@@ -213,14 +213,19 @@ def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False
             if number >= n_steps:
                 break
             number += 1
-            st = step(net, W, bp, state, number, epoch, batch, masks, R)
+            with np.errstate(all="ignore"):
+                st = step(net, W, bp, state, number, epoch, batch, masks, R)
+            if not np.isfinite(st.loss) or not all(np.all(np.isfinite(w)) for w in st.new_W):
+                raise TutorError(f"training diverged at step {number} (the loss or a weight is no longer a finite "
+                                 "number); lower the learning rate")  # fmt: skip
             losses.append(st.loss)
             if keep(number):
                 kept[number] = st
             W, bp = st.new_W, st.new_b
             if progress is not None:
                 progress(number)
-        epoch_loss.append(dataset_loss(net, W, bp, R))
+        with np.errstate(all="ignore"):
+            epoch_loss.append(dataset_loss(net, W, bp, R))
         epoch += 1
     b = full_biases(net, bp)
     final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
