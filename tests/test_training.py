@@ -245,3 +245,36 @@ def test_divergence_is_a_clear_error():
                              layers=[{"size": 1, "activation": "identity", "weights": [[1.0]], "bias": 0.0}],
                              loss={"name": "mse"}, training={"learning_rate": 10.0}), 500)  # fmt: skip
     assert training.run(net, 2).losses  # a sane network trains
+
+
+def test_train_command_reproduces_the_10000_round_figures(capsys):
+    import json
+
+    from tutor.cli import main
+
+    assert main(["train", "mazur", "--epochs", "10000", "--format", "json", "--show", "none"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert at_printed(doc["loss_per_step"][9_999], "0.0000351085")  # standard order: the loss during round 10,000
+    assert main(["train", "mazur", "--epochs", "10000", "--update-order", "updated-first", "--format", "json",
+                 "--show", "none"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    outs = doc["final"]["examples"][0]["outputs"]
+    assert at_printed(outs["out_o1"], "0.015912196") and at_printed(outs["out_o2"], "0.984065734")
+    assert at_printed(doc["loss_per_epoch"][1], "0.291027924")
+    assert main(["train", "mazur", "--epochs", "10000", "--show", "first,last"]) == 0
+    text = capsys.readouterr().out
+    assert "loss seen during step 10000, before its update: 0.0000351085" in text
+    assert "Step 1 (epoch 1" in text and "Step 10000 (epoch 10000" in text
+
+
+def test_train_show_and_bad_options(capsys):
+    from tutor.cli import main
+
+    assert main(["train", "mazur", "--epochs", "6", "--show", "every:2", "--format", "json"]) == 0
+    import json
+
+    assert [s["step"] for s in json.loads(capsys.readouterr().out)["shown_steps"]] == [2, 4, 6]
+    for bad, frag in [(["--show", "sometimes"], "--show"), (["--epochs", "0"], "--epochs"), (["--show", "99"], "--show")]:
+        assert main(["train", "mazur", "--epochs", "6", *bad]) == 2
+        err = capsys.readouterr().err
+        assert frag in err and len(err.strip().splitlines()) == 1

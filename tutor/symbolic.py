@@ -521,7 +521,13 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
     # the parameters, as given leaves
     for p in first.params:
         b.given(p.label, "param", first.value(p.label), layer=p.layer)
-    loss_refs = [b.given(f"{E}[e{k + 1}]", "example", w.value(w.loss)) for k, w in enumerate(examples)]
+    tw_batch = list(step.batch)
+    loss_refs = []
+    for k, w in enumerate(examples):
+        key = E if m == 1 else f"{E}[e{k + 1}]"
+        loss_refs.append(b.given(key, "example", w.value(w.loss)))
+        if m > 1:
+            b.labels[key] = Label("name", text=f"{E} (example {tw_batch[k] + 1})")
     data_loss = loss_refs[0] if m == 1 else b.add(E, "loss", mean_form(m), loss_refs)
     reg_loss = ""
     loss = data_loss
@@ -550,9 +556,13 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
     for p in first.params:
         if p.kind == "bias" and not net.update_biases:
             continue
-        refs = [b.given(f"{w.quantities[p.gradient].key}[e{k + 1}]", "example", w.value(p.gradient), layer=p.layer)
-                for k, w in enumerate(examples)]  # fmt: skip
-        mean = refs[0] if m == 1 else b.add(p.gradient, "gradient", mean_form(m), refs, layer=p.layer)
+        refs = []
+        for k, w in enumerate(examples):
+            key = p.gradient if m == 1 else f"{p.gradient}[e{k + 1}]"
+            refs.append(b.given(key, "example", w.value(p.gradient), layer=p.layer))
+            b.labels[key] = Label("partial", num=E, den=p.label, via="" if m == 1 else f"example {tw_batch[k] + 1}")
+        mean = refs[0] if m == 1 else b.add(p.gradient, "gradient", mean_form(m), refs, Label("partial", num=E, den=p.label),
+                                            layer=p.layer)  # fmt: skip
         reg = ""
         total = mean
         if tr.regularization and tr.reg_lambda and (p.kind == "weight" or tr.reg_biases):
@@ -566,6 +576,7 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
         for s_name in opt.state:
             prev = _state_value(net, step, li, kind, p, s_name)
             key_of[f"{s_name}_prev"] = b.given(f"{s_name}_prev[{p.label}]", "state", prev, layer=li)
+            b.labels[key_of[f"{s_name}_prev"]] = Label("state", base=p.label, num=f"{s_name}_prev")
             state_before.append(key_of[f"{s_name}_prev"])
         lines = []
         for line, form, used in forms:
