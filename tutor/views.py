@@ -1,0 +1,161 @@
+"""Two more views of one step, computed here so renderers only read: BP1-BP4 with the actual matrices and
+vectors (numeric engine), and every path from a parameter to the loss with the product along it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import numeric
+from .errors import TutorError
+from .steps import Walkthrough
+
+MAX_PATHS = 2000
+
+
+@dataclass(frozen=True)
+class MatrixLayer:
+    """Layer l of the matrix view: the forward quantities and the four equations with their operands."""
+
+    layer: int  # 1-based, as in the seeds' w^l
+    a_prev: np.ndarray  # a^(l-1)
+    W: np.ndarray
+    b: np.ndarray
+    z: np.ndarray  # net^l = W^l a^(l-1) + b^l
+    a: np.ndarray  # a^l = f(net^l)
+    output: bool
+    grad_a: np.ndarray  # BP1: dC/da^L; BP2: (W^(l+1))^T delta^(l+1)
+    W_next_T: np.ndarray | None  # (W^(l+1))^T for a hidden layer
+    delta_next: np.ndarray | None
+    sigma_prime: np.ndarray | None  # f'(net^l), element-wise (None for softmax)
+    jacobian: np.ndarray | None  # softmax: dout_k/dnet_j
+    delta: np.ndarray  # BP1/BP2: grad_a (Hadamard) f'(net^l), or J^T grad_a for softmax
+    grad_b: np.ndarray  # BP3: dC/db^l = delta^l (summed over the layer when the bias is shared)
+    grad_W: np.ndarray  # BP4: dC/dW^l = delta^l (a^(l-1))^T
+
+
+def matrix_view(walk: Walkthrough) -> list[MatrixLayer]:
+    """BP1-BP4 layer by layer, from the numeric engine, under the walk-through's conventions."""
+    net = walk.network
+    R = numeric.rounder_for(net)
+    fw = numeric.forward(net, R=R)
+    bw, _, _ = numeric.backward(net, fw, R=R)
+    out = []
+    L = len(net.layers)
+    for li, layer in enumerate(net.layers):
+        a_prev = net.inputs if li == 0 else fw.kept[li - 1]
+        hidden = li < L - 1
+        W_next = bw.used_W[li] if hidden else None
+        out.append(MatrixLayer(
+            layer=li + 1, a_prev=a_prev, W=layer.weights, b=layer.biases, z=fw.nets[li], a=fw.outs[li],
+            output=not hidden, grad_a=bw.dE_dout[li], W_next_T=None if W_next is None else W_next.T,
+            delta_next=bw.deltas[li + 1] if hidden else None, sigma_prime=bw.dout_dnet[li], jacobian=bw.jacobians[li],
+            delta=bw.deltas[li], grad_b=bw.grad_b[li], grad_W=bw.grad_W[li],
+        ))  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path from a parameter to the loss: the factor on every edge, and their product."""
+
+    nodes: tuple[str, ...]  # quantity keys along the path, from the parameter to the loss
+    edges: tuple[str, ...]  # the factor (a quantity key) of each edge
+    product: float
+
+
+@dataclass(frozen=True)
+class ParamPaths:
+    param: str
+    gradient: str  # the key of the chain-rule gradient it must sum to
+    paths: tuple[Path, ...]
+    total: float  # the sum over the paths
+
+
+def path_view(walk: Walkthrough) -> list[ParamPaths]:
+    """For every parameter, every path to the loss: "the sum over all paths" of the seeds.
+
+    The edges are the walk-through's own factors: dnet/dparam, dout/dnet (or a softmax Jacobian entry),
+    the dropout factor, dnet_k/dout_j for each downstream neuron, and dE/dout at the output.
+    """
+    if not walk.backward:
+        raise TutorError("the path view needs the backward pass (leave out --forward-only)")
+    q = walk.quantities
+    L = len(walk.network.layers)
+    by_layer = {row[0].layer: row for row in walk.backward}
+    fwd = walk.forward
+    E = walk.network.notation["loss"]
+    memo: dict[tuple[int, int], list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+
+    def from_net(li: int, j: int) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Paths (nodes, edges) from net_j of layer li to the loss."""
+        if (li, j) in memo:
+            return memo[(li, j)]
+        nb = by_layer[li][j]
+        layer_rows = fwd[li]
+        outs: list[tuple[int, str]] = []
+        if nb.jacobian:  # softmax: net_j reaches every output k
+            outs = [(k, key) for k, key in enumerate(_jac_column(walk, li, j))]
+        else:
+            outs = [(j, nb.dout_dnet)]
+        result = []
+        for k, edge in outs:
+            r = layer_rows[k]
+            head_nodes: tuple[str, ...] = (layer_rows[j].net, r.out)
+            head_edges: tuple[str, ...] = (edge,)
+            if r.kept:
+                head_nodes += (r.kept,)
+                head_edges += (by_layer[li][k].dkept_dout,)
+            if li == L - 1:
+                result.append((head_nodes + (E,), head_edges + (by_layer[li][k].dE_dout,)))
+                continue
+            for m, down in enumerate(fwd[li + 1]):
+                factor = f"d{down.net}/d{r.read}"
+                for nodes, edges in from_net(li + 1, m):
+                    result.append((head_nodes + nodes, head_edges + (factor,) + edges))
+                    if len(result) > MAX_PATHS:
+                        raise TutorError(f"more than {MAX_PATHS} paths from one parameter to the loss: the path view is "
+                                         "for small networks")  # fmt: skip
+        memo[(li, j)] = result
+        return result
+
+    out = []
+    for p in walk.params:
+        neurons = walk.network.layers[p.layer].neurons
+        starts = [neurons.index(p.neuron)] if p.kind == "weight" or not p.chains else list(range(len(neurons)))
+        paths = []
+        for j in starts:
+            first = p.factors[-1] if p.factors else p.chains[j][-1]
+            for nodes, edges in from_net(p.layer, j):
+                keys = (first,) + edges
+                prod = 1.0
+                for k in keys:
+                    prod *= q[k].value
+                paths.append(Path((p.label,) + nodes, keys, prod))
+        out.append(ParamPaths(p.label, p.gradient, tuple(paths), float(sum(x.product for x in paths))))
+    return out
+
+
+def _jac_column(walk: Walkthrough, li: int, j: int) -> list[str]:
+    """The keys dout_k/dnet_j for every k of a softmax layer."""
+    row = walk.forward[li]
+    return [f"d{r.out}/d{row[j].net}" for r in row]
+
+
+@dataclass(frozen=True)
+class LayerMagnitude:
+    layer: int  # 1-based
+    activation: str
+    delta: float  # mean |delta^l|
+    gradient: float  # mean |dC/dW^l|
+
+
+def gradient_magnitudes(walk: Walkthrough) -> list[LayerMagnitude]:
+    """The size of the gradient layer by layer: how it vanishes (sigmoid) or not (ReLU) with depth."""
+    out = []
+    for l in matrix_view(walk):
+        layer = walk.network.layers[l.layer - 1]
+        out.append(LayerMagnitude(l.layer, layer.activation, float(np.mean(np.abs(l.delta))), float(np.mean(np.abs(l.grad_W)))))
+    return out
