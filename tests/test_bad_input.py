@@ -214,3 +214,42 @@ def test_error_line_has_no_newlines_even_for_multiline_toml_errors(tmp_path, cap
     rc, err = run(tmp_path, capsys, "[inputs\n")
     assert_clean_error(rc, err, "malformed TOML")
     assert re.match(r"^backprop-tutor: error: ", err)
+
+
+@pytest.mark.parametrize(
+    "training,fragments",
+    [
+        ('optimizer = "adamw"', ["training.optimizer", "unknown optimizer 'adamw'", "did you mean 'adam'", "rmsprop"]),
+        ('optimizer = { name = "adam", beta3 = 0.1 }', ["training.optimizer.beta3", "allowed: beta1, beta2, eps"]),
+        ('optimizer = { name = "momentum", beta = 1.5 }', ["training.optimizer.beta", "[0, 1)"]),
+        ('optimizer = { name = "adam", eps = 0 }', ["training.optimizer.eps", "> 0"]),
+        ('batch = 0', ["training.batch", '"full", "sgd" or a whole number']),
+        ('batch = "half"', ["training.batch"]),
+        ('decay = -1', ["training.decay", ">= 0"]),
+        ('regularization = { kind = "l3", lambda = 0.1 }', ["training.regularization.kind", '"l1" or "l2"']),
+        ('regularization = { kind = "l2", lambda = nan }', ["training.regularization.lambda", "finite"]),
+        ('regularization = { kind = "l2", lamda = 0.1 }', ["training.regularization.lamda", "unknown key"]),
+        ('dropout = { rate = 1.0 }', ["training.dropout.rate", "[0, 1)"]),
+        ('dropout = { rate = 0.5, layers = [3] }', ["training.dropout.layers", "0 to 0"]),
+        ('dropout = { rate = 0.5, mask = [[1, 2]] }', ["training.dropout.mask[0]", "0 (dropped) or 1 (kept)"]),
+        ('dropout = { rate = 0.5, mask = [[1, 0, 1]] }', ["training.dropout.mask[0]", "needs 2 entries"]),
+    ],
+)
+def test_training_keys(tmp_path, capsys, training, fragments):
+    rc, err = run(tmp_path, capsys, GOOD.replace("learning_rate = 0.5", "learning_rate = 0.5\n" + training))
+    assert_clean_error(rc, err, *fragments)
+
+
+def test_examples_table(tmp_path, capsys):
+    ex = GOOD.replace("values = [0.5, -0.25]\n", "").replace("targets = [1.0]\n", "")
+    ok = ex + '\n[[examples]]\ninputs = [0.5, -0.25]\ntargets = [1.0]\n[[examples]]\ninputs = [0.1, 0.2]\ntargets = [0.0]\n'
+    rc, err = run(tmp_path, capsys, ok)
+    assert rc == 0, err
+    rc, err = run(tmp_path, capsys, ok.replace("inputs = [0.1, 0.2]", "inputs = [0.1]"))
+    assert_clean_error(rc, err, "examples[1].inputs", "every example needs 2")
+    rc, err = run(tmp_path, capsys, ok.replace("targets = [0.0]", "targets = [inf]"))
+    assert_clean_error(rc, err, "examples[1].targets[0]", "finite")
+    rc, err = run(tmp_path, capsys, GOOD + '\n[[examples]]\ninputs = [0.5, -0.25]\ntargets = [1.0]\n')
+    assert_clean_error(rc, err, "inputs.values", "not both")
+    rc, err = run(tmp_path, capsys, ok.replace("learning_rate = 0.5", 'learning_rate = 0.5\nbatch = 2') + '[conventions]\nupdate_order = "updated-first"\n')
+    assert_clean_error(rc, err, "conventions.update_order", "plain gradient descent")
