@@ -30,3 +30,68 @@ def require_program(name: str) -> str:
             pytest.fail(message + " (CI must install it: see .ci/run)")
         pytest.skip(message)
     return path
+
+
+# -- Walk-through handouts (tests/test_render.py): golden files --------------------------------------------
+# Regenerate tests/golden/ after an intended change of the output:  python -m pytest tests/test_render.py --regen-golden
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from the current renderers instead of comparing with it")  # fmt: skip
+
+
+@pytest.fixture
+def regen_golden(request) -> bool:
+    return bool(request.config.getoption("--regen-golden"))
+
+
+# -- Walk-through handouts: compiling LaTeX and opening HTML as CI does -------------------------------------
+
+PDFLATEX = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
+CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def pdf_pages(tex: str, folder, overfull: bool = False) -> list:
+    """Compile ``tex`` with pdflatex (twice, as longtable needs), assert a clean log (no line wider than the
+    page unless ``overfull``), and turn every page into a PNG with pdftoppm; returns the PNG paths."""
+    import subprocess
+    from pathlib import Path
+
+    pdflatex, pdftoppm = require_program("pdflatex"), require_program("pdftoppm")
+    folder = Path(folder)
+    (folder / "doc.tex").write_text(tex, encoding="utf-8")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+    for _ in range(2):
+        proc = subprocess.run([pdflatex, *PDFLATEX, "doc.tex"], cwd=folder, env=env, capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=180)  # fmt: skip
+        log = (folder / "doc.log").read_text(encoding="utf-8", errors="replace")
+        errors = [line for line in log.splitlines() if line.startswith("!")]
+        assert proc.returncode == 0, errors[:3]
+    assert "Undefined control sequence" not in log
+    assert overfull or "Overfull \\hbox" not in log, "a line is wider than the page"
+    subprocess.run([pdftoppm, "-r", "40", "-png", "doc.pdf", "page"], cwd=folder, check=True, timeout=180)
+    pages = sorted(folder.glob("page*.png"))
+    assert pages and all(p.stat().st_size > 2000 for p in pages)
+    return pages
+
+
+def screenshot(html: str, folder):
+    """Open ``html`` in headless Chromium from a file (no network) and return the screenshot's path."""
+    import subprocess
+    from pathlib import Path
+
+    chromium = require_program("chromium")
+    folder = Path(folder)
+    page, png = folder / "page.html", folder / "shot.png"
+    page.write_text(html, encoding="utf-8")
+    subprocess.run([chromium, *CHROMIUM, f"--user-data-dir={folder / 'profile'}", f"--screenshot={png}",
+                    "--window-size=1200,3000", page.as_uri()], capture_output=True, timeout=180)  # fmt: skip
+    assert png.is_file(), "Chromium wrote no screenshot"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1200, 3000)
+    assert len(data) > 30_000, "the screenshot is (nearly) blank"
+    return png

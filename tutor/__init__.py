@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "loads", "network", "explain_step", "gradient_check", "engines_agree", "check_grads"]
+__all__ = ["load", "loads", "network", "explain_step", "gradient_check", "engines_agree", "check_grads", "explain",
+           "check", "from_numpy", "from_torch", "torch_gradient_check"]
 
 
 def __getattr__(name: str):
@@ -28,4 +29,12 @@ def __getattr__(name: str):
         from . import gradcheck
 
         return getattr(gradcheck, name)
+    if name in ("explain", "check"):
+        from . import api
+
+        return getattr(api, name)
+    if name in ("from_numpy", "from_torch", "torch_gradient_check"):
+        from . import interop
+
+        return getattr(interop, name)
     raise AttributeError(f"module 'tutor' has no attribute {name!r}")

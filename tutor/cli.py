@@ -35,6 +35,8 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--forward-only", action="store_true", help="show the forward pass and the error only")
     e.add_argument("--no-check", dest="check", action="store_false", help="leave out the gradient-check table")
     e.add_argument("--template-dir", metavar="DIR", help="templates that override the built-in ones block by block")
+    e.add_argument("--view", action="append", choices=["matrix", "paths"], default=[],
+                   help="also show BP1-BP4 with the matrices, or every path from a parameter to the loss (text)")
     e.add_argument("--notation", choices=["spec", "layered"], default="spec",
                    help="the spec's own names (default) or the z/a/delta notation of BP1-BP4")  # fmt: skip
 
@@ -46,7 +48,46 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     _add_conventions(c)
 
+    t = sub.add_parser("train", help="train for several epochs: the loss per epoch, chosen steps in full", description=(
+        "Train for several epochs with the spec's optimizer, batches, regularization and dropout; print the loss "
+        "per epoch, walk through the chosen steps, and end with the final forward pass and every parameter."))
+    t.add_argument("spec", metavar="SPEC", help="a spec file (TOML) or a built-in example")
+    t.add_argument("--epochs", type=int, default=1, metavar="N", help="how many passes over the examples (default 1)")
+    t.add_argument("--show", default="first,last", metavar="WHICH",
+                   help="steps walked through in full: first, last, every:K, step numbers, none (default first,last)")  # fmt: skip
+    t.add_argument("--format", "-f", default="text", choices=["text", "json"])
+    t.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    t.add_argument("--plot", metavar="FILE", help="draw the loss curve to FILE (.png or .svg; needs matplotlib)")
+    _add_conventions(t)
+
     sub.add_parser("examples", help="list the built-in examples")
+
+    q = sub.add_parser("quiz", help="practise one training step in the terminal, one value at a time", description=(
+        "Ask every value of one training step in order (forward pass, error, chain-rule factors, gradients, "
+        "updates); credit answers that follow from an earlier mistake and name the misconception behind a wrong one."))
+    q.add_argument("spec", metavar="SPEC", nargs="?", help="a spec file (TOML) or a built-in example; or --random")
+    q.add_argument("--random", action="store_true", help="a random network (see --seed and --shape)")
+    q.add_argument("--seed", type=int, metavar="N", help="the random network's seed, 0 to 4294967295 (default: a new one)")
+    _add_random_network(q)
+    q.add_argument("--rounding", choices=["as-printed", "exact"], help="reference values rounded and carried as on paper (default) or exact")
+    q.add_argument("--answers", metavar="FILE", help="grade a file of answers (one a line, or KEY = ANSWER) instead of asking")
+    q.add_argument("--results", metavar="FILE", help="write every question, answer, verdict and diagnosis as JSON")
+
+    w = sub.add_parser("worksheet", help="write numbered random variants: student sheets, answer keys, a Moodle bank",
+                       description="Write N variants, each a student sheet, an answer key and the full walk-through "
+                                   "in Markdown and LaTeX (PDF with --pdf), and optionally the same questions as Moodle XML.")  # fmt: skip
+    w.add_argument("--count", type=int, default=1, metavar="N", help="how many variants, 1 to 1000 (default 1)")
+    w.add_argument("--seed", type=int, default=1, metavar="S", help="variant k is the network of seed S+k-1 (default 1)")
+    _add_random_network(w)
+    w.add_argument("--output", "-o", metavar="DIR", required=True, help="the folder to write variant-01/, ... into")
+    w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
+    w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
+    w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
+
+    r = sub.add_parser("regenerate", help="rewrite the worked examples' handouts (walkthrough.md, .tex, .html, .pdf)",
+                       description="Write every worked_examples/<name>/walkthrough.{md,tex,html,pdf} that is out of "
+                                   "date (the PDF needs pdflatex); with --check, only report them (exit status 1).")  # fmt: skip
+    r.add_argument("--check", action="store_true", help="write nothing; exit with status 1 when a handout is out of date")
     return p
 
 
@@ -58,6 +99,15 @@ def _add_conventions(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--update-biases", dest="update_biases", action="store_true", default=None)
     g.add_argument("--no-update-biases", dest="update_biases", action="store_false")
+
+
+def _add_random_network(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shape", metavar="SIZES", help="layer sizes from inputs to outputs (default 2-2-1)")
+    p.add_argument("--activation", metavar="NAME", help="the hidden layers' activation (default sigmoid)")
+    p.add_argument("--output-activation", metavar="NAME", help="the output layer's activation (default sigmoid)")
+    p.add_argument("--loss", metavar="NAME", help="half_sse (default), mse, binary_cross_entropy or categorical_cross_entropy")
+    p.add_argument("--digits", type=int, metavar="D", help="decimals every value is rounded to and carried (default 4, or the spec's)")
+    p.add_argument("--tolerance", metavar="T", help="4dp (decimal places) or 3sf (significant figures); default: D decimal places")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,14 +158,9 @@ def _progress(total: int, label: str) -> Callable[[int], None] | None:
 
 def _write(args: argparse.Namespace, data: str | bytes) -> None:
     if args.output:
-        path = Path(args.output)
-        try:
-            if isinstance(data, bytes):
-                path.write_bytes(data)
-            else:
-                path.write_text(data, encoding="utf-8")
-        except OSError as exc:
-            raise TutorError(f"cannot write the file ({exc.strerror})", str(path)) from None
+        from .resources import write_file
+
+        write_file(Path(args.output), data)
     elif isinstance(data, bytes):
         sys.stdout.buffer.write(data)
     else:
@@ -135,13 +180,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     net = _load(args)
     render.configure(template_dir=args.template_dir, notation=args.notation)
+    if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
+        return _explain_training(args, net)
     walk = explain_step(net, forward_only=args.forward_only)
     check = gradient_check(net) if (args.check and not args.forward_only) else None
     history = None
     if args.steps:
         history = numeric.train(net, args.steps, progress=_progress(args.steps, "training step"))
     fn = getattr(render, "render_" + _RENDERERS[args.format])
-    _write(args, fn(walk, check=check, history=history))
+    out = fn(walk, check=check, history=history)
+    if args.view:
+        if args.format != "text":
+            raise TutorError("--view works with --format text")
+        from .viewreport import render_view_text
+
+        out += "".join(render_view_text(walk, v) for v in args.view)
+    _write(args, out)
     return 0
 
 
@@ -161,6 +215,47 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _explain_training(args: argparse.Namespace, net) -> int:
+    """explain for a spec with several examples, another optimizer, decay, regularization or dropout: the
+    first training step, walked through over its batch."""
+    from . import training
+    from .symbolic import explain_training_step
+    from .trainreport import render_train_json, render_train_text
+
+    if args.format not in ("text", "json"):
+        raise TutorError(f"--format {args.format} walks through one plain step; for this spec's training step use "
+                         "--format text or json")  # fmt: skip
+    if args.view:
+        raise TutorError("--view shows one example's plain step; this spec trains on a batch or with another optimizer")
+    run = training.run(net, 0, keep=lambda n: n == 1, total_steps=1)
+    out = render_train_json if args.format == "json" else render_train_text
+    _write(args, out(net, run, [explain_training_step(net, run.steps[1])], 0))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import training
+    from .symbolic import explain_training_step
+    from .trainreport import parse_show, render_train_json, render_train_text
+
+    if not 1 <= args.epochs <= 1_000_000:
+        raise TutorError(f"--epochs must be from 1 to 1000000, got {args.epochs}")
+    net = _load(args)
+    total = args.epochs * len(training.batches(net))
+    if total > 10_000_000:
+        raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
+    shown = parse_show(args.show, total)
+    run = training.run(net, args.epochs, keep=shown.__contains__, progress=_progress(total, "training step"))
+    walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
+    if args.plot:
+        from .plot import loss_curve
+
+        loss_curve(net, run, args.plot)
+    out = render_train_json if args.format == "json" else render_train_text
+    _write(args, out(net, run, walks, args.epochs))
+    return 0
+
+
 _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", "html": "html", "pdf": "pdf"}
 
 
@@ -168,15 +263,111 @@ def cmd_examples(args: argparse.Namespace) -> int:
     from .resources import example_names
     from .spec import load
 
-    for name in example_names():
+    names = example_names()
+    width = max(map(len, names))
+    for name in names:
         net = load(name)
         shape = "-".join(map(str, net.shape))
-        print(f"{name:<12} {shape:<8} {net.title}: {net.description}")
+        print(f"{name:<{width}}  {shape:<13} {net.title}: {net.description}")
+    return 0
+
+
+def cmd_regenerate(args: argparse.Namespace) -> int:
+    from . import handouts
+
+    todo = handouts.stale() if args.check else handouts.regenerate()
+    for h in todo:
+        shown = h.path.relative_to(Path.cwd()) if h.path.is_relative_to(Path.cwd()) else h.path
+        print(f"{'out of date' if args.check else 'wrote'}: {shown}")
+    if args.check and todo:
+        print(f"{len(todo)} handout(s) out of date; run '{PROG} regenerate'", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    import json
+
+    from . import quiz, randomnet
+    from .diagnose import Tolerance
+    from .spec import load
+
+    shaping = {k: getattr(args, k) for k in ("shape", "activation", "output_activation", "loss")}
+    randomly = args.random or args.seed is not None or any(v is not None for v in shaping.values())
+    if bool(args.spec) == randomly:
+        raise TutorError("give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz")
+    if randomly:
+        seed = randomnet.new_seed() if args.seed is None else args.seed
+        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
+        net, origin = made.network, {"seed": seed, "command": f"{PROG} quiz --random {made.command}"}
+    else:
+        if args.digits is not None:
+            randomnet.options(digits=args.digits)
+        net, origin = load(args.spec), {"spec": args.spec}
+    if args.results and not Path(args.results).resolve().parent.is_dir():
+        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
+    tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
+    qz = quiz.Quiz(net, tolerance, digits=args.digits, rounding=args.rounding, origin=origin)
+    answers = quiz.read_answers(args.answers, qz) if args.answers else None
+    print("\n".join(qz.intro()), flush=True)
+    if answers is not None:
+        for q, text, feedback in quiz.replay(qz, answers):
+            print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
+    else:
+        _ask(qz)
+    print("\n" + "\n".join(qz.summary()), flush=True)
+    if args.results:
+        try:
+            Path(args.results).write_text(json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
+    return 0
+
+
+def _ask(qz) -> None:
+    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary."""
+    shown = 0
+    try:
+        while (q := qz.current) is not None:
+            if q.number != shown and qz.heading(q):
+                print(f"\n{qz.heading(q)}")
+            shown = q.number
+            try:
+                line = input(qz.prompt(q))
+            except EOFError:
+                print()
+                qz.end("end of input")
+                break
+            print("  " + qz.respond(line).message, flush=True)
+    except KeyboardInterrupt:
+        print()
+        qz.end("interrupted")
+
+
+def cmd_worksheet(args: argparse.Namespace) -> int:
+    from . import randomnet, worksheet
+    from .diagnose import Tolerance
+
+    count = worksheet.check_count(args.count)
+    options = randomnet.options(args.shape, args.activation, args.output_activation, args.loss, args.digits)
+    tolerance = Tolerance.parse(args.tolerance, options.digits)
+    formats = worksheet.FORMATS if args.format == "all" else (args.format,)
+    if args.pdf and "tex" not in formats:
+        raise TutorError("--pdf compiles the LaTeX sheets; use it with --format tex or all", "--pdf")
+
+    def tick(k: int) -> None:
+        if sys.stderr.isatty():  # a person is watching: say how far it got
+            sys.stderr.write(f"\rvariant {k}/{count}" + ("\n" if k == count else ""))
+            sys.stderr.flush()
+
+    items = worksheet.variants(count, args.seed, options, tolerance)
+    written = worksheet.write(args.output, items, count, formats, args.pdf, args.moodle, tick)
+    print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + (f" and {args.moodle}" if args.moodle else ""))
     return 0
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "explain": cmd_explain, "check": cmd_check, "examples": cmd_examples,
+    "explain": cmd_explain, "check": cmd_check, "train": cmd_train, "examples": cmd_examples, "quiz": cmd_quiz, "worksheet": cmd_worksheet, "regenerate": cmd_regenerate,
 }  # fmt: skip
 
 

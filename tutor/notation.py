@@ -3,31 +3,89 @@
 A quantity's formula is a local form in placeholders bound to quantity keys. The printers write each bound
 placeholder as the quantity's label (``net_{h1}``, ``\\frac{\\partial E_{total}}{\\partial w_{5}}``) or, for the
 substituted line, as the number used. User text never reaches the output unescaped: a label that is not a
-plain identifier is printed as escaped text.
+plain identifier is printed as escaped text, in the LaTeX dialect of the output it goes to: ``latex`` for
+pdflatex, ``web`` for MathJax, KaTeX (Markdown) and latex2mathml (HTML).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from sympy.printing.latex import LatexPrinter
+from sympy import Symbol
+from sympy.printing.latex import LatexPrinter, latex
 from sympy.printing.str import StrPrinter
 
 from .steps import Label, Quantity
 
-_IDENT = re.compile(r"^([A-Za-z]+)(\d*)(?:_([A-Za-z0-9.]+))?$")
+_IDENT = re.compile(r"^([A-Za-z]+)(\d*)((?:_[A-Za-z0-9.]+)*)$")
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "sigma", "tau", "phi"}
 _TEX_SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
     "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    # OT1 fonts have other glyphs in these slots (|: an em dash, ": a closing quote, `: an opening quote).
+    "|": r"\textbar{}", '"': r"{\ttfamily\char34}", "`": r"\`{}",
+}  # fmt: skip
+# Latin-1 and Latin Extended-A letters that pdflatex's default OT1 fonts cannot set (measured with
+# texlive-latex-base); these and every character beyond U+017F are written as their code point instead.
+_TEX_UNSET = set("«»ÐÞðþĄąĐđĘęĦħĮįĸĿŀŉŊŋŦŧŲųſ")
+# In MathJax, KaTeX and latex2mathml alike, these read literally only as math commands outside \text{}; the
+# commands also keep '$', '<', '&' and '|' out of a Markdown line, where they would end the math, open an
+# HTML tag or split a table cell.
+_WEB_SPECIAL = {
+    "\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%", "_": r"\_",
+    "^": r"\hat{}", "~": r"\sim ", "<": r"\lt ", ">": r"\gt ", "|": r"\vert ", "`": r"\grave{}",
 }  # fmt: skip
 _TEXT_GREEK = {"eta": "η", "alpha": "α", "beta": "β", "lambda": "λ", "mu": "μ", "sigma": "σ", "delta": "δ"}
+_SUP = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 def tex_escape(text: str) -> str:
-    """Escape arbitrary text for LaTeX text mode (and so for ``\\text{...}`` inside math)."""
-    return "".join(_TEX_SPECIAL.get(c, c) for c in text)
+    """Escape arbitrary text for LaTeX text mode (and so for ``\\text{...}`` inside math), for pdflatex.
+
+    >>> print(tex_escape("50% of $x_1 → y"))
+    50\\% of \\$x\\_1 [U+2192] y
+    """
+    out = []
+    for c, after in zip(text, text[1:] + " "):
+        if c in _TEX_SPECIAL:
+            out.append(_TEX_SPECIAL[c])
+        elif c == "\n":
+            out.append(" ")
+        elif ord(c) > 0x17F or c in _TEX_UNSET:
+            out.append(f"[U+{ord(c):04X}]")
+        elif c == after and c in "-'":
+            out.append(c + "{}")  # no ligature: "--" stays two hyphens, "''" two apostrophes
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def web_text(text: str) -> str:
+    r"""Arbitrary text as LaTeX math that MathJax, KaTeX and latex2mathml all show literally.
+
+    >>> print(web_text("a<b>_$"))
+    \text{a}\lt \text{b}\gt \_\$
+    """
+    out, run = [], []
+    for c in text.replace("\n", " "):
+        if c in _WEB_SPECIAL:
+            if run:
+                out.append(r"\text{" + "".join(run) + "}")
+                run = []
+            out.append(_WEB_SPECIAL[c])
+        else:
+            run.append(c)
+    if run:
+        out.append(r"\text{" + "".join(run) + "}")
+    return "".join(out)
+
+
+def tex_text(text: str, dialect: str = "latex") -> str:
+    """User text inside math, escaped for the dialect."""
+    return web_text(text) if dialect == "web" else r"\text{" + tex_escape(text) + "}"
 
 
 def _tex_word(word: str) -> str:
@@ -36,18 +94,18 @@ def _tex_word(word: str) -> str:
     return word if len(word) == 1 else r"\mathrm{" + word + "}"
 
 
-def tex_name(text: str) -> str:
-    r"""A name as LaTeX math: ``w5`` -> ``w_{5}``, ``net_h1`` -> ``\mathrm{net}_{h1}``, else escaped text.
+def tex_name(text: str, dialect: str = "latex") -> str:
+    r"""A name as LaTeX math: ``w5`` -> ``w_{5}``, ``net_h1_2`` -> ``\mathrm{net}_{h1,2}``, else escaped text.
 
-    >>> print(tex_name("E_total"), tex_name("h1_in"), tex_name("eta"), tex_name("a$b"))
-    E_{\mathrm{total}} h_{1,\mathrm{in}} \eta \text{a\$b}
+    >>> print(tex_name("E_total"), tex_name("h1_in"), tex_name("eta"), tex_name("a$b"), tex_name("a$b", "web"))
+    E_{\mathrm{total}} h_{1,\mathrm{in}} \eta \text{a\$b} \text{a}\$\text{b}
     """
     m = _IDENT.match(text)
     if not m:
-        return r"\text{" + tex_escape(text) + "}"
-    base, digits, sub = m.groups()
+        return tex_text(text, dialect)
+    base, digits, subs = m.groups()
     parts = [digits] if digits else []
-    if sub is not None:
+    for sub in subs.split("_")[1:]:
         parts.append(r"\mathrm{" + sub + "}" if sub.isalpha() and len(sub) > 1 else sub)
     head = _tex_word(base)
     return head + "_{" + ",".join(parts) + "}" if parts else head
@@ -57,38 +115,149 @@ def text_name(text: str) -> str:
     return _TEXT_GREEK.get(text, text)
 
 
-class Notation:
-    """Writes the labels of one walk-through: in LaTeX and in plain Unicode text."""
+# -- the layered notation of BP1-BP4 -----------------------------------------------------------------------
 
-    def __init__(self, labels: Mapping[str, Label], updated_pattern: str = "{param}+", eta: str = "eta"):
+
+@dataclass(frozen=True)
+class Name:
+    """One label in both forms: LaTeX math and Unicode text."""
+
+    tex: str
+    text: str
+
+
+def _indexed(base: str, sup: int | None, sub: tuple[int, ...]) -> Name:
+    """``z`` with layer ``sup`` and indices ``sub``, printed by SymPy (LaTeX) and as Unicode scripts (text)."""
+    # Indices of ten or more need a comma to stay readable: w^3_{1,10}, not w^3_{110}.
+    joined = ("," if any(i > 9 for i in sub) else "").join(map(str, sub))
+    name = base + (f"_{joined}" if sub else "") + (f"^{sup}" if sup is not None else "")
+    head = text_name(base)
+    text = head + (str(sup).translate(_SUP) if sup is not None else "") + joined.translate(_SUB)
+    return Name(latex(Symbol(name)), text)
+
+
+@dataclass(frozen=True)
+class Relabelling:
+    """Labels that replace the spec's own: every name's new form, the deltas, and the loss keys."""
+
+    names: Mapping[str, Name] = field(default_factory=dict)
+    deltas: Mapping[str, Name] = field(default_factory=dict)  # net key -> delta of that neuron
+    losses: frozenset = frozenset()  # keys whose derivative by a net is a delta
+    neurons: Mapping[str, Name] = field(default_factory=dict)  # neuron name -> its z (for "via")
+
+
+def layered(net) -> Relabelling:
+    """The z/a/delta notation of BP1-BP4 for a Network: layer 1 is the input layer, as in the seed notes.
+
+    Neuron j of layer l has the net input z^l_j, the output a^l_j and the error delta^l_j = dC/dz^l_j; the
+    weight w^l_jk joins neuron k of layer l-1 to it and b^l_j is its bias; targets are y_j, the loss C.
+    """
+    names: dict[str, Name] = {}
+    deltas: dict[str, Name] = {}
+    neurons: dict[str, Name] = {}
+    for k, name in enumerate(net.input_names):
+        names[name] = _indexed("a", 1, (k + 1,))
+    for li, layer in enumerate(net.layers):
+        l = li + 2
+        for j in range(layer.size):
+            z = _indexed("z", l, (j + 1,))
+            names[layer.net_names[j]] = neurons[layer.neurons[j]] = z
+            names[layer.out_names[j]] = _indexed("a", l, (j + 1,))
+            deltas[layer.net_names[j]] = _indexed("delta", l, (j + 1,))
+            for i, w in enumerate(layer.weight_labels[j]):
+                names[w] = _indexed("w", l, (j + 1, i + 1))
+            names[layer.bias_labels[j]] = _indexed("b", l, () if layer.shared_bias else (j + 1,))
+    for j, t in enumerate(net.target_names()):
+        names[t] = _indexed("y", None, (j + 1,))
+    terms = net.loss_term_names()
+    for j, t in enumerate(terms):
+        names[t] = _indexed("C", None, (j + 1,))
+    names[net.notation["loss"]] = Name("C", "C")
+    return Relabelling(names, deltas, frozenset((net.notation["loss"], *terms)), neurons)
+
+
+class Notation:
+    """Writes the labels of one walk-through: in LaTeX (of one dialect) and in plain Unicode text."""
+
+    def __init__(self, labels: Mapping[str, Label], updated_pattern: str = "{param}+", eta: str = "eta", *,
+                 dialect: str = "latex", relabel: Relabelling | None = None):  # fmt: skip
         self.labels = labels
         self.updated_pattern = updated_pattern
         self.eta = eta
+        self.dialect = dialect
+        self.relabel = relabel or Relabelling()
+        self._tex: dict[str, str] = {}
+        self._text: dict[str, str] = {}
+
+    def _recomputed(self, key: str) -> str | None:
+        """For a quantity of the forward pass after the update (``net_h1+``), the key it recomputes."""
+        prefix, _, suffix = self.updated_pattern.partition("{param}")
+        if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix):
+            base = key[len(prefix):len(key) - len(suffix)]
+            if base in self.labels and self.labels[base].kind == "name":
+                return base
+        return None
+
+    def _updated(self, base: str, mode: str) -> str:
+        prefix, _, suffix = self.updated_pattern.partition("{param}")
+        if mode == "text":
+            return prefix + self.text(base) + suffix
+        # the pattern's text around {param} becomes a superscript when it is a suffix
+        if not prefix and suffix:
+            if suffix == "+":
+                sup = "+"
+            elif suffix.isalnum():
+                sup = r"\mathrm{" + suffix + "}"
+            else:
+                sup = tex_text(suffix, self.dialect)
+            return "{" + self.tex(base) + "}^{" + sup + "}"
+        return tex_name(self.updated_pattern.replace("{param}", base), self.dialect)
 
     def tex(self, key: str) -> str:
-        lab = self.labels.get(key)
-        if lab is None or lab.kind == "name":
-            return tex_name(key)
-        if lab.kind == "partial":
-            out = r"\frac{\partial " + self.tex(lab.num) + r"}{\partial " + self.tex(lab.den) + "}"
-            if lab.via:
-                out = r"\left." + out + r"\right|_{\text{via } " + tex_name(lab.via) + "}"
-            return out
-        # updated parameter: the pattern's text around {param} becomes a superscript when it is a suffix
-        prefix, _, suffix = self.updated_pattern.partition("{param}")
-        if not prefix and suffix and _IDENT.match(lab.base):
-            sup = "+" if suffix == "+" else r"\mathrm{" + tex_escape(suffix) + "}" if suffix.isalnum() else r"\text{" + tex_escape(suffix) + "}"
-            return "{" + tex_name(lab.base) + "}^{" + sup + "}"
-        return tex_name(lab.text)
+        out = self._tex.get(key)
+        if out is None:
+            out = self._tex[key] = self._write(key, "tex")
+        return out
 
     def text(self, key: str) -> str:
+        out = self._text.get(key)
+        if out is None:
+            out = self._text[key] = self._write(key, "text")
+        return out
+
+    def _write(self, key: str, mode: str) -> str:
         lab = self.labels.get(key)
+        rl = self.relabel
         if lab is None or lab.kind == "name":
-            return text_name(key)
+            if key in rl.names:
+                return getattr(rl.names[key], mode)
+            base = self._recomputed(key) if lab is not None else None
+            if base is not None:
+                return self._updated(base, mode)
+            return text_name(key) if mode == "text" else tex_name(key, self.dialect)
         if lab.kind == "partial":
-            out = f"∂{self.text(lab.num)}/∂{self.text(lab.den)}"
-            return f"{out} (via {lab.via})" if lab.via else out
-        return lab.text
+            if lab.num in rl.losses and lab.den in rl.deltas:
+                return getattr(rl.deltas[lab.den], mode)
+            via = getattr(rl.neurons[lab.via], mode) if lab.via in rl.neurons else lab.via
+            if mode == "text":
+                out = f"∂{self.text(lab.num)}/∂{self.text(lab.den)}"
+                return f"{out} (via {via})" if lab.via else out
+            out = r"\frac{\partial " + self.tex(lab.num) + r"}{\partial " + self.tex(lab.den) + "}"
+            if lab.via:
+                if lab.via not in rl.neurons:
+                    via = tex_name(lab.via, self.dialect)
+                out = r"\left." + out + r"\right|_{" + tex_text("via ", self.dialect) + via + "}"
+            return out
+        if lab.kind == "kept":  # an output after its dropout mask: out~
+            return self.text(lab.base) + "~" if mode == "text" else r"\tilde{" + self.tex(lab.base) + "}"
+        if lab.kind == "state":  # an optimizer's line for one parameter: v(w5), mhat(w5), v_prev(w5)
+            name = lab.num
+            if mode == "text":
+                return f"{name}({self.text(lab.base)})"
+            head = {"mhat": r"\hat{m}", "vhat": r"\hat{v}", "v_prev": r"v^{(t-1)}", "m_prev": r"m^{(t-1)}",
+                    "s_prev": r"s^{(t-1)}"}.get(name, tex_name(name, self.dialect))  # fmt: skip
+            return head + r"_{" + self.tex(lab.base) + "}"
+        return self._updated(lab.base, mode)
 
 
 class _TexFormPrinter(LatexPrinter):
@@ -100,6 +269,14 @@ class _TexFormPrinter(LatexPrinter):
         name = self._names(expr)
         return name if name is not None else super()._print_Symbol(expr, style)
 
+    @staticmethod
+    def derivative(var: str, body: str) -> tuple[str, str]:
+        """SymPy's Derivative as printed, in two parts: the operator and the bracketed expression.
+
+        Square brackets sized by hand rather than \\left[...\\right]: TeX can break a line inside them.
+        """
+        return r"\frac{\partial}{\partial " + var + "}", r"\biggl[" + body + r"\biggr]"
+
 
 class _TextFormPrinter(StrPrinter):
     def __init__(self, names: Callable[[object], str | None]):
@@ -109,6 +286,17 @@ class _TextFormPrinter(StrPrinter):
     def _print_Symbol(self, expr):
         name = self._names(expr)
         return name if name is not None else super()._print_Symbol(expr)
+
+    def _print_Max(self, expr):
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    @staticmethod
+    def derivative(var: str, body: str) -> tuple[str, str]:
+        return f"∂/∂{var}", f"[ {body} ]"
+
+
+_TEX_DOUBLE = re.compile(r"\\left\(\\left\((-[0-9.]+)\\right\) ?\\right\)")
+_TEXT_DOUBLE = re.compile(r"\(\((-[0-9.]+)\)\)")
 
 
 def _fmt_number(value: float, digits: int | None) -> str:
@@ -126,19 +314,33 @@ def _fmt_number(value: float, digits: int | None) -> str:
 
 
 class FormulaWriter:
-    """Prints the formula, the substituted line and the derivation of quantities, in LaTeX or text."""
+    """Prints the formula, the substituted line and the derivation of quantities, in LaTeX or text.
+
+    ``mode`` is "text" for Unicode, anything else for LaTeX in the notation's dialect.
+    """
 
     def __init__(self, notation: Notation, values: Mapping[str, float], digits: int | None):
         self.notation = notation
         self.values = values
         self.digits = digits
+        self._printed: dict[tuple, str] = {}
 
     def number(self, value: float) -> str:
         return _fmt_number(value, self.digits)
 
     def _print(self, form, args, mode: str, substitute: bool) -> str:
+        # Many quantities print the same form with the same arguments (a neuron's net input is the body
+        # of the derivative by each of its weights): each distinct print is done once.
+        cache_key = (id(form), args, mode, substitute)
+        out = self._printed.get(cache_key)
+        if out is None:
+            out = self._printed[cache_key] = self._print_form(form, args, mode, substitute)
+        return out
+
+    def _print_form(self, form, args, mode: str, substitute: bool) -> str:
         mapping = dict(zip(form.placeholders, args))
         tokens: dict[str, str] = {}
+        tex = mode != "text"
 
         def names(sym):
             key = mapping.get(sym)
@@ -148,23 +350,25 @@ class FormulaWriter:
                 v = self.values[key]
                 s = self.number(v)
                 if v < 0 or s.startswith("-"):
-                    s = r"\left(" + s + r"\right)" if mode == "tex" else f"({s})"
+                    s = r"\left(" + s + r"\right)" if tex else f"({s})"
             else:
-                s = self.notation.tex(key) if mode == "tex" else self.notation.text(key)
-            if mode == "tex":
+                s = self.label(key, mode)
+            if tex:
                 return s
             # The str printer writes '*' for products; protect labels that contain '*' with tokens.
             tok = f"\ue000{len(tokens)}\ue001"
             tokens[tok] = s
             return tok
 
-        if mode == "tex":
-            return _TexFormPrinter(names).doprint(form.expr)
+        if tex:
+            out = _TexFormPrinter(names).doprint(form.expr)
+            # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
+            return _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
         out = _TextFormPrinter(names).doprint(form.expr)
         out = out.replace("**", "^").replace("*", "·")
         for tok, s in tokens.items():
             out = out.replace(tok, s)
-        return out
+        return _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
 
     def formula(self, q: Quantity, mode: str = "tex") -> str:
         return self._print(q.form, q.args, mode, False) if q.form is not None else ""
@@ -172,8 +376,16 @@ class FormulaWriter:
     def substituted(self, q: Quantity, mode: str = "tex") -> str:
         return self._print(q.form, q.args, mode, True) if q.form is not None else ""
 
+    def derivative(self, q: Quantity, mode: str = "tex") -> tuple[str, str]:
+        """The derivative before it is taken, d/d(wrt) [the expression], as (operator, bracketed expression)."""
+        if q.of_form is None:
+            return "", ""
+        printer = _TextFormPrinter if mode == "text" else _TexFormPrinter
+        return printer.derivative(self.label(q.wrt, mode), self._print(q.of_form, q.of_args, mode, False))
+
     def differentiated(self, q: Quantity, mode: str = "tex") -> str:
-        return self._print(q.of_form, q.of_args, mode, False) if q.of_form is not None else ""
+        op, body = self.derivative(q, mode)
+        return f"{op} {body}" if op else ""
 
     def label(self, key: str, mode: str = "tex") -> str:
-        return self.notation.tex(key) if mode == "tex" else self.notation.text(key)
+        return self.notation.text(key) if mode == "text" else self.notation.tex(key)

@@ -37,3 +37,14 @@ def example_claims(name: str) -> Path | None:
         return None
     path = data_dir("worked_examples") / name / "claims.toml"
     return path if path.is_file() else None
+
+
+def write_file(path: Path, data: str | bytes) -> None:
+    """Write text as UTF-8, or bytes; a failure is a TutorError naming the file."""
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise TutorError(f"cannot write the file ({exc.strerror})", str(path)) from None

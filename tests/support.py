@@ -1,0 +1,31 @@
+"""Test helpers for the notebook and interop tests: optional dependencies, and one-line error messages."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import pytest
+
+from tutor.errors import TutorError
+
+from .conftest import IN_CI
+
+
+def require_module(name: str, extra: str = "test"):
+    """The imported module; a missing one skips locally and fails in CI, which installs the test extras."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"{name} is not installed"
+        if IN_CI:
+            pytest.fail(f"{message} (CI installs it with the '{extra}' extra: see pyproject.toml)")
+        pytest.skip(message)
+
+
+def assert_error_starts(call: Callable[[], Any], message: str) -> None:
+    """``call()`` raises a one-line TutorError that starts with ``message``."""
+    with pytest.raises(TutorError) as info:
+        call()
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)

@@ -1,0 +1,152 @@
+"""Text from a spec reaches every output literally: no LaTeX command runs, no HTML or script appears, no
+Markdown or Jinja2 syntax takes effect, and the LaTeX still compiles."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from tutor import render
+from tutor.errors import SpecError
+from tutor.spec import loads
+from tutor.symbolic import explain_step
+
+from .conftest import pdf_pages, screenshot
+
+EVIL = r"\input{/etc/passwd} \write18{touch pwned} $ _ % & # <script>alert(1)</script> {{ 7*7 }}"
+
+
+def _toml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+DESCRIPTION = "Description " + EVIL + ' ~^ |a|b| `tick` "quoted" -- x'
+SPEC = f"""
+title = {_toml("Title " + EVIL)}
+description = {_toml(DESCRIPTION)}
+source = {_toml("Source " + EVIL)}
+[inputs]
+names = ["i1", "i2"]
+values = [0.05, 0.1]
+[[layers]]
+name = {_toml("Hidden " + EVIL[:50])}
+neurons = ["h1", "h2"]
+activation = "sigmoid"
+weights = [[0.15, 0.2], [0.25, 0.3]]
+bias = 0.35
+[[layers]]
+name = {_toml("<script>alert(1)</script> {{{{ 7*7 }}}}")}
+neurons = ["o1", "o2"]
+activation = "sigmoid"
+weights = [[0.4, 0.45], [0.5, 0.55]]
+bias = 0.6
+[loss]
+name = "half_sse"
+targets = [0.01, 0.99]
+[training]
+learning_rate = 0.5
+"""
+
+
+def evil_names(net):
+    """The network with code in every name: the spec refuses such names, so they are set directly, to show
+    that the renderers escape names too and do not rely on the spec's grammar alone."""
+
+    def bad(name: str) -> str:
+        return name + EVIL.replace(" ", "")
+
+    def layer(l):
+        return replace(l, neurons=tuple(map(bad, l.neurons)), net_names=tuple(map(bad, l.net_names)),
+                       out_names=tuple(map(bad, l.out_names)), bias_labels=tuple(map(bad, l.bias_labels)),
+                       weight_labels=tuple(tuple(map(bad, row)) for row in l.weight_labels))  # fmt: skip
+
+    return replace(net, input_names=tuple(map(bad, net.input_names)), layers=tuple(map(layer, net.layers)))
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    walks = {"text": explain_step(loads(SPEC)), "names": explain_step(evil_names(loads(SPEC)))}
+    out = {}
+    for which, walk in walks.items():
+        for fmt, fn in (("md", render.render_markdown), ("html", render.render_html), ("tex", render.render_latex),
+                        ("text", render.render_text)):  # fmt: skip
+            out[which, fmt] = fn(walk)
+    return out
+
+
+def test_the_spec_refuses_code_as_a_name():
+    with pytest.raises(SpecError):
+        loads(SPEC.replace('names = ["i1", "i2"]', 'names = ["\\\\input{/etc/passwd}", "i2"]'))
+
+
+WHICH = ["text", "names"]
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_markdown(outputs, which):
+    md = outputs[which, "md"]
+    assert "<script" not in md.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert r"\{\{ 7\*7 \}\}" in md and "{{ 7*7 }}" not in md
+    assert r"\\input\{/etc/passwd\}" in md  # backslash-escaped: Markdown shows it as typed
+    # No dollar sign from the spec outside math: '$' delimits math on GitHub and in Jupyter.
+    prose = re.sub(r"\$\$.*?\$\$|\$(?:\\.|[^$\\\n])*\$", "", md, flags=re.S)  # math: "\$" is a dollar in it
+    assert "$" not in prose
+    if which == "text":
+        assert md.startswith(r"# Title \\input\{/etc/passwd\} \\write18\{touch pwned\} &#36; \_ % &amp; \# ")
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_html(outputs, which):
+    html = outputs[which, "html"]
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html and ">49<" not in html
+    assert not re.search(r"\b(src|href)=", html), "the page loads nothing"
+    if which == "text":
+        assert r"<h1>Title \input{/etc/passwd} \write18{touch pwned} $ _ % &amp; # &lt;script&gt;" in html
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_latex_source(outputs, which):
+    tex = outputs[which, "tex"]
+    body = tex.split(r"\begin{document}", 1)[1]
+    assert r"\input{" not in body and r"\write18" not in body
+    assert r"\textbackslash{}input\{/etc/passwd\}" in body
+    assert r"\textbackslash{}write18\{touch pwned\}" in body
+    assert r"\{\{ 7*7 \}\}" in body and "49" not in re.sub(r"\d+\.\d+", "", body)
+
+
+def test_text_is_literal(outputs):
+    assert ("Title " + EVIL) in outputs["text", "text"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", WHICH)
+def test_latex_compiles_and_runs_nothing(outputs, which, tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    # A name of 60 characters without a space cannot break: only its line may stick out.
+    pdf_pages(outputs[which, "tex"], tmp_path, overfull=which == "names")
+    assert not list(tmp_path.rglob("pwned"))
+    text = subprocess.run(["pdftotext", "doc.pdf", "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert r"\input{/etc/passwd}" in flat and "<script>alert(1)</script>" in flat
+    if which == "text":
+        assert "Title \\input{/etc/passwd} \\write18{touch pwned} $" in flat
+
+
+@pytest.mark.slow
+def test_pdf_renderer_runs_nothing(outputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pdf = render.compile_pdf(outputs["names", "tex"])
+    assert pdf.startswith(b"%PDF")
+    assert not list(tmp_path.rglob("pwned"))
+
+
+@pytest.mark.slow
+def test_html_opens_in_chromium(outputs, tmp_path):
+    screenshot(outputs["names", "html"], tmp_path)

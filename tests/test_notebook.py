@@ -1,0 +1,235 @@
+"""Notebook use: tutor.explain and tutor.check, what Jupyter displays, saving, lazy imports, the worked notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tutor
+from tutor.errors import TutorError
+from tutor.notebook import html_fragment, latex_fragment
+
+from .conftest import require_program
+from .support import assert_error_starts, require_module
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "worked_examples" / "notebook.ipynb"
+
+
+@pytest.fixture(scope="module")
+def mazur():
+    return tutor.explain("mazur")
+
+
+def test_explain_gives_every_value_and_both_checks(mazur):
+    assert round(mazur.values["w5+"], 8) == 0.35891648
+    assert mazur.value("dE_total/dw5") == mazur.walk.value("dE_total/dw5")
+    assert mazur.check.ok and mazur.framework_check is None and mazur.ok
+    with pytest.raises(TutorError, match=r"unknown quantity 'dE_total/dw55'; close matches: dE_total/dw5"):
+        mazur.value("dE_total/dw55")
+
+
+def test_jupyter_representations_hold_the_math_and_the_numbers(mazur):
+    md, page, tex = mazur._repr_markdown_(), mazur._repr_html_(), mazur._repr_latex_()
+    for text in (md, page, tex):
+        assert "0.35891648" in text
+    assert "\\frac{\\partial" in md and "\\frac{\\partial" in tex
+    assert "<math" in page
+    # fragments for a page that is not theirs: no second document, styles scoped to the output
+    assert page.startswith('<div class="backprop-tutor">') and "<body" not in page and "<html" not in page
+    assert "\\documentclass" not in tex and "\\begin{document}" not in tex
+    css = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert all(line.startswith(".backprop-tutor") for line in css.strip().splitlines())
+
+
+def test_fragments_of_documents_without_a_body_are_left_as_they_are():
+    assert html_fragment("<p>x</p>") == "<p>x</p>"
+    assert latex_fragment("$x$") == "$x$"
+
+
+@pytest.mark.parametrize("suffix, marker", [(".md", "# Mazur"), (".tex", "\\documentclass"), (".html", "<!DOCTYPE html>"),
+                                            (".txt", "1. Forward pass"), (".json", '"values"')])  # fmt: skip
+def test_save_picks_the_format_from_the_suffix(mazur, tmp_path, suffix, marker):
+    path = mazur.save(tmp_path / f"step{suffix}")
+    text = path.read_text(encoding="utf-8")
+    assert marker in text
+    if suffix == ".json":
+        assert round(json.loads(text)["values"]["w5+"], 8) == 0.35891648
+
+
+@pytest.mark.slow
+def test_save_pdf(mazur, tmp_path):
+    require_program("pdflatex")
+    assert mazur.save(tmp_path / "step.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_save_refuses_an_unknown_suffix_and_an_unwritable_path(mazur, tmp_path):
+    with pytest.raises(TutorError, match=r"step\.docx: unknown suffix '\.docx'; allowed: \.md, \.tex, \.html, \.pdf, \.json, \.txt"):
+        mazur.save("step.docx")
+    with pytest.raises(TutorError, match=r"cannot write the file"):
+        mazur.save(tmp_path / "no" / "such" / "step.md")
+
+
+def test_explain_takes_specs_mappings_networks_and_options(tmp_path):
+    spec = ROOT / "worked_examples" / "mazur" / "spec.toml"
+    a = tutor.explain(spec, rounding="as-printed", digits=9)
+    assert a.walk.conventions.rounding == "as-printed" and round(a.values["dE_o2/dout_h1"], 9) == -0.019049119
+    assert a.check.notes  # checked in exact arithmetic
+    b = tutor.explain(tutor.load("appendix-b"), forward_only=True)
+    assert b.check is None and not b.walk.params
+    c = tutor.explain({"inputs": {"values": [1.0]}, "layers": [{"size": 1, "activation": "identity", "weights": [[2.0]]}],
+                       "loss": {"name": "half_sse", "targets": [1.0]}, "training": {"learning_rate": 0.1}}, check=False)  # fmt: skip
+    assert c.values["dE_total/dw1_11"] == 1.0 and c.check is None
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tutor.explain("mazur", layout="in_out"), "explain(): unknown option 'layout' for a network or spec; allowed: loss, learning_rate"),
+    (lambda: tutor.explain([[[1.0]]], x=[1.0]), "explain(): give the example's inputs x and targets y for a network of weight arrays"),
+    (lambda: tutor.explain(3.5), "explain(): expected a tutor Network, a spec file"),
+    (lambda: tutor.explain("no-such-example"), "no-such-example: no such file or built-in example"),
+    (lambda: tutor.explain("mazur", rounding="sometimes"), "conventions.rounding: rounding 'sometimes' is not one of"),
+    (lambda: tutor.explain("minibatch"), "explain(): this network trains with several examples; explain() walks through "
+                                         "one plain gradient-descent step on one example"),
+    (lambda: tutor.explain("optimizer-adam", x=[0.1, 0.3]), "explain(): this network trains with optimizer 'adam'"),
+])  # fmt: skip
+def test_explain_bad_input_names_the_place(call, message):
+    assert_error_starts(call, message)
+
+
+def test_explain_a_torch_model_ends_with_the_autograd_check():
+    torch = require_module("torch")
+    nn = torch.nn
+    torch.manual_seed(11)
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1), nn.Sigmoid())
+    e = tutor.explain(model, x=[0.1, 0.4, -0.3], y=[1.0], loss="binary_cross_entropy", learning_rate=0.2)
+    assert e.framework_check.ok and e.ok and "PyTorch" in repr(e)
+    for text in (e.to_markdown(), e.to_html(), e.to_latex(), e.to_text()):
+        assert "Cross-check against PyTorch" in text and "dE_total/dw1_11" in text.replace("\\_", "_")
+    assert e.to_html().index("Cross-check against PyTorch") < e.to_html().index("</main>")
+    assert e.to_latex().rstrip().endswith("\\end{document}")
+    doc = json.loads(e.to_json())
+    assert doc["framework_check"]["ok"] and len(doc["framework_check"]["rows"]) > e.network.parameter_count
+    with pytest.raises(TutorError, match=r"give the example's inputs x and targets y for a PyTorch model"):
+        tutor.explain(model)
+    with pytest.raises(TutorError, match=r"unknown option 'layout' for a PyTorch model"):
+        tutor.explain(model, x=[0, 0, 0], y=[1.0], layout="in_out")
+
+
+def test_check_takes_files_mappings_and_lists(tmp_path):
+    report = tutor.check("mazur", {"w5+": "0.35891648", "E_total": "0.2893"})
+    assert not report.ok and [v.status for v in report.verdicts] == ["agrees", "wrong"]
+    assert "**wrong**" in report._repr_markdown_() and "CheckReport" in repr(report)
+    claims = tmp_path / "claims.toml"
+    claims.write_text('[[claim]]\nquantity = "dE_total/dw5"\nvalue = "0.082167041"\n', encoding="utf-8")
+    assert tutor.check("mazur", claims).ok
+    assert tutor.check("mazur", [{"quantity": "w5+", "value": "0.35891648"}]).ok
+    assert json.loads(tutor.check("mazur", {"claim": [{"quantity": "w5+", "value": "0.3589"}]}).to_json())["ok"]
+    assert len(tutor.check("appendix-a").verdicts) > 3  # a built-in example's own claims
+    assert tutor.check("mazur", {"w5+": "0.3589"}).save(tmp_path / "r.txt").read_text(encoding="utf-8")
+    with pytest.raises(TutorError, match=r"give the claims: only a built-in example has its own transcribed claims"):
+        tutor.check(tutor.load("mazur"))
+    with pytest.raises(TutorError, match=r"unknown quantity 'w55\+'"):
+        tutor.check("mazur", {"w55+": "0.3"})
+    with pytest.raises(TutorError, match=r"give the value as a string"):
+        tutor.check("mazur", {"w5+": 0.3589})
+
+
+def test_quiz_of_a_spec_or_a_random_network():
+    from tutor.api import quiz
+
+    q = quiz("mazur", digits=9)
+    assert q.current.key == "net_h1" and q.respond("0.3775").verdict == "correct"
+    r = quiz(seed=7, shape=(2, 2, 1))
+    assert r.network.shape == (2, 2, 1) and r.origin["seed"] == 7 and r.questions
+    with pytest.raises(TutorError, match=r"^quiz\(\): give either a spec or the random network's seed and shape, not both"):
+        quiz("mazur", seed=3)
+
+
+# -- imports --------------------------------------------------------------------------------------------------
+
+HEAVY = ("torch", "matplotlib", "jinja2", "sympy")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"import sys\n{code}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)
+    return json.loads(out.stdout.strip().replace("'", '"'))
+
+
+def test_import_tutor_loads_no_heavy_module():
+    assert _loaded_after("import tutor") == []
+    assert _loaded_after("import tutor; tutor.load('mazur'); tutor.explain; tutor.from_torch") == []
+    # explaining needs SymPy, and rendering Jinja2, only when displayed; torch only for a torch model
+    assert _loaded_after("import tutor; e = tutor.explain('mazur')") == ["sympy"]
+    assert _loaded_after("import tutor; tutor.explain('mazur')._repr_markdown_()") == ["jinja2", "sympy"]
+
+
+# -- the worked notebook, run by a real Jupyter kernel -------------------------------------------------------
+
+
+def _outputs(nb) -> list[dict]:
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+
+
+def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    require_module("torch")
+    nbformat = require_module("nbformat")
+    nbclient = require_module("nbclient")
+    require_module("ipykernel")
+    # A kernel of this very interpreter, whatever kernels the machine has installed.
+    spec_dir = tmp_path / "jupyter" / "kernels" / "backprop-tutor-test"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "backprop-tutor test", "language": "python",
+    }), encoding="utf-8")  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    work = tmp_path / "run"
+    work.mkdir()
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="backprop-tutor-test",
+                            resources={"metadata": {"path": str(work)}}).execute()  # fmt: skip
+
+    outputs = _outputs(nb)
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "w5+ = 0.35891648" in text and "w5+ from x @ W arrays = 0.35891648" in text
+    assert "gradient check agrees: True" in text and "agrees: True" in text.split("largest relative difference")[1]
+    shown = [o.data for o in outputs if o.output_type in ("execute_result", "display_data")]
+    explanations = [d for d in shown if "text/latex" in d]
+    assert len(explanations) == 2  # Mazur's and the torch model's
+    mazur, torch_step = explanations
+    assert "0.35891648" in mazur["text/html"] and "<math" in mazur["text/html"]
+    assert "\\frac{\\partial" in mazur["text/latex"] and "\\frac{\\partial" in mazur["text/markdown"]
+    assert "Cross-check against PyTorch" in torch_step["text/html"] and "agrees." in torch_step["text/markdown"]
+    assert any("**wrong**" in d.get("text/markdown", "") or "holds under" in d.get("text/markdown", "") for d in shown)
+
+
+# -- the LaTeX a notebook exports ---------------------------------------------------------------------------
+
+# What nbconvert's LaTeX template loads, in short (color for its xcolor, which texlive-latex-base lacks):
+# an output's text/latex is pasted into such a document.
+NBCONVERT_LIKE = ("\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n\\usepackage{amsmath}\n"
+                  "\\usepackage{longtable}\n\\usepackage{color}\n\\usepackage{hyperref}\n\\begin{document}\n"
+                  "%s\n\n%s\n\\end{document}\n")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_latex_with_the_torch_check_compiles(tmp_path):
+    from .conftest import pdf_pages
+
+    torch = require_module("torch")
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softplus(), torch.nn.Linear(2, 1))
+    e = tutor.explain(model, x=[0.5, 0.25], y=[0.1], loss="mse")
+    (tmp_path / "standalone").mkdir()
+    assert pdf_pages(e.to_latex(), tmp_path / "standalone")
+    # two outputs in one exported notebook: their macros must not clash
+    (tmp_path / "pasted").mkdir()
+    assert pdf_pages(NBCONVERT_LIKE % (e._repr_latex_(), tutor.explain("mazur")._repr_latex_()), tmp_path / "pasted")

@@ -1,0 +1,184 @@
+"""The one-call Python API for notebooks and scripts: ``tutor.explain``, ``tutor.check`` and ``tutor.quiz``."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import TutorError
+from .notebook import CheckReport, Explanation
+
+_NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
+_TORCH_OPTIONS = ("loss", "learning_rate", "title")
+_NETWORK_OPTIONS = ("loss", "learning_rate")
+
+
+def _network(net: Any, where: str):
+    """A Network from a Network, a spec path, a built-in example's name or a mapping of spec keys."""
+    from . import spec
+
+    if isinstance(net, spec.Network):
+        return net
+    if isinstance(net, (str, Path)):
+        return spec.load(net)
+    if isinstance(net, Mapping):
+        return spec.from_mapping(net, where=where)
+    raise TutorError("expected a tutor Network, a spec file, a built-in example's name, a mapping of spec keys, "
+                     f"a list of weight arrays or a PyTorch nn.Sequential; got {type(net).__name__}", where)  # fmt: skip
+
+
+def _unknown(options: Mapping[str, Any], allowed: Sequence[str], what: str, where: str) -> None:
+    for key in options:
+        if key not in allowed:
+            raise TutorError(f"unknown option {key!r} for {what}; allowed: {', '.join(allowed)}", where)
+
+
+def explain(net: Any, x: Any = None, y: Any = None, *, check: bool = True, forward_only: bool = False,
+            rounding: str | None = None, digits: int | None = None, update_order: str | None = None,
+            update_biases: bool | None = None, **build: Any) -> Explanation:  # fmt: skip
+    """One training step of ``net`` with every calculation shown, cross-checked; Jupyter displays the result.
+
+    ``net`` is a tutor Network, a spec file, a built-in example's name (``"mazur"``), a mapping of spec
+    keys, a list of NumPy weight arrays (see :func:`tutor.interop.from_numpy`: pass ``biases``,
+    ``activations``, ``loss``, ``learning_rate`` and ``layout`` here) or a PyTorch ``nn.Sequential`` (see
+    :func:`tutor.interop.from_torch`: ``loss``, ``learning_rate``), whose every gradient is then checked
+    against torch autograd. ``x`` and ``y`` are the example's inputs and targets (they replace a spec's);
+    ``rounding``, ``digits``, ``update_order`` and ``update_biases`` set the conventions, as on the command
+    line; ``check=False`` leaves out the gradient checks, ``forward_only=True`` stops after the error.
+
+    >>> import tutor
+    >>> e = tutor.explain("mazur")
+    >>> round(e.values["w5+"], 8), round(e.values["dE_total/dw5"], 9)
+    (0.35891648, 0.082167041)
+    >>> e2 = tutor.explain("mazur", x=[0.1, 0.2], y=[0.0, 1.0], learning_rate=0.1)
+    >>> e2.network.inputs.tolist(), e2.ok
+    ([0.1, 0.2], True)
+    >>> e3 = tutor.explain([[[0.5, -0.25]]], x=[1.0, 2.0], y=[0.5], biases=[[0.25]], activations="identity")
+    >>> e3.network.shape, e3.values["out_o1"]
+    ((2, 1), 0.25)
+    """
+    from . import interop
+
+    where = "explain()"
+    model = None
+    if interop.is_torch_module(net):
+        _unknown(build, _TORCH_OPTIONS, "a PyTorch model", where)
+        if x is None or y is None:
+            raise TutorError("give the example's inputs x and targets y for a PyTorch model", where)
+        model, network = net, interop.from_torch(net, x, y, **build)
+    elif (isinstance(net, Sequence) and not isinstance(net, str)) or _is_array(net):
+        _unknown(build, _NUMPY_OPTIONS, "weight arrays", where)
+        if x is None or y is None:
+            raise TutorError("give the example's inputs x and targets y for a network of weight arrays", where)
+        build = dict(build)
+        network = interop.from_numpy(net, build.pop("biases", None), x, y, **build)
+    else:
+        _unknown(build, _NETWORK_OPTIONS, "a network or spec", where)
+        network = _network(net, where)
+        if x is not None or y is not None or build:
+            network = interop.with_example(network, x, y, where=where, **build)
+    network = network.with_conventions(rounding=rounding, digits=digits, update_order=update_order,
+                                       update_biases=update_biases)  # fmt: skip
+
+    if not forward_only and not (network.training.plain and len(network.examples) == 1):
+        tr = network.training
+        what = ", ".join(w for w, used in [(f"optimizer {tr.optimizer!r}", tr.optimizer != "sgd"),
+                                           ("several examples", len(network.examples) > 1),
+                                           ("decay, regularization or dropout", tr.optimizer == "sgd" and not tr.plain)]
+                         if used)  # fmt: skip
+        one = " (give x and y to take one example)" if tr.plain else ""
+        raise TutorError(f"this network trains with {what}; explain() walks through one plain gradient-descent step "
+                         f"on one example{one}; 'backprop-tutor explain SPEC' walks through its training step", where)  # fmt: skip
+
+    from .symbolic import explain_step
+
+    walk = explain_step(network, forward_only=forward_only)
+    grad_check = framework = None
+    if check and not forward_only:
+        from .gradcheck import gradient_check
+
+        grad_check = gradient_check(network)
+        if model is not None:
+            framework = interop.torch_gradient_check(network, model, walk)
+    return Explanation(walk, grad_check, framework)
+
+
+def _is_array(obj: Any) -> bool:
+    # Weights given as one NumPy array go to from_numpy, whose message asks for a list with one array per layer.
+    return type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray"
+
+
+def check(spec: Any, claims: Any = None, *, rounding: str | None = None, digits: int | None = None,
+          update_order: str | None = None, update_biases: bool | None = None) -> CheckReport:  # fmt: skip
+    """Check the claimed numbers of a worked solution, as ``backprop-tutor check SPEC CLAIMS`` does.
+
+    ``claims`` is a claims file (TOML with ``[[claim]]`` tables), the same as a mapping (``{"claim": [...]}``),
+    a list of claim tables, or a mapping of quantity names to values as printed (strings, so that their
+    precision is kept); None takes a built-in example's own transcribed claims.
+
+    >>> import tutor
+    >>> report = tutor.check("mazur", {"dE_total/dw5": "0.082167041", "w5+": "0.3589"})
+    >>> report.ok, report.verdicts[1].correct_printed
+    (True, '0.3589')
+    """
+    from . import checker
+    from .resources import example_claims
+    from .symbolic import explain_step
+
+    where = "check()"
+    net = _network(spec, where).with_conventions(rounding=rounding, digits=digits, update_order=update_order,
+                                                 update_biases=update_biases)  # fmt: skip
+    keys = explain_step(net).quantities
+    if claims is None:
+        path = example_claims(str(spec)) if isinstance(spec, (str, Path)) else None
+        if path is None:
+            raise TutorError("give the claims: only a built-in example has its own transcribed claims", where)
+        parsed = checker.load_claims(path, keys)
+    elif isinstance(claims, (str, Path)):
+        parsed = checker.load_claims(claims, keys)
+    elif isinstance(claims, Mapping):
+        table = claims if "claim" in claims else {"claim": [{"quantity": q, "value": v} for q, v in claims.items()]}
+        parsed = checker.parse_claims(table, "claims", keys)
+    elif isinstance(claims, Sequence):
+        parsed = checker.parse_claims({"claim": list(claims)}, "claims", keys)
+    else:
+        raise TutorError(f"expected a claims file, a mapping or a list of claim tables, got {type(claims).__name__}", where)
+    return CheckReport(checker.check(net, parsed))
+
+
+def quiz(spec: Any = None, *, seed: int | None = None, shape: str | Sequence[int] | None = None,
+         activation: str | None = None, output_activation: str | None = None, loss: str | None = None,
+         digits: int | None = None, rounding: str | None = None, tolerance: str | None = None) -> Any:  # fmt: skip
+    """A quiz on one training step, as ``backprop-tutor quiz``: returns a ``tutor.quiz.Quiz`` to answer in a notebook.
+
+    ``spec`` is a network, spec file or built-in example; without it the network is a random one (``seed``,
+    ``shape`` such as ``"2-2-1"``, ``activation``, ``output_activation``, ``loss``). ``digits`` is the decimals every
+    value is rounded to and carried, ``rounding`` "as-printed" (default) or "exact", ``tolerance`` "4dp" or "3sf".
+    ``quiz.current`` is the question; ``quiz.respond(text)`` grades an answer (or "h" for a hint, "s" to skip).
+    The quiz module is loaded on the first call. (It is reached as ``tutor.api.quiz``: the name ``tutor.quiz`` is
+    the module's.)
+
+    >>> from tutor.api import quiz
+    >>> q = quiz("appendix-a", digits=4)
+    >>> q.current.label, q.respond("1.94").verdict, q.current.label
+    ('s', 'correct', 'Predicted')
+    """
+    from . import randomnet
+    from .diagnose import Tolerance
+
+    module = importlib.import_module("tutor.quiz")
+    where = "quiz()"
+    shaping = {"shape": "-".join(map(str, shape)) if isinstance(shape, Sequence) and not isinstance(shape, str) else shape,
+               "activation": activation, "output_activation": output_activation, "loss": loss}  # fmt: skip
+    if spec is None:
+        seed = randomnet.new_seed() if seed is None else seed
+        made = randomnet.make(seed, randomnet.options(**shaping, digits=digits))
+        net, origin = made.network, {"seed": seed, "command": f"backprop-tutor quiz --random {made.command}"}
+    else:
+        if seed is not None or any(v is not None for v in shaping.values()):
+            raise TutorError("give either a spec or the random network's seed and shape, not both", where)
+        net = _network(spec, where)
+        origin = {"spec": str(spec)} if isinstance(spec, (str, Path)) else {}
+    tol = Tolerance.parse(tolerance, digits or net.conventions.digits, option="tolerance")
+    return module.Quiz(net, tol, digits=digits, rounding=rounding, origin=origin)

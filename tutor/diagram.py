@@ -1,0 +1,318 @@
+"""The network diagram of a walk-through: laid out once, drawn as SVG, as a LaTeX picture, or listed as text.
+
+The layout reads the walk-through's records and prints labels and numbers with its FormulaWriter, like every
+renderer; it computes positions only. Inputs form the first column and every layer one more; every
+neuron has its bias node right below it, and every weight is written on its edge.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .notation import Name, tex_name
+from .steps import Walkthrough
+
+COLUMN = 4.8  # horizontal distance of two columns, in layout units (1 unit = 1 cm in the LaTeX picture) ...
+ROW = 2.2  # ... and of two neurons of a column; both grow for denser networks, which have more labels
+RADIUS = 0.42
+SMALL = 0.2  # radius of a bias node
+BIAS_DROP = 1.05  # distance of a bias node below its neuron
+ARROW = 1.1  # length of the arrow from an output neuron to its target
+MARGIN = 2.6  # room for the input values at the left and the targets at the right
+PX = 46  # SVG pixels per layout unit
+TEXT_WIDTH = 17.0  # cm, of an A4 page with 2 cm margins
+LABELLED_EDGES = 48  # between two columns of at most this many edges, labels are placed apart with care
+MAX_DRAWN = 400  # edges; a larger network is listed in the walk-through, not drawn
+MAX_COLUMN = 24  # neurons in one column, likewise
+
+
+@dataclass
+class Node:
+    kind: str  # "input" | "neuron" | "bias"
+    name: Name  # written inside the node
+    x: float
+    y: float  # downwards, as in SVG
+    layer: int  # -1 for the inputs
+    note: Name | None = None  # the input's value, the bias, the output's target
+    incoming: list["Edge"] = field(default_factory=list)
+
+
+@dataclass
+class Edge:
+    source: Node
+    target: Node
+    label: Name | None  # "w5 = 0.4"; None for the edge from a bias node, whose label is on the node
+    t: float  # where along the edge the label sits, from 0 (source) to 1 (target)
+
+
+@dataclass
+class Diagram:
+    nodes: list[Node]
+    edges: list[Edge]
+    layers: list[tuple[str, str]]  # (name, activation) of each layer
+    width: float
+    height: float
+
+    @property
+    def drawable(self) -> bool:
+        """Small enough to draw: larger networks get a sentence instead of a picture nobody could read."""
+        tallest = max(Counter(n.layer for n in self.nodes if n.kind != "bias").values())
+        return len(self.edges) <= MAX_DRAWN and tallest <= MAX_COLUMN
+
+    def too_large(self) -> str:
+        neurons = sum(1 for n in self.nodes if n.kind == "neuron")
+        weights = sum(1 for e in self.edges if e.source.kind != "bias")
+        return (f"The network has {neurons} neurons and {weights} weights, too many to draw legibly; "
+                "the forward pass below shows every weight and bias.")
+
+
+def _eq(fw, key: str) -> Name:
+    """``label = value`` in both forms, for a quantity of the walk-through."""
+    v = fw.number(fw.values[key])
+    return Name(f"{fw.label(key, 'tex')} = {v}", f"{fw.label(key, 'text')} = {v}")
+
+
+def layout(walk: Walkthrough, fw: Any) -> Diagram:
+    """Place every input, neuron and bias node and every weighted edge; linear in the number of parameters."""
+    net = walk.network
+    dialect = fw.notation.dialect
+    sizes = [len(net.input_names), *(l.size for l in net.layers)]
+    tallest = max(sizes)
+    densest = max(a * b for a, b in zip(sizes, sizes[1:]))
+    row_gap = ROW + 0.3 * min(max(tallest - 2, 0), 4)
+    col_gap = COLUMN + 0.3 * min(max(densest - 4, 0), 8)
+
+    def column(n: int) -> list[float]:
+        top = RADIUS + (tallest - n) * row_gap / 2
+        return [top + k * row_gap for k in range(n)]
+
+    def name(text: str) -> Name:
+        return Name(tex_name(text, dialect), text)
+
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    prev = [
+        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)))
+        for n, v, y in zip(net.input_names, net.inputs, column(len(net.input_names)))
+    ]
+    nodes += prev
+    for li, layer in enumerate(net.layers):
+        x = MARGIN + (li + 1) * col_gap
+        row = [Node("neuron", name(n), x, y, li) for n, y in zip(layer.neurons, column(layer.size))]
+        gap: list[Edge] = []
+        for j, node in enumerate(row):
+            for i, src in enumerate(prev):
+                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5)
+                gap.append(edge)
+                node.incoming.append(edge)
+            # Each neuron gets its own bias node right below it, so that no bias edge crosses a weight
+            # edge; a shared bias shows the same label on every one.
+            bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, layer.bias_labels[j]))
+            edge = Edge(bias, node, None, 0.5)
+            nodes.append(bias)
+            edges.append(edge)
+            node.incoming.append(edge)
+        _place_labels(gap, [n for n in nodes if n.x >= prev[0].x - 0.01] + row)
+        edges += gap
+        nodes += row
+        prev = row
+    for node, key in zip(prev, net.target_names()):
+        node.note = _eq(fw, key)
+    width = MARGIN * 2 + len(net.layers) * col_gap + ARROW
+    height = max(n.y + _radius(n) for n in nodes) + 0.1
+    return Diagram(nodes, edges, [(l.name, l.activation) for l in net.layers], width, height)
+
+
+def _box(x: float, y: float, text: str, anchor: str = "middle") -> tuple[float, float, float, float]:
+    """The rough extent of a small label, in layout units (about 0.13 per character at \\scriptsize)."""
+    w = 0.13 * len(text) + 0.2
+    x0 = x - w / 2 if anchor == "middle" else x
+    return x0, y - 0.24, x0 + w, y + 0.24
+
+
+def _overlap(a, b) -> float:
+    """The area two boxes share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+_TRIES = [0.5, 0.4, 0.6, 0.3, 0.7, 0.35, 0.65, 0.25, 0.75, 0.45, 0.55, 0.2, 0.8, 0.15, 0.85]
+
+
+def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
+    """Choose where along its edge each weight label sits, the first place that overlaps no other label,
+    node or bias label; a gap with more edges than LABELLED_EDGES keeps the middle (the work per edge stays
+    bounded, and so many labels could not be read anyway)."""
+    if len(gap) > LABELLED_EDGES:
+        return
+    taken = []
+    for n in nodes:
+        r = _radius(n)
+        taken.append((n.x - r, n.y - r, n.x + r, n.y + r))
+        if n.kind == "bias" and n.note is not None:
+            taken.append(_box(n.x + SMALL + 0.12, n.y, n.note.text, "start"))
+    for k, e in enumerate(gap):
+        # The first try differs from edge to edge, so that crossing edges do not start at the same point;
+        # where every place overlaps something, the label goes where it overlaps least.
+        tries = _TRIES[k % 3:] + _TRIES[: k % 3]
+        best = None
+        for t in tries:
+            e.t = t
+            box = _box(*_label_at(e), e.label.text)
+            cost = sum(_overlap(box, other) for other in taken)
+            if best is None or cost < best[0]:
+                best = (cost, t, box)
+            if cost == 0:
+                break
+        _, e.t, box = best
+        taken.append(box)
+
+
+def _label_at(e: Edge) -> tuple[float, float]:
+    return e.source.x + (e.target.x - e.source.x) * e.t, e.source.y + (e.target.y - e.source.y) * e.t
+
+
+def _radius(n: Node) -> float:
+    return SMALL if n.kind == "bias" else RADIUS
+
+
+def _trimmed(e: Edge) -> tuple[float, float, float, float]:
+    """The edge from circle to circle, not from centre to centre."""
+    dx, dy = e.target.x - e.source.x, e.target.y - e.source.y
+    d = (dx * dx + dy * dy) ** 0.5 or 1.0
+    rs, rt = _radius(e.source) / d, _radius(e.target) / d
+    return e.source.x + dx * rs, e.source.y + dy * rs, e.target.x - dx * rt, e.target.y - dy * rt
+
+
+def _n(x: float) -> str:
+    """A coordinate with two decimals and no "-0", so that output is identical from run to run."""
+    s = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+# -- SVG -------------------------------------------------------------------------------------------------
+
+_XML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "$": "&#36;", "\\": "&#92;"}
+
+
+def xml_escape(text: str) -> str:
+    """Text for an SVG text node in HTML or in Markdown: also '$' and '\\', which Jupyter would read as math."""
+    return "".join(_XML.get(c, c) for c in text)
+
+
+def svg(d: Diagram) -> str:
+    """Inline SVG (no blank line, so that Markdown keeps it one HTML block)."""
+    if not d.drawable:
+        return "<p>" + d.too_large() + "</p>"
+
+    def p(v: float) -> str:
+        return _n(v * PX)
+
+    def text(x: float, y: float, s: str, anchor: str = "middle", cls: str = "") -> str:
+        extra = f' class="{cls}"' if cls else ""
+        return f'<text x="{p(x)}" y="{p(y)}" text-anchor="{anchor}" dominant-baseline="central"{extra}>{xml_escape(s)}</text>'
+
+    w, h = p(d.width), p(d.height)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'style="max-width:100%;height:auto" font-family="serif" font-size="13" role="img" '
+        'aria-label="The network with every weight and bias">',
+        # Class names of their own: an inline SVG's style sheet applies to the whole page around it.
+        "<style>.bt-weight{fill:#000;stroke:#fff;stroke-width:4px;paint-order:stroke;font-size:12px}"
+        ".bt-note{font-size:12px}</style>",
+    ]
+    for e in d.edges:
+        x1, y1, x2, y2 = _trimmed(e)
+        out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"/>')
+    for e in d.edges:
+        if e.label is not None:
+            out.append(text(*_label_at(e), e.label.text, cls="bt-weight"))
+    for n in d.nodes:
+        if n.kind == "bias":
+            out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(SMALL)}" fill="#eee" stroke="#000"/>')
+            out.append(text(n.x, n.y, n.name.text, cls="bt-note"))
+            out.append(text(n.x + SMALL + 0.12, n.y, n.note.text, "start", "bt-weight"))
+            continue
+        out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(RADIUS)}" fill="#fff" stroke="#000"/>')
+        out.append(text(n.x, n.y, n.name.text))
+        if n.note is None:
+            continue
+        if n.kind == "input":
+            out.append(text(n.x - RADIUS - 0.15, n.y, n.note.text, "end", "bt-note"))
+        else:
+            x0 = n.x + RADIUS
+            tip = x0 + ARROW
+            out.append(f'<line x1="{p(x0)}" y1="{p(n.y)}" x2="{p(tip)}" y2="{p(n.y)}" stroke="#000"/>')
+            out.append(f'<polygon points="{p(tip)},{p(n.y)} {p(tip - 0.2)},{p(n.y - 0.08)} {p(tip - 0.2)},{p(n.y + 0.08)}"/>')
+            out.append(text(tip + 0.12, n.y, n.note.text, "start", "bt-note"))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+# -- LaTeX picture ------------------------------------------------------------------------------------------
+
+
+def picture(d: Diagram) -> str:
+    """A LaTeX2e picture environment (kernel commands, color.sty and graphicx.sty only: no TikZ, no pict2e).
+
+    The kernel's \\line takes only a few slopes, so edges are drawn as straight \\qbezier curves.
+    """
+    if not d.drawable:
+        return d.too_large()
+    H = d.height
+
+    def at(x: float, y: float) -> str:
+        return f"({_n(x)},{_n(H - y)})"
+
+    # Layout units are centimetres, as the label sizes assume; graphicx shrinks a wider picture as a whole.
+    wide = d.width > TEXT_WIDTH
+    out = [r"\begin{center}", r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{1pt}"]
+    if wide:
+        out.append(r"\resizebox{\linewidth}{!}{%")
+    out.append(rf"\begin{{picture}}({_n(d.width)},{_n(H)})")
+    for e in d.edges:
+        x1, y1, x2, y2 = _trimmed(e)
+        out.append(rf"\qbezier{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
+    for e in d.edges:
+        if e.label is not None:
+            out.append(rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\scriptsize ${e.label.tex}$}}}}}}")
+    for n in d.nodes:
+        if n.kind == "bias":
+            out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * SMALL)}}}}}")
+            out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\tiny $1$}}}}")
+            out.append(rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\scriptsize ${n.note.tex}$}}}}}}")
+            continue
+        out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * RADIUS)}}}}}")
+        out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\small ${n.name.tex}$}}}}")
+        if n.note is None:
+            continue
+        if n.kind == "input":
+            out.append(rf"\put{at(n.x - RADIUS - 0.15, n.y)}{{\makebox(0,0)[r]{{\scriptsize ${n.note.tex}$}}}}")
+        else:
+            out.append(rf"\put{at(n.x + RADIUS, n.y)}{{\vector(1,0){{{_n(ARROW)}}}}}")
+            out.append(rf"\put{at(n.x + RADIUS + ARROW + 0.12, n.y)}{{\makebox(0,0)[l]{{\scriptsize ${n.note.tex}$}}}}")
+    out += [r"\end{picture}" + ("}" if wide else ""), r"\end{center}"]
+    return "\n".join(out)
+
+
+# -- text -----------------------------------------------------------------------------------------------------
+
+
+def listing(d: Diagram, first: int = 1) -> str:
+    """The diagram for a terminal: every neuron with the weights and bias coming into it.
+
+    ``first`` is the number of the first weight layer: 1, or 2 in the layered notation.
+    """
+    inputs = [n for n in d.nodes if n.kind == "input"]
+    lines = ["  Inputs: " + ", ".join(f"{n.name.text} = {n.note.text}" for n in inputs if n.note)]
+    for li, (lname, act) in enumerate(d.layers):
+        lines.append(f"  Layer {li + first} ({lname}, {act})")
+        for n in d.nodes:
+            if n.kind != "neuron" or n.layer != li:
+                continue
+            parts = [f"{e.label.text} from {e.source.name.text}" for e in n.incoming if e.source.kind != "bias" and e.label]
+            bias = [e.source.note.text for e in n.incoming if e.source.kind == "bias" and e.source.note]
+            target = f"; {n.note.text}" if n.note else ""
+            lines.append(f"    {n.name.text} <- " + ", ".join(parts + [f"bias {b}" for b in bias if b]) + target)
+    return "\n".join(lines) + "\n"
