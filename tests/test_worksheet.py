@@ -1,0 +1,185 @@
+"""Worksheets: reproducible variants whose answer keys carry the engine's numbers, LaTeX that compiles, and a
+Moodle XML bank with one numerical question per quantity."""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tutor import worksheet
+from tutor.cli import main
+from tutor.diagnose import Tolerance
+from tutor.gradcheck import numeric_values
+from tutor.quiz import Quiz, questions
+from tutor.render import render_markdown
+from tutor.rounding import format_fixed
+from tutor.spec import load
+from tutor.symbolic import explain_step
+
+from .conftest import pdf_pages, require_program
+from .test_bad_input import assert_clean_error
+from .test_quiz import pexpect  # noqa: F401 - the fixture
+
+KEY_MD = re.compile(r"^(\d+)\. \$.*=\$ \*\*(-?\d+\.\d+)\*\*$", re.M)
+KEY_TEX = re.compile(r"^\\textbf\{(\d+)\.\}~\$.* = \\mathbf\{(-?\d+\.\d+)\}\$", re.M)
+BOX_MD = re.compile(r"^\| (\d+) \| \$.*\$ \| \|$", re.M)
+
+
+def make(tmp_path: Path, name: str, *argv: str) -> Path:
+    out = tmp_path / name
+    assert main(["worksheet", "-o", str(out), *argv]) == 0
+    return out
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def thirty(tmp_path_factory):
+    out = tmp_path_factory.mktemp("worksheets") / "class"
+    assert main(["worksheet", "--count", "30", "--seed", "500", "--shape", "2-2-2", "-o", str(out),
+                 "--moodle", str(out / "bank.xml")]) == 0  # fmt: skip
+    return out
+
+
+def test_thirty_answer_keys_carry_the_engines_numbers(thirty):
+    folders = sorted(thirty.glob("variant-*"))
+    assert [f.name for f in folders] == [f"variant-{k:02d}" for k in range(1, 31)]
+    for folder in folders:
+        # the variant's own spec file, computed afresh by both engines
+        walk = explain_step(load(str(folder / "spec.toml")))
+        qs = questions(walk, Tolerance("dp", 4))
+        numeric = numeric_values(walk)
+        # the full walk-through is the handout renderer's, of the same network
+        assert (folder / "walkthrough.md").read_text(encoding="utf-8") == render_markdown(walk)
+        sheet_md = (folder / "sheet.md").read_text(encoding="utf-8")
+        assert [int(n) for n in BOX_MD.findall(sheet_md)] == [q.number for q in qs]  # one blank box a question
+        for fmt, pattern in (("md", KEY_MD), ("tex", KEY_TEX)):
+            key = (folder / f"key.{fmt}").read_text(encoding="utf-8")
+            printed = {int(n): value for n, value in pattern.findall(key)}
+            assert sorted(printed) == [q.number for q in qs], (folder, fmt)
+            for q in qs:
+                assert printed[q.number] == format_fixed(walk.value(q.key), 4), (folder, q.key)
+                if q.key in numeric:
+                    assert abs(float(printed[q.number]) - numeric[q.key]) <= 1.000001e-4, (folder, q.key)
+
+
+def test_the_same_seed_gives_the_same_files_and_other_seeds_other_networks(tmp_path, thirty):
+    again = make(tmp_path, "again", "--count", "30", "--seed", "500", "--shape", "2-2-2", "--moodle",
+                 str(tmp_path / "again" / "bank.xml"))  # fmt: skip
+    assert files(again) == files(thirty)
+    specs = [(f / "spec.toml").read_text(encoding="utf-8") for f in sorted(thirty.glob("variant-*"))]
+    assert len({re.sub(r"seed \d+|--seed \d+", "", s) for s in specs}) == 30  # every variant's network differs
+
+
+def test_variant_k_is_the_quiz_of_seed_s_plus_k_minus_1(thirty):
+    sheet = (thirty / "variant-07" / "sheet.md").read_text(encoding="utf-8")
+    assert "quiz --random --seed 506 --shape 2-2-2" in sheet
+    variant = next(v for v in worksheet.variants(7, 500, worksheet.randomnet.options("2-2-2")) if v.number == 7)
+    quiz = Quiz(load(str(thirty / "variant-07" / "spec.toml")))
+    assert [(q.key, q.shown) for q in quiz.questions] == [(q.key, q.shown) for q in variant.questions]
+
+
+def test_moodle_bank_has_one_numerical_question_per_quantity_with_its_tolerance(thirty):
+    root = ET.parse(thirty / "bank.xml").getroot()
+    assert root.tag == "quiz"
+    categories, current = {}, None
+    for q in root.findall("question"):
+        if q.get("type") == "category":
+            current = q.findtext("category/text")
+            categories[current] = []
+        else:
+            assert q.get("type") == "numerical"
+            categories[current].append(q)
+    assert len(categories) == 30
+    for k, (name, items) in enumerate(categories.items(), 1):
+        assert f"Variant {k:03d} (seed {499 + k})" in name
+        walk = explain_step(load(str(thirty / f"variant-{k:02d}" / "spec.toml")))
+        qs = questions(walk, Tolerance("dp", 4))
+        assert len(items) == len(qs)
+        for q, item in zip(qs, items):
+            answers = item.findall("answer")
+            assert len(answers) == 1 and answers[0].get("fraction") == "100"
+            assert float(answers[0].findtext("text")) == float(format_fixed(walk.value(q.key), 4))
+            assert float(answers[0].findtext("tolerance")) == 0.0001  # the stated 4 decimal places
+            assert "to 4 decimal places" in item.findtext("questiontext/text")
+            assert q.key in item.findtext("name/text")
+
+
+def test_significant_figures_tolerance_reaches_moodle(tmp_path):
+    out = make(tmp_path, "sf", "--count", "2", "--seed", "3", "--tolerance", "3sf", "--format", "md",
+               "--moodle", str(tmp_path / "bank.xml"))  # fmt: skip
+    assert not list(out.rglob("*.tex"))
+    root = ET.parse(tmp_path / "bank.xml").getroot()
+    for item in root.findall("question[@type='numerical']"):
+        value = float(item.findtext("answer/text"))
+        expected = 10.0 ** (math.floor(math.log10(abs(value))) - 2)  # one unit of the third significant figure
+        assert float(item.findtext("answer/tolerance")) == pytest.approx(expected, rel=1e-12)
+
+
+def test_latex_of_a_sample_compiles(tmp_path):
+    require_program("pdflatex")
+    out = make(tmp_path, "tex", "--count", "3", "--seed", "42", "--shape", "3-2-3", "--activation", "tanh",
+               "--output-activation", "softmax", "--loss", "categorical_cross_entropy", "--pdf")  # fmt: skip
+    pdfs = sorted(out.rglob("*.pdf"))
+    assert [p.name for p in pdfs] == ["key.pdf", "sheet.pdf", "walkthrough.pdf"] * 3
+    for pdf in pdfs:
+        assert pdf.read_bytes().startswith(b"%PDF")
+    assert not list(out.rglob("*.aux")) and not list(out.rglob("*.log"))
+    # and the sheets fit the page: no line wider than the text block, every page rendered
+    for name in ("sheet", "key"):
+        folder = tmp_path / f"pages-{name}"
+        folder.mkdir()
+        assert len(pdf_pages((out / "variant-01" / f"{name}.tex").read_text(encoding="utf-8"), folder)) >= 2
+
+
+@pytest.mark.slow
+def test_latex_of_thirty_variants_compiles(thirty):
+    require_program("pdflatex")
+    texs = sorted(thirty.rglob("*.tex"))
+    assert len(texs) == 90  # sheet, key and walk-through of each variant
+    for pdf in worksheet.compile_all(texs):
+        assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_progress_only_on_a_terminal(tmp_path, capfd, pexpect):
+    make(tmp_path, "quiet", "--count", "3", "--format", "md")
+    assert capfd.readouterr().err == ""
+    child = pexpect.spawn(sys.executable, ["-m", "tutor", "worksheet", "--count", "3", "--format", "md", "-o",
+                                           str(tmp_path / "loud")], encoding="utf-8", timeout=60)  # fmt: skip
+    child.expect_exact("variant 3/3")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize(
+    "argv,fragments",
+    [
+        (["--count", "0"], ["--count", "1 to 1000"]),
+        (["--count", "1001"], ["--count", "1 to 1000"]),
+        (["--seed", "4294967295", "--count", "2"], ["--seed", "4294967296"]),
+        (["--seed", "-3"], ["--seed", "0 to 4294967295"]),
+        (["--shape", "2-x-1"], ["--shape", "like 2-2-1"]),
+        (["--activation", "sigmod"], ["--activation", "did you mean 'sigmoid'"]),
+        (["--format", "md", "--pdf"], ["--pdf", "--format tex"]),
+        (["--tolerance", "0sf"], ["--tolerance", "from 1 to 12"]),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_option(tmp_path, capsys, argv, fragments):
+    rc = main(["worksheet", "-o", str(tmp_path / "out"), *argv])
+    assert_clean_error(rc, capsys.readouterr().err, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_folder_is_required_and_must_be_a_folder(tmp_path, capsys):
+    assert_clean_error(main(["worksheet", "--count", "2"]), capsys.readouterr().err, "-o")
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert_clean_error(main(["worksheet", "-o", str(target)]), capsys.readouterr().err, "not a folder")
