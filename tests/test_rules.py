@@ -95,3 +95,15 @@ def test_hinge_is_the_seed_form_for_two_scores():
 def test_unknown_names_suggest_close_matches():
     with pytest.raises(rules.SpecError, match="did you mean 'tanh'"):
         rules.activation("tahn", "x")
+
+
+@pytest.mark.parametrize("name", [n for n, l in rules.LOSSES.items() if l.separable])
+def test_vectorised_loss_terms_sum_to_the_loss(name):
+    rule = rules.LOSSES[name]
+    a, t = np.array([0.2, 0.7, 0.4]), np.array([0.1, 0.9, 0.3])
+    terms = rule.np_terms(a, t, {})
+    assert terms.shape == (3,)
+    assert float(terms.sum()) == pytest.approx(rule.np_value(a, t, {}), rel=1e-14)
+    for k in range(3):  # each term is the loss of its output alone (1/n of it for the averaged losses)
+        alone = rule.np_value(a[k:k + 1], t[k:k + 1], {}) / (3 if name in ("mse", "binary_cross_entropy") else 1)
+        assert terms[k] == pytest.approx(alone, rel=1e-15)

@@ -183,7 +183,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
         return _explain_training(args, net)
     walk = explain_step(net, forward_only=args.forward_only)
-    check = gradient_check(net) if (args.check and not args.forward_only) else None
+    check = gradient_check(net, walk=walk) if (args.check and not args.forward_only) else None
     history = None
     if args.steps:
         history = numeric.train(net, args.steps, progress=_progress(args.steps, "training step"))
@@ -235,7 +235,6 @@ def _explain_training(args: argparse.Namespace, net) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from . import training
-    from .symbolic import explain_training_step
     from .trainreport import parse_show, render_train_json, render_train_text
 
     if not 1 <= args.epochs <= 1_000_000:
@@ -246,7 +245,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
     shown = parse_show(args.show, total)
     run = training.run(net, args.epochs, keep=shown.__contains__, progress=_progress(total, "training step"))
-    walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
+    walks = []
+    if shown:  # SymPy is loaded only when a step is walked through
+        from .symbolic import explain_training_step
+
+        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
     if args.plot:
         from .plot import loss_curve
 

@@ -81,12 +81,17 @@ class Report:
                    for r in self.rows)  # fmt: skip
 
 
-def gradient_check(net: Network, eps: float = 1e-6) -> Report:
-    """Every gradient three ways, in exact arithmetic and the standard order (the true gradient)."""
+def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = None) -> Report:
+    """Every gradient three ways, in exact arithmetic and the standard order (the true gradient).
+
+    ``walk`` may pass a walk-through of ``net`` already computed in exactly those conventions.
+    """
     from .symbolic import explain_step
 
     exact = net.with_conventions(rounding="exact", update_order="standard")
-    walk = explain_step(exact)
+    c = net.conventions
+    if walk is None or c.rounding != "exact" or c.update_order != "standard":
+        walk = explain_step(exact)
     theta, loss, grad = numeric.flat_loss(exact)
     fd = central_differences(loss, theta, eps)
     ng = grad(theta)

@@ -94,11 +94,7 @@ def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = N
     rule, p = net.loss_rule, net.loss_rule.params(net.loss_params)
     t = net.targets if t is None else t
     if rule.separable:
-        # Each term is the loss of one output alone: evaluate the rule on that coordinate.
-        terms = np.array([rule.np_value(a[k:k + 1], t[k:k + 1], p) for k in range(a.size)])
-        if rule.name in ("mse", "binary_cross_entropy"):
-            terms = terms / a.size  # the rule averages over the one coordinate it was given
-        terms = R.array(terms)
+        terms = R.array(rule.np_terms(a, t, p))
     else:
         y = int(np.argmax(t))
         margins = a - a[y] + p["margin"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 
 import numpy as np
+
+
+# Enough precision for any float at 15 decimals (1e308 has 309 digits): quantize never overflows.
+_WIDE = Context(prec=400)
 
 
 @lru_cache(maxsize=None)
@@ -25,12 +29,12 @@ def round_half_away(x: float, digits: int) -> float:
     x = float(x)
     if not abs(x) < 2.0**53:  # already a whole number (or not finite): nothing to round
         return x
-    return float(Decimal(repr(x)).quantize(_quantum(digits), rounding=ROUND_HALF_UP))
+    return float(Decimal(repr(x)).quantize(_quantum(digits), rounding=ROUND_HALF_UP, context=_WIDE))
 
 
 def format_fixed(x: float, digits: int) -> str:
     """``x`` with exactly ``digits`` decimals, rounded half away from zero (no "-0.000")."""
-    d = Decimal(repr(float(x))).quantize(_quantum(digits), rounding=ROUND_HALF_UP)
+    d = Decimal(repr(float(x))).quantize(_quantum(digits), rounding=ROUND_HALF_UP, context=_WIDE)
     if d == 0:
         d = abs(d)
     return f"{d:.{digits}f}"

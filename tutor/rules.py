@@ -65,6 +65,7 @@ class Loss:
     sym_terms: Callable[..., list] | None = None
     np_value: Callable[..., float] | None = None
     np_grad: Callable[..., np.ndarray] | None = None
+    np_terms: Callable[..., np.ndarray] | None = None  # separable losses: the term of each output, vectorised
     separable: bool = True
     needs_one_hot: bool = False
     target_range: tuple[float, float] | None = None
@@ -262,6 +263,7 @@ LOSSES: dict[str, Loss] = {
             sym_terms=_half_sse_terms,
             np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
             np_grad=lambda a, t, p: -(t - a),
+            np_terms=lambda a, t, p: 0.5 * (t - a) ** 2,
         ),
         Loss(
             "mse",
@@ -269,6 +271,7 @@ LOSSES: dict[str, Loss] = {
             sym_terms=_mse_terms,
             np_value=lambda a, t, p: float(np.mean((t - a) ** 2)),
             np_grad=lambda a, t, p: -2.0 * (t - a) / a.size,
+            np_terms=lambda a, t, p: (t - a) ** 2 / a.size,
         ),
         Loss(
             "binary_cross_entropy",
@@ -276,6 +279,7 @@ LOSSES: dict[str, Loss] = {
             sym_terms=_bce_terms,
             np_value=lambda a, t, p: float(-np.mean(t * np.log(a) + (1 - t) * np.log(1 - a))),
             np_grad=lambda a, t, p: (-(t / a) + (1 - t) / (1 - a)) / a.size,
+            np_terms=lambda a, t, p: -(t * np.log(a) + (1 - t) * np.log(1 - a)) / a.size,
             target_range=(0.0, 1.0),
             output_range=(0.0, 1.0),
         ),
@@ -285,6 +289,7 @@ LOSSES: dict[str, Loss] = {
             sym_terms=_cce_terms,
             np_value=lambda a, t, p: float(-np.sum(t * np.log(a))),
             np_grad=lambda a, t, p: -t / a,
+            np_terms=lambda a, t, p: -(t * np.log(a)),
             target_range=(0.0, 1.0),
             output_range=(0.0, float("inf")),
         ),

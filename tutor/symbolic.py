@@ -9,6 +9,7 @@ expression, so the cost stays linear in the number of parameters at any depth.
 from __future__ import annotations
 
 import math
+import operator
 from functools import lru_cache
 
 import numpy as np
@@ -35,10 +36,39 @@ def _exp(x):
     return math.exp(x) if x < 709.0 else math.inf
 
 
-def _form(expr, n: int) -> Form:
+def _form(expr, n: int, fn=None) -> Form:
+    """A Form; ``fn`` evaluates the structural ones (sums, products) in the order lambdify's code would,
+    so only real formulas pay for lambdify's code generation."""
     P = placeholders(n)
-    fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside, "exp": _exp}, "math"])
+    if fn is None and expr in P:
+        fn = operator.itemgetter(P.index(expr)) if n > 1 else (lambda x: x)
+        if n > 1:
+            getter = fn
+            fn = lambda *a: getter(a)  # noqa: E731
+    if fn is None:
+        fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside, "exp": _exp}, "math"])
     return Form(expr, fn, P)
+
+
+def _sum(*a):
+    total = a[0]
+    for x in a[1:]:
+        total = total + x
+    return total
+
+
+def _prod(*a):
+    total = a[0]
+    for x in a[1:]:
+        total = total * x
+    return total
+
+
+def _dot(*a):
+    total = a[0] * a[1]
+    for i in range(2, len(a), 2):
+        total = total + a[i] * a[i + 1]
+    return total
 
 
 def _key(params: dict) -> tuple:
@@ -54,7 +84,7 @@ def net_form(n_in: int) -> Form:
     P = placeholders(2 * n_in + 1)
     terms = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n_in)]
     terms.append(sp.Mul(P[2 * n_in], sp.Integer(1), evaluate=False))
-    return _form(sp.Add(*terms, evaluate=False), 2 * n_in + 1)
+    return _form(sp.Add(*terms, evaluate=False), 2 * n_in + 1, fn=lambda *a: _dot(*a[:-1]) + 1 * a[-1])
 
 
 @lru_cache(maxsize=None)
@@ -103,12 +133,12 @@ def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[
 
 @lru_cache(maxsize=None)
 def product_form(n: int) -> Form:
-    return _form(sp.Mul(*placeholders(n), evaluate=False) if n > 1 else placeholders(1)[0], n)
+    return _form(sp.Mul(*placeholders(n), evaluate=False) if n > 1 else placeholders(1)[0], n, fn=_prod)
 
 
 @lru_cache(maxsize=None)
 def sum_form(n: int) -> Form:
-    return _form(sp.Add(*placeholders(n), evaluate=False) if n > 1 else placeholders(1)[0], n)
+    return _form(sp.Add(*placeholders(n), evaluate=False) if n > 1 else placeholders(1)[0], n, fn=_sum)
 
 
 @lru_cache(maxsize=None)
@@ -116,19 +146,19 @@ def dot_form(n: int) -> Form:
     """a_1 b_1 + ... + a_n b_n, args (a_1, b_1, ..., a_n, b_n)."""
     P = placeholders(2 * n)
     prods = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n)]
-    return _form(sp.Add(*prods, evaluate=False) if n > 1 else prods[0], 2 * n)
+    return _form(sp.Add(*prods, evaluate=False) if n > 1 else prods[0], 2 * n, fn=_dot)
 
 
 @lru_cache(maxsize=None)
 def update_form() -> Form:
     w, eta, g = placeholders(3)
-    return _form(sp.Add(w, sp.Mul(sp.Integer(-1), eta, g, evaluate=False), evaluate=False), 3)
+    return _form(sp.Add(w, sp.Mul(sp.Integer(-1), eta, g, evaluate=False), evaluate=False), 3, fn=lambda w, e, g: w - e * g)
 
 
 @lru_cache(maxsize=None)
 def difference_form() -> Form:
     a, b = placeholders(2)
-    return _form(sp.Add(a, sp.Mul(sp.Integer(-1), b, evaluate=False), evaluate=False), 2)
+    return _form(sp.Add(a, sp.Mul(sp.Integer(-1), b, evaluate=False), evaluate=False), 2, fn=operator.sub)
 
 
 # -- the walk-through builder -----------------------------------------------------------------------
@@ -469,7 +499,7 @@ def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]],
 @lru_cache(maxsize=None)
 def mean_form(m: int) -> Form:
     P = placeholders(m)
-    return _form(sp.Mul(sp.Rational(1, m), sp.Add(*P, evaluate=False), evaluate=False), m)
+    return _form(sp.Mul(sp.Rational(1, m), sp.Add(*P, evaluate=False), evaluate=False), m, fn=lambda *a: (1 / m) * _sum(*a))
 
 
 @lru_cache(maxsize=None)
@@ -560,7 +590,8 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
         for k, w in enumerate(examples):
             key = p.gradient if m == 1 else f"{p.gradient}[e{k + 1}]"
             refs.append(b.given(key, "example", w.value(p.gradient), layer=p.layer))
-            b.labels[key] = Label("partial", num=E, den=p.label, via="" if m == 1 else f"example {tw_batch[k] + 1}")
+            # example k's gradient is the derivative of its own loss E[ek], written E^(k)
+            b.labels[key] = Label("partial", num=E if m == 1 else loss_refs[k], den=p.label)
         mean = refs[0] if m == 1 else b.add(p.gradient, "gradient", mean_form(m), refs, Label("partial", num=E, den=p.label),
                                             layer=p.layer)  # fmt: skip
         reg = ""

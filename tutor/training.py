@@ -204,9 +204,11 @@ def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False
     masks = Masks(net)
     kept: dict[int, Step] = {}
     losses: list[float] = []
+    n_steps = total_steps if total_steps is not None else epochs * len(plan)
+    if _lean(net):
+        return _run_lean(net, n_steps, keep, progress, plan, R)
     epoch_loss = [dataset_loss(net, W, bp, R)]
     number = 0
-    n_steps = total_steps if total_steps is not None else epochs * len(plan)
     epoch = 0
     while number < n_steps:
         for batch in plan:
@@ -230,3 +232,57 @@ def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False
     b = full_biases(net, bp)
     final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
     return Run(kept, losses, epoch_loss, W, bp, final, len(plan))
+
+
+def _lean(net: Network) -> bool:
+    """Plain gradient descent on one example at a time, in exact arithmetic: Mazur's 10,000 rounds."""
+    return (net.conventions.rounding == "exact" and net.training.plain and not net.training.dropout_layers
+            and (net.batch_size() == 1))  # fmt: skip
+
+
+def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> Run:
+    """The same arithmetic as ``step`` (one example, plain descent), without a step's records except where
+    ``keep`` asks for them; with one example, the loss after an epoch is the next step's forward loss."""
+    W = [l.weights.copy() for l in net.layers]
+    b = [l.biases.copy() for l in net.layers]
+    updated_first = net.conventions.update_order == "updated-first"
+    single = len(net.examples) == 1
+    kept: dict[int, Step] = {}
+    losses: list[float] = []
+    epoch_loss: list[float] = [] if single else [dataset_loss(net, W, _params_of(net, b), R)]
+    masks = Masks(net)
+    number = epoch = 0
+    with np.errstate(all="ignore"):
+        while number < n_steps:
+            for batch in plan:
+                if number >= n_steps:
+                    break
+                number += 1
+                x, t = net.examples[batch[0]]
+                if keep(number):
+                    st = step(net, W, _params_of(net, b), {}, number, epoch, batch, masks, R)
+                    kept[number] = st
+                    loss, W, b = st.loss, st.new_W, full_biases(net, st.new_b)
+                else:
+                    fw = numeric.forward(net, W, b, x=x, t=t, R=R)
+                    _, W, b = numeric.backward(net, fw, W, b, R=R, updated_first=updated_first)
+                    loss = fw.loss
+                if not np.isfinite(loss):
+                    raise TutorError(f"training diverged at step {number} (the loss is no longer a finite number); "
+                                     "lower the learning rate")  # fmt: skip
+                losses.append(loss)
+                if single:
+                    epoch_loss.append(loss)
+                if progress is not None:
+                    progress(number)
+            if not single:
+                epoch_loss.append(dataset_loss(net, W, _params_of(net, b), R))
+            epoch += 1
+        final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    if single:
+        epoch_loss.append(final[0].loss)
+    return Run(kept, losses, epoch_loss, W, _params_of(net, b), final, len(plan))
+
+
+def _params_of(net: Network, b: list[np.ndarray]) -> list[np.ndarray]:
+    return [v[:1].copy() if l.shared_bias else v.copy() for l, v in zip(net.layers, b)]

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from . import render, rules
-from .notation import FormulaWriter, Notation
 from .spec import Network
 from .steps import TrainingWalk, Walkthrough
 
@@ -58,7 +57,9 @@ def setup_text(net: Network) -> str:
     return "; ".join(parts)
 
 
-def _writer(labels, values, net: Network, digits: int) -> FormulaWriter:
+def _writer(labels, values, net: Network, digits: int):
+    from .notation import FormulaWriter, Notation  # SymPy's printers: only when a step is shown
+
     return FormulaWriter(Notation(labels, net.notation["updated"]), values, digits)
 
 
@@ -88,7 +89,7 @@ def _example_view(walk: Walkthrough, index: int) -> dict[str, Any]:
             "backward": v["backward"], "gradients": grads}  # fmt: skip
 
 
-def _line(fw: FormulaWriter, quantities, key: str) -> dict[str, str] | None:
+def _line(fw, quantities, key: str) -> dict[str, str] | None:
     if not key:
         return None
     q = quantities[key]
