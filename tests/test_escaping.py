@@ -150,3 +150,32 @@ def test_pdf_renderer_runs_nothing(outputs, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_html_opens_in_chromium(outputs, tmp_path):
     screenshot(outputs["names", "html"], tmp_path)
+
+
+# -- a training step's document escapes the same text -------------------------------------------------------------
+
+TRAINING_SPEC = SPEC.replace("[training]\nlearning_rate = 0.5", "[training]\nlearning_rate = 0.5\noptimizer = \"adam\"")
+
+
+@pytest.fixture(scope="module")
+def training_outputs():
+    from tutor.trainreport import documents
+
+    return documents(("md", "html", "tex", "text"), loads(TRAINING_SPEC), 2, {1, 2})[1]
+
+
+def test_training_documents_escape_the_spec_text(training_outputs):
+    md, html, tex = training_outputs["md"], training_outputs["html"], training_outputs["tex"]
+    assert "<script" not in md.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert md.startswith(r"# Title \\input\{/etc/passwd\} \\write18\{touch pwned\} &#36; \_ % &amp; \# ")
+    assert "<script" not in html.lower() and "{{ 7*7 }}" in html and not re.search(r"\b(src|href)=", html)
+    body = tex.split(r"\begin{document}", 1)[1]
+    assert r"\input{" not in body and r"\write18" not in body and r"\textbackslash{}input\{/etc/passwd\}" in body
+    assert ("Title " + EVIL) in training_outputs["text"]
+
+
+@pytest.mark.slow
+def test_training_latex_compiles_and_runs_nothing(training_outputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pdf_pages(training_outputs["tex"], tmp_path)
+    assert not list(tmp_path.rglob("pwned"))

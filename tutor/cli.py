@@ -35,8 +35,9 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--forward-only", action="store_true", help="show the forward pass and the error only")
     e.add_argument("--no-check", dest="check", action="store_false", help="leave out the gradient-check table")
     e.add_argument("--template-dir", metavar="DIR", help="templates that override the built-in ones block by block")
-    e.add_argument("--view", action="append", choices=["matrix", "paths"], default=[],
-                   help="also show BP1-BP4 with the matrices, or every path from a parameter to the loss (text)")
+    e.add_argument("--view", action="append", choices=["matrix", "paths", "magnitudes"], default=[],
+                   help="also show BP1-BP4 with the matrices, every path from a parameter to the loss, or the "
+                        "size of the gradient layer by layer (may be repeated)")  # fmt: skip
     e.add_argument("--notation", choices=["spec", "layered"], default="spec",
                    help="the spec's own names (default) or the z/a/delta notation of BP1-BP4")  # fmt: skip
 
@@ -55,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=1, metavar="N", help="how many passes over the examples (default 1)")
     t.add_argument("--show", default="first,last", metavar="WHICH",
                    help="steps walked through in full: first, last, every:K, step numbers, none (default first,last)")  # fmt: skip
-    t.add_argument("--format", "-f", default="text", choices=["text", "json"])
+    t.add_argument("--format", "-f", default="text", choices=["text", "json", "md", "tex", "html", "pdf"])
     t.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     t.add_argument("--plot", metavar="FILE", help="draw the loss curve to FILE (.png or .svg; needs matplotlib)")
     _add_conventions(t)
@@ -84,9 +85,11 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
     w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
 
-    r = sub.add_parser("regenerate", help="rewrite the worked examples' handouts (walkthrough.md, .tex, .html, .pdf)",
-                       description="Write every worked_examples/<name>/walkthrough.{md,tex,html,pdf} that is out of "
-                                   "date (the PDF needs pdflatex); with --check, only report them (exit status 1).")  # fmt: skip
+    r = sub.add_parser("regenerate", help="rewrite the worked examples' handouts (walkthrough.md, .tex, .html, .pdf, check.md)",
+                       description="Write every worked_examples/<name>/walkthrough.{md,tex,html,pdf} (and check.md where "
+                                   "the example has a claims.toml) that is out of date: a plain step is explained, a "
+                                   "spec with training settings trained for two updates; the PDF needs pdflatex. With "
+                                   "--check, only report them (exit status 1).")  # fmt: skip
     r.add_argument("--check", action="store_true", help="write nothing; exit with status 1 when a handout is out of date")
     return p
 
@@ -187,15 +190,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     history = None
     if args.steps:
         history = numeric.train(net, args.steps, progress=_progress(args.steps, "training step"))
+    if args.view and args.format == "json":
+        raise TutorError("--view shows equations and tables: use --format text, md, tex, html or pdf")
+    if args.view and args.forward_only:
+        raise TutorError("--view needs the backward pass: leave out --forward-only")
     fn = getattr(render, "render_" + _RENDERERS[args.format])
-    out = fn(walk, check=check, history=history)
-    if args.view:
-        if args.format != "text":
-            raise TutorError("--view works with --format text")
-        from .viewreport import render_view_text
-
-        out += "".join(render_view_text(walk, v) for v in args.view)
-    _write(args, out)
+    views = tuple(dict.fromkeys(args.view))  # each view once, in the order asked
+    _write(args, fn(walk, check=check, history=history, **({"views": views} if views else {})))
     return 0
 
 
@@ -218,44 +219,49 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _explain_training(args: argparse.Namespace, net) -> int:
     """explain for a spec with several examples, another optimizer, decay, regularization or dropout: the
     first training step, walked through over its batch."""
-    from . import training
-    from .symbolic import explain_training_step
-    from .trainreport import render_train_json, render_train_text
+    from .trainreport import documents
 
-    if args.format not in ("text", "json"):
-        raise TutorError(f"--format {args.format} walks through one plain step; for this spec's training step use "
-                         "--format text or json")  # fmt: skip
     if args.view:
         raise TutorError("--view shows one example's plain step; this spec trains on a batch or with another optimizer")
-    run = training.run(net, 0, keep=lambda n: n == 1, total_steps=1)
-    out = render_train_json if args.format == "json" else render_train_text
-    _write(args, out(net, run, [explain_training_step(net, run.steps[1])], 0))
+    fmt = _document_format(args.format)
+    _write_document(args, documents((fmt,), net, 0, {1}, explain=True)[1][fmt])
     return 0
+
+
+def _document_format(fmt: str) -> str:
+    return "tex" if fmt == "pdf" else fmt
+
+
+def _write_document(args: argparse.Namespace, text: str) -> None:
+    """Write a rendered document; for --format pdf, its LaTeX compiled by pdflatex."""
+    if args.format == "pdf":
+        from .render import compile_pdf
+
+        _write(args, compile_pdf(text))
+    else:
+        _write(args, text)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from . import training
-    from .trainreport import parse_show, render_train_json, render_train_text
+    from .trainreport import documents, parse_show
 
     if not 1 <= args.epochs <= 1_000_000:
         raise TutorError(f"--epochs must be from 1 to 1000000, got {args.epochs}")
+    if args.format == "pdf" and not args.output:
+        raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     net = _load(args)
     total = args.epochs * len(training.batches(net))
     if total > 10_000_000:
         raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
     shown = parse_show(args.show, total)
-    run = training.run(net, args.epochs, keep=shown.__contains__, progress=_progress(total, "training step"))
-    walks = []
-    if shown:  # SymPy is loaded only when a step is walked through
-        from .symbolic import explain_training_step
-
-        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
+    fmt = _document_format(args.format)
+    run, texts = documents((fmt,), net, args.epochs, shown, progress=_progress(total, "training step"))
     if args.plot:
         from .plot import loss_curve
 
         loss_curve(net, run, args.plot)
-    out = render_train_json if args.format == "json" else render_train_text
-    _write(args, out(net, run, walks, args.epochs))
+    _write_document(args, texts[fmt])
     return 0
 
 

@@ -7,6 +7,7 @@ neuron has its bias node right below it, and every weight is written on its edge
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from .notation import Name, tex_name
 from .steps import Walkthrough
 
 COLUMN = 4.8  # horizontal distance of two columns, in layout units (1 unit = 1 cm in the LaTeX picture) ...
+CHAIN_COLUMN = 3.0  # ... between the columns of a network of one neuron a layer
 ROW = 2.2  # ... and of two neurons of a column; both grow for denser networks, which have more labels
 RADIUS = 0.42
 SMALL = 0.2  # radius of a bias node
@@ -26,6 +28,8 @@ TEXT_WIDTH = 17.0  # cm, of an A4 page with 2 cm margins
 LABELLED_EDGES = 48  # between two columns of at most this many edges, labels are placed apart with care
 MAX_DRAWN = 400  # edges; a larger network is listed in the walk-through, not drawn
 MAX_COLUMN = 24  # neurons in one column, likewise
+DOTS_PER_CM = 60  # of an edge in the LaTeX picture (see picture()) ...
+MAX_DOTS = 30_000  # ... and in all of it: fewer a centimetre for a dense network
 
 
 @dataclass
@@ -82,7 +86,9 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     tallest = max(sizes)
     densest = max(a * b for a, b in zip(sizes, sizes[1:]))
     row_gap = ROW + 0.3 * min(max(tallest - 2, 0), 4)
-    col_gap = COLUMN + 0.3 * min(max(densest - 4, 0), 8)
+    # A chain of single neurons has one short horizontal label a gap: its columns can stand closer, so
+    # that a deep chain is not shrunk to an unreadable strip to fit the page.
+    col_gap = CHAIN_COLUMN if tallest == 1 else COLUMN + 0.3 * min(max(densest - 4, 0), 8)
 
     def column(n: int) -> list[float]:
         top = RADIUS + (tallest - n) * row_gap / 2
@@ -271,9 +277,15 @@ def picture(d: Diagram) -> str:
     if wide:
         out.append(r"\resizebox{\linewidth}{!}{%")
     out.append(rf"\begin{{picture}}({_n(d.width)},{_n(H)})")
+    total = sum(math.hypot(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(_trimmed, d.edges))
+    density = min(DOTS_PER_CM, MAX_DOTS / total) if total else DOTS_PER_CM
     for e in d.edges:
         x1, y1, x2, y2 = _trimmed(e)
-        out.append(rf"\qbezier{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
+        # The kernel draws a \qbezier as a row of dots, up to \qbeziermax (500) of them, and pdflatex keeps
+        # every dot of a picture in memory: a bounded number of dots a centimetre keeps a large network
+        # within its main memory, and a thin line still reads as solid.
+        dots = min(500, math.ceil(density * math.hypot(x2 - x1, y2 - y1)) + 2)
+        out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
     for e in d.edges:
         if e.label is not None:
             out.append(rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\scriptsize ${e.label.tex}$}}}}}}")

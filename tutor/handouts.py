@@ -1,17 +1,25 @@
-"""The worked examples' committed handouts, walkthrough.{md,tex,html,pdf}: regenerated, or checked against the code."""
+"""The worked examples' committed handouts, walkthrough.{md,tex,html,pdf} and check.md: regenerated, or checked against the code.
+
+Every folder of worked_examples/ with a spec.toml gets handouts, made by a recipe read from its spec: a plain
+step on one example is explained (with the gradient magnitudes layer by layer for a deep network, beside its
+twin's), a spec with training settings is trained for two updates, both walked through, so that optimizer
+state and batches carry over. A folder with a claims.toml also gets the checker's report, check.md.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import render
 from .resources import data_dir
 
-TEXT_FORMATS = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html}
+TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
-# The examples whose handouts are committed: the published worked examples the tutor reproduces.
-EXAMPLES = ("mazur", "appendix-a", "appendix-b")
+CHECK = "check.md"
+DEEP = 3  # weight layers from which an explained example also shows the gradient magnitudes
+SHOWN_STEPS = 2  # updates a training example walks through: the second starts from the first's state
 
 
 @dataclass(frozen=True)
@@ -42,29 +50,105 @@ class Handout:
             self.path.write_text(self.text, encoding="utf-8", newline="")
 
 
-def handouts(name: str, root: Path | None = None) -> list[Handout]:
-    """Every handout of the example ``name``: its own conventions, the spec notation, the gradient check."""
-    from .gradcheck import gradient_check
-    from .spec import load
-    from .symbolic import explain_step
+@dataclass(frozen=True)
+class Recipe:
+    """How an example's walk-through is made, decided from its spec."""
 
-    folder = (root or data_dir("worked_examples")) / name
-    net = load(name) if root is None else load(folder / "spec.toml")
-    walk = explain_step(net)
-    check = gradient_check(net)
+    train: bool  # True: train for ``epochs`` and walk through every update; False: explain one step
+    epochs: int = 0
+    magnitudes: bool = False  # explain: add the gradient magnitudes layer by layer
+
+
+def recipe(net) -> Recipe:
+    """Plain one-example steps are explained; training settings (optimizer, batches, decay, regularization,
+    dropout, several examples) are trained for the epochs that make SHOWN_STEPS updates."""
+    from .training import batches
+
+    if net.training.plain and len(net.examples) == 1:
+        return Recipe(False, magnitudes=len(net.layers) >= DEEP)
+    return Recipe(True, epochs=math.ceil(SHOWN_STEPS / len(batches(net))))
+
+
+def _root(root: Path | None) -> Path:
+    return root or data_dir("worked_examples")
+
+
+def _load(name: str, root: Path | None):
+    from .spec import load
+
+    return load(name) if root is None else load(_root(root) / name / "spec.toml")
+
+
+def twin(name: str, net, root: Path | None = None) -> str | None:
+    """Another example with the same weights and biases and other activations (vanishing-sigmoid and
+    vanishing-relu), whose gradient magnitudes are shown beside this one's; None if there is none."""
+    import numpy as np
+
+    def params(n):
+        return [(l.weights, l.biases) for l in n.layers]
+
+    for other in names(root):
+        if other == name:
+            continue
+        o = _load(other, root)
+        if o.shape != net.shape or [l.activation for l in o.layers] == [l.activation for l in net.layers]:
+            continue
+        if all(np.array_equal(a, b) for pa, pb in zip(params(o), params(net)) for a, b in zip(pa, pb)):
+            return other
+    return None
+
+
+def handouts(name: str, root: Path | None = None) -> list[Handout]:
+    """Every handout of the example ``name``, made by its recipe under its own conventions and notation."""
+    folder = _root(root) / name
+    net = _load(name, root)
+    how = recipe(net)
     # The handouts never depend on what a command line asked for before (--notation, --template-dir).
     with render.configured():
-        texts = {fmt: fn(walk, check=check) for fmt, fn in TEXT_FORMATS.items()}
-    out = [Handout(folder / f"{STEM}.{fmt}", text) for fmt, text in texts.items()]
+        texts = _training_texts(net, how) if how.train else _explained_texts(name, net, how, root)
+    out = [Handout(folder / f"{STEM}.{fmt}", texts[fmt]) for fmt in TEXT_FORMATS]
     out.append(Handout(folder / f"{STEM}.pdf", texts["tex"]))
+    if (folder / "claims.toml").is_file():
+        out.append(Handout(folder / CHECK, _check_report(net, folder / "claims.toml")))
     return out
 
 
+def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str, str]:
+    from .gradcheck import gradient_check
+    from .symbolic import explain_step
+
+    walk = explain_step(net)
+    check = gradient_check(net)
+    views, pair = (), None
+    if how.magnitudes:
+        views = ("magnitudes",)
+        other = twin(name, net, root)
+        pair = (other, explain_step(_load(other, root))) if other else None
+    renderers = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html}
+    return {fmt: renderers[fmt](walk, check=check, views=views, twin=pair) for fmt in TEXT_FORMATS}
+
+
+def _training_texts(net, how: Recipe) -> dict[str, str]:
+    from .trainreport import documents
+    from .training import batches
+
+    total = how.epochs * len(batches(net))
+    return documents(TEXT_FORMATS, net, how.epochs, set(range(1, total + 1)))[1]
+
+
+def _check_report(net, claims: Path) -> str:
+    """The checker's Markdown report on the example's transcribed claims, as `check SPEC --format md` writes it."""
+    from . import checker
+    from .checkreport import render_check
+    from .symbolic import explain_step
+
+    report = checker.check(net, checker.load_claims(claims, explain_step(net).quantities))
+    return render_check(checker.report_data(report), "md")
+
+
 def names(root: Path | None = None) -> list[str]:
-    """The examples with handouts: EXAMPLES, or under another ``root`` every folder with a spec.toml."""
-    if root is None:
-        return list(EXAMPLES)
-    return sorted(p.parent.name for p in Path(root).glob("*/spec.toml"))
+    """The examples with handouts: every folder of the worked examples (or of ``root``) with a spec.toml."""
+    return sorted(p.parent.name for p in _root(root).glob("*/spec.toml"))
 
 
 def stale(root: Path | None = None) -> list[Handout]:

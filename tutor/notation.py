@@ -20,7 +20,9 @@ from sympy.printing.str import StrPrinter
 from .steps import Label, Quantity
 
 _IDENT = re.compile(r"^([A-Za-z]+)(\d*)((?:_[A-Za-z0-9.]+)*)$")
-_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "sigma", "tau", "phi"}
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "rho", "sigma", "tau", "phi"}
+# The optimizers' short names of Greek letters: eps is written epsilon.
+_GREEK_ALIAS = {"eps": "epsilon"}
 _TEX_SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
     "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
@@ -37,8 +39,15 @@ _WEB_SPECIAL = {
     "\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%", "_": r"\_",
     "^": r"\hat{}", "~": r"\sim ", "<": r"\lt ", ">": r"\gt ", "|": r"\vert ", "`": r"\grave{}",
 }  # fmt: skip
-_TEXT_GREEK = {"eta": "η", "alpha": "α", "beta": "β", "lambda": "λ", "mu": "μ", "sigma": "σ", "delta": "δ"}
+_TEXT_GREEK = {"eta": "η", "alpha": "α", "beta": "β", "lambda": "λ", "mu": "μ", "sigma": "σ", "delta": "δ", "rho": "ρ",
+               "epsilon": "ε", "eps": "ε"}  # fmt: skip
+# A Greek name with a number, as the optimizers' hyperparameters are: beta1 -> β₁, eta0 -> η₀.
+_TEXT_GREEK_INDEXED = re.compile(r"^([a-z]+)(\d+)$")
 _SUP = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
+# Keys of a training step's own quantities: a name and what it belongs to, ``g[w5]``, ``E_total[e1]``.
+_INDEXED = re.compile(r"^(.+)\[([^\[\]]+)\]$")
+_EXAMPLE = re.compile(r"^e(\d+)$")
+_TEXT_STATE = {"mhat": "m̂", "vhat": "v̂", "v_prev": "v⁽ᵗ⁻¹⁾", "m_prev": "m⁽ᵗ⁻¹⁾", "s_prev": "s⁽ᵗ⁻¹⁾"}
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -89,6 +98,7 @@ def tex_text(text: str, dialect: str = "latex") -> str:
 
 
 def _tex_word(word: str) -> str:
+    word = _GREEK_ALIAS.get(word, word)
     if word in _GREEK:
         return "\\" + word
     return word if len(word) == 1 else r"\mathrm{" + word + "}"
@@ -112,7 +122,13 @@ def tex_name(text: str, dialect: str = "latex") -> str:
 
 
 def text_name(text: str) -> str:
-    return _TEXT_GREEK.get(text, text)
+    """A name for a terminal: Greek letters as letters (eta -> η, beta1 -> β₁), anything else as it is."""
+    if text in _TEXT_GREEK:
+        return _TEXT_GREEK[text]
+    m = _TEXT_GREEK_INDEXED.match(text)
+    if m and m.group(1) in _TEXT_GREEK:
+        return _TEXT_GREEK[m.group(1)] + m.group(2).translate(_SUB)
+    return text
 
 
 # -- the layered notation of BP1-BP4 -----------------------------------------------------------------------
@@ -213,6 +229,21 @@ class Notation:
             return "{" + self.tex(base) + "}^{" + sup + "}"
         return tex_name(self.updated_pattern.replace("{param}", base), self.dialect)
 
+    def _indexed(self, base: str, index: str, mode: str) -> str:
+        """A quantity of a training step named ``base[index]``: ``E[e2]`` is example 2's loss, E⁽²⁾;
+        ``g[w5]`` the gradient the optimizer is given, ``mask[h1]`` a dropout mask entry: g(w5), mask(h1)."""
+        example = _EXAMPLE.match(index)
+        if example:
+            k = example.group(1)
+            if mode == "text":
+                return self.text(base) + "⁽" + k.translate(_SUP) + "⁾"
+            return "{" + self.tex(base) + "}^{(" + k + ")}"
+        if mode == "text":
+            return f"{self.text(base)}({self.text(index)})"
+        # a neuron's name (mask[h1]) is not a quantity: written upright as a whole, like net_{h1}
+        sub = self.tex(index) if index in self.labels or not index.isalnum() else r"\mathrm{" + index + "}"
+        return "{" + self.tex(base) + "}_{" + sub + "}"
+
     def tex(self, key: str) -> str:
         out = self._tex.get(key)
         if out is None:
@@ -234,6 +265,9 @@ class Notation:
             base = self._recomputed(key) if lab is not None else None
             if base is not None:
                 return self._updated(base, mode)
+            indexed = _INDEXED.match(key) if lab is not None else None
+            if indexed:
+                return self._indexed(*indexed.groups(), mode)
             return text_name(key) if mode == "text" else tex_name(key, self.dialect)
         if lab.kind == "partial":
             if lab.num in rl.losses and lab.den in rl.deltas:
@@ -249,11 +283,11 @@ class Notation:
                 out = r"\left." + out + r"\right|_{" + tex_text("via ", self.dialect) + via + "}"
             return out
         if lab.kind == "kept":  # an output after its dropout mask: out~
-            return self.text(lab.base) + "~" if mode == "text" else r"\tilde{" + self.tex(lab.base) + "}"
+            return self.text(lab.base) + "~" if mode == "text" else r"\widetilde{" + self.tex(lab.base) + "}"
         if lab.kind == "state":  # an optimizer's line for one parameter: v(w5), mhat(w5), v_prev(w5)
             name = lab.num
             if mode == "text":
-                return f"{name}({self.text(lab.base)})"
+                return f"{_TEXT_STATE.get(name, name)}({self.text(lab.base)})"
             head = {"mhat": r"\hat{m}", "vhat": r"\hat{v}", "v_prev": r"v^{(t-1)}", "m_prev": r"m^{(t-1)}",
                     "s_prev": r"s^{(t-1)}"}.get(name, tex_name(name, self.dialect))  # fmt: skip
             return head + r"_{" + self.tex(lab.base) + "}"
@@ -268,6 +302,14 @@ class _TexFormPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         name = self._names(expr)
         return name if name is not None else super()._print_Symbol(expr, style)
+
+    def _print_Pow(self, expr):
+        # A derivative raised to a power: (dE/dw5)^2, not a fraction with a stray exponent.
+        if expr.base.is_Symbol and expr.exp.is_Integer:
+            base = self._print(expr.base)
+            if r"\frac" in base:
+                return r"\left(" + base + r"\right)^{" + self._print(expr.exp) + "}"
+        return super()._print_Pow(expr)
 
     @staticmethod
     def derivative(var: str, body: str) -> tuple[str, str]:
@@ -295,15 +337,51 @@ class _TextFormPrinter(StrPrinter):
         return f"∂/∂{var}", f"[ {body} ]"
 
 
-_TEX_DOUBLE = re.compile(r"\\left\(\\left\((-[0-9.]+)\\right\) ?\\right\)")
-_TEXT_DOUBLE = re.compile(r"\(\((-[0-9.]+)\)\)")
+# A number in parentheses of its own inside a function's: negative, or in scientific notation.
+_TEX_DOUBLE = re.compile(r"\\left\(\\left\((-?[0-9.]+(?: \\cdot 10\^\{-?\d+\})?)\\right\) ?\\right\)")
+# A square root's own bar already holds a number in scientific notation: sqrt(1.9·10⁻⁷), not sqrt((1.9·10⁻⁷)).
+_TEX_SQRT = re.compile(r"\\sqrt\{\\left\((-?[0-9.]+ \\cdot 10\^\{-?\d+\})\\right\)\}")
+_TEXT_DOUBLE = re.compile(r"\(\((-?[0-9.]+(?:·10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?)\)\)")
 
 
-def _fmt_number(value: float, digits: int | None) -> str:
+_SIZED_PAIR = re.compile(r"\\left\(((?:(?!\\left|\\right|\\frac).)*?)\\right\)")
+
+
+def _plain_parens(tex: str) -> str:
+    r"""``\left( ... \right)`` around nothing taller than a line as plain parentheses, inner pairs first:
+    pdflatex cannot break a line inside a sized pair, and a long sum in one (lambda (w1^2 + ... + w9^2))
+    would stick out of the page.
+
+    >>> print(_plain_parens(r"\left(\left(-0.2\right)^{2} + \frac{1}{\left(2\right)}\right)"))
+    \left((-0.2)^{2} + \frac{1}{(2)}\right)
+    """
+    while True:
+        out = _SIZED_PAIR.sub(r"(\1)", tex)
+        if out == tex:
+            return out
+        tex = out
+
+
+def _fmt_number(value: float, digits: int | None, scientific: str | None = None) -> str:
+    """``value`` to ``digits`` decimals; with ``scientific`` ("text" or "tex"), a value below 10^(3 − D), of
+    which D decimals show at most three significant digits, is written as ``6.75142·10⁻⁷`` with D − 3
+    significant digits (at least 3): an optimizer's v and eps would otherwise read 0.
+
+    >>> _fmt_number(6.7514231e-07, 9), _fmt_number(6.7514231e-07, 9, "text"), _fmt_number(1e-08, 6, "tex")
+    ('0.000000675', '6.75142·10⁻⁷', '1 \\\\cdot 10^{-8}')
+    """
     from .rounding import format_fixed
 
     if digits is None:
         return repr(float(value))
+    if scientific and value and abs(value) < 10.0 ** (3 - digits):
+        mantissa, exponent = f"{value:.{max(digits - 3, 3) - 1}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        power = int(exponent)
+        if scientific == "text":
+            return f"{mantissa}·10{str(power).translate(_SUP)}"
+        return mantissa + r" \cdot 10^{" + str(power) + "}"
     text = format_fixed(value, digits)
     # Trailing zeros say nothing a person would write: 0.40 -> 0.4, but keep one digit after the point.
     if "." in text:
@@ -313,20 +391,26 @@ def _fmt_number(value: float, digits: int | None) -> str:
     return text
 
 
+def _scientific(number: str) -> bool:
+    return "10^{" in number or "·10" in number
+
+
 class FormulaWriter:
     """Prints the formula, the substituted line and the derivation of quantities, in LaTeX or text.
 
     ``mode`` is "text" for Unicode, anything else for LaTeX in the notation's dialect.
     """
 
-    def __init__(self, notation: Notation, values: Mapping[str, float], digits: int | None):
+    def __init__(self, notation: Notation, values: Mapping[str, float], digits: int | None,
+                 scientific: str | None = None):  # fmt: skip
         self.notation = notation
         self.values = values
         self.digits = digits
+        self.scientific = scientific  # "text" | "tex": how numbers too small for the decimals are written
         self._printed: dict[tuple, str] = {}
 
     def number(self, value: float) -> str:
-        return _fmt_number(value, self.digits)
+        return _fmt_number(value, self.digits, self.scientific)
 
     def _print(self, form, args, mode: str, substitute: bool) -> str:
         # Many quantities print the same form with the same arguments (a neuron's net input is the body
@@ -349,7 +433,7 @@ class FormulaWriter:
             if substitute:
                 v = self.values[key]
                 s = self.number(v)
-                if v < 0 or s.startswith("-"):
+                if v < 0 or s.startswith("-") or _scientific(s):
                     s = r"\left(" + s + r"\right)" if tex else f"({s})"
             else:
                 s = self.label(key, mode)
@@ -363,10 +447,14 @@ class FormulaWriter:
         if tex:
             out = _TexFormPrinter(names).doprint(form.expr)
             # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
-            return _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
+            out = _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
+            out = _TEX_SQRT.sub(r"\\sqrt{\1}", out) if substitute else out
+            return _plain_parens(out) if self.notation.dialect == "latex" else out
         out = _TextFormPrinter(names).doprint(form.expr)
         out = out.replace("**", "^").replace("*", "·")
         for tok, s in tokens.items():
+            if "/" in s:  # a derivative raised to a power: (∂E/∂w5)^2, not ∂E/∂w5^2
+                out = out.replace(tok + "^", f"({s})^")
             out = out.replace(tok, s)
         return _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
 

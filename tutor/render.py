@@ -152,15 +152,58 @@ def final_state(net: Network, history: Any) -> dict[str, Any]:
 # -- the view model the templates read ------------------------------------------------------------------
 
 
-def writer(walk: Walkthrough, mode: str):
-    """The FormulaWriter of one output: ``mode`` "text", "tex" (pdflatex) or "web" (MathJax, MathML)."""
-    from .notation import FormulaWriter, Notation, layered
+def writer(walk: Any, mode: str, *, example: int | None = None, scientific: bool = False):
+    """The FormulaWriter of one output: ``mode`` "text", "tex" (pdflatex) or "web" (MathJax, MathML).
+
+    ``walk`` is a Walkthrough or a TrainingWalk. ``example`` k writes the loss of one example of a batch as
+    E⁽ᵏ⁾, so that its gradients read as the terms of the batch mean; ``scientific`` writes values too small
+    for the shown decimals as 6.75·10⁻⁷ (an optimizer's state), unless they are rounded as printed.
+    """
+    from .notation import _SUP, FormulaWriter, Name, Notation, Relabelling, layered, tex_name, text_name
 
     net = walk.network
     relabel = layered(net) if _options.notation == "layered" else None
+    if example is not None:
+        E = net.notation["loss"]
+        base = relabel.names[E] if relabel else Name(tex_name(E, "web" if mode == "web" else "latex"), text_name(E))
+        names = dict(relabel.names) if relabel else {}
+        names[E] = Name("{" + base.tex + "}^{(" + str(example) + ")}", base.text + "⁽" + str(example).translate(_SUP) + "⁾")
+        relabel = Relabelling(names, *(() if relabel is None else (relabel.deltas, relabel.losses, relabel.neurons)))
     notation = Notation(walk.labels, net.notation["updated"], dialect="web" if mode == "web" else "latex",
                         relabel=relabel)  # fmt: skip
-    return FormulaWriter(notation, walk.values(), shown_digits(walk))
+    small = ("text" if mode == "text" else "tex") if scientific and walk.conventions.rounding == "exact" else None
+    return FormulaWriter(notation, walk.values(), shown_digits(walk), small)
+
+
+def line_view(fw: Any, quantities: dict[str, Quantity], key: str, mode: str,
+              escape: Callable[[str], str] = lambda s: s) -> dict[str, Any] | None:  # fmt: skip
+    """One shown quantity: its label, derivation, formula, numbers substituted and value, as strings."""
+    if not key:
+        return None
+    quantity: Quantity = quantities[key]
+    op, body = fw.derivative(quantity, mode)
+    derivation = f"{op} {body}" if op else ""
+    formula = fw.formula(quantity, mode)
+    substituted = fw.substituted(quantity, mode)
+    value = fw.number(quantity.value)
+    # What follows "label =": each step once (a formula that is already a number is not repeated, nor a
+    # negative number that only gained its parentheses: w = (-0.4) = -0.4).
+    same = substituted in (value, f"({value})", r"\left(" + value + r"\right)")
+    stages = [s for s in (derivation, formula if formula != substituted else "",
+                          "" if same else substituted) if s] + [value]  # fmt: skip
+    return {
+        "key": escape(key),
+        "label": fw.label(key, mode),
+        "derivation": derivation,
+        "derivation_op": op,  # the derivation in two parts, the operator d/d(wrt) ...
+        "derivation_body": body,  # ... and the bracketed expression, which quantities often share
+        "wrt": fw.label(quantity.wrt, mode) if quantity.wrt else "",
+        "formula": formula,
+        "substituted": substituted,
+        "value": value,
+        "stages": stages,
+        "note": quantity.note,
+    }
 
 
 def _same(text: str) -> str:
@@ -181,30 +224,7 @@ def view(walk: Walkthrough, mode: str, check: Any = None, history: Any = None, *
     layered = _options.notation == "layered"
 
     def line(key: str) -> dict[str, Any] | None:
-        if not key:
-            return None
-        quantity: Quantity = q[key]
-        op, body = fw.derivative(quantity, mode)
-        derivation = f"{op} {body}" if op else ""
-        formula = fw.formula(quantity, mode)
-        substituted = fw.substituted(quantity, mode)
-        value = fw.number(quantity.value)
-        # What follows "label =": each step once (a formula that is already a number is not repeated).
-        stages = [s for s in (derivation, formula if formula != substituted else "",
-                              substituted if substituted != value else "") if s] + [value]  # fmt: skip
-        return {
-            "key": escape(key),
-            "label": fw.label(key, mode),
-            "derivation": derivation,
-            "derivation_op": op,  # the derivation in two parts, the operator d/d(wrt) ...
-            "derivation_body": body,  # ... and the bracketed expression, which quantities often share
-            "wrt": fw.label(quantity.wrt, mode) if quantity.wrt else "",
-            "formula": formula,
-            "substituted": substituted,
-            "value": value,
-            "stages": stages,
-            "note": quantity.note,
-        }
+        return line_view(fw, q, key, mode, escape)
 
     def factors(keys: list[str]) -> list[dict[str, Any] | None]:
         """The derived factors that products multiply in: dnet_k/dout_j of a hidden neuron's paths."""
@@ -216,7 +236,8 @@ def view(walk: Walkthrough, mode: str, check: Any = None, history: Any = None, *
 
     forward = [
         {"name": escape(net.layers[li].name), "number": number(li), "activation": net.layers[li].activation,
-         "neurons": [{"name": escape(n.name), "j": j + 1, "net": line(n.net), "out": line(n.out)}
+         "neurons": [{"name": escape(n.name), "j": j + 1, "net": line(n.net), "out": line(n.out),
+                      "mask": line(n.mask), "kept": line(n.kept)}
                      for j, n in enumerate(row)]}
         for li, row in enumerate(walk.forward)
     ]  # fmt: skip
@@ -232,9 +253,12 @@ def view(walk: Walkthrough, mode: str, check: Any = None, history: Any = None, *
                 {
                     "name": escape(nb.name),
                     "j": j + 1,
-                    "factors": factors(nb.contributions or [nb.dE_dout]) if li < len(net.layers) - 1 else [],
+                    "factors": factors(nb.contributions or [nb.dE_dkept or nb.dE_dout]) if li < len(net.layers) - 1 else [],
                     "dE_dout": line(nb.dE_dout),
                     "contributions": [line(c) for c in nb.contributions],
+                    # with dropout: dE/dout~ (the sum over downstream neurons) and dout~/dout = mask·scale
+                    "dE_dkept": line(nb.dE_dkept),
+                    "dkept_dout": line(nb.dkept_dout),
                     "dout_dnet": line(nb.dout_dnet),
                     "jacobian": [line(k) for k in nb.jacobian],
                     "delta": line(nb.delta),
@@ -353,8 +377,13 @@ _MODES = {"text": "text", "tex": "tex", "md": "web", "html": "web"}
 _ESCAPES: dict[str, Callable[[str], str]] = {"text": _same, "tex": _tex_escape, "md": md_escape, "html": _same}
 
 
-def context(fmt: str, walk: Walkthrough, check: Any = None, history: Any = None) -> dict[str, Any]:
-    """What the template of ``fmt`` reads: the view model ``v``, the ``history`` and the ``diagram``."""
+NO_VIEWS = {"matrix": None, "paths": None, "magnitudes": None}
+
+
+def context(fmt: str, walk: Walkthrough, check: Any = None, history: Any = None, views: tuple[str, ...] = (),
+            twin: tuple[str, Walkthrough] | None = None) -> dict[str, Any]:  # fmt: skip
+    """What the template of ``fmt`` reads: the view model ``v``, the ``history``, the ``diagram`` and the
+    ``views`` asked for (matrix, paths, magnitudes; the magnitudes beside a ``twin`` (name, walk) if given)."""
     from . import diagram
 
     mode = _MODES[fmt]
@@ -369,36 +398,46 @@ def context(fmt: str, walk: Walkthrough, check: Any = None, history: Any = None)
 
         figure = Markup(figure)  # built from escaped parts by diagram.svg
     v = view(walk, mode, check, history, escape=_ESCAPES[fmt], fw=fw)
-    return {"v": v, "history": _history_view(history), "diagram": figure}
+    extra = NO_VIEWS
+    if views:
+        from . import viewreport
+
+        extra = viewreport.data(walk, views, mode, *(twin[::-1] if twin else ()))
+    return {"v": v, "history": _history_view(history), "diagram": figure, "views": extra}
 
 
-def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any) -> str:
-    return _render(TEMPLATES[fmt], context(fmt, walk, check, history), autoescape=fmt == "html")
+def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any, views=(), twin=None) -> str:
+    return _render(TEMPLATES[fmt], context(fmt, walk, check, history, views, twin), autoescape=fmt == "html")
 
 
-def render_text(walk: Walkthrough, check: Any = None, history: Any = None) -> str:
+def render_text(walk: Walkthrough, check: Any = None, history: Any = None, views: tuple[str, ...] = (),
+                twin: tuple[str, Walkthrough] | None = None) -> str:  # fmt: skip
     """A walk-through for a terminal: Unicode, no LaTeX."""
-    return _render_format("text", walk, check, history)
+    return _render_format("text", walk, check, history, views, twin)
 
 
-def render_markdown(walk: Walkthrough, check: Any = None, history: Any = None) -> str:
+def render_markdown(walk: Walkthrough, check: Any = None, history: Any = None, views: tuple[str, ...] = (),
+                    twin: tuple[str, Walkthrough] | None = None) -> str:  # fmt: skip
     """A walk-through for GitHub and Jupyter: math in $...$ and $$...$$, the network as inline SVG."""
-    return _render_format("md", walk, check, history)
+    return _render_format("md", walk, check, history, views, twin)
 
 
-def render_latex(walk: Walkthrough, check: Any = None, history: Any = None) -> str:
+def render_latex(walk: Walkthrough, check: Any = None, history: Any = None, views: tuple[str, ...] = (),
+                 twin: tuple[str, Walkthrough] | None = None) -> str:  # fmt: skip
     """A standalone LaTeX document that pdflatex compiles with texlive-latex-base alone."""
-    return _render_format("tex", walk, check, history)
+    return _render_format("tex", walk, check, history, views, twin)
 
 
-def render_html(walk: Walkthrough, check: Any = None, history: Any = None) -> str:
+def render_html(walk: Walkthrough, check: Any = None, history: Any = None, views: tuple[str, ...] = (),
+                twin: tuple[str, Walkthrough] | None = None) -> str:  # fmt: skip
     """One self-contained HTML file: MathML math, inline SVG and CSS, no script and no network access."""
-    return _render_format("html", walk, check, history)
+    return _render_format("html", walk, check, history, views, twin)
 
 
-def render_pdf(walk: Walkthrough, check: Any = None, history: Any = None) -> bytes:
+def render_pdf(walk: Walkthrough, check: Any = None, history: Any = None, views: tuple[str, ...] = (),
+               twin: tuple[str, Walkthrough] | None = None) -> bytes:  # fmt: skip
     """The LaTeX walk-through compiled by pdflatex, as PDF bytes."""
-    return compile_pdf(render_latex(walk, check, history))
+    return compile_pdf(render_latex(walk, check, history, views, twin))
 
 
 # -- MathML for HTML -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Renders a training run: the loss per epoch, the chosen steps walked through, the final state (text, JSON).
+"""Renders a training run: the loss per epoch, the chosen steps walked through, the final state (text, JSON, Markdown, LaTeX, HTML).
 
 Reads the numeric run (tutor.training.Run) and the symbolic walk-throughs of the chosen steps; computes
 nothing.
@@ -57,112 +57,153 @@ def setup_text(net: Network) -> str:
     return "; ".join(parts)
 
 
-def _writer(labels, values, net: Network, digits: int):
-    from .notation import FormulaWriter, Notation  # SymPy's printers: only when a step is shown
-
-    return FormulaWriter(Notation(labels, net.notation["updated"]), values, digits)
-
-
-def _example_view(walk: Walkthrough, index: int) -> dict[str, Any]:
-    v = render.view(walk, "text")
-    grads = []
-    fw = render.writer(walk, "text")
-    for p in walk.params:
-        grads.append(_line(fw, walk.quantities, p.gradient))
-    kept = {}
-    for row in walk.forward:
-        for n in row:
-            if n.kept:
-                kept[n.name] = _line(fw, walk.quantities, n.kept)
-    for layer in v["forward"]:
-        for n in layer["neurons"]:
-            n["kept"] = kept.get(n["name"])
-    drop = {}
-    for row in walk.backward:
-        for nb in row:
-            if nb.dE_dkept:
-                drop[nb.name] = (_line(fw, walk.quantities, nb.dE_dkept), _line(fw, walk.quantities, nb.dkept_dout))
-    for layer in v["backward"]:
-        for n in layer["neurons"]:
-            n["dE_dkept"], n["dkept_dout"] = drop.get(n["name"], (None, None))
+def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape) -> dict[str, Any]:
+    """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch."""
+    fw = render.writer(walk, mode, example=index if several else None, scientific=True)
+    v = render.view(walk, mode, escape=escape, fw=fw)
+    # per layer, each parameter's own factor dnet/dparam and its gradient: one group of lines a layer
+    gradients = [[line for p in layer["params"] for line in p["local"] + [p["gradient"]]] for layer in v["backward"]]
     return {"index": index, "forward": v["forward"], "loss_terms": v["loss_terms"], "loss": v["loss"],
-            "backward": v["backward"], "gradients": grads}  # fmt: skip
+            "backward": v["backward"], "gradients": gradients}  # fmt: skip
 
 
-def _line(fw, quantities, key: str) -> dict[str, str] | None:
-    if not key:
-        return None
-    q = quantities[key]
-    derivation = fw.differentiated(q, "text")
-    if derivation and q.wrt:
-        derivation = f"∂/∂{fw.label(q.wrt, 'text')} [ {derivation} ]"
-    return {"key": key, "label": fw.label(key, "text"), "derivation": derivation,
-            "wrt": fw.label(q.wrt, "text") if q.wrt else "", "formula": fw.formula(q, "text"),
-            "substituted": fw.substituted(q, "text"), "value": fw.number(q.value)}  # fmt: skip
+def _given(line: dict[str, Any], value: float) -> dict[str, Any]:
+    """A hyperparameter as given (eps 1e-08), not rounded to the shown decimals."""
+    text = f"{value:g}"
+    return {**line, "value": text, "stages": [text]}
 
 
-def _step_view(tw: TrainingWalk, digits: int) -> dict[str, Any]:
-    net = tw.network
-    fw = _writer(tw.labels, tw.values(), net, digits)
+def _step_view(tw: TrainingWalk, mode: str, escape) -> dict[str, Any]:
+    fw = render.writer(tw, mode, scientific=True)
     q = tw.quantities
+    exact = tw.conventions.rounding == "exact"
 
-    def line(k):
-        return _line(fw, q, k)
+    def line(k: str) -> dict[str, Any] | None:
+        return render.line_view(fw, q, k, mode, escape)
 
     m = len(tw.examples)
     params = []
     for p in tw.params:
-        params.append({"label": p.label, "mean": line(p.mean) if m > 1 else None, "reg": line(p.reg),
-                       "total": line(p.total) if p.reg else None, "lines": [line(k) for k in p.lines]})  # fmt: skip
-    hyper = [line(k) for k in ([tw.lr] + tw.hyper) if k]
-    for h in hyper:  # a hyperparameter is given, not computed: show it as given (eps 1e-08 is not 0.000000)
-        if tw.quantities[h["key"]].form is None:
-            h["value"] = f"{tw.value(h['key']):g}"
+        params.append({
+            "label": fw.label(p.label, mode), "key": escape(p.label), "kind": p.kind,
+            "mean": line(p.mean) if m > 1 else None, "reg": line(p.reg), "total": line(p.total) if p.reg else None,
+            "state": [line(k) for k in p.state_before], "lines": [line(k) for k in p.lines],
+        })  # fmt: skip
+    # the learning rate after decay: eta0, decay and the epoch are given, eta computed from them
+    rate = [line(k) for k in ("eta0", "decay", "epoch") if k in q] + [line(tw.lr)]
+    hyper = [line(k) if exact or q[k].form is not None else _given(line(k), q[k].value) for k in tw.hyper]
     return {
-        "number": tw.number, "epoch": tw.epoch + 1, "batch": [k + 1 for k in tw.batch], "lr": fw.number(tw.value(tw.lr)),
-        "examples": [_example_view(w, k + 1) for w, k in zip(tw.examples, tw.batch)],
+        "number": tw.number, "epoch": tw.epoch + 1, "batch": [k + 1 for k in tw.batch], "several": m > 1,
+        "lr": fw.number(tw.value(tw.lr)), "lr_label": fw.label(tw.lr, mode),
+        "examples": [_example_view(w, k + 1, m > 1, mode, escape) for w, k in zip(tw.examples, tw.batch)],
         "data_loss": line(tw.data_loss) if m > 1 else None, "reg_loss": line(tw.reg_loss),
-        "loss": line(tw.loss) if tw.reg_loss else None, "hyper": hyper, "params": params,
+        "loss": line(tw.loss) if tw.reg_loss else None, "rate": rate, "hyper": hyper, "params": params,
     }  # fmt: skip
 
 
-def view(net: Network, run, walks: list[TrainingWalk], epochs: int) -> dict[str, Any]:
+def _fmt(x: float, digits: int) -> str:
+    """A loss or a final value: ``digits`` decimals past its first significant one (losses shrink by decades)."""
+    import math
+
     from .rounding import format_fixed
 
+    extra = max(0, -math.floor(math.log10(abs(x))) - 1) if x else 0
+    return format_fixed(x, min(digits + extra, 15))
+
+
+def view(net: Network, run, walks: list[TrainingWalk], epochs: int, mode: str = "text", escape=render._same, *,
+         explain: bool = False, figure: Any = "", curve: Any = "") -> dict[str, Any]:  # fmt: skip
+    """What the training templates read. ``mode`` "text", "tex" or "web" as for render.view; ``explain``: the
+    one step of ``explain``, not a run; ``figure`` the network drawn, ``curve`` the loss per epoch drawn."""
     digits = net.conventions.digits
-
-    def fmt(x: float) -> str:
-        # losses shrink by orders of magnitude: keep `digits` decimals past the first significant one
-        import math
-
-        extra = max(0, -math.floor(math.log10(abs(x))) - 1) if x else 0
-        return format_fixed(x, min(digits + extra, 15))
-
     n = len(run.epoch_loss)
     rows = sorted({0, 1, 2, 3, n - 1} | set(range(0, n, max(1, (n - 1) // 20))))
     final = []
     for k, fwd in enumerate(run.final):
-        outs = [{"name": name, "value": fmt(float(v))} for name, v in zip(net.output_layer.out_names, fwd.outs[-1])]
-        final.append({"index": k + 1, "outputs": outs, "loss": fmt(fwd.loss)})
+        outs = [{"name": escape(name), "value": _fmt(float(v), digits)} for name, v in zip(net.output_layer.out_names, fwd.outs[-1])]
+        final.append({"index": k + 1, "outputs": outs, "loss": _fmt(fwd.loss, digits)})
     params = []
     for layer, W, bp in zip(net.layers, run.W, run.b):
         for j, row in enumerate(layer.weight_labels):
-            params += [{"name": w, "value": fmt(float(W[j, i]))} for i, w in enumerate(row)]
+            params += [{"name": escape(w), "value": _fmt(float(W[j, i]), digits)} for i, w in enumerate(row)]
         labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
-        params += [{"name": b, "value": fmt(float(v))} for b, v in zip(labels, bp)]
+        params += [{"name": escape(b), "value": _fmt(float(v), digits)} for b, v in zip(labels, bp)]
     return {
-        "title": net.title, "setup": setup_text(net), "conventions": net.conventions.describe(), "digits": digits,
-        "epochs": epochs, "steps": len(run.losses), "steps_per_epoch": run.steps_per_epoch,
-        "regularized": bool(net.training.regularization), "optimizer": net.training.optimizer,
-        "table": [{"epoch": str(e), "loss": fmt(run.epoch_loss[e])} for e in rows if e < n],
-        "shown": [_step_view(tw, digits) for tw in walks],
+        "title": escape(net.title), "description": escape(net.description), "source": escape(net.source),
+        "setup": escape(setup_text(net)), "conventions": escape(net.conventions.describe()), "digits": digits,
+        "explain": explain, "epochs": epochs, "steps": len(run.losses), "steps_per_epoch": run.steps_per_epoch,
+        "examples": len(net.examples), "regularized": bool(net.training.regularization),
+        "optimizer": escape(net.training.optimizer), "figure": figure, "curve": curve,
+        "table": [{"epoch": str(e), "loss": _fmt(run.epoch_loss[e], digits)} for e in rows if e < n],
+        "shown": [_step_view(tw, mode, escape) for tw in walks],
         "final": final, "params": params,
-        "last_loss_before": fmt(run.losses[-1]) if run.losses else "", "final_loss": fmt(run.epoch_loss[-1]),
+        "last_loss_before": _fmt(run.losses[-1], digits) if run.losses else "",
+        "final_loss": _fmt(run.epoch_loss[-1], digits),
     }  # fmt: skip
 
 
-def render_train_text(net: Network, run, walks: list[TrainingWalk], epochs: int) -> str:
-    return render._render("training/train.txt.j2", {"t": view(net, run, walks, epochs)})
+TRAIN_TEMPLATES = {"text": "training/train.txt.j2", "md": "training/train.md.j2", "tex": "training/train.tex.j2",
+                   "html": "training/train.html.j2"}  # fmt: skip
+
+
+def render_train(fmt: str, net: Network, run, walks: list[TrainingWalk], epochs: int, *, explain: bool = False,
+                 start: Walkthrough | None = None) -> str:  # fmt: skip
+    """A training run (or, with ``explain``, its one step) as text, Markdown, LaTeX or HTML.
+
+    ``start`` is the walk-through of the network before training (forward pass only), for the drawing of
+    the network with its first example; the loss curve is drawn from the run's loss per epoch.
+    """
+    from . import curve
+
+    mode = render._MODES[fmt]
+    figure = curve_drawn = ""
+    if start is not None and fmt != "text":
+        from . import diagram
+
+        layout = diagram.layout(start, render.writer(start, mode))
+        figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
+    if not explain and fmt != "text":
+        curve_drawn = curve.picture(run.epoch_loss) if fmt == "tex" else curve.svg(run.epoch_loss)
+    if fmt == "html":
+        from markupsafe import Markup
+
+        # both drawn from escaped parts (diagram.svg) or from numbers only (curve.svg)
+        figure, curve_drawn = Markup(figure), Markup(curve_drawn)
+    t = view(net, run, walks, epochs, mode, render._ESCAPES[fmt], explain=explain, figure=figure, curve=curve_drawn)
+    return render._render(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html")
+
+
+def render_train_text(net: Network, run, walks: list[TrainingWalk], epochs: int, *, explain: bool = False) -> str:
+    return render_train("text", net, run, walks, epochs, explain=explain)
+
+
+def documents(formats: tuple[str, ...], net: Network, epochs: int, shown: set[int], *, explain: bool = False,
+              progress=None) -> tuple[Any, dict[str, str]]:  # fmt: skip
+    """Train (``explain``: one step) and render the run in each of ``formats``, the steps ``shown`` walked through.
+
+    The one place where ``train``, ``explain`` of a training spec and the worked examples' handouts run the
+    engines for a training document: the numeric run, then the symbolic walk-through of each shown step.
+    """
+    from . import training
+
+    if explain:
+        run = training.run(net, 0, keep=lambda n: n == 1, total_steps=1)
+    else:
+        run = training.run(net, epochs, keep=shown.__contains__, progress=progress)
+    drawn = [f for f in formats if f not in ("text", "json")]
+    walks, start = [], None
+    if shown or drawn:  # SymPy is loaded only when a step is walked through or the network drawn
+        from .symbolic import explain_step, explain_training_step
+
+        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
+        start = explain_step(net, forward_only=True) if drawn else None
+    out = {}
+    for fmt in formats:
+        if fmt == "json":
+            out[fmt] = render_train_json(net, run, walks, epochs)
+        else:
+            out[fmt] = render_train(fmt, net, run, walks, epochs, explain=explain, start=start)
+    return run, out
 
 
 def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int) -> str:

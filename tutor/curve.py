@@ -1,0 +1,128 @@
+"""The loss curve of a training run drawn from its numbers, as inline SVG and as a LaTeX picture (no plotting library).
+
+Both drawings come from one layout: the points scaled into a plot box (a logarithmic loss axis when the loss
+spans more than two decades, as ``tutor.plot`` does), with the first, middle and last epoch and the lowest
+and highest loss written on the axes. It computes positions and formats numbers only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+WIDTH, HEIGHT = 120.0, 60.0  # the plot box in millimetres (the LaTeX picture's unit; SVG scales it)
+LEFT, BOTTOM, TOP, RIGHT = 18.0, 10.0, 9.0, 4.0  # room for the tick labels and the axis name
+MAX_SEGMENTS = 240  # a longer run is drawn through every k-th epoch (and the last): the shape stays
+PX = 4.5  # SVG pixels per millimetre
+
+
+@dataclass(frozen=True)
+class Curve:
+    points: tuple[tuple[float, float], ...]  # (x, y) in millimetres, y upwards from the bottom
+    x_ticks: tuple[tuple[float, str], ...]  # (x, label): epochs
+    y_ticks: tuple[tuple[float, str], ...]  # (y, label): losses
+    log: bool
+
+
+def _n(x: float) -> str:
+    """A coordinate with two decimals and no "-0", so that output is identical from run to run."""
+    s = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def _label(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def layout(losses: list[float]) -> Curve | None:
+    """The curve of ``losses`` (one a epoch, from epoch 0), or None when there is nothing to draw."""
+    n = len(losses)
+    if n < 2 or not all(math.isfinite(v) for v in losses):
+        return None
+    positive = [v for v in losses if v > 0]
+    log = len(positive) == n and max(positive) / min(positive) > 100
+    f = math.log10 if log else (lambda v: v)
+    lo, hi = min(map(f, losses)), max(map(f, losses))
+    span = hi - lo or 1.0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM - TOP
+    step = max(1, math.ceil((n - 1) / MAX_SEGMENTS))
+    picks = sorted(set(range(0, n, step)) | {n - 1})
+
+    def x(e: int) -> float:
+        return LEFT + plot_w * e / (n - 1)
+
+    def y(v: float) -> float:
+        return BOTTOM + plot_h * (f(v) - lo) / span
+
+    points = tuple((x(e), y(losses[e])) for e in picks)
+    ticks = sorted({0, (n - 1) // 2, n - 1})
+    low, high = min(losses), max(losses)
+    y_ticks = ((y(low), _label(low)),) if low == high else ((y(low), _label(low)), (y(high), _label(high)))
+    return Curve(points, tuple((x(e), str(e)) for e in ticks), y_ticks, log)
+
+
+def svg(losses: list[float]) -> str:
+    """Inline SVG of the curve (no blank line, so that Markdown keeps it one HTML block); "" if none."""
+    c = layout(losses)
+    if c is None:
+        return ""
+
+    def p(v: float) -> str:
+        return _n(v * PX)
+
+    def up(v: float) -> str:  # SVG's y runs downwards
+        return _n((HEIGHT - v) * PX)
+
+    w, h = p(WIDTH), p(HEIGHT)
+    x0, x1, y0, y1 = LEFT, WIDTH - RIGHT, BOTTOM, HEIGHT - TOP
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'style="max-width:100%;height:auto" font-family="serif" font-size="13" role="img" '
+        'aria-label="The loss per epoch">',
+        f'<polyline points="{p(x0)},{up(y1)} {p(x0)},{up(y0)} {p(x1)},{up(y0)}" fill="none" stroke="#000"/>',
+        '<polyline points="' + " ".join(f"{p(a)},{up(b)}" for a, b in c.points) + '" fill="none" stroke="#1f4e79" stroke-width="2"/>',
+    ]  # fmt: skip
+    for x, label in c.x_ticks:
+        out.append(f'<line x1="{p(x)}" y1="{up(y0)}" x2="{p(x)}" y2="{up(y0 - 1.2)}" stroke="#000"/>')
+        out.append(f'<text x="{p(x)}" y="{up(y0 - 4.5)}" text-anchor="middle">{label}</text>')
+    for y, label in c.y_ticks:
+        out.append(f'<line x1="{p(x0)}" y1="{up(y)}" x2="{p(x0 - 1.2)}" y2="{up(y)}" stroke="#000"/>')
+        out.append(f'<text x="{p(x0 - 2)}" y="{up(y)}" text-anchor="end" dominant-baseline="central">{label}</text>')
+    axis = "loss (log scale)" if c.log else "loss"
+    out.append(f'<text x="{p((x0 + x1) / 2)}" y="{up(1.5)}" text-anchor="middle">epoch</text>')
+    out.append(f'<text x="{p(LEFT)}" y="{up(HEIGHT - 1.5)}" text-anchor="middle" dominant-baseline="hanging">{axis}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def picture(losses: list[float]) -> str:
+    """The curve as a LaTeX2e picture (kernel commands only: segments are straight \\qbezier curves); "" if none."""
+    c = layout(losses)
+    if c is None:
+        return ""
+    x0, x1, y0, y1 = LEFT, WIDTH - RIGHT, BOTTOM, HEIGHT - TOP
+
+    def at(x: float, y: float) -> str:
+        return f"({_n(x)},{_n(y)})"
+
+    def segment(a: tuple[float, float], b: tuple[float, float]) -> str:
+        # The kernel's \qbezier is a row of dots, as many as \qbeziermax allows unless told: ten a
+        # millimetre keep a long segment solid.
+        dots = math.ceil(10 * math.hypot(b[0] - a[0], b[1] - a[1])) + 2
+        return rf"\qbezier[{dots}]{at(*a)}{at((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)}{at(*b)}"
+
+    out = [r"\begin{center}", r"\setlength{\unitlength}{1mm}", rf"\begin{{picture}}({_n(WIDTH)},{_n(HEIGHT)})",
+           rf"\put{at(x0, y0)}{{\line(1,0){{{_n(x1 - x0)}}}}}", rf"\put{at(x0, y0)}{{\line(0,1){{{_n(y1 - y0)}}}}}",
+           r"\thicklines"]  # fmt: skip
+    out += [segment(a, b) for a, b in zip(c.points, c.points[1:])]
+    out.append(r"\thinlines")
+    for x, label in c.x_ticks:
+        out.append(rf"\put{at(x, y0)}{{\line(0,-1){{1.2}}}}")
+        out.append(rf"\put{at(x, y0 - 4)}{{\makebox(0,0){{\small {label}}}}}")
+    for y, label in c.y_ticks:
+        out.append(rf"\put{at(x0, y)}{{\line(-1,0){{1.2}}}}")
+        out.append(rf"\put{at(x0 - 2, y)}{{\makebox(0,0)[r]{{\small {label}}}}}")
+    out.append(rf"\put{at((x0 + x1) / 2, 1.5)}{{\makebox(0,0){{\small epoch}}}}")
+    out.append(rf"\put{at(LEFT, HEIGHT - 3.5)}{{\makebox(0,0){{\small {'loss (log scale)' if c.log else 'loss'}}}}}")
+    out += [r"\end{picture}", r"\end{center}"]
+    return "\n".join(out)
