@@ -294,7 +294,9 @@ def test_a_missing_template_value_is_an_error(tmp_path):
 
 
 def test_pdf_without_pdflatex_names_the_program(monkeypatch):
-    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(TutorError, match=r"pdflatex not found; install texlive-latex-base"):
         render.render_pdf(explain_step(load("appendix-a")))
 

@@ -395,6 +395,9 @@ def _scientific(number: str) -> bool:
     return "10^{" in number or "·10" in number
 
 
+_TEX_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, LaTeX with tokens): forms live for the process
+
+
 class FormulaWriter:
     """Prints the formula, the substituted line and the derivation of quantities, in LaTeX or text.
 
@@ -421,6 +424,23 @@ class FormulaWriter:
             out = self._printed[cache_key] = self._print_form(form, args, mode, substitute)
         return out
 
+    def _tex_from_template(self, form, names) -> str:
+        """The form printed once with a token per placeholder, then each token replaced: printing depends on
+        the expression, not on what a symbol is called, except that a power's base containing '^' gets
+        braces; such strings take the printer itself."""
+        strings = [names(p) for p in form.placeholders]
+        if any(t is not None and "^" in t for t in strings):
+            return _TexFormPrinter(names).doprint(form.expr)
+        template = _TEX_TEMPLATES.get(id(form))
+        if template is None or template[0] is not form:
+            tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
+            template = _TEX_TEMPLATES[id(form)] = (form, _TexFormPrinter(tokens.get).doprint(form.expr))
+        out = template[1]
+        for i, t in enumerate(strings):
+            if t is not None:
+                out = out.replace(f"\ue000{i}\ue001", t)
+        return out
+
     def _print_form(self, form, args, mode: str, substitute: bool) -> str:
         mapping = dict(zip(form.placeholders, args))
         tokens: dict[str, str] = {}
@@ -445,7 +465,7 @@ class FormulaWriter:
             return tok
 
         if tex:
-            out = _TexFormPrinter(names).doprint(form.expr)
+            out = self._tex_from_template(form, names)
             # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
             out = _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
             out = _TEX_SQRT.sub(r"\\sqrt{\1}", out) if substitute else out

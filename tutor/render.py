@@ -8,13 +8,9 @@ format it goes to, so that templates print its strings as they are (HTML is auto
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -463,6 +459,8 @@ _PDF_SOURCE = re.compile(rb"/" + PDF_SOURCE_KEY.encode() + rb" *\(sha256:([0-9a-
 
 
 def source_digest(tex: str) -> str:
+    import hashlib
+
     return hashlib.sha256(tex.encode("utf-8")).hexdigest()
 
 
@@ -478,6 +476,10 @@ def compile_pdf(tex: str, timeout: float = 120) -> bytes:
     The PDF records the SHA-256 of ``tex`` in its document information, and its dates are fixed, so the
     same ``tex`` gives the same bytes on the same TeX installation.
     """
+    import shutil
+    import subprocess
+    import tempfile
+
     exe = shutil.which("pdflatex")
     if exe is None:
         raise TutorError("pdflatex not found; install texlive-latex-base")
@@ -524,6 +526,7 @@ def _environment(autoescape: bool):
     loader = jinja2.PrefixLoader({"builtin": builtin}, delimiter="/")
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([loader, *loaders]),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,
@@ -535,6 +538,38 @@ def _environment(autoescape: bool):
     env.filters["tex"] = _tex_escape
     env.filters["md_escape"] = md_escape
     return env
+
+
+def _bytecode_cache():
+    """Compiled templates kept between runs, which saves a run most of its template time.
+
+    Jinja2 keys each entry by the template's name and checks its source, so an edited or overriding
+    template is compiled afresh; a cache folder that cannot be written only costs the compile.
+    """
+    import jinja2
+
+    class _Cache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket):
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    if os.environ.get("BACKPROP_TUTOR_NO_CACHE"):
+        return None
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(root) / "backprop-tutor" / f"jinja2-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _Cache(str(folder))
 
 
 def _render(template: str, context: dict[str, Any], autoescape: bool = False) -> str:
