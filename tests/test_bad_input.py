@@ -253,3 +253,10 @@ def test_examples_table(tmp_path, capsys):
     assert_clean_error(rc, err, "inputs.values", "not both")
     rc, err = run(tmp_path, capsys, ok.replace("learning_rate = 0.5", 'learning_rate = 0.5\nbatch = 2') + '[conventions]\nupdate_order = "updated-first"\n')
     assert_clean_error(rc, err, "conventions.update_order", "plain gradient descent")
+
+
+def test_integers_beyond_float_range_and_folders(tmp_path, capsys):
+    rc, err = run(tmp_path, capsys, GOOD.replace("values = [0.5, -0.25]", "values = [0.5, " + "9" * 400 + "]"))
+    assert_clean_error(rc, err, "inputs.values[1]", "too large")
+    rc = main(["explain", str(tmp_path)])
+    assert_clean_error(rc, capsys.readouterr().err, "is a folder")

@@ -183,6 +183,8 @@ class Network:
 def load(spec: str | Path) -> Network:
     """Load a network from a TOML file path or the name of a built-in example (``mazur``, ...)."""
     path = Path(spec)
+    if path.is_dir():
+        raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", str(spec))
     if not path.is_file():
         builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
         if builtin is None:
@@ -628,7 +630,10 @@ def _table(data: Mapping, key: str, where: str) -> Mapping:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"expected a number, got {_show(value)}", where)
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # a TOML integer has no size limit
+        raise SpecError(f"{_show(value)} is too large; expected a finite number", where) from None
     if not math.isfinite(x):
         raise SpecError(f"expected a finite number, got {value!r}", where)
     return x
