@@ -132,13 +132,13 @@ def test_wide_layer_refused_before_reading_weights(tmp_path, capsys):
 
 
 def test_many_parameters_refused(tmp_path, capsys):
-    # 50 inputs -> 100 -> 50: 5,100 + 5,050 parameters, each layer within the width limit
+    # 30 inputs -> 40 -> 30: 1,240 + 1,230 parameters, each layer within the width limit
     def w(rows, cols):
         return "[" + ", ".join(["[" + ", ".join(["0.01"] * cols) + "]"] * rows) + "]"
 
-    text = (f"[inputs]\nvalues = [{', '.join(['1.0'] * 50)}]\n[[layers]]\nsize = 100\nactivation = \"relu\"\n"
-            f"weights = {w(100, 50)}\n[[layers]]\nsize = 50\nactivation = \"relu\"\nweights = {w(50, 100)}\n"
-            f"[loss]\nname = \"mse\"\ntargets = [{', '.join(['0.0'] * 50)}]\n[training]\nlearning_rate = 0.1\n")  # fmt: skip
+    text = (f"[inputs]\nvalues = [{', '.join(['1.0'] * 30)}]\n[[layers]]\nsize = 40\nactivation = \"relu\"\n"
+            f"weights = {w(40, 30)}\n[[layers]]\nsize = 30\nactivation = \"relu\"\nweights = {w(30, 40)}\n"
+            f"[loss]\nname = \"mse\"\ntargets = [{', '.join(['0.0'] * 30)}]\n[training]\nlearning_rate = 0.1\n")  # fmt: skip
     rc, err = run(tmp_path, capsys, text)
     assert_clean_error(rc, err, "layers[1]", f"more than {MAX_PARAMETERS} parameters")
 
@@ -184,7 +184,9 @@ def test_missing_file_and_bad_options(tmp_path, capsys):
     rc = main(["explain", "mazur", "--rounding", "sloppy"])
     assert_clean_error(rc, capsys.readouterr().err, "--rounding", "invalid choice")
     rc = main(["explain", "mazur", "--digits", "40"])
-    assert_clean_error(rc, capsys.readouterr().err, "--digits", "0 to 15")
+    assert_clean_error(rc, capsys.readouterr().err, "--digits", "1 to 15")
+    for cmd in (["train", "mazur", "--digits", "0"], ["check", "mazur", "--digits", "16"]):
+        assert_clean_error(main(cmd), capsys.readouterr().err, "--digits", "1 to 15")
 
 
 def test_binary_step_has_no_gradient(tmp_path, capsys):
@@ -260,3 +262,55 @@ def test_integers_beyond_float_range_and_folders(tmp_path, capsys):
     assert_clean_error(rc, err, "inputs.values[1]", "too large")
     rc = main(["explain", str(tmp_path)])
     assert_clean_error(rc, capsys.readouterr().err, "is a folder")
+
+
+@pytest.mark.parametrize(
+    "notation,fragments",
+    [
+        ('updated = "{param}"', ["notation.updated", "must differ"]),
+        ('loss = "{neuron}"', ["notation.loss", "{neuron} has no meaning"]),
+        ('net = "{param}_in"', ["notation.net", "{param} has no meaning", "use {neuron}"]),
+    ],
+)
+def test_notation_patterns(tmp_path, capsys, notation, fragments):
+    rc, err = run(tmp_path, capsys, GOOD + "\n[notation]\n" + notation + "\n")
+    assert_clean_error(rc, err, *fragments)
+
+
+def test_reserved_name_and_saturation(tmp_path, capsys):
+    rc, err = run(tmp_path, capsys, GOOD.replace("bias = 0.2", 'bias = 0.2\nweight_labels = [["eta", "w2"]]'))
+    assert_clean_error(rc, err, "'eta'", "reserved")
+    # softplus of a net input past e^709 stays finite; a saturated sigmoid under cross-entropy is an error, not a crash
+    rc, err = run(tmp_path, capsys, GOOD.replace('activation = "sigmoid"', 'activation = "softplus"', 1).replace("0.1, 0.2], [0.3", "800, 0.2], [0.3"))
+    assert rc == 0, err
+    sat = GOOD.replace('"half_sse"', '"binary_cross_entropy"').replace("weights = [[0.5, 0.6]]", "weights = [[500, 600]]")
+    rc, err = run(tmp_path, capsys, sat)
+    assert_clean_error(rc, err, "cannot be computed", "saturated")
+
+
+def test_conventions_on_the_command_line_keep_the_spec_rules(capsys):
+    rc = main(["explain", "optimizer-adam", "--update-order", "updated-first"])
+    assert_clean_error(rc, capsys.readouterr().err, "--update-order", "plain gradient descent")
+
+
+def test_non_regular_files_and_template_folders(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for cmd, frag in [(["check", "mazur", str(fifo)], "not a regular file"), (["explain", str(fifo)], "not a regular file"),
+                      (["quiz", "mazur", "--answers", str(fifo)], "not a regular file"),
+                      (["explain", "mazur", "--template-dir", str(tmp_path / "none")], "--template-dir")]:  # fmt: skip
+        assert_clean_error(main(cmd), capsys.readouterr().err, frag)
+    (tmp_path / "t" / "text").mkdir(parents=True)
+    (tmp_path / "t" / "text" / "walkthrough.txt.j2").write_text("{{ 1 / 0 }}")
+    assert_clean_error(main(["explain", "mazur", "--template-dir", str(tmp_path / "t")]), capsys.readouterr().err,
+                       "walkthrough.txt.j2", "ZeroDivisionError")  # fmt: skip
+
+
+def test_claims_beyond_printable_precision(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_text('[[claim]]\nquantity = "dE_total/dw1"\nvalue = "0.0004385677344744999"\n'
+                    '[[claim]]\nquantity = "w1+"\nvalue = "1' + "0" * 60 + '"\n')  # fmt: skip
+    assert_clean_error(main(["check", "mazur", str(path)]), capsys.readouterr().err, "claim[1].value", "at most 40")
+    path.write_text('[[claim]]\nquantity = "dE_total/dw1"\nvalue = "0.0004385677344744999"\n')
+    assert main(["check", "mazur", str(path)]) == 1  # a wrong claim at 19 decimals is judged, not an error
+    assert "WRONG" in capsys.readouterr().out

@@ -95,6 +95,8 @@ def load_claims(path: str | Path, keys: Mapping[str, Any] | None = None) -> list
     optional ``note`` and ``after_steps``. Unknown quantity names are refused with the close matches."""
     p = Path(path)
     where = str(path)
+    if p.exists() and not p.is_file():
+        raise SpecError("is not a regular file; give a claims file (TOML)", where)
     try:
         if p.stat().st_size > MAX_FILE_BYTES:
             raise SpecError(f"the file is larger than {MAX_FILE_BYTES} bytes", where)
@@ -133,8 +135,9 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
             raise SpecError("give the value as a string, exactly as printed (e.g. \"0.5933\"), so its precision is kept",
                             f"{w}.value")  # fmt: skip
         v = v.strip()
-        if not _NUMBER.match(v):
-            raise SpecError(f"{v!r} is not a decimal number as printed (e.g. \"-0.019049119\", no exponent)", f"{w}.value")
+        if not _NUMBER.match(v) or len(v) > 40:
+            raise SpecError(f"{v[:40]!r} is not a decimal number as printed (e.g. \"-0.019049119\", no exponent, at most "
+                            "40 characters)", f"{w}.value")  # fmt: skip
         note = c.get("note", "")
         if not isinstance(note, str) or len(note) > 500:
             raise SpecError("the note must be a string of at most 500 characters", f"{w}.note")
@@ -167,7 +170,7 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Network]]:
     # Only the claim's own precision: a hand calculation carries what it prints. (Rounding at more
     # decimals and then at the printed ones is double rounding, which the diagnosis names as such.)
     # Nobody carries rounded figures by hand through thousands of steps: multi-step claims skip it.
-    digits = [claim.decimals] if claim.after_steps is None else []
+    digits = [claim.decimals] if claim.after_steps is None and 1 <= claim.decimals <= 15 else []
     for d in digits:
         if not (c.rounding == "as-printed" and c.digits == d):
             out.append((f"as-printed rounding at {d} decimals (every shown value rounded and carried forward)",

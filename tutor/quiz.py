@@ -381,6 +381,8 @@ def read_answers(path: str | Path, quiz: Quiz, option: str = "--answers") -> dic
     """The answers of a file by question number: one a line, ``ANSWER`` or ``KEY = ANSWER`` (KEY a quantity
     key or question number), ``#`` comments; an answer without a key answers the question after the last."""
     p = Path(path)
+    if p.exists() and not p.is_file():  # a device or a pipe would be read without end
+        raise TutorError("is not a regular file; give a file of answers", f"{option} {p}")
     try:
         if p.stat().st_size > MAX_ANSWERS_BYTES:
             raise TutorError(f"the file is larger than {MAX_ANSWERS_BYTES} bytes; give one answer a line", f"{option} {p}")

@@ -45,6 +45,8 @@ _options = Options()
 def configure(*, template_dir: str | Path | None = None, digits: int | None = None, notation: str = "spec") -> None:
     """Set the options every renderer uses (keyword-only, like pdoc's ``render.configure``)."""
     global _options
+    if template_dir is not None and not Path(template_dir).is_dir():
+        raise TutorError("--template-dir must be a folder of templates", str(template_dir))
     _options = Options(Path(template_dir) if template_dir else None, digits, notation)
     _environment.cache_clear()
 
@@ -583,3 +585,9 @@ def _render(template: str, context: dict[str, Any], autoescape: bool = False) ->
         raise TutorError(f"template syntax error at line {exc.lineno}: {exc.message}", exc.filename or template) from None
     except jinja2.UndefinedError as exc:
         raise TutorError(f"template uses an undefined value: {exc.message}", template) from None
+    except TutorError:
+        raise
+    except UnicodeDecodeError:
+        raise TutorError("a template is not UTF-8 text", template) from None
+    except Exception as exc:  # an override may fail in any way at render time: it is the user's input
+        raise TutorError(f"the template failed: {type(exc).__name__}: {exc}", template) from None

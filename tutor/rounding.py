@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 
@@ -34,6 +35,8 @@ def round_half_away(x: float, digits: int) -> float:
 
 def format_fixed(x: float, digits: int) -> str:
     """``x`` with exactly ``digits`` decimals, rounded half away from zero (no "-0.000")."""
+    if not math.isfinite(x):
+        return repr(float(x))
     d = Decimal(repr(float(x))).quantize(_quantum(digits), rounding=ROUND_HALF_UP, context=_WIDE)
     if d == 0:
         d = abs(d)

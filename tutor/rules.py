@@ -95,8 +95,7 @@ def _sigmoid_np(z, p):
 
 
 def _softplus_np(z, p):
-    with np.errstate(over="ignore"):
-        return np.log1p(np.exp(z))
+    return np.logaddexp(0.0, z)  # ln(1 + e^z) without overflow for large z
 
 
 def _softmax_np(z, p):

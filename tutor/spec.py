@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-MAX_PARAMETERS = 10_000
+MAX_PARAMETERS = 2_000  # a walk-through of more is no longer something a person reads
 MAX_LAYERS = 16
 MAX_WIDTH = 256
 MAX_LABEL = 64
@@ -31,7 +31,7 @@ MAX_DIGITS = 15
 
 _TOP_KEYS = {"title", "description", "source", "inputs", "layers", "loss", "training", "conventions", "notation",
              "examples"}  # fmt: skip
-MAX_EXAMPLES = 1000
+MAX_EXAMPLES = 100
 _LAYER_KEYS = {
     "name", "neurons", "size", "activation", "weights", "weight_labels", "bias", "biases", "bias_label",
     "bias_labels", "net_names", "out_names",
@@ -171,6 +171,9 @@ class Network:
                 "update_order": self.conventions.update_order}  # fmt: skip
         data.update({k: v for k, v in changes.items() if v is not None and k != "update_biases"})
         conv = _conventions(data, "conventions")
+        if conv.update_order == "updated-first" and not (self.training.plain and self.batch_size() == 1):
+            raise SpecError("updated-first is an order of plain gradient descent on one example at a time; this spec "
+                            "uses another optimizer, batches, decay, regularization or dropout", "--update-order")  # fmt: skip
         update_biases = changes.get("update_biases")
         return replace(self, conventions=conv,
                        update_biases=self.update_biases if update_biases is None else bool(update_biases))  # fmt: skip
@@ -183,10 +186,12 @@ class Network:
 def load(spec: str | Path) -> Network:
     """Load a network from a TOML file path or the name of a built-in example (``mazur``, ...)."""
     path = Path(spec)
-    if path.is_dir():
-        raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", str(spec))
     if not path.is_file():
         builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
+        if builtin is None and path.is_dir():
+            raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", str(spec))
+        if builtin is None and path.exists():
+            raise SpecError("is not a regular file; give a spec file (TOML)", str(spec))
         if builtin is None:
             raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec))
         path = builtin
@@ -433,8 +438,8 @@ def _conventions(raw: Any, where: str) -> Conventions:
     if rounding not in ROUNDINGS:
         raise SpecError(f"rounding {rounding!r} is not one of {', '.join(ROUNDINGS)}", f"{where}.rounding")
     digits = raw.get("digits", 9)
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
-        raise SpecError(f"digits must be a whole number from 0 to {MAX_DIGITS}, got {digits!r}", f"{where}.digits")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= MAX_DIGITS:
+        raise SpecError(f"digits must be a whole number from 1 to {MAX_DIGITS}, got {digits!r}", f"{where}.digits")
     order = raw.get("update_order", "standard")
     if order not in UPDATE_ORDERS:
         raise SpecError(f"update_order {order!r} is not one of {', '.join(UPDATE_ORDERS)}", f"{where}.update_order")
@@ -583,6 +588,7 @@ def _check_unique_names(net: Network, where: str) -> None:
     for n in net.target_names():
         add(n, f"target {n}")
     add(net.notation["loss"], "the loss")
+    add("eta", "the learning rate (eta is reserved)")
     if net.loss_rule.separable:
         for n in net.loss_term_names():
             add(n, f"loss term {n}")
@@ -597,6 +603,13 @@ def _notation(raw: Any, where: str) -> dict[str, str]:
         # A pattern without its placeholder is fine for one neuron ("desired"); for more, the names
         # collide and the uniqueness check reports it.
         text = _text(value, f"{where}.{key}", limit=MAX_LABEL)
+        allowed = {"updated": "{param}", "loss": None}.get(key, "{neuron}")
+        for ph in ("{neuron}", "{param}"):
+            if ph in text and ph != allowed:
+                raise SpecError(f"{ph} has no meaning in this pattern" + (f"; use {allowed}" if allowed else ""), f"{where}.{key}")
+        if key == "updated" and text == "{param}":
+            raise SpecError("the updated name must differ from the parameter's: add a suffix or prefix, e.g. '{param}+'",
+                            f"{where}.{key}")  # fmt: skip
         filled = text.replace("{neuron}", "n").replace("{param}", "p")
         if key == "updated" and filled.endswith("+"):
             filled = filled[:-1]  # w5+ is Mazur's name for the updated w5

@@ -185,9 +185,12 @@ class _Builder:
         self._claim(key, label or Label("name", text=key))
         try:
             value = self.R(float(form.fn(*[self.q[a].value for a in args])))
+            if not math.isfinite(value):
+                raise OverflowError("not a finite number")
         except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise TutorError(f"{key} cannot be computed ({exc}): the values have left the range where the "
-                             "formula is defined; the training diverged, so lower the learning rate") from None  # fmt: skip
+            raise TutorError(f"{key} cannot be computed ({exc}): a value left the range where its formula is defined "
+                             "(an output saturated at 0 or 1, a huge weight or input, too coarse a rounding, or a "
+                             "diverging training); use smaller values or more digits") from None  # fmt: skip
         self.q[key] = Quantity(key, kind, value, form=form, args=args, **extra)
         return key
 
