@@ -353,25 +353,13 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
 def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Training:
     from . import rules
 
-    opt = raw.get("optimizer", "sgd")
-    if isinstance(opt, Mapping):
-        name, given = opt.get("name"), {k: v for k, v in opt.items() if k != "name"}
-    else:
-        name, given = opt, {}
-    if not isinstance(name, str):
-        raise SpecError(f"give the optimizer's name; allowed: {', '.join(rules.OPTIMIZERS)}", f"{where}.optimizer")
-    rule = rules.optimizer(name, f"{where}.optimizer")
-    params = {}
-    for k, v in given.items():
-        if k not in rule.defaults:
-            raise SpecError(f"optimizer {name!r} takes no parameter {k!r}; allowed: {', '.join(rule.defaults) or 'none'}",
-                            f"{where}.optimizer.{k}")  # fmt: skip
-        x = _number(v, f"{where}.optimizer.{k}")
+    name, rule, params = _named_rule(raw.get("optimizer", "sgd"), "optimizer", rules.OPTIMIZERS, rules.optimizer,
+                                     f"{where}.optimizer")  # fmt: skip
+    for k, x in params.items():
         if k in ("beta", "mu", "beta1", "beta2", "rho") and not 0 <= x < 1:
             raise SpecError(f"{k} must be in [0, 1), got {x!r}", f"{where}.optimizer.{k}")
         if k == "eps" and not x > 0:
             raise SpecError(f"eps must be > 0, got {x!r}", f"{where}.optimizer.{k}")
-        params[k] = x
     batch = raw.get("batch", "full")
     if batch == "full":
         batch = None
@@ -430,6 +418,24 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
                     inverted, seed, mask)  # fmt: skip
 
 
+def _named_rule(raw: Any, kind: str, registry: Mapping, lookup, where: str):
+    """A rule given by name, or as a table ``{ name = "...", <parameter> = <number> }``: (name, rule, params)."""
+    if isinstance(raw, Mapping):
+        name, given = raw.get("name"), {k: v for k, v in raw.items() if k != "name"}
+    else:
+        name, given = raw, {}
+    if not isinstance(name, str):
+        raise SpecError(f"give the {kind}'s name; allowed: {', '.join(registry)}", where)
+    rule = lookup(name, where)
+    params = {}
+    for k, v in given.items():
+        if k not in rule.defaults:
+            raise SpecError(f"{kind} {name!r} takes no parameter {k!r}; allowed: {', '.join(rule.defaults) or 'none'}",
+                            f"{where}.{k}")  # fmt: skip
+        params[k] = _number(v, f"{where}.{k}")
+    return name, rule, params
+
+
 def _conventions(raw: Any, where: str) -> Conventions:
     if not isinstance(raw, Mapping):
         raise SpecError("[conventions] must be a table", where)
@@ -475,21 +481,8 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         default_names = [f"h{li + 1}_{j + 1}" for j in range(size)]
     neurons = _labels(raw.get("neurons"), size, f"{where}.neurons", default=default_names)
 
-    act_raw = raw.get("activation")
-    if isinstance(act_raw, Mapping):
-        act_name = act_raw.get("name")
-        act_params_raw = {k: v for k, v in act_raw.items() if k != "name"}
-    else:
-        act_name, act_params_raw = act_raw, {}
-    if not isinstance(act_name, str):
-        raise SpecError(f"give the activation as a name; allowed: {', '.join(rules.ACTIVATIONS)}", f"{where}.activation")
-    act = rules.activation(act_name, f"{where}.activation")
-    params = {}
-    for k, v in act_params_raw.items():
-        if k not in act.defaults:
-            allowed = ", ".join(act.defaults) or "none"
-            raise SpecError(f"activation {act_name!r} takes no parameter {k!r}; allowed: {allowed}", f"{where}.activation.{k}")
-        params[k] = _number(v, f"{where}.activation.{k}")
+    act_name, act, params = _named_rule(raw.get("activation"), "activation", rules.ACTIVATIONS, rules.activation,
+                                        f"{where}.activation")  # fmt: skip
     if act.vector and size < 2:
         raise SpecError("softmax needs at least two output neurons", f"{where}.activation")
 
