@@ -192,7 +192,7 @@ def test_missing_file_and_bad_options(tmp_path, capsys):
 def test_binary_step_has_no_gradient(tmp_path, capsys):
     text = GOOD.replace('activation = "sigmoid"', 'activation = "binary_step"', 1)
     rc, err = run(tmp_path, capsys, text)
-    assert_clean_error(rc, err, "binary_step", "layers[0]", "forward pass only")
+    assert_clean_error(rc, err, "spec.toml: ", "binary_step", "layers[0]", "forward pass only")
     rc, _ = run(tmp_path, capsys, text, "--forward-only")
     assert rc == 0
 

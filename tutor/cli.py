@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import TutorError
+from .errors import ComputeError, GradientError, TutorError
 
 PROG = "backprop-tutor"
 
@@ -131,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             return _COMMANDS[args.command](args)
     except TutorError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # an error found in the network itself (a step's gradient, a value out of range) names the spec it came from
+        spec = getattr(locals().get("args"), "spec", None)
+        place = f"{spec}: " if spec and isinstance(exc, (GradientError, ComputeError)) and not exc.where else ""
+        print(f"{PROG}: error: {place}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -18,3 +18,7 @@ class SpecError(TutorError):
 
 class GradientError(TutorError):
     """A gradient was asked of something that has none (the binary step)."""
+
+
+class ComputeError(TutorError):
+    """A value of the network cannot be computed (it overflows, or leaves its formula's domain)."""

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from . import rules
-from .errors import GradientError, SpecError, TutorError
+from .errors import ComputeError, GradientError, SpecError
 from .numeric import rounder_for
 from .rounding import Rounder
 from .spec import Network
@@ -188,7 +188,7 @@ class _Builder:
             if not math.isfinite(value):
                 raise OverflowError("not a finite number")
         except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise TutorError(f"{key} cannot be computed ({exc}): a value left the range where its formula is defined "
+            raise ComputeError(f"{key} cannot be computed ({exc}): a value left the range where its formula is defined "
                              "(an output saturated at 0 or 1, a huge weight or input, too coarse a rounding, or a "
                              "diverging training); use smaller values or more digits") from None  # fmt: skip
         self.q[key] = Quantity(key, kind, value, form=form, args=args, **extra)

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from . import numeric, rules
-from .errors import TutorError
+from .errors import ComputeError
 from .rounding import Rounder
 from .spec import Network
 
@@ -218,7 +218,7 @@ def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False
             with np.errstate(all="ignore"):
                 st = step(net, W, bp, state, number, epoch, batch, masks, R)
             if not np.isfinite(st.loss) or not all(np.all(np.isfinite(w)) for w in st.new_W):
-                raise TutorError(f"training diverged at step {number} (the loss or a weight is no longer a finite "
+                raise ComputeError(f"training diverged at step {number} (the loss or a weight is no longer a finite "
                                  "number); lower the learning rate")  # fmt: skip
             losses.append(st.loss)
             if keep(number):
@@ -268,7 +268,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
                     _, W, b = numeric.backward(net, fw, W, b, R=R, updated_first=updated_first)
                     loss = fw.loss
                 if not np.isfinite(loss):
-                    raise TutorError(f"training diverged at step {number} (the loss is no longer a finite number); "
+                    raise ComputeError(f"training diverged at step {number} (the loss is no longer a finite number); "
                                      "lower the learning rate")  # fmt: skip
                 losses.append(loss)
                 if single:
