@@ -222,19 +222,8 @@ def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> f
     outs = dict(zip(net.output_layer.out_names, h.final.outs[-1]))
     if claim.quantity in outs:
         return float(outs[claim.quantity])
-    params = _final_params(net, h)
+    params = net.parameter_values(h.W, h.b)
     return params.get(claim.quantity)
-
-
-def _final_params(net: Network, h: numeric.History) -> dict[str, float]:
-    out = {}
-    for layer, W, b in zip(net.layers, h.W, h.b):
-        for j, row in enumerate(layer.weight_labels):
-            for i, w in enumerate(row):
-                out[w] = float(W[j, i])
-        for j, bl in enumerate(layer.bias_labels):
-            out[bl] = float(b[j])
-    return out
 
 
 def check(net: Network, claims: list[Claim]) -> Report:

@@ -174,13 +174,17 @@ def engines_agree(walk: Walkthrough, rtol: float = 1e-9) -> list[tuple[str, floa
     Exact arithmetic: within ``rtol`` relative. As printed: within one unit of the last printed decimal,
     since a last-bit difference between two float evaluations can tip a rounding either way.
     """
-    conv = walk.conventions
+    return _disagreements(walk.values(), numeric_values(walk), walk.conventions, rtol)
+
+
+def _disagreements(symbolic: dict[str, float], numeric_: dict[str, float], conv, rtol: float):
+    """The keys whose two values differ by more than ``rtol`` relative, or, as printed, by more than one unit of
+    the last printed decimal."""
     unit = 10.0 ** -conv.digits if conv.rounding == "as-printed" else 0.0
     bad = []
-    for key, nv in numeric_values(walk).items():
-        sv = walk.value(key)
-        tol = max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001)
-        if abs(sv - nv) > tol:
+    for key, nv in numeric_.items():
+        sv = symbolic[key]
+        if abs(sv - nv) > max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001):
             bad.append((key, sv, nv))
     return bad
 
@@ -222,9 +226,4 @@ def training_engines_agree(tw, step, rtol: float = 1e-9) -> list[tuple[str, floa
     bad = []
     for w in tw.examples:
         bad += [(f"example: {k}", a, b) for k, a, b in engines_agree(w, rtol)]
-    unit = 10.0 ** -tw.conventions.digits if tw.conventions.rounding == "as-printed" else 0.0
-    for key, nv in training_values(tw, step).items():
-        sv = tw.value(key)
-        if abs(sv - nv) > max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001):
-            bad.append((key, sv, nv))
-    return bad
+    return bad + _disagreements(tw.values(), training_values(tw, step), tw.conventions, rtol)

@@ -134,16 +134,7 @@ def network_summary(net: Network) -> dict[str, Any]:
 def final_state(net: Network, history: Any) -> dict[str, Any]:
     """The forward pass and every parameter after the last step of a --steps run."""
     outs = {name: float(v) for name, v in zip(net.output_layer.out_names, history.final.outs[-1])}
-    params: dict[str, float] = {}
-    for layer, W, b in zip(net.layers, history.W, history.b):
-        for j, row in enumerate(layer.weight_labels):
-            for i, w in enumerate(row):
-                params[w] = float(W[j, i])
-        if layer.shared_bias:
-            params[layer.bias_labels[0]] = float(b[0])
-        else:
-            for j, bl in enumerate(layer.bias_labels):
-                params[bl] = float(b[j])
+    params = net.parameter_values(history.W, history.b)
     return {"steps": len(history.loss_before), "outputs": outs, "loss": history.final.loss, "parameters": params}
 
 

@@ -159,6 +159,18 @@ class Network:
     def updated_name(self, param: str) -> str:
         return self.notation["updated"].replace("{param}", param)
 
+    def parameter_values(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> dict[str, float]:
+        """Every weight and bias by its label, layer by layer. ``biases`` holds, per layer, one value per neuron
+        or, for a shared bias, one value or more (all equal): the first is taken."""
+        out: dict[str, float] = {}
+        for layer, W, b in zip(self.layers, weights, biases):
+            for j, row in enumerate(layer.weight_labels):
+                for i, w in enumerate(row):
+                    out[w] = float(W[j, i])
+            labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
+            out.update({label: float(v) for label, v in zip(labels, b)})
+        return out
+
     def with_params(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> "Network":
         """The same network with new parameter values (as after a training step)."""
         layers = tuple(replace(l, weights=np.array(w, dtype=float), biases=np.array(b, dtype=float))

@@ -64,7 +64,7 @@ class Run:
 
 
 def bias_params(net: Network) -> list[np.ndarray]:
-    return [l.biases[:1].copy() if l.shared_bias else l.biases.copy() for l in net.layers]
+    return _params_of(net, [l.biases for l in net.layers])
 
 
 def full_biases(net: Network, bp: list[np.ndarray]) -> list[np.ndarray]:
@@ -153,7 +153,7 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         exs.append(ExampleStep(k, fw, bw))
     if net.conventions.update_order == "updated-first":
         # plain descent on one example (the spec checks it): backward already updated layer by layer
-        nbp = [v[:1].copy() if l.shared_bias else v.copy() for l, v in zip(net.layers, ub)]
+        nbp = _params_of(net, ub)
         lines = {("W", li): {"w+": w} for li, w in enumerate(uW)}
         lines.update({("b", li): {"w+": v} for li, v in enumerate(nbp)} if net.update_biases else {})
         zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]

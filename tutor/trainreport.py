@@ -122,12 +122,7 @@ def view(net: Network, run, walks: list[TrainingWalk], epochs: int, mode: str = 
     for k, fwd in enumerate(run.final):
         outs = [{"name": escape(name), "value": _fmt(float(v), digits)} for name, v in zip(net.output_layer.out_names, fwd.outs[-1])]
         final.append({"index": k + 1, "outputs": outs, "loss": _fmt(fwd.loss, digits)})
-    params = []
-    for layer, W, bp in zip(net.layers, run.W, run.b):
-        for j, row in enumerate(layer.weight_labels):
-            params += [{"name": escape(w), "value": _fmt(float(W[j, i]), digits)} for i, w in enumerate(row)]
-        labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
-        params += [{"name": escape(b), "value": _fmt(float(v), digits)} for b, v in zip(labels, bp)]
+    params = [{"name": escape(name), "value": _fmt(v, digits)} for name, v in net.parameter_values(run.W, run.b).items()]
     return {
         "title": escape(net.title), "description": escape(net.description), "source": escape(net.source),
         "setup": escape(setup_text(net)), "conventions": escape(net.conventions.describe()), "digits": digits,
@@ -212,12 +207,7 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
     for k, fwd in enumerate(run.final):
         final.append({"example": k + 1, "outputs": dict(zip(net.output_layer.out_names, map(float, fwd.outs[-1]))),
                       "loss": fwd.loss})  # fmt: skip
-    params: dict[str, float] = {}
-    for layer, W, bp in zip(net.layers, run.W, run.b):
-        for j, row in enumerate(layer.weight_labels):
-            params.update({w: float(W[j, i]) for i, w in enumerate(row)})
-        labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
-        params.update({b: float(v) for b, v in zip(labels, bp)})
+    params = net.parameter_values(run.W, run.b)
     doc = {
         "format": "backprop-tutor-train/1",
         "network": render.network_summary(net),
