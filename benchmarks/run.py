@@ -34,11 +34,23 @@ def random_spec(shape: list[int], seed: int) -> str:
     lines = ["[inputs]", f"values = {rng.uniform(-1, 1, shape[0]).round(2).tolist()}", ""]
     for layer in range(1, len(shape)):
         act = "sigmoid" if layer == len(shape) - 1 else "tanh"
-        lines += ["[[layers]]", f"size = {shape[layer]}", f'activation = "{act}"',
-                  f"weights = {rng.uniform(-1, 1, (shape[layer], shape[layer - 1])).round(2).tolist()}",
-                  f"biases = {rng.uniform(-1, 1, shape[layer]).round(2).tolist()}", ""]  # fmt: skip
-    lines += ["[loss]", 'name = "half_sse"', f"targets = {rng.uniform(0, 1, shape[-1]).round(2).tolist()}", "",
-              "[training]", "learning_rate = 0.5", ""]  # fmt: skip
+        lines += [
+            "[[layers]]",
+            f"size = {shape[layer]}",
+            f'activation = "{act}"',
+            f"weights = {rng.uniform(-1, 1, (shape[layer], shape[layer - 1])).round(2).tolist()}",
+            f"biases = {rng.uniform(-1, 1, shape[layer]).round(2).tolist()}",
+            "",
+        ]
+    lines += [
+        "[loss]",
+        'name = "half_sse"',
+        f"targets = {rng.uniform(0, 1, shape[-1]).round(2).tolist()}",
+        "",
+        "[training]",
+        "learning_rate = 0.5",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -73,12 +85,38 @@ def main(argv: list[str] | None = None) -> int:
             ("explain 4-8-8-4, Markdown", CLI + ["explain", "4-8-8-4.toml", "--format", "md", "-o", "out.md"], 1.6),
             ("explain 4-8-8-4, JSON", CLI + ["explain", "4-8-8-4.toml", "--format", "json", "-o", "out.json"], None),
             ("explain 8-16-16-8, Markdown", CLI + ["explain", "8-16-16-8.toml", "--format", "md", "-o", "out.md"], 3.0),
-            ("explain 8-16-16-8, JSON", CLI + ["explain", "8-16-16-8.toml", "--format", "json", "-o", "out.json"], None),
-            ("train mazur, 10,000 epochs", CLI + ["train", "mazur", "--epochs", "10000", "--show", "none", "-o", "out.txt"], 1.5),
-        ]  # fmt: skip
+            (
+                "explain 8-16-16-8, JSON",
+                CLI + ["explain", "8-16-16-8.toml", "--format", "json", "-o", "out.json"],
+                None,
+            ),
+            (
+                "train mazur, 10,000 epochs",
+                CLI + ["train", "mazur", "--epochs", "10000", "--show", "none", "-o", "out.txt"],
+                1.5,
+            ),
+        ]
         if not args.quick:
-            jobs.append(("worksheet, 100 variants", CLI + ["worksheet", "--count", "100", "--seed", "1", "--shape", "2-2-1",
-                                                            "--format", "md", "-o", "sheets"], 10.0))  # fmt: skip
+            jobs.append(
+                (
+                    "worksheet, 100 variants",
+                    CLI
+                    + [
+                        "worksheet",
+                        "--count",
+                        "100",
+                        "--seed",
+                        "1",
+                        "--shape",
+                        "2-2-1",
+                        "--format",
+                        "md",
+                        "-o",
+                        "sheets",
+                    ],
+                    10.0,
+                )
+            )
         floor_times: list[float] = []
         times: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
         for _ in range(repeat):  # interleaved: every round runs the floor and each job once
@@ -97,13 +135,17 @@ def main(argv: list[str] | None = None) -> int:
             mark = "" if target is None else (f"<= {target:g}" + ("" if ratio <= target else " MISSED"))
             print(f"{name:<30} {m:>9.3f} {ratio:>7.2f} {mark:>7}")
         counts = [12, parameters(shapes["4-8-8-4"]), parameters(shapes["8-16-16-8"])]
-        md = [statistics.median(times[n]) for n in ("explain mazur, Markdown", "explain 4-8-8-4, Markdown",
-                                                     "explain 8-16-16-8, Markdown")]  # fmt: skip
+        md = [
+            statistics.median(times[n])
+            for n in ("explain mazur, Markdown", "explain 4-8-8-4, Markdown", "explain 8-16-16-8, Markdown")
+        ]
         slope = np.polyfit(np.log(counts), np.log(md), 1)[0]
         above = [max(t - f, 1e-3) for t in md]
         slope_above = np.polyfit(np.log(counts), np.log(above), 1)[0]
-        print(f"explain (Markdown) time ~ parameters^{slope:.2f} over {counts[0]}..{counts[-1]} parameters "
-              f"({'sub-linear' if slope < 1 else 'NOT sub-linear'}); the part above the floor ~ parameters^{slope_above:.2f}")
+        print(
+            f"explain (Markdown) time ~ parameters^{slope:.2f} over {counts[0]}..{counts[-1]} parameters "
+            f"({'sub-linear' if slope < 1 else 'NOT sub-linear'}); the part above the floor ~ parameters^{slope_above:.2f}"
+        )
         return 0 if math.isfinite(slope) else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tutor.rounding import format_fixed
+from tutor.spec.rounding import format_fixed
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -37,8 +37,12 @@ def require_program(name: str) -> str:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--regen-golden", action="store_true", default=False,
-                     help="rewrite tests/golden/ from the current renderers instead of comparing with it")  # fmt: skip
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/ from the current renderers instead of comparing with it",
+    )
 
 
 @pytest.fixture
@@ -49,8 +53,16 @@ def regen_golden(request) -> bool:
 # -- Walk-through handouts: compiling LaTeX and opening HTML as CI does -------------------------------------
 
 PDFLATEX = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
-CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pdf_pages(tex: str, folder, overfull: bool = False) -> list:
@@ -64,8 +76,14 @@ def pdf_pages(tex: str, folder, overfull: bool = False) -> list:
     (folder / "doc.tex").write_text(tex, encoding="utf-8")
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
     for _ in range(2):
-        proc = subprocess.run([pdflatex, *PDFLATEX, "doc.tex"], cwd=folder, env=env, capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=180)  # fmt: skip
+        proc = subprocess.run(
+            [pdflatex, *PDFLATEX, "doc.tex"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=180,
+        )
         log = (folder / "doc.log").read_text(encoding="utf-8", errors="replace")
         errors = [line for line in log.splitlines() if line.startswith("!")]
         assert proc.returncode == 0, errors[:3]
@@ -86,8 +104,18 @@ def screenshot(html: str, folder):
     folder = Path(folder)
     page, png = folder / "page.html", folder / "shot.png"
     page.write_text(html, encoding="utf-8")
-    subprocess.run([chromium, *CHROMIUM, f"--user-data-dir={folder / 'profile'}", f"--screenshot={png}",
-                    "--window-size=1200,3000", page.as_uri()], capture_output=True, timeout=180)  # fmt: skip
+    subprocess.run(
+        [
+            chromium,
+            *CHROMIUM,
+            f"--user-data-dir={folder / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1200,3000",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+    )
     assert png.is_file(), "Chromium wrote no screenshot"
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tutor.errors import TutorError
+from tutor.spec.errors import TutorError
 
 from .conftest import IN_CI
 

@@ -64,7 +64,11 @@ def test_malformed_toml(tmp_path, capsys):
     "old,new,fragments",
     [
         ("weights = [[0.5, 0.6]]", "weights = [[0.5, 0.6, 0.7]]", ["layers[1].weights[0]", "expected 2 numbers"]),
-        ("weights = [[0.5, 0.6]]", "weights = [[0.5, 0.6], [0.1, 0.1]]", ["layers[1].weights", "expected 1 rows", "got 2 rows"]),
+        (
+            "weights = [[0.5, 0.6]]",
+            "weights = [[0.5, 0.6], [0.1, 0.1]]",
+            ["layers[1].weights", "expected 1 rows", "got 2 rows"],
+        ),
         ("weights = [[0.1, 0.2], [0.3, 0.4]]", "weights = [0.1, 0.2]", ["layers[0].weights[0]"]),
         ("values = [0.5, -0.25]", "values = [0.5]", ["inputs.names", "expected a list of 1 names"]),
         ("targets = [1.0]", "targets = [1.0, 0.0]", ["loss.targets", "2 targets for 1 output neurons"]),
@@ -78,7 +82,9 @@ def test_wrong_shapes(tmp_path, capsys, old, new, fragments):
 
 def test_unknown_activation_lists_allowed(tmp_path, capsys):
     rc, err = run(tmp_path, capsys, GOOD.replace('activation = "sigmoid"', 'activation = "sigmod"', 1))
-    assert_clean_error(rc, err, "layers[0].activation", "unknown activation 'sigmod'", "did you mean 'sigmoid'", "allowed:", "tanh")
+    assert_clean_error(
+        rc, err, "layers[0].activation", "unknown activation 'sigmod'", "did you mean 'sigmoid'", "allowed:", "tanh"
+    )
 
 
 def test_unknown_loss(tmp_path, capsys):
@@ -87,8 +93,15 @@ def test_unknown_loss(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
-@pytest.mark.parametrize("where,old", [("inputs.values[1]", "-0.25"), ("layers[0].weights[1][0]", "0.3"),
-                                       ("loss.targets[0]", "1.0]"), ("training.learning_rate", "0.5\n")])  # fmt: skip
+@pytest.mark.parametrize(
+    "where,old",
+    [
+        ("inputs.values[1]", "-0.25"),
+        ("layers[0].weights[1][0]", "0.3"),
+        ("loss.targets[0]", "1.0]"),
+        ("training.learning_rate", "0.5\n"),
+    ],
+)
 def test_non_finite_numbers(tmp_path, capsys, bad, where, old):
     new = bad + ("]" if old.endswith("]") else "\n" if old.endswith("\n") else "")
     rc, err = run(tmp_path, capsys, GOOD.replace(old, new, 1))
@@ -102,24 +115,36 @@ def test_learning_rate_must_be_positive(tmp_path, capsys, lr):
 
 
 def test_empty_layer(tmp_path, capsys):
-    text = GOOD.replace('neurons = ["h1", "h2"]', "neurons = []").replace("weights = [[0.1, 0.2], [0.3, 0.4]]", "weights = []")
+    text = GOOD.replace('neurons = ["h1", "h2"]', "neurons = []").replace(
+        "weights = [[0.1, 0.2], [0.3, 0.4]]", "weights = []"
+    )
     rc, err = run(tmp_path, capsys, text)
     assert_clean_error(rc, err, "layers[0].neurons", "at least one neuron")
 
 
 def test_no_layers_and_no_inputs(tmp_path, capsys):
-    rc, err = run(tmp_path, capsys, '[inputs]\nvalues = [1.0]\n[loss]\nname = "mse"\ntargets = [1.0]\n[training]\nlearning_rate = 1\n')
+    rc, err = run(
+        tmp_path,
+        capsys,
+        '[inputs]\nvalues = [1.0]\n[loss]\nname = "mse"\ntargets = [1.0]\n[training]\nlearning_rate = 1\n',
+    )
     assert_clean_error(rc, err, "layers", "at least one [[layers]]")
-    rc, err = run(tmp_path, capsys, GOOD.replace("values = [0.5, -0.25]", "values = []").replace('names = ["x1", "x2"]', "names = []"))
+    rc, err = run(
+        tmp_path,
+        capsys,
+        GOOD.replace("values = [0.5, -0.25]", "values = []").replace('names = ["x1", "x2"]', "names = []"),
+    )
     assert_clean_error(rc, err, "inputs.values", "at least one input")
 
 
 def test_huge_network_refused_with_the_limit(tmp_path, capsys):
     row = "[" + ", ".join(["0.001"] * 1000) + "]"
     weights = "[" + ", ".join([row] * 1000) + "]"  # 10^6 weights
-    text = (f"[inputs]\nvalues = [{', '.join(['1.0'] * 1000)}]\n[[layers]]\nsize = 1000\nactivation = \"relu\"\n"
-            f"weights = {weights}\n[[layers]]\nsize = 1\nactivation = \"identity\"\nweights = [[1.0]]\n"
-            "[loss]\nname = \"mse\"\ntargets = [0.0]\n[training]\nlearning_rate = 0.1\n")  # fmt: skip
+    text = (
+        f'[inputs]\nvalues = [{", ".join(["1.0"] * 1000)}]\n[[layers]]\nsize = 1000\nactivation = "relu"\n'
+        f'weights = {weights}\n[[layers]]\nsize = 1\nactivation = "identity"\nweights = [[1.0]]\n'
+        '[loss]\nname = "mse"\ntargets = [0.0]\n[training]\nlearning_rate = 0.1\n'
+    )
     rc, err = run(tmp_path, capsys, text)
     assert_clean_error(rc, err, "spec.toml")
     assert str(MAX_PARAMETERS) in err or "256" in err
@@ -136,9 +161,11 @@ def test_many_parameters_refused(tmp_path, capsys):
     def w(rows, cols):
         return "[" + ", ".join(["[" + ", ".join(["0.01"] * cols) + "]"] * rows) + "]"
 
-    text = (f"[inputs]\nvalues = [{', '.join(['1.0'] * 30)}]\n[[layers]]\nsize = 40\nactivation = \"relu\"\n"
-            f"weights = {w(40, 30)}\n[[layers]]\nsize = 30\nactivation = \"relu\"\nweights = {w(30, 40)}\n"
-            f"[loss]\nname = \"mse\"\ntargets = [{', '.join(['0.0'] * 30)}]\n[training]\nlearning_rate = 0.1\n")  # fmt: skip
+    text = (
+        f'[inputs]\nvalues = [{", ".join(["1.0"] * 30)}]\n[[layers]]\nsize = 40\nactivation = "relu"\n'
+        f'weights = {w(40, 30)}\n[[layers]]\nsize = 30\nactivation = "relu"\nweights = {w(30, 40)}\n'
+        f'[loss]\nname = "mse"\ntargets = [{", ".join(["0.0"] * 30)}]\n[training]\nlearning_rate = 0.1\n'
+    )
     rc, err = run(tmp_path, capsys, text)
     assert_clean_error(rc, err, "layers[1]", f"more than {MAX_PARAMETERS} parameters")
 
@@ -151,7 +178,11 @@ INJECTION = "__import__('os').system('touch pwned')"
     [
         ('activation = "sigmoid"', f'activation = "{INJECTION}"', ["layers[0].activation", "unknown activation"]),
         ('name = "half_sse"', f'name = "{INJECTION}"', ["loss.name", "unknown loss"]),
-        ('neurons = ["h1", "h2"]', f'neurons = ["h1", "{INJECTION}"]', ["layers[0].neurons[1]", "a name starts with a letter"]),
+        (
+            'neurons = ["h1", "h2"]',
+            f'neurons = ["h1", "{INJECTION}"]',
+            ["layers[0].neurons[1]", "a name starts with a letter"],
+        ),
         ('names = ["x1", "x2"]', f'names = ["{INJECTION}", "x2"]', ["inputs.names[0]", "a name starts with a letter"]),
         ("bias = 0.1", f'bias = 0.1\nbias_label = "{INJECTION}"', ["layers[0].bias_label", "a name starts"]),
         ("bias = 0.2", f'bias = 0.2\nweight_labels = [["w5", "{INJECTION}"]]', ["layers[1].weight_labels[0][1]"]),
@@ -198,8 +229,13 @@ def test_binary_step_has_no_gradient(tmp_path, capsys):
 
 
 def test_loss_and_activation_must_fit(tmp_path, capsys):
-    rc, err = run(tmp_path, capsys, GOOD.replace('"half_sse"', '"categorical_cross_entropy"').replace(
-        'activation = "sigmoid"\nweights = [[0.5, 0.6]]', 'activation = "relu"\nweights = [[0.5, 0.6]]'))  # fmt: skip
+    rc, err = run(
+        tmp_path,
+        capsys,
+        GOOD.replace('"half_sse"', '"categorical_cross_entropy"').replace(
+            'activation = "sigmoid"\nweights = [[0.5, 0.6]]', 'activation = "relu"\nweights = [[0.5, 0.6]]'
+        ),
+    )
     assert_clean_error(rc, err, "loss.name", "sigmoid or softmax")
     rc, err = run(tmp_path, capsys, GOOD.replace('activation = "sigmoid"', 'activation = "softmax"', 1))
     assert_clean_error(rc, err, "layers[0].activation", "output layer only")
@@ -225,16 +261,16 @@ def test_error_line_has_no_newlines_even_for_multiline_toml_errors(tmp_path, cap
         ('optimizer = { name = "adam", beta3 = 0.1 }', ["training.optimizer.beta3", "allowed: beta1, beta2, eps"]),
         ('optimizer = { name = "momentum", beta = 1.5 }', ["training.optimizer.beta", "[0, 1)"]),
         ('optimizer = { name = "adam", eps = 0 }', ["training.optimizer.eps", "> 0"]),
-        ('batch = 0', ["training.batch", '"full", "sgd" or a whole number']),
+        ("batch = 0", ["training.batch", '"full", "sgd" or a whole number']),
         ('batch = "half"', ["training.batch"]),
-        ('decay = -1', ["training.decay", ">= 0"]),
+        ("decay = -1", ["training.decay", ">= 0"]),
         ('regularization = { kind = "l3", lambda = 0.1 }', ["training.regularization.kind", '"l1" or "l2"']),
         ('regularization = { kind = "l2", lambda = nan }', ["training.regularization.lambda", "finite"]),
         ('regularization = { kind = "l2", lamda = 0.1 }', ["training.regularization.lamda", "unknown key"]),
-        ('dropout = { rate = 1.0 }', ["training.dropout.rate", "[0, 1)"]),
-        ('dropout = { rate = 0.5, layers = [3] }', ["training.dropout.layers", "0 to 0"]),
-        ('dropout = { rate = 0.5, mask = [[1, 2]] }', ["training.dropout.mask[0]", "0 (dropped) or 1 (kept)"]),
-        ('dropout = { rate = 0.5, mask = [[1, 0, 1]] }', ["training.dropout.mask[0]", "needs 2 entries"]),
+        ("dropout = { rate = 1.0 }", ["training.dropout.rate", "[0, 1)"]),
+        ("dropout = { rate = 0.5, layers = [3] }", ["training.dropout.layers", "0 to 0"]),
+        ("dropout = { rate = 0.5, mask = [[1, 2]] }", ["training.dropout.mask[0]", "0 (dropped) or 1 (kept)"]),
+        ("dropout = { rate = 0.5, mask = [[1, 0, 1]] }", ["training.dropout.mask[0]", "needs 2 entries"]),
     ],
 )
 def test_training_keys(tmp_path, capsys, training, fragments):
@@ -244,16 +280,24 @@ def test_training_keys(tmp_path, capsys, training, fragments):
 
 def test_examples_table(tmp_path, capsys):
     ex = GOOD.replace("values = [0.5, -0.25]\n", "").replace("targets = [1.0]\n", "")
-    ok = ex + '\n[[examples]]\ninputs = [0.5, -0.25]\ntargets = [1.0]\n[[examples]]\ninputs = [0.1, 0.2]\ntargets = [0.0]\n'
+    ok = (
+        ex
+        + "\n[[examples]]\ninputs = [0.5, -0.25]\ntargets = [1.0]\n[[examples]]\ninputs = [0.1, 0.2]\ntargets = [0.0]\n"
+    )
     rc, err = run(tmp_path, capsys, ok)
     assert rc == 0, err
     rc, err = run(tmp_path, capsys, ok.replace("inputs = [0.1, 0.2]", "inputs = [0.1]"))
     assert_clean_error(rc, err, "examples[1].inputs", "every example needs 2")
     rc, err = run(tmp_path, capsys, ok.replace("targets = [0.0]", "targets = [inf]"))
     assert_clean_error(rc, err, "examples[1].targets[0]", "finite")
-    rc, err = run(tmp_path, capsys, GOOD + '\n[[examples]]\ninputs = [0.5, -0.25]\ntargets = [1.0]\n')
+    rc, err = run(tmp_path, capsys, GOOD + "\n[[examples]]\ninputs = [0.5, -0.25]\ntargets = [1.0]\n")
     assert_clean_error(rc, err, "inputs.values", "not both")
-    rc, err = run(tmp_path, capsys, ok.replace("learning_rate = 0.5", 'learning_rate = 0.5\nbatch = 2') + '[conventions]\nupdate_order = "updated-first"\n')
+    rc, err = run(
+        tmp_path,
+        capsys,
+        ok.replace("learning_rate = 0.5", "learning_rate = 0.5\nbatch = 2")
+        + '[conventions]\nupdate_order = "updated-first"\n',
+    )
     assert_clean_error(rc, err, "conventions.update_order", "plain gradient descent")
 
 
@@ -281,9 +325,17 @@ def test_reserved_name_and_saturation(tmp_path, capsys):
     rc, err = run(tmp_path, capsys, GOOD.replace("bias = 0.2", 'bias = 0.2\nweight_labels = [["eta", "w2"]]'))
     assert_clean_error(rc, err, "'eta'", "reserved")
     # softplus of a net input past e^709 stays finite; a saturated sigmoid under cross-entropy is an error, not a crash
-    rc, err = run(tmp_path, capsys, GOOD.replace('activation = "sigmoid"', 'activation = "softplus"', 1).replace("0.1, 0.2], [0.3", "800, 0.2], [0.3"))
+    rc, err = run(
+        tmp_path,
+        capsys,
+        GOOD.replace('activation = "sigmoid"', 'activation = "softplus"', 1).replace(
+            "0.1, 0.2], [0.3", "800, 0.2], [0.3"
+        ),
+    )
     assert rc == 0, err
-    sat = GOOD.replace('"half_sse"', '"binary_cross_entropy"').replace("weights = [[0.5, 0.6]]", "weights = [[500, 600]]")
+    sat = GOOD.replace('"half_sse"', '"binary_cross_entropy"').replace(
+        "weights = [[0.5, 0.6]]", "weights = [[500, 600]]"
+    )
     rc, err = run(tmp_path, capsys, sat)
     assert_clean_error(rc, err, "cannot be computed", "saturated")
 
@@ -296,20 +348,29 @@ def test_conventions_on_the_command_line_keep_the_spec_rules(capsys):
 def test_non_regular_files_and_template_folders(tmp_path, capsys):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    for cmd, frag in [(["check", "mazur", str(fifo)], "not a regular file"), (["explain", str(fifo)], "not a regular file"),
-                      (["quiz", "mazur", "--answers", str(fifo)], "not a regular file"),
-                      (["explain", "mazur", "--template-dir", str(tmp_path / "none")], "--template-dir")]:  # fmt: skip
+    for cmd, frag in [
+        (["check", "mazur", str(fifo)], "not a regular file"),
+        (["explain", str(fifo)], "not a regular file"),
+        (["quiz", "mazur", "--answers", str(fifo)], "not a regular file"),
+        (["explain", "mazur", "--template-dir", str(tmp_path / "none")], "--template-dir"),
+    ]:
         assert_clean_error(main(cmd), capsys.readouterr().err, frag)
     (tmp_path / "t" / "text").mkdir(parents=True)
     (tmp_path / "t" / "text" / "walkthrough.txt.j2").write_text("{{ 1 / 0 }}")
-    assert_clean_error(main(["explain", "mazur", "--template-dir", str(tmp_path / "t")]), capsys.readouterr().err,
-                       "walkthrough.txt.j2", "ZeroDivisionError")  # fmt: skip
+    assert_clean_error(
+        main(["explain", "mazur", "--template-dir", str(tmp_path / "t")]),
+        capsys.readouterr().err,
+        "walkthrough.txt.j2",
+        "ZeroDivisionError",
+    )
 
 
 def test_claims_beyond_printable_precision(tmp_path, capsys):
     path = tmp_path / "c.toml"
-    path.write_text('[[claim]]\nquantity = "dE_total/dw1"\nvalue = "0.0004385677344744999"\n'
-                    '[[claim]]\nquantity = "w1+"\nvalue = "1' + "0" * 60 + '"\n')  # fmt: skip
+    path.write_text(
+        '[[claim]]\nquantity = "dE_total/dw1"\nvalue = "0.0004385677344744999"\n'
+        '[[claim]]\nquantity = "w1+"\nvalue = "1' + "0" * 60 + '"\n'
+    )
     assert_clean_error(main(["check", "mazur", str(path)]), capsys.readouterr().err, "claim[1].value", "at most 40")
     path.write_text('[[claim]]\nquantity = "dE_total/dw1"\nvalue = "0.0004385677344744999"\n')
     assert main(["check", "mazur", str(path)]) == 1  # a wrong claim at 19 decimals is judged, not an error

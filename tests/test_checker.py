@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from tutor import checker
-from tutor.checker import AGREES, ALONE, CARRIED, CONVENTION, DIFFERENT, ROUNDING, SLIP, WRONG, Claim
 from tutor.cli import main
-from tutor.resources import data_dir
+from tutor.engine.symbolic import explain_step
 from tutor.spec import load
-from tutor.symbolic import explain_step
+from tutor.spec.resources import data_dir
+from tutor.teach import checker
+from tutor.teach.checker import AGREES, ALONE, CARRIED, CONVENTION, DIFFERENT, ROUNDING, SLIP, WRONG, Claim
 
 ok = (AGREES, "")
 conv = (CONVENTION, "")
@@ -76,8 +76,13 @@ def test_mazur_every_claim_holds_and_conventions_are_named():
     report = builtin_report("mazur")
     assert report.ok
     named = {(v.claim.quantity, v.claim.after_steps): v.convention for v in report.verdicts if v.status == CONVENTION}
-    assert named.keys() == {("dE_o2/dout_h1", None), ("E_total+", None), ("E_total", 10000), ("out_o1", 10000),
-                            ("out_o2", 10000)}  # fmt: skip
+    assert named.keys() == {
+        ("dE_o2/dout_h1", None),
+        ("E_total+", None),
+        ("E_total", 10000),
+        ("out_o1", 10000),
+        ("out_o2", 10000),
+    }
     assert named[("dE_o2/dout_h1", None)].startswith("as-printed rounding at 9 decimals")
     assert named[("E_total+", None)].startswith("update order updated-first")
     assert named[("out_o1", 10000)].startswith("update order updated-first")
@@ -149,7 +154,7 @@ def test_wrong_on_its_own(mazur):
 
 def test_a_right_value_is_never_flagged(mazur):
     net, walk = mazur
-    from tutor.rounding import format_fixed
+    from tutor.spec.rounding import format_fixed
 
     for digits in (2, 4, 9):
         pairs = [(k, format_fixed(v, digits)) for k, v in walk.values().items()]
@@ -190,11 +195,14 @@ def test_cli_exit_status_and_formats(tmp_path, capsys):
 @pytest.mark.parametrize(
     "text,fragments",
     [
-        ('[[claim]]\nquantity = "dE/dw5"\nvalue = "0.08"\n', ["claim[0].quantity", "unknown quantity 'dE/dw5'", "dE_total/dw5"]),
+        (
+            '[[claim]]\nquantity = "dE/dw5"\nvalue = "0.08"\n',
+            ["claim[0].quantity", "unknown quantity 'dE/dw5'", "dE_total/dw5"],
+        ),
         ('[[claim]]\nquantity = "w5+"\nvalue = 0.35891648\n', ["claim[0].value", "as a string"]),
         ('[[claim]]\nquantity = "w5+"\nvalue = "1e-3"\n', ["claim[0].value", "not a decimal number"]),
         ('[[claim]]\nquantity = "w5+"\nvalue = "0.3"\npage = 3\n', ["claim[0].page", "unknown key"]),
-        ('[[claim]\n', ["malformed TOML"]),
+        ("[[claim]\n", ["malformed TOML"]),
         ('title = "x"\n', ["title", "[[claim]]"]),
         ('[[claim]]\nquantity = "dE_total/dw5"\nvalue = "0.1"\nafter_steps = 5\n', ["after_steps"]),
     ],

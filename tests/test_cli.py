@@ -23,14 +23,40 @@ def run_json(capsys, *argv: str) -> dict:
 def test_json_has_every_quantity_under_stable_names(capsys):
     doc = run_json(capsys, "mazur")
     v = doc["values"]
-    for key in ["net_h1", "out_h1", "E_o1", "E_total", "dE_total/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dw5",
-                "dE_total/dw5", "w5+", "dE_o1/dnet_o1", "dnet_o1/dout_h1", "dE_o1/dout_h1", "dE_total/dout_h1",
-                "dout_h1/dnet_h1", "dnet_h1/dw1", "dE_total/dw1", "w1+", "E_total+"]:  # fmt: skip
+    for key in [
+        "net_h1",
+        "out_h1",
+        "E_o1",
+        "E_total",
+        "dE_total/dout_o1",
+        "dout_o1/dnet_o1",
+        "dnet_o1/dw5",
+        "dE_total/dw5",
+        "w5+",
+        "dE_o1/dnet_o1",
+        "dnet_o1/dout_h1",
+        "dE_o1/dout_h1",
+        "dE_total/dout_h1",
+        "dout_h1/dnet_h1",
+        "dnet_h1/dw1",
+        "dE_total/dw1",
+        "w1+",
+        "E_total+",
+    ]:
         assert key in v
     assert at_printed(v["w5+"], "0.35891648")
     assert doc["loss_before"] == v["E_total"] and doc["loss_after"] == v["E_total+"]
     assert doc["conventions"] == {"rounding": "exact", "digits": 9, "update_order": "standard", "update_biases": False}
-    assert {q["kind"] for q in doc["quantities"]} >= {"net", "out", "loss_term", "loss", "factor", "delta", "gradient", "update"}
+    assert {q["kind"] for q in doc["quantities"]} >= {
+        "net",
+        "out",
+        "loss_term",
+        "loss",
+        "factor",
+        "delta",
+        "gradient",
+        "update",
+    }
     assert [r["param"] for r in doc["gradient_check"]] == ["w1", "w2", "w3", "w4", "b1", "w5", "w6", "w7", "w8", "b2"]
 
 
@@ -60,15 +86,25 @@ def test_examples_lists_every_builtin(capsys):
     out = capsys.readouterr().out
     names = [line.split()[0] for line in out.splitlines()]
     assert names == sorted(names)
-    assert {"appendix-a", "appendix-b", "mazur", "minibatch", "vanishing-sigmoid", "vanishing-relu",
-            "optimizer-adam"} <= set(names)  # fmt: skip
+    assert {
+        "appendix-a",
+        "appendix-b",
+        "mazur",
+        "minibatch",
+        "vanishing-sigmoid",
+        "vanishing-relu",
+        "optimizer-adam",
+    } <= set(names)
     assert "2-2-2" in out
 
 
 def test_text_walkthrough_shows_the_chain_rule(capsys):
     assert main(["explain", "mazur"]) == 0
     out = capsys.readouterr().out
-    assert "∂E_total/∂w5 = ∂E_total/∂out_o1·∂out_o1/∂net_o1·∂net_o1/∂w5 = 0.74136507·0.186815602·0.593269992 = 0.082167041" in out
+    assert (
+        "∂E_total/∂w5 = ∂E_total/∂out_o1·∂out_o1/∂net_o1·∂net_o1/∂w5 = 0.74136507·0.186815602·0.593269992 = 0.082167041"
+        in out
+    )
     assert "∂E_total/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1" in out
     assert "All gradients agree." in out
 
@@ -82,8 +118,12 @@ def test_output_is_deterministic(tmp_path, capsys):
 
 
 def test_python_dash_m_and_no_progress_when_not_a_terminal():
-    proc = subprocess.run([sys.executable, "-m", "tutor", "explain", "mazur", "--steps", "5000", "--format", "json"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "tutor", "explain", "mazur", "--steps", "5000", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0
     assert proc.stderr == ""  # stderr is a pipe here: no progress line
     assert json.loads(proc.stdout)["final"]["steps"] == 5000
@@ -95,7 +135,22 @@ def test_progress_on_a_terminal():
 
     pid, fd = pty.fork()
     if pid == 0:  # the child runs the CLI with a terminal on stdin, stdout and stderr
-        os.execv(sys.executable, [sys.executable, "-m", "tutor", "explain", "mazur", "--steps", "20000", "--format", "json", "-o", os.devnull])
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "tutor",
+                "explain",
+                "mazur",
+                "--steps",
+                "20000",
+                "--format",
+                "json",
+                "-o",
+                os.devnull,
+            ],
+        )
     chunks = []
     while True:
         try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tutor import numeric
-from tutor.gradcheck import engines_agree, gradient_check, numeric_values
+from tutor.engine import numeric
+from tutor.engine.gradcheck import engines_agree, gradient_check, numeric_values
+from tutor.engine.symbolic import explain_step
 from tutor.spec import load, network
-from tutor.symbolic import explain_step
 
 CONVENTIONS = [
     {},
@@ -76,11 +76,23 @@ def test_bias_updates_shared_and_per_neuron():
 def test_softmax_cross_entropy_shows_both_routes():
     net = network(
         inputs={"values": [0.5, -0.3]},
-        layers=[{"size": 3, "activation": "tanh", "weights": [[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]], "biases": [0.1, 0.0, -0.1]},
-                {"size": 3, "activation": "softmax", "weights": [[0.2, -0.1, 0.3], [0.4, 0.1, -0.2], [-0.3, 0.2, 0.1]], "bias": 0.0}],
+        layers=[
+            {
+                "size": 3,
+                "activation": "tanh",
+                "weights": [[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]],
+                "biases": [0.1, 0.0, -0.1],
+            },
+            {
+                "size": 3,
+                "activation": "softmax",
+                "weights": [[0.2, -0.1, 0.3], [0.4, 0.1, -0.2], [-0.3, 0.2, 0.1]],
+                "bias": 0.0,
+            },
+        ],
         loss={"name": "categorical_cross_entropy", "targets": [0, 1, 0]},
         training={"learning_rate": 0.1},
-    )  # fmt: skip
+    )
     walk = explain_step(net)
     for j, o in enumerate(["o1", "o2", "o3"]):
         jac = walk.value(f"dE_total/dnet_{o}")
@@ -95,11 +107,21 @@ def test_deep_network_is_linear_in_layers_not_expanded():
     """Any depth: six hidden layers; the hidden sums name every downstream neuron."""
     rng = np.random.default_rng(0)
     sizes = [2, 3, 3, 3, 3, 3, 3, 2]
-    layers = [{"size": sizes[i + 1], "activation": "tanh" if i < 6 else "sigmoid",
-               "weights": rng.uniform(-1, 1, (sizes[i + 1], sizes[i])).round(2).tolist(),
-               "biases": rng.uniform(-1, 1, sizes[i + 1]).round(2).tolist()} for i in range(7)]  # fmt: skip
-    net = network(inputs={"values": [0.3, 0.7]}, layers=layers, loss={"name": "mse", "targets": [0.2, 0.8]},
-                  training={"learning_rate": 0.3})  # fmt: skip
+    layers = [
+        {
+            "size": sizes[i + 1],
+            "activation": "tanh" if i < 6 else "sigmoid",
+            "weights": rng.uniform(-1, 1, (sizes[i + 1], sizes[i])).round(2).tolist(),
+            "biases": rng.uniform(-1, 1, sizes[i + 1]).round(2).tolist(),
+        }
+        for i in range(7)
+    ]
+    net = network(
+        inputs={"values": [0.3, 0.7]},
+        layers=layers,
+        loss={"name": "mse", "targets": [0.2, 0.8]},
+        training={"learning_rate": 0.3},
+    )
     walk = explain_step(net)
     assert engines_agree(walk) == []
     assert gradient_check(net).ok

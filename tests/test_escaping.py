@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from tutor import render
-from tutor.errors import SpecError
+from tutor.engine.symbolic import explain_step
 from tutor.spec import loads
-from tutor.symbolic import explain_step
+from tutor.spec.errors import SpecError
 
 from .conftest import pdf_pages, screenshot
 
@@ -58,9 +58,14 @@ def evil_names(net):
         return name + EVIL.replace(" ", "")
 
     def layer(l):
-        return replace(l, neurons=tuple(map(bad, l.neurons)), net_names=tuple(map(bad, l.net_names)),
-                       out_names=tuple(map(bad, l.out_names)), bias_labels=tuple(map(bad, l.bias_labels)),
-                       weight_labels=tuple(tuple(map(bad, row)) for row in l.weight_labels))  # fmt: skip
+        return replace(
+            l,
+            neurons=tuple(map(bad, l.neurons)),
+            net_names=tuple(map(bad, l.net_names)),
+            out_names=tuple(map(bad, l.out_names)),
+            bias_labels=tuple(map(bad, l.bias_labels)),
+            weight_labels=tuple(tuple(map(bad, row)) for row in l.weight_labels),
+        )
 
     return replace(net, input_names=tuple(map(bad, net.input_names)), layers=tuple(map(layer, net.layers)))
 
@@ -70,8 +75,12 @@ def outputs():
     walks = {"text": explain_step(loads(SPEC)), "names": explain_step(evil_names(loads(SPEC)))}
     out = {}
     for which, walk in walks.items():
-        for fmt, fn in (("md", render.render_markdown), ("html", render.render_html), ("tex", render.render_latex),
-                        ("text", render.render_text)):  # fmt: skip
+        for fmt, fn in (
+            ("md", render.render_markdown),
+            ("html", render.render_html),
+            ("tex", render.render_latex),
+            ("text", render.render_text),
+        ):
             out[which, fmt] = fn(walk)
     return out
 
@@ -154,12 +163,12 @@ def test_html_opens_in_chromium(outputs, tmp_path):
 
 # -- a training step's document escapes the same text -------------------------------------------------------------
 
-TRAINING_SPEC = SPEC.replace("[training]\nlearning_rate = 0.5", "[training]\nlearning_rate = 0.5\noptimizer = \"adam\"")
+TRAINING_SPEC = SPEC.replace("[training]\nlearning_rate = 0.5", '[training]\nlearning_rate = 0.5\noptimizer = "adam"')
 
 
 @pytest.fixture(scope="module")
 def training_outputs():
-    from tutor.trainreport import documents
+    from tutor.render.training import documents
 
     return documents(("md", "html", "tex", "text"), loads(TRAINING_SPEC), 2, {1, 2})[1]
 

@@ -9,7 +9,9 @@ import pytest
 
 from tutor import handouts, render
 from tutor.cli import main
-from tutor.resources import data_dir
+from tutor.engine.symbolic import explain_step
+from tutor.spec import load
+from tutor.spec.resources import data_dir
 
 from .conftest import pdf_pages, require_program, screenshot
 
@@ -25,7 +27,9 @@ def test_every_example_folder_has_all_four_handouts_and_its_claims_a_report():
     assert handouts.names() == folders and len(folders) >= 12
     for name in folders:
         folder = root / name
-        assert {p.name for p in folder.glob("walkthrough.*")} == {f"walkthrough.{x}" for x in ("md", "tex", "html", "pdf")}
+        assert {p.name for p in folder.glob("walkthrough.*")} == {
+            f"walkthrough.{x}" for x in ("md", "tex", "html", "pdf")
+        }
         assert (folder / "check.md").is_file() == (folder / "claims.toml").is_file(), name
     assert {p.parent.name for p in root.glob("*/check.md")} == {"mazur", "appendix-a", "appendix-b"}
 
@@ -45,14 +49,14 @@ def test_check_report_is_the_check_commands(capsys):
     assert report.text == capsys.readouterr().out
 
 
-def test_handouts_do_not_depend_on_earlier_options(tmp_path):
-    before = [h.text for h in handouts.handouts("appendix-a")]
-    render.configure(notation="layered", digits=2)
-    try:
-        assert [h.text for h in handouts.handouts("appendix-a")] == before
-        assert render.options().notation == "layered"  # and the caller's options are back
-    finally:
-        render.configure()
+def test_renderings_do_not_depend_on_each_other():
+    """Options are a value passed to each rendering: one rendered with other options changes no later one."""
+    walk = explain_step(load("appendix-a"))
+    before = render.render_markdown(walk)
+    layered = render.render_markdown(walk, options=render.Options(notation="layered", digits=2))
+    assert layered != before
+    assert render.render_markdown(walk) == before
+    assert [h.text for h in handouts.handouts("appendix-a")] == [h.text for h in handouts.handouts("appendix-a")]
 
 
 def _one_example(tmp_path, monkeypatch) -> None:
@@ -83,10 +87,15 @@ def test_regenerate_writes_then_check_passes(tmp_path, monkeypatch, capsys):
     tex.write_text(tex.read_text(encoding="utf-8").replace("Appendix A", "Appendix Z"), encoding="utf-8")
     assert main(["regenerate", "--check"]) == 1
     # The PDF still records the digest of the right .tex; only the edited files are stale.
-    assert capsys.readouterr().out.splitlines() == ["out of date: appendix-a/walkthrough.md",
-                                                    "out of date: appendix-a/walkthrough.tex"]  # fmt: skip
+    assert capsys.readouterr().out.splitlines() == [
+        "out of date: appendix-a/walkthrough.md",
+        "out of date: appendix-a/walkthrough.tex",
+    ]
     assert main(["regenerate"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["wrote: appendix-a/walkthrough.md", "wrote: appendix-a/walkthrough.tex"]
+    assert capsys.readouterr().out.splitlines() == [
+        "wrote: appendix-a/walkthrough.md",
+        "wrote: appendix-a/walkthrough.tex",
+    ]
 
 
 def test_a_pdf_from_another_source_is_stale(tmp_path, monkeypatch):

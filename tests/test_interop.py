@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import tutor
-from tutor.errors import TutorError
+from tutor.engine.symbolic import explain_step
 from tutor.interop import from_numpy, from_torch, to_mapping, torch_gradient_check, with_example
-from tutor.resources import example_names
 from tutor.spec import from_mapping, load
-from tutor.symbolic import explain_step
+from tutor.spec.errors import TutorError
+from tutor.spec.resources import example_names
 
 from .support import assert_error_starts, require_module
 
@@ -49,42 +49,100 @@ def test_from_numpy_biases_per_neuron_shared_and_none():
 
 
 def test_from_numpy_activation_per_layer_with_parameters():
-    net = from_numpy([np.eye(2), np.eye(2)], None, x=[-1.0, 2.0], y=1, loss="categorical_cross_entropy",
-                     activations=[{"name": "leaky_relu", "slope": 0.2}, "softmax"])  # fmt: skip
+    net = from_numpy(
+        [np.eye(2), np.eye(2)],
+        None,
+        x=[-1.0, 2.0],
+        y=1,
+        loss="categorical_cross_entropy",
+        activations=[{"name": "leaky_relu", "slope": 0.2}, "softmax"],
+    )
     assert net.layers[0].activation_params["slope"] == 0.2 and net.targets.tolist() == [0.0, 1.0]
     assert round(explain_step(net).value("out_h1"), 12) == -0.2
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: from_numpy(MAZUR_W, None, layout="rows", **MAZUR), "from_numpy(): layout: unknown layout 'rows'"),
-    (lambda: from_numpy([np.ones((2, 3))], None, x=[1, 2], y=[0, 1, 0]),
-     "from_numpy(): weights[0]: shape (2, 3) does not fit: with layout='out_in' it needs 2 columns, one per input "
-     "of the layer (x gives 2); it fits layout='in_out'"),
-    (lambda: from_numpy([np.ones((2, 2)), np.ones((1, 3))], None, x=[1, 2], y=[0]),
-     "from_numpy(): weights[1]: shape (1, 3) does not fit: with layout='out_in' it needs 2 columns, one per input "
-     "of the layer (weights[0] gives 2)"),
-    (lambda: from_numpy([[[1.0, float("nan")]]], None, x=[1, 2], y=[0]),
-     "from_numpy(): weights[0][0][1]: expected finite numbers, got nan"),
-    (lambda: from_numpy([[[1.0, 2.0]]], None, x=[1, float("inf")], y=[0]), "from_numpy(): x[1]: expected finite numbers"),
-    (lambda: from_numpy([[[1.0, 2.0], [3.0]]], None, x=[1, 2], y=[0]), "from_numpy(): weights[0]: expected a 2-D array of numbers"),
-    (lambda: from_numpy([[["0.5", "0.1"]]], None, x=[1, 2], y=[0]), "from_numpy(): weights[0]: expected a 2-D array of numbers, got [['0.5', '0.1']]"),
-    (lambda: from_numpy([[[0.5, 0.1]]], None, x=[True, False], y=[0]), "from_numpy(): x: expected a list of numbers, got [True, False]"),
-    (lambda: from_numpy([np.ones(2)], None, x=[1, 2], y=[0]), "from_numpy(): weights[0]: expected a 2-D array, got an array of shape (2,)"),
-    (lambda: from_numpy([np.ones((1, 2))], None, x=[[1, 2], [3, 4]], y=[0]), "from_numpy(): x: expected a 1-D array"),
-    (lambda: from_numpy([np.ones((1, 2))], [0.1, 0.2], x=[1, 2], y=[0]), "from_numpy(): biases: give one bias entry per layer (1)"),
-    (lambda: from_numpy([np.ones((2, 2))], [[0.1, 0.2, 0.3]], x=[1, 2], y=[0, 1]), "from_numpy(): biases[0]: 3 biases for 2 neurons"),
-    (lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1, 1]), "from_numpy(): y: 3 targets for 2 output neurons"),
-    (lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=2, loss="categorical_cross_entropy", activations="softmax"),
-     "from_numpy(): y: class index 2 is out of range for 2 output neurons (0 to 1)"),
-    (lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], activations=["tanh", "tanh"]),
-     "from_numpy(): activations: give one activation for every layer, or a list with one per layer (1)"),
-    (lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], activations="sigmod"),
-     "from_numpy(): activations[0]: unknown activation 'sigmod' (did you mean 'sigmoid'?)"),
-    (lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], loss="mae"), "from_numpy(): loss: unknown loss 'mae'"),
-    (lambda: from_numpy(np.ones((2, 2)), None, x=[1, 2], y=[0, 1]), "from_numpy(): weights: give a list of weight arrays"),
-    (lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], learning_rate=-1),
-     "from_numpy(): training.learning_rate: the learning rate must be > 0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: from_numpy(MAZUR_W, None, layout="rows", **MAZUR), "from_numpy(): layout: unknown layout 'rows'"),
+        (
+            lambda: from_numpy([np.ones((2, 3))], None, x=[1, 2], y=[0, 1, 0]),
+            "from_numpy(): weights[0]: shape (2, 3) does not fit: with layout='out_in' it needs 2 columns, one per input "
+            "of the layer (x gives 2); it fits layout='in_out'",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2)), np.ones((1, 3))], None, x=[1, 2], y=[0]),
+            "from_numpy(): weights[1]: shape (1, 3) does not fit: with layout='out_in' it needs 2 columns, one per input "
+            "of the layer (weights[0] gives 2)",
+        ),
+        (
+            lambda: from_numpy([[[1.0, float("nan")]]], None, x=[1, 2], y=[0]),
+            "from_numpy(): weights[0][0][1]: expected finite numbers, got nan",
+        ),
+        (
+            lambda: from_numpy([[[1.0, 2.0]]], None, x=[1, float("inf")], y=[0]),
+            "from_numpy(): x[1]: expected finite numbers",
+        ),
+        (
+            lambda: from_numpy([[[1.0, 2.0], [3.0]]], None, x=[1, 2], y=[0]),
+            "from_numpy(): weights[0]: expected a 2-D array of numbers",
+        ),
+        (
+            lambda: from_numpy([[["0.5", "0.1"]]], None, x=[1, 2], y=[0]),
+            "from_numpy(): weights[0]: expected a 2-D array of numbers, got [['0.5', '0.1']]",
+        ),
+        (
+            lambda: from_numpy([[[0.5, 0.1]]], None, x=[True, False], y=[0]),
+            "from_numpy(): x: expected a list of numbers, got [True, False]",
+        ),
+        (
+            lambda: from_numpy([np.ones(2)], None, x=[1, 2], y=[0]),
+            "from_numpy(): weights[0]: expected a 2-D array, got an array of shape (2,)",
+        ),
+        (
+            lambda: from_numpy([np.ones((1, 2))], None, x=[[1, 2], [3, 4]], y=[0]),
+            "from_numpy(): x: expected a 1-D array",
+        ),
+        (
+            lambda: from_numpy([np.ones((1, 2))], [0.1, 0.2], x=[1, 2], y=[0]),
+            "from_numpy(): biases: give one bias entry per layer (1)",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2))], [[0.1, 0.2, 0.3]], x=[1, 2], y=[0, 1]),
+            "from_numpy(): biases[0]: 3 biases for 2 neurons",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1, 1]),
+            "from_numpy(): y: 3 targets for 2 output neurons",
+        ),
+        (
+            lambda: from_numpy(
+                [np.ones((2, 2))], None, x=[1, 2], y=2, loss="categorical_cross_entropy", activations="softmax"
+            ),
+            "from_numpy(): y: class index 2 is out of range for 2 output neurons (0 to 1)",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], activations=["tanh", "tanh"]),
+            "from_numpy(): activations: give one activation for every layer, or a list with one per layer (1)",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], activations="sigmod"),
+            "from_numpy(): activations[0]: unknown activation 'sigmod' (did you mean 'sigmoid'?)",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], loss="mae"),
+            "from_numpy(): loss: unknown loss 'mae'",
+        ),
+        (
+            lambda: from_numpy(np.ones((2, 2)), None, x=[1, 2], y=[0, 1]),
+            "from_numpy(): weights: give a list of weight arrays",
+        ),
+        (
+            lambda: from_numpy([np.ones((2, 2))], None, x=[1, 2], y=[0, 1], learning_rate=-1),
+            "from_numpy(): training.learning_rate: the learning rate must be > 0",
+        ),
+    ],
+)
 def test_from_numpy_bad_input_names_the_place(call, message):
     assert_error_starts(call, message)
 
@@ -125,10 +183,15 @@ MODELS_PER_CASE = 4
 
 def _activation(nn, name: str, rng: random.Random):
     return {
-        "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh, "ReLU": nn.ReLU, "Identity": nn.Identity,
-        "LeakyReLU": lambda: nn.LeakyReLU(rng.choice([0.01, 0.2])), "ELU": lambda: nn.ELU(rng.choice([1.0, 0.7])),
-        "Softplus": nn.Softplus, "none": None,
-    }[name]  # fmt: skip
+        "Sigmoid": nn.Sigmoid,
+        "Tanh": nn.Tanh,
+        "ReLU": nn.ReLU,
+        "Identity": nn.Identity,
+        "LeakyReLU": lambda: nn.LeakyReLU(rng.choice([0.01, 0.2])),
+        "ELU": lambda: nn.ELU(rng.choice([1.0, 0.7])),
+        "Softplus": nn.Softplus,
+        "none": None,
+    }[name]
 
 
 def random_model(torch, seed: int, hidden: str, loss: str):
@@ -154,7 +217,11 @@ def random_model(torch, seed: int, hidden: str, loss: str):
         if make is not None:
             modules.append(make())
     x = [rng.uniform(-1, 1) for _ in range(widths[0])]
-    y = rng.randrange(outputs) if loss in ("categorical_cross_entropy", "multiclass_hinge") else [rng.uniform(0, 1) for _ in range(outputs)]
+    y = (
+        rng.randrange(outputs)
+        if loss in ("categorical_cross_entropy", "multiclass_hinge")
+        else [rng.uniform(0, 1) for _ in range(outputs)]
+    )
     return nn.Sequential(*modules), x, y
 
 
@@ -206,8 +273,16 @@ def test_from_torch_reads_activation_parameters_and_float32():
     torch = require_module("torch")
     nn = torch.nn
     torch.manual_seed(3)
-    model = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.3), nn.Linear(4, 3), nn.ELU(0.5), nn.Linear(3, 2),
-                          nn.Identity(), nn.Softplus(), nn.Linear(2, 2))  # fmt: skip
+    model = nn.Sequential(
+        nn.Linear(3, 4),
+        nn.LeakyReLU(0.3),
+        nn.Linear(4, 3),
+        nn.ELU(0.5),
+        nn.Linear(3, 2),
+        nn.Identity(),
+        nn.Softplus(),
+        nn.Linear(2, 2),
+    )
     net = from_torch(model, torch.tensor([0.2, -0.4, 0.9]), torch.tensor([[0.5, 0.1]]), loss="mse")
     assert [l.activation for l in net.layers] == ["leaky_relu", "elu", "softplus", "identity"]
     assert net.layers[0].activation_params["slope"] == pytest.approx(0.3)
@@ -230,25 +305,50 @@ def test_from_torch_linear_without_bias_gets_a_fixed_zero():
     assert len(report.gradients()) == net.parameter_count - 1
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Conv1d(1, 1, 1)),
-     "from_torch(): layer 2 (Conv1d) is not supported; supported: Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, "
-     "Softplus (beta=1, threshold=20), Identity, Softmax (dim=-1, after the last Linear)"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Linear(2, 1)), "from_torch(): layer 1 (Dropout) is not supported"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=2), nn.Linear(2, 1)),
-     "from_torch(): layer 1 (Softplus(beta=2, threshold=20)) is not supported: only the default"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=0)), "from_torch(): layer 1 (Softmax(dim=0)) is not supported"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=-1), nn.Linear(2, 2)),
-     "from_torch(): layer 1 (Softmax) is supported after the last Linear layer only"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Tanh()),
-     "from_torch(): layer 2 (Tanh) follows another activation (layer 1, Sigmoid)"),
-    (lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(2, 2)), "from_torch(): layer 0 (ReLU) comes before the first Linear layer"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Linear(2, 1)),
-     "from_torch(): layer 1 (Linear(2, 1)) takes 2 inputs, but layer 0 gives 3"),
-    (lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2))), "from_torch(): layer 0 (Sequential) is not supported"),
-    (lambda nn: nn.Sequential(), "from_torch(): the model has no Linear layer"),
-    (lambda nn: nn.ReLU(), "from_torch(): expected an nn.Sequential of Linear layers and activations, got ReLU"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Conv1d(1, 1, 1)),
+            "from_torch(): layer 2 (Conv1d) is not supported; supported: Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, "
+            "Softplus (beta=1, threshold=20), Identity, Softmax (dim=-1, after the last Linear)",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Linear(2, 1)),
+            "from_torch(): layer 1 (Dropout) is not supported",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=2), nn.Linear(2, 1)),
+            "from_torch(): layer 1 (Softplus(beta=2, threshold=20)) is not supported: only the default",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=0)),
+            "from_torch(): layer 1 (Softmax(dim=0)) is not supported",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=-1), nn.Linear(2, 2)),
+            "from_torch(): layer 1 (Softmax) is supported after the last Linear layer only",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Tanh()),
+            "from_torch(): layer 2 (Tanh) follows another activation (layer 1, Sigmoid)",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(2, 2)),
+            "from_torch(): layer 0 (ReLU) comes before the first Linear layer",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Linear(2, 1)),
+            "from_torch(): layer 1 (Linear(2, 1)) takes 2 inputs, but layer 0 gives 3",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2))),
+            "from_torch(): layer 0 (Sequential) is not supported",
+        ),
+        (lambda nn: nn.Sequential(), "from_torch(): the model has no Linear layer"),
+        (lambda nn: nn.ReLU(), "from_torch(): expected an nn.Sequential of Linear layers and activations, got ReLU"),
+    ],
+)
 def test_unsupported_torch_layers_are_named(build, message):
     torch = require_module("torch")
     assert_error_starts(lambda: from_torch(build(torch.nn), [1.0, 2.0], [0.0, 1.0]), message)
@@ -261,7 +361,9 @@ def test_torch_check_refuses_a_different_model():
     model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 2), nn.Sigmoid())
     net = from_torch(model, [0.05, 0.1], [0.01, 0.99])
     other = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 2), nn.Sigmoid())
-    with pytest.raises(TutorError, match=r"^torch_gradient_check\(\): the weights of layer 0 \(Linear\(2, 2\)\) differ"):
+    with pytest.raises(
+        TutorError, match=r"^torch_gradient_check\(\): the weights of layer 0 \(Linear\(2, 2\)\) differ"
+    ):
         torch_gradient_check(net, other)
     with pytest.raises(TutorError, match=r"followed by 'tanh'"):
         torch_gradient_check(net, nn.Sequential(model[0], nn.Tanh(), model[2], nn.Sigmoid()))
@@ -272,7 +374,9 @@ def test_torch_check_refuses_a_different_model():
 def test_mazur_as_a_float64_torch_model_checks_against_the_spec():
     torch = require_module("torch")
     nn = torch.nn
-    model = nn.Sequential(nn.Linear(2, 2, dtype=torch.float64), nn.Sigmoid(), nn.Linear(2, 2, dtype=torch.float64), nn.Sigmoid())
+    model = nn.Sequential(
+        nn.Linear(2, 2, dtype=torch.float64), nn.Sigmoid(), nn.Linear(2, 2, dtype=torch.float64), nn.Sigmoid()
+    )
     with torch.no_grad():
         for lin, W, b in zip((model[0], model[2]), MAZUR_W, (0.35, 0.60)):
             lin.weight.copy_(torch.tensor(W, dtype=torch.float64))

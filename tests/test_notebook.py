@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import tutor
-from tutor.errors import TutorError
 from tutor.notebook import html_fragment, latex_fragment
+from tutor.spec.errors import TutorError
 
 from .conftest import require_program
 from .support import assert_error_starts, require_module
@@ -52,8 +52,16 @@ def test_fragments_of_documents_without_a_body_are_left_as_they_are():
     assert latex_fragment("$x$") == "$x$"
 
 
-@pytest.mark.parametrize("suffix, marker", [(".md", "# Mazur"), (".tex", "\\documentclass"), (".html", "<!DOCTYPE html>"),
-                                            (".txt", "1. Forward pass"), (".json", '"values"')])  # fmt: skip
+@pytest.mark.parametrize(
+    "suffix, marker",
+    [
+        (".md", "# Mazur"),
+        (".tex", "\\documentclass"),
+        (".html", "<!DOCTYPE html>"),
+        (".txt", "1. Forward pass"),
+        (".json", '"values"'),
+    ],
+)
 def test_save_picks_the_format_from_the_suffix(mazur, tmp_path, suffix, marker):
     path = mazur.save(tmp_path / f"step{suffix}")
     text = path.read_text(encoding="utf-8")
@@ -69,7 +77,9 @@ def test_save_pdf(mazur, tmp_path):
 
 
 def test_save_refuses_an_unknown_suffix_and_an_unwritable_path(mazur, tmp_path):
-    with pytest.raises(TutorError, match=r"step\.docx: unknown suffix '\.docx'; allowed: \.md, \.tex, \.html, \.pdf, \.json, \.txt"):
+    with pytest.raises(
+        TutorError, match=r"step\.docx: unknown suffix '\.docx'; allowed: \.md, \.tex, \.html, \.pdf, \.json, \.txt"
+    ):
         mazur.save("step.docx")
     with pytest.raises(TutorError, match=r"cannot write the file"):
         mazur.save(tmp_path / "no" / "such" / "step.md")
@@ -82,21 +92,43 @@ def test_explain_takes_specs_mappings_networks_and_options(tmp_path):
     assert a.check.notes  # checked in exact arithmetic
     b = tutor.explain(tutor.load("appendix-b"), forward_only=True)
     assert b.check is None and not b.walk.params
-    c = tutor.explain({"inputs": {"values": [1.0]}, "layers": [{"size": 1, "activation": "identity", "weights": [[2.0]]}],
-                       "loss": {"name": "half_sse", "targets": [1.0]}, "training": {"learning_rate": 0.1}}, check=False)  # fmt: skip
+    c = tutor.explain(
+        {
+            "inputs": {"values": [1.0]},
+            "layers": [{"size": 1, "activation": "identity", "weights": [[2.0]]}],
+            "loss": {"name": "half_sse", "targets": [1.0]},
+            "training": {"learning_rate": 0.1},
+        },
+        check=False,
+    )
     assert c.values["dE_total/dw1_11"] == 1.0 and c.check is None
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: tutor.explain("mazur", layout="in_out"), "explain(): unknown option 'layout' for a network or spec; allowed: loss, learning_rate"),
-    (lambda: tutor.explain([[[1.0]]], x=[1.0]), "explain(): give the example's inputs x and targets y for a network of weight arrays"),
-    (lambda: tutor.explain(3.5), "explain(): expected a tutor Network, a spec file"),
-    (lambda: tutor.explain("no-such-example"), "no-such-example: no such file or built-in example"),
-    (lambda: tutor.explain("mazur", rounding="sometimes"), "conventions.rounding: rounding 'sometimes' is not one of"),
-    (lambda: tutor.explain("minibatch"), "explain(): this network trains with several examples; explain() walks through "
-                                         "one plain gradient-descent step on one example"),
-    (lambda: tutor.explain("optimizer-adam", x=[0.1, 0.3]), "explain(): this network trains with optimizer 'adam'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: tutor.explain("mazur", layout="in_out"),
+            "explain(): unknown option 'layout' for a network or spec; allowed: loss, learning_rate",
+        ),
+        (
+            lambda: tutor.explain([[[1.0]]], x=[1.0]),
+            "explain(): give the example's inputs x and targets y for a network of weight arrays",
+        ),
+        (lambda: tutor.explain(3.5), "explain(): expected a tutor Network, a spec file"),
+        (lambda: tutor.explain("no-such-example"), "no-such-example: no such file or built-in example"),
+        (
+            lambda: tutor.explain("mazur", rounding="sometimes"),
+            "conventions.rounding: rounding 'sometimes' is not one of",
+        ),
+        (
+            lambda: tutor.explain("minibatch"),
+            "explain(): this network trains with several examples; explain() walks through "
+            "one plain gradient-descent step on one example",
+        ),
+        (lambda: tutor.explain("optimizer-adam", x=[0.1, 0.3]), "explain(): this network trains with optimizer 'adam'"),
+    ],
+)
 def test_explain_bad_input_names_the_place(call, message):
     assert_error_starts(call, message)
 
@@ -146,7 +178,9 @@ def test_quiz_of_a_spec_or_a_random_network():
     assert q.current.key == "net_h1" and q.respond("0.3775").verdict == "correct"
     r = quiz(seed=7, shape=(2, 2, 1))
     assert r.network.shape == (2, 2, 1) and r.origin["seed"] == 7 and r.questions
-    with pytest.raises(TutorError, match=r"^quiz\(\): give either a spec or the random network's seed and shape, not both"):
+    with pytest.raises(
+        TutorError, match=r"^quiz\(\): give either a spec or the random network's seed and shape, not both"
+    ):
         quiz("mazur", seed=3)
 
 
@@ -157,7 +191,9 @@ HEAVY = ("torch", "matplotlib", "jinja2", "sympy")
 
 def _loaded_after(code: str) -> list[str]:
     probe = f"import sys\n{code}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120
+    )
     return json.loads(out.stdout.strip().replace("'", '"'))
 
 
@@ -184,17 +220,24 @@ def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
     # A kernel of this very interpreter, whatever kernels the machine has installed.
     spec_dir = tmp_path / "jupyter" / "kernels" / "backprop-tutor-test"
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "backprop-tutor test", "language": "python",
-    }), encoding="utf-8")  # fmt: skip
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "backprop-tutor test",
+                "language": "python",
+            }
+        ),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     work = tmp_path / "run"
     work.mkdir()
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="backprop-tutor-test",
-                            resources={"metadata": {"path": str(work)}}).execute()  # fmt: skip
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="backprop-tutor-test", resources={"metadata": {"path": str(work)}}
+    ).execute()
 
     outputs = _outputs(nb)
     assert not [o for o in outputs if o.output_type == "error"]
@@ -215,9 +258,11 @@ def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
 
 # What nbconvert's LaTeX template loads, in short (color for its xcolor, which texlive-latex-base lacks):
 # an output's text/latex is pasted into such a document.
-NBCONVERT_LIKE = ("\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n\\usepackage{amsmath}\n"
-                  "\\usepackage{longtable}\n\\usepackage{color}\n\\usepackage{hyperref}\n\\begin{document}\n"
-                  "%s\n\n%s\n\\end{document}\n")  # fmt: skip
+NBCONVERT_LIKE = (
+    "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n\\usepackage{amsmath}\n"
+    "\\usepackage{longtable}\n\\usepackage{color}\n\\usepackage{hyperref}\n\\begin{document}\n"
+    "%s\n\n%s\n\\end{document}\n"
+)
 
 
 @pytest.mark.slow

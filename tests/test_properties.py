@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tutor import numeric
-from tutor.gradcheck import central_differences, engines_agree
+from tutor.engine import numeric
+from tutor.engine.gradcheck import central_differences, engines_agree
+from tutor.engine.symbolic import explain_step
 from tutor.spec import network
-from tutor.symbolic import explain_step
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 KINKED = {"relu", "leaky_relu", "elu"}
@@ -37,8 +37,11 @@ def networks(draw):
     layers = []
     for li in range(len(sizes) - 1):
         act = out_act if li == len(sizes) - 2 else draw(st.sampled_from(HIDDEN))
-        spec = {"size": sizes[li + 1], "activation": act,
-                "weights": [[draw(value) for _ in range(sizes[li])] for _ in range(sizes[li + 1])]}  # fmt: skip
+        spec = {
+            "size": sizes[li + 1],
+            "activation": act,
+            "weights": [[draw(value) for _ in range(sizes[li])] for _ in range(sizes[li + 1])],
+        }
         if act == "leaky_relu":
             spec["activation"] = {"name": act, "slope": draw(st.sampled_from([0.01, 0.1, 0.3]))}
         if act == "elu":
@@ -59,10 +62,9 @@ def networks(draw):
         inputs={"values": [draw(value) for _ in range(n_in)]},
         layers=layers,
         loss={"name": loss, "targets": targets},
-        training={"learning_rate": draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])),
-                  "update_biases": draw(st.booleans())},
+        training={"learning_rate": draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])), "update_biases": draw(st.booleans())},
         conventions={"update_order": draw(st.sampled_from(["standard", "updated-first"]))},
-    )  # fmt: skip
+    )
 
 
 def away_from_kinks(net) -> bool:
@@ -92,7 +94,7 @@ def test_symbolic_numeric_and_finite_differences_agree(net):
     ng = grad(theta)
     assert np.allclose(ng, fd, rtol=1e-5, atol=1e-8), np.max(np.abs(ng - fd))
     sym = explain_step(exact)
-    from tutor.gradcheck import _params_in_flat_order
+    from tutor.engine.gradcheck import _params_in_flat_order
 
     sg = np.array([sym.value(p.gradient) for p in _params_in_flat_order(sym)])
     assert np.allclose(sg, ng, rtol=1e-9, atol=1e-15)

@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from tutor import randomnet
 from tutor.cli import main
-from tutor.diagnose import MISCONCEPTIONS, Tolerance, parse_number
-from tutor.gradcheck import numeric_values
-from tutor.quiz import SECTIONS, Quiz
-from tutor.rounding import format_fixed
+from tutor.engine.gradcheck import numeric_values
 from tutor.spec import load
+from tutor.spec.rounding import format_fixed
+from tutor.teach import randomnet
+from tutor.teach.diagnose import MISCONCEPTIONS, Tolerance, parse_number
+from tutor.teach.quiz import SECTIONS, Quiz
 
 from .conftest import IN_CI
 from .test_bad_input import assert_clean_error
@@ -71,8 +71,17 @@ def test_updated_first_keeps_the_computation_order():
 # -- grading -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,value", [("0.5933", 0.5933), (".5933", 0.5933), ("5.933e-1", 0.5933), ("-0.0190", -0.019),
-                                        ("  -.019 ", -0.019), ("1E-3", 0.001)])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("0.5933", 0.5933),
+        (".5933", 0.5933),
+        ("5.933e-1", 0.5933),
+        ("-0.0190", -0.019),
+        ("  -.019 ", -0.019),
+        ("1E-3", 0.001),
+    ],
+)
 def test_answers_in_the_usual_forms(text, value):
     assert parse_number(text) == pytest.approx(value, abs=0)
 
@@ -172,10 +181,15 @@ def test_misconceptions_come_from_the_derivation_not_from_the_question():
     assert fb.answer.diagnosis.misconception == "dropped-activation-derivative"
 
 
-@pytest.mark.parametrize("opts", [randomnet.Options(loss="binary_cross_entropy"),
-                                  randomnet.Options(shape=(2, 2, 3), output_activation="softmax", loss="categorical_cross_entropy"),
-                                  randomnet.Options(shape=(2, 3, 2), activation="relu", output_activation="identity", loss="mse")],
-                         ids=["bce", "softmax", "relu"])  # fmt: skip
+@pytest.mark.parametrize(
+    "opts",
+    [
+        randomnet.Options(loss="binary_cross_entropy"),
+        randomnet.Options(shape=(2, 2, 3), output_activation="softmax", loss="categorical_cross_entropy"),
+        randomnet.Options(shape=(2, 3, 2), activation="relu", output_activation="identity", loss="mse"),
+    ],
+    ids=["bce", "softmax", "relu"],
+)
 def test_nothing_crashes_on_extreme_answers(opts):
     # Values outside every form's domain (log of a negative output, exp of 1e300) leave no trace but "wrong".
     for extreme in ("1e300", "-1e300", "0", "-2", "1e-300"):
@@ -213,8 +227,15 @@ def test_answers_file_is_graded_with_the_same_report(tmp_path, capsys):
     quiz = Quiz(load("mazur"), digits=4)
     qs, v = quiz.questions, quiz.walk.values()
     wrong = v["net_h1"] + 0.05
-    lines = [f"{qs[0].key} = {r4(wrong)}", qs[1].shown, f"3 = {r4(sigmoid(wrong))}   # carried forward", "s", "",
-             f"{qs[5].key} = {qs[5].shown}", f"7 = {r4(v['net_o1'])}"]  # fmt: skip
+    lines = [
+        f"{qs[0].key} = {r4(wrong)}",
+        qs[1].shown,
+        f"3 = {r4(sigmoid(wrong))}   # carried forward",
+        "s",
+        "",
+        f"{qs[5].key} = {qs[5].shown}",
+        f"7 = {r4(v['net_o1'])}",
+    ]
     answers, results = tmp_path / "answers.txt", tmp_path / "results.json"
     answers.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["quiz", "mazur", "--digits", "4", "--answers", str(answers), "--results", str(results)]) == 0
@@ -225,7 +246,9 @@ def test_answers_file_is_graded_with_the_same_report(tmp_path, capsys):
     verdicts = [q["verdict"] for q in doc["questions"]]
     assert verdicts[:8] == ["wrong", "correct", "carried", "skipped", "skipped", "correct", "wrong", "unanswered"]
     assert doc["questions"][2]["carried_from"] == ["net_h1"]
-    assert doc["questions"][6]["key"] == "out_o1" and doc["questions"][6]["diagnosis"]["misconception"] == "no-activation"
+    assert (
+        doc["questions"][6]["key"] == "out_o1" and doc["questions"][6]["diagnosis"]["misconception"] == "no-activation"
+    )
     assert doc["origin"] == {"spec": "mazur"} and doc["tolerance"]["policy"] == "4dp"
     assert doc["score"]["credited"] == 3 and doc["score"]["total"] == len(qs)
 
@@ -261,7 +284,10 @@ def test_results_record_the_seed_and_the_diagnosis(tmp_path, capsys):
         (["nope"], ["nope", "no such file or built-in example"]),
         (["optimizer-adam"], ["quiz", "one plain gradient-descent step", "adam"]),
         (["minibatch"], ["quiz", "one step on one example", "4 examples"]),
-        (["mazur", "--answers", "/nonexistent/answers.txt"], ["--answers /nonexistent/answers.txt", "cannot read the file"]),
+        (
+            ["mazur", "--answers", "/nonexistent/answers.txt"],
+            ["--answers /nonexistent/answers.txt", "cannot read the file"],
+        ),
         (["mazur", "--results", "/nonexistent/r.json"], ["--results", "folder does not exist"]),
     ],
 )
@@ -304,8 +330,9 @@ def pexpect():
 
 def spawn(pexpect, *args: str):
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    return pexpect.spawn(sys.executable, ["-m", "tutor", "quiz", *args], encoding="utf-8", timeout=30, env=env,
-                         dimensions=(50, 400))  # fmt: skip
+    return pexpect.spawn(
+        sys.executable, ["-m", "tutor", "quiz", *args], encoding="utf-8", timeout=30, env=env, dimensions=(50, 400)
+    )
 
 
 def finish(pexpect, child, ending: str) -> str:
@@ -398,8 +425,12 @@ def test_tty_garbage_then_end_of_input(pexpect):
     q1, q2 = quiz.questions[:2]
     child = spawn(pexpect, "appendix-a", "--digits", "4")
     child.expect_exact(quiz.prompt(q1))
-    for garbage, reply in [("abc", "'abc' is not a number"), ("", "Type a number"), ("1/2", "is not a number"),
-                           ("h", f"Hint: {q1.hint}")]:  # fmt: skip
+    for garbage, reply in [
+        ("abc", "'abc' is not a number"),
+        ("", "Type a number"),
+        ("1/2", "is not a number"),
+        ("h", f"Hint: {q1.hint}"),
+    ]:
         child.sendline(garbage)
         child.expect_exact(reply)
         child.expect_exact(quiz.prompt(q1))  # asked again

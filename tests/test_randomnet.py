@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tutor import numeric, randomnet
-from tutor.errors import TutorError
-from tutor.gradcheck import engines_agree, gradient_check
-from tutor.randomnet import Options
+from tutor.engine import numeric
+from tutor.engine.gradcheck import engines_agree, gradient_check
+from tutor.engine.symbolic import explain_step
 from tutor.spec import loads, network
-from tutor.symbolic import explain_step
+from tutor.spec.errors import TutorError
+from tutor.teach import randomnet
+from tutor.teach.randomnet import Options
 
 OPTIONS = [
     Options(),
@@ -83,15 +84,26 @@ def test_spec_file_reads_back_as_the_same_network():
 
 
 def test_well_conditioned_rejects_kinks_and_saturation():
-    base = dict(inputs={"values": [0.5, -0.5]}, loss={"name": "half_sse", "targets": [0.3]}, training={"learning_rate": 0.5},
-                conventions={"rounding": "as-printed", "digits": 4})  # fmt: skip
+    base = dict(
+        inputs={"values": [0.5, -0.5]},
+        loss={"name": "half_sse", "targets": [0.3]},
+        training={"learning_rate": 0.5},
+        conventions={"rounding": "as-printed", "digits": 4},
+    )
 
     def net(hidden_act, w, b):
-        return network(**base, layers=[{"size": 2, "activation": hidden_act, "weights": w, "biases": b},
-                                       {"size": 1, "activation": "sigmoid", "weights": [[0.6, -0.4]], "bias": 0.1}])  # fmt: skip
+        return network(
+            **base,
+            layers=[
+                {"size": 2, "activation": hidden_act, "weights": w, "biases": b},
+                {"size": 1, "activation": "sigmoid", "weights": [[0.6, -0.4]], "bias": 0.1},
+            ],
+        )
 
     assert randomnet.well_conditioned(net("sigmoid", [[0.3, -0.2], [0.4, 0.7]], [0.1, 0.2]))
-    assert not randomnet.well_conditioned(net("relu", [[0.3, 0.3], [0.4, 0.7]], [0.02, 0.2]))  # net_h1 = 0.02: at the kink
+    assert not randomnet.well_conditioned(
+        net("relu", [[0.3, 0.3], [0.4, 0.7]], [0.02, 0.2])
+    )  # net_h1 = 0.02: at the kink
     assert not randomnet.well_conditioned(net("relu", [[0.3, 0.7], [0.4, 0.7]], [0.02, 0.2]))  # net_h1 < 0: dead
     assert not randomnet.well_conditioned(net("sigmoid", [[9.0, -9.0], [0.4, 0.7]], [0.1, 0.2]))  # out_h1 saturated
 
@@ -104,10 +116,16 @@ def test_well_conditioned_rejects_kinks_and_saturation():
         (lambda: randomnet.parse_shape("2-7-1"), ["--shape", "from 1 to 6"]),
         (lambda: randomnet.check_seed(-1), ["--seed", "0 to 4294967295"]),
         (lambda: randomnet.check_seed(2**32), ["--seed", "0 to 4294967295"]),
-        (lambda: randomnet.options(activation="sigmod"), ["--activation", "did you mean 'sigmoid'", "allowed:", "tanh"]),
+        (
+            lambda: randomnet.options(activation="sigmod"),
+            ["--activation", "did you mean 'sigmoid'", "allowed:", "tanh"],
+        ),
         (lambda: randomnet.options(output_activation="relu"), ["--output-activation", "allowed:"]),
         (lambda: randomnet.options(loss="hinge"), ["--loss", "allowed:", "half_sse"]),
-        (lambda: randomnet.options(loss="binary_cross_entropy", output_activation="identity"), ["--loss", "sigmoid or softmax"]),
+        (
+            lambda: randomnet.options(loss="binary_cross_entropy", output_activation="identity"),
+            ["--loss", "sigmoid or softmax"],
+        ),
         (lambda: randomnet.options(shape="2-2-1", output_activation="softmax"), ["--output-activation", "two output"]),
         (lambda: randomnet.options(digits=1), ["--digits", "2 to 9"]),
     ],

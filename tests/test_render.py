@@ -13,17 +13,22 @@ from pathlib import Path
 import pytest
 
 from tutor import render
-from tutor.errors import TutorError
-from tutor.gradcheck import gradient_check
+from tutor.engine.gradcheck import gradient_check
+from tutor.engine.symbolic import explain_step
+from tutor.render.lines import writer
 from tutor.spec import load, loads
-from tutor.symbolic import explain_step
+from tutor.spec.errors import TutorError
 
 from .conftest import decimals, pdf_pages, screenshot
 
 GOLDEN = Path(__file__).parent / "golden"
 FORMATS = {"text": "txt", "md": "md", "tex": "tex", "html": "html"}
-RENDERERS = {"text": render.render_text, "md": render.render_markdown, "tex": render.render_latex,
-             "html": render.render_html}  # fmt: skip
+RENDERERS = {
+    "text": render.render_text,
+    "md": render.render_markdown,
+    "tex": render.render_latex,
+    "html": render.render_html,
+}
 
 SOFTMAX = """
 title = "Softmax with categorical cross-entropy"
@@ -95,27 +100,21 @@ CASES = {
 _cache: dict = {}
 
 
-@pytest.fixture(autouse=True)
-def default_options():
-    """A test that changes the renderers' options (the CLI's --notation, --template-dir) changes them back."""
-    yield
-    render.configure()
-
-
 def rendered(case: str, fmt: str) -> str:
     """The walk-through of a golden case, as ``backprop-tutor explain`` writes it (with the gradient check)."""
     key = (case, fmt)
     if key not in _cache:
         make, notation = CASES[case]
         net = make()
-        with render.configured(notation=notation):
-            _cache[key] = RENDERERS[fmt](explain_step(net), check=gradient_check(net))
+        options = render.Options(notation=notation)
+        _cache[key] = RENDERERS[fmt](explain_step(net), check=gradient_check(net), options=options)
     return _cache[key]
 
 
 def render_net(net, fmt: str, check: bool = False, **options) -> str:
-    with render.configured(**options):
-        return RENDERERS[fmt](explain_step(net), check=gradient_check(net) if check else None)
+    return RENDERERS[fmt](
+        explain_step(net), check=gradient_check(net) if check else None, options=render.Options(**options)
+    )
 
 
 # -- golden files: every case in every format ------------------------------------------------------------------
@@ -144,15 +143,34 @@ def test_same_input_gives_identical_output():
 # -- the published Mazur numbers, at their printed precision -----------------------------------------------------
 
 MAZUR_PUBLISHED = [
-    ("net_h1", "0.3775"), ("out_h1", "0.593269992"), ("out_h2", "0.596884378"), ("net_o1", "1.105905967"),
-    ("out_o1", "0.75136507"), ("out_o2", "0.772928465"), ("E_o1", "0.274811083"), ("E_o2", "0.023560026"),
-    ("E_total", "0.298371109"), ("dE_total/dout_o1", "0.74136507"), ("dout_o1/dnet_o1", "0.186815602"),
-    ("dnet_o1/dw5", "0.593269992"), ("dE_total/dw5", "0.082167041"), ("w5+", "0.35891648"),
-    ("w6+", "0.408666186"), ("w7+", "0.511301270"), ("w8+", "0.561370121"), ("dE_o1/dnet_o1", "0.138498562"),
-    ("dE_o1/dout_h1", "0.055399425"), ("dE_total/dout_h1", "0.036350306"), ("dout_h1/dnet_h1", "0.241300709"),
-    ("dnet_h1/dw1", "0.05"), ("dE_total/dw1", "0.000438568"), ("w1+", "0.149780716"), ("w2+", "0.19956143"),
-    ("w3+", "0.24975114"), ("w4+", "0.29950229"),
-]  # fmt: skip
+    ("net_h1", "0.3775"),
+    ("out_h1", "0.593269992"),
+    ("out_h2", "0.596884378"),
+    ("net_o1", "1.105905967"),
+    ("out_o1", "0.75136507"),
+    ("out_o2", "0.772928465"),
+    ("E_o1", "0.274811083"),
+    ("E_o2", "0.023560026"),
+    ("E_total", "0.298371109"),
+    ("dE_total/dout_o1", "0.74136507"),
+    ("dout_o1/dnet_o1", "0.186815602"),
+    ("dnet_o1/dw5", "0.593269992"),
+    ("dE_total/dw5", "0.082167041"),
+    ("w5+", "0.35891648"),
+    ("w6+", "0.408666186"),
+    ("w7+", "0.511301270"),
+    ("w8+", "0.561370121"),
+    ("dE_o1/dnet_o1", "0.138498562"),
+    ("dE_o1/dout_h1", "0.055399425"),
+    ("dE_total/dout_h1", "0.036350306"),
+    ("dout_h1/dnet_h1", "0.241300709"),
+    ("dnet_h1/dw1", "0.05"),
+    ("dE_total/dw1", "0.000438568"),
+    ("w1+", "0.149780716"),
+    ("w2+", "0.19956143"),
+    ("w3+", "0.24975114"),
+    ("w4+", "0.29950229"),
+]
 
 
 def stripped(printed: str) -> str:
@@ -180,7 +198,7 @@ def test_mazur_shows_every_published_number_at_its_printed_precision(fmt):
     for digits, items in by_digits.items():
         net = mazur.with_conventions(digits=digits)
         out = render_net(net, fmt)
-        labels = render.writer(explain_step(net), "text").notation
+        labels = writer(explain_step(net), "text").notation
         for key, printed in items:
             assert shows(out, printed, fmt), f"{key} = {printed} not shown at {digits} decimals ({fmt})"
             if fmt == "text":  # ... and on its own line: "label = formula = numbers = value"
@@ -235,7 +253,9 @@ def test_hidden_neuron_shows_the_sum_over_downstream_neurons():
 
 def test_softmax_shows_the_jacobian_and_its_simplification():
     text = rendered("softmax-cce", "text")
-    assert "∂out_o1/∂net_o2 = ∂/∂net_o2 [ exp(net_o1)/(exp(net_o1) + exp(net_o2) + exp(net_o3)) ] = -out_o1·out_o2" in text
+    assert (
+        "∂out_o1/∂net_o2 = ∂/∂net_o2 [ exp(net_o1)/(exp(net_o1) + exp(net_o2) + exp(net_o3)) ] = -out_o1·out_o2" in text
+    )
     assert "Jacobian route simplifies to out - target" in text
     assert "Jacobian route simplifies to" in rendered("softmax-cce", "html")
 
@@ -256,7 +276,7 @@ def test_layered_notation_relabels_the_same_numbers():
 
 def test_renderers_never_compute():
     """Templates print strings of the view model: no numeric filters, no division or remainder of values."""
-    for path in (Path(render.__file__).parent.parent / "templates").glob("*/*.j2"):
+    for path in (Path(render.__file__).parent.parent.parent / "templates").glob("*/*.j2"):
         text = path.read_text(encoding="utf-8")
         for expr in re.findall(r"\{\{(.*?)\}\}", text, re.S):
             code = re.sub(r'"[^"]*"|\'[^\']*\'', '""', expr)  # string literals hold static text, not values
@@ -286,8 +306,8 @@ def test_template_dir_overrides_one_block(tmp_path, capsys):
 def test_a_missing_template_value_is_an_error(tmp_path):
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "walkthrough.txt.j2").write_text("{{ v.no_such_value }}\n", encoding="utf-8")
-    with render.configured(template_dir=tmp_path), pytest.raises(TutorError, match="undefined"):
-        render.render_text(explain_step(load("mazur")))
+    with pytest.raises(TutorError, match="undefined"):
+        render.render_text(explain_step(load("mazur")), options=render.Options(template_dir=tmp_path))
 
 
 # -- PDF -----------------------------------------------------------------------------------------------------------

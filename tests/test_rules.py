@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from tutor import rules
+from tutor.spec import rules
 
 POINTS = [-2.3, -0.7, -0.05, 0.05, 0.4, 1.9]
 
@@ -33,7 +33,11 @@ def test_textbook_derivative_is_sympys_derivative(name):
     if not fx.has(sp.Piecewise, sp.Max):
         assert sp.simplify(derived - textbook) == 0
     for v in POINTS:  # piecewise forms: compare on both sides of the kink
-        d = float(derived.subs(x, v).rewrite(sp.Piecewise).evalf()) if derived.has(sp.Heaviside) else float(derived.subs(x, v))
+        d = (
+            float(derived.subs(x, v).rewrite(sp.Piecewise).evalf())
+            if derived.has(sp.Heaviside)
+            else float(derived.subs(x, v))
+        )
         assert d == pytest.approx(float(textbook.subs(x, v)), rel=1e-12, abs=1e-15)
         a = rule.np_f(np.array([v]), p)
         assert rule.np_df(np.array([v]), a, p)[0] == pytest.approx(d, rel=1e-12, abs=1e-15)
@@ -71,7 +75,11 @@ def test_loss_value_and_gradient_match_sympy(name):
     p = rule.params({})
     n = 2 if name == "hinge" else 3
     a = np.array([0.2, 0.7, 0.4][:n])
-    t = np.array([0.0, 1.0, 0.0][:n]) if rule.needs_one_hot or name == "categorical_cross_entropy" else np.array([0.1, 0.9, 0.3][:n])
+    t = (
+        np.array([0.0, 1.0, 0.0][:n])
+        if rule.needs_one_hot or name == "categorical_cross_entropy"
+        else np.array([0.1, 0.9, 0.3][:n])
+    )
     os_, ts = sp.symbols(f"o0:{n}", real=True), sp.symbols(f"t0:{n}", real=True)
     terms = rules.loss_terms(rule, list(os_), list(ts), p, t)
     total = sp.Add(*[e for _, e in terms])
@@ -105,5 +113,5 @@ def test_vectorised_loss_terms_sum_to_the_loss(name):
     assert terms.shape == (3,)
     assert float(terms.sum()) == pytest.approx(rule.np_value(a, t, {}), rel=1e-14)
     for k in range(3):  # each term is the loss of its output alone (1/n of it for the averaged losses)
-        alone = rule.np_value(a[k:k + 1], t[k:k + 1], {}) / (3 if name in ("mse", "binary_cross_entropy") else 1)
+        alone = rule.np_value(a[k : k + 1], t[k : k + 1], {}) / (3 if name in ("mse", "binary_cross_entropy") else 1)
         assert terms[k] == pytest.approx(alone, rel=1e-15)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-from tutor import training
-from tutor.gradcheck import central_differences
+from tutor.engine import training
+from tutor.engine.gradcheck import central_differences
 from tutor.spec import load, network
 
 from .conftest import IN_CI, at_printed
@@ -29,14 +27,28 @@ ACTS = ["sigmoid", "tanh", "softplus", "identity"]
 
 def random_net(seed: int, optimizer: dict, batch, n_examples: int = 4, decay: float = 0.0, reg: dict | None = None):
     rng = np.random.default_rng(seed)
-    sizes = [int(rng.integers(1, 4)), *[int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 3)))], int(rng.integers(1, 3))]
+    sizes = [
+        int(rng.integers(1, 4)),
+        *[int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 3)))],
+        int(rng.integers(1, 3)),
+    ]
     layers = []
     for li in range(len(sizes) - 1):
-        layers.append({"size": sizes[li + 1], "activation": str(rng.choice(ACTS)) if li < len(sizes) - 2 else "sigmoid",
-                       "weights": rng.uniform(-1, 1, (sizes[li + 1], sizes[li])).round(3).tolist(),
-                       "biases": rng.uniform(-0.5, 0.5, sizes[li + 1]).round(3).tolist()})  # fmt: skip
-    examples = [{"inputs": rng.uniform(-1, 1, sizes[0]).round(2).tolist(), "targets": rng.uniform(0, 1, sizes[-1]).round(2).tolist()}
-                for _ in range(n_examples)]  # fmt: skip
+        layers.append(
+            {
+                "size": sizes[li + 1],
+                "activation": str(rng.choice(ACTS)) if li < len(sizes) - 2 else "sigmoid",
+                "weights": rng.uniform(-1, 1, (sizes[li + 1], sizes[li])).round(3).tolist(),
+                "biases": rng.uniform(-0.5, 0.5, sizes[li + 1]).round(3).tolist(),
+            }
+        )
+    examples = [
+        {
+            "inputs": rng.uniform(-1, 1, sizes[0]).round(2).tolist(),
+            "targets": rng.uniform(0, 1, sizes[-1]).round(2).tolist(),
+        }
+        for _ in range(n_examples)
+    ]
     tr = {"learning_rate": 0.3, "update_biases": True, "optimizer": optimizer, "batch": batch, "decay": decay}
     if reg:
         tr["regularization"] = reg
@@ -97,12 +109,23 @@ def assert_close(ours, theirs):
 
 OPTIMIZERS = {
     "sgd": ({"name": "sgd"}, lambda torch, ps: torch.optim.SGD(ps, lr=0.3)),
-    "momentum_classic": ({"name": "momentum_classic", "mu": 0.8}, lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.8)),
-    "nesterov": ({"name": "nesterov", "mu": 0.7}, lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.7, nesterov=True)),
+    "momentum_classic": (
+        {"name": "momentum_classic", "mu": 0.8},
+        lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.8),
+    ),
+    "nesterov": (
+        {"name": "nesterov", "mu": 0.7},
+        lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.7, nesterov=True),
+    ),
     "adagrad": ({"name": "adagrad"}, lambda torch, ps: torch.optim.Adagrad(ps, lr=0.3)),
-    "rmsprop": ({"name": "rmsprop", "rho": 0.9, "eps": 1e-8}, lambda torch, ps: torch.optim.RMSprop(ps, lr=0.3, alpha=0.9, eps=1e-8)),
-    "adam": ({"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-7},
-             lambda torch, ps: torch.optim.Adam(ps, lr=0.3, betas=(0.8, 0.99), eps=1e-7)),
+    "rmsprop": (
+        {"name": "rmsprop", "rho": 0.9, "eps": 1e-8},
+        lambda torch, ps: torch.optim.RMSprop(ps, lr=0.3, alpha=0.9, eps=1e-8),
+    ),
+    "adam": (
+        {"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-7},
+        lambda torch, ps: torch.optim.Adam(ps, lr=0.3, betas=(0.8, 0.99), eps=1e-7),
+    ),
 }
 
 
@@ -147,12 +170,12 @@ def test_regularization_gradient_is_the_derivative_of_the_loss():
         st = training.run(net, epochs=1, keep=lambda n: True).steps[1]
         theta = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(st.W, st.b)])
 
-        def loss(th):
+        def loss(th, st=st, net=net):
             W, bp, pos = [], [], 0
             for w, b in zip(st.W, st.b):
-                W.append(th[pos:pos + w.size].reshape(w.shape))
+                W.append(th[pos : pos + w.size].reshape(w.shape))
                 pos += w.size
-                bp.append(th[pos:pos + b.size])
+                bp.append(th[pos : pos + b.size])
                 pos += b.size
             return training.dataset_loss(net, W, bp)
 
@@ -163,12 +186,20 @@ def test_regularization_gradient_is_the_derivative_of_the_loss():
 
 def test_dropout_masks_the_forward_and_backward_pass():
     net = network(
-        inputs={}, examples=[{"inputs": [0.5, -0.2], "targets": [0.3]}],
-        layers=[{"size": 3, "activation": "tanh", "weights": [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], "biases": [0.0, 0.1, 0.2]},
-                {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9]], "biases": [0.1]}],
+        inputs={},
+        examples=[{"inputs": [0.5, -0.2], "targets": [0.3]}],
+        layers=[
+            {
+                "size": 3,
+                "activation": "tanh",
+                "weights": [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]],
+                "biases": [0.0, 0.1, 0.2],
+            },
+            {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9]], "biases": [0.1]},
+        ],
         loss={"name": "half_sse"},
         training={"learning_rate": 0.5, "dropout": {"rate": 0.5, "mask": [[1, 0, 1]], "inverted": True}},
-    )  # fmt: skip
+    )
     st = training.run(net, epochs=1, keep=lambda n: True).steps[1]
     ex = st.examples[0]
     kept = ex.forward.kept[0]
@@ -176,7 +207,7 @@ def test_dropout_masks_the_forward_and_backward_pass():
     assert st.grad_W[0][1].tolist() == [0.0, 0.0]  # the dropped neuron learns nothing this step
     assert st.grad_W[1][0][1] == 0.0  # nor does the weight it feeds
     # the masked network's gradient equals finite differences of the masked loss
-    from tutor import numeric
+    from tutor.engine import numeric
 
     masks = ex.forward.masks
 
@@ -190,10 +221,16 @@ def test_dropout_masks_the_forward_and_backward_pass():
 
 
 def test_seeded_dropout_is_reproducible():
-    spec = dict(inputs={}, examples=[{"inputs": [0.5, -0.2], "targets": [0.3]}] * 3,
-                layers=[{"size": 4, "activation": "relu", "weights": [[0.1, 0.2]] * 4, "bias": 0.1},
-                        {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9, 0.2]], "bias": 0.0}],
-                loss={"name": "half_sse"}, training={"learning_rate": 0.5, "batch": 1, "dropout": {"rate": 0.5, "seed": 11}})  # fmt: skip
+    spec = dict(
+        inputs={},
+        examples=[{"inputs": [0.5, -0.2], "targets": [0.3]}] * 3,
+        layers=[
+            {"size": 4, "activation": "relu", "weights": [[0.1, 0.2]] * 4, "bias": 0.1},
+            {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9, 0.2]], "bias": 0.0},
+        ],
+        loss={"name": "half_sse"},
+        training={"learning_rate": 0.5, "batch": 1, "dropout": {"rate": 0.5, "seed": 11}},
+    )
     a = training.run(network(**spec), epochs=3)
     b = training.run(network(**spec), epochs=3)
     assert a.losses == b.losses
@@ -215,21 +252,40 @@ def test_mazur_ten_thousand_rounds():
 @pytest.mark.parametrize("conv", [{}, {"rounding": "as-printed", "digits": 6}], ids=["exact", "as-printed-6"])
 def test_symbolic_training_step_agrees_with_the_numeric_run(optimizer, conv):
     """Batch mean, regularization, dropout, decay and every optimizer line: both engines, three steps."""
-    from tutor.gradcheck import training_engines_agree, training_values
-    from tutor.symbolic import explain_training_step
+    from tutor.engine.gradcheck import training_engines_agree, training_values
+    from tutor.engine.symbolic import explain_training_step
 
     net = network(
-        inputs={}, examples=[{"inputs": [0.05, 0.1], "targets": [0.01, 0.99]}, {"inputs": [0.3, -0.2], "targets": [0.5, 0.5]},
-                             {"inputs": [0.9, 0.2], "targets": [0.1, 0.2]}],
-        layers=[{"size": 3, "activation": "tanh", "weights": [[0.15, 0.2], [0.25, 0.3], [-0.3, 0.1]], "biases": [0.35, 0.35, 0.1]},
-                {"size": 2, "activation": "sigmoid", "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.2]], "bias": 0.6}],
-        loss={"name": "half_sse"}, conventions=conv,
-        training={"learning_rate": 0.05, "optimizer": {"name": optimizer}, "batch": 2, "update_biases": True, "decay": 0.1,
-                  "regularization": {"kind": "l2", "lambda": 0.01}, "dropout": {"rate": 0.3, "seed": 4}},
-    )  # fmt: skip
+        inputs={},
+        examples=[
+            {"inputs": [0.05, 0.1], "targets": [0.01, 0.99]},
+            {"inputs": [0.3, -0.2], "targets": [0.5, 0.5]},
+            {"inputs": [0.9, 0.2], "targets": [0.1, 0.2]},
+        ],
+        layers=[
+            {
+                "size": 3,
+                "activation": "tanh",
+                "weights": [[0.15, 0.2], [0.25, 0.3], [-0.3, 0.1]],
+                "biases": [0.35, 0.35, 0.1],
+            },
+            {"size": 2, "activation": "sigmoid", "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.2]], "bias": 0.6},
+        ],
+        loss={"name": "half_sse"},
+        conventions=conv,
+        training={
+            "learning_rate": 0.05,
+            "optimizer": {"name": optimizer},
+            "batch": 2,
+            "update_biases": True,
+            "decay": 0.1,
+            "regularization": {"kind": "l2", "lambda": 0.01},
+            "dropout": {"rate": 0.3, "seed": 4},
+        },
+    )
     run = training.run(net, 3, keep=lambda n: True)
     assert len(run.steps) == 6  # two batches (2 + 1 examples) an epoch
-    for n, st in run.steps.items():
+    for st in run.steps.values():
         tw = explain_training_step(net, st)
         assert training_engines_agree(tw, st) == []
         keys = training_values(tw, st)
@@ -237,13 +293,20 @@ def test_symbolic_training_step_agrees_with_the_numeric_run(optimizer, conv):
 
 
 def test_divergence_is_a_clear_error():
-    from tutor.errors import TutorError
+    from tutor.spec.errors import TutorError
 
     net = random_net(8, {"name": "sgd"}, "full")
     with pytest.raises(TutorError, match="diverged"):
-        training.run(network(inputs={}, examples=[{"inputs": [1e3], "targets": [0.0]}],
-                             layers=[{"size": 1, "activation": "identity", "weights": [[1.0]], "bias": 0.0}],
-                             loss={"name": "mse"}, training={"learning_rate": 10.0}), 500)  # fmt: skip
+        training.run(
+            network(
+                inputs={},
+                examples=[{"inputs": [1e3], "targets": [0.0]}],
+                layers=[{"size": 1, "activation": "identity", "weights": [[1.0]], "bias": 0.0}],
+                loss={"name": "mse"},
+                training={"learning_rate": 10.0},
+            ),
+            500,
+        )
     assert training.run(net, 2).losses  # a sane network trains
 
 
@@ -255,8 +318,23 @@ def test_train_command_reproduces_the_10000_round_figures(capsys):
     assert main(["train", "mazur", "--epochs", "10000", "--format", "json", "--show", "none"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert at_printed(doc["loss_per_step"][9_999], "0.0000351085")  # standard order: the loss during round 10,000
-    assert main(["train", "mazur", "--epochs", "10000", "--update-order", "updated-first", "--format", "json",
-                 "--show", "none"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "mazur",
+                "--epochs",
+                "10000",
+                "--update-order",
+                "updated-first",
+                "--format",
+                "json",
+                "--show",
+                "none",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     outs = doc["final"]["examples"][0]["outputs"]
     assert at_printed(outs["out_o1"], "0.015912196") and at_printed(outs["out_o2"], "0.984065734")
@@ -274,7 +352,11 @@ def test_train_show_and_bad_options(capsys):
     import json
 
     assert [s["step"] for s in json.loads(capsys.readouterr().out)["shown_steps"]] == [2, 4, 6]
-    for bad, frag in [(["--show", "sometimes"], "--show"), (["--epochs", "0"], "--epochs"), (["--show", "99"], "--show")]:
+    for bad, frag in [
+        (["--show", "sometimes"], "--show"),
+        (["--epochs", "0"], "--epochs"),
+        (["--show", "99"], "--show"),
+    ]:
         assert main(["train", "mazur", "--epochs", "6", *bad]) == 2
         err = capsys.readouterr().err
         assert frag in err and len(err.strip().splitlines()) == 1

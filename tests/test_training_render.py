@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tutor import curve, render, training
+from tutor import render
 from tutor.cli import main
-from tutor.notation import _fmt_number
+from tutor.engine import training
+from tutor.engine.symbolic import explain_step
+from tutor.render import curve
+from tutor.render.notation import _fmt_number
+from tutor.render.training import documents
 from tutor.spec import load, loads
-from tutor.symbolic import explain_step
-from tutor.trainreport import documents
 
 from .conftest import pdf_pages, screenshot
 
@@ -71,8 +73,7 @@ def training_outputs(case: str) -> dict[str, str]:
     """Every format of a golden training case, as `backprop-tutor train` writes them."""
     if case not in _cache:
         net = loads(EVERYTHING, name=case)
-        with render.configured():
-            _cache[case] = documents(tuple(EXT), net, 2, {2, 3})[1]
+        _cache[case] = documents(tuple(EXT), net, 2, {2, 3})[1]
     return _cache[case]
 
 
@@ -80,10 +81,13 @@ def views_outputs(case: str) -> dict[str, str]:
     """Mazur's step with the matrix, path and magnitude views, as `explain --view ...` writes it."""
     if case not in _cache:
         walk = explain_step(load("mazur"))
-        fns = {"text": render.render_text, "md": render.render_markdown, "tex": render.render_latex,
-               "html": render.render_html}  # fmt: skip
-        with render.configured():
-            _cache[case] = {f: fn(walk, views=("matrix", "paths", "magnitudes")) for f, fn in fns.items()}
+        fns = {
+            "text": render.render_text,
+            "md": render.render_markdown,
+            "tex": render.render_latex,
+            "html": render.render_html,
+        }
+        _cache[case] = {f: fn(walk, views=("matrix", "paths", "magnitudes")) for f, fn in fns.items()}
     return _cache[case]
 
 
@@ -213,7 +217,10 @@ def test_views_in_every_format():
     for fmt in ("md", "tex"):
         assert r"\bigl((W^{2})^{\mathsf{T}} \delta^{2}\bigr) \odot \sigma'(z^{1})" in out[fmt]
         assert r"\begin{bmatrix} 0.4 & 0.5 \\ 0.45 & 0.55 \end{bmatrix}" in out[fmt]  # (W2)^T
-        assert rf"\text{{sum over the paths}} = {w1}, \quad \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial w_{{1}}}} = {w1}" in out[fmt]
+        assert (
+            rf"\text{{sum over the paths}} = {w1}, \quad \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial w_{{1}}}} = {w1}"
+            in out[fmt]
+        )
     assert "<mtable>" in out["html"] and out["html"].count("sum over the paths") == 10
     assert "Gradient magnitudes layer by layer" in out["md"] and "8.83 \\cdot 10^{-2}" in out["md"]
 

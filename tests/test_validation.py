@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tutor import numeric
+from tutor.engine import numeric
+from tutor.engine.symbolic import explain_step
 from tutor.spec import load
-from tutor.symbolic import explain_step
 
 from .conftest import at_printed
 
@@ -130,8 +130,19 @@ def test_appendix_a_exact(key, printed):
 def test_appendix_b_values_that_hold():
     """Appendix B's forward pass and the factors it prints correctly (its errors are the checker's job)."""
     walk = explain_step(load("appendix-b"))
-    for key, printed in [("h1_in", "0.48"), ("h2_in", "0.022"), ("h1_out", "0.618"), ("out_out", "0.865"),
-                         ("E", "0.349"), ("dE/dout_out", "0.835"), ("dout_in/dh1_out", "-0.2"),
-                         ("dh1_out/dh1_in", "0.236"), ("dout_in/dh2_out", "0.3"), ("dh2_out/dh2_in", "0.25"),
-                         ("dh1_in/dW1", "0.1"), ("dh1_in/dW2", "0.3"), ("dout_in/dW5", "0.618")]:  # fmt: skip
+    for key, printed in [
+        ("h1_in", "0.48"),
+        ("h2_in", "0.022"),
+        ("h1_out", "0.618"),
+        ("out_out", "0.865"),
+        ("E", "0.349"),
+        ("dE/dout_out", "0.835"),
+        ("dout_in/dh1_out", "-0.2"),
+        ("dh1_out/dh1_in", "0.236"),
+        ("dout_in/dh2_out", "0.3"),
+        ("dh2_out/dh2_in", "0.25"),
+        ("dh1_in/dW1", "0.1"),
+        ("dh1_in/dW2", "0.3"),
+        ("dout_in/dW5", "0.618"),
+    ]:
         assert at_printed(walk.value(key), printed), (key, walk.value(key))

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 
 from tutor.cli import main
+from tutor.engine.symbolic import DropoutMasks, explain_step
+from tutor.engine.views import gradient_magnitudes, matrix_view, path_view
 from tutor.spec import load, network
-from tutor.symbolic import DropoutMasks, explain_step
-from tutor.views import gradient_magnitudes, matrix_view, path_view
 
 from .test_properties import networks
 
@@ -36,9 +36,15 @@ def test_the_sum_over_paths_is_the_gradient(net):
 
 
 def test_paths_through_dropout():
-    net = network(inputs={"values": [0.5, -0.2]}, loss={"name": "half_sse", "targets": [0.3]}, training={"learning_rate": 0.5},
-                  layers=[{"size": 3, "activation": "tanh", "weights": [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], "bias": 0.1},
-                          {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9]], "bias": 0.0}])  # fmt: skip
+    net = network(
+        inputs={"values": [0.5, -0.2]},
+        loss={"name": "half_sse", "targets": [0.3]},
+        training={"learning_rate": 0.5},
+        layers=[
+            {"size": 3, "activation": "tanh", "weights": [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], "bias": 0.1},
+            {"size": 1, "activation": "sigmoid", "weights": [[0.7, -0.8, 0.9]], "bias": 0.0},
+        ],
+    )
     walk = explain_step(net, masks=DropoutMasks([np.array([1.0, 0.0, 1.0]), None], 2.0))
     for pp in path_view(walk):
         assert pp.total == pytest.approx(walk.value(pp.gradient), rel=1e-12, abs=1e-15)

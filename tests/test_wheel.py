@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp / "dist")],
-                   check=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp / "dist")],
+        check=True,
+        timeout=600,
+    )
     wheel = next((tmp / "dist").glob("backprop_tutor-*.whl"))
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
@@ -31,8 +34,9 @@ def installed(tmp_path_factory):
 
 def _run(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([str(venv / "bin" / "backprop-tutor"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [str(venv / "bin" / "backprop-tutor"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -48,9 +52,17 @@ def test_wheel_contains_the_data_folders(installed):
 @pytest.mark.slow
 def test_installed_wheel_runs_from_another_directory(installed):
     _, venv, elsewhere = installed
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import tutor, tutor.resources as r; "
-                            "print(tutor.__file__); print(r.data_dir('templates'))"],
-                           cwd=elsewhere, capture_output=True, text=True, check=True)  # fmt: skip
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import tutor, tutor.spec.resources as r; print(tutor.__file__); print(r.data_dir('templates'))",
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     module, templates = where.stdout.split("\n")[:2]
     assert str(venv) in module and str(ROOT) not in module
     assert templates.endswith(os.path.join("tutor", "_data", "templates"))

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from tutor import worksheet
 from tutor.cli import main
-from tutor.diagnose import Tolerance
-from tutor.gradcheck import numeric_values
-from tutor.quiz import Quiz, questions
+from tutor.engine.gradcheck import numeric_values
+from tutor.engine.symbolic import explain_step
 from tutor.render import render_markdown
-from tutor.rounding import format_fixed
 from tutor.spec import load
-from tutor.symbolic import explain_step
+from tutor.spec.rounding import format_fixed
+from tutor.teach import worksheet
+from tutor.teach.diagnose import Tolerance
+from tutor.teach.quiz import Quiz, questions
 
 from .conftest import pdf_pages, require_program
 from .test_bad_input import assert_clean_error
-from .test_quiz import pexpect  # noqa: F401 - the fixture
+from .test_quiz import pexpect  # noqa: F401, F811 - the fixture
 
 KEY_MD = re.compile(r"^(\d+)\. \$.*=\$ \*\*(-?\d+\.\d+)\*\*$", re.M)
 KEY_TEX = re.compile(r"^\\textbf\{(\d+)\.\}~\$.* = \\mathbf\{(-?\d+\.\d+)\}\$", re.M)
@@ -43,8 +43,24 @@ def files(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def thirty(tmp_path_factory):
     out = tmp_path_factory.mktemp("worksheets") / "class"
-    assert main(["worksheet", "--count", "30", "--seed", "500", "--shape", "2-2-2", "-o", str(out),
-                 "--moodle", str(out / "bank.xml")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "worksheet",
+                "--count",
+                "30",
+                "--seed",
+                "500",
+                "--shape",
+                "2-2-2",
+                "-o",
+                str(out),
+                "--moodle",
+                str(out / "bank.xml"),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -71,8 +87,18 @@ def test_thirty_answer_keys_carry_the_engines_numbers(thirty):
 
 
 def test_the_same_seed_gives_the_same_files_and_other_seeds_other_networks(tmp_path, thirty):
-    again = make(tmp_path, "again", "--count", "30", "--seed", "500", "--shape", "2-2-2", "--moodle",
-                 str(tmp_path / "again" / "bank.xml"))  # fmt: skip
+    again = make(
+        tmp_path,
+        "again",
+        "--count",
+        "30",
+        "--seed",
+        "500",
+        "--shape",
+        "2-2-2",
+        "--moodle",
+        str(tmp_path / "again" / "bank.xml"),
+    )
     assert files(again) == files(thirty)
     specs = [(f / "spec.toml").read_text(encoding="utf-8") for f in sorted(thirty.glob("variant-*"))]
     assert len({re.sub(r"seed \d+|--seed \d+", "", s) for s in specs}) == 30  # every variant's network differs
@@ -113,8 +139,20 @@ def test_moodle_bank_has_one_numerical_question_per_quantity_with_its_tolerance(
 
 
 def test_significant_figures_tolerance_reaches_moodle(tmp_path):
-    out = make(tmp_path, "sf", "--count", "2", "--seed", "3", "--tolerance", "3sf", "--format", "md",
-               "--moodle", str(tmp_path / "bank.xml"))  # fmt: skip
+    out = make(
+        tmp_path,
+        "sf",
+        "--count",
+        "2",
+        "--seed",
+        "3",
+        "--tolerance",
+        "3sf",
+        "--format",
+        "md",
+        "--moodle",
+        str(tmp_path / "bank.xml"),
+    )
     assert not list(out.rglob("*.tex"))
     root = ET.parse(tmp_path / "bank.xml").getroot()
     for item in root.findall("question[@type='numerical']"):
@@ -125,8 +163,23 @@ def test_significant_figures_tolerance_reaches_moodle(tmp_path):
 
 def test_latex_of_a_sample_compiles(tmp_path):
     require_program("pdflatex")
-    out = make(tmp_path, "tex", "--count", "3", "--seed", "42", "--shape", "3-2-3", "--activation", "tanh",
-               "--output-activation", "softmax", "--loss", "categorical_cross_entropy", "--pdf")  # fmt: skip
+    out = make(
+        tmp_path,
+        "tex",
+        "--count",
+        "3",
+        "--seed",
+        "42",
+        "--shape",
+        "3-2-3",
+        "--activation",
+        "tanh",
+        "--output-activation",
+        "softmax",
+        "--loss",
+        "categorical_cross_entropy",
+        "--pdf",
+    )
     pdfs = sorted(out.rglob("*.pdf"))
     assert [p.name for p in pdfs] == ["key.pdf", "sheet.pdf", "walkthrough.pdf"] * 3
     for pdf in pdfs:
@@ -148,11 +201,15 @@ def test_latex_of_thirty_variants_compiles(thirty):
         assert pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_progress_only_on_a_terminal(tmp_path, capfd, pexpect):
+def test_progress_only_on_a_terminal(tmp_path, capfd, pexpect):  # noqa: F811 - the fixture
     make(tmp_path, "quiet", "--count", "3", "--format", "md")
     assert capfd.readouterr().err == ""
-    child = pexpect.spawn(sys.executable, ["-m", "tutor", "worksheet", "--count", "3", "--format", "md", "-o",
-                                           str(tmp_path / "loud")], encoding="utf-8", timeout=60)  # fmt: skip
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tutor", "worksheet", "--count", "3", "--format", "md", "-o", str(tmp_path / "loud")],
+        encoding="utf-8",
+        timeout=60,
+    )
     child.expect_exact("variant 3/3")
     child.expect(pexpect.EOF)
     child.close()

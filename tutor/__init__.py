@@ -11,8 +11,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "loads", "network", "explain_step", "gradient_check", "engines_agree", "check_grads", "explain",
-           "check", "from_numpy", "from_torch", "torch_gradient_check"]
+__all__ = [
+    "load",
+    "loads",
+    "network",
+    "explain_step",
+    "gradient_check",
+    "engines_agree",
+    "check_grads",
+    "explain",
+    "check",
+    "quiz",
+    "from_numpy",
+    "from_torch",
+    "torch_gradient_check",
+]
+
+# The subpackages and top-level modules, reachable as attributes after a plain ``import tutor``.
+_MODULES = ("spec", "engine", "render", "teach", "interop", "api", "notebook", "handouts", "cli")
 
 
 def __getattr__(name: str):
@@ -22,14 +38,18 @@ def __getattr__(name: str):
 
         return getattr(spec, name)
     if name == "explain_step":
-        from .symbolic import explain_step
+        from .engine.symbolic import explain_step
 
         return explain_step
     if name in ("gradient_check", "engines_agree", "check_grads"):
-        from . import gradcheck
+        from .engine import gradcheck
 
         return getattr(gradcheck, name)
-    if name in ("explain", "check"):
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in ("explain", "check", "quiz"):
         from . import api
 
         return getattr(api, name)

@@ -1,13 +1,12 @@
-"""The one-call Python API for notebooks and scripts: ``tutor.explain``, ``tutor.check`` and ``tutor.quiz``."""
+"""The one-call Python API for notebooks and scripts: ``tutor.explain``, ``tutor.check`` and ``tutor.teach.quiz``."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .errors import TutorError
 from .notebook import CheckReport, Explanation
+from .spec.errors import TutorError
 
 _NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
 _TORCH_OPTIONS = ("loss", "learning_rate", "title")
@@ -24,8 +23,11 @@ def _network(net: Any, where: str):
         return spec.load(net)
     if isinstance(net, Mapping):
         return spec.from_mapping(net, where=where)
-    raise TutorError("expected a tutor Network, a spec file, a built-in example's name, a mapping of spec keys, "
-                     f"a list of weight arrays or a PyTorch nn.Sequential; got {type(net).__name__}", where)  # fmt: skip
+    raise TutorError(
+        "expected a tutor Network, a spec file, a built-in example's name, a mapping of spec keys, "
+        f"a list of weight arrays or a PyTorch nn.Sequential; got {type(net).__name__}",
+        where,
+    )
 
 
 def _unknown(options: Mapping[str, Any], allowed: Sequence[str], what: str, where: str) -> None:
@@ -34,9 +36,19 @@ def _unknown(options: Mapping[str, Any], allowed: Sequence[str], what: str, wher
             raise TutorError(f"unknown option {key!r} for {what}; allowed: {', '.join(allowed)}", where)
 
 
-def explain(net: Any, x: Any = None, y: Any = None, *, check: bool = True, forward_only: bool = False,
-            rounding: str | None = None, digits: int | None = None, update_order: str | None = None,
-            update_biases: bool | None = None, **build: Any) -> Explanation:  # fmt: skip
+def explain(
+    net: Any,
+    x: Any = None,
+    y: Any = None,
+    *,
+    check: bool = True,
+    forward_only: bool = False,
+    rounding: str | None = None,
+    digits: int | None = None,
+    update_order: str | None = None,
+    update_biases: bool | None = None,
+    **build: Any,
+) -> Explanation:
     """One training step of ``net`` with every calculation shown, cross-checked; Jupyter displays the result.
 
     ``net`` is a tutor Network, a spec file, a built-in example's name (``"mazur"``), a mapping of spec
@@ -78,25 +90,34 @@ def explain(net: Any, x: Any = None, y: Any = None, *, check: bool = True, forwa
         network = _network(net, where)
         if x is not None or y is not None or build:
             network = interop.with_example(network, x, y, where=where, **build)
-    network = network.with_conventions(rounding=rounding, digits=digits, update_order=update_order,
-                                       update_biases=update_biases)  # fmt: skip
+    network = network.with_conventions(
+        rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
+    )
 
     if not forward_only and not (network.training.plain and len(network.examples) == 1):
         tr = network.training
-        what = ", ".join(w for w, used in [(f"optimizer {tr.optimizer!r}", tr.optimizer != "sgd"),
-                                           ("several examples", len(network.examples) > 1),
-                                           ("decay, regularization or dropout", tr.optimizer == "sgd" and not tr.plain)]
-                         if used)  # fmt: skip
+        what = ", ".join(
+            w
+            for w, used in [
+                (f"optimizer {tr.optimizer!r}", tr.optimizer != "sgd"),
+                ("several examples", len(network.examples) > 1),
+                ("decay, regularization or dropout", tr.optimizer == "sgd" and not tr.plain),
+            ]
+            if used
+        )
         one = " (give x and y to take one example)" if tr.plain else ""
-        raise TutorError(f"this network trains with {what}; explain() walks through one plain gradient-descent step "
-                         f"on one example{one}; 'backprop-tutor explain SPEC' walks through its training step", where)  # fmt: skip
+        raise TutorError(
+            f"this network trains with {what}; explain() walks through one plain gradient-descent step "
+            f"on one example{one}; 'backprop-tutor explain SPEC' walks through its training step",
+            where,
+        )
 
-    from .symbolic import explain_step
+    from .engine.symbolic import explain_step
 
     walk = explain_step(network, forward_only=forward_only)
     grad_check = framework = None
     if check and not forward_only:
-        from .gradcheck import gradient_check
+        from .engine.gradcheck import gradient_check
 
         grad_check = gradient_check(network)
         if model is not None:
@@ -109,8 +130,15 @@ def _is_array(obj: Any) -> bool:
     return type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray"
 
 
-def check(spec: Any, claims: Any = None, *, rounding: str | None = None, digits: int | None = None,
-          update_order: str | None = None, update_biases: bool | None = None) -> CheckReport:  # fmt: skip
+def check(
+    spec: Any,
+    claims: Any = None,
+    *,
+    rounding: str | None = None,
+    digits: int | None = None,
+    update_order: str | None = None,
+    update_biases: bool | None = None,
+) -> CheckReport:
     """Check the claimed numbers of a worked solution, as ``backprop-tutor check SPEC CLAIMS`` does.
 
     ``claims`` is a claims file (TOML with ``[[claim]]`` tables), the same as a mapping (``{"claim": [...]}``),
@@ -122,13 +150,14 @@ def check(spec: Any, claims: Any = None, *, rounding: str | None = None, digits:
     >>> report.ok, report.verdicts[1].correct_printed
     (True, '0.3589')
     """
-    from . import checker
-    from .resources import example_claims
-    from .symbolic import explain_step
+    from .engine.symbolic import explain_step
+    from .spec.resources import example_claims
+    from .teach import checker
 
     where = "check()"
-    net = _network(spec, where).with_conventions(rounding=rounding, digits=digits, update_order=update_order,
-                                                 update_biases=update_biases)  # fmt: skip
+    net = _network(spec, where).with_conventions(
+        rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
+    )
     keys = explain_step(net).quantities
     if claims is None:
         path = example_claims(str(spec)) if isinstance(spec, (str, Path)) else None
@@ -143,34 +172,48 @@ def check(spec: Any, claims: Any = None, *, rounding: str | None = None, digits:
     elif isinstance(claims, Sequence):
         parsed = checker.parse_claims({"claim": list(claims)}, "claims", keys)
     else:
-        raise TutorError(f"expected a claims file, a mapping or a list of claim tables, got {type(claims).__name__}", where)
+        raise TutorError(
+            f"expected a claims file, a mapping or a list of claim tables, got {type(claims).__name__}", where
+        )
     return CheckReport(checker.check(net, parsed))
 
 
-def quiz(spec: Any = None, *, seed: int | None = None, shape: str | Sequence[int] | None = None,
-         activation: str | None = None, output_activation: str | None = None, loss: str | None = None,
-         digits: int | None = None, rounding: str | None = None, tolerance: str | None = None) -> Any:  # fmt: skip
-    """A quiz on one training step, as ``backprop-tutor quiz``: returns a ``tutor.quiz.Quiz`` to answer in a notebook.
+def quiz(
+    spec: Any = None,
+    *,
+    seed: int | None = None,
+    shape: str | Sequence[int] | None = None,
+    activation: str | None = None,
+    output_activation: str | None = None,
+    loss: str | None = None,
+    digits: int | None = None,
+    rounding: str | None = None,
+    tolerance: str | None = None,
+) -> Any:
+    """A quiz on one training step, as ``backprop-tutor quiz``: returns a ``tutor.teach.quiz.Quiz`` to answer.
 
     ``spec`` is a network, spec file or built-in example; without it the network is a random one (``seed``,
     ``shape`` such as ``"2-2-1"``, ``activation``, ``output_activation``, ``loss``). ``digits`` is the decimals every
     value is rounded to and carried, ``rounding`` "as-printed" (default) or "exact", ``tolerance`` "4dp" or "3sf".
     ``quiz.current`` is the question; ``quiz.respond(text)`` grades an answer (or "h" for a hint, "s" to skip).
-    The quiz module is loaded on the first call. (It is reached as ``tutor.api.quiz``: the name ``tutor.quiz`` is
-    the module's.)
+    The quiz module is loaded on the first call. ``tutor.teach.quiz`` and ``tutor.api.quiz`` are this function.
 
     >>> from tutor.api import quiz
     >>> q = quiz("appendix-a", digits=4)
     >>> q.current.label, q.respond("1.94").verdict, q.current.label
     ('s', 'correct', 'Predicted')
     """
-    from . import randomnet
-    from .diagnose import Tolerance
+    from .teach import quiz as module
+    from .teach import randomnet
+    from .teach.diagnose import Tolerance
 
-    module = importlib.import_module("tutor.quiz")
     where = "quiz()"
-    shaping = {"shape": "-".join(map(str, shape)) if isinstance(shape, Sequence) and not isinstance(shape, str) else shape,
-               "activation": activation, "output_activation": output_activation, "loss": loss}  # fmt: skip
+    shaping = {
+        "shape": "-".join(map(str, shape)) if isinstance(shape, Sequence) and not isinstance(shape, str) else shape,
+        "activation": activation,
+        "output_activation": output_activation,
+        "loss": loss,
+    }
     if spec is None:
         seed = randomnet.new_seed() if seed is None else seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=digits))

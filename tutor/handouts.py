@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import render
-from .resources import data_dir
+from .spec.resources import data_dir
 
 TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
@@ -62,7 +62,7 @@ class Recipe:
 def recipe(net) -> Recipe:
     """Plain one-example steps are explained; training settings (optimizer, batches, decay, regularization,
     dropout, several examples) are trained for the epochs that make SHOWN_STEPS updates."""
-    from .training import batches
+    from .engine.training import batches
 
     if net.training.plain and len(net.examples) == 1:
         return Recipe(False, magnitudes=len(net.layers) >= DEEP)
@@ -74,7 +74,7 @@ def _root(root: Path | None) -> Path:
 
 
 def _load(name: str, root: Path | None):
-    from .spec import load
+    from .spec.network import load
 
     return load(name) if root is None else load(_root(root) / name / "spec.toml")
 
@@ -103,9 +103,7 @@ def handouts(name: str, root: Path | None = None) -> list[Handout]:
     folder = _root(root) / name
     net = _load(name, root)
     how = recipe(net)
-    # The handouts never depend on what a command line asked for before (--notation, --template-dir).
-    with render.configured():
-        texts = _training_texts(net, how) if how.train else _explained_texts(name, net, how, root)
+    texts = _training_texts(net, how) if how.train else _explained_texts(name, net, how, root)
     out = [Handout(folder / f"{STEM}.{fmt}", texts[fmt]) for fmt in TEXT_FORMATS]
     out.append(Handout(folder / f"{STEM}.pdf", texts["tex"]))
     if (folder / "claims.toml").is_file():
@@ -114,8 +112,8 @@ def handouts(name: str, root: Path | None = None) -> list[Handout]:
 
 
 def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str, str]:
-    from .gradcheck import gradient_check
-    from .symbolic import explain_step
+    from .engine.gradcheck import gradient_check
+    from .engine.symbolic import explain_step
 
     walk = explain_step(net)
     check = gradient_check(net)
@@ -129,8 +127,8 @@ def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str
 
 
 def _training_texts(net, how: Recipe) -> dict[str, str]:
-    from .trainreport import documents
-    from .training import batches
+    from .engine.training import batches
+    from .render.training import documents
 
     total = how.epochs * len(batches(net))
     return documents(TEXT_FORMATS, net, how.epochs, set(range(1, total + 1)))[1]
@@ -138,9 +136,9 @@ def _training_texts(net, how: Recipe) -> dict[str, str]:
 
 def _check_report(net, claims: Path) -> str:
     """The checker's Markdown report on the example's transcribed claims, as `check SPEC --format md` writes it."""
-    from . import checker
-    from .checkreport import render_check
-    from .symbolic import explain_step
+    from .engine.symbolic import explain_step
+    from .render.check import render_check
+    from .teach import checker
 
     report = checker.check(net, checker.load_claims(claims, explain_step(net).quantities))
     return render_check(checker.report_data(report), "md")

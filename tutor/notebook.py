@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import TutorError
-from .resources import write_file
-from .steps import Walkthrough
+from .engine.steps import Walkthrough
+from .spec.errors import TutorError
+from .spec.resources import write_file
 
 
 class Explanation:
@@ -35,7 +35,7 @@ class Explanation:
 
     def __init__(self, walk: Walkthrough, check: Any = None, framework_check: Any = None):
         self.walk = walk
-        self.check = check  # a tutor.gradcheck.Report, or None
+        self.check = check  # a tutor.engine.gradcheck.Report, or None
         self.framework_check = framework_check  # a tutor.interop.FrameworkCheck, or None
         self._cache: dict[tuple, Any] = {}
 
@@ -69,10 +69,14 @@ class Explanation:
     def _rendered(self, fmt: str) -> str:
         from . import render
 
-        key = (fmt, render.options())
+        key = fmt
         if key not in self._cache:
-            fn = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html,
-                  "text": render.render_text}[fmt]  # fmt: skip
+            fn = {
+                "md": render.render_markdown,
+                "tex": render.render_latex,
+                "html": render.render_html,
+                "text": render.render_text,
+            }[fmt]
             self._cache[key] = _with_framework_section(fmt, fn(self.walk, check=self.check), self.framework_check)
         return self._cache[key]
 
@@ -100,11 +104,16 @@ class Explanation:
         if self.framework_check is not None:
             fc = self.framework_check
             doc["framework_check"] = {
-                "framework": fc.framework, "tolerance": fc.tolerance, "max_rel": fc.max_rel, "ok": fc.ok,
+                "framework": fc.framework,
+                "tolerance": fc.tolerance,
+                "max_rel": fc.max_rel,
+                "ok": fc.ok,
                 "notes": fc.notes,
-                "rows": [{"key": r.key, "kind": r.kind, "tutor": r.tutor, "framework": r.framework, "rel": r.rel}
-                         for r in fc.rows],
-            }  # fmt: skip
+                "rows": [
+                    {"key": r.key, "kind": r.kind, "tutor": r.tutor, "framework": r.framework, "rel": r.rel}
+                    for r in fc.rows
+                ],
+            }
         return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
     def to_pdf(self) -> bytes:
@@ -115,8 +124,17 @@ class Explanation:
 
     def save(self, path: str | Path) -> Path:
         """Write the format the suffix names: .md, .tex, .html, .pdf, .json or .txt; returns the path."""
-        return _save(path, {".md": self.to_markdown, ".tex": self.to_latex, ".html": self.to_html,
-                            ".pdf": self.to_pdf, ".json": self.to_json, ".txt": self.to_text})  # fmt: skip
+        return _save(
+            path,
+            {
+                ".md": self.to_markdown,
+                ".tex": self.to_latex,
+                ".html": self.to_html,
+                ".pdf": self.to_pdf,
+                ".json": self.to_json,
+                ".txt": self.to_text,
+            },
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -146,7 +164,7 @@ class Explanation:
 class CheckReport:
     """The verdict on every claimed number of a worked solution, as ``backprop-tutor check`` prints it.
 
-    Made by :func:`tutor.check`; ``ok``, ``verdicts`` (``tutor.checker.Verdict``), ``data`` (plain data),
+    Made by :func:`tutor.check`; ``ok``, ``verdicts`` (``tutor.teach.checker.Verdict``), ``data`` (plain data),
     ``to_text()``, ``to_markdown()``, ``to_json()`` and ``save(path)`` (.txt, .md or .json).
 
     >>> import tutor
@@ -156,7 +174,7 @@ class CheckReport:
     """
 
     def __init__(self, report: Any):
-        self.report = report  # a tutor.checker.Report
+        self.report = report  # a tutor.teach.checker.Report
 
     @property
     def ok(self) -> bool:
@@ -168,12 +186,12 @@ class CheckReport:
 
     @property
     def data(self) -> dict[str, Any]:
-        from .checker import report_data
+        from .teach.checker import report_data
 
         return report_data(self.report)
 
     def _render(self, fmt: str) -> str:
-        from .checkreport import render_check
+        from .render.check import render_check
 
         return render_check(self.data, fmt)
 
@@ -261,8 +279,11 @@ def latex_fragment(document: str) -> str:
         return document
     preamble, body = document.split("\\begin{document}", 1)
     body = body.rsplit("\\end{document}", 1)[0]
-    macros = [line.replace("\\newcommand", "\\providecommand", 1) for line in preamble.splitlines()
-              if line.startswith("\\newcommand")]  # fmt: skip
+    macros = [
+        line.replace("\\newcommand", "\\providecommand", 1)
+        for line in preamble.splitlines()
+        if line.startswith("\\newcommand")
+    ]
     return "\n".join(macros) + "\n" + body
 
 
@@ -279,8 +300,10 @@ def _rel(x: float) -> str:
 
 def _summary(fc: Any) -> str:
     verdict = "agrees" if fc.ok else "DISAGREES"
-    return (f"Every net input, output, the loss and every gradient of this step, computed again by {fc.framework}: "
-            f"the largest relative difference is {_rel(fc.max_rel)} (tolerance {_rel(fc.tolerance)}): {verdict}.")  # fmt: skip
+    return (
+        f"Every net input, output, the loss and every gradient of this step, computed again by {fc.framework}: "
+        f"the largest relative difference is {_rel(fc.max_rel)} (tolerance {_rel(fc.tolerance)}): {verdict}."
+    )
 
 
 def framework_section(fc: Any, fmt: str) -> str:
@@ -292,27 +315,40 @@ def framework_section(fc: Any, fmt: str) -> str:
     if fmt == "md":
         from .render import md_escape
 
-        lines = [f"## {md_escape(title)}", "", md_escape(_summary(fc)), "", "| " + " | ".join(head) + " |",
-                 "|---|---:|---:|---:|"]  # fmt: skip
+        lines = [
+            f"## {md_escape(title)}",
+            "",
+            md_escape(_summary(fc)),
+            "",
+            "| " + " | ".join(head) + " |",
+            "|---|---:|---:|---:|",
+        ]
         lines += [f"| `{k}` | {a} | {b} | {r} |" for k, a, b, r in rows]
         lines += [""] + [f"*{md_escape(n)}*" for n in notes]
         return "\n".join(lines) + "\n"
     if fmt == "html":
         e = html.escape
-        cells = "".join(f"<tr><td><code>{e(k)}</code></td><td class=\"num\">{a}</td><td class=\"num\">{b}</td>"
-                        f"<td class=\"num\">{r}</td></tr>\n" for k, a, b, r in rows)  # fmt: skip
+        cells = "".join(
+            f'<tr><td><code>{e(k)}</code></td><td class="num">{a}</td><td class="num">{b}</td>'
+            f'<td class="num">{r}</td></tr>\n'
+            for k, a, b, r in rows
+        )
         heads = "".join(f"<th>{e(h)}</th>" for h in head)
         extra = "".join(f"<p><em>{e(n)}</em></p>\n" for n in notes)
-        return (f'<section class="framework-check">\n<h2>{e(title)}</h2>\n<p>{e(_summary(fc))}</p>\n'
-                f'<div class="table"><table>\n<tr>{heads}</tr>\n{cells}</table></div>\n{extra}</section>\n')  # fmt: skip
+        return (
+            f'<section class="framework-check">\n<h2>{e(title)}</h2>\n<p>{e(_summary(fc))}</p>\n'
+            f'<div class="table"><table>\n<tr>{heads}</tr>\n{cells}</table></div>\n{extra}</section>\n'
+        )
     if fmt == "tex":
-        from .notation import tex_escape
+        from .render.notation import tex_escape
 
         body = "".join(f"\\texttt{{{tex_escape(k)}}} & ${a}$ & ${b}$ & {r} \\\\\n" for k, a, b, r in rows)
         extra = "".join(f"\\textit{{{tex_escape(n)}}}\\par\n" for n in notes)
-        return (f"\\section{{{tex_escape(title)}}}\n{tex_escape(_summary(fc))}\n\n"
-                "\\begin{longtable}{lrrr}\n" + " & ".join(tex_escape(h) for h in head) + " \\\\\n\\hline\n"
-                f"{body}\\end{{longtable}}\n{extra}")  # fmt: skip
+        return (
+            f"\\section{{{tex_escape(title)}}}\n{tex_escape(_summary(fc))}\n\n"
+            "\\begin{longtable}{lrrr}\n" + " & ".join(tex_escape(h) for h in head) + " \\\\\n\\hline\n"
+            f"{body}\\end{{longtable}}\n{extra}"
+        )
     width = max(len(k) for k, *_ in rows) if rows else 8
     lines = [title, "  " + _summary(fc), "    " + "  ".join(h.ljust(w) for h, w in zip(head, (width, 22, 22, 10)))]
     lines += ["    " + "  ".join((k.ljust(width), a.ljust(22), b.ljust(22), r)) for k, a, b, r in rows]

@@ -29,13 +29,33 @@ ROUNDINGS = ("exact", "as-printed")
 UPDATE_ORDERS = ("standard", "updated-first")
 MAX_DIGITS = 15
 
-_TOP_KEYS = {"title", "description", "source", "inputs", "layers", "loss", "training", "conventions", "notation",
-             "examples"}  # fmt: skip
+_TOP_KEYS = {
+    "title",
+    "description",
+    "source",
+    "inputs",
+    "layers",
+    "loss",
+    "training",
+    "conventions",
+    "notation",
+    "examples",
+}
 MAX_EXAMPLES = 100
 _LAYER_KEYS = {
-    "name", "neurons", "size", "activation", "weights", "weight_labels", "bias", "biases", "bias_label",
-    "bias_labels", "net_names", "out_names",
-}  # fmt: skip
+    "name",
+    "neurons",
+    "size",
+    "activation",
+    "weights",
+    "weight_labels",
+    "bias",
+    "biases",
+    "bias_label",
+    "bias_labels",
+    "net_names",
+    "out_names",
+}
 _NOTATION_DEFAULTS = {
     "net": "net_{neuron}",
     "out": "out_{neuron}",
@@ -55,8 +75,16 @@ class Conventions:
     update_order: str = "standard"
 
     def describe(self) -> str:
-        r = "exact float64" if self.rounding == "exact" else f"as printed, every shown value rounded to {self.digits} decimals and carried forward"
-        o = "hidden deltas use the old weights" if self.update_order == "standard" else "hidden deltas use the already updated output-side weights"
+        r = (
+            "exact float64"
+            if self.rounding == "exact"
+            else f"as printed, every shown value rounded to {self.digits} decimals and carried forward"
+        )
+        o = (
+            "hidden deltas use the old weights"
+            if self.update_order == "standard"
+            else "hidden deltas use the already updated output-side weights"
+        )
         return f"{r}; {o}"
 
 
@@ -80,8 +108,13 @@ class Training:
     @property
     def plain(self) -> bool:
         """Plain gradient descent on one example at a time: Mazur's setting."""
-        return (self.optimizer == "sgd" and not self.decay and not self.regularization and not self.dropout_rate
-                and self.dropout_mask is None)  # fmt: skip
+        return (
+            self.optimizer == "sgd"
+            and not self.decay
+            and not self.regularization
+            and not self.dropout_rate
+            and self.dropout_mask is None
+        )
 
 
 @dataclass(frozen=True)
@@ -173,22 +206,31 @@ class Network:
 
     def with_params(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> "Network":
         """The same network with new parameter values (as after a training step)."""
-        layers = tuple(replace(l, weights=np.array(w, dtype=float), biases=np.array(b, dtype=float))
-                       for l, w, b in zip(self.layers, weights, biases))  # fmt: skip
+        layers = tuple(
+            replace(l, weights=np.array(w, dtype=float), biases=np.array(b, dtype=float))
+            for l, w, b in zip(self.layers, weights, biases)
+        )
         return replace(self, layers=layers)
 
     def with_conventions(self, **changes: Any) -> "Network":
         """The same network under other conventions, validated like a spec's ``[conventions]`` table."""
-        data = {"rounding": self.conventions.rounding, "digits": self.conventions.digits,
-                "update_order": self.conventions.update_order}  # fmt: skip
+        data = {
+            "rounding": self.conventions.rounding,
+            "digits": self.conventions.digits,
+            "update_order": self.conventions.update_order,
+        }
         data.update({k: v for k, v in changes.items() if v is not None and k != "update_biases"})
         conv = _conventions(data, "conventions")
         if conv.update_order == "updated-first" and not (self.training.plain and self.batch_size() == 1):
-            raise SpecError("updated-first is an order of plain gradient descent on one example at a time; this spec "
-                            "uses another optimizer, batches, decay, regularization or dropout", "--update-order")  # fmt: skip
+            raise SpecError(
+                "updated-first is an order of plain gradient descent on one example at a time; this spec "
+                "uses another optimizer, batches, decay, regularization or dropout",
+                "--update-order",
+            )
         update_biases = changes.get("update_biases")
-        return replace(self, conventions=conv,
-                       update_biases=self.update_biases if update_biases is None else bool(update_biases))  # fmt: skip
+        return replace(
+            self, conventions=conv, update_biases=self.update_biases if update_biases is None else bool(update_biases)
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -205,7 +247,9 @@ def load(spec: str | Path) -> Network:
         if builtin is None and path.exists():
             raise SpecError("is not a regular file; give a spec file (TOML)", str(spec))
         if builtin is None:
-            raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec))
+            raise SpecError(
+                f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec)
+            )
         path = builtin
         name = str(spec)
     else:
@@ -216,8 +260,11 @@ def load(spec: str | Path) -> Network:
     except OSError as exc:
         raise SpecError(f"cannot read the file ({exc.strerror})", where) from None
     if size > MAX_FILE_BYTES:
-        raise SpecError(f"the file is {size} bytes; a spec may be at most {MAX_FILE_BYTES} bytes "
-                        f"(networks are limited to {MAX_PARAMETERS} parameters)", where)  # fmt: skip
+        raise SpecError(
+            f"the file is {size} bytes; a spec may be at most {MAX_FILE_BYTES} bytes "
+            f"(networks are limited to {MAX_PARAMETERS} parameters)",
+            where,
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -262,7 +309,9 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     raw_examples = data.get("examples")
     if raw_examples is not None:
         if "values" in inputs:
-            raise SpecError("give the input values either in [inputs] or in [[examples]], not both", f"{where}: inputs.values")
+            raise SpecError(
+                "give the input values either in [inputs] or in [[examples]], not both", f"{where}: inputs.values"
+            )
         if not isinstance(raw_examples, list) or not raw_examples:
             raise SpecError("[[examples]] needs at least one table with inputs and targets", f"{where}: examples")
         if len(raw_examples) > MAX_EXAMPLES:
@@ -273,7 +322,9 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         values = _vector(inputs.get("values"), f"{where}: inputs.values")
     if values.size == 0:
         raise SpecError("the network needs at least one input", f"{where}: inputs.values")
-    input_names = _labels(inputs.get("names"), values.size, f"{where}: inputs.names", default=[f"x{i + 1}" for i in range(values.size)])
+    input_names = _labels(
+        inputs.get("names"), values.size, f"{where}: inputs.names", default=[f"x{i + 1}" for i in range(values.size)]
+    )
 
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
@@ -292,7 +343,9 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         fan_in = layer.size
     for li, layer in enumerate(layers[:-1]):
         if layer.rule.output_only:
-            raise SpecError(f"{layer.activation!r} is allowed on the output layer only", f"{where}: layers[{li}].activation")
+            raise SpecError(
+                f"{layer.activation!r} is allowed on the output layer only", f"{where}: layers[{li}].activation"
+            )
 
     loss_t = _table(data, "loss", where)
     _no_unknown(loss_t, {"name", "targets", "margin"}, where, "loss")
@@ -320,22 +373,31 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
                 raise SpecError(f"{x.size} inputs; every example needs {values.size}", f"{ew}.inputs")
             t = _vector(ex.get("targets"), f"{ew}.targets")
             if t.size != out_size:
-                raise SpecError(f"{t.size} targets for {out_size} output neurons; give one per output neuron", f"{ew}.targets")
+                raise SpecError(
+                    f"{t.size} targets for {out_size} output neurons; give one per output neuron", f"{ew}.targets"
+                )
             _check_loss_fit(lrule, t, layers[-1], f"{where}: loss", f"{ew}.targets")
             examples.append((x, t))
         targets = examples[0][1]
     else:
         targets = _vector(loss_t.get("targets"), f"{where}: loss.targets")
         if targets.size != out_size:
-            raise SpecError(f"{targets.size} targets for {out_size} output neurons; give one per output neuron", f"{where}: loss.targets")
+            raise SpecError(
+                f"{targets.size} targets for {out_size} output neurons; give one per output neuron",
+                f"{where}: loss.targets",
+            )
         _check_loss_fit(lrule, targets, layers[-1], f"{where}: loss")
         examples = [(values, targets)]
 
     training = data.get("training", {})
     if not isinstance(training, Mapping):
         raise SpecError("[training] must be a table", f"{where}: training")
-    _no_unknown(training, {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout"},
-                where, "training")  # fmt: skip
+    _no_unknown(
+        training,
+        {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout"},
+        where,
+        "training",
+    )
     if "learning_rate" not in training:
         raise SpecError("give the learning rate, a number > 0", f"{where}: training.learning_rate")
     lr = _number(training["learning_rate"], f"{where}: training.learning_rate")
@@ -348,16 +410,30 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     conv = _conventions(data.get("conventions", {}), f"{where}: conventions")
     train = _training(training, f"{where}: training", len(layers) - 1, [l.size for l in layers])
     if conv.update_order == "updated-first" and not (train.plain and (train.batch == 1 or len(examples) == 1)):
-        raise SpecError("updated-first is an order of plain gradient descent on one example at a time; it does not "
-                        "combine with another optimizer, batches, decay, regularization or dropout",
-                        f"{where}: conventions.update_order")  # fmt: skip
+        raise SpecError(
+            "updated-first is an order of plain gradient descent on one example at a time; it does not "
+            "combine with another optimizer, batches, decay, regularization or dropout",
+            f"{where}: conventions.update_order",
+        )
 
     net = Network(
-        input_names=tuple(input_names), inputs=values, layers=tuple(layers), loss=loss_name,
-        loss_params=loss_params, targets=targets, learning_rate=lr, update_biases=update_biases,
-        conventions=conv, notation=notation, title=title, description=description, source=source, name=name,
-        training=train, examples=tuple(examples),
-    )  # fmt: skip
+        input_names=tuple(input_names),
+        inputs=values,
+        layers=tuple(layers),
+        loss=loss_name,
+        loss_params=loss_params,
+        targets=targets,
+        learning_rate=lr,
+        update_biases=update_biases,
+        conventions=conv,
+        notation=notation,
+        title=title,
+        description=description,
+        source=source,
+        name=name,
+        training=train,
+        examples=tuple(examples),
+    )
     _check_unique_names(net, where)
     return net
 
@@ -365,8 +441,9 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
 def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Training:
     from . import rules
 
-    name, rule, params = _named_rule(raw.get("optimizer", "sgd"), "optimizer", rules.OPTIMIZERS, rules.optimizer,
-                                     f"{where}.optimizer")  # fmt: skip
+    name, rule, params = _named_rule(
+        raw.get("optimizer", "sgd"), "optimizer", rules.OPTIMIZERS, rules.optimizer, f"{where}.optimizer"
+    )
     for k, x in params.items():
         if k in ("beta", "mu", "beta1", "beta2", "rho") and not 0 <= x < 1:
             raise SpecError(f"{k} must be in [0, 1), got {x!r}", f"{where}.optimizer.{k}")
@@ -378,17 +455,17 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
     elif batch == "sgd":
         batch = 1
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise SpecError(f"batch must be \"full\", \"sgd\" or a whole number >= 1, got {_show(batch)}", f"{where}.batch")
+        raise SpecError(f'batch must be "full", "sgd" or a whole number >= 1, got {_show(batch)}', f"{where}.batch")
     decay = _number(raw.get("decay", 0.0), f"{where}.decay")
     if decay < 0:
         raise SpecError(f"decay must be >= 0, got {decay!r}", f"{where}.decay")
     reg = raw.get("regularization", {})
     if not isinstance(reg, Mapping):
-        raise SpecError("regularization must be a table: { kind = \"l2\", lambda = 0.01 }", f"{where}.regularization")
+        raise SpecError('regularization must be a table: { kind = "l2", lambda = 0.01 }', f"{where}.regularization")
     _no_unknown(reg, {"kind", "lambda", "biases"}, where.split(": ")[0], where.split(": ")[-1] + ".regularization")
     kind = reg.get("kind", "")
     if reg and kind not in ("l1", "l2"):
-        raise SpecError(f"kind must be \"l1\" or \"l2\", got {_show(kind)}", f"{where}.regularization.kind")
+        raise SpecError(f'kind must be "l1" or "l2", got {_show(kind)}', f"{where}.regularization.kind")
     lam = _number(reg.get("lambda", 0.0), f"{where}.regularization.lambda")
     if lam < 0:
         raise SpecError(f"lambda must be >= 0, got {lam!r}", f"{where}.regularization.lambda")
@@ -398,12 +475,16 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
     drop = raw.get("dropout", {})
     if not isinstance(drop, Mapping):
         raise SpecError("dropout must be a table: { rate = 0.5 }", f"{where}.dropout")
-    _no_unknown(drop, {"rate", "layers", "inverted", "seed", "mask"}, where.split(": ")[0], where.split(": ")[-1] + ".dropout")
+    _no_unknown(
+        drop, {"rate", "layers", "inverted", "seed", "mask"}, where.split(": ")[0], where.split(": ")[-1] + ".dropout"
+    )
     rate = _number(drop.get("rate", 0.0), f"{where}.dropout.rate")
     if not 0 <= rate < 1:
         raise SpecError(f"rate must be in [0, 1), got {rate!r}", f"{where}.dropout.rate")
     layers = drop.get("layers", list(range(hidden)))
-    if not isinstance(layers, list) or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < hidden for i in layers):
+    if not isinstance(layers, list) or any(
+        isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < hidden for i in layers
+    ):
         raise SpecError(f"layers must list hidden layers by index, 0 to {hidden - 1}", f"{where}.dropout.layers")
     if drop and hidden == 0:
         raise SpecError("dropout needs a hidden layer", f"{where}.dropout")
@@ -419,15 +500,35 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
             raise SpecError(f"mask needs one row per dropout layer ({len(layers)})", f"{where}.dropout.mask")
         rows = []
         for r, (li, row) in enumerate(zip(layers, mask)):
-            if not isinstance(row, list) or len(row) != sizes[li] or any(v not in (0, 1) or isinstance(v, bool) for v in row):
-                raise SpecError(f"row {r} needs {sizes[li]} entries, each 0 (dropped) or 1 (kept)", f"{where}.dropout.mask[{r}]")
+            if (
+                not isinstance(row, list)
+                or len(row) != sizes[li]
+                or any(v not in (0, 1) or isinstance(v, bool) for v in row)
+            ):
+                raise SpecError(
+                    f"row {r} needs {sizes[li]} entries, each 0 (dropped) or 1 (kept)", f"{where}.dropout.mask[{r}]"
+                )
             rows.append(tuple(float(v) for v in row))
         mask = tuple(rows)
         if not rate:
-            raise SpecError("a mask needs the rate it was drawn with (for the inverted scaling 1/(1 - rate))",
-                            f"{where}.dropout.rate")  # fmt: skip
-    return Training(name, params, batch, decay, kind, lam, reg_biases, rate, tuple(layers) if (rate or mask) else (),
-                    inverted, seed, mask)  # fmt: skip
+            raise SpecError(
+                "a mask needs the rate it was drawn with (for the inverted scaling 1/(1 - rate))",
+                f"{where}.dropout.rate",
+            )
+    return Training(
+        name,
+        params,
+        batch,
+        decay,
+        kind,
+        lam,
+        reg_biases,
+        rate,
+        tuple(layers) if (rate or mask) else (),
+        inverted,
+        seed,
+        mask,
+    )
 
 
 def _named_rule(raw: Any, kind: str, registry: Mapping, lookup, where: str):
@@ -442,8 +543,10 @@ def _named_rule(raw: Any, kind: str, registry: Mapping, lookup, where: str):
     params = {}
     for k, v in given.items():
         if k not in rule.defaults:
-            raise SpecError(f"{kind} {name!r} takes no parameter {k!r}; allowed: {', '.join(rule.defaults) or 'none'}",
-                            f"{where}.{k}")  # fmt: skip
+            raise SpecError(
+                f"{kind} {name!r} takes no parameter {k!r}; allowed: {', '.join(rule.defaults) or 'none'}",
+                f"{where}.{k}",
+            )
         params[k] = _number(v, f"{where}.{k}")
     return name, rule, params
 
@@ -483,8 +586,11 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         raise SpecError(f"{size} neurons; a layer may have at most {MAX_WIDTH}", f"{where}.neurons")
     count = total + size * fan_in + size
     if count > MAX_PARAMETERS:
-        raise SpecError(f"the network would have more than {MAX_PARAMETERS} parameters (the limit for a "
-                        "walk-through); use a smaller network", where)  # fmt: skip
+        raise SpecError(
+            f"the network would have more than {MAX_PARAMETERS} parameters (the limit for a "
+            "walk-through); use a smaller network",
+            where,
+        )
     if is_output:
         default_names = [f"o{j + 1}" for j in range(size)]
     elif hidden == 1:
@@ -493,8 +599,9 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         default_names = [f"h{li + 1}_{j + 1}" for j in range(size)]
     neurons = _labels(raw.get("neurons"), size, f"{where}.neurons", default=default_names)
 
-    act_name, act, params = _named_rule(raw.get("activation"), "activation", rules.ACTIVATIONS, rules.activation,
-                                        f"{where}.activation")  # fmt: skip
+    act_name, act, params = _named_rule(
+        raw.get("activation"), "activation", rules.ACTIVATIONS, rules.activation, f"{where}.activation"
+    )
     if act.vector and size < 2:
         raise SpecError("softmax needs at least two output neurons", f"{where}.activation")
 
@@ -505,7 +612,9 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         weight_labels = dw
     else:
         if not isinstance(wl, list) or len(wl) != size:
-            raise SpecError(f"weight_labels needs {size} rows (one per neuron) of {fan_in} labels", f"{where}.weight_labels")
+            raise SpecError(
+                f"weight_labels needs {size} rows (one per neuron) of {fan_in} labels", f"{where}.weight_labels"
+            )
         weight_labels = [_labels(row, fan_in, f"{where}.weight_labels[{j}]") for j, row in enumerate(wl)]
 
     if "bias" in raw and "biases" in raw:
@@ -515,8 +624,12 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         if biases.size != size:
             raise SpecError(f"{biases.size} biases for {size} neurons; give one per neuron", f"{where}.biases")
         shared = False
-        bl = _labels(raw.get("bias_labels"), size, f"{where}.bias_labels",
-                     default=[_default_bias_label(li, j, size) for j in range(size)])  # fmt: skip
+        bl = _labels(
+            raw.get("bias_labels"),
+            size,
+            f"{where}.bias_labels",
+            default=[_default_bias_label(li, j, size) for j in range(size)],
+        )
         if "bias_label" in raw:
             raise SpecError("bias_label goes with a shared bias; use bias_labels with biases", f"{where}.bias_label")
     else:
@@ -526,18 +639,37 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         label = _text(raw.get("bias_label", f"b{li + 1}"), f"{where}.bias_label", limit=MAX_LABEL, label=True)
         bl = [label] * size
         if "bias_labels" in raw:
-            raise SpecError("bias_labels goes with biases (one per neuron); use bias_label with a shared bias", f"{where}.bias_labels")
+            raise SpecError(
+                "bias_labels goes with biases (one per neuron); use bias_label with a shared bias",
+                f"{where}.bias_labels",
+            )
 
-    net_names = _labels(raw.get("net_names"), size, f"{where}.net_names",
-                        default=[notation["net"].replace("{neuron}", n) for n in neurons])  # fmt: skip
-    out_names = _labels(raw.get("out_names"), size, f"{where}.out_names",
-                        default=[notation["out"].replace("{neuron}", n) for n in neurons])  # fmt: skip
+    net_names = _labels(
+        raw.get("net_names"),
+        size,
+        f"{where}.net_names",
+        default=[notation["net"].replace("{neuron}", n) for n in neurons],
+    )
+    out_names = _labels(
+        raw.get("out_names"),
+        size,
+        f"{where}.out_names",
+        default=[notation["out"].replace("{neuron}", n) for n in neurons],
+    )
     name = _text(raw.get("name", "output" if is_output else f"hidden {li + 1}"), f"{where}.name", limit=MAX_LABEL)
     return Layer(
-        neurons=tuple(neurons), activation=act_name, activation_params=act.params(params), weights=weights,
-        biases=biases, shared_bias=shared, weight_labels=tuple(tuple(r) for r in weight_labels),
-        bias_labels=tuple(bl), net_names=tuple(net_names), out_names=tuple(out_names), name=name,
-    )  # fmt: skip
+        neurons=tuple(neurons),
+        activation=act_name,
+        activation_params=act.params(params),
+        weights=weights,
+        biases=biases,
+        shared_bias=shared,
+        weight_labels=tuple(tuple(r) for r in weight_labels),
+        bias_labels=tuple(bl),
+        net_names=tuple(net_names),
+        out_names=tuple(out_names),
+        name=name,
+    )
 
 
 def _default_weight_label(li: int, j: int, i: int, size: int, fan_in: int) -> str:
@@ -557,15 +689,21 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
         if not ok:
             raise SpecError(f"loss {lrule.name!r} needs one-hot targets (one 1, the rest 0)", twhere)
         if lrule.name == "hinge" and targets.size != 2:
-            raise SpecError("the hinge loss max(0, 1 + s_c - s) compares two scores: use two output neurons, "
-                            "or multiclass_hinge for more", f"{where}.name")  # fmt: skip
+            raise SpecError(
+                "the hinge loss max(0, 1 + s_c - s) compares two scores: use two output neurons, "
+                "or multiclass_hinge for more",
+                f"{where}.name",
+            )
     if lrule.target_range is not None:
         lo, hi = lrule.target_range
         if np.any(targets < lo) or np.any(targets > hi):
             raise SpecError(f"loss {lrule.name!r} needs targets in [{lo:g}, {hi:g}]", twhere)
     if lrule.output_range is not None and out.activation not in ("sigmoid", "softmax"):
-        raise SpecError(f"loss {lrule.name!r} needs outputs in ({lrule.output_range[0]:g}, {lrule.output_range[1]:g}); "
-                        f"use a sigmoid or softmax output layer, not {out.activation!r}", f"{where}.name")  # fmt: skip
+        raise SpecError(
+            f"loss {lrule.name!r} needs outputs in ({lrule.output_range[0]:g}, {lrule.output_range[1]:g}); "
+            f"use a sigmoid or softmax output layer, not {out.activation!r}",
+            f"{where}.name",
+        )
 
 
 def _check_unique_names(net: Network, where: str) -> None:
@@ -573,13 +711,15 @@ def _check_unique_names(net: Network, where: str) -> None:
 
     def add(name: str, what: str) -> None:
         if name in seen and not (what.startswith("the bias") and seen[name] == what):
-            raise SpecError(f"the name {name!r} is used for both {seen[name]} and {what}; every name must be unique", where)
+            raise SpecError(
+                f"the name {name!r} is used for both {seen[name]} and {what}; every name must be unique", where
+            )
         seen[name] = what
 
     for n in net.input_names:
         add(n, f"input {n}")
     for li, layer in enumerate(net.layers):
-        for j, n in enumerate(layer.neurons):
+        for j in range(len(layer.neurons)):
             add(layer.net_names[j], f"the net input of layers[{li}].neurons[{j}]")
             add(layer.out_names[j], f"the output of layers[{li}].neurons[{j}]")
         for j, row in enumerate(layer.weight_labels):
@@ -611,18 +751,25 @@ def _notation(raw: Any, where: str) -> dict[str, str]:
         allowed = {"updated": "{param}", "loss": None}.get(key, "{neuron}")
         for ph in ("{neuron}", "{param}"):
             if ph in text and ph != allowed:
-                raise SpecError(f"{ph} has no meaning in this pattern" + (f"; use {allowed}" if allowed else ""), f"{where}.{key}")
+                raise SpecError(
+                    f"{ph} has no meaning in this pattern" + (f"; use {allowed}" if allowed else ""), f"{where}.{key}"
+                )
         if key == "updated" and text == "{param}":
-            raise SpecError("the updated name must differ from the parameter's: add a suffix or prefix, e.g. '{param}+'",
-                            f"{where}.{key}")  # fmt: skip
+            raise SpecError(
+                "the updated name must differ from the parameter's: add a suffix or prefix, e.g. '{param}+'",
+                f"{where}.{key}",
+            )
         filled = text.replace("{neuron}", "n").replace("{param}", "p")
         if key == "updated" and filled.endswith("+"):
             filled = filled[:-1]  # w5+ is Mazur's name for the updated w5
         if "{param}" not in text and key == "updated":
             raise SpecError("the pattern must contain {param}, e.g. '{param}+' or '{param}new'", f"{where}.{key}")
         if not _NAME.match(filled if filled[:1].isalpha() else "x" + filled):
-            raise SpecError(f"{_show(text)} is not allowed: {NAME_RULE}, with {{neuron}} or {{param}} where "
-                            "the neuron's or parameter's name goes", f"{where}.{key}")  # fmt: skip
+            raise SpecError(
+                f"{_show(text)} is not allowed: {NAME_RULE}, with {{neuron}} or {{param}} where "
+                "the neuron's or parameter's name goes",
+                f"{where}.{key}",
+            )
         out[key] = text
     return out
 
@@ -665,9 +812,13 @@ def _vector(value: Any, where: str) -> np.ndarray:
 
 def _matrix(value: Any, rows: int, cols: int, where: str) -> np.ndarray:
     if not isinstance(value, list):
-        raise SpecError(f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where)
+        raise SpecError(
+            f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where
+        )
     if len(value) != rows:
-        raise SpecError(f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {len(value)} rows", where)
+        raise SpecError(
+            f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {len(value)} rows", where
+        )
     out = np.empty((rows, cols))
     for j, row in enumerate(value):
         if not isinstance(row, list) or len(row) != cols:

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import numeric, rules
-from .errors import SpecError, TutorError
-from .spec import Network, from_mapping
+from ..engine import numeric
+from ..spec import rules
+from ..spec.errors import SpecError, TutorError
+from ..spec.network import Network, from_mapping
 
 MAX_SEED = 2**32 - 1
 MIN_SIZES, MAX_SIZES, MAX_NEURONS = 2, 5, 6
@@ -49,28 +50,50 @@ class Options:
         _choice(self.loss, LOSSES, "--loss")
         outputs = self.shape[-1]
         if self.output_activation == "softmax" and outputs < 2:
-            raise TutorError("softmax needs at least two output neurons (the last size of --shape)", "--output-activation")
+            raise TutorError(
+                "softmax needs at least two output neurons (the last size of --shape)", "--output-activation"
+            )
         bounded = rules.LOSSES[self.loss].output_range is not None
         if bounded and self.output_activation not in ("sigmoid", "softmax"):
-            raise TutorError(f"loss {self.loss!r} needs outputs in (0, 1): use --output-activation sigmoid or softmax, "
-                             f"not {self.output_activation!r}", "--loss")  # fmt: skip
-        if isinstance(self.digits, bool) or not isinstance(self.digits, int) or not MIN_DIGITS <= self.digits <= MAX_DIGITS:
-            raise TutorError(f"must be a whole number from {MIN_DIGITS} to {MAX_DIGITS}, got {self.digits!r}", "--digits")
+            raise TutorError(
+                f"loss {self.loss!r} needs outputs in (0, 1): use --output-activation sigmoid or softmax, "
+                f"not {self.output_activation!r}",
+                "--loss",
+            )
+        if (
+            isinstance(self.digits, bool)
+            or not isinstance(self.digits, int)
+            or not MIN_DIGITS <= self.digits <= MAX_DIGITS
+        ):
+            raise TutorError(
+                f"must be a whole number from {MIN_DIGITS} to {MAX_DIGITS}, got {self.digits!r}", "--digits"
+            )
         return self
 
     def describe(self) -> str:
         shape = "-".join(map(str, self.shape))
-        return (f"--shape {shape} --activation {self.activation} --output-activation {self.output_activation} "
-                f"--loss {self.loss} --digits {self.digits}")  # fmt: skip
+        return (
+            f"--shape {shape} --activation {self.activation} --output-activation {self.output_activation} "
+            f"--loss {self.loss} --digits {self.digits}"
+        )
 
 
-def options(shape: str | None = None, activation: str | None = None, output_activation: str | None = None,
-            loss: str | None = None, digits: int | None = None) -> Options:  # fmt: skip
+def options(
+    shape: str | None = None,
+    activation: str | None = None,
+    output_activation: str | None = None,
+    loss: str | None = None,
+    digits: int | None = None,
+) -> Options:
     """Options from the command line's strings; None keeps the default."""
     d = Options()
-    return Options(parse_shape(shape) if shape is not None else d.shape, activation or d.activation,
-                   output_activation or d.output_activation, loss or d.loss,
-                   d.digits if digits is None else digits).validated()  # fmt: skip
+    return Options(
+        parse_shape(shape) if shape is not None else d.shape,
+        activation or d.activation,
+        output_activation or d.output_activation,
+        loss or d.loss,
+        d.digits if digits is None else digits,
+    ).validated()
 
 
 def new_seed() -> int:
@@ -94,8 +117,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
     (3, 2, 2)
     """
     parts = str(text).strip().split("-")
-    allowed = (f"sizes joined by '-', like 2-2-1: {MIN_SIZES} to {MAX_SIZES} whole numbers from 1 to "
-               f"{MAX_NEURONS} (inputs, hidden layers, outputs)")  # fmt: skip
+    allowed = (
+        f"sizes joined by '-', like 2-2-1: {MIN_SIZES} to {MAX_SIZES} whole numbers from 1 to "
+        f"{MAX_NEURONS} (inputs, hidden layers, outputs)"
+    )
     if not MIN_SIZES <= len(parts) <= MAX_SIZES or not all(re.fullmatch(r"[0-9]{1,2}", p) for p in parts):
         raise TutorError(f"expected {allowed}; got {str(text)[:40]!r}", "--shape")
     sizes = tuple(int(p) for p in parts)
@@ -142,8 +167,11 @@ def make(seed: int, options: Options = Options()) -> RandomNetwork:
             continue
         if well_conditioned(net):
             return RandomNetwork(seed, options, spec, net)
-    raise TutorError(f"no well-conditioned network with these options after {MAX_ATTEMPTS} draws; "
-                     "try another --shape or --activation", "--seed")  # fmt: skip
+    raise TutorError(
+        f"no well-conditioned network with these options after {MAX_ATTEMPTS} draws; "
+        "try another --shape or --activation",
+        "--seed",
+    )
 
 
 def _number(rng: np.random.Generator, lo: float, hi: float, min_abs: float = 0.0) -> float:
@@ -172,7 +200,9 @@ def _targets(rng: np.random.Generator, o: Options) -> list[float]:
         return [1.0 if k == hot else 0.0 for k in range(n)]
     if o.loss == "binary_cross_entropy":
         return [float(rng.integers(2)) for _ in range(n)]
-    lo, hi = {"sigmoid": (0.05, 0.95), "tanh": (-0.9, 0.9), "softplus": (0.1, 1.5)}.get(o.output_activation, (-1.0, 1.0))
+    lo, hi = {"sigmoid": (0.05, 0.95), "tanh": (-0.9, 0.9), "softplus": (0.1, 1.5)}.get(
+        o.output_activation, (-1.0, 1.0)
+    )
     return [_number(rng, lo, hi) for _ in range(n)]
 
 
@@ -188,27 +218,31 @@ def _draw(rng: np.random.Generator, seed: int, o: Options) -> dict[str, Any]:
         labels = [[f"w{w_count + j * cols + i + 1}" for i in range(cols)] for j in range(rows)]
         w_count += rows * cols
         output = li == len(sizes) - 1
-        layers.append({
-            "activation": o.output_activation if output else o.activation,
-            "size": rows,
-            "weights": weights,
-            "weight_labels": labels,
-            "biases": [_number(rng, -0.5, 0.5, 0.05) for _ in range(rows)],
-            "bias_labels": [f"b{b_count + j + 1}" for j in range(rows)],
-        })  # fmt: skip
+        layers.append(
+            {
+                "activation": o.output_activation if output else o.activation,
+                "size": rows,
+                "weights": weights,
+                "weight_labels": labels,
+                "biases": [_number(rng, -0.5, 0.5, 0.05) for _ in range(rows)],
+                "bias_labels": [f"b{b_count + j + 1}" for j in range(rows)],
+            }
+        )
         b_count += rows
     shape = "-".join(map(str, sizes))
     return {
         "title": f"Random {shape} network, seed {seed}",
-        "description": (f"{shape}: {o.activation} hidden layers, {o.output_activation} output, "
-                        f"loss {o.loss}; every value rounded to {o.digits} decimals and carried forward."),
+        "description": (
+            f"{shape}: {o.activation} hidden layers, {o.output_activation} output, "
+            f"loss {o.loss}; every value rounded to {o.digits} decimals and carried forward."
+        ),
         "source": f"backprop-tutor random network: --seed {seed} {o.describe()}",
         "inputs": {"names": inputs, "values": _distinct(rng, sizes[0], -1.0, 1.0, 0.1)},
         "layers": layers,
         "loss": {"name": o.loss, "targets": _targets(rng, o)},
         "training": {"learning_rate": float(rng.choice(LEARNING_RATES)), "update_biases": True},
         "conventions": {"rounding": "as-printed", "digits": o.digits, "update_order": "standard"},
-    }  # fmt: skip
+    }
 
 
 def well_conditioned(net: Network) -> bool:
@@ -222,7 +256,7 @@ def well_conditioned(net: Network) -> bool:
     exact = net.with_conventions(rounding="exact")
     st = numeric.step(exact)
     fw, bw = st.forward, st.backward
-    unit = 10.0 ** -net.conventions.digits
+    unit = 10.0**-net.conventions.digits
     for li, layer in enumerate(net.layers):
         z, a = fw.nets[li], fw.outs[li]
         act = layer.activation

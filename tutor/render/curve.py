@@ -80,8 +80,10 @@ def svg(losses: list[float]) -> str:
         'style="max-width:100%;height:auto" font-family="serif" font-size="13" role="img" '
         'aria-label="The loss per epoch">',
         f'<polyline points="{p(x0)},{up(y1)} {p(x0)},{up(y0)} {p(x1)},{up(y0)}" fill="none" stroke="#000"/>',
-        '<polyline points="' + " ".join(f"{p(a)},{up(b)}" for a, b in c.points) + '" fill="none" stroke="#1f4e79" stroke-width="2"/>',
-    ]  # fmt: skip
+        '<polyline points="'
+        + " ".join(f"{p(a)},{up(b)}" for a, b in c.points)
+        + '" fill="none" stroke="#1f4e79" stroke-width="2"/>',
+    ]
     for x, label in c.x_ticks:
         out.append(f'<line x1="{p(x)}" y1="{up(y0)}" x2="{p(x)}" y2="{up(y0 - 1.2)}" stroke="#000"/>')
         out.append(f'<text x="{p(x)}" y="{up(y0 - 4.5)}" text-anchor="middle">{label}</text>')
@@ -90,7 +92,9 @@ def svg(losses: list[float]) -> str:
         out.append(f'<text x="{p(x0 - 2)}" y="{up(y)}" text-anchor="end" dominant-baseline="central">{label}</text>')
     axis = "loss (log scale)" if c.log else "loss"
     out.append(f'<text x="{p((x0 + x1) / 2)}" y="{up(1.5)}" text-anchor="middle">epoch</text>')
-    out.append(f'<text x="{p(LEFT)}" y="{up(HEIGHT - 1.5)}" text-anchor="middle" dominant-baseline="hanging">{axis}</text>')
+    out.append(
+        f'<text x="{p(LEFT)}" y="{up(HEIGHT - 1.5)}" text-anchor="middle" dominant-baseline="hanging">{axis}</text>'
+    )
     out.append("</svg>")
     return "\n".join(out)
 
@@ -111,9 +115,14 @@ def picture(losses: list[float]) -> str:
         dots = math.ceil(10 * math.hypot(b[0] - a[0], b[1] - a[1])) + 2
         return rf"\qbezier[{dots}]{at(*a)}{at((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)}{at(*b)}"
 
-    out = [r"\begin{center}", r"\setlength{\unitlength}{1mm}", rf"\begin{{picture}}({_n(WIDTH)},{_n(HEIGHT)})",
-           rf"\put{at(x0, y0)}{{\line(1,0){{{_n(x1 - x0)}}}}}", rf"\put{at(x0, y0)}{{\line(0,1){{{_n(y1 - y0)}}}}}",
-           r"\thicklines"]  # fmt: skip
+    out = [
+        r"\begin{center}",
+        r"\setlength{\unitlength}{1mm}",
+        rf"\begin{{picture}}({_n(WIDTH)},{_n(HEIGHT)})",
+        rf"\put{at(x0, y0)}{{\line(1,0){{{_n(x1 - x0)}}}}}",
+        rf"\put{at(x0, y0)}{{\line(0,1){{{_n(y1 - y0)}}}}}",
+        r"\thicklines",
+    ]
     out += [segment(a, b) for a, b in zip(c.points, c.points[1:])]
     out.append(r"\thinlines")
     for x, label in c.x_ticks:

@@ -17,18 +17,30 @@ from sympy import Symbol
 from sympy.printing.latex import LatexPrinter, latex
 from sympy.printing.str import StrPrinter
 
-from .steps import Label, Quantity
+from ..engine.steps import Label, Quantity
 
 _IDENT = re.compile(r"^([A-Za-z]+)(\d*)((?:_[A-Za-z0-9.]+)*)$")
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "rho", "sigma", "tau", "phi"}
 # The optimizers' short names of Greek letters: eps is written epsilon.
 _GREEK_ALIAS = {"eps": "epsilon"}
 _TEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
-    "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
     # OT1 fonts have other glyphs in these slots (|: an em dash, ": a closing quote, `: an opening quote).
-    "|": r"\textbar{}", '"': r"{\ttfamily\char34}", "`": r"\`{}",
-}  # fmt: skip
+    "|": r"\textbar{}",
+    '"': r"{\ttfamily\char34}",
+    "`": r"\`{}",
+}
 # Latin-1 and Latin Extended-A letters that pdflatex's default OT1 fonts cannot set (measured with
 # texlive-latex-base); these and every character beyond U+017F are written as their code point instead.
 _TEX_UNSET = set("«»ÐÞðþĄąĐđĘęĦħĮįĸĿŀŉŊŋŦŧŲųſ")
@@ -36,11 +48,33 @@ _TEX_UNSET = set("«»ÐÞðþĄąĐđĘęĦħĮįĸĿŀŉŊŋŦŧŲųſ")
 # commands also keep '$', '<', '&' and '|' out of a Markdown line, where they would end the math, open an
 # HTML tag or split a table cell.
 _WEB_SPECIAL = {
-    "\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%", "_": r"\_",
-    "^": r"\hat{}", "~": r"\sim ", "<": r"\lt ", ">": r"\gt ", "|": r"\vert ", "`": r"\grave{}",
-}  # fmt: skip
-_TEXT_GREEK = {"eta": "η", "alpha": "α", "beta": "β", "lambda": "λ", "mu": "μ", "sigma": "σ", "delta": "δ", "rho": "ρ",
-               "epsilon": "ε", "eps": "ε"}  # fmt: skip
+    "\\": r"\backslash ",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "^": r"\hat{}",
+    "~": r"\sim ",
+    "<": r"\lt ",
+    ">": r"\gt ",
+    "|": r"\vert ",
+    "`": r"\grave{}",
+}
+_TEXT_GREEK = {
+    "eta": "η",
+    "alpha": "α",
+    "beta": "β",
+    "lambda": "λ",
+    "mu": "μ",
+    "sigma": "σ",
+    "delta": "δ",
+    "rho": "ρ",
+    "epsilon": "ε",
+    "eps": "ε",
+}
 # A Greek name with a number, as the optimizers' hyperparameters are: beta1 -> β₁, eta0 -> η₀.
 _TEXT_GREEK_INDEXED = re.compile(r"^([a-z]+)(\d+)$")
 _SUP = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
@@ -195,8 +229,15 @@ def layered(net) -> Relabelling:
 class Notation:
     """Writes the labels of one walk-through: in LaTeX (of one dialect) and in plain Unicode text."""
 
-    def __init__(self, labels: Mapping[str, Label], updated_pattern: str = "{param}+", eta: str = "eta", *,
-                 dialect: str = "latex", relabel: Relabelling | None = None):  # fmt: skip
+    def __init__(
+        self,
+        labels: Mapping[str, Label],
+        updated_pattern: str = "{param}+",
+        eta: str = "eta",
+        *,
+        dialect: str = "latex",
+        relabel: Relabelling | None = None,
+    ):
         self.labels = labels
         self.updated_pattern = updated_pattern
         self.eta = eta
@@ -209,7 +250,7 @@ class Notation:
         """For a quantity of the forward pass after the update (``net_h1+``), the key it recomputes."""
         prefix, _, suffix = self.updated_pattern.partition("{param}")
         if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix):
-            base = key[len(prefix):len(key) - len(suffix)]
+            base = key[len(prefix) : len(key) - len(suffix)]
             if base in self.labels and self.labels[base].kind == "name":
                 return base
         return None
@@ -288,8 +329,13 @@ class Notation:
             name = lab.num
             if mode == "text":
                 return f"{_TEXT_STATE.get(name, name)}({self.text(lab.base)})"
-            head = {"mhat": r"\hat{m}", "vhat": r"\hat{v}", "v_prev": r"v^{(t-1)}", "m_prev": r"m^{(t-1)}",
-                    "s_prev": r"s^{(t-1)}"}.get(name, tex_name(name, self.dialect))  # fmt: skip
+            head = {
+                "mhat": r"\hat{m}",
+                "vhat": r"\hat{v}",
+                "v_prev": r"v^{(t-1)}",
+                "m_prev": r"m^{(t-1)}",
+                "s_prev": r"s^{(t-1)}",
+            }.get(name, tex_name(name, self.dialect))
             return head + r"_{" + self.tex(lab.base) + "}"
         return self._updated(lab.base, mode)
 
@@ -370,7 +416,7 @@ def _fmt_number(value: float, digits: int | None, scientific: str | None = None)
     >>> _fmt_number(6.7514231e-07, 9), _fmt_number(6.7514231e-07, 9, "text"), _fmt_number(1e-08, 6, "tex")
     ('0.000000675', '6.75142·10⁻⁷', '1 \\\\cdot 10^{-8}')
     """
-    from .rounding import format_fixed
+    from ..spec.rounding import format_fixed
 
     if digits is None:
         return repr(float(value))
@@ -404,8 +450,9 @@ class FormulaWriter:
     ``mode`` is "text" for Unicode, anything else for LaTeX in the notation's dialect.
     """
 
-    def __init__(self, notation: Notation, values: Mapping[str, float], digits: int | None,
-                 scientific: str | None = None):  # fmt: skip
+    def __init__(
+        self, notation: Notation, values: Mapping[str, float], digits: int | None, scientific: str | None = None
+    ):
         self.notation = notation
         self.values = values
         self.digits = digits

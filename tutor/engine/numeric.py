@@ -11,9 +11,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import GradientError
-from .rounding import Rounder
-from .spec import Network
+from ..spec.errors import GradientError
+from ..spec.network import Network
+from ..spec.rounding import Rounder
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,15 @@ def _weights(net: Network, W=None, b=None):
     return W, b
 
 
-def forward(net: Network, W: Sequence[np.ndarray] | None = None, b: Sequence[np.ndarray] | None = None,
-            x: np.ndarray | None = None, R: Rounder | None = None, t: np.ndarray | None = None,
-            masks: Sequence[np.ndarray | None] | None = None) -> Forward:  # fmt: skip
+def forward(
+    net: Network,
+    W: Sequence[np.ndarray] | None = None,
+    b: Sequence[np.ndarray] | None = None,
+    x: np.ndarray | None = None,
+    R: Rounder | None = None,
+    t: np.ndarray | None = None,
+    masks: Sequence[np.ndarray | None] | None = None,
+) -> Forward:
     """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l) (times the dropout mask), then the loss."""
     R = R or rounder_for(net)
     W, b = _weights(net, W, b)
@@ -102,8 +108,9 @@ def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = N
     return terms, R(float(terms.sum()))
 
 
-def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None,
-             updated_first: bool | None = None) -> tuple[Backward, list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+def backward(
+    net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None, updated_first: bool | None = None
+) -> tuple[Backward, list[np.ndarray], list[np.ndarray]]:
     """Backward pass and update. Returns the record and the new weights and biases.
 
     With ``updated_first`` each layer is updated as soon as its gradient is known, and the deltas of the
@@ -119,8 +126,10 @@ def backward(net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None
     kept = fw.kept if fw.kept is not None else fw.outs
     for li, layer in enumerate(net.layers):
         if not layer.rule.differentiable:
-            raise GradientError(f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
-                                "(it is a step); it can be used for the forward pass only")  # fmt: skip
+            raise GradientError(
+                f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
+                "(it is a step); it can be used for the forward pass only"
+            )
     lr = net.learning_rate
     rule = net.loss_rule
     p = rule.params(net.loss_params)
@@ -217,17 +226,18 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
 
     def unpack(theta):
         W, b, pos = [], [], 0
-        for (shape, nb, shared, size) in shapes:
+        for shape, nb, shared, size in shapes:
             n = shape[0] * shape[1]
-            W.append(theta[pos:pos + n].reshape(shape))
+            W.append(theta[pos : pos + n].reshape(shape))
             pos += n
-            bb = theta[pos:pos + nb]
+            bb = theta[pos : pos + nb]
             b.append(np.full(size, bb[0]) if shared else bb.copy())
             pos += nb
         return W, b
 
-    theta0 = np.concatenate([np.concatenate([l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases])
-                             for l in net.layers])  # fmt: skip
+    theta0 = np.concatenate(
+        [np.concatenate([l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]) for l in net.layers]
+    )
 
     def loss(theta):
         W, b = unpack(theta)

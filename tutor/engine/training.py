@@ -13,10 +13,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import numeric, rules
-from .errors import ComputeError
-from .rounding import Rounder
-from .spec import Network
+from ..spec import rules
+from ..spec.errors import ComputeError
+from ..spec.network import Network
+from ..spec.rounding import Rounder
+from . import numeric
 
 
 @dataclass
@@ -158,8 +159,28 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         lines.update({("b", li): {"w+": v} for li, v in enumerate(nbp)} if net.update_biases else {})
         zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
         fw0, bw0 = exs[0].forward, exs[0].backward
-        return Step(number, epoch, batch, lr, exs, [w.copy() for w in W], [v.copy() for v in bp], bw0.grad_W,
-                    bw0.grad_b, zW, zb, bw0.grad_W, bw0.grad_b, {}, lines, uW, nbp, fw0.loss, 0.0, fw0.loss)  # fmt: skip
+        return Step(
+            number,
+            epoch,
+            batch,
+            lr,
+            exs,
+            [w.copy() for w in W],
+            [v.copy() for v in bp],
+            bw0.grad_W,
+            bw0.grad_b,
+            zW,
+            zb,
+            bw0.grad_W,
+            bw0.grad_b,
+            {},
+            lines,
+            uW,
+            nbp,
+            fw0.loss,
+            0.0,
+            fw0.loss,
+        )
     m = len(exs)
     if m == 1:
         gW = [g.copy() for g in exs[0].backward.grad_W]
@@ -189,12 +210,37 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
             state[key] = nst
             lines[key] = shown
             (new_W if kind == "W" else new_b).append(shown["w+"])
-    return Step(number, epoch, batch, lr, exs, [w.copy() for w in W], [v.copy() for v in bp], gW, gb, rW, rb, tW, tb,
-                before, lines, new_W, new_b, data_loss, reg_loss, R(data_loss + reg_loss))  # fmt: skip
+    return Step(
+        number,
+        epoch,
+        batch,
+        lr,
+        exs,
+        [w.copy() for w in W],
+        [v.copy() for v in bp],
+        gW,
+        gb,
+        rW,
+        rb,
+        tW,
+        tb,
+        before,
+        lines,
+        new_W,
+        new_b,
+        data_loss,
+        reg_loss,
+        R(data_loss + reg_loss),
+    )
 
 
-def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False,
-        progress: Callable[[int], None] | None = None, total_steps: int | None = None) -> Run:  # fmt: skip
+def run(
+    net: Network,
+    epochs: int,
+    keep: Callable[[int], bool] = lambda n: False,
+    progress: Callable[[int], None] | None = None,
+    total_steps: int | None = None,
+) -> Run:
     """Train for ``epochs`` epochs (or ``total_steps`` updates), keeping the records of the steps ``keep`` picks."""
     R = numeric.rounder_for(net)
     W = [l.weights.copy() for l in net.layers]
@@ -218,8 +264,10 @@ def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False
             with np.errstate(all="ignore"):
                 st = step(net, W, bp, state, number, epoch, batch, masks, R)
             if not np.isfinite(st.loss) or not all(np.all(np.isfinite(w)) for w in st.new_W):
-                raise ComputeError(f"training diverged at step {number} (the loss or a weight is no longer a finite "
-                                 "number); lower the learning rate")  # fmt: skip
+                raise ComputeError(
+                    f"training diverged at step {number} (the loss or a weight is no longer a finite "
+                    "number); lower the learning rate"
+                )
             losses.append(st.loss)
             if keep(number):
                 kept[number] = st
@@ -236,8 +284,12 @@ def run(net: Network, epochs: int, keep: Callable[[int], bool] = lambda n: False
 
 def _lean(net: Network) -> bool:
     """Plain gradient descent on one example at a time, in exact arithmetic: Mazur's 10,000 rounds."""
-    return (net.conventions.rounding == "exact" and net.training.plain and not net.training.dropout_layers
-            and (net.batch_size() == 1))  # fmt: skip
+    return (
+        net.conventions.rounding == "exact"
+        and net.training.plain
+        and not net.training.dropout_layers
+        and (net.batch_size() == 1)
+    )
 
 
 def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> Run:
@@ -268,8 +320,10 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
                     _, W, b = numeric.backward(net, fw, W, b, R=R, updated_first=updated_first)
                     loss = fw.loss
                 if not np.isfinite(loss):
-                    raise ComputeError(f"training diverged at step {number} (the loss is no longer a finite number); "
-                                     "lower the learning rate")  # fmt: skip
+                    raise ComputeError(
+                        f"training diverged at step {number} (the loss is no longer a finite number); "
+                        "lower the learning rate"
+                    )
                 losses.append(loss)
                 if single:
                     epoch_loss.append(loss)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..spec.errors import TutorError
 from . import numeric
-from .errors import TutorError
 from .steps import Walkthrough
 
 MAX_PATHS = 2000
@@ -48,12 +48,25 @@ def matrix_view(walk: Walkthrough) -> list[MatrixLayer]:
         a_prev = net.inputs if li == 0 else fw.kept[li - 1]
         hidden = li < L - 1
         W_next = bw.used_W[li] if hidden else None
-        out.append(MatrixLayer(
-            layer=li + 1, a_prev=a_prev, W=layer.weights, b=layer.biases, z=fw.nets[li], a=fw.outs[li],
-            output=not hidden, grad_a=bw.dE_dout[li], W_next_T=None if W_next is None else W_next.T,
-            delta_next=bw.deltas[li + 1] if hidden else None, sigma_prime=bw.dout_dnet[li], jacobian=bw.jacobians[li],
-            delta=bw.deltas[li], grad_b=bw.grad_b[li], grad_W=bw.grad_W[li],
-        ))  # fmt: skip
+        out.append(
+            MatrixLayer(
+                layer=li + 1,
+                a_prev=a_prev,
+                W=layer.weights,
+                b=layer.biases,
+                z=fw.nets[li],
+                a=fw.outs[li],
+                output=not hidden,
+                grad_a=bw.dE_dout[li],
+                W_next_T=None if W_next is None else W_next.T,
+                delta_next=bw.deltas[li + 1] if hidden else None,
+                sigma_prime=bw.dout_dnet[li],
+                jacobian=bw.jacobians[li],
+                delta=bw.deltas[li],
+                grad_b=bw.grad_b[li],
+                grad_W=bw.grad_W[li],
+            )
+        )
     return out
 
 
@@ -116,8 +129,10 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
                 for nodes, edges in from_net(li + 1, m):
                     result.append((head_nodes + nodes, head_edges + (factor,) + edges))
                     if len(result) > MAX_PATHS:
-                        raise TutorError(f"more than {MAX_PATHS} paths from one parameter to the loss: the path view is "
-                                         "for small networks")  # fmt: skip
+                        raise TutorError(
+                            f"more than {MAX_PATHS} paths from one parameter to the loss: the path view is "
+                            "for small networks"
+                        )
         memo[(li, j)] = result
         return result
 
@@ -157,5 +172,7 @@ def gradient_magnitudes(walk: Walkthrough) -> list[LayerMagnitude]:
     out = []
     for l in matrix_view(walk):
         layer = walk.network.layers[l.layer - 1]
-        out.append(LayerMagnitude(l.layer, layer.activation, float(np.mean(np.abs(l.delta))), float(np.mean(np.abs(l.grad_W)))))
+        out.append(
+            LayerMagnitude(l.layer, layer.activation, float(np.mean(np.abs(l.delta))), float(np.mean(np.abs(l.grad_W))))
+        )
     return out

@@ -1,6 +1,6 @@
 """Renders a training run: the loss per epoch, the chosen steps walked through, the final state (text, JSON, Markdown, LaTeX, HTML).
 
-Reads the numeric run (tutor.training.Run) and the symbolic walk-throughs of the chosen steps; computes
+Reads the numeric run (tutor.engine.training.Run) and the symbolic walk-throughs of the chosen steps; computes
 nothing.
 """
 
@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import render, rules
-from .spec import Network
-from .steps import TrainingWalk, Walkthrough
+from ..engine.steps import TrainingWalk, Walkthrough
+from ..spec import rules
+from ..spec.network import Network
+from . import walkthrough as render
+from .lines import line_view, writer
+from .options import DEFAULT, Options
+from .templates import render_template
 
 
 def parse_show(text: str, total: int) -> set[int]:
     """``first,last,every:K`` (and plain step numbers) as the set of step numbers to walk through."""
-    from .errors import TutorError
+    from ..spec.errors import TutorError
 
     chosen: set[int] = set()
     for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -42,29 +46,47 @@ def setup_text(net: Network) -> str:
     tr = net.training
     opt = rules.OPTIMIZERS[tr.optimizer]
     params = opt.params(tr.optimizer_params)
-    parts = [f"optimizer {tr.optimizer}" + (f" ({', '.join(f'{k} {v:g}' for k, v in params.items())})" if params else "")]
+    parts = [
+        f"optimizer {tr.optimizer}" + (f" ({', '.join(f'{k} {v:g}' for k, v in params.items())})" if params else "")
+    ]
     n = len(net.examples)
     size = net.batch_size()
-    parts.append("one example a step" if size == 1 and n > 1 else
-                 f"full batch of {n} example{'s' if n > 1 else ''}" if size == n else f"mini-batches of {size} of {n} examples")  # fmt: skip
+    parts.append(
+        "one example a step"
+        if size == 1 and n > 1
+        else f"full batch of {n} example{'s' if n > 1 else ''}"
+        if size == n
+        else f"mini-batches of {size} of {n} examples"
+    )
     parts.append(f"learning rate {net.learning_rate:g}" + (f", decay {tr.decay:g} an epoch" if tr.decay else ""))
     if tr.regularization:
-        parts.append(f"{tr.regularization.upper()} regularization, lambda {tr.reg_lambda:g}" + (" (biases too)" if tr.reg_biases else ""))
+        parts.append(
+            f"{tr.regularization.upper()} regularization, lambda {tr.reg_lambda:g}"
+            + (" (biases too)" if tr.reg_biases else "")
+        )
     if tr.dropout_layers:
-        parts.append(f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
-                     f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else ""))  # fmt: skip
+        parts.append(
+            f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
+            f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
+        )
     parts.append("biases updated" if net.update_biases else "biases not updated")
     return "; ".join(parts)
 
 
-def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape) -> dict[str, Any]:
+def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape, options: Options) -> dict[str, Any]:
     """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch."""
-    fw = render.writer(walk, mode, example=index if several else None, scientific=True)
-    v = render.view(walk, mode, escape=escape, fw=fw)
+    fw = writer(walk, mode, options, example=index if several else None, scientific=True)
+    v = render.view(walk, mode, escape=escape, fw=fw, options=options)
     # per layer, each parameter's own factor dnet/dparam and its gradient: one group of lines a layer
     gradients = [[line for p in layer["params"] for line in p["local"] + [p["gradient"]]] for layer in v["backward"]]
-    return {"index": index, "forward": v["forward"], "loss_terms": v["loss_terms"], "loss": v["loss"],
-            "backward": v["backward"], "gradients": gradients}  # fmt: skip
+    return {
+        "index": index,
+        "forward": v["forward"],
+        "loss_terms": v["loss_terms"],
+        "loss": v["loss"],
+        "backward": v["backward"],
+        "gradients": gradients,
+    }
 
 
 def _given(line: dict[str, Any], value: float) -> dict[str, Any]:
@@ -73,46 +95,72 @@ def _given(line: dict[str, Any], value: float) -> dict[str, Any]:
     return {**line, "value": text, "stages": [text]}
 
 
-def _step_view(tw: TrainingWalk, mode: str, escape) -> dict[str, Any]:
-    fw = render.writer(tw, mode, scientific=True)
+def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[str, Any]:
+    fw = writer(tw, mode, options, scientific=True)
     q = tw.quantities
     exact = tw.conventions.rounding == "exact"
 
     def line(k: str) -> dict[str, Any] | None:
-        return render.line_view(fw, q, k, mode, escape)
+        return line_view(fw, q, k, mode, escape)
 
     m = len(tw.examples)
     params = []
     for p in tw.params:
-        params.append({
-            "label": fw.label(p.label, mode), "key": escape(p.label), "kind": p.kind,
-            "mean": line(p.mean) if m > 1 else None, "reg": line(p.reg), "total": line(p.total) if p.reg else None,
-            "state": [line(k) for k in p.state_before], "lines": [line(k) for k in p.lines],
-        })  # fmt: skip
+        params.append(
+            {
+                "label": fw.label(p.label, mode),
+                "key": escape(p.label),
+                "kind": p.kind,
+                "mean": line(p.mean) if m > 1 else None,
+                "reg": line(p.reg),
+                "total": line(p.total) if p.reg else None,
+                "state": [line(k) for k in p.state_before],
+                "lines": [line(k) for k in p.lines],
+            }
+        )
     # the learning rate after decay: eta0, decay and the epoch are given, eta computed from them
     rate = [line(k) for k in ("eta0", "decay", "epoch") if k in q] + [line(tw.lr)]
     hyper = [line(k) if exact or q[k].form is not None else _given(line(k), q[k].value) for k in tw.hyper]
     return {
-        "number": tw.number, "epoch": tw.epoch + 1, "batch": [k + 1 for k in tw.batch], "several": m > 1,
-        "lr": fw.number(tw.value(tw.lr)), "lr_label": fw.label(tw.lr, mode),
-        "examples": [_example_view(w, k + 1, m > 1, mode, escape) for w, k in zip(tw.examples, tw.batch)],
-        "data_loss": line(tw.data_loss) if m > 1 else None, "reg_loss": line(tw.reg_loss),
-        "loss": line(tw.loss) if tw.reg_loss else None, "rate": rate, "hyper": hyper, "params": params,
-    }  # fmt: skip
+        "number": tw.number,
+        "epoch": tw.epoch + 1,
+        "batch": [k + 1 for k in tw.batch],
+        "several": m > 1,
+        "lr": fw.number(tw.value(tw.lr)),
+        "lr_label": fw.label(tw.lr, mode),
+        "examples": [_example_view(w, k + 1, m > 1, mode, escape, options) for w, k in zip(tw.examples, tw.batch)],
+        "data_loss": line(tw.data_loss) if m > 1 else None,
+        "reg_loss": line(tw.reg_loss),
+        "loss": line(tw.loss) if tw.reg_loss else None,
+        "rate": rate,
+        "hyper": hyper,
+        "params": params,
+    }
 
 
 def _fmt(x: float, digits: int) -> str:
     """A loss or a final value: ``digits`` decimals past its first significant one (losses shrink by decades)."""
     import math
 
-    from .rounding import format_fixed
+    from ..spec.rounding import format_fixed
 
     extra = max(0, -math.floor(math.log10(abs(x))) - 1) if x else 0
     return format_fixed(x, min(digits + extra, 15))
 
 
-def view(net: Network, run, walks: list[TrainingWalk], epochs: int, mode: str = "text", escape=render._same, *,
-         explain: bool = False, figure: Any = "", curve: Any = "") -> dict[str, Any]:  # fmt: skip
+def view(
+    net: Network,
+    run,
+    walks: list[TrainingWalk],
+    epochs: int,
+    mode: str = "text",
+    escape=render._same,
+    *,
+    explain: bool = False,
+    figure: Any = "",
+    curve: Any = "",
+    options: Options = DEFAULT,
+) -> dict[str, Any]:
     """What the training templates read. ``mode`` "text", "tex" or "web" as for render.view; ``explain``: the
     one step of ``explain``, not a run; ``figure`` the network drawn, ``curve`` the loss per epoch drawn."""
     digits = net.conventions.digits
@@ -120,29 +168,58 @@ def view(net: Network, run, walks: list[TrainingWalk], epochs: int, mode: str = 
     rows = sorted({0, 1, 2, 3, n - 1} | set(range(0, n, max(1, (n - 1) // 20))))
     final = []
     for k, fwd in enumerate(run.final):
-        outs = [{"name": escape(name), "value": _fmt(float(v), digits)} for name, v in zip(net.output_layer.out_names, fwd.outs[-1])]
+        outs = [
+            {"name": escape(name), "value": _fmt(float(v), digits)}
+            for name, v in zip(net.output_layer.out_names, fwd.outs[-1])
+        ]
         final.append({"index": k + 1, "outputs": outs, "loss": _fmt(fwd.loss, digits)})
-    params = [{"name": escape(name), "value": _fmt(v, digits)} for name, v in net.parameter_values(run.W, run.b).items()]
+    params = [
+        {"name": escape(name), "value": _fmt(v, digits)} for name, v in net.parameter_values(run.W, run.b).items()
+    ]
     return {
-        "title": escape(net.title), "description": escape(net.description), "source": escape(net.source),
-        "setup": escape(setup_text(net)), "conventions": escape(net.conventions.describe()), "digits": digits,
-        "explain": explain, "epochs": epochs, "steps": len(run.losses), "steps_per_epoch": run.steps_per_epoch,
-        "examples": len(net.examples), "regularized": bool(net.training.regularization),
-        "optimizer": escape(net.training.optimizer), "figure": figure, "curve": curve,
+        "title": escape(net.title),
+        "description": escape(net.description),
+        "source": escape(net.source),
+        "setup": escape(setup_text(net)),
+        "conventions": escape(net.conventions.describe()),
+        "digits": digits,
+        "explain": explain,
+        "epochs": epochs,
+        "steps": len(run.losses),
+        "steps_per_epoch": run.steps_per_epoch,
+        "examples": len(net.examples),
+        "regularized": bool(net.training.regularization),
+        "optimizer": escape(net.training.optimizer),
+        "figure": figure,
+        "curve": curve,
         "table": [{"epoch": str(e), "loss": _fmt(run.epoch_loss[e], digits)} for e in rows if e < n],
-        "shown": [_step_view(tw, mode, escape) for tw in walks],
-        "final": final, "params": params,
+        "shown": [_step_view(tw, mode, escape, options) for tw in walks],
+        "final": final,
+        "params": params,
         "last_loss_before": _fmt(run.losses[-1], digits) if run.losses else "",
         "final_loss": _fmt(run.epoch_loss[-1], digits),
-    }  # fmt: skip
+    }
 
 
-TRAIN_TEMPLATES = {"text": "training/train.txt.j2", "md": "training/train.md.j2", "tex": "training/train.tex.j2",
-                   "html": "training/train.html.j2"}  # fmt: skip
+TRAIN_TEMPLATES = {
+    "text": "training/train.txt.j2",
+    "md": "training/train.md.j2",
+    "tex": "training/train.tex.j2",
+    "html": "training/train.html.j2",
+}
 
 
-def render_train(fmt: str, net: Network, run, walks: list[TrainingWalk], epochs: int, *, explain: bool = False,
-                 start: Walkthrough | None = None) -> str:  # fmt: skip
+def render_train(
+    fmt: str,
+    net: Network,
+    run,
+    walks: list[TrainingWalk],
+    epochs: int,
+    *,
+    explain: bool = False,
+    start: Walkthrough | None = None,
+    options: Options = DEFAULT,
+) -> str:
     """A training run (or, with ``explain``, its one step) as text, Markdown, LaTeX or HTML.
 
     ``start`` is the walk-through of the network before training (forward pass only), for the drawing of
@@ -155,7 +232,7 @@ def render_train(fmt: str, net: Network, run, walks: list[TrainingWalk], epochs:
     if start is not None and fmt != "text":
         from . import diagram
 
-        layout = diagram.layout(start, render.writer(start, mode))
+        layout = diagram.layout(start, writer(start, mode, options))
         figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
     if not explain and fmt != "text":
         curve_drawn = curve.picture(run.epoch_loss) if fmt == "tex" else curve.svg(run.epoch_loss)
@@ -164,22 +241,43 @@ def render_train(fmt: str, net: Network, run, walks: list[TrainingWalk], epochs:
 
         # both drawn from escaped parts (diagram.svg) or from numbers only (curve.svg)
         figure, curve_drawn = Markup(figure), Markup(curve_drawn)
-    t = view(net, run, walks, epochs, mode, render._ESCAPES[fmt], explain=explain, figure=figure, curve=curve_drawn)
-    return render._render(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html")
+    t = view(
+        net,
+        run,
+        walks,
+        epochs,
+        mode,
+        render._ESCAPES[fmt],
+        explain=explain,
+        figure=figure,
+        curve=curve_drawn,
+        options=options,
+    )
+    return render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
 
 
-def render_train_text(net: Network, run, walks: list[TrainingWalk], epochs: int, *, explain: bool = False) -> str:
-    return render_train("text", net, run, walks, epochs, explain=explain)
+def render_train_text(
+    net: Network, run, walks: list[TrainingWalk], epochs: int, *, explain: bool = False, options: Options = DEFAULT
+) -> str:
+    return render_train("text", net, run, walks, epochs, explain=explain, options=options)
 
 
-def documents(formats: tuple[str, ...], net: Network, epochs: int, shown: set[int], *, explain: bool = False,
-              progress=None) -> tuple[Any, dict[str, str]]:  # fmt: skip
+def documents(
+    formats: tuple[str, ...],
+    net: Network,
+    epochs: int,
+    shown: set[int],
+    *,
+    explain: bool = False,
+    progress=None,
+    options: Options = DEFAULT,
+) -> tuple[Any, dict[str, str]]:
     """Train (``explain``: one step) and render the run in each of ``formats``, the steps ``shown`` walked through.
 
     The one place where ``train``, ``explain`` of a training spec and the worked examples' handouts run the
     engines for a training document: the numeric run, then the symbolic walk-through of each shown step.
     """
-    from . import training
+    from ..engine import training
 
     if explain:
         run = training.run(net, 0, keep=lambda n: n == 1, total_steps=1)
@@ -188,7 +286,7 @@ def documents(formats: tuple[str, ...], net: Network, epochs: int, shown: set[in
     drawn = [f for f in formats if f not in ("text", "json")]
     walks, start = [], None
     if shown or drawn:  # SymPy is loaded only when a step is walked through or the network drawn
-        from .symbolic import explain_step, explain_training_step
+        from ..engine.symbolic import explain_step, explain_training_step
 
         walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
         start = explain_step(net, forward_only=True) if drawn else None
@@ -197,7 +295,7 @@ def documents(formats: tuple[str, ...], net: Network, epochs: int, shown: set[in
         if fmt == "json":
             out[fmt] = render_train_json(net, run, walks, epochs)
         else:
-            out[fmt] = render_train(fmt, net, run, walks, epochs, explain=explain, start=start)
+            out[fmt] = render_train(fmt, net, run, walks, epochs, explain=explain, start=start, options=options)
     return run, out
 
 
@@ -205,21 +303,37 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
     """The whole history: every step's loss, the loss per epoch, the final state, the chosen steps' values."""
     final = []
     for k, fwd in enumerate(run.final):
-        final.append({"example": k + 1, "outputs": dict(zip(net.output_layer.out_names, map(float, fwd.outs[-1]))),
-                      "loss": fwd.loss})  # fmt: skip
+        final.append(
+            {
+                "example": k + 1,
+                "outputs": dict(zip(net.output_layer.out_names, map(float, fwd.outs[-1]))),
+                "loss": fwd.loss,
+            }
+        )
     params = net.parameter_values(run.W, run.b)
     doc = {
         "format": "backprop-tutor-train/1",
         "network": render.network_summary(net),
         "training": setup_text(net),
-        "conventions": {"rounding": net.conventions.rounding, "digits": net.conventions.digits,
-                        "update_order": net.conventions.update_order},
+        "conventions": {
+            "rounding": net.conventions.rounding,
+            "digits": net.conventions.digits,
+            "update_order": net.conventions.update_order,
+        },
         "epochs": epochs,
         "steps_per_epoch": run.steps_per_epoch,
         "loss_per_step": run.losses,
         "loss_per_epoch": run.epoch_loss,
         "final": {"examples": final, "parameters": params, "loss": run.epoch_loss[-1]},
-        "shown_steps": [{"step": tw.number, "epoch": tw.epoch + 1, "batch": [k + 1 for k in tw.batch],
-                         "values": tw.values(), "examples": [w.values() for w in tw.examples]} for tw in walks],
-    }  # fmt: skip
+        "shown_steps": [
+            {
+                "step": tw.number,
+                "epoch": tw.epoch + 1,
+                "batch": [k + 1 for k in tw.batch],
+                "values": tw.values(),
+                "examples": [w.values() for w in tw.examples],
+            }
+            for tw in walks
+        ],
+    }
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"

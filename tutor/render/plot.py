@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import TutorError
+from ..spec.errors import TutorError
 
 
 def loss_curve(net, run, path: str | Path) -> None:

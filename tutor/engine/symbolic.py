@@ -15,12 +15,12 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from . import rules
-from .errors import ComputeError, GradientError, SpecError
+from ..spec import rules
+from ..spec.errors import ComputeError, GradientError, SpecError
+from ..spec.network import Network
+from ..spec.rounding import Rounder
 from .numeric import rounder_for
-from .rounding import Rounder
-from .spec import Network
-from .steps import Form, Label, NeuronBackward, NeuronForward, ParamStep, Quantity, Walkthrough
+from .steps import Form, Label, NeuronBackward, NeuronForward, ParamStep, Quantity, TrainingWalk, Walkthrough
 from .symbols import placeholders
 
 ETA = "eta"
@@ -152,7 +152,9 @@ def dot_form(n: int) -> Form:
 @lru_cache(maxsize=None)
 def update_form() -> Form:
     w, eta, g = placeholders(3)
-    return _form(sp.Add(w, sp.Mul(sp.Integer(-1), eta, g, evaluate=False), evaluate=False), 3, fn=lambda w, e, g: w - e * g)
+    return _form(
+        sp.Add(w, sp.Mul(sp.Integer(-1), eta, g, evaluate=False), evaluate=False), 3, fn=lambda w, e, g: w - e * g
+    )
 
 
 @lru_cache(maxsize=None)
@@ -172,7 +174,9 @@ class _Builder:
 
     def _claim(self, key: str, label: Label) -> None:
         if key in self.q:
-            raise SpecError(f"the name {key!r} would stand for two different quantities; rename one of them", "notation")
+            raise SpecError(
+                f"the name {key!r} would stand for two different quantities; rename one of them", "notation"
+            )
         self.labels[key] = label
 
     def given(self, key: str, kind: str, value: float, **tags) -> str:
@@ -188,9 +192,11 @@ class _Builder:
             if not math.isfinite(value):
                 raise OverflowError("not a finite number")
         except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise ComputeError(f"{key} cannot be computed ({exc}): a value left the range where its formula is defined "
-                             "(an output saturated at 0 or 1, a huge weight or input, too coarse a rounding, or a "
-                             "diverging training); use smaller values or more digits") from None  # fmt: skip
+            raise ComputeError(
+                f"{key} cannot be computed ({exc}): a value left the range where its formula is defined "
+                "(an output saturated at 0 or 1, a huge weight or input, too coarse a rounding, or a "
+                "diverging training); use smaller values or more digits"
+            ) from None
         self.q[key] = Quantity(key, kind, value, form=form, args=args, **extra)
         return key
 
@@ -198,11 +204,14 @@ class _Builder:
         # A note ("updated") says how a factor was evaluated, not which quantity it is: it stays out of the
         # key, except for the simplified softmax delta, which stands beside the Jacobian one.
         key = f"d{num}/d{den}" + (f"[{via}]" if via else "") + ("[simplified]" if note == "simplified" else "")
-        return self.add(key, kind, form, args, Label("partial", num=num, den=den, via=via, note=note), note=note, **extra)
+        return self.add(
+            key, kind, form, args, Label("partial", num=num, den=den, via=via, note=note), note=note, **extra
+        )
 
 
-def explain_step(net: Network, *, forward_only: bool = False, masks: DropoutMasks | None = None,
-                 gradients_only: bool = False) -> Walkthrough:
+def explain_step(
+    net: Network, *, forward_only: bool = False, masks: DropoutMasks | None = None, gradients_only: bool = False
+) -> Walkthrough:
     """Compute one training step symbolically and record every shown quantity.
 
     >>> from tutor.spec import load
@@ -243,8 +252,10 @@ def explain_step(net: Network, *, forward_only: bool = False, masks: DropoutMask
     if not forward_only:
         for li, layer in enumerate(net.layers):
             if not layer.rule.differentiable:
-                raise GradientError(f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
-                                    "(it is a step); use it for the forward pass only (--forward-only)")  # fmt: skip
+                raise GradientError(
+                    f"activation {layer.activation!r} of layers[{li}] has no usable derivative "
+                    "(it is a step); use it for the forward pass only (--forward-only)"
+                )
         new_keys = [([row[:] for row in w], bl[:]) for w, bl in param_keys]
         updated_first = net.conventions.update_order == "updated-first"
         for li in range(L - 1, -1, -1):
@@ -255,8 +266,9 @@ def explain_step(net: Network, *, forward_only: bool = False, masks: DropoutMask
             forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
             _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
 
-    return Walkthrough(net, net.conventions, b.q, b.labels, forward, terms, loss, backward, params, loss_after,
-                       forward_after)  # fmt: skip
+    return Walkthrough(
+        net, net.conventions, b.q, b.labels, forward, terms, loss, backward, params, loss_after, forward_after
+    )
 
 
 DROPOUT_SCALE = "dropout_scale"
@@ -285,8 +297,15 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
                 b.given(DROPOUT_SCALE, "rate", masks.scale)
             for j, r in enumerate(row):
                 r.mask = b.given(f"mask[{r.name}]", "mask", masks[li][j], layer=li, index=j)
-                r.kept = b.add(f"{r.out}[kept]", "kept", product_form(3), [r.out, r.mask, DROPOUT_SCALE],
-                               Label("kept", base=r.out, text=f"{r.out}[kept]"), layer=li, index=j)  # fmt: skip
+                r.kept = b.add(
+                    f"{r.out}[kept]",
+                    "kept",
+                    product_form(3),
+                    [r.out, r.mask, DROPOUT_SCALE],
+                    Label("kept", base=r.out, text=f"{r.out}[kept]"),
+                    layer=li,
+                    index=j,
+                )
         layers_out.append(row)
         a_keys = [r.read for r in row]
     return layers_out
@@ -339,8 +358,18 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
     if is_output:
         out_keys, n, y, _, total_form, grad_forms, largs = _loss_setup(net, forward)
         for j, r in enumerate(row):
-            g = b.partial(E, r.out, "factor", grad_forms[j], largs, of_form=total_form, of_args=tuple(largs),
-                          wrt=r.out, layer=li, index=j)  # fmt: skip
+            g = b.partial(
+                E,
+                r.out,
+                "factor",
+                grad_forms[j],
+                largs,
+                of_form=total_form,
+                of_args=tuple(largs),
+                wrt=r.out,
+                layer=li,
+                index=j,
+            )
             out.append(NeuronBackward(r.name, li, g))
     else:
         below = forward[li + 1]
@@ -357,19 +386,41 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                 nargs = b.q[dr.net].args
                 derived = dnet_form(n_in, 2 * j + 1)
                 if updated_first:
-                    f = b.partial(dr.net, a, "factor", sum_form(1), [wkeys_new[k][j]], note="updated",
-                                  of_form=net_form(n_in), of_args=nargs, wrt=a, layer=li + 1, index=k)  # fmt: skip
+                    f = b.partial(
+                        dr.net,
+                        a,
+                        "factor",
+                        sum_form(1),
+                        [wkeys_new[k][j]],
+                        note="updated",
+                        of_form=net_form(n_in),
+                        of_args=nargs,
+                        wrt=a,
+                        layer=li + 1,
+                        index=k,
+                    )
                 else:
-                    f = b.partial(dr.net, a, "factor", derived, nargs, of_form=net_form(n_in), of_args=nargs,
-                                  wrt=a, layer=li + 1, index=k)  # fmt: skip
+                    f = b.partial(
+                        dr.net,
+                        a,
+                        "factor",
+                        derived,
+                        nargs,
+                        of_form=net_form(n_in),
+                        of_args=nargs,
+                        wrt=a,
+                        layer=li + 1,
+                        index=k,
+                    )
                 if len(below) == 1:
                     contribs.append((dn.delta, f))
                     continue
                 if down_mazur:
                     key = b.partial(terms[k], a, "contribution", product_form(2), [dn.delta, f], layer=li, index=j)
                 else:
-                    key = b.partial(E, a, "contribution", product_form(2), [dn.delta, f], via=dr.name,
-                                    layer=li, index=j)  # fmt: skip
+                    key = b.partial(
+                        E, a, "contribution", product_form(2), [dn.delta, f], via=dr.name, layer=li, index=j
+                    )
                 contribs.append(key)
             if len(below) == 1:
                 g = b.partial(E, a, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
@@ -379,9 +430,18 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                 nb = NeuronBackward(r.name, li, g, contributions=contribs)
             if r.kept:
                 nb.dE_dkept = g
-                nb.dkept_dout = b.partial(r.kept, r.out, "factor", dkept_form(), [r.out, r.mask, DROPOUT_SCALE],
-                                          of_form=product_form(3), of_args=(r.out, r.mask, DROPOUT_SCALE), wrt=r.out,
-                                          layer=li, index=j)  # fmt: skip
+                nb.dkept_dout = b.partial(
+                    r.kept,
+                    r.out,
+                    "factor",
+                    dkept_form(),
+                    [r.out, r.mask, DROPOUT_SCALE],
+                    of_form=product_form(3),
+                    of_args=(r.out, r.mask, DROPOUT_SCALE),
+                    wrt=r.out,
+                    layer=li,
+                    index=j,
+                )
                 nb.dE_dout = b.partial(E, r.out, "sum", product_form(2), [g, nb.dkept_dout], layer=li, index=j)
             out.append(nb)
     # dout/dnet and the delta dE/dnet
@@ -392,21 +452,47 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
         for j, nb in enumerate(out):
             pairs = []
             for k in range(n):
-                jk = b.partial(out_keys[k], net_keys[j], "factor", softmax_jac_form(n, k, j), out_keys,
-                               of_form=softmax_form(n, k), of_args=tuple(net_keys), wrt=net_keys[j],
-                               layer=li, index=j)  # fmt: skip
+                jk = b.partial(
+                    out_keys[k],
+                    net_keys[j],
+                    "factor",
+                    softmax_jac_form(n, k, j),
+                    out_keys,
+                    of_form=softmax_form(n, k),
+                    of_args=tuple(net_keys),
+                    wrt=net_keys[j],
+                    layer=li,
+                    index=j,
+                )
                 nb.jacobian.append(jk)
                 pairs += [out[k].dE_dout, jk]
             nb.delta = b.partial(E, net_keys[j], "delta", dot_form(n), pairs, layer=li, index=j)
             if net.loss == "categorical_cross_entropy":
-                nb.simplified = b.partial(E, net_keys[j], "simplification", difference_form(),
-                                          [out_keys[j], net.target_names()[j]], note="simplified", layer=li, index=j)  # fmt: skip
+                nb.simplified = b.partial(
+                    E,
+                    net_keys[j],
+                    "simplification",
+                    difference_form(),
+                    [out_keys[j], net.target_names()[j]],
+                    note="simplified",
+                    layer=li,
+                    index=j,
+                )
     else:
         pk = _key(layer.activation_params)
         for j, (r, nb) in enumerate(zip(row, out)):
-            nb.dout_dnet = b.partial(r.out, r.net, "factor", dact_form(layer.activation, pk), [r.net, r.out],
-                                     of_form=act_form(layer.activation, pk), of_args=(r.net,), wrt=r.net,
-                                     layer=li, index=j)  # fmt: skip
+            nb.dout_dnet = b.partial(
+                r.out,
+                r.net,
+                "factor",
+                dact_form(layer.activation, pk),
+                [r.net, r.out],
+                of_form=act_form(layer.activation, pk),
+                of_args=(r.net,),
+                wrt=r.net,
+                layer=li,
+                index=j,
+            )
             num = terms[j] if (is_output and mazur_names) else E
             nb.delta = b.partial(num, r.net, "delta", product_form(2), [nb.dE_dout, nb.dout_dnet], layer=li, index=j)
     return out
@@ -427,15 +513,31 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
     def update(param: str, grad: str) -> str:
         if not updates:
             return ""
-        return b.add(net.updated_name(param), "update", update_form(), [param, ETA, grad], layer=li,
-                     label=Label("updated", base=param, text=net.updated_name(param)))  # fmt: skip
+        return b.add(
+            net.updated_name(param),
+            "update",
+            update_form(),
+            [param, ETA, grad],
+            layer=li,
+            label=Label("updated", base=param, text=net.updated_name(param)),
+        )
 
     for j, r in enumerate(row):
         nargs = b.q[r.net].args
         for i in range(n_in):
             w = wkeys[j][i]
-            d = b.partial(r.net, w, "factor", dnet_form(n_in, 2 * i), nargs, of_form=net_form(n_in), of_args=nargs,
-                          wrt=w, layer=li, index=j)  # fmt: skip
+            d = b.partial(
+                r.net,
+                w,
+                "factor",
+                dnet_form(n_in, 2 * i),
+                nargs,
+                of_form=net_form(n_in),
+                of_args=nargs,
+                wrt=w,
+                layer=li,
+                index=j,
+            )
             factors = chain(j, d)
             g = b.partial(E, w, "gradient", product_form(len(factors)), factors, layer=li, index=j)
             new = update(w, g)
@@ -446,8 +548,18 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
         chains, pairs = [], []
         for j, r in enumerate(row):
             nargs = b.q[r.net].args
-            d = b.partial(r.net, bias, "factor", dnet_form(n_in, 2 * n_in), nargs, of_form=net_form(n_in),
-                          of_args=nargs, wrt=bias, layer=li, index=j)  # fmt: skip
+            d = b.partial(
+                r.net,
+                bias,
+                "factor",
+                dnet_form(n_in, 2 * n_in),
+                nargs,
+                of_form=net_form(n_in),
+                of_args=nargs,
+                wrt=bias,
+                layer=li,
+                index=j,
+            )
             chains.append([neurons[j].delta, d])
             pairs += [neurons[j].delta, d]
         g = b.partial(E, bias, "gradient", dot_form(layer.size), pairs, layer=li)
@@ -459,8 +571,18 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
         for j, r in enumerate(row):
             bias = bkeys[j]
             nargs = b.q[r.net].args
-            d = b.partial(r.net, bias, "factor", dnet_form(n_in, 2 * n_in), nargs, of_form=net_form(n_in),
-                          of_args=nargs, wrt=bias, layer=li, index=j)  # fmt: skip
+            d = b.partial(
+                r.net,
+                bias,
+                "factor",
+                dnet_form(n_in, 2 * n_in),
+                nargs,
+                of_form=net_form(n_in),
+                of_args=nargs,
+                wrt=bias,
+                layer=li,
+                index=j,
+            )
             factors = chain(j, d)
             g = b.partial(E, bias, "gradient", product_form(len(factors)), factors, layer=li, index=j)
             new = update(bias, g) if net.update_biases else ""
@@ -478,7 +600,7 @@ _POOL = 48  # placeholders for an optimizer program's names
 @lru_cache(maxsize=None)
 def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]], ...], tuple[str, ...]]:
     """The optimizer's lines as Forms over one shared list of names (w, g, lr, t, hyperparameters, state)."""
-    from . import rules
+    from ..spec import rules
 
     pool = placeholders(_POOL)
     names: list[str] = []
@@ -502,7 +624,9 @@ def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]],
 @lru_cache(maxsize=None)
 def mean_form(m: int) -> Form:
     P = placeholders(m)
-    return _form(sp.Mul(sp.Rational(1, m), sp.Add(*P, evaluate=False), evaluate=False), m, fn=lambda *a: (1 / m) * _sum(*a))
+    return _form(
+        sp.Mul(sp.Rational(1, m), sp.Add(*P, evaluate=False), evaluate=False), m, fn=lambda *a: (1 / m) * _sum(*a)
+    )
 
 
 @lru_cache(maxsize=None)
@@ -525,13 +649,14 @@ def decay_form() -> Form:
     return _form(eta0 / (1 + decay * epoch), 3)
 
 
-def explain_training_step(net: Network, step) -> "TrainingWalk":
+def explain_training_step(net: Network, step) -> TrainingWalk:
     """Walk through one step of a training run (a ``training.Step``): the symbolic engine recomputes it from
     the parameters, optimizer state, batch and dropout masks the step started from."""
     from dataclasses import replace
 
-    from . import rules, training
-    from .steps import ParamUpdate, TrainingWalk
+    from ..spec import rules
+    from . import training
+    from .steps import ParamUpdate
 
     R = rounder_for(net)
     tr = net.training
@@ -545,7 +670,9 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
         ex_net = replace(base, inputs=x, targets=t)
         masks = None
         if ex.forward.masks is not None:
-            masks = DropoutMasks([None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale)
+            masks = DropoutMasks(
+                [None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale
+            )
         examples.append(explain_step(ex_net, masks=masks, gradients_only=True))
 
     b = _Builder(net, R)
@@ -595,13 +722,22 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
             refs.append(b.given(key, "example", w.value(p.gradient), layer=p.layer))
             # example k's gradient is the derivative of its own loss E[ek], written E^(k)
             b.labels[key] = Label("partial", num=E if m == 1 else loss_refs[k], den=p.label)
-        mean = refs[0] if m == 1 else b.add(p.gradient, "gradient", mean_form(m), refs, Label("partial", num=E, den=p.label),
-                                            layer=p.layer)  # fmt: skip
+        mean = (
+            refs[0]
+            if m == 1
+            else b.add(p.gradient, "gradient", mean_form(m), refs, Label("partial", num=E, den=p.label), layer=p.layer)
+        )
         reg = ""
         total = mean
         if tr.regularization and tr.reg_lambda and (p.kind == "weight" or tr.reg_biases):
-            reg = b.add(f"dR/d{p.label}", "gradient", reg_grad_form(tr.regularization), ["lambda", p.label],
-                        Label("partial", num="R", den=p.label), layer=p.layer)  # fmt: skip
+            reg = b.add(
+                f"dR/d{p.label}",
+                "gradient",
+                reg_grad_form(tr.regularization),
+                ["lambda", p.label],
+                Label("partial", num="R", den=p.label),
+                layer=p.layer,
+            )
             total = b.add(f"g[{p.label}]", "gradient", sum_form(2), [mean, reg], layer=p.layer)
         key_of: dict[str, str] = {"w": p.label, "g": total, "lr": ETA, "t": "t"}
         key_of.update({h: h for h in opt.defaults})
@@ -617,11 +753,29 @@ def explain_training_step(net: Network, step) -> "TrainingWalk":
             target = net.updated_name(p.label) if line == "w+" else f"{line}[{p.label}]"
             args = [key_of[n] for n in used]
             key_of[line] = target
-            label = Label("updated", base=p.label, text=target) if line == "w+" else Label("state", base=p.label, text=target, num=line)
+            label = (
+                Label("updated", base=p.label, text=target)
+                if line == "w+"
+                else Label("state", base=p.label, text=target, num=line)
+            )
             lines.append(b.add(target, "update" if line == "w+" else "state", form, args, label, layer=li))
         updates.append(ParamUpdate(p.label, li, p.kind, refs, mean, reg, total, lines, state_before, lines[-1]))
-    return TrainingWalk(net, net.conventions, step.number, step.epoch, list(step.batch), examples, b.q, b.labels,
-                        updates, data_loss, reg_loss, loss, ETA, hyper)  # fmt: skip
+    return TrainingWalk(
+        net,
+        net.conventions,
+        step.number,
+        step.epoch,
+        list(step.batch),
+        examples,
+        b.q,
+        b.labels,
+        updates,
+        data_loss,
+        reg_loss,
+        loss,
+        ETA,
+        hyper,
+    )
 
 
 def _state_value(net: Network, step, li: int, kind: str, p, s_name: str) -> float:

@@ -18,12 +18,12 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import numeric
-from .errors import SpecError
-from .rounding import format_fixed
-from .spec import MAX_FILE_BYTES, Network
-from .steps import Walkthrough
-from .symbolic import explain_step
+from ..engine import numeric
+from ..engine.steps import Walkthrough
+from ..engine.symbolic import explain_step
+from ..spec.errors import SpecError
+from ..spec.network import MAX_FILE_BYTES, Network
+from ..spec.rounding import format_fixed
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +35,12 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
 
 AGREES, CONVENTION, WRONG = "agrees", "holds under another convention", "wrong"
 CARRIED, DIFFERENT, SLIP, ROUNDING, ALONE = (
-    "carried forward", "different quantity", "arithmetic slip", "rounding artefact", "wrong on its own")  # fmt: skip
+    "carried forward",
+    "different quantity",
+    "arithmetic slip",
+    "rounding artefact",
+    "wrong on its own",
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class Verdict:
     @property
     def correct_printed(self) -> str:
         d = max(self.claim.decimals, 1)
-        if abs(self.correct) < 10.0 ** -d:  # it would read 0.000: show its digits instead
+        if abs(self.correct) < 10.0**-d:  # it would read 0.000: show its digits instead
             return f"{self.correct:.3g}"
         return format_fixed(self.correct, d)
 
@@ -129,15 +134,19 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
                 raise SpecError("unknown key; allowed: quantity, value, note, after_steps", f"{w}.{key}")
         q = c.get("quantity")
         if not isinstance(q, str):
-            raise SpecError("give the quantity's name as a string, e.g. \"out_h1\" or \"dE_total/dw5\"", f"{w}.quantity")
+            raise SpecError('give the quantity\'s name as a string, e.g. "out_h1" or "dE_total/dw5"', f"{w}.quantity")
         v = c.get("value")
         if not isinstance(v, str):
-            raise SpecError("give the value as a string, exactly as printed (e.g. \"0.5933\"), so its precision is kept",
-                            f"{w}.value")  # fmt: skip
+            raise SpecError(
+                'give the value as a string, exactly as printed (e.g. "0.5933"), so its precision is kept', f"{w}.value"
+            )
         v = v.strip()
         if not _NUMBER.match(v) or len(v) > 40:
-            raise SpecError(f"{v[:40]!r} is not a decimal number as printed (e.g. \"-0.019049119\", no exponent, at most "
-                            "40 characters)", f"{w}.value")  # fmt: skip
+            raise SpecError(
+                f'{v[:40]!r} is not a decimal number as printed (e.g. "-0.019049119", no exponent, at most '
+                "40 characters)",
+                f"{w}.value",
+            )
         note = c.get("note", "")
         if not isinstance(note, str) or len(note) > 500:
             raise SpecError("the note must be a string of at most 500 characters", f"{w}.note")
@@ -146,7 +155,11 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
             raise SpecError("after_steps must be a whole number from 1 to 1000000", f"{w}.after_steps")
         if keys is not None and q not in keys:
             close = difflib.get_close_matches(q, list(keys), n=4, cutoff=0.6)
-            hint = f"; close matches: {', '.join(close)}" if close else "; see 'backprop-tutor explain SPEC --format json' for every name"
+            hint = (
+                f"; close matches: {', '.join(close)}"
+                if close
+                else "; see 'backprop-tutor explain SPEC --format json' for every name"
+            )
             raise SpecError(f"unknown quantity {q!r}{hint}", f"{w}.quantity")
         if v.startswith("."):
             v = "0" + v
@@ -173,16 +186,32 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Network]]:
     digits = [claim.decimals] if claim.after_steps is None and 1 <= claim.decimals <= 15 else []
     for d in digits:
         if not (c.rounding == "as-printed" and c.digits == d):
-            out.append((f"as-printed rounding at {d} decimals (every shown value rounded and carried forward)",
-                        net.with_conventions(rounding="as-printed", digits=d)))  # fmt: skip
+            out.append(
+                (
+                    f"as-printed rounding at {d} decimals (every shown value rounded and carried forward)",
+                    net.with_conventions(rounding="as-printed", digits=d),
+                )
+            )
     other = "updated-first" if c.update_order == "standard" else "standard"
-    what = ("update order updated-first (hidden deltas use the already updated output-side weights)"
-            if other == "updated-first" else "update order standard (hidden deltas use the old weights)")  # fmt: skip
+    what = (
+        "update order updated-first (hidden deltas use the already updated output-side weights)"
+        if other == "updated-first"
+        else "update order standard (hidden deltas use the old weights)"
+    )
     out.append((what, net.with_conventions(update_order=other)))
-    out.append((f"bias updates {'off' if net.update_biases else 'on'}", net.with_conventions(update_biases=not net.update_biases)))
+    out.append(
+        (
+            f"bias updates {'off' if net.update_biases else 'on'}",
+            net.with_conventions(update_biases=not net.update_biases),
+        )
+    )
     for d in digits:
-        out.append((f"{what} with as-printed rounding at {d} decimals",
-                    net.with_conventions(update_order=other, rounding="as-printed", digits=d)))  # fmt: skip
+        out.append(
+            (
+                f"{what} with as-printed rounding at {d} decimals",
+                net.with_conventions(update_order=other, rounding="as-printed", digits=d),
+            )
+        )
     return out
 
 
@@ -237,8 +266,10 @@ def check(net: Network, claims: list[Claim]) -> Report:
 
 def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -> Verdict:
     if claim.after_steps is not None and claim.quantity not in _multi_step_names(net):
-        raise SpecError(f"after_steps works with the loss, the outputs and the parameters, not {claim.quantity!r}",
-                        f"claim[{claim.index}].after_steps")  # fmt: skip
+        raise SpecError(
+            f"after_steps works with the loss, the outputs and the parameters, not {claim.quantity!r}",
+            f"claim[{claim.index}].after_steps",
+        )
     correct = _value(ctx, net, claim)
     assert correct is not None
     if _agrees(correct, claim):
@@ -251,8 +282,10 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         for name, other in [("", net)] + _conventions(net, claim):
             v = _value(ctx, other, claim, steps_shift=1)
             if v is not None and _agrees(v, claim):
-                counted = (f"steps counted differently: the value seen during step {claim.after_steps}, "
-                           f"before its update ({claim.after_steps - 1} updates)")  # fmt: skip
+                counted = (
+                    f"steps counted differently: the value seen during step {claim.after_steps}, "
+                    f"before its update ({claim.after_steps - 1} updates)"
+                )
                 return Verdict(claim, CONVENTION, correct, convention=counted + (f"; {name}" if name else ""))
         return Verdict(claim, WRONG, correct, diagnosis=ALONE, explanation="no convention or step count reproduces it")
     walk = ctx.walk(net)
@@ -282,8 +315,14 @@ def _claimed_before(claims: list[Claim], claim: Claim) -> dict[str, Claim]:
     return out
 
 
-def _recompute(walk: Walkthrough, key: str, claimed: Mapping[str, Claim], used: dict[str, Claim], top: bool = True,
-               memo: dict | None = None) -> float:  # fmt: skip
+def _recompute(
+    walk: Walkthrough,
+    key: str,
+    claimed: Mapping[str, Claim],
+    used: dict[str, Claim],
+    top: bool = True,
+    memo: dict | None = None,
+) -> float:
     """The quantity recomputed from the claimed values of everything it depends on (exact arithmetic)."""
     memo = {} if memo is None else memo
     if not top and key in claimed:
@@ -315,9 +354,15 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
     wrong_inputs = [c for k, c in used.items() if not _agrees(walk.value(k), c)]
     if q.form is not None and wrong_inputs and _agrees(again, claim):
         names = ", ".join(f"{c.quantity} = {c.printed}" for c in wrong_inputs)
-        return Verdict(claim, WRONG, correct, diagnosis=CARRIED, related=[c.quantity for c in wrong_inputs],
-                       explanation=f"follows from the claimed {names}: recomputed from the claimed values it is "
-                                   f"{_fmt(again)}, which reads {claim.printed}")  # fmt: skip
+        return Verdict(
+            claim,
+            WRONG,
+            correct,
+            diagnosis=CARRIED,
+            related=[c.quantity for c in wrong_inputs],
+            explanation=f"follows from the claimed {names}: recomputed from the claimed values it is "
+            f"{_fmt(again)}, which reads {claim.printed}",
+        )
 
     # 2. a different quantity of the same step: prefer the step's own inputs, then exact equality
     candidates = []
@@ -329,8 +374,9 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
         candidates.append((other_key not in own, not exact, other_key))
     if candidates:
         _, _, other_key = min(candidates, key=lambda c: (c[0], c[1]))
-        return Verdict(claim, WRONG, correct, diagnosis=DIFFERENT, related=[other_key],
-                       explanation=_relation(walk, key, other_key))  # fmt: skip
+        return Verdict(
+            claim, WRONG, correct, diagnosis=DIFFERENT, related=[other_key], explanation=_relation(walk, key, other_key)
+        )
 
     # 3. an arithmetic slip: the printed inputs of this step are all known, the operation on them is off
     if q.form is not None and q.kind in ("update", "gradient", "delta", "contribution", "sum", "loss", "net"):
@@ -345,15 +391,26 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
             slip = _slip(q.kind, [inputs[a] for a in q.args], claim)
             if slip:
                 printed = ", ".join(f"{a} = {_fmt(inputs[a])}" for a in q.args)
-                return Verdict(claim, WRONG, correct, diagnosis=SLIP, related=list(q.args),
-                               explanation=f"the printed inputs {printed} give {_fmt(right)}; {claim.printed} is {slip}")  # fmt: skip
+                return Verdict(
+                    claim,
+                    WRONG,
+                    correct,
+                    diagnosis=SLIP,
+                    related=list(q.args),
+                    explanation=f"the printed inputs {printed} give {_fmt(right)}; {claim.printed} is {slip}",
+                )
 
     # 4. a rounding artefact: truncation, or rounding twice
     art = _rounding_artefact(correct, claim)
     if art:
         return Verdict(claim, WRONG, correct, diagnosis=ROUNDING, explanation=art)
-    return Verdict(claim, WRONG, correct, diagnosis=ALONE,
-                   explanation="no earlier claim, other quantity, slip or rounding reproduces it")  # fmt: skip
+    return Verdict(
+        claim,
+        WRONG,
+        correct,
+        diagnosis=ALONE,
+        explanation="no earlier claim, other quantity, slip or rounding reproduces it",
+    )
 
 
 def _relation(walk: Walkthrough, key: str, other_key: str) -> str:
@@ -362,14 +419,15 @@ def _relation(walk: Walkthrough, key: str, other_key: str) -> str:
     if other_key in q.args and q.kind == "gradient":
         return f"equals {other_key} = {v}, a single factor in place of the whole gradient"
     if other_key in q.of_args and q.wrt:
-        right = [walk.quantities[a] for a in q.args if a in q.of_args and a != q.wrt]
         kind = {"param": "the weight", "input": "the input", "out": "the output"}.get(other.kind, "the quantity")
         instead = ""
         if q.form is not None:
             syms = [a for a, p in zip(q.args, q.form.placeholders) if p in q.form.expr.free_symbols]
             if syms:
                 instead = f" in place of {', '.join(syms)}"
-        return f"equals {kind} {other_key} = {v}{instead}: a symbol of the differentiated expression, not its derivative"
+        return (
+            f"equals {kind} {other_key} = {v}{instead}: a symbol of the differentiated expression, not its derivative"
+        )
     return f"equals {other_key} = {v}, another quantity of the same step"
 
 
@@ -429,20 +487,22 @@ def report_data(report: Report) -> dict[str, Any]:
     """The report as plain data (for JSON and the templates)."""
     rows = []
     for v in report.verdicts:
-        rows.append({
-            "index": v.claim.index,
-            "quantity": v.claim.quantity,
-            "printed": v.claim.printed,
-            "note": v.claim.note,
-            "after_steps": v.claim.after_steps,
-            "verdict": v.status,
-            "correct": v.correct,
-            "correct_printed": v.correct_printed,
-            "convention": v.convention,
-            "diagnosis": v.diagnosis,
-            "explanation": v.explanation,
-            "related": v.related,
-        })
+        rows.append(
+            {
+                "index": v.claim.index,
+                "quantity": v.claim.quantity,
+                "printed": v.claim.printed,
+                "note": v.claim.note,
+                "after_steps": v.claim.after_steps,
+                "verdict": v.status,
+                "correct": v.correct,
+                "correct_printed": v.correct_printed,
+                "convention": v.convention,
+                "diagnosis": v.diagnosis,
+                "explanation": v.explanation,
+                "related": v.related,
+            }
+        )
     net = report.network
     counts = {s: sum(1 for v in report.verdicts if v.status == s) for s in (AGREES, CONVENTION, WRONG)}
     return {

@@ -1,8 +1,8 @@
 """The quiz engine: one training step asked quantity by quantity and graded (pure logic; the CLI does the I/O).
 
-The questions are the walk-through's own quantities (``tutor.symbolic.explain_step``) in the order a person
+The questions are the walk-through's own quantities (``tutor.engine.symbolic.explain_step``) in the order a person
 computes them: forward values, loss, chain-rule factors, gradients, updates. Each answer is graded with
-``tutor.diagnose``: against the engine's value, against the value that follows from the student's own
+``tutor.teach.diagnose``: against the engine's value, against the value that follows from the student's own
 earlier answers (carried-forward credit), and, when wrong, against the misconceptions of its derivation.
 
 >>> from tutor import load
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from ..engine.steps import Walkthrough
+from ..spec.errors import TutorError
+from ..spec.network import Network
+from ..spec.rounding import format_fixed
 from .diagnose import MISCONCEPTIONS, Candidate, Tolerance, grade, parse_number
-from .errors import TutorError
-from .rounding import format_fixed
-from .spec import Network
-from .steps import Walkthrough
 
 FORMAT = "backprop-tutor-quiz/1"
 SECTIONS = ("forward", "loss", "factors", "gradients", "updates")
@@ -38,14 +38,24 @@ SECTION_TITLES = {
     "updates": "Updates",
 }
 _SECTION_OF_KIND = {
-    "net": "forward", "out": "forward", "loss_term": "loss", "loss": "loss", "factor": "factors", "delta": "factors",
-    "contribution": "factors", "sum": "factors", "gradient": "gradients", "update": "updates",
-}  # fmt: skip
+    "net": "forward",
+    "out": "forward",
+    "loss_term": "loss",
+    "loss": "loss",
+    "factor": "factors",
+    "delta": "factors",
+    "contribution": "factors",
+    "sum": "factors",
+    "gradient": "gradients",
+    "update": "updates",
+}
 MAX_ANSWERS_BYTES = 1_000_000
 _ENDINGS = {
-    "completed": "Quiz completed.", "quit": "Quiz ended (quit).", "end of input": "Quiz ended at the end of the input.",
+    "completed": "Quiz completed.",
+    "quit": "Quiz ended (quit).",
+    "end of input": "Quiz ended at the end of the input.",
     "interrupted": "Quiz ended by Ctrl-C.",
-}  # fmt: skip
+}
 COMMANDS = "h for a hint, s to skip, q to quit"
 NUMBER_FORMS = "0.5933, .5933, 5.933e-1 or -0.0190"
 
@@ -64,7 +74,7 @@ class Question:
 
 def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
     """Every computed quantity of the step, in order, except constants and the forward pass after the update."""
-    from .notation import FormulaWriter, Notation
+    from ..render.notation import FormulaWriter, Notation
 
     net = walk.network
     fw = FormulaWriter(Notation(walk.labels, net.notation["updated"]), walk.values(), net.conventions.digits)
@@ -79,9 +89,18 @@ def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
     out = []
     for n, key in enumerate(order, 1):
         q = walk.quantities[key]
-        out.append(Question(n, key, _SECTION_OF_KIND[q.kind], fw.label(key, "text"),
-                            f"{fw.label(key, 'text')} = {fw.formula(q, 'text')}", q.value,
-                            format_fixed(q.value, net.conventions.digits), tolerance.unit(q.value)))  # fmt: skip
+        out.append(
+            Question(
+                n,
+                key,
+                _SECTION_OF_KIND[q.kind],
+                fw.label(key, "text"),
+                f"{fw.label(key, 'text')} = {fw.formula(q, 'text')}",
+                q.value,
+                format_fixed(q.value, net.conventions.digits),
+                tolerance.unit(q.value),
+            )
+        )
     return out
 
 
@@ -125,15 +144,24 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
     for li, layer in enumerate(net.layers):
         items = []
         for j, row in enumerate(layer.weight_labels):
-            items += [Given(w, float(layer.weights[j, i]), "weight", sources[i], layer.neurons[j]) for i, w in enumerate(row)]
+            items += [
+                Given(w, float(layer.weights[j, i]), "weight", sources[i], layer.neurons[j]) for i, w in enumerate(row)
+            ]
             if not layer.shared_bias:
                 items.append(Given(layer.bias_labels[j], float(layer.biases[j]), "bias", neuron=layer.neurons[j]))
         if layer.shared_bias:
             items.append(Given(layer.bias_labels[0], float(layer.biases[0]), "bias", neuron=", ".join(layer.neurons)))
         groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
         sources = list(layer.neurons)
-    groups.append((f"Targets (loss {net.loss})", [Given(t, float(v), "target", neuron=n) for t, v, n in
-                                                   zip(net.target_names(), net.targets, net.output_layer.neurons)]))  # fmt: skip
+    groups.append(
+        (
+            f"Targets (loss {net.loss})",
+            [
+                Given(t, float(v), "target", neuron=n)
+                for t, v, n in zip(net.target_names(), net.targets, net.output_layer.neurons)
+            ],
+        )
+    )
     groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
     return groups
 
@@ -179,17 +207,30 @@ class Quiz:
     "as-printed", the default, as on paper); the values of the other rounding are accepted too.
     """
 
-    def __init__(self, net: Network, tolerance: Tolerance | None = None, *, digits: int | None = None,
-                 rounding: str | None = None, origin: Mapping[str, Any] | None = None):  # fmt: skip
-        from .symbolic import explain_step
+    def __init__(
+        self,
+        net: Network,
+        tolerance: Tolerance | None = None,
+        *,
+        digits: int | None = None,
+        rounding: str | None = None,
+        origin: Mapping[str, Any] | None = None,
+    ):
+        from ..engine.symbolic import explain_step
 
         training = getattr(net, "training", None)
         if training is not None and not training.plain:
-            raise TutorError(f"the quiz asks one plain gradient-descent step; this spec trains with {training.optimizer} "
-                             "or with batches, decay, regularization or dropout: use 'explain' or 'train'", "quiz")  # fmt: skip
+            raise TutorError(
+                f"the quiz asks one plain gradient-descent step; this spec trains with {training.optimizer} "
+                "or with batches, decay, regularization or dropout: use 'explain' or 'train'",
+                "quiz",
+            )
         if len(getattr(net, "examples", ())) > 1:
-            raise TutorError(f"the quiz asks one step on one example; this spec has {len(net.examples)} examples: "
-                             "use 'explain' or 'train'", "quiz")  # fmt: skip
+            raise TutorError(
+                f"the quiz asks one step on one example; this spec has {len(net.examples)} examples: "
+                "use 'explain' or 'train'",
+                "quiz",
+            )
         digits = net.conventions.digits if digits is None else digits
         self.network = net.with_conventions(rounding=rounding or "as-printed", digits=digits)
         other = "exact" if self.network.conventions.rounding == "as-printed" else "as-printed"
@@ -257,8 +298,10 @@ class Quiz:
             return f"Right: {q.label} = {q.shown}."
         if g.verdict == "carried":
             earlier = ", ".join(f"{self._label(k)} = {self._given(k)}" for k in g.carried_from)
-            return (f"Credited: {text} follows correctly from your earlier answer{'s' if len(g.carried_from) > 1 else ''} "
-                    f"{earlier}. (From the right values, {q.label} = {q.shown}.)")  # fmt: skip
+            return (
+                f"Credited: {text} follows correctly from your earlier answer{'s' if len(g.carried_from) > 1 else ''} "
+                f"{earlier}. (From the right values, {q.label} = {q.shown}.)"
+            )
         msg = f"Not right: {q.label} = {q.shown}."
         if math.isfinite(g.expected) and not self.tolerance.accepts(g.expected, g.value):
             msg += f" From your own earlier answers it would be {self._fmt(g.expected)}."
@@ -284,26 +327,36 @@ class Quiz:
     # -- what is shown before and after ----------------------------------------------------------------
 
     def intro(self) -> list[str]:
-        from .notation import text_name
+        from ..render.notation import text_name
 
         net = self.network
         lines = [f"Backprop quiz: {net.title}"]
         if net.description:
             lines.append(net.description)
         if "seed" in self.origin:
-            lines.append(f"Network seed {self.origin['seed']}: the same network again with {self.origin.get('command', '')}".rstrip())
+            lines.append(
+                f"Network seed {self.origin['seed']}: the same network again with {self.origin.get('command', '')}".rstrip()
+            )
         for title, items in givens(net):
             parts = []
             for g in items:
-                role = f" ({g.source} → {g.neuron})" if g.kind == "weight" else f" (bias of {g.neuron})" if g.kind == "bias" else ""
+                role = (
+                    f" ({g.source} → {g.neuron})"
+                    if g.kind == "weight"
+                    else f" (bias of {g.neuron})"
+                    if g.kind == "bias"
+                    else ""
+                )
                 parts.append(f"{text_name(g.key)} = {_plain(g.value)}{role}")
             lines.append(f"  {title}: " + ", ".join(parts))
         layers = ", ".join(f"{l.activation}" for l in net.layers)
         lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.summary}.")
         lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")
         lines.append(f"Conventions: {net.conventions.describe()}.")
-        lines.append(f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
-                     "too, and an answer that follows correctly from one of your earlier mistakes is credited.")  # fmt: skip
+        lines.append(
+            f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
+            "too, and an answer that follows correctly from one of your earlier mistakes is credited."
+        )
         lines.append(f"{len(self.questions)} questions. Type each value ({NUMBER_FORMS}), or {COMMANDS}.")
         return lines
 
@@ -312,8 +365,15 @@ class Quiz:
         for s in SECTIONS:
             mine = [a for a in self.answers if a.question.section == s]
             if mine:
-                rows.append({"section": s, "title": SECTION_TITLES[s], "credited": sum(a.credited for a in mine),
-                             "carried": sum(a.verdict == "carried" for a in mine), "total": len(mine)})  # fmt: skip
+                rows.append(
+                    {
+                        "section": s,
+                        "title": SECTION_TITLES[s],
+                        "credited": sum(a.credited for a in mine),
+                        "carried": sum(a.verdict == "carried" for a in mine),
+                        "total": len(mine),
+                    }
+                )
         return rows
 
     def summary(self) -> list[str]:
@@ -337,22 +397,29 @@ class Quiz:
 
     def record(self) -> dict[str, Any]:
         """Everything about the session, for ``--results FILE`` (JSON)."""
-        from .render import network_summary
+        from ..render import network_summary
 
         c = self.network.conventions
         return {
             "format": FORMAT,
             "origin": self.origin,
             "network": network_summary(self.network),
-            "conventions": {"rounding": c.rounding, "digits": c.digits, "update_order": c.update_order,
-                            "update_biases": self.network.update_biases},
+            "conventions": {
+                "rounding": c.rounding,
+                "digits": c.digits,
+                "update_order": c.update_order,
+                "update_biases": self.network.update_biases,
+            },
             "tolerance": {"policy": self.tolerance.code, "statement": self.tolerance.describe()},
             "ended": self.ended or "not finished",
             "questions": [_answer_record(a) for a in self.answers],
-            "score": {"sections": self.scores(), "credited": sum(a.credited for a in self.answers),
-                      "total": len(self.answers)},
+            "score": {
+                "sections": self.scores(),
+                "credited": sum(a.credited for a in self.answers),
+                "total": len(self.answers),
+            },
             "misconceptions": MISCONCEPTIONS,
-        }  # fmt: skip
+        }
 
 
 def _plain(value: float) -> str:
@@ -363,13 +430,30 @@ def _answer_record(a: Answer) -> dict[str, Any]:
     q = a.question
     d = a.diagnosis
     return {
-        "number": q.number, "key": q.key, "section": q.section, "label": q.label, "value": q.value,
-        "shown": q.shown, "tolerance": q.tolerance, "answer": a.text, "answer_value": a.value,
-        "verdict": a.verdict, "credited": a.credited, "expected": a.expected, "carried_from": list(a.carried_from),
-        "diagnosis": None if d is None else {"misconception": d.misconception, "description": d.description,
-                                             "step": d.step, "detail": d.detail, "value": d.value},
+        "number": q.number,
+        "key": q.key,
+        "section": q.section,
+        "label": q.label,
+        "value": q.value,
+        "shown": q.shown,
+        "tolerance": q.tolerance,
+        "answer": a.text,
+        "answer_value": a.value,
+        "verdict": a.verdict,
+        "credited": a.credited,
+        "expected": a.expected,
+        "carried_from": list(a.carried_from),
+        "diagnosis": None
+        if d is None
+        else {
+            "misconception": d.misconception,
+            "description": d.description,
+            "step": d.step,
+            "detail": d.detail,
+            "value": d.value,
+        },
         "hints": a.hints,
-    }  # fmt: skip
+    }
 
 
 # -- a file of answers ------------------------------------------------------------------------------------
@@ -385,12 +469,18 @@ def read_answers(path: str | Path, quiz: Quiz, option: str = "--answers") -> dic
         raise TutorError("is not a regular file; give a file of answers", f"{option} {p}")
     try:
         if p.stat().st_size > MAX_ANSWERS_BYTES:
-            raise TutorError(f"the file is larger than {MAX_ANSWERS_BYTES} bytes; give one answer a line", f"{option} {p}")
+            raise TutorError(
+                f"the file is larger than {MAX_ANSWERS_BYTES} bytes; give one answer a line", f"{option} {p}"
+            )
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise TutorError(f"cannot read the file ({exc.strerror}); give a text file with one answer a line", f"{option} {p}") from None
+        raise TutorError(
+            f"cannot read the file ({exc.strerror}); give a text file with one answer a line", f"{option} {p}"
+        ) from None
     except UnicodeDecodeError:
-        raise TutorError("cannot read the file as UTF-8 text; give a text file with one answer a line", f"{option} {p}") from None
+        raise TutorError(
+            "cannot read the file as UTF-8 text; give a text file with one answer a line", f"{option} {p}"
+        ) from None
     return parse_answers(text, quiz, f"{option} {p}")
 
 
@@ -414,15 +504,19 @@ def parse_answers(text: str, quiz: Quiz, where: str = "answers") -> dict[int, st
         elif key.isdigit():
             number = int(key)
         else:
-            raise TutorError(f"line {i}: no question {key[:40]!r}; use a question number from 1 to {n} or a "
-                             f"quantity key such as {quiz.questions[0].key!r}", where)  # fmt: skip
+            raise TutorError(
+                f"line {i}: no question {key[:40]!r}; use a question number from 1 to {n} or a "
+                f"quantity key such as {quiz.questions[0].key!r}",
+                where,
+            )
         if not 1 <= number <= n:
             raise TutorError(f"line {i}: there are {n} questions, so no question {number}", where)
         if number in out:
             raise TutorError(f"line {i}: question {number} is answered twice", where)
         if answer.lower() not in ("s", "skip") and parse_number(answer) is None:
-            raise TutorError(f"line {i}: {answer[:40]!r} is not a number; write a number such as {NUMBER_FORMS}, "
-                             "or s to skip", where)  # fmt: skip
+            raise TutorError(
+                f"line {i}: {answer[:40]!r} is not a number; write a number such as {NUMBER_FORMS}, or s to skip", where
+            )
         out[number] = answer
         last = number
     return out
@@ -435,3 +529,10 @@ def replay(quiz: Quiz, answers: Mapping[int, str]) -> Iterator[tuple[Question, s
         text = answers.get(q.number, "s")
         yield q, text, quiz.respond(text)
     quiz.end("completed" if quiz.current is None else "end of input")
+
+
+def plain_value(x: float) -> str:
+    """A given value as the shortest decimal that reads back as the same float."""
+    import numpy as np
+
+    return np.format_float_positional(float(x), trim="-")

@@ -8,7 +8,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 # Enough precision for any float at 15 decimals (1e308 has 309 digits): quantize never overflows.
 _WIDE = Context(prec=400)
 

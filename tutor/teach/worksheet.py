@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
-
+from ..engine.steps import Walkthrough
+from ..spec.errors import TutorError
 from . import randomnet
 from .diagnose import Tolerance
-from .errors import TutorError
-from .quiz import SECTION_TITLES, Question, givens, questions
-from .steps import Walkthrough
+from .quiz import SECTION_TITLES, Question, givens, plain_value, questions
 
 MAX_COUNT = 1000
 FORMATS = ("md", "tex")
@@ -47,15 +44,18 @@ def check_count(count: Any) -> int:
     return count
 
 
-def variants(count: int, seed: int, options: randomnet.Options = randomnet.Options(),
-             tolerance: Tolerance | None = None) -> Iterator[Variant]:  # fmt: skip
+def variants(
+    count: int, seed: int, options: randomnet.Options = randomnet.Options(), tolerance: Tolerance | None = None
+) -> Iterator[Variant]:
     """Variants 1..count, from the networks of seeds seed..seed+count-1."""
-    from .symbolic import explain_step
+    from ..engine.symbolic import explain_step
 
     check_count(count)
     randomnet.check_seed(seed)
     if seed + count - 1 > randomnet.MAX_SEED:
-        raise TutorError(f"variant {count} would need seed {seed + count - 1}; the largest is {randomnet.MAX_SEED}", "--seed")
+        raise TutorError(
+            f"variant {count} would need seed {seed + count - 1}; the largest is {randomnet.MAX_SEED}", "--seed"
+        )
     options = options.validated()
     tol = tolerance or Tolerance("dp", options.digits)
     for k in range(count):
@@ -71,10 +71,15 @@ def variants(count: int, seed: int, options: randomnet.Options = randomnet.Optio
 def _environment():
     import jinja2
 
-    from .resources import data_dir
+    from ..spec.resources import data_dir
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def sheet(v: Variant, fmt: str, key: bool = False, count: int | None = None) -> str:
@@ -86,7 +91,7 @@ def sheet(v: Variant, fmt: str, key: bool = False, count: int | None = None) -> 
 
 
 def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, Any]:
-    from .notation import FormulaWriter, Notation, tex_escape
+    from ..render.notation import FormulaWriter, Notation, tex_escape
 
     net, walk = v.made.network, v.walk
     notation = Notation(walk.labels, net.notation["updated"], dialect="web" if fmt == "md" else "latex")
@@ -123,10 +128,15 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
             sections.append({"name": q.section, "title": text(SECTION_TITLES[q.section]), "questions": []})
         quantity = walk.quantities[q.key]
         substituted = writer.substituted(quantity, "tex")
-        sections[-1]["questions"].append({
-            "number": q.number, "label": label(q.key), "formula": writer.formula(quantity, "tex"),
-            "substituted": "" if substituted == writer.number(q.value) else substituted, "value": q.shown,
-        })  # fmt: skip
+        sections[-1]["questions"].append(
+            {
+                "number": q.number,
+                "label": label(q.key),
+                "formula": writer.formula(quantity, "tex"),
+                "substituted": "" if substituted == writer.number(q.value) else substituted,
+                "value": q.shown,
+            }
+        )
     rule = {l.activation: l.rule.summary for l in net.layers}
     return {
         "key": key,
@@ -134,86 +144,41 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
         "seed": v.seed,
         "command": code(f"backprop-tutor quiz --random {v.made.command}"),
         "description": text(net.description),
-        "givens": [{"title": text(t), "rows": [{"role": role(g), "label": label(g.key), "value": _value(g.value)} for g in items]}
-                   for t, items in givens(net)],
+        "givens": [
+            {
+                "title": text(t),
+                "rows": [{"role": role(g), "label": label(g.key), "value": plain_value(g.value)} for g in items],
+            }
+            for t, items in givens(net)
+        ],
         "activations": [code(f"{name}: {summary}") for name, summary in rule.items()],
         "loss": code(f"{net.loss}: {net.loss_rule.summary}"),
         "updates": text("Biases are updated too." if net.update_biases else "Biases are not updated."),
-        "conventions": text(f"Round every value you compute to {net.conventions.digits} decimals and use the rounded "
-                            "value from then on; hidden deltas use the old weights."),
+        "conventions": text(
+            f"Round every value you compute to {net.conventions.digits} decimals and use the rounded "
+            "value from then on; hidden deltas use the old weights."
+        ),
         "grading": text(f"Answers are graded {v.tolerance.describe()}."),
         "sections": sections,
         "count": len(v.questions),
-    }  # fmt: skip
-
-
-def _value(x: float) -> str:
-    return np.format_float_positional(float(x), trim="-")
-
-
-# -- Moodle --------------------------------------------------------------------------------------------------
-
-
-def moodle_xml(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -> bytes:
-    """A Moodle XML question bank: a category per variant, one numerical question per quantity with its tolerance."""
-    from .notation import FormulaWriter, Notation
-
-    root = ET.Element("quiz")
-    for v in variants:
-        net, walk = v.made.network, v.walk
-        notation = Notation(walk.labels, net.notation["updated"], dialect="web")
-        writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
-        category = ET.SubElement(ET.SubElement(root, "question", type="category"), "category")
-        _text(category, f"$course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})")
-        network = _network_html(v, notation)
-        for q in v.questions:
-            quantity = walk.quantities[q.key]
-            e = ET.SubElement(root, "question", type="numerical")
-            _text(ET.SubElement(e, "name"), f"Variant {v.number:03d} question {q.number:02d}: {q.key}")
-            ask = ET.Element("p")
-            ask.text = f"Question {q.number} of {len(v.questions)}: compute \\({notation.tex(q.key)}\\), {v.tolerance.describe()}."
-            _text(ET.SubElement(e, "questiontext", format="html"), network + ET.tostring(ask, encoding="unicode"))
-            feedback = ET.Element("p")
-            feedback.text = (f"\\({notation.tex(q.key)} = {writer.formula(quantity, 'tex')} = "
-                             f"{writer.substituted(quantity, 'tex')} = {q.shown}\\)")  # fmt: skip
-            _text(ET.SubElement(e, "generalfeedback", format="html"), ET.tostring(feedback, encoding="unicode"))
-            ET.SubElement(e, "defaultgrade").text = "1"
-            ET.SubElement(e, "penalty").text = "0.3333333"
-            ET.SubElement(e, "hidden").text = "0"
-            answer = ET.SubElement(e, "answer", fraction="100", format="moodle_auto_format")
-            ET.SubElement(answer, "text").text = q.shown
-            ET.SubElement(answer, "tolerance").text = _value(q.tolerance)
-            _text(ET.SubElement(answer, "feedback", format="html"), "<p>Right.</p>")
-            for tag, value in (("unitgradingtype", "0"), ("unitpenalty", "0.1000000"), ("showunits", "3"), ("unitsleft", "0")):
-                ET.SubElement(e, tag).text = value
-    ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
-
-
-def _text(parent: ET.Element, value: str) -> None:
-    ET.SubElement(parent, "text").text = value
-
-
-def _network_html(v: Variant, notation) -> str:
-    div = ET.Element("div")
-    head = ET.SubElement(div, "p")
-    head.text = f"{v.made.network.description} Network seed {v.seed}."
-    table = ET.SubElement(div, "table")
-    for title, items in givens(v.made.network):
-        row = ET.SubElement(table, "tr")
-        ET.SubElement(row, "th").text = title
-        ET.SubElement(row, "td").text = ", ".join(f"\\({notation.tex(g.key)} = {_value(g.value)}\\)" for g in items)
-    return ET.tostring(div, encoding="unicode", method="html")
+    }
 
 
 # -- files ----------------------------------------------------------------------------------------------------
 
 
-def write(directory: str | Path, items: Iterable[Variant], count: int, formats: Iterable[str] = FORMATS, pdf: bool = False,
-          moodle: str | Path | None = None, progress: Callable[[int], None] | None = None) -> list[Path]:  # fmt: skip
+def write(
+    directory: str | Path,
+    items: Iterable[Variant],
+    count: int,
+    formats: Iterable[str] = FORMATS,
+    pdf: bool = False,
+    moodle: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Path]:
     """Write every variant under ``directory``: ``variant-NN/`` holds the student sheet, the answer key, the full
     walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again."""
-    from .render import render_latex, render_markdown
+    from ..render import render_latex, render_markdown
 
     handout = {"md": render_markdown, "tex": render_latex}
     root = Path(directory)
@@ -243,6 +208,8 @@ def write(directory: str | Path, items: Iterable[Variant], count: int, formats: 
             if progress is not None:
                 progress(v.number)
         if moodle is not None:
+            from .moodle import moodle_xml
+
             Path(moodle).write_bytes(moodle_xml(kept))
             written.append(Path(moodle))
     except OSError as exc:
@@ -266,7 +233,7 @@ def _pdflatex() -> None:
 
 def compile_pdf(tex: Path) -> Path:
     """The PDF of ``tex``, written beside it (pdflatex runs in a temporary folder: no auxiliary files here)."""
-    from .render import compile_pdf as pdflatex
+    from ..render import compile_pdf as pdflatex
 
     try:
         pdf = pdflatex(Path(tex).read_text(encoding="utf-8"))

@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..spec.network import Network
 from . import numeric
-from .spec import Network
 from .steps import Walkthrough
 
 
@@ -29,8 +29,14 @@ def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: fl
     return g
 
 
-def check_grads(f: Callable[[np.ndarray], float], grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8) -> np.ndarray:  # fmt: skip
+def check_grads(
+    f: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+) -> np.ndarray:
     """Assert that ``grad(x)`` matches central finite differences of ``f``; returns the differences.
 
     >>> import numpy as np
@@ -77,8 +83,10 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(r.symbolic_vs_numeric <= self.engine_tolerance and r.vs_finite_difference <= self.fd_tolerance
-                   for r in self.rows)  # fmt: skip
+        return all(
+            r.symbolic_vs_numeric <= self.engine_tolerance and r.vs_finite_difference <= self.fd_tolerance
+            for r in self.rows
+        )
 
 
 def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = None) -> Report:
@@ -180,7 +188,7 @@ def engines_agree(walk: Walkthrough, rtol: float = 1e-9) -> list[tuple[str, floa
 def _disagreements(symbolic: dict[str, float], numeric_: dict[str, float], conv, rtol: float):
     """The keys whose two values differ by more than ``rtol`` relative, or, as printed, by more than one unit of
     the last printed decimal."""
-    unit = 10.0 ** -conv.digits if conv.rounding == "as-printed" else 0.0
+    unit = 10.0**-conv.digits if conv.rounding == "as-printed" else 0.0
     bad = []
     for key, nv in numeric_.items():
         sv = symbolic[key]

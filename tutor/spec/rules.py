@@ -407,8 +407,7 @@ def _classic_np(w, g, st, t, lr, p, R=_same):
 
 
 def _nesterov_prog(S, p):
-    return [("v", S("mu") * S("v_prev") + S("g")), ("d", S("g") + S("mu") * S("v")),
-            ("w+", S("w") - S("lr") * S("d"))]  # fmt: skip
+    return [("v", S("mu") * S("v_prev") + S("g")), ("d", S("g") + S("mu") * S("v")), ("w+", S("w") - S("lr") * S("d"))]
 
 
 def _nesterov_np(w, g, st, t, lr, p, R=_same):
@@ -465,21 +464,58 @@ OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in [
         Optimizer("sgd", "w = w - alpha g", {}, (), _sgd_prog, _sgd_np),
-        Optimizer("momentum", "the seeds' form: v = beta v + (1 - beta) g, w = w - alpha v (beta 0.9)",
-                  {"beta": 0.9}, ("v",), _momentum_prog, _momentum_np),
-        Optimizer("momentum_classic", "v = mu v + g, w = w - alpha v (mu 0.9)", {"mu": 0.9}, ("v",), _classic_prog,
-                  _classic_np),
-        Optimizer("nesterov", "v = mu v + g, w = w - alpha (g + mu v) (mu 0.9; the look-ahead written at the "
-                  "current point, as torch.optim.SGD(nesterov=True))", {"mu": 0.9}, ("v",), _nesterov_prog, _nesterov_np),
-        Optimizer("adagrad", "s = s + g^2, w = w - alpha g / (sqrt(s) + eps) (eps 1e-10)", {"eps": 1e-10}, ("s",),
-                  _adagrad_prog, _adagrad_np),
-        Optimizer("rmsprop", "s = rho s + (1 - rho) g^2, w = w - alpha g / (sqrt(s) + eps) (rho 0.99, eps 1e-8)",
-                  {"rho": 0.99, "eps": 1e-8}, ("s",), _rmsprop_prog, _rmsprop_np),
-        Optimizer("adam", "m, v moving averages of g and g^2, bias-corrected, w = w - alpha m^ / (sqrt(v^) + eps) "
-                  "(beta1 0.9, beta2 0.999, eps 1e-8)", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}, ("m", "v"),
-                  _adam_prog, _adam_np),
+        Optimizer(
+            "momentum",
+            "the seeds' form: v = beta v + (1 - beta) g, w = w - alpha v (beta 0.9)",
+            {"beta": 0.9},
+            ("v",),
+            _momentum_prog,
+            _momentum_np,
+        ),
+        Optimizer(
+            "momentum_classic",
+            "v = mu v + g, w = w - alpha v (mu 0.9)",
+            {"mu": 0.9},
+            ("v",),
+            _classic_prog,
+            _classic_np,
+        ),
+        Optimizer(
+            "nesterov",
+            "v = mu v + g, w = w - alpha (g + mu v) (mu 0.9; the look-ahead written at the "
+            "current point, as torch.optim.SGD(nesterov=True))",
+            {"mu": 0.9},
+            ("v",),
+            _nesterov_prog,
+            _nesterov_np,
+        ),
+        Optimizer(
+            "adagrad",
+            "s = s + g^2, w = w - alpha g / (sqrt(s) + eps) (eps 1e-10)",
+            {"eps": 1e-10},
+            ("s",),
+            _adagrad_prog,
+            _adagrad_np,
+        ),
+        Optimizer(
+            "rmsprop",
+            "s = rho s + (1 - rho) g^2, w = w - alpha g / (sqrt(s) + eps) (rho 0.99, eps 1e-8)",
+            {"rho": 0.99, "eps": 1e-8},
+            ("s",),
+            _rmsprop_prog,
+            _rmsprop_np,
+        ),
+        Optimizer(
+            "adam",
+            "m, v moving averages of g and g^2, bias-corrected, w = w - alpha m^ / (sqrt(v^) + eps) "
+            "(beta1 0.9, beta2 0.999, eps 1e-8)",
+            {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+            ("m", "v"),
+            _adam_prog,
+            _adam_np,
+        ),
     ]
-}  # fmt: skip
+}
 
 
 def optimizer(name: str, where: str = "") -> Optimizer:

@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.steps import Walkthrough
 from .notation import Name, tex_name
-from .steps import Walkthrough
 
 COLUMN = 4.8  # horizontal distance of two columns, in layout units (1 unit = 1 cm in the LaTeX picture) ...
 CHAIN_COLUMN = 3.0  # ... between the columns of a network of one neuron a layer
@@ -68,8 +68,10 @@ class Diagram:
     def too_large(self) -> str:
         neurons = sum(1 for n in self.nodes if n.kind == "neuron")
         weights = sum(1 for e in self.edges if e.source.kind != "bias")
-        return (f"The network has {neurons} neurons and {weights} weights, too many to draw legibly; "
-                "the forward pass below shows every weight and bias.")
+        return (
+            f"The network has {neurons} neurons and {weights} weights, too many to draw legibly; "
+            "the forward pass below shows every weight and bias."
+        )
 
 
 def _eq(fw, key: str) -> Name:
@@ -161,7 +163,7 @@ def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
     for k, e in enumerate(gap):
         # The first try differs from edge to edge, so that crossing edges do not start at the same point;
         # where every place overlaps something, the label goes where it overlaps least.
-        tries = _TRIES[k % 3:] + _TRIES[: k % 3]
+        tries = _TRIES[k % 3 :] + _TRIES[: k % 3]
         best = None
         for t in tries:
             e.t = t
@@ -250,7 +252,9 @@ def svg(d: Diagram) -> str:
             x0 = n.x + RADIUS
             tip = x0 + ARROW
             out.append(f'<line x1="{p(x0)}" y1="{p(n.y)}" x2="{p(tip)}" y2="{p(n.y)}" stroke="#000"/>')
-            out.append(f'<polygon points="{p(tip)},{p(n.y)} {p(tip - 0.2)},{p(n.y - 0.08)} {p(tip - 0.2)},{p(n.y + 0.08)}"/>')
+            out.append(
+                f'<polygon points="{p(tip)},{p(n.y)} {p(tip - 0.2)},{p(n.y - 0.08)} {p(tip - 0.2)},{p(n.y + 0.08)}"/>'
+            )
             out.append(text(tip + 0.12, n.y, n.note.text, "start", "bt-note"))
     out.append("</svg>")
     return "\n".join(out)
@@ -288,12 +292,16 @@ def picture(d: Diagram) -> str:
         out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
     for e in d.edges:
         if e.label is not None:
-            out.append(rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\scriptsize ${e.label.tex}$}}}}}}")
+            out.append(
+                rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\scriptsize ${e.label.tex}$}}}}}}"
+            )
     for n in d.nodes:
         if n.kind == "bias":
             out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * SMALL)}}}}}")
             out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\tiny $1$}}}}")
-            out.append(rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\scriptsize ${n.note.tex}$}}}}}}")
+            out.append(
+                rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\scriptsize ${n.note.tex}$}}}}}}"
+            )
             continue
         out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * RADIUS)}}}}}")
         out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\small ${n.name.tex}$}}}}")
@@ -323,7 +331,9 @@ def listing(d: Diagram, first: int = 1) -> str:
         for n in d.nodes:
             if n.kind != "neuron" or n.layer != li:
                 continue
-            parts = [f"{e.label.text} from {e.source.name.text}" for e in n.incoming if e.source.kind != "bias" and e.label]
+            parts = [
+                f"{e.label.text} from {e.source.name.text}" for e in n.incoming if e.source.kind != "bias" and e.label
+            ]
             bias = [e.source.note.text for e in n.incoming if e.source.kind == "bias" and e.source.note]
             target = f"; {n.note.text}" if n.note else ""
             lines.append(f"    {n.name.text} <- " + ", ".join(parts + [f"bias {b}" for b in bias if b]) + target)

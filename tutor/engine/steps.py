@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .spec import Conventions, Network
+from ..spec.network import Conventions, Network
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .errors import TutorError
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # the tutor package: this module is tutor/spec/resources.py
 
 
 def data_dir(name: str) -> Path:

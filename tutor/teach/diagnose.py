@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterator, Mapping, Sequence
 
-from .errors import TutorError
-from .numeric import rounder_for
-from .rounding import Rounder
-from .steps import Form, Walkthrough
+from ..engine.numeric import rounder_for
+from ..engine.steps import Form, Walkthrough
+from ..spec.errors import TutorError
+from ..spec.rounding import Rounder
 
 MISCONCEPTIONS: dict[str, str] = {
     "dropped-activation-derivative": "the activation's derivative ∂out/∂net was left out of the chain rule",
@@ -95,12 +95,17 @@ class Tolerance:
             return cls("dp", default_places)
         m = re.fullmatch(r"\s*([0-9]{1,2})\s*(dp|sf)?\s*", str(text).lower())
         if not m:
-            raise TutorError(f"expected decimal places like 4dp or significant figures like 3sf, got {str(text)[:30]!r}", option)
+            raise TutorError(
+                f"expected decimal places like 4dp or significant figures like 3sf, got {str(text)[:30]!r}", option
+            )
         places, mode = int(m.group(1)), m.group(2) or "dp"
         lo = 1 if mode == "sf" else 0
         if not lo <= places <= 12:
-            raise TutorError(f"the number of {'significant figures' if mode == 'sf' else 'decimal places'} must be "
-                             f"from {lo} to 12, got {places}", option)  # fmt: skip
+            raise TutorError(
+                f"the number of {'significant figures' if mode == 'sf' else 'decimal places'} must be "
+                f"from {lo} to 12, got {places}",
+                option,
+            )
         return cls(mode, places)
 
     def unit(self, value: float) -> float:
@@ -119,10 +124,14 @@ class Tolerance:
 
     def describe(self) -> str:
         if self.mode == "dp":
-            return (f"to {self.places} decimal places: an answer within ±{10.0 ** -self.places:.{self.places}f} "
-                    "of the value is right")  # fmt: skip
-        return (f"to {self.places} significant figures: an answer within one unit of the {_ordinal(self.places)} "
-                "significant figure of the value is right")  # fmt: skip
+            return (
+                f"to {self.places} decimal places: an answer within ±{10.0**-self.places:.{self.places}f} "
+                "of the value is right"
+            )
+        return (
+            f"to {self.places} significant figures: an answer within one unit of the {_ordinal(self.places)} "
+            "significant figure of the value is right"
+        )
 
 
 def _ordinal(n: int) -> str:
@@ -196,7 +205,7 @@ class StudentWorld:
 
     def label(self, key: str) -> str:
         if self._labels is None:
-            from .notation import Notation
+            from ..render.notation import Notation
 
             self._labels = Notation(self.walk.labels, self.walk.network.notation["updated"]).text
         return self._labels(key)
@@ -222,7 +231,7 @@ class StudentWorld:
 
 
 def _show(value: float, walk: Walkthrough) -> str:
-    from .notation import FormulaWriter  # the walk-through's own way of printing a number
+    from ..render.notation import FormulaWriter  # the walk-through's own way of printing a number
 
     if not abs(value) < 1e15:
         return f"{value:.6g}"
@@ -259,8 +268,14 @@ class Grade:
         return self.verdict in ("correct", "carried")
 
 
-def grade(walk: Walkthrough, key: str, answer: float, tolerance: Tolerance, known: Mapping[str, float] | None = None,
-          alternatives: Sequence[Mapping[str, float]] = ()) -> Grade:  # fmt: skip
+def grade(
+    walk: Walkthrough,
+    key: str,
+    answer: float,
+    tolerance: Tolerance,
+    known: Mapping[str, float] | None = None,
+    alternatives: Sequence[Mapping[str, float]] = (),
+) -> Grade:
     """Grade ``answer`` for quantity ``key`` given the student's other values ``known``.
 
     ``alternatives`` are other value sets that count as right too (e.g. the exact-arithmetic values when
@@ -269,7 +284,9 @@ def grade(walk: Walkthrough, key: str, answer: float, tolerance: Tolerance, know
     world = StudentWorld(walk, {k: v for k, v in (known or {}).items() if k != key})
 
     def right(k: str, v: float) -> bool:
-        return tolerance.accepts(v, walk.value(k)) or any(k in alt and tolerance.accepts(v, alt[k]) for alt in alternatives)
+        return tolerance.accepts(v, walk.value(k)) or any(
+            k in alt and tolerance.accepts(v, alt[k]) for alt in alternatives
+        )
 
     value = walk.value(key)
     expected = world.carried(key)
@@ -281,23 +298,28 @@ def grade(walk: Walkthrough, key: str, answer: float, tolerance: Tolerance, know
     return Grade("wrong", value, expected, diagnosis=diagnose(walk, key, answer, tolerance, world.known))
 
 
-def diagnose(walk: Walkthrough, key: str, answer: float, tolerance: Tolerance,
-             known: Mapping[str, float] | None = None) -> Candidate | None:  # fmt: skip
+def diagnose(
+    walk: Walkthrough, key: str, answer: float, tolerance: Tolerance, known: Mapping[str, float] | None = None
+) -> Candidate | None:
     """The misconception that reproduces ``answer``: first from the student's own values, then from the right ones."""
     worlds = [StudentWorld(walk, known)]
     if known:
         worlds.append(StudentWorld(walk, {k: v for k, v in walk.values().items() if k != key}))
     for world in worlds:
         baseline = (walk.value(key), world.carried(key))
-        hits = [c for c in candidates(walk, key, world=world)
-                if tolerance.accepts(answer, c.value) and not any(tolerance.accepts(c.value, b) for b in baseline)]  # fmt: skip
+        hits = [
+            c
+            for c in candidates(walk, key, world=world)
+            if tolerance.accepts(answer, c.value) and not any(tolerance.accepts(c.value, b) for b in baseline)
+        ]
         if hits:
             return min(hits, key=lambda c: abs(c.value - answer))
     return None
 
 
-def candidates(walk: Walkthrough, key: str, known: Mapping[str, float] | None = None,
-               world: StudentWorld | None = None) -> list[Candidate]:  # fmt: skip
+def candidates(
+    walk: Walkthrough, key: str, known: Mapping[str, float] | None = None, world: StudentWorld | None = None
+) -> list[Candidate]:
     """Every misconception that can affect ``key``, at its own step or below it, with the value it gives.
 
     Below means: the quantities ``key`` is computed from (always), and further down through those the
@@ -347,8 +369,10 @@ def _perturbations(world: StudentWorld, key: str, asked: bool) -> Iterator[tuple
 
     wrt = Q[q.wrt].kind if q.wrt else ""
     if q.kind == "factor" and wrt == "net":  # dout/dnet: an activation's derivative
-        at_net = [world.value(world.net_of(a)) if k == "out" and world.net_of(a) else v
-                  for a, k, v in zip(q.args, kinds, args)]  # fmt: skip
+        at_net = [
+            world.value(world.net_of(a)) if k == "out" and world.net_of(a) else v
+            for a, k, v in zip(q.args, kinds, args)
+        ]
         yield "derivative-at-net", f"{lab(key)} evaluated at {lab(q.wrt)} instead of at the output", ev(at_net)
         if not asked:
             same = world.net_of(walk.labels[key].num) == q.wrt
@@ -363,7 +387,11 @@ def _perturbations(world: StudentWorld, key: str, asked: bool) -> Iterator[tuple
         right = [q.args[i] for i in _used(q.form)]
         for a, k in zip(q.of_args, [Q[a].kind for a in q.of_args]):
             if k in ("input", "out") and a not in right:
-                yield "wrong-input", f"{lab(a)} used instead of {', '.join(map(lab, right))} for {lab(key)}", world.value(a)
+                yield (
+                    "wrong-input",
+                    f"{lab(a)} used instead of {', '.join(map(lab, right))} for {lab(key)}",
+                    world.value(a),
+                )
     elif q.kind == "factor" and wrt == "out":  # dnet_k/dout_j: the weight from j to k
         swapped, names = [], []
         used = _used(q.form)
@@ -388,7 +416,11 @@ def _perturbations(world: StudentWorld, key: str, asked: bool) -> Iterator[tuple
             yield "missing-downstream-sum", f"only {lab(q.args[first])} kept of {lab(key)}", world.call(fn, args)
     if q.kind == "update" and "rate" in kinds:
         eta = kinds.index("rate")
-        yield "forgot-learning-rate", f"{lab(key)} without {lab(q.args[eta])}", ev([1.0 if i == eta else v for i, v in enumerate(args)])
+        yield (
+            "forgot-learning-rate",
+            f"{lab(key)} without {lab(q.args[eta])}",
+            ev([1.0 if i == eta else v for i, v in enumerate(args)]),
+        )
         yield "gradient-added", f"{lab(key)} with + η·gradient", ev([-v if i == eta else v for i, v in enumerate(args)])
     if q.kind == "net" and kinds and kinds[-1] == "param":
         yield "forgot-bias", f"{lab(key)} without the bias {lab(q.args[-1])}", ev(args[:-1] + [0.0])

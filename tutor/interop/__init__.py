@@ -1,0 +1,23 @@
+"""Networks from other tools: NumPy weight arrays (``numpy``) and PyTorch models (``torch``), one module each.
+
+Every network is built through the spec validator, so a network from a framework is checked exactly like a
+spec file. Frameworks are optional and imported only by the functions that need them.
+"""
+
+from __future__ import annotations
+
+from .numpy import FRAMEWORK_TOLERANCE, LAYOUTS, from_numpy, to_mapping, with_example
+from .torch import FrameworkCheck, FrameworkRow, from_torch, is_torch_module, torch_gradient_check
+
+__all__ = [
+    "FRAMEWORK_TOLERANCE",
+    "LAYOUTS",
+    "FrameworkCheck",
+    "FrameworkRow",
+    "from_numpy",
+    "from_torch",
+    "is_torch_module",
+    "to_mapping",
+    "torch_gradient_check",
+    "with_example",
+]

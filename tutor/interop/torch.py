@@ -1,0 +1,362 @@
+"""PyTorch interop: read an ``nn.Sequential`` of Linear layers and activations, and check the tutor against autograd."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..spec.errors import TutorError
+from ..spec.network import Network
+from .numpy import FRAMEWORK_TOLERANCE, _build
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise TutorError(
+            "PyTorch is not installed; install it (pip install torch) to read or check a torch model"
+        ) from None
+    return torch
+
+
+SUPPORTED_TORCH = (
+    "Linear",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softplus (beta=1, threshold=20)",
+    "Identity",
+    "Softmax (dim=-1, after the last Linear)",
+)
+
+
+@dataclass
+class _Stage:
+    """One tutor layer of a torch model: a Linear module and the activation module after it, if any."""
+
+    index: int  # the Linear's position in the Sequential
+    linear: Any
+    activation: Any = "identity"  # as the spec gives it: a name or a table
+    act_index: int | None = None
+
+
+def _describe(module: Any) -> str:
+    name = type(module).__name__
+    if name == "Linear":
+        return f"Linear({module.in_features}, {module.out_features}{'' if module.bias is not None else ', bias=False'})"
+    if name == "LeakyReLU":
+        return f"LeakyReLU({module.negative_slope:g})"
+    if name == "ELU":
+        return f"ELU({module.alpha:g})"
+    return name
+
+
+def _torch_activation(m: Any, i: int, where: str) -> Any:
+    """The spec activation of a supported torch activation module; None for nn.Identity."""
+    nn = _torch().nn
+    kind = type(m)
+    simple = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
+    if kind in simple:
+        return simple[kind]
+    if kind is nn.Identity:
+        return None
+    if kind is nn.LeakyReLU:
+        return {"name": "leaky_relu", "slope": float(m.negative_slope)}
+    if kind is nn.ELU:
+        return {"name": "elu", "alpha": float(m.alpha)}
+    if kind is nn.Softplus:
+        if m.beta != 1 or m.threshold != 20:
+            raise TutorError(
+                f"layer {i} (Softplus(beta={m.beta:g}, threshold={m.threshold:g})) is not supported: "
+                "only the default beta=1, threshold=20 (softplus = ln(1 + e^x))",
+                where,
+            )
+        return "softplus"
+    if kind is nn.Softmax:
+        if m.dim not in (-1, 1):
+            raise TutorError(
+                f"layer {i} (Softmax(dim={m.dim})) is not supported: only a softmax over the features, dim=-1", where
+            )
+        return "softmax"
+    raise TutorError(f"layer {i} ({type(m).__name__}) is not supported; supported: {', '.join(SUPPORTED_TORCH)}", where)
+
+
+def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
+    """The tutor layers of an ``nn.Sequential`` (or one ``nn.Linear``); unsupported modules are named."""
+    torch = _torch()
+    nn = torch.nn
+    if type(model) is nn.Linear:
+        modules = [model]
+    elif isinstance(model, nn.Sequential):
+        modules = list(model)
+    else:
+        raise TutorError(
+            f"expected an nn.Sequential of Linear layers and activations, got {type(model).__name__}", where
+        )
+    stages: list[_Stage] = []
+    for i, m in enumerate(modules):
+        if type(m) is nn.Linear:
+            if stages and m.in_features != stages[-1].linear.out_features:
+                raise TutorError(
+                    f"layer {i} ({_describe(m)}) takes {m.in_features} inputs, but layer "
+                    f"{stages[-1].index} gives {stages[-1].linear.out_features}",
+                    where,
+                )
+            stages.append(_Stage(i, m))
+            continue
+        act = _torch_activation(m, i, where)
+        if act is None:
+            continue
+        if not stages:
+            raise TutorError(
+                f"layer {i} ({_describe(m)}) comes before the first Linear layer; an activation follows a Linear layer",
+                where,
+            )
+        if stages[-1].act_index is not None:
+            prev = stages[-1].act_index
+            raise TutorError(
+                f"layer {i} ({_describe(m)}) follows another activation (layer {prev}, "
+                f"{_describe(modules[prev])}); one activation per Linear layer is supported",
+                where,
+            )
+        stages[-1].activation, stages[-1].act_index = act, i
+    if not stages:
+        raise TutorError("the model has no Linear layer", where)
+    for s in stages[:-1]:
+        if s.activation == "softmax":
+            raise TutorError(f"layer {s.act_index} (Softmax) is supported after the last Linear layer only", where)
+    return stages
+
+
+def from_torch(
+    model: Any, x: Any, y: Any, *, loss: str = "half_sse", learning_rate: float = 0.5, title: str | None = None
+) -> Network:
+    """A network from a PyTorch ``nn.Sequential`` of ``Linear`` layers and activations, with one example.
+
+    The weights are read as float64 (``W`` of each ``nn.Linear`` is already out x in). Supported modules:
+    Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus (beta=1, threshold=20), Identity and Softmax
+    (dim=-1, after the last Linear); a Linear without an activation is linear (identity). ``loss`` is a tutor
+    loss name: ``"mse"`` is ``nn.MSELoss()`` (the mean over the outputs), ``"half_sse"`` is half the sum of
+    squares, ``"binary_cross_entropy"`` is ``nn.BCELoss()``, and ``"categorical_cross_entropy"`` after a
+    Softmax is ``nn.CrossEntropyLoss()`` on the logits before it. A Linear without bias gets a fixed zero
+    bias; biases are updated when every Linear has its own. PyTorch is imported only here.
+
+    Needs PyTorch (the example is skipped where it is not installed):
+
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1))
+    >>> net = from_torch(model, x=[0.5, -1.0], y=[0.25], loss="mse", learning_rate=0.1)
+    >>> net.shape, [layer.activation for layer in net.layers]
+    ((2, 2, 1), ['tanh', 'identity'])
+    """
+    where = "from_torch()"
+    stages = torch_stages(model, where)
+    weights = [s.linear.weight.detach().cpu().double().numpy() for s in stages]
+    biases = [None if s.linear.bias is None else s.linear.bias.detach().cpu().double().numpy() for s in stages]
+    shape = "-".join(str(v) for v in [stages[0].linear.in_features] + [s.linear.out_features for s in stages])
+    modules = [model] if type(model) is _torch().nn.Linear else list(model)
+    description = "PyTorch modules: " + ", ".join(_describe(m) for m in modules)
+    return _build(
+        where,
+        weights,
+        biases,
+        x,
+        y,
+        activations=[s.activation for s in stages],
+        loss=loss,
+        learning_rate=learning_rate,
+        layout="out_in",
+        update_biases=None,
+        title=title or f"PyTorch {type(model).__name__} {shape}",
+        description=description[:2000],
+    )
+
+
+# -- the check against torch autograd ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameworkRow:
+    """One quantity as the tutor computed it and as the framework did."""
+
+    key: str
+    kind: str  # "net" | "out" | "loss" | "gradient"
+    tutor: float
+    framework: float
+
+    @property
+    def rel(self) -> float:
+        return abs(self.tutor - self.framework) / max(abs(self.tutor), abs(self.framework), 1e-12)
+
+
+@dataclass(frozen=True)
+class FrameworkCheck:
+    """The walk-through's forward pass, loss and every gradient against another framework's (torch autograd)."""
+
+    framework: str
+    rows: list[FrameworkRow]
+    tolerance: float = FRAMEWORK_TOLERANCE
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_rel(self) -> float:
+        return max((r.rel for r in self.rows), default=0.0)
+
+    @property
+    def ok(self) -> bool:
+        return self.max_rel <= self.tolerance
+
+    def gradients(self) -> list[FrameworkRow]:
+        return [r for r in self.rows if r.kind == "gradient"]
+
+
+def torch_gradient_check(net: Network, model: Any, walk: Any = None) -> FrameworkCheck:
+    """Every gradient, the outputs and the loss of ``net``'s step against PyTorch autograd in float64.
+
+    ``model`` must be the network ``net`` was made from (same layers, activations and parameter values, as
+    :func:`from_torch` reads them). The step is compared in exact arithmetic and the standard update order,
+    where the gradient is the true one; ``walk`` is reused when it is such a walk-through.
+
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ELU(), torch.nn.Linear(3, 1), torch.nn.Sigmoid())
+    >>> net = from_torch(model, x=[0.3, 0.7], y=[1.0], loss="binary_cross_entropy")
+    >>> report = torch_gradient_check(net, model)
+    >>> report.ok, len(report.gradients()) == net.parameter_count
+    (True, True)
+    """
+    torch = _torch()
+    where = "torch_gradient_check()"
+    stages = torch_stages(model, where)
+    _same_network(net, stages, where)
+    if (
+        walk is None
+        or walk.conventions.rounding != "exact"
+        or walk.conventions.update_order != "standard"
+        or not walk.params
+    ):
+        from ..engine.symbolic import explain_step
+
+        walk = explain_step(net.with_conventions(rounding="exact", update_order="standard"))
+    notes = []
+    if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
+        notes.append("compared in exact arithmetic and the standard order, where the gradient is the true one")
+
+    import copy
+
+    m64 = copy.deepcopy(model).double().cpu()
+    modules = [m64] if type(m64) is torch.nn.Linear else list(m64)
+    linears = [modules[s.index] for s in stages]
+    for p in m64.parameters():
+        p.grad = None
+    nets, outs = [], []
+    by_linear = {s.index: li for li, s in enumerate(stages)}
+    by_act = {s.act_index: li for li, s in enumerate(stages) if s.act_index is not None}
+    with torch.enable_grad():
+        h = torch.tensor(net.inputs, dtype=torch.float64).unsqueeze(0)
+        for i, m in enumerate(modules):
+            h = m(h)
+            if i in by_linear:
+                nets.append(h)
+                outs.append(h)  # a Linear with no activation after it: out = net
+            elif i in by_act:
+                outs[by_act[i]] = h
+        loss = _torch_loss(torch, net, nets[-1], outs[-1], stages[-1].activation == "softmax")
+        loss.backward()
+
+    rows: list[FrameworkRow] = []
+    for li, row in enumerate(walk.forward):
+        for j, n in enumerate(row):
+            rows.append(FrameworkRow(n.net, "net", walk.value(n.net), float(nets[li][0, j].detach())))
+            rows.append(FrameworkRow(n.out, "out", walk.value(n.out), float(outs[li][0, j].detach())))
+    rows.append(FrameworkRow(walk.loss, "loss", walk.value(walk.loss), float(loss.detach())))
+    where_is = _parameter_places(net)
+    for p in walk.params:
+        li, j, i = where_is[p.label]
+        lin = linears[li]
+        if i is not None:
+            g = float(lin.weight.grad[j, i])
+        elif lin.bias is None:
+            notes.append(f"{p.label} is a fixed zero bias (the Linear layer has none): PyTorch has no gradient for it")
+            continue
+        elif j is None:  # one bias shared by the layer: the sum over its neurons
+            g = float(lin.bias.grad.sum())
+        else:
+            g = float(lin.bias.grad[j])
+        rows.append(FrameworkRow(p.gradient, "gradient", walk.value(p.gradient), g))
+    return FrameworkCheck(f"PyTorch {torch.__version__} autograd, float64", rows, notes=notes)
+
+
+def _parameter_places(net: Network) -> dict[str, tuple[int, int | None, int | None]]:
+    """Each parameter's (layer, neuron, input); neuron None for a shared bias, input None for a bias."""
+    out: dict[str, tuple[int, int | None, int | None]] = {}
+    for li, layer in enumerate(net.layers):
+        for j, row in enumerate(layer.weight_labels):
+            for i, w in enumerate(row):
+                out[w] = (li, j, i)
+        for j, b in enumerate(layer.bias_labels):
+            out[b] = (li, None if layer.shared_bias else j, None)
+    return out
+
+
+def _same_network(net: Network, stages: list[_Stage], where: str) -> None:
+    """The model must be the network: same layers, activations and parameters (as float64)."""
+    if len(stages) != len(net.layers):
+        raise TutorError(f"the model has {len(stages)} Linear layers, the network {len(net.layers)}", where)
+    for li, (s, layer) in enumerate(zip(stages, net.layers)):
+        act = s.activation if isinstance(s.activation, str) else s.activation["name"]
+        params = {} if isinstance(s.activation, str) else {k: v for k, v in s.activation.items() if k != "name"}
+        if act != layer.activation or any(layer.activation_params.get(k) != v for k, v in params.items()):
+            raise TutorError(
+                f"layer {s.index} of the model is followed by {act!r} {params or ''}, but layers[{li}] of "
+                f"the network uses {layer.activation!r} {dict(layer.activation_params) or ''}",
+                where,
+            )
+        W = s.linear.weight.detach().cpu().double().numpy()
+        if W.shape != layer.weights.shape or not np.array_equal(W, layer.weights):
+            raise TutorError(
+                f"the weights of layer {s.index} ({_describe(s.linear)}) differ from layers[{li}] of the "
+                "network; make the network with from_torch(model, ...) or build the model in float64 "
+                "with the network's values",
+                where,
+            )
+        b = np.zeros(layer.size) if s.linear.bias is None else s.linear.bias.detach().cpu().double().numpy()
+        if not np.array_equal(b, layer.biases):
+            raise TutorError(
+                f"the biases of layer {s.index} ({_describe(s.linear)}) differ from layers[{li}] of the network", where
+            )
+
+
+def _torch_loss(torch: Any, net: Network, logits: Any, out: Any, softmax_output: bool):
+    """The network's loss on a batch of one, with torch's own functions where they mean the same."""
+    F = torch.nn.functional
+    t = torch.tensor(net.targets, dtype=torch.float64).unsqueeze(0)
+    name = net.loss
+    if name == "half_sse":
+        return 0.5 * ((t - out) ** 2).sum()
+    if name == "mse":
+        return F.mse_loss(out, t)  # the mean over the outputs: a batch of one
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy(out, t)
+    if name == "categorical_cross_entropy":
+        # After a softmax, torch's own cross-entropy on the logits (probability targets); otherwise -sum t ln o.
+        return F.cross_entropy(logits, t) if softmax_output else -(t * torch.log(out)).sum()
+    if name in ("multiclass_hinge", "hinge"):
+        margin = net.loss_rule.params(net.loss_params)["margin"]
+        cls = torch.tensor([int(np.argmax(net.targets))])
+        # multi_margin_loss divides by the number of classes; the tutor's hinge is the plain sum.
+        return F.multi_margin_loss(out, cls, margin=margin, reduction="sum") * out.shape[1]
+    raise TutorError(
+        f"loss {name!r} has no PyTorch counterpart here", where="torch_gradient_check()"
+    )  # pragma: no cover
+
+
+def is_torch_module(obj: Any) -> bool:
+    """True for a torch ``nn.Module``; never imports torch (an object of torch exists only once it is imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)

@@ -1,0 +1,43 @@
+"""The options of one rendering, as a frozen value: the CLI builds it from its arguments and passes it down.
+
+No renderer keeps options in module state, so two renderings in one process never depend on call order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..spec.errors import TutorError
+
+NOTATIONS = ("spec", "layered")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to show a computed walk-through; it changes no number, only what is printed and with which templates."""
+
+    template_dir: Path | None = None  # a folder whose templates override the shipped ones, block by block
+    digits: int | None = None  # shown decimals; None: the spec's conventions.digits
+    notation: str = "spec"  # "spec" | "layered"
+
+    def __post_init__(self) -> None:
+        if self.template_dir is not None:
+            folder = Path(self.template_dir)
+            if not folder.is_dir():
+                raise TutorError("--template-dir must be a folder of templates", str(self.template_dir))
+            object.__setattr__(self, "template_dir", folder)
+        if self.notation not in NOTATIONS:
+            raise TutorError(f"--notation must be one of {', '.join(NOTATIONS)}", str(self.notation))
+
+
+DEFAULT = Options()
+
+
+def shown_digits(walk: Any, options: Options = DEFAULT) -> int:
+    """Under as-printed the carried values are shown exactly; otherwise --digits or the spec's digits."""
+    c = walk.conventions
+    if c.rounding == "as-printed":
+        return c.digits
+    return options.digits if options.digits is not None else c.digits

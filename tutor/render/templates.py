@@ -1,0 +1,147 @@
+"""The Jinja2 side of rendering: the template environment, the escaping filters and MathML for HTML.
+
+Templates live in the top-level ``templates/`` folder (shipped inside the wheel) and can be overridden block
+by block from a template folder. Every environment uses StrictUndefined; HTML autoescapes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..spec.errors import TutorError
+from ..spec.rounding import format_fixed
+from .options import DEFAULT, Options
+
+# -- escaping of the spec author's text, per output format ----------------------------------------------------
+
+_MD_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "$": "&#36;"}
+_MD_PUNCT = set("\\`*_[]{}#|~^!")
+_MD_LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
+
+
+def md_escape(text: str) -> str:
+    r"""Text for a Markdown line: no HTML, no math, no emphasis, links, lists or headings of its own.
+
+    '$' becomes an entity, not '\$': GitHub would still pair an escaped dollar with a math delimiter.
+
+    >>> print(md_escape("- a_b <i>$5</i> {{ 7*7 }}"), md_escape("1. x"))
+    \- a\_b &lt;i&gt;&#36;5&lt;/i&gt; \{\{ 7\*7 \}\} 1\. x
+    """
+    flat = " ".join(text.split()) if "\n" in text else text.strip()
+    out = "".join(_MD_HTML.get(c) or ("\\" + c if c in _MD_PUNCT else c) for c in flat)
+    return _MD_LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), out)
+
+
+def tex_escape_text(text: str) -> str:
+    """The spec author's text for LaTeX: every special character made literal."""
+    from .notation import tex_escape
+
+    return tex_escape(text)
+
+
+# -- MathML for HTML -------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def mathml(tex: str, display: bool = False):
+    """LaTeX math (web dialect) as MathML markup; each distinct string is converted once."""
+    try:
+        from latex2mathml.converter import convert
+    except ImportError:
+        raise TutorError("the HTML format needs latex2mathml; install it with: pip install latex2mathml") from None
+    from markupsafe import Markup
+
+    # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
+    return Markup(convert(r"\displaystyle " + tex if display else tex, display="inline"))
+
+
+# -- Jinja2 -------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _environment(autoescape: bool, template_dir: Path | None):
+    import jinja2
+
+    from ..spec.resources import data_dir
+
+    builtin = jinja2.FileSystemLoader(str(data_dir("templates")))
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+    loaders.append(builtin)
+    # "builtin/..." always names the shipped template, so an override can extend it block by block.
+    loader = jinja2.PrefixLoader({"builtin": builtin}, delimiter="/")
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([loader, *loaders]),
+        bytecode_cache=_bytecode_cache(),
+        undefined=jinja2.StrictUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fixed"] = format_fixed
+    env.filters["mathml"] = mathml
+    env.filters["tex"] = tex_escape_text
+    env.filters["md_escape"] = md_escape
+    return env
+
+
+def _bytecode_cache():
+    """Compiled templates kept between runs, which saves a run most of its template time.
+
+    Jinja2 keys each entry by the template's name and checks its source, so an edited or overriding
+    template is compiled afresh; a cache folder that cannot be written only costs the compile.
+    """
+    import jinja2
+
+    class _Cache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket):
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    if os.environ.get("BACKPROP_TUTOR_NO_CACHE"):
+        return None
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(root) / "backprop-tutor" / f"jinja2-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _Cache(str(folder))
+
+
+def render_template(
+    template: str, context: dict[str, Any], *, autoescape: bool = False, options: Options = DEFAULT
+) -> str:
+    """Render one template of the shipped set (or of ``options.template_dir``) with ``context``."""
+    import jinja2
+
+    try:
+        return _environment(autoescape, options.template_dir).get_template(template).render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise TutorError(f"template {exc.name!r} not found in the template folders") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TutorError(
+            f"template syntax error at line {exc.lineno}: {exc.message}", exc.filename or template
+        ) from None
+    except jinja2.UndefinedError as exc:
+        raise TutorError(f"template uses an undefined value: {exc.message}", template) from None
+    except TutorError:
+        raise
+    except UnicodeDecodeError:
+        raise TutorError("a template is not UTF-8 text", template) from None
+    except Exception as exc:  # an override may fail in any way at render time: it is the user's input
+        raise TutorError(f"the template failed: {type(exc).__name__}: {exc}", template) from None
