@@ -8,10 +8,12 @@ that templates print its strings as they are (HTML is autoescaped instead).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
 
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
+from ..spec.rounding import format_fixed
 from .lines import line_view, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
@@ -231,6 +233,26 @@ def _rel(x: float) -> str:
     return "< 1e-13" if x < 1e-13 else f"{x:.1e}"
 
 
+def _fd_view(r: Any) -> dict[str, str]:
+    """The finite-difference estimate to the digits a central difference resolves, and its relative
+    difference to the gradient as a bound.
+
+    The digits below the estimate's resolution are noise of the last bits of exp and of summation order, which
+    differ between machines. Within its resolution the estimate and the gradient are the same number, so the
+    shown digits are the gradient's, rounded at the decade of the resolution (as a measurement is given to
+    its uncertainty); an estimate further off than its resolution shows its own digits and the difference.
+    """
+    if not (r.resolution > 0 and r.resolved):
+        return {"finite_difference": f"{r.finite_difference:.9g}", "rel_fd": _rel(r.vs_finite_difference)}
+    places = -math.ceil(math.log10(r.resolution))
+    # vs_finite_difference divides by max(|fd|, 1e-3), and |fd| >= |gradient| - resolution
+    bound = r.resolution / max(abs(r.symbolic) - r.resolution, 1e-3)
+    return {
+        "finite_difference": format_fixed(r.symbolic, max(places, 0)),
+        "rel_fd": f"< 1e{math.ceil(math.log10(bound))}",
+    }
+
+
 def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same) -> dict[str, Any]:
     # 12 significant digits show the agreement and stay the same across libm versions, unlike repr().
     return {
@@ -244,9 +266,8 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
                 "text_label": fw.label(r.param, "text"),
                 "symbolic": f"{r.symbolic:.12g}",
                 "numeric": f"{r.numeric:.12g}",
-                "finite_difference": f"{r.finite_difference:.9g}",
                 "rel_engines": _rel(r.symbolic_vs_numeric),
-                "rel_fd": _rel(r.vs_finite_difference),
+                **_fd_view(r),
             }
             for r in check.rows
         ],
