@@ -6,6 +6,7 @@ by block from a template folder. Every environment uses StrictUndefined; HTML au
 
 from __future__ import annotations
 
+import marshal
 import os
 import re
 from functools import lru_cache
@@ -91,6 +92,10 @@ def _environment(autoescape: bool, template_dir: Path | None):
     return env
 
 
+CACHE_LIMIT = 8 * 2**20  # bytes of compiled templates kept in all
+CACHE_ENTRY_LIMIT = 2**20  # bytes of one compiled template
+
+
 def _bytecode_cache():
     """Compiled templates kept between runs, which saves a run most of its template time.
 
@@ -107,8 +112,19 @@ def _bytecode_cache():
                 bucket.reset()
 
         def dump_bytecode(self, bucket):
+            # Bounded: an entry over CACHE_ENTRY_LIMIT is not kept, and the oldest entries go once the folder
+            # holds more than CACHE_LIMIT, so a large template folder never grows the cache with it.
+            if bucket.code is None or len(marshal.dumps(bucket.code)) > CACHE_ENTRY_LIMIT:
+                return
             try:
                 super().dump_bytecode(bucket)
+                entries = sorted(Path(self.directory).glob("__jinja2_*.cache"), key=lambda f: f.stat().st_mtime)
+                total = sum(f.stat().st_size for f in entries)
+                for f in entries:
+                    if total <= CACHE_LIMIT:
+                        break
+                    total -= f.stat().st_size
+                    f.unlink()
             except OSError:
                 pass
 
