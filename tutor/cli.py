@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -188,11 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        _check_paths(args)
         with warnings.catch_warnings():
             # Overflow inside NumPy is checked where it matters (finite values or a one-line error);
             # its warnings would only add lines to a student's terminal.
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _COMMANDS[args.command](args)
+            status = _COMMANDS[args.command](args)
+        _flush_stdout()
+        return status
     except TutorError as exc:
         # an error found in the network itself (a step's gradient, a value out of range) names the spec it came from
         spec = getattr(locals().get("args"), "spec", None)
@@ -202,8 +207,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader left (| head): what it read was complete
+        _detach_stdout()
         return 0
+    except _StdoutError as exc:
+        print(f"{PROG}: error: standard output: cannot write ({exc.args[0]})", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the last net: a print to a closed or full standard output, a file gone meanwhile
+        if exc.filename is None:
+            _detach_stdout()
+        place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "standard output"
+        print(f"{PROG}: error: {place}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+class _StdoutError(Exception):
+    """Standard output failed (a full disk, a file-size limit): reported on one line, never a traceback."""
+
+
+def _stdout_failed(exc: OSError) -> _StdoutError:
+    _detach_stdout()
+    return _StdoutError(exc.strerror or str(exc))
+
+
+def _detach_stdout() -> None:
+    """Point standard output at /dev/null so the interpreter's final flush does not fail a second time."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _stdout_failed(exc) from None
+
+
+# Every option that names a file or folder, checked before any work: empty and over-long paths are one line.
+_PATH_OPTIONS = {
+    "spec": "SPEC",
+    "claims": "CLAIMS",
+    "output": "--output",
+    "answers": "--answers",
+    "results": "--results",
+    "template_dir": "--template-dir",
+    "plot": "--plot",
+    "moodle": "--moodle",
+}
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    from .spec.resources import check_path
+
+    for key, option in _PATH_OPTIONS.items():
+        value = getattr(args, key, None)
+        if value is not None:
+            check_path(value, f"{option} {value!r}" if len(value) <= 60 else option)
 
 
 def _load(args: argparse.Namespace):
@@ -238,10 +303,35 @@ def _write(args: argparse.Namespace, data: str | bytes) -> None:
         from .spec.resources import write_file
 
         write_file(Path(args.output), data)
-    elif isinstance(data, bytes):
-        sys.stdout.buffer.write(data)
-    else:
-        sys.stdout.write(data)
+        return
+    try:
+        sys.stdout.flush()
+        try:
+            fd = sys.stdout.fileno()
+        except (OSError, ValueError, AttributeError):  # a captured stream in tests and notebooks: no descriptor
+            fd = None
+        if fd is None:
+            (sys.stdout.buffer if isinstance(data, bytes) else sys.stdout).write(data)  # type: ignore[arg-type]
+            sys.stdout.flush()
+            return
+        if isinstance(data, str):
+            data = data.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
+        # os.write and its count, not the buffered stream: under a file-size limit the stream reports the first
+        # short write as success and drops the rest, and the output would end cut short with status 0.
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view[: 1 << 20])
+            view = view[n:]
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _stdout_failed(exc) from None
+
+
+def _refuse_overwrite(output: str | None, option: str, **inputs: str | None) -> None:
+    from .spec.resources import refuse_overwrite
+
+    refuse_overwrite(output, f"{option} {output}", {k.replace("_", " "): v for k, v in inputs.items()})
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -254,6 +344,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError(f"--steps must be from 1 to 1000000, got {args.steps}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
+    _refuse_overwrite(args.output, "--output", SPEC=args.spec)
     net = _load(args)
     options = render.Options(template_dir=args.template_dir, notation=args.notation)
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
@@ -283,6 +374,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     claims_path = args.claims or example_claims(args.spec)
     if claims_path is None:
         raise TutorError(f"give a claims file: {args.spec!r} is not a built-in example with transcribed claims")
+    _refuse_overwrite(args.output, "--output", SPEC=args.spec, CLAIMS=str(claims_path))
     walk = explain_step(net)
     report = checker.check(net, checker.load_claims(claims_path, walk.quantities))
     _write(args, render_check(checker.report_data(report), args.format))
@@ -323,6 +415,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TutorError(f"--epochs must be from 1 to 1000000, got {args.epochs}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
+    _refuse_overwrite(args.output, "--output", SPEC=args.spec)
+    _refuse_overwrite(args.plot, "--plot", SPEC=args.spec, FILE=args.output)
     net = _load(args)
     total = args.epochs * len(training.batches(net))
     if total > 10_000_000:
@@ -390,44 +484,100 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         net, origin = load(args.spec), {"spec": args.spec}
     if args.results and not Path(args.results).resolve().parent.is_dir():
         raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
+    _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
     qz = quiz.Quiz(net, tolerance, digits=args.digits, rounding=args.rounding, origin=origin)
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
-    print("\n".join(qz.intro()), flush=True)
-    if answers is not None:
-        for q, text, feedback in quiz.replay(qz, answers):
-            print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
-    else:
-        _ask(qz)
-    print("\n" + "\n".join(qz.summary()), flush=True)
-    if args.results:
+    stop = _Stop()
+    with stop:
         try:
-            Path(args.results).write_text(
-                json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        except OSError as exc:
-            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
+            _say("\n".join(qz.intro()))
+            if answers is not None:
+                for q, text, feedback in quiz.replay(qz, answers):
+                    if stop.signal is not None:
+                        qz.end("interrupted")
+                        break
+                    head = f"\n{qz.heading(q)}\n" if qz.heading(q) else ""
+                    _say(head + f"{qz.prompt(q)}{text}\n  {feedback.message}")
+            else:
+                _ask(qz, stop)
+        finally:
+            # The record is written whatever ended the quiz (the last question, q, Ctrl-C, the terminal closing,
+            # a failed print): Ctrl-C and SIGHUP only set a flag from here on.
+            stop.deferred = True
+            if qz.current is not None:
+                qz.end("interrupted")
+            if args.results:
+                from .spec.resources import write_file
+
+                record = json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n"
+                write_file(args.results, record, f"--results {args.results}")
+        if stop.signal is None or stop.signal == signal.SIGINT:
+            _say("\n" + "\n".join(qz.summary()))
+    if stop.signal == signal.SIGHUP:
+        return 129
     return 0
 
 
-def _ask(qz) -> None:
+class _Stop:
+    """Ctrl-C (SIGINT) and a closed terminal (SIGHUP) during a quiz: at the prompt they end it like 'q'; at any
+    other moment they are remembered and end it after the current answer, so no answer and no record is lost."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.at_prompt = False
+        self.deferred = False
+        self._old: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+        if self.at_prompt and not self.deferred:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "_Stop":
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _ask(qz, stop: _Stop) -> None:
     """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary."""
     shown = 0
-    try:
-        while (q := qz.current) is not None:
-            if q.number != shown and qz.heading(q):
-                print(f"\n{qz.heading(q)}")
-            shown = q.number
+    while (q := qz.current) is not None:
+        if stop.signal is not None:
+            print()
+            qz.end("interrupted")
+            return
+        if q.number != shown and qz.heading(q):
+            print(f"\n{qz.heading(q)}")
+        shown = q.number
+        try:
+            stop.at_prompt = True
             try:
                 line = input(qz.prompt(q))
-            except EOFError:
-                print()
-                qz.end("end of input")
-                break
-            print("  " + qz.respond(line).message, flush=True)
-    except KeyboardInterrupt:
-        print()
-        qz.end("interrupted")
+            finally:
+                stop.at_prompt = False
+        except EOFError:
+            print()
+            qz.end("end of input")
+            return
+        except KeyboardInterrupt:
+            print()
+            qz.end("interrupted")
+            return
+        print("  " + qz.respond(line).message, flush=True)
 
 
 def cmd_worksheet(args: argparse.Namespace) -> int:

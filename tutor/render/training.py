@@ -22,6 +22,9 @@ def parse_show(text: str, total: int) -> set[int]:
     """``first,last,every:K`` (and plain step numbers) as the set of step numbers to walk through."""
     from ..spec.errors import TutorError
 
+    def whole(t: str) -> bool:  # ASCII digits, few enough for int(): isdigit() alone also takes '²' and '①'
+        return t.isascii() and t.isdigit() and len(t) <= 12
+
     chosen: set[int] = set()
     for part in (p.strip() for p in text.split(",") if p.strip()):
         if part == "first":
@@ -30,13 +33,15 @@ def parse_show(text: str, total: int) -> set[int]:
             chosen.add(total)
         elif part == "none":
             continue
-        elif part.startswith("every:") and part[6:].isdigit() and int(part[6:]) > 0:
+        elif part.startswith("every:") and whole(part[6:]) and int(part[6:]) > 0:
             k = int(part[6:])
             chosen.update(range(k, total + 1, k))
-        elif part.isdigit() and 1 <= int(part) <= total:
+        elif whole(part) and 1 <= int(part) <= total:
             chosen.add(int(part))
         else:
-            raise TutorError(f"--show: {part!r} is not first, last, none, every:K or a step number from 1 to {total}")
+            raise TutorError(
+                f"--show: {part[:40]!r} is not first, last, none, every:K or a step number from 1 to {total}"
+            )
     if len(chosen) > 200:
         raise TutorError(f"--show picks {len(chosen)} steps; at most 200 are walked through (use a larger every:K)")
     return chosen

@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import rules
-from .errors import SpecError
-from .resources import example_names, example_path
+from .errors import SpecError, TutorError
+from .resources import check_path, example_names, example_path, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -239,46 +239,77 @@ class Network:
 
 def load(spec: str | Path) -> Network:
     """Load a network from a TOML file path or the name of a built-in example (``mazur``, ...)."""
-    path = Path(spec)
-    if not path.is_file():
+    if not isinstance(spec, (str, Path)):
+        raise SpecError(
+            f"expected a file path or the name of a built-in example (a string), got {type(spec).__name__}", "load()"
+        )
+    where = str(spec) or "''"
+    path = check_path(spec, where)
+    try:
+        is_file = path.is_file()
+    except OSError as exc:
+        raise SpecError(f"cannot read the file ({exc.strerror})", where) from None
+    if not is_file:
         builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
         if builtin is None and path.is_dir():
-            raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", str(spec))
+            raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", where)
         if builtin is None and path.exists():
-            raise SpecError("is not a regular file; give a spec file (TOML)", str(spec))
+            raise SpecError("is not a regular file; give a spec file (TOML)", where)
         if builtin is None:
-            raise SpecError(
-                f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec)
-            )
+            raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names())}", where)
         path = builtin
         name = str(spec)
     else:
         name = ""
-    where = str(spec)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SpecError(f"cannot read the file ({exc.strerror})", where) from None
-    if size > MAX_FILE_BYTES:
+        text = read_text(path, where, MAX_FILE_BYTES)
+    except SpecError:
+        raise
+    except TutorError as exc:
         raise SpecError(
-            f"the file is {size} bytes; a spec may be at most {MAX_FILE_BYTES} bytes "
-            f"(networks are limited to {MAX_PARAMETERS} parameters)",
+            exc.message + (f" (networks are limited to {MAX_PARAMETERS} parameters)" if "bytes" in exc.message else ""),
             where,
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the file as UTF-8 text ({exc})", where) from None
+        ) from None
     return loads(text, where=where, name=name)
+
+
+MAX_TOML_DEPTH = 32  # tables and arrays nested deeper than any spec or claims file needs
+
+
+def parse_toml(text: str, where: str) -> dict:
+    """TOML text parsed by the safe standard parser, with the failures it lets through (deep nesting, a huge
+    integer) turned into one-line errors; a leading byte-order mark is accepted."""
+    if not isinstance(text, str):
+        raise SpecError(f"expected TOML text (a string), got {type(text).__name__}", where)
+    text = text.removeprefix("\ufeff")
+    depth = _nesting(text)
+    if depth > MAX_TOML_DEPTH:
+        raise SpecError(f"tables or arrays nested {depth} deep; at most {MAX_TOML_DEPTH}", where)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"malformed TOML: {exc}", where) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise SpecError(f"a number is too long ({str(exc).split(':')[0]}); expected a finite number", where) from None
+    except RecursionError:
+        raise SpecError(f"tables or arrays nested too deep; at most {MAX_TOML_DEPTH}", where) from None
+
+
+def _nesting(text: str) -> int:
+    """An upper bound of the bracket nesting of TOML text (brackets inside strings count too: harmless)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def loads(text: str, where: str = "<spec>", name: str = "") -> Network:
     """Parse TOML text (with the safe standard parser) into a validated Network."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"malformed TOML: {exc}", where) from None
-    return from_mapping(data, where=where, name=name)
+    return from_mapping(parse_toml(text, where), where=where, name=name)
 
 
 def network(**spec: Any) -> Network:
@@ -835,9 +866,9 @@ def _count(value: Any, where: str) -> int:
     return len(value)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Names become quantity keys (JSON, claims files, quiz prompts) and math labels, so they follow a grammar
-# instead of being escaped: free text (titles, descriptions, layer names) is escaped by the renderers.
+# C0 and C1 controls and the bidirectional embeddings, overrides and isolates: they reach a terminal raw (ESC c
+# resets it), reorder what a reader sees, and make pdflatex fail. A newline and a tab are allowed in free text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*\Z")
 NAME_RULE = "a name starts with a letter and has only letters, digits, '_' and '.'"
 
@@ -849,8 +880,21 @@ def _text(value: Any, where: str, limit: int, label: bool = False) -> str:
         raise SpecError(f"at most {limit} characters, got {len(value)}", where)
     if label and not _NAME.match(value):
         raise SpecError(f"{_show(value)} is not allowed: {NAME_RULE} (at most {limit} characters)", where)
-    if _CONTROL.search(value.replace("\n", "") if not label else value):
-        raise SpecError("control characters are not allowed", where)
+    return free_text(value, where, limit) if not label else value
+
+
+def free_text(value: str, where: str, limit: int) -> str:
+    """Free text a user wrote (a title, a description, a note), refused when it holds a control character or a
+    bidirectional override (a newline and a tab are fine)."""
+    if len(value) > limit:
+        raise SpecError(f"at most {limit} characters, got {len(value)}", where)
+    bad = _CONTROL.search(value)
+    if bad:
+        raise SpecError(
+            f"control and bidirectional-override characters are not allowed (U+{ord(bad.group()):04X} at "
+            f"character {bad.start() + 1})",
+            where,
+        )
     return value
 
 

@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..engine import numeric
 from ..engine.steps import Walkthrough
 from ..engine.symbolic import explain_step
-from ..spec.errors import SpecError
-from ..spec.network import MAX_FILE_BYTES, Network
+from ..spec.errors import SpecError, TutorError
+from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
+from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 MAX_CLAIMS = 5000
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
 
 AGREES, CONVENTION, WRONG = "agrees", "holds under another convention", "wrong"
 CARRIED, DIFFERENT, SLIP, ROUNDING, ALONE = (
@@ -98,20 +93,14 @@ class Report:
 def load_claims(path: str | Path, keys: Mapping[str, Any] | None = None) -> list[Claim]:
     """Read a claims file: ``[[claim]]`` tables with ``quantity``, ``value`` (a string, as printed) and an
     optional ``note`` and ``after_steps``. Unknown quantity names are refused with the close matches."""
-    p = Path(path)
     where = str(path)
-    if p.exists() and not p.is_file():
-        raise SpecError("is not a regular file; give a claims file (TOML)", where)
     try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise SpecError(f"the file is larger than {MAX_FILE_BYTES} bytes", where)
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"cannot read the claims file ({exc.strerror})", where) from None
-    except UnicodeDecodeError:
-        raise SpecError("the claims file is not UTF-8 text", where) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"malformed TOML: {exc}", where) from None
+        text = read_text(path, where, MAX_FILE_BYTES)
+    except SpecError:
+        raise
+    except TutorError as exc:
+        raise SpecError(exc.message, where) from None
+    data = parse_toml(text, where)
     return parse_claims(data, where, keys)
 
 
@@ -150,6 +139,7 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
         note = c.get("note", "")
         if not isinstance(note, str) or len(note) > 500:
             raise SpecError("the note must be a string of at most 500 characters", f"{w}.note")
+        note = free_text(note, f"{w}.note", limit=500)
         steps = c.get("after_steps")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1_000_000):
             raise SpecError("after_steps must be a whole number from 1 to 1000000", f"{w}.after_steps")
@@ -470,7 +460,9 @@ def _slip(kind: str, values: list[float], claim: Claim) -> str:
 def _rounding_artefact(correct: float, claim: Claim) -> str:
     d = claim.decimals
     exact = Decimal(repr(correct))
-    truncated = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_DOWN)
+    with localcontext() as ctx:  # a claim may print more decimals than the default 28 digits hold
+        ctx.prec = max(ctx.prec, d + 400)
+        truncated = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_DOWN)
     if f"{truncated:.{d}f}" == format_fixed(claim.value, d):
         return f"{_fmt(correct)} truncated to {d} decimals instead of rounded"
     for extra in (1, 2):

@@ -24,7 +24,8 @@ from typing import Any, Iterator, Mapping
 
 from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
-from ..spec.network import Network
+from ..spec.network import Network, free_text
+from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
 from .diagnose import MISCONCEPTIONS, Candidate, Tolerance, grade, parse_number
 
@@ -458,30 +459,32 @@ def _answer_record(a: Answer) -> dict[str, Any]:
 
 # -- a file of answers ------------------------------------------------------------------------------------
 
-_LINE = re.compile(r"(?:(?P<key>[^=]+?)\s*=\s*)?(?P<answer>\S+)")
+MAX_ANSWER_LINE = 200  # characters of one line of an answers file (a key and a number fit many times over)
+_ANSWER = re.compile(r"\S+")  # one token: linear, nothing to backtrack
+_QUESTION_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() also takes '²' and '①'
+
+
+def _split_line(line: str) -> tuple[str | None, str] | None:
+    """``ANSWER`` or ``KEY = ANSWER`` (the key may hold spaces, the answer may not); None when neither."""
+    key, eq, answer = line.partition("=")
+    if not eq:
+        key, answer = None, line
+    else:
+        key = key.strip()
+        if not key:
+            return None
+    answer = answer.strip()
+    if not _ANSWER.fullmatch(answer):
+        return None
+    return key, answer
 
 
 def read_answers(path: str | Path, quiz: Quiz, option: str = "--answers") -> dict[int, str]:
     """The answers of a file by question number: one a line, ``ANSWER`` or ``KEY = ANSWER`` (KEY a quantity
     key or question number), ``#`` comments; an answer without a key answers the question after the last."""
-    p = Path(path)
-    if p.exists() and not p.is_file():  # a device or a pipe would be read without end
-        raise TutorError("is not a regular file; give a file of answers", f"{option} {p}")
-    try:
-        if p.stat().st_size > MAX_ANSWERS_BYTES:
-            raise TutorError(
-                f"the file is larger than {MAX_ANSWERS_BYTES} bytes; give one answer a line", f"{option} {p}"
-            )
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TutorError(
-            f"cannot read the file ({exc.strerror}); give a text file with one answer a line", f"{option} {p}"
-        ) from None
-    except UnicodeDecodeError:
-        raise TutorError(
-            "cannot read the file as UTF-8 text; give a text file with one answer a line", f"{option} {p}"
-        ) from None
-    return parse_answers(text, quiz, f"{option} {p}")
+    where = f"{option} {path}"
+    text = read_text(path, where, MAX_ANSWERS_BYTES)
+    return parse_answers(text, quiz, where)
 
 
 def parse_answers(text: str, quiz: Quiz, where: str = "answers") -> dict[int, str]:
@@ -489,19 +492,26 @@ def parse_answers(text: str, quiz: Quiz, where: str = "answers") -> dict[int, st
     n = len(quiz.questions)
     out: dict[int, str] = {}
     last = 0
+    text = text.removeprefix("\ufeff")  # a byte-order mark from a Windows editor
     for i, raw in enumerate(text.splitlines(), 1):
+        if len(raw) > MAX_ANSWER_LINE:
+            raise TutorError(f"line {i}: {len(raw)} characters; a line may have at most {MAX_ANSWER_LINE}", where)
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        m = _LINE.fullmatch(line)
-        if m is None:
+        try:
+            free_text(line, f"{where}: line {i}", limit=MAX_ANSWER_LINE)
+        except TutorError as exc:
+            raise TutorError(exc.message, exc.where) from None
+        parts = _split_line(line)
+        if parts is None:
             raise TutorError(f"line {i}: expected ANSWER or KEY = ANSWER, got {line[:40]!r}", where)
-        key, answer = m.group("key"), m.group("answer")
+        key, answer = parts
         if key is None:
             number = last + 1
         elif key in by_key:
             number = by_key[key]
-        elif key.isdigit():
+        elif _QUESTION_NUMBER.fullmatch(key):
             number = int(key)
         else:
             raise TutorError(
