@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tutor.cli import main
-from tutor.spec.errors import TutorError
 from tutor.spec.resources import data_dir
 
 MAZUR = data_dir("worked_examples") / "mazur" / "spec.toml"
@@ -46,6 +44,10 @@ def cli(*args: str, stdin=None, shell_prefix: str = "", stdout=None, timeout: fl
         timeout=timeout,
         text=True,
     )
+
+
+def toml_escape(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F else c for c in text)
 
 
 def spec_text() -> str:
@@ -133,3 +135,233 @@ def test_item3_a_reader_that_leaves_early_is_not_an_error():
         timeout=120,
     )
     assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr, r.stderr
+
+
+# -- 4. the quiz record survives Ctrl-C and a closed terminal -------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_item4_a_signal_at_any_moment_keeps_the_record(tmp_path, sig):
+    pexpect = pytest.importorskip("pexpect")
+    results = tmp_path / "r.json"
+    child = pexpect.spawn(PY, ["-m", "tutor", "quiz", "mazur", "--results", str(results)], encoding="utf-8")
+    child.expect(r"\] .* = ", timeout=60)
+    child.sendline("0.3775")
+    time.sleep(0.005)  # the signal lands while the answer is graded, not at the prompt
+    child.kill(sig)
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert results.is_file(), child.before
+    record = json.loads(results.read_text(encoding="utf-8"))
+    assert record["questions"][0]["answer"] == "0.3775"
+    assert record["ended"] == "interrupted"
+
+
+def test_item4_the_signal_handlers_are_restored(capsys, tmp_path):
+    answers = tmp_path / "a.txt"
+    answers.write_text("0.3775\n", encoding="utf-8")
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGHUP)
+    assert main(["quiz", "mazur", "--answers", str(answers)]) == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGHUP)) == before
+
+
+# -- 6 to 11. one-line errors instead of tracebacks ----------------------------------------------------
+
+
+def mazur_with(tmp_path, old: str, new: str, name: str = "s.toml") -> Path:
+    text = spec_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_item6_multiclass_hinge_needs_two_outputs(tmp_path, capsys):
+    text = (
+        spec_text()
+        .replace('neurons = ["o1", "o2"]', 'neurons = ["o1"]')
+        .replace("weights = [[0.40, 0.45], [0.50, 0.55]]", "weights = [[0.40, 0.45]]")
+        .replace('weight_labels = [["w5", "w6"], ["w7", "w8"]]', 'weight_labels = [["w5", "w6"]]')
+        .replace('name = "half_sse"\ntargets = [0.01, 0.99]', 'name = "multiclass_hinge"\ntargets = [1.0]')
+    )
+    path = tmp_path / "mh.toml"
+    path.write_text(text, encoding="utf-8")
+    status, _, err = run(["explain", path], capsys)
+    one_line_error(status, err, "loss.name", "at least two output neurons")
+
+
+@pytest.mark.parametrize("where", ["spec", "claims"])
+@pytest.mark.parametrize("payload", ["deep", "bigint"])
+def test_item7_nested_and_huge_toml(tmp_path, capsys, where, payload):
+    bad = "x = " + "[" * 1000 + "]" * 1000 if payload == "deep" else "x = 1" + "0" * 5000
+    spec = tmp_path / "s.toml"
+    spec.write_text((bad + "\n" if where == "spec" else "") + spec_text(), encoding="utf-8")
+    claims = tmp_path / "c.toml"
+    claims.write_text((bad + "\n" if where == "claims" else "") + MAZUR_CLAIMS.read_text(encoding="utf-8"), "utf-8")
+    status, _, err = run(["check", spec, claims], capsys)
+    one_line_error(status, err, "nested" if payload == "deep" else "too long")
+    assert str(spec if where == "spec" else claims) in err
+
+
+def test_item8_a_claim_with_many_decimals(tmp_path, capsys):
+    claims = tmp_path / "c.toml"
+    claims.write_text('[[claim]]\nquantity = "out_h1"\nvalue = "0.59326999210718142000000000000000000"\n', "utf-8")
+    status, out, err = run(["check", "mazur", claims], capsys)
+    assert status == 1 and "Traceback" not in err and "out_h1" in out, err
+
+
+@pytest.mark.parametrize("key", ["²", "①", "1" * 5000, "٣"])
+def test_item8_answer_keys_are_ascii_numbers(tmp_path, capsys, key):
+    answers = tmp_path / "a.txt"
+    answers.write_text(f"{key} = 0.3775\n", encoding="utf-8")
+    status, _, err = run(["quiz", "mazur", "--answers", answers], capsys)
+    one_line_error(status, err, "line 1")
+
+
+@pytest.mark.parametrize("show", ["²", "every:①", "9" * 5000])
+def test_item8_show_takes_ascii_numbers(capsys, show):
+    status, _, err = run(["train", "mazur", "--show", show], capsys)
+    one_line_error(status, err, "--show")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["explain", "{long}"],
+        ["check", "mazur", "{long}"],
+        ["quiz", "mazur", "--answers", "{long}"],
+        ["explain", "mazur", "--template-dir", "{long}"],
+        ["worksheet", "-o", "{long}"],
+        ["explain", "mazur", "-o", "{long}"],
+    ],
+)
+def test_item9_a_very_long_path_is_one_line(capsys, argv):
+    long = "d" * 5000
+    status, _, err = run([a.replace("{long}", long) for a in argv], capsys)
+    one_line_error(status, err, "too long")
+    assert len(err) < 400
+
+
+def diverging(tmp_path, lr: str = "50") -> Path:
+    text = spec_text().replace('activation = "sigmoid"', 'activation = "identity"')
+    return mazur_with_text(tmp_path, text.replace("learning_rate = 0.5", f"learning_rate = {lr}"))
+
+
+def mazur_with_text(tmp_path, text: str) -> Path:
+    path = tmp_path / "div.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "md"])
+def test_item10_explain_steps_that_diverge(tmp_path, capsys, fmt):
+    status, out, err = run(["explain", diverging(tmp_path), "--steps", "50", "--format", fmt], capsys)
+    one_line_error(status, err, "diverged at step 6")
+    assert out == ""
+
+
+def test_item10_a_training_document_whose_final_loss_overflows(tmp_path, capsys):
+    text = (data_dir("worked_examples") / "minibatch" / "spec.toml").read_text(encoding="utf-8")
+    text = text.replace('activation = "sigmoid"', 'activation = "identity"')
+    import re
+
+    text = re.sub(r"learning_rate = [0-9.]+", "learning_rate = 3", text)
+    status, _, err = run(["train", mazur_with_text(tmp_path, text), "--epochs", "3"], capsys)
+    one_line_error(status, err, "diverged at step")
+
+
+# -- 12. answers files cannot make the parser backtrack -------------------------------------------------
+
+
+def test_item12_a_long_answers_line_is_refused_quickly(tmp_path, capsys):
+    answers = tmp_path / "a.txt"
+    answers.write_text("k" * 999_000 + "\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    status, _, err = run(["quiz", "mazur", "--answers", answers], capsys)
+    assert time.perf_counter() - t0 < 10
+    one_line_error(status, err, "line 1", "at most 200")
+
+
+def test_item12_the_line_parser_is_linear():
+    from tutor.teach.quiz import _split_line
+
+    assert _split_line("out_h1 = 0.5933") == ("out_h1", "0.5933")
+    assert _split_line("0.5933") == (None, "0.5933")
+    assert _split_line("a b") is None
+    assert _split_line("= 1") is None
+    t0 = time.perf_counter()
+    assert _split_line("a " * 100_000 + "b") is None  # the old pattern needed minutes here
+    assert time.perf_counter() - t0 < 1
+
+
+# -- 17. control and bidirectional characters ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("char", ["\x1bc", "\x85", "\x9b", "\u202e", "\u2066", "\x07"])
+def test_item17_controls_in_a_title_are_refused(tmp_path, capsys, char):
+    path = mazur_with(tmp_path, 'title = "Mazur', f'title = "Ma{toml_escape(char)}zur')
+    status, _, err = run(["explain", path], capsys)
+    one_line_error(status, err, "title", "not allowed")
+    assert char not in err
+
+
+@pytest.mark.parametrize("char", ["\x1bc", "\u202e", "\x9b"])
+def test_item17_controls_in_a_claim_note_are_refused(tmp_path, capsys, char):
+    claims = tmp_path / "c.toml"
+    note = toml_escape(f"see{char}here")
+    claims.write_text(f'[[claim]]\nquantity = "out_h1"\nvalue = "0.5933"\nnote = "{note}"\n', "utf-8")
+    status, _, err = run(["check", "mazur", claims], capsys)
+    one_line_error(status, err, "claim[0].note")
+    assert char not in err
+
+
+def test_item17_controls_in_an_answers_file_are_refused(tmp_path, capsys):
+    answers = tmp_path / "a.txt"
+    answers.write_text("0.3775\x1bc\n", encoding="utf-8")
+    status, _, err = run(["quiz", "mazur", "--answers", answers], capsys)
+    one_line_error(status, err, "line 1")
+    assert "\x1b" not in err
+
+
+def test_item17_newlines_and_tabs_stay_allowed_in_descriptions(tmp_path, capsys):
+    path = mazur_with(tmp_path, 'description = "Two', 'description = """Two\r\n\tlines """\n_x = """')
+    path.write_text(path.read_text(encoding="utf-8").replace('_x = """', ""), encoding="utf-8")
+    status, _, err = run(["explain", path, "--forward-only"], capsys)
+    assert "control" not in err
+
+
+# -- 18. a UTF-8 byte-order mark -----------------------------------------------------------------------
+
+
+def test_item18_byte_order_marks_are_accepted(tmp_path, capsys):
+    bom = "\ufeff"
+    spec = tmp_path / "s.toml"
+    spec.write_text(bom + spec_text(), encoding="utf-8")
+    claims = tmp_path / "c.toml"
+    claims.write_text(bom + MAZUR_CLAIMS.read_text(encoding="utf-8"), encoding="utf-8")
+    status, out, err = run(["check", spec, claims], capsys)
+    assert status in (0, 1) and err == "", err
+    answers = tmp_path / "a.txt"
+    answers.write_text(bom + "0.3775\n", encoding="utf-8")
+    status, out, err = run(["quiz", spec, "--answers", answers], capsys)
+    assert status == 0 and "0.3775" in out, err
+
+
+# -- 19. small things that were silent -----------------------------------------------------------------
+
+
+def test_item19_an_empty_spec_name_names_the_place(capsys):
+    status, _, err = run(["explain", ""], capsys)
+    one_line_error(status, err, "''", "empty")
+
+
+def test_item19_an_empty_output_is_refused(capsys):
+    status, out, err = run(["explain", "mazur", "-o", ""], capsys)
+    one_line_error(status, err, "--output", "empty")
+    assert out == ""
+
+
+def test_item19_size_must_agree_with_the_neuron_names(tmp_path, capsys):
+    path = mazur_with(tmp_path, 'neurons = ["h1", "h2"]', 'neurons = ["h1", "h2"]\nsize = 3')
+    status, _, err = run(["explain", path], capsys)
+    one_line_error(status, err, "layers[0].size", "2 neuron name")

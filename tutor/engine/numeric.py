@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..spec.errors import GradientError
+from ..spec.errors import ComputeError, GradientError
 from ..spec.network import Network
 from ..spec.rounding import Rounder
 
@@ -207,6 +207,11 @@ def train(net: Network, steps: int, progress: Callable[[int], None] | None = Non
     for k in range(steps):
         bw, W, b = backward(net, fw, W, b, R=R)
         nxt = forward(net, W, b, R=R)
+        if not (np.isfinite(nxt.loss) and all(np.all(np.isfinite(w)) for w in W)):
+            raise ComputeError(
+                f"training diverged at step {k + 1} (the loss or a weight is no longer a finite number); "
+                "lower the learning rate"
+            )
         before.append(fw.loss)
         after.append(nxt.loss)
         fw = nxt

@@ -278,7 +278,7 @@ def run(
             epoch_loss.append(dataset_loss(net, W, bp, R))
         epoch += 1
     b = full_biases(net, bp)
-    final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    final = _final_pass(net, W, b, R, number)
     return Run(kept, losses, epoch_loss, W, bp, final, len(plan))
 
 
@@ -340,3 +340,15 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
 
 def _params_of(net: Network, b: list[np.ndarray]) -> list[np.ndarray]:
     return [v[:1].copy() if l.shared_bias else v.copy() for l, v in zip(net.layers, b)]
+
+
+def _final_pass(net: Network, W, b, R, steps: int) -> list[numeric.Forward]:
+    """The forward pass of every example after the last step; a loss that is no longer finite is divergence."""
+    with np.errstate(all="ignore"):
+        final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    if not all(np.isfinite(f.loss) and np.all(np.isfinite(f.outs[-1])) for f in final):
+        raise ComputeError(
+            f"training diverged at step {steps} (the loss after it is no longer a finite number); "
+            "lower the learning rate"
+        )
+    return final

@@ -605,6 +605,12 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
     is_output = li == hidden
     if "neurons" in raw:
         size = _count(raw["neurons"], f"{where}.neurons")
+        if "size" in raw and raw["size"] != size:
+            raise SpecError(
+                f"size = {_show(raw['size'])} but {size} neuron name(s) are given; give the names or the size, "
+                "or make them agree",
+                f"{where}.size",
+            )
     elif "size" in raw:
         size = raw["size"]
         if isinstance(size, bool) or not isinstance(size, int):
@@ -719,6 +725,12 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
         ok = np.all((targets == 0) | (targets == 1)) and targets.sum() == 1
         if not ok:
             raise SpecError(f"loss {lrule.name!r} needs one-hot targets (one 1, the rest 0)", twhere)
+        if targets.size < 2:
+            raise SpecError(
+                f"loss {lrule.name!r} compares the true class's score with the others': use at least two output "
+                "neurons (one per class)",
+                f"{where}.name",
+            )
         if lrule.name == "hinge" and targets.size != 2:
             raise SpecError(
                 "the hinge loss max(0, 1 + s_c - s) compares two scores: use two output neurons, "
