@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tutor.cli import main
@@ -365,3 +366,107 @@ def test_item19_size_must_agree_with_the_neuron_names(tmp_path, capsys):
     path = mazur_with(tmp_path, 'neurons = ["h1", "h2"]', 'neurons = ["h1", "h2"]\nsize = 3')
     status, _, err = run(["explain", path], capsys)
     one_line_error(status, err, "layers[0].size", "2 neuron name")
+
+
+# -- 15. no false alarms on saturated softmax outputs ----------------------------------------------------
+
+
+def saturated_softmax():
+    from tutor.spec.network import network
+
+    return network(
+        inputs={"values": [-0.09, -0.73]},
+        layers=[
+            {"size": 3, "activation": "sigmoid", "weights": [[1.4, 3.3], [1.3, -5.2], [3.6, 1.8]], "bias": 0.3},
+            {
+                "size": 3,
+                "activation": "softmax",
+                "weights": [[-8.1, 8.7, 5.5], [4.4, 0.4, 8.2], [-11.0, -2.4, -7.2]],
+                "bias": 0.1,
+            },
+        ],
+        loss={"name": "half_sse", "targets": [0.0, 1.0, 0.0]},
+        training={"learning_rate": 0.5},
+    )
+
+
+def test_item15_saturated_softmax_gradients_agree():
+    from tutor.engine.gradcheck import engines_agree, gradient_check
+    from tutor.engine.symbolic import explain_step
+
+    net = saturated_softmax()
+    report = gradient_check(net)
+    assert report.ok, [(r.param, r.symbolic, r.numeric) for r in report.rows]
+    assert engines_agree(explain_step(net)) == []
+
+
+def test_item15_the_floor_is_tied_to_the_gradient_scale():
+    from tutor.engine.gradcheck import Report, Row
+
+    # +-2e-15 on a network whose gradients are of size 1 is rounding; on one whose gradients are 1e-14 it is not
+    rows = [Row("w", 2e-15, -2e-15, 0.0)]
+    assert Report(rows, 1e-6, engine_floor=1e-12).ok
+    assert not Report(rows, 1e-6, engine_floor=1e-26).ok
+
+
+def test_item15_the_softmax_delta_is_the_stable_form():
+    from fractions import Fraction
+
+    from tutor.engine import numeric
+
+    net = saturated_softmax()
+    fw = numeric.forward(net)
+    bw, _, _ = numeric.backward(net, fw)
+    a = [Fraction(v) for v in fw.outs[-1]]
+    g = [Fraction(v) for v in bw.dE_dout[-1]]
+    dot = sum(gk * ak for gk, ak in zip(g, a))
+    exact = [float((gj - dot) * aj) for gj, aj in zip(g, a)]
+    scale = max(abs(float(v)) for v in g)
+    assert np.allclose(bw.deltas[-1], exact, rtol=1e-12, atol=1e-16 * scale)
+
+
+# -- 16. torch's Softplus is linear above its threshold -------------------------------------------------
+
+
+def test_item16_softplus_threshold_is_modelled():
+    from tutor.spec.network import network
+
+    def net(threshold):
+        act = {"name": "softplus", "threshold": threshold}
+        return network(
+            inputs={"values": [1.0]},
+            layers=[
+                {"size": 1, "activation": act, "weights": [[21.0]], "bias": 0.0},
+                {"size": 1, "activation": "identity", "weights": [[1.0]], "bias": 0.0},
+            ],
+            loss={"name": "half_sse", "targets": [0.0]},
+            training={"learning_rate": 0.1},
+        )
+
+    from tutor.engine.gradcheck import engines_agree, gradient_check
+    from tutor.engine.numeric import forward
+    from tutor.engine.symbolic import explain_step
+
+    assert forward(net(20.0)).outs[0][0] == 21.0  # torch: Softplus()(21) == 21
+    assert forward(net(0.0)).outs[0][0] == np.logaddexp(0.0, 21.0)  # exact by default
+    for t in (0.0, 20.0):
+        assert engines_agree(explain_step(net(t))) == []
+        assert gradient_check(net(t)).ok or t == 20.0  # finite differences straddle no kink at 21
+
+
+def test_item16_from_torch_keeps_the_threshold():
+    torch = pytest.importorskip("torch")
+    from tutor.interop.torch import from_torch
+
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(1, 1), nn.Softplus(), nn.Linear(1, 1)).double()
+    with torch.no_grad():
+        model[0].weight.fill_(21.0)
+        model[0].bias.fill_(0.0)
+        model[2].weight.fill_(1.0)
+        model[2].bias.fill_(0.0)
+    net = from_torch(model, torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.0]], dtype=torch.float64))
+    assert net.layers[0].activation_params["threshold"] == 20.0
+    from tutor.engine.numeric import forward
+
+    assert forward(net).outs[-1][0] == float(model(torch.tensor([[1.0]], dtype=torch.float64)).detach()[0, 0])

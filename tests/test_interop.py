@@ -319,7 +319,7 @@ def test_from_torch_linear_without_bias_gets_a_fixed_zero():
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=2), nn.Linear(2, 1)),
-            "from_torch(): layer 1 (Softplus(beta=2, threshold=20)) is not supported: only the default",
+            "from_torch(): layer 1 (Softplus(beta=2, threshold=20)) is not supported: only the default beta=1",
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=0)),

@@ -71,13 +71,14 @@ def _torch_activation(m: Any, i: int, where: str) -> Any:
     if kind is nn.ELU:
         return {"name": "elu", "alpha": float(m.alpha)}
     if kind is nn.Softplus:
-        if m.beta != 1 or m.threshold != 20:
+        if m.beta != 1 or not m.threshold > 0:
             raise TutorError(
                 f"layer {i} (Softplus(beta={m.beta:g}, threshold={m.threshold:g})) is not supported: "
-                "only the default beta=1, threshold=20 (softplus = ln(1 + e^x))",
+                "only the default beta=1 with a threshold > 0 (softplus = ln(1 + e^x), linear above the threshold)",
                 where,
             )
-        return "softplus"
+        # torch is linear above its threshold (20 by default); the spec models that, or (20, 22) disagrees
+        return {"name": "softplus", "threshold": float(m.threshold)}
     if kind is nn.Softmax:
         if m.dim not in (-1, 1):
             raise TutorError(

@@ -95,7 +95,29 @@ def _sigmoid_np(z, p):
 
 
 def _softplus_np(z, p):
-    return np.logaddexp(0.0, z)  # ln(1 + e^z) without overflow for large z
+    y = np.logaddexp(0.0, z)  # ln(1 + e^z) without overflow for large z
+    t = p.get("threshold", 0.0)
+    return np.where(z > t, z, y) if t > 0 else y
+
+
+def _softplus_df_np(z, a, p):
+    s = _sigmoid_np(z, p)
+    t = p.get("threshold", 0.0)
+    return np.where(z > t, 1.0, s) if t > 0 else s
+
+
+def _softplus_sym(x, p):
+    sp = _sp()
+    f = sp.log(1 + sp.exp(x))
+    t = p.get("threshold", 0.0)
+    return sp.Piecewise((x, x > sp.Float(t)), (f, True)) if t > 0 else f
+
+
+def _softplus_sym_deriv(x, y, p):
+    sp = _sp()
+    d = 1 / (1 + sp.exp(-x))
+    t = p.get("threshold", 0.0)
+    return sp.Piecewise((1, x > sp.Float(t)), (d, True)) if t > 0 else d
 
 
 def _softmax_np(z, p):
@@ -175,11 +197,13 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "softplus",
-            "f(x) = ln(1 + e^x), f'(x) = 1/(1 + e^-x)",
-            sym=lambda x, p: _sp().log(1 + _sp().exp(x)),
-            sym_deriv=lambda x, y, p: 1 / (1 + _sp().exp(-x)),
+            "f(x) = ln(1 + e^x), f'(x) = 1/(1 + e^-x); with threshold T > 0 (as torch's Softplus, T = 20), "
+            "f(x) = x and f'(x) = 1 for x > T",
+            defaults={"threshold": 0.0},
+            sym=_softplus_sym,
+            sym_deriv=_softplus_sym_deriv,
             np_f=_softplus_np,
-            np_df=lambda z, a, p: _sigmoid_np(z, p),
+            np_df=_softplus_df_np,
         ),
         Activation(
             "softmax",
