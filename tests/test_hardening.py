@@ -470,3 +470,50 @@ def test_item16_from_torch_keeps_the_threshold():
     from tutor.engine.numeric import forward
 
     assert forward(net).outs[-1][0] == float(model(torch.tensor([[1.0]], dtype=torch.float64)).detach()[0, 0])
+
+
+# -- 5. worksheet folders --------------------------------------------------------------------------------
+
+
+def test_item5_fewer_variants_remove_the_old_ones(tmp_path, capsys):
+    out = tmp_path / "ws"
+    assert run(["worksheet", "--count", "3", "--format", "md", "-o", out], capsys)[0] == 0
+    assert run(["worksheet", "--count", "1", "--format", "md", "-o", out], capsys)[0] == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["variant-01"]
+
+
+def test_item5_a_users_file_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "ws"
+    (out / "variant-01").mkdir(parents=True)
+    mine = out / "variant-01" / "spec.toml"
+    mine.write_text("my own spec\n", encoding="utf-8")
+    status, _, err = run(["worksheet", "--format", "md", "-o", out], capsys)
+    one_line_error(status, err, "spec.toml", "--force")
+    assert mine.read_text(encoding="utf-8") == "my own spec\n"
+    assert sorted(p.name for p in (out / "variant-01").iterdir()) == ["spec.toml"]
+    assert run(["worksheet", "--format", "md", "-o", out, "--force"], capsys)[0] == 0
+    assert mine.read_text(encoding="utf-8") != "my own spec\n"
+
+
+def test_item5_a_symlinked_variant_folder_is_not_written_through(tmp_path, capsys):
+    out = tmp_path / "ws"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "variant-01").symlink_to(elsewhere)
+    status, _, err = run(["worksheet", "--format", "md", "-o", out, "--force"], capsys)
+    one_line_error(status, err, "symbolic link")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_item5_a_missing_moodle_folder_fails_before_any_variant(tmp_path, capsys):
+    out = tmp_path / "ws"
+    status, _, err = run(["worksheet", "--count", "3", "-o", out, "--moodle", tmp_path / "no" / "bank.xml"], capsys)
+    one_line_error(status, err, "--moodle")
+    assert not out.exists()
+
+
+def test_item1_moodle_onto_a_variant_file_is_refused(tmp_path, capsys):
+    out = tmp_path / "ws"
+    status, _, err = run(["worksheet", "-o", out, "--moodle", out / "variant-01" / "spec.toml"], capsys)
+    one_line_error(status, err, "--moodle")

@@ -131,6 +131,9 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
     w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
+    w.add_argument(
+        "--force", action="store_true", help="overwrite files in the folder that an earlier worksheet run did not write"
+    )
 
     r = sub.add_parser(
         "regenerate",
@@ -597,7 +600,7 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     items = worksheet.variants(count, args.seed, options, tolerance)
-    written = worksheet.write(args.output, items, count, formats, args.pdf, args.moodle, tick)
+    written = worksheet.write(args.output, items, count, formats, args.pdf, args.moodle, tick, force=args.force)
     print(
         f"wrote {count} variant(s), {len(written)} files, to {args.output}"
         + (f" and {args.moodle}" if args.moodle else "")

@@ -8,6 +8,7 @@ Variant ``k`` of ``--seed S`` is the random network of seed ``S + k - 1``: ``bac
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -167,6 +168,77 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
 # -- files ----------------------------------------------------------------------------------------------------
 
 
+MANIFEST = ".backprop-tutor-worksheet.json"  # what the last run wrote here: only those files are overwritten
+
+
+def planned_files(count: int, formats: Iterable[str], pdf: bool) -> dict[str, list[str]]:
+    """Every file a run writes, by variant folder (relative to the output folder)."""
+    width = max(2, len(str(count)))
+    names = ["spec.toml"]
+    for fmt in formats:
+        names += [f"sheet.{fmt}", f"key.{fmt}", f"walkthrough.{fmt}"]
+        if pdf and fmt == "tex":
+            names += ["sheet.pdf", "key.pdf", "walkthrough.pdf"]
+    return {f"variant-{k:0{width}d}": list(names) for k in range(1, count + 1)}
+
+
+def _read_manifest(root: Path) -> set[str]:
+    import json
+
+    path = root / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() and not path.is_symlink() else {}
+    except (OSError, ValueError):
+        data = {}
+    files = data.get("files", []) if isinstance(data, dict) else []
+    return {f for f in files if isinstance(f, str)}
+
+
+def _moodle_entry(root: Path, moodle: str | Path) -> str:
+    return "moodle:" + os.path.relpath(Path(moodle).resolve(), root.resolve())
+
+
+def check_outputs(
+    root: Path, plan: dict[str, list[str]], moodle: str | Path | None, force: bool
+) -> tuple[set[str], list[str]]:
+    """Refuse, before anything is written, what would overwrite a file this tool did not write (unless
+    ``force``), write through a symlink, or land in a missing folder. Returns the old manifest and the stale
+    variant folders of an earlier run to remove."""
+    if root.is_symlink() and not root.is_dir():
+        raise TutorError("is a symbolic link that leads nowhere; give a folder", f"-o {root}")
+    if root.exists() and not root.is_dir():
+        raise TutorError("exists and is not a folder; give a folder for the worksheets", f"-o {root}")
+    ours = _read_manifest(root) if root.is_dir() else set()
+    hint = "; give an empty folder, or --force to overwrite"
+    for folder, names in plan.items():
+        d = root / folder
+        if d.is_symlink():
+            raise TutorError("is a symbolic link; the worksheet writes real folders only, not through links", str(d))
+        if d.exists() and not d.is_dir():
+            raise TutorError("exists and is not a folder" + hint, str(d))
+        for name in names:
+            f = d / name
+            if f.is_symlink():
+                raise TutorError("is a symbolic link; the worksheet does not write through links", str(f))
+            if f.exists() and f"{folder}/{name}" not in ours and not force:
+                raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, str(f))
+    if moodle is not None:
+        m = Path(moodle)
+        if not m.parent.is_dir() and m.parent.resolve() != root.resolve():  # the output folder is made first
+            raise TutorError("its folder does not exist; give a file in an existing folder", f"--moodle {m}")
+        if m.is_dir():
+            raise TutorError("is a folder; give a file name for the question bank", f"--moodle {m}")
+        for folder, names in plan.items():
+            for name in names:
+                if m.resolve() == (root / folder / name).resolve():
+                    raise TutorError(f"is one of the files the worksheet writes ({folder}/{name})", f"--moodle {m}")
+        if m.exists() and not force and _moodle_entry(root, m) not in ours:
+            raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, f"--moodle {m}")
+    stale = sorted({f.split("/", 1)[0] for f in ours} - set(plan))
+    stale = [f for f in stale if re.fullmatch(r"variant-[0-9]+", f)]
+    return ours, stale
+
+
 def write(
     directory: str | Path,
     items: Iterable[Variant],
@@ -175,25 +247,43 @@ def write(
     pdf: bool = False,
     moodle: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Write every variant under ``directory``: ``variant-NN/`` holds the student sheet, the answer key, the full
-    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again."""
+    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again.
+
+    Every output path is checked first (see ``check_outputs``); a manifest in the folder lists what was written,
+    so a later run may overwrite those files and removes the variant folders it no longer writes."""
+    import json
+
     from ..render import render_latex, render_markdown
+    from ..spec.resources import write_file
 
     handout = {"md": render_markdown, "tex": render_latex}
     root = Path(directory)
     if pdf:
         _pdflatex()
-    if root.exists() and not root.is_dir():
-        raise TutorError("exists and is not a folder; give a folder for the worksheets", f"-o {root}")
     formats = tuple(formats)
+    plan = planned_files(count, formats, pdf)
+    ours, stale = check_outputs(root, plan, moodle, force)
     width = max(2, len(str(count)))
     written: list[Path] = []
     kept: list[Variant] = []
+    listed = [f"{folder}/{name}" for folder, names in plan.items() for name in names]
+    if moodle is not None:
+        listed.append(_moodle_entry(root, moodle))  # relative: the same run in another folder writes the same bytes
+
+    def manifest(files) -> None:
+        write_file(root / MANIFEST, json.dumps({"tool": "backprop-tutor worksheet", "files": files}, indent=1) + "\n")
+
     try:
+        started = False
         for v in items:
             folder = root / f"variant-{v.number:0{width}d}"
             folder.mkdir(parents=True, exist_ok=True)
+            if not started:  # a run that stops half-way still knows these files are its own
+                manifest(sorted(ours | set(listed)))
+                started = True
             files = {"spec.toml": randomnet.to_toml(v.made.spec)}
             for fmt in formats:
                 files[f"sheet.{fmt}"] = sheet(v, fmt, key=False, count=count)
@@ -201,7 +291,7 @@ def write(
                 # the key gives each numbered box its formula, numbers and value; this is the step's handout
                 files[f"walkthrough.{fmt}"] = handout[fmt](v.walk)
             for name, content in files.items():
-                (folder / name).write_text(content, encoding="utf-8")
+                write_file(folder / name, content)
                 written.append(folder / name)
             if moodle is not None:
                 kept.append(v)
@@ -210,12 +300,25 @@ def write(
         if moodle is not None:
             from .moodle import moodle_xml
 
-            Path(moodle).write_bytes(moodle_xml(kept))
+            write_file(Path(moodle), moodle_xml(kept))
             written.append(Path(moodle))
     except OSError as exc:
         raise TutorError(f"cannot write the file ({exc.strerror})", exc.filename or str(root)) from None
     if pdf:
         written += compile_all([p for p in written if p.suffix == ".tex"])
+    for folder in stale:  # an earlier run's variants beyond this count: only the files it wrote
+        d = root / folder
+        if d.is_symlink() or not d.is_dir():
+            continue
+        for f in [x for x in ours if x.startswith(folder + "/") and ".." not in x.split("/")]:
+            p = root / f
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # the user put something of their own there: keep it
+    manifest(listed)
     return written
 
 
@@ -239,6 +342,8 @@ def compile_pdf(tex: Path) -> Path:
         pdf = pdflatex(Path(tex).read_text(encoding="utf-8"))
     except TutorError as exc:
         raise TutorError(exc.message, str(tex)) from None
+    from ..spec.resources import write_file
+
     out = Path(tex).with_suffix(".pdf")
-    out.write_bytes(pdf)
+    write_file(out, pdf)
     return out
