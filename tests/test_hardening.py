@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tutor.cli import main
+from tutor.spec.errors import TutorError
 from tutor.spec.resources import data_dir
 
 MAZUR = data_dir("worked_examples") / "mazur" / "spec.toml"
@@ -517,3 +518,56 @@ def test_item1_moodle_onto_a_variant_file_is_refused(tmp_path, capsys):
     out = tmp_path / "ws"
     status, _, err = run(["worksheet", "-o", out, "--moodle", out / "variant-01" / "spec.toml"], capsys)
     one_line_error(status, err, "--moodle")
+
+
+# -- 11. the Python API raises the tutor's own errors ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call,fragment",
+    [
+        (lambda t: t.load(b"mazur"), "load(): expected a file path"),
+        (lambda t: t.load(3), "load(): expected a file path"),
+        (lambda t: t.loads(None), "expected TOML text"),
+        (lambda t: t.explain_step(t.load("mazur")).value("nope"), "value(): no quantity 'nope'"),
+        (lambda t: t.explain_step(t.load("mazur")).value("w5 +"), "close matches: w5+"),
+    ],
+)
+def test_item11_api_errors_are_the_tutors(call, fragment):
+    import tutor
+
+    with pytest.raises(TutorError) as info:
+        call(tutor)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_item11_a_meta_device_model_is_a_tutor_error():
+    torch = pytest.importorskip("torch")
+    import tutor
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1, device="meta"), torch.nn.Sigmoid())
+    with pytest.raises(TutorError, match="meta device"):
+        tutor.from_torch(model, torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble, np.int32])
+def test_item11_numpy_scalars_and_arrays_are_numbers(dtype):
+    import tutor
+
+    net = tutor.network(
+        inputs={"values": np.array([1, 2], dtype=dtype)},
+        layers=[
+            {"size": 1, "activation": "sigmoid", "weights": np.array([[1, 0]], dtype=dtype), "biases": np.array([0])}
+        ],
+        loss={"name": "half_sse", "targets": [dtype(1)]},
+        training={"learning_rate": dtype(1)},
+    )
+    assert net.inputs.tolist() == [1.0, 2.0] and net.learning_rate == 1.0
+    assert type(net.learning_rate) is float
+    with pytest.raises(TutorError):
+        tutor.network(
+            inputs={"values": [np.bool_(True)]},
+            layers=[{"size": 1, "activation": "sigmoid", "weights": [[1.0]]}],
+            loss={"name": "half_sse", "targets": [1.0]},
+            training={"learning_rate": 1.0},
+        )

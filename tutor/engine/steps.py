@@ -129,7 +129,7 @@ class Walkthrough:
     check: Any = None  # a gradcheck.Report, when asked for
 
     def value(self, key: str) -> float:
-        return self.quantities[key].value
+        return _value(self.quantities, key)
 
     def values(self) -> dict[str, float]:
         """Every quantity by its stable key, in computation order."""
@@ -172,7 +172,20 @@ class TrainingWalk:
     hyper: list[str]  # keys of the optimizer's hyperparameters and of t
 
     def value(self, key: str) -> float:
-        return self.quantities[key].value
+        return _value(self.quantities, key)
 
     def values(self) -> dict[str, float]:
         return {k: q.value for k, q in self.quantities.items()}
+
+
+def _value(quantities, key: str) -> float:
+    """A quantity's value by key; an unknown key is a one-line error with the close matches."""
+    if isinstance(key, str) and key in quantities:
+        return quantities[key].value
+    import difflib
+
+    from ..spec.errors import TutorError
+
+    close = difflib.get_close_matches(str(key), list(quantities), n=4, cutoff=0.6) if isinstance(key, str) else []
+    hint = f"; close matches: {', '.join(close)}" if close else "; see .values() for every key"
+    raise TutorError(f"no quantity {str(key)[:60]!r}{hint}", "value()")

@@ -129,6 +129,14 @@ def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
         stages[-1].activation, stages[-1].act_index = act, i
     if not stages:
         raise TutorError("the model has no Linear layer", where)
+    for s in stages:
+        for name, t in (("weight", s.linear.weight), ("bias", s.linear.bias)):
+            if t is not None and (t.is_meta or t.device.type == "meta"):
+                raise TutorError(
+                    f"layer {s.index} ({_describe(s.linear)}) has its {name} on the meta device (no values); "
+                    "materialize the model first, e.g. model.to_empty(device='cpu') and set its parameters",
+                    where,
+                )
     for s in stages[:-1]:
         if s.activation == "softmax":
             raise TutorError(f"layer {s.act_index} (Softmax) is supported after the last Linear layer only", where)

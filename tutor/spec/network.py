@@ -836,6 +836,8 @@ def _table(data: Mapping, key: str, where: str) -> Mapping:
 
 
 def _number(value: Any, where: str) -> float:
+    if isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
+        value = float(value) if isinstance(value, np.floating) else int(value)  # any float or integer dtype
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"expected a number, got {_show(value)}", where)
     try:
@@ -847,13 +849,24 @@ def _number(value: Any, where: str) -> float:
     return x
 
 
+def _listed(value: Any) -> Any:
+    """A NumPy array or a tuple as the list the TOML format would give (the Python API takes both)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim else value.item()
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _vector(value: Any, where: str) -> np.ndarray:
+    value = _listed(value)
     if not isinstance(value, list):
         raise SpecError(f"expected a list of numbers, got {_show(value)}", where)
     return np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(value)], dtype=float)
 
 
 def _matrix(value: Any, rows: int, cols: int, where: str) -> np.ndarray:
+    value = _listed(value)
+    if isinstance(value, list):
+        value = [_listed(r) for r in value]
     if not isinstance(value, list):
         raise SpecError(
             f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where
