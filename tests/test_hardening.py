@@ -571,3 +571,24 @@ def test_item11_numpy_scalars_and_arrays_are_numbers(dtype):
             loss={"name": "half_sse", "targets": [1.0]},
             training={"learning_rate": 1.0},
         )
+
+
+def test_item19_a_misspelt_block_in_an_override_is_a_warning(tmp_path, capsys):
+    folder = tmp_path / "tpl" / "training"
+    folder.mkdir(parents=True)
+    (folder / "train.md.j2").write_text(
+        '{% extends "builtin/training/train.md.j2" %}\n{% block nosuchblock %}X{% endblock %}\n', encoding="utf-8"
+    )
+    status, out, err = run(["explain", "minibatch", "-f", "md", "--template-dir", tmp_path / "tpl"], capsys)
+    assert status == 0
+    assert err.startswith("backprop-tutor: warning:") and "'nosuchblock'" in err and err.count("\n") == 1, err
+
+
+def test_item19_a_correct_override_gives_no_warning(tmp_path, capsys):
+    folder = tmp_path / "tpl" / "markdown"
+    folder.mkdir(parents=True)
+    (folder / "walkthrough.md.j2").write_text(
+        '{% extends "builtin/markdown/walkthrough.md.j2" %}\n{% block header %}# Mine\n{% endblock %}\n', "utf-8"
+    )
+    status, out, err = run(["explain", "mazur", "-f", "md", "--template-dir", tmp_path / "tpl"], capsys)
+    assert status == 0 and err == "" and out.startswith("# Mine")

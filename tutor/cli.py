@@ -198,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Overflow inside NumPy is checked where it matters (finite values or a one-line error);
             # its warnings would only add lines to a student's terminal.
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.showwarning = _show_warning
             status = _COMMANDS[args.command](args)
         _flush_stdout()
         return status
@@ -222,6 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "standard output"
         print(f"{PROG}: error: {place}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning is one line on stderr, like an error, without the source line Python would add."""
+    text = " ".join(str(message).split())
+    print(f"{PROG}: warning: {text}", file=sys.stderr)
 
 
 class _StdoutError(Exception):

@@ -130,7 +130,11 @@ def render_template(
     import jinja2
 
     try:
-        return _environment(autoescape, options.template_dir).get_template(template).render(**context)
+        env = _environment(autoescape, options.template_dir)
+        compiled = env.get_template(template)
+        if options.template_dir is not None:
+            _warn_unknown_blocks(str(options.template_dir), template, tuple(compiled.blocks))
+        return compiled.render(**context)
     except jinja2.TemplateNotFound as exc:
         raise TutorError(f"template {exc.name!r} not found in the template folders") from None
     except jinja2.TemplateSyntaxError as exc:
@@ -145,3 +149,53 @@ def render_template(
         raise TutorError("a template is not UTF-8 text", template) from None
     except Exception as exc:  # an override may fail in any way at render time: it is the user's input
         raise TutorError(f"the template failed: {type(exc).__name__}: {exc}", template) from None
+
+
+_BLOCK = re.compile(r"{%-?\s*block\s+(\w+)")
+_EXTENDS = re.compile(r"""{%-?\s*extends\s+["']([^"']+)["']""")
+
+
+@lru_cache(maxsize=64)
+def _warn_unknown_blocks(template_dir: str, template: str, blocks: tuple[str, ...]) -> None:
+    """An override's block that the shipped template does not have is ignored by Jinja2: say so (a misspelt
+    block name would otherwise leave the lecturer wondering why nothing changed)."""
+    import warnings
+
+    from ..spec.resources import data_dir
+
+    override = Path(template_dir) / template
+    if not override.is_file():
+        return
+    known: set[str] = set()
+    names = [template]
+    seen: set[str] = set()
+    while names:
+        name = names.pop().removeprefix("builtin/")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            text = (data_dir("templates") / name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        known.update(_BLOCK.findall(text))
+        names += _EXTENDS.findall(text)
+    unknown = sorted(set(blocks) - known)
+    if known and unknown:
+        import difflib
+
+        hints = []
+        for b in unknown:
+            close = difflib.get_close_matches(b, sorted(known), n=1)
+            hints.append(f"{b!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        warnings.warn(
+            TemplateWarning(
+                f"{override}: block {', '.join(hints)} is not a block of the built-in {template} and is ignored; "
+                f"its blocks: {', '.join(sorted(known))}"
+            ),
+            stacklevel=2,
+        )
+
+
+class TemplateWarning(UserWarning):
+    """An override that cannot take effect (a block name the shipped template does not have)."""
