@@ -592,3 +592,42 @@ def test_item19_a_correct_override_gives_no_warning(tmp_path, capsys):
     )
     status, out, err = run(["explain", "mazur", "-f", "md", "--template-dir", tmp_path / "tpl"], capsys)
     assert status == 0 and err == "" and out.startswith("# Mine")
+
+
+# -- 14. sizes and runaway work -------------------------------------------------------------------------
+
+
+def test_item14_output_past_the_size_cap_is_refused(monkeypatch, tmp_path, capsys):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("tutor.spec.network"), "MAX_OUTPUT_BYTES", 5_000)
+    status, out, err = run(["explain", "mazur", "-f", "html", "-o", tmp_path / "x.html"], capsys)
+    one_line_error(status, err, "--format html", "MB are written")
+    assert not (tmp_path / "x.html").exists() and out == ""
+
+
+def test_item14_the_output_cap_fits_every_shipped_example(capsys):
+    from tutor.spec.network import MAX_OUTPUT_BYTES
+
+    assert MAX_OUTPUT_BYTES <= 50_000_000  # the 1-256-6 network's HTML (232 MB) is refused
+    status, out, _ = run(["explain", "mazur", "-f", "html"], capsys)
+    assert status == 0 and len(out) < MAX_OUTPUT_BYTES
+
+
+def test_item14_a_hopeless_random_draw_ends_with_one_line(monkeypatch, capsys):
+    from tutor.teach import randomnet
+
+    assert randomnet.MAX_ATTEMPTS * 0.002 < 30  # about 2 ms a draw of the largest shape: under 30 s
+    monkeypatch.setattr(randomnet, "MAX_ATTEMPTS", 40)
+    t0 = time.perf_counter()
+    status, _, err = run(["quiz", "--random", "--seed", "1", "--shape", "6-6-6-6-6", "--activation", "relu"], capsys)
+    assert time.perf_counter() - t0 < 30
+    one_line_error(status, err, "--seed", "no well-conditioned network")
+
+
+def test_item14_the_random_draw_has_a_time_limit(monkeypatch, capsys):
+    from tutor.teach import randomnet
+
+    monkeypatch.setattr(randomnet, "MAX_SECONDS", 0.0)
+    status, _, err = run(["quiz", "--random", "--seed", "1", "--shape", "6-6-6-6-6", "--activation", "relu"], capsys)
+    one_line_error(status, err, "--seed", "in 0 s")

@@ -309,6 +309,15 @@ def _progress(total: int, label: str) -> Callable[[int], None] | None:
 
 
 def _write(args: argparse.Namespace, data: str | bytes) -> None:
+    from .spec.network import MAX_OUTPUT_BYTES
+
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogateescape"))
+    if size > MAX_OUTPUT_BYTES:
+        raise TutorError(
+            f"the {args.format} document would be {size / 1e6:.0f} MB; at most {MAX_OUTPUT_BYTES / 1e6:.0f} MB "
+            "are written (more is no longer read): use a smaller network, fewer --view or another --format",
+            f"--format {args.format}",
+        )
     if args.output:
         from .spec.resources import write_file
 

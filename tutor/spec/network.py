@@ -25,6 +25,7 @@ MAX_LAYERS = 16
 MAX_WIDTH = 256
 MAX_LABEL = 64
 MAX_FILE_BYTES = 2_000_000
+MAX_OUTPUT_BYTES = 50_000_000  # a document no person reads to the end (a 1-256-6 network's HTML was 232 MB)
 ROUNDINGS = ("exact", "as-printed")
 UPDATE_ORDERS = ("standard", "updated-first")
 MAX_DIGITS = 15

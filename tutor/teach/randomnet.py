@@ -31,7 +31,11 @@ LOSSES = ("half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy"
 # 1.0 is left out: with it, forgetting the learning rate would give the right update.
 LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.5)
 _KINKED = ("relu", "leaky_relu", "elu")
-MAX_ATTEMPTS = 20_000
+# Draws before giving up: a draw of the largest shape (6-6-6-6-6) costs about 2 ms, so a hopeless set of options
+# ends in about 10 s. The budget counts draws, not seconds, so a seed gives the same network on any machine;
+# MAX_SECONDS is only the safety net of a very slow one.
+MAX_ATTEMPTS = 5_000
+MAX_SECONDS = 25.0
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,16 @@ def make(seed: int, options: Options = Options()) -> RandomNetwork:
     check_seed(seed)
     options = options.validated()
     rng = np.random.default_rng(seed)
-    for _ in range(MAX_ATTEMPTS):
+    import time
+
+    deadline = time.monotonic() + MAX_SECONDS
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt % 100 == 99 and time.monotonic() > deadline:
+            raise TutorError(
+                f"no well-conditioned network with these options in {MAX_SECONDS:g} s ({attempt + 1} draws); "
+                "try another --shape or --activation",
+                "--seed",
+            )
         spec = _draw(rng, seed, options)
         try:
             net = from_mapping(spec, where=f"random network (seed {seed})")
