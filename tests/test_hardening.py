@@ -745,3 +745,35 @@ def test_fuzz_answer_files(tmp_path_factory, lines, bom):
     answers = folder / "a.txt"
     answers.write_text(("\ufeff" if bom else "") + "\n".join(lines), encoding="utf-8", errors="surrogatepass")
     assert_clean(*main_quietly(["quiz", "mazur", "--answers", answers]))
+
+
+def test_the_readme_limits_table_matches_the_code():
+    import importlib
+
+    from tutor.engine.views import MAX_PATHS
+    from tutor.spec.resources import MAX_NAME, MAX_PATH
+    from tutor.teach import checker, quiz, randomnet, worksheet
+
+    spec = importlib.import_module("tutor.spec.network")  # tutor.spec.network is also a function's name
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Limits", 1)[1].split("## Performance", 1)[0]
+    for value in (
+        spec.MAX_FILE_BYTES,
+        spec.MAX_TOML_DEPTH,
+        spec.MAX_PARAMETERS,
+        spec.MAX_LAYERS,
+        spec.MAX_WIDTH,
+        spec.MAX_EXAMPLES,
+        spec.MAX_LABEL,
+        spec.MAX_OUTPUT_BYTES,
+        checker.MAX_CLAIMS,
+        quiz.MAX_ANSWERS_BYTES,
+        quiz.MAX_ANSWER_LINE,
+        randomnet.MAX_ATTEMPTS,
+        randomnet.MAX_SEED,
+        worksheet.MAX_COUNT,
+        MAX_PATHS,
+        MAX_PATH,
+        MAX_NAME,
+    ):
+        assert f"{value:,}" in table, value
