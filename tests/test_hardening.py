@@ -160,6 +160,26 @@ def test_item4_a_signal_at_any_moment_keeps_the_record(tmp_path, sig):
     assert record["ended"] == "interrupted"
 
 
+def test_item4_ctrl_c_just_after_the_last_answer_keeps_the_record(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    from tutor.spec.network import load
+    from tutor.teach.diagnose import Tolerance
+    from tutor.teach.quiz import Quiz
+
+    n = len(Quiz(load("mazur"), Tolerance.parse(None, 9)).questions)
+    results = tmp_path / "r.json"
+    child = pexpect.spawn(PY, ["-m", "tutor", "quiz", "mazur", "--results", str(results)], encoding="utf-8")
+    child.expect(r"\] .* = ", timeout=60)
+    for _ in range(n):
+        child.sendline("s")
+    child.expect(rf"\[{n}/{n}\]", timeout=60)
+    child.kill(signal.SIGINT)  # while the last answer is graded and the summary and record are written
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert results.is_file(), child.before
+    assert len(json.loads(results.read_text(encoding="utf-8"))["questions"]) == n
+
+
 def test_item4_the_signal_handlers_are_restored(capsys, tmp_path):
     answers = tmp_path / "a.txt"
     answers.write_text("0.3775\n", encoding="utf-8")
@@ -656,6 +676,7 @@ NASTY = [
     '"\\u0085"',
     "1" + "0" * 5000,
     "[" * 200 + "]" * 200,
+    "[" * 1000 + "]" * 1000,
     "true",
     "[1, 2, 3]",
     "[0.5]",
