@@ -117,6 +117,8 @@ def why_not(net: Network) -> str | None:
     for layer in net.layers:
         if layer.activation not in forms.ACTIVATIONS:
             return f"activation {layer.activation} has no element-wise float form"
+        if layer.activation == "softplus" and layer.activation_params.get("threshold", 0.0) > 0:
+            return "softplus with a threshold (torch's): its float form is the exact one"
     if net.loss not in forms.LOSSES:
         return f"loss {net.loss} has no separable float form"
     return None

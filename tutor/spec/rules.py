@@ -113,17 +113,24 @@ def _softplus_df_np(z, a, p):
     return np.where(z > t, 1.0, s) if t > 0 else s
 
 
+def _threshold(p) -> float:
+    """Softplus's threshold as a number; a symbol (the float forms are generated with symbolic parameters) is
+    the exact form, which is what those forms implement (floatcode leaves a thresholded softplus to NumPy)."""
+    t = p.get("threshold", 0.0)
+    return float(t) if isinstance(t, (int, float)) else 0.0
+
+
 def _softplus_sym(x, p):
     sp = _sp()
     f = sp.log(1 + sp.exp(x))
-    t = p.get("threshold", 0.0)
+    t = _threshold(p)
     return sp.Piecewise((x, x > sp.Float(t)), (f, True)) if t > 0 else f
 
 
 def _softplus_sym_deriv(x, y, p):
     sp = _sp()
     d = 1 / (1 + sp.exp(-x))
-    t = p.get("threshold", 0.0)
+    t = _threshold(p)
     return sp.Piecewise((1, x > sp.Float(t)), (d, True)) if t > 0 else d
 
 
