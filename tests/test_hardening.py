@@ -550,7 +550,7 @@ def test_item1_moodle_onto_a_variant_file_is_refused(tmp_path, capsys):
         (lambda t: t.load(b"mazur"), "load(): expected a file path"),
         (lambda t: t.load(3), "load(): expected a file path"),
         (lambda t: t.loads(None), "expected TOML text"),
-        (lambda t: t.explain_step(t.load("mazur")).value("nope"), "value(): no quantity 'nope'"),
+        (lambda t: t.explain_step(t.load("mazur")).value("nope"), "value(): unknown quantity 'nope'"),
         (lambda t: t.explain_step(t.load("mazur")).value("w5 +"), "close matches: w5+"),
     ],
 )

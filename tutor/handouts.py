@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import render
-from .spec.resources import data_dir
+from .spec.resources import data_dir, write_file
 
 TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
@@ -43,11 +43,8 @@ class Handout:
         return self.path.read_text(encoding="utf-8") == self.text
 
     def write(self) -> None:
-        if self.pdf:
-            self.path.write_bytes(render.compile_pdf(self.text))
-        else:
-            # newline="" keeps "\n" on every platform, so the files compare equal everywhere
-            self.path.write_text(self.text, encoding="utf-8", newline="")
+        # all or nothing (a temporary file renamed); bytes as they are keep "\n" on every platform
+        write_file(self.path, render.compile_pdf(self.text) if self.pdf else self.text)
 
 
 @dataclass(frozen=True)
