@@ -30,7 +30,16 @@ def test_matrix_view_runs_forward_then_backward(fmt):
     out = fn(walk, views=("matrix",))
     out = out[out.index("Matrix view") :]
     if fmt == "text":
-        marks = ["z¹ =", "z² =", "BP1: δ² =", "BP3: ∂C/∂b² =", "BP4: ∂C/∂W² =", "BP2: δ¹ =", "BP3: ∂C/∂b¹", "BP4: ∂C/∂W¹"]
+        marks = [
+            "z¹ =",
+            "z² =",
+            "BP1: δ² =",
+            "BP3: ∂C/∂b² =",
+            "BP4: ∂C/∂W² =",
+            "BP2: δ¹ =",
+            "BP3: ∂C/∂b¹",
+            "BP4: ∂C/∂W¹",
+        ]
     else:
         marks = ["z^{1}", "z^{2}", r"\delta^{2}", r"\partial b^{2}}", r"\partial W^{2}}", r"\delta^{1}"]
         marks += [r"\partial b^{1}}", r"\partial W^{1}}"]
@@ -53,3 +62,118 @@ def test_matrix_view_writes_the_outer_product_as_one():
     view = _text(load("mazur"), views=("matrix",))
     bp4 = [l for l in view.splitlines() if l.strip().startswith("BP4:")]
     assert bp4 and all("⊗" in l and "]ᵀ" not in l for l in bp4)
+
+
+# -- (3) every substituted line reproduces its shown result from its shown numbers ---------------------------
+
+_SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+def _parse(shown: str) -> float:
+    """A number as the text writer shows it: 0.0046004, -3, 6.75142312·10⁻⁶."""
+    if "·10" in shown:
+        mantissa, power = shown.split("·10")
+        return float(mantissa) * 10.0 ** int(power.translate(_SUPER))
+    return float(shown)
+
+
+def _unit(shown: str) -> float:
+    """One unit in the last shown place."""
+    mantissa, _, power = shown.partition("·10")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return 10.0**-decimals * (10.0 ** int(power.translate(_SUPER)) if power else 1.0)
+
+
+def _walks(name: str):
+    """Every walk-through a built-in example's handout shows: the step, or each shown training step."""
+    from tutor import handouts
+    from tutor.engine import training
+    from tutor.engine.symbolic import explain_training_step
+
+    net = load(name)
+    recipe = handouts.recipe(net)
+    if not recipe.train:
+        return [explain_step(net)]
+    run = training.run(net, recipe.epochs, keep=lambda n: True)
+    out = []
+    for step in run.steps.values():
+        tw = explain_training_step(net, step)
+        out += [tw, *tw.examples]
+    return out
+
+
+def _examples() -> list[str]:
+    from tutor.spec.resources import data_dir
+
+    return sorted(p.parent.name for p in data_dir("worked_examples").glob("*/spec.toml"))
+
+
+def reproduce_failures(walk, digits: int | None = None) -> list[str]:
+    """The lines whose result, recomputed from the numbers shown on them and rounded to the shown decimals, is
+    off by more than one unit in the last shown place."""
+    from tutor.render.lines import writer
+
+    fw = writer(walk, "text", render.Options(digits=digits))
+    bad = []
+    for key, q in walk.quantities.items():
+        if q.form is None:
+            continue
+        shown_args = [_parse(fw.value_of(a)) for a in q.args]
+        shown = fw.value_of(key)
+        again = float(q.form.fn(*shown_args))
+        unit = _unit(shown)
+        if abs(round(again / unit) * unit - _parse(shown)) > unit * (1 + 1e-6):
+            bad.append(f"{key}: {fw.substituted(q, 'text')} = {shown}, recomputed {again!r}")
+    return bad
+
+
+@pytest.mark.parametrize("name", _examples())
+def test_every_shown_line_reproduces_its_result(name):
+    for walk in _walks(name):
+        assert not reproduce_failures(walk), reproduce_failures(walk)[:5]
+
+
+def test_reproduce_property_catches_too_few_figures():
+    # the old writer's fixed decimals: Adam's v-hat = 0.000006751/(1 - 0.999^1) = 0.006751423 fails
+    from tutor.render import notation
+
+    walks = _walks("optimizer-adam")
+    old = notation._fmt_number
+
+    def fixed_decimals(value, digits, scientific=None, **kw):
+        return old(value, digits, None, fixed=True, given=True)
+
+    notation._fmt_number = fixed_decimals
+    try:
+        assert any(reproduce_failures(w) for w in walks)
+    finally:
+        notation._fmt_number = old
+
+
+# -- (5) no internal names in what a student reads ------------------------------------------------------------
+
+# registry keys, the lecture notes' file numbering, the seeds' ASCII formulas
+INTERNAL = re.compile(
+    r"seed \d{3}|network from seed|Numerical Example|eta/m|\bhalf_sse\b|\bmomentum_classic\b|"
+    r"\bcategorical_cross_entropy\b|\bbinary_cross_entropy\b|optimizer (?:sgd|adam|adagrad|rmsprop|nesterov|momentum)\b|"
+    r"with (?:adam|adagrad|rmsprop|nesterov)\b|\((?:sgd|adam|adagrad|rmsprop|nesterov)\)"
+)
+
+
+@pytest.mark.parametrize("name", _examples())
+def test_no_internal_names_in_any_output(name, capsys):
+    from tutor import handouts
+    from tutor.cli import main
+
+    outputs = {h.path.name: h.text for h in handouts.handouts(name)}
+    assert main(["explain", name]) == 0
+    outputs["text"] = capsys.readouterr().out
+    for where, text in outputs.items():
+        found = INTERNAL.findall(text)
+        assert not found, (where, found[:5])
+
+
+def test_the_internal_names_check_can_fail():
+    assert INTERNAL.search("Source: Matt Mazur (2015); seed 000, Numerical Example")
+    assert INTERNAL.search("Training: optimizer adam (beta1 0.9)") and INTERNAL.search("loss half_sse")
+    assert not INTERNAL.search("Training: Adam (β₁ = 0.9); loss: half the sum of squared errors")

@@ -15,7 +15,17 @@ def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | N
     E⁽ᵏ⁾, so that its gradients read as the terms of the batch mean; ``scientific`` writes values too small
     for the shown decimals as 6.75·10⁻⁷ (an optimizer's state), unless they are rounded as printed.
     """
-    from .notation import _SUP, FormulaWriter, Name, Notation, Relabelling, layered, tex_name, text_name
+    from .notation import (
+        _SUP,
+        FormulaWriter,
+        Name,
+        Notation,
+        Relabelling,
+        layered,
+        significant_figures,
+        tex_name,
+        text_name,
+    )
 
     net = walk.network
     relabel = layered(net) if options.notation == "layered" else None
@@ -30,8 +40,18 @@ def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | N
     notation = Notation(
         walk.labels, net.notation["updated"], dialect="web" if mode == "web" else "latex", relabel=relabel
     )
-    small = ("text" if mode == "text" else "tex") if scientific and walk.conventions.rounding == "exact" else None
-    return FormulaWriter(notation, walk.values(), shown_digits(walk, options), small)
+    # ``scientific`` is kept for callers; every exact document writes its tiny values in scientific notation
+    del scientific
+    fixed = walk.conventions.rounding != "exact"
+    small = None if fixed else ("text" if mode == "text" else "tex")
+    given = frozenset(k for k, q in walk.quantities.items() if q.form is None)
+    digits = shown_digits(walk, options)
+    decimals = None
+    if not fixed and digits is not None:
+        from ..engine.precision import shown_decimals
+
+        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
+    return FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
 
 
 def line_view(
@@ -45,7 +65,7 @@ def line_view(
     derivation = f"{op} {body}" if op else ""
     formula = fw.formula(quantity, mode)
     substituted = fw.substituted(quantity, mode)
-    value = fw.number(quantity.value)
+    value = fw.value_of(key)
     # What follows "label =": each step once (a formula that is already a number is not repeated, nor a
     # negative number that only gained its parentheses: w = (-0.4) = -0.4).
     same = substituted in (value, f"({value})", r"\left(" + value + r"\right)")

@@ -209,7 +209,9 @@ def view(
         "title": escape(net.title),
         "description": escape(net.description),
         "source": escape(net.source),
+        "loss_rule": loss_rule(net),
         "conventions": escape(walk.conventions.describe()),
+        "precision": precision_text(walk.conventions, fw.digits),
         "layered": layered,
         "digits": fw.digits,
         "learning_rate": fw.number(net.learning_rate),
@@ -224,6 +226,26 @@ def view(
         "forward_after": [[{"name": escape(n.name), "out": line(n.out)} for n in row] for row in walk.forward_after],
         "check": _check_view(check, fw, mode, escape) if check is not None else None,
     }
+
+
+def precision_text(conventions: Any, digits: int | None) -> str:
+    """What the shown figures mean, in a sentence for the header."""
+    if digits is None:
+        return "Values are shown in full precision"
+    if conventions.rounding != "exact":
+        return f"Values are shown to {digits} decimals, as they are carried"
+    return (
+        f"Values are shown to at least {digits} decimals, and to more where a line needs them so that it "
+        "can be recomputed from the numbers it shows"
+    )
+
+
+def loss_rule(net: Network) -> dict[str, str]:
+    """The loss by its name and formula (Unicode and LaTeX), as a student reads it."""
+    from ..spec import rules
+
+    rule = rules.LOSSES[net.loss]
+    return {"title": rule.title, "formula": rule.formula, "tex": rule.tex}
 
 
 def _rel(x: float) -> str:
