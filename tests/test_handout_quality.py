@@ -177,3 +177,32 @@ def test_the_internal_names_check_can_fail():
     assert INTERNAL.search("Source: Matt Mazur (2015); seed 000, Numerical Example")
     assert INTERNAL.search("Training: optimizer adam (beta1 0.9)") and INTERNAL.search("loss half_sse")
     assert not INTERNAL.search("Training: Adam (β₁ = 0.9); loss: half the sum of squared errors")
+
+
+# -- (6) order and placement -----------------------------------------------------------------------------------
+
+
+def test_summary_runs_in_network_order():
+    text = _text(load("mazur"))
+    summary = text.split("Summary:")[1]
+    rows = [l.split()[0] for l in summary.splitlines()[1:] if "->" in l]
+    assert rows == ["w1", "w2", "w3", "w4", "b1", "w5", "w6", "w7", "w8", "b2"]
+
+
+def test_softmax_outputs_come_after_every_net_of_their_layer():
+    from .test_render import CASES
+
+    for fmt, fn in (("text", render.render_text), ("md", render.render_markdown)):
+        out = fn(explain_step(CASES["softmax-cce"][0]()))
+        forward = out[out.index("orward pass") :]
+        nets = [forward.index(k) for k in (("net_o3 =",) if fmt == "text" else (r"\mathrm{net}_{o3} &=",))]
+        outs = [forward.index(k) for k in (("out_o1 =",) if fmt == "text" else (r"\mathrm{out}_{o1} &=",))]
+        assert max(nets) < min(outs), fmt
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "tex", "html"])
+def test_a_bias_that_is_not_updated_is_said_so_where_its_gradient_is_derived(fmt):
+    fn = {"text": render.render_text, "md": render.render_markdown, "tex": render.render_latex}.get(fmt)
+    out = (fn or render.render_html)(explain_step(load("mazur")))
+    backward = out[out.index("ackward pass") : out.index("ummary")]
+    assert backward.count("This bias is not updated in this step") == 2

@@ -132,22 +132,31 @@ def view(
         # Spec numbering counts weight layers from 1; the layered notation counts the input layer as 1.
         return li + 2 if layered else li + 1
 
+    def forward_neurons(li: int, row) -> list[dict[str, Any]]:
+        neurons = [
+            {
+                "name": escape(n.name),
+                "j": j + 1,
+                "net": line(n.net),
+                "out": line(n.out),
+                "mask": line(n.mask),
+                "kept": line(n.kept),
+            }
+            for j, n in enumerate(row)
+        ]
+        if net.layers[li].activation != "softmax":
+            return neurons
+        # a softmax output reads every net input of its layer: all of them first, then the outputs
+        nets = [{**n, "name": n["name"] + " (net input)", "out": None, "mask": None, "kept": None} for n in neurons]
+        outs = [{**n, "name": n["name"] + " (softmax output)", "net": None} for n in neurons]
+        return nets + outs
+
     forward = [
         {
             "name": escape(net.layers[li].name),
             "number": number(li),
             "activation": net.layers[li].activation,
-            "neurons": [
-                {
-                    "name": escape(n.name),
-                    "j": j + 1,
-                    "net": line(n.net),
-                    "out": line(n.out),
-                    "mask": line(n.mask),
-                    "kept": line(n.kept),
-                }
-                for j, n in enumerate(row)
-            ],
+            "neurons": forward_neurons(li, row),
         }
         for li, row in enumerate(walk.forward)
     ]
@@ -189,6 +198,8 @@ def view(
                         "local": [line(p.factors[-1])] if p.factors else [line(c[-1]) for c in p.chains],
                         "gradient": line(p.gradient),
                         "new_value": line(p.update),
+                        # a bias that is not updated: said where its gradient is derived, not only in the summary
+                        "held": not p.update,
                     }
                     for p in walk.params
                     if p.layer == li
@@ -196,12 +207,13 @@ def view(
             }
         )
     summary = []
-    for p in walk.params:
+    # in the network's order (first layer first), not the order backpropagation reaches them
+    for p in sorted(walk.params, key=lambda p: p.layer):
         summary.append(
             {
                 "label": fw.label(p.label, mode),
-                "old": fw.number(q[p.label].value),
-                "new": fw.number(q[p.update].value) if p.update else fw.number(q[p.label].value),
+                "old": fw.value_of(p.label),
+                "new": fw.value_of(p.update) if p.update else fw.value_of(p.label),
                 "updated": bool(p.update),
             }
         )
@@ -253,8 +265,23 @@ def _rel(x: float) -> str:
     return "< 1e-13" if x < 1e-13 else f"{x:.1e}"
 
 
+def _column(values: list[float], figures: int = 12) -> list[str]:
+    """A table column in one notation: fixed, or scientific for all when one value is below 1e-4; never -0."""
+    scientific = any(0 < abs(v) < 1e-4 for v in values)
+    out = []
+    for v in values:
+        v = v + 0.0  # -0.0 + 0.0 is 0.0
+        if v == 0:
+            out.append("0")
+        else:
+            out.append(f"{v:.{figures - 1}e}" if scientific else f"{v:.{figures}g}")
+    return out
+
+
 def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same) -> dict[str, Any]:
     # 12 significant digits show the agreement and stay the same across libm versions, unlike repr().
+    symbolic = _column([r.symbolic for r in check.rows])
+    numeric = _column([r.numeric for r in check.rows])
     return {
         "ok": check.ok,
         "eps": f"{check.eps:.0e}",
@@ -264,13 +291,13 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
                 "param": escape(r.param),
                 "label": fw.label(r.param, mode),
                 "text_label": fw.label(r.param, "text"),
-                "symbolic": f"{r.symbolic:.12g}",
-                "numeric": f"{r.numeric:.12g}",
+                "symbolic": symbolic[k],
+                "numeric": numeric[k],
                 "finite_difference": f"{r.finite_difference:.9g}",
                 "rel_engines": _rel(r.symbolic_vs_numeric),
                 "rel_fd": _rel(r.vs_finite_difference),
             }
-            for r in check.rows
+            for k, r in enumerate(check.rows)
         ],
     }
 

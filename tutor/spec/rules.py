@@ -268,7 +268,7 @@ LOSSES: dict[str, Loss] = {
             np_terms=lambda a, t, p: 0.5 * (t - a) ** 2,
             title="half the sum of squared errors",
             formula="E = ½ Σₖ (tₖ − oₖ)²",
-            tex=r"E = \\tfrac{1}{2} \\sum_k (t_k - o_k)^2",
+            tex=r"E = \tfrac{1}{2} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "mse",
@@ -279,7 +279,7 @@ LOSSES: dict[str, Loss] = {
             np_terms=lambda a, t, p: (t - a) ** 2 / a.size,
             title="mean squared error",
             formula="E = (1/n) Σₖ (tₖ − oₖ)²",
-            tex=r"E = \\tfrac{1}{n} \\sum_k (t_k - o_k)^2",
+            tex=r"E = \tfrac{1}{n} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "binary_cross_entropy",
@@ -292,7 +292,7 @@ LOSSES: dict[str, Loss] = {
             output_range=(0.0, 1.0),
             title="binary cross-entropy",
             formula="E = −(1/n) Σₖ [tₖ ln oₖ + (1 − tₖ) ln(1 − oₖ)]",
-            tex=r"E = -\\tfrac{1}{n} \\sum_k \\bigl[t_k \\ln o_k + (1 - t_k) \\ln(1 - o_k)\\bigr]",
+            tex=r"E = -\tfrac{1}{n} \sum_k \bigl[t_k \ln o_k + (1 - t_k) \ln(1 - o_k)\bigr]",
         ),
         Loss(
             "categorical_cross_entropy",
@@ -305,7 +305,7 @@ LOSSES: dict[str, Loss] = {
             output_range=(0.0, float("inf")),
             title="categorical cross-entropy",
             formula="E = −Σₖ tₖ ln oₖ",
-            tex=r"E = -\\sum_k t_k \\ln o_k",
+            tex=r"E = -\sum_k t_k \ln o_k",
         ),
         Loss(
             "multiclass_hinge",
@@ -318,7 +318,7 @@ LOSSES: dict[str, Loss] = {
             needs_one_hot=True,
             title="multiclass hinge loss",
             formula="E = Σ_{j≠y} max(0, oⱼ − o_y + 1)",
-            tex=r"E = \\sum_{j \\ne y} \\max(0, o_j - o_y + 1)",
+            tex=r"E = \sum_{j \ne y} \max(0, o_j - o_y + 1)",
         ),
         Loss(
             "hinge",
@@ -331,7 +331,7 @@ LOSSES: dict[str, Loss] = {
             needs_one_hot=True,
             title="hinge loss",
             formula="E = max(0, 1 + s_c − s)",
-            tex=r"E = \\max(0, 1 + s_c - s)",
+            tex=r"E = \max(0, 1 + s_c - s)",
         ),
     ]
 }
