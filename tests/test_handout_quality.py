@@ -206,3 +206,89 @@ def test_a_bias_that_is_not_updated_is_said_so_where_its_gradient_is_derived(fmt
     out = (fn or render.render_html)(explain_step(load("mazur")))
     backward = out[out.index("ackward pass") : out.index("ummary")]
     assert backward.count("This bias is not updated in this step") == 2
+
+
+# -- (7) line breaking -----------------------------------------------------------------------------------------
+
+NET_3442 = """
+title = "A 3-4-4-2 network: tanh, ReLU, softmax"
+description = "Three inputs, four tanh neurons, four ReLU neurons, two softmax outputs; categorical cross-entropy."
+[inputs]
+names = ["x1", "x2", "x3"]
+values = [0.5, -0.3, 0.8]
+[[layers]]
+activation = "tanh"
+size = 4
+weights = [[0.1, -0.2, 0.3], [0.4, 0.1, -0.3], [-0.2, 0.5, 0.2], [0.3, 0.3, -0.1]]
+biases = [0.05, -0.1, 0.0, 0.1]
+[[layers]]
+activation = "ACT"
+size = 4
+weights = [[0.2, -0.1, 0.4, 0.3], [-0.3, 0.2, 0.1, 0.5], [0.5, 0.4, -0.2, 0.1], [0.1, -0.4, 0.3, 0.2]]
+biases = [0.1, 0.05, -0.05, 0.2]
+[[layers]]
+activation = "softmax"
+size = 2
+weights = [[0.3, -0.2, 0.5, 0.1], [-0.4, 0.3, 0.2, -0.1]]
+biases = [0.0, 0.1]
+[loss]
+name = "categorical_cross_entropy"
+targets = [1.0, 0.0]
+[training]
+learning_rate = 0.1
+update_biases = true
+[conventions]
+digits = 6
+"""
+
+
+def net_3442(activation: str = "relu"):
+    from tutor.spec import loads
+
+    return loads(NET_3442.replace("ACT", activation), name="net-3442")
+
+
+@pytest.mark.parametrize("width", [80, 100])
+@pytest.mark.parametrize("name", ["mazur", "appendix-b", "optimizer-adam", "minibatch", "3442"])
+def test_no_text_line_is_wider_than_the_width(name, width, capsys):
+    from tutor.cli import main
+
+    spec = name
+    if name == "3442":
+        return _check_width(_text(net_3442(), views=("matrix", "paths"), width=width), width)
+    views = ["--view", "matrix", "--view", "paths"] if name in ("mazur", "appendix-b") else []
+    assert main(["explain", spec, "--width", str(width), *views]) == 0
+    _check_width(capsys.readouterr().out, width)
+
+
+def _check_width(text: str, width: int) -> None:
+    lines = text.split("\n")
+    assert all(len(l) <= width for l in lines), [l for l in lines if len(l) > width][:3]
+    assert all(l == l.rstrip() for l in lines)
+    # never inside a number: no line starts with a digit continuing one that ends with a digit or point
+    for a, b in zip(lines, lines[1:]):
+        assert not (re.search(r"[\d.]$", a) and re.match(r"^\s*[\d.]", b) and b.startswith("  ")), (a, b)
+    # indent levels differ by at least two columns
+    indents = sorted({len(l) - len(l.lstrip(" ")) for l in lines if l.strip()})
+    assert all(b - a >= 2 for a, b in zip(indents, indents[1:])), indents
+
+
+def test_wrap_breaks_at_operators_with_a_hanging_indent():
+    from tutor.render.lines import wrap_line
+
+    line = "      net_o1 = w5·out_h1 + w6·out_h2 + b2·1 = 0.4·0.593269992 + 0.45·0.596884378 + 0.6·1 = 1.105905967"
+    parts = wrap_line(line, 60)
+    assert len(parts) > 1 and all(len(p) <= 60 for p in parts)
+    assert all(p.startswith("          ") for p in parts[1:])
+    assert "".join(p.strip() + " " for p in parts).split() == line.split()
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "binary_step"])
+def test_no_raw_sympy_repr_in_text(activation):
+    net = net_3442(activation)
+    from tutor.render.lines import writer
+
+    walk = explain_step(net, forward_only=activation == "binary_step")
+    text = render.render_text(walk)
+    assert not re.search(r"Piecewise\(|Abs\(|Heaviside\(|sign\(\(|\bTrue\b|>=|<=", text), activation
+    assert writer(walk, "text")  # the text writer is the one the quiz and the worksheets use

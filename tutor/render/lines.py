@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from ..engine.steps import Quantity
@@ -85,3 +86,61 @@ def line_view(
         "stages": stages,
         "note": quantity.note,
     }
+
+
+# -- terminal text to a width ------------------------------------------------------------------------------
+
+# Where a long line may break, best first: before "= " (the next stage of a calculation starts a line, as in the
+# Markdown's aligned layout), before a binary operator, after a product's dot or a list's comma, at any space.
+_BREAKS = (
+    (3, re.compile(r" (?== )")),
+    (2, re.compile(r" (?=[+\-⊙⊗×] )")),
+    (2, re.compile(r"(?<=·)|(?<=, )")),
+    (1, re.compile(r" ")),
+)
+
+
+def _break_at(line: str, start: int, width: int, prose: bool = False) -> int | None:
+    """Where to break ``line`` so that its first part ends by column ``width``: the best kind of break point
+    that leaves at least a third of the line's room filled, the rightmost of that kind (prose: any space)."""
+    floor = start + max((width - start) // 3, 1)
+    for _, pattern in _BREAKS[-1:] if prose else _BREAKS:
+        spots = [m.start() for m in pattern.finditer(line, start, width + 1) if floor <= m.start() <= width]
+        if spots:
+            return max(spots)
+    spots = [m.start() for m in _BREAKS[-1][1].finditer(line, start + 1)]
+    return spots[0] if spots else None  # no break point within the width: the first one after it
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """One line of terminal text broken to ``width`` columns: at operators and spaces, never inside a number,
+    continued with a hanging indent (four columns deeper for a calculation, aligned for prose)."""
+    line = line.rstrip()
+    if len(line) <= width:
+        return [line]
+    indent = len(line) - len(line.lstrip(" "))
+    # a sentence ends with a full stop or a colon, or has a semicolon; a calculation does not
+    prose = line.endswith((".", ":")) or "; " in line or " = " not in line
+    hang = indent + (0 if prose else 4)
+    if hang > width // 2:
+        hang = indent
+    out = []
+    rest = line
+    start = indent
+    while len(rest) > width:
+        at = _break_at(rest, start, width, prose)
+        if at is None or at <= start:
+            break
+        out.append(rest[:at].rstrip())
+        rest = " " * hang + rest[at:].lstrip(" ")
+        start = hang
+    out.append(rest)
+    return out
+
+
+def wrap_text(text: str, width: int | None) -> str:
+    """Terminal text with no trailing spaces and, given a ``width``, every line broken to fit it."""
+    lines = text.split("\n")
+    if width is None:
+        return "\n".join(l.rstrip() for l in lines)
+    return "\n".join(part for l in lines for part in wrap_line(l, width))

@@ -413,6 +413,32 @@ class _TextFormPrinter(StrPrinter):
     def _print_Max(self, expr):
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
+    def _print_Piecewise(self, expr):
+        # { x if net ≥ 0; 0.01·x otherwise }, as a textbook writes a case distinction, not SymPy's repr
+        parts = []
+        for value, cond in expr.args:
+            if cond is True or getattr(cond, "is_Boolean", False) and bool(cond) is True:
+                parts.append(f"{self._print(value)} otherwise")
+            else:
+                parts.append(f"{self._print(value)} if {self._print(cond)}")
+        return "{ " + "; ".join(parts) + " }"
+
+    def _print_Relational(self, expr):
+        ops = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "=", "!=": "≠"}
+        return f"{self._print(expr.lhs)} {ops.get(expr.rel_op, expr.rel_op)} {self._print(expr.rhs)}"
+
+    def _print_Abs(self, expr):
+        return "|" + self._print(expr.args[0]) + "|"
+
+    def _print_Heaviside(self, expr):
+        return "step(" + self._print(expr.args[0]) + ")"
+
+    def _print_sign(self, expr):
+        return "sign(" + self._print(expr.args[0]) + ")"
+
+    def _print_Float(self, expr):
+        return f"{float(expr):g}"
+
     @staticmethod
     def derivative(var: str, body: str) -> tuple[str, str]:
         return f"∂/∂{var}", f"[ {body} ]"

@@ -13,7 +13,7 @@ from ..engine.steps import TrainingWalk, Walkthrough
 from ..spec import rules
 from ..spec.network import Network
 from . import walkthrough as render
-from .lines import line_view, writer
+from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .templates import render_template
 
@@ -285,7 +285,8 @@ def render_train(
         curve=curve_drawn,
         options=options,
     )
-    return render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
+    out = render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def render_train_text(

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
-from .lines import line_view, writer
+from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
 from .templates import md_escape, render_template, tex_escape_text
@@ -283,6 +283,7 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
     symbolic = _column([r.symbolic for r in check.rows])
     numeric = _column([r.numeric for r in check.rows])
     return {
+        "same": symbolic == numeric,  # the engines print alike: one column for both in narrow text
         "ok": check.ok,
         "eps": f"{check.eps:.0e}",
         "notes": [escape(n) for n in check.notes],
@@ -359,7 +360,8 @@ def context(
 
 def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any, views, twin, options: Options) -> str:
     data = context(fmt, walk, check, history, views, twin, options)
-    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    out = render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def render_text(
