@@ -292,3 +292,17 @@ def test_no_raw_sympy_repr_in_text(activation):
     text = render.render_text(walk)
     assert not re.search(r"Piecewise\(|Abs\(|Heaviside\(|sign\(\(|\bTrue\b|>=|<=", text), activation
     assert writer(walk, "text")  # the text writer is the one the quiz and the worksheets use
+
+
+def test_markdown_display_lines_break_into_aligned_rows():
+    from tutor.render.lines import visible_length
+
+    md = render.render_markdown(explain_step(net_3442()))
+    rows = [l for l in md.split("\n") if "&" in l and "bmatrix" not in l]
+    assert rows and max(visible_length(l) for l in rows) <= 100, max(rows, key=visible_length)
+    assert r"&\qquad + " in md  # a long sum continues on an indented row
+
+
+def test_pdf_uses_the_markdown_layout():
+    tex = render.render_latex(explain_step(load("mazur")))
+    assert r"\calc{\mathrm{net}_{h1} &= w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + b_{1} \cdot 1 \\ &= 0.15" in tex

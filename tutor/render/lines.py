@@ -84,6 +84,7 @@ def line_view(
         "substituted": substituted,
         "value": value,
         "stages": stages,
+        "rows": math_rows(stages, label=fw.label(key, mode)) if mode != "text" else [],
         "note": quantity.note,
     }
 
@@ -144,3 +145,72 @@ def wrap_text(text: str, width: int | None) -> str:
     if width is None:
         return "\n".join(l.rstrip() for l in lines)
     return "\n".join(part for l in lines for part in wrap_line(l, width))
+
+
+# -- long LaTeX stages into aligned rows --------------------------------------------------------------------
+
+MATH_ROW = 90  # characters a row of a Markdown or PDF display holds before it breaks
+
+
+def visible_length(tex: str) -> int:
+    """About how many characters a LaTeX math string shows: commands count as one, braces and scripts' marks
+    as none."""
+    s = re.sub(r"\\(?:left|right|biggl|biggr|bigl|bigr|mathrm|text|displaystyle)\b", "", tex)
+    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    return len(re.sub(r"[{}^_\\\s]", "", s)) + s.count(" ") // 2
+
+
+def _top_level_ops(tex: str) -> list[int]:
+    """Positions of " + " and " - " outside every group: braces, \\left( ... \\right) and plain parentheses
+    (\\biggl[ ... \\biggr] may break, as aligned rows allow)."""
+    depth, spots, i = 0, [], 0
+    while i < len(tex):
+        if tex.startswith((r"\biggl[", r"\biggr]"), i):
+            i += 7
+            continue
+        c = tex[i]
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif depth == 0 and tex.startswith((" + ", " - "), i):
+            spots.append(i)
+        i += 1
+    return spots
+
+
+def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
+    """A stage longer than ``limit`` as chunks that break before a top-level + or -; each chunk after the first
+    starts with its operator."""
+    if visible_length(tex) <= limit:
+        return [tex]
+    chunks, start = [], 0
+    spots = _top_level_ops(tex)
+    last = 0
+    for k, at in enumerate(spots):
+        if visible_length(tex[start:at]) > limit and last > start:
+            chunks.append(tex[start:last].strip())
+            start = last
+        last = at
+    if visible_length(tex[start:]) > limit and last > start:
+        chunks.append(tex[start:last].strip())
+        start = last
+    chunks.append(tex[start:].strip())
+    return [c for c in chunks if c]
+
+
+def math_rows(stages: list[str], limit: int = MATH_ROW, label: str = "") -> list[dict[str, str]]:
+    """The stages of a calculation as aligned rows, the Markdown's layout: the symbolic line, then "= numbers",
+    then "= value" (joined to the row before when it fits); a long stage continues on rows of its own. Every
+    row stays within ``limit`` shown characters where it can, counting the ``label`` in front of the first."""
+    rows: list[dict[str, str]] = []
+    room = max(limit - visible_length(label), limit // 2)
+    for k, stage in enumerate(stages):
+        last = k == len(stages) - 1
+        used = visible_length(rows[-1]["text"]) + (limit - room if len(rows) == 1 else 0) if rows else 0
+        if last and rows and used + visible_length(stage) + 3 <= limit:
+            rows[-1] = {**rows[-1], "text": rows[-1]["text"] + " = " + stage}
+            continue
+        for j, chunk in enumerate(split_math(stage, room if not rows else limit)):
+            rows.append({"lead": "=" if j == 0 else "", "text": chunk})
+    return rows
