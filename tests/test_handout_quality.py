@@ -306,3 +306,82 @@ def test_markdown_display_lines_break_into_aligned_rows():
 def test_pdf_uses_the_markdown_layout():
     tex = render.render_latex(explain_step(load("mazur")))
     assert r"\calc{\mathrm{net}_{h1} &= w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + b_{1} \cdot 1 \\ &= 0.15" in tex
+
+
+# -- (8) words, once per kind, where the kind first occurs ------------------------------------------------------
+
+PROSE_MARKS = {
+    "forward": "Each neuron adds up its inputs",
+    "factor": "A chain-rule factor",
+    "delta": "The derivative of the error by a neuron",
+    "sum": "output feeds every neuron of the next layer",
+    "old": "The weights used here are the old ones",
+    "update": "The update moves the weight",
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "tex", "html"])
+def test_each_kind_of_step_is_explained_once_where_it_first_occurs(fmt):
+    fn = {"text": render.render_text, "md": render.render_markdown, "tex": render.render_latex}.get(fmt)
+    walk = explain_step(load("mazur"))
+    out = (fn or render.render_html)(walk)
+    for kind, mark in PROSE_MARKS.items():
+        assert out.count(mark) == 1, (kind, fmt)
+    # where: the forward words before the first net input, the sum before the first hidden neuron's lines
+    first_net = {"text": "net_", "html": "Neuron h1"}.get(fmt, "net}_{h1}")
+    assert out.index(PROSE_MARKS["forward"]) < out.index(first_net)
+    backward = out[out.index("ackward pass") :]
+    assert backward.index(PROSE_MARKS["factor"]) < backward.index("Neuron o1")
+    assert backward.index(PROSE_MARKS["sum"]) < backward.index("Neuron h1")
+    assert backward.index(PROSE_MARKS["update"]) < backward.index("Weight")
+    bare = (fn or render.render_html)(walk, options=render.Options(prose=False))
+    assert not any(mark in bare for mark in PROSE_MARKS.values())
+
+
+def test_no_prose_on_the_command_line(capsys):
+    from tutor.cli import main
+
+    assert main(["explain", "mazur", "--no-prose", "--no-check"]) == 0
+    assert "A chain-rule factor" not in capsys.readouterr().out
+    assert main(["explain", "mazur", "--no-check"]) == 0
+    assert "A chain-rule factor" in capsys.readouterr().out
+
+
+# -- (9) --brief and the path view's caps ----------------------------------------------------------------------
+
+
+def test_brief_walks_the_first_neuron_and_weight_and_tabulates_the_rest():
+    net = net_3442()
+    full, brief = _text(net), _text(net, brief=True)
+    assert full.count("Neuron ") == 10 and brief.count("Neuron ") == 3
+    assert brief.count("    Weight ") == 3 and brief.count("    Bias ") == 3
+    # every other value is still there, in the tables
+    walk = explain_step(net)
+    from tutor.render.lines import writer
+
+    fw = writer(walk, "text")
+    for p in walk.params:
+        assert fw.value_of(p.update) in brief, p.label
+    for row in walk.backward:
+        for nb in row:
+            assert fw.value_of(nb.delta) in brief, nb.name
+
+
+def test_brief_pdf_of_a_3442_network_is_about_six_pages(tmp_path):
+    from .conftest import pdf_pages
+
+    pages = pdf_pages(render.render_latex(explain_step(net_3442()), options=render.Options(brief=True)), tmp_path)
+    assert len(pages) <= 6, len(pages)
+
+
+def test_path_view_lists_a_fixed_number_of_paths_and_says_how_many_it_left_out():
+    from tutor.render import views
+
+    walk = explain_step(net_3442())
+    listed = views.paths(walk, "text")
+    assert sum(len(p["paths"]) for p in listed) <= views.MAX_SHOWN_PATHS
+    assert all(p["more"] == p["count"] - len(p["paths"]) for p in listed) and any(p["more"] for p in listed)
+    text = _text(net_3442(), views=("paths",))
+    assert "more paths not listed; the sum below is over all 16" in text
+    brief = views.paths(walk, "text", render.Options(brief=True))
+    assert all(len(p["paths"]) <= views.BRIEF_PATHS for p in brief)

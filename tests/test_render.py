@@ -284,6 +284,7 @@ def test_layered_notation_relabels_the_same_numbers():
     md = rendered("mazur-layered", "md")
     for label in (r"z^{2}_{1}", r"a^{3}_{2}", r"\delta^{3}_{1}", r"w^{3}_{12}", r"{w^{2}_{11}}^{+}", r"y_{1}"):
         assert label in md
+    md = render_net(load("mazur"), "md", notation="layered", prose=False)  # the words say "net input"
     assert "net" not in md.split("## Forward pass")[1].split("## Gradient check")[0]
 
 

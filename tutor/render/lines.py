@@ -56,7 +56,12 @@ def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | N
 
 
 def line_view(
-    fw: Any, quantities: dict[str, Quantity], key: str, mode: str, escape: Callable[[str], str] = lambda s: s
+    fw: Any,
+    quantities: dict[str, Quantity],
+    key: str,
+    mode: str,
+    escape: Callable[[str], str] = lambda s: s,
+    limit: int | None = None,
 ) -> dict[str, Any] | None:
     """One shown quantity: its label, derivation, formula, numbers substituted and value, as strings."""
     if not key:
@@ -84,7 +89,7 @@ def line_view(
         "substituted": substituted,
         "value": value,
         "stages": stages,
-        "rows": math_rows(stages, label=fw.label(key, mode)) if mode != "text" else [],
+        "rows": math_rows(stages, limit or MATH_ROW, label=fw.label(key, mode)) if mode != "text" else [],
         "note": quantity.note,
     }
 
@@ -101,11 +106,15 @@ _BREAKS = (
 )
 
 
-def _break_at(line: str, start: int, width: int, prose: bool = False) -> int | None:
+_PROSE_BREAKS = ((1, re.compile(r" ")),)
+_LISTING_BREAKS = ((2, re.compile(r"(?<=, )|(?<=; )")), (1, re.compile(r" ")))
+
+
+def _break_at(line: str, start: int, width: int, prose: bool | str = False) -> int | None:
     """Where to break ``line`` so that its first part ends by column ``width``: the best kind of break point
     that leaves at least a third of the line's room filled, the rightmost of that kind (prose: any space)."""
     floor = start + max((width - start) // 3, 1)
-    for _, pattern in _BREAKS[-1:] if prose else _BREAKS:
+    for _, pattern in _LISTING_BREAKS if prose == "listing" else _PROSE_BREAKS if prose else _BREAKS:
         spots = [m.start() for m in pattern.finditer(line, start, width + 1) if floor <= m.start() <= width]
         if spots:
             return max(spots)
@@ -121,7 +130,7 @@ def wrap_line(line: str, width: int) -> list[str]:
         return [line]
     indent = len(line) - len(line.lstrip(" "))
     # a sentence ends with a full stop or a colon, or has a semicolon; a calculation does not
-    prose = line.endswith((".", ":")) or "; " in line or " = " not in line
+    prose = "listing" if " <- " in line else line.endswith((".", ":")) or "; " in line or " = " not in line
     hang = indent + (0 if prose else 4)
     if hang > width // 2:
         hang = indent
@@ -150,6 +159,7 @@ def wrap_text(text: str, width: int | None) -> str:
 # -- long LaTeX stages into aligned rows --------------------------------------------------------------------
 
 MATH_ROW = 90  # characters a row of a Markdown or PDF display holds before it breaks
+BRIEF_ROW = 48  # ... and a row of the two-column PDF of --brief
 
 
 def visible_length(tex: str) -> int:
@@ -187,7 +197,7 @@ def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
     chunks, start = [], 0
     spots = _top_level_ops(tex)
     last = 0
-    for k, at in enumerate(spots):
+    for at in spots:
         if visible_length(tex[start:at]) > limit and last > start:
             chunks.append(tex[start:last].strip())
             start = last

@@ -203,8 +203,15 @@ def _text_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
     return eqs
 
 
+# The path view lists at most this many paths in all (a 4-wide 6-layer network has about 100 000), and in
+# --brief at most BRIEF_PATHS a parameter; past them it says how many it left out (its sums are over all).
+MAX_SHOWN_PATHS = 200
+BRIEF_PATHS = 2
+
+
 def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> list[dict[str, Any]]:
-    """Every path from each parameter to the loss: its nodes, the factor on each edge, their product."""
+    """Every path from each parameter to the loss: its nodes, the factor on each edge, their product; past
+    MAX_SHOWN_PATHS in all (BRIEF_PATHS a parameter in --brief) only their number, the sums stay over all."""
     fw = writer(walk, mode, options)
     arrow, dot = (" → ", " · ") if mode == "text" else (r" \to ", r" \cdot ")
 
@@ -215,10 +222,15 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
         return f"({s})" if mode == "text" else r"\left(" + s + r"\right)"
 
     out = []
+    budget = MAX_SHOWN_PATHS
     for pp in path_view(walk):
+        listed = pp.paths[: min(budget, BRIEF_PATHS if options.brief else len(pp.paths))]
+        budget -= len(listed)
         out.append(
             {
                 "param": fw.label(pp.param, mode),
+                "count": len(pp.paths),
+                "more": len(pp.paths) - len(listed),
                 "paths": [
                     {
                         "nodes": arrow.join(fw.label(n, mode) for n in p.nodes),
@@ -226,7 +238,7 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
                         "numbers": dot.join(num(walk.value(e)) for e in p.edges),
                         "product": fw.number(p.product),
                     }
-                    for p in pp.paths
+                    for p in listed
                 ],
                 "total": fw.number(pp.total),
                 "gradient_label": fw.label(pp.gradient, mode),

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
-from .lines import line_view, wrap_text, writer
+from .lines import BRIEF_ROW, MATH_ROW, line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
 from .templates import md_escape, render_template, tex_escape_text
@@ -121,8 +121,10 @@ def view(
     q = walk.quantities
     layered = options.notation == "layered"
 
+    row_limit = BRIEF_ROW if options.brief and mode == "tex" else MATH_ROW
+
     def line(key: str) -> dict[str, Any] | None:
-        return line_view(fw, q, key, mode, escape)
+        return line_view(fw, q, key, mode, escape, row_limit)
 
     def factors(keys: list[str]) -> list[dict[str, Any] | None]:
         """The derived factors that products multiply in: dnet_k/dout_j of a hidden neuron's paths."""
@@ -151,15 +153,34 @@ def view(
         outs = [{**n, "name": n["name"] + " (softmax output)", "net": None} for n in neurons]
         return nets + outs
 
-    forward = [
-        {
-            "name": escape(net.layers[li].name),
-            "number": number(li),
-            "activation": net.layers[li].activation,
-            "neurons": forward_neurons(li, row),
-        }
-        for li, row in enumerate(walk.forward)
-    ]
+    brief = options.brief
+
+    def value(key: str) -> str:
+        return fw.value_of(key) if key else ""
+
+    def table(header: list[str], rows: list[list[str]], math: bool = False) -> dict[str, Any] | None:
+        """The values --brief tabulates; ``math``: the first column is a parameter's label (math)."""
+        return {"header": [escape(h) for h in header], "rows": rows, "math": math} if rows else None
+
+    forward = []
+    for li, row in enumerate(walk.forward):
+        neurons = forward_neurons(li, row)
+        rest = None
+        if brief and len(row) > 1:
+            neurons = [n for n in neurons if n["name"].split(" (")[0] == escape(row[0].name)]
+            rest = table(
+                ["neuron", "net input", "output"],
+                [[escape(n.name), value(n.net), value(n.out)] for n in row[1:]],
+            )
+        forward.append(
+            {
+                "name": escape(net.layers[li].name),
+                "number": number(li),
+                "activation": net.layers[li].activation,
+                "neurons": neurons,
+                "rest": rest,
+            }
+        )
     backward = []
     for row in walk.backward:
         li = row[0].layer
@@ -206,6 +227,31 @@ def view(
                 ],
             }
         )
+    if brief:
+        for layer in backward:
+            row = next(r for r in walk.backward if r[0].layer == layer["layer"])
+            if len(row) > 1:
+                layer["neurons"] = layer["neurons"][:1]
+                layer["rest"] = table(
+                    ["neuron", "dE/d out", "d out/d net", "delta"],
+                    [[escape(nb.name), value(nb.dE_dout), value(nb.dout_dnet), value(nb.delta)] for nb in row[1:]],
+                )
+            weights = [p for p in layer["params"] if p["kind"] == "weight"]
+            shown = weights[:1] + [p for p in layer["params"] if p["kind"] == "bias"][:1]
+            others = [p for p in layer["params"] if p not in shown]
+            layer["params"] = shown
+            layer["param_rest"] = table(
+                ["parameter", "gradient", "new value"],
+                [
+                    [p["label"], p["gradient"]["value"], p["new_value"]["value"] if p["new_value"] else "not updated"]
+                    for p in others
+                ],
+                math=True,
+            )
+    for layer in backward:
+        layer.setdefault("rest", None)
+        layer.setdefault("param_rest", None)
+    prose = _prose(walk, forward, backward, options, escape)
     summary = []
     # in the network's order (first layer first), not the order backpropagation reaches them
     for p in sorted(walk.params, key=lambda p: p.layer):
@@ -230,6 +276,8 @@ def view(
         "eta": fw.label("eta", mode),
         "update_biases": net.update_biases,
         "forward": forward,
+        "prose": prose,
+        "brief": brief,
         "loss_terms": [line(t) for t in walk.loss_terms],
         "loss": line(walk.loss),
         "backward": backward,
@@ -238,6 +286,28 @@ def view(
         "forward_after": [[{"name": escape(n.name), "out": line(n.out)} for n in row] for row in walk.forward_after],
         "check": _check_view(check, fw, mode, escape) if check is not None else None,
     }
+
+
+def _prose(walk: Walkthrough, forward, backward, options: Options, escape) -> dict[str, str]:
+    """Each kind of step's explanation, keyed by where it first occurs: the forward pass, the error, the first
+    output neuron (chain-rule factor, delta), the first hidden neuron (sum over downstream neurons, old
+    weights), the first update. Shown once; none with --no-prose."""
+    from .prose import EXPLAIN
+
+    out = dict.fromkeys(("forward", "loss", "brief", "output", "hidden", "updating"), "")
+    if not options.prose:
+        return out
+    out.update(forward=EXPLAIN["forward"], loss=EXPLAIN["loss"])
+    if options.brief:
+        out["brief"] = EXPLAIN["brief"]
+    if backward:
+        out["output"] = EXPLAIN["factor"] + " " + EXPLAIN["delta"]
+        if len(backward) > 1:
+            old = "old" if walk.conventions.update_order == "standard" else "old-updated"
+            out["hidden"] = EXPLAIN["sum"] + " " + EXPLAIN[old]
+        if any(p["new_value"] for layer in backward for p in layer["params"]):
+            out["updating"] = EXPLAIN["update"]
+    return {k: escape(v) for k, v in out.items()}
 
 
 def precision_text(conventions: Any, digits: int | None) -> str:
