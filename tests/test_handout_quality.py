@@ -385,3 +385,16 @@ def test_path_view_lists_a_fixed_number_of_paths_and_says_how_many_it_left_out()
     assert "more paths not listed; the sum below is over all 16" in text
     brief = views.paths(walk, "text", render.Options(brief=True))
     assert all(len(p["paths"]) <= views.BRIEF_PATHS for p in brief)
+
+
+# -- (4) HTML: a negative number is one token; fences grow with matrices ---------------------------------------
+
+
+def test_html_negative_numbers_are_one_token_and_matrix_brackets_stretch():
+    html = render.render_html(explain_step(load("mazur")), views=("matrix",))
+    assert "<mn>&#x02212;0.217071535</mn>" in html
+    # no minus operator right after "=", an opening fence or a product dot
+    assert not re.search(
+        r"(<mo>&#x0003D;</mo>|form=\"prefix\">&#x00028;</mo>|<mo>&#x000B7;</mo>)<mo>&#x02212;</mo>", html
+    )
+    assert '<mo stretchy="true" fence="true" form="prefix">&#x0005B;</mo><mtable>' in html

@@ -185,7 +185,7 @@ def _plain(text: str, fmt: str) -> str:
     """The text with MathML's number tokens as plain numbers (a minus sign of its own joined to its number)."""
     if fmt == "html":
         text = re.sub(r"<mo>(?:&#x02212;|−)</mo>\s*<mn>", "<mn>-", text)
-        text = re.sub(r"</?mn>", " ", text)
+        text = re.sub(r"</?mn>", " ", text).replace("&#x02212;", "-")
     return text.replace("−", "-")
 
 

@@ -151,7 +151,7 @@ def _tex_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
                 rf"\delta^{{{L}}}",
                 [
                     rf"\bigl((W^{{{N}}}){T} \delta^{{{N}}}\bigr) \odot {fp}(z^{{{L}}})",
-                    rf"\bigl({l['W_next_T']} {l['delta_next']}\bigr) \odot {l['sigma_prime']}",
+                    rf"\left({l['W_next_T']} {l['delta_next']}\right) \odot {l['sigma_prime']}",
                     rf"{l['grad_a']} \odot {l['sigma_prime']}",
                     l["delta"],
                 ],
