@@ -398,3 +398,17 @@ def test_html_negative_numbers_are_one_token_and_matrix_brackets_stretch():
         r"(<mo>&#x0003D;</mo>|form=\"prefix\">&#x00028;</mo>|<mo>&#x000B7;</mo>)<mo>&#x02212;</mo>", html
     )
     assert '<mo stretchy="true" fence="true" form="prefix">&#x0005B;</mo><mtable>' in html
+
+
+# -- (10) a notebook fragment's headings start lower -----------------------------------------------------------
+
+
+def test_notebook_fragments_start_at_a_lower_heading_level():
+    import tutor
+
+    e = tutor.explain("mazur")
+    md = e._repr_markdown_()
+    assert not re.search(r"^#{1,2} ", md, re.M) and re.search(r"^### Mazur", md, re.M)
+    html = e._repr_html_()
+    assert "<h1" not in html and "<h2" not in html and "<h3>Mazur" in html
+    assert e.to_markdown().startswith("# ")  # the standalone document keeps its own levels
