@@ -412,3 +412,73 @@ def test_notebook_fragments_start_at_a_lower_heading_level():
     html = e._repr_html_()
     assert "<h1" not in html and "<h2" not in html and "<h3>Mazur" in html
     assert e.to_markdown().startswith("# ")  # the standalone document keeps its own levels
+
+
+# -- (2) the diagram: labels apart, off the crossings; a weight table in every format ---------------------------
+
+
+def _network(sizes: tuple[int, ...]):
+    import random
+
+    from tutor.spec import from_mapping
+
+    rng = random.Random(sum(sizes))
+    layers = [
+        {
+            "activation": "sigmoid",
+            "size": n,
+            "weights": [[round(rng.uniform(-0.9, 0.9), 2) for _ in range(m)] for _ in range(n)],
+            "biases": [round(rng.uniform(-0.5, 0.5), 2) for _ in range(n)],
+        }
+        for m, n in zip(sizes, sizes[1:])
+    ]
+    return from_mapping(
+        {
+            "title": "t",
+            "inputs": {"names": [f"x{k + 1}" for k in range(sizes[0])], "values": [0.1] * sizes[0]},
+            "layers": layers,
+            "loss": {"name": "half_sse", "targets": [0.5] * sizes[-1]},
+            "training": {"learning_rate": 0.5},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "sizes", [(2, 2, 2), (2, 2, 1), (3, 4, 4, 2), (2, 3, 3, 1), (4, 4, 4, 4, 4, 4, 2), (8, 8, 8), (24, 16, 1), (1,) * 7]
+)
+def test_no_two_label_boxes_of_the_diagram_intersect(sizes):
+    from tutor.render import diagram
+    from tutor.render.lines import writer
+
+    walk = explain_step(_network(sizes), forward_only=True)
+    d = diagram.layout(walk, writer(walk, "web"))
+    boxes = []
+    for e in d.edges:
+        if e.label is not None and e.drawn:
+            boxes.append(("weight", diagram._box(*diagram._label_at(e), e.label.text)))
+    for n in d.nodes:
+        if n.kind == "bias":
+            boxes.append(("bias", diagram._box(n.x + diagram.SMALL + 0.12, n.y, n.note.text, "start")))
+    weights = [b for k, b in boxes if k == "weight"]
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            assert diagram._overlap(boxes[a][1], boxes[b][1]) == 0, (sizes, boxes[a], boxes[b])
+    # no weight label on the crossing of two edges
+    by_gap: dict = {}
+    for e in d.edges:
+        if e.source.kind != "bias":
+            by_gap.setdefault(e.target.layer, []).append(e)
+    for gap in by_gap.values():
+        for x, y in diagram.crossings(gap):
+            assert not any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in weights), (sizes, x, y)
+    # at full size in print: a picture wider than the page has no weight labels to shrink
+    assert d.width <= diagram.TEXT_WIDTH + 1e-9 or not weights
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "html"])
+def test_every_format_carries_the_weight_table(fmt):
+    fn = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html}[fmt]
+    out = fn(explain_step(load("mazur")))
+    section = out[out.index("The weights and biases") :]
+    for label in ("w_{1} = 0.15", "w_{8} = 0.55", "b_{2} = 0.6") if fmt != "html" else ("0.15", "0.55"):
+        assert label in section[:6000], (fmt, label)

@@ -252,6 +252,29 @@ def view(
         layer.setdefault("rest", None)
         layer.setdefault("param_rest", None)
     prose = _prose(walk, forward, backward, options, escape)
+    # every weight and bias in a table per layer (row = neuron, column = input): GitHub strips the inline SVG,
+    # and a crowded picture leaves its labels out
+    weights = []
+    sources = list(net.input_names)
+    for li, layer in enumerate(net.layers):
+        weights.append(
+            {
+                "number": number(li),
+                "name": escape(layer.name),
+                "columns": [escape(c) for c in sources] + ["bias"],
+                "rows": [
+                    {
+                        "neuron": escape(layer.neurons[j]),
+                        "cells": [
+                            f"{fw.label(k, mode)} = {fw.value_of(k)}"
+                            for k in (*layer.weight_labels[j], layer.bias_labels[0 if layer.shared_bias else j])
+                        ],
+                    }
+                    for j in range(layer.size)
+                ],
+            }
+        )
+        sources = list(layer.neurons)
     summary = []
     # in the network's order (first layer first), not the order backpropagation reaches them
     for p in sorted(walk.params, key=lambda p: p.layer):
@@ -276,6 +299,7 @@ def view(
         "eta": fw.label("eta", mode),
         "update_biases": net.update_biases,
         "forward": forward,
+        "weights": weights,
         "prose": prose,
         "brief": brief,
         "loss_terms": [line(t) for t in walk.loss_terms],
