@@ -7,6 +7,7 @@ nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from ..engine.steps import TrainingWalk, Walkthrough
@@ -105,7 +106,9 @@ def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
 def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape, options: Options) -> dict[str, Any]:
     """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch."""
     fw = writer(walk, mode, options, example=index if several else None, scientific=True)
-    v = render.view(walk, mode, escape=escape, fw=fw, options=options)
+    # the training templates show every example's lines: --brief's tables and the words are the
+    # walk-through's (a training document walks every line of a small batch)
+    v = render.view(walk, mode, escape=escape, fw=fw, options=replace(options, brief=False))
     # per layer, each parameter's own factor dnet/dparam and its gradient: one group of lines a layer
     gradients = [[line for p in layer["params"] for line in p["local"] + [p["gradient"]]] for layer in v["backward"]]
     return {
