@@ -57,6 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="spec",
         help="the spec's own names (default) or the z/a/delta notation of BP1-BP4",
     )
+    _add_layout(e)
 
     c = sub.add_parser(
         "check",
@@ -89,6 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     t.add_argument("--plot", metavar="FILE", help="draw the loss curve to FILE (.png or .svg; needs matplotlib)")
     _add_conventions(t)
+    _add_layout(t)
 
     sub.add_parser("examples", help="list the built-in examples")
 
@@ -353,6 +355,44 @@ def _refuse_overwrite(output: str | None, option: str, **inputs: str | None) -> 
     refuse_overwrite(output, f"{option} {output}", {k.replace("_", " "): v for k, v in inputs.items()})
 
 
+def _add_layout(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--width",
+        type=int,
+        metavar="COLUMNS",
+        help="wrap terminal text to this many columns (default: the terminal's width; unwrapped into a file or pipe)",
+    )
+    p.add_argument(
+        "--brief",
+        action="store_true",
+        help="walk through the first neuron and the first weight of each layer in full, tabulate every other value",
+    )
+    p.add_argument("--no-prose", dest="prose", action="store_false", help="leave out the explanations in words")
+
+
+def _width(args: argparse.Namespace) -> int | None:
+    """--width, else the terminal's width when text goes to a terminal (never when it goes to a file)."""
+    import shutil
+
+    if getattr(args, "width", None) is not None:
+        return args.width
+    if getattr(args, "output", None) or not sys.stdout.isatty():
+        return None
+    return max(shutil.get_terminal_size().columns, 40)
+
+
+def _render_options(args: argparse.Namespace):
+    from . import render
+
+    return render.Options(
+        template_dir=getattr(args, "template_dir", None),
+        notation=getattr(args, "notation", "spec"),
+        width=_width(args) if getattr(args, "format", "text") == "text" else None,
+        brief=getattr(args, "brief", False),
+        prose=getattr(args, "prose", True),
+    )
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from . import render
     from .engine import numeric
@@ -365,7 +405,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
     net = _load(args)
-    options = render.Options(template_dir=args.template_dir, notation=args.notation)
+    options = _render_options(args)
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
         return _explain_training(args, net, options)
     walk = explain_step(net, forward_only=args.forward_only)
@@ -442,7 +482,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
     shown = parse_show(args.show, total)
     fmt = _document_format(args.format)
-    run, texts = documents((fmt,), net, args.epochs, shown, progress=_progress(total, "training step"))
+    run, texts = documents(
+        (fmt,), net, args.epochs, shown, progress=_progress(total, "training step"), options=_render_options(args)
+    )
     if args.plot:
         from .render.plot import loss_curve
 

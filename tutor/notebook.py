@@ -137,10 +137,12 @@ class Explanation:
         )
 
     def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+        # A notebook's own headings come first: the explanation's start two levels lower (# -> ###).
+        return markdown_fragment(self.to_markdown())
 
     def _repr_html_(self) -> str:
-        # A notebook output is part of the notebook's page: the document's styles are scoped to the output.
+        # A notebook output is part of the notebook's page: the document's styles are scoped to the output and
+        # its headings start two levels lower (<h1> -> <h3>).
         return html_fragment(self.to_html())
 
     def _repr_latex_(self) -> str:
@@ -251,6 +253,36 @@ def scope_css(css: str, scope: str = "." + SCOPE) -> str:
     return "\n".join(rules)
 
 
+FRAGMENT_SHIFT = 2  # heading levels a notebook fragment starts below the document's own
+
+
+def markdown_fragment(document: str, shift: int = FRAGMENT_SHIFT) -> str:
+    r"""A Markdown document with every ATX heading ``shift`` levels lower (at most level 6); fenced code and
+    display math are left alone.
+
+    >>> print(markdown_fragment("# Title\n\n## Part\n$$\n# not a heading\n$$"))
+    ### Title
+    <BLANKLINE>
+    #### Part
+    $$
+    # not a heading
+    $$
+    """
+    out, fenced = [], False
+    for line in document.split("\n"):
+        if line.startswith(("```", "$$")):
+            fenced = not fenced
+        elif not fenced and re.match(r"^#{1,6} ", line):
+            level = len(line) - len(line.lstrip("#"))
+            line = "#" * min(level + shift, 6) + line[level:]
+        out.append(line)
+    return "\n".join(out)
+
+
+def _shift_headings(html: str, shift: int = FRAGMENT_SHIFT) -> str:
+    return re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + shift, 6)}", html)
+
+
 def html_fragment(document: str) -> str:
     """The body of an HTML document in a ``<div class="backprop-tutor">``, its head's styles scoped to the div.
 
@@ -262,7 +294,7 @@ def html_fragment(document: str) -> str:
         return document
     head = document[: body.start()]
     styles = "\n".join(scope_css(s) for s in _STYLE.findall(head))
-    return f'<div class="{SCOPE}">\n<style>\n{styles}\n</style>\n{body.group(1)}</div>'
+    return f'<div class="{SCOPE}">\n<style>\n{styles}\n</style>\n{_shift_headings(body.group(1))}</div>'
 
 
 def latex_fragment(document: str) -> str:

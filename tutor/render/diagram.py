@@ -26,6 +26,7 @@ MARGIN = 2.6  # room for the input values at the left and the targets at the rig
 PX = 46  # SVG pixels per layout unit
 TEXT_WIDTH = 17.0  # cm, of an A4 page with 2 cm margins
 LABELLED_EDGES = 48  # between two columns of at most this many edges, labels are placed apart with care
+CROSSING = 0.18  # half the side of the square around an edge crossing that no label may touch
 MAX_DRAWN = 400  # edges; a larger network is listed in the walk-through, not drawn
 MAX_COLUMN = 24  # neurons in one column, likewise
 DOTS_PER_CM = 60  # of an edge in the LaTeX picture (see picture()) ...
@@ -49,6 +50,7 @@ class Edge:
     target: Node
     label: Name | None  # "w5 = 0.4"; None for the edge from a bias node, whose label is on the node
     t: float  # where along the edge the label sits, from 0 (source) to 1 (target)
+    drawn: bool = True  # False: no room for the label in the picture; the weight table carries it
 
 
 @dataclass
@@ -129,13 +131,22 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     for node, key in zip(prev, net.target_names()):
         node.note = _eq(fw, key)
     width = MARGIN * 2 + len(net.layers) * col_gap + ARROW
+    if width > TEXT_WIDTH:
+        # Too wide for the page at full size, where the labels would shrink below 8 pt: the weights go to the
+        # weight table only, and the columns close up to fit the page with the remaining labels at full size.
+        gap = max((TEXT_WIDTH - MARGIN * 2 - ARROW) / len(net.layers), CHAIN_COLUMN)
+        for n in nodes:
+            n.x = MARGIN + (n.x - MARGIN) * gap / col_gap
+        for e in edges:
+            e.drawn = False
+        width = MARGIN * 2 + len(net.layers) * gap + ARROW
     height = max(n.y + _radius(n) for n in nodes) + 0.1
     return Diagram(nodes, edges, [(l.name, l.activation) for l in net.layers], width, height)
 
 
 def _box(x: float, y: float, text: str, anchor: str = "middle") -> tuple[float, float, float, float]:
-    """The rough extent of a small label, in layout units (about 0.13 per character at \\scriptsize)."""
-    w = 0.13 * len(text) + 0.2
+    """The rough extent of a small label, in layout units (about 0.15 per character at \\footnotesize)."""
+    w = 0.15 * len(text) + 0.2
     x0 = x - w / 2 if anchor == "middle" else x
     return x0, y - 0.24, x0 + w, y + 0.24
 
@@ -153,13 +164,19 @@ def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
     node or bias label; a gap with more edges than LABELLED_EDGES keeps the middle (the work per edge stays
     bounded, and so many labels could not be read anyway)."""
     if len(gap) > LABELLED_EDGES:
+        for e in gap:
+            e.drawn = False
         return
     taken = []
+    # a label never sits on the crossing of two edges: a small square around each crossing is taken
+    for x, y in crossings(gap):
+        taken.append((x - CROSSING, y - CROSSING, x + CROSSING, y + CROSSING))
     for n in nodes:
         r = _radius(n)
         taken.append((n.x - r, n.y - r, n.x + r, n.y + r))
         if n.kind == "bias" and n.note is not None:
             taken.append(_box(n.x + SMALL + 0.12, n.y, n.note.text, "start"))
+    crowded = False
     for k, e in enumerate(gap):
         # The first try differs from edge to edge, so that crossing edges do not start at the same point;
         # where every place overlaps something, the label goes where it overlaps least.
@@ -175,6 +192,28 @@ def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
                 break
         _, e.t, box = best
         taken.append(box)
+        if best[0] > 0:
+            crowded = True
+    if crowded:  # one label would touch another or a crossing: the gap's weights go to the weight table only
+        for e in gap:
+            e.drawn = False
+
+
+def crossings(gap: list[Edge]) -> list[tuple[float, float]]:
+    """Where two edges between the same two columns cross (not at a shared node)."""
+    out = []
+    for a in range(len(gap)):
+        for b in range(a + 1, len(gap)):
+            p, q = gap[a], gap[b]
+            if p.source is q.source or p.target is q.target:
+                continue
+            if (p.source.y - q.source.y) * (p.target.y - q.target.y) >= 0:
+                continue  # same order at both ends: no crossing
+            # both run from x0 to x1: solve y_p(s) = y_q(s) for the fraction s of the way
+            d0, d1 = p.source.y - q.source.y, p.target.y - q.target.y
+            s = d0 / (d0 - d1)
+            out.append((p.source.x + (p.target.x - p.source.x) * s, p.source.y + (p.target.y - p.source.y) * s))
+    return out
 
 
 def _label_at(e: Edge) -> tuple[float, float]:
@@ -234,7 +273,7 @@ def svg(d: Diagram) -> str:
         x1, y1, x2, y2 = _trimmed(e)
         out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"/>')
     for e in d.edges:
-        if e.label is not None:
+        if e.label is not None and e.drawn:
             out.append(text(*_label_at(e), e.label.text, cls="bt-weight"))
     for n in d.nodes:
         if n.kind == "bias":
@@ -291,16 +330,17 @@ def picture(d: Diagram) -> str:
         dots = min(500, math.ceil(density * math.hypot(x2 - x1, y2 - y1)) + 2)
         out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
     for e in d.edges:
-        if e.label is not None:
+        # a picture shrunk to the page would set its labels below 8 pt: then the weight table carries them
+        if e.label is not None and e.drawn and not wide:
             out.append(
-                rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\scriptsize ${e.label.tex}$}}}}}}"
+                rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\footnotesize ${e.label.tex}$}}}}}}"
             )
     for n in d.nodes:
         if n.kind == "bias":
             out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * SMALL)}}}}}")
             out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\tiny $1$}}}}")
             out.append(
-                rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\scriptsize ${n.note.tex}$}}}}}}"
+                rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\footnotesize ${n.note.tex}$}}}}}}"
             )
             continue
         out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * RADIUS)}}}}}")
@@ -308,10 +348,12 @@ def picture(d: Diagram) -> str:
         if n.note is None:
             continue
         if n.kind == "input":
-            out.append(rf"\put{at(n.x - RADIUS - 0.15, n.y)}{{\makebox(0,0)[r]{{\scriptsize ${n.note.tex}$}}}}")
+            out.append(rf"\put{at(n.x - RADIUS - 0.15, n.y)}{{\makebox(0,0)[r]{{\footnotesize ${n.note.tex}$}}}}")
         else:
             out.append(rf"\put{at(n.x + RADIUS, n.y)}{{\vector(1,0){{{_n(ARROW)}}}}}")
-            out.append(rf"\put{at(n.x + RADIUS + ARROW + 0.12, n.y)}{{\makebox(0,0)[l]{{\scriptsize ${n.note.tex}$}}}}")
+            out.append(
+                rf"\put{at(n.x + RADIUS + ARROW + 0.12, n.y)}{{\makebox(0,0)[l]{{\footnotesize ${n.note.tex}$}}}}"
+            )
     out += [r"\end{picture}" + ("}" if wide else ""), r"\end{center}"]
     return "\n".join(out)
 

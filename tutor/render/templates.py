@@ -56,7 +56,27 @@ def mathml(tex: str, display: bool = False):
     from markupsafe import Markup
 
     # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
-    return Markup(convert(r"\displaystyle " + tex if display else tex, display="inline"))
+    return Markup(_tokens(convert(r"\displaystyle " + tex if display else tex, display="inline")))
+
+
+# A minus sign where no operand precedes it (after an operator, an opening fence or at the start of a row) is
+# the sign of the number after it: one token, not a binary operator with its spacing.
+_UNARY_MINUS = re.compile(r"((?:<mrow>|<mtd>|<math[^>]*>|<mstyle[^>]*>|<mo[^>]*>[^<]*</mo>))<mo>&#x02212;</mo><mn>")
+# latex2mathml leaves a bmatrix's brackets at their text size; stretchy fences grow with the matrix.
+_OPEN = re.compile(r"<mo>&#x0005B;</mo>(?=<mtable>)")
+_CLOSE = re.compile(r"(?<=</mtable>)<mo>&#x0005D;</mo>")
+
+
+def _tokens(markup: str) -> str:
+    """latex2mathml's output with each negative number one <mn> and a matrix's brackets stretching.
+
+    >>> print(_tokens("<mrow><mo>&#x0003D;</mo><mo>&#x02212;</mo><mn>0.2</mn><mo>&#x02212;</mo><mn>1</mn></mrow>"))
+    <mrow><mo>&#x0003D;</mo><mn>&#x02212;0.2</mn><mo>&#x02212;</mo><mn>1</mn></mrow>
+    """
+    out = _UNARY_MINUS.sub(r"\1<mn>&#x02212;", markup)
+    out = _UNARY_MINUS.sub(r"\1<mn>&#x02212;", out)  # a second pass: "= −(−0.2)" has two in a row
+    out = _OPEN.sub('<mo stretchy="true" fence="true" form="prefix">&#x0005B;</mo>', out)
+    return _CLOSE.sub('<mo stretchy="true" fence="true" form="postfix">&#x0005D;</mo>', out)
 
 
 # -- Jinja2 -------------------------------------------------------------------------------------------

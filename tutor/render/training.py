@@ -7,13 +7,14 @@ nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from ..engine.steps import TrainingWalk, Walkthrough
 from ..spec import rules
 from ..spec.network import Network
 from . import walkthrough as render
-from .lines import line_view, writer
+from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .templates import render_template
 
@@ -47,41 +48,72 @@ def parse_show(text: str, total: int) -> set[int]:
     return chosen
 
 
-def setup_text(net: Network) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
+    """How the network is trained, in words a student reads: the optimizer by its name with its
+    hyperparameters as symbols (β₁ = 0.9), the batches, the learning rate, decay, regularization, dropout.
+
+    ``mode`` "tex" writes the symbols as LaTeX math and ``escape``s the words; any other mode writes Unicode.
+    """
+    from .notation import tex_name, text_name
+
+    def sym(name: str, value: float) -> str:
+        mantissa, _, power = f"{value:g}".partition("e")
+        if mode == "tex":
+            shown = (
+                mantissa if not power else ("" if mantissa == "1" else mantissa + r" \cdot ") + f"10^{{{int(power)}}}"
+            )
+            return "$" + tex_name(name) + " = " + shown + "$"
+        sup = str(int(power)).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")) if power else ""
+        shown = mantissa if not power else ("" if mantissa == "1" else mantissa + "·") + "10" + sup
+        return escape(f"{text_name(name)} = {shown}")
+
     tr = net.training
     opt = rules.OPTIMIZERS[tr.optimizer]
     params = opt.params(tr.optimizer_params)
-    parts = [
-        f"optimizer {tr.optimizer}" + (f" ({', '.join(f'{k} {v:g}' for k, v in params.items())})" if params else "")
-    ]
+    parts = [escape(opt.title) + (" (" + ", ".join(sym(k, v) for k, v in params.items()) + ")" if params else "")]
     n = len(net.examples)
     size = net.batch_size()
     parts.append(
-        "one example a step"
-        if size == 1 and n > 1
-        else f"full batch of {n} example{'s' if n > 1 else ''}"
-        if size == n
-        else f"mini-batches of {size} of {n} examples"
+        escape(
+            "one example a step"
+            if size == 1 and n > 1
+            else f"full batch of {n} example{'s' if n > 1 else ''}"
+            if size == n
+            else f"mini-batches of {size} of {n} examples"
+        )
     )
-    parts.append(f"learning rate {net.learning_rate:g}" + (f", decay {tr.decay:g} an epoch" if tr.decay else ""))
+    parts.append(
+        escape("learning rate ")
+        + sym("eta", net.learning_rate)
+        + (escape(f", decay {tr.decay:g} an epoch") if tr.decay else "")
+    )
     if tr.regularization:
         parts.append(
-            f"{tr.regularization.upper()} regularization, lambda {tr.reg_lambda:g}"
-            + (" (biases too)" if tr.reg_biases else "")
+            escape(f"{tr.regularization.upper()} regularization, ")
+            + sym("lambda", tr.reg_lambda)
+            + escape(" (biases too)" if tr.reg_biases else "")
         )
     if tr.dropout_layers:
         parts.append(
-            f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
-            f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
+            escape(
+                f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
+                f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
+            )
         )
-    parts.append("biases updated" if net.update_biases else "biases not updated")
+    parts.append(escape("biases updated" if net.update_biases else "biases not updated"))
     return "; ".join(parts)
 
 
 def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape, options: Options) -> dict[str, Any]:
     """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch."""
     fw = writer(walk, mode, options, example=index if several else None, scientific=True)
-    v = render.view(walk, mode, escape=escape, fw=fw, options=options)
+    # the training templates show every example's lines: --brief's tables and the words are the
+    # walk-through's (a training document walks every line of a small batch)
+    v = render.view(walk, mode, escape=escape, fw=fw, options=replace(options, brief=False))
     # per layer, each parameter's own factor dnet/dparam and its gradient: one group of lines a layer
     gradients = [[line for p in layer["params"] for line in p["local"] + [p["gradient"]]] for layer in v["backward"]]
     return {
@@ -185,8 +217,11 @@ def view(
         "title": escape(net.title),
         "description": escape(net.description),
         "source": escape(net.source),
-        "setup": escape(setup_text(net)),
+        "setup": setup_text(net, mode, escape),
         "conventions": escape(net.conventions.describe()),
+        "loss_rule": render.loss_rule(net),
+        "precision": render.precision_text(net.conventions, digits),
+        "fixed": net.conventions.rounding != "exact",
         "digits": digits,
         "explain": explain,
         "epochs": epochs,
@@ -194,7 +229,7 @@ def view(
         "steps_per_epoch": run.steps_per_epoch,
         "examples": len(net.examples),
         "regularized": bool(net.training.regularization),
-        "optimizer": escape(net.training.optimizer),
+        "optimizer": escape(rules.OPTIMIZERS[net.training.optimizer].title),
         "figure": figure,
         "curve": curve,
         "table": [{"epoch": str(e), "loss": _fmt(run.epoch_loss[e], digits)} for e in rows if e < n],
@@ -258,7 +293,8 @@ def render_train(
         curve=curve_drawn,
         options=options,
     )
-    return render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
+    out = render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def render_train_text(

@@ -70,6 +70,9 @@ class Loss:
     needs_one_hot: bool = False
     target_range: tuple[float, float] | None = None
     output_range: tuple[float, float] | None = None
+    title: str = ""  # what a student reads: "half the sum of squared errors"
+    formula: str = ""  # its formula in Unicode, for text, Markdown and HTML
+    tex: str = ""  # the same formula as LaTeX math
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -301,6 +304,9 @@ LOSSES: dict[str, Loss] = {
             np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
             np_grad=lambda a, t, p: -(t - a),
             np_terms=lambda a, t, p: 0.5 * (t - a) ** 2,
+            title="half the sum of squared errors",
+            formula="E = ½ Σₖ (tₖ − oₖ)²",
+            tex=r"E = \tfrac{1}{2} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "mse",
@@ -309,6 +315,9 @@ LOSSES: dict[str, Loss] = {
             np_value=lambda a, t, p: float(np.mean((t - a) ** 2)),
             np_grad=lambda a, t, p: -2.0 * (t - a) / a.size,
             np_terms=lambda a, t, p: (t - a) ** 2 / a.size,
+            title="mean squared error",
+            formula="E = (1/n) Σₖ (tₖ − oₖ)²",
+            tex=r"E = \tfrac{1}{n} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "binary_cross_entropy",
@@ -319,6 +328,9 @@ LOSSES: dict[str, Loss] = {
             np_terms=lambda a, t, p: -(t * np.log(a) + (1 - t) * np.log(1 - a)) / a.size,
             target_range=(0.0, 1.0),
             output_range=(0.0, 1.0),
+            title="binary cross-entropy",
+            formula="E = −(1/n) Σₖ [tₖ ln oₖ + (1 − tₖ) ln(1 − oₖ)]",
+            tex=r"E = -\tfrac{1}{n} \sum_k \bigl[t_k \ln o_k + (1 - t_k) \ln(1 - o_k)\bigr]",
         ),
         Loss(
             "categorical_cross_entropy",
@@ -329,6 +341,9 @@ LOSSES: dict[str, Loss] = {
             np_terms=lambda a, t, p: -(t * np.log(a)),
             target_range=(0.0, 1.0),
             output_range=(0.0, float("inf")),
+            title="categorical cross-entropy",
+            formula="E = −Σₖ tₖ ln oₖ",
+            tex=r"E = -\sum_k t_k \ln o_k",
         ),
         Loss(
             "multiclass_hinge",
@@ -339,6 +354,9 @@ LOSSES: dict[str, Loss] = {
             np_grad=_hinge_np_grad,
             separable=False,
             needs_one_hot=True,
+            title="multiclass hinge loss",
+            formula="E = Σ_{j≠y} max(0, oⱼ − o_y + 1)",
+            tex=r"E = \sum_{j \ne y} \max(0, o_j - o_y + 1)",
         ),
         Loss(
             "hinge",
@@ -349,6 +367,9 @@ LOSSES: dict[str, Loss] = {
             np_grad=_hinge_np_grad,
             separable=False,
             needs_one_hot=True,
+            title="hinge loss",
+            formula="E = max(0, 1 + s_c − s)",
+            tex=r"E = \max(0, 1 + s_c - s)",
         ),
     ]
 }
@@ -403,6 +424,7 @@ class Optimizer:
     state: tuple[str, ...]
     program: Callable[..., list]
     np_step: Callable[..., tuple]
+    title: str = ""  # what a student reads: "Adam", "classic momentum"
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -501,7 +523,7 @@ def _adam_np(w, g, st, t, lr, p, R=_same):
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in [
-        Optimizer("sgd", "w = w - alpha g", {}, (), _sgd_prog, _sgd_np),
+        Optimizer("sgd", "w = w - alpha g", {}, (), _sgd_prog, _sgd_np, "gradient descent"),
         Optimizer(
             "momentum",
             "the seeds' form: v = beta v + (1 - beta) g, w = w - alpha v (beta 0.9)",
@@ -509,6 +531,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("v",),
             _momentum_prog,
             _momentum_np,
+            "momentum",
         ),
         Optimizer(
             "momentum_classic",
@@ -517,6 +540,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("v",),
             _classic_prog,
             _classic_np,
+            "classic momentum",
         ),
         Optimizer(
             "nesterov",
@@ -526,6 +550,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("v",),
             _nesterov_prog,
             _nesterov_np,
+            "Nesterov momentum",
         ),
         Optimizer(
             "adagrad",
@@ -534,6 +559,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("s",),
             _adagrad_prog,
             _adagrad_np,
+            "Adagrad",
         ),
         Optimizer(
             "rmsprop",
@@ -542,6 +568,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("s",),
             _rmsprop_prog,
             _rmsprop_np,
+            "RMSProp",
         ),
         Optimizer(
             "adam",
@@ -551,6 +578,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("m", "v"),
             _adam_prog,
             _adam_np,
+            "Adam",
         ),
     ]
 }

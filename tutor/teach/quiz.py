@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..engine.steps import Walkthrough
+from ..spec import rules
 from ..spec.errors import TutorError
 from ..spec.network import Network, free_text
 from ..spec.resources import read_text
@@ -156,7 +157,7 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
         sources = list(layer.neurons)
     groups.append(
         (
-            f"Targets (loss {net.loss})",
+            f"Targets (loss: {rules.LOSSES[net.loss].title})",
             [
                 Given(t, float(v), "target", neuron=n)
                 for t, v, n in zip(net.target_names(), net.targets, net.output_layer.neurons)

@@ -247,7 +247,7 @@ def _draw(rng: np.random.Generator, seed: int, o: Options) -> dict[str, Any]:
         "title": f"Random {shape} network, seed {seed}",
         "description": (
             f"{shape}: {o.activation} hidden layers, {o.output_activation} output, "
-            f"loss {o.loss}; every value rounded to {o.digits} decimals and carried forward."
+            f"{rules.LOSSES[o.loss].title}; every value rounded to {o.digits} decimals and carried forward."
         ),
         "source": f"backprop-tutor random network: --seed {seed} {o.describe()}",
         "inputs": {"names": inputs, "values": _distinct(rng, sizes[0], -1.0, 1.0, 0.1)},
