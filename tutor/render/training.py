@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..engine.steps import TrainingWalk, Walkthrough
+from ..engine.steps import TrainingWalk, Walkthrough, flat_walk
 from ..spec import rules
 from ..spec.network import Network
 from . import walkthrough as render
@@ -69,6 +69,8 @@ def setup_text(net: Network) -> str:
             f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
             f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
         )
+    if tr.reduction == "sum" and size > 1:
+        parts.append("the batch gradients summed")
     parts.append("biases updated" if net.update_biases else "biases not updated")
     return "; ".join(parts)
 
@@ -330,7 +332,8 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
                 "step": tw.number,
                 "epoch": tw.epoch + 1,
                 "batch": [k + 1 for k in tw.batch],
-                "values": tw.values(),
+                # every quantity under the name the checker knows it by (each example's own named per example)
+                "values": flat_walk(tw).values(),
                 "examples": [w.values() for w in tw.examples],
             }
             for tw in walks
