@@ -625,34 +625,35 @@ def _relation(walk: Walkthrough, key: str, other_key: str) -> str:
 
 
 def _update_parts(walk: Walkthrough, q, inputs: Mapping[str, float], claimed: Mapping[str, Claim]):
-    """(the old parameter, the update step) of an update, whatever the optimizer, from the claimed values
-    where there are some."""
+    """(the old parameter, the update step) of an update, whatever the optimizer: from the claimed values,
+    then from the exact ones (a slip multiplies the rounding of a claimed step too)."""
     by_kind = {walk.quantities[a].kind: a for a in q.args}
     if len(q.args) == 3 and set(by_kind) == {"param", "rate", "gradient"}:  # plain descent: w - eta g
-        return inputs[by_kind["param"]], inputs[by_kind["rate"]] * inputs[by_kind["gradient"]]
+        w, eta, g = by_kind["param"], by_kind["rate"], by_kind["gradient"]
+        return [(inputs[w], inputs[eta] * inputs[g]), (walk.value(w), walk.value(eta) * walk.value(g))]
     base = walk.labels[q.key].base if q.key in walk.labels else ""
     step = f"step[{base}]"
     if base not in inputs or step not in walk.quantities:
-        return None
-    return inputs[base], claimed[step].value if step in claimed else walk.value(step)
+        return []
+    return [
+        (inputs[base], claimed[step].value if step in claimed else walk.value(step)),
+        (walk.value(base), walk.value(step)),
+    ]
 
 
 def _slip(walk: Walkthrough, q, inputs: Mapping[str, float], claim: Claim, claimed: Mapping[str, Claim]) -> str:
     """A named slip in the step's last operation that reproduces the claim, or ''."""
     values = [inputs[a] for a in q.args]
     if q.kind == "update":
-        parts = _update_parts(walk, q, inputs, claimed)
-        if parts is None:
-            return ""
-        w, step = parts
-        for power in (10, 100, 0.1, 0.01):
-            if _agrees(w - step * power, claim):
-                return (
-                    f"{_fmt(w)} - {_fmt(step * power)}: the update step {_fmt(step)} off by a factor of "
-                    f"{power:g} (a decimal-place slip)"
-                )
-        if _agrees(w + step, claim):
-            return f"{_fmt(w)} + {_fmt(step)}: the sign of the step flipped (w + step)"
+        for w, step in _update_parts(walk, q, inputs, claimed):
+            for power in (10, 100, 0.1, 0.01):
+                if _agrees(w - step * power, claim):
+                    return (
+                        f"{_fmt(w)} - {_fmt(step * power)}: the update step {_fmt(step)} off by a factor of "
+                        f"{power:g} (a decimal-place slip)"
+                    )
+            if _agrees(w + step, claim):
+                return f"{_fmt(w)} + {_fmt(step)}: the sign of the step flipped (w + step)"
         by_kind = {walk.quantities[a].kind: a for a in q.args}
         if len(q.args) == 3 and set(by_kind) == {"param", "rate", "gradient"}:  # plain descent: w - eta g
             w, eta, key = inputs[by_kind["param"]], inputs[by_kind["rate"]], by_kind["gradient"]
