@@ -43,6 +43,7 @@ def test_an_optimizer_spec_is_checked_with_its_optimizer():
     net = load("optimizer-adam")
     report = run(net, {"w5+": "0.391783"})  # the plain-SGD value
     assert report.verdicts[0].status == WRONG and report.verdicts[0].correct_printed == "0.300000"
+    assert "plain gradient descent" in report.verdicts[0].explanation
     assert run(net, {"w5+": "0.300000", "mhat[w5]": "0.0822", "step[w5]": "0.1000000"}).ok
 
 

@@ -654,6 +654,22 @@ def _slip(walk: Walkthrough, q, inputs: Mapping[str, float], claim: Claim, claim
                     )
             if _agrees(w + step, claim):
                 return f"{_fmt(w)} + {_fmt(step)}: the sign of the step flipped (w + step)"
+        opt = walk.network.training.optimizer
+        base = walk.labels[q.key].base if q.key in walk.labels else ""
+        if opt != "sgd" and base in walk.quantities and "eta" in walk.quantities:
+            E = walk.network.notation["loss"]
+            grads = [f"g[{base}]"] + [
+                k
+                for k, lab in walk.labels.items()
+                if lab.kind == "partial" and lab.den == base and lab.num == E and not _PER_EXAMPLE.search(k)
+            ]
+            for g in (k for k in grads if k in walk.quantities):
+                plain = walk.value(base) - walk.value("eta") * walk.value(g)
+                if _agrees(plain, claim):
+                    return (
+                        f"{_fmt(walk.value(base))} - {_fmt(walk.value('eta'))}·{_fmt(walk.value(g))}: plain gradient "
+                        f"descent (w - eta g) instead of the spec's optimizer {opt}"
+                    )
         by_kind = {walk.quantities[a].kind: a for a in q.args}
         if len(q.args) == 3 and set(by_kind) == {"param", "rate", "gradient"}:  # plain descent: w - eta g
             w, eta, key = inputs[by_kind["param"]], inputs[by_kind["rate"]], by_kind["gradient"]
