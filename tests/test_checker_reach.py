@@ -386,3 +386,38 @@ def test_a_known_mistake_gets_its_name(name, net):
         v = run(net, claims).verdicts[-1]
         assert v.status != AGREES and named(v), (mistake, key, v.status, v.diagnosis, v.convention, v.explanation)
     assert time.perf_counter() - start < 20  # bounded (a few seconds on an idle machine)
+
+
+SOFTMAX_BATCH = """
+title = "softmax batch"
+[inputs]
+names = ["x1", "x2"]
+[[examples]]
+inputs = [1.0, 0.5]
+targets = [1.0, 0.0]
+[[examples]]
+inputs = [0.2, -0.4]
+targets = [0.0, 1.0]
+[[layers]]
+neurons = ["o1", "o2"]
+activation = "softmax"
+weights = [[0.3, -0.1], [0.2, 0.4]]
+biases = [0.0, 0.1]
+[loss]
+name = "categorical_cross_entropy"
+[training]
+learning_rate = 0.5
+"""
+
+
+def test_the_per_example_share_of_a_batch_mean_gradient_is_named(tmp_path):
+    p = tmp_path / "sb.toml"
+    p.write_text(SOFTMAX_BATCH)
+    net = load(p)
+    values = own_values(net)
+    for k, (_, t) in enumerate(net.examples):
+        for j, o in enumerate(("o1", "o2")):
+            share = values[f"dE_total/dnet_{o}[e{k + 1}]/N"]
+            assert share == pytest.approx((values[f"out_{o}[e{k + 1}]"] - t[j]) / 2, abs=1e-15)
+    key = "dE_total/dnet_o1[e1]/N"
+    assert run(net, {key: f"{values[key]:.6f}"}).ok

@@ -658,6 +658,12 @@ def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]],
 
 
 @lru_cache(maxsize=None)
+def share_form(m: int) -> Form:
+    (x,) = placeholders(1)
+    return _form(sp.Mul(sp.Rational(1, m), x, evaluate=False), 1, fn=lambda x: (1 / m) * x)
+
+
+@lru_cache(maxsize=None)
 def mean_form(m: int) -> Form:
     P = placeholders(m)
     return _form(
@@ -749,6 +755,13 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
     if "t" in names:
         hyper.append(b.given("t", "rate", step.number))
 
+    if m > 1 and tr.reduction != "sum":
+        # each example's share of the batch-mean gradient with respect to the output layer's net inputs
+        # (the scores): delta / N, e.g. (p - y)/N under softmax with cross-entropy, named dE/dnet_o1[e2]/N
+        for k, w in enumerate(examples):
+            for nb in w.backward[0]:
+                ref = b.given(f"{nb.delta}[e{k + 1}]", "example", w.value(nb.delta))
+                b.add(f"{ref}/N", "share", share_form(m), [ref])
     updates = []
     for p in first.params:
         if p.kind == "bias" and not net.update_biases:
