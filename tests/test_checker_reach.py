@@ -447,3 +447,30 @@ def test_long_multi_step_checks_show_progress_only_at_a_terminal(tmp_path, capsy
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
+
+
+def test_a_convention_that_cannot_be_computed_is_skipped(tmp_path):
+    # at one decimal, as-printed rounding saturates a sigmoid under cross-entropy: ln 0 for this spec
+    spec = tmp_path / "bce.toml"
+    spec.write_text(
+        """
+title = "bce"
+[inputs]
+names = ["i1"]
+values = [1.0]
+[[layers]]
+neurons = ["o1"]
+activation = "sigmoid"
+weights = [[3.0]]
+biases = [0.0]
+[loss]
+name = "binary_cross_entropy"
+targets = [0.5]
+[training]
+learning_rate = 0.1
+"""
+    )
+    net = load(spec)
+    report = run(net, {"out_o1": "0.9", "E_total": "9.9"})
+    assert report.verdicts[1].status == WRONG
+    assert any("cannot be computed" in r for r in report.skipped.values()), report.skipped

@@ -281,7 +281,9 @@ def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> f
     at = n if q.kind in _UPDATE_KINDS else n + 1
     if at < 1:
         return None
-    return ctx.walk_at(net, at).quantities[claim.quantity].value if claim.quantity in walk.quantities else None
+    # (a last, smaller batch names its examples otherwise: such a quantity is not in that step)
+    q = ctx.walk_at(net, at).quantities.get(claim.quantity)
+    return None if q is None else q.value
 
 
 # -- conventions ------------------------------------------------------------------------------------------
@@ -403,8 +405,12 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         if claim.after_steps is not None and not ctx.affordable(other):
             ctx.note(name, f"not tried for multi-step claims: more than {MAX_TRAINING_STEPS} training steps in all")
             continue
+        try:
+            v = _value(ctx, other, claim)
+        except TutorError as exc:  # e.g. too coarse a rounding for a formula, or a diverging run
+            ctx.note(name, f"cannot be computed under it: {exc.message}")
+            continue
         ctx.note(name)
-        v = _value(ctx, other, claim)
         if v is not None and _agrees(v, claim):
             return Verdict(claim, CONVENTION, correct, convention=name)
     v = _transformed(ctx, net, claim)
@@ -418,9 +424,12 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
             f"before its update ({claim.after_steps - 1} updates)"
         )
         for name, other in [("", net)] + others:
-            if isinstance(other, str) or not ctx.affordable(other):
+            if isinstance(other, str) or not ctx.affordable(other) or name in ctx.skipped:
                 continue
-            v = _value(ctx, other, claim, steps_shift=1)
+            try:
+                v = _value(ctx, other, claim, steps_shift=1)
+            except TutorError:
+                continue
             if v is not None and _agrees(v, claim):
                 return Verdict(claim, CONVENTION, correct, convention=counted + (f"; {name}" if name else ""))
         ctx.note("steps counted differently")
