@@ -208,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, shape in shapes.items():
             (work / f"{name}.toml").write_text(random_spec(shape, seed=sum(shape)))
         largest = "-".join(map(str, LARGEST))
+        # Mazur's three published claims after 10,000 rounds: each holds only under another convention (update
+        # order, steps counted), so the checker trains under several, one run per convention shared by all three
+        (work / "multi-step.toml").write_text(
+            "".join(
+                f'[[claim]]\nquantity = "{q}"\nvalue = "{v}"\nafter_steps = 10000\n'
+                for q, v in (("E_total", "0.0000351085"), ("out_o1", "0.015912196"), ("out_o2", "0.984065734"))
+            )
+        )
         floor = [PY, "-c", "import sympy, numpy, jinja2"]
         jobs = [
             # what the floor leaves out and every use of SymPy pays: the first sum imports sympy.tensor and
@@ -227,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
                 None,
             ),
             ("quiz mazur, to its first question", CLI + ["quiz", "mazur"], 1.15),
+            (
+                "check mazur, 3 claims @10,000",
+                CLI + ["check", "mazur", "multi-step.toml", "-o", "check.txt"],
+                None,
+            ),
             (
                 "train mazur, 10,000 epochs",
                 CLI + ["train", "mazur", "--epochs", "10000", "--show", "none", "-o", "o.txt"],

@@ -150,7 +150,6 @@ def check(
     >>> report.ok, report.verdicts[1].correct_printed
     (True, '0.3589')
     """
-    from .engine.symbolic import explain_step
     from .spec.resources import example_claims
     from .teach import checker
 
@@ -158,7 +157,7 @@ def check(
     net = _network(spec, where).with_conventions(
         rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
     )
-    keys = explain_step(net).quantities
+    keys = checker.quantity_names(net)
     if claims is None:
         path = example_claims(str(spec)) if isinstance(spec, (str, Path)) else None
         if path is None:

@@ -424,7 +424,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .engine.symbolic import explain_step
     from .render.check import render_check
     from .spec.resources import example_claims
     from .teach import checker
@@ -434,8 +433,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if claims_path is None:
         raise TutorError(f"give a claims file: {args.spec!r} is not a built-in example with transcribed claims")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec, CLAIMS=str(claims_path))
-    walk = explain_step(net)
-    report = checker.check(net, checker.load_claims(claims_path, walk.quantities))
+    claims = checker.load_claims(claims_path, checker.quantity_names(net))
+    report = checker.check(net, claims, progress=_progress)
     _write(args, render_check(checker.report_data(report), args.format))
     return 0 if report.ok else 1
 

@@ -133,11 +133,10 @@ def _training_texts(net, how: Recipe) -> dict[str, str]:
 
 def _check_report(net, claims: Path) -> str:
     """The checker's Markdown report on the example's transcribed claims, as `check SPEC --format md` writes it."""
-    from .engine.symbolic import explain_step
     from .render.check import render_check
     from .teach import checker
 
-    report = checker.check(net, checker.load_claims(claims, explain_step(net).quantities))
+    report = checker.check(net, checker.load_claims(claims, checker.quantity_names(net)))
     return render_check(checker.report_data(report), "md")
 
 

@@ -6,7 +6,7 @@ quantities' symbols, the values substituted, and its value. Renderers read these
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..spec.network import Conventions, Network
@@ -189,3 +189,69 @@ def _value(quantities, key: str) -> float:
     close = difflib.get_close_matches(str(key), list(quantities), n=4, cutoff=0.6) if isinstance(key, str) else []
     hint = f"; close matches: {', '.join(close)}" if close else "; see .values() for every key"
     raise TutorError(f"unknown quantity {str(key)[:60]!r}{hint}", "value()")
+# Quantities every example of a batch shares (the parameters, the learning rate): they keep their names.
+SHARED_KINDS = ("param", "rate")
+
+
+def example_key(key: str, position: int, batch_size: int) -> str:
+    """The name of an example's own quantity in a batch: ``out_h1[e2]`` for the second example of the batch
+    (the per-example gradients' own naming); with one example the name itself."""
+    return key if batch_size == 1 else f"{key}[e{position + 1}]"
+
+
+def flat_walk(tw: TrainingWalk) -> Walkthrough:
+    """One training step as one Walkthrough: each example's quantities named per example (``example_key``),
+    then the step's own (batch means, regularization, decayed rate, optimizer state, update steps, updates).
+
+    Whatever kinds of quantity the engines produce flow through: only the shared kinds keep their names.
+    """
+    m = len(tw.examples)
+    q: dict[str, Quantity] = {}
+    labels: dict[str, Label] = {}
+    forward: list[list[NeuronForward]] = []
+    for k, w in enumerate(tw.examples):
+        local = {key: key if w.quantities[key].kind in SHARED_KINDS else example_key(key, k, m) for key in w.quantities}
+
+        def r(key: str, local: dict[str, str] = local) -> str:
+            return local.get(key, key)
+
+        for key, quantity in w.quantities.items():
+            new = r(key)
+            if new in q:  # a shared quantity, already there from the first example
+                continue
+            q[new] = replace(
+                quantity,
+                key=new,
+                args=tuple(map(r, quantity.args)),
+                of_args=tuple(map(r, quantity.of_args)),
+                wrt=r(quantity.wrt) if quantity.wrt else "",
+            )
+            lab = w.labels[key]
+            labels[new] = replace(
+                lab,
+                text=new if lab.kind == "name" else (r(lab.text) if lab.text else ""),
+                num=r(lab.num) if lab.num else "",
+                den=r(lab.den) if lab.den else "",
+                via=r(lab.via) if lab.via else "",
+                base=r(lab.base) if lab.base else "",
+            )
+        for row in w.forward:
+            forward.append(
+                [
+                    replace(
+                        n,
+                        net=r(n.net),
+                        out=r(n.out),
+                        kept=r(n.kept) if n.kept else "",
+                        mask=r(n.mask) if n.mask else "",
+                    )
+                    for n in row
+                ]
+            )
+    for key, quantity in tw.quantities.items():
+        # the step's copies of the examples' values ("example") and of the parameters stay the examples' own
+        if key in q and quantity.kind in ("example", "param"):
+            continue
+        q[key] = quantity
+        labels[key] = tw.labels[key]
+    return Walkthrough(tw.network, tw.conventions, q, labels, forward, [], tw.loss, [], [], "", [])

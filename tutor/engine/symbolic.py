@@ -128,7 +128,34 @@ def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[
     term_exprs = [e for _, e in terms]
     total = sp.Add(*term_exprs)
     grads = [_form(sp.diff(total, outs[k]), 2 * n) for k in range(n)]
-    return [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
+    forms = [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
+    if not rules.LOSSES[name].zero_log_terms:
+        return forms
+    guard = lambda f: _zero_log_guard(f, targets)  # noqa: E731
+    return [guard(f) for f in forms[0]], guard(forms[1]), [guard(f) for f in forms[2]]
+
+
+def _zero_log_guard(form: Form, targets) -> Form:
+    """The form with 0·ln 0 = 0: where evaluating it fails (ln 0, 0/0), it is evaluated again with the targets
+    that are exactly 0 or 1 substituted, so that SymPy cancels their 0·ln terms (the limit, as NumPy's guard)."""
+    n = len(targets)
+    first = len(form.placeholders) - n
+    variants: dict[tuple, object] = {}
+
+    def fn(*a):
+        try:
+            v = form.fn(*a)
+            if math.isfinite(v):
+                return v
+        except (ValueError, ZeroDivisionError):
+            pass
+        key = tuple((k, float(a[first + k])) for k in range(n) if a[first + k] in (0.0, 1.0))
+        if key not in variants:
+            expr = form.expr.subs({targets[k]: sp.Integer(int(v)) for k, v in key})
+            variants[key] = sp.lambdify(form.placeholders, expr, modules=[{"exp": _exp}, "math"])
+        return variants[key](*a)
+
+    return Form(form.expr, fn, form.placeholders)
 
 
 @lru_cache(maxsize=None)
@@ -513,6 +540,15 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
     def update(param: str, grad: str) -> str:
         if not updates:
             return ""
+        # the update step itself, named (as an optimizer's "step" line) so that it can be shown and checked
+        b.add(
+            f"step[{param}]",
+            "step",
+            product_form(2),
+            [ETA, grad],
+            layer=li,
+            label=Label("state", base=param, text=f"step[{param}]", num="step"),
+        )
         return b.add(
             net.updated_name(param),
             "update",
@@ -622,6 +658,12 @@ def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]],
 
 
 @lru_cache(maxsize=None)
+def share_form(m: int) -> Form:
+    (x,) = placeholders(1)
+    return _form(sp.Mul(sp.Rational(1, m), x, evaluate=False), 1, fn=lambda x: (1 / m) * x)
+
+
+@lru_cache(maxsize=None)
 def mean_form(m: int) -> Form:
     P = placeholders(m)
     return _form(
@@ -688,7 +730,8 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         loss_refs.append(b.given(key, "example", w.value(w.loss)))
         if m > 1:
             b.labels[key] = Label("name", text=f"{E} (example {tw_batch[k] + 1})")
-    data_loss = loss_refs[0] if m == 1 else b.add(E, "loss", mean_form(m), loss_refs)
+    reduce = sum_form(m) if tr.reduction == "sum" else mean_form(m)
+    data_loss = loss_refs[0] if m == 1 else b.add(E, "loss", reduce, loss_refs)
     reg_loss = ""
     loss = data_loss
     if tr.regularization and tr.reg_lambda:
@@ -712,6 +755,13 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
     if "t" in names:
         hyper.append(b.given("t", "rate", step.number))
 
+    if m > 1 and tr.reduction != "sum":
+        # each example's share of the batch-mean gradient with respect to the output layer's net inputs
+        # (the scores): delta / N, e.g. (p - y)/N under softmax with cross-entropy, named dE/dnet_o1[e2]/N
+        for k, w in enumerate(examples):
+            for nb in w.backward[0]:
+                ref = b.given(f"{nb.delta}[e{k + 1}]", "example", w.value(nb.delta))
+                b.add(f"{ref}/N", "share", share_form(m), [ref])
     updates = []
     for p in first.params:
         if p.kind == "bias" and not net.update_biases:
@@ -725,7 +775,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         mean = (
             refs[0]
             if m == 1
-            else b.add(p.gradient, "gradient", mean_form(m), refs, Label("partial", num=E, den=p.label), layer=p.layer)
+            else b.add(p.gradient, "gradient", reduce, refs, Label("partial", num=E, den=p.label), layer=p.layer)
         )
         reg = ""
         total = mean
@@ -758,7 +808,8 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
                 if line == "w+"
                 else Label("state", base=p.label, text=target, num=line)
             )
-            lines.append(b.add(target, "update" if line == "w+" else "state", form, args, label, layer=li))
+            qkind = {"w+": "update", "step": "step"}.get(line, "state")
+            lines.append(b.add(target, qkind, form, args, label, layer=li))
         updates.append(ParamUpdate(p.label, li, p.kind, refs, mean, reg, total, lines, state_before, lines[-1]))
     return TrainingWalk(
         net,

@@ -155,10 +155,13 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
     if net.conventions.update_order == "updated-first":
         # plain descent on one example (the spec checks it): backward already updated layer by layer
         nbp = _params_of(net, ub)
-        lines = {("W", li): {"w+": w} for li, w in enumerate(uW)}
-        lines.update({("b", li): {"w+": v} for li, v in enumerate(nbp)} if net.update_biases else {})
-        zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
         fw0, bw0 = exs[0].forward, exs[0].backward
+        lines = {("W", li): {"step": R.array(lr * g), "w+": w} for li, (w, g) in enumerate(zip(uW, bw0.grad_W))}
+        if net.update_biases:
+            lines.update(
+                {("b", li): {"step": R.array(lr * g), "w+": v} for li, (v, g) in enumerate(zip(nbp, bw0.grad_b))}
+            )
+        zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
         return Step(
             number,
             epoch,
@@ -187,9 +190,11 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         gb = [g.copy() for g in exs[0].backward.grad_b]
         data_loss = exs[0].forward.loss
     else:
-        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / m) for li in range(len(W))]
-        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / m) for li in range(len(W))]
-        data_loss = R(float(sum(e.forward.loss for e in exs) / m))
+        # reduction "mean": the seeds' w - eta/m sum delta a^T; "sum": the batch's gradients added up
+        div = 1 if net.training.reduction == "sum" else m
+        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / div) for li in range(len(W))]
+        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / div) for li in range(len(W))]
+        data_loss = R(float(sum(e.forward.loss for e in exs) / div))
     reg_loss, rW, rb = regularization(net, W, bp, R)
     if net.training.regularization:
         tW = [R.array(g + r) for g, r in zip(gW, rW)]

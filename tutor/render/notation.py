@@ -81,7 +81,7 @@ _SUP = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
 # Keys of a training step's own quantities: a name and what it belongs to, ``g[w5]``, ``E_total[e1]``.
 _INDEXED = re.compile(r"^(.+)\[([^\[\]]+)\]$")
 _EXAMPLE = re.compile(r"^e(\d+)$")
-_TEXT_STATE = {"mhat": "m̂", "vhat": "v̂", "v_prev": "v⁽ᵗ⁻¹⁾", "m_prev": "m⁽ᵗ⁻¹⁾", "s_prev": "s⁽ᵗ⁻¹⁾"}
+_TEXT_STATE = {"step": "Δ", "mhat": "m̂", "vhat": "v̂", "v_prev": "v⁽ᵗ⁻¹⁾", "m_prev": "m⁽ᵗ⁻¹⁾", "s_prev": "s⁽ᵗ⁻¹⁾"}
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -365,6 +365,7 @@ class Notation:
             if mode == "text":
                 return f"{_TEXT_STATE.get(name, name)}({self.text(lab.base)})"
             head = {
+                "step": r"\Delta",
                 "mhat": r"\hat{m}",
                 "vhat": r"\hat{v}",
                 "v_prev": r"v^{(t-1)}",

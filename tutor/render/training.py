@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from ..engine.steps import TrainingWalk, Walkthrough
+from ..engine.steps import TrainingWalk, Walkthrough, flat_walk
 from ..spec import rules
 from ..spec.network import Network
 from . import walkthrough as render
@@ -104,6 +104,8 @@ def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
                 f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
             )
         )
+    if tr.reduction == "sum" and size > 1:
+        parts.append(escape("the batch gradients summed"))
     parts.append(escape("biases updated" if net.update_biases else "biases not updated"))
     return "; ".join(parts)
 
@@ -371,7 +373,8 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
                 "step": tw.number,
                 "epoch": tw.epoch + 1,
                 "batch": [k + 1 for k in tw.batch],
-                "values": tw.values(),
+                # every quantity under the name the checker knows it by (each example's own named per example)
+                "values": flat_walk(tw).values(),
                 "examples": [w.values() for w in tw.examples],
             }
             for tw in walks

@@ -105,6 +105,7 @@ class Training:
     dropout_inverted: bool = True
     dropout_seed: int = 0
     dropout_mask: tuple[tuple[float, ...], ...] | None = None  # one row per dropout layer, used every step
+    reduction: str = "mean"  # a batch's gradients averaged ("mean", the seeds') or added up ("sum")
 
     @property
     def plain(self) -> bool:
@@ -426,7 +427,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         raise SpecError("[training] must be a table", f"{where}: training")
     _no_unknown(
         training,
-        {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout"},
+        {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout", "reduction"},
         where,
         "training",
     )
@@ -488,6 +489,12 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
         batch = 1
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecError(f'batch must be "full", "sgd" or a whole number >= 1, got {_show(batch)}', f"{where}.batch")
+    reduction = raw.get("reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise SpecError(
+            f'reduction must be "mean" (the batch\'s gradients averaged) or "sum" (added up), got {_show(reduction)}',
+            f"{where}.reduction",
+        )
     decay = _number(raw.get("decay", 0.0), f"{where}.decay")
     if decay < 0:
         raise SpecError(f"decay must be >= 0, got {decay!r}", f"{where}.decay")
@@ -560,6 +567,7 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
         inverted,
         seed,
         mask,
+        reduction,
     )
 
 

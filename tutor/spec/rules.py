@@ -73,6 +73,9 @@ class Loss:
     title: str = ""  # what a student reads: "half the sum of squared errors"
     formula: str = ""  # its formula in Unicode, for text, Markdown and HTML
     tex: str = ""  # the same formula as LaTeX math
+    # 0·ln 0 = 0: a term whose target (or 1 - target) is 0 contributes 0 to the loss and to its gradient,
+    # even where its output is 0 (a probability that underflowed or was rounded to 0)
+    zero_log_terms: bool = False
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -267,6 +270,20 @@ def _cce_terms(o, t, p):
     return [(None, -tk * sp.log(ok)) for ok, tk in zip(o, t)]
 
 
+def _xlogy(x, y):
+    """x·ln y with 0·ln 0 = 0 (the limit), elementwise."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+def _xdivy(x, y):
+    """x / y with 0 / 0 = 0 (the gradient of a 0·ln term), elementwise."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x / np.where(x == 0, 1.0, y))
+
+
 def _true_class(t) -> int:
     return int(np.argmax(np.asarray(t, dtype=float)))
 
@@ -323,27 +340,29 @@ LOSSES: dict[str, Loss] = {
             "binary_cross_entropy",
             "E = -1/n sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)] (outputs in (0, 1))",
             sym_terms=_bce_terms,
-            np_value=lambda a, t, p: float(-np.mean(t * np.log(a) + (1 - t) * np.log(1 - a))),
-            np_grad=lambda a, t, p: (-(t / a) + (1 - t) / (1 - a)) / a.size,
-            np_terms=lambda a, t, p: -(t * np.log(a) + (1 - t) * np.log(1 - a)) / a.size,
+            np_value=lambda a, t, p: float(-np.mean(_xlogy(t, a) + _xlogy(1 - t, 1 - a))),
+            np_grad=lambda a, t, p: (-_xdivy(t, a) + _xdivy(1 - t, 1 - a)) / a.size,
+            np_terms=lambda a, t, p: -(_xlogy(t, a) + _xlogy(1 - t, 1 - a)) / a.size,
             target_range=(0.0, 1.0),
             output_range=(0.0, 1.0),
             title="binary cross-entropy",
             formula="E = −(1/n) Σₖ [tₖ ln oₖ + (1 − tₖ) ln(1 − oₖ)]",
             tex=r"E = -\tfrac{1}{n} \sum_k \bigl[t_k \ln o_k + (1 - t_k) \ln(1 - o_k)\bigr]",
+            zero_log_terms=True,
         ),
         Loss(
             "categorical_cross_entropy",
             "E = -sum_k t_k ln o_k (outputs positive, e.g. softmax)",
             sym_terms=_cce_terms,
-            np_value=lambda a, t, p: float(-np.sum(t * np.log(a))),
-            np_grad=lambda a, t, p: -t / a,
-            np_terms=lambda a, t, p: -(t * np.log(a)),
+            np_value=lambda a, t, p: float(-np.sum(_xlogy(t, a))),
+            np_grad=lambda a, t, p: -_xdivy(t, a),
+            np_terms=lambda a, t, p: -_xlogy(t, a),
             target_range=(0.0, 1.0),
             output_range=(0.0, float("inf")),
             title="categorical cross-entropy",
             formula="E = −Σₖ tₖ ln oₖ",
             tex=r"E = -\sum_k t_k \ln o_k",
+            zero_log_terms=True,
         ),
         Loss(
             "multiclass_hinge",
@@ -413,7 +432,9 @@ class Optimizer:
 
     ``program(S, p)`` returns the walk-through's lines as (name, SymPy expression) in order; ``S(name)``
     gives the symbol of ``w``, ``g``, ``lr``, ``t``, a hyperparameter, a state's previous value
-    (``v_prev``) or an earlier line. The last line is ``w+``. ``np_step(w, g, state, t, lr, p, R)`` does
+    (``v_prev``) or an earlier line. The line before the last is ``step``, the update step itself
+    (alpha g; alpha m^ / (sqrt(v^) + eps)), named so that it can be shown and checked; the last line is
+    ``w+``, written from the same inputs (so that no rounding of the step enters the update). ``np_step(w, g, state, t, lr, p, R)`` does
     the same with arrays, applying ``R`` to every line as it is computed (the as-printed rounding), and
     returns (new w, new state, every line's value by name).
     """
@@ -437,67 +458,80 @@ def _same(x):
 
 
 def _sgd_prog(S, p):
-    return [("w+", S("w") - S("lr") * S("g"))]
+    return [("step", S("lr") * S("g")), ("w+", S("w") - S("lr") * S("g"))]
 
 
 def _sgd_np(w, g, st, t, lr, p, R=_same):
     new = R(w - lr * g)
-    return new, {}, {"w+": new}
+    return new, {}, {"step": R(lr * g), "w+": new}
 
 
 def _momentum_prog(S, p):
     v = S("beta") * S("v_prev") + (1 - S("beta")) * S("g")
-    return [("v", v), ("w+", S("w") - S("lr") * S("v"))]
+    return [("v", v), ("step", S("lr") * S("v")), ("w+", S("w") - S("lr") * S("v"))]
 
 
 def _momentum_np(w, g, st, t, lr, p, R=_same):
     v = R(p["beta"] * st["v"] + (1 - p["beta"]) * g)
     new = R(w - lr * v)
-    return new, {"v": v}, {"v": v, "w+": new}
+    return new, {"v": v}, {"v": v, "step": R(lr * v), "w+": new}
 
 
 def _classic_prog(S, p):
-    return [("v", S("mu") * S("v_prev") + S("g")), ("w+", S("w") - S("lr") * S("v"))]
+    return [("v", S("mu") * S("v_prev") + S("g")), ("step", S("lr") * S("v")), ("w+", S("w") - S("lr") * S("v"))]
 
 
 def _classic_np(w, g, st, t, lr, p, R=_same):
     v = R(p["mu"] * st["v"] + g)
     new = R(w - lr * v)
-    return new, {"v": v}, {"v": v, "w+": new}
+    return new, {"v": v}, {"v": v, "step": R(lr * v), "w+": new}
 
 
 def _nesterov_prog(S, p):
-    return [("v", S("mu") * S("v_prev") + S("g")), ("d", S("g") + S("mu") * S("v")), ("w+", S("w") - S("lr") * S("d"))]
+    return [
+        ("v", S("mu") * S("v_prev") + S("g")),
+        ("d", S("g") + S("mu") * S("v")),
+        ("step", S("lr") * S("d")),
+        ("w+", S("w") - S("lr") * S("d")),
+    ]
 
 
 def _nesterov_np(w, g, st, t, lr, p, R=_same):
     v = R(p["mu"] * st["v"] + g)
     d = R(g + p["mu"] * v)
     new = R(w - lr * d)
-    return new, {"v": v}, {"v": v, "d": d, "w+": new}
+    return new, {"v": v}, {"v": v, "d": d, "step": R(lr * d), "w+": new}
 
 
 def _adagrad_prog(S, p):
     sp = _sp()
-    return [("s", S("s_prev") + S("g") ** 2), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
+    return [
+        ("s", S("s_prev") + S("g") ** 2),
+        ("step", S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+        ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+    ]
 
 
 def _adagrad_np(w, g, st, t, lr, p, R=_same):
     s = R(st["s"] + g * g)
     new = R(w - lr * g / (np.sqrt(s) + p["eps"]))
-    return new, {"s": s}, {"s": s, "w+": new}
+    return new, {"s": s}, {"s": s, "step": R(lr * g / (np.sqrt(s) + p["eps"])), "w+": new}
 
 
 def _rmsprop_prog(S, p):
     sp = _sp()
     s = S("rho") * S("s_prev") + (1 - S("rho")) * S("g") ** 2
-    return [("s", s), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
+    return [
+        ("s", s),
+        ("step", S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+        ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+    ]
 
 
 def _rmsprop_np(w, g, st, t, lr, p, R=_same):
     s = R(p["rho"] * st["s"] + (1 - p["rho"]) * g * g)
     new = R(w - lr * g / (np.sqrt(s) + p["eps"]))
-    return new, {"s": s}, {"s": s, "w+": new}
+    return new, {"s": s}, {"s": s, "step": R(lr * g / (np.sqrt(s) + p["eps"])), "w+": new}
 
 
 def _adam_prog(S, p):
@@ -507,6 +541,7 @@ def _adam_prog(S, p):
         ("v", S("beta2") * S("v_prev") + (1 - S("beta2")) * S("g") ** 2),
         ("mhat", S("m") / (1 - S("beta1") ** S("t"))),
         ("vhat", S("v") / (1 - S("beta2") ** S("t"))),
+        ("step", S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
         ("w+", S("w") - S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
     ]
 
@@ -517,7 +552,8 @@ def _adam_np(w, g, st, t, lr, p, R=_same):
     mhat = R(m / (1 - p["beta1"] ** t))
     vhat = R(v / (1 - p["beta2"] ** t))
     new = R(w - lr * mhat / (np.sqrt(vhat) + p["eps"]))
-    return new, {"m": m, "v": v}, {"m": m, "v": v, "mhat": mhat, "vhat": vhat, "w+": new}
+    shown = {"m": m, "v": v, "mhat": mhat, "vhat": vhat, "step": R(lr * mhat / (np.sqrt(vhat) + p["eps"])), "w+": new}
+    return new, {"m": m, "v": v}, shown
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
