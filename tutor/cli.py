@@ -50,6 +50,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "size of the gradient layer by layer (may be repeated)",
     )
     e.add_argument(
+        "--of",
+        metavar="NAME",
+        help="a graph spec: the node whose gradient is taken (default: the spec's output); a network spec: "
+        "the gradient of this output (upstream 1) instead of the loss",
+    )
+    e.add_argument("--upstream", type=float, metavar="G", help="a graph spec: seed the output with gradient G")
+    e.add_argument("--step", type=float, metavar="ETA", help="a graph spec: also update every leaf with step ETA")
+    e.add_argument("--ascent", action="store_true", help="a graph spec: step along the gradient, not against it")
+    e.add_argument(
         "--notation",
         choices=["spec", "layered"],
         default="spec",
@@ -249,11 +258,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import numeric
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
+    from .spec import graph as graphspec
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise TutorError(f"--steps must be from 1 to 1000000, got {args.steps}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
+    if graphspec.is_graph(args.spec):
+        return _explain_graph(args)
+    for flag, given in (
+        ("--upstream", args.upstream is not None),
+        ("--step", args.step is not None),
+        ("--ascent", args.ascent),
+    ):
+        if given:
+            raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
     net = _load(args)
     options = render.Options(template_dir=args.template_dir, notation=args.notation)
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
@@ -270,6 +289,36 @@ def cmd_explain(args: argparse.Namespace) -> int:
     fn = getattr(render, "render_" + _RENDERERS[args.format])
     views = tuple(dict.fromkeys(args.view))  # each view once, in the order asked
     _write(args, fn(walk, check=check, history=history, options=options, **({"views": views} if views else {})))
+    return 0
+
+
+def _explain_graph(args: argparse.Namespace) -> int:
+    """explain for a graph spec: forward, backward edge by edge, the check and the optional update."""
+    from .engine.graph import explain_graph
+    from .render import Options
+    from .render.graph import render
+    from .spec import graph as graphspec
+
+    network_only = {
+        "--steps": args.steps is not None,
+        "--forward-only": args.forward_only,
+        "--no-check": not args.check,
+        "--view": bool(args.view),
+        "--rounding": args.rounding is not None,
+        "--update-order": args.update_order is not None,
+        "--update-biases": args.update_biases is not None,
+        "--notation": args.notation != "spec",
+    }
+    for flag, given in network_only.items():
+        if given:
+            raise TutorError(f"{flag} is for network specs; {args.spec!r} is a graph spec")
+    if args.digits is not None and not 1 <= args.digits <= 15:
+        raise TutorError(f"--digits must be from 1 to 15, got {args.digits}")
+    g = graphspec.load(args.spec).with_options(
+        output=args.of, upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
+    )
+    options = Options(template_dir=args.template_dir, digits=args.digits)
+    _write(args, render(explain_graph(g), args.format, options))
     return 0
 
 
@@ -342,12 +391,18 @@ _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", 
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
+    from .spec import graph as graphspec
     from .spec.network import load
     from .spec.resources import example_names
 
     names = example_names()
     width = max(map(len, names))
     for name in names:
+        if graphspec.is_graph(name):
+            g = graphspec.load(name)
+            shape = f"graph, {len(g.gates)} gates"
+            print(f"{name:<{width}}  {shape:<13} {g.title}: {g.description}")
+            continue
         net = load(name)
         shape = "-".join(map(str, net.shape))
         print(f"{name:<{width}}  {shape:<13} {net.title}: {net.description}")
