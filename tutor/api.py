@@ -74,6 +74,12 @@ def explain(
 
     where = "explain()"
     model = None
+    from .interop import micrograd
+
+    if micrograd.is_micrograd_value(net):
+        if x is not None or y is not None or build:
+            raise TutorError("a micrograd Value carries its own numbers: give it alone", where)
+        return micrograd.explain_value(net)
     if interop.is_torch_module(net):
         _unknown(build, _TORCH_OPTIONS, "a PyTorch model", where)
         if x is None or y is None:

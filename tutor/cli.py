@@ -44,10 +44,11 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--view",
         action="append",
-        choices=["matrix", "paths", "magnitudes"],
+        choices=["matrix", "paths", "magnitudes", "graph"],
         default=[],
         help="also show BP1-BP4 with the matrices, every path from a parameter to the loss, or the "
-        "size of the gradient layer by layer (may be repeated)",
+        "size of the gradient layer by layer (may be repeated); 'graph' instead shows the network as its "
+        "computational graph, gate by gate",
     )
     e.add_argument(
         "--of",
@@ -266,6 +267,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     if graphspec.is_graph(args.spec):
         return _explain_graph(args)
+    net = _load(args)
+    if "graph" in args.view or args.of is not None:
+        return _network_graph(args, net)
     for flag, given in (
         ("--upstream", args.upstream is not None),
         ("--step", args.step is not None),
@@ -273,7 +277,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     ):
         if given:
             raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
-    net = _load(args)
     options = render.Options(template_dir=args.template_dir, notation=args.notation)
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
         return _explain_training(args, net, options)
@@ -289,6 +292,36 @@ def cmd_explain(args: argparse.Namespace) -> int:
     fn = getattr(render, "render_" + _RENDERERS[args.format])
     views = tuple(dict.fromkeys(args.view))  # each view once, in the order asked
     _write(args, fn(walk, check=check, history=history, options=options, **({"views": views} if views else {})))
+    return 0
+
+
+def _network_graph(args: argparse.Namespace, net) -> int:
+    """A network spec as its computational graph (--view graph), or the gradient of one output (--of)."""
+    from .engine.graph import explain_graph
+    from .engine.symbolic import explain_step
+    from .render import Options
+    from .render.graph import render
+    from .spec import graph as graphspec
+
+    if set(args.view) - {"graph"}:
+        raise TutorError("--view graph is a document of its own: give it without the other views")
+    if not (net.training.plain and len(net.examples) == 1):
+        raise TutorError("--view graph and --of show one plain step on one example; this spec trains otherwise")
+    g = graphspec.from_network(net, output=args.of).with_options(
+        upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
+    )
+    walk = explain_graph(g)
+    compare = None
+    if args.of is None and args.upstream is None:
+        step = explain_step(net)
+        grads = walk.gradients()
+        compare = [
+            (net.layers[nb.layer].net_names[k], grads[net.layers[nb.layer].net_names[k]], step.value(nb.delta))
+            for row in step.backward
+            for k, nb in enumerate(row)
+            if net.layers[nb.layer].activation == "sigmoid"
+        ]
+    _write(args, render(walk, args.format, Options(template_dir=args.template_dir, digits=args.digits), compare))
     return 0
 
 
@@ -395,7 +428,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
     from .spec.network import load
     from .spec.resources import example_names
 
-    names = example_names()
+    names = example_names("all")
     width = max(map(len, names))
     for name in names:
         if graphspec.is_graph(name):

@@ -119,7 +119,7 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
                 "kind": n.kind,
                 "line": line(n.name),
                 "op": n.op,
-                "expression": escape(g.expressions[n.name]) if n.named and n.kind == "gate" else "",
+                "expression": escape(g.expressions.get(n.name, "")) if n.named and n.kind == "gate" else "",
             }
         )
     backward = []
@@ -210,25 +210,34 @@ def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
     return graphpicture.svg(p, "The computational graph: every node with its value and gradient")
 
 
-def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any]:
+def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> dict[str, Any]:
+    """The template's data; ``compare`` holds (node, through the gates, collapsed) gradients computed by the
+    engines (a network's sigmoid neurons: the gates against the network walk-through's out (1 - out))."""
     fig = figure(walk, fmt, options)
     if fmt == "html":
         from markupsafe import Markup
 
         fig = Markup(fig)  # built from escaped parts by graphpicture.svg
-    return {"v": view(walk, fmt, options), "picture": fig}
+    v = view(walk, fmt, options)
+    fw = writer(walk, _MODES[fmt], options)
+    v["compare"] = [
+        {"label": fw.label(n, _MODES[fmt]), "gates": fw.number(a), "collapsed": fw.number(b)}
+        for n, a, b in compare or ()
+    ]
+    return {"v": v, "picture": fig}
 
 
-def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
+def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> str | bytes:
     """The walk-through in ``fmt`` (text, json, md, tex, html: a string; pdf: bytes)."""
     if fmt == "json":
-        return render_json(walk)
+        return render_json(walk, compare)
     if fmt == "pdf":
-        return compile_pdf(render(walk, "tex", options))
-    return render_template(TEMPLATES[fmt], context(walk, fmt, options), autoescape=fmt == "html", options=options)
+        return compile_pdf(render(walk, "tex", options, compare))
+    data = context(walk, fmt, options, compare)
+    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
 
 
-def render_json(walk: GraphWalk) -> str:
+def render_json(walk: GraphWalk, compare=None) -> str:
     """Every value, local derivative and gradient under its stable key, in full precision."""
     g = walk.graph
     doc = {
@@ -275,6 +284,8 @@ def render_json(walk: GraphWalk) -> str:
             "output_after": walk.value(walk.output_after),
         },
     }
+    if compare:
+        doc["gates_vs_collapsed"] = [{"node": n, "gates": a, "collapsed": b} for n, a, b in compare]
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 

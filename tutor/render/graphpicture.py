@@ -324,6 +324,7 @@ def text(p: Picture) -> str:
     grid_h = tallest
     grid = [[" "] * width for _ in range(grid_h)]
     mid: dict[str, int] = {}
+    top: dict[str, int] = {}
     for c in range(cols):
         col = sorted((b for b in p.boxes.values() if b.column == c), key=lambda b: b.order)
         y = (tallest - heights[c]) // 2
@@ -343,10 +344,31 @@ def text(p: Picture) -> str:
                 grid[y + 1 + k][x0 : x0 + box_w[c]] = list("| " + t.ljust(box_w[c] - 4) + " |")
             grid[y + h - 1][x0 : x0 + box_w[c]] = list("+" + edge * (box_w[c] - 2) + "+")
             mid[b.key] = y + 1 + len(b.lines) // 2
+            top[b.key] = y
             y += h + 1
+    # Wires into one box enter at rows of their own (top to bottom as their sources stand), so that they
+    # stay apart up to the arrow.
+    entry: dict[tuple[str, str], int] = {}
+    for c in range(cols):
+        into: dict[str, list[str]] = {}
+        for a, b in pieces[c]:
+            into.setdefault(b, []).append(a)
+        for b, srcs in into.items():
+            srcs.sort(key=lambda a: mid[a])
+            if p.boxes[b].kind == "dummy":
+                entry.update({(a, b): mid[b] for a in srcs})
+                continue
+            rows = len(p.boxes[b].lines)
+            for k, a in enumerate(srcs):
+                entry[(a, b)] = (
+                    top[b]
+                    + 1
+                    + (k if len(srcs) <= rows else k * rows // len(srcs))
+                    + ((rows - len(srcs)) // 2 if len(srcs) < rows else 0)
+                )
     for c in range(cols):
         for track, (a, b) in enumerate(pieces[c]):
-            y1, y2 = mid[a], mid[b]
+            y1, y2 = mid[a], entry[(a, b)]
             x1 = left[c] + box_w[c]
             x2 = left[c + 1]
             xt = x1 + 1 + track

@@ -151,7 +151,7 @@ def _read(spec: str | Path) -> tuple[dict, str, str]:
         builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
         if builtin is None:
             raise SpecError(
-                f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec)
+                f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", str(spec)
             )
         path, name = builtin, str(spec)
     where = str(spec)
@@ -459,3 +459,89 @@ class _Parser:
             f"exponent, {', '.join(FUNCTIONS)}",
             e,
         )
+
+
+# ----------------------------------------------------------------------------------------------------
+# A network as its computational graph
+
+
+_ACTIVATION_TEXT = {
+    "identity": "{x}",
+    "sigmoid": "sigmoid({x})",
+    "tanh": "tanh({x})",
+    "relu": "relu({x})",
+}
+_SIGMOID_GATES = "1 / (1 + exp(-{x}))"
+
+
+def from_network(net, output: str | None = None, gates: bool = True) -> Graph:
+    """The computational graph of a Network's forward pass and loss, with the network's own names.
+
+    Leaves are the inputs, every weight and bias and the targets; every neuron's net input and output is an
+    assignment, and the loss (or, with ``output``, the chosen output neuron: the loss-free mode, upstream 1)
+    is the graph's output. With ``gates`` a sigmoid is written as its gates, 1 / (1 + exp(-net)), so that the
+    walk-through shows what its collapsed derivative out (1 - out) sums up.
+    """
+    where = "--view graph"
+    for layer in net.layers:
+        if layer.activation not in _ACTIVATION_TEXT:
+            raise SpecError(
+                f"the activation {layer.activation!r} has no gates here; allowed: {', '.join(_ACTIVATION_TEXT)}", where
+            )
+    if net.loss not in ("half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy") and output is None:
+        raise SpecError(f"the loss {net.loss!r} has no gates here; give --of an output instead", where)
+
+    def ok(name: str) -> str:
+        if not _NAME.match(name) or name in FUNCTIONS:
+            raise SpecError(f"the name {name!r} cannot be a graph node ({NAME_RULE})", where)
+        return name
+
+    leaves: dict[str, float] = {}
+    for n, v in zip(net.input_names, net.inputs):
+        leaves[ok(n)] = float(v)
+    assign: dict[str, str] = {}
+    prev = list(net.input_names)
+    for layer in net.layers:
+        for j in range(layer.size):
+            for i, w in enumerate(layer.weight_labels[j]):
+                leaves[ok(w)] = float(layer.weights[j, i])
+            leaves[ok(layer.bias_labels[j])] = float(layer.biases[j])
+            terms = [f"{w} * {x}" for w, x in zip(layer.weight_labels[j], prev)] + [layer.bias_labels[j]]
+            assign[ok(layer.net_names[j])] = " + ".join(terms)
+            pattern = (
+                _SIGMOID_GATES if (gates and layer.activation == "sigmoid") else _ACTIVATION_TEXT[layer.activation]
+            )
+            assign[ok(layer.out_names[j])] = pattern.format(x=layer.net_names[j])
+        prev = list(layer.out_names)
+    if output is not None:
+        if output not in net.output_layer.out_names:
+            raise SpecError(
+                f"{output!r:.40} is not an output of the network; give one of: {', '.join(net.output_layer.out_names)}",
+                "--of",
+            )
+        out_name = output
+    else:
+        targets = net.target_names()
+        for t, v in zip(targets, net.targets):
+            leaves[ok(t)] = float(v)
+        outs = net.output_layer.out_names
+        n = len(outs)
+        if net.loss == "half_sse":
+            terms = [f"0.5 * ({t} - {o}) ** 2" for t, o in zip(targets, outs)]
+        elif net.loss == "mse":
+            terms = [f"({t} - {o}) ** 2 / {n}" for t, o in zip(targets, outs)]
+        elif net.loss == "binary_cross_entropy":
+            terms = [f"-({t} * log({o}) + (1 - {t}) * log(1 - {o})) / {n}" for t, o in zip(targets, outs)]
+        else:
+            terms = [f"-({t} * log({o}))" for t, o in zip(targets, outs)]
+        out_name = ok(net.notation["loss"])
+        assign[out_name] = " + ".join(terms)
+    return from_mapping(
+        {
+            "title": f"{net.title}: the computational graph",
+            "description": "Every weight, bias, input and target is a leaf; every net input and output a node."
+            + (" The sigmoid is written as its gates, 1 / (1 + exp(-net))." if gates else ""),
+            "graph": {"leaves": leaves, "assign": assign, "output": out_name, "digits": net.conventions.digits},
+        },
+        where=where,
+    )
