@@ -428,3 +428,55 @@ def test_micrograd_before_backward_is_an_error():
 
     v = engine.Value(2.0) * engine.Value(3.0)
     assert_error_starts(lambda: tutor.explain(v), "explain(): micrograd's gradients are not there yet")
+
+
+# -- teaching tools ---------------------------------------------------------------------------------------------
+
+
+def test_graph_quiz_carries_forward_and_names_misconceptions(tmp_path, capsys):
+    from tutor.teach.graphteach import GraphQuiz
+
+    qz = GraphQuiz(graphspec.load("graph-xyz"))
+    assert [q.key for q in qz.questions] == ["q", "f", "grad[q]", "grad[z]", "grad[y]", "grad[x]"]
+    assert qz.respond("4").answer.verdict == "wrong"  # q
+    assert qz.respond("-16").answer.verdict == "carried"  # f = q z from the student's q
+    assert qz.respond("-4").answer.verdict == "correct"
+    assert qz.respond("4").answer.verdict == "carried"  # grad[z] = q from the student's q = 4
+    assert qz.respond("-4").answer.verdict == "correct"
+    a = qz.respond("1").answer  # grad[x]: the local derivative 1 without the upstream -4
+    assert a.verdict == "wrong" and a.diagnosis.misconception == "local_as_gradient"
+    answers = tmp_path / "a.txt"
+    answers.write_text("m_1 = 6\nm = 6\nf = 18\ngrad[m] = 3\ngrad[m_1] = 3\ngrad[z] = 3\ngrad[y] = 9\ngrad[x] = 6\n")
+    results = tmp_path / "r.json"
+    assert main(["quiz", "graph-max-twice", "--answers", str(answers), "--results", str(results)]) == 0
+    rec = json.loads(results.read_text())
+    found = {q["key"]: (q["diagnosis"] or {}).get("misconception") for q in rec["questions"]}
+    assert found["grad[z]"] == "max_to_other_input" and found["grad[x]"] == "missing_fan_out_sum"
+    assert rec["score"] == {"credited": 6, "total": 8}
+
+
+def test_graph_check_claims(tmp_path, capsys):
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        '[[claim]]\nquantity = "q"\nvalue = "4"\n'
+        '[[claim]]\nquantity = "f"\nvalue = "-16"\n'
+        '[[claim]]\nquantity = "df/dx"\nvalue = "-4"\n'
+        '[[claim]]\nquantity = "grad[y]"\nvalue = "1"\n'
+    )
+    assert main(["check", "graph-xyz", str(claims), "-f", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert [r["verdict"] for r in rows] == ["wrong", "holds under another convention", "agrees", "wrong"]
+    assert "carried forward from the claimed q" in rows[1]["convention"]
+    assert rows[3]["diagnosis"].startswith("the local derivative taken for the gradient")
+    bad = tmp_path / "b.toml"
+    bad.write_text('[[claim]]\nquantity = "nope"\nvalue = "1"\n')
+    assert main(["check", "graph-xyz", str(bad)]) == 2
+    assert "unknown quantity 'nope'" in capsys.readouterr().err
+
+
+def test_graph_worksheet(tmp_path, capsys):
+    out = tmp_path / "ws"
+    assert main(["worksheet", "--spec", "graph-max-twice", "-o", str(out)]) == 0
+    sheet, key = (out / "sheet.md").read_text(), (out / "key.md").read_text()
+    assert "`grad[x]` = ______" in sheet and "`grad[x]` = 12.0000" in key
+    assert main(["worksheet", "--spec", "graph-max-twice", "-o", str(out)]) == 2  # nothing overwritten

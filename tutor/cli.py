@@ -139,6 +139,9 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
     w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
+    w.add_argument(
+        "--spec", metavar="GRAPH", help="a graph spec: write its sheet.md and key.md (every node's value and gradient)"
+    )
 
     r = sub.add_parser(
         "regenerate",
@@ -358,9 +361,19 @@ def _explain_graph(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.symbolic import explain_step
     from .render.check import render_check
+    from .spec import graph as graphspec
     from .spec.resources import example_claims
     from .teach import checker
 
+    if graphspec.is_graph(args.spec):
+        from .teach import graphteach
+
+        claims_path = args.claims or example_claims(args.spec)
+        if claims_path is None:
+            raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
+        data = graphteach.check_claims(graphspec.load(args.spec), graphteach.load_claims(claims_path), str(claims_path))
+        _write(args, render_check(data, args.format))
+        return 0 if data["ok"] else 1
     net = _load(args)
     claims_path = args.claims or example_claims(args.spec)
     if claims_path is None:
@@ -468,6 +481,14 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
         )
+    from .spec import graph as graphspec
+
+    if not randomly and graphspec.is_graph(args.spec):
+        from .teach.graphteach import GraphQuiz
+
+        g = graphspec.load(args.spec)
+        qz = GraphQuiz(g, Tolerance.parse(args.tolerance, args.digits or g.digits), origin={"spec": args.spec})
+        return _run_graph_quiz(args, qz)
     if randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
@@ -480,6 +501,52 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
     tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
     qz = quiz.Quiz(net, tolerance, digits=args.digits, rounding=args.rounding, origin=origin)
+    answers = quiz.read_answers(args.answers, qz) if args.answers else None
+    print("\n".join(qz.intro()), flush=True)
+    if answers is not None:
+        for q, text, feedback in quiz.replay(qz, answers):
+            print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
+    else:
+        _ask(qz)
+    print("\n" + "\n".join(qz.summary()), flush=True)
+    if args.results:
+        try:
+            Path(args.results).write_text(
+                json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        except OSError as exc:
+            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
+    return 0
+
+
+def _graph_worksheet(args: argparse.Namespace) -> int:
+    """worksheet --spec GRAPH: a student sheet and its answer key for a graph spec."""
+    from .spec import graph as graphspec
+    from .spec.resources import write_file
+    from .teach.graphteach import worksheet
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise TutorError("is not a folder", f"--output {folder}")
+    files = worksheet(graphspec.load(args.spec))
+    for name in files:
+        if (folder / name).exists():
+            raise TutorError(f"{name} exists already; choose an empty folder (nothing is overwritten)", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_file(folder / name, text)
+    print(f"wrote {', '.join(files)} to {folder}")
+    return 0
+
+
+def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
+    """The quiz on a graph spec: asked (or a file of answers replayed), the summary, the results file."""
+    import json
+
+    from .teach import quiz
+
+    if args.results and not Path(args.results).resolve().parent.is_dir():
+        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
     print("\n".join(qz.intro()), flush=True)
     if answers is not None:
@@ -522,6 +589,8 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     from .teach import randomnet, worksheet
     from .teach.diagnose import Tolerance
 
+    if args.spec:
+        return _graph_worksheet(args)
     count = worksheet.check_count(args.count)
     options = randomnet.options(args.shape, args.activation, args.output_activation, args.loss, args.digits)
     tolerance = Tolerance.parse(args.tolerance, options.digits)

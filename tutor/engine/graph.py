@@ -372,3 +372,27 @@ def _update(graph: Graph, walk: GraphWalk) -> None:
     walk.quantities[k] = Quantity(k, "output_after", after[graph.output])
     walk.labels[k] = Label("updated", base=graph.output)
     walk.output_after = k
+
+
+# -- a gate on other numbers: what the teaching tools recompute from a student's own values -----------------
+
+
+def gate_value(node: Node, values: Mapping[str, float]) -> float:
+    """The gate's value from ``values`` of its inputs (nan where it is not defined)."""
+    op = GRAPH_OPS[node.op]
+    xs = [values[i] for i in node.inputs]
+    if op.domain(xs, node.param):
+        return math.nan
+    try:
+        return float(op.f(xs, node.param))
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return math.nan
+
+
+def local_value(node: Node, position: int, values: Mapping[str, float]) -> float:
+    """The local derivative of the gate by its input ``position`` at ``values`` (SymPy's, once per kind)."""
+    _, _, _, fns = _kind(node.op, len(node.inputs), node.param)
+    try:
+        return float(fns[position](*[values[i] for i in node.inputs]))
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return math.nan
