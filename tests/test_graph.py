@@ -175,9 +175,16 @@ def _pictures():
     return out
 
 
+def _network_pictures():
+    from tutor.spec import load
+    from tutor.spec.graph import from_network
+
+    return [from_network(load(n)) for n in ("appendix-a", "appendix-b", "mazur")]
+
+
 @pytest.mark.parametrize("mode", ["text", "tex", "web"])
 def test_no_two_node_boxes_overlap_and_no_edge_crosses_a_node(mode):
-    for g in _pictures():
+    for g in _pictures() + _network_pictures():
         w = explain_graph(g)
         p = graphpicture.layout(picture_nodes(w, writer(w, mode), mode))
         assert graphpicture.overlaps(p) == []
@@ -480,3 +487,36 @@ def test_graph_worksheet(tmp_path, capsys):
     sheet, key = (out / "sheet.md").read_text(), (out / "key.md").read_text()
     assert "`grad[x]` = ______" in sheet and "`grad[x]` = 12.0000" in key
     assert main(["worksheet", "--spec", "graph-max-twice", "-o", str(out)]) == 2  # nothing overwritten
+
+
+def test_network_walkthrough_has_dE_dx_of_every_input(capsys):
+    """The network walk-through's own section and JSON key, against torch and the graph engine."""
+    torch = pytest.importorskip("torch")
+    from tutor.engine.symbolic import explain_step
+    from tutor.spec import load
+    from tutor.spec.graph import from_network
+
+    for name in ("mazur", "appendix-b", "vanishing-relu"):
+        net = load(name)
+        walk = explain_step(net)
+        assert [walk.labels[k].den for k in walk.input_gradients] == list(net.input_names)
+        graph = explain_graph(from_network(net)).gradients()
+        x = torch.tensor(net.inputs, dtype=torch.float64, requires_grad=True)
+        a = x
+        for layer in net.layers:
+            z = torch.tensor(layer.weights) @ a + torch.tensor(layer.biases)
+            a = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh, "identity": lambda t: t}[
+                layer.activation
+            ](z)
+        E = 0.5 * ((torch.tensor(net.targets) - a) ** 2).sum()
+        if net.loss == "mse":
+            E = ((torch.tensor(net.targets) - a) ** 2).mean()
+        E.backward()
+        for k, key in enumerate(walk.input_gradients):
+            assert walk.value(key) == pytest.approx(float(x.grad[k]), rel=1e-10, abs=1e-15), (name, key)
+            assert walk.value(key) == pytest.approx(graph[net.input_names[k]], rel=1e-10, abs=1e-15)
+    assert main(["explain", "mazur", "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert at_printed(doc["input_gradients"]["i1"], "0.003804267")
+    assert main(["explain", "mazur"]) == 0
+    assert "∂E_total/∂i1 = w1·∂E_total/∂net_h1 + w3·∂E_total/∂net_h2" in capsys.readouterr().out

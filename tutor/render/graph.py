@@ -27,6 +27,7 @@ TEMPLATES = {
     "html": "graph/graph.html.j2",
 }
 _MODES = {"text": "text", "tex": "tex", "md": "web", "html": "web"}
+PICTURE_DIGITS = 4
 
 
 def _same(s: str) -> str:
@@ -198,10 +199,14 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
 
 def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
     """The picture in the form ``fmt`` shows: text grid, LaTeX picture, or inline SVG."""
+    from dataclasses import replace
+
     from . import graphpicture
 
     mode = _MODES[fmt]
     fw = writer(walk, mode, options)
+    # the picture's boxes keep at most PICTURE_DIGITS decimals, so that a larger graph stays legible
+    fw = writer(walk, mode, replace(options, digits=min(fw.digits, PICTURE_DIGITS)))
     p = graphpicture.layout(picture_nodes(walk, fw, mode))
     if fmt == "text":
         return graphpicture.text(p)

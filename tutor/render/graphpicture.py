@@ -23,6 +23,7 @@ DUMMY = 0.3  # height of the slot an edge passes through
 SMALL_W = 0.7  # a constant's box
 PX = 46
 TEXT_WIDTH = 17.0  # cm of an A4 page with 2 cm margins
+TURNED_WIDTH = 24.0  # cm along the page's length, for a graph turned by 90 degrees
 TEXT_COLUMNS = 100  # a text picture wider than this is listed instead
 
 
@@ -38,6 +39,8 @@ class Box:
     h: float = 0.0
     order: float = 0.0
     output: bool = False
+    left: float = 0.0  # the column's edges
+    right: float = 0.0
 
     @property
     def cy(self) -> float:
@@ -61,12 +64,14 @@ class Picture:
     def points(self, wire: Wire) -> list[tuple[float, float]]:
         """The corners of a wire: the source's right side, the middle of each dummy slot, the target's left side."""
         s, t = self.boxes[wire.source], self.boxes[wire.target]
-        pts = [(s.x + s.w, s.cy)]
+        # Horizontal stubs from a box to the edge of its column: a sloping piece then runs only in the gap
+        # between two columns, where there are no boxes.
+        pts = [(s.x + s.w, s.cy), (s.right, s.cy)]
         for d in wire.via:
             b = self.boxes[d]
             pts += [(b.x, b.cy), (b.x + b.w, b.cy)]
-        pts.append((t.x, t.cy))
-        return pts
+        pts += [(t.left, t.cy), (t.x, t.cy)]
+        return [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
 
     def real(self) -> list[Box]:
         return [b for b in self.boxes.values() if b.kind != "dummy"]
@@ -139,6 +144,7 @@ def layout(nodes: list[dict]) -> Picture:
             if b.kind == "dummy":
                 b.w = widths[c]
             b.x = x + (widths[c] - b.w) / 2
+            b.left, b.right = x, x + widths[c]
             b.y = y
             y += b.h + ROW_GAP
         x += widths[c] + GAP
@@ -261,8 +267,15 @@ def picture(p: Picture) -> str:
         return f"({_n(x)},{_n(H - y)})"
 
     wide = p.width > TEXT_WIDTH
+    # A graph much wider than the page is turned to stand along the page's length (24 cm instead of 17),
+    # where its text shrinks less.
+    turned = p.width > 1.3 * TEXT_WIDTH
     out = [r"\begin{center}", r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{0pt}"]
-    if wide:
+    if turned:
+        out.append(
+            r"\rotatebox{90}{" + (r"\resizebox{" + _n(TURNED_WIDTH) + "cm}{!}{%" if p.width > TURNED_WIDTH else "%")
+        )
+    elif wide:
         out.append(r"\resizebox{\linewidth}{!}{%")
     out.append(rf"\begin{{picture}}({_n(p.width)},{_n(H)})")
     for wire in p.wires:
@@ -283,7 +296,8 @@ def picture(p: Picture) -> str:
         out.append(
             rf"\put{at(b.x, b.y + b.h)}{{{thick}\framebox({_n(b.w)},{_n(b.h)}){{\small\shortstack{{{inner}}}}}}}"
         )
-    out += [r"\end{picture}" + ("}" if wide else ""), r"\end{center}"]
+    close = ("}}" if p.width > TURNED_WIDTH else "}") if turned else ("}" if wide else "")
+    out += [r"\end{picture}" + close, r"\end{center}"]
     return "\n".join(out)
 
 
