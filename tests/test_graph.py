@@ -520,3 +520,19 @@ def test_network_walkthrough_has_dE_dx_of_every_input(capsys):
     assert at_printed(doc["input_gradients"]["i1"], "0.003804267")
     assert main(["explain", "mazur"]) == 0
     assert "∂E_total/∂i1 = w1·∂E_total/∂net_h1 + w3·∂E_total/∂net_h2" in capsys.readouterr().out
+
+
+def test_examples_lists_the_graphs_and_output_is_deterministic(capsys):
+    assert main(["examples"]) == 0
+    out = capsys.readouterr().out
+    for name in EXAMPLES:
+        assert re.search(rf"^{name} +graph, \d+ gates", out, re.M), name
+    for fmt in ("text", "md", "tex", "html", "json"):
+        a = render(explain_graph(graphspec.load("graph-sigmoid-gates")), fmt)
+        b = render(explain_graph(graphspec.load("graph-sigmoid-gates")), fmt)
+        assert a == b, fmt
+
+
+def test_a_graph_spec_given_to_a_network_command(capsys):
+    assert main(["train", "graph-xyz"]) == 2
+    assert "is a graph spec" in capsys.readouterr().err

@@ -34,10 +34,15 @@ def _order(root) -> list:
             continue
         seen.add(id(v))
         stack.append((v, True))
-        # children in a fixed order: micrograd keeps them in a set, so sort them by when they were made
-        for c in sorted(v._prev, key=id, reverse=True):
+        # children in a fixed order: micrograd keeps them in a set (ordered by hash, i.e. by address); sorting
+        # by what they hold makes the numbering the same from run to run unless two children tie
+        for c in sorted(v._prev, key=_rank, reverse=True):
             stack.append((c, False))
     return order
+
+
+def _rank(v) -> tuple:
+    return (str(v._op), float(v.data), len(v._prev), id(v))
 
 
 def to_graph(root, title: str = "A micrograd expression") -> tuple[Graph, dict[int, str]]:
@@ -63,7 +68,7 @@ def to_graph(root, title: str = "A micrograd expression") -> tuple[Graph, dict[i
                 op, param = "pow", float(v._op[2:])
             if op is None:
                 raise TutorError(f"micrograd operation {v._op!r} is not known to the tutor", "explain()")
-            kids = sorted(v._prev, key=id)
+            kids = sorted(v._prev, key=_rank)
             if op in ("add", "mul") and len(kids) == 1:
                 kids = kids * 2  # a + a: micrograd keeps the one child once
             nodes.append(Node(name, "gate", op=op, inputs=tuple(names[id(k)] for k in kids), param=param, named=True))

@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, field
 
 # Layout units are centimetres in the LaTeX picture; the SVG draws PX pixels a unit.
-CHAR = 0.19  # width of one character of a box's text (\small, 14px serif), a rough upper bound
+CHAR = 0.165  # width of one character of a box's text (\small, 14px serif), a rough upper bound
 LINE = 0.5  # height of one line of a box
 PAD = 0.16
-GAP = 0.9  # between two columns
+GAP = 0.7  # between two columns
 ROW_GAP = 0.35  # between two boxes of a column
 DUMMY = 0.3  # height of the slot an edge passes through
 SMALL_W = 0.7  # a constant's box
@@ -270,7 +270,9 @@ def picture(p: Picture) -> str:
     # A graph much wider than the page is turned to stand along the page's length (24 cm instead of 17),
     # where its text shrinks less.
     turned = p.width > 1.3 * TEXT_WIDTH
-    out = [r"\begin{center}", r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{0pt}"]
+    # a turned picture is a float on a page of its own, so the walk-through's text does not wait for it
+    out = [r"\begin{figure}[p]", r"\centering"] if turned else [r"\begin{center}"]
+    out += [r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{0pt}"]
     if turned:
         out.append(
             r"\rotatebox{90}{" + (r"\resizebox{" + _n(TURNED_WIDTH) + "cm}{!}{%" if p.width > TURNED_WIDTH else "%")
@@ -297,7 +299,15 @@ def picture(p: Picture) -> str:
             rf"\put{at(b.x, b.y + b.h)}{{{thick}\framebox({_n(b.w)},{_n(b.h)}){{\small\shortstack{{{inner}}}}}}}"
         )
     close = ("}}" if p.width > TURNED_WIDTH else "}") if turned else ("}" if wide else "")
-    out += [r"\end{picture}" + close, r"\end{center}"]
+    out += [r"\end{picture}" + close]
+    out += (
+        [
+            r"\par\medskip{\small The computational graph, turned: the leaves at the bottom, the output at the top.}",
+            r"\end{figure}",
+        ]
+        if turned
+        else [r"\end{center}"]
+    )
     return "\n".join(out)
 
 
