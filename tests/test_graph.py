@@ -241,12 +241,14 @@ def test_cli_explain_graph(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["gradients"]["x"] == -8.0
 
 
+@pytest.mark.slow
 def test_pdf_compiles_and_has_pages(tmp_path):
     w = explain_graph(graphspec.load("graph-sigmoid-gates"))
     pages = pdf_pages(render(w, "tex"), tmp_path)
     assert len(pages) >= 2
 
 
+@pytest.mark.slow
 def test_html_opens_in_chromium(tmp_path):
     w = explain_graph(graphspec.load("graph-sigmoid-gates"))
     html = render(w, "html")

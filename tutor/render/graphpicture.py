@@ -430,7 +430,7 @@ def listing(p: Picture) -> str:
             continue
         lines.append(f"  column {c + 1}:")
         for b in col:
-            src = reads.get(b.key)
+            src = [p.boxes[k].lines[0][1] if p.boxes[k].kind == "constant" else k for k in reads.get(b.key, [])]
             frm = f"  <- {', '.join(src)}" if src else ""
             lines.append("    " + "; ".join(t for _, t in b.lines) + frm)
     return "\n".join(lines) + "\n"
