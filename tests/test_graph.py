@@ -538,3 +538,12 @@ def test_examples_lists_the_graphs_and_output_is_deterministic(capsys):
 def test_a_graph_spec_given_to_a_network_command(capsys):
     assert main(["train", "graph-xyz"]) == 2
     assert "is a graph spec" in capsys.readouterr().err
+
+
+def test_notebook_explain_of_a_graph_spec():
+    import tutor
+
+    e = tutor.explain("graph-xyz")
+    assert e.ok and e.gradients["x"] == -4.0 and e.values["f"] == -12.0
+    assert "<svg" in e._repr_html_() and "$$" in e._repr_markdown_()
+    assert "Node q" in str(e)

@@ -75,7 +75,14 @@ def explain(
     where = "explain()"
     model = None
     from .interop import micrograd
+    from .spec import graph as graphspec
 
+    if isinstance(net, (str, Path)) and graphspec.is_graph(net):
+        if x is not None or y is not None or build:
+            raise TutorError("a graph spec carries its own leaf values: give it alone", where)
+        from .engine.graph import explain_graph
+
+        return micrograd.GraphExplanation(explain_graph(graphspec.load(net)), [])
     if micrograd.is_micrograd_value(net):
         if x is not None or y is not None or build:
             raise TutorError("a micrograd Value carries its own numbers: give it alone", where)

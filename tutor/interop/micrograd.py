@@ -110,6 +110,8 @@ class GraphExplanation:
         return render(self.walk, fmt)
 
     def __str__(self) -> str:
+        if not self.micrograd:
+            return str(self.render("text"))
         lines = [str(self.render("text")), "micrograd's .grad of every node:"]
         for c in self.micrograd:
             lines.append(
