@@ -74,6 +74,19 @@ def explain(
 
     where = "explain()"
     model = None
+    from .interop import micrograd
+    from .spec import graph as graphspec
+
+    if isinstance(net, (str, Path)) and graphspec.is_graph(net):
+        if x is not None or y is not None or build:
+            raise TutorError("a graph spec carries its own leaf values: give it alone", where)
+        from .engine.graph import explain_graph
+
+        return micrograd.GraphExplanation(explain_graph(graphspec.load(net)), [])
+    if micrograd.is_micrograd_value(net):
+        if x is not None or y is not None or build:
+            raise TutorError("a micrograd Value carries its own numbers: give it alone", where)
+        return micrograd.explain_value(net)
     if interop.is_torch_module(net):
         _unknown(build, _TORCH_OPTIONS, "a PyTorch model", where)
         if x is None or y is None:

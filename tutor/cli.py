@@ -46,11 +46,21 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--view",
         action="append",
-        choices=["matrix", "paths", "magnitudes"],
+        choices=["matrix", "paths", "magnitudes", "graph"],
         default=[],
         help="also show BP1-BP4 with the matrices, every path from a parameter to the loss, or the "
-        "size of the gradient layer by layer (may be repeated)",
+        "size of the gradient layer by layer (may be repeated); 'graph' instead shows the network as its "
+        "computational graph, gate by gate",
     )
+    e.add_argument(
+        "--of",
+        metavar="NAME",
+        help="a graph spec: the node whose gradient is taken (default: the spec's output); a network spec: "
+        "the gradient of this output (upstream 1) instead of the loss",
+    )
+    e.add_argument("--upstream", type=float, metavar="G", help="a graph spec: seed the output with gradient G")
+    e.add_argument("--step", type=float, metavar="ETA", help="a graph spec: also update every leaf with step ETA")
+    e.add_argument("--ascent", action="store_true", help="a graph spec: step along the gradient, not against it")
     e.add_argument(
         "--notation",
         choices=["spec", "layered"],
@@ -135,6 +145,9 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
     w.add_argument(
         "--force", action="store_true", help="overwrite files in the folder that an earlier worksheet run did not write"
+    )
+    w.add_argument(
+        "--spec", metavar="GRAPH", help="a graph spec: write its sheet.md and key.md (every node's value and gradient)"
     )
 
     r = sub.add_parser(
@@ -398,13 +411,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import numeric
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
+    from .spec import graph as graphspec
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise TutorError(f"--steps must be from 1 to 1000000, got {args.steps}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
+    if graphspec.is_graph(args.spec):
+        return _explain_graph(args)
     net = _load(args)
+    if "graph" in args.view or args.of is not None:
+        return _network_graph(args, net)
+    for flag, given in (
+        ("--upstream", args.upstream is not None),
+        ("--step", args.step is not None),
+        ("--ascent", args.ascent),
+    ):
+        if given:
+            raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
     options = _render_options(args)
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
         return _explain_training(args, net, options)
@@ -423,11 +448,81 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _network_graph(args: argparse.Namespace, net) -> int:
+    """A network spec as its computational graph (--view graph), or the gradient of one output (--of)."""
+    from .engine.graph import explain_graph
+    from .engine.symbolic import explain_step
+    from .render import Options
+    from .render.graph import render
+    from .spec import graph as graphspec
+
+    if set(args.view) - {"graph"}:
+        raise TutorError("--view graph is a document of its own: give it without the other views")
+    if not (net.training.plain and len(net.examples) == 1):
+        raise TutorError("--view graph and --of show one plain step on one example; this spec trains otherwise")
+    g = graphspec.from_network(net, output=args.of).with_options(
+        upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
+    )
+    walk = explain_graph(g)
+    compare = None
+    if args.of is None and args.upstream is None:
+        step = explain_step(net)
+        grads = walk.gradients()
+        compare = [
+            (net.layers[nb.layer].net_names[k], grads[net.layers[nb.layer].net_names[k]], step.value(nb.delta))
+            for row in step.backward
+            for k, nb in enumerate(row)
+            if net.layers[nb.layer].activation == "sigmoid"
+        ]
+    _write(args, render(walk, args.format, Options(template_dir=args.template_dir, digits=args.digits), compare))
+    return 0
+
+
+def _explain_graph(args: argparse.Namespace) -> int:
+    """explain for a graph spec: forward, backward edge by edge, the check and the optional update."""
+    from .engine.graph import explain_graph
+    from .render import Options
+    from .render.graph import render
+    from .spec import graph as graphspec
+
+    network_only = {
+        "--steps": args.steps is not None,
+        "--forward-only": args.forward_only,
+        "--no-check": not args.check,
+        "--view": bool(args.view),
+        "--rounding": args.rounding is not None,
+        "--update-order": args.update_order is not None,
+        "--update-biases": args.update_biases is not None,
+        "--notation": args.notation != "spec",
+    }
+    for flag, given in network_only.items():
+        if given:
+            raise TutorError(f"{flag} is for network specs; {args.spec!r} is a graph spec")
+    if args.digits is not None and not 1 <= args.digits <= 15:
+        raise TutorError(f"--digits must be from 1 to 15, got {args.digits}")
+    g = graphspec.load(args.spec).with_options(
+        output=args.of, upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
+    )
+    options = Options(template_dir=args.template_dir, digits=args.digits)
+    _write(args, render(explain_graph(g), args.format, options))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .render.check import render_check
+    from .spec import graph as graphspec
     from .spec.resources import example_claims
     from .teach import checker
 
+    if graphspec.is_graph(args.spec):
+        from .teach import graphteach
+
+        claims_path = args.claims or example_claims(args.spec)
+        if claims_path is None:
+            raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
+        data = graphteach.check_claims(graphspec.load(args.spec), graphteach.load_claims(claims_path), str(claims_path))
+        _write(args, render_check(data, args.format))
+        return 0 if data["ok"] else 1
     net = _load(args)
     claims_path = args.claims or example_claims(args.spec)
     if claims_path is None:
@@ -496,12 +591,18 @@ _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", 
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
+    from .spec import graph as graphspec
     from .spec.network import load
     from .spec.resources import example_names
 
-    names = example_names()
+    names = example_names("all")
     width = max(map(len, names))
     for name in names:
+        if graphspec.is_graph(name):
+            g = graphspec.load(name)
+            shape = f"graph, {len(g.gates)} gates"
+            print(f"{name:<{width}}  {shape:<13} {g.title}: {g.description}")
+            continue
         net = load(name)
         shape = "-".join(map(str, net.shape))
         print(f"{name:<{width}}  {shape:<13} {net.title}: {net.description}")
@@ -534,6 +635,14 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
         )
+    from .spec import graph as graphspec
+
+    if not randomly and graphspec.is_graph(args.spec):
+        from .teach.graphteach import GraphQuiz
+
+        g = graphspec.load(args.spec)
+        qz = GraphQuiz(g, Tolerance.parse(args.tolerance, args.digits or g.digits), origin={"spec": args.spec})
+        return _run_graph_quiz(args, qz)
     if randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
@@ -576,6 +685,53 @@ def cmd_quiz(args: argparse.Namespace) -> int:
             _say("\n" + "\n".join(qz.summary()))
     if stop.signal == signal.SIGHUP:
         return 129
+    return 0
+
+
+def _graph_worksheet(args: argparse.Namespace) -> int:
+    """worksheet --spec GRAPH: a student sheet and its answer key for a graph spec."""
+    from .spec import graph as graphspec
+    from .spec.resources import write_file
+    from .teach.graphteach import worksheet
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise TutorError("is not a folder", f"--output {folder}")
+    files = worksheet(graphspec.load(args.spec))
+    for name in files:
+        if (folder / name).exists():
+            raise TutorError(f"{name} exists already; choose an empty folder (nothing is overwritten)", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_file(folder / name, text)
+    print(f"wrote {', '.join(files)} to {folder}")
+    return 0
+
+
+def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
+    """The quiz on a graph spec: asked (or a file of answers replayed), the summary, the results file."""
+    import json
+
+    from .teach import quiz
+
+    if args.results and not Path(args.results).resolve().parent.is_dir():
+        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
+    answers = quiz.read_answers(args.answers, qz) if args.answers else None
+    print("\n".join(qz.intro()), flush=True)
+    if answers is not None:
+        for q, text, feedback in quiz.replay(qz, answers):
+            print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
+    else:
+        with _Stop() as stop:
+            _ask(qz, stop)
+    print("\n" + "\n".join(qz.summary()), flush=True)
+    if args.results:
+        try:
+            Path(args.results).write_text(
+                json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        except OSError as exc:
+            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
     return 0
 
 
@@ -644,6 +800,8 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     from .teach import randomnet, worksheet
     from .teach.diagnose import Tolerance
 
+    if args.spec:
+        return _graph_worksheet(args)
     count = worksheet.check_count(args.count)
     options = randomnet.options(args.shape, args.activation, args.output_activation, args.loss, args.digits)
     tolerance = Tolerance.parse(args.tolerance, options.digits)

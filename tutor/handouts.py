@@ -85,7 +85,7 @@ def twin(name: str, net, root: Path | None = None) -> str | None:
         return [(l.weights, l.biases) for l in n.layers]
 
     for other in names(root):
-        if other == name:
+        if other == name or _is_graph(other, root):
             continue
         o = _load(other, root)
         if o.shape != net.shape or [l.activation for l in o.layers] == [l.activation for l in net.layers]:
@@ -95,9 +95,29 @@ def twin(name: str, net, root: Path | None = None) -> str | None:
     return None
 
 
+def _is_graph(name: str, root: Path | None) -> bool:
+    from .spec.graph import is_graph
+
+    return is_graph(_root(root) / name / "spec.toml")
+
+
+def _graph_texts(name: str, root: Path | None) -> dict[str, str]:
+    """A graph spec's walk-through: forward, backward edge by edge, the check and its update, if any."""
+    from .engine.graph import explain_graph
+    from .render.graph import render
+    from .spec.graph import load
+
+    walk = explain_graph(load(_root(root) / name / "spec.toml"))
+    return {fmt: render(walk, fmt) for fmt in TEXT_FORMATS}
+
+
 def handouts(name: str, root: Path | None = None) -> list[Handout]:
     """Every handout of the example ``name``, made by its recipe under its own conventions and notation."""
     folder = _root(root) / name
+    if _is_graph(name, root):
+        texts = _graph_texts(name, root)
+        out = [Handout(folder / f"{STEM}.{fmt}", texts[fmt]) for fmt in TEXT_FORMATS]
+        return out + [Handout(folder / f"{STEM}.pdf", texts["tex"])]
     net = _load(name, root)
     how = recipe(net)
     texts = _training_texts(net, how) if how.train else _explained_texts(name, net, how, root)

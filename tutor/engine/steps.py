@@ -127,6 +127,7 @@ class Walkthrough:
     loss_after: str
     forward_after: list[list[NeuronForward]]
     check: Any = None  # a gradcheck.Report, when asked for
+    input_gradients: list[str] = field(default_factory=list)  # dE/dx of every input (x.grad), by input
 
     def value(self, key: str) -> float:
         return _value(self.quantities, key)

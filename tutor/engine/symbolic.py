@@ -292,10 +292,41 @@ def explain_step(
         if not gradients_only:
             forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
             _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
+    # dE/dx of every input (what frameworks keep in x.grad), after everything else so the other keys keep
+    # their order: the first layer's deltas back through its (old) weights
+    inputs = [] if forward_only or gradients_only else _input_gradients(b, net, backward[-1], param_keys, E)
 
     return Walkthrough(
-        net, net.conventions, b.q, b.labels, forward, terms, loss, backward, params, loss_after, forward_after
+        net,
+        net.conventions,
+        b.q,
+        b.labels,
+        forward,
+        terms,
+        loss,
+        backward,
+        params,
+        loss_after,
+        forward_after,
+        input_gradients=inputs,
     )
+
+
+def input_gradient_form(n: int) -> Form:
+    """dE/dx_i = w_1i delta_1 + ... + w_ni delta_n, args (w_1i, delta_1, ..., w_ni, delta_n)."""
+    P = placeholders(2 * n)
+    terms = [sp.Mul(P[2 * j], P[2 * j + 1], evaluate=False) for j in range(n)]
+    return _form(sp.Add(*terms, evaluate=False) if n > 1 else terms[0], 2 * n, fn=_dot)
+
+
+def _input_gradients(b: _Builder, net: Network, first: list[NeuronBackward], param_keys, E: str) -> list[str]:
+    weights = param_keys[0][0]
+    form = input_gradient_form(len(first))
+    keys = []
+    for i, name in enumerate(net.input_names):
+        args = [k for j, nb in enumerate(first) for k in (weights[j][i], nb.delta)]
+        keys.append(b.partial(E, name, "input_gradient", form, args))
+    return keys
 
 
 DROPOUT_SCALE = "dropout_scale"

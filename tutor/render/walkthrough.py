@@ -49,6 +49,8 @@ def render_json(walk: Walkthrough, history: Any = None, check: Any = None, optio
         ],
         "loss_before": walk.value(walk.loss),
         "loss_after": walk.value(walk.loss_after) if walk.loss_after else None,
+        # dE/dx of every input by the input's name (x.grad)
+        "input_gradients": {n: walk.value(k) for n, k in zip(net.input_names, walk.input_gradients)},
     }
     if check is not None:
         doc["gradient_check"] = [
@@ -287,6 +289,7 @@ def view(
             }
         )
     return {
+        "input_gradients": [line(k) for k in getattr(walk, "input_gradients", ())],
         "title": escape(net.title),
         "description": escape(net.description),
         "source": escape(net.source),

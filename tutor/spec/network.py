@@ -258,7 +258,7 @@ def load(spec: str | Path) -> Network:
         if builtin is None and path.exists():
             raise SpecError("is not a regular file; give a spec file (TOML)", where)
         if builtin is None:
-            raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names())}", where)
+            raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", where)
         path = builtin
         name = str(spec)
     else:
@@ -330,6 +330,12 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     """Validate a mapping shaped like the TOML format; every error names its key path."""
     if not isinstance(data, Mapping):
         raise SpecError("a spec must be a table of keys", where)
+    if "graph" in data:
+        raise SpecError(
+            "is a graph spec (it has a [graph] table); this needs a network spec ('explain', 'quiz' and 'check' "
+            "take graph specs)",
+            where,
+        )
     _no_unknown(data, _TOP_KEYS, where, "")
     title = _text(data.get("title", name or "Network"), f"{where}: title", limit=200)
     description = _text(data.get("description", ""), f"{where}: description", limit=2000)

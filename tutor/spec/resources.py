@@ -23,9 +23,15 @@ def data_dir(name: str) -> Path:
     raise TutorError(f"this installation has no {name!r} folder; reinstall the package")
 
 
-def example_names() -> list[str]:
+def example_names(kind: str = "network") -> list[str]:
+    """The built-in examples of a kind: "network" (the default), "graph" (a spec with a [graph] table) or "all"."""
     root = data_dir("worked_examples")
-    return sorted(p.parent.name for p in root.glob("*/spec.toml"))
+    out = []
+    for p in sorted(root.glob("*/spec.toml")):
+        graph = any(line.strip().startswith("[graph") for line in p.read_text(encoding="utf-8").splitlines())
+        if kind == "all" or graph == (kind == "graph"):
+            out.append(p.parent.name)
+    return sorted(out)
 
 
 def example_path(name: str) -> Path | None:

@@ -625,3 +625,9 @@ def optimizer(name: str, where: str = "") -> Optimizer:
         return OPTIMIZERS[name]
     except (KeyError, TypeError):
         raise SpecError(_unknown("optimizer", str(name), OPTIMIZERS), where) from None
+
+
+# ----------------------------------------------------------------------------------------------------
+# The gates of computational graphs live beside this module (one registry, one file per kind of spec).
+
+from .graphrules import GRAPH_OPS, GraphOp  # noqa: E402,F401
