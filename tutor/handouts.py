@@ -19,6 +19,7 @@ TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
 CHECK = "check.md"
 DEEP = 3  # weight layers from which an explained example also shows the gradient magnitudes
+EARLY_EPOCHS = 100  # an early-stopping example trains until patience runs out, at most this many epochs
 SHOWN_STEPS = 2  # updates a training example walks through: the second starts from the first's state
 
 
@@ -57,6 +58,7 @@ class Recipe:
     train: bool  # True: train for ``epochs`` and walk through every update; False: explain one step
     epochs: int = 0
     magnitudes: bool = False  # explain: add the gradient magnitudes layer by layer
+    early: bool = False  # early stopping: train up to EARLY_EPOCHS, walk through the first and the last update
 
 
 def recipe(net) -> Recipe:
@@ -66,6 +68,8 @@ def recipe(net) -> Recipe:
 
     if net.training.plain and len(net.examples) == 1:
         return Recipe(False, magnitudes=len(net.layers) >= DEEP)
+    if net.training.patience:
+        return Recipe(True, epochs=EARLY_EPOCHS, early=True)
     return Recipe(True, epochs=math.ceil(SHOWN_STEPS / len(batches(net))))
 
 
@@ -131,6 +135,11 @@ def _training_texts(net, how: Recipe) -> dict[str, str]:
     from .render.training import documents
 
     total = how.epochs * len(batches(net))
+    if how.early:
+        from .engine.training import run
+
+        stopped = len(run(net, how.epochs).losses)  # the numeric run alone, to know the last update taken
+        return documents(TEXT_FORMATS, net, how.epochs, {1, stopped})[1]
     return documents(TEXT_FORMATS, net, how.epochs, set(range(1, total + 1)))[1]
 
 
