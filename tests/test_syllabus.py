@@ -235,6 +235,49 @@ def test_early_stopping_live_torch(live):
     assert live["early-stopping"]["val"] == pytest.approx(RECORDED["early-stopping"]["val"], rel=1e-12)
 
 
+# -- residual connections ---------------------------------------------------------------------------------
+
+
+def test_residual_gradients_match_torch_in_both_engines():
+    from tutor.engine import numeric
+
+    net = load("residual-sigmoid")
+    w = explain_step(net)
+    fw = numeric.forward(net)
+    bw, _, _ = numeric.backward(net, fw)
+    numeric_grads = net.parameter_values(bw.grad_W, bw.grad_b)
+    for rec in _sources():
+        want = rec["residual-sigmoid"]
+        assert w.value(w.loss) == pytest.approx(want["loss"], rel=1e-13)
+        for label, g in want["grad"].items():
+            assert w.value(f"dE_total/d{label}") == pytest.approx(g, rel=1e-12)
+            assert numeric_grads[label] == pytest.approx(g, rel=1e-12)
+
+
+def test_residual_live_torch(live):
+    assert live["residual-sigmoid"]["grad"] == pytest.approx(RECORDED["residual-sigmoid"]["grad"], rel=1e-12)
+
+
+def test_the_gradient_reaches_the_earlier_layer_along_both_routes():
+    w = explain_step(load("residual-sigmoid"))
+    # layer 2 (h2) feeds layer 3 by its weight and skips to layer 3's output
+    weights = w.value("dE_total/dout_h2[h3]")
+    skip = w.value("dE_total/dout_h2[skip.h3]")
+    assert w.value("dout_h3/dout_h2") == 1.0
+    assert skip == w.value("dE_total/dout_h3")
+    assert w.value("dE_total/dout_h2") == pytest.approx(weights + skip, rel=1e-15)
+    # without the skips, less of the error reaches the first layer
+    plain = explain_step(load("residual-sigmoid").without_skips())
+    assert abs(w.value("dE_total/dw1")) > 5 * abs(plain.value("dE_total/dw1"))
+
+
+def test_magnitudes_view_compares_with_and_without_the_skips(capsys):
+    assert main(["explain", "residual-sigmoid", "--view", "magnitudes"]) == 0
+    assert "no residual connections" in capsys.readouterr().out
+    assert main(["explain", "residual-sigmoid", "--view", "matrix"]) == 2
+    assert "has skips" in capsys.readouterr().err
+
+
 # -- every output format ----------------------------------------------------------------------------------
 
 
@@ -246,6 +289,7 @@ def test_early_stopping_live_torch(live):
         ("clip-norm", ["Gradient clipping by the global norm"]),
         ("clip-value", ["Gradient clipping by value"]),
         ("early-stopping", ["validation loss", "patience 3"]),
+        ("residual-sigmoid", ["skip.h3"]),
     ],
 )
 @pytest.mark.parametrize("fmt", ["text", "md", "tex", "html"])
@@ -315,6 +359,36 @@ targets = [0.1]
 """
 
 
+SKIP = """
+[inputs]
+names = ["x1"]
+values = [1.0]
+[[layers]]
+neurons = ["h1", "g1"]
+activation = "sigmoid"
+weights = [[0.1], [0.2]]
+[[layers]]
+neurons = {width}
+activation = "sigmoid"
+weights = {weights}
+skip = {skip}
+[loss]
+name = "half_sse"
+targets = {targets}
+[training]
+learning_rate = 0.5
+"""
+
+
+TWO_OUT, TWO_W = '["o1", "o2"]', "[[0.1, 0.2], [0.3, 0.4]]"
+
+
+def test_a_good_skip_runs(tmp_path, capsys):
+    path = tmp_path / "spec.toml"
+    path.write_text(SKIP.format(skip=0, width=TWO_OUT, weights=TWO_W, targets="[0.5, 0.5]"), encoding="utf-8")
+    assert main(["explain", str(path)]) == 0
+
+
 def _spec(**parts):
     d = {"inputs": "values = [1.0, 2.0]", "weights": "weights = [[0.1, 0.2]]", "targets": "targets = [0.5]"}
     d["training"] = ""
@@ -336,6 +410,12 @@ def _spec(**parts):
         ('scaling = "standardize"\n' + _spec(inputs="", targets="") + TWO, ["examples[*].inputs[0]", "x1"]),
         ('scaling = "min_max"\n' + _spec(), ["inputs.values[0]", "divide by 0"]),
         ('scaling = "zscore"\n' + _spec(), ["scaling", "unknown scaling"]),
+        (
+            SKIP.format(skip=0, width='["o1"]', weights="[[0.1, 0.2]]", targets="[0.5]"),
+            ["layers[1].skip", "same width"],
+        ),
+        (SKIP.format(skip=1, width=TWO_OUT, weights=TWO_W, targets="[0.5, 0.5]"), ["layers[1].skip", "earlier layer"]),
+        (SKIP.format(skip=-1, width=TWO_OUT, weights=TWO_W, targets="[0.5, 0.5]"), ["layers[1].skip"]),
     ],
 )
 def test_bad_input(tmp_path, capsys, text, fragments):

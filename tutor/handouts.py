@@ -18,6 +18,7 @@ from .spec.resources import data_dir
 TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
 CHECK = "check.md"
+SKIPLESS = "no skips"
 DEEP = 3  # weight layers from which an explained example also shows the gradient magnitudes
 EARLY_EPOCHS = 100  # an early-stopping example trains until patience runs out, at most this many epochs
 SHOWN_STEPS = 2  # updates a training example walks through: the second starts from the first's state
@@ -97,6 +98,8 @@ def twin(name: str, net, root: Path | None = None) -> str | None:
         o = _load(other, root)
         if o.shape != net.shape or [l.activation for l in o.layers] == [l.activation for l in net.layers]:
             continue
+        if [l.skip for l in o.layers] != [l.skip for l in net.layers]:  # a residual twin is the net without skips
+            continue
         if all(np.array_equal(a, b) for pa, pb in zip(params(o), params(net)) for a, b in zip(pa, pb)):
             return other
     return None
@@ -126,6 +129,8 @@ def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str
         views = ("magnitudes",)
         other = twin(name, net, root)
         pair = (other, explain_step(_load(other, root))) if other else None
+        if net.has_skips:  # a residual network beside itself without the skips
+            pair = (SKIPLESS, explain_step(net.without_skips()))
     renderers = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html}
     return {fmt: renderers[fmt](walk, check=check, views=views, twin=pair) for fmt in TEXT_FORMATS}
 

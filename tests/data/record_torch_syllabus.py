@@ -27,6 +27,7 @@ def _model(torch, net):
 
 def _forward(torch, net, params, x):
     a = torch.tensor(np.asarray(x), dtype=torch.float64)
+    outs = []
     for layer, W, b in params:
         z = W @ a + b
         if layer.activation == "sigmoid":
@@ -35,6 +36,9 @@ def _forward(torch, net, params, x):
             a = torch.relu(z)
         else:
             raise ValueError(layer.activation)
+        if layer.skip is not None:  # a residual connection: out = f(net) + the earlier layer's output
+            a = a + outs[layer.skip]
+        outs.append(a)
     return a
 
 
@@ -131,6 +135,17 @@ def early_case(torch, name: str, epochs: int = 30) -> dict:
     return {"train": train, "val": val}
 
 
+def residual_case(torch, name: str) -> dict:
+    """The gradient of every parameter of a network with skips, by autograd."""
+    from tutor.spec import load
+
+    net = load(name)
+    params = _model(torch, net)
+    loss = _half_sse(torch, _forward(torch, net, params, net.inputs), net.targets)
+    loss.backward()
+    return {"loss": float(loss.detach()), "grad": _labelled(net, params, lambda t: t.grad.detach().numpy())}
+
+
 def compute() -> dict:
     import torch
 
@@ -142,6 +157,7 @@ def compute() -> dict:
         "scaling-standardize": scaling_case(torch, "scaling-standardize"),
         "init": init_case(torch),
         "early-stopping": early_case(torch, "early-stopping"),
+        "residual-sigmoid": residual_case(torch, "residual-sigmoid"),
     }
 
 

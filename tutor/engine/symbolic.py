@@ -120,6 +120,20 @@ def dact_form(name: str, params: tuple) -> Form:
 
 
 @lru_cache(maxsize=None)
+def act_skip_form(name: str, params: tuple) -> Form:
+    """A residual connection's output f(net) + skip, args (net, skip)."""
+    x, skip = placeholders(2)
+    return _form(sp.Add(rules.ACTIVATIONS[name].sym(x, dict(params)), skip, evaluate=False), 2)
+
+
+@lru_cache(maxsize=None)
+def dact_skip_form(name: str, params: tuple, position: int) -> Form:
+    """d(f(net) + skip)/d net (position 0) or /d skip (position 1, which is 1), derived by SymPy."""
+    form = act_skip_form(name, params)
+    return _form(sp.diff(form.expr, placeholders(2)[position]), 2)
+
+
+@lru_cache(maxsize=None)
 def softmax_form(n: int, k: int) -> Form:
     return _form(rules.ACTIVATIONS["softmax"].sym_vector(list(placeholders(n)), {})[k], n)
 
@@ -318,6 +332,9 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
         for j, r in enumerate(row):
             if layer.rule.vector:
                 form, args = softmax_form(layer.size, j), net_keys
+            elif layer.skip is not None:  # residual: out = f(net) + the earlier layer's output
+                form = act_skip_form(layer.activation, _key(layer.activation_params))
+                args = [r.net, layers_out[layer.skip][j].read]
             else:
                 form, args = act_form(layer.activation, _key(layer.activation_params)), [r.net]
             r.out = b.add(suffix(layer.out_names[j]), "out", form, args, layer=li, index=j)
@@ -408,6 +425,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
         down_mazur = (li + 1 == L - 1) and net.loss_rule.separable and not down_layer.rule.vector and len(terms) > 1
         wkeys_old, _ = param_keys[li + 1]
         wkeys_new, _ = new_keys[li + 1]
+        skips = [lj for lj in range(li + 1, L) if net.layers[lj].skip == li]
         for j, r in enumerate(row):
             contribs = []
             a = r.read  # what the next layer reads: the output, or the output after dropout
@@ -441,7 +459,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         layer=li + 1,
                         index=k,
                     )
-                if len(below) == 1:
+                if len(below) == 1 and not skips:
                     contribs.append((dn.delta, f))
                     continue
                 if down_mazur:
@@ -451,7 +469,28 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         E, a, "contribution", product_form(2), [dn.delta, f], via=dr.name, layer=li, index=j
                     )
                 contribs.append(key)
-            if len(below) == 1:
+            for lj in skips:  # the second route: the skip from here to layers[lj], where dout_lj/dout = 1
+                sr = forward[lj][j]
+                sn = backward[L - 1 - lj][j]
+                pk2 = _key(net.layers[lj].activation_params)
+                sargs = tuple(b.q[sr.out].args)
+                f = b.partial(
+                    sr.out,
+                    a,
+                    "factor",
+                    dact_skip_form(net.layers[lj].activation, pk2, 1),
+                    sargs,
+                    of_form=act_skip_form(net.layers[lj].activation, pk2),
+                    of_args=sargs,
+                    wrt=a,
+                    layer=lj,
+                    index=j,
+                )
+                key = b.partial(
+                    E, a, "contribution", product_form(2), [sn.dE_dout, f], via=f"skip.{sr.name}", layer=li, index=j
+                )
+                contribs.append(key)
+            if len(below) == 1 and not skips:
                 g = b.partial(E, a, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
                 nb = NeuronBackward(r.name, li, g)
             else:
@@ -510,6 +549,26 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
     else:
         pk = _key(layer.activation_params)
         for j, (r, nb) in enumerate(zip(row, out)):
+            if layer.skip is not None:
+                # out = f(net) + skip: the derivative by net is SymPy's of f alone, written in net
+                skip_args = tuple(b.q[r.out].args)
+                nb.dout_dnet = b.partial(
+                    r.out,
+                    r.net,
+                    "factor",
+                    dact_skip_form(layer.activation, pk, 0),
+                    skip_args,
+                    of_form=act_skip_form(layer.activation, pk),
+                    of_args=skip_args,
+                    wrt=r.net,
+                    layer=li,
+                    index=j,
+                )
+                num = E
+                nb.delta = b.partial(
+                    num, r.net, "delta", product_form(2), [nb.dE_dout, nb.dout_dnet], layer=li, index=j
+                )
+                continue
             nb.dout_dnet = b.partial(
                 r.out,
                 r.net,

@@ -57,6 +57,7 @@ _LAYER_KEYS = {
     "bias_labels",
     "net_names",
     "out_names",
+    "skip",
 }
 _NOTATION_DEFAULTS = {
     "net": "net_{neuron}",
@@ -145,6 +146,7 @@ class Layer:
     net_names: tuple[str, ...]
     out_names: tuple[str, ...]
     name: str = ""
+    skip: int | None = None  # residual connection: out = f(net) + the output of layers[skip] (same width)
 
     @property
     def size(self) -> int:
@@ -229,6 +231,14 @@ class Network:
             for l, w, b in zip(self.layers, weights, biases)
         )
         return replace(self, layers=layers)
+
+    @property
+    def has_skips(self) -> bool:
+        return any(l.skip is not None for l in self.layers)
+
+    def without_skips(self) -> "Network":
+        """The same network with its residual connections left out (for the magnitudes comparison)."""
+        return replace(self, layers=tuple(replace(l, skip=None) for l in self.layers))
 
     def with_conventions(self, **changes: Any) -> "Network":
         """The same network under other conventions, validated like a spec's ``[conventions]`` table."""
@@ -362,6 +372,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
             raw = _drawn_layer(raw, li, fan_in, init_name, init_seed, lw)
             init_layers.append(li)
         layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
+        layer = _skip(raw, layer, li, layers, lw)
         total += layer.weights.size + (1 if layer.shared_bias else layer.size)
         layers.append(layer)
         fan_in = layer.size
@@ -451,6 +462,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
 
     conv = _conventions(data.get("conventions", {}), f"{where}: conventions")
     train = _training(training, f"{where}: training", len(layers) - 1, [l.size for l in layers])
+    _check_skip_dropout(layers, train, f"{where}: training.dropout.layers")
     train = _clipping(train, training, f"{where}: training")
     train = _early_stopping(
         train, training, f"{where}: training", values.size, lrule, layers[-1], scaling, given_examples
@@ -641,6 +653,33 @@ def _scaled(name: str, examples, input_names, from_examples: bool, where: str):
                 f"{place}[*].inputs[{i}]" if from_examples else f"{place}[{i}]",
             )
     return [(scaled[k], t) for k, (_, t) in enumerate(examples)]
+
+
+def _skip(raw: Any, layer: Layer, li: int, earlier: list[Layer], where: str) -> Layer:
+    """``skip = k``: a residual connection adding the output of layers[k] (an earlier layer of the same width)."""
+    if not isinstance(raw, Mapping) or "skip" not in raw:
+        return layer
+    k = raw["skip"]
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < li:
+        allowed = f"0 to {li - 1}" if li else "none: the first layer has no earlier layer"
+        raise SpecError(f"skip names an earlier layer by index ({allowed}), got {_show(k)}", f"{where}.skip")
+    if earlier[k].size != layer.size:
+        raise SpecError(
+            f"a skip adds outputs neuron by neuron: layers[{k}] has {earlier[k].size} neurons and this layer "
+            f"{layer.size}; skip between layers of the same width",
+            f"{where}.skip",
+        )
+    if layer.rule.vector:
+        raise SpecError(
+            f"a skip adds to each output on its own; {layer.activation!r} is not element-wise", f"{where}.skip"
+        )
+    return replace(layer, skip=k)
+
+
+def _check_skip_dropout(layers: list[Layer], train: Training, where: str) -> None:
+    for layer in layers:
+        if layer.skip is not None and layer.skip in train.dropout_layers:
+            raise SpecError(f"layers[{layer.skip}] feeds a skip connection; dropout on it is not supported", where)
 
 
 def _clipping(train: Training, raw: Mapping, where: str) -> Training:
