@@ -109,8 +109,9 @@ class Training:
     dropout_mask: tuple[tuple[float, ...], ...] | None = None  # one row per dropout layer, used every step
     clip_norm: float | None = None  # clip the gradient of all parameters together to this global L2 norm
     clip_value: float | None = None  # clip every gradient entry into [-clip_value, clip_value]
-    validation: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (inputs, targets), scaled as the examples
-    raw_validation: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # as the spec gives them
+    # (inputs, targets), scaled as the examples; arrays, so left out of ==, which patience stands for
+    validation: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False)
+    raw_validation: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False)  # as given
     patience: int | None = None  # early stopping: epochs without a better validation loss before stopping
 
     @property
