@@ -413,8 +413,8 @@ def _plain_step(net: Network, updated_first: bool):
     shared = [l.shared_bias for l in net.layers]
     sizes = [l.size for l in net.layers]
     update_biases = net.update_biases
-    if not loss_rule.separable or any(l.rule.vector for l in net.layers):
-        # softmax and the hinge losses: the engine's own functions
+    if not loss_rule.separable or any(l.rule.vector for l in net.layers) or net.has_skips:
+        # softmax, the hinge losses and residual connections: the engine's own functions
         def general(W, b, x, t):
             fw = numeric.forward(net, W, b, x=x, t=t, R=Rounder(None))
             _, nW, nb = numeric.backward(net, fw, W, b, R=Rounder(None), updated_first=updated_first)
