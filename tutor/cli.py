@@ -444,7 +444,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--view needs the backward pass: leave out --forward-only")
     fn = getattr(render, "render_" + _RENDERERS[args.format])
     views = tuple(dict.fromkeys(args.view))  # each view once, in the order asked
-    _write(args, fn(walk, check=check, history=history, options=options, **({"views": views} if views else {})))
+    extra: dict = {"views": views} if views else {}
+    if "magnitudes" in views and net.has_skips:  # with and without the residual connections, side by side
+        extra["twin"] = ("no skips", explain_step(net.without_skips()))
+    _write(args, fn(walk, check=check, history=history, options=options, **extra))
     return 0
 
 

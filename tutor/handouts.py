@@ -18,7 +18,9 @@ from .spec.resources import data_dir, write_file
 TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
 CHECK = "check.md"
+SKIPLESS = "no skips"
 DEEP = 3  # weight layers from which an explained example also shows the gradient magnitudes
+EARLY_EPOCHS = 100  # an early-stopping example trains until patience runs out, at most this many epochs
 SHOWN_STEPS = 2  # updates a training example walks through: the second starts from the first's state
 
 
@@ -54,6 +56,7 @@ class Recipe:
     train: bool  # True: train for ``epochs`` and walk through every update; False: explain one step
     epochs: int = 0
     magnitudes: bool = False  # explain: add the gradient magnitudes layer by layer
+    early: bool = False  # early stopping: train up to EARLY_EPOCHS, walk through the first and the last update
 
 
 def recipe(net) -> Recipe:
@@ -63,6 +66,8 @@ def recipe(net) -> Recipe:
 
     if net.training.plain and len(net.examples) == 1:
         return Recipe(False, magnitudes=len(net.layers) >= DEEP)
+    if net.training.patience:
+        return Recipe(True, epochs=EARLY_EPOCHS, early=True)
     return Recipe(True, epochs=math.ceil(SHOWN_STEPS / len(batches(net))))
 
 
@@ -89,6 +94,8 @@ def twin(name: str, net, root: Path | None = None) -> str | None:
             continue
         o = _load(other, root)
         if o.shape != net.shape or [l.activation for l in o.layers] == [l.activation for l in net.layers]:
+            continue
+        if [l.skip for l in o.layers] != [l.skip for l in net.layers]:  # a residual twin is the net without skips
             continue
         if all(np.array_equal(a, b) for pa, pb in zip(params(o), params(net)) for a, b in zip(pa, pb)):
             return other
@@ -139,6 +146,8 @@ def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str
         views = ("magnitudes",)
         other = twin(name, net, root)
         pair = (other, explain_step(_load(other, root))) if other else None
+        if net.has_skips:  # a residual network beside itself without the skips
+            pair = (SKIPLESS, explain_step(net.without_skips()))
     renderers = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html}
     return {fmt: renderers[fmt](walk, check=check, views=views, twin=pair) for fmt in TEXT_FORMATS}
 
@@ -148,6 +157,11 @@ def _training_texts(net, how: Recipe) -> dict[str, str]:
     from .render.training import documents
 
     total = how.epochs * len(batches(net))
+    if how.early:
+        from .engine.training import run
+
+        stopped = len(run(net, how.epochs).losses)  # the numeric run alone, to know the last update taken
+        return documents(TEXT_FORMATS, net, how.epochs, {1, stopped})[1]
     return documents(TEXT_FORMATS, net, how.epochs, set(range(1, total + 1)))[1]
 
 

@@ -114,6 +114,8 @@ def why_not(net: Network) -> str | None:
 
     if net.parameter_count > MAX_PARAMETERS:
         return f"more than {MAX_PARAMETERS} parameters: arrays pay"
+    if net.has_skips:
+        return "residual connections: the generated step has no skip term"
     for layer in net.layers:
         if layer.activation not in forms.ACTIVATIONS:
             return f"activation {layer.activation} has no element-wise float form"

@@ -128,12 +128,47 @@ class Walkthrough:
     forward_after: list[list[NeuronForward]]
     check: Any = None  # a gradcheck.Report, when asked for
     input_gradients: list[str] = field(default_factory=list)  # dE/dx of every input (x.grad), by input
+    prep: Preparation | None = None  # feature scaling and drawn weights, before the forward pass
 
     def value(self, key: str) -> float:
         return _value(self.quantities, key)
 
     def values(self) -> dict[str, float]:
         """Every quantity by its stable key, in computation order."""
+        return {k: q.value for k, q in self.quantities.items()}
+
+
+@dataclass
+class InitLayer:
+    """A layer whose weights were drawn: fan-in, fan-out, the bound (uniform) or std (normal), the weights."""
+
+    layer: int
+    rule: str  # a rules.INITS name
+    fan_in: str  # keys
+    fan_out: str
+    scale: str  # "bound[L1]" or "std[L1]"
+    weights: list[list[str]]  # the drawn weights' keys, row by row
+
+
+@dataclass
+class Preparation:
+    """What happens before the first forward pass: each input's statistics over the examples and every scaled
+    input (seed 000's feature scaling and mean normalization), and the drawn weights (seed 002's Xavier/He)."""
+
+    network: Network
+    conventions: Conventions
+    quantities: dict[str, Quantity]
+    labels: dict[str, Label]
+    scaling: str  # "" or a rules.SCALINGS name
+    stats: list[list[str]]  # per input: the keys of its statistics
+    examples: list[list[tuple[str, str]]]  # per example: (raw key, scaled key) per input
+    validation: list[list[tuple[str, str]]]  # the same for the validation examples, with the examples' statistics
+    init: list[InitLayer]
+
+    def value(self, key: str) -> float:
+        return self.quantities[key].value
+
+    def values(self) -> dict[str, float]:
         return {k: q.value for k, q in self.quantities.items()}
 
 
@@ -151,6 +186,18 @@ class ParamUpdate:
     lines: list[str]  # the optimizer's lines, in order; the last is the updated parameter
     state_before: list[str]  # the optimizer state the step starts from
     new: str
+    clipped: str = ""  # with gradient clipping: the clipped gradient the optimizer is given instead of total
+
+
+@dataclass
+class ClipRecord:
+    """Gradient clipping in a training step: the limit (and eps), the global norm and scale factor, each clipped
+    gradient (one per updated parameter, in the order of TrainingWalk.params)."""
+
+    by: str  # "norm" | "value"
+    given: list[str]
+    computed: list[str]
+    clipped: list[str]
 
 
 @dataclass
@@ -171,6 +218,7 @@ class TrainingWalk:
     loss: str
     lr: str
     hyper: list[str]  # keys of the optimizer's hyperparameters and of t
+    clip: ClipRecord | None = None
 
     def value(self, key: str) -> float:
         return _value(self.quantities, key)

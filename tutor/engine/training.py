@@ -27,6 +27,38 @@ class ExampleStep:
     backward: numeric.Backward
 
 
+CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by norm + 1e-6
+
+
+@dataclass
+class Clip:
+    """Gradient clipping of one step: the gradients before, the global norm and scale factor (by norm), after."""
+
+    by: str  # "norm" | "value"
+    limit: float
+    before_W: list[np.ndarray]
+    before_b: list[np.ndarray]
+    norm: float = 0.0  # by norm: sqrt of the sum of every clipped gradient's square
+    scale: float = 1.0  # by norm: min(1, limit / (norm + CLIP_EPS))
+
+
+def clip(net: Network, gW: list[np.ndarray], gb: list[np.ndarray], R: Rounder) -> tuple[Clip, list, list]:
+    """Clip the gradients the optimizer is given (the biases' only when they are updated), as PyTorch's
+    clip_grad_norm_ (one norm over all of them) and clip_grad_value_ do."""
+    tr = net.training
+    arrays = list(gW) + (list(gb) if net.update_biases else [])
+    if tr.clip_norm is not None:
+        norm = R(float(np.sqrt(sum(float((a * a).sum()) for a in arrays))))
+        scale = R(min(1.0, tr.clip_norm / (norm + CLIP_EPS)))
+        cW = [R.array(g * scale) for g in gW]
+        cb = [R.array(g * scale) for g in gb] if net.update_biases else [g.copy() for g in gb]
+        return Clip("norm", tr.clip_norm, gW, gb, norm, scale), cW, cb
+    c = float(tr.clip_value)
+    cW = [R.array(np.clip(g, -c, c)) for g in gW]
+    cb = [R.array(np.clip(g, -c, c)) for g in gb] if net.update_biases else [g.copy() for g in gb]
+    return Clip("value", c, gW, gb), cW, cb
+
+
 @dataclass
 class Step:
     """Everything one update did, for the walk-through and the cross-checks."""
@@ -51,6 +83,7 @@ class Step:
     data_loss: float  # mean loss of the batch before the update
     reg_loss: float
     loss: float  # data_loss + reg_loss
+    clip: Clip | None = None  # gradient clipping, when the spec asks for it: total_W/total_b are then clipped
 
 
 @dataclass
@@ -62,6 +95,9 @@ class Run:
     b: list[np.ndarray]  # bias parameters (one entry when shared)
     final: list[numeric.Forward] = field(default_factory=list)  # the forward pass of every example at the end
     steps_per_epoch: int = 1
+    val_loss: list[float] = field(default_factory=list)  # validation loss: before training, then each epoch
+    best_epoch: int | None = None  # early stopping: the epoch with the lowest validation loss (0: before training)
+    stopped_epoch: int | None = None  # the epoch after which patience ran out (None: it never did)
 
 
 def bias_params(net: Network) -> list[np.ndarray]:
@@ -201,6 +237,9 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         tb = [R.array(g + r) for g, r in zip(gb, rb)]
     else:
         tW, tb = gW, gb
+    clipped = None
+    if net.training.clipped:
+        clipped, tW, tb = clip(net, tW, tb, R)
     new_W, new_b, lines, before = [], [], {}, {}
     for li in range(len(W)):
         for kind, w, g in (("W", W[li], tW[li]), ("b", bp[li], tb[li])):
@@ -236,7 +275,16 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         data_loss,
         reg_loss,
         R(data_loss + reg_loss),
+        clipped,
     )
+
+
+def validation_loss(net: Network, W, bp, R: Rounder | None = None) -> float:
+    """The mean loss over the validation examples (no dropout, no regularization term)."""
+    R = R or numeric.rounder_for(net)
+    b = full_biases(net, bp)
+    data = [numeric.forward(net, W, b, x=x, t=t, R=R).loss for x, t in net.training.validation]
+    return data[0] if len(data) == 1 else R(float(np.mean(data)))
 
 
 def run(
@@ -260,9 +308,13 @@ def run(
         fast = _run_straight(net, n_steps, keep, progress, plan, R)
         return fast if fast is not None else _run_lean(net, n_steps, keep, progress, plan, R)
     epoch_loss = [dataset_loss(net, W, bp, R)]
+    tr = net.training
+    val = [validation_loss(net, W, bp, R)] if tr.validation else []
+    best = (0, [w.copy() for w in W], [v.copy() for v in bp])
+    stopped = None
     number = 0
     epoch = 0
-    while number < n_steps:
+    while number < n_steps and stopped is None:
         for batch in plan:
             if number >= n_steps:
                 break
@@ -283,9 +335,20 @@ def run(
         with np.errstate(all="ignore"):
             epoch_loss.append(dataset_loss(net, W, bp, R))
         epoch += 1
+        if tr.validation:
+            with np.errstate(all="ignore"):
+                val.append(validation_loss(net, W, bp, R))
+            if val[-1] < val[best[0]]:
+                best = (epoch, [w.copy() for w in W], [v.copy() for v in bp])
+            elif tr.patience is not None and epoch - best[0] >= tr.patience:
+                stopped = epoch
+    best_epoch = None
+    if tr.patience is not None and tr.validation:
+        # early stopping restores the weights of the epoch with the lowest validation loss
+        best_epoch, W, bp = best
     b = full_biases(net, bp)
     final = _final_pass(net, W, b, R, number)
-    return Run(kept, losses, epoch_loss, W, bp, final, len(plan))
+    return Run(kept, losses, epoch_loss, W, bp, final, len(plan), val, best_epoch, stopped)
 
 
 def _lean(net: Network) -> bool:
@@ -355,8 +418,8 @@ def _plain_step(net: Network, updated_first: bool):
     shared = [l.shared_bias for l in net.layers]
     sizes = [l.size for l in net.layers]
     update_biases = net.update_biases
-    if not loss_rule.separable or any(l.rule.vector for l in net.layers):
-        # softmax and the hinge losses: the engine's own functions
+    if not loss_rule.separable or any(l.rule.vector for l in net.layers) or net.has_skips:
+        # softmax, the hinge losses and residual connections: the engine's own functions
         def general(W, b, x, t):
             fw = numeric.forward(net, W, b, x=x, t=t, R=Rounder(None))
             _, nW, nb = numeric.backward(net, fw, W, b, R=Rounder(None), updated_first=updated_first)

@@ -16,6 +16,7 @@ from ..spec.network import Network
 from . import walkthrough as render
 from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
+from .syllabus import clip_view, run_view
 from .templates import render_template
 
 
@@ -153,6 +154,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
                 "mean": line(p.mean) if m > 1 else None,
                 "reg": line(p.reg),
                 "total": line(p.total) if p.reg else None,
+                "clipped": line(p.clipped),
                 "state": [line(k) for k in p.state_before],
                 "lines": [line(k) for k in p.lines],
             }
@@ -174,6 +176,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "rate": rate,
         "hyper": hyper,
         "params": params,
+        "clip": clip_view(tw, line),
     }
 
 
@@ -204,6 +207,8 @@ def view(
     one step of ``explain``, not a run; ``figure`` the network drawn, ``curve`` the loss per epoch drawn."""
     digits = net.conventions.digits
     n = len(run.epoch_loss)
+    final_epoch = run.best_epoch if run.best_epoch is not None else n - 1
+    final_steps = len(run.losses) if run.best_epoch is None else run.best_epoch * run.steps_per_epoch
     rows = sorted({0, 1, 2, 3, n - 1} | set(range(0, n, max(1, (n - 1) // 20))))
     final = []
     for k, fwd in enumerate(run.final):
@@ -234,12 +239,23 @@ def view(
         "optimizer": escape(rules.OPTIMIZERS[net.training.optimizer].title),
         "figure": figure,
         "curve": curve,
-        "table": [{"epoch": str(e), "loss": _fmt(run.epoch_loss[e], digits)} for e in rows if e < n],
+        "table": [
+            {
+                "epoch": str(e),
+                "loss": _fmt(run.epoch_loss[e], digits),
+                "val": _fmt(run.val_loss[e], digits) if e < len(run.val_loss) else "",
+            }
+            for e in rows
+            if e < n
+        ],
+        "early": run_view(net, run, lambda x: _fmt(x, digits)),
         "shown": [_step_view(tw, mode, escape, options) for tw in walks],
         "final": final,
         "params": params,
-        "last_loss_before": _fmt(run.losses[-1], digits) if run.losses else "",
-        "final_loss": _fmt(run.epoch_loss[-1], digits),
+        # early stopping restores an earlier epoch's weights: the final state is the state after its updates
+        "final_steps": final_steps,
+        "last_loss_before": _fmt(run.losses[final_steps - 1], digits) if final_steps else "",
+        "final_loss": _fmt(run.epoch_loss[final_epoch], digits),
     }
 
 
@@ -260,6 +276,7 @@ def render_train(
     *,
     explain: bool = False,
     start: Walkthrough | None = None,
+    prep: Any = None,
     options: Options = DEFAULT,
 ) -> str:
     """A training run (or, with ``explain``, its one step) as text, Markdown, LaTeX or HTML.
@@ -277,7 +294,8 @@ def render_train(
         layout = diagram.layout(start, writer(start, mode, options))
         figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
     if not explain and fmt != "text":
-        curve_drawn = curve.picture(run.epoch_loss) if fmt == "tex" else curve.svg(run.epoch_loss)
+        val = run.val_loss or None
+        curve_drawn = curve.picture(run.epoch_loss, val) if fmt == "tex" else curve.svg(run.epoch_loss, val)
     if fmt == "html":
         from markupsafe import Markup
 
@@ -295,7 +313,10 @@ def render_train(
         curve=curve_drawn,
         options=options,
     )
-    out = render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
+    from .syllabus import prep_view
+
+    data = {"t": t, "prep": prep_view(prep, mode, render._ESCAPES[fmt], options)}
+    out = render_template(TRAIN_TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
     return wrap_text(out, options.width) if fmt == "text" else out
 
 
@@ -331,14 +352,22 @@ def documents(
     if shown or drawn:  # SymPy is loaded only when a step is walked through or the network drawn
         from ..engine.symbolic import explain_step, explain_training_step
 
-        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
-        start = explain_step(net, forward_only=True) if drawn else None
+        # a step after early stopping stopped the run was never taken
+        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown) if n in run.steps]
+        start = explain_step(net, forward_only=True, prepare=False) if drawn else None
+    prep = None
+    if net.scaling or net.init_layers:
+        from ..engine.symbolic import explain_preparation
+
+        prep = explain_preparation(net)
     out = {}
     for fmt in formats:
         if fmt == "json":
             out[fmt] = render_train_json(net, run, walks, epochs)
         else:
-            out[fmt] = render_train(fmt, net, run, walks, epochs, explain=explain, start=start, options=options)
+            out[fmt] = render_train(
+                fmt, net, run, walks, epochs, explain=explain, start=start, prep=prep, options=options
+            )
     return run, out
 
 
@@ -368,6 +397,14 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
         "loss_per_step": run.losses,
         "loss_per_epoch": run.epoch_loss,
         "final": {"examples": final, "parameters": params, "loss": run.epoch_loss[-1]},
+        "validation_loss_per_epoch": run.val_loss,
+        "early_stopping": {
+            "patience": net.training.patience,
+            "best_epoch": run.best_epoch,
+            "stopped_epoch": run.stopped_epoch,
+        }
+        if net.training.patience
+        else None,
         "shown_steps": [
             {
                 "step": tw.number,

@@ -271,7 +271,9 @@ def magnitudes(
             row.update(
                 twin_activation=m.activation, twin_delta=_sci(m.delta, mode), twin_gradient=_sci(m.gradient, mode)
             )
-    return {"rows": rows, "twin": twin_name if twin is not None else "", "layers": len(rows)}
+    # a residual network's twin is itself without the skips (the vanishing-gradient comparison of seed 002)
+    skips = twin is not None and walk.network.has_skips and not twin.network.has_skips
+    return {"rows": rows, "twin": twin_name if twin is not None else "", "layers": len(rows), "skipless": skips}
 
 
 def data(

@@ -452,7 +452,10 @@ def context(
         from . import views as viewreport
 
         extra = viewreport.data(walk, views, mode, *(twin[::-1] if twin else ()), options=options)
-    return {"v": v, "history": _history_view(history), "diagram": figure, "views": extra}
+    from .syllabus import prep_view
+
+    prep = prep_view(walk.prep, mode, _ESCAPES[fmt], options)
+    return {"v": v, "history": _history_view(history), "diagram": figure, "views": extra, "prep": prep}
 
 
 def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any, views, twin, options: Options) -> str:

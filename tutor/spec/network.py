@@ -41,6 +41,8 @@ _TOP_KEYS = {
     "conventions",
     "notation",
     "examples",
+    "scaling",
+    "init",
 }
 MAX_EXAMPLES = 100
 _LAYER_KEYS = {
@@ -56,6 +58,7 @@ _LAYER_KEYS = {
     "bias_labels",
     "net_names",
     "out_names",
+    "skip",
 }
 _NOTATION_DEFAULTS = {
     "net": "net_{neuron}",
@@ -106,6 +109,16 @@ class Training:
     dropout_seed: int = 0
     dropout_mask: tuple[tuple[float, ...], ...] | None = None  # one row per dropout layer, used every step
     reduction: str = "mean"  # a batch's gradients averaged ("mean", the seeds') or added up ("sum")
+    clip_norm: float | None = None  # clip the gradient of all parameters together to this global L2 norm
+    clip_value: float | None = None  # clip every gradient entry into [-clip_value, clip_value]
+    # (inputs, targets), scaled as the examples; arrays, so left out of ==, which patience stands for
+    validation: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False)
+    raw_validation: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False)  # as given
+    patience: int | None = None  # early stopping: epochs without a better validation loss before stopping
+
+    @property
+    def clipped(self) -> bool:
+        return self.clip_norm is not None or self.clip_value is not None
 
     @property
     def plain(self) -> bool:
@@ -116,6 +129,8 @@ class Training:
             and not self.regularization
             and not self.dropout_rate
             and self.dropout_mask is None
+            and not self.clipped
+            and not self.validation
         )
 
 
@@ -134,6 +149,7 @@ class Layer:
     net_names: tuple[str, ...]
     out_names: tuple[str, ...]
     name: str = ""
+    skip: int | None = None  # residual connection: out = f(net) + the output of layers[skip] (same width)
 
     @property
     def size(self) -> int:
@@ -164,6 +180,11 @@ class Network:
     name: str = ""
     training: Training = Training()
     examples: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (inputs, targets); the first is inputs/targets
+    scaling: str = ""  # "" or a rules.SCALINGS name: the examples' inputs are scaled ...
+    raw_examples: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # ... from these, as the spec gives them
+    init: str = ""  # "" or a rules.INITS name: the weights of the layers in init_layers were drawn
+    init_seed: int = 0
+    init_layers: tuple[int, ...] = ()
 
     def batch_size(self) -> int:
         n = max(len(self.examples), 1)
@@ -213,6 +234,14 @@ class Network:
             for l, w, b in zip(self.layers, weights, biases)
         )
         return replace(self, layers=layers)
+
+    @property
+    def has_skips(self) -> bool:
+        return any(l.skip is not None for l in self.layers)
+
+    def without_skips(self) -> "Network":
+        """The same network with its residual connections left out (for the magnitudes comparison)."""
+        return replace(self, layers=tuple(replace(l, skip=None) for l in self.layers))
 
     def with_conventions(self, **changes: Any) -> "Network":
         """The same network under other conventions, validated like a spec's ``[conventions]`` table."""
@@ -374,9 +403,16 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     layers: list[Layer] = []
     fan_in = values.size
     total = 0
+    init_name, init_seed = _init(data.get("init"), f"{where}: init")
+    init_layers = []
     for li, raw in enumerate(raw_layers):
         lw = f"{where}: layers[{li}]"
+        drawn = isinstance(raw, Mapping) and "weights" not in raw and bool(init_name)
+        if drawn:
+            raw = _drawn_layer(raw, li, fan_in, init_name, init_seed, lw)
+            init_layers.append(li)
         layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
+        layer = _skip(raw, layer, li, layers, lw)
         total += layer.weights.size + (1 if layer.shared_bias else layer.size)
         layers.append(layer)
         fan_in = layer.size
@@ -428,12 +464,31 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         _check_loss_fit(lrule, targets, layers[-1], f"{where}: loss")
         examples = [(values, targets)]
 
+    scaling = _scaling_name(data.get("scaling"), f"{where}: scaling")
+    given_examples = tuple(examples)
+    if scaling:
+        examples = _scaled(scaling, examples, input_names, raw_examples is not None, where)
+        values, targets = examples[0]
+
     training = data.get("training", {})
     if not isinstance(training, Mapping):
         raise SpecError("[training] must be a table", f"{where}: training")
     _no_unknown(
         training,
-        {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout", "reduction"},
+        {
+            "learning_rate",
+            "update_biases",
+            "optimizer",
+            "batch",
+            "decay",
+            "regularization",
+            "dropout",
+            "reduction",
+            "clip_norm",
+            "clip_value",
+            "validation",
+            "patience",
+        },
         where,
         "training",
     )
@@ -448,6 +503,11 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
 
     conv = _conventions(data.get("conventions", {}), f"{where}: conventions")
     train = _training(training, f"{where}: training", len(layers) - 1, [l.size for l in layers])
+    _check_skip_dropout(layers, train, f"{where}: training.dropout.layers")
+    train = _clipping(train, training, f"{where}: training")
+    train = _early_stopping(
+        train, training, f"{where}: training", values.size, lrule, layers[-1], scaling, given_examples
+    )
     if conv.update_order == "updated-first" and not (train.plain and (train.batch == 1 or len(examples) == 1)):
         raise SpecError(
             "updated-first is an order of plain gradient descent on one example at a time; it does not "
@@ -472,6 +532,11 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         name=name,
         training=train,
         examples=tuple(examples),
+        scaling=scaling,
+        raw_examples=given_examples if scaling else (),
+        init=init_name,
+        init_seed=init_seed,
+        init_layers=tuple(init_layers),
     )
     _check_unique_names(net, where)
     return net
@@ -575,6 +640,153 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
         mask,
         reduction,
     )
+
+
+# -- the rest of the syllabus (seeds 000 and 002): initialization, feature scaling, clipping, early stopping ----
+
+
+def _init(raw: Any, where: str) -> tuple[str, int]:
+    """``init = "he_normal"`` or ``init = { name = "he_normal", seed = 7 }``: (name, seed); ("", 0) without."""
+    if raw is None:
+        return "", 0
+    if isinstance(raw, Mapping):
+        _no_unknown(raw, {"name", "seed"}, where, "")
+        name, seed = raw.get("name"), raw.get("seed", 0)
+    else:
+        name, seed = raw, 0
+    if not isinstance(name, str):
+        raise SpecError(f"give the initialization's name; allowed: {', '.join(rules.INITS)}", where)
+    rules.init(name, where)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SpecError(f"seed must be a whole number from 0 to 2^32 - 1, got {_show(seed)}", f"{where}.seed")
+    return name, seed
+
+
+def _drawn_layer(raw: Mapping, li: int, fan_in: int, name: str, seed: int, where: str) -> dict:
+    """The layer's table with the weights the initialization draws (fan-out = the layer's neurons)."""
+    if "neurons" in raw:
+        size = _count(raw["neurons"], f"{where}.neurons")
+    else:
+        size = raw.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_WIDTH:
+            raise SpecError(f"give the layer's neurons (names) or its size (1 to {MAX_WIDTH})", where)
+    if size * fan_in > MAX_PARAMETERS:
+        raise SpecError(f"{size * fan_in} weights; a network may have at most {MAX_PARAMETERS} parameters", where)
+    _, weights = rules.init_np(rules.INITS[name], fan_in, max(size, 1), (seed, li))
+    return {**raw, "weights": weights.tolist()}
+
+
+def _scaling_name(raw: Any, where: str) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise SpecError(f"give the scaling's name; allowed: {', '.join(rules.SCALINGS)}", where)
+    rules.scaling(raw, where)
+    return raw
+
+
+def _scaled(name: str, examples, input_names, from_examples: bool, where: str):
+    """The examples with their inputs scaled over all examples; a constant input cannot be scaled."""
+    rule = rules.SCALINGS[name]
+    X = np.array([x for x, _ in examples])
+    stats, scaled = rules.scale_np(rule, X)
+    divisor = stats["std"] if rule.divisor == "std" else stats["max"] - stats["min"]
+    place = f"{where}: examples" if from_examples else f"{where}: inputs.values"
+    for i, d in enumerate(divisor):
+        if not d > 0:
+            what = "standard deviation" if rule.divisor == "std" else "range max - min"
+            raise SpecError(
+                f"input {input_names[i]} has the same value in every example ({_show(float(X[0, i]))}), so its "
+                f"{what} is 0 and {name} would divide by 0; give examples where it varies, or leave out scaling",
+                f"{place}[*].inputs[{i}]" if from_examples else f"{place}[{i}]",
+            )
+    return [(scaled[k], t) for k, (_, t) in enumerate(examples)]
+
+
+def _skip(raw: Any, layer: Layer, li: int, earlier: list[Layer], where: str) -> Layer:
+    """``skip = k``: a residual connection adding the output of layers[k] (an earlier layer of the same width)."""
+    if not isinstance(raw, Mapping) or "skip" not in raw:
+        return layer
+    k = raw["skip"]
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < li:
+        allowed = f"0 to {li - 1}" if li else "none: the first layer has no earlier layer"
+        raise SpecError(f"skip names an earlier layer by index ({allowed}), got {_show(k)}", f"{where}.skip")
+    if earlier[k].size != layer.size:
+        raise SpecError(
+            f"a skip adds outputs neuron by neuron: layers[{k}] has {earlier[k].size} neurons and this layer "
+            f"{layer.size}; skip between layers of the same width",
+            f"{where}.skip",
+        )
+    if layer.rule.vector:
+        raise SpecError(
+            f"a skip adds to each output on its own; {layer.activation!r} is not element-wise", f"{where}.skip"
+        )
+    return replace(layer, skip=k)
+
+
+def _check_skip_dropout(layers: list[Layer], train: Training, where: str) -> None:
+    for layer in layers:
+        if layer.skip is not None and layer.skip in train.dropout_layers:
+            raise SpecError(f"layers[{layer.skip}] feeds a skip connection; dropout on it is not supported", where)
+
+
+def _clipping(train: Training, raw: Mapping, where: str) -> Training:
+    out = {}
+    for key in ("clip_norm", "clip_value"):
+        if key in raw:
+            c = _number(raw[key], f"{where}.{key}")
+            if not c > 0:
+                raise SpecError(f"{key} must be > 0 (the largest allowed gradient), got {c!r}", f"{where}.{key}")
+            out[key] = c
+    if len(out) == 2:
+        raise SpecError("clip by the global norm or by value, not both", f"{where}.clip_value")
+    return replace(train, **out)
+
+
+def _early_stopping(
+    train: Training, raw: Mapping, where: str, n_in: int, lrule, out_layer: Layer, scaling: str, examples
+) -> Training:
+    """``validation = [{ inputs = [...], targets = [...] }, ...]`` and ``patience = N``: scaled with the
+    training examples' statistics, as a validation set must be."""
+    val = raw.get("validation")
+    patience = raw.get("patience")
+    if patience is not None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise SpecError(
+                f"patience must be a whole number >= 1 (epochs), got {_show(patience)}", f"{where}.patience"
+            )
+        if val is None:
+            raise SpecError(
+                "patience counts epochs without a better validation loss: give validation examples too "
+                "(validation = [{ inputs = [...], targets = [...] }])",
+                f"{where}.patience",
+            )
+    if val is None:
+        return train
+    if not isinstance(val, list) or not val:
+        raise SpecError("validation needs at least one table with inputs and targets", f"{where}.validation")
+    if len(val) > MAX_EXAMPLES:
+        raise SpecError(f"{len(val)} validation examples; at most {MAX_EXAMPLES}", f"{where}.validation")
+    rows = []
+    for k, ex in enumerate(val):
+        ew = f"{where}.validation[{k}]"
+        if not isinstance(ex, Mapping):
+            raise SpecError("each validation example must be a table with inputs and targets", ew)
+        _no_unknown(ex, {"inputs", "targets"}, where, f"validation[{k}]")
+        x = _vector(ex.get("inputs"), f"{ew}.inputs")
+        if x.size != n_in:
+            raise SpecError(f"{x.size} inputs; every example needs {n_in}", f"{ew}.inputs")
+        t = _vector(ex.get("targets"), f"{ew}.targets")
+        if t.size != out_layer.size:
+            raise SpecError(f"{t.size} targets for {out_layer.size} output neurons", f"{ew}.targets")
+        _check_loss_fit(lrule, t, out_layer, where, f"{ew}.targets")
+        rows.append((x, t))
+    scaled = rows
+    if scaling:
+        rule = rules.SCALINGS[scaling]
+        stats, _ = rules.scale_np(rule, np.array([x for x, _ in examples]))
+        scaled = [(rule.np(x, stats), t) for x, t in rows]
+    return replace(train, validation=tuple(scaled), raw_validation=tuple(rows), patience=patience)
 
 
 def _named_rule(raw: Any, kind: str, registry: Mapping, lookup, where: str):

@@ -628,6 +628,156 @@ def optimizer(name: str, where: str = "") -> Optimizer:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Feature scaling (seed 000): each input i over the examples, with its statistics. ``sym(x, s)`` is the scaled
+# input in the SymPy symbols x (the raw input) and s (the statistics by name); ``np(x, s)`` the same in NumPy.
+# ``stats`` names what the rule needs, each computed by ``STATISTICS`` below (NumPy) and written as a SymPy
+# form by the symbolic engine.
+
+
+@dataclass(frozen=True)
+class Scaling:
+    name: str
+    description: str
+    stats: tuple[str, ...]  # of "mean", "std", "min", "max"
+    divisor: str  # the statistic (or "range") that must not be 0
+    sym: Callable[[Any, Mapping[str, Any]], Any]
+    np: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray]
+
+
+def _stat_np(name: str, X: np.ndarray) -> np.ndarray:
+    """One statistic of every input over the examples (rows of X). std is the population one (divide by m)."""
+    if name == "mean":
+        return X.mean(axis=0)
+    if name == "std":
+        mu = X.mean(axis=0)
+        return np.sqrt(((X - mu) ** 2).mean(axis=0))
+    if name == "min":
+        return X.min(axis=0)
+    return X.max(axis=0)
+
+
+SCALINGS: dict[str, Scaling] = {
+    s.name: s
+    for s in [
+        Scaling(
+            "standardize",
+            "x' = (x - mu) / sigma, sigma the standard deviation over the examples",
+            ("mean", "std"),
+            "std",
+            lambda x, s: (x - s["mean"]) / s["std"],
+            lambda x, s: (x - s["mean"]) / s["std"],
+        ),
+        Scaling(
+            "mean_normalize",
+            "x' = (x - mu) / (max - min)",
+            ("mean", "min", "max"),
+            "range",
+            lambda x, s: (x - s["mean"]) / (s["max"] - s["min"]),
+            lambda x, s: (x - s["mean"]) / (s["max"] - s["min"]),
+        ),
+        Scaling(
+            "min_max",
+            "x' = (x - min) / (max - min), into [0, 1]",
+            ("min", "max"),
+            "range",
+            lambda x, s: (x - s["min"]) / (s["max"] - s["min"]),
+            lambda x, s: (x - s["min"]) / (s["max"] - s["min"]),
+        ),
+    ]
+}
+
+
+def scaling(name: str, where: str = "") -> Scaling:
+    try:
+        return SCALINGS[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("scaling", str(name), SCALINGS), where) from None
+
+
+def scale_np(rule: Scaling, X: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The statistics of every input over the rows of X and the scaled rows."""
+    stats = {k: _stat_np(k, X) for k in rule.stats}
+    return stats, rule.np(X, stats)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Initialization (seed 002): the bound of a uniform draw or the standard deviation of a normal one, from the
+# fan-in and fan-out of a weight matrix (out x in: fan-in = inputs, fan-out = neurons), as PyTorch's
+# xavier_*_ (gain 1) and kaiming_*_ (ReLU gain sqrt 2, fan-in mode) compute them.
+
+
+@dataclass(frozen=True)
+class Init:
+    name: str
+    description: str
+    distribution: str  # "uniform": U(-bound, bound) | "normal": N(0, std^2)
+    sym: Callable[[Any, Any], Any]  # (fan_in, fan_out) -> the bound or std
+    np: Callable[[float, float], float]
+
+
+INITS: dict[str, Init] = {
+    i.name: i
+    for i in [
+        Init(
+            "xavier_uniform",
+            "U(-a, a), a = sqrt(6 / (fan_in + fan_out))",
+            "uniform",
+            lambda fi, fo: _sp().sqrt(6) / _sp().sqrt((fi + fo)),
+            lambda fi, fo: float(np.sqrt(6.0) / np.sqrt((fi + fo))),
+        ),
+        Init(
+            "xavier_normal",
+            "N(0, s^2), s = sqrt(2 / (fan_in + fan_out))",
+            "normal",
+            lambda fi, fo: _sp().sqrt(2) / _sp().sqrt((fi + fo)),
+            lambda fi, fo: float(np.sqrt(2.0) / np.sqrt((fi + fo))),
+        ),
+        Init(
+            "he_uniform",
+            "U(-a, a), a = sqrt(6 / fan_in)",
+            "uniform",
+            lambda fi, fo: _sp().sqrt(6) / _sp().sqrt(fi),
+            lambda fi, fo: float(np.sqrt(6.0) / np.sqrt(fi)),
+        ),
+        Init(
+            "he_normal",
+            "N(0, s^2), s = sqrt(2 / fan_in)",
+            "normal",
+            lambda fi, fo: _sp().sqrt(2) / _sp().sqrt(fi),
+            lambda fi, fo: float(np.sqrt(2.0) / np.sqrt(fi)),
+        ),
+    ]
+}
+INIT_DECIMALS = 4  # drawn weights are rounded to this many decimals: what a handout prints, the same everywhere
+
+
+def init(name: str, where: str = "") -> Init:
+    try:
+        return INITS[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("init", str(name), INITS), where) from None
+
+
+def draw_unit(seed: int | tuple[int, ...], count: int, normal: bool) -> np.ndarray:
+    """``count`` draws from U(-1, 1) or N(0, 1), from the raw 64-bit words of NumPy's PCG64 (a bit generator
+    specified bit for bit), turned into doubles by integer arithmetic: the same seed gives the same numbers on
+    every machine and NumPy version (Generator's own methods may change between versions; PCG64's words do
+    not). A normal draw uses Box-Muller; rounding to INIT_DECIMALS hides the last bits of log and cos."""
+    bits = np.random.PCG64(list(seed) if isinstance(seed, tuple) else seed)
+    words = bits.random_raw(2 * count if normal else count)
+    u = (words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)  # [0, 1), 53 bits
+    if not normal:
+        return 2.0 * u - 1.0
+    u1, u2 = 1.0 - u[0::2], u[1::2]  # u1 in (0, 1]: log(u1) is finite
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def init_np(rule: Init, fan_in: int, fan_out: int, seed: int | tuple[int, ...]) -> tuple[float, np.ndarray]:
+    """The bound (or std) and the drawn (fan_out x fan_in) weights, rounded to INIT_DECIMALS. A network's
+    layer li draws from the seed (seed, li), so that adding a layer leaves the others' weights alone."""
+    scale = rule.np(fan_in, fan_out)
+    w = draw_unit(seed, fan_in * fan_out, rule.distribution == "normal") * scale
+    return scale, np.round(w, INIT_DECIMALS).reshape(fan_out, fan_in) + 0.0
 # The gates of computational graphs live beside this module (one registry, one file per kind of spec).
 
 from .graphrules import GRAPH_OPS, GraphOp  # noqa: E402,F401

@@ -19,13 +19,12 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import sys
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..engine import numeric, training
+from ..engine import training
 from ..engine.steps import Walkthrough, flat_walk
 from ..engine.symbolic import explain_step, explain_training_step
 from ..spec.errors import SpecError, TutorError

@@ -40,6 +40,10 @@ SECTION_TITLES = {
     "updates": "Updates",
 }
 _SECTION_OF_KIND = {
+    # feature scaling and initialization come before the forward pass, in its section
+    "stat": "forward",
+    "scaled": "forward",
+    "init": "forward",
     "net": "forward",
     "out": "forward",
     "loss_term": "loss",
