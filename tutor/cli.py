@@ -112,7 +112,29 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--answers", metavar="FILE", help="grade a file of answers (one a line, or KEY = ANSWER) instead of asking"
     )
-    q.add_argument("--results", metavar="FILE", help="write every question, answer, verdict and diagnosis as JSON")
+    q.add_argument(
+        "--results",
+        metavar="FILE",
+        help="write every question, answer, verdict and diagnosis as JSON, after every answer (to --resume from)",
+    )
+    q.add_argument("--resume", metavar="FILE", help="go on with the quiz of a --results file where it stopped")
+    q.add_argument(
+        "--section",
+        action="append",
+        choices=["forward", "error", "backward", "gradients", "updates"],
+        help="ask only this part of the step (may be repeated)",
+    )
+    q.add_argument("--layer", type=int, metavar="L", help="ask only about layer L (1 is the first hidden layer)")
+    q.add_argument("--neuron", metavar="NAME", help="ask only about this neuron (e.g. h1)")
+    q.add_argument("--param", metavar="NAME", help="ask only this parameter's gradient and update (e.g. w5)")
+    q.add_argument("--all", action="store_true", help="also ask the values that only copy another (dnet/dw = an input)")
+    q.add_argument(
+        "--tries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answers a question takes before its value is shown (default 2)",
+    )
 
     w = sub.add_parser(
         "worksheet",
@@ -368,14 +390,33 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 
 def cmd_quiz(args: argparse.Namespace) -> int:
-    import json
-
     from .spec.network import load
     from .teach import quiz, randomnet
     from .teach.diagnose import Tolerance
 
     shaping = {k: getattr(args, k) for k in ("shape", "activation", "output_activation", "loss")}
     randomly = args.random or args.seed is not None or any(v is not None for v in shaping.values())
+    aiming = (args.section, args.layer, args.neuron, args.param, args.all or None, args.tries, args.digits)
+    if args.resume:
+        if args.spec or randomly or args.answers or any(v is not None for v in aiming) or args.rounding:
+            raise TutorError(
+                "--resume takes the network and the settings from the results file; give no SPEC, --random, "
+                "--answers or settings with it",
+                "--resume",
+            )
+        doc = quiz.load_results(args.resume)
+        results = args.results or args.resume
+        if args.results:
+            quiz.check_results_target(args.results)
+        qz = quiz.resume(doc, f"--resume {args.resume}")
+        print("\n".join(qz.intro()), flush=True)
+        answered = sum(1 for a in qz.answers if a.verdict != "unanswered")
+        print(f"Resumed from {args.resume}: {answered} of {len(qz.questions)} questions done.", flush=True)
+        if qz.current is not None:
+            _ask(qz, results)
+        else:
+            qz.end("completed")
+        return _finish(qz, results)
     if bool(args.spec) == randomly:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
@@ -383,40 +424,63 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     if randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
-        net, origin = made.network, {"seed": seed, "command": f"{PROG} quiz --random {made.command}"}
+        net, origin = made.network, quiz.random_origin(made)
     else:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
         net, origin = load(args.spec), {"spec": args.spec}
-    if args.results and not Path(args.results).resolve().parent.is_dir():
-        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
+    if args.results:
+        quiz.check_results_target(args.results)
     tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
-    qz = quiz.Quiz(net, tolerance, digits=args.digits, rounding=args.rounding, origin=origin)
+    # a file has one answer a question, so each is final
+    tries = 1 if args.answers else (2 if args.tries is None else args.tries)
+    qz = quiz.Quiz(
+        net,
+        tolerance,
+        digits=args.digits,
+        rounding=args.rounding,
+        origin=origin,
+        sections=args.section,
+        layer=args.layer,
+        neuron=args.neuron,
+        param=args.param,
+        everything=args.all,
+        tries=tries,
+    )
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
     print("\n".join(qz.intro()), flush=True)
     if answers is not None:
         for q, text, feedback in quiz.replay(qz, answers):
             print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
     else:
-        _ask(qz)
+        _ask(qz, args.results)
+    return _finish(qz, args.results)
+
+
+def _finish(qz, results: str | None) -> int:
+    from .teach.quiz import save_results
+
+    if results:
+        save_results(results, qz)
     print("\n" + "\n".join(qz.summary()), flush=True)
-    if args.results:
-        try:
-            Path(args.results).write_text(
-                json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        except OSError as exc:
-            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
+    if results:
+        print(f"Results in {results}" + ("" if qz.ended == "completed" else f"; go on with --resume {results}"))
     return 0
 
 
-def _ask(qz) -> None:
-    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary."""
+def _ask(qz, results: str | None = None) -> None:
+    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary. With ``results``,
+    the results file is rewritten after every answer (and once more when the quiz ends)."""
+    from .teach.quiz import save_results
+
     shown = 0
     try:
         while (q := qz.current) is not None:
-            if q.number != shown and qz.heading(q):
-                print(f"\n{qz.heading(q)}")
+            if q.number != shown:
+                if qz.heading(q):
+                    print(f"\n{qz.heading(q)}")
+                if qz.context(q):
+                    print(f"  {qz.context(q)}")
             shown = q.number
             try:
                 line = input(qz.prompt(q))
@@ -424,7 +488,10 @@ def _ask(qz) -> None:
                 print()
                 qz.end("end of input")
                 break
-            print("  " + qz.respond(line).message, flush=True)
+            feedback = qz.respond(line)
+            print("  " + feedback.message, flush=True)
+            if results and feedback.kind in ("graded", "retry", "hint", "skipped"):
+                save_results(results, qz)
     except KeyboardInterrupt:
         print()
         qz.end("interrupted")

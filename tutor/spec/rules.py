@@ -8,6 +8,7 @@ without the cross-checks noticing. SymPy is imported lazily: the numeric engine 
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -42,6 +43,11 @@ class Activation:
     np_jacobian: Callable[..., np.ndarray] | None = None
     differentiable: bool = True
     output_only: bool = False
+    # The outputs it can produce: an open interval, or closed at the finite ends with ``output_closed``; the
+    # quiz refuses carried-forward credit from an output outside it (a sigmoid output of 1).
+    output_range: tuple[float, float] | None = None
+    output_closed: bool = False
+    output_meaning: str = ""  # e.g. "a probability", for the message
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -138,6 +144,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: y * (1 - y),
             np_f=_sigmoid_np,
             np_df=lambda z, a, p: a * (1 - a),
+            output_range=(0.0, 1.0),
         ),
         Activation(
             "tanh",
@@ -146,6 +153,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: 1 - y**2,
             np_f=lambda z, p: np.tanh(z),
             np_df=lambda z, a, p: 1 - a * a,
+            output_range=(-1.0, 1.0),
         ),
         Activation(
             "relu",
@@ -154,6 +162,8 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (0, True)),
             np_f=lambda z, p: np.maximum(z, 0.0),
             np_df=lambda z, a, p: (z > 0).astype(float),
+            output_range=(0.0, math.inf),
+            output_closed=True,
         ),
         Activation(
             "leaky_relu",
@@ -180,6 +190,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: 1 / (1 + _sp().exp(-x)),
             np_f=_softplus_np,
             np_df=lambda z, a, p: _sigmoid_np(z, p),
+            output_range=(0.0, math.inf),
         ),
         Activation(
             "softmax",
@@ -190,6 +201,8 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_jacobian=_softmax_sym_jacobian,
             np_f=_softmax_np,
             np_jacobian=_softmax_jac_np,
+            output_range=(0.0, 1.0),
+            output_meaning="a probability",
         ),
         Activation(
             "binary_step",

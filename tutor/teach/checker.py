@@ -53,7 +53,7 @@ class Claim:
 
     @property
     def decimals(self) -> int:
-        return len(self.printed.split(".")[1]) if "." in self.printed else 0
+        return printed_decimals(self.printed)
 
     @property
     def value(self) -> float:
@@ -172,8 +172,19 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
 # -- checking -------------------------------------------------------------------------------------------
 
 
+def printed_decimals(printed: str) -> int:
+    """How many decimals a number is printed with (``"0.390"`` has 3)."""
+    return len(printed.split(".")[1]) if "." in printed else 0
+
+
+def agrees_as_printed(value: float, printed: str) -> bool:
+    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39"."""
+    d = printed_decimals(printed)
+    return format_fixed(value, d) == format_fixed(float(printed), d)
+
+
 def _agrees(value: float, claim: Claim) -> bool:
-    return format_fixed(value, claim.decimals) == format_fixed(claim.value, claim.decimals)
+    return agrees_as_printed(value, claim.printed)
 
 
 def _conventions(net: Network, claim: Claim) -> list[tuple[str, Network]]:
@@ -468,14 +479,19 @@ def _slip(kind: str, values: list[float], claim: Claim) -> str:
 
 
 def _rounding_artefact(correct: float, claim: Claim) -> str:
-    d = claim.decimals
+    return rounding_artefact(correct, claim.printed)
+
+
+def rounding_artefact(correct: float, printed: str) -> str:
+    """How ``printed`` comes from ``correct`` by a rounding slip (truncated, or rounded twice), or ''."""
+    d = printed_decimals(printed)
     exact = Decimal(repr(correct))
     truncated = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_DOWN)
-    if f"{truncated:.{d}f}" == format_fixed(claim.value, d):
+    if f"{truncated:.{d}f}" == format_fixed(float(printed), d):
         return f"{_fmt(correct)} truncated to {d} decimals instead of rounded"
     for extra in (1, 2):
         first = format_fixed(correct, d + extra)
-        if format_fixed(float(first), d) == format_fixed(claim.value, d):
+        if format_fixed(float(first), d) == format_fixed(float(printed), d):
             return f"{_fmt(correct)} rounded twice: first to {d + extra} decimals ({first}), then to {d}"
     return ""
 
