@@ -349,8 +349,8 @@ def decide(
         given = len(m.group(1))
         if any(agrees_as_printed(r, text.strip()) for r in right):
             detail = (
-                f"{text.strip()} has {given} decimal{'s' if given != 1 else ''}; {tolerance.places} are asked for "
-                f"({format_fixed(reference, tolerance.places)})"
+                f"{text.strip()} has {given} decimal{'s' if given != 1 else ''} where {tolerance.places} are asked "
+                f"for: {format_fixed(reference, tolerance.places)}"
             )
             return Grade("wrong", reference, expected, diagnosis=Candidate("too-few-decimals", "", detail, reference))
     baseline = [*right, expected] if math.isfinite(expected) else list(right)
