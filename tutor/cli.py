@@ -150,7 +150,25 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--output", "-o", metavar="DIR", required=True, help="the folder to write variant-01/, ... into")
     w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
-    w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
+    w.add_argument(
+        "--moodle",
+        metavar="FILE",
+        help="also write the questions as Moodle XML: one Cloze question a variant (see --moodle-style)",
+    )
+    w.add_argument(
+        "--moodle-style",
+        choices=["cloze", "bank"],
+        default="cloze",
+        help="cloze: a variant is one question with every box (default); bank: one numerical question a quantity",
+    )
+    w.add_argument("--gift", metavar="FILE", help="also write the questions in Moodle's GIFT text format")
+    w.add_argument("--qti", metavar="FILE", help="also write a QTI 1.2 package (.zip) that Canvas imports")
+    w.add_argument(
+        "--blanks",
+        metavar="SECTIONS",
+        help="which quantities become boxes: all (default) or a comma list of forward, error, backward, gradients, "
+        "updates; the values before the last box are given",
+    )
 
     r = sub.add_parser(
         "regenerate",
@@ -196,6 +214,12 @@ def _add_random_network(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tolerance", metavar="T", help="4dp (decimal places) or 3sf (significant figures); default: D decimal places"
+    )
+    p.add_argument(
+        "--nice",
+        action="store_true",
+        help="a hand-computable network: one-decimal weights and biases, inputs such as 1, -1, 0.5, no dead "
+        "ReLU or saturated sigmoid",
     )
 
 
@@ -395,7 +419,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     from .teach.diagnose import Tolerance
 
     shaping = {k: getattr(args, k) for k in ("shape", "activation", "output_activation", "loss")}
-    randomly = args.random or args.seed is not None or any(v is not None for v in shaping.values())
+    randomly = args.random or args.seed is not None or args.nice or any(v is not None for v in shaping.values())
     aiming = (args.section, args.layer, args.neuron, args.param, args.all or None, args.tries, args.digits)
     if args.resume:
         if args.spec or randomly or args.answers or any(v is not None for v in aiming) or args.rounding:
@@ -423,7 +447,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         )
     if randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
-        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
+        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits, nice=args.nice))
         net, origin = made.network, quiz.random_origin(made)
     else:
         if args.digits is not None:
@@ -502,8 +526,11 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     from .teach.diagnose import Tolerance
 
     count = worksheet.check_count(args.count)
-    options = randomnet.options(args.shape, args.activation, args.output_activation, args.loss, args.digits)
+    options = randomnet.options(
+        args.shape, args.activation, args.output_activation, args.loss, args.digits, nice=args.nice
+    )
     tolerance = Tolerance.parse(args.tolerance, options.digits)
+    blanks = worksheet.parse_blanks(args.blanks)
     formats = worksheet.FORMATS if args.format == "all" else (args.format,)
     if args.pdf and "tex" not in formats:
         raise TutorError("--pdf compiles the LaTeX sheets; use it with --format tex or all", "--pdf")
@@ -513,12 +540,21 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rvariant {k}/{count}" + ("\n" if k == count else ""))
             sys.stderr.flush()
 
-    items = worksheet.variants(count, args.seed, options, tolerance)
-    written = worksheet.write(args.output, items, count, formats, args.pdf, args.moodle, tick)
-    print(
-        f"wrote {count} variant(s), {len(written)} files, to {args.output}"
-        + (f" and {args.moodle}" if args.moodle else "")
+    items = worksheet.variants(count, args.seed, options, tolerance, blanks)
+    written = worksheet.write(
+        args.output,
+        items,
+        count,
+        formats,
+        args.pdf,
+        args.moodle,
+        tick,
+        moodle_style=args.moodle_style,
+        gift=args.gift,
+        qti=args.qti,
     )
+    extra = [f for f in (args.moodle, args.gift, args.qti) if f]
+    print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
     return 0
 
 

@@ -76,6 +76,7 @@ class Loss:
     needs_one_hot: bool = False
     target_range: tuple[float, float] | None = None
     output_range: tuple[float, float] | None = None
+    title: str = ""  # its name in words, for a student's sheet ("half the sum of squared errors")
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -272,6 +273,7 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "half_sse",
             "E = sum_k 1/2 (t_k - o_k)^2 (Mazur's E_total)",
+            title="half the sum of squared errors",
             sym_terms=_half_sse_terms,
             np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
             np_grad=lambda a, t, p: -(t - a),
@@ -280,6 +282,7 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "mse",
             "E = 1/n sum_k (t_k - o_k)^2",
+            title="mean squared error",
             sym_terms=_mse_terms,
             np_value=lambda a, t, p: float(np.mean((t - a) ** 2)),
             np_grad=lambda a, t, p: -2.0 * (t - a) / a.size,
@@ -288,6 +291,7 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "binary_cross_entropy",
             "E = -1/n sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)] (outputs in (0, 1))",
+            title="binary cross-entropy",
             sym_terms=_bce_terms,
             np_value=lambda a, t, p: float(-np.mean(t * np.log(a) + (1 - t) * np.log(1 - a))),
             np_grad=lambda a, t, p: (-(t / a) + (1 - t) / (1 - a)) / a.size,
@@ -298,6 +302,7 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "categorical_cross_entropy",
             "E = -sum_k t_k ln o_k (outputs positive, e.g. softmax)",
+            title="categorical cross-entropy",
             sym_terms=_cce_terms,
             np_value=lambda a, t, p: float(-np.sum(t * np.log(a))),
             np_grad=lambda a, t, p: -t / a,
@@ -308,6 +313,7 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "multiclass_hinge",
             "E = sum_{j != y} max(0, o_j - o_y + margin) (margin 1; targets one-hot, y the true class)",
+            title="multiclass hinge loss",
             defaults={"margin": 1.0},
             sym_terms=None,  # needs the true class: see hinge_terms()
             np_value=_hinge_np_value,
@@ -318,6 +324,7 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "hinge",
             "E = max(0, 1 + s_c - s) for two scores: s of the true class, s_c of the other (targets one-hot)",
+            title="hinge loss",
             defaults={"margin": 1.0},
             sym_terms=None,
             np_value=_hinge_np_value,

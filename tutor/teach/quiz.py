@@ -766,6 +766,7 @@ def random_origin(made) -> dict[str, Any]:
             "output_activation": o.output_activation,
             "loss": o.loss,
             "digits": o.digits,
+            "nice": o.nice,
         },
     }
 
@@ -808,7 +809,12 @@ def resume(doc: Mapping[str, Any], where: str = "--resume") -> Quiz:
         if "random" in origin:
             r = origin["random"]
             made = randomnet.make(
-                int(origin["seed"]), randomnet.options(**{k: r[k] for k in r if k != "digits"}, digits=int(r["digits"]))
+                int(origin["seed"]),
+                randomnet.options(
+                    **{k: r[k] for k in r if k not in ("digits", "nice")},
+                    digits=int(r["digits"]),
+                    nice=bool(r.get("nice", False)),
+                ),
             )
             net = made.network
         elif "spec" in origin:
