@@ -69,8 +69,8 @@ def boxes(v: Variant, dialect: str = "web") -> list[Box]:
         seen: list[float] = [q.value]
         wrong = []
         for c in candidates(walk, q.key, world=world) + early_rounding(walk, q.key, v.tolerance):
-            # a mistake that lands within the tolerance of the key or of another listed value says nothing
-            if not math.isfinite(c.value) or any(abs(c.value - s) <= tol * 1.5 for s in seen):
+            # a mistake whose range would touch the key's or another listed one's says nothing: leave it out
+            if not math.isfinite(c.value) or any(abs(c.value - s) <= tol * 2.5 for s in seen):
                 continue
             seen.append(c.value)
             shown = format_fixed(c.value, digits) if abs(c.value) < 1e15 else f"{c.value:.6g}"

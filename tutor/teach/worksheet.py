@@ -176,7 +176,7 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
                 "substituted": "" if substituted == writer.number(q.value) else substituted,
                 "value": q.shown,
                 # a value that only copies another is written as what it copies: its number could be a box's
-                "copy": q.copies,
+                "copies": q.copies,
             }
         )
     for s in sections:
