@@ -433,9 +433,8 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         if args.results:
             quiz.check_results_target(args.results)
         qz = quiz.resume(doc, f"--resume {args.resume}")
-        print("\n".join(qz.intro()), flush=True)
-        answered = sum(1 for a in qz.answers if a.verdict != "unanswered")
-        print(f"Resumed from {args.resume}: {answered} of {len(qz.questions)} questions done.", flush=True)
+        print(_wrapped("\n".join(qz.intro())), flush=True)
+        print(f"Resumed from {args.resume}: {qz.position} of {len(qz.questions)} questions done.", flush=True)
         if qz.current is not None:
             _ask(qz, results)
         else:
@@ -472,7 +471,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         tries=tries,
     )
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
-    print("\n".join(qz.intro()), flush=True)
+    print(_wrapped("\n".join(qz.intro())), flush=True)
     if answers is not None:
         for q, text, feedback in quiz.replay(qz, answers):
             print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
@@ -481,12 +480,32 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     return _finish(qz, args.results)
 
 
+def _wrapped(text: str) -> str:
+    """Lines wrapped to the terminal's width, continuations indented under their line; unchanged when the
+    output is not a terminal (a file or a pipe keeps one line a message)."""
+    import shutil
+    import textwrap
+
+    if not sys.stdout.isatty():
+        return text
+    width = max(shutil.get_terminal_size((100, 24)).columns - 1, 40)
+    out = []
+    for line in text.split("\n"):
+        lead = line[: len(line) - len(line.lstrip(" "))]
+        out.append(
+            textwrap.fill(line, width, initial_indent="", subsequent_indent=lead + "  ", break_on_hyphens=False)
+            if len(line) > width
+            else line
+        )
+    return "\n".join(out)
+
+
 def _finish(qz, results: str | None) -> int:
     from .teach.quiz import save_results
 
     if results:
         save_results(results, qz)
-    print("\n" + "\n".join(qz.summary()), flush=True)
+    print("\n" + _wrapped("\n".join(qz.summary())), flush=True)
     if results:
         print(f"Results in {results}" + ("" if qz.ended == "completed" else f"; go on with --resume {results}"))
     return 0
@@ -504,7 +523,7 @@ def _ask(qz, results: str | None = None) -> None:
                 if qz.heading(q):
                     print(f"\n{qz.heading(q)}")
                 if qz.context(q):
-                    print(f"  {qz.context(q)}")
+                    print(_wrapped(f"  {qz.context(q)}"))
             shown = q.number
             try:
                 line = input(qz.prompt(q))
@@ -513,7 +532,7 @@ def _ask(qz, results: str | None = None) -> None:
                 qz.end("end of input")
                 break
             feedback = qz.respond(line)
-            print("  " + feedback.message, flush=True)
+            print(_wrapped("  " + feedback.message), flush=True)
             if results and feedback.kind in ("graded", "retry", "hint", "skipped"):
                 save_results(results, qz)
     except KeyboardInterrupt:

@@ -243,7 +243,7 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
         sources = list(layer.neurons)
     groups.append(
         (
-            f"Targets (loss {net.loss})",
+            f"Targets (loss: {net.loss_rule.title or net.loss})",
             [
                 Given(t, float(v), "target", neuron=n)
                 for t, v, n in zip(net.target_names(), net.targets, net.output_layer.neurons)
