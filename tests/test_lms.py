@@ -170,3 +170,15 @@ def test_networks_beyond_five_layers_of_six_when_asked():
     assert made.network.shape == (3, 7, 7, 7, 7, 2)
     assert randomnet.parse_shape("2-10-10-10-10-10-10-1") == (2, 10, 10, 10, 10, 10, 10, 1)
     assert math.isfinite(made.network.layers[-1].weights.sum())
+
+
+def test_cloze_of_blanks_gives_the_earlier_values():
+    v = next(worksheet.variants(1, 40, randomnet.options("2-2-2"), blanks=("backward",)))
+    text = html.unescape(
+        ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
+    )
+    assert len(moodle.parse_cloze(text)) == len(v.questions)
+    for q in v.all_questions:
+        if q.section == "forward":
+            assert f"{q.shown} (given)" in text
+    assert r"\(\mathrm{out}_{h1}\) (given)" in text  # dnet_o1/dw5 only copies out_h1: written as what it copies

@@ -160,3 +160,26 @@ def diagram_svg(v: Variant) -> str:
         Notation(walk.labels, net.notation["updated"], dialect="web"), walk.values(), net.conventions.digits
     )
     return diagram.svg(diagram.layout(walk, fw))
+
+
+def given_before_last_box(v: Variant) -> list[tuple[str, str, str]]:
+    """Every quantity up to the last box, in order, as (key, LaTeX label, what is given): '' for a box, the
+    value for a quantity of a section that is not boxes, the formula (\\(...\\)) for one that only copies a value."""
+    from ..render.notation import FormulaWriter, Notation
+
+    net, walk = v.made.network, v.walk
+    notation = Notation(walk.labels, net.notation["updated"], dialect="web")
+    writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
+    boxes = {q.key for q in v.questions}
+    every = list(v.all_questions or v.questions)
+    last = max(i for i, q in enumerate(every) if q.key in boxes)
+    out = []
+    for q in every[: last + 1]:
+        if q.key in boxes:
+            given = ""
+        elif q.copies:
+            given = f"\\({writer.formula(walk.quantities[q.key], 'tex')}\\) (given)"
+        else:
+            given = f"{q.shown} (given)"
+        out.append((q.key, notation.tex(q.key), given))
+    return out

@@ -67,11 +67,14 @@ def cloze_question(v: Variant) -> ET.Element:
         f"decimal (at most {int(lms.MAX_RELATIVE * 100)} % of its size)."
     )
     table = ET.SubElement(div, "table", border="1", cellpadding="4")
-    for b in boxes:
+    by_key = {b.key: b for b in boxes}
+    for key, tex, given in lms.given_before_last_box(v):
         row = ET.SubElement(table, "tr")
-        ET.SubElement(row, "td").text = str(b.number)
-        ET.SubElement(row, "td").text = f"\\({b.tex}\\) ="
-        ET.SubElement(row, "td").text = subquestion(b)
+        b = by_key.get(key)
+        ET.SubElement(row, "td").text = str(b.number) if b else ""
+        ET.SubElement(row, "td").text = f"\\({tex}\\) ="
+        # a quantity that is not a box (--blanks) is given: its value, or what it copies
+        ET.SubElement(row, "td").text = subquestion(b) if b else given
     qt = ET.SubElement(e, "questiontext", format="html")
     _text(qt, ET.tostring(div, encoding="unicode", method="html"))
     f = ET.SubElement(qt, "file", name=DIAGRAM, path="/", encoding="base64")
