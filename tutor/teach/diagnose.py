@@ -10,8 +10,14 @@ Public API
     ``parse_number``  a number as people type it (``0.5933``, ``.5933``, ``5.933e-1``, ``-0.0190``), or None.
     ``StudentWorld``  every quantity as it follows from the student's own values (``known``): known values
                       as given, the others recomputed from them with the walk's rounding (carried forward).
+    ``decide``        the grading decision on numbers only (answer, typed text, right values, the value from
+                      the student's own answers, earlier answers, candidates, tolerance -> ``Grade``): the one
+                      function a mirror of the quiz (the browser self-check) must reproduce.
     ``grade``         one answer -> ``Grade``: ``correct``, ``carried`` (right from the student's own earlier
-                      mistake, credited) or ``wrong``, with the earlier mistakes and a diagnosis.
+                      mistake, credited) or ``wrong``, with the earlier mistakes and a diagnosis (``decide``
+                      with its inputs computed from the walk-through).
+    ``implausible``   why a value is one no network could produce ('' when possible): no follow-on credit.
+    ``early_rounding`` the values that follow from earlier values rounded to fewer decimals.
     ``candidates``    every perturbed value of a quantity: one per misconception and place it can happen.
     ``diagnose``      the candidate that reproduces a wrong answer (the closest), or None.
     ``MISCONCEPTIONS`` the misconception ids and what each means.
