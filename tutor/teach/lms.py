@@ -74,7 +74,8 @@ def boxes(v: Variant, dialect: str = "web") -> list[Box]:
                 continue
             seen.append(c.value)
             shown = format_fixed(c.value, digits) if abs(c.value) < 1e15 else f"{c.value:.6g}"
-            wrong.append(Wrong(c.value, shown, c.misconception, f"It looks like {MISCONCEPTIONS[c.misconception]}."))
+            feedback = f"It looks like {MISCONCEPTIONS[c.misconception]} ({c.detail})."
+            wrong.append(Wrong(c.value, shown, c.misconception, feedback))
         substituted = writer.substituted(quantity, "tex")
         worked = f"{notation.tex(q.key)} = {writer.formula(quantity, 'tex')}"
         if substituted != writer.number(q.value):
