@@ -201,12 +201,21 @@ def quiz(
     digits: int | None = None,
     rounding: str | None = None,
     tolerance: str | None = None,
+    sections: Sequence[str] | None = None,
+    layer: int | None = None,
+    neuron: str | None = None,
+    param: str | None = None,
+    everything: bool = False,
+    tries: int = 2,
 ) -> Any:
     """A quiz on one training step, as ``backprop-tutor quiz``: returns a ``tutor.teach.quiz.Quiz`` to answer.
 
     ``spec`` is a network, spec file or built-in example; without it the network is a random one (``seed``,
     ``shape`` such as ``"2-2-1"``, ``activation``, ``output_activation``, ``loss``). ``digits`` is the decimals every
     value is rounded to and carried, ``rounding`` "as-printed" (default) or "exact", ``tolerance`` "4dp" or "3sf".
+    ``sections`` (forward, error, backward, gradients, updates), ``layer`` (1-based), ``neuron`` and ``param``
+    aim it, as ``--section`` and the others do; ``everything=True`` also asks the values that only copy another;
+    ``tries`` is how many answers a question takes before its value is shown.
     ``quiz.current`` is the question; ``quiz.respond(text)`` grades an answer (or "h" for a hint, "s" to skip).
     The quiz module is loaded on the first call. ``tutor.teach.quiz`` and ``tutor.api.quiz`` are this function.
 
@@ -229,11 +238,23 @@ def quiz(
     if spec is None:
         seed = randomnet.new_seed() if seed is None else seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=digits))
-        net, origin = made.network, {"seed": seed, "command": f"backprop-tutor quiz --random {made.command}"}
+        net, origin = made.network, module.random_origin(made)
     else:
         if seed is not None or any(v is not None for v in shaping.values()):
             raise TutorError("give either a spec or the random network's seed and shape, not both", where)
         net = _network(spec, where)
         origin = {"spec": str(spec)} if isinstance(spec, (str, Path)) else {}
     tol = Tolerance.parse(tolerance, digits or net.conventions.digits, option="tolerance")
-    return module.Quiz(net, tol, digits=digits, rounding=rounding, origin=origin)
+    return module.Quiz(
+        net,
+        tol,
+        digits=digits,
+        rounding=rounding,
+        origin=origin,
+        sections=sections,
+        layer=layer,
+        neuron=neuron,
+        param=param,
+        everything=everything,
+        tries=tries,
+    )

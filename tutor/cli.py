@@ -126,7 +126,29 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--answers", metavar="FILE", help="grade a file of answers (one a line, or KEY = ANSWER) instead of asking"
     )
-    q.add_argument("--results", metavar="FILE", help="write every question, answer, verdict and diagnosis as JSON")
+    q.add_argument(
+        "--results",
+        metavar="FILE",
+        help="write every question, answer, verdict and diagnosis as JSON, after every answer (to --resume from)",
+    )
+    q.add_argument("--resume", metavar="FILE", help="go on with the quiz of a --results file where it stopped")
+    q.add_argument(
+        "--section",
+        action="append",
+        choices=["forward", "error", "backward", "gradients", "updates"],
+        help="ask only this part of the step (may be repeated)",
+    )
+    q.add_argument("--layer", type=int, metavar="L", help="ask only about layer L (1 is the first hidden layer)")
+    q.add_argument("--neuron", metavar="NAME", help="ask only about this neuron (e.g. h1)")
+    q.add_argument("--param", metavar="NAME", help="ask only this parameter's gradient and update (e.g. w5)")
+    q.add_argument("--all", action="store_true", help="also ask the values that only copy another (dnet/dw = an input)")
+    q.add_argument(
+        "--tries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answers a question takes before its value is shown (default 2)",
+    )
 
     w = sub.add_parser(
         "worksheet",
@@ -142,7 +164,25 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--output", "-o", metavar="DIR", required=True, help="the folder to write variant-01/, ... into")
     w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
-    w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
+    w.add_argument(
+        "--moodle",
+        metavar="FILE",
+        help="also write the questions as Moodle XML: one Cloze question a variant (see --moodle-style)",
+    )
+    w.add_argument(
+        "--moodle-style",
+        choices=["cloze", "bank"],
+        default="cloze",
+        help="cloze: a variant is one question with every box (default); bank: one numerical question a quantity",
+    )
+    w.add_argument("--gift", metavar="FILE", help="also write the questions in Moodle's GIFT text format")
+    w.add_argument("--qti", metavar="FILE", help="also write a QTI 1.2 package (.zip) that Canvas imports")
+    w.add_argument(
+        "--blanks",
+        metavar="SECTIONS",
+        help="which quantities become boxes: all (default) or a comma list of forward, error, backward, gradients, "
+        "updates; the values before the last box are given",
+    )
     w.add_argument(
         "--force", action="store_true", help="overwrite files in the folder that an earlier worksheet run did not write"
     )
@@ -194,6 +234,12 @@ def _add_random_network(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tolerance", metavar="T", help="4dp (decimal places) or 3sf (significant figures); default: D decimal places"
+    )
+    p.add_argument(
+        "--nice",
+        action="store_true",
+        help="a hand-computable network: one-decimal weights and biases, inputs such as 1, -1, 0.5, no dead "
+        "ReLU or saturated sigmoid",
     )
 
 
@@ -626,14 +672,26 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 
 def cmd_quiz(args: argparse.Namespace) -> int:
-    import json
-
     from .spec.network import load
     from .teach import quiz, randomnet
     from .teach.diagnose import Tolerance
 
     shaping = {k: getattr(args, k) for k in ("shape", "activation", "output_activation", "loss")}
-    randomly = args.random or args.seed is not None or any(v is not None for v in shaping.values())
+    randomly = args.random or args.seed is not None or args.nice or any(v is not None for v in shaping.values())
+    aiming = (args.section, args.layer, args.neuron, args.param, args.all or None, args.tries, args.digits)
+    if args.resume:
+        if args.spec or randomly or args.answers or any(v is not None for v in aiming) or args.rounding:
+            raise TutorError(
+                "--resume takes the network and the settings from the results file; give no SPEC, --random, "
+                "--answers or settings with it",
+                "--resume",
+            )
+        doc = quiz.load_results(args.resume)
+        results = args.results or args.resume
+        if args.results:
+            quiz.check_results_target(args.results)
+        qz = quiz.resume(doc, f"--resume {args.resume}")
+        return _run_quiz(qz, results, resumed_from=args.resume)
     if bool(args.spec) == randomly:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
@@ -648,22 +706,47 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         return _run_graph_quiz(args, qz)
     if randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
-        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
-        net, origin = made.network, {"seed": seed, "command": f"{PROG} quiz --random {made.command}"}
+        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits, nice=args.nice))
+        net, origin = made.network, quiz.random_origin(made)
     else:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
         net, origin = load(args.spec), {"spec": args.spec}
-    if args.results and not Path(args.results).resolve().parent.is_dir():
-        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
+    if args.results:
+        quiz.check_results_target(args.results)
     _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
-    qz = quiz.Quiz(net, tolerance, digits=args.digits, rounding=args.rounding, origin=origin)
+    # a file has one answer a question, so each is final
+    tries = 1 if args.answers else (2 if args.tries is None else args.tries)
+    qz = quiz.Quiz(
+        net,
+        tolerance,
+        digits=args.digits,
+        rounding=args.rounding,
+        origin=origin,
+        sections=args.section,
+        layer=args.layer,
+        neuron=args.neuron,
+        param=args.param,
+        everything=args.all,
+        tries=tries,
+    )
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
+    return _run_quiz(qz, args.results, answers)
+
+
+def _run_quiz(qz, results: str | None, answers=None, resumed_from: str | None = None) -> int:
+    """Ask (or replay a file of answers), then the summary. The results file is rewritten after every answer
+    and once more whatever ended the quiz (the last question, q, Ctrl-C, the terminal closing, a failed
+    print): from the end of the questions on, Ctrl-C and SIGHUP only set a flag."""
+    from .teach import quiz
+
     stop = _Stop()
     with stop:
         try:
-            _say("\n".join(qz.intro()))
+            _say(_wrapped("\n".join(qz.intro())))
+            if resumed_from:
+                _say(f"Resumed from {resumed_from}: {qz.position} of {len(qz.questions)} questions done.")
             if answers is not None:
                 for q, text, feedback in quiz.replay(qz, answers):
                     if stop.signal is not None:
@@ -671,24 +754,19 @@ def cmd_quiz(args: argparse.Namespace) -> int:
                         break
                     head = f"\n{qz.heading(q)}\n" if qz.heading(q) else ""
                     _say(head + f"{qz.prompt(q)}{text}\n  {feedback.message}")
+            elif qz.current is not None:
+                _ask(qz, stop, results)
             else:
-                _ask(qz, stop)
+                qz.end("completed")
         finally:
-            # The record is written whatever ended the quiz (the last question, q, Ctrl-C, the terminal closing,
-            # a failed print): Ctrl-C and SIGHUP only set a flag from here on.
             stop.deferred = True
             if qz.current is not None:
                 qz.end("interrupted")
-            if args.results:
-                from .spec.resources import write_file
-
-                record = json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n"
-                write_file(args.results, record, f"--results {args.results}")
-        if stop.signal is None or stop.signal == signal.SIGINT:
-            _say("\n" + "\n".join(qz.summary()))
-    if stop.signal == signal.SIGHUP:
-        return 129
-    return 0
+            if results:
+                quiz.save_results(results, qz)
+        if stop.signal == signal.SIGHUP:
+            return 129
+        return _finish(qz, results)
 
 
 def _graph_worksheet(args: argparse.Namespace) -> int:
@@ -771,16 +849,54 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _ask(qz, stop: _Stop) -> None:
-    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary."""
+def _wrapped(text: str) -> str:
+    """Lines wrapped to the terminal's width, continuations indented under their line; unchanged when the
+    output is not a terminal (a file or a pipe keeps one line a message)."""
+    import shutil
+    import textwrap
+
+    if not sys.stdout.isatty():
+        return text
+    width = max(shutil.get_terminal_size((100, 24)).columns - 1, 40)
+    out = []
+    for line in text.split("\n"):
+        lead = line[: len(line) - len(line.lstrip(" "))]
+        out.append(
+            textwrap.fill(line, width, initial_indent="", subsequent_indent=lead + "  ", break_on_hyphens=False)
+            if len(line) > width
+            else line
+        )
+    return "\n".join(out)
+
+
+def _finish(qz, results: str | None) -> int:
+    from .teach.quiz import save_results
+
+    if results:
+        save_results(results, qz)
+    print("\n" + _wrapped("\n".join(qz.summary())), flush=True)
+    if results:
+        print(f"Results in {results}" + ("" if qz.ended == "completed" else f"; go on with --resume {results}"))
+    return 0
+
+
+def _ask(qz, stop: _Stop, results: str | None = None) -> None:
+    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary. With ``results``,
+    the results file is rewritten after every answer (and once more when the quiz ends)."""
+    from .teach.quiz import save_results
+
     shown = 0
     while (q := qz.current) is not None:
         if stop.signal is not None:
             print()
             qz.end("interrupted")
             return
-        if q.number != shown and qz.heading(q):
-            print(f"\n{qz.heading(q)}")
+        if q.number != shown:
+            if qz.heading(q):
+                print(f"\n{qz.heading(q)}")
+            context = getattr(qz, "context", None)
+            if context is not None and context(q):
+                print(_wrapped(f"  {context(q)}"))
         shown = q.number
         try:
             stop.at_prompt = True
@@ -796,7 +912,10 @@ def _ask(qz, stop: _Stop) -> None:
             print()
             qz.end("interrupted")
             return
-        print("  " + qz.respond(line).message, flush=True)
+        feedback = qz.respond(line)
+        print(_wrapped("  " + feedback.message), flush=True)
+        if results and feedback.kind in ("graded", "retry", "hint", "skipped"):
+            save_results(results, qz)
 
 
 def cmd_worksheet(args: argparse.Namespace) -> int:
@@ -806,8 +925,11 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     if args.spec:
         return _graph_worksheet(args)
     count = worksheet.check_count(args.count)
-    options = randomnet.options(args.shape, args.activation, args.output_activation, args.loss, args.digits)
+    options = randomnet.options(
+        args.shape, args.activation, args.output_activation, args.loss, args.digits, nice=args.nice
+    )
     tolerance = Tolerance.parse(args.tolerance, options.digits)
+    blanks = worksheet.parse_blanks(args.blanks)
     formats = worksheet.FORMATS if args.format == "all" else (args.format,)
     if args.pdf and "tex" not in formats:
         raise TutorError("--pdf compiles the LaTeX sheets; use it with --format tex or all", "--pdf")
@@ -817,12 +939,22 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rvariant {k}/{count}" + ("\n" if k == count else ""))
             sys.stderr.flush()
 
-    items = worksheet.variants(count, args.seed, options, tolerance)
-    written = worksheet.write(args.output, items, count, formats, args.pdf, args.moodle, tick, force=args.force)
-    print(
-        f"wrote {count} variant(s), {len(written)} files, to {args.output}"
-        + (f" and {args.moodle}" if args.moodle else "")
+    items = worksheet.variants(count, args.seed, options, tolerance, blanks)
+    written = worksheet.write(
+        args.output,
+        items,
+        count,
+        formats,
+        args.pdf,
+        args.moodle,
+        tick,
+        moodle_style=args.moodle_style,
+        gift=args.gift,
+        qti=args.qti,
+        force=args.force,
     )
+    extra = [f for f in (args.moodle, args.gift, args.qti) if f]
+    print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
     return 0
 
 

@@ -238,6 +238,8 @@ def _value(quantities, key: str) -> float:
     close = difflib.get_close_matches(str(key), list(quantities), n=4, cutoff=0.6) if isinstance(key, str) else []
     hint = f"; close matches: {', '.join(close)}" if close else "; see .values() for every key"
     raise TutorError(f"unknown quantity {str(key)[:60]!r}{hint}", "value()")
+
+
 # Quantities every example of a batch shares (the parameters, the learning rate): they keep their names.
 SHARED_KINDS = ("param", "rate")
 

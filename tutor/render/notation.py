@@ -672,3 +672,31 @@ class FormulaWriter:
 
     def label(self, key: str, mode: str = "tex") -> str:
         return self.notation.text(key) if mode == "text" else self.notation.tex(key)
+
+
+def activation_formulas(rule, params: Mapping[str, float] | None = None) -> tuple[str, str]:
+    """An activation's formula and its derivative's, in LaTeX, printed from the rule's own SymPy forms:
+    (``f(x) = ...``, ``f'(x) = ...``); the derivative is '' for one without a usable derivative."""
+    import sympy as sp
+
+    p = rule.params(params)
+    x = sp.Symbol("x")
+    names = {x: "x"}
+    printer = _TexFormPrinter(names.get)
+    if rule.vector:
+        k, j, n = sp.symbols("k j n", integer=True, positive=True)
+        xs = sp.IndexedBase("x")
+        f = sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, n))
+        fk, fj = sp.Symbol("f_k"), sp.Symbol("f_j")
+        delta = sp.KroneckerDelta(k, j)
+        df = fk * (delta - fj)
+        return (
+            "f(x)_k = " + printer.doprint(f),
+            r"\frac{\partial f_k}{\partial x_j} = " + _TexFormPrinter({}.get).doprint(df),
+        )
+    fx = sp.Symbol("f(x)")
+    f = printer.doprint(rule.sym(x, p))
+    if rule.sym_deriv is None or not rule.differentiable:
+        return f"f(x) = {f}", ""
+    d = rule.sym_deriv(x, fx, p)
+    return f"f(x) = {f}", "f'(x) = " + _TexFormPrinter({x: "x", fx: "f(x)"}.get).doprint(d)

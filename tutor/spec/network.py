@@ -287,7 +287,9 @@ def load(spec: str | Path) -> Network:
         if builtin is None and path.exists():
             raise SpecError("is not a regular file; give a spec file (TOML)", where)
         if builtin is None:
-            raise SpecError(f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", where)
+            raise SpecError(
+                f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", where
+            )
         path = builtin
         name = str(spec)
     else:

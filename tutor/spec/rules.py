@@ -8,6 +8,7 @@ without the cross-checks noticing. SymPy is imported lazily: the numeric engine 
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -42,6 +43,11 @@ class Activation:
     np_jacobian: Callable[..., np.ndarray] | None = None
     differentiable: bool = True
     output_only: bool = False
+    # The outputs it can produce: an open interval, or closed at the finite ends with ``output_closed``; the
+    # quiz refuses carried-forward credit from an output outside it (a sigmoid output of 1).
+    output_range: tuple[float, float] | None = None
+    output_closed: bool = False
+    output_meaning: str = ""  # e.g. "a probability", for the message
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -180,6 +186,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: y * (1 - y),
             np_f=_sigmoid_np,
             np_df=lambda z, a, p: a * (1 - a),
+            output_range=(0.0, 1.0),
         ),
         Activation(
             "tanh",
@@ -188,6 +195,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: 1 - y**2,
             np_f=lambda z, p: np.tanh(z),
             np_df=lambda z, a, p: 1 - a * a,
+            output_range=(-1.0, 1.0),
         ),
         Activation(
             "relu",
@@ -196,6 +204,8 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (0, True)),
             np_f=lambda z, p: np.maximum(z, 0.0),
             np_df=lambda z, a, p: (z > 0).astype(float),
+            output_range=(0.0, math.inf),
+            output_closed=True,
         ),
         Activation(
             "leaky_relu",
@@ -224,6 +234,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=_softplus_sym_deriv,
             np_f=_softplus_np,
             np_df=_softplus_df_np,
+            output_range=(0.0, math.inf),
         ),
         Activation(
             "softmax",
@@ -234,6 +245,8 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_jacobian=_softmax_sym_jacobian,
             np_f=_softmax_np,
             np_jacobian=_softmax_jac_np,
+            output_range=(0.0, 1.0),
+            output_meaning="a probability",
         ),
         Activation(
             "binary_step",
@@ -317,35 +330,35 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "half_sse",
             "E = sum_k 1/2 (t_k - o_k)^2 (Mazur's E_total)",
+            title="half the sum of squared errors",
             sym_terms=_half_sse_terms,
             np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
             np_grad=lambda a, t, p: -(t - a),
             np_terms=lambda a, t, p: 0.5 * (t - a) ** 2,
-            title="half the sum of squared errors",
             formula="E = ½ Σₖ (tₖ − oₖ)²",
             tex=r"E = \tfrac{1}{2} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "mse",
             "E = 1/n sum_k (t_k - o_k)^2",
+            title="mean squared error",
             sym_terms=_mse_terms,
             np_value=lambda a, t, p: float(np.mean((t - a) ** 2)),
             np_grad=lambda a, t, p: -2.0 * (t - a) / a.size,
             np_terms=lambda a, t, p: (t - a) ** 2 / a.size,
-            title="mean squared error",
             formula="E = (1/n) Σₖ (tₖ − oₖ)²",
             tex=r"E = \tfrac{1}{n} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "binary_cross_entropy",
             "E = -1/n sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)] (outputs in (0, 1))",
+            title="binary cross-entropy",
             sym_terms=_bce_terms,
             np_value=lambda a, t, p: float(-np.mean(_xlogy(t, a) + _xlogy(1 - t, 1 - a))),
             np_grad=lambda a, t, p: (-_xdivy(t, a) + _xdivy(1 - t, 1 - a)) / a.size,
             np_terms=lambda a, t, p: -(_xlogy(t, a) + _xlogy(1 - t, 1 - a)) / a.size,
             target_range=(0.0, 1.0),
             output_range=(0.0, 1.0),
-            title="binary cross-entropy",
             formula="E = −(1/n) Σₖ [tₖ ln oₖ + (1 − tₖ) ln(1 − oₖ)]",
             tex=r"E = -\tfrac{1}{n} \sum_k \bigl[t_k \ln o_k + (1 - t_k) \ln(1 - o_k)\bigr]",
             zero_log_terms=True,
@@ -353,13 +366,13 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "categorical_cross_entropy",
             "E = -sum_k t_k ln o_k (outputs positive, e.g. softmax)",
+            title="categorical cross-entropy",
             sym_terms=_cce_terms,
             np_value=lambda a, t, p: float(-np.sum(_xlogy(t, a))),
             np_grad=lambda a, t, p: -_xdivy(t, a),
             np_terms=lambda a, t, p: -_xlogy(t, a),
             target_range=(0.0, 1.0),
             output_range=(0.0, float("inf")),
-            title="categorical cross-entropy",
             formula="E = −Σₖ tₖ ln oₖ",
             tex=r"E = -\sum_k t_k \ln o_k",
             zero_log_terms=True,
@@ -367,26 +380,26 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "multiclass_hinge",
             "E = sum_{j != y} max(0, o_j - o_y + margin) (margin 1; targets one-hot, y the true class)",
+            title="multiclass hinge loss",
             defaults={"margin": 1.0},
             sym_terms=None,  # needs the true class: see hinge_terms()
             np_value=_hinge_np_value,
             np_grad=_hinge_np_grad,
             separable=False,
             needs_one_hot=True,
-            title="multiclass hinge loss",
             formula="E = Σ_{j≠y} max(0, oⱼ − o_y + 1)",
             tex=r"E = \sum_{j \ne y} \max(0, o_j - o_y + 1)",
         ),
         Loss(
             "hinge",
             "E = max(0, 1 + s_c - s) for two scores: s of the true class, s_c of the other (targets one-hot)",
+            title="hinge loss",
             defaults={"margin": 1.0},
             sym_terms=None,
             np_value=_hinge_np_value,
             np_grad=_hinge_np_grad,
             separable=False,
             needs_one_hot=True,
-            title="hinge loss",
             formula="E = max(0, 1 + s_c − s)",
             tex=r"E = \max(0, 1 + s_c - s)",
         ),
@@ -778,6 +791,8 @@ def init_np(rule: Init, fan_in: int, fan_out: int, seed: int | tuple[int, ...]) 
     scale = rule.np(fan_in, fan_out)
     w = draw_unit(seed, fan_in * fan_out, rule.distribution == "normal") * scale
     return scale, np.round(w, INIT_DECIMALS).reshape(fan_out, fan_in) + 0.0
+
+
 # The gates of computational graphs live beside this module (one registry, one file per kind of spec).
 
 from .graphrules import GRAPH_OPS, GraphOp  # noqa: E402,F401

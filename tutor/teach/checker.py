@@ -57,7 +57,7 @@ class Claim:
 
     @property
     def decimals(self) -> int:
-        return len(self.printed.split(".")[1]) if "." in self.printed else 0
+        return printed_decimals(self.printed)
 
     @property
     def value(self) -> float:
@@ -182,6 +182,21 @@ _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's 
 
 def _plain(net: Network) -> bool:
     return net.training.plain and len(net.examples) == 1
+
+
+def printed_decimals(printed: str) -> int:
+    """How many decimals a number is printed with (``"0.390"`` has 3)."""
+    return len(printed.split(".")[1]) if "." in printed else 0
+
+
+def agrees_as_printed(value: float, printed: str) -> bool:
+    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39"."""
+    d = printed_decimals(printed)
+    return format_fixed(value, d) == format_fixed(float(printed), d)
+
+
+def _agrees(value: float, claim: Claim) -> bool:
+    return agrees_as_printed(value, claim.printed)
 
 
 def step_walk(net: Network, record: training.Step | None = None) -> Walkthrough:
@@ -714,16 +729,21 @@ def _slip(walk: Walkthrough, q, inputs: Mapping[str, float], claim: Claim, claim
 
 
 def _rounding_artefact(correct: float, claim: Claim) -> str:
-    d = claim.decimals
+    return rounding_artefact(correct, claim.printed)
+
+
+def rounding_artefact(correct: float, printed: str) -> str:
+    """How ``printed`` comes from ``correct`` by a rounding slip (truncated, or rounded twice), or ''."""
+    d = printed_decimals(printed)
     exact = Decimal(repr(correct))
     with localcontext() as ctx:  # a claim may print more decimals than the default 28 digits hold
         ctx.prec = max(ctx.prec, d + 400)
         truncated = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_DOWN)
-    if f"{truncated:.{d}f}" == format_fixed(claim.value, d):
+    if f"{truncated:.{d}f}" == format_fixed(float(printed), d):
         return f"{_fmt(correct)} truncated to {d} decimals instead of rounded"
     for extra in (1, 2):
         first = format_fixed(correct, d + extra)
-        if format_fixed(float(first), d) == format_fixed(claim.value, d):
+        if format_fixed(float(first), d) == format_fixed(float(printed), d):
             return f"{_fmt(correct)} rounded twice, the first time too early: first to {d + extra} decimals ({first}), then to {d}"
     return ""
 
