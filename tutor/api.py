@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .notebook import CheckReport, Explanation
+from .notebook import CheckReport, Explanation, SelfCheck
 from .spec.errors import TutorError
 
 _NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
@@ -225,3 +225,11 @@ def quiz(
         origin = {"spec": str(spec)} if isinstance(spec, (str, Path)) else {}
     tol = Tolerance.parse(tolerance, digits or net.conventions.digits, option="tolerance")
     return module.Quiz(net, tol, digits=digits, rounding=rounding, origin=origin)
+
+
+def self_check(spec: Any = None, **options: Any) -> SelfCheck:
+    """The quiz of :func:`quiz` (same arguments) as a self-check page: answer boxes graded in the browser.
+
+    Jupyter shows it as the cell's output; ``.save("page.html")`` writes the offline page.
+    """
+    return SelfCheck(quiz(spec, **options))

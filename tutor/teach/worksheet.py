@@ -177,7 +177,8 @@ def write(
     progress: Callable[[int], None] | None = None,
 ) -> list[Path]:
     """Write every variant under ``directory``: ``variant-NN/`` holds the student sheet, the answer key, the full
-    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again."""
+    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again; the
+    format "html" is the self-check page ``selfcheck.html`` instead."""
     from ..render import render_latex, render_markdown
 
     handout = {"md": render_markdown, "tex": render_latex}
@@ -196,6 +197,9 @@ def write(
             folder.mkdir(parents=True, exist_ok=True)
             files = {"spec.toml": randomnet.to_toml(v.made.spec)}
             for fmt in formats:
+                if fmt == "html":  # the questions as answer boxes that the page grades itself, offline
+                    files["selfcheck.html"] = self_check(v)
+                    continue
                 files[f"sheet.{fmt}"] = sheet(v, fmt, key=False, count=count)
                 files[f"key.{fmt}"] = sheet(v, fmt, key=True, count=count)
                 # the key gives each numbered box its formula, numbers and value; this is the step's handout
@@ -217,6 +221,15 @@ def write(
     if pdf:
         written += compile_all([p for p in written if p.suffix == ".tex"])
     return written
+
+
+def self_check(v: Variant) -> str:
+    """The variant's self-check page: the questions of ``quiz --random --seed`` as answer boxes, graded offline."""
+    from .quiz import Quiz
+    from .selfcheck import page
+
+    origin = {"seed": v.seed, "command": f"backprop-tutor quiz --random {v.made.command}"}
+    return page(Quiz(v.made.network, v.tolerance, origin=origin))
 
 
 def compile_all(paths: list[Path], workers: int | None = None) -> list[Path]:
