@@ -152,6 +152,8 @@ def highlights(walk: Walkthrough, d: Any) -> dict[str, dict[str, Any]]:
         for p in params_in(key):
             es += edges_of.get(p, [])
             ns += bias_nodes.get(p, [])
+            # the weight's two ends: what it multiplies (dnet/dw is that value) and the neuron it feeds
+            ns += [node.get(d.edges[k].source.key, -1) for k in edges_of.get(p, [])]
             ns.append(node.get(params[p].neuron, -1))
         entry: dict[str, Any] = {"t": labels(key), "n": sorted(set(i for i in ns if i >= 0)), "e": sorted(set(es))}
         if key in gradients:
