@@ -252,7 +252,8 @@ def run(
     losses: list[float] = []
     n_steps = total_steps if total_steps is not None else epochs * len(plan)
     if _lean(net):
-        return _run_lean(net, n_steps, keep, progress, plan, R)
+        fast = _run_straight(net, n_steps, keep, progress, plan, R)
+        return fast if fast is not None else _run_lean(net, n_steps, keep, progress, plan, R)
     epoch_loss = [dataset_loss(net, W, bp, R)]
     number = 0
     epoch = 0
@@ -303,6 +304,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
     losses: list[float] = []
     epoch_loss: list[float] = [] if single else [dataset_loss(net, W, _params_of(net, b), R)]
     masks = Masks(net)
+    one = _plain_step(net, updated_first)
     number = epoch = 0
     with np.errstate(all="ignore"):
         while number < n_steps:
@@ -316,9 +318,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
                     kept[number] = st
                     loss, W, b = st.loss, st.new_W, full_biases(net, st.new_b)
                 else:
-                    fw = numeric.forward(net, W, b, x=x, t=t, R=R)
-                    _, W, b = numeric.backward(net, fw, W, b, R=R, updated_first=updated_first)
-                    loss = fw.loss
+                    loss, W, b = one(W, b, x, t)
                 if not np.isfinite(loss):
                     raise ComputeError(
                         f"training diverged at step {number} (the loss is no longer a finite number); "
@@ -336,6 +336,127 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
     if single:
         epoch_loss.append(final[0].loss)
     return Run(kept, losses, epoch_loss, W, _params_of(net, b), final, len(plan))
+
+
+def _plain_step(net: Network, updated_first: bool):
+    """One exact plain-descent step on arrays, ``(W, b, x, t) -> (loss, new W, new b)``: the arithmetic of
+    ``numeric.forward`` and ``numeric.backward`` without the records and the per-call work that a
+    walk-through needs and a long run does not (the networks too large for the straight-line step)."""
+    L = len(net.layers)
+    lr = net.learning_rate
+    acts = [(l.rule.np_f, l.rule.np_df, l.activation_params) for l in net.layers]
+    loss_rule = net.loss_rule
+    lp = loss_rule.params(net.loss_params)
+    shared = [l.shared_bias for l in net.layers]
+    sizes = [l.size for l in net.layers]
+    update_biases = net.update_biases
+    if not loss_rule.separable or any(l.rule.vector for l in net.layers):
+        # softmax and the hinge losses: the engine's own functions
+        def general(W, b, x, t):
+            fw = numeric.forward(net, W, b, x=x, t=t, R=Rounder(None))
+            _, nW, nb = numeric.backward(net, fw, W, b, R=Rounder(None), updated_first=updated_first)
+            return fw.loss, nW, nb
+
+        return general
+    np_terms, np_grad = loss_rule.np_terms, loss_rule.np_grad
+
+    def one(W, b, x, t):
+        a, zs, outs = x, [], []
+        for (f, _, p), Wl, bl in zip(acts, W, b):
+            z = Wl @ a
+            z += bl  # in place: the same floats as Wl @ a + bl, one array fewer
+            a = f(z, p)
+            zs.append(z)
+            outs.append(a)
+        loss = float(np_terms(a, t, lp).sum())
+        new_W, new_b = list(W), list(b)
+        d = None
+        for li in range(L - 1, -1, -1):
+            z, a = zs[li], outs[li]
+            a_in = x if li == 0 else outs[li - 1]
+            if li == L - 1:
+                g = np_grad(a, t, lp)
+            else:
+                # one matrix product, where the walk-through's engine sums each neuron's contributions in
+                # order: the floats may differ in the last bits (the README states 1e-12), the time is a third
+                g = (new_W[li + 1] if updated_first else W[li + 1]).T @ d
+            d = g * acts[li][1](z, a, acts[li][2])
+            step_W = d[:, None] * a_in[None, :]
+            step_W *= lr
+            new_W[li] = np.subtract(W[li], step_W, out=step_W)
+            if update_biases:
+                if shared[li]:
+                    nb = b[li][:1] - lr * np.array([d.sum()])
+                    new_b[li] = np.full(sizes[li], nb[0])
+                else:
+                    new_b[li] = b[li] - lr * d
+        return loss, new_W, new_b
+
+    return one
+
+
+def _run_straight(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> Run | None:
+    """``_run_lean`` on plain floats through the network's generated straight-line step (floatcode), for
+    networks small enough that NumPy's calls cost more than the arithmetic. None where that step does not
+    apply or stops (a float overflow, a non-finite loss): the NumPy loop then runs from the start and
+    reports the divergence exactly as it always does."""
+    from . import floatcode
+
+    if floatcode.why_not(net) is not None:
+        return None
+    program = floatcode.build(net)
+    m = len(plan)
+    W = [l.weights.copy() for l in net.layers]
+    bp = _params_of(net, [l.biases for l in net.layers])
+    P = floatcode.flat(net, W, bp)
+    kept: dict[int, Step] = {}
+    losses: list[float] = []
+    try:
+        epoch_loss: list[float] = [] if m == 1 else [program.dataset_loss(P)]
+        kept_numbers = [k for k in range(1, n_steps + 1) if keep(k)]
+        number = 0
+        masks = Masks(net)
+        while number < n_steps:
+            # a chunk runs to the next kept step, the end of the epoch (several examples) or the end
+            end = n_steps
+            if kept_numbers and kept_numbers[0] <= end:
+                end = kept_numbers[0] - 1
+            if m > 1:
+                end = min(end, (number // m + 1) * m)
+            if end > number:
+                stopped, P = program.steps(P, number + 1, end - number, losses)
+                if stopped:
+                    return None
+                if progress is not None:
+                    for k in range(number + 1, end + 1):
+                        progress(k)
+                number = end
+            if kept_numbers and kept_numbers[0] == number + 1:
+                kept_numbers.pop(0)
+                number += 1
+                W, bp = floatcode.unflat(net, P)
+                with np.errstate(all="ignore"):
+                    st = step(net, W, bp, {}, number, (number - 1) // m, plan[(number - 1) % m], masks, R)
+                if not np.isfinite(st.loss):
+                    return None
+                kept[number] = st
+                losses.append(st.loss)
+                P = floatcode.flat(net, st.new_W, st.new_b)
+                if progress is not None:
+                    progress(number)
+            if m > 1 and number % m == 0:
+                epoch_loss.append(program.dataset_loss(P))
+    except (ArithmeticError, ValueError):  # math.exp overflow, log of 0: the NumPy loop says "diverged"
+        return None
+    W, bp = floatcode.unflat(net, P)
+    b = full_biases(net, bp)
+    with np.errstate(all="ignore"):
+        final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    if not all(np.isfinite(f.loss) for f in final):
+        return None
+    if m == 1:
+        epoch_loss = losses + [final[0].loss]
+    return Run(kept, losses, epoch_loss, W, bp, final, m)
 
 
 def _params_of(net: Network, b: list[np.ndarray]) -> list[np.ndarray]:

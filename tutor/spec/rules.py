@@ -83,6 +83,13 @@ def _sp():
     return sympy
 
 
+def _const(value):
+    """A rule parameter in a SymPy form: a Float of the given number, or the symbol that stands for it
+    (tutor.engine.floatcode prints each rule once with its parameters as symbols)."""
+    sp = _sp()
+    return value if isinstance(value, sp.Basic) else sp.Float(value)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Activations. NumPy forms are written as the textbook formula (not a "stable" rewrite) so that both
 # engines round the same way; the networks this tutor explains are small and never near overflow, and
@@ -159,8 +166,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky_relu",
             "f(x) = x for x >= 0 else slope*x (slope 0.01), f'(x) = 1 for x >= 0 else slope",
             defaults={"slope": 0.01},
-            sym=lambda x, p: _sp().Piecewise((x, x >= 0), (_sp().Float(p["slope"]) * x, True)),
-            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_sp().Float(p["slope"]), True)),
+            sym=lambda x, p: _sp().Piecewise((x, x >= 0), (_const(p["slope"]) * x, True)),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_const(p["slope"]), True)),
             np_f=lambda z, p: np.where(z >= 0, z, p["slope"] * z),
             np_df=lambda z, a, p: np.where(z >= 0, 1.0, p["slope"]),
         ),
@@ -168,8 +175,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "elu",
             "f(x) = x for x > 0 else alpha(e^x - 1) (alpha 1), f'(x) = 1 for x > 0 else alpha e^x",
             defaults={"alpha": 1.0},
-            sym=lambda x, p: _sp().Piecewise((x, x > 0), (_sp().Float(p["alpha"]) * (_sp().exp(x) - 1), True)),
-            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_sp().Float(p["alpha"]) * _sp().exp(x), True)),
+            sym=lambda x, p: _sp().Piecewise((x, x > 0), (_const(p["alpha"]) * (_sp().exp(x) - 1), True)),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_const(p["alpha"]) * _sp().exp(x), True)),
             np_f=lambda z, p: np.where(z > 0, z, p["alpha"] * np.expm1(np.minimum(z, 0.0))),
             np_df=lambda z, a, p: np.where(z > 0, 1.0, p["alpha"] * np.exp(np.minimum(z, 0.0))),
         ),
