@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .notebook import CheckReport, Explanation
+from .notebook import CheckReport, Explanation, SelfCheck
 from .spec.errors import TutorError
 
 _NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
@@ -258,3 +258,11 @@ def quiz(
         everything=everything,
         tries=tries,
     )
+
+
+def self_check(spec: Any = None, **options: Any) -> SelfCheck:
+    """The quiz of :func:`quiz` (same arguments) as a self-check page: answer boxes graded in the browser.
+
+    Jupyter shows it as the cell's output; ``.save("page.html")`` writes the offline page.
+    """
+    return SelfCheck(quiz(spec, **options))

@@ -36,6 +36,16 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("spec", metavar="SPEC", help="a spec file (TOML) or a built-in example: see 'examples'")
     e.add_argument("--format", "-f", default="text", choices=["text", "json", "md", "tex", "html", "pdf"])
     e.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    e.add_argument(
+        "--interactive",
+        action="store_true",
+        help="with --format html: next/previous controls reveal one calculation a step and highlight it in the diagram",
+    )
+    e.add_argument(
+        "--self-check",
+        action="store_true",
+        help="write an HTML page with an answer box for every quantity, graded in the browser as the quiz grades",
+    )
     _add_conventions(e)
     e.add_argument(
         "--steps", type=int, metavar="N", help="also repeat the step N times and report the loss before and after each"
@@ -162,7 +172,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_random_network(w)
     w.add_argument("--output", "-o", metavar="DIR", required=True, help="the folder to write variant-01/, ... into")
-    w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
+    w.add_argument(
+        "--format",
+        default="all",
+        choices=["all", "md", "tex", "html"],
+        help="Markdown, LaTeX or both (default); html: a self-check page per variant that grades answers offline",
+    )
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
     w.add_argument(
         "--moodle",
@@ -466,6 +481,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
     if graphspec.is_graph(args.spec):
         return _explain_graph(args)
+    if args.interactive and args.format != "html":
+        raise TutorError("makes an HTML page: use it with --format html", "--interactive")
+    if args.self_check and args.format not in ("text", "html"):
+        raise TutorError("writes an HTML page: leave out --format or give --format html", "--self-check")
+    if args.self_check and (args.interactive or args.steps or args.view or args.forward_only):
+        raise TutorError(
+            "asks the whole step: leave out --interactive, --steps, --view and --forward-only",
+            "--self-check",
+        )
     net = _load(args)
     if "graph" in args.view or args.of is not None:
         return _network_graph(args, net)
@@ -477,7 +501,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if given:
             raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
     options = _render_options(args)
+    if args.self_check:
+        from .teach import quiz, selfcheck
+
+        _write(args, selfcheck.page(quiz.Quiz(net, rounding=args.rounding, origin={"spec": args.spec})))
+        return 0
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
+        if args.interactive:
+            raise TutorError(
+                "steps through one example's plain step; this spec trains on a batch or with another optimizer",
+                "--interactive",
+            )
         return _explain_training(args, net, options)
     walk = explain_step(net, forward_only=args.forward_only)
     check = gradient_check(net, walk=walk) if (args.check and not args.forward_only) else None
@@ -488,6 +522,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--view shows equations and tables: use --format text, md, tex, html or pdf")
     if args.view and args.forward_only:
         raise TutorError("--view needs the backward pass: leave out --forward-only")
+    if args.interactive:
+        if args.view or args.steps:
+            raise TutorError("--interactive steps through the walk-through only: leave out --view and --steps")
+        from .render.interactive import render_interactive
+
+        _write(args, render_interactive(walk, check=check, options=options))
+        return 0
     fn = getattr(render, "render_" + _RENDERERS[args.format])
     views = tuple(dict.fromkeys(args.view))  # each view once, in the order asked
     extra: dict = {"views": views} if views else {}

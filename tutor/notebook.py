@@ -219,6 +219,43 @@ class CheckReport:
         return f"<CheckReport of {self.report.network.title}: {len(self.verdicts)} claims: {parts}>"
 
 
+class SelfCheck:
+    """A self-check page of a quiz (``tutor.teach.quiz.Quiz``): an answer box for every quantity, graded in the
+    page with the quiz's tolerance, carried-forward credit and misconceptions (see ``tutor.teach.selfcheck``).
+
+    In a notebook it shows as the cell's output (its script and styles scoped to it); ``save("x.html")`` writes
+    the standalone offline page. Made by :func:`tutor.self_check`.
+
+    >>> import tutor
+    >>> sc = tutor.self_check("mazur")
+    >>> sc
+    <SelfCheck of Mazur's 2-2-2 network: 57 answer boxes>
+    >>> "<script>" in sc._repr_html_(), sc.to_html().startswith("<!DOCTYPE html>")
+    (True, True)
+    """
+
+    def __init__(self, quiz: Any):
+        self.quiz = quiz
+
+    def to_html(self) -> str:
+        """The standalone page, with a Content-Security-Policy that loads nothing and runs only its script."""
+        from .teach.selfcheck import page
+
+        return page(self.quiz)
+
+    def _repr_html_(self) -> str:
+        from .teach.selfcheck import fragment
+
+        return fragment(self.quiz)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the standalone page (the suffix must be .html); returns the path."""
+        return _save(path, {".html": self.to_html})
+
+    def __repr__(self) -> str:
+        return f"<SelfCheck of {self.quiz.network.title}: {len(self.quiz.questions)} answer boxes>"
+
+
 def _save(path: str | Path, writers: dict[str, Callable[[], str | bytes]]) -> Path:
     p = Path(path)
     writer = writers.get(p.suffix.lower())

@@ -42,6 +42,7 @@ class Node:
     layer: int  # -1 for the inputs
     note: Name | None = None  # the input's value, the bias, the output's target
     incoming: list["Edge"] = field(default_factory=list)
+    key: str = ""  # the input's or neuron's name, the bias parameter's key (for the interactive page's highlights)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Edge:
     label: Name | None  # "w5 = 0.4"; None for the edge from a bias node, whose label is on the node
     t: float  # where along the edge the label sits, from 0 (source) to 1 (target)
     drawn: bool = True  # False: no room for the label in the picture; the weight table carries it
+    key: str = ""  # the weight's or bias's parameter key
 
 
 @dataclass
@@ -104,23 +106,24 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     nodes: list[Node] = []
     edges: list[Edge] = []
     prev = [
-        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)))
+        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)), key=n)
         for n, v, y in zip(net.input_names, net.inputs, column(len(net.input_names)))
     ]
     nodes += prev
     for li, layer in enumerate(net.layers):
         x = MARGIN + (li + 1) * col_gap
-        row = [Node("neuron", name(n), x, y, li) for n, y in zip(layer.neurons, column(layer.size))]
+        row = [Node("neuron", name(n), x, y, li, key=n) for n, y in zip(layer.neurons, column(layer.size))]
         gap: list[Edge] = []
         for j, node in enumerate(row):
             for i, src in enumerate(prev):
-                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5)
+                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5, layer.weight_labels[j][i])
                 gap.append(edge)
                 node.incoming.append(edge)
             # Each neuron gets its own bias node right below it, so that no bias edge crosses a weight
             # edge; a shared bias shows the same label on every one.
-            bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, layer.bias_labels[j]))
-            edge = Edge(bias, node, None, 0.5)
+            bias_key = layer.bias_labels[j]
+            bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, bias_key), key=bias_key)
+            edge = Edge(bias, node, None, 0.5, bias_key)
             nodes.append(bias)
             edges.append(edge)
             node.incoming.append(edge)
@@ -248,16 +251,23 @@ def xml_escape(text: str) -> str:
     return "".join(_XML.get(c, c) for c in text)
 
 
-def svg(d: Diagram) -> str:
-    """Inline SVG (no blank line, so that Markdown keeps it one HTML block)."""
+def svg(d: Diagram, hooks: bool = False) -> str:
+    """Inline SVG (no blank line, so that Markdown keeps it one HTML block).
+
+    With ``hooks`` every edge, weight label and node carries ``data-edge="K"`` / ``data-node="K"`` (K its
+    position in ``d.edges`` / ``d.nodes``, a generated number, never a name), which the interactive page
+    highlights."""
     if not d.drawable:
         return "<p>" + d.too_large() + "</p>"
 
     def p(v: float) -> str:
         return _n(v * PX)
 
-    def text(x: float, y: float, s: str, anchor: str = "middle", cls: str = "") -> str:
-        extra = f' class="{cls}"' if cls else ""
+    def hook(kind: str, k: int) -> str:
+        return f' data-{kind}="{k}"' if hooks else ""
+
+    def text(x: float, y: float, s: str, anchor: str = "middle", cls: str = "", extra: str = "") -> str:
+        extra = (f' class="{cls}"' if cls else "") + extra
         return f'<text x="{p(x)}" y="{p(y)}" text-anchor="{anchor}" dominant-baseline="central"{extra}>{xml_escape(s)}</text>'
 
     w, h = p(d.width), p(d.height)
@@ -269,19 +279,21 @@ def svg(d: Diagram) -> str:
         "<style>.bt-weight{fill:#000;stroke:#fff;stroke-width:4px;paint-order:stroke;font-size:12px}"
         ".bt-note{font-size:12px}</style>",
     ]
-    for e in d.edges:
+    for k, e in enumerate(d.edges):
         x1, y1, x2, y2 = _trimmed(e)
-        out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"/>')
-    for e in d.edges:
+        out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"{hook("edge", k)}/>')
+    for k, e in enumerate(d.edges):
         if e.label is not None and e.drawn:
-            out.append(text(*_label_at(e), e.label.text, cls="bt-weight"))
-    for n in d.nodes:
+            out.append(text(*_label_at(e), e.label.text, cls="bt-weight", extra=hook("edge", k)))
+    for k, n in enumerate(d.nodes):
         if n.kind == "bias":
-            out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(SMALL)}" fill="#eee" stroke="#000"/>')
+            out.append(
+                f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(SMALL)}" fill="#eee" stroke="#000"{hook("node", k)}/>'
+            )
             out.append(text(n.x, n.y, n.name.text, cls="bt-note"))
-            out.append(text(n.x + SMALL + 0.12, n.y, n.note.text, "start", "bt-weight"))
+            out.append(text(n.x + SMALL + 0.12, n.y, n.note.text, "start", "bt-weight", hook("node", k)))
             continue
-        out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(RADIUS)}" fill="#fff" stroke="#000"/>')
+        out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(RADIUS)}" fill="#fff" stroke="#000"{hook("node", k)}/>')
         out.append(text(n.x, n.y, n.name.text))
         if n.note is None:
             continue

@@ -325,7 +325,8 @@ def write(
     qti: str | Path | None = None,
 ) -> list[Path]:
     """Write every variant under ``directory``: ``variant-NN/`` holds the student sheet, the answer key, the full
-    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again.
+    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again; the
+    format "html" is the self-check page ``selfcheck.html`` instead.
 
     Every output path is checked first (see ``check_outputs``); a manifest in the folder lists what was written,
     so a later run may overwrite those files and removes the variant folders it no longer writes."""
@@ -363,6 +364,9 @@ def write(
             if "md" in formats:
                 files["diagram.svg"] = diagram_svg(v)
             for fmt in formats:
+                if fmt == "html":  # the questions as answer boxes that the page grades itself, offline
+                    files["selfcheck.html"] = self_check(v)
+                    continue
                 files[f"sheet.{fmt}"] = sheet(v, fmt, key=False, count=count)
                 files[f"key.{fmt}"] = sheet(v, fmt, key=True, count=count)
                 # the key gives each numbered box its formula, numbers and value; this is the step's handout
@@ -407,6 +411,15 @@ def write(
             pass  # the user put something of their own there: keep it
     manifest(listed)
     return written
+
+
+def self_check(v: Variant) -> str:
+    """The variant's self-check page: the questions of ``quiz --random --seed`` as answer boxes, graded offline."""
+    from .quiz import Quiz
+    from .selfcheck import page
+
+    origin = {"seed": v.seed, "command": f"backprop-tutor quiz --random {v.made.command}"}
+    return page(Quiz(v.made.network, v.tolerance, origin=origin))
 
 
 def compile_all(paths: list[Path], workers: int | None = None) -> list[Path]:
