@@ -8,10 +8,13 @@ that templates print its strings as they are (HTML is autoescaped instead).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
 
+from ..engine.gradcheck import ENGINES_SHOWN
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
+from ..spec.rounding import format_fixed
 from .lines import line_view, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
@@ -226,13 +229,17 @@ def view(
     }
 
 
-def _rel(x: float) -> str:
-    # Below 1e-13 a relative difference is float noise that differs between machines; say so, not its digits.
-    return "< 1e-13" if x < 1e-13 else f"{x:.1e}"
+def _bound(x: float, bound: float) -> str:
+    """A relative difference at or below the resolvable ``bound`` as that bound; above it, its value (a real
+    disagreement, which the check reports)."""
+    return f"< {bound:.0e}" if x <= bound else f"{x:.1e}"
 
 
 def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same) -> dict[str, Any]:
-    # 12 significant digits show the agreement and stay the same across libm versions, unlike repr().
+    # Every shown figure is one that no machine's last bits can change: the gradients to 12 significant
+    # digits, the finite differences to the place they resolve (check.fd_quantum), the relative
+    # differences as the bound they fall under.
+    decimals = max(0, -round(math.log10(check.fd_quantum)))
     return {
         "ok": check.ok,
         "eps": f"{check.eps:.0e}",
@@ -244,9 +251,9 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
                 "text_label": fw.label(r.param, "text"),
                 "symbolic": f"{r.symbolic:.12g}",
                 "numeric": f"{r.numeric:.12g}",
-                "finite_difference": f"{r.finite_difference:.9g}",
-                "rel_engines": _rel(r.symbolic_vs_numeric),
-                "rel_fd": _rel(r.vs_finite_difference),
+                "finite_difference": format_fixed(r.finite_difference, decimals),
+                "rel_engines": _bound(r.symbolic_vs_numeric, ENGINES_SHOWN),
+                "rel_fd": _bound(r.vs_finite_difference, check.fd_bound(r)),
             }
             for r in check.rows
         ],
