@@ -7,6 +7,7 @@ compares every quantity the two engines both compute, under the network's own co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -71,6 +72,13 @@ class Row:
         return abs(self.symbolic - self.finite_difference) / max(abs(self.finite_difference), 1e-3)
 
 
+# How far below its shown precision the noise of a shown estimate must lie: a central difference is shown
+# to a power of ten 1,000 times its rounding noise, so that no machine's last bits reach a shown digit.
+FD_MARGIN = 1000.0
+# Engines that agree closer than this are shown as agreeing "< 1e-12": their difference is float noise.
+ENGINES_SHOWN = 1e-12
+
+
 @dataclass(frozen=True)
 class Report:
     """The gradient-check table: every parameter's gradient from both engines and from finite differences."""
@@ -84,6 +92,22 @@ class Report:
     # the same terms of size S in another order differ by about 1e-16 S, so a true gradient of 1e-81 may come
     # out as +-2e-15 and is no disagreement.
     engine_floor: float = 0.0
+    loss: float = 1.0  # the loss where the differences are taken: their rounding noise scales with it
+
+    @property
+    def fd_quantum(self) -> float:
+        """The place a finite-difference estimate is shown to: a power of ten FD_MARGIN times its noise.
+
+        (f(x + h) - f(x - h)) / 2h carries the rounding of both losses, about 2^-52 |E| / h, and a
+        truncation error of order h^2; both scale with quantities every machine computes alike, so the
+        shown places are the same everywhere, and the digits shown are the ones the difference resolves.
+        """
+        noise = np.finfo(float).eps * max(abs(self.loss), 1e-300) / self.eps + self.eps**2
+        return float(10.0 ** math.ceil(math.log10(FD_MARGIN * noise)))
+
+    def fd_bound(self, row: Row) -> float:
+        """The relative difference that finite differences can resolve for ``row``, as a power of ten."""
+        return float(10.0 ** math.ceil(math.log10(self.fd_quantum / max(abs(row.finite_difference), 1e-3))))
 
     @property
     def ok(self) -> bool:
@@ -113,7 +137,7 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     notes = []
     if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
         notes.append("checked in exact arithmetic and the standard order, where the gradient is the true one")
-    return Report(rows, eps, notes=notes, engine_floor=ENGINE_FLOOR * gradient_scale(exact))
+    return Report(rows, eps, notes=notes, engine_floor=ENGINE_FLOOR * gradient_scale(exact), loss=float(loss(theta)))
 
 
 ENGINE_FLOOR = 1e-12  # relative to the gradient scale: float64 rounding of sums of terms that size, with room

@@ -8,10 +8,13 @@ that templates print its strings as they are (HTML is autoescaped instead).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
 
+from ..engine.gradcheck import ENGINES_SHOWN
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
+from ..spec.rounding import format_fixed
 from .lines import BRIEF_ROW, MATH_ROW, line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
@@ -357,9 +360,10 @@ def loss_rule(net: Network) -> dict[str, str]:
     return {"title": rule.title, "formula": rule.formula, "tex": rule.tex}
 
 
-def _rel(x: float) -> str:
-    # Below 1e-13 a relative difference is float noise that differs between machines; say so, not its digits.
-    return "< 1e-13" if x < 1e-13 else f"{x:.1e}"
+def _bound(x: float, bound: float) -> str:
+    """A relative difference at or below the resolvable ``bound`` as that bound; above it, its value (a real
+    disagreement, which the check reports)."""
+    return f"< {bound:.0e}" if x <= bound else f"{x:.1e}"
 
 
 def _column(values: list[float], figures: int = 12) -> list[str]:
@@ -376,9 +380,12 @@ def _column(values: list[float], figures: int = 12) -> list[str]:
 
 
 def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same) -> dict[str, Any]:
-    # 12 significant digits show the agreement and stay the same across libm versions, unlike repr().
+    # Every shown figure is one that no machine's last bits can change: the gradients to 12 significant
+    # digits, the finite differences to the place they resolve (check.fd_quantum), the relative
+    # differences as the bound they fall under.
     symbolic = _column([r.symbolic for r in check.rows])
     numeric = _column([r.numeric for r in check.rows])
+    decimals = max(0, -round(math.log10(check.fd_quantum)))
     return {
         "same": symbolic == numeric,  # the engines print alike: one column for both in narrow text
         "ok": check.ok,
@@ -391,9 +398,11 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
                 "text_label": fw.label(r.param, "text"),
                 "symbolic": symbolic[k],
                 "numeric": numeric[k],
-                "finite_difference": f"{r.finite_difference:.9g}",
-                "rel_engines": _rel(r.symbolic_vs_numeric),
-                "rel_fd": _rel(r.vs_finite_difference),
+                "finite_difference": format_fixed(r.finite_difference, decimals),
+                "rel_engines": _bound(r.symbolic_vs_numeric, ENGINES_SHOWN)
+                if abs(r.symbolic - r.numeric) > check.engine_floor
+                else f"< {ENGINES_SHOWN:.0e}",
+                "rel_fd": _bound(r.vs_finite_difference, check.fd_bound(r)),
             }
             for k, r in enumerate(check.rows)
         ],
