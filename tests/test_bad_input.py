@@ -336,7 +336,10 @@ def test_reserved_name_and_saturation(tmp_path, capsys):
     sat = GOOD.replace('"half_sse"', '"binary_cross_entropy"').replace(
         "weights = [[0.5, 0.6]]", "weights = [[500, 600]]"
     )
+    # with target 1 the saturated term is 0·ln 0 = 0 (issue 15); with target 0.5 ln(1 - 1) is needed: an error
     rc, err = run(tmp_path, capsys, sat)
+    assert rc == 0, err
+    rc, err = run(tmp_path, capsys, sat.replace("targets = [1.0]", "targets = [0.5]"))
     assert_clean_error(rc, err, "cannot be computed", "saturated")
 
 

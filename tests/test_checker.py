@@ -204,7 +204,7 @@ def test_cli_exit_status_and_formats(tmp_path, capsys):
         ('[[claim]]\nquantity = "w5+"\nvalue = "0.3"\npage = 3\n', ["claim[0].page", "unknown key"]),
         ("[[claim]\n", ["malformed TOML"]),
         ('title = "x"\n', ["title", "[[claim]]"]),
-        ('[[claim]]\nquantity = "dE_total/dw5"\nvalue = "0.1"\nafter_steps = 5\n', ["after_steps"]),
+        ('[[claim]]\nquantity = "dE_total/dw5"\nvalue = "0.1"\nafter_steps = 0\n', ["after_steps"]),
     ],
 )
 def test_bad_claims_files(tmp_path, capsys, text, fragments):

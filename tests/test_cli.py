@@ -102,7 +102,7 @@ def test_text_walkthrough_shows_the_chain_rule(capsys):
     assert main(["explain", "mazur"]) == 0
     out = capsys.readouterr().out
     assert (
-        "∂E_total/∂w5 = ∂E_total/∂out_o1·∂out_o1/∂net_o1·∂net_o1/∂w5 = 0.74136507·0.186815602·0.593269992 = 0.082167041"
+        "∂E_total/∂w5 = ∂E_total/∂out_o1·∂out_o1/∂net_o1·∂net_o1/∂w5 = 0.741365070·0.186815602·0.593269992 = 0.082167041"
         in out
     )
     assert "∂E_total/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1" in out

@@ -315,11 +315,12 @@ def test_from_torch_linear_without_bias_gets_a_fixed_zero():
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Linear(2, 1)),
-            "from_torch(): layer 1 (Dropout) is not supported",
+            "from_torch(): the Dropout after Linear layer 1 is in training mode, where PyTorch draws its own mask: "
+            "call model.eval()",
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=2), nn.Linear(2, 1)),
-            "from_torch(): layer 1 (Softplus(beta=2, threshold=20)) is not supported: only the default",
+            "from_torch(): layer 1 (Softplus(beta=2, threshold=20)) is not supported: only the default beta=1",
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=0)),
@@ -342,8 +343,17 @@ def test_from_torch_linear_without_bias_gets_a_fixed_zero():
             "from_torch(): layer 1 (Linear(2, 1)) takes 2 inputs, but layer 0 gives 3",
         ),
         (
-            lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2))),
-            "from_torch(): layer 0 (Sequential) is not supported",
+            lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.GELU())),
+            "from_torch(): layer 0.1 (GELU) is not supported; supported:",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)),
+            "from_torch(): layer 1 (BatchNorm1d(2)) is in training mode: the tutor reads batch normalization with "
+            "its running statistics; call model.eval() first",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Dropout(0.5)),
+            "from_torch(): layer 2 (Dropout) follows the output layer",
         ),
         (lambda nn: nn.Sequential(), "from_torch(): the model has no Linear layer"),
         (lambda nn: nn.ReLU(), "from_torch(): expected an nn.Sequential of Linear layers and activations, got ReLU"),
@@ -386,3 +396,58 @@ def test_mazur_as_a_float64_torch_model_checks_against_the_spec():
     assert report.ok and {r.key for r in report.gradients()} >= {"dE_total/dw5", "dE_total/db1"}
     e = tutor.explain(model, x=[0.05, 0.10], y=[0.01, 0.99], loss="half_sse", learning_rate=0.5)
     assert round(e.values["w2_11+"], 8) == 0.35891648 and e.framework_check.ok
+
+
+# -- issue 17: nested Sequential, Dropout, BatchNorm1d in eval mode, logits with CrossEntropyLoss ------------
+
+
+def test_from_torch_opens_nested_sequentials_and_reads_logits_as_softmax_cross_entropy():
+    torch = require_module("torch")
+    nn = torch.nn
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.Dropout(0.5), nn.Linear(3, 3)).eval()
+    net = from_torch(model, [0.5, -1.0], [0.0, 1.0, 0.0], loss="categorical_cross_entropy")
+    assert [layer.activation for layer in net.layers] == ["relu", "softmax"]
+    assert "read as softmax with cross-entropy" in net.description
+    report = torch_gradient_check(net, model)
+    assert report.ok and len(report.gradients()) == net.parameter_count
+    # the loss is torch's CrossEntropyLoss on the logits
+    x = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    ce = nn.CrossEntropyLoss()(model.double()(x), torch.tensor([1]))
+    from tutor.engine.symbolic import explain_step
+
+    walk = explain_step(net)
+    assert walk.value(walk.loss) == pytest.approx(float(ce.detach()), rel=1e-12)
+
+
+def test_from_torch_dropout_in_training_mode_takes_the_given_mask():
+    torch = require_module("torch")
+    nn = torch.nn
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Dropout(0.5), nn.Linear(3, 1))
+    net = from_torch(model, [0.5, -1.0], [0.2], dropout_mask=[[1, 0, 1]])
+    assert net.training.dropout_mask == ((1.0, 0.0, 1.0),) and net.training.dropout_rate == 0.5
+    report = torch_gradient_check(net, model)
+    assert report.ok and report.max_rel < 1e-12
+    model.eval()
+    with pytest.raises(TutorError, match="dropout_mask is for Dropout modules in training mode"):
+        from_torch(model, [0.5, -1.0], [0.2], dropout_mask=[[1, 0, 1]])
+
+
+def test_from_torch_folds_batchnorm_in_eval_mode():
+    torch = require_module("torch")
+    nn = torch.nn
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Sigmoid(), nn.Linear(3, 1)).double()
+    model(torch.randn(8, 2, dtype=torch.float64))  # running statistics from one batch
+    model.eval()
+    net = from_torch(model, [0.5, -1.0], [0.3])
+    x = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    from tutor.engine.symbolic import explain_step
+
+    walk = explain_step(net)
+    out = walk.value(walk.forward[-1][0].out)
+    assert out == pytest.approx(float(model(x)[0, 0]), rel=1e-12)
+    report = torch_gradient_check(net, model)
+    assert report.ok  # the forward pass and the unfolded layers' gradients
+    assert any("BatchNorm1d folded in" in n for n in report.notes)

@@ -62,7 +62,7 @@ def test_questions_follow_the_step_in_order_and_match_the_numeric_engine(spec):
 
 
 def test_updated_first_keeps_the_computation_order():
-    quiz = Quiz(load("mazur").with_conventions(update_order="updated-first"), digits=4)
+    quiz = Quiz(load("mazur").with_conventions(update_order="updated-first"), digits=4, everything=True)
     keys = [q.key for q in quiz.questions]
     # the hidden factor uses w5+, so w5+ must be asked first
     assert keys.index("w5+") < keys.index("dnet_o1/dout_h1")
@@ -94,7 +94,7 @@ def test_tolerance_policies():
 
 
 def test_perfect_run_scores_every_section():
-    quiz = Quiz(load("mazur"), digits=4)
+    quiz = Quiz(load("mazur"), digits=4, tries=1)
     for q in quiz.questions:
         assert quiz.respond(q.shown).verdict == "correct"
     assert quiz.current is None and quiz.ended == "completed"
@@ -105,7 +105,7 @@ def test_perfect_run_scores_every_section():
 
 
 def test_carried_forward_credit_after_an_early_mistake():
-    quiz = Quiz(load("mazur"), digits=4)
+    quiz = Quiz(load("mazur"), digits=4, tries=1)
     v = quiz.walk.values()
     wrong = v["net_h1"] + 0.05
     assert quiz.respond(r4(wrong)).verdict == "wrong"
@@ -138,7 +138,25 @@ def mazur_cases(v):
         "wrong-input": ("dE_total/dw5", v["dE_total/dout_o1"] * v["dout_o1/dnet_o1"] * v["out_h2"]),
         "forgot-learning-rate": ("w5+", v["w5"] - v["dE_total/dw5"]),
         "gradient-added": ("w6+", v["w6"] + v["eta"] * v["dE_total/dw6"]),
+        # typed with 2 decimals where 4 are asked: a string, typed as it stands
+        "too-few-decimals": ("E_total", format_fixed(v["E_total"], 2)),
+        "rounded-too-early": ("dE_total/dw7", early_gradient_w7(v)),
     }
+
+
+def early_gradient_w7(v):
+    """dE_total/dw7 worked out by hand with every value before it rounded to 2 decimals and carried."""
+
+    def r2(x):
+        return float(format_fixed(x, 2))
+
+    h = [r2(sigmoid(r2(v[a] * v["i1"] + v[b] * v["i2"] + v["b1"]))) for a, b in (("w1", "w2"), ("w3", "w4"))]
+    out_o2 = r2(sigmoid(r2(v["w7"] * h[0] + v["w8"] * h[1] + v["b2"])))
+    return r2(out_o2 - v["target_o2"]) * r2(out_o2 * (1 - out_o2)) * h[0]
+
+
+def as_typed(wrong) -> str:
+    return wrong if isinstance(wrong, str) else r4(wrong)
 
 
 def mse_case(v):
@@ -146,23 +164,23 @@ def mse_case(v):
 
 
 def mse_quiz() -> Quiz:
-    return Quiz(randomnet.generate(4, randomnet.Options(shape=(2, 2, 2), loss="mse")))
+    return Quiz(randomnet.generate(4, randomnet.Options(shape=(2, 2, 2), loss="mse")), tries=1)
 
 
 @pytest.mark.parametrize("misconception", sorted(set(MISCONCEPTIONS) - {"old-weights-in-hidden-delta"}))
 def test_each_misconception_is_named(misconception):
-    quiz = mse_quiz() if misconception == "forgot-mean" else Quiz(load("mazur"), digits=4)
+    quiz = mse_quiz() if misconception == "forgot-mean" else Quiz(load("mazur"), digits=4, tries=1)
     cases = (mse_case if misconception == "forgot-mean" else mazur_cases)(quiz.walk.values())
     key, wrong = cases[misconception]
     answer_until(quiz, key)
-    fb = quiz.respond(r4(wrong))
+    fb = quiz.respond(as_typed(wrong))
     assert fb.verdict == "wrong"
     assert fb.answer.diagnosis is not None and fb.answer.diagnosis.misconception == misconception
-    assert MISCONCEPTIONS[misconception] in fb.message
+    assert f"Diagnosis: {MISCONCEPTIONS[misconception]}" in fb.message
 
 
 def test_old_weights_named_under_updated_first():
-    quiz = Quiz(load("mazur").with_conventions(update_order="updated-first"), digits=4)
+    quiz = Quiz(load("mazur").with_conventions(update_order="updated-first"), digits=4, tries=1)
     v = quiz.walk.values()
     answer_until(quiz, "dE_o1/dout_h1")
     fb = quiz.respond(r4(v["dE_o1/dnet_o1"] * v["w5"]))
@@ -171,7 +189,7 @@ def test_old_weights_named_under_updated_first():
 
 def test_misconceptions_come_from_the_derivation_not_from_the_question():
     # The same generator names mistakes on networks it has never seen: a random tanh network's hidden delta.
-    quiz = Quiz(randomnet.generate(8, randomnet.Options(shape=(3, 2, 2), activation="tanh")))
+    quiz = Quiz(randomnet.generate(8, randomnet.Options(shape=(3, 2, 2), activation="tanh")), tries=1)
     v = quiz.walk.values()
     answer_until(quiz, "dout_h1/dnet_h1")
     fb = quiz.respond(r4(1 - v["net_h1"] ** 2))  # tanh' = 1 - out^2, evaluated at net
@@ -193,7 +211,7 @@ def test_misconceptions_come_from_the_derivation_not_from_the_question():
 def test_nothing_crashes_on_extreme_answers(opts):
     # Values outside every form's domain (log of a negative output, exp of 1e300) leave no trace but "wrong".
     for extreme in ("1e300", "-1e300", "0", "-2", "1e-300"):
-        quiz = Quiz(randomnet.generate(5, opts))
+        quiz = Quiz(randomnet.generate(5, opts), tries=1)
         while quiz.current is not None:
             fb = quiz.respond(extreme)
             assert fb.kind == "graded" and "nan" not in fb.message.lower()
@@ -201,9 +219,9 @@ def test_nothing_crashes_on_extreme_answers(opts):
 
 
 def test_a_wrong_answer_with_no_known_mistake_has_no_diagnosis():
-    quiz = Quiz(load("mazur"), digits=4)
+    quiz = Quiz(load("mazur"), digits=4, tries=1)
     fb = quiz.respond("12.3456")
-    assert fb.verdict == "wrong" and fb.answer.diagnosis is None and "It looks like" not in fb.message
+    assert fb.verdict == "wrong" and fb.answer.diagnosis is None and "Diagnosis" not in fb.message
 
 
 def test_commands_and_garbage():
@@ -212,7 +230,11 @@ def test_commands_and_garbage():
     assert quiz.respond("abc").kind == "invalid" and quiz.current is first
     assert quiz.respond("").kind == "invalid"
     hint = quiz.respond("H")
-    assert hint.kind == "hint" and hint.message == "Hint: s = W1·X1 + W2·X2 + b·1" and quiz.current is first
+    assert (
+        hint.kind == "hint"
+        and hint.message == "Hint 1 of 3 (the formula): s = W1·X1 + W2·X2 + b·1"
+        and quiz.current is first
+    )
     assert quiz.respond("s").kind == "skipped" and quiz.current.number == 2
     assert quiz.respond("q").kind == "quit" and quiz.current is None and quiz.ended == "quit"
     record = json.loads(json.dumps(quiz.record()))
@@ -224,7 +246,7 @@ def test_commands_and_garbage():
 
 
 def test_answers_file_is_graded_with_the_same_report(tmp_path, capsys):
-    quiz = Quiz(load("mazur"), digits=4)
+    quiz = Quiz(load("mazur"), digits=4, tries=1)
     qs, v = quiz.questions, quiz.walk.values()
     wrong = v["net_h1"] + 0.05
     lines = [
@@ -376,12 +398,12 @@ def test_tty_perfect_run(pexpect, tmp_path):
 
 
 def test_tty_early_mistake_then_credited(pexpect):
-    quiz = Quiz(load("mazur"), digits=4)
+    quiz = Quiz(load("mazur"), digits=4, tries=1)
     v = quiz.walk.values()
     wrong = v["net_h1"] + 0.05
     out_h1 = float(r4(sigmoid(wrong)))
     plan = {"net_h1": r4(wrong), "out_h1": r4(out_h1), "net_o1": r4(v["w5"] * out_h1 + v["w6"] * v["out_h2"] + v["b2"])}
-    child = spawn(pexpect, "mazur", "--digits", "4")
+    child = spawn(pexpect, "mazur", "--digits", "4", "--tries", "1")
     for q in quiz.questions[:5]:
         child.expect_exact(quiz.prompt(q))
         child.sendline(plan.get(q.key, q.shown))
@@ -396,20 +418,20 @@ def test_tty_early_mistake_then_credited(pexpect):
 @pytest.mark.parametrize("network", ["mazur", "mse"])
 def test_tty_each_misconception_named(pexpect, network):
     if network == "mazur":
-        quiz, args = Quiz(load("mazur"), digits=4), ["mazur", "--digits", "4"]
+        quiz, args = Quiz(load("mazur"), digits=4, tries=1), ["mazur", "--digits", "4"]
         cases = mazur_cases(quiz.walk.values())
     else:
         quiz, args = mse_quiz(), ["--random", "--seed", "4", "--shape", "2-2-2", "--loss", "mse"]
         cases = mse_case(quiz.walk.values())
     plan = {key: (name, wrong) for name, (key, wrong) in cases.items()}
     last = max(q.number for q in quiz.questions if q.key in plan)
-    child = spawn(pexpect, *args)
+    child = spawn(pexpect, *args, "--tries", "1")
     for q in quiz.questions[:last]:
         child.expect_exact(quiz.prompt(q))
         if q.key in plan:
             name, wrong = plan[q.key]
-            child.sendline(r4(wrong))
-            child.expect_exact(f"It looks like {MISCONCEPTIONS[name]}")
+            child.sendline(as_typed(wrong))
+            child.expect_exact(f"Diagnosis: {MISCONCEPTIONS[name]}")
         else:
             child.sendline(q.shown)
             child.expect_exact("Right")
@@ -429,7 +451,7 @@ def test_tty_garbage_then_end_of_input(pexpect):
         ("abc", "'abc' is not a number"),
         ("", "Type a number"),
         ("1/2", "is not a number"),
-        ("h", f"Hint: {q1.hint}"),
+        ("h", f"Hint 1 of 3 (the formula): {q1.hint}"),
     ]:
         child.sendline(garbage)
         child.expect_exact(reply)

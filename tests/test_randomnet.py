@@ -112,8 +112,9 @@ def test_well_conditioned_rejects_kinks_and_saturation():
     "call,fragments",
     [
         (lambda: randomnet.parse_shape("2-x-1"), ["--shape", "like 2-2-1", "'2-x-1'"]),
-        (lambda: randomnet.parse_shape("2"), ["--shape", "2 to 5"]),
-        (lambda: randomnet.parse_shape("2-7-1"), ["--shape", "from 1 to 6"]),
+        (lambda: randomnet.parse_shape("2"), ["--shape", "2 to 8"]),
+        (lambda: randomnet.parse_shape("2-11-1"), ["--shape", "from 1 to 10"]),
+        (lambda: randomnet.parse_shape("2-2-2-2-2-2-2-2-2"), ["--shape", "2 to 8"]),
         (lambda: randomnet.check_seed(-1), ["--seed", "0 to 4294967295"]),
         (lambda: randomnet.check_seed(2**32), ["--seed", "0 to 4294967295"]),
         (

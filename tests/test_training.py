@@ -360,17 +360,3 @@ def test_train_show_and_bad_options(capsys):
         assert main(["train", "mazur", "--epochs", "6", *bad]) == 2
         err = capsys.readouterr().err
         assert frag in err and len(err.strip().splitlines()) == 1
-
-
-@pytest.mark.parametrize("name", ["mazur", "appendix-b"])
-@pytest.mark.parametrize("conv", [{}, {"update_order": "updated-first"}, {"update_biases": True}])
-def test_the_lean_loop_is_the_general_step(monkeypatch, name, conv):
-    """Plain descent on one example takes a lean loop; it must give the same floats as the general step."""
-    net = load(name).with_conventions(**conv)
-    fast = training.run(net, 300, keep=lambda n: n in (1, 150))
-    monkeypatch.setattr(training, "_lean", lambda net: False)
-    slow = training.run(net, 300)
-    assert fast.losses == slow.losses and fast.epoch_loss == slow.epoch_loss
-    assert all(np.array_equal(a, b) for a, b in zip(fast.W, slow.W))
-    assert all(np.array_equal(a, b) for a, b in zip(fast.b, slow.b))
-    assert sorted(fast.steps) == [1, 150]

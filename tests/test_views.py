@@ -63,6 +63,6 @@ def test_vanishing_gradients_sigmoid_against_relu():
 def test_views_on_the_command_line(capsys):
     assert main(["explain", "mazur", "--no-check", "--view", "matrix", "--view", "paths"]) == 0
     out = capsys.readouterr().out
-    assert "BP2: δ¹ = ((W²)ᵀ δ²) ⊙ σ'(z¹)" in out
+    assert "BP2: δ¹ = ((W²)ᵀ δ²) ⊙ σ′(z¹)" in out
     assert "sum over the paths = 0.000438568  (∂E_total/∂w1 = 0.000438568 by the chain rule)" in out
     assert main(["explain", "mazur", "--view", "paths", "--format", "json"]) == 2

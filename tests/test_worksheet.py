@@ -17,9 +17,9 @@ from tutor.engine.symbolic import explain_step
 from tutor.render import render_markdown
 from tutor.spec import load
 from tutor.spec.rounding import format_fixed
-from tutor.teach import worksheet
+from tutor.teach import lms, worksheet
 from tutor.teach.diagnose import Tolerance
-from tutor.teach.quiz import Quiz, questions
+from tutor.teach.quiz import Quiz, aim, questions
 
 from .conftest import pdf_pages, require_program
 from .test_bad_input import assert_clean_error
@@ -57,6 +57,8 @@ def thirty(tmp_path_factory):
                 str(out),
                 "--moodle",
                 str(out / "bank.xml"),
+                "--moodle-style",
+                "bank",
             ]
         )
         == 0
@@ -70,7 +72,7 @@ def test_thirty_answer_keys_carry_the_engines_numbers(thirty):
     for folder in folders:
         # the variant's own spec file, computed afresh by both engines
         walk = explain_step(load(str(folder / "spec.toml")))
-        qs = questions(walk, Tolerance("dp", 4))
+        qs = aim(questions(walk, Tolerance("dp", 4)))  # the boxes: every quantity that does not only copy one
         numeric = numeric_values(walk)
         # the full walk-through is the handout renderer's, of the same network
         assert (folder / "walkthrough.md").read_text(encoding="utf-8") == render_markdown(walk)
@@ -98,6 +100,8 @@ def test_the_same_seed_gives_the_same_files_and_other_seeds_other_networks(tmp_p
         "2-2-2",
         "--moodle",
         str(tmp_path / "again" / "bank.xml"),
+        "--moodle-style",
+        "bank",
     )
     assert files(again) == files(thirty)
     specs = [(f / "spec.toml").read_text(encoding="utf-8") for f in sorted(thirty.glob("variant-*"))]
@@ -106,7 +110,9 @@ def test_the_same_seed_gives_the_same_files_and_other_seeds_other_networks(tmp_p
 
 def test_variant_k_is_the_quiz_of_seed_s_plus_k_minus_1(thirty):
     sheet = (thirty / "variant-07" / "sheet.md").read_text(encoding="utf-8")
-    assert "quiz --random --seed 506 --shape 2-2-2" in sheet
+    key = (thirty / "variant-07" / "key.md").read_text(encoding="utf-8")
+    # the practice command shows every answer with 's': on the key, never on the student's sheet
+    assert "quiz --random --seed 506 --shape 2-2-2" in key and "quiz" not in sheet
     variant = next(v for v in worksheet.variants(7, 500, worksheet.randomnet.options("2-2-2")) if v.number == 7)
     quiz = Quiz(load(str(thirty / "variant-07" / "spec.toml")))
     assert [(q.key, q.shown) for q in quiz.questions] == [(q.key, q.shown) for q in variant.questions]
@@ -127,14 +133,20 @@ def test_moodle_bank_has_one_numerical_question_per_quantity_with_its_tolerance(
     for k, (name, items) in enumerate(categories.items(), 1):
         assert f"Variant {k:03d} (seed {499 + k})" in name
         walk = explain_step(load(str(thirty / f"variant-{k:02d}" / "spec.toml")))
-        qs = questions(walk, Tolerance("dp", 4))
+        qs = aim(questions(walk, Tolerance("dp", 4)))
         assert len(items) == len(qs)
         for q, item in zip(qs, items):
             answers = item.findall("answer")
-            assert len(answers) == 1 and answers[0].get("fraction") == "100"
-            assert float(answers[0].findtext("text")) == float(format_fixed(walk.value(q.key), 4))
-            assert float(answers[0].findtext("tolerance")) == 0.0001  # the stated 4 decimal places
-            assert "to 4 decimal places" in item.findtext("questiontext/text")
+            assert answers[0].get("fraction") == "100"
+            value = float(answers[0].findtext("text"))
+            assert value == float(format_fixed(walk.value(q.key), 4))
+            # one unit of the 4th decimal, but at most 2 % of the key and at least half a unit
+            assert float(answers[0].findtext("tolerance")) == lms.tolerance(value, 0.0001)
+            assert value == 0 or float(answers[0].findtext("tolerance")) <= max(0.02 * abs(value), 0.00005)
+            for wrong in answers[1:]:  # the misconceptions' values, at 0 % with a feedback naming the mistake
+                assert wrong.get("fraction") == "0" and "It looks like" in wrong.findtext("feedback/text")
+                assert abs(float(wrong.findtext("text")) - value) > float(answers[0].findtext("tolerance"))
+            assert "\\to" in item.findtext("questiontext/text")  # the wiring: which weight joins which neurons
             assert q.key in item.findtext("name/text")
 
 
@@ -152,9 +164,12 @@ def test_significant_figures_tolerance_reaches_moodle(tmp_path):
         "md",
         "--moodle",
         str(tmp_path / "bank.xml"),
+        "--moodle-style",
+        "bank",
     )
     assert not list(out.rglob("*.tex"))
     root = ET.parse(tmp_path / "bank.xml").getroot()
+    assert root.findall("question[@type='numerical']")
     for item in root.findall("question[@type='numerical']"):
         value = float(item.findtext("answer/text"))
         expected = 10.0 ** (math.floor(math.log10(abs(value))) - 2)  # one unit of the third significant figure

@@ -22,6 +22,7 @@ __all__ = [
     "explain",
     "check",
     "quiz",
+    "self_check",
     "from_numpy",
     "from_torch",
     "torch_gradient_check",
@@ -49,7 +50,7 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
-    if name in ("explain", "check", "quiz"):
+    if name in ("explain", "check", "quiz", "self_check"):
         from . import api
 
         return getattr(api, name)

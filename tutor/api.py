@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .notebook import CheckReport, Explanation
+from .notebook import CheckReport, Explanation, SelfCheck
 from .spec.errors import TutorError
 
 _NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
@@ -74,6 +74,19 @@ def explain(
 
     where = "explain()"
     model = None
+    from .interop import micrograd
+    from .spec import graph as graphspec
+
+    if isinstance(net, (str, Path)) and graphspec.is_graph(net):
+        if x is not None or y is not None or build:
+            raise TutorError("a graph spec carries its own leaf values: give it alone", where)
+        from .engine.graph import explain_graph
+
+        return micrograd.GraphExplanation(explain_graph(graphspec.load(net)), [])
+    if micrograd.is_micrograd_value(net):
+        if x is not None or y is not None or build:
+            raise TutorError("a micrograd Value carries its own numbers: give it alone", where)
+        return micrograd.explain_value(net)
     if interop.is_torch_module(net):
         _unknown(build, _TORCH_OPTIONS, "a PyTorch model", where)
         if x is None or y is None:
@@ -150,7 +163,6 @@ def check(
     >>> report.ok, report.verdicts[1].correct_printed
     (True, '0.3589')
     """
-    from .engine.symbolic import explain_step
     from .spec.resources import example_claims
     from .teach import checker
 
@@ -158,7 +170,7 @@ def check(
     net = _network(spec, where).with_conventions(
         rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
     )
-    keys = explain_step(net).quantities
+    keys = checker.quantity_names(net)
     if claims is None:
         path = example_claims(str(spec)) if isinstance(spec, (str, Path)) else None
         if path is None:
@@ -189,12 +201,21 @@ def quiz(
     digits: int | None = None,
     rounding: str | None = None,
     tolerance: str | None = None,
+    sections: Sequence[str] | None = None,
+    layer: int | None = None,
+    neuron: str | None = None,
+    param: str | None = None,
+    everything: bool = False,
+    tries: int = 2,
 ) -> Any:
     """A quiz on one training step, as ``backprop-tutor quiz``: returns a ``tutor.teach.quiz.Quiz`` to answer.
 
     ``spec`` is a network, spec file or built-in example; without it the network is a random one (``seed``,
     ``shape`` such as ``"2-2-1"``, ``activation``, ``output_activation``, ``loss``). ``digits`` is the decimals every
     value is rounded to and carried, ``rounding`` "as-printed" (default) or "exact", ``tolerance`` "4dp" or "3sf".
+    ``sections`` (forward, error, backward, gradients, updates), ``layer`` (1-based), ``neuron`` and ``param``
+    aim it, as ``--section`` and the others do; ``everything=True`` also asks the values that only copy another;
+    ``tries`` is how many answers a question takes before its value is shown.
     ``quiz.current`` is the question; ``quiz.respond(text)`` grades an answer (or "h" for a hint, "s" to skip).
     The quiz module is loaded on the first call. ``tutor.teach.quiz`` and ``tutor.api.quiz`` are this function.
 
@@ -217,11 +238,31 @@ def quiz(
     if spec is None:
         seed = randomnet.new_seed() if seed is None else seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=digits))
-        net, origin = made.network, {"seed": seed, "command": f"backprop-tutor quiz --random {made.command}"}
+        net, origin = made.network, module.random_origin(made)
     else:
         if seed is not None or any(v is not None for v in shaping.values()):
             raise TutorError("give either a spec or the random network's seed and shape, not both", where)
         net = _network(spec, where)
         origin = {"spec": str(spec)} if isinstance(spec, (str, Path)) else {}
     tol = Tolerance.parse(tolerance, digits or net.conventions.digits, option="tolerance")
-    return module.Quiz(net, tol, digits=digits, rounding=rounding, origin=origin)
+    return module.Quiz(
+        net,
+        tol,
+        digits=digits,
+        rounding=rounding,
+        origin=origin,
+        sections=sections,
+        layer=layer,
+        neuron=neuron,
+        param=param,
+        everything=everything,
+        tries=tries,
+    )
+
+
+def self_check(spec: Any = None, **options: Any) -> SelfCheck:
+    """The quiz of :func:`quiz` (same arguments) as a self-check page: answer boxes graded in the browser.
+
+    Jupyter shows it as the cell's output; ``.save("page.html")`` writes the offline page.
+    """
+    return SelfCheck(quiz(spec, **options))

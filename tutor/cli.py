@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -34,6 +36,16 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("spec", metavar="SPEC", help="a spec file (TOML) or a built-in example: see 'examples'")
     e.add_argument("--format", "-f", default="text", choices=["text", "json", "md", "tex", "html", "pdf"])
     e.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    e.add_argument(
+        "--interactive",
+        action="store_true",
+        help="with --format html: next/previous controls reveal one calculation a step and highlight it in the diagram",
+    )
+    e.add_argument(
+        "--self-check",
+        action="store_true",
+        help="write an HTML page with an answer box for every quantity, graded in the browser as the quiz grades",
+    )
     _add_conventions(e)
     e.add_argument(
         "--steps", type=int, metavar="N", help="also repeat the step N times and report the loss before and after each"
@@ -44,17 +56,28 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--view",
         action="append",
-        choices=["matrix", "paths", "magnitudes"],
+        choices=["matrix", "paths", "magnitudes", "graph"],
         default=[],
         help="also show BP1-BP4 with the matrices, every path from a parameter to the loss, or the "
-        "size of the gradient layer by layer (may be repeated)",
+        "size of the gradient layer by layer (may be repeated); 'graph' instead shows the network as its "
+        "computational graph, gate by gate",
     )
+    e.add_argument(
+        "--of",
+        metavar="NAME",
+        help="a graph spec: the node whose gradient is taken (default: the spec's output); a network spec: "
+        "the gradient of this output (upstream 1) instead of the loss",
+    )
+    e.add_argument("--upstream", type=float, metavar="G", help="a graph spec: seed the output with gradient G")
+    e.add_argument("--step", type=float, metavar="ETA", help="a graph spec: also update every leaf with step ETA")
+    e.add_argument("--ascent", action="store_true", help="a graph spec: step along the gradient, not against it")
     e.add_argument(
         "--notation",
         choices=["spec", "layered"],
         default="spec",
         help="the spec's own names (default) or the z/a/delta notation of BP1-BP4",
     )
+    _add_layout(e)
 
     c = sub.add_parser(
         "check",
@@ -87,6 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     t.add_argument("--plot", metavar="FILE", help="draw the loss curve to FILE (.png or .svg; needs matplotlib)")
     _add_conventions(t)
+    _add_layout(t)
 
     sub.add_parser("examples", help="list the built-in examples")
 
@@ -112,7 +136,29 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--answers", metavar="FILE", help="grade a file of answers (one a line, or KEY = ANSWER) instead of asking"
     )
-    q.add_argument("--results", metavar="FILE", help="write every question, answer, verdict and diagnosis as JSON")
+    q.add_argument(
+        "--results",
+        metavar="FILE",
+        help="write every question, answer, verdict and diagnosis as JSON, after every answer (to --resume from)",
+    )
+    q.add_argument("--resume", metavar="FILE", help="go on with the quiz of a --results file where it stopped")
+    q.add_argument(
+        "--section",
+        action="append",
+        choices=["forward", "error", "backward", "gradients", "updates"],
+        help="ask only this part of the step (may be repeated)",
+    )
+    q.add_argument("--layer", type=int, metavar="L", help="ask only about layer L (1 is the first hidden layer)")
+    q.add_argument("--neuron", metavar="NAME", help="ask only about this neuron (e.g. h1)")
+    q.add_argument("--param", metavar="NAME", help="ask only this parameter's gradient and update (e.g. w5)")
+    q.add_argument("--all", action="store_true", help="also ask the values that only copy another (dnet/dw = an input)")
+    q.add_argument(
+        "--tries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answers a question takes before its value is shown (default 2)",
+    )
 
     w = sub.add_parser(
         "worksheet",
@@ -126,9 +172,38 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_random_network(w)
     w.add_argument("--output", "-o", metavar="DIR", required=True, help="the folder to write variant-01/, ... into")
-    w.add_argument("--format", default="all", choices=["all", "md", "tex"], help="Markdown, LaTeX or both (default)")
+    w.add_argument(
+        "--format",
+        default="all",
+        choices=["all", "md", "tex", "html"],
+        help="Markdown, LaTeX or both (default); html: a self-check page per variant that grades answers offline",
+    )
     w.add_argument("--pdf", action="store_true", help="also compile every LaTeX file with pdflatex")
-    w.add_argument("--moodle", metavar="FILE", help="also write the questions as a Moodle XML question bank")
+    w.add_argument(
+        "--moodle",
+        metavar="FILE",
+        help="also write the questions as Moodle XML: one Cloze question a variant (see --moodle-style)",
+    )
+    w.add_argument(
+        "--moodle-style",
+        choices=["cloze", "bank"],
+        default="cloze",
+        help="cloze: a variant is one question with every box (default); bank: one numerical question a quantity",
+    )
+    w.add_argument("--gift", metavar="FILE", help="also write the questions in Moodle's GIFT text format")
+    w.add_argument("--qti", metavar="FILE", help="also write a QTI 1.2 package (.zip) that Canvas imports")
+    w.add_argument(
+        "--blanks",
+        metavar="SECTIONS",
+        help="which quantities become boxes: all (default) or a comma list of forward, error, backward, gradients, "
+        "updates; the values before the last box are given",
+    )
+    w.add_argument(
+        "--force", action="store_true", help="overwrite files in the folder that an earlier worksheet run did not write"
+    )
+    w.add_argument(
+        "--spec", metavar="GRAPH", help="a graph spec: write its sheet.md and key.md (every node's value and gradient)"
+    )
 
     r = sub.add_parser(
         "regenerate",
@@ -175,6 +250,12 @@ def _add_random_network(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tolerance", metavar="T", help="4dp (decimal places) or 3sf (significant figures); default: D decimal places"
     )
+    p.add_argument(
+        "--nice",
+        action="store_true",
+        help="a hand-computable network: one-decimal weights and biases, inputs such as 1, -1, 0.5, no dead "
+        "ReLU or saturated sigmoid",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,11 +269,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        _check_paths(args)
         with warnings.catch_warnings():
             # Overflow inside NumPy is checked where it matters (finite values or a one-line error);
             # its warnings would only add lines to a student's terminal.
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _COMMANDS[args.command](args)
+            warnings.showwarning = _show_warning
+            status = _COMMANDS[args.command](args)
+        _flush_stdout()
+        return status
     except TutorError as exc:
         # an error found in the network itself (a step's gradient, a value out of range) names the spec it came from
         spec = getattr(locals().get("args"), "spec", None)
@@ -202,8 +287,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader left (| head): what it read was complete
+        _detach_stdout()
         return 0
+    except _StdoutError as exc:
+        print(f"{PROG}: error: standard output: cannot write ({exc.args[0]})", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the last net: a print to a closed or full standard output, a file gone meanwhile
+        if exc.filename is None:
+            _detach_stdout()
+        place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "standard output"
+        print(f"{PROG}: error: {place}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning is one line on stderr, like an error, without the source line Python would add."""
+    text = " ".join(str(message).split())
+    print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+
+class _StdoutError(Exception):
+    """Standard output failed (a full disk, a file-size limit): reported on one line, never a traceback."""
+
+
+def _stdout_failed(exc: OSError) -> _StdoutError:
+    _detach_stdout()
+    return _StdoutError(exc.strerror or str(exc))
+
+
+def _detach_stdout() -> None:
+    """Point standard output at /dev/null so the interpreter's final flush does not fail a second time."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _stdout_failed(exc) from None
+
+
+# Every option that names a file or folder, checked before any work: empty and over-long paths are one line.
+_PATH_OPTIONS = {
+    "spec": "SPEC",
+    "claims": "CLAIMS",
+    "output": "--output",
+    "answers": "--answers",
+    "results": "--results",
+    "template_dir": "--template-dir",
+    "plot": "--plot",
+    "moodle": "--moodle",
+}
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    from .spec.resources import check_path
+
+    for key, option in _PATH_OPTIONS.items():
+        value = getattr(args, key, None)
+        if value is not None:
+            check_path(value, f"{option} {value!r}" if len(value) <= 60 else option)
 
 
 def _load(args: argparse.Namespace):
@@ -234,14 +385,86 @@ def _progress(total: int, label: str) -> Callable[[int], None] | None:
 
 
 def _write(args: argparse.Namespace, data: str | bytes) -> None:
+    from .spec.network import MAX_OUTPUT_BYTES
+
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogateescape"))
+    if size > MAX_OUTPUT_BYTES:
+        raise TutorError(
+            f"the {args.format} document would be {size / 1e6:.0f} MB; at most {MAX_OUTPUT_BYTES / 1e6:.0f} MB "
+            "are written (more is no longer read): use a smaller network, fewer --view or another --format",
+            f"--format {args.format}",
+        )
     if args.output:
         from .spec.resources import write_file
 
         write_file(Path(args.output), data)
-    elif isinstance(data, bytes):
-        sys.stdout.buffer.write(data)
-    else:
-        sys.stdout.write(data)
+        return
+    try:
+        sys.stdout.flush()
+        try:
+            fd = sys.stdout.fileno()
+        except (OSError, ValueError, AttributeError):  # a captured stream in tests and notebooks: no descriptor
+            fd = None
+        if fd is None:
+            (sys.stdout.buffer if isinstance(data, bytes) else sys.stdout).write(data)  # type: ignore[arg-type]
+            sys.stdout.flush()
+            return
+        if isinstance(data, str):
+            data = data.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
+        # os.write and its count, not the buffered stream: under a file-size limit the stream reports the first
+        # short write as success and drops the rest, and the output would end cut short with status 0.
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view[: 1 << 20])
+            view = view[n:]
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _stdout_failed(exc) from None
+
+
+def _refuse_overwrite(output: str | None, option: str, **inputs: str | None) -> None:
+    from .spec.resources import refuse_overwrite
+
+    refuse_overwrite(output, f"{option} {output}", {k.replace("_", " "): v for k, v in inputs.items()})
+
+
+def _add_layout(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--width",
+        type=int,
+        metavar="COLUMNS",
+        help="wrap terminal text to this many columns (default: the terminal's width; unwrapped into a file or pipe)",
+    )
+    p.add_argument(
+        "--brief",
+        action="store_true",
+        help="walk through the first neuron and the first weight of each layer in full, tabulate every other value",
+    )
+    p.add_argument("--no-prose", dest="prose", action="store_false", help="leave out the explanations in words")
+
+
+def _width(args: argparse.Namespace) -> int | None:
+    """--width, else the terminal's width when text goes to a terminal (never when it goes to a file)."""
+    import shutil
+
+    if getattr(args, "width", None) is not None:
+        return args.width
+    if getattr(args, "output", None) or not sys.stdout.isatty():
+        return None
+    return max(shutil.get_terminal_size().columns, 40)
+
+
+def _render_options(args: argparse.Namespace):
+    from . import render
+
+    return render.Options(
+        template_dir=getattr(args, "template_dir", None),
+        notation=getattr(args, "notation", "spec"),
+        width=_width(args) if getattr(args, "format", "text") == "text" else None,
+        brief=getattr(args, "brief", False),
+        prose=getattr(args, "prose", True),
+    )
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -249,14 +472,46 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import numeric
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
+    from .spec import graph as graphspec
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise TutorError(f"--steps must be from 1 to 1000000, got {args.steps}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
+    _refuse_overwrite(args.output, "--output", SPEC=args.spec)
+    if graphspec.is_graph(args.spec):
+        return _explain_graph(args)
+    if args.interactive and args.format != "html":
+        raise TutorError("makes an HTML page: use it with --format html", "--interactive")
+    if args.self_check and args.format not in ("text", "html"):
+        raise TutorError("writes an HTML page: leave out --format or give --format html", "--self-check")
+    if args.self_check and (args.interactive or args.steps or args.view or args.forward_only):
+        raise TutorError(
+            "asks the whole step: leave out --interactive, --steps, --view and --forward-only",
+            "--self-check",
+        )
     net = _load(args)
-    options = render.Options(template_dir=args.template_dir, notation=args.notation)
+    if "graph" in args.view or args.of is not None:
+        return _network_graph(args, net)
+    for flag, given in (
+        ("--upstream", args.upstream is not None),
+        ("--step", args.step is not None),
+        ("--ascent", args.ascent),
+    ):
+        if given:
+            raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
+    options = _render_options(args)
+    if args.self_check:
+        from .teach import quiz, selfcheck
+
+        _write(args, selfcheck.page(quiz.Quiz(net, rounding=args.rounding, origin={"spec": args.spec})))
+        return 0
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
+        if args.interactive:
+            raise TutorError(
+                "steps through one example's plain step; this spec trains on a batch or with another optimizer",
+                "--interactive",
+            )
         return _explain_training(args, net, options)
     walk = explain_step(net, forward_only=args.forward_only)
     check = gradient_check(net, walk=walk) if (args.check and not args.forward_only) else None
@@ -267,24 +522,104 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--view shows equations and tables: use --format text, md, tex, html or pdf")
     if args.view and args.forward_only:
         raise TutorError("--view needs the backward pass: leave out --forward-only")
+    if args.interactive:
+        if args.view or args.steps:
+            raise TutorError("--interactive steps through the walk-through only: leave out --view and --steps")
+        from .render.interactive import render_interactive
+
+        _write(args, render_interactive(walk, check=check, options=options))
+        return 0
     fn = getattr(render, "render_" + _RENDERERS[args.format])
     views = tuple(dict.fromkeys(args.view))  # each view once, in the order asked
-    _write(args, fn(walk, check=check, history=history, options=options, **({"views": views} if views else {})))
+    extra: dict = {"views": views} if views else {}
+    if "magnitudes" in views and net.has_skips:  # with and without the residual connections, side by side
+        extra["twin"] = ("no skips", explain_step(net.without_skips()))
+    _write(args, fn(walk, check=check, history=history, options=options, **extra))
+    return 0
+
+
+def _network_graph(args: argparse.Namespace, net) -> int:
+    """A network spec as its computational graph (--view graph), or the gradient of one output (--of)."""
+    from .engine.graph import explain_graph
+    from .engine.symbolic import explain_step
+    from .render import Options
+    from .render.graph import render
+    from .spec import graph as graphspec
+
+    if set(args.view) - {"graph"}:
+        raise TutorError("--view graph is a document of its own: give it without the other views")
+    if not (net.training.plain and len(net.examples) == 1):
+        raise TutorError("--view graph and --of show one plain step on one example; this spec trains otherwise")
+    g = graphspec.from_network(net, output=args.of).with_options(
+        upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
+    )
+    walk = explain_graph(g)
+    compare = None
+    if args.of is None and args.upstream is None:
+        step = explain_step(net)
+        grads = walk.gradients()
+        compare = [
+            (net.layers[nb.layer].net_names[k], grads[net.layers[nb.layer].net_names[k]], step.value(nb.delta))
+            for row in step.backward
+            for k, nb in enumerate(row)
+            if net.layers[nb.layer].activation == "sigmoid"
+        ]
+    _write(args, render(walk, args.format, Options(template_dir=args.template_dir, digits=args.digits), compare))
+    return 0
+
+
+def _explain_graph(args: argparse.Namespace) -> int:
+    """explain for a graph spec: forward, backward edge by edge, the check and the optional update."""
+    from .engine.graph import explain_graph
+    from .render import Options
+    from .render.graph import render
+    from .spec import graph as graphspec
+
+    network_only = {
+        "--steps": args.steps is not None,
+        "--forward-only": args.forward_only,
+        "--no-check": not args.check,
+        "--view": bool(args.view),
+        "--rounding": args.rounding is not None,
+        "--update-order": args.update_order is not None,
+        "--update-biases": args.update_biases is not None,
+        "--notation": args.notation != "spec",
+    }
+    for flag, given in network_only.items():
+        if given:
+            raise TutorError(f"{flag} is for network specs; {args.spec!r} is a graph spec")
+    if args.digits is not None and not 1 <= args.digits <= 15:
+        raise TutorError(f"--digits must be from 1 to 15, got {args.digits}")
+    g = graphspec.load(args.spec).with_options(
+        output=args.of, upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
+    )
+    options = Options(template_dir=args.template_dir, digits=args.digits)
+    _write(args, render(explain_graph(g), args.format, options))
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .engine.symbolic import explain_step
     from .render.check import render_check
+    from .spec import graph as graphspec
     from .spec.resources import example_claims
     from .teach import checker
 
+    if graphspec.is_graph(args.spec):
+        from .teach import graphteach
+
+        claims_path = args.claims or example_claims(args.spec)
+        if claims_path is None:
+            raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
+        data = graphteach.check_claims(graphspec.load(args.spec), graphteach.load_claims(claims_path), str(claims_path))
+        _write(args, render_check(data, args.format))
+        return 0 if data["ok"] else 1
     net = _load(args)
     claims_path = args.claims or example_claims(args.spec)
     if claims_path is None:
         raise TutorError(f"give a claims file: {args.spec!r} is not a built-in example with transcribed claims")
-    walk = explain_step(net)
-    report = checker.check(net, checker.load_claims(claims_path, walk.quantities))
+    _refuse_overwrite(args.output, "--output", SPEC=args.spec, CLAIMS=str(claims_path))
+    claims = checker.load_claims(claims_path, checker.quantity_names(net))
+    report = checker.check(net, claims, progress=_progress)
     _write(args, render_check(checker.report_data(report), args.format))
     return 0 if report.ok else 1
 
@@ -323,13 +658,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TutorError(f"--epochs must be from 1 to 1000000, got {args.epochs}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
+    _refuse_overwrite(args.output, "--output", SPEC=args.spec)
+    _refuse_overwrite(args.plot, "--plot", SPEC=args.spec, FILE=args.output)
     net = _load(args)
     total = args.epochs * len(training.batches(net))
     if total > 10_000_000:
         raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
     shown = parse_show(args.show, total)
     fmt = _document_format(args.format)
-    run, texts = documents((fmt,), net, args.epochs, shown, progress=_progress(total, "training step"))
+    run, texts = documents(
+        (fmt,), net, args.epochs, shown, progress=_progress(total, "training step"), options=_render_options(args)
+    )
     if args.plot:
         from .render.plot import loss_curve
 
@@ -342,12 +681,18 @@ _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", 
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
+    from .spec import graph as graphspec
     from .spec.network import load
     from .spec.resources import example_names
 
-    names = example_names()
+    names = example_names("all")
     width = max(map(len, names))
     for name in names:
+        if graphspec.is_graph(name):
+            g = graphspec.load(name)
+            shape = f"graph, {len(g.gates)} gates"
+            print(f"{name:<{width}}  {shape:<13} {g.title}: {g.description}")
+            continue
         net = load(name)
         shape = "-".join(map(str, net.shape))
         print(f"{name:<{width}}  {shape:<13} {net.title}: {net.description}")
@@ -368,37 +713,139 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 
 def cmd_quiz(args: argparse.Namespace) -> int:
-    import json
-
     from .spec.network import load
     from .teach import quiz, randomnet
     from .teach.diagnose import Tolerance
 
     shaping = {k: getattr(args, k) for k in ("shape", "activation", "output_activation", "loss")}
-    randomly = args.random or args.seed is not None or any(v is not None for v in shaping.values())
+    randomly = args.random or args.seed is not None or args.nice or any(v is not None for v in shaping.values())
+    aiming = (args.section, args.layer, args.neuron, args.param, args.all or None, args.tries, args.digits)
+    if args.resume:
+        if args.spec or randomly or args.answers or any(v is not None for v in aiming) or args.rounding:
+            raise TutorError(
+                "--resume takes the network and the settings from the results file; give no SPEC, --random, "
+                "--answers or settings with it",
+                "--resume",
+            )
+        doc = quiz.load_results(args.resume)
+        results = args.results or args.resume
+        if args.results:
+            quiz.check_results_target(args.results)
+        qz = quiz.resume(doc, f"--resume {args.resume}")
+        return _run_quiz(qz, results, resumed_from=args.resume)
     if bool(args.spec) == randomly:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
         )
+    from .spec import graph as graphspec
+
+    if not randomly and graphspec.is_graph(args.spec):
+        from .teach.graphteach import GraphQuiz
+
+        g = graphspec.load(args.spec)
+        qz = GraphQuiz(g, Tolerance.parse(args.tolerance, args.digits or g.digits), origin={"spec": args.spec})
+        return _run_graph_quiz(args, qz)
     if randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
-        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits))
-        net, origin = made.network, {"seed": seed, "command": f"{PROG} quiz --random {made.command}"}
+        made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits, nice=args.nice))
+        net, origin = made.network, quiz.random_origin(made)
     else:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
         net, origin = load(args.spec), {"spec": args.spec}
+    if args.results:
+        quiz.check_results_target(args.results)
+    _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
+    tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
+    # a file has one answer a question, so each is final
+    tries = 1 if args.answers else (2 if args.tries is None else args.tries)
+    qz = quiz.Quiz(
+        net,
+        tolerance,
+        digits=args.digits,
+        rounding=args.rounding,
+        origin=origin,
+        sections=args.section,
+        layer=args.layer,
+        neuron=args.neuron,
+        param=args.param,
+        everything=args.all,
+        tries=tries,
+    )
+    answers = quiz.read_answers(args.answers, qz) if args.answers else None
+    return _run_quiz(qz, args.results, answers)
+
+
+def _run_quiz(qz, results: str | None, answers=None, resumed_from: str | None = None) -> int:
+    """Ask (or replay a file of answers), then the summary. The results file is rewritten after every answer
+    and once more whatever ended the quiz (the last question, q, Ctrl-C, the terminal closing, a failed
+    print): from the end of the questions on, Ctrl-C and SIGHUP only set a flag."""
+    from .teach import quiz
+
+    stop = _Stop()
+    with stop:
+        try:
+            _say(_wrapped("\n".join(qz.intro())))
+            if resumed_from:
+                _say(f"Resumed from {resumed_from}: {qz.position} of {len(qz.questions)} questions done.")
+            if answers is not None:
+                for q, text, feedback in quiz.replay(qz, answers):
+                    if stop.signal is not None:
+                        qz.end("interrupted")
+                        break
+                    head = f"\n{qz.heading(q)}\n" if qz.heading(q) else ""
+                    _say(head + f"{qz.prompt(q)}{text}\n  {feedback.message}")
+            elif qz.current is not None:
+                _ask(qz, stop, results)
+            else:
+                qz.end("completed")
+        finally:
+            stop.deferred = True
+            if qz.current is not None:
+                qz.end("interrupted")
+            if results:
+                quiz.save_results(results, qz)
+        if stop.signal == signal.SIGHUP:
+            return 129
+        return _finish(qz, results)
+
+
+def _graph_worksheet(args: argparse.Namespace) -> int:
+    """worksheet --spec GRAPH: a student sheet and its answer key for a graph spec."""
+    from .spec import graph as graphspec
+    from .spec.resources import write_file
+    from .teach.graphteach import worksheet
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise TutorError("is not a folder", f"--output {folder}")
+    files = worksheet(graphspec.load(args.spec))
+    for name in files:
+        if (folder / name).exists():
+            raise TutorError(f"{name} exists already; choose an empty folder (nothing is overwritten)", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_file(folder / name, text)
+    print(f"wrote {', '.join(files)} to {folder}")
+    return 0
+
+
+def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
+    """The quiz on a graph spec: asked (or a file of answers replayed), the summary, the results file."""
+    import json
+
+    from .teach import quiz
+
     if args.results and not Path(args.results).resolve().parent.is_dir():
         raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
-    tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
-    qz = quiz.Quiz(net, tolerance, digits=args.digits, rounding=args.rounding, origin=origin)
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
     print("\n".join(qz.intro()), flush=True)
     if answers is not None:
         for q, text, feedback in quiz.replay(qz, answers):
             print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
     else:
-        _ask(qz)
+        with _Stop() as stop:
+            _ask(qz, stop)
     print("\n" + "\n".join(qz.summary()), flush=True)
     if args.results:
         try:
@@ -410,33 +857,120 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask(qz) -> None:
-    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary."""
+class _Stop:
+    """Ctrl-C (SIGINT) and a closed terminal (SIGHUP) during a quiz: at the prompt they end it like 'q'; at any
+    other moment they are remembered and end it after the current answer, so no answer and no record is lost."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.at_prompt = False
+        self.deferred = False
+        self._old: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+        if self.at_prompt and not self.deferred:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "_Stop":
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _wrapped(text: str) -> str:
+    """Lines wrapped to the terminal's width, continuations indented under their line; unchanged when the
+    output is not a terminal (a file or a pipe keeps one line a message)."""
+    import shutil
+    import textwrap
+
+    if not sys.stdout.isatty():
+        return text
+    width = max(shutil.get_terminal_size((100, 24)).columns - 1, 40)
+    out = []
+    for line in text.split("\n"):
+        lead = line[: len(line) - len(line.lstrip(" "))]
+        out.append(
+            textwrap.fill(line, width, initial_indent="", subsequent_indent=lead + "  ", break_on_hyphens=False)
+            if len(line) > width
+            else line
+        )
+    return "\n".join(out)
+
+
+def _finish(qz, results: str | None) -> int:
+    from .teach.quiz import save_results
+
+    if results:
+        save_results(results, qz)
+    print("\n" + _wrapped("\n".join(qz.summary())), flush=True)
+    if results:
+        print(f"Results in {results}" + ("" if qz.ended == "completed" else f"; go on with --resume {results}"))
+    return 0
+
+
+def _ask(qz, stop: _Stop, results: str | None = None) -> None:
+    """The interactive quiz: the end of input and Ctrl-C end it like 'q', with the summary. With ``results``,
+    the results file is rewritten after every answer (and once more when the quiz ends)."""
+    from .teach.quiz import save_results
+
     shown = 0
-    try:
-        while (q := qz.current) is not None:
-            if q.number != shown and qz.heading(q):
+    while (q := qz.current) is not None:
+        if stop.signal is not None:
+            print()
+            qz.end("interrupted")
+            return
+        if q.number != shown:
+            if qz.heading(q):
                 print(f"\n{qz.heading(q)}")
-            shown = q.number
+            context = getattr(qz, "context", None)
+            if context is not None and context(q):
+                print(_wrapped(f"  {context(q)}"))
+        shown = q.number
+        try:
+            stop.at_prompt = True
             try:
                 line = input(qz.prompt(q))
-            except EOFError:
-                print()
-                qz.end("end of input")
-                break
-            print("  " + qz.respond(line).message, flush=True)
-    except KeyboardInterrupt:
-        print()
-        qz.end("interrupted")
+            finally:
+                stop.at_prompt = False
+        except EOFError:
+            print()
+            qz.end("end of input")
+            return
+        except KeyboardInterrupt:
+            print()
+            qz.end("interrupted")
+            return
+        feedback = qz.respond(line)
+        print(_wrapped("  " + feedback.message), flush=True)
+        if results and feedback.kind in ("graded", "retry", "hint", "skipped"):
+            save_results(results, qz)
 
 
 def cmd_worksheet(args: argparse.Namespace) -> int:
     from .teach import randomnet, worksheet
     from .teach.diagnose import Tolerance
 
+    if args.spec:
+        return _graph_worksheet(args)
     count = worksheet.check_count(args.count)
-    options = randomnet.options(args.shape, args.activation, args.output_activation, args.loss, args.digits)
+    options = randomnet.options(
+        args.shape, args.activation, args.output_activation, args.loss, args.digits, nice=args.nice
+    )
     tolerance = Tolerance.parse(args.tolerance, options.digits)
+    blanks = worksheet.parse_blanks(args.blanks)
     formats = worksheet.FORMATS if args.format == "all" else (args.format,)
     if args.pdf and "tex" not in formats:
         raise TutorError("--pdf compiles the LaTeX sheets; use it with --format tex or all", "--pdf")
@@ -446,12 +980,22 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rvariant {k}/{count}" + ("\n" if k == count else ""))
             sys.stderr.flush()
 
-    items = worksheet.variants(count, args.seed, options, tolerance)
-    written = worksheet.write(args.output, items, count, formats, args.pdf, args.moodle, tick)
-    print(
-        f"wrote {count} variant(s), {len(written)} files, to {args.output}"
-        + (f" and {args.moodle}" if args.moodle else "")
+    items = worksheet.variants(count, args.seed, options, tolerance, blanks)
+    written = worksheet.write(
+        args.output,
+        items,
+        count,
+        formats,
+        args.pdf,
+        args.moodle,
+        tick,
+        moodle_style=args.moodle_style,
+        gift=args.gift,
+        qti=args.qti,
+        force=args.force,
     )
+    extra = [f for f in (args.moodle, args.gift, args.qti) if f]
+    print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
     return 0
 
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import render
-from .spec.resources import data_dir
+from .spec.resources import data_dir, write_file
 
 TEXT_FORMATS = ("md", "tex", "html")
 STEM = "walkthrough"
 CHECK = "check.md"
+SKIPLESS = "no skips"
 DEEP = 3  # weight layers from which an explained example also shows the gradient magnitudes
+EARLY_EPOCHS = 100  # an early-stopping example trains until patience runs out, at most this many epochs
 SHOWN_STEPS = 2  # updates a training example walks through: the second starts from the first's state
 
 
@@ -43,11 +45,8 @@ class Handout:
         return self.path.read_text(encoding="utf-8") == self.text
 
     def write(self) -> None:
-        if self.pdf:
-            self.path.write_bytes(render.compile_pdf(self.text))
-        else:
-            # newline="" keeps "\n" on every platform, so the files compare equal everywhere
-            self.path.write_text(self.text, encoding="utf-8", newline="")
+        # all or nothing (a temporary file renamed); bytes as they are keep "\n" on every platform
+        write_file(self.path, render.compile_pdf(self.text) if self.pdf else self.text)
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ class Recipe:
     train: bool  # True: train for ``epochs`` and walk through every update; False: explain one step
     epochs: int = 0
     magnitudes: bool = False  # explain: add the gradient magnitudes layer by layer
+    early: bool = False  # early stopping: train up to EARLY_EPOCHS, walk through the first and the last update
 
 
 def recipe(net) -> Recipe:
@@ -66,6 +66,8 @@ def recipe(net) -> Recipe:
 
     if net.training.plain and len(net.examples) == 1:
         return Recipe(False, magnitudes=len(net.layers) >= DEEP)
+    if net.training.patience:
+        return Recipe(True, epochs=EARLY_EPOCHS, early=True)
     return Recipe(True, epochs=math.ceil(SHOWN_STEPS / len(batches(net))))
 
 
@@ -88,19 +90,41 @@ def twin(name: str, net, root: Path | None = None) -> str | None:
         return [(l.weights, l.biases) for l in n.layers]
 
     for other in names(root):
-        if other == name:
+        if other == name or _is_graph(other, root):
             continue
         o = _load(other, root)
         if o.shape != net.shape or [l.activation for l in o.layers] == [l.activation for l in net.layers]:
+            continue
+        if [l.skip for l in o.layers] != [l.skip for l in net.layers]:  # a residual twin is the net without skips
             continue
         if all(np.array_equal(a, b) for pa, pb in zip(params(o), params(net)) for a, b in zip(pa, pb)):
             return other
     return None
 
 
+def _is_graph(name: str, root: Path | None) -> bool:
+    from .spec.graph import is_graph
+
+    return is_graph(_root(root) / name / "spec.toml")
+
+
+def _graph_texts(name: str, root: Path | None) -> dict[str, str]:
+    """A graph spec's walk-through: forward, backward edge by edge, the check and its update, if any."""
+    from .engine.graph import explain_graph
+    from .render.graph import render
+    from .spec.graph import load
+
+    walk = explain_graph(load(_root(root) / name / "spec.toml"))
+    return {fmt: render(walk, fmt) for fmt in TEXT_FORMATS}
+
+
 def handouts(name: str, root: Path | None = None) -> list[Handout]:
     """Every handout of the example ``name``, made by its recipe under its own conventions and notation."""
     folder = _root(root) / name
+    if _is_graph(name, root):
+        texts = _graph_texts(name, root)
+        out = [Handout(folder / f"{STEM}.{fmt}", texts[fmt]) for fmt in TEXT_FORMATS]
+        return out + [Handout(folder / f"{STEM}.pdf", texts["tex"])]
     net = _load(name, root)
     how = recipe(net)
     texts = _training_texts(net, how) if how.train else _explained_texts(name, net, how, root)
@@ -122,6 +146,8 @@ def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str
         views = ("magnitudes",)
         other = twin(name, net, root)
         pair = (other, explain_step(_load(other, root))) if other else None
+        if net.has_skips:  # a residual network beside itself without the skips
+            pair = (SKIPLESS, explain_step(net.without_skips()))
     renderers = {"md": render.render_markdown, "tex": render.render_latex, "html": render.render_html}
     return {fmt: renderers[fmt](walk, check=check, views=views, twin=pair) for fmt in TEXT_FORMATS}
 
@@ -131,16 +157,20 @@ def _training_texts(net, how: Recipe) -> dict[str, str]:
     from .render.training import documents
 
     total = how.epochs * len(batches(net))
+    if how.early:
+        from .engine.training import run
+
+        stopped = len(run(net, how.epochs).losses)  # the numeric run alone, to know the last update taken
+        return documents(TEXT_FORMATS, net, how.epochs, {1, stopped})[1]
     return documents(TEXT_FORMATS, net, how.epochs, set(range(1, total + 1)))[1]
 
 
 def _check_report(net, claims: Path) -> str:
     """The checker's Markdown report on the example's transcribed claims, as `check SPEC --format md` writes it."""
-    from .engine.symbolic import explain_step
     from .render.check import render_check
     from .teach import checker
 
-    report = checker.check(net, checker.load_claims(claims, explain_step(net).quantities))
+    report = checker.check(net, checker.load_claims(claims, checker.quantity_names(net)))
     return render_check(checker.report_data(report), "md")
 
 

@@ -137,10 +137,12 @@ class Explanation:
         )
 
     def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+        # A notebook's own headings come first: the explanation's start two levels lower (# -> ###).
+        return markdown_fragment(self.to_markdown())
 
     def _repr_html_(self) -> str:
-        # A notebook output is part of the notebook's page: the document's styles are scoped to the output.
+        # A notebook output is part of the notebook's page: the document's styles are scoped to the output and
+        # its headings start two levels lower (<h1> -> <h3>).
         return html_fragment(self.to_html())
 
     def _repr_latex_(self) -> str:
@@ -217,6 +219,43 @@ class CheckReport:
         return f"<CheckReport of {self.report.network.title}: {len(self.verdicts)} claims: {parts}>"
 
 
+class SelfCheck:
+    """A self-check page of a quiz (``tutor.teach.quiz.Quiz``): an answer box for every quantity, graded in the
+    page with the quiz's tolerance, carried-forward credit and misconceptions (see ``tutor.teach.selfcheck``).
+
+    In a notebook it shows as the cell's output (its script and styles scoped to it); ``save("x.html")`` writes
+    the standalone offline page. Made by :func:`tutor.self_check`.
+
+    >>> import tutor
+    >>> sc = tutor.self_check("mazur")
+    >>> sc
+    <SelfCheck of Mazur's 2-2-2 network: 57 answer boxes>
+    >>> "<script>" in sc._repr_html_(), sc.to_html().startswith("<!DOCTYPE html>")
+    (True, True)
+    """
+
+    def __init__(self, quiz: Any):
+        self.quiz = quiz
+
+    def to_html(self) -> str:
+        """The standalone page, with a Content-Security-Policy that loads nothing and runs only its script."""
+        from .teach.selfcheck import page
+
+        return page(self.quiz)
+
+    def _repr_html_(self) -> str:
+        from .teach.selfcheck import fragment
+
+        return fragment(self.quiz)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the standalone page (the suffix must be .html); returns the path."""
+        return _save(path, {".html": self.to_html})
+
+    def __repr__(self) -> str:
+        return f"<SelfCheck of {self.quiz.network.title}: {len(self.quiz.questions)} answer boxes>"
+
+
 def _save(path: str | Path, writers: dict[str, Callable[[], str | bytes]]) -> Path:
     p = Path(path)
     writer = writers.get(p.suffix.lower())
@@ -251,6 +290,36 @@ def scope_css(css: str, scope: str = "." + SCOPE) -> str:
     return "\n".join(rules)
 
 
+FRAGMENT_SHIFT = 2  # heading levels a notebook fragment starts below the document's own
+
+
+def markdown_fragment(document: str, shift: int = FRAGMENT_SHIFT) -> str:
+    r"""A Markdown document with every ATX heading ``shift`` levels lower (at most level 6); fenced code and
+    display math are left alone.
+
+    >>> print(markdown_fragment("# Title\n\n## Part\n$$\n# not a heading\n$$"))
+    ### Title
+    <BLANKLINE>
+    #### Part
+    $$
+    # not a heading
+    $$
+    """
+    out, fenced = [], False
+    for line in document.split("\n"):
+        if line.startswith(("```", "$$")):
+            fenced = not fenced
+        elif not fenced and re.match(r"^#{1,6} ", line):
+            level = len(line) - len(line.lstrip("#"))
+            line = "#" * min(level + shift, 6) + line[level:]
+        out.append(line)
+    return "\n".join(out)
+
+
+def _shift_headings(html: str, shift: int = FRAGMENT_SHIFT) -> str:
+    return re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + shift, 6)}", html)
+
+
 def html_fragment(document: str) -> str:
     """The body of an HTML document in a ``<div class="backprop-tutor">``, its head's styles scoped to the div.
 
@@ -262,7 +331,7 @@ def html_fragment(document: str) -> str:
         return document
     head = document[: body.start()]
     styles = "\n".join(scope_css(s) for s in _STYLE.findall(head))
-    return f'<div class="{SCOPE}">\n<style>\n{styles}\n</style>\n{body.group(1)}</div>'
+    return f'<div class="{SCOPE}">\n<style>\n{styles}\n</style>\n{_shift_headings(body.group(1))}</div>'
 
 
 def latex_fragment(document: str) -> str:

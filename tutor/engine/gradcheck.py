@@ -7,6 +7,7 @@ compares every quantity the two engines both compute, under the network's own co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -57,14 +58,6 @@ class Row:
     symbolic: float
     numeric: float
     finite_difference: float
-    # How far a central difference can be from the true derivative here: float noise of the loss divided by
-    # the step, plus the step's truncation error. Digits below it are noise that differs between machines.
-    resolution: float = 0.0
-
-    @property
-    def resolved(self) -> bool:
-        """The finite difference agrees with the gradient to within what it can resolve."""
-        return abs(self.symbolic - self.finite_difference) <= self.resolution
 
     def rel(self, a: float, b: float) -> float:
         scale = max(abs(a), abs(b), 1e-12)
@@ -79,6 +72,13 @@ class Row:
         return abs(self.symbolic - self.finite_difference) / max(abs(self.finite_difference), 1e-3)
 
 
+# How far below its shown precision the noise of a shown estimate must lie: a central difference is shown
+# to a power of ten 1,000 times its rounding noise, so that no machine's last bits reach a shown digit.
+FD_MARGIN = 1000.0
+# Engines that agree closer than this are shown as agreeing "< 1e-12": their difference is float noise.
+ENGINES_SHOWN = 1e-12
+
+
 @dataclass(frozen=True)
 class Report:
     """The gradient-check table: every parameter's gradient from both engines and from finite differences."""
@@ -88,13 +88,34 @@ class Report:
     engine_tolerance: float = 1e-9
     fd_tolerance: float = 1e-5
     notes: list[str] = field(default_factory=list)
+    # The absolute floor of the engine comparison, tied to the network's gradient scale: two engines that sum
+    # the same terms of size S in another order differ by about 1e-16 S, so a true gradient of 1e-81 may come
+    # out as +-2e-15 and is no disagreement.
+    engine_floor: float = 0.0
+    loss: float = 1.0  # the loss where the differences are taken: their rounding noise scales with it
+
+    @property
+    def fd_quantum(self) -> float:
+        """The place a finite-difference estimate is shown to: a power of ten FD_MARGIN times its noise.
+
+        (f(x + h) - f(x - h)) / 2h carries the rounding of both losses, about 2^-52 |E| / h, and a
+        truncation error of order h^2; both scale with quantities every machine computes alike, so the
+        shown places are the same everywhere, and the digits shown are the ones the difference resolves.
+        """
+        noise = np.finfo(float).eps * max(abs(self.loss), 1e-300) / self.eps + self.eps**2
+        return float(10.0 ** math.ceil(math.log10(FD_MARGIN * noise)))
+
+    def fd_bound(self, row: Row) -> float:
+        """The relative difference that finite differences can resolve for ``row``, as a power of ten."""
+        return float(10.0 ** math.ceil(math.log10(self.fd_quantum / max(abs(row.finite_difference), 1e-3))))
 
     @property
     def ok(self) -> bool:
-        return all(
-            r.symbolic_vs_numeric <= self.engine_tolerance and r.vs_finite_difference <= self.fd_tolerance
-            for r in self.rows
-        )
+        return all(self.engines_agree(r) and r.vs_finite_difference <= self.fd_tolerance for r in self.rows)
+
+    def engines_agree(self, r: Row) -> bool:
+        diff = abs(r.symbolic - r.numeric)
+        return diff <= max(self.engine_tolerance * max(abs(r.symbolic), abs(r.numeric)), self.engine_floor)
 
 
 def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = None) -> Report:
@@ -112,24 +133,27 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     fd = central_differences(loss, theta, eps)
     ng = grad(theta)
     keys = [p.gradient for p in _params_in_flat_order(walk)]
-    res = fd_resolution(walk.value(walk.loss), eps)
-    rows = [Row(k.split("/d", 1)[1], walk.value(k), float(n), float(f), res) for k, n, f in zip(keys, ng, fd)]
+    rows = [Row(k.split("/d", 1)[1], walk.value(k), float(n), float(f)) for k, n, f in zip(keys, ng, fd)]
     notes = []
     if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
         notes.append("checked in exact arithmetic and the standard order, where the gradient is the true one")
-    return Report(rows, eps, notes=notes)
+    return Report(rows, eps, notes=notes, engine_floor=ENGINE_FLOOR * gradient_scale(exact), loss=float(loss(theta)))
 
 
-def fd_resolution(loss: float, eps: float) -> float:
-    """A bound on the error of a central difference of a loss near ``loss`` with step ``eps``.
+ENGINE_FLOOR = 1e-12  # relative to the gradient scale: float64 rounding of sums of terms that size, with room
 
-    Each evaluation of the loss carries a few ulps of rounding (16 allowed; the worked examples show about
-    one), which the difference divides by 2 eps; truncation adds about eps^2 f'''/6 (eps^2 allowed).
 
-    >>> f"{fd_resolution(0.3, 1e-6):.2e}"
-    '3.55e-09'
-    """
-    return 16 * float(np.finfo(float).eps) * max(abs(loss), 1.0) / eps + eps**2
+def gradient_scale(net: Network) -> float:
+    """The size of the terms the gradients are sums of: the largest |dE/dout|, |delta|, |gradient| in the
+    network and |input or output| they are multiplied by (at least 1e-300)."""
+    with np.errstate(all="ignore"):
+        fw = numeric.forward(net, R=numeric.Rounder(None))
+        bw, _, _ = numeric.backward(net, fw, R=numeric.Rounder(None))
+    arrays = [*bw.dE_dout, *bw.deltas, *bw.grad_W, *bw.grad_b]
+    g = max((float(np.max(np.abs(a))) for a in arrays if a is not None and np.size(a)), default=0.0)
+    x = max([float(np.max(np.abs(net.inputs)))] + [float(np.max(np.abs(o))) for o in fw.outs] + [1.0])
+    scale = g * x
+    return scale if np.isfinite(scale) and scale > 1e-300 else 1e-300
 
 
 def _params_in_flat_order(walk: Walkthrough):
@@ -210,10 +234,13 @@ def _disagreements(symbolic: dict[str, float], numeric_: dict[str, float], conv,
     """The keys whose two values differ by more than ``rtol`` relative, or, as printed, by more than one unit of
     the last printed decimal."""
     unit = 10.0**-conv.digits if conv.rounding == "as-printed" else 0.0
+    # the absolute floor follows the size of the network's values (see Report.engine_floor)
+    sizes = [abs(v) for v in numeric_.values() if np.isfinite(v)]
+    floor = max(1e-15, ENGINE_FLOOR * max(sizes, default=0.0))
     bad = []
     for key, nv in numeric_.items():
         sv = symbolic[key]
-        if abs(sv - nv) > max(rtol * max(abs(sv), abs(nv)), 1e-15, unit * 1.000001):
+        if abs(sv - nv) > max(rtol * max(abs(sv), abs(nv)), floor, unit * 1.000001):
             bad.append((key, sv, nv))
     return bad
 

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..spec.errors import GradientError
+from ..spec.errors import ComputeError, GradientError
 from ..spec.network import Network
 from ..spec.rounding import Rounder
 
@@ -26,6 +26,7 @@ class Forward:
     t: np.ndarray | None = None
     masks: list[np.ndarray | None] | None = None  # dropout: mask * scale per layer (None: no dropout)
     kept: list[np.ndarray] | None = None  # the outputs after dropout (what the next layer reads)
+    acts: list[np.ndarray] | None = None  # f(net) per layer: the output before a skip connection adds to it
 
 
 @dataclass(frozen=True)
@@ -84,16 +85,18 @@ def forward(
     x = net.inputs if x is None else x
     t = net.targets if t is None else t
     a = x
-    nets, outs, kept = [], [], []
+    nets, outs, kept, acts = [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
         z = R.array(Wl @ a + bl)
-        out = R.array(layer.rule.np_f(z, layer.activation_params))
+        act = R.array(layer.rule.np_f(z, layer.activation_params))
+        out = act if layer.skip is None else R.array(act + kept[layer.skip])
         nets.append(z)
+        acts.append(act)
         outs.append(out)
         a = out if masks is None or masks[li] is None else R.array(out * masks[li])
         kept.append(a)
     terms, loss = loss_terms(net, outs[-1], R, t)
-    return Forward(nets, outs, terms, loss, x, t, list(masks) if masks is not None else None, kept)
+    return Forward(nets, outs, terms, loss, x, t, list(masks) if masks is not None else None, kept, acts)
 
 
 def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -156,6 +159,10 @@ def backward(
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
             g = R.array(c.sum(axis=0)) if c.shape[0] > 1 else c[0].copy()
+            # residual connections from here: dout_l/dout_li = 1, so each adds dE/dout_l neuron by neuron
+            for lj in range(li + 1, L):
+                if net.layers[lj].skip == li:
+                    g = R.array(g + dE_dout[lj])
             if fw.masks is not None and fw.masks[li] is not None:
                 dE_dkept[li] = g
                 g = R.array(g * fw.masks[li])
@@ -163,10 +170,14 @@ def backward(
         if layer.rule.vector:
             J = R.array(layer.rule.np_jacobian(z, a, layer.activation_params))
             jacs[li] = J
-            d = R.array(g @ J)
+            # Exact arithmetic: the softmax backward in the stable form (g - g.a) * a, as frameworks compute it;
+            # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
+            # As printed, the delta is the sum of the rounded products the walk-through shows.
+            d = R.array(g @ J) if not R.exact else (g - g @ a) * a
             gw = R.array(np.outer(d, a_in))
         else:
-            s = R.array(layer.rule.np_df(z, a, layer.activation_params))
+            f_a = a if fw.acts is None else fw.acts[li]  # the derivative is f's, without the skip's term
+            s = R.array(layer.rule.np_df(z, f_a, layer.activation_params))
             dout_dnet[li] = s
             gs = g * s
             d = R.array(gs)
@@ -207,6 +218,11 @@ def train(net: Network, steps: int, progress: Callable[[int], None] | None = Non
     for k in range(steps):
         bw, W, b = backward(net, fw, W, b, R=R)
         nxt = forward(net, W, b, R=R)
+        if not (np.isfinite(nxt.loss) and all(np.all(np.isfinite(w)) for w in W)):
+            raise ComputeError(
+                f"training diverged at step {k + 1} (the loss or a weight is no longer a finite number); "
+                "lower the learning rate"
+            )
         before.append(fw.loss)
         after.append(nxt.loss)
         fw = nxt

@@ -6,7 +6,7 @@ quantities' symbols, the values substituted, and its value. Renderers read these
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..spec.network import Conventions, Network
@@ -127,12 +127,48 @@ class Walkthrough:
     loss_after: str
     forward_after: list[list[NeuronForward]]
     check: Any = None  # a gradcheck.Report, when asked for
+    input_gradients: list[str] = field(default_factory=list)  # dE/dx of every input (x.grad), by input
+    prep: Preparation | None = None  # feature scaling and drawn weights, before the forward pass
+
+    def value(self, key: str) -> float:
+        return _value(self.quantities, key)
+
+    def values(self) -> dict[str, float]:
+        """Every quantity by its stable key, in computation order."""
+        return {k: q.value for k, q in self.quantities.items()}
+
+
+@dataclass
+class InitLayer:
+    """A layer whose weights were drawn: fan-in, fan-out, the bound (uniform) or std (normal), the weights."""
+
+    layer: int
+    rule: str  # a rules.INITS name
+    fan_in: str  # keys
+    fan_out: str
+    scale: str  # "bound[L1]" or "std[L1]"
+    weights: list[list[str]]  # the drawn weights' keys, row by row
+
+
+@dataclass
+class Preparation:
+    """What happens before the first forward pass: each input's statistics over the examples and every scaled
+    input (seed 000's feature scaling and mean normalization), and the drawn weights (seed 002's Xavier/He)."""
+
+    network: Network
+    conventions: Conventions
+    quantities: dict[str, Quantity]
+    labels: dict[str, Label]
+    scaling: str  # "" or a rules.SCALINGS name
+    stats: list[list[str]]  # per input: the keys of its statistics
+    examples: list[list[tuple[str, str]]]  # per example: (raw key, scaled key) per input
+    validation: list[list[tuple[str, str]]]  # the same for the validation examples, with the examples' statistics
+    init: list[InitLayer]
 
     def value(self, key: str) -> float:
         return self.quantities[key].value
 
     def values(self) -> dict[str, float]:
-        """Every quantity by its stable key, in computation order."""
         return {k: q.value for k, q in self.quantities.items()}
 
 
@@ -150,6 +186,18 @@ class ParamUpdate:
     lines: list[str]  # the optimizer's lines, in order; the last is the updated parameter
     state_before: list[str]  # the optimizer state the step starts from
     new: str
+    clipped: str = ""  # with gradient clipping: the clipped gradient the optimizer is given instead of total
+
+
+@dataclass
+class ClipRecord:
+    """Gradient clipping in a training step: the limit (and eps), the global norm and scale factor, each clipped
+    gradient (one per updated parameter, in the order of TrainingWalk.params)."""
+
+    by: str  # "norm" | "value"
+    given: list[str]
+    computed: list[str]
+    clipped: list[str]
 
 
 @dataclass
@@ -170,9 +218,91 @@ class TrainingWalk:
     loss: str
     lr: str
     hyper: list[str]  # keys of the optimizer's hyperparameters and of t
+    clip: ClipRecord | None = None
 
     def value(self, key: str) -> float:
-        return self.quantities[key].value
+        return _value(self.quantities, key)
 
     def values(self) -> dict[str, float]:
         return {k: q.value for k, q in self.quantities.items()}
+
+
+def _value(quantities, key: str) -> float:
+    """A quantity's value by key; an unknown key is a one-line error with the close matches."""
+    if isinstance(key, str) and key in quantities:
+        return quantities[key].value
+    import difflib
+
+    from ..spec.errors import TutorError
+
+    close = difflib.get_close_matches(str(key), list(quantities), n=4, cutoff=0.6) if isinstance(key, str) else []
+    hint = f"; close matches: {', '.join(close)}" if close else "; see .values() for every key"
+    raise TutorError(f"unknown quantity {str(key)[:60]!r}{hint}", "value()")
+
+
+# Quantities every example of a batch shares (the parameters, the learning rate): they keep their names.
+SHARED_KINDS = ("param", "rate")
+
+
+def example_key(key: str, position: int, batch_size: int) -> str:
+    """The name of an example's own quantity in a batch: ``out_h1[e2]`` for the second example of the batch
+    (the per-example gradients' own naming); with one example the name itself."""
+    return key if batch_size == 1 else f"{key}[e{position + 1}]"
+
+
+def flat_walk(tw: TrainingWalk) -> Walkthrough:
+    """One training step as one Walkthrough: each example's quantities named per example (``example_key``),
+    then the step's own (batch means, regularization, decayed rate, optimizer state, update steps, updates).
+
+    Whatever kinds of quantity the engines produce flow through: only the shared kinds keep their names.
+    """
+    m = len(tw.examples)
+    q: dict[str, Quantity] = {}
+    labels: dict[str, Label] = {}
+    forward: list[list[NeuronForward]] = []
+    for k, w in enumerate(tw.examples):
+        local = {key: key if w.quantities[key].kind in SHARED_KINDS else example_key(key, k, m) for key in w.quantities}
+
+        def r(key: str, local: dict[str, str] = local) -> str:
+            return local.get(key, key)
+
+        for key, quantity in w.quantities.items():
+            new = r(key)
+            if new in q:  # a shared quantity, already there from the first example
+                continue
+            q[new] = replace(
+                quantity,
+                key=new,
+                args=tuple(map(r, quantity.args)),
+                of_args=tuple(map(r, quantity.of_args)),
+                wrt=r(quantity.wrt) if quantity.wrt else "",
+            )
+            lab = w.labels[key]
+            labels[new] = replace(
+                lab,
+                text=new if lab.kind == "name" else (r(lab.text) if lab.text else ""),
+                num=r(lab.num) if lab.num else "",
+                den=r(lab.den) if lab.den else "",
+                via=r(lab.via) if lab.via else "",
+                base=r(lab.base) if lab.base else "",
+            )
+        for row in w.forward:
+            forward.append(
+                [
+                    replace(
+                        n,
+                        net=r(n.net),
+                        out=r(n.out),
+                        kept=r(n.kept) if n.kept else "",
+                        mask=r(n.mask) if n.mask else "",
+                    )
+                    for n in row
+                ]
+            )
+    for key, quantity in tw.quantities.items():
+        # the step's copies of the examples' values ("example") and of the parameters stay the examples' own
+        if key in q and quantity.kind in ("example", "param"):
+            continue
+        q[key] = quantity
+        labels[key] = tw.labels[key]
+    return Walkthrough(tw.network, tw.conventions, q, labels, forward, [], tw.loss, [], [], "", [])

@@ -20,7 +20,18 @@ from ..spec.errors import ComputeError, GradientError, SpecError
 from ..spec.network import Network
 from ..spec.rounding import Rounder
 from .numeric import rounder_for
-from .steps import Form, Label, NeuronBackward, NeuronForward, ParamStep, Quantity, TrainingWalk, Walkthrough
+from .steps import (
+    Form,
+    InitLayer,
+    Label,
+    NeuronBackward,
+    NeuronForward,
+    ParamStep,
+    Preparation,
+    Quantity,
+    TrainingWalk,
+    Walkthrough,
+)
 from .symbols import placeholders
 
 ETA = "eta"
@@ -109,6 +120,20 @@ def dact_form(name: str, params: tuple) -> Form:
 
 
 @lru_cache(maxsize=None)
+def act_skip_form(name: str, params: tuple) -> Form:
+    """A residual connection's output f(net) + skip, args (net, skip)."""
+    x, skip = placeholders(2)
+    return _form(sp.Add(rules.ACTIVATIONS[name].sym(x, dict(params)), skip, evaluate=False), 2)
+
+
+@lru_cache(maxsize=None)
+def dact_skip_form(name: str, params: tuple, position: int) -> Form:
+    """d(f(net) + skip)/d net (position 0) or /d skip (position 1, which is 1), derived by SymPy."""
+    form = act_skip_form(name, params)
+    return _form(sp.diff(form.expr, placeholders(2)[position]), 2)
+
+
+@lru_cache(maxsize=None)
 def softmax_form(n: int, k: int) -> Form:
     return _form(rules.ACTIVATIONS["softmax"].sym_vector(list(placeholders(n)), {})[k], n)
 
@@ -128,7 +153,34 @@ def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[
     term_exprs = [e for _, e in terms]
     total = sp.Add(*term_exprs)
     grads = [_form(sp.diff(total, outs[k]), 2 * n) for k in range(n)]
-    return [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
+    forms = [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
+    if not rules.LOSSES[name].zero_log_terms:
+        return forms
+    guard = lambda f: _zero_log_guard(f, targets)  # noqa: E731
+    return [guard(f) for f in forms[0]], guard(forms[1]), [guard(f) for f in forms[2]]
+
+
+def _zero_log_guard(form: Form, targets) -> Form:
+    """The form with 0·ln 0 = 0: where evaluating it fails (ln 0, 0/0), it is evaluated again with the targets
+    that are exactly 0 or 1 substituted, so that SymPy cancels their 0·ln terms (the limit, as NumPy's guard)."""
+    n = len(targets)
+    first = len(form.placeholders) - n
+    variants: dict[tuple, object] = {}
+
+    def fn(*a):
+        try:
+            v = form.fn(*a)
+            if math.isfinite(v):
+                return v
+        except (ValueError, ZeroDivisionError):
+            pass
+        key = tuple((k, float(a[first + k])) for k in range(n) if a[first + k] in (0.0, 1.0))
+        if key not in variants:
+            expr = form.expr.subs({targets[k]: sp.Integer(int(v)) for k, v in key})
+            variants[key] = sp.lambdify(form.placeholders, expr, modules=[{"exp": _exp}, "math"])
+        return variants[key](*a)
+
+    return Form(form.expr, fn, form.placeholders)
 
 
 @lru_cache(maxsize=None)
@@ -210,7 +262,12 @@ class _Builder:
 
 
 def explain_step(
-    net: Network, *, forward_only: bool = False, masks: DropoutMasks | None = None, gradients_only: bool = False
+    net: Network,
+    *,
+    forward_only: bool = False,
+    masks: DropoutMasks | None = None,
+    gradients_only: bool = False,
+    prepare: bool = True,
 ) -> Walkthrough:
     """Compute one training step symbolically and record every shown quantity.
 
@@ -225,13 +282,15 @@ def explain_step(
     nt = net.notation
     E = nt["loss"]
 
+    prep = _prepare(b, net) if prepare and (net.scaling or net.init_layers) else None
     for name, v in zip(net.input_names, net.inputs):
         b.given(name, "input", v)
     param_keys: list[tuple[list[list[str]], list[str]]] = []
     for li, layer in enumerate(net.layers):
         for j, row in enumerate(layer.weight_labels):
             for i, w in enumerate(row):
-                b.given(w, "param", layer.weights[j, i], layer=li, index=j)
+                if w not in b.q:  # a drawn weight is given where it was drawn, before the forward pass
+                    b.given(w, "param", layer.weights[j, i], layer=li, index=j)
         if layer.shared_bias:
             b.given(layer.bias_labels[0], "param", layer.biases[0], layer=li)
         else:
@@ -265,10 +324,42 @@ def explain_step(
         if not gradients_only:
             forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
             _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
+    # dE/dx of every input (what frameworks keep in x.grad), after everything else so the other keys keep
+    # their order: the first layer's deltas back through its (old) weights
+    inputs = [] if forward_only or gradients_only else _input_gradients(b, net, backward[-1], param_keys, E)
 
     return Walkthrough(
-        net, net.conventions, b.q, b.labels, forward, terms, loss, backward, params, loss_after, forward_after
+        net,
+        net.conventions,
+        b.q,
+        b.labels,
+        forward,
+        terms,
+        loss,
+        backward,
+        params,
+        loss_after,
+        forward_after,
+        input_gradients=inputs,
+        prep=prep,
     )
+
+
+def input_gradient_form(n: int) -> Form:
+    """dE/dx_i = w_1i delta_1 + ... + w_ni delta_n, args (w_1i, delta_1, ..., w_ni, delta_n)."""
+    P = placeholders(2 * n)
+    terms = [sp.Mul(P[2 * j], P[2 * j + 1], evaluate=False) for j in range(n)]
+    return _form(sp.Add(*terms, evaluate=False) if n > 1 else terms[0], 2 * n, fn=_dot)
+
+
+def _input_gradients(b: _Builder, net: Network, first: list[NeuronBackward], param_keys, E: str) -> list[str]:
+    weights = param_keys[0][0]
+    form = input_gradient_form(len(first))
+    keys = []
+    for i, name in enumerate(net.input_names):
+        args = [k for j, nb in enumerate(first) for k in (weights[j][i], nb.delta)]
+        keys.append(b.partial(E, name, "input_gradient", form, args))
+    return keys
 
 
 DROPOUT_SCALE = "dropout_scale"
@@ -289,6 +380,9 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
         for j, r in enumerate(row):
             if layer.rule.vector:
                 form, args = softmax_form(layer.size, j), net_keys
+            elif layer.skip is not None:  # residual: out = f(net) + the earlier layer's output
+                form = act_skip_form(layer.activation, _key(layer.activation_params))
+                args = [r.net, layers_out[layer.skip][j].read]
             else:
                 form, args = act_form(layer.activation, _key(layer.activation_params)), [r.net]
             r.out = b.add(suffix(layer.out_names[j]), "out", form, args, layer=li, index=j)
@@ -379,6 +473,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
         down_mazur = (li + 1 == L - 1) and net.loss_rule.separable and not down_layer.rule.vector and len(terms) > 1
         wkeys_old, _ = param_keys[li + 1]
         wkeys_new, _ = new_keys[li + 1]
+        skips = [lj for lj in range(li + 1, L) if net.layers[lj].skip == li]
         for j, r in enumerate(row):
             contribs = []
             a = r.read  # what the next layer reads: the output, or the output after dropout
@@ -412,7 +507,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         layer=li + 1,
                         index=k,
                     )
-                if len(below) == 1:
+                if len(below) == 1 and not skips:
                     contribs.append((dn.delta, f))
                     continue
                 if down_mazur:
@@ -422,7 +517,28 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         E, a, "contribution", product_form(2), [dn.delta, f], via=dr.name, layer=li, index=j
                     )
                 contribs.append(key)
-            if len(below) == 1:
+            for lj in skips:  # the second route: the skip from here to layers[lj], where dout_lj/dout = 1
+                sr = forward[lj][j]
+                sn = backward[L - 1 - lj][j]
+                pk2 = _key(net.layers[lj].activation_params)
+                sargs = tuple(b.q[sr.out].args)
+                f = b.partial(
+                    sr.out,
+                    a,
+                    "factor",
+                    dact_skip_form(net.layers[lj].activation, pk2, 1),
+                    sargs,
+                    of_form=act_skip_form(net.layers[lj].activation, pk2),
+                    of_args=sargs,
+                    wrt=a,
+                    layer=lj,
+                    index=j,
+                )
+                key = b.partial(
+                    E, a, "contribution", product_form(2), [sn.dE_dout, f], via=f"skip.{sr.name}", layer=li, index=j
+                )
+                contribs.append(key)
+            if len(below) == 1 and not skips:
                 g = b.partial(E, a, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
                 nb = NeuronBackward(r.name, li, g)
             else:
@@ -481,6 +597,26 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
     else:
         pk = _key(layer.activation_params)
         for j, (r, nb) in enumerate(zip(row, out)):
+            if layer.skip is not None:
+                # out = f(net) + skip: the derivative by net is SymPy's of f alone, written in net
+                skip_args = tuple(b.q[r.out].args)
+                nb.dout_dnet = b.partial(
+                    r.out,
+                    r.net,
+                    "factor",
+                    dact_skip_form(layer.activation, pk, 0),
+                    skip_args,
+                    of_form=act_skip_form(layer.activation, pk),
+                    of_args=skip_args,
+                    wrt=r.net,
+                    layer=li,
+                    index=j,
+                )
+                num = E
+                nb.delta = b.partial(
+                    num, r.net, "delta", product_form(2), [nb.dE_dout, nb.dout_dnet], layer=li, index=j
+                )
+                continue
             nb.dout_dnet = b.partial(
                 r.out,
                 r.net,
@@ -513,6 +649,15 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
     def update(param: str, grad: str) -> str:
         if not updates:
             return ""
+        # the update step itself, named (as an optimizer's "step" line) so that it can be shown and checked
+        b.add(
+            f"step[{param}]",
+            "step",
+            product_form(2),
+            [ETA, grad],
+            layer=li,
+            label=Label("state", base=param, text=f"step[{param}]", num="step"),
+        )
         return b.add(
             net.updated_name(param),
             "update",
@@ -622,6 +767,12 @@ def optimizer_forms(name: str) -> tuple[tuple[tuple[str, Form, tuple[str, ...]],
 
 
 @lru_cache(maxsize=None)
+def share_form(m: int) -> Form:
+    (x,) = placeholders(1)
+    return _form(sp.Mul(sp.Rational(1, m), x, evaluate=False), 1, fn=lambda x: (1 / m) * x)
+
+
+@lru_cache(maxsize=None)
 def mean_form(m: int) -> Form:
     P = placeholders(m)
     return _form(
@@ -673,7 +824,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
             masks = DropoutMasks(
                 [None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale
             )
-        examples.append(explain_step(ex_net, masks=masks, gradients_only=True))
+        examples.append(explain_step(ex_net, masks=masks, gradients_only=True, prepare=False))
 
     b = _Builder(net, R)
     m = len(examples)
@@ -688,7 +839,8 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         loss_refs.append(b.given(key, "example", w.value(w.loss)))
         if m > 1:
             b.labels[key] = Label("name", text=f"{E} (example {tw_batch[k] + 1})")
-    data_loss = loss_refs[0] if m == 1 else b.add(E, "loss", mean_form(m), loss_refs)
+    reduce = sum_form(m) if tr.reduction == "sum" else mean_form(m)
+    data_loss = loss_refs[0] if m == 1 else b.add(E, "loss", reduce, loss_refs)
     reg_loss = ""
     loss = data_loss
     if tr.regularization and tr.reg_lambda:
@@ -712,7 +864,15 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
     if "t" in names:
         hyper.append(b.given("t", "rate", step.number))
 
+    if m > 1 and tr.reduction != "sum":
+        # each example's share of the batch-mean gradient with respect to the output layer's net inputs
+        # (the scores): delta / N, e.g. (p - y)/N under softmax with cross-entropy, named dE/dnet_o1[e2]/N
+        for k, w in enumerate(examples):
+            for nb in w.backward[0]:
+                ref = b.given(f"{nb.delta}[e{k + 1}]", "example", w.value(nb.delta))
+                b.add(f"{ref}/N", "share", share_form(m), [ref])
     updates = []
+    gathered = []
     for p in first.params:
         if p.kind == "bias" and not net.update_biases:
             continue
@@ -725,7 +885,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         mean = (
             refs[0]
             if m == 1
-            else b.add(p.gradient, "gradient", mean_form(m), refs, Label("partial", num=E, den=p.label), layer=p.layer)
+            else b.add(p.gradient, "gradient", reduce, refs, Label("partial", num=E, den=p.label), layer=p.layer)
         )
         reg = ""
         total = mean
@@ -739,7 +899,16 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
                 layer=p.layer,
             )
             total = b.add(f"g[{p.label}]", "gradient", sum_form(2), [mean, reg], layer=p.layer)
-        key_of: dict[str, str] = {"w": p.label, "g": total, "lr": ETA, "t": "t"}
+        gathered.append((p, refs, mean, reg, total))
+    clip = _clip(b, net, [g[4] for g in gathered], [g[0] for g in gathered]) if tr.clipped else None
+    for idx, (p, refs, mean, reg, total) in enumerate(gathered):
+        clipped = ""
+        if clip is not None:
+            clipped = clip.clipped[idx]
+            total_for_opt = clipped
+        else:
+            total_for_opt = total
+        key_of: dict[str, str] = {"w": p.label, "g": total_for_opt, "lr": ETA, "t": "t"}
         key_of.update({h: h for h in opt.defaults})
         state_before = []
         li, kind = p.layer, ("W" if p.kind == "weight" else "b")
@@ -758,8 +927,11 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
                 if line == "w+"
                 else Label("state", base=p.label, text=target, num=line)
             )
-            lines.append(b.add(target, "update" if line == "w+" else "state", form, args, label, layer=li))
-        updates.append(ParamUpdate(p.label, li, p.kind, refs, mean, reg, total, lines, state_before, lines[-1]))
+            qkind = {"w+": "update", "step": "step"}.get(line, "state")
+            lines.append(b.add(target, qkind, form, args, label, layer=li))
+        updates.append(
+            ParamUpdate(p.label, li, p.kind, refs, mean, reg, total, lines, state_before, lines[-1], clipped=clipped)
+        )
     return TrainingWalk(
         net,
         net.conventions,
@@ -775,7 +947,59 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         loss,
         ETA,
         hyper,
+        clip=clip,
     )
+
+
+@lru_cache(maxsize=None)
+def squares_form(n: int) -> Form:
+    """g_1^2 + ... + g_n^2 over every gradient (a sum a page can break), args (g_1..g_n)."""
+    P = placeholders(n)
+    squares = [sp.Pow(p, 2, evaluate=False) for p in P]
+    return _form(sp.Add(*squares, evaluate=False) if n > 1 else squares[0], n)
+
+
+@lru_cache(maxsize=None)
+def sqrt_form() -> Form:
+    """The global L2 norm sqrt(S) from the sum of squares S, as clip_grad_norm_ computes it."""
+    return _form(sp.sqrt(placeholders(1)[0], evaluate=False), 1)
+
+
+@lru_cache(maxsize=None)
+def clip_scale_form() -> Form:
+    """min(1, c / (norm + eps)): the factor clip_grad_norm_ multiplies every gradient by."""
+    c, norm, eps = placeholders(3)
+    return _form(sp.Min(1, c / (norm + eps)), 3)
+
+
+@lru_cache(maxsize=None)
+def clip_value_form() -> Form:
+    """max(-c, min(c, g)): clip_grad_value_ on one gradient entry, args (g, c)."""
+    g, c = placeholders(2)
+    return _form(sp.Max(-c, sp.Min(c, g)), 2)
+
+
+def _clip(b: _Builder, net: Network, totals: list[str], params: list):
+    from .steps import ClipRecord
+    from .training import CLIP_EPS
+
+    tr = net.training
+    if tr.clip_norm is not None:
+        given = [b.given("clip_norm", "rate", tr.clip_norm), b.given("clip_eps", "rate", CLIP_EPS)]
+        squares = b.add("sumsq[g]", "clip", squares_form(len(totals)), totals)
+        norm = b.add("norm[g]", "clip", sqrt_form(), [squares])
+        scale = b.add("clip_scale", "clip", clip_scale_form(), ["clip_norm", norm, "clip_eps"])
+        clipped = [
+            b.add(f"g_clip[{p.label}]", "clip", product_form(2), [g, scale], layer=p.layer)
+            for g, p in zip(totals, params)
+        ]
+        return ClipRecord("norm", given, [squares, norm, scale], clipped)
+    given = [b.given("clip_value", "rate", tr.clip_value)]
+    clipped = [
+        b.add(f"g_clip[{p.label}]", "clip", clip_value_form(), [g, "clip_value"], layer=p.layer)
+        for g, p in zip(totals, params)
+    ]
+    return ClipRecord("value", given, [], clipped)
 
 
 def _state_value(net: Network, step, li: int, kind: str, p, s_name: str) -> float:
@@ -789,3 +1013,97 @@ def _state_value(net: Network, step, li: int, kind: str, p, s_name: str) -> floa
             if p.label in row:
                 return float(arr[j, row.index(p.label)])
     return float(arr[0 if layer.shared_bias else layer.bias_labels.index(p.label)])
+
+
+# -- before the forward pass: feature scaling (seed 000) and drawn weights (seed 002) -------------------------
+
+
+@lru_cache(maxsize=None)
+def stat_form(name: str, m: int) -> Form:
+    """A statistic of one input over m examples: mean (1/m) sum x_k, min, max, args (x_1..x_m); the
+    population standard deviation sqrt((1/m) sum (x_k - mu)^2), args (mu, x_1..x_m)."""
+    if name == "mean":
+        return mean_form(m)
+    if name == "std":
+        P = placeholders(m + 1)
+        mu, xs = P[0], P[1:]
+        dev = [sp.Pow(sp.Add(x, sp.Mul(-1, mu, evaluate=False), evaluate=False), 2, evaluate=False) for x in xs]
+        inner = sp.Mul(sp.Rational(1, m), sp.Add(*dev, evaluate=False), evaluate=False)
+        return _form(sp.sqrt(inner, evaluate=False), m + 1)
+    P = placeholders(m)
+    return _form(sp.Min(*P) if name == "min" else sp.Max(*P), m, fn=min if name == "min" else max)
+
+
+@lru_cache(maxsize=None)
+def scaled_form(name: str) -> Form:
+    """The scaled input in the registry's SymPy form, args (x, then the rule's statistics in its order)."""
+    rule = rules.SCALINGS[name]
+    P = placeholders(1 + len(rule.stats))
+    expr = rule.sym(P[0], dict(zip(rule.stats, P[1:])))
+    return _form(expr, len(P))
+
+
+@lru_cache(maxsize=None)
+def init_form(name: str) -> Form:
+    """The bound or standard deviation of an initialization, args (fan_in, fan_out)."""
+    fi, fo = placeholders(2)
+    return _form(rules.INITS[name].sym(fi, fo), 2)
+
+
+STAT_NAMES = {"mean": "mu", "std": "sigma", "min": "min", "max": "max"}
+
+
+def explain_preparation(net: Network) -> Preparation:
+    """Feature scaling and drawn weights on their own, for a training document (whose steps start from them)."""
+    return _prepare(_Builder(net, rounder_for(net)), net)
+
+
+def _prepare(b: _Builder, net: Network) -> Preparation:
+    stats: list[list[str]] = []
+    examples: list[list[tuple[str, str]]] = []
+    validation: list[list[tuple[str, str]]] = []
+    if net.scaling:
+        rule = rules.SCALINGS[net.scaling]
+        m = len(net.raw_examples)
+        for k, (x, _) in enumerate(net.raw_examples):
+            for name, v in zip(net.input_names, x):
+                b.given(f"{name}_raw[e{k + 1}]", "input", v, index=k)
+        for i, name in enumerate(net.input_names):
+            raw = [f"{name}_raw[e{k + 1}]" for k in range(m)]
+            keys: dict[str, str] = {}
+            for st in rule.stats:  # the mean comes first where the standard deviation needs it
+                args = [keys["mean"], *raw] if st == "std" else raw
+                keys[st] = b.add(f"{STAT_NAMES[st]}[{name}]", "stat", stat_form(st, m), args, index=i)
+            stats.append([keys[s] for s in rule.stats])
+
+        def scale(rows, tag: str) -> list[list[tuple[str, str]]]:
+            out = []
+            for k in range(len(rows)):
+                row = []
+                for i, name in enumerate(net.input_names):
+                    raw = f"{name}_raw[{tag}{k + 1}]"
+                    key = b.add(f"{name}[{tag}{k + 1}]", "scaled", scaled_form(net.scaling), [raw, *stats[i]], index=k)
+                    row.append((raw, key))
+                out.append(row)
+            return out
+
+        examples = scale(net.raw_examples, "e")
+        if net.training.raw_validation:
+            for k, (x, _) in enumerate(net.training.raw_validation):
+                for name, v in zip(net.input_names, x):
+                    b.given(f"{name}_raw[v{k + 1}]", "input", v, index=k)
+            validation = scale(net.training.raw_validation, "v")
+    init: list[InitLayer] = []
+    for li in net.init_layers:
+        layer = net.layers[li]
+        tag = f"L{li + 1}"
+        fi = b.given(f"fan_in[{tag}]", "given", layer.weights.shape[1], layer=li)
+        fo = b.given(f"fan_out[{tag}]", "given", layer.weights.shape[0], layer=li)
+        rule = rules.INITS[net.init]
+        word = "bound" if rule.distribution == "uniform" else "std"
+        scale_key = b.add(f"{word}[{tag}]", "init", init_form(net.init), [fi, fo], layer=li)
+        for j, row in enumerate(layer.weight_labels):
+            for i, w in enumerate(row):
+                b.given(w, "param", layer.weights[j, i], layer=li, index=j)
+        init.append(InitLayer(li, net.init, fi, fo, scale_key, [list(r) for r in layer.weight_labels]))
+    return Preparation(net, net.conventions, b.q, b.labels, net.scaling, stats, examples, validation, init)

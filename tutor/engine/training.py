@@ -27,6 +27,38 @@ class ExampleStep:
     backward: numeric.Backward
 
 
+CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by norm + 1e-6
+
+
+@dataclass
+class Clip:
+    """Gradient clipping of one step: the gradients before, the global norm and scale factor (by norm), after."""
+
+    by: str  # "norm" | "value"
+    limit: float
+    before_W: list[np.ndarray]
+    before_b: list[np.ndarray]
+    norm: float = 0.0  # by norm: sqrt of the sum of every clipped gradient's square
+    scale: float = 1.0  # by norm: min(1, limit / (norm + CLIP_EPS))
+
+
+def clip(net: Network, gW: list[np.ndarray], gb: list[np.ndarray], R: Rounder) -> tuple[Clip, list, list]:
+    """Clip the gradients the optimizer is given (the biases' only when they are updated), as PyTorch's
+    clip_grad_norm_ (one norm over all of them) and clip_grad_value_ do."""
+    tr = net.training
+    arrays = list(gW) + (list(gb) if net.update_biases else [])
+    if tr.clip_norm is not None:
+        norm = R(float(np.sqrt(sum(float((a * a).sum()) for a in arrays))))
+        scale = R(min(1.0, tr.clip_norm / (norm + CLIP_EPS)))
+        cW = [R.array(g * scale) for g in gW]
+        cb = [R.array(g * scale) for g in gb] if net.update_biases else [g.copy() for g in gb]
+        return Clip("norm", tr.clip_norm, gW, gb, norm, scale), cW, cb
+    c = float(tr.clip_value)
+    cW = [R.array(np.clip(g, -c, c)) for g in gW]
+    cb = [R.array(np.clip(g, -c, c)) for g in gb] if net.update_biases else [g.copy() for g in gb]
+    return Clip("value", c, gW, gb), cW, cb
+
+
 @dataclass
 class Step:
     """Everything one update did, for the walk-through and the cross-checks."""
@@ -51,6 +83,7 @@ class Step:
     data_loss: float  # mean loss of the batch before the update
     reg_loss: float
     loss: float  # data_loss + reg_loss
+    clip: Clip | None = None  # gradient clipping, when the spec asks for it: total_W/total_b are then clipped
 
 
 @dataclass
@@ -62,6 +95,9 @@ class Run:
     b: list[np.ndarray]  # bias parameters (one entry when shared)
     final: list[numeric.Forward] = field(default_factory=list)  # the forward pass of every example at the end
     steps_per_epoch: int = 1
+    val_loss: list[float] = field(default_factory=list)  # validation loss: before training, then each epoch
+    best_epoch: int | None = None  # early stopping: the epoch with the lowest validation loss (0: before training)
+    stopped_epoch: int | None = None  # the epoch after which patience ran out (None: it never did)
 
 
 def bias_params(net: Network) -> list[np.ndarray]:
@@ -155,10 +191,13 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
     if net.conventions.update_order == "updated-first":
         # plain descent on one example (the spec checks it): backward already updated layer by layer
         nbp = _params_of(net, ub)
-        lines = {("W", li): {"w+": w} for li, w in enumerate(uW)}
-        lines.update({("b", li): {"w+": v} for li, v in enumerate(nbp)} if net.update_biases else {})
-        zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
         fw0, bw0 = exs[0].forward, exs[0].backward
+        lines = {("W", li): {"step": R.array(lr * g), "w+": w} for li, (w, g) in enumerate(zip(uW, bw0.grad_W))}
+        if net.update_biases:
+            lines.update(
+                {("b", li): {"step": R.array(lr * g), "w+": v} for li, (v, g) in enumerate(zip(nbp, bw0.grad_b))}
+            )
+        zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
         return Step(
             number,
             epoch,
@@ -187,15 +226,20 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         gb = [g.copy() for g in exs[0].backward.grad_b]
         data_loss = exs[0].forward.loss
     else:
-        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / m) for li in range(len(W))]
-        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / m) for li in range(len(W))]
-        data_loss = R(float(sum(e.forward.loss for e in exs) / m))
+        # reduction "mean": the seeds' w - eta/m sum delta a^T; "sum": the batch's gradients added up
+        div = 1 if net.training.reduction == "sum" else m
+        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / div) for li in range(len(W))]
+        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / div) for li in range(len(W))]
+        data_loss = R(float(sum(e.forward.loss for e in exs) / div))
     reg_loss, rW, rb = regularization(net, W, bp, R)
     if net.training.regularization:
         tW = [R.array(g + r) for g, r in zip(gW, rW)]
         tb = [R.array(g + r) for g, r in zip(gb, rb)]
     else:
         tW, tb = gW, gb
+    clipped = None
+    if net.training.clipped:
+        clipped, tW, tb = clip(net, tW, tb, R)
     new_W, new_b, lines, before = [], [], {}, {}
     for li in range(len(W)):
         for kind, w, g in (("W", W[li], tW[li]), ("b", bp[li], tb[li])):
@@ -231,7 +275,16 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         data_loss,
         reg_loss,
         R(data_loss + reg_loss),
+        clipped,
     )
+
+
+def validation_loss(net: Network, W, bp, R: Rounder | None = None) -> float:
+    """The mean loss over the validation examples (no dropout, no regularization term)."""
+    R = R or numeric.rounder_for(net)
+    b = full_biases(net, bp)
+    data = [numeric.forward(net, W, b, x=x, t=t, R=R).loss for x, t in net.training.validation]
+    return data[0] if len(data) == 1 else R(float(np.mean(data)))
 
 
 def run(
@@ -252,11 +305,16 @@ def run(
     losses: list[float] = []
     n_steps = total_steps if total_steps is not None else epochs * len(plan)
     if _lean(net):
-        return _run_lean(net, n_steps, keep, progress, plan, R)
+        fast = _run_straight(net, n_steps, keep, progress, plan, R)
+        return fast if fast is not None else _run_lean(net, n_steps, keep, progress, plan, R)
     epoch_loss = [dataset_loss(net, W, bp, R)]
+    tr = net.training
+    val = [validation_loss(net, W, bp, R)] if tr.validation else []
+    best = (0, [w.copy() for w in W], [v.copy() for v in bp])
+    stopped = None
     number = 0
     epoch = 0
-    while number < n_steps:
+    while number < n_steps and stopped is None:
         for batch in plan:
             if number >= n_steps:
                 break
@@ -277,9 +335,20 @@ def run(
         with np.errstate(all="ignore"):
             epoch_loss.append(dataset_loss(net, W, bp, R))
         epoch += 1
+        if tr.validation:
+            with np.errstate(all="ignore"):
+                val.append(validation_loss(net, W, bp, R))
+            if val[-1] < val[best[0]]:
+                best = (epoch, [w.copy() for w in W], [v.copy() for v in bp])
+            elif tr.patience is not None and epoch - best[0] >= tr.patience:
+                stopped = epoch
+    best_epoch = None
+    if tr.patience is not None and tr.validation:
+        # early stopping restores the weights of the epoch with the lowest validation loss
+        best_epoch, W, bp = best
     b = full_biases(net, bp)
-    final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
-    return Run(kept, losses, epoch_loss, W, bp, final, len(plan))
+    final = _final_pass(net, W, b, R, number)
+    return Run(kept, losses, epoch_loss, W, bp, final, len(plan), val, best_epoch, stopped)
 
 
 def _lean(net: Network) -> bool:
@@ -303,6 +372,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
     losses: list[float] = []
     epoch_loss: list[float] = [] if single else [dataset_loss(net, W, _params_of(net, b), R)]
     masks = Masks(net)
+    one = _plain_step(net, updated_first)
     number = epoch = 0
     with np.errstate(all="ignore"):
         while number < n_steps:
@@ -316,9 +386,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
                     kept[number] = st
                     loss, W, b = st.loss, st.new_W, full_biases(net, st.new_b)
                 else:
-                    fw = numeric.forward(net, W, b, x=x, t=t, R=R)
-                    _, W, b = numeric.backward(net, fw, W, b, R=R, updated_first=updated_first)
-                    loss = fw.loss
+                    loss, W, b = one(W, b, x, t)
                 if not np.isfinite(loss):
                     raise ComputeError(
                         f"training diverged at step {number} (the loss is no longer a finite number); "
@@ -338,5 +406,138 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
     return Run(kept, losses, epoch_loss, W, _params_of(net, b), final, len(plan))
 
 
+def _plain_step(net: Network, updated_first: bool):
+    """One exact plain-descent step on arrays, ``(W, b, x, t) -> (loss, new W, new b)``: the arithmetic of
+    ``numeric.forward`` and ``numeric.backward`` without the records and the per-call work that a
+    walk-through needs and a long run does not (the networks too large for the straight-line step)."""
+    L = len(net.layers)
+    lr = net.learning_rate
+    acts = [(l.rule.np_f, l.rule.np_df, l.activation_params) for l in net.layers]
+    loss_rule = net.loss_rule
+    lp = loss_rule.params(net.loss_params)
+    shared = [l.shared_bias for l in net.layers]
+    sizes = [l.size for l in net.layers]
+    update_biases = net.update_biases
+    if not loss_rule.separable or any(l.rule.vector for l in net.layers) or net.has_skips:
+        # softmax, the hinge losses and residual connections: the engine's own functions
+        def general(W, b, x, t):
+            fw = numeric.forward(net, W, b, x=x, t=t, R=Rounder(None))
+            _, nW, nb = numeric.backward(net, fw, W, b, R=Rounder(None), updated_first=updated_first)
+            return fw.loss, nW, nb
+
+        return general
+    np_terms, np_grad = loss_rule.np_terms, loss_rule.np_grad
+
+    def one(W, b, x, t):
+        a, zs, outs = x, [], []
+        for (f, _, p), Wl, bl in zip(acts, W, b):
+            z = Wl @ a
+            z += bl  # in place: the same floats as Wl @ a + bl, one array fewer
+            a = f(z, p)
+            zs.append(z)
+            outs.append(a)
+        loss = float(np_terms(a, t, lp).sum())
+        new_W, new_b = list(W), list(b)
+        d = None
+        for li in range(L - 1, -1, -1):
+            z, a = zs[li], outs[li]
+            a_in = x if li == 0 else outs[li - 1]
+            if li == L - 1:
+                g = np_grad(a, t, lp)
+            else:
+                # one matrix product, where the walk-through's engine sums each neuron's contributions in
+                # order: the floats may differ in the last bits (the README states 1e-12), the time is a third
+                g = (new_W[li + 1] if updated_first else W[li + 1]).T @ d
+            d = g * acts[li][1](z, a, acts[li][2])
+            step_W = d[:, None] * a_in[None, :]
+            step_W *= lr
+            new_W[li] = np.subtract(W[li], step_W, out=step_W)
+            if update_biases:
+                if shared[li]:
+                    nb = b[li][:1] - lr * np.array([d.sum()])
+                    new_b[li] = np.full(sizes[li], nb[0])
+                else:
+                    new_b[li] = b[li] - lr * d
+        return loss, new_W, new_b
+
+    return one
+
+
+def _run_straight(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> Run | None:
+    """``_run_lean`` on plain floats through the network's generated straight-line step (floatcode), for
+    networks small enough that NumPy's calls cost more than the arithmetic. None where that step does not
+    apply or stops (a float overflow, a non-finite loss): the NumPy loop then runs from the start and
+    reports the divergence exactly as it always does."""
+    from . import floatcode
+
+    if floatcode.why_not(net) is not None:
+        return None
+    program = floatcode.build(net)
+    m = len(plan)
+    W = [l.weights.copy() for l in net.layers]
+    bp = _params_of(net, [l.biases for l in net.layers])
+    P = floatcode.flat(net, W, bp)
+    kept: dict[int, Step] = {}
+    losses: list[float] = []
+    try:
+        epoch_loss: list[float] = [] if m == 1 else [program.dataset_loss(P)]
+        kept_numbers = [k for k in range(1, n_steps + 1) if keep(k)]
+        number = 0
+        masks = Masks(net)
+        while number < n_steps:
+            # a chunk runs to the next kept step, the end of the epoch (several examples) or the end
+            end = n_steps
+            if kept_numbers and kept_numbers[0] <= end:
+                end = kept_numbers[0] - 1
+            if m > 1:
+                end = min(end, (number // m + 1) * m)
+            if end > number:
+                stopped, P = program.steps(P, number + 1, end - number, losses)
+                if stopped:
+                    return None
+                if progress is not None:
+                    for k in range(number + 1, end + 1):
+                        progress(k)
+                number = end
+            if kept_numbers and kept_numbers[0] == number + 1:
+                kept_numbers.pop(0)
+                number += 1
+                W, bp = floatcode.unflat(net, P)
+                with np.errstate(all="ignore"):
+                    st = step(net, W, bp, {}, number, (number - 1) // m, plan[(number - 1) % m], masks, R)
+                if not np.isfinite(st.loss):
+                    return None
+                kept[number] = st
+                losses.append(st.loss)
+                P = floatcode.flat(net, st.new_W, st.new_b)
+                if progress is not None:
+                    progress(number)
+            if m > 1 and number % m == 0:
+                epoch_loss.append(program.dataset_loss(P))
+    except (ArithmeticError, ValueError):  # math.exp overflow, log of 0: the NumPy loop says "diverged"
+        return None
+    W, bp = floatcode.unflat(net, P)
+    b = full_biases(net, bp)
+    with np.errstate(all="ignore"):
+        final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    if not all(np.isfinite(f.loss) for f in final):
+        return None
+    if m == 1:
+        epoch_loss = losses + [final[0].loss]
+    return Run(kept, losses, epoch_loss, W, bp, final, m)
+
+
 def _params_of(net: Network, b: list[np.ndarray]) -> list[np.ndarray]:
     return [v[:1].copy() if l.shared_bias else v.copy() for l, v in zip(net.layers, b)]
+
+
+def _final_pass(net: Network, W, b, R, steps: int) -> list[numeric.Forward]:
+    """The forward pass of every example after the last step; a loss that is no longer finite is divergence."""
+    with np.errstate(all="ignore"):
+        final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+    if not all(np.isfinite(f.loss) and np.all(np.isfinite(f.outs[-1])) for f in final):
+        raise ComputeError(
+            f"training diverged at step {steps} (the loss after it is no longer a finite number); "
+            "lower the learning rate"
+        )
+    return final

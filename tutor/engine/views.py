@@ -36,9 +36,13 @@ class MatrixLayer:
     grad_W: np.ndarray  # BP4: dC/dW^l = delta^l (a^(l-1))^T
 
 
-def matrix_view(walk: Walkthrough) -> list[MatrixLayer]:
-    """BP1-BP4 layer by layer, from the numeric engine, under the walk-through's conventions."""
+def matrix_view(walk: Walkthrough, skips: bool = False) -> list[MatrixLayer]:
+    """BP1-BP4 layer by layer, from the numeric engine, under the walk-through's conventions. BP2 has no
+    term for a residual connection, so a network with skips has no matrix view (``skips``: the rows anyway,
+    for the magnitudes, whose dE/da includes the skip's term)."""
     net = walk.network
+    if net.has_skips and not skips:
+        raise TutorError("the matrix view writes BP2 without residual connections; this network has skips")
     R = numeric.rounder_for(net)
     fw = numeric.forward(net, R=R)
     bw, _, _ = numeric.backward(net, fw, R=R)
@@ -93,6 +97,8 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
     The edges are the walk-through's own factors: dnet/dparam, dout/dnet (or a softmax Jacobian entry),
     the dropout factor, dnet_k/dout_j for each downstream neuron, and dE/dout at the output.
     """
+    if walk.network.has_skips:
+        raise TutorError("the path view follows the weights only; this network has skips (see the backward pass)")
     if not walk.backward:
         raise TutorError("the path view needs the backward pass (leave out --forward-only)")
     q = walk.quantities
@@ -170,7 +176,7 @@ class LayerMagnitude:
 def gradient_magnitudes(walk: Walkthrough) -> list[LayerMagnitude]:
     """The size of the gradient layer by layer: how it vanishes (sigmoid) or not (ReLU) with depth."""
     out = []
-    for l in matrix_view(walk):
+    for l in matrix_view(walk, skips=True):
         layer = walk.network.layers[l.layer - 1]
         out.append(
             LayerMagnitude(l.layer, layer.activation, float(np.mean(np.abs(l.delta))), float(np.mean(np.abs(l.grad_W))))

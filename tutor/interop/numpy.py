@@ -143,6 +143,7 @@ def _build(
     update_biases: bool | None,
     title: str,
     description: str = "",
+    training: Mapping[str, Any] | None = None,
 ) -> Network:
     if layout not in LAYOUTS:
         raise TutorError(f"unknown layout {layout!r}; allowed: {LAYOUT_HELP}", f"{where}: layout")
@@ -212,7 +213,7 @@ def _build(
         "inputs": {"values": inputs.tolist()},
         "layers": layers,
         "loss": {"name": loss, "targets": targets.tolist()},
-        "training": {"learning_rate": learning_rate, "update_biases": bool(update_biases)},
+        "training": {"learning_rate": learning_rate, "update_biases": bool(update_biases), **(training or {})},
     }
     return from_mapping(mapping, where=where)
 
@@ -258,7 +259,7 @@ def to_mapping(net: Network) -> dict[str, Any]:
     (True, [0.01, 0.99])
     """
     layers = []
-    for layer in net.layers:
+    for li, layer in enumerate(net.layers):
         params = dict(layer.activation_params)
         entry: dict[str, Any] = {
             "name": layer.name,
@@ -273,6 +274,10 @@ def to_mapping(net: Network) -> dict[str, Any]:
             entry.update(bias=float(layer.biases[0]), bias_label=layer.bias_labels[0])
         else:
             entry.update(biases=layer.biases.tolist(), bias_labels=list(layer.bias_labels))
+        if layer.skip is not None:
+            entry["skip"] = layer.skip
+        if li in net.init_layers:  # drawn again from the same seed: the same weights
+            del entry["weights"]
         layers.append(entry)
     c = net.conventions
     data: dict[str, Any] = {
@@ -290,10 +295,15 @@ def to_mapping(net: Network) -> dict[str, Any]:
         "conventions": {"rounding": c.rounding, "digits": c.digits, "update_order": c.update_order},
         "notation": dict(net.notation),
     }
-    if len(net.examples) > 1:
-        data["examples"] = [{"inputs": x.tolist(), "targets": t.tolist()} for x, t in net.examples]
+    if net.init:
+        data["init"] = {"name": net.init, "seed": net.init_seed}
+    if net.scaling:
+        data["scaling"] = net.scaling
+    given = net.raw_examples if net.scaling else net.examples  # scaled again from the inputs as given
+    if len(given) > 1:
+        data["examples"] = [{"inputs": x.tolist(), "targets": t.tolist()} for x, t in given]
     else:
-        data["inputs"]["values"] = net.inputs.tolist()
+        data["inputs"]["values"] = given[0][0].tolist()
         data["loss"]["targets"] = net.targets.tolist()
     return data
 
@@ -318,6 +328,11 @@ def _training_mapping(t: Any) -> dict[str, Any]:
         }
         if t.dropout_mask is not None:
             out["dropout"]["mask"] = [[int(v) for v in row] for row in t.dropout_mask]
+    for key in ("clip_norm", "clip_value", "patience"):
+        if getattr(t, key) is not None:
+            out[key] = getattr(t, key)
+    if t.raw_validation:
+        out["validation"] = [{"inputs": x.tolist(), "targets": y.tolist()} for x, y in t.raw_validation]
     return out
 
 

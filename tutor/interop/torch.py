@@ -33,21 +33,65 @@ SUPPORTED_TORCH = (
     "Softplus (beta=1, threshold=20)",
     "Identity",
     "Softmax (dim=-1, after the last Linear)",
+    "Dropout (after a hidden layer)",
+    "BatchNorm1d (eval mode, after a Linear)",
+    "nested Sequential",
 )
+# What to change for a module the tutor cannot explain.
+_HINTS = {
+    "Conv1d": "a fully connected network only: flatten the input and use Linear layers",
+    "Conv2d": "a fully connected network only: flatten the input and use Linear layers",
+    "Flatten": "give the input already flattened (a vector) and leave Flatten out",
+    "GELU": "use ReLU, ELU, LeakyReLU, Softplus, Tanh or Sigmoid",
+    "SiLU": "use ReLU, ELU, LeakyReLU, Softplus, Tanh or Sigmoid",
+    "LogSoftmax": "leave LogSoftmax out and use loss='categorical_cross_entropy' on the logits (as CrossEntropyLoss)",
+    "LayerNorm": "leave it out; BatchNorm1d in eval mode is read (folded into the Linear before it)",
+}
 
 
 @dataclass
 class _Stage:
     """One tutor layer of a torch model: a Linear module and the activation module after it, if any."""
 
-    index: int  # the Linear's position in the Sequential
+    index: int  # the Linear's position in the (flattened) Sequential
     linear: Any
     activation: Any = "identity"  # as the spec gives it: a name or a table
     act_index: int | None = None
+    norm: Any = None  # a BatchNorm1d in eval mode after the Linear: folded into its weights and biases
+    norm_index: int | None = None
+    dropout: Any = None  # an nn.Dropout after the layer's output
+    dropout_index: int | None = None
+    implicit_softmax: bool = False  # logits read with CrossEntropyLoss: softmax + cross-entropy, as PyTorch does
+
+    def weights(self) -> np.ndarray:
+        W = self.linear.weight.detach().cpu().double().numpy()
+        if self.norm is None:
+            return W
+        return W * self._norm_scale()[:, None]
+
+    def biases(self) -> np.ndarray | None:
+        b = None if self.linear.bias is None else self.linear.bias.detach().cpu().double().numpy()
+        if self.norm is None:
+            return b
+        n = self.norm
+        mean = n.running_mean.detach().cpu().double().numpy()
+        beta = n.bias.detach().cpu().double().numpy() if n.affine else 0.0
+        return self._norm_scale() * ((0.0 if b is None else b) - mean) + beta
+
+    def _norm_scale(self) -> np.ndarray:
+        # eval-mode batch norm: y = gamma (z - running_mean) / sqrt(running_var + eps) + beta, a linear map
+        n = self.norm
+        var = n.running_var.detach().cpu().double().numpy()
+        gamma = n.weight.detach().cpu().double().numpy() if n.affine else 1.0
+        return gamma / np.sqrt(var + n.eps)
 
 
 def _describe(module: Any) -> str:
     name = type(module).__name__
+    if name == "Dropout":
+        return f"Dropout(p={module.p:g})"
+    if name == "BatchNorm1d":
+        return f"BatchNorm1d({module.num_features})"
     if name == "Linear":
         return f"Linear({module.in_features}, {module.out_features}{'' if module.bias is not None else ', bias=False'})"
     if name == "LeakyReLU":
@@ -71,20 +115,44 @@ def _torch_activation(m: Any, i: int, where: str) -> Any:
     if kind is nn.ELU:
         return {"name": "elu", "alpha": float(m.alpha)}
     if kind is nn.Softplus:
-        if m.beta != 1 or m.threshold != 20:
+        if m.beta != 1 or not m.threshold > 0:
             raise TutorError(
                 f"layer {i} (Softplus(beta={m.beta:g}, threshold={m.threshold:g})) is not supported: "
-                "only the default beta=1, threshold=20 (softplus = ln(1 + e^x))",
+                "only the default beta=1 with a threshold > 0 (softplus = ln(1 + e^x), linear above the threshold)",
                 where,
             )
-        return "softplus"
+        # torch is linear above its threshold (20 by default); the spec models that, or (20, 22) disagrees
+        return {"name": "softplus", "threshold": float(m.threshold)}
     if kind is nn.Softmax:
         if m.dim not in (-1, 1):
             raise TutorError(
                 f"layer {i} (Softmax(dim={m.dim})) is not supported: only a softmax over the features, dim=-1", where
             )
         return "softmax"
-    raise TutorError(f"layer {i} ({type(m).__name__}) is not supported; supported: {', '.join(SUPPORTED_TORCH)}", where)
+    hint = _HINTS.get(type(m).__name__)
+    raise TutorError(
+        f"layer {i} ({type(m).__name__}) is not supported; supported: {', '.join(SUPPORTED_TORCH)}"
+        + (f"; {hint}" if hint else "; replace it by one of these or leave it out"),
+        where,
+    )
+
+
+def _flat(model: Any) -> list[tuple[str, Any]]:
+    """The modules of a Sequential in order, nested Sequentials opened: (position as "2" or "1.0", module)."""
+    nn = _torch().nn
+    out: list[tuple[str, Any]] = []
+    for i, m in enumerate(model):
+        if isinstance(m, nn.Sequential):
+            out += [(f"{i}.{p}", sub) for p, sub in _flat(m)]
+        else:
+            out.append((str(i), m))
+    return out
+
+
+def flat_modules(model: Any) -> list[Any]:
+    """The modules a torch model runs, one after the other (nested Sequentials opened)."""
+    nn = _torch().nn
+    return [model] if type(model) is nn.Linear else [m for _, m in _flat(model)]
 
 
 def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
@@ -99,16 +167,42 @@ def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
         raise TutorError(
             f"expected an nn.Sequential of Linear layers and activations, got {type(model).__name__}", where
         )
+    positions = ["0"] if type(model) is nn.Linear else [p for p, _ in _flat(model)]
+    if type(model) is not nn.Linear:
+        modules = [m for _, m in _flat(model)]
     stages: list[_Stage] = []
-    for i, m in enumerate(modules):
+    for k, m in enumerate(modules):
+        i = positions[k]
         if type(m) is nn.Linear:
             if stages and m.in_features != stages[-1].linear.out_features:
                 raise TutorError(
                     f"layer {i} ({_describe(m)}) takes {m.in_features} inputs, but layer "
-                    f"{stages[-1].index} gives {stages[-1].linear.out_features}",
+                    f"{positions[stages[-1].index]} gives {stages[-1].linear.out_features}",
                     where,
                 )
-            stages.append(_Stage(i, m))
+            stages.append(_Stage(k, m))
+            continue
+        if type(m) is nn.BatchNorm1d:
+            if not stages or stages[-1].act_index is not None or stages[-1].norm is not None:
+                raise TutorError(
+                    f"layer {i} ({_describe(m)}) must follow a Linear layer directly (before its activation)", where
+                )
+            if m.training or not m.track_running_stats:
+                raise TutorError(
+                    f"layer {i} ({_describe(m)}) is in training mode: the tutor reads batch normalization with its "
+                    "running statistics; call model.eval() first (it is then folded into the Linear before it)",
+                    where,
+                )
+            stages[-1].norm, stages[-1].norm_index = m, k
+            continue
+        if type(m) is nn.Dropout:
+            if not stages:
+                raise TutorError(f"layer {i} ({_describe(m)}) comes before the first Linear layer", where)
+            if not m.training or m.p == 0:
+                continue  # the identity in eval mode
+            if stages[-1].dropout is not None:
+                raise TutorError(f"layer {i} ({_describe(m)}) follows another Dropout; one per layer", where)
+            stages[-1].dropout, stages[-1].dropout_index = m, k
             continue
         act = _torch_activation(m, i, where)
         if act is None:
@@ -121,31 +215,61 @@ def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
         if stages[-1].act_index is not None:
             prev = stages[-1].act_index
             raise TutorError(
-                f"layer {i} ({_describe(m)}) follows another activation (layer {prev}, "
+                f"layer {i} ({_describe(m)}) follows another activation (layer {positions[prev]}, "
                 f"{_describe(modules[prev])}); one activation per Linear layer is supported",
                 where,
             )
-        stages[-1].activation, stages[-1].act_index = act, i
+        if stages[-1].dropout is not None:
+            raise TutorError(f"layer {i} ({_describe(m)}) follows a Dropout; put Dropout after the activation", where)
+        stages[-1].activation, stages[-1].act_index = act, k
     if not stages:
         raise TutorError("the model has no Linear layer", where)
+    for s in stages:
+        for name, t in (("weight", s.linear.weight), ("bias", s.linear.bias)):
+            if t is not None and (t.is_meta or t.device.type == "meta"):
+                raise TutorError(
+                    f"layer {s.index} ({_describe(s.linear)}) has its {name} on the meta device (no values); "
+                    "materialize the model first, e.g. model.to_empty(device='cpu') and set its parameters",
+                    where,
+                )
     for s in stages[:-1]:
         if s.activation == "softmax":
-            raise TutorError(f"layer {s.act_index} (Softmax) is supported after the last Linear layer only", where)
+            raise TutorError(
+                f"layer {positions[s.act_index]} (Softmax) is supported after the last Linear layer only", where
+            )
+    if stages[-1].dropout is not None:
+        raise TutorError(
+            f"layer {positions[stages[-1].dropout_index]} (Dropout) follows the output layer; dropout is for hidden "
+            "layers: leave it out or call model.eval()",
+            where,
+        )
     return stages
 
 
 def from_torch(
-    model: Any, x: Any, y: Any, *, loss: str = "half_sse", learning_rate: float = 0.5, title: str | None = None
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    loss: str = "half_sse",
+    learning_rate: float = 0.5,
+    title: str | None = None,
+    dropout_mask: Any = None,
 ) -> Network:
     """A network from a PyTorch ``nn.Sequential`` of ``Linear`` layers and activations, with one example.
 
     The weights are read as float64 (``W`` of each ``nn.Linear`` is already out x in). Supported modules:
-    Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus (beta=1, threshold=20), Identity and Softmax
-    (dim=-1, after the last Linear); a Linear without an activation is linear (identity). ``loss`` is a tutor
-    loss name: ``"mse"`` is ``nn.MSELoss()`` (the mean over the outputs), ``"half_sse"`` is half the sum of
-    squares, ``"binary_cross_entropy"`` is ``nn.BCELoss()``, and ``"categorical_cross_entropy"`` after a
-    Softmax is ``nn.CrossEntropyLoss()`` on the logits before it. A Linear without bias gets a fixed zero
-    bias; biases are updated when every Linear has its own. PyTorch is imported only here.
+    Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus (beta=1, threshold=20), Identity, Softmax
+    (dim=-1, after the last Linear), nested Sequentials (opened), Dropout (the identity in eval mode; in
+    training mode give ``dropout_mask``, one row of 0/1 per Dropout, the neurons it keeps) and BatchNorm1d
+    in eval mode (its running statistics folded into the Linear before it: W' = gamma W / sqrt(var + eps),
+    b' = gamma (b - mean) / sqrt(var + eps) + beta). A Linear without an activation is linear (identity).
+    ``loss`` is a tutor loss name: ``"mse"`` is ``nn.MSELoss()`` (the mean over the outputs), ``"half_sse"``
+    is half the sum of squares, ``"binary_cross_entropy"`` is ``nn.BCELoss()``, and
+    ``"categorical_cross_entropy"`` is ``nn.CrossEntropyLoss()`` on the logits: after a Softmax, or on a last
+    Linear with no activation, which is then read as softmax with cross-entropy, as PyTorch computes it. A
+    Linear without bias gets a fixed zero bias; biases are updated when every Linear has its own. PyTorch is
+    imported only here.
 
     Needs PyTorch (the example is skipped where it is not installed):
 
@@ -157,11 +281,15 @@ def from_torch(
     """
     where = "from_torch()"
     stages = torch_stages(model, where)
-    weights = [s.linear.weight.detach().cpu().double().numpy() for s in stages]
-    biases = [None if s.linear.bias is None else s.linear.bias.detach().cpu().double().numpy() for s in stages]
+    if loss == "categorical_cross_entropy" and stages[-1].activation == "identity":
+        stages[-1].activation, stages[-1].implicit_softmax = "softmax", True
+    weights = [s.weights() for s in stages]
+    biases = [s.biases() for s in stages]
     shape = "-".join(str(v) for v in [stages[0].linear.in_features] + [s.linear.out_features for s in stages])
-    modules = [model] if type(model) is _torch().nn.Linear else list(model)
+    modules = flat_modules(model)
     description = "PyTorch modules: " + ", ".join(_describe(m) for m in modules)
+    if stages[-1].implicit_softmax:
+        description += "; logits with CrossEntropyLoss, read as softmax with cross-entropy"
     return _build(
         where,
         weights,
@@ -175,7 +303,32 @@ def from_torch(
         update_biases=None,
         title=title or f"PyTorch {type(model).__name__} {shape}",
         description=description[:2000],
+        training=_dropout_training(stages, dropout_mask, where),
     )
+
+
+def _dropout_training(stages: list[_Stage], mask: Any, where: str) -> dict | None:
+    """The spec's [training.dropout] for the Dropout modules in training mode, with the mask given."""
+    dropped = [(li, s) for li, s in enumerate(stages) if s.dropout is not None]
+    if not dropped:
+        if mask is not None:
+            raise TutorError("dropout_mask is for Dropout modules in training mode; the model has none", where)
+        return None
+    if mask is None:
+        li, s = dropped[0]
+        raise TutorError(
+            f"the Dropout after Linear layer {li + 1} is in training mode, where PyTorch draws its own mask: call "
+            "model.eval() (dropout is then the identity) or give dropout_mask=[[1, 0, ...]], one row of 0 "
+            "(dropped) and 1 (kept) per Dropout",
+            where,
+        )
+    rates = {float(s.dropout.p) for _, s in dropped}
+    if len(rates) > 1:
+        raise TutorError("every Dropout needs the same p (the tutor has one dropout rate)", where)
+    if not isinstance(mask, (list, tuple)) or not all(isinstance(r, (list, tuple)) for r in mask):
+        raise TutorError("dropout_mask needs one list of 0 and 1 per Dropout in training mode", where)
+    rows = [[int(v) if float(v) in (0.0, 1.0) else v for v in r] for r in mask]
+    return {"dropout": {"rate": rates.pop(), "layers": [li for li, _ in dropped], "mask": rows}}
 
 
 # -- the check against torch autograd ---------------------------------------------------------------------
@@ -240,9 +393,15 @@ def torch_gradient_check(net: Network, model: Any, walk: Any = None) -> Framewor
         or walk.conventions.update_order != "standard"
         or not walk.params
     ):
-        from ..engine.symbolic import explain_step
+        from ..engine.symbolic import DropoutMasks, explain_step
 
-        walk = explain_step(net.with_conventions(rounding="exact", update_order="standard"))
+        tr = net.training
+        masks = None
+        if tr.dropout_mask is not None:  # the given mask, on the layers it was given for
+            rows = dict(zip(tr.dropout_layers, tr.dropout_mask))
+            scale = 1.0 / (1.0 - tr.dropout_rate) if tr.dropout_inverted else 1.0
+            masks = DropoutMasks([np.array(rows[li]) if li in rows else None for li in range(len(net.layers))], scale)
+        walk = explain_step(net.with_conventions(rounding="exact", update_order="standard"), masks=masks)
     notes = []
     if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
         notes.append("compared in exact arithmetic and the standard order, where the gradient is the true one")
@@ -250,23 +409,36 @@ def torch_gradient_check(net: Network, model: Any, walk: Any = None) -> Framewor
     import copy
 
     m64 = copy.deepcopy(model).double().cpu()
-    modules = [m64] if type(m64) is torch.nn.Linear else list(m64)
+    modules = flat_modules(m64)
     linears = [modules[s.index] for s in stages]
     for p in m64.parameters():
         p.grad = None
     nets, outs = [], []
     by_linear = {s.index: li for li, s in enumerate(stages)}
+    by_norm = {s.norm_index: li for li, s in enumerate(stages) if s.norm_index is not None}
     by_act = {s.act_index: li for li, s in enumerate(stages) if s.act_index is not None}
+    by_drop = {s.dropout_index: li for li, s in enumerate(stages) if s.dropout_index is not None}
+    tr = net.training
     with torch.enable_grad():
         h = torch.tensor(net.inputs, dtype=torch.float64).unsqueeze(0)
         for i, m in enumerate(modules):
+            if i in by_drop:  # the network's own mask in place of the one PyTorch would draw
+                r = tr.dropout_layers.index(by_drop[i])
+                keep = torch.tensor(tr.dropout_mask[r], dtype=torch.float64)
+                h = h * keep / (1.0 - tr.dropout_rate) if tr.dropout_inverted else h * keep
+                continue
             h = m(h)
             if i in by_linear:
                 nets.append(h)
                 outs.append(h)  # a Linear with no activation after it: out = net
+            elif i in by_norm:  # batch norm folded into the Linear: the net input is its output
+                nets[by_norm[i]] = outs[by_norm[i]] = h
             elif i in by_act:
                 outs[by_act[i]] = h
-        loss = _torch_loss(torch, net, nets[-1], outs[-1], stages[-1].activation == "softmax")
+        implicit = net.layers[-1].activation == "softmax" and stages[-1].activation == "identity"
+        if implicit:
+            outs[-1] = torch.softmax(nets[-1], dim=-1)
+        loss = _torch_loss(torch, net, nets[-1], outs[-1], stages[-1].activation == "softmax" or implicit)
         loss.backward()
 
     rows: list[FrameworkRow] = []
@@ -279,6 +451,11 @@ def torch_gradient_check(net: Network, model: Any, walk: Any = None) -> Framewor
     for p in walk.params:
         li, j, i = where_is[p.label]
         lin = linears[li]
+        if stages[li].norm is not None:
+            notes.append(
+                f"{p.label}: layer {li + 1} has a BatchNorm1d folded in; PyTorch's gradient is for the unfolded weights"
+            )
+            continue
         if i is not None:
             g = float(lin.weight.grad[j, i])
         elif lin.bias is None:
@@ -310,6 +487,13 @@ def _same_network(net: Network, stages: list[_Stage], where: str) -> None:
         raise TutorError(f"the model has {len(stages)} Linear layers, the network {len(net.layers)}", where)
     for li, (s, layer) in enumerate(zip(stages, net.layers)):
         act = s.activation if isinstance(s.activation, str) else s.activation["name"]
+        if (
+            act == "identity"
+            and li == len(stages) - 1
+            and layer.activation == "softmax"
+            and net.loss == ("categorical_cross_entropy")
+        ):
+            act = "softmax"  # logits with CrossEntropyLoss
         params = {} if isinstance(s.activation, str) else {k: v for k, v in s.activation.items() if k != "name"}
         if act != layer.activation or any(layer.activation_params.get(k) != v for k, v in params.items()):
             raise TutorError(
@@ -317,7 +501,7 @@ def _same_network(net: Network, stages: list[_Stage], where: str) -> None:
                 f"the network uses {layer.activation!r} {dict(layer.activation_params) or ''}",
                 where,
             )
-        W = s.linear.weight.detach().cpu().double().numpy()
+        W = s.weights()
         if W.shape != layer.weights.shape or not np.array_equal(W, layer.weights):
             raise TutorError(
                 f"the weights of layer {s.index} ({_describe(s.linear)}) differ from layers[{li}] of the "
@@ -325,7 +509,8 @@ def _same_network(net: Network, stages: list[_Stage], where: str) -> None:
                 "with the network's values",
                 where,
             )
-        b = np.zeros(layer.size) if s.linear.bias is None else s.linear.bias.detach().cpu().double().numpy()
+        b = s.biases()
+        b = np.zeros(layer.size) if b is None else b
         if not np.array_equal(b, layer.biases):
             raise TutorError(
                 f"the biases of layer {s.index} ({_describe(s.linear)}) differ from layers[{li}] of the network", where

@@ -22,6 +22,7 @@ class Curve:
     x_ticks: tuple[tuple[float, str], ...]  # (x, label): epochs
     y_ticks: tuple[tuple[float, str], ...]  # (y, label): losses
     log: bool
+    second: tuple[tuple[float, float], ...] = ()  # the validation loss, on the same axes (early stopping)
 
 
 def _n(x: float) -> str:
@@ -34,15 +35,17 @@ def _label(v: float) -> str:
     return f"{v:.4g}"
 
 
-def layout(losses: list[float]) -> Curve | None:
-    """The curve of ``losses`` (one a epoch, from epoch 0), or None when there is nothing to draw."""
+def layout(losses: list[float], second: list[float] | None = None) -> Curve | None:
+    """The curve of ``losses`` (one a epoch, from epoch 0), or None when there is nothing to draw; ``second``
+    (the validation loss of the same epochs) shares its axes."""
     n = len(losses)
-    if n < 2 or not all(math.isfinite(v) for v in losses):
+    both = list(losses) + list(second or [])
+    if n < 2 or not all(math.isfinite(v) for v in both):
         return None
-    positive = [v for v in losses if v > 0]
-    log = len(positive) == n and max(positive) / min(positive) > 100
+    positive = [v for v in both if v > 0]
+    log = len(positive) == len(both) and max(positive) / min(positive) > 100
     f = math.log10 if log else (lambda v: v)
-    lo, hi = min(map(f, losses)), max(map(f, losses))
+    lo, hi = min(map(f, both)), max(map(f, both))
     span = hi - lo or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM - TOP
     step = max(1, math.ceil((n - 1) / MAX_SEGMENTS))
@@ -55,15 +58,17 @@ def layout(losses: list[float]) -> Curve | None:
         return BOTTOM + plot_h * (f(v) - lo) / span
 
     points = tuple((x(e), y(losses[e])) for e in picks)
+    other = tuple((x(e), y(second[e])) for e in picks if e < len(second)) if second else ()
     ticks = sorted({0, (n - 1) // 2, n - 1})
-    low, high = min(losses), max(losses)
+    low, high = min(both), max(both)
     y_ticks = ((y(low), _label(low)),) if low == high else ((y(low), _label(low)), (y(high), _label(high)))
-    return Curve(points, tuple((x(e), str(e)) for e in ticks), y_ticks, log)
+    return Curve(points, tuple((x(e), str(e)) for e in ticks), y_ticks, log, other)
 
 
-def svg(losses: list[float]) -> str:
-    """Inline SVG of the curve (no blank line, so that Markdown keeps it one HTML block); "" if none."""
-    c = layout(losses)
+def svg(losses: list[float], second: list[float] | None = None) -> str:
+    """Inline SVG of the curve (no blank line, so that Markdown keeps it one HTML block); "" if none. The
+    validation loss ``second`` is dashed."""
+    c = layout(losses, second)
     if c is None:
         return ""
 
@@ -84,6 +89,16 @@ def svg(losses: list[float]) -> str:
         + " ".join(f"{p(a)},{up(b)}" for a, b in c.points)
         + '" fill="none" stroke="#1f4e79" stroke-width="2"/>',
     ]
+    if c.second:
+        out.append(
+            '<polyline points="'
+            + " ".join(f"{p(a)},{up(b)}" for a, b in c.second)
+            + '" fill="none" stroke="#b35900" stroke-width="2" stroke-dasharray="6 4"/>'
+        )
+        out.append(
+            f'<text x="{p(x1)}" y="{up(HEIGHT - 1.5)}" text-anchor="end" dominant-baseline="hanging">'
+            "training (solid), validation (dashed)</text>"
+        )
     for x, label in c.x_ticks:
         out.append(f'<line x1="{p(x)}" y1="{up(y0)}" x2="{p(x)}" y2="{up(y0 - 1.2)}" stroke="#000"/>')
         out.append(f'<text x="{p(x)}" y="{up(y0 - 4.5)}" text-anchor="middle">{label}</text>')
@@ -99,9 +114,10 @@ def svg(losses: list[float]) -> str:
     return "\n".join(out)
 
 
-def picture(losses: list[float]) -> str:
-    """The curve as a LaTeX2e picture (kernel commands only: segments are straight \\qbezier curves); "" if none."""
-    c = layout(losses)
+def picture(losses: list[float], second: list[float] | None = None) -> str:
+    """The curve as a LaTeX2e picture (kernel commands only: segments are straight \\qbezier curves); "" if none.
+    The validation loss ``second`` is dotted."""
+    c = layout(losses, second)
     if c is None:
         return ""
     x0, x1, y0, y1 = LEFT, WIDTH - RIGHT, BOTTOM, HEIGHT - TOP
@@ -125,6 +141,12 @@ def picture(losses: list[float]) -> str:
     ]
     out += [segment(a, b) for a, b in zip(c.points, c.points[1:])]
     out.append(r"\thinlines")
+    if c.second:
+        # dotted: a dot a millimetre
+        for a, b in zip(c.second, c.second[1:]):
+            dots = math.ceil(math.hypot(b[0] - a[0], b[1] - a[1])) + 1
+            out.append(rf"\qbezier[{dots}]{at(*a)}{at((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)}{at(*b)}")
+        out.append(rf"\put{at(x1, HEIGHT - 3.5)}{{\makebox(0,0)[r]{{\small training (solid), validation (dotted)}}}}")
     for x, label in c.x_ticks:
         out.append(rf"\put{at(x, y0)}{{\line(0,-1){{1.2}}}}")
         out.append(rf"\put{at(x, y0 - 4)}{{\makebox(0,0){{\small {label}}}}}")

@@ -26,6 +26,7 @@ MARGIN = 2.6  # room for the input values at the left and the targets at the rig
 PX = 46  # SVG pixels per layout unit
 TEXT_WIDTH = 17.0  # cm, of an A4 page with 2 cm margins
 LABELLED_EDGES = 48  # between two columns of at most this many edges, labels are placed apart with care
+CROSSING = 0.18  # half the side of the square around an edge crossing that no label may touch
 MAX_DRAWN = 400  # edges; a larger network is listed in the walk-through, not drawn
 MAX_COLUMN = 24  # neurons in one column, likewise
 DOTS_PER_CM = 60  # of an edge in the LaTeX picture (see picture()) ...
@@ -41,6 +42,7 @@ class Node:
     layer: int  # -1 for the inputs
     note: Name | None = None  # the input's value, the bias, the output's target
     incoming: list["Edge"] = field(default_factory=list)
+    key: str = ""  # the input's or neuron's name, the bias parameter's key (for the interactive page's highlights)
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Edge:
     target: Node
     label: Name | None  # "w5 = 0.4"; None for the edge from a bias node, whose label is on the node
     t: float  # where along the edge the label sits, from 0 (source) to 1 (target)
+    drawn: bool = True  # False: no room for the label in the picture; the weight table carries it
+    key: str = ""  # the weight's or bias's parameter key
 
 
 @dataclass
@@ -102,23 +106,24 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     nodes: list[Node] = []
     edges: list[Edge] = []
     prev = [
-        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)))
+        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)), key=n)
         for n, v, y in zip(net.input_names, net.inputs, column(len(net.input_names)))
     ]
     nodes += prev
     for li, layer in enumerate(net.layers):
         x = MARGIN + (li + 1) * col_gap
-        row = [Node("neuron", name(n), x, y, li) for n, y in zip(layer.neurons, column(layer.size))]
+        row = [Node("neuron", name(n), x, y, li, key=n) for n, y in zip(layer.neurons, column(layer.size))]
         gap: list[Edge] = []
         for j, node in enumerate(row):
             for i, src in enumerate(prev):
-                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5)
+                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5, layer.weight_labels[j][i])
                 gap.append(edge)
                 node.incoming.append(edge)
             # Each neuron gets its own bias node right below it, so that no bias edge crosses a weight
             # edge; a shared bias shows the same label on every one.
-            bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, layer.bias_labels[j]))
-            edge = Edge(bias, node, None, 0.5)
+            bias_key = layer.bias_labels[j]
+            bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, bias_key), key=bias_key)
+            edge = Edge(bias, node, None, 0.5, bias_key)
             nodes.append(bias)
             edges.append(edge)
             node.incoming.append(edge)
@@ -129,13 +134,22 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     for node, key in zip(prev, net.target_names()):
         node.note = _eq(fw, key)
     width = MARGIN * 2 + len(net.layers) * col_gap + ARROW
+    if width > TEXT_WIDTH:
+        # Too wide for the page at full size, where the labels would shrink below 8 pt: the weights go to the
+        # weight table only, and the columns close up to fit the page with the remaining labels at full size.
+        gap = max((TEXT_WIDTH - MARGIN * 2 - ARROW) / len(net.layers), CHAIN_COLUMN)
+        for n in nodes:
+            n.x = MARGIN + (n.x - MARGIN) * gap / col_gap
+        for e in edges:
+            e.drawn = False
+        width = MARGIN * 2 + len(net.layers) * gap + ARROW
     height = max(n.y + _radius(n) for n in nodes) + 0.1
     return Diagram(nodes, edges, [(l.name, l.activation) for l in net.layers], width, height)
 
 
 def _box(x: float, y: float, text: str, anchor: str = "middle") -> tuple[float, float, float, float]:
-    """The rough extent of a small label, in layout units (about 0.13 per character at \\scriptsize)."""
-    w = 0.13 * len(text) + 0.2
+    """The rough extent of a small label, in layout units (about 0.15 per character at \\footnotesize)."""
+    w = 0.15 * len(text) + 0.2
     x0 = x - w / 2 if anchor == "middle" else x
     return x0, y - 0.24, x0 + w, y + 0.24
 
@@ -153,13 +167,19 @@ def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
     node or bias label; a gap with more edges than LABELLED_EDGES keeps the middle (the work per edge stays
     bounded, and so many labels could not be read anyway)."""
     if len(gap) > LABELLED_EDGES:
+        for e in gap:
+            e.drawn = False
         return
     taken = []
+    # a label never sits on the crossing of two edges: a small square around each crossing is taken
+    for x, y in crossings(gap):
+        taken.append((x - CROSSING, y - CROSSING, x + CROSSING, y + CROSSING))
     for n in nodes:
         r = _radius(n)
         taken.append((n.x - r, n.y - r, n.x + r, n.y + r))
         if n.kind == "bias" and n.note is not None:
             taken.append(_box(n.x + SMALL + 0.12, n.y, n.note.text, "start"))
+    crowded = False
     for k, e in enumerate(gap):
         # The first try differs from edge to edge, so that crossing edges do not start at the same point;
         # where every place overlaps something, the label goes where it overlaps least.
@@ -175,6 +195,28 @@ def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
                 break
         _, e.t, box = best
         taken.append(box)
+        if best[0] > 0:
+            crowded = True
+    if crowded:  # one label would touch another or a crossing: the gap's weights go to the weight table only
+        for e in gap:
+            e.drawn = False
+
+
+def crossings(gap: list[Edge]) -> list[tuple[float, float]]:
+    """Where two edges between the same two columns cross (not at a shared node)."""
+    out = []
+    for a in range(len(gap)):
+        for b in range(a + 1, len(gap)):
+            p, q = gap[a], gap[b]
+            if p.source is q.source or p.target is q.target:
+                continue
+            if (p.source.y - q.source.y) * (p.target.y - q.target.y) >= 0:
+                continue  # same order at both ends: no crossing
+            # both run from x0 to x1: solve y_p(s) = y_q(s) for the fraction s of the way
+            d0, d1 = p.source.y - q.source.y, p.target.y - q.target.y
+            s = d0 / (d0 - d1)
+            out.append((p.source.x + (p.target.x - p.source.x) * s, p.source.y + (p.target.y - p.source.y) * s))
+    return out
 
 
 def _label_at(e: Edge) -> tuple[float, float]:
@@ -209,16 +251,23 @@ def xml_escape(text: str) -> str:
     return "".join(_XML.get(c, c) for c in text)
 
 
-def svg(d: Diagram) -> str:
-    """Inline SVG (no blank line, so that Markdown keeps it one HTML block)."""
+def svg(d: Diagram, hooks: bool = False) -> str:
+    """Inline SVG (no blank line, so that Markdown keeps it one HTML block).
+
+    With ``hooks`` every edge, weight label and node carries ``data-edge="K"`` / ``data-node="K"`` (K its
+    position in ``d.edges`` / ``d.nodes``, a generated number, never a name), which the interactive page
+    highlights."""
     if not d.drawable:
         return "<p>" + d.too_large() + "</p>"
 
     def p(v: float) -> str:
         return _n(v * PX)
 
-    def text(x: float, y: float, s: str, anchor: str = "middle", cls: str = "") -> str:
-        extra = f' class="{cls}"' if cls else ""
+    def hook(kind: str, k: int) -> str:
+        return f' data-{kind}="{k}"' if hooks else ""
+
+    def text(x: float, y: float, s: str, anchor: str = "middle", cls: str = "", extra: str = "") -> str:
+        extra = (f' class="{cls}"' if cls else "") + extra
         return f'<text x="{p(x)}" y="{p(y)}" text-anchor="{anchor}" dominant-baseline="central"{extra}>{xml_escape(s)}</text>'
 
     w, h = p(d.width), p(d.height)
@@ -230,19 +279,21 @@ def svg(d: Diagram) -> str:
         "<style>.bt-weight{fill:#000;stroke:#fff;stroke-width:4px;paint-order:stroke;font-size:12px}"
         ".bt-note{font-size:12px}</style>",
     ]
-    for e in d.edges:
+    for k, e in enumerate(d.edges):
         x1, y1, x2, y2 = _trimmed(e)
-        out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"/>')
-    for e in d.edges:
-        if e.label is not None:
-            out.append(text(*_label_at(e), e.label.text, cls="bt-weight"))
-    for n in d.nodes:
+        out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"{hook("edge", k)}/>')
+    for k, e in enumerate(d.edges):
+        if e.label is not None and e.drawn:
+            out.append(text(*_label_at(e), e.label.text, cls="bt-weight", extra=hook("edge", k)))
+    for k, n in enumerate(d.nodes):
         if n.kind == "bias":
-            out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(SMALL)}" fill="#eee" stroke="#000"/>')
+            out.append(
+                f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(SMALL)}" fill="#eee" stroke="#000"{hook("node", k)}/>'
+            )
             out.append(text(n.x, n.y, n.name.text, cls="bt-note"))
-            out.append(text(n.x + SMALL + 0.12, n.y, n.note.text, "start", "bt-weight"))
+            out.append(text(n.x + SMALL + 0.12, n.y, n.note.text, "start", "bt-weight", hook("node", k)))
             continue
-        out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(RADIUS)}" fill="#fff" stroke="#000"/>')
+        out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(RADIUS)}" fill="#fff" stroke="#000"{hook("node", k)}/>')
         out.append(text(n.x, n.y, n.name.text))
         if n.note is None:
             continue
@@ -291,16 +342,17 @@ def picture(d: Diagram) -> str:
         dots = min(500, math.ceil(density * math.hypot(x2 - x1, y2 - y1)) + 2)
         out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
     for e in d.edges:
-        if e.label is not None:
+        # a picture shrunk to the page would set its labels below 8 pt: then the weight table carries them
+        if e.label is not None and e.drawn and not wide:
             out.append(
-                rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\scriptsize ${e.label.tex}$}}}}}}"
+                rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\footnotesize ${e.label.tex}$}}}}}}"
             )
     for n in d.nodes:
         if n.kind == "bias":
             out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * SMALL)}}}}}")
             out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\tiny $1$}}}}")
             out.append(
-                rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\scriptsize ${n.note.tex}$}}}}}}"
+                rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\footnotesize ${n.note.tex}$}}}}}}"
             )
             continue
         out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * RADIUS)}}}}}")
@@ -308,10 +360,12 @@ def picture(d: Diagram) -> str:
         if n.note is None:
             continue
         if n.kind == "input":
-            out.append(rf"\put{at(n.x - RADIUS - 0.15, n.y)}{{\makebox(0,0)[r]{{\scriptsize ${n.note.tex}$}}}}")
+            out.append(rf"\put{at(n.x - RADIUS - 0.15, n.y)}{{\makebox(0,0)[r]{{\footnotesize ${n.note.tex}$}}}}")
         else:
             out.append(rf"\put{at(n.x + RADIUS, n.y)}{{\vector(1,0){{{_n(ARROW)}}}}}")
-            out.append(rf"\put{at(n.x + RADIUS + ARROW + 0.12, n.y)}{{\makebox(0,0)[l]{{\scriptsize ${n.note.tex}$}}}}")
+            out.append(
+                rf"\put{at(n.x + RADIUS + ARROW + 0.12, n.y)}{{\makebox(0,0)[l]{{\footnotesize ${n.note.tex}$}}}}"
+            )
     out += [r"\end{picture}" + ("}" if wide else ""), r"\end{center}"]
     return "\n".join(out)
 

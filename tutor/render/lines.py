@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from ..engine.steps import Quantity
@@ -15,7 +16,17 @@ def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | N
     E⁽ᵏ⁾, so that its gradients read as the terms of the batch mean; ``scientific`` writes values too small
     for the shown decimals as 6.75·10⁻⁷ (an optimizer's state), unless they are rounded as printed.
     """
-    from .notation import _SUP, FormulaWriter, Name, Notation, Relabelling, layered, tex_name, text_name
+    from .notation import (
+        _SUP,
+        FormulaWriter,
+        Name,
+        Notation,
+        Relabelling,
+        layered,
+        significant_figures,
+        tex_name,
+        text_name,
+    )
 
     net = walk.network
     relabel = layered(net) if options.notation == "layered" else None
@@ -30,12 +41,27 @@ def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | N
     notation = Notation(
         walk.labels, net.notation["updated"], dialect="web" if mode == "web" else "latex", relabel=relabel
     )
-    small = ("text" if mode == "text" else "tex") if scientific and walk.conventions.rounding == "exact" else None
-    return FormulaWriter(notation, walk.values(), shown_digits(walk, options), small)
+    # ``scientific`` is kept for callers; every exact document writes its tiny values in scientific notation
+    del scientific
+    fixed = walk.conventions.rounding != "exact"
+    small = None if fixed else ("text" if mode == "text" else "tex")
+    given = frozenset(k for k, q in walk.quantities.items() if q.form is None)
+    digits = shown_digits(walk, options)
+    decimals = None
+    if not fixed and digits is not None:
+        from ..engine.precision import shown_decimals
+
+        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
+    return FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
 
 
 def line_view(
-    fw: Any, quantities: dict[str, Quantity], key: str, mode: str, escape: Callable[[str], str] = lambda s: s
+    fw: Any,
+    quantities: dict[str, Quantity],
+    key: str,
+    mode: str,
+    escape: Callable[[str], str] = lambda s: s,
+    limit: int | None = None,
 ) -> dict[str, Any] | None:
     """One shown quantity: its label, derivation, formula, numbers substituted and value, as strings."""
     if not key:
@@ -45,7 +71,7 @@ def line_view(
     derivation = f"{op} {body}" if op else ""
     formula = fw.formula(quantity, mode)
     substituted = fw.substituted(quantity, mode)
-    value = fw.number(quantity.value)
+    value = fw.value_of(key)
     # What follows "label =": each step once (a formula that is already a number is not repeated, nor a
     # negative number that only gained its parentheses: w = (-0.4) = -0.4).
     same = substituted in (value, f"({value})", r"\left(" + value + r"\right)")
@@ -63,5 +89,138 @@ def line_view(
         "substituted": substituted,
         "value": value,
         "stages": stages,
+        "rows": math_rows(stages, limit or MATH_ROW, label=fw.label(key, mode)) if mode != "text" else [],
         "note": quantity.note,
     }
+
+
+# -- terminal text to a width ------------------------------------------------------------------------------
+
+# Where a long line may break, best first: before "= " (the next stage of a calculation starts a line, as in the
+# Markdown's aligned layout), before a binary operator, after a product's dot or a list's comma, at any space.
+_BREAKS = (
+    (3, re.compile(r" (?== )")),
+    (2, re.compile(r" (?=[+\-⊙⊗×] )")),
+    (2, re.compile(r"(?<=·)|(?<=, )")),
+    (1, re.compile(r" ")),
+)
+
+
+_PROSE_BREAKS = ((1, re.compile(r" ")),)
+_LISTING_BREAKS = ((2, re.compile(r"(?<=, )|(?<=; )")), (1, re.compile(r" ")))
+
+
+def _break_at(line: str, start: int, width: int, prose: bool | str = False) -> int | None:
+    """Where to break ``line`` so that its first part ends by column ``width``: the best kind of break point
+    that leaves at least a third of the line's room filled, the rightmost of that kind (prose: any space)."""
+    floor = start + max((width - start) // 3, 1)
+    for _, pattern in _LISTING_BREAKS if prose == "listing" else _PROSE_BREAKS if prose else _BREAKS:
+        spots = [m.start() for m in pattern.finditer(line, start, width + 1) if floor <= m.start() <= width]
+        if spots:
+            return max(spots)
+    spots = [m.start() for m in _BREAKS[-1][1].finditer(line, start + 1)]
+    return spots[0] if spots else None  # no break point within the width: the first one after it
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """One line of terminal text broken to ``width`` columns: at operators and spaces, never inside a number,
+    continued with a hanging indent (four columns deeper for a calculation, aligned for prose)."""
+    line = line.rstrip()
+    if len(line) <= width:
+        return [line]
+    indent = len(line) - len(line.lstrip(" "))
+    # a sentence ends with a full stop or a colon, or has a semicolon; a calculation does not
+    prose = "listing" if " <- " in line else line.endswith((".", ":")) or "; " in line or " = " not in line
+    hang = indent + (0 if prose else 4)
+    if hang > width // 2:
+        hang = indent
+    out = []
+    rest = line
+    start = indent
+    while len(rest) > width:
+        at = _break_at(rest, start, width, prose)
+        if at is None or at <= start:
+            break
+        out.append(rest[:at].rstrip())
+        rest = " " * hang + rest[at:].lstrip(" ")
+        start = hang
+    out.append(rest)
+    return out
+
+
+def wrap_text(text: str, width: int | None) -> str:
+    """Terminal text with no trailing spaces and, given a ``width``, every line broken to fit it."""
+    lines = text.split("\n")
+    if width is None:
+        return "\n".join(l.rstrip() for l in lines)
+    return "\n".join(part for l in lines for part in wrap_line(l, width))
+
+
+# -- long LaTeX stages into aligned rows --------------------------------------------------------------------
+
+MATH_ROW = 90  # characters a row of a Markdown or PDF display holds before it breaks
+BRIEF_ROW = 48  # ... and a row of the two-column PDF of --brief
+
+
+def visible_length(tex: str) -> int:
+    """About how many characters a LaTeX math string shows: commands count as one, braces and scripts' marks
+    as none."""
+    s = re.sub(r"\\(?:left|right|biggl|biggr|bigl|bigr|mathrm|text|displaystyle)\b", "", tex)
+    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    return len(re.sub(r"[{}^_\\\s]", "", s)) + s.count(" ") // 2
+
+
+def _top_level_ops(tex: str) -> list[int]:
+    """Positions of " + " and " - " outside every group: braces, \\left( ... \\right) and plain parentheses
+    (\\biggl[ ... \\biggr] may break, as aligned rows allow)."""
+    depth, spots, i = 0, [], 0
+    while i < len(tex):
+        if tex.startswith((r"\biggl[", r"\biggr]"), i):
+            i += 7
+            continue
+        c = tex[i]
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif depth == 0 and tex.startswith((" + ", " - "), i):
+            spots.append(i)
+        i += 1
+    return spots
+
+
+def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
+    """A stage longer than ``limit`` as chunks that break before a top-level + or -; each chunk after the first
+    starts with its operator."""
+    if visible_length(tex) <= limit:
+        return [tex]
+    chunks, start = [], 0
+    spots = _top_level_ops(tex)
+    last = 0
+    for at in spots:
+        if visible_length(tex[start:at]) > limit and last > start:
+            chunks.append(tex[start:last].strip())
+            start = last
+        last = at
+    if visible_length(tex[start:]) > limit and last > start:
+        chunks.append(tex[start:last].strip())
+        start = last
+    chunks.append(tex[start:].strip())
+    return [c for c in chunks if c]
+
+
+def math_rows(stages: list[str], limit: int = MATH_ROW, label: str = "") -> list[dict[str, str]]:
+    """The stages of a calculation as aligned rows, the Markdown's layout: the symbolic line, then "= numbers",
+    then "= value" (joined to the row before when it fits); a long stage continues on rows of its own. Every
+    row stays within ``limit`` shown characters where it can, counting the ``label`` in front of the first."""
+    rows: list[dict[str, str]] = []
+    room = max(limit - visible_length(label), limit // 2)
+    for k, stage in enumerate(stages):
+        last = k == len(stages) - 1
+        used = visible_length(rows[-1]["text"]) + (limit - room if len(rows) == 1 else 0) if rows else 0
+        if last and rows and used + visible_length(stage) + 3 <= limit:
+            rows[-1] = {**rows[-1], "text": rows[-1]["text"] + " = " + stage}
+            continue
+        for j, chunk in enumerate(split_math(stage, room if not rows else limit)):
+            rows.append({"lead": "=" if j == 0 else "", "text": chunk})
+    return rows

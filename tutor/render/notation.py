@@ -81,15 +81,48 @@ _SUP = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
 # Keys of a training step's own quantities: a name and what it belongs to, ``g[w5]``, ``E_total[e1]``.
 _INDEXED = re.compile(r"^(.+)\[([^\[\]]+)\]$")
 _EXAMPLE = re.compile(r"^e(\d+)$")
-_TEXT_STATE = {"mhat": "m̂", "vhat": "v̂", "v_prev": "v⁽ᵗ⁻¹⁾", "m_prev": "m⁽ᵗ⁻¹⁾", "s_prev": "s⁽ᵗ⁻¹⁾"}
+_TEXT_STATE = {"step": "Δ", "mhat": "m̂", "vhat": "v̂", "v_prev": "v⁽ᵗ⁻¹⁾", "m_prev": "m⁽ᵗ⁻¹⁾", "s_prev": "s⁽ᵗ⁻¹⁾"}
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+# Greek letters and the few math signs a spec's text uses, set as math in text mode (pdflatex's text fonts
+# have none of them).
+_TEX_UNICODE = {
+    "α": r"\alpha",
+    "β": r"\beta",
+    "γ": r"\gamma",
+    "δ": r"\delta",
+    "ε": r"\varepsilon",
+    "η": r"\eta",
+    "θ": r"\theta",
+    "λ": r"\lambda",
+    "μ": r"\mu",
+    "ρ": r"\rho",
+    "σ": r"\sigma",
+    "τ": r"\tau",
+    "φ": r"\phi",
+    "Σ": r"\Sigma",
+    "∂": r"\partial",
+    "−": "-",
+    "·": r"\cdot",
+    "√": r"\surd",
+    "²": "^{2}",
+    "³": "^{3}",
+    "₁": "_{1}",
+    "₂": "_{2}",
+    "⊙": r"\odot",
+    "→": r"\to",
+    "≤": r"\le",
+    "≥": r"\ge",
+    "½": r"\tfrac{1}{2}",
+}
 
 
 def tex_escape(text: str) -> str:
     """Escape arbitrary text for LaTeX text mode (and so for ``\\text{...}`` inside math), for pdflatex.
 
-    >>> print(tex_escape("50% of $x_1 → y"))
-    50\\% of \\$x\\_1 [U+2192] y
+    >>> print(tex_escape("50% of $x_1 ✓ α"))
+    50\\% of \\$x\\_1 [U+2713] \\ensuremath{\\alpha}
     """
     out = []
     for c, after in zip(text, text[1:] + " "):
@@ -97,6 +130,8 @@ def tex_escape(text: str) -> str:
             out.append(_TEX_SPECIAL[c])
         elif c == "\n":
             out.append(" ")
+        elif c in _TEX_UNICODE:
+            out.append(r"\ensuremath{" + _TEX_UNICODE[c] + "}")
         elif ord(c) > 0x17F or c in _TEX_UNSET:
             out.append(f"[U+{ord(c):04X}]")
         elif c == after and c in "-'":
@@ -330,6 +365,7 @@ class Notation:
             if mode == "text":
                 return f"{_TEXT_STATE.get(name, name)}({self.text(lab.base)})"
             head = {
+                "step": r"\Delta",
                 "mhat": r"\hat{m}",
                 "vhat": r"\hat{v}",
                 "v_prev": r"v^{(t-1)}",
@@ -378,6 +414,32 @@ class _TextFormPrinter(StrPrinter):
     def _print_Max(self, expr):
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
+    def _print_Piecewise(self, expr):
+        # { x if net ≥ 0; 0.01·x otherwise }, as a textbook writes a case distinction, not SymPy's repr
+        parts = []
+        for value, cond in expr.args:
+            if cond is True or getattr(cond, "is_Boolean", False) and bool(cond) is True:
+                parts.append(f"{self._print(value)} otherwise")
+            else:
+                parts.append(f"{self._print(value)} if {self._print(cond)}")
+        return "{ " + "; ".join(parts) + " }"
+
+    def _print_Relational(self, expr):
+        ops = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "=", "!=": "≠"}
+        return f"{self._print(expr.lhs)} {ops.get(expr.rel_op, expr.rel_op)} {self._print(expr.rhs)}"
+
+    def _print_Abs(self, expr):
+        return "|" + self._print(expr.args[0]) + "|"
+
+    def _print_Heaviside(self, expr):
+        return "step(" + self._print(expr.args[0]) + ")"
+
+    def _print_sign(self, expr):
+        return "sign(" + self._print(expr.args[0]) + ")"
+
+    def _print_Float(self, expr):
+        return f"{float(expr):g}"
+
     @staticmethod
     def derivative(var: str, body: str) -> tuple[str, str]:
         return f"∂/∂{var}", f"[ {body} ]"
@@ -408,32 +470,76 @@ def _plain_parens(tex: str) -> str:
         tex = out
 
 
-def _fmt_number(value: float, digits: int | None, scientific: str | None = None) -> str:
-    """``value`` to ``digits`` decimals; with ``scientific`` ("text" or "tex"), a value below 10^(3 − D), of
-    which D decimals show at most three significant digits, is written as ``6.75142·10⁻⁷`` with D − 3
-    significant digits (at least 3): an optimizer's v and eps would otherwise read 0.
+# Below this magnitude an exact value is written in scientific notation: 6.751423·10⁻⁶, not 0.000006751423.
+SCIENTIFIC_BELOW = 1e-4
 
-    >>> _fmt_number(6.7514231e-07, 9), _fmt_number(6.7514231e-07, 9, "text"), _fmt_number(1e-08, 6, "tex")
-    ('0.000000675', '6.75142·10⁻⁷', '1 \\\\cdot 10^{-8}')
+
+def significant_figures(digits: int) -> int:
+    """The fewest significant figures an exact value keeps however small it is (a value still gets ``digits``
+    decimals, and more where a line that uses it needs them: tutor.engine.precision)."""
+    return min(digits, 3)
+
+
+def _fmt_number(
+    value: float,
+    digits: int | None,
+    scientific: str | None = None,
+    *,
+    fixed: bool = False,
+    given: bool = False,
+    decimals: int | None = None,
+) -> str:
+    """``value`` as a person reads it: enough significant figures that a line substituted with shown numbers
+    reproduces its shown result, one way of writing at every magnitude, never ``-0``.
+
+    An exact value is shown to ``digits`` decimals and at least ``significant_figures(digits)`` significant
+    figures, so that a tiny one does not read 0, or to ``decimals`` when a line
+    that uses it needs more (tutor.engine.precision); below SCIENTIFIC_BELOW it is written ``6.751423·10⁻⁶``
+    (``scientific`` "text") or with ``\\cdot 10^{-6}`` (any other ``scientific``; None: never). A value that the
+    shown figures hold exactly loses its trailing zeros (0.4, 1), any other keeps them: they say how precise it
+    is. Under ``fixed`` (as-printed rounding) every carried value has exactly ``digits`` decimals and is shown
+    so; only a ``given`` value (a spec's weight, input, target) is written as short as it is exact.
+
+    >>> _fmt_number(0.000438567734474, 9), _fmt_number(0.4, 9), _fmt_number(0.0046004, 5), _fmt_number(1.0, 6)
+    ('0.000438568', '0.4', '0.00460', '1')
+    >>> _fmt_number(6.751423123e-06, 9, "text"), _fmt_number(1e-08, 6, "tex"), _fmt_number(-0.0046, 5, fixed=True)
+    ('6.751·10⁻⁶', '1 \\\\cdot 10^{-8}', '-0.00460')
     """
     from ..spec.rounding import format_fixed
 
     if digits is None:
         return repr(float(value))
-    if scientific and value and abs(value) < 10.0 ** (3 - digits):
-        mantissa, exponent = f"{value:.{max(digits - 3, 3) - 1}e}".split("e")
-        if "." in mantissa:
+    if value == 0:
+        return "0"  # also -0.0: never a signed zero
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    if fixed:
+        text = format_fixed(value, digits)
+        if text.lstrip("-").strip("0.") == "":
+            return "0"
+        if given and "." in text:
+            short = text.rstrip("0").rstrip(".")
+            if float(short) == value:
+                text = short
+        return text
+    from ..engine.precision import base_decimals, magnitude
+
+    if decimals is None:
+        decimals = base_decimals(value, digits, significant_figures(digits))
+    if scientific and abs(value) < SCIENTIFIC_BELOW:
+        figures = max(decimals + magnitude(value) + 1, 1)
+        mantissa, exponent = f"{value:.{figures - 1}e}".split("e")
+        if float(mantissa + "e" + exponent) == value and "." in mantissa:
             mantissa = mantissa.rstrip("0").rstrip(".")
         power = int(exponent)
         if scientific == "text":
             return f"{mantissa}·10{str(power).translate(_SUP)}"
         return mantissa + r" \cdot 10^{" + str(power) + "}"
-    text = format_fixed(value, digits)
-    # Trailing zeros say nothing a person would write: 0.40 -> 0.4, but keep one digit after the point.
+    text = format_fixed(value, decimals)
     if "." in text:
-        text = text.rstrip("0")
-        if text.endswith("."):
-            text = text[:-1]
+        short = text.rstrip("0").rstrip(".")
+        if float(short) == value:
+            text = short
     return text
 
 
@@ -451,16 +557,38 @@ class FormulaWriter:
     """
 
     def __init__(
-        self, notation: Notation, values: Mapping[str, float], digits: int | None, scientific: str | None = None
+        self,
+        notation: Notation,
+        values: Mapping[str, float],
+        digits: int | None,
+        scientific: str | None = None,
+        *,
+        fixed: bool = False,
+        given: frozenset = frozenset(),
+        decimals: Mapping[str, int] | None = None,
     ):
         self.notation = notation
         self.values = values
         self.digits = digits
         self.scientific = scientific  # "text" | "tex": how numbers too small for the decimals are written
+        self.fixed = fixed  # as-printed rounding: every carried value has exactly ``digits`` decimals
+        self.given = given  # keys of the values a spec gives (weights, inputs, targets, rates)
+        self.decimals = decimals or {}  # key -> the decimals its lines need (tutor.engine.precision)
         self._printed: dict[tuple, str] = {}
 
-    def number(self, value: float) -> str:
-        return _fmt_number(value, self.digits, self.scientific)
+    def number(self, value: float, given: bool = False) -> str:
+        return _fmt_number(value, self.digits, self.scientific, fixed=self.fixed, given=given)
+
+    def value_of(self, key: str) -> str:
+        """The shown number of the quantity ``key``."""
+        return _fmt_number(
+            self.values[key],
+            self.digits,
+            self.scientific,
+            fixed=self.fixed,
+            given=key in self.given,
+            decimals=self.decimals.get(key),
+        )
 
     def _print(self, form, args, mode: str, substitute: bool) -> str:
         # Many quantities print the same form with the same arguments (a neuron's net input is the body
@@ -499,7 +627,7 @@ class FormulaWriter:
                 return None
             if substitute:
                 v = self.values[key]
-                s = self.number(v)
+                s = self.value_of(key)
                 if v < 0 or s.startswith("-") or _scientific(s):
                     s = r"\left(" + s + r"\right)" if tex else f"({s})"
             else:
@@ -544,3 +672,31 @@ class FormulaWriter:
 
     def label(self, key: str, mode: str = "tex") -> str:
         return self.notation.text(key) if mode == "text" else self.notation.tex(key)
+
+
+def activation_formulas(rule, params: Mapping[str, float] | None = None) -> tuple[str, str]:
+    """An activation's formula and its derivative's, in LaTeX, printed from the rule's own SymPy forms:
+    (``f(x) = ...``, ``f'(x) = ...``); the derivative is '' for one without a usable derivative."""
+    import sympy as sp
+
+    p = rule.params(params)
+    x = sp.Symbol("x")
+    names = {x: "x"}
+    printer = _TexFormPrinter(names.get)
+    if rule.vector:
+        k, j, n = sp.symbols("k j n", integer=True, positive=True)
+        xs = sp.IndexedBase("x")
+        f = sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, n))
+        fk, fj = sp.Symbol("f_k"), sp.Symbol("f_j")
+        delta = sp.KroneckerDelta(k, j)
+        df = fk * (delta - fj)
+        return (
+            "f(x)_k = " + printer.doprint(f),
+            r"\frac{\partial f_k}{\partial x_j} = " + _TexFormPrinter({}.get).doprint(df),
+        )
+    fx = sp.Symbol("f(x)")
+    f = printer.doprint(rule.sym(x, p))
+    if rule.sym_deriv is None or not rule.differentiable:
+        return f"f(x) = {f}", ""
+    d = rule.sym_deriv(x, fx, p)
+    return f"f(x) = {f}", "f'(x) = " + _TexFormPrinter({x: "x", fx: "f(x)"}.get).doprint(d)

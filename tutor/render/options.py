@@ -12,6 +12,7 @@ from typing import Any
 from ..spec.errors import TutorError
 
 NOTATIONS = ("spec", "layered")
+MIN_WIDTH, MAX_WIDTH = 40, 1000
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class Options:
     template_dir: Path | None = None  # a folder whose templates override the shipped ones, block by block
     digits: int | None = None  # shown decimals; None: the spec's conventions.digits
     notation: str = "spec"  # "spec" | "layered"
+    width: int | None = None  # terminal text wraps to this many columns; None: unwrapped (a file, a pipe)
+    brief: bool = False  # walk the first neuron and first weight of each layer in full, tabulate the rest
+    prose: bool = True  # a short explanation in words where each kind of step first occurs
 
     def __post_init__(self) -> None:
         if self.template_dir is not None:
@@ -30,6 +34,10 @@ class Options:
             object.__setattr__(self, "template_dir", folder)
         if self.notation not in NOTATIONS:
             raise TutorError(f"--notation must be one of {', '.join(NOTATIONS)}", str(self.notation))
+        if self.width is not None and not (isinstance(self.width, int) and MIN_WIDTH <= self.width <= MAX_WIDTH):
+            raise TutorError(
+                f"--width must be a whole number of columns from {MIN_WIDTH} to {MAX_WIDTH}", str(self.width)
+            )
 
 
 DEFAULT = Options()

@@ -57,7 +57,27 @@ def mathml(tex: str, display: bool = False):
     from markupsafe import Markup
 
     # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
-    return Markup(convert(r"\displaystyle " + tex if display else tex, display="inline"))
+    return Markup(_tokens(convert(r"\displaystyle " + tex if display else tex, display="inline")))
+
+
+# A minus sign where no operand precedes it (after an operator, an opening fence or at the start of a row) is
+# the sign of the number after it: one token, not a binary operator with its spacing.
+_UNARY_MINUS = re.compile(r"((?:<mrow>|<mtd>|<math[^>]*>|<mstyle[^>]*>|<mo[^>]*>[^<]*</mo>))<mo>&#x02212;</mo><mn>")
+# latex2mathml leaves a bmatrix's brackets at their text size; stretchy fences grow with the matrix.
+_OPEN = re.compile(r"<mo>&#x0005B;</mo>(?=<mtable>)")
+_CLOSE = re.compile(r"(?<=</mtable>)<mo>&#x0005D;</mo>")
+
+
+def _tokens(markup: str) -> str:
+    """latex2mathml's output with each negative number one <mn> and a matrix's brackets stretching.
+
+    >>> print(_tokens("<mrow><mo>&#x0003D;</mo><mo>&#x02212;</mo><mn>0.2</mn><mo>&#x02212;</mo><mn>1</mn></mrow>"))
+    <mrow><mo>&#x0003D;</mo><mn>&#x02212;0.2</mn><mo>&#x02212;</mo><mn>1</mn></mrow>
+    """
+    out = _UNARY_MINUS.sub(r"\1<mn>&#x02212;", markup)
+    out = _UNARY_MINUS.sub(r"\1<mn>&#x02212;", out)  # a second pass: "= −(−0.2)" has two in a row
+    out = _OPEN.sub('<mo stretchy="true" fence="true" form="prefix">&#x0005B;</mo>', out)
+    return _CLOSE.sub('<mo stretchy="true" fence="true" form="postfix">&#x0005D;</mo>', out)
 
 
 # -- Jinja2 -------------------------------------------------------------------------------------------
@@ -146,7 +166,11 @@ def render_template(
     import jinja2
 
     try:
-        return _environment(autoescape, options.template_dir).get_template(template).render(**context)
+        env = _environment(autoescape, options.template_dir)
+        compiled = env.get_template(template)
+        if options.template_dir is not None:
+            _warn_unknown_blocks(str(options.template_dir), template, tuple(compiled.blocks))
+        return compiled.render(**context)
     except jinja2.TemplateNotFound as exc:
         raise TutorError(f"template {exc.name!r} not found in the template folders") from None
     except jinja2.TemplateSyntaxError as exc:
@@ -161,3 +185,53 @@ def render_template(
         raise TutorError("a template is not UTF-8 text", template) from None
     except Exception as exc:  # an override may fail in any way at render time: it is the user's input
         raise TutorError(f"the template failed: {type(exc).__name__}: {exc}", template) from None
+
+
+_BLOCK = re.compile(r"{%-?\s*block\s+(\w+)")
+_EXTENDS = re.compile(r"""{%-?\s*extends\s+["']([^"']+)["']""")
+
+
+@lru_cache(maxsize=64)
+def _warn_unknown_blocks(template_dir: str, template: str, blocks: tuple[str, ...]) -> None:
+    """An override's block that the shipped template does not have is ignored by Jinja2: say so (a misspelt
+    block name would otherwise leave the lecturer wondering why nothing changed)."""
+    import warnings
+
+    from ..spec.resources import data_dir
+
+    override = Path(template_dir) / template
+    if not override.is_file():
+        return
+    known: set[str] = set()
+    names = [template]
+    seen: set[str] = set()
+    while names:
+        name = names.pop().removeprefix("builtin/")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            text = (data_dir("templates") / name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        known.update(_BLOCK.findall(text))
+        names += _EXTENDS.findall(text)
+    unknown = sorted(set(blocks) - known)
+    if known and unknown:
+        import difflib
+
+        hints = []
+        for b in unknown:
+            close = difflib.get_close_matches(b, sorted(known), n=1)
+            hints.append(f"{b!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        warnings.warn(
+            TemplateWarning(
+                f"{override}: block {', '.join(hints)} is not a block of the built-in {template} and is ignored; "
+                f"its blocks: {', '.join(sorted(known))}"
+            ),
+            stacklevel=2,
+        )
+
+
+class TemplateWarning(UserWarning):
+    """An override that cannot take effect (a block name the shipped template does not have)."""

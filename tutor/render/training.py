@@ -7,20 +7,25 @@ nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
-from ..engine.steps import TrainingWalk, Walkthrough
+from ..engine.steps import TrainingWalk, Walkthrough, flat_walk
 from ..spec import rules
 from ..spec.network import Network
 from . import walkthrough as render
-from .lines import line_view, writer
+from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
+from .syllabus import clip_view, run_view
 from .templates import render_template
 
 
 def parse_show(text: str, total: int) -> set[int]:
     """``first,last,every:K`` (and plain step numbers) as the set of step numbers to walk through."""
     from ..spec.errors import TutorError
+
+    def whole(t: str) -> bool:  # ASCII digits, few enough for int(): isdigit() alone also takes '²' and '①'
+        return t.isascii() and t.isdigit() and len(t) <= 12
 
     chosen: set[int] = set()
     for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -30,53 +35,88 @@ def parse_show(text: str, total: int) -> set[int]:
             chosen.add(total)
         elif part == "none":
             continue
-        elif part.startswith("every:") and part[6:].isdigit() and int(part[6:]) > 0:
+        elif part.startswith("every:") and whole(part[6:]) and int(part[6:]) > 0:
             k = int(part[6:])
             chosen.update(range(k, total + 1, k))
-        elif part.isdigit() and 1 <= int(part) <= total:
+        elif whole(part) and 1 <= int(part) <= total:
             chosen.add(int(part))
         else:
-            raise TutorError(f"--show: {part!r} is not first, last, none, every:K or a step number from 1 to {total}")
+            raise TutorError(
+                f"--show: {part[:40]!r} is not first, last, none, every:K or a step number from 1 to {total}"
+            )
     if len(chosen) > 200:
         raise TutorError(f"--show picks {len(chosen)} steps; at most 200 are walked through (use a larger every:K)")
     return chosen
 
 
-def setup_text(net: Network) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
+    """How the network is trained, in words a student reads: the optimizer by its name with its
+    hyperparameters as symbols (β₁ = 0.9), the batches, the learning rate, decay, regularization, dropout.
+
+    ``mode`` "tex" writes the symbols as LaTeX math and ``escape``s the words; any other mode writes Unicode.
+    """
+    from .notation import tex_name, text_name
+
+    def sym(name: str, value: float) -> str:
+        mantissa, _, power = f"{value:g}".partition("e")
+        if mode == "tex":
+            shown = (
+                mantissa if not power else ("" if mantissa == "1" else mantissa + r" \cdot ") + f"10^{{{int(power)}}}"
+            )
+            return "$" + tex_name(name) + " = " + shown + "$"
+        sup = str(int(power)).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")) if power else ""
+        shown = mantissa if not power else ("" if mantissa == "1" else mantissa + "·") + "10" + sup
+        return escape(f"{text_name(name)} = {shown}")
+
     tr = net.training
     opt = rules.OPTIMIZERS[tr.optimizer]
     params = opt.params(tr.optimizer_params)
-    parts = [
-        f"optimizer {tr.optimizer}" + (f" ({', '.join(f'{k} {v:g}' for k, v in params.items())})" if params else "")
-    ]
+    parts = [escape(opt.title) + (" (" + ", ".join(sym(k, v) for k, v in params.items()) + ")" if params else "")]
     n = len(net.examples)
     size = net.batch_size()
     parts.append(
-        "one example a step"
-        if size == 1 and n > 1
-        else f"full batch of {n} example{'s' if n > 1 else ''}"
-        if size == n
-        else f"mini-batches of {size} of {n} examples"
+        escape(
+            "one example a step"
+            if size == 1 and n > 1
+            else f"full batch of {n} example{'s' if n > 1 else ''}"
+            if size == n
+            else f"mini-batches of {size} of {n} examples"
+        )
     )
-    parts.append(f"learning rate {net.learning_rate:g}" + (f", decay {tr.decay:g} an epoch" if tr.decay else ""))
+    parts.append(
+        escape("learning rate ")
+        + sym("eta", net.learning_rate)
+        + (escape(f", decay {tr.decay:g} an epoch") if tr.decay else "")
+    )
     if tr.regularization:
         parts.append(
-            f"{tr.regularization.upper()} regularization, lambda {tr.reg_lambda:g}"
-            + (" (biases too)" if tr.reg_biases else "")
+            escape(f"{tr.regularization.upper()} regularization, ")
+            + sym("lambda", tr.reg_lambda)
+            + escape(" (biases too)" if tr.reg_biases else "")
         )
     if tr.dropout_layers:
         parts.append(
-            f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
-            f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
+            escape(
+                f"dropout {tr.dropout_rate:g} on hidden layer{'s' if len(tr.dropout_layers) > 1 else ''} "
+                f"{', '.join(str(i + 1) for i in tr.dropout_layers)}" + (" (inverted)" if tr.dropout_inverted else "")
+            )
         )
-    parts.append("biases updated" if net.update_biases else "biases not updated")
+    if tr.reduction == "sum" and size > 1:
+        parts.append(escape("the batch gradients summed"))
+    parts.append(escape("biases updated" if net.update_biases else "biases not updated"))
     return "; ".join(parts)
 
 
 def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape, options: Options) -> dict[str, Any]:
     """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch."""
     fw = writer(walk, mode, options, example=index if several else None, scientific=True)
-    v = render.view(walk, mode, escape=escape, fw=fw, options=options)
+    # the training templates show every example's lines: --brief's tables and the words are the
+    # walk-through's (a training document walks every line of a small batch)
+    v = render.view(walk, mode, escape=escape, fw=fw, options=replace(options, brief=False))
     # per layer, each parameter's own factor dnet/dparam and its gradient: one group of lines a layer
     gradients = [[line for p in layer["params"] for line in p["local"] + [p["gradient"]]] for layer in v["backward"]]
     return {
@@ -114,6 +154,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
                 "mean": line(p.mean) if m > 1 else None,
                 "reg": line(p.reg),
                 "total": line(p.total) if p.reg else None,
+                "clipped": line(p.clipped),
                 "state": [line(k) for k in p.state_before],
                 "lines": [line(k) for k in p.lines],
             }
@@ -135,6 +176,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "rate": rate,
         "hyper": hyper,
         "params": params,
+        "clip": clip_view(tw, line),
     }
 
 
@@ -165,6 +207,8 @@ def view(
     one step of ``explain``, not a run; ``figure`` the network drawn, ``curve`` the loss per epoch drawn."""
     digits = net.conventions.digits
     n = len(run.epoch_loss)
+    final_epoch = run.best_epoch if run.best_epoch is not None else n - 1
+    final_steps = len(run.losses) if run.best_epoch is None else run.best_epoch * run.steps_per_epoch
     rows = sorted({0, 1, 2, 3, n - 1} | set(range(0, n, max(1, (n - 1) // 20))))
     final = []
     for k, fwd in enumerate(run.final):
@@ -180,8 +224,11 @@ def view(
         "title": escape(net.title),
         "description": escape(net.description),
         "source": escape(net.source),
-        "setup": escape(setup_text(net)),
+        "setup": setup_text(net, mode, escape),
         "conventions": escape(net.conventions.describe()),
+        "loss_rule": render.loss_rule(net),
+        "precision": render.precision_text(net.conventions, digits),
+        "fixed": net.conventions.rounding != "exact",
         "digits": digits,
         "explain": explain,
         "epochs": epochs,
@@ -189,15 +236,26 @@ def view(
         "steps_per_epoch": run.steps_per_epoch,
         "examples": len(net.examples),
         "regularized": bool(net.training.regularization),
-        "optimizer": escape(net.training.optimizer),
+        "optimizer": escape(rules.OPTIMIZERS[net.training.optimizer].title),
         "figure": figure,
         "curve": curve,
-        "table": [{"epoch": str(e), "loss": _fmt(run.epoch_loss[e], digits)} for e in rows if e < n],
+        "table": [
+            {
+                "epoch": str(e),
+                "loss": _fmt(run.epoch_loss[e], digits),
+                "val": _fmt(run.val_loss[e], digits) if e < len(run.val_loss) else "",
+            }
+            for e in rows
+            if e < n
+        ],
+        "early": run_view(net, run, lambda x: _fmt(x, digits)),
         "shown": [_step_view(tw, mode, escape, options) for tw in walks],
         "final": final,
         "params": params,
-        "last_loss_before": _fmt(run.losses[-1], digits) if run.losses else "",
-        "final_loss": _fmt(run.epoch_loss[-1], digits),
+        # early stopping restores an earlier epoch's weights: the final state is the state after its updates
+        "final_steps": final_steps,
+        "last_loss_before": _fmt(run.losses[final_steps - 1], digits) if final_steps else "",
+        "final_loss": _fmt(run.epoch_loss[final_epoch], digits),
     }
 
 
@@ -218,6 +276,7 @@ def render_train(
     *,
     explain: bool = False,
     start: Walkthrough | None = None,
+    prep: Any = None,
     options: Options = DEFAULT,
 ) -> str:
     """A training run (or, with ``explain``, its one step) as text, Markdown, LaTeX or HTML.
@@ -235,7 +294,8 @@ def render_train(
         layout = diagram.layout(start, writer(start, mode, options))
         figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
     if not explain and fmt != "text":
-        curve_drawn = curve.picture(run.epoch_loss) if fmt == "tex" else curve.svg(run.epoch_loss)
+        val = run.val_loss or None
+        curve_drawn = curve.picture(run.epoch_loss, val) if fmt == "tex" else curve.svg(run.epoch_loss, val)
     if fmt == "html":
         from markupsafe import Markup
 
@@ -253,7 +313,11 @@ def render_train(
         curve=curve_drawn,
         options=options,
     )
-    return render_template(TRAIN_TEMPLATES[fmt], {"t": t}, autoescape=fmt == "html", options=options)
+    from .syllabus import prep_view
+
+    data = {"t": t, "prep": prep_view(prep, mode, render._ESCAPES[fmt], options)}
+    out = render_template(TRAIN_TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def render_train_text(
@@ -288,14 +352,22 @@ def documents(
     if shown or drawn:  # SymPy is loaded only when a step is walked through or the network drawn
         from ..engine.symbolic import explain_step, explain_training_step
 
-        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown)]
-        start = explain_step(net, forward_only=True) if drawn else None
+        # a step after early stopping stopped the run was never taken
+        walks = [explain_training_step(net, run.steps[n]) for n in sorted(shown) if n in run.steps]
+        start = explain_step(net, forward_only=True, prepare=False) if drawn else None
+    prep = None
+    if net.scaling or net.init_layers:
+        from ..engine.symbolic import explain_preparation
+
+        prep = explain_preparation(net)
     out = {}
     for fmt in formats:
         if fmt == "json":
             out[fmt] = render_train_json(net, run, walks, epochs)
         else:
-            out[fmt] = render_train(fmt, net, run, walks, epochs, explain=explain, start=start, options=options)
+            out[fmt] = render_train(
+                fmt, net, run, walks, epochs, explain=explain, start=start, prep=prep, options=options
+            )
     return run, out
 
 
@@ -325,12 +397,21 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
         "loss_per_step": run.losses,
         "loss_per_epoch": run.epoch_loss,
         "final": {"examples": final, "parameters": params, "loss": run.epoch_loss[-1]},
+        "validation_loss_per_epoch": run.val_loss,
+        "early_stopping": {
+            "patience": net.training.patience,
+            "best_epoch": run.best_epoch,
+            "stopped_epoch": run.stopped_epoch,
+        }
+        if net.training.patience
+        else None,
         "shown_steps": [
             {
                 "step": tw.number,
                 "epoch": tw.epoch + 1,
                 "batch": [k + 1 for k in tw.batch],
-                "values": tw.values(),
+                # every quantity under the name the checker knows it by (each example's own named per example)
+                "values": flat_walk(tw).values(),
                 "examples": [w.values() for w in tw.examples],
             }
             for tw in walks

@@ -14,6 +14,7 @@ import numpy as np
 from ..engine.steps import Walkthrough
 from ..engine.views import gradient_magnitudes, matrix_view, path_view
 from .lines import writer
+from .notation import tex_escape
 from .options import DEFAULT, Options
 
 VIEWS = ("matrix", "paths", "magnitudes")
@@ -38,8 +39,24 @@ def _tex(fw, a: np.ndarray, row: bool = False) -> str:
     return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
 
 
-def matrix(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> list[dict[str, Any]]:
-    """BP1-BP4 of every layer with its operands written out: brackets in "text", bmatrix in "tex"/"web"."""
+# Each layer's own f' in the matrix view: the name a student knows, not sigma' for every activation.
+_FPRIME_TEX = {"sigmoid": r"\sigma'", "tanh": r"\tanh'", "relu": r"\mathrm{ReLU}'", "identity": r"\mathrm{id}'"}
+_FPRIME_TEXT = {"sigmoid": "σ′", "tanh": "tanh′", "relu": "ReLU′", "identity": "id′"}
+
+
+def fprime(activation: str, mode: str) -> str:
+    """The derivative of an activation by its own name: σ′ for sigmoid, tanh′ for tanh, ReLU′ for relu."""
+    if mode == "text":
+        return _FPRIME_TEXT.get(activation, activation + "′")
+    if activation in _FPRIME_TEX:
+        return _FPRIME_TEX[activation]
+    return r"\mathrm{" + tex_escape(activation).replace(r"\_", r"\text{\_}") + "}'"
+
+
+def matrix(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> dict[str, Any]:
+    """BP1-BP4 with their operands written out, in the order they are computed: the forward pass layer by
+    layer, then BP1 at the output and BP2 layer by layer toward the input, each layer's BP3 and BP4 right
+    after its delta. Brackets in "text", bmatrix in "tex"/"web"."""
     fw = writer(walk, mode, options)
     tex = mode != "text"
 
@@ -48,87 +65,153 @@ def matrix(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) ->
             return ""
         return _tex(fw, a, row) if tex else _text(fw, a)
 
-    out = []
+    layers = []
     for l in matrix_view(walk):
         layer = walk.network.layers[l.layer - 1]
         sup = (lambda k: str(k)) if tex else (lambda k: str(k).translate(_SUP))
-        out.append(
-            {
-                "layer": l.layer,
-                "output": l.output,
-                "sup": sup(l.layer),
-                "prev_sup": sup(l.layer - 1),
-                "next_sup": sup(l.layer + 1),
-                "activation": layer.activation,
-                "W": arr(l.W),
-                "b": arr(l.b),
-                "a_prev": arr(l.a_prev),
-                "a_prev_row": arr(l.a_prev, True),
-                "z": arr(l.z),
-                "a": arr(l.a),
-                "grad_a": arr(l.grad_a),
-                "W_next_T": arr(l.W_next_T),
-                "delta_next": arr(l.delta_next),
-                "sigma_prime": arr(l.sigma_prime),
-                "jacobian": arr(l.jacobian),
-                "delta": arr(l.delta),
-                "grad_b": arr(l.grad_b),
-                "grad_W": arr(l.grad_W),
-                "shared": layer.shared_bias,
-            }
-        )
-        if tex:
-            out[-1]["equations"] = _equations(out[-1])
-    return out
+        d = {
+            "layer": l.layer,
+            "output": l.output,
+            "sup": sup(l.layer),
+            "prev_sup": sup(l.layer - 1),
+            "next_sup": sup(l.layer + 1),
+            "activation": layer.activation,
+            "fprime": fprime(layer.activation, mode),
+            "W": arr(l.W),
+            "b": arr(l.b),
+            "a_prev": arr(l.a_prev),
+            "a_prev_row": arr(l.a_prev, True),
+            "z": arr(l.z),
+            "a": arr(l.a),
+            "grad_a": arr(l.grad_a),
+            "W_next_T": arr(l.W_next_T),
+            "delta_next": arr(l.delta_next),
+            "sigma_prime": arr(l.sigma_prime),
+            "jacobian": arr(l.jacobian),
+            "delta": arr(l.delta),
+            "grad_b": arr(l.grad_b),
+            "grad_W": arr(l.grad_W),
+            "shared": layer.shared_bias,
+            "updated_bias": walk.network.update_biases,
+        }
+        layers.append(d)
+    eqs = _tex_equations if tex else _text_equations
+    forward = [
+        {"layer": d["layer"], "output": d["output"], "activation": d["activation"], "equations": eqs(d, "forward")}
+        for d in layers
+    ]
+    backward = [
+        {"layer": d["layer"], "output": d["output"], "activation": d["activation"], "equations": eqs(d, "backward")}
+        for d in reversed(layers)
+    ]
+    return {"forward": forward, "backward": backward}
 
 
-def _equations(l: dict[str, Any]) -> list[dict[str, Any]]:
-    """The layer's forward pass and BP1-BP4 as LaTeX math: each its left side and its stages (the symbols,
-    the operands written out, the result), so that a wide one can take a line a stage."""
+def _eq(name: str, lhs: str, stages: list[str], note: str = "") -> dict[str, Any]:
+    return {"name": name, "lhs": lhs, "stages": [s for s in stages if s], "note": note}
+
+
+def _bias_note(l: dict[str, Any]) -> str:
+    parts = []
+    if l["shared"]:
+        parts.append("one bias shared by the layer: the sum of its deltas")
+    if not l["updated_bias"]:
+        parts.append("the bias is not updated in this step")
+    return "; ".join(parts)
+
+
+def _tex_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
+    """The layer's forward pass, or its BP1/BP2, BP3 and BP4, as LaTeX math: each its left side and its
+    stages (the symbols, the operands written out, the result), so that a wide one can take a line a stage."""
     L, P, N = l["sup"], l["prev_sup"], l["next_sup"]
     T = r"^{\mathsf{T}}"
-    eqs = [
-        ("", rf"z^{{{L}}}", [rf"W^{{{L}}} a^{{{P}}} + b^{{{L}}}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]]),
-        ("", rf"a^{{{L}}}", [rf"f(z^{{{L}}})", l["a"]]),
-    ]
+    fp = l["fprime"]
+    if part == "forward":
+        return [
+            _eq("", rf"z^{{{L}}}", [rf"W^{{{L}}} a^{{{P}}} + b^{{{L}}}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]]),
+            _eq("", rf"a^{{{L}}}", [rf"f(z^{{{L}}})", l["a"]]),
+        ]
+    eqs = []
     if l["output"] and l["sigma_prime"]:
         eqs.append(
-            (
+            _eq(
                 "BP1",
                 rf"\delta^{{{L}}}",
-                [rf"\nabla_{{a}} C \odot \sigma'(z^{{{L}}})", rf"{l['grad_a']} \odot {l['sigma_prime']}", l["delta"]],
+                [rf"\nabla_{{a}} C \odot {fp}(z^{{{L}}})", rf"{l['grad_a']} \odot {l['sigma_prime']}", l["delta"]],
             )
         )
-    elif l["output"]:  # softmax: the Jacobian J_kj = d out_k / d net_j in place of sigma'
-        eqs.append(("BP1", rf"\delta^{{{L}}}", [rf"J{T} \nabla_{{a}} C", f"{l['jacobian']} {l['grad_a']}", l["delta"]]))
+    elif l["output"]:  # softmax: the Jacobian J_kj = d out_k / d net_j in place of f'
+        eqs.append(
+            _eq("BP1", rf"\delta^{{{L}}}", [rf"J{T} \nabla_{{a}} C", f"{l['jacobian']} {l['grad_a']}", l["delta"]])
+        )
     else:
         eqs.append(
-            (
+            _eq(
                 "BP2",
                 rf"\delta^{{{L}}}",
                 [
-                    rf"\bigl((W^{{{N}}}){T} \delta^{{{N}}}\bigr) \odot \sigma'(z^{{{L}}})",
-                    rf"\bigl({l['W_next_T']} {l['delta_next']}\bigr) \odot {l['sigma_prime']}",
+                    rf"\bigl((W^{{{N}}}){T} \delta^{{{N}}}\bigr) \odot {fp}(z^{{{L}}})",
+                    rf"\left({l['W_next_T']} {l['delta_next']}\right) \odot {l['sigma_prime']}",
                     rf"{l['grad_a']} \odot {l['sigma_prime']}",
                     l["delta"],
                 ],
             )
         )
-    # one bias shared by the layer: its gradient is the sum of the layer's deltas
     sum_ = rf"\sum_{{j}} \delta^{{{L}}}_{{j}}" if l["shared"] else rf"\delta^{{{L}}}"
-    eqs.append(("BP3", rf"\frac{{\partial C}}{{\partial b^{{{L}}}}}", [sum_, l["grad_b"]]))
+    eqs.append(_eq("BP3", rf"\frac{{\partial C}}{{\partial b^{{{L}}}}}", [sum_, l["grad_b"]], _bias_note(l)))
     eqs.append(
-        (
+        _eq(
             "BP4",
             rf"\frac{{\partial C}}{{\partial W^{{{L}}}}}",
             [rf"\delta^{{{L}}} (a^{{{P}}}){T}", f"{l['delta']} {l['a_prev_row']}", l["grad_W"]],
         )
     )
-    return [{"name": name, "lhs": lhs, "stages": stages} for name, lhs, stages in eqs]
+    return eqs
+
+
+def _text_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
+    """The same equations for a terminal. A vector is written [..] as a column; the outer product of BP4 is
+    written with ⊗, so that δ (a)ᵀ cannot be read as a dot product."""
+    L, P, N = l["sup"], l["prev_sup"], l["next_sup"]
+    fp = l["fprime"]
+    if part == "forward":
+        return [
+            _eq("", f"z{L}", [f"W{L} a{P} + b{L}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]]),
+            _eq("", f"a{L}", [f"f(z{L})", l["a"]]),
+        ]
+    eqs = []
+    if l["output"] and l["sigma_prime"]:
+        eqs.append(_eq("BP1", f"δ{L}", [f"∇a C ⊙ {fp}(z{L})", f"{l['grad_a']} ⊙ {l['sigma_prime']}", l["delta"]]))
+    elif l["output"]:
+        eqs.append(_eq("BP1", f"δ{L}", ["Jᵀ ∇a C", f"{l['jacobian']}ᵀ {l['grad_a']}", l["delta"]]))
+    else:
+        eqs.append(
+            _eq(
+                "BP2",
+                f"δ{L}",
+                [
+                    f"((W{N})ᵀ δ{N}) ⊙ {fp}(z{L})",
+                    f"({l['W_next_T']} {l['delta_next']}) ⊙ {l['sigma_prime']}",
+                    f"{l['grad_a']} ⊙ {l['sigma_prime']}",
+                    l["delta"],
+                ],
+            )
+        )
+    sum_ = f"Σⱼ δ{L}ⱼ" if l["shared"] else f"δ{L}"
+    eqs.append(_eq("BP3", f"∂C/∂b{L}", [sum_, l["grad_b"]], _bias_note(l)))
+    eqs.append(_eq("BP4", f"∂C/∂W{L}", [f"δ{L} (a{P})ᵀ = δ{L} ⊗ a{P}", f"{l['delta']} ⊗ {l['a_prev']}", l["grad_W"]]))
+    return eqs
+
+
+# The path view lists at most this many paths in all (a 4-wide 6-layer network has about 100 000), and in
+# --brief at most BRIEF_PATHS a parameter; past them it says how many it left out (its sums are over all).
+MAX_SHOWN_PATHS = 200
+BRIEF_PATHS = 2
 
 
 def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> list[dict[str, Any]]:
-    """Every path from each parameter to the loss: its nodes, the factor on each edge, their product."""
+    """Every path from each parameter to the loss: its nodes, the factor on each edge, their product; past
+    MAX_SHOWN_PATHS in all (BRIEF_PATHS a parameter in --brief) only their number, the sums stay over all."""
     fw = writer(walk, mode, options)
     arrow, dot = (" → ", " · ") if mode == "text" else (r" \to ", r" \cdot ")
 
@@ -139,10 +222,15 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
         return f"({s})" if mode == "text" else r"\left(" + s + r"\right)"
 
     out = []
+    budget = MAX_SHOWN_PATHS
     for pp in path_view(walk):
+        listed = pp.paths[: min(budget, BRIEF_PATHS if options.brief else len(pp.paths))]
+        budget -= len(listed)
         out.append(
             {
                 "param": fw.label(pp.param, mode),
+                "count": len(pp.paths),
+                "more": len(pp.paths) - len(listed),
                 "paths": [
                     {
                         "nodes": arrow.join(fw.label(n, mode) for n in p.nodes),
@@ -150,7 +238,7 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
                         "numbers": dot.join(num(walk.value(e)) for e in p.edges),
                         "product": fw.number(p.product),
                     }
-                    for p in pp.paths
+                    for p in listed
                 ],
                 "total": fw.number(pp.total),
                 "gradient_label": fw.label(pp.gradient, mode),
@@ -183,7 +271,9 @@ def magnitudes(
             row.update(
                 twin_activation=m.activation, twin_delta=_sci(m.delta, mode), twin_gradient=_sci(m.gradient, mode)
             )
-    return {"rows": rows, "twin": twin_name if twin is not None else "", "layers": len(rows)}
+    # a residual network's twin is itself without the skips (the vanishing-gradient comparison of seed 002)
+    skips = twin is not None and walk.network.has_skips and not twin.network.has_skips
+    return {"rows": rows, "twin": twin_name if twin is not None else "", "layers": len(rows), "skipless": skips}
 
 
 def data(

@@ -11,10 +11,11 @@ import json
 import math
 from typing import Any, Callable
 
+from ..engine.gradcheck import ENGINES_SHOWN
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
 from ..spec.rounding import format_fixed
-from .lines import line_view, writer
+from .lines import BRIEF_ROW, MATH_ROW, line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
 from .templates import md_escape, render_template, tex_escape_text
@@ -51,6 +52,8 @@ def render_json(walk: Walkthrough, history: Any = None, check: Any = None, optio
         ],
         "loss_before": walk.value(walk.loss),
         "loss_after": walk.value(walk.loss_after) if walk.loss_after else None,
+        # dE/dx of every input by the input's name (x.grad)
+        "input_gradients": {n: walk.value(k) for n, k in zip(net.input_names, walk.input_gradients)},
     }
     if check is not None:
         doc["gradient_check"] = [
@@ -123,8 +126,10 @@ def view(
     q = walk.quantities
     layered = options.notation == "layered"
 
+    row_limit = BRIEF_ROW if options.brief and mode == "tex" else MATH_ROW
+
     def line(key: str) -> dict[str, Any] | None:
-        return line_view(fw, q, key, mode, escape)
+        return line_view(fw, q, key, mode, escape, row_limit)
 
     def factors(keys: list[str]) -> list[dict[str, Any] | None]:
         """The derived factors that products multiply in: dnet_k/dout_j of a hidden neuron's paths."""
@@ -134,25 +139,53 @@ def view(
         # Spec numbering counts weight layers from 1; the layered notation counts the input layer as 1.
         return li + 2 if layered else li + 1
 
-    forward = [
-        {
-            "name": escape(net.layers[li].name),
-            "number": number(li),
-            "activation": net.layers[li].activation,
-            "neurons": [
-                {
-                    "name": escape(n.name),
-                    "j": j + 1,
-                    "net": line(n.net),
-                    "out": line(n.out),
-                    "mask": line(n.mask),
-                    "kept": line(n.kept),
-                }
-                for j, n in enumerate(row)
-            ],
-        }
-        for li, row in enumerate(walk.forward)
-    ]
+    def forward_neurons(li: int, row) -> list[dict[str, Any]]:
+        neurons = [
+            {
+                "name": escape(n.name),
+                "j": j + 1,
+                "net": line(n.net),
+                "out": line(n.out),
+                "mask": line(n.mask),
+                "kept": line(n.kept),
+            }
+            for j, n in enumerate(row)
+        ]
+        if net.layers[li].activation != "softmax":
+            return neurons
+        # a softmax output reads every net input of its layer: all of them first, then the outputs
+        nets = [{**n, "name": n["name"] + " (net input)", "out": None, "mask": None, "kept": None} for n in neurons]
+        outs = [{**n, "name": n["name"] + " (softmax output)", "net": None} for n in neurons]
+        return nets + outs
+
+    brief = options.brief
+
+    def value(key: str) -> str:
+        return fw.value_of(key) if key else ""
+
+    def table(header: list[str], rows: list[list[str]], math: bool = False) -> dict[str, Any] | None:
+        """The values --brief tabulates; ``math``: the first column is a parameter's label (math)."""
+        return {"header": [escape(h) for h in header], "rows": rows, "math": math} if rows else None
+
+    forward = []
+    for li, row in enumerate(walk.forward):
+        neurons = forward_neurons(li, row)
+        rest = None
+        if brief and len(row) > 1:
+            neurons = [n for n in neurons if n["name"].split(" (")[0] == escape(row[0].name)]
+            rest = table(
+                ["neuron", "net input", "output"],
+                [[escape(n.name), value(n.net), value(n.out)] for n in row[1:]],
+            )
+        forward.append(
+            {
+                "name": escape(net.layers[li].name),
+                "number": number(li),
+                "activation": net.layers[li].activation,
+                "neurons": neurons,
+                "rest": rest,
+            }
+        )
     backward = []
     for row in walk.backward:
         li = row[0].layer
@@ -191,33 +224,90 @@ def view(
                         "local": [line(p.factors[-1])] if p.factors else [line(c[-1]) for c in p.chains],
                         "gradient": line(p.gradient),
                         "new_value": line(p.update),
+                        # a bias that is not updated: said where its gradient is derived, not only in the summary
+                        "held": not p.update,
                     }
                     for p in walk.params
                     if p.layer == li
                 ],
             }
         )
+    if brief:
+        for layer in backward:
+            row = next(r for r in walk.backward if r[0].layer == layer["layer"])
+            if len(row) > 1:
+                layer["neurons"] = layer["neurons"][:1]
+                layer["rest"] = table(
+                    ["neuron", "dE/d out", "d out/d net", "delta"],
+                    [[escape(nb.name), value(nb.dE_dout), value(nb.dout_dnet), value(nb.delta)] for nb in row[1:]],
+                )
+            weights = [p for p in layer["params"] if p["kind"] == "weight"]
+            shown = weights[:1] + [p for p in layer["params"] if p["kind"] == "bias"][:1]
+            others = [p for p in layer["params"] if p not in shown]
+            layer["params"] = shown
+            layer["param_rest"] = table(
+                ["parameter", "gradient", "new value"],
+                [
+                    [p["label"], p["gradient"]["value"], p["new_value"]["value"] if p["new_value"] else "not updated"]
+                    for p in others
+                ],
+                math=True,
+            )
+    for layer in backward:
+        layer.setdefault("rest", None)
+        layer.setdefault("param_rest", None)
+    prose = _prose(walk, forward, backward, options, escape)
+    # every weight and bias in a table per layer (row = neuron, column = input): GitHub strips the inline SVG,
+    # and a crowded picture leaves its labels out
+    weights = []
+    sources = list(net.input_names)
+    for li, layer in enumerate(net.layers):
+        weights.append(
+            {
+                "number": number(li),
+                "name": escape(layer.name),
+                "columns": [escape(c) for c in sources] + ["bias"],
+                "rows": [
+                    {
+                        "neuron": escape(layer.neurons[j]),
+                        "cells": [
+                            f"{fw.label(k, mode)} = {fw.value_of(k)}"
+                            for k in (*layer.weight_labels[j], layer.bias_labels[0 if layer.shared_bias else j])
+                        ],
+                    }
+                    for j in range(layer.size)
+                ],
+            }
+        )
+        sources = list(layer.neurons)
     summary = []
-    for p in walk.params:
+    # in the network's order (first layer first), not the order backpropagation reaches them
+    for p in sorted(walk.params, key=lambda p: p.layer):
         summary.append(
             {
                 "label": fw.label(p.label, mode),
-                "old": fw.number(q[p.label].value),
-                "new": fw.number(q[p.update].value) if p.update else fw.number(q[p.label].value),
+                "old": fw.value_of(p.label),
+                "new": fw.value_of(p.update) if p.update else fw.value_of(p.label),
                 "updated": bool(p.update),
             }
         )
     return {
+        "input_gradients": [line(k) for k in getattr(walk, "input_gradients", ())],
         "title": escape(net.title),
         "description": escape(net.description),
         "source": escape(net.source),
+        "loss_rule": loss_rule(net),
         "conventions": escape(walk.conventions.describe()),
+        "precision": precision_text(walk.conventions, fw.digits),
         "layered": layered,
         "digits": fw.digits,
         "learning_rate": fw.number(net.learning_rate),
         "eta": fw.label("eta", mode),
         "update_biases": net.update_biases,
         "forward": forward,
+        "weights": weights,
+        "prose": prose,
+        "brief": brief,
         "loss_terms": [line(t) for t in walk.loss_terms],
         "loss": line(walk.loss),
         "backward": backward,
@@ -228,34 +318,76 @@ def view(
     }
 
 
-def _rel(x: float) -> str:
-    # Below 1e-13 a relative difference is float noise that differs between machines; say so, not its digits.
-    return "< 1e-13" if x < 1e-13 else f"{x:.1e}"
+def _prose(walk: Walkthrough, forward, backward, options: Options, escape) -> dict[str, str]:
+    """Each kind of step's explanation, keyed by where it first occurs: the forward pass, the error, the first
+    output neuron (chain-rule factor, delta), the first hidden neuron (sum over downstream neurons, old
+    weights), the first update. Shown once; none with --no-prose."""
+    from .prose import EXPLAIN
+
+    out = dict.fromkeys(("forward", "loss", "brief", "output", "hidden", "updating"), "")
+    if not options.prose:
+        return out
+    out.update(forward=EXPLAIN["forward"], loss=EXPLAIN["loss"])
+    if options.brief:
+        out["brief"] = EXPLAIN["brief"]
+    if backward:
+        out["output"] = EXPLAIN["factor"] + " " + EXPLAIN["delta"]
+        if len(backward) > 1:
+            old = "old" if walk.conventions.update_order == "standard" else "old-updated"
+            out["hidden"] = EXPLAIN["sum"] + " " + EXPLAIN[old]
+        if any(p["new_value"] for layer in backward for p in layer["params"]):
+            out["updating"] = EXPLAIN["update"]
+    return {k: escape(v) for k, v in out.items()}
 
 
-def _fd_view(r: Any) -> dict[str, str]:
-    """The finite-difference estimate to the digits a central difference resolves, and its relative
-    difference to the gradient as a bound.
+def precision_text(conventions: Any, digits: int | None) -> str:
+    """What the shown figures mean, in a sentence for the header."""
+    if digits is None:
+        return "Values are shown in full precision"
+    if conventions.rounding != "exact":
+        return f"Values are shown to {digits} decimals, as they are carried"
+    return (
+        f"Values are shown to at least {digits} decimals, and to more where a line needs them so that it "
+        "can be recomputed from the numbers it shows"
+    )
 
-    The digits below the estimate's resolution are noise of the last bits of exp and of summation order, which
-    differ between machines. Within its resolution the estimate and the gradient are the same number, so the
-    shown digits are the gradient's, rounded at the decade of the resolution (as a measurement is given to
-    its uncertainty); an estimate further off than its resolution shows its own digits and the difference.
-    """
-    if not (r.resolution > 0 and r.resolved):
-        return {"finite_difference": f"{r.finite_difference:.9g}", "rel_fd": _rel(r.vs_finite_difference)}
-    places = -math.ceil(math.log10(r.resolution))
-    # vs_finite_difference divides by max(|fd|, 1e-3), and |fd| >= |gradient| - resolution
-    bound = r.resolution / max(abs(r.symbolic) - r.resolution, 1e-3)
-    return {
-        "finite_difference": format_fixed(r.symbolic, max(places, 0)),
-        "rel_fd": f"< 1e{math.ceil(math.log10(bound))}",
-    }
+
+def loss_rule(net: Network) -> dict[str, str]:
+    """The loss by its name and formula (Unicode and LaTeX), as a student reads it."""
+    from ..spec import rules
+
+    rule = rules.LOSSES[net.loss]
+    return {"title": rule.title, "formula": rule.formula, "tex": rule.tex}
+
+
+def _bound(x: float, bound: float) -> str:
+    """A relative difference at or below the resolvable ``bound`` as that bound; above it, its value (a real
+    disagreement, which the check reports)."""
+    return f"< {bound:.0e}" if x <= bound else f"{x:.1e}"
+
+
+def _column(values: list[float], figures: int = 12) -> list[str]:
+    """A table column in one notation: fixed, or scientific for all when one value is below 1e-4; never -0."""
+    scientific = any(0 < abs(v) < 1e-4 for v in values)
+    out = []
+    for v in values:
+        v = v + 0.0  # -0.0 + 0.0 is 0.0
+        if v == 0:
+            out.append("0")
+        else:
+            out.append(f"{v:.{figures - 1}e}" if scientific else f"{v:.{figures}g}")
+    return out
 
 
 def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same) -> dict[str, Any]:
-    # 12 significant digits show the agreement and stay the same across libm versions, unlike repr().
+    # Every shown figure is one that no machine's last bits can change: the gradients to 12 significant
+    # digits, the finite differences to the place they resolve (check.fd_quantum), the relative
+    # differences as the bound they fall under.
+    symbolic = _column([r.symbolic for r in check.rows])
+    numeric = _column([r.numeric for r in check.rows])
+    decimals = max(0, -round(math.log10(check.fd_quantum)))
     return {
+        "same": symbolic == numeric,  # the engines print alike: one column for both in narrow text
         "ok": check.ok,
         "eps": f"{check.eps:.0e}",
         "notes": [escape(n) for n in check.notes],
@@ -264,12 +396,15 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
                 "param": escape(r.param),
                 "label": fw.label(r.param, mode),
                 "text_label": fw.label(r.param, "text"),
-                "symbolic": f"{r.symbolic:.12g}",
-                "numeric": f"{r.numeric:.12g}",
-                "rel_engines": _rel(r.symbolic_vs_numeric),
-                **_fd_view(r),
+                "symbolic": symbolic[k],
+                "numeric": numeric[k],
+                "finite_difference": format_fixed(r.finite_difference, decimals),
+                "rel_engines": _bound(r.symbolic_vs_numeric, ENGINES_SHOWN)
+                if abs(r.symbolic - r.numeric) > check.engine_floor
+                else f"< {ENGINES_SHOWN:.0e}",
+                "rel_fd": _bound(r.vs_finite_difference, check.fd_bound(r)),
             }
-            for r in check.rows
+            for k, r in enumerate(check.rows)
         ],
     }
 
@@ -326,12 +461,16 @@ def context(
         from . import views as viewreport
 
         extra = viewreport.data(walk, views, mode, *(twin[::-1] if twin else ()), options=options)
-    return {"v": v, "history": _history_view(history), "diagram": figure, "views": extra}
+    from .syllabus import prep_view
+
+    prep = prep_view(walk.prep, mode, _ESCAPES[fmt], options)
+    return {"v": v, "history": _history_view(history), "diagram": figure, "views": extra, "prep": prep}
 
 
 def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any, views, twin, options: Options) -> str:
     data = context(fmt, walk, check, history, views, twin, options)
-    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    out = render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def render_text(

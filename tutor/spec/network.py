@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import rules
-from .errors import SpecError
-from .resources import example_names, example_path
+from .errors import SpecError, TutorError
+from .resources import check_path, example_names, example_path, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,6 +25,7 @@ MAX_LAYERS = 16
 MAX_WIDTH = 256
 MAX_LABEL = 64
 MAX_FILE_BYTES = 2_000_000
+MAX_OUTPUT_BYTES = 50_000_000  # a document no person reads to the end (a 1-256-6 network's HTML was 232 MB)
 ROUNDINGS = ("exact", "as-printed")
 UPDATE_ORDERS = ("standard", "updated-first")
 MAX_DIGITS = 15
@@ -40,6 +41,8 @@ _TOP_KEYS = {
     "conventions",
     "notation",
     "examples",
+    "scaling",
+    "init",
 }
 MAX_EXAMPLES = 100
 _LAYER_KEYS = {
@@ -55,6 +58,7 @@ _LAYER_KEYS = {
     "bias_labels",
     "net_names",
     "out_names",
+    "skip",
 }
 _NOTATION_DEFAULTS = {
     "net": "net_{neuron}",
@@ -104,6 +108,17 @@ class Training:
     dropout_inverted: bool = True
     dropout_seed: int = 0
     dropout_mask: tuple[tuple[float, ...], ...] | None = None  # one row per dropout layer, used every step
+    reduction: str = "mean"  # a batch's gradients averaged ("mean", the seeds') or added up ("sum")
+    clip_norm: float | None = None  # clip the gradient of all parameters together to this global L2 norm
+    clip_value: float | None = None  # clip every gradient entry into [-clip_value, clip_value]
+    # (inputs, targets), scaled as the examples; arrays, so left out of ==, which patience stands for
+    validation: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False)
+    raw_validation: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False)  # as given
+    patience: int | None = None  # early stopping: epochs without a better validation loss before stopping
+
+    @property
+    def clipped(self) -> bool:
+        return self.clip_norm is not None or self.clip_value is not None
 
     @property
     def plain(self) -> bool:
@@ -114,6 +129,8 @@ class Training:
             and not self.regularization
             and not self.dropout_rate
             and self.dropout_mask is None
+            and not self.clipped
+            and not self.validation
         )
 
 
@@ -132,6 +149,7 @@ class Layer:
     net_names: tuple[str, ...]
     out_names: tuple[str, ...]
     name: str = ""
+    skip: int | None = None  # residual connection: out = f(net) + the output of layers[skip] (same width)
 
     @property
     def size(self) -> int:
@@ -162,6 +180,11 @@ class Network:
     name: str = ""
     training: Training = Training()
     examples: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (inputs, targets); the first is inputs/targets
+    scaling: str = ""  # "" or a rules.SCALINGS name: the examples' inputs are scaled ...
+    raw_examples: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # ... from these, as the spec gives them
+    init: str = ""  # "" or a rules.INITS name: the weights of the layers in init_layers were drawn
+    init_seed: int = 0
+    init_layers: tuple[int, ...] = ()
 
     def batch_size(self) -> int:
         n = max(len(self.examples), 1)
@@ -212,6 +235,14 @@ class Network:
         )
         return replace(self, layers=layers)
 
+    @property
+    def has_skips(self) -> bool:
+        return any(l.skip is not None for l in self.layers)
+
+    def without_skips(self) -> "Network":
+        """The same network with its residual connections left out (for the magnitudes comparison)."""
+        return replace(self, layers=tuple(replace(l, skip=None) for l in self.layers))
+
     def with_conventions(self, **changes: Any) -> "Network":
         """The same network under other conventions, validated like a spec's ``[conventions]`` table."""
         data = {
@@ -239,46 +270,79 @@ class Network:
 
 def load(spec: str | Path) -> Network:
     """Load a network from a TOML file path or the name of a built-in example (``mazur``, ...)."""
-    path = Path(spec)
-    if not path.is_file():
+    if not isinstance(spec, (str, Path)):
+        raise SpecError(
+            f"expected a file path or the name of a built-in example (a string), got {type(spec).__name__}", "load()"
+        )
+    where = str(spec) or "''"
+    path = check_path(spec, where)
+    try:
+        is_file = path.is_file()
+    except OSError as exc:
+        raise SpecError(f"cannot read the file ({exc.strerror})", where) from None
+    if not is_file:
         builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
         if builtin is None and path.is_dir():
-            raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", str(spec))
+            raise SpecError("is a folder; give a spec file (TOML) or the name of a built-in example", where)
         if builtin is None and path.exists():
-            raise SpecError("is not a regular file; give a spec file (TOML)", str(spec))
+            raise SpecError("is not a regular file; give a spec file (TOML)", where)
         if builtin is None:
             raise SpecError(
-                f"no such file or built-in example; built-in examples: {', '.join(example_names())}", str(spec)
+                f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", where
             )
         path = builtin
         name = str(spec)
     else:
         name = ""
-    where = str(spec)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SpecError(f"cannot read the file ({exc.strerror})", where) from None
-    if size > MAX_FILE_BYTES:
+        text = read_text(path, where, MAX_FILE_BYTES)
+    except SpecError:
+        raise
+    except TutorError as exc:
         raise SpecError(
-            f"the file is {size} bytes; a spec may be at most {MAX_FILE_BYTES} bytes "
-            f"(networks are limited to {MAX_PARAMETERS} parameters)",
+            exc.message + (f" (networks are limited to {MAX_PARAMETERS} parameters)" if "bytes" in exc.message else ""),
             where,
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the file as UTF-8 text ({exc})", where) from None
+        ) from None
     return loads(text, where=where, name=name)
+
+
+MAX_TOML_DEPTH = 32  # tables and arrays nested deeper than any spec or claims file needs
+
+
+def parse_toml(text: str, where: str) -> dict:
+    """TOML text parsed by the safe standard parser, with the failures it lets through (deep nesting, a huge
+    integer) turned into one-line errors; a leading byte-order mark is accepted."""
+    if not isinstance(text, str):
+        raise SpecError(f"expected TOML text (a string), got {type(text).__name__}", where)
+    text = text.removeprefix("\ufeff")
+    depth = _nesting(text)
+    if depth > MAX_TOML_DEPTH:
+        raise SpecError(f"tables or arrays nested {depth} deep; at most {MAX_TOML_DEPTH}", where)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"malformed TOML: {exc}", where) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise SpecError(f"a number is too long ({str(exc).split(':')[0]}); expected a finite number", where) from None
+    except RecursionError:
+        raise SpecError(f"tables or arrays nested too deep; at most {MAX_TOML_DEPTH}", where) from None
+
+
+def _nesting(text: str) -> int:
+    """An upper bound of the bracket nesting of TOML text (brackets inside strings count too: harmless)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def loads(text: str, where: str = "<spec>", name: str = "") -> Network:
     """Parse TOML text (with the safe standard parser) into a validated Network."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"malformed TOML: {exc}", where) from None
-    return from_mapping(data, where=where, name=name)
+    return from_mapping(parse_toml(text, where), where=where, name=name)
 
 
 def network(**spec: Any) -> Network:
@@ -297,6 +361,12 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     """Validate a mapping shaped like the TOML format; every error names its key path."""
     if not isinstance(data, Mapping):
         raise SpecError("a spec must be a table of keys", where)
+    if "graph" in data:
+        raise SpecError(
+            "is a graph spec (it has a [graph] table); this needs a network spec ('explain', 'quiz' and 'check' "
+            "take graph specs)",
+            where,
+        )
     _no_unknown(data, _TOP_KEYS, where, "")
     title = _text(data.get("title", name or "Network"), f"{where}: title", limit=200)
     description = _text(data.get("description", ""), f"{where}: description", limit=2000)
@@ -335,9 +405,16 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     layers: list[Layer] = []
     fan_in = values.size
     total = 0
+    init_name, init_seed = _init(data.get("init"), f"{where}: init")
+    init_layers = []
     for li, raw in enumerate(raw_layers):
         lw = f"{where}: layers[{li}]"
+        drawn = isinstance(raw, Mapping) and "weights" not in raw and bool(init_name)
+        if drawn:
+            raw = _drawn_layer(raw, li, fan_in, init_name, init_seed, lw)
+            init_layers.append(li)
         layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
+        layer = _skip(raw, layer, li, layers, lw)
         total += layer.weights.size + (1 if layer.shared_bias else layer.size)
         layers.append(layer)
         fan_in = layer.size
@@ -389,12 +466,31 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         _check_loss_fit(lrule, targets, layers[-1], f"{where}: loss")
         examples = [(values, targets)]
 
+    scaling = _scaling_name(data.get("scaling"), f"{where}: scaling")
+    given_examples = tuple(examples)
+    if scaling:
+        examples = _scaled(scaling, examples, input_names, raw_examples is not None, where)
+        values, targets = examples[0]
+
     training = data.get("training", {})
     if not isinstance(training, Mapping):
         raise SpecError("[training] must be a table", f"{where}: training")
     _no_unknown(
         training,
-        {"learning_rate", "update_biases", "optimizer", "batch", "decay", "regularization", "dropout"},
+        {
+            "learning_rate",
+            "update_biases",
+            "optimizer",
+            "batch",
+            "decay",
+            "regularization",
+            "dropout",
+            "reduction",
+            "clip_norm",
+            "clip_value",
+            "validation",
+            "patience",
+        },
         where,
         "training",
     )
@@ -409,6 +505,11 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
 
     conv = _conventions(data.get("conventions", {}), f"{where}: conventions")
     train = _training(training, f"{where}: training", len(layers) - 1, [l.size for l in layers])
+    _check_skip_dropout(layers, train, f"{where}: training.dropout.layers")
+    train = _clipping(train, training, f"{where}: training")
+    train = _early_stopping(
+        train, training, f"{where}: training", values.size, lrule, layers[-1], scaling, given_examples
+    )
     if conv.update_order == "updated-first" and not (train.plain and (train.batch == 1 or len(examples) == 1)):
         raise SpecError(
             "updated-first is an order of plain gradient descent on one example at a time; it does not "
@@ -433,6 +534,11 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         name=name,
         training=train,
         examples=tuple(examples),
+        scaling=scaling,
+        raw_examples=given_examples if scaling else (),
+        init=init_name,
+        init_seed=init_seed,
+        init_layers=tuple(init_layers),
     )
     _check_unique_names(net, where)
     return net
@@ -456,6 +562,12 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
         batch = 1
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecError(f'batch must be "full", "sgd" or a whole number >= 1, got {_show(batch)}', f"{where}.batch")
+    reduction = raw.get("reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise SpecError(
+            f'reduction must be "mean" (the batch\'s gradients averaged) or "sum" (added up), got {_show(reduction)}',
+            f"{where}.reduction",
+        )
     decay = _number(raw.get("decay", 0.0), f"{where}.decay")
     if decay < 0:
         raise SpecError(f"decay must be >= 0, got {decay!r}", f"{where}.decay")
@@ -528,7 +640,155 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
         inverted,
         seed,
         mask,
+        reduction,
     )
+
+
+# -- the rest of the syllabus (seeds 000 and 002): initialization, feature scaling, clipping, early stopping ----
+
+
+def _init(raw: Any, where: str) -> tuple[str, int]:
+    """``init = "he_normal"`` or ``init = { name = "he_normal", seed = 7 }``: (name, seed); ("", 0) without."""
+    if raw is None:
+        return "", 0
+    if isinstance(raw, Mapping):
+        _no_unknown(raw, {"name", "seed"}, where, "")
+        name, seed = raw.get("name"), raw.get("seed", 0)
+    else:
+        name, seed = raw, 0
+    if not isinstance(name, str):
+        raise SpecError(f"give the initialization's name; allowed: {', '.join(rules.INITS)}", where)
+    rules.init(name, where)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SpecError(f"seed must be a whole number from 0 to 2^32 - 1, got {_show(seed)}", f"{where}.seed")
+    return name, seed
+
+
+def _drawn_layer(raw: Mapping, li: int, fan_in: int, name: str, seed: int, where: str) -> dict:
+    """The layer's table with the weights the initialization draws (fan-out = the layer's neurons)."""
+    if "neurons" in raw:
+        size = _count(raw["neurons"], f"{where}.neurons")
+    else:
+        size = raw.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_WIDTH:
+            raise SpecError(f"give the layer's neurons (names) or its size (1 to {MAX_WIDTH})", where)
+    if size * fan_in > MAX_PARAMETERS:
+        raise SpecError(f"{size * fan_in} weights; a network may have at most {MAX_PARAMETERS} parameters", where)
+    _, weights = rules.init_np(rules.INITS[name], fan_in, max(size, 1), (seed, li))
+    return {**raw, "weights": weights.tolist()}
+
+
+def _scaling_name(raw: Any, where: str) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise SpecError(f"give the scaling's name; allowed: {', '.join(rules.SCALINGS)}", where)
+    rules.scaling(raw, where)
+    return raw
+
+
+def _scaled(name: str, examples, input_names, from_examples: bool, where: str):
+    """The examples with their inputs scaled over all examples; a constant input cannot be scaled."""
+    rule = rules.SCALINGS[name]
+    X = np.array([x for x, _ in examples])
+    stats, scaled = rules.scale_np(rule, X)
+    divisor = stats["std"] if rule.divisor == "std" else stats["max"] - stats["min"]
+    place = f"{where}: examples" if from_examples else f"{where}: inputs.values"
+    for i, d in enumerate(divisor):
+        if not d > 0:
+            what = "standard deviation" if rule.divisor == "std" else "range max - min"
+            raise SpecError(
+                f"input {input_names[i]} has the same value in every example ({_show(float(X[0, i]))}), so its "
+                f"{what} is 0 and {name} would divide by 0; give examples where it varies, or leave out scaling",
+                f"{place}[*].inputs[{i}]" if from_examples else f"{place}[{i}]",
+            )
+    return [(scaled[k], t) for k, (_, t) in enumerate(examples)]
+
+
+def _skip(raw: Any, layer: Layer, li: int, earlier: list[Layer], where: str) -> Layer:
+    """``skip = k``: a residual connection adding the output of layers[k] (an earlier layer of the same width)."""
+    if not isinstance(raw, Mapping) or "skip" not in raw:
+        return layer
+    k = raw["skip"]
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < li:
+        allowed = f"0 to {li - 1}" if li else "none: the first layer has no earlier layer"
+        raise SpecError(f"skip names an earlier layer by index ({allowed}), got {_show(k)}", f"{where}.skip")
+    if earlier[k].size != layer.size:
+        raise SpecError(
+            f"a skip adds outputs neuron by neuron: layers[{k}] has {earlier[k].size} neurons and this layer "
+            f"{layer.size}; skip between layers of the same width",
+            f"{where}.skip",
+        )
+    if layer.rule.vector:
+        raise SpecError(
+            f"a skip adds to each output on its own; {layer.activation!r} is not element-wise", f"{where}.skip"
+        )
+    return replace(layer, skip=k)
+
+
+def _check_skip_dropout(layers: list[Layer], train: Training, where: str) -> None:
+    for layer in layers:
+        if layer.skip is not None and layer.skip in train.dropout_layers:
+            raise SpecError(f"layers[{layer.skip}] feeds a skip connection; dropout on it is not supported", where)
+
+
+def _clipping(train: Training, raw: Mapping, where: str) -> Training:
+    out = {}
+    for key in ("clip_norm", "clip_value"):
+        if key in raw:
+            c = _number(raw[key], f"{where}.{key}")
+            if not c > 0:
+                raise SpecError(f"{key} must be > 0 (the largest allowed gradient), got {c!r}", f"{where}.{key}")
+            out[key] = c
+    if len(out) == 2:
+        raise SpecError("clip by the global norm or by value, not both", f"{where}.clip_value")
+    return replace(train, **out)
+
+
+def _early_stopping(
+    train: Training, raw: Mapping, where: str, n_in: int, lrule, out_layer: Layer, scaling: str, examples
+) -> Training:
+    """``validation = [{ inputs = [...], targets = [...] }, ...]`` and ``patience = N``: scaled with the
+    training examples' statistics, as a validation set must be."""
+    val = raw.get("validation")
+    patience = raw.get("patience")
+    if patience is not None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise SpecError(
+                f"patience must be a whole number >= 1 (epochs), got {_show(patience)}", f"{where}.patience"
+            )
+        if val is None:
+            raise SpecError(
+                "patience counts epochs without a better validation loss: give validation examples too "
+                "(validation = [{ inputs = [...], targets = [...] }])",
+                f"{where}.patience",
+            )
+    if val is None:
+        return train
+    if not isinstance(val, list) or not val:
+        raise SpecError("validation needs at least one table with inputs and targets", f"{where}.validation")
+    if len(val) > MAX_EXAMPLES:
+        raise SpecError(f"{len(val)} validation examples; at most {MAX_EXAMPLES}", f"{where}.validation")
+    rows = []
+    for k, ex in enumerate(val):
+        ew = f"{where}.validation[{k}]"
+        if not isinstance(ex, Mapping):
+            raise SpecError("each validation example must be a table with inputs and targets", ew)
+        _no_unknown(ex, {"inputs", "targets"}, where, f"validation[{k}]")
+        x = _vector(ex.get("inputs"), f"{ew}.inputs")
+        if x.size != n_in:
+            raise SpecError(f"{x.size} inputs; every example needs {n_in}", f"{ew}.inputs")
+        t = _vector(ex.get("targets"), f"{ew}.targets")
+        if t.size != out_layer.size:
+            raise SpecError(f"{t.size} targets for {out_layer.size} output neurons", f"{ew}.targets")
+        _check_loss_fit(lrule, t, out_layer, where, f"{ew}.targets")
+        rows.append((x, t))
+    scaled = rows
+    if scaling:
+        rule = rules.SCALINGS[scaling]
+        stats, _ = rules.scale_np(rule, np.array([x for x, _ in examples]))
+        scaled = [(rule.np(x, stats), t) for x, t in rows]
+    return replace(train, validation=tuple(scaled), raw_validation=tuple(rows), patience=patience)
 
 
 def _named_rule(raw: Any, kind: str, registry: Mapping, lookup, where: str):
@@ -574,6 +834,12 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
     is_output = li == hidden
     if "neurons" in raw:
         size = _count(raw["neurons"], f"{where}.neurons")
+        if "size" in raw and raw["size"] != size:
+            raise SpecError(
+                f"size = {_show(raw['size'])} but {size} neuron name(s) are given; give the names or the size, "
+                "or make them agree",
+                f"{where}.size",
+            )
     elif "size" in raw:
         size = raw["size"]
         if isinstance(size, bool) or not isinstance(size, int):
@@ -688,6 +954,12 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
         ok = np.all((targets == 0) | (targets == 1)) and targets.sum() == 1
         if not ok:
             raise SpecError(f"loss {lrule.name!r} needs one-hot targets (one 1, the rest 0)", twhere)
+        if targets.size < 2:
+            raise SpecError(
+                f"loss {lrule.name!r} compares the true class's score with the others': use at least two output "
+                "neurons (one per class)",
+                f"{where}.name",
+            )
         if lrule.name == "hinge" and targets.size != 2:
             raise SpecError(
                 "the hinge loss max(0, 1 + s_c - s) compares two scores: use two output neurons, "
@@ -793,6 +1065,8 @@ def _table(data: Mapping, key: str, where: str) -> Mapping:
 
 
 def _number(value: Any, where: str) -> float:
+    if isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
+        value = float(value) if isinstance(value, np.floating) else int(value)  # any float or integer dtype
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"expected a number, got {_show(value)}", where)
     try:
@@ -804,13 +1078,24 @@ def _number(value: Any, where: str) -> float:
     return x
 
 
+def _listed(value: Any) -> Any:
+    """A NumPy array or a tuple as the list the TOML format would give (the Python API takes both)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim else value.item()
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _vector(value: Any, where: str) -> np.ndarray:
+    value = _listed(value)
     if not isinstance(value, list):
         raise SpecError(f"expected a list of numbers, got {_show(value)}", where)
     return np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(value)], dtype=float)
 
 
 def _matrix(value: Any, rows: int, cols: int, where: str) -> np.ndarray:
+    value = _listed(value)
+    if isinstance(value, list):
+        value = [_listed(r) for r in value]
     if not isinstance(value, list):
         raise SpecError(
             f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where
@@ -835,9 +1120,9 @@ def _count(value: Any, where: str) -> int:
     return len(value)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Names become quantity keys (JSON, claims files, quiz prompts) and math labels, so they follow a grammar
-# instead of being escaped: free text (titles, descriptions, layer names) is escaped by the renderers.
+# C0 and C1 controls and the bidirectional embeddings, overrides and isolates: they reach a terminal raw (ESC c
+# resets it), reorder what a reader sees, and make pdflatex fail. A newline and a tab are allowed in free text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*\Z")
 NAME_RULE = "a name starts with a letter and has only letters, digits, '_' and '.'"
 
@@ -849,8 +1134,21 @@ def _text(value: Any, where: str, limit: int, label: bool = False) -> str:
         raise SpecError(f"at most {limit} characters, got {len(value)}", where)
     if label and not _NAME.match(value):
         raise SpecError(f"{_show(value)} is not allowed: {NAME_RULE} (at most {limit} characters)", where)
-    if _CONTROL.search(value.replace("\n", "") if not label else value):
-        raise SpecError("control characters are not allowed", where)
+    return free_text(value, where, limit) if not label else value
+
+
+def free_text(value: str, where: str, limit: int) -> str:
+    """Free text a user wrote (a title, a description, a note), refused when it holds a control character or a
+    bidirectional override (a newline and a tab are fine)."""
+    if len(value) > limit:
+        raise SpecError(f"at most {limit} characters, got {len(value)}", where)
+    bad = _CONTROL.search(value)
+    if bad:
+        raise SpecError(
+            f"control and bidirectional-override characters are not allowed (U+{ord(bad.group()):04X} at "
+            f"character {bad.start() + 1})",
+            where,
+        )
     return value
 
 

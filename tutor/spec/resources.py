@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from .errors import TutorError
@@ -21,9 +23,15 @@ def data_dir(name: str) -> Path:
     raise TutorError(f"this installation has no {name!r} folder; reinstall the package")
 
 
-def example_names() -> list[str]:
+def example_names(kind: str = "network") -> list[str]:
+    """The built-in examples of a kind: "network" (the default), "graph" (a spec with a [graph] table) or "all"."""
     root = data_dir("worked_examples")
-    return sorted(p.parent.name for p in root.glob("*/spec.toml"))
+    out = []
+    for p in sorted(root.glob("*/spec.toml")):
+        graph = any(line.strip().startswith("[graph") for line in p.read_text(encoding="utf-8").splitlines())
+        if kind == "all" or graph == (kind == "graph"):
+            out.append(p.parent.name)
+    return sorted(out)
 
 
 def example_path(name: str) -> Path | None:
@@ -39,12 +47,96 @@ def example_claims(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def write_file(path: Path, data: str | bytes) -> None:
-    """Write text as UTF-8, or bytes; a failure is a TutorError naming the file."""
+MAX_PATH = 4096  # characters of a path given on the command line (Linux's PATH_MAX)
+MAX_NAME = 255  # bytes of one path component (NAME_MAX)
+
+
+def check_path(value: str | Path, where: str) -> Path:
+    """A path a user gave, refused on one line when it is empty or longer than the system allows."""
+    text = str(value)
+    if not text:
+        raise TutorError("is empty; give a file name", where or "''")
+    if len(text) > MAX_PATH or any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME for part in text.split("/")):
+        raise TutorError(
+            f"the path is too long ({len(text)} characters); at most {MAX_PATH}, "
+            f"and at most {MAX_NAME} bytes between slashes",
+            (where[:60] + "...") if len(where) > 60 else where,
+        )
+    return Path(text)
+
+
+def read_text(path: str | Path, where: str, limit: int) -> str:
+    """A UTF-8 text file of at most ``limit`` bytes, without a byte-order mark; a failure is one TutorError."""
+    p = check_path(path, where)
     try:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        if p.exists() and not p.is_file():  # a device or a pipe would be read without end
+            raise TutorError("is not a regular file; give a text file", where)
+        size = p.stat().st_size
+        if size > limit:
+            raise TutorError(f"the file is {size} bytes; at most {limit} bytes are allowed", where)
+        with p.open("rb") as f:
+            raw = f.read(limit + 1)
     except OSError as exc:
-        raise TutorError(f"cannot write the file ({exc.strerror})", str(path)) from None
+        raise TutorError(f"cannot read the file ({exc.strerror})", where) from None
+    if len(raw) > limit:
+        raise TutorError(f"the file is larger than {limit} bytes", where)
+    try:
+        return raw.decode("utf-8-sig")  # Windows editors begin a UTF-8 file with a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise TutorError(f"cannot read the file as UTF-8 text (byte {exc.start})", where) from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file (through links, '..' and hard links); a missing file is no other's."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        try:
+            return Path(a).resolve() == Path(b).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+
+def refuse_overwrite(output: str | Path | None, option: str, inputs: dict[str, str | Path | None]) -> None:
+    """Refuse an output that names one of the command's inputs: writing it would destroy what it reads."""
+    if output is None:
+        return
+    for what, path in inputs.items():
+        if path is not None and same_file(output, path):
+            raise TutorError(f"is the same file as {what}; writing it would destroy it, give another file", option)
+
+
+def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
+    """Write text as UTF-8, or bytes, all or nothing: into a temporary file in the same folder, then renamed
+    over ``path``, so a full disk or a file-size limit leaves the old file as it was. A failure is a TutorError
+    naming the file."""
+    path = Path(path)
+    where = where or str(path)
+    payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())
+        except OSError:
+            pass
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise TutorError(f"cannot write the file ({exc.strerror or exc})", where) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

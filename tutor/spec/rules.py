@@ -8,6 +8,7 @@ without the cross-checks noticing. SymPy is imported lazily: the numeric engine 
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -42,6 +43,11 @@ class Activation:
     np_jacobian: Callable[..., np.ndarray] | None = None
     differentiable: bool = True
     output_only: bool = False
+    # The outputs it can produce: an open interval, or closed at the finite ends with ``output_closed``; the
+    # quiz refuses carried-forward credit from an output outside it (a sigmoid output of 1).
+    output_range: tuple[float, float] | None = None
+    output_closed: bool = False
+    output_meaning: str = ""  # e.g. "a probability", for the message
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -70,6 +76,12 @@ class Loss:
     needs_one_hot: bool = False
     target_range: tuple[float, float] | None = None
     output_range: tuple[float, float] | None = None
+    title: str = ""  # what a student reads: "half the sum of squared errors"
+    formula: str = ""  # its formula in Unicode, for text, Markdown and HTML
+    tex: str = ""  # the same formula as LaTeX math
+    # 0·ln 0 = 0: a term whose target (or 1 - target) is 0 contributes 0 to the loss and to its gradient,
+    # even where its output is 0 (a probability that underflowed or was rounded to 0)
+    zero_log_terms: bool = False
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -81,6 +93,13 @@ def _sp():
     import sympy
 
     return sympy
+
+
+def _const(value):
+    """A rule parameter in a SymPy form: a Float of the given number, or the symbol that stands for it
+    (tutor.engine.floatcode prints each rule once with its parameters as symbols)."""
+    sp = _sp()
+    return value if isinstance(value, sp.Basic) else sp.Float(value)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -95,7 +114,36 @@ def _sigmoid_np(z, p):
 
 
 def _softplus_np(z, p):
-    return np.logaddexp(0.0, z)  # ln(1 + e^z) without overflow for large z
+    y = np.logaddexp(0.0, z)  # ln(1 + e^z) without overflow for large z
+    t = p.get("threshold", 0.0)
+    return np.where(z > t, z, y) if t > 0 else y
+
+
+def _softplus_df_np(z, a, p):
+    s = _sigmoid_np(z, p)
+    t = p.get("threshold", 0.0)
+    return np.where(z > t, 1.0, s) if t > 0 else s
+
+
+def _threshold(p) -> float:
+    """Softplus's threshold as a number; a symbol (the float forms are generated with symbolic parameters) is
+    the exact form, which is what those forms implement (floatcode leaves a thresholded softplus to NumPy)."""
+    t = p.get("threshold", 0.0)
+    return float(t) if isinstance(t, (int, float)) else 0.0
+
+
+def _softplus_sym(x, p):
+    sp = _sp()
+    f = sp.log(1 + sp.exp(x))
+    t = _threshold(p)
+    return sp.Piecewise((x, x > sp.Float(t)), (f, True)) if t > 0 else f
+
+
+def _softplus_sym_deriv(x, y, p):
+    sp = _sp()
+    d = 1 / (1 + sp.exp(-x))
+    t = _threshold(p)
+    return sp.Piecewise((1, x > sp.Float(t)), (d, True)) if t > 0 else d
 
 
 def _softmax_np(z, p):
@@ -138,6 +186,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: y * (1 - y),
             np_f=_sigmoid_np,
             np_df=lambda z, a, p: a * (1 - a),
+            output_range=(0.0, 1.0),
         ),
         Activation(
             "tanh",
@@ -146,6 +195,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: 1 - y**2,
             np_f=lambda z, p: np.tanh(z),
             np_df=lambda z, a, p: 1 - a * a,
+            output_range=(-1.0, 1.0),
         ),
         Activation(
             "relu",
@@ -154,13 +204,15 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (0, True)),
             np_f=lambda z, p: np.maximum(z, 0.0),
             np_df=lambda z, a, p: (z > 0).astype(float),
+            output_range=(0.0, math.inf),
+            output_closed=True,
         ),
         Activation(
             "leaky_relu",
             "f(x) = x for x >= 0 else slope*x (slope 0.01), f'(x) = 1 for x >= 0 else slope",
             defaults={"slope": 0.01},
-            sym=lambda x, p: _sp().Piecewise((x, x >= 0), (_sp().Float(p["slope"]) * x, True)),
-            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_sp().Float(p["slope"]), True)),
+            sym=lambda x, p: _sp().Piecewise((x, x >= 0), (_const(p["slope"]) * x, True)),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_const(p["slope"]), True)),
             np_f=lambda z, p: np.where(z >= 0, z, p["slope"] * z),
             np_df=lambda z, a, p: np.where(z >= 0, 1.0, p["slope"]),
         ),
@@ -168,18 +220,21 @@ ACTIVATIONS: dict[str, Activation] = {
             "elu",
             "f(x) = x for x > 0 else alpha(e^x - 1) (alpha 1), f'(x) = 1 for x > 0 else alpha e^x",
             defaults={"alpha": 1.0},
-            sym=lambda x, p: _sp().Piecewise((x, x > 0), (_sp().Float(p["alpha"]) * (_sp().exp(x) - 1), True)),
-            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_sp().Float(p["alpha"]) * _sp().exp(x), True)),
+            sym=lambda x, p: _sp().Piecewise((x, x > 0), (_const(p["alpha"]) * (_sp().exp(x) - 1), True)),
+            sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_const(p["alpha"]) * _sp().exp(x), True)),
             np_f=lambda z, p: np.where(z > 0, z, p["alpha"] * np.expm1(np.minimum(z, 0.0))),
             np_df=lambda z, a, p: np.where(z > 0, 1.0, p["alpha"] * np.exp(np.minimum(z, 0.0))),
         ),
         Activation(
             "softplus",
-            "f(x) = ln(1 + e^x), f'(x) = 1/(1 + e^-x)",
-            sym=lambda x, p: _sp().log(1 + _sp().exp(x)),
-            sym_deriv=lambda x, y, p: 1 / (1 + _sp().exp(-x)),
+            "f(x) = ln(1 + e^x), f'(x) = 1/(1 + e^-x); with threshold T > 0 (as torch's Softplus, T = 20), "
+            "f(x) = x and f'(x) = 1 for x > T",
+            defaults={"threshold": 0.0},
+            sym=_softplus_sym,
+            sym_deriv=_softplus_sym_deriv,
             np_f=_softplus_np,
-            np_df=lambda z, a, p: _sigmoid_np(z, p),
+            np_df=_softplus_df_np,
+            output_range=(0.0, math.inf),
         ),
         Activation(
             "softmax",
@@ -190,6 +245,8 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_jacobian=_softmax_sym_jacobian,
             np_f=_softmax_np,
             np_jacobian=_softmax_jac_np,
+            output_range=(0.0, 1.0),
+            output_meaning="a probability",
         ),
         Activation(
             "binary_step",
@@ -226,6 +283,20 @@ def _cce_terms(o, t, p):
     return [(None, -tk * sp.log(ok)) for ok, tk in zip(o, t)]
 
 
+def _xlogy(x, y):
+    """x·ln y with 0·ln 0 = 0 (the limit), elementwise."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+def _xdivy(x, y):
+    """x / y with 0 / 0 = 0 (the gradient of a 0·ln term), elementwise."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x / np.where(x == 0, 1.0, y))
+
+
 def _true_class(t) -> int:
     return int(np.argmax(np.asarray(t, dtype=float)))
 
@@ -259,58 +330,78 @@ LOSSES: dict[str, Loss] = {
         Loss(
             "half_sse",
             "E = sum_k 1/2 (t_k - o_k)^2 (Mazur's E_total)",
+            title="half the sum of squared errors",
             sym_terms=_half_sse_terms,
             np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
             np_grad=lambda a, t, p: -(t - a),
             np_terms=lambda a, t, p: 0.5 * (t - a) ** 2,
+            formula="E = ½ Σₖ (tₖ − oₖ)²",
+            tex=r"E = \tfrac{1}{2} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "mse",
             "E = 1/n sum_k (t_k - o_k)^2",
+            title="mean squared error",
             sym_terms=_mse_terms,
             np_value=lambda a, t, p: float(np.mean((t - a) ** 2)),
             np_grad=lambda a, t, p: -2.0 * (t - a) / a.size,
             np_terms=lambda a, t, p: (t - a) ** 2 / a.size,
+            formula="E = (1/n) Σₖ (tₖ − oₖ)²",
+            tex=r"E = \tfrac{1}{n} \sum_k (t_k - o_k)^2",
         ),
         Loss(
             "binary_cross_entropy",
             "E = -1/n sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)] (outputs in (0, 1))",
+            title="binary cross-entropy",
             sym_terms=_bce_terms,
-            np_value=lambda a, t, p: float(-np.mean(t * np.log(a) + (1 - t) * np.log(1 - a))),
-            np_grad=lambda a, t, p: (-(t / a) + (1 - t) / (1 - a)) / a.size,
-            np_terms=lambda a, t, p: -(t * np.log(a) + (1 - t) * np.log(1 - a)) / a.size,
+            np_value=lambda a, t, p: float(-np.mean(_xlogy(t, a) + _xlogy(1 - t, 1 - a))),
+            np_grad=lambda a, t, p: (-_xdivy(t, a) + _xdivy(1 - t, 1 - a)) / a.size,
+            np_terms=lambda a, t, p: -(_xlogy(t, a) + _xlogy(1 - t, 1 - a)) / a.size,
             target_range=(0.0, 1.0),
             output_range=(0.0, 1.0),
+            formula="E = −(1/n) Σₖ [tₖ ln oₖ + (1 − tₖ) ln(1 − oₖ)]",
+            tex=r"E = -\tfrac{1}{n} \sum_k \bigl[t_k \ln o_k + (1 - t_k) \ln(1 - o_k)\bigr]",
+            zero_log_terms=True,
         ),
         Loss(
             "categorical_cross_entropy",
             "E = -sum_k t_k ln o_k (outputs positive, e.g. softmax)",
+            title="categorical cross-entropy",
             sym_terms=_cce_terms,
-            np_value=lambda a, t, p: float(-np.sum(t * np.log(a))),
-            np_grad=lambda a, t, p: -t / a,
-            np_terms=lambda a, t, p: -(t * np.log(a)),
+            np_value=lambda a, t, p: float(-np.sum(_xlogy(t, a))),
+            np_grad=lambda a, t, p: -_xdivy(t, a),
+            np_terms=lambda a, t, p: -_xlogy(t, a),
             target_range=(0.0, 1.0),
             output_range=(0.0, float("inf")),
+            formula="E = −Σₖ tₖ ln oₖ",
+            tex=r"E = -\sum_k t_k \ln o_k",
+            zero_log_terms=True,
         ),
         Loss(
             "multiclass_hinge",
             "E = sum_{j != y} max(0, o_j - o_y + margin) (margin 1; targets one-hot, y the true class)",
+            title="multiclass hinge loss",
             defaults={"margin": 1.0},
             sym_terms=None,  # needs the true class: see hinge_terms()
             np_value=_hinge_np_value,
             np_grad=_hinge_np_grad,
             separable=False,
             needs_one_hot=True,
+            formula="E = Σ_{j≠y} max(0, oⱼ − o_y + 1)",
+            tex=r"E = \sum_{j \ne y} \max(0, o_j - o_y + 1)",
         ),
         Loss(
             "hinge",
             "E = max(0, 1 + s_c - s) for two scores: s of the true class, s_c of the other (targets one-hot)",
+            title="hinge loss",
             defaults={"margin": 1.0},
             sym_terms=None,
             np_value=_hinge_np_value,
             np_grad=_hinge_np_grad,
             separable=False,
             needs_one_hot=True,
+            formula="E = max(0, 1 + s_c − s)",
+            tex=r"E = \max(0, 1 + s_c - s)",
         ),
     ]
 }
@@ -354,7 +445,9 @@ class Optimizer:
 
     ``program(S, p)`` returns the walk-through's lines as (name, SymPy expression) in order; ``S(name)``
     gives the symbol of ``w``, ``g``, ``lr``, ``t``, a hyperparameter, a state's previous value
-    (``v_prev``) or an earlier line. The last line is ``w+``. ``np_step(w, g, state, t, lr, p, R)`` does
+    (``v_prev``) or an earlier line. The line before the last is ``step``, the update step itself
+    (alpha g; alpha m^ / (sqrt(v^) + eps)), named so that it can be shown and checked; the last line is
+    ``w+``, written from the same inputs (so that no rounding of the step enters the update). ``np_step(w, g, state, t, lr, p, R)`` does
     the same with arrays, applying ``R`` to every line as it is computed (the as-printed rounding), and
     returns (new w, new state, every line's value by name).
     """
@@ -365,6 +458,7 @@ class Optimizer:
     state: tuple[str, ...]
     program: Callable[..., list]
     np_step: Callable[..., tuple]
+    title: str = ""  # what a student reads: "Adam", "classic momentum"
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -377,67 +471,80 @@ def _same(x):
 
 
 def _sgd_prog(S, p):
-    return [("w+", S("w") - S("lr") * S("g"))]
+    return [("step", S("lr") * S("g")), ("w+", S("w") - S("lr") * S("g"))]
 
 
 def _sgd_np(w, g, st, t, lr, p, R=_same):
     new = R(w - lr * g)
-    return new, {}, {"w+": new}
+    return new, {}, {"step": R(lr * g), "w+": new}
 
 
 def _momentum_prog(S, p):
     v = S("beta") * S("v_prev") + (1 - S("beta")) * S("g")
-    return [("v", v), ("w+", S("w") - S("lr") * S("v"))]
+    return [("v", v), ("step", S("lr") * S("v")), ("w+", S("w") - S("lr") * S("v"))]
 
 
 def _momentum_np(w, g, st, t, lr, p, R=_same):
     v = R(p["beta"] * st["v"] + (1 - p["beta"]) * g)
     new = R(w - lr * v)
-    return new, {"v": v}, {"v": v, "w+": new}
+    return new, {"v": v}, {"v": v, "step": R(lr * v), "w+": new}
 
 
 def _classic_prog(S, p):
-    return [("v", S("mu") * S("v_prev") + S("g")), ("w+", S("w") - S("lr") * S("v"))]
+    return [("v", S("mu") * S("v_prev") + S("g")), ("step", S("lr") * S("v")), ("w+", S("w") - S("lr") * S("v"))]
 
 
 def _classic_np(w, g, st, t, lr, p, R=_same):
     v = R(p["mu"] * st["v"] + g)
     new = R(w - lr * v)
-    return new, {"v": v}, {"v": v, "w+": new}
+    return new, {"v": v}, {"v": v, "step": R(lr * v), "w+": new}
 
 
 def _nesterov_prog(S, p):
-    return [("v", S("mu") * S("v_prev") + S("g")), ("d", S("g") + S("mu") * S("v")), ("w+", S("w") - S("lr") * S("d"))]
+    return [
+        ("v", S("mu") * S("v_prev") + S("g")),
+        ("d", S("g") + S("mu") * S("v")),
+        ("step", S("lr") * S("d")),
+        ("w+", S("w") - S("lr") * S("d")),
+    ]
 
 
 def _nesterov_np(w, g, st, t, lr, p, R=_same):
     v = R(p["mu"] * st["v"] + g)
     d = R(g + p["mu"] * v)
     new = R(w - lr * d)
-    return new, {"v": v}, {"v": v, "d": d, "w+": new}
+    return new, {"v": v}, {"v": v, "d": d, "step": R(lr * d), "w+": new}
 
 
 def _adagrad_prog(S, p):
     sp = _sp()
-    return [("s", S("s_prev") + S("g") ** 2), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
+    return [
+        ("s", S("s_prev") + S("g") ** 2),
+        ("step", S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+        ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+    ]
 
 
 def _adagrad_np(w, g, st, t, lr, p, R=_same):
     s = R(st["s"] + g * g)
     new = R(w - lr * g / (np.sqrt(s) + p["eps"]))
-    return new, {"s": s}, {"s": s, "w+": new}
+    return new, {"s": s}, {"s": s, "step": R(lr * g / (np.sqrt(s) + p["eps"])), "w+": new}
 
 
 def _rmsprop_prog(S, p):
     sp = _sp()
     s = S("rho") * S("s_prev") + (1 - S("rho")) * S("g") ** 2
-    return [("s", s), ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps")))]
+    return [
+        ("s", s),
+        ("step", S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+        ("w+", S("w") - S("lr") * S("g") / (sp.sqrt(S("s")) + S("eps"))),
+    ]
 
 
 def _rmsprop_np(w, g, st, t, lr, p, R=_same):
     s = R(p["rho"] * st["s"] + (1 - p["rho"]) * g * g)
     new = R(w - lr * g / (np.sqrt(s) + p["eps"]))
-    return new, {"s": s}, {"s": s, "w+": new}
+    return new, {"s": s}, {"s": s, "step": R(lr * g / (np.sqrt(s) + p["eps"])), "w+": new}
 
 
 def _adam_prog(S, p):
@@ -447,6 +554,7 @@ def _adam_prog(S, p):
         ("v", S("beta2") * S("v_prev") + (1 - S("beta2")) * S("g") ** 2),
         ("mhat", S("m") / (1 - S("beta1") ** S("t"))),
         ("vhat", S("v") / (1 - S("beta2") ** S("t"))),
+        ("step", S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
         ("w+", S("w") - S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
     ]
 
@@ -457,13 +565,14 @@ def _adam_np(w, g, st, t, lr, p, R=_same):
     mhat = R(m / (1 - p["beta1"] ** t))
     vhat = R(v / (1 - p["beta2"] ** t))
     new = R(w - lr * mhat / (np.sqrt(vhat) + p["eps"]))
-    return new, {"m": m, "v": v}, {"m": m, "v": v, "mhat": mhat, "vhat": vhat, "w+": new}
+    shown = {"m": m, "v": v, "mhat": mhat, "vhat": vhat, "step": R(lr * mhat / (np.sqrt(vhat) + p["eps"])), "w+": new}
+    return new, {"m": m, "v": v}, shown
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in [
-        Optimizer("sgd", "w = w - alpha g", {}, (), _sgd_prog, _sgd_np),
+        Optimizer("sgd", "w = w - alpha g", {}, (), _sgd_prog, _sgd_np, "gradient descent"),
         Optimizer(
             "momentum",
             "the seeds' form: v = beta v + (1 - beta) g, w = w - alpha v (beta 0.9)",
@@ -471,6 +580,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("v",),
             _momentum_prog,
             _momentum_np,
+            "momentum",
         ),
         Optimizer(
             "momentum_classic",
@@ -479,6 +589,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("v",),
             _classic_prog,
             _classic_np,
+            "classic momentum",
         ),
         Optimizer(
             "nesterov",
@@ -488,6 +599,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("v",),
             _nesterov_prog,
             _nesterov_np,
+            "Nesterov momentum",
         ),
         Optimizer(
             "adagrad",
@@ -496,6 +608,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("s",),
             _adagrad_prog,
             _adagrad_np,
+            "Adagrad",
         ),
         Optimizer(
             "rmsprop",
@@ -504,6 +617,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("s",),
             _rmsprop_prog,
             _rmsprop_np,
+            "RMSProp",
         ),
         Optimizer(
             "adam",
@@ -513,6 +627,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             ("m", "v"),
             _adam_prog,
             _adam_np,
+            "Adam",
         ),
     ]
 }
@@ -523,3 +638,161 @@ def optimizer(name: str, where: str = "") -> Optimizer:
         return OPTIMIZERS[name]
     except (KeyError, TypeError):
         raise SpecError(_unknown("optimizer", str(name), OPTIMIZERS), where) from None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Feature scaling (seed 000): each input i over the examples, with its statistics. ``sym(x, s)`` is the scaled
+# input in the SymPy symbols x (the raw input) and s (the statistics by name); ``np(x, s)`` the same in NumPy.
+# ``stats`` names what the rule needs, each computed by ``STATISTICS`` below (NumPy) and written as a SymPy
+# form by the symbolic engine.
+
+
+@dataclass(frozen=True)
+class Scaling:
+    name: str
+    description: str
+    stats: tuple[str, ...]  # of "mean", "std", "min", "max"
+    divisor: str  # the statistic (or "range") that must not be 0
+    sym: Callable[[Any, Mapping[str, Any]], Any]
+    np: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray]
+
+
+def _stat_np(name: str, X: np.ndarray) -> np.ndarray:
+    """One statistic of every input over the examples (rows of X). std is the population one (divide by m)."""
+    if name == "mean":
+        return X.mean(axis=0)
+    if name == "std":
+        mu = X.mean(axis=0)
+        return np.sqrt(((X - mu) ** 2).mean(axis=0))
+    if name == "min":
+        return X.min(axis=0)
+    return X.max(axis=0)
+
+
+SCALINGS: dict[str, Scaling] = {
+    s.name: s
+    for s in [
+        Scaling(
+            "standardize",
+            "x' = (x - mu) / sigma, sigma the standard deviation over the examples",
+            ("mean", "std"),
+            "std",
+            lambda x, s: (x - s["mean"]) / s["std"],
+            lambda x, s: (x - s["mean"]) / s["std"],
+        ),
+        Scaling(
+            "mean_normalize",
+            "x' = (x - mu) / (max - min)",
+            ("mean", "min", "max"),
+            "range",
+            lambda x, s: (x - s["mean"]) / (s["max"] - s["min"]),
+            lambda x, s: (x - s["mean"]) / (s["max"] - s["min"]),
+        ),
+        Scaling(
+            "min_max",
+            "x' = (x - min) / (max - min), into [0, 1]",
+            ("min", "max"),
+            "range",
+            lambda x, s: (x - s["min"]) / (s["max"] - s["min"]),
+            lambda x, s: (x - s["min"]) / (s["max"] - s["min"]),
+        ),
+    ]
+}
+
+
+def scaling(name: str, where: str = "") -> Scaling:
+    try:
+        return SCALINGS[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("scaling", str(name), SCALINGS), where) from None
+
+
+def scale_np(rule: Scaling, X: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The statistics of every input over the rows of X and the scaled rows."""
+    stats = {k: _stat_np(k, X) for k in rule.stats}
+    return stats, rule.np(X, stats)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Initialization (seed 002): the bound of a uniform draw or the standard deviation of a normal one, from the
+# fan-in and fan-out of a weight matrix (out x in: fan-in = inputs, fan-out = neurons), as PyTorch's
+# xavier_*_ (gain 1) and kaiming_*_ (ReLU gain sqrt 2, fan-in mode) compute them.
+
+
+@dataclass(frozen=True)
+class Init:
+    name: str
+    description: str
+    distribution: str  # "uniform": U(-bound, bound) | "normal": N(0, std^2)
+    sym: Callable[[Any, Any], Any]  # (fan_in, fan_out) -> the bound or std
+    np: Callable[[float, float], float]
+
+
+INITS: dict[str, Init] = {
+    i.name: i
+    for i in [
+        Init(
+            "xavier_uniform",
+            "U(-a, a), a = sqrt(6 / (fan_in + fan_out))",
+            "uniform",
+            lambda fi, fo: _sp().sqrt(6) / _sp().sqrt((fi + fo)),
+            lambda fi, fo: float(np.sqrt(6.0) / np.sqrt((fi + fo))),
+        ),
+        Init(
+            "xavier_normal",
+            "N(0, s^2), s = sqrt(2 / (fan_in + fan_out))",
+            "normal",
+            lambda fi, fo: _sp().sqrt(2) / _sp().sqrt((fi + fo)),
+            lambda fi, fo: float(np.sqrt(2.0) / np.sqrt((fi + fo))),
+        ),
+        Init(
+            "he_uniform",
+            "U(-a, a), a = sqrt(6 / fan_in)",
+            "uniform",
+            lambda fi, fo: _sp().sqrt(6) / _sp().sqrt(fi),
+            lambda fi, fo: float(np.sqrt(6.0) / np.sqrt(fi)),
+        ),
+        Init(
+            "he_normal",
+            "N(0, s^2), s = sqrt(2 / fan_in)",
+            "normal",
+            lambda fi, fo: _sp().sqrt(2) / _sp().sqrt(fi),
+            lambda fi, fo: float(np.sqrt(2.0) / np.sqrt(fi)),
+        ),
+    ]
+}
+INIT_DECIMALS = 4  # drawn weights are rounded to this many decimals: what a handout prints, the same everywhere
+
+
+def init(name: str, where: str = "") -> Init:
+    try:
+        return INITS[name]
+    except (KeyError, TypeError):
+        raise SpecError(_unknown("init", str(name), INITS), where) from None
+
+
+def draw_unit(seed: int | tuple[int, ...], count: int, normal: bool) -> np.ndarray:
+    """``count`` draws from U(-1, 1) or N(0, 1), from the raw 64-bit words of NumPy's PCG64 (a bit generator
+    specified bit for bit), turned into doubles by integer arithmetic: the same seed gives the same numbers on
+    every machine and NumPy version (Generator's own methods may change between versions; PCG64's words do
+    not). A normal draw uses Box-Muller; rounding to INIT_DECIMALS hides the last bits of log and cos."""
+    bits = np.random.PCG64(list(seed) if isinstance(seed, tuple) else seed)
+    words = bits.random_raw(2 * count if normal else count)
+    u = (words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)  # [0, 1), 53 bits
+    if not normal:
+        return 2.0 * u - 1.0
+    u1, u2 = 1.0 - u[0::2], u[1::2]  # u1 in (0, 1]: log(u1) is finite
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def init_np(rule: Init, fan_in: int, fan_out: int, seed: int | tuple[int, ...]) -> tuple[float, np.ndarray]:
+    """The bound (or std) and the drawn (fan_out x fan_in) weights, rounded to INIT_DECIMALS. A network's
+    layer li draws from the seed (seed, li), so that adding a layer leaves the others' weights alone."""
+    scale = rule.np(fan_in, fan_out)
+    w = draw_unit(seed, fan_in * fan_out, rule.distribution == "normal") * scale
+    return scale, np.round(w, INIT_DECIMALS).reshape(fan_out, fan_in) + 0.0
+
+
+# The gates of computational graphs live beside this module (one registry, one file per kind of spec).
+
+from .graphrules import GRAPH_OPS, GraphOp  # noqa: E402,F401

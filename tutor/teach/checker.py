@@ -1,44 +1,48 @@
 """The worked-solution checker: every claimed number against the tutor's own computation, with a diagnosis.
 
-A claim is a quantity (named as in the spec's notation) and a value exactly as printed. Each claim is
-first compared at its printed precision under the spec's conventions, then under the other conventions
-(as-printed rounding, update order, bias updates, steps counted differently); a claim that holds under
-none is wrong, and the checker looks for the most specific explanation that reproduces it: carried
-forward from earlier claimed values, a different quantity of the same step, an arithmetic slip, a
-rounding artefact, or none ("wrong on its own").
+A claim is a quantity (named as in the spec's notation, as ``explain --format json`` names it) and a value
+exactly as printed. The checker walks what ``explain`` and ``train`` show for the spec (``step_walk``): the
+plain step, or a training step with every example's values named per example, batch means,
+regularization, the decayed learning rate, the optimizer's state and the update steps; ``after_steps``
+claims are reached on one training run per convention, trained as the spec says. Each claim is first
+compared at its printed precision under the spec's conventions, then under the other conventions
+(as-printed rounding, update order, bias updates, summed batch gradients, momentum's other sign, steps
+counted differently, each value carried at its printed precision); a convention that does not apply to
+the spec is skipped and listed. A claim that holds under none is wrong, and the checker looks for the most
+specific explanation that reproduces it: carried forward from earlier claimed values, a rounding artefact,
+an arithmetic slip, a known mistake (the quiz's misconceptions), a related quantity of the same step, or
+none ("wrong on its own").
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
-import sys
-from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..engine import numeric
-from ..engine.steps import Walkthrough
-from ..engine.symbolic import explain_step
-from ..spec.errors import SpecError
-from ..spec.network import MAX_FILE_BYTES, Network
+from ..engine import training
+from ..engine.steps import Walkthrough, flat_walk
+from ..engine.symbolic import explain_step, explain_training_step
+from ..spec.errors import SpecError, TutorError
+from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
+from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from . import diagnose
 
 MAX_CLAIMS = 5000
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
 
 AGREES, CONVENTION, WRONG = "agrees", "holds under another convention", "wrong"
-CARRIED, DIFFERENT, SLIP, ROUNDING, ALONE = (
+CARRIED, DIFFERENT, SLIP, ROUNDING, MISCONCEPTION, ALONE = (
     "carried forward",
     "different quantity",
     "arithmetic slip",
     "rounding artefact",
+    "known mistake",
     "wrong on its own",
 )
 
@@ -53,7 +57,7 @@ class Claim:
 
     @property
     def decimals(self) -> int:
-        return len(self.printed.split(".")[1]) if "." in self.printed else 0
+        return printed_decimals(self.printed)
 
     @property
     def value(self) -> float:
@@ -66,9 +70,10 @@ class Verdict:
     status: str
     correct: float  # the value under the spec's own conventions
     convention: str = ""  # for CONVENTION: the convention it holds under
-    diagnosis: str = ""  # for WRONG: one of the five kinds
+    diagnosis: str = ""  # for WRONG: one of the kinds; CARRIED also for a value carried as printed
     explanation: str = ""
     related: list[str] = field(default_factory=list)  # quantities the diagnosis names
+    misconception: str = ""  # for MISCONCEPTION: its id in tutor.teach.diagnose.MISCONCEPTIONS
 
     @property
     def holds(self) -> bool:
@@ -86,6 +91,8 @@ class Verdict:
 class Report:
     network: Network
     verdicts: list[Verdict]
+    tried: list[str] = field(default_factory=list)  # the other conventions tried, in order
+    skipped: dict[str, str] = field(default_factory=dict)  # conventions not tried, with the reason
 
     @property
     def ok(self) -> bool:
@@ -98,20 +105,14 @@ class Report:
 def load_claims(path: str | Path, keys: Mapping[str, Any] | None = None) -> list[Claim]:
     """Read a claims file: ``[[claim]]`` tables with ``quantity``, ``value`` (a string, as printed) and an
     optional ``note`` and ``after_steps``. Unknown quantity names are refused with the close matches."""
-    p = Path(path)
     where = str(path)
-    if p.exists() and not p.is_file():
-        raise SpecError("is not a regular file; give a claims file (TOML)", where)
     try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise SpecError(f"the file is larger than {MAX_FILE_BYTES} bytes", where)
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"cannot read the claims file ({exc.strerror})", where) from None
-    except UnicodeDecodeError:
-        raise SpecError("the claims file is not UTF-8 text", where) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"malformed TOML: {exc}", where) from None
+        text = read_text(path, where, MAX_FILE_BYTES)
+    except SpecError:
+        raise
+    except TutorError as exc:
+        raise SpecError(exc.message, where) from None
+    data = parse_toml(text, where)
     return parse_claims(data, where, keys)
 
 
@@ -150,6 +151,7 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
         note = c.get("note", "")
         if not isinstance(note, str) or len(note) > 500:
             raise SpecError("the note must be a string of at most 500 characters", f"{w}.note")
+        note = free_text(note, f"{w}.note", limit=500)
         steps = c.get("after_steps")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1_000_000):
             raise SpecError("after_steps must be a whole number from 1 to 1000000", f"{w}.after_steps")
@@ -169,28 +171,150 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
     return claims
 
 
-# -- checking -------------------------------------------------------------------------------------------
+# -- the walk a claim is checked against -----------------------------------------------------------------
+
+# The training work a report may do for multi-step claims, over all conventions (the spec's own is always
+# tried; other conventions only while they fit).
+MAX_TRAINING_STEPS = 2_000_000
+_ULPS = 4  # claims printed with 15 or more significant digits agree within this many units in the last place
+_UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's own results
+
+
+def _plain(net: Network) -> bool:
+    return net.training.plain and len(net.examples) == 1
+
+
+def printed_decimals(printed: str) -> int:
+    """How many decimals a number is printed with (``"0.390"`` has 3)."""
+    return len(printed.split(".")[1]) if "." in printed else 0
+
+
+def agrees_as_printed(value: float, printed: str) -> bool:
+    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39"."""
+    d = printed_decimals(printed)
+    return format_fixed(value, d) == format_fixed(float(printed), d)
 
 
 def _agrees(value: float, claim: Claim) -> bool:
-    return format_fixed(value, claim.decimals) == format_fixed(claim.value, claim.decimals)
+    return agrees_as_printed(value, claim.printed)
 
 
-def _conventions(net: Network, claim: Claim) -> list[tuple[str, Network]]:
-    """The other conventions to try, the most common first."""
+def step_walk(net: Network, record: training.Step | None = None) -> Walkthrough:
+    """What ``explain`` shows for the spec, as one walk: the plain step's walk-through, or a training step's
+    (each example's values named per example, then batch means, regularization, decayed learning rate,
+    optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
+    if _plain(net):
+        if record is None:
+            return explain_step(net)
+        return explain_step(net.with_params(record.W, training.full_biases(net, record.b)))
+    if record is None:
+        record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+    return flat_walk(explain_training_step(net, record))
+
+
+def quantity_names(net: Network) -> dict[str, Any]:
+    """Every quantity a claim can name for this spec (the keys of ``explain --format json``'s values)."""
+    return step_walk(net).quantities
+
+
+def _net_key(net: Network) -> tuple:
+    return (net.conventions, net.update_biases, repr(net.training))
+
+
+class _Context:
+    """The walks and training runs a report needs: one run per convention, shared by every claim."""
+
+    def __init__(self, net: Network, claims: list[Claim], progress=None):
+        self.net = net
+        self.progress = progress
+        self._walks: dict[tuple, Walkthrough] = {}
+        self._runs: dict[tuple, training.Run] = {}
+        multi = [c.after_steps for c in claims if c.after_steps is not None]
+        self.max_steps = max(multi) + 1 if multi else 0
+        self.keep = {n + d for n in multi for d in (-1, 0, 1) if n + d >= 1}
+        self.budget = MAX_TRAINING_STEPS
+        self.tried: list[str] = []
+        self.skipped: dict[str, str] = {}
+
+    def note(self, name: str, reason: str = "") -> None:
+        if reason:
+            self.skipped.setdefault(name, reason)
+        elif name not in self.tried:
+            self.tried.append(name)
+
+    def walk(self, net: Network) -> Walkthrough:
+        key = _net_key(net)
+        if key not in self._walks:
+            self._walks[key] = step_walk(net)
+        return self._walks[key]
+
+    def affordable(self, net: Network) -> bool:
+        return _net_key(net) in self._runs or self.max_steps <= self.budget
+
+    def run(self, net: Network) -> training.Run:
+        key = _net_key(net)
+        if key not in self._runs:
+            total = self.max_steps
+            self.budget -= total
+            tick = self.progress(total, "training step") if self.progress is not None else None
+            self._runs[key] = training.run(net, 0, keep=self.keep.__contains__, total_steps=total, progress=tick)
+        return self._runs[key]
+
+    def walk_at(self, net: Network, n: int) -> Walkthrough:
+        """The walk of step ``n`` (1-based) of the run trained as the spec says under ``net``'s conventions."""
+        key = (_net_key(net), n)
+        if key not in self._walks:
+            self._walks[key] = step_walk(net, self.run(net).steps[n])
+        return self._walks[key]
+
+
+def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> float | None:
+    """The claimed quantity's value under ``net``'s conventions (None when it cannot be measured)."""
+    walk = ctx.walk(net)
+    if claim.quantity not in walk.quantities:
+        return None
+    if claim.after_steps is None:
+        return walk.value(claim.quantity)
+    n = claim.after_steps - steps_shift  # the updates done
+    q = walk.quantities[claim.quantity]
+    if q.kind == "param":  # a parameter after n updates
+        if n < 1:
+            return q.value if n == 0 else None
+        st = ctx.run(net).steps[n]
+        return net.parameter_values(st.new_W, st.new_b).get(claim.quantity)
+    # an update's lines come with the n-th update; everything else is computed at the point after n updates
+    at = n if q.kind in _UPDATE_KINDS else n + 1
+    if at < 1:
+        return None
+    # (a last, smaller batch names its examples otherwise: such a quantity is not in that step)
+    q = ctx.walk_at(net, at).quantities.get(claim.quantity)
+    return None if q is None else q.value
+
+
+# -- conventions ------------------------------------------------------------------------------------------
+
+
+def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
+    """The other conventions to try, the most common first: (name, a network under it, or the reason it
+    does not apply to this spec)."""
     c = net.conventions
-    out: list[tuple[str, Network]] = []
+    out: list[tuple[str, Any]] = []
+
+    def variant(name: str, make) -> None:
+        try:
+            out.append((name, make()))
+        except TutorError as exc:  # a convention the spec refuses does not apply: it is skipped, never fatal
+            out.append((name, exc.message))
+
     # Only the claim's own precision: a hand calculation carries what it prints. (Rounding at more
     # decimals and then at the printed ones is double rounding, which the diagnosis names as such.)
     # Nobody carries rounded figures by hand through thousands of steps: multi-step claims skip it.
     digits = [claim.decimals] if claim.after_steps is None and 1 <= claim.decimals <= 15 else []
     for d in digits:
         if not (c.rounding == "as-printed" and c.digits == d):
-            out.append(
-                (
-                    f"as-printed rounding at {d} decimals (every shown value rounded and carried forward)",
-                    net.with_conventions(rounding="as-printed", digits=d),
-                )
+            variant(
+                f"as-printed rounding at {d} decimals (every shown value rounded and carried forward)",
+                lambda d=d: net.with_conventions(rounding="as-printed", digits=d),
             )
     other = "updated-first" if c.update_order == "standard" else "standard"
     what = (
@@ -198,106 +322,129 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Network]]:
         if other == "updated-first"
         else "update order standard (hidden deltas use the old weights)"
     )
-    out.append((what, net.with_conventions(update_order=other)))
-    out.append(
-        (
-            f"bias updates {'off' if net.update_biases else 'on'}",
-            net.with_conventions(update_biases=not net.update_biases),
-        )
+    variant(what, lambda: net.with_conventions(update_order=other))
+    order_applies = not isinstance(out[-1][1], str)
+    variant(
+        f"bias updates {'off' if net.update_biases else 'on'}",
+        lambda: net.with_conventions(update_biases=not net.update_biases),
     )
-    for d in digits:
-        out.append(
-            (
-                f"{what} with as-printed rounding at {d} decimals",
-                net.with_conventions(update_order=other, rounding="as-printed", digits=d),
-            )
+    several = min(net.batch_size(), len(net.examples)) > 1
+    if net.training.reduction == "mean":
+        name = 'the batch gradient summed instead of averaged ([training] reduction = "sum")'
+        if several:
+            variant(name, lambda: replace(net, training=replace(net.training, reduction="sum")))
+        else:
+            out.append((name, "the batch has one example"))
+    elif several:
+        variant(
+            'the batch gradient averaged instead of summed ([training] reduction = "mean")',
+            lambda: replace(net, training=replace(net.training, reduction="mean")),
+        )
+    for d in digits if order_applies else []:
+        variant(
+            f"{what} with as-printed rounding at {d} decimals",
+            lambda d=d: net.with_conventions(update_order=other, rounding="as-printed", digits=d),
         )
     return out
 
 
-class _Context:
-    """Caches the walk-throughs and training runs a report needs."""
-
-    def __init__(self, net: Network):
-        self.net = net
-        self._walks: dict[tuple, Walkthrough] = {}
-        self._train: dict[tuple, numeric.History] = {}
-
-    def walk(self, net: Network) -> Walkthrough:
-        key = (net.conventions, net.update_biases)
-        if key not in self._walks:
-            self._walks[key] = explain_step(net)
-        return self._walks[key]
-
-    def history(self, net: Network, steps: int) -> numeric.History:
-        key = (net.conventions, net.update_biases, steps)
-        if key not in self._train:
-            self._train[key] = numeric.train(net, steps)
-        return self._train[key]
+_PER_EXAMPLE = re.compile(r"\[e\d+\]\Z")
+_VELOCITY = "momentum written v = βv − αg, w = w + v (the same iterates; the velocity is −α times this one)"
 
 
-def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> float | None:
-    """The claimed quantity's value under ``net``'s conventions (None when it cannot be measured)."""
-    if claim.after_steps is None:
-        return ctx.walk(net).value(claim.quantity)
-    if claim.quantity == net.notation["loss"]:
-        # the loss seen during step N (before its update) comes with the same run as the loss after it
-        h = ctx.history(net, claim.after_steps)
-        return h.loss_before[-1] if steps_shift else h.loss_after[-1]
-    n = claim.after_steps - steps_shift
-    if n < 1:
+def _transformed(ctx: _Context, net: Network, claim: Claim) -> float | None:
+    """Conventions that are a transformation of one value: the velocity of momentum written with the
+    learning rate inside it."""
+    walk = ctx.walk(net)
+    q = walk.quantities.get(claim.quantity)
+    lab = walk.labels.get(claim.quantity)
+    if q is None or q.kind != "state" or lab is None or lab.num not in ("v", "v_prev"):
         return None
-    h = ctx.history(net, n)
-    outs = dict(zip(net.output_layer.out_names, h.final.outs[-1]))
-    if claim.quantity in outs:
-        return float(outs[claim.quantity])
-    params = net.parameter_values(h.W, h.b)
-    return params.get(claim.quantity)
+    if net.training.optimizer not in ("momentum", "momentum_classic") or net.training.decay:
+        return None
+    v = _value(ctx, net, claim)
+    return None if v is None else -net.learning_rate * v
 
 
-def check(net: Network, claims: list[Claim]) -> Report:
-    """A verdict for every claim."""
-    ctx = _Context(net)
-    verdicts = []
-    for claim in claims:
-        verdicts.append(_check_one(ctx, net, claim, claims))
-    return Report(net, verdicts)
+# -- checking -------------------------------------------------------------------------------------------
+
+
+def _significant(printed: str) -> int:
+    return len(printed.lstrip("+-").replace(".", "").lstrip("0"))
+
+
+def _agrees(value: float, claim: Claim) -> bool:
+    if format_fixed(value, claim.decimals) == format_fixed(claim.value, claim.decimals):
+        return True
+    # at float64 resolution the last printed digit is below the arithmetic's own rounding: a few ulps
+    if _significant(claim.printed) >= 15 and math.isfinite(value):
+        return abs(value - claim.value) <= _ULPS * math.ulp(max(abs(value), abs(claim.value)))
+    return False
+
+
+def check(net: Network, claims: list[Claim], progress=None) -> Report:
+    """A verdict for every claim. ``progress(total, label)`` may return a callback for long training runs."""
+    ctx = _Context(net, claims, progress)
+    names = quantity_names(net)
+    for c in claims:
+        if c.quantity not in names:
+            raise SpecError(f"unknown quantity {c.quantity!r}", f"claim[{c.index}].quantity")
+    verdicts = [_check_one(ctx, net, claim, claims) for claim in claims]
+    return Report(net, verdicts, list(ctx.tried), dict(ctx.skipped))
 
 
 def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -> Verdict:
-    if claim.after_steps is not None and claim.quantity not in _multi_step_names(net):
+    correct = _value(ctx, net, claim)
+    if correct is None:
         raise SpecError(
-            f"after_steps works with the loss, the outputs and the parameters, not {claim.quantity!r}",
+            f"{claim.quantity!r} after {claim.after_steps} steps cannot be measured",
             f"claim[{claim.index}].after_steps",
         )
-    correct = _value(ctx, net, claim)
-    assert correct is not None
     if _agrees(correct, claim):
         return Verdict(claim, AGREES, correct)
-    for name, other in _conventions(net, claim):
-        v = _value(ctx, other, claim)
+    others = _conventions(net, claim)
+    for name, other in others:
+        if isinstance(other, str):
+            ctx.note(name, f"does not apply: {other}")
+            continue
+        if claim.after_steps is not None and not ctx.affordable(other):
+            ctx.note(name, f"not tried for multi-step claims: more than {MAX_TRAINING_STEPS} training steps in all")
+            continue
+        try:
+            v = _value(ctx, other, claim)
+        except TutorError as exc:  # e.g. too coarse a rounding for a formula, or a diverging run
+            ctx.note(name, f"cannot be computed under it: {exc.message}")
+            continue
+        ctx.note(name)
         if v is not None and _agrees(v, claim):
             return Verdict(claim, CONVENTION, correct, convention=name)
+    v = _transformed(ctx, net, claim)
+    if v is not None:
+        ctx.note(_VELOCITY)
+        if _agrees(v, claim):
+            return Verdict(claim, CONVENTION, correct, convention=_VELOCITY)
     if claim.after_steps is not None:
-        for name, other in [("", net)] + _conventions(net, claim):
-            v = _value(ctx, other, claim, steps_shift=1)
+        counted = (
+            f"steps counted differently: the value seen during step {claim.after_steps}, "
+            f"before its update ({claim.after_steps - 1} updates)"
+        )
+        for name, other in [("", net)] + others:
+            if isinstance(other, str) or not ctx.affordable(other) or name in ctx.skipped:
+                continue
+            try:
+                v = _value(ctx, other, claim, steps_shift=1)
+            except TutorError:
+                continue
             if v is not None and _agrees(v, claim):
-                counted = (
-                    f"steps counted differently: the value seen during step {claim.after_steps}, "
-                    f"before its update ({claim.after_steps - 1} updates)"
-                )
                 return Verdict(claim, CONVENTION, correct, convention=counted + (f"; {name}" if name else ""))
+        ctx.note("steps counted differently")
         return Verdict(claim, WRONG, correct, diagnosis=ALONE, explanation="no convention or step count reproduces it")
     walk = ctx.walk(net)
+    ctx.note(_MIXED)
     return _diagnose(walk, claim, claims, correct)
 
 
-def _multi_step_names(net: Network) -> set[str]:
-    names = {net.notation["loss"], *net.output_layer.out_names}
-    for layer in net.layers:
-        names.update(w for row in layer.weight_labels for w in row)
-        names.update(layer.bias_labels)
-    return names
+_MIXED = "as-printed rounding at mixed precision (each claimed value carried at the precision it was printed with)"
 
 
 # -- diagnosis ------------------------------------------------------------------------------------------
@@ -334,7 +481,10 @@ def _recompute(
     if q.form is None:
         value = q.value
     else:
-        value = float(q.form.fn(*[_recompute(walk, a, claimed, used, False, memo) for a in q.args]))
+        try:
+            value = float(q.form.fn(*[_recompute(walk, a, claimed, used, False, memo) for a in q.args]))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            value = math.nan
     memo[key] = value
     return value
 
@@ -343,73 +493,128 @@ def _fmt(x: float) -> str:
     return f"{x:.9g}"
 
 
+def _related(walk: Walkthrough, key: str) -> set[str]:
+    """The quantities a claim could plausibly have been confused with: its own inputs and theirs, the
+    symbols of the expression it differentiates, the quantities computed from it and their other inputs,
+    and the quantities of the same neuron or parameter."""
+    Q = walk.quantities
+    q = Q[key]
+    out = set(q.args) | set(q.of_args) | ({q.wrt} if q.wrt else set())
+    for a in q.args:
+        out.update(Q[a].args)
+    for k, other in Q.items():
+        if key in other.args:
+            out.add(k)
+            out.update(other.args)
+        elif q.index is not None and other.layer == q.layer and other.index == q.index:
+            out.add(k)
+    out.discard(key)
+    return out
+
+
 def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: float) -> Verdict:
     key = claim.quantity
     q = walk.quantities[key]
     claimed = _claimed_before(claims, claim)
 
-    # 1. carried forward: this step recomputed from earlier claimed values gives the claim
+    # 1. carried forward: this step recomputed from earlier claimed values gives the claim. When every one
+    # of those values is right at its printed precision, it is the as-printed rounding of a hand
+    # calculation (each value carried as printed), which holds; otherwise it inherits their mistakes.
     used: dict[str, Claim] = {}
     again = _recompute(walk, key, claimed, used)
-    wrong_inputs = [c for k, c in used.items() if not _agrees(walk.value(k), c)]
-    if q.form is not None and wrong_inputs and _agrees(again, claim):
-        names = ", ".join(f"{c.quantity} = {c.printed}" for c in wrong_inputs)
+    if q.form is not None and used and _agrees(again, claim):
+        wrong_inputs = [c for k, c in used.items() if not _agrees(walk.value(k), c)]
+        shown = wrong_inputs or list(used.values())
+        names = ", ".join(f"{c.quantity} = {c.printed}" for c in shown)
+        if not wrong_inputs:
+            return Verdict(
+                claim,
+                CONVENTION,
+                correct,
+                convention=f"{_MIXED}: computed from the rounded claimed values {names} it is {_fmt(again)}, "
+                f"which reads {claim.printed}",
+                diagnosis=CARRIED,
+                related=[c.quantity for c in shown],
+            )
         return Verdict(
             claim,
             WRONG,
             correct,
             diagnosis=CARRIED,
-            related=[c.quantity for c in wrong_inputs],
+            related=[c.quantity for c in shown],
             explanation=f"follows from the claimed {names}: recomputed from the claimed values it is "
             f"{_fmt(again)}, which reads {claim.printed}",
         )
 
-    # 2. a different quantity of the same step: prefer the step's own inputs, then exact equality
+    # 2. a rounding artefact: truncation, or rounding twice (rounded too early)
+    art = _rounding_artefact(correct, claim)
+    if art:
+        return Verdict(claim, WRONG, correct, diagnosis=ROUNDING, explanation=art)
+
+    # 3. an arithmetic slip: the printed inputs of this step are all known, the operation on them is off
+    if q.form is not None and q.kind in ("update", "gradient", "delta", "contribution", "sum", "loss", "net"):
+        inputs = {a: claimed[a].value if a in claimed else walk.value(a) for a in q.args}
+        right = float(q.form.fn(*[inputs[a] for a in q.args]))
+        slip = _slip(walk, q, inputs, claim, claimed)
+        if slip:
+            printed = ", ".join(f"{a} = {_fmt(inputs[a])}" for a in q.args)
+            return Verdict(
+                claim,
+                WRONG,
+                correct,
+                diagnosis=SLIP,
+                related=list(q.args),
+                explanation=f"the inputs {printed} give {_fmt(right)}; {claim.printed} is {slip}",
+            )
+
+    # 4. a known misconception (the quiz's): the derivation perturbed where the mistake can happen
+    known = {k: c.value for k, c in claimed.items()}
+    try:
+        cand = diagnose.diagnose(walk, key, claim.value, diagnose.Tolerance("dp", min(claim.decimals, 12)), known)
+    except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):
+        cand = None
+    if cand is not None and _agrees(cand.value, claim):
+        return Verdict(
+            claim,
+            WRONG,
+            correct,
+            diagnosis=MISCONCEPTION,
+            related=[cand.step],
+            explanation=f"{cand.description} ({cand.detail}): that gives {_fmt(cand.value)}",
+            misconception=cand.misconception,
+        )
+
+    # 5. a different quantity related to this one: prefer the step's own inputs, then exact equality
     candidates = []
     own = set(q.args) | set(q.of_args)
-    for other_key, other in walk.quantities.items():
-        if other_key == key or not _agrees(other.value, claim):
+    for other_key in _related(walk, key):
+        other = walk.quantities[other_key]
+        if not _agrees(other.value, claim):
             continue
         exact = format_fixed(other.value, 12) == format_fixed(claim.value, 12)
         candidates.append((other_key not in own, not exact, other_key))
     if candidates:
-        _, _, other_key = min(candidates, key=lambda c: (c[0], c[1]))
+        _, _, other_key = min(candidates)
         return Verdict(
             claim, WRONG, correct, diagnosis=DIFFERENT, related=[other_key], explanation=_relation(walk, key, other_key)
         )
 
-    # 3. an arithmetic slip: the printed inputs of this step are all known, the operation on them is off
-    if q.form is not None and q.kind in ("update", "gradient", "delta", "contribution", "sum", "loss", "net"):
-        inputs = {}
-        for a in q.args:
-            if a in claimed:
-                inputs[a] = claimed[a].value
-            elif walk.quantities[a].form is None:
-                inputs[a] = walk.value(a)
-        if len(inputs) == len(q.args):
-            right = float(q.form.fn(*[inputs[a] for a in q.args]))
-            slip = _slip(q.kind, [inputs[a] for a in q.args], claim)
-            if slip:
-                printed = ", ".join(f"{a} = {_fmt(inputs[a])}" for a in q.args)
-                return Verdict(
-                    claim,
-                    WRONG,
-                    correct,
-                    diagnosis=SLIP,
-                    related=list(q.args),
-                    explanation=f"the printed inputs {printed} give {_fmt(right)}; {claim.printed} is {slip}",
-                )
-
-    # 4. a rounding artefact: truncation, or rounding twice
-    art = _rounding_artefact(correct, claim)
-    if art:
-        return Verdict(claim, WRONG, correct, diagnosis=ROUNDING, explanation=art)
+    if cand is not None:  # within one unit of the last place: named, less surely
+        return Verdict(
+            claim,
+            WRONG,
+            correct,
+            diagnosis=MISCONCEPTION,
+            related=[cand.step],
+            explanation=f"{cand.description} ({cand.detail}): that gives {_fmt(cand.value)}",
+            misconception=cand.misconception,
+        )
     return Verdict(
         claim,
         WRONG,
         correct,
         diagnosis=ALONE,
-        explanation="no earlier claim, other quantity, slip or rounding reproduces it",
+        explanation="no earlier claim, related quantity, slip, known mistake or rounding reproduces it",
     )
 
 
@@ -428,22 +633,73 @@ def _relation(walk: Walkthrough, key: str, other_key: str) -> str:
         return (
             f"equals {kind} {other_key} = {v}{instead}: a symbol of the differentiated expression, not its derivative"
         )
-    return f"equals {other_key} = {v}, another quantity of the same step"
+    if other_key in q.args:
+        return f"equals {other_key} = {v}, an input of its own step"
+    return f"equals {other_key} = {v}, a neighbouring quantity of the same step"
 
 
-def _slip(kind: str, values: list[float], claim: Claim) -> str:
+def _update_parts(walk: Walkthrough, q, inputs: Mapping[str, float], claimed: Mapping[str, Claim]):
+    """(the old parameter, the update step) of an update, whatever the optimizer: from the claimed values,
+    then from the exact ones (a slip multiplies the rounding of a claimed step too)."""
+    by_kind = {walk.quantities[a].kind: a for a in q.args}
+    if len(q.args) == 3 and set(by_kind) == {"param", "rate", "gradient"}:  # plain descent: w - eta g
+        w, eta, g = by_kind["param"], by_kind["rate"], by_kind["gradient"]
+        return [(inputs[w], inputs[eta] * inputs[g]), (walk.value(w), walk.value(eta) * walk.value(g))]
+    base = walk.labels[q.key].base if q.key in walk.labels else ""
+    step = f"step[{base}]"
+    if base not in inputs or step not in walk.quantities:
+        return []
+    return [
+        (inputs[base], claimed[step].value if step in claimed else walk.value(step)),
+        (walk.value(base), walk.value(step)),
+    ]
+
+
+def _slip(walk: Walkthrough, q, inputs: Mapping[str, float], claim: Claim, claimed: Mapping[str, Claim]) -> str:
     """A named slip in the step's last operation that reproduces the claim, or ''."""
-    if kind == "update":
-        w, eta, g = values
-        for power in (10, 100, 0.1, 0.01):
-            if _agrees(w - eta * g * power, claim):
-                return f"{_fmt(w)} - {_fmt(eta * g * power)}: the product {_fmt(eta)}·{_fmt(g)} off by a factor of {power:g} (a decimal-place slip)"
-        if _agrees(w + eta * g, claim):
-            return "w + η·g: the sign of the step flipped"
-        if _agrees(w - g, claim):
-            return "w - g: the learning rate left out"
+    values = [inputs[a] for a in q.args]
+    if q.kind == "update":
+        for w, step in _update_parts(walk, q, inputs, claimed):
+            for power in (10, 100, 0.1, 0.01):
+                if _agrees(w - step * power, claim):
+                    return (
+                        f"{_fmt(w)} - {_fmt(step * power)}: the update step {_fmt(step)} off by a factor of "
+                        f"{power:g} (a decimal-place slip)"
+                    )
+            if _agrees(w + step, claim):
+                return f"{_fmt(w)} + {_fmt(step)}: the sign of the step flipped (w + step)"
+        opt = walk.network.training.optimizer
+        base = walk.labels[q.key].base if q.key in walk.labels else ""
+        if opt != "sgd" and base in walk.quantities and "eta" in walk.quantities:
+            E = walk.network.notation["loss"]
+            grads = [f"g[{base}]"] + [
+                k
+                for k, lab in walk.labels.items()
+                if lab.kind == "partial" and lab.den == base and lab.num == E and not _PER_EXAMPLE.search(k)
+            ]
+            for g in (k for k in grads if k in walk.quantities):
+                plain = walk.value(base) - walk.value("eta") * walk.value(g)
+                if _agrees(plain, claim):
+                    return (
+                        f"{_fmt(walk.value(base))} - {_fmt(walk.value('eta'))}·{_fmt(walk.value(g))}: plain gradient "
+                        f"descent (w - eta g) instead of the spec's optimizer {opt}"
+                    )
+        by_kind = {walk.quantities[a].kind: a for a in q.args}
+        if len(q.args) == 3 and set(by_kind) == {"param", "rate", "gradient"}:  # plain descent: w - eta g
+            w, eta, key = inputs[by_kind["param"]], inputs[by_kind["rate"]], by_kind["gradient"]
+            if _agrees(w - inputs[key], claim):
+                return "w - g: the learning rate left out"
+            g = walk.quantities[key]
+            # a batch's gradient: one example's own instead
+            if g.form is not None and len(g.args) > 1 and all(_PER_EXAMPLE.search(a) for a in g.args):
+                for k, a in enumerate(g.args):
+                    if _agrees(w - eta * walk.value(a), claim):
+                        return (
+                            f"{_fmt(w)} - {_fmt(eta)}·{_fmt(walk.value(a))}: the update with example "
+                            f"{k + 1}'s own gradient {a} alone instead of the batch's"
+                        )
         return ""
-    if kind in ("gradient", "delta", "contribution"):
+    if q.kind in ("gradient", "delta", "contribution") and q.form is not None and q.form.expr.is_Mul:
         prod = 1.0
         for v in values:
             prod *= v
@@ -458,25 +714,37 @@ def _slip(kind: str, values: list[float], claim: Claim) -> str:
                 if j != i:
                     rest *= v
             if len(values) > 1 and _agrees(rest, claim):
-                return f"the product with factor {i + 1} left out"
+                return f"the product with factor {i + 1} ({q.args[i]}) left out"
         return ""
-    total = sum(values)
-    for i in range(len(values)):
-        if len(values) > 1 and _agrees(total - 2 * values[i], claim):
-            return f"the sum with the sign of term {i + 1} flipped"
+    right = float(q.form.fn(*values))
+    for power in (10, 100, 0.1, 0.01):
+        if right and _agrees(right * power, claim):
+            return f"{_fmt(right)} off by a factor of {power:g} (a decimal-place slip)"
+    if q.form is not None and q.form.expr.is_Add and q.kind == "sum":
+        total = sum(values)
+        for i in range(len(values)):
+            if len(values) > 1 and _agrees(total - 2 * values[i], claim):
+                return f"the sum with the sign of term {i + 1} flipped"
     return ""
 
 
 def _rounding_artefact(correct: float, claim: Claim) -> str:
-    d = claim.decimals
+    return rounding_artefact(correct, claim.printed)
+
+
+def rounding_artefact(correct: float, printed: str) -> str:
+    """How ``printed`` comes from ``correct`` by a rounding slip (truncated, or rounded twice), or ''."""
+    d = printed_decimals(printed)
     exact = Decimal(repr(correct))
-    truncated = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_DOWN)
-    if f"{truncated:.{d}f}" == format_fixed(claim.value, d):
+    with localcontext() as ctx:  # a claim may print more decimals than the default 28 digits hold
+        ctx.prec = max(ctx.prec, d + 400)
+        truncated = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_DOWN)
+    if f"{truncated:.{d}f}" == format_fixed(float(printed), d):
         return f"{_fmt(correct)} truncated to {d} decimals instead of rounded"
     for extra in (1, 2):
         first = format_fixed(correct, d + extra)
-        if format_fixed(float(first), d) == format_fixed(claim.value, d):
-            return f"{_fmt(correct)} rounded twice: first to {d + extra} decimals ({first}), then to {d}"
+        if format_fixed(float(first), d) == format_fixed(float(printed), d):
+            return f"{_fmt(correct)} rounded twice, the first time too early: first to {d + extra} decimals ({first}), then to {d}"
     return ""
 
 
@@ -501,6 +769,7 @@ def report_data(report: Report) -> dict[str, Any]:
                 "diagnosis": v.diagnosis,
                 "explanation": v.explanation,
                 "related": v.related,
+                "misconception": v.misconception,
             }
         )
     net = report.network
@@ -511,5 +780,7 @@ def report_data(report: Report) -> dict[str, Any]:
         "conventions": net.conventions.describe(),
         "ok": report.ok,
         "counts": counts,
+        "conventions_tried": report.tried,
+        "conventions_skipped": [{"convention": k, "reason": r} for k, r in report.skipped.items()],
         "claims": rows,
     }

@@ -18,45 +18,53 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..engine.steps import Walkthrough
+from ..spec import rules
 from ..spec.errors import TutorError
-from ..spec.network import Network
+from ..spec.network import Network, free_text
+from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
-from .diagnose import MISCONCEPTIONS, Candidate, Tolerance, grade, parse_number
+from .diagnose import MISCONCEPTIONS, Candidate, StudentWorld, Tolerance, grade, implausible, parse_number
 
 FORMAT = "backprop-tutor-quiz/1"
-SECTIONS = ("forward", "loss", "factors", "gradients", "updates")
+SECTIONS = ("forward", "error", "backward", "gradients", "updates")
 SECTION_TITLES = {
     "forward": "Forward pass",
-    "loss": "Error",
-    "factors": "Backward pass: chain-rule factors",
+    "error": "Error",
+    "backward": "Backward pass: chain-rule factors",
     "gradients": "Gradients",
     "updates": "Updates",
 }
 _SECTION_OF_KIND = {
+    # feature scaling and initialization come before the forward pass, in its section
+    "stat": "forward",
+    "scaled": "forward",
+    "init": "forward",
     "net": "forward",
     "out": "forward",
-    "loss_term": "loss",
-    "loss": "loss",
-    "factor": "factors",
-    "delta": "factors",
-    "contribution": "factors",
-    "sum": "factors",
+    "loss_term": "error",
+    "loss": "error",
+    "factor": "backward",
+    "delta": "backward",
+    "contribution": "backward",
+    "sum": "backward",
     "gradient": "gradients",
     "update": "updates",
 }
 MAX_ANSWERS_BYTES = 1_000_000
+MAX_TRIES = 9
+HINT_LEVELS = 3
 _ENDINGS = {
     "completed": "Quiz completed.",
     "quit": "Quiz ended (quit).",
     "end of input": "Quiz ended at the end of the input.",
     "interrupted": "Quiz ended by Ctrl-C.",
 }
-COMMANDS = "h for a hint, s to skip, q to quit"
+COMMANDS = "h for a hint (again for more), s to skip, q to quit"
 NUMBER_FORMS = "0.5933, .5933, 5.933e-1 or -0.0190"
 
 
@@ -70,6 +78,10 @@ class Question:
     value: float  # the engine's value under the quiz's conventions
     shown: str  # the value as printed, to the quiz's decimals
     tolerance: float  # the absolute tolerance around the value
+    copies: bool = False  # its value is one other value copied (dnet/dw = an input): left out unless asked
+    layer: int | None = None  # 1-based layer it belongs to
+    neurons: tuple[str, ...] = ()  # the neurons it belongs to
+    param: str = ""  # the parameter whose gradient or update it is part of
 
 
 def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
@@ -86,9 +98,11 @@ def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
     # Section order is the classroom order; when a convention makes a step depend on a later section (hidden
     # deltas with updated weights), the computation order of the walk-through is kept instead.
     order = by_section if _respects_dependencies(walk, by_section) else asked
+    place = _places(walk)
     out = []
     for n, key in enumerate(order, 1):
         q = walk.quantities[key]
+        layer, neurons, param = place.get(key, (None, (), ""))
         out.append(
             Question(
                 n,
@@ -99,9 +113,89 @@ def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
                 q.value,
                 format_fixed(q.value, net.conventions.digits),
                 tolerance.unit(q.value),
+                copies=_copies(q),
+                layer=layer,
+                neurons=neurons,
+                param=param,
             )
         )
     return out
+
+
+def _copies(q) -> bool:
+    import sympy as sp
+
+    # The form is one of its arguments itself: dnet/dw = the input, dnet_k/dout_j = the weight.
+    return q.form is not None and isinstance(q.form.expr, sp.Symbol)
+
+
+def _places(walk: Walkthrough) -> dict[str, tuple[int | None, tuple[str, ...], str]]:
+    """Each quantity's 1-based layer, neurons and parameter, for aiming the quiz."""
+    net = walk.network
+    Q = walk.quantities
+    out: dict[str, tuple[int | None, tuple[str, ...], str]] = {}
+
+    def neuron(q) -> tuple[str, ...]:
+        if q.layer is None or q.index is None:
+            return ()
+        return (net.layers[q.layer].neurons[q.index],)
+
+    for key, q in Q.items():
+        if q.layer is None:
+            continue
+        names = neuron(q)
+        if q.kind == "factor" and q.wrt and Q[q.wrt].kind == "out" and Q[q.wrt].layer is not None:
+            names = tuple(dict.fromkeys(names + neuron(Q[q.wrt])))  # a weight's factor joins two neurons
+        out[key] = (q.layer + 1, names, "")
+    outputs = net.output_layer.neurons
+    terms = list(walk.loss_terms)
+    for i, t in enumerate(terms):
+        out[t] = (len(net.layers), (outputs[i],) if len(terms) == len(outputs) else tuple(outputs), "")
+    out[walk.loss] = (len(net.layers), tuple(outputs), "")
+    for p in walk.params:
+        mine = [f for f in p.factors if Q[f].wrt == p.label] + [p.gradient] + ([p.update] if p.update else [])
+        for k in mine:
+            out[k] = (p.layer + 1, tuple(p.neuron.split(", ")) if p.neuron else (), p.label)
+    return out
+
+
+def aim(
+    qs: list[Question],
+    sections: Sequence[str] | None = None,
+    layer: int | None = None,
+    neuron: str | None = None,
+    param: str | None = None,
+    everything: bool = False,
+    where: str = "quiz",
+) -> list[Question]:
+    """The questions of ``qs`` in the chosen sections, layer, neuron and parameter, renumbered from 1;
+    a question that only copies a value is left out unless ``everything``."""
+    from dataclasses import replace
+
+    for s in sections or ():
+        if s not in SECTIONS:
+            raise TutorError(f"no section {s!r}; allowed: {', '.join(SECTIONS)}", f"{where} --section")
+    layers = sorted({q.layer for q in qs if q.layer is not None})
+    if layer is not None and layer not in layers:
+        raise TutorError(f"no layer {layer}; the layers are {layers[0]} to {layers[-1]}", f"{where} --layer")
+    names = list(dict.fromkeys(n for q in qs for n in q.neurons))
+    if neuron is not None and neuron not in names:
+        raise TutorError(f"no neuron {neuron[:40]!r}; the neurons are {', '.join(names)}", f"{where} --neuron")
+    params = list(dict.fromkeys(q.param for q in qs if q.param))
+    if param is not None and param not in params:
+        raise TutorError(f"no parameter {param[:40]!r}; the parameters are {', '.join(params)}", f"{where} --param")
+    chosen = [
+        q
+        for q in qs
+        if (everything or not q.copies)
+        and (not sections or q.section in sections)
+        and (layer is None or q.layer == layer)
+        and (neuron is None or neuron in q.neurons)
+        and (param is None or q.param == param)
+    ]
+    if not chosen:
+        raise TutorError("no question is left with these choices; choose fewer restrictions", where)
+    return [replace(q, number=n) for n, q in enumerate(chosen, 1)]
 
 
 def _asked(walk: Walkthrough, key: str) -> bool:
@@ -155,7 +249,7 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
         sources = list(layer.neurons)
     groups.append(
         (
-            f"Targets (loss {net.loss})",
+            f"Targets (loss: {rules.LOSSES[net.loss].title})",
             [
                 Given(t, float(v), "target", neuron=n)
                 for t, v, n in zip(net.target_names(), net.targets, net.output_layer.neurons)
@@ -174,13 +268,17 @@ class Answer:
     """What happened to one question."""
 
     question: Question
-    text: str | None = None  # what the student typed (None: not answered)
+    text: str | None = None  # what the student typed last (None: not answered)
     value: float | None = None
     verdict: str = "unanswered"  # correct | carried | wrong | skipped | unanswered
     expected: float | None = None  # the value that follows from the student's own earlier answers
     carried_from: tuple[str, ...] = ()
     diagnosis: Candidate | None = None
-    hints: int = 0
+    hints: int = 0  # how many times a hint was asked for (the ladder's level is min(hints, HINT_LEVELS))
+    attempts: list[str] = field(default_factory=list)  # every number typed, in order
+    refused: tuple[str, ...] = ()  # earlier answers it follows from that earn no follow-on credit
+    refused_why: str = ""
+    untrusted: str = ""  # why this answer earns no follow-on credit itself ('' when it may)
 
     @property
     def credited(self) -> bool:
@@ -189,9 +287,10 @@ class Answer:
 
 @dataclass(frozen=True)
 class Feedback:
-    """The quiz's reply to one line of input; ``message`` is what the student reads."""
+    """The quiz's reply to one line of input; ``message`` is what the student reads (it may have several
+    lines: the verdict first, then the labelled diagnosis, right value and value from the student's own answers)."""
 
-    kind: str  # "graded" | "hint" | "invalid" | "skipped" | "quit" | "over"
+    kind: str  # "graded" | "retry" | "hint" | "invalid" | "skipped" | "quit" | "over"
     message: str
     answer: Answer | None = None
 
@@ -205,6 +304,9 @@ class Quiz:
 
     The reference values round every value to ``digits`` decimals and carry it forward (``rounding``
     "as-printed", the default, as on paper); the values of the other rounding are accepted too.
+    ``sections``, ``layer`` (1-based), ``neuron`` and ``param`` aim the quiz at part of the step; questions
+    that only copy a value are asked only with ``everything``. ``tries`` is how many answers a question takes
+    before its right value is shown.
     """
 
     def __init__(
@@ -215,6 +317,12 @@ class Quiz:
         digits: int | None = None,
         rounding: str | None = None,
         origin: Mapping[str, Any] | None = None,
+        sections: Sequence[str] | None = None,
+        layer: int | None = None,
+        neuron: str | None = None,
+        param: str | None = None,
+        everything: bool = False,
+        tries: int = 2,
     ):
         from ..engine.symbolic import explain_step
 
@@ -231,6 +339,8 @@ class Quiz:
                 "use 'explain' or 'train'",
                 "quiz",
             )
+        if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= MAX_TRIES:
+            raise TutorError(f"must be a whole number from 1 to {MAX_TRIES}, got {tries!r}", "--tries")
         digits = net.conventions.digits if digits is None else digits
         self.network = net.with_conventions(rounding=rounding or "as-printed", digits=digits)
         other = "exact" if self.network.conventions.rounding == "as-printed" else "as-printed"
@@ -238,10 +348,25 @@ class Quiz:
         self.alternatives = (explain_step(self.network.with_conventions(rounding=other)).values(),)
         self.tolerance = tolerance or Tolerance("dp", digits)
         self.origin = dict(origin or {})
-        self.questions = questions(self.walk, self.tolerance)
+        self.tries = tries
+        self.settings = {
+            "digits": digits,
+            "rounding": self.network.conventions.rounding,
+            "tolerance": self.tolerance.code,
+            "sections": list(dict.fromkeys(sections or ())),
+            "layer": layer,
+            "neuron": neuron,
+            "param": param,
+            "all": bool(everything),
+            "tries": tries,
+        }
+        self.all_questions = questions(self.walk, self.tolerance)
+        self.questions = aim(self.all_questions, sections, layer, neuron, param, everything)
         self.answers = [Answer(q) for q in self.questions]
         self.position = 0
         self.ended = ""  # why the quiz is over: "completed", "quit", "end of input", "interrupted"
+        self.log: list[str] = []  # every line given to respond, to resume the session exactly
+        self._asked = {q.key for q in self.questions}
 
     @property
     def current(self) -> Question | None:
@@ -255,6 +380,20 @@ class Quiz:
     def prompt(self, q: Question) -> str:
         return f"[{q.number}/{len(self.questions)}] {q.label} = "
 
+    def context(self, q: Question) -> str:
+        """The computed values ``q`` needs that the quiz does not ask (left out or aimed away), with their
+        right values: what the student is given to work from."""
+        from ..render.notation import FormulaWriter
+
+        Q = self.walk.quantities
+        fw = FormulaWriter(None, {}, self.network.conventions.digits)
+        given = [
+            f"{self._label(a)} = {fw.number(Q[a].value)}"
+            for a in dict.fromkeys(Q[q.key].args)
+            if Q[a].form is not None and a not in self._asked
+        ]
+        return f"Given: {', '.join(given)}" if given else ""
+
     def end(self, why: str) -> None:
         if not self.ended:
             self.ended = why
@@ -263,52 +402,125 @@ class Quiz:
         """The student's values so far, by key."""
         return {a.question.key: a.value for a in self.answers if a.value is not None}
 
+    def untrusted(self) -> dict[str, str]:
+        """The student's earlier answers that earn no follow-on credit, with why."""
+        return {a.question.key: a.untrusted for a in self.answers if a.value is not None and a.untrusted}
+
     def respond(self, text: str) -> Feedback:
         q = self.current
         if q is None:
             return Feedback("over", "The quiz is over.")
+        self.log.append(str(text))
         a = self.answers[self.position]
         t = str(text).strip()
         command = t.lower()
         if command in ("h", "hint", "?"):
             a.hints += 1
-            return Feedback("hint", f"Hint: {q.hint}", a)
+            return Feedback("hint", self.hint(q, a.hints), a)
         if command in ("s", "skip"):
-            a.verdict = "skipped"
+            if a.value is None or a.verdict == "unanswered":
+                a.verdict = "skipped"
             self._advance()
-            return Feedback("skipped", f"Skipped: {q.label} = {q.shown}.", a)
+            return Feedback("skipped", f"Skipped. Right value: {q.label} = {q.shown}.", a)
         if command in ("q", "quit", "exit"):
+            self.log.pop()  # a resumed session goes on instead
             self.end("quit")
             return Feedback("quit", "Quiz ended.")
         value = parse_number(t)
         if value is None:
+            self.log.pop()  # nothing happened: a resumed session need not see it
             shown = t if len(t) <= 20 else t[:17] + "..."
             what = "Type a number" if not t else f"{shown!r} is not a number: type a number"
-            return Feedback("invalid", f"{what} such as {NUMBER_FORMS}; or {COMMANDS}.")
-        return Feedback("graded", self._grade(a, t, value), a)
+            return Feedback("invalid", f"{what} such as {NUMBER_FORMS}; or {COMMANDS}.", a)
+        return self._grade(a, t, value)
 
-    def _grade(self, a: Answer, text: str, value: float) -> str:
+    def hint(self, q: Question, level: int) -> str:
+        """The hint ladder: 1 the formula, 2 the formula with the student's own numbers so far, 3 the worked
+        line from the right values."""
+        from ..render.notation import FormulaWriter, Notation
+
+        quantity = self.walk.quantities[q.key]
+        notation = Notation(self.walk.labels, self.network.notation["updated"])
+        digits = self.network.conventions.digits
+        level = min(level, HINT_LEVELS)
+        head = f"Hint {level} of {HINT_LEVELS}"
+        if level == 1:
+            return f"{head} (the formula): {q.hint}"
+        if level == 2:
+            world = StudentWorld(self.walk, self.known())
+            fw = FormulaWriter(notation, {k: world.value(k) for k in quantity.args}, digits)
+            mine = [k for k in dict.fromkeys(quantity.args) if k in world.known]
+            whose = "your own answers" if mine else "the values you have"
+            return f"{head} (with {whose}): {q.hint} = {fw.substituted(quantity, 'text')}"
+        fw = FormulaWriter(notation, self.walk.values(), digits)
+        return f"{head} (worked from the right values): {q.hint} = {fw.substituted(quantity, 'text')} = {q.shown}"
+
+    def _grade(self, a: Answer, text: str, value: float) -> Feedback:
         q = a.question
-        g = grade(self.walk, q.key, value, self.tolerance, self.known(), self.alternatives)
+        g = grade(
+            self.walk,
+            q.key,
+            value,
+            self.tolerance,
+            self.known(),
+            self.alternatives,
+            text=text,
+            untrusted=self.untrusted(),
+        )
+        a.attempts.append(text)
         a.text, a.value, a.verdict = text, value, g.verdict
         a.expected = g.expected if math.isfinite(g.expected) else None
         a.carried_from, a.diagnosis = g.carried_from, g.diagnosis
-        self._advance()
+        a.refused, a.refused_why = g.refused, g.refused_why
+        if g.verdict == "wrong":
+            own = implausible(self.walk, q.key, value, self.tolerance)
+            a.untrusted = own or g.refused_why
+        else:
+            a.untrusted = ""
+        final = g.verdict != "wrong" or len(a.attempts) >= self.tries
+        if final:
+            self._advance()
+        return Feedback("graded" if final else "retry", self._verdict(a, g, final), a)
+
+    def _verdict(self, a: Answer, g, final: bool) -> str:
+        """The reply to a graded answer: the verdict, then each finding on its own labelled line."""
+        q = a.question
+        text = a.text or ""
         if g.verdict == "correct":
-            return f"Right: {q.label} = {q.shown}."
+            later = f" (at try {len(a.attempts)})" if len(a.attempts) > 1 else ""
+            return f"Right: {q.label} = {q.shown}.{later}"
         if g.verdict == "carried":
+            n = len(g.carried_from)
             earlier = ", ".join(f"{self._label(k)} = {self._given(k)}" for k in g.carried_from)
             return (
-                f"Credited: {text} follows correctly from your earlier answer{'s' if len(g.carried_from) > 1 else ''} "
-                f"{earlier}. (From the right values, {q.label} = {q.shown}.)"
+                f"Credited: {text} follows correctly from your earlier answer{'s' if n > 1 else ''} {earlier}."
+                f"\n  Right value: {q.label} = {q.shown}."
             )
-        msg = f"Not right: {q.label} = {q.shown}."
-        if math.isfinite(g.expected) and not self.tolerance.accepts(g.expected, g.value):
-            msg += f" From your own earlier answers it would be {self._fmt(g.expected)}."
-        if g.diagnosis is not None:
+        lines = [f"Not right{' yet' if not final else ''}: you gave {text}."]
+        if g.refused:
+            earlier = ", ".join(f"{self._label(k)} = {self._given(k)}" for k in g.refused)
+            lines.append(
+                f"No follow-on credit: {text} follows from your earlier {earlier}, but {g.refused_why}, "
+                "so nothing computed from it is credited."
+            )
+        elif g.diagnosis is not None:
             d = g.diagnosis
-            msg += f" It looks like {d.description}: {d.detail}."
-        return msg
+            lines.append(f"Diagnosis: {d.description} ({d.detail}).")
+        if own := implausible(self.walk, q.key, a.value, self.tolerance):
+            lines.append(f"Impossible value: {own}.")
+        if not final:
+            left = self.tries - len(a.attempts)
+            lines.append(f"Try again ({left} more {'try' if left == 1 else 'tries'}), h for a hint, or s to skip.")
+            return "\n  ".join(lines)
+        lines.append(f"Right value: {q.label} = {q.shown}.")
+        if (
+            a.expected is not None
+            and not g.refused
+            and not self.tolerance.accepts(a.expected, g.value)
+            and any(k in self.known() for k in StudentWorld(self.walk, self.known()).upstream_known(q.key))
+        ):
+            lines.append(f"Following from your own earlier answers: {q.label} = {self._fmt(a.expected)}.")
+        return "\n  ".join(lines)
 
     def _advance(self) -> None:
         self.position += 1
@@ -316,7 +528,8 @@ class Quiz:
             self.end("completed")
 
     def _label(self, key: str) -> str:
-        return next((a.question.label for a in self.answers if a.question.key == key), key)
+        a = next((a for a in self.answers if a.question.key == key), None)
+        return a.question.label if a is not None else StudentWorld(self.walk).label(key)
 
     def _given(self, key: str) -> str:
         return next((a.text or "" for a in self.answers if a.question.key == key), "")
@@ -357,8 +570,31 @@ class Quiz:
             f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
             "too, and an answer that follows correctly from one of your earlier mistakes is credited."
         )
-        lines.append(f"{len(self.questions)} questions. Type each value ({NUMBER_FORMS}), or {COMMANDS}.")
+        aimed = self.aimed()
+        left = sum(q.copies for q in self.all_questions) if not self.settings["all"] else 0
+        if aimed:
+            lines.append(f"Aimed at {aimed}; the values it needs that are not asked are given as you go.")
+        if left:
+            lines.append(
+                f"{left} questions that only copy a value (such as ∂net/∂w = an input) are left out; --all asks them."
+            )
+        tries = f"{self.tries} tries a question" if self.tries > 1 else "one try a question"
+        lines.append(f"{len(self.questions)} questions, {tries}. Type each value ({NUMBER_FORMS}), or {COMMANDS}.")
         return lines
+
+    def aimed(self) -> str:
+        """What the quiz was aimed at, in words ('' for the whole step)."""
+        s = self.settings
+        parts = []
+        if s["sections"]:
+            parts.append("the " + " and ".join(SECTION_TITLES[x].lower() for x in s["sections"]))
+        if s["layer"] is not None:
+            parts.append(f"layer {s['layer']}")
+        if s["neuron"] is not None:
+            parts.append(f"neuron {s['neuron']}")
+        if s["param"] is not None:
+            parts.append(f"parameter {s['param']}")
+        return ", ".join(parts)
 
     def scores(self) -> list[dict[str, Any]]:
         rows = []
@@ -387,6 +623,18 @@ class Quiz:
         counts = {v: sum(a.verdict == v for a in self.answers) for v in ("wrong", "skipped", "unanswered")}
         tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         lines.append(f"  {'Total':<{width}}  {credited:>3}/{total:<3}" + (f"   ({tail})" if tail else ""))
+        hinted = [a for a in self.answers if a.hints]
+        if hinted:
+            which = ", ".join(f"{a.question.number} ({min(a.hints, HINT_LEVELS)})" for a in hinted)
+            lines.append(f"Hints taken: {sum(a.hints for a in hinted)}, on question (highest hint): {which}")
+        retried = [a for a in self.answers if len(a.attempts) > 1 and a.credited]
+        if retried:
+            lines.append(f"Right at a later try: {', '.join(str(a.question.number) for a in retried)}")
+        refused = [a for a in self.answers if a.refused]
+        if refused:
+            lines.append("No follow-on credit (from an impossible earlier value):")
+            for a in refused:
+                lines.append(f"  question {a.question.number} ({a.question.label}): {a.refused_why}")
         seen = [a for a in self.answers if a.diagnosis is not None]
         if seen:
             lines.append("Misconceptions to look at:")
@@ -411,13 +659,17 @@ class Quiz:
                 "update_biases": self.network.update_biases,
             },
             "tolerance": {"policy": self.tolerance.code, "statement": self.tolerance.describe()},
+            "settings": dict(self.settings),
             "ended": self.ended or "not finished",
+            "position": self.position,
             "questions": [_answer_record(a) for a in self.answers],
             "score": {
                 "sections": self.scores(),
                 "credited": sum(a.credited for a in self.answers),
                 "total": len(self.answers),
+                "hints": sum(a.hints for a in self.answers),
             },
+            "log": list(self.log),
             "misconceptions": MISCONCEPTIONS,
         }
 
@@ -453,35 +705,186 @@ def _answer_record(a: Answer) -> dict[str, Any]:
             "value": d.value,
         },
         "hints": a.hints,
+        "attempts": list(a.attempts),
+        "refused": list(a.refused),
+        "refused_why": a.refused_why,
+        "untrusted": a.untrusted,
     }
+
+
+# -- saving and resuming ---------------------------------------------------------------------------------
+
+
+def save_results(path: str | Path, quiz: Quiz) -> None:
+    """Write ``quiz.record()`` to ``path`` atomically: a temporary file beside it, then ``os.replace``, so an
+    interrupted write leaves the previous results whole. The one place results are written."""
+    import json
+    import os
+    import tempfile
+
+    target = Path(path)
+    data = json.dumps(quiz.record(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.resolve().parent))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {path}") from None
+
+
+def check_results_target(path: str | Path) -> None:
+    """Refuse a --results file that is something else than a quiz's results: it would be overwritten."""
+    import json
+
+    p = Path(path)
+    if not p.resolve().parent.is_dir():
+        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {path}")
+    if p.exists():
+        if not p.is_file():
+            raise TutorError("is not a regular file; give a file to write the results to", f"--results {path}")
+        try:
+            ok = p.stat().st_size < 50 * MAX_ANSWERS_BYTES
+            ok = ok and json.loads(p.read_text(encoding="utf-8")).get("format") == FORMAT
+        except (OSError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise TutorError(
+                "exists and is not a quiz's results file; it is left alone: give a new file name", f"--results {path}"
+            )
+
+
+def random_origin(made) -> dict[str, Any]:
+    """How a random network came about, enough to make it again (for --resume)."""
+    o = made.options
+    return {
+        "seed": made.seed,
+        "command": f"backprop-tutor quiz --random {made.command}",
+        "random": {
+            "shape": "-".join(map(str, o.shape)),
+            "activation": o.activation,
+            "output_activation": o.output_activation,
+            "loss": o.loss,
+            "digits": o.digits,
+            "nice": o.nice,
+        },
+    }
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    import json
+
+    where = f"--resume {path}"
+    p = Path(path)
+    try:
+        if p.stat().st_size > 50 * MAX_ANSWERS_BYTES:
+            raise TutorError("the file is too large for a quiz's results", where)
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TutorError(f"cannot read the file ({exc.strerror})", where) from None
+    except (ValueError, UnicodeDecodeError):
+        raise TutorError("is not a quiz's results file (not JSON); give the file --results wrote", where) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise TutorError(f'is not a quiz\'s results file (no "format": "{FORMAT}")', where)
+    for k, t in (("origin", dict), ("settings", dict), ("log", list), ("network", dict)):
+        if not isinstance(doc.get(k), t):
+            raise TutorError(f"has no {k!r} {'table' if t is dict else 'list'}; it cannot be resumed", where)
+    if not all(isinstance(x, str) and len(x) <= 200 for x in doc["log"]) or len(doc["log"]) > 100_000:
+        raise TutorError("its 'log' must be a list of the lines typed; it cannot be resumed", where)
+    return doc
+
+
+def resume(doc: Mapping[str, Any], where: str = "--resume") -> Quiz:
+    """The quiz of a results file, at the point it stopped: the same network (made again from its seed or
+    loaded again from its spec, and compared with the one recorded), the same settings, and every line typed
+    replayed, so the credit is the same."""
+    import json
+
+    from ..render import network_summary
+    from ..spec.network import load
+    from . import randomnet
+
+    origin, s = dict(doc["origin"]), doc["settings"]
+    try:
+        if "random" in origin:
+            r = origin["random"]
+            made = randomnet.make(
+                int(origin["seed"]),
+                randomnet.options(
+                    **{k: r[k] for k in r if k not in ("digits", "nice")},
+                    digits=int(r["digits"]),
+                    nice=bool(r.get("nice", False)),
+                ),
+            )
+            net = made.network
+        elif "spec" in origin:
+            net = load(str(origin["spec"]))
+        else:
+            raise TutorError("does not say which network it was (no spec and no seed); it cannot be resumed", where)
+        tolerance = Tolerance.parse(str(s["tolerance"]), option=f"{where}: settings.tolerance")
+        quiz = Quiz(
+            net,
+            tolerance,
+            digits=int(s["digits"]),
+            rounding=str(s["rounding"]),
+            origin=origin,
+            sections=list(s["sections"]),
+            layer=s["layer"],
+            neuron=s["neuron"],
+            param=s["param"],
+            everything=bool(s["all"]),
+            tries=int(s["tries"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TutorError(f"its settings are incomplete or changed ({exc}); it cannot be resumed", where) from None
+    same = json.dumps(network_summary(quiz.network), sort_keys=True) == json.dumps(doc["network"], sort_keys=True)
+    if not same:
+        raise TutorError(
+            f"the network of {origin.get('spec', 'seed ' + str(origin.get('seed')))} is not the one this quiz was "
+            "taken on (the spec changed since); it cannot be resumed",
+            where,
+        )
+    for line in doc["log"]:
+        if quiz.current is None:
+            break
+        quiz.respond(line)
+    return quiz
 
 
 # -- a file of answers ------------------------------------------------------------------------------------
 
-_LINE = re.compile(r"(?:(?P<key>[^=]+?)\s*=\s*)?(?P<answer>\S+)")
+MAX_ANSWER_LINE = 200  # characters of one line of an answers file (a key and a number fit many times over)
+_ANSWER = re.compile(r"\S+")  # one token: linear, nothing to backtrack
+_QUESTION_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() also takes '²' and '①'
+
+
+def _split_line(line: str) -> tuple[str | None, str] | None:
+    """``ANSWER`` or ``KEY = ANSWER`` (the key may hold spaces, the answer may not); None when neither."""
+    key, eq, answer = line.partition("=")
+    if not eq:
+        key, answer = None, line
+    else:
+        key = key.strip()
+        if not key:
+            return None
+    answer = answer.strip()
+    if not _ANSWER.fullmatch(answer):
+        return None
+    return key, answer
 
 
 def read_answers(path: str | Path, quiz: Quiz, option: str = "--answers") -> dict[int, str]:
     """The answers of a file by question number: one a line, ``ANSWER`` or ``KEY = ANSWER`` (KEY a quantity
     key or question number), ``#`` comments; an answer without a key answers the question after the last."""
-    p = Path(path)
-    if p.exists() and not p.is_file():  # a device or a pipe would be read without end
-        raise TutorError("is not a regular file; give a file of answers", f"{option} {p}")
-    try:
-        if p.stat().st_size > MAX_ANSWERS_BYTES:
-            raise TutorError(
-                f"the file is larger than {MAX_ANSWERS_BYTES} bytes; give one answer a line", f"{option} {p}"
-            )
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TutorError(
-            f"cannot read the file ({exc.strerror}); give a text file with one answer a line", f"{option} {p}"
-        ) from None
-    except UnicodeDecodeError:
-        raise TutorError(
-            "cannot read the file as UTF-8 text; give a text file with one answer a line", f"{option} {p}"
-        ) from None
-    return parse_answers(text, quiz, f"{option} {p}")
+    where = f"{option} {path}"
+    text = read_text(path, where, MAX_ANSWERS_BYTES)
+    return parse_answers(text, quiz, where)
 
 
 def parse_answers(text: str, quiz: Quiz, where: str = "answers") -> dict[int, str]:
@@ -489,19 +892,26 @@ def parse_answers(text: str, quiz: Quiz, where: str = "answers") -> dict[int, st
     n = len(quiz.questions)
     out: dict[int, str] = {}
     last = 0
+    text = text.removeprefix("\ufeff")  # a byte-order mark from a Windows editor
     for i, raw in enumerate(text.splitlines(), 1):
+        if len(raw) > MAX_ANSWER_LINE:
+            raise TutorError(f"line {i}: {len(raw)} characters; a line may have at most {MAX_ANSWER_LINE}", where)
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        m = _LINE.fullmatch(line)
-        if m is None:
+        try:
+            free_text(line, f"{where}: line {i}", limit=MAX_ANSWER_LINE)
+        except TutorError as exc:
+            raise TutorError(exc.message, exc.where) from None
+        parts = _split_line(line)
+        if parts is None:
             raise TutorError(f"line {i}: expected ANSWER or KEY = ANSWER, got {line[:40]!r}", where)
-        key, answer = m.group("key"), m.group("answer")
+        key, answer = parts
         if key is None:
             number = last + 1
         elif key in by_key:
             number = by_key[key]
-        elif key.isdigit():
+        elif _QUESTION_NUMBER.fullmatch(key):
             number = int(key)
         else:
             raise TutorError(

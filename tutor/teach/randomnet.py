@@ -23,15 +23,21 @@ from ..spec.errors import SpecError, TutorError
 from ..spec.network import Network, from_mapping
 
 MAX_SEED = 2**32 - 1
-MIN_SIZES, MAX_SIZES, MAX_NEURONS = 2, 5, 6
+MIN_SIZES, MAX_SIZES, MAX_NEURONS = 2, 8, 10
 MIN_DIGITS, MAX_DIGITS = 2, 9
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity")
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "identity", "softplus", "softmax")
 LOSSES = ("half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy")
 # 1.0 is left out: with it, forgetting the learning rate would give the right update.
 LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.5)
+NICE_RATES = (0.1, 0.5)
 _KINKED = ("relu", "leaky_relu", "elu")
-MAX_ATTEMPTS = 20_000
+# Draws before giving up: a draw of the largest shape costs about 2 ms, so a hopeless set of options ends in
+# about 10 s. The budget counts draws, not seconds, so a seed gives the same network on any machine;
+# MAX_SECONDS is only the safety net of a very slow one.
+MAX_ATTEMPTS = 5_000
+MAX_SECONDS = 25.0
+STRICT_PARAMETERS = 40  # up to this many weights and biases, every delta and gradient must be clearly non-zero
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Options:
     output_activation: str = "sigmoid"
     loss: str = "half_sse"
     digits: int = 4  # every shown value is rounded to this many decimals and carried forward
+    nice: bool = False  # hand-computable: one-decimal weights and biases, inputs 0.5, 1, -1 ..., a simple rate
 
     def validated(self) -> "Options":
         _choice(self.activation, HIDDEN_ACTIVATIONS, "--activation")
@@ -60,6 +67,11 @@ class Options:
                 f"not {self.output_activation!r}",
                 "--loss",
             )
+        if self.nice and self.shape[0] > len(NICE_INPUTS):
+            raise TutorError(
+                f"--nice draws the inputs from {len(NICE_INPUTS)} simple values; give at most that many inputs",
+                "--shape",
+            )
         if (
             isinstance(self.digits, bool)
             or not isinstance(self.digits, int)
@@ -74,7 +86,7 @@ class Options:
         shape = "-".join(map(str, self.shape))
         return (
             f"--shape {shape} --activation {self.activation} --output-activation {self.output_activation} "
-            f"--loss {self.loss} --digits {self.digits}"
+            f"--loss {self.loss} --digits {self.digits}" + (" --nice" if self.nice else "")
         )
 
 
@@ -84,6 +96,7 @@ def options(
     output_activation: str | None = None,
     loss: str | None = None,
     digits: int | None = None,
+    nice: bool = False,
 ) -> Options:
     """Options from the command line's strings; None keeps the default."""
     d = Options()
@@ -93,6 +106,7 @@ def options(
         output_activation or d.output_activation,
         loss or d.loss,
         d.digits if digits is None else digits,
+        bool(nice),
     ).validated()
 
 
@@ -159,7 +173,16 @@ def make(seed: int, options: Options = Options()) -> RandomNetwork:
     check_seed(seed)
     options = options.validated()
     rng = np.random.default_rng(seed)
-    for _ in range(MAX_ATTEMPTS):
+    import time
+
+    deadline = time.monotonic() + MAX_SECONDS
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt % 100 == 99 and time.monotonic() > deadline:
+            raise TutorError(
+                f"no well-conditioned network with these options in {MAX_SECONDS:g} s ({attempt + 1} draws); "
+                "try another --shape or --activation",
+                "--seed",
+            )
         spec = _draw(rng, seed, options)
         try:
             net = from_mapping(spec, where=f"random network (seed {seed})")
@@ -174,20 +197,26 @@ def make(seed: int, options: Options = Options()) -> RandomNetwork:
     )
 
 
-def _number(rng: np.random.Generator, lo: float, hi: float, min_abs: float = 0.0) -> float:
-    """A value in [lo, hi] with one or two decimals, drawn as an integer so that its repr has no float noise."""
+def _number(rng: np.random.Generator, lo: float, hi: float, min_abs: float = 0.0, nice: bool = False) -> float:
+    """A value in [lo, hi] with one or two decimals (one when ``nice``), drawn as an integer so that its repr
+    has no float noise."""
     while True:
-        scale = 10 ** int(rng.integers(1, 3))
+        scale = 10 if nice else 10 ** int(rng.integers(1, 3))
         v = int(rng.integers(math.ceil(lo * scale), math.floor(hi * scale) + 1)) / scale
         if abs(v) >= min_abs:
             return v
 
 
-def _distinct(rng: np.random.Generator, n: int, lo: float, hi: float, min_abs: float) -> list[float]:
+NICE_INPUTS = (1.0, -1.0, 0.5, -0.5, 2.0, 0.2, -0.2)
+
+
+def _distinct(
+    rng: np.random.Generator, n: int, lo: float, hi: float, min_abs: float, nice: bool = False
+) -> list[float]:
     # Distinct values, so that "the wrong input used" gives a different number than the right one.
     out: list[float] = []
     while len(out) < n:
-        v = _number(rng, lo, hi, min_abs)
+        v = float(rng.choice(NICE_INPUTS)) if nice else _number(rng, lo, hi, min_abs)
         if all(abs(v - u) >= 0.05 for u in out):
             out.append(v)
     return out
@@ -203,7 +232,7 @@ def _targets(rng: np.random.Generator, o: Options) -> list[float]:
     lo, hi = {"sigmoid": (0.05, 0.95), "tanh": (-0.9, 0.9), "softplus": (0.1, 1.5)}.get(
         o.output_activation, (-1.0, 1.0)
     )
-    return [_number(rng, lo, hi) for _ in range(n)]
+    return [_number(rng, lo, hi, nice=o.nice) for _ in range(n)]
 
 
 def _draw(rng: np.random.Generator, seed: int, o: Options) -> dict[str, Any]:
@@ -213,7 +242,7 @@ def _draw(rng: np.random.Generator, seed: int, o: Options) -> dict[str, Any]:
     w_count = b_count = 0
     for li in range(1, len(sizes)):
         rows, cols = sizes[li], sizes[li - 1]
-        weights = [[_number(rng, -1.0, 1.0, 0.1) for _ in range(cols)] for _ in range(rows)]
+        weights = [[_number(rng, -1.0, 1.0, 0.1, o.nice) for _ in range(cols)] for _ in range(rows)]
         # Mazur's numbering: w1, w2, ... row by row, layer after layer; one bias per neuron, b1, b2, ...
         labels = [[f"w{w_count + j * cols + i + 1}" for i in range(cols)] for j in range(rows)]
         w_count += rows * cols
@@ -224,7 +253,7 @@ def _draw(rng: np.random.Generator, seed: int, o: Options) -> dict[str, Any]:
                 "size": rows,
                 "weights": weights,
                 "weight_labels": labels,
-                "biases": [_number(rng, -0.5, 0.5, 0.05) for _ in range(rows)],
+                "biases": [_number(rng, -0.5, 0.5, 0.05, o.nice) for _ in range(rows)],
                 "bias_labels": [f"b{b_count + j + 1}" for j in range(rows)],
             }
         )
@@ -234,13 +263,16 @@ def _draw(rng: np.random.Generator, seed: int, o: Options) -> dict[str, Any]:
         "title": f"Random {shape} network, seed {seed}",
         "description": (
             f"{shape}: {o.activation} hidden layers, {o.output_activation} output, "
-            f"loss {o.loss}; every value rounded to {o.digits} decimals and carried forward."
+            f"{rules.LOSSES[o.loss].title}; every value rounded to {o.digits} decimals and carried forward."
         ),
         "source": f"backprop-tutor random network: --seed {seed} {o.describe()}",
-        "inputs": {"names": inputs, "values": _distinct(rng, sizes[0], -1.0, 1.0, 0.1)},
+        "inputs": {"names": inputs, "values": _distinct(rng, sizes[0], -1.0, 1.0, 0.1, o.nice)},
         "layers": layers,
         "loss": {"name": o.loss, "targets": _targets(rng, o)},
-        "training": {"learning_rate": float(rng.choice(LEARNING_RATES)), "update_biases": True},
+        "training": {
+            "learning_rate": float(rng.choice(NICE_RATES if o.nice else LEARNING_RATES)),
+            "update_biases": True,
+        },
         "conventions": {"rounding": "as-printed", "digits": o.digits, "update_order": "standard"},
     }
 
@@ -252,11 +284,18 @@ def well_conditioned(net: Network) -> bool:
     alive), sigmoid, softmax and tanh outputs are not saturated, the inputs of every layer differ from each
     other, and every delta and weight gradient is at least five units of the last shown decimal, so that
     the misconceptions give visibly different numbers.
+    In a network of more than ``STRICT_PARAMETERS`` weights and biases (beyond hand work)
+    a third of the deltas and gradients may print as zero, as a deep network's gradients vanish.
     """
     exact = net.with_conventions(rounding="exact")
     st = numeric.step(exact)
     fw, bw = st.forward, st.backward
     unit = 10.0**-net.conventions.digits
+    # In a network beyond what is worked by hand (more than STRICT_PARAMETERS), one small gradient among a
+    # hundred is no reason to draw again, and a deep sigmoid network's gradients do vanish: there a third of
+    # the deltas and gradients may print as zero, and a layer's inputs need only be 5 units apart.
+    strict = sum(l.weights.size + l.biases.size for l in net.layers) <= STRICT_PARAMETERS
+    small = total = 0
     for li, layer in enumerate(net.layers):
         z, a = fw.nets[li], fw.outs[li]
         act = layer.activation
@@ -271,10 +310,17 @@ def well_conditioned(net: Network) -> bool:
         if np.any(np.abs(z) > 4):
             return False
         a_in = net.inputs if li == 0 else fw.outs[li - 1]
-        if a_in.size > 1 and np.min(np.abs(a_in[:, None] - a_in[None, :]) + np.eye(a_in.size)) < 20 * unit:
+        apart = (20 if strict else 5) * unit
+        if a_in.size > 1 and np.min(np.abs(a_in[:, None] - a_in[None, :]) + np.eye(a_in.size)) < apart:
             return False
-        if np.any(np.abs(bw.deltas[li]) < 5 * unit) or np.any(np.abs(bw.grad_W[li]) < 5 * unit):
-            return False
+        if strict:
+            if np.any(np.abs(bw.deltas[li]) < 5 * unit) or np.any(np.abs(bw.grad_W[li]) < 5 * unit):
+                return False
+        else:
+            small += int(np.sum(np.abs(bw.deltas[li]) < unit) + np.sum(np.abs(bw.grad_W[li]) < unit))
+            total += bw.deltas[li].size + bw.grad_W[li].size
+    if small > total // 3:
+        return False
     return bool(fw.loss > 10 * unit and np.all(np.isfinite(fw.outs[-1])))
 
 

@@ -1,13 +1,15 @@
 """Class worksheets: numbered random variants, each a student sheet, an answer key and the full walk-through
-(Markdown, LaTeX, PDF), and the same questions as a Moodle XML question bank.
+(Markdown, LaTeX, PDF), and the same questions for an LMS (Moodle XML Cloze or bank, GIFT, Canvas QTI).
 
 Variant ``k`` of ``--seed S`` is the random network of seed ``S + k - 1``: ``backprop-tutor quiz --random
---seed S+k-1`` (with the same options) asks exactly the questions of its sheet.
+--seed S+k-1`` (with the same options) asks exactly the boxes of its sheet. That command is printed on the
+answer key only: its ``s`` key shows every answer.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +21,7 @@ from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
 from . import randomnet
 from .diagnose import Tolerance
-from .quiz import SECTION_TITLES, Question, givens, plain_value, questions
+from .quiz import SECTION_TITLES, SECTIONS, Question, aim, givens, plain_value, questions
 
 MAX_COUNT = 1000
 FORMATS = ("md", "tex")
@@ -30,8 +32,21 @@ class Variant:
     number: int
     made: randomnet.RandomNetwork
     walk: Walkthrough
-    questions: list[Question]
+    questions: list[Question]  # the boxes, numbered from 1
     tolerance: Tolerance
+    all_questions: tuple[Question, ...] = ()  # every quantity of the step, boxes or not
+
+    @property
+    def quiz_command(self) -> str:
+        """The terminal quiz that asks exactly these boxes."""
+        blanks = "".join(f" --section {s}" for s in self.blanks)
+        return f"backprop-tutor quiz --random {self.made.command}{blanks}"
+
+    @property
+    def blanks(self) -> tuple[str, ...]:
+        sections = tuple(dict.fromkeys(q.section for q in self.questions))
+        every = tuple(dict.fromkeys(q.section for q in self.all_questions))
+        return () if sections == every else sections
 
     @property
     def seed(self) -> int:
@@ -44,10 +59,29 @@ def check_count(count: Any) -> int:
     return count
 
 
+def parse_blanks(text: str | None) -> tuple[str, ...]:
+    """``--blanks``: the sections whose quantities become boxes, comma-separated ("all", the default, for every
+    one); the other quantities are printed with their values."""
+    if text is None or text.strip() == "all":
+        return ()
+    parts = tuple(dict.fromkeys(p.strip() for p in str(text).split(",")))
+    for p in parts:
+        if p not in SECTIONS:
+            raise TutorError(
+                f"no section {p[:30]!r}; allowed: all or a comma list of {', '.join(SECTIONS)}", "--blanks"
+            )
+    return parts
+
+
 def variants(
-    count: int, seed: int, options: randomnet.Options = randomnet.Options(), tolerance: Tolerance | None = None
+    count: int,
+    seed: int,
+    options: randomnet.Options = randomnet.Options(),
+    tolerance: Tolerance | None = None,
+    blanks: tuple[str, ...] = (),
 ) -> Iterator[Variant]:
-    """Variants 1..count, from the networks of seeds seed..seed+count-1."""
+    """Variants 1..count, from the networks of seeds seed..seed+count-1; the quantities of the sections in
+    ``blanks`` (all when empty) become boxes, except those that only copy a value."""
     from ..engine.symbolic import explain_step
 
     check_count(count)
@@ -61,7 +95,8 @@ def variants(
     for k in range(count):
         made = randomnet.make(seed + k, options)
         walk = explain_step(made.network)
-        yield Variant(k + 1, made, walk, questions(walk, tol), tol)
+        every = questions(walk, tol)
+        yield Variant(k + 1, made, walk, aim(every, blanks, where="worksheet --blanks"), tol, tuple(every))
 
 
 # -- the sheets -----------------------------------------------------------------------------------------------
@@ -122,37 +157,69 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
             return f"{g.kind} of ${label(g.neuron)}$"
         return {"input": "input", "rate": "learning rate"}[g.kind]
 
+    boxes = {q.key: q.number for q in v.questions}
+    every = list(v.all_questions or v.questions)
+    last = max(i for i, q in enumerate(every) if q.key in boxes)
     sections = []
-    for q in v.questions:
+    for i, q in enumerate(every):
+        if q.key not in boxes and i > last:
+            continue  # after the last box nothing is needed, and its values would give earlier boxes away
         if not sections or sections[-1]["name"] != q.section:
             sections.append({"name": q.section, "title": text(SECTION_TITLES[q.section]), "questions": []})
         quantity = walk.quantities[q.key]
         substituted = writer.substituted(quantity, "tex")
         sections[-1]["questions"].append(
             {
-                "number": q.number,
+                "number": boxes.get(q.key, ""),
+                "box": q.key in boxes,
                 "label": label(q.key),
                 "formula": writer.formula(quantity, "tex"),
                 "substituted": "" if substituted == writer.number(q.value) else substituted,
                 "value": q.shown,
+                # a value that only copies another is written as what it copies: its number could be a box's
+                "copies": q.copies,
             }
         )
-    rule = {l.activation: l.rule.summary for l in net.layers}
+    for s in sections:
+        s["boxes"] = sum(q["box"] for q in s["questions"])
+    from ..render import diagram
+    from ..render.notation import activation_formulas
+
+    layout = diagram.layout(walk, writer)
+    activations = []
+    for layer in net.layers:
+        if any(a["name"] == layer.activation for a in activations):
+            continue
+        f, df = activation_formulas(layer.rule, layer.activation_params)
+        which = [str(k + 1) for k, l in enumerate(net.layers) if l.activation == layer.activation]
+        activations.append(
+            {
+                "name": text(layer.activation),
+                "layers": text(("layers " if len(which) > 1 else "layer ") + ", ".join(which)),
+                "f": f,
+                "df": df,
+            }
+        )
+    loss_lines = [f"{label(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
+    loss_lines += [f"{label(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
     return {
         "key": key,
         "title": text(f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")),
         "seed": v.seed,
-        "command": code(f"backprop-tutor quiz --random {v.made.command}"),
-        "description": text(net.description),
+        # the practice command asks (and with 's' shows) every answer: it goes on the key only
+        "command": code(v.quiz_command) if key else "",
+        "description": text(f"A {'-'.join(map(str, net.shape))} network, one training step."),
+        "diagram": "diagram.svg" if fmt == "md" else diagram.picture(layout),
         "givens": [
             {
-                "title": text(t),
+                "title": text(t.split(" (loss")[0]),
                 "rows": [{"role": role(g), "label": label(g.key), "value": plain_value(g.value)} for g in items],
             }
             for t, items in givens(net)
         ],
-        "activations": [code(f"{name}: {summary}") for name, summary in rule.items()],
-        "loss": code(f"{net.loss}: {net.loss_rule.summary}"),
+        "activations": activations,
+        "loss_title": text(net.loss_rule.title or net.loss),
+        "loss": loss_lines,
         "updates": text("Biases are updated too." if net.update_biases else "Biases are not updated."),
         "conventions": text(
             f"Round every value you compute to {net.conventions.digits} decimals and use the rounded "
@@ -164,7 +231,84 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
     }
 
 
+def diagram_svg(v: Variant) -> str:
+    from .lms import diagram_svg as svg
+
+    return svg(v)
+
+
 # -- files ----------------------------------------------------------------------------------------------------
+
+
+MANIFEST = ".backprop-tutor-worksheet.json"  # what the last run wrote here: only those files are overwritten
+
+
+def planned_files(count: int, formats: Iterable[str], pdf: bool) -> dict[str, list[str]]:
+    """Every file a run writes, by variant folder (relative to the output folder)."""
+    width = max(2, len(str(count)))
+    names = ["spec.toml"]
+    for fmt in formats:
+        names += [f"sheet.{fmt}", f"key.{fmt}", f"walkthrough.{fmt}"]
+        if pdf and fmt == "tex":
+            names += ["sheet.pdf", "key.pdf", "walkthrough.pdf"]
+    return {f"variant-{k:0{width}d}": list(names) for k in range(1, count + 1)}
+
+
+def _read_manifest(root: Path) -> set[str]:
+    import json
+
+    path = root / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() and not path.is_symlink() else {}
+    except (OSError, ValueError):
+        data = {}
+    files = data.get("files", []) if isinstance(data, dict) else []
+    return {f for f in files if isinstance(f, str)}
+
+
+def _moodle_entry(root: Path, moodle: str | Path) -> str:
+    return "moodle:" + os.path.relpath(Path(moodle).resolve(), root.resolve())
+
+
+def check_outputs(
+    root: Path, plan: dict[str, list[str]], moodle: str | Path | None, force: bool
+) -> tuple[set[str], list[str]]:
+    """Refuse, before anything is written, what would overwrite a file this tool did not write (unless
+    ``force``), write through a symlink, or land in a missing folder. Returns the old manifest and the stale
+    variant folders of an earlier run to remove."""
+    if root.is_symlink() and not root.is_dir():
+        raise TutorError("is a symbolic link that leads nowhere; give a folder", f"-o {root}")
+    if root.exists() and not root.is_dir():
+        raise TutorError("exists and is not a folder; give a folder for the worksheets", f"-o {root}")
+    ours = _read_manifest(root) if root.is_dir() else set()
+    hint = "; give an empty folder, or --force to overwrite"
+    for folder, names in plan.items():
+        d = root / folder
+        if d.is_symlink():
+            raise TutorError("is a symbolic link; the worksheet writes real folders only, not through links", str(d))
+        if d.exists() and not d.is_dir():
+            raise TutorError("exists and is not a folder" + hint, str(d))
+        for name in names:
+            f = d / name
+            if f.is_symlink():
+                raise TutorError("is a symbolic link; the worksheet does not write through links", str(f))
+            if f.exists() and f"{folder}/{name}" not in ours and not force:
+                raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, str(f))
+    if moodle is not None:
+        m = Path(moodle)
+        if not m.parent.is_dir() and m.parent.resolve() != root.resolve():  # the output folder is made first
+            raise TutorError("its folder does not exist; give a file in an existing folder", f"--moodle {m}")
+        if m.is_dir():
+            raise TutorError("is a folder; give a file name for the question bank", f"--moodle {m}")
+        for folder, names in plan.items():
+            for name in names:
+                if m.resolve() == (root / folder / name).resolve():
+                    raise TutorError(f"is one of the files the worksheet writes ({folder}/{name})", f"--moodle {m}")
+        if m.exists() and not force and _moodle_entry(root, m) not in ours:
+            raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, f"--moodle {m}")
+    stale = sorted({f.split("/", 1)[0] for f in ours} - set(plan))
+    stale = [f for f in stale if re.fullmatch(r"variant-[0-9]+", f)]
+    return ours, stale
 
 
 def write(
@@ -175,48 +319,107 @@ def write(
     pdf: bool = False,
     moodle: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
+    moodle_style: str = "cloze",
+    gift: str | Path | None = None,
+    qti: str | Path | None = None,
 ) -> list[Path]:
     """Write every variant under ``directory``: ``variant-NN/`` holds the student sheet, the answer key, the full
-    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again."""
+    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again; the
+    format "html" is the self-check page ``selfcheck.html`` instead.
+
+    Every output path is checked first (see ``check_outputs``); a manifest in the folder lists what was written,
+    so a later run may overwrite those files and removes the variant folders it no longer writes."""
+    import json
+
     from ..render import render_latex, render_markdown
+    from ..spec.resources import write_file
 
     handout = {"md": render_markdown, "tex": render_latex}
     root = Path(directory)
     if pdf:
         _pdflatex()
-    if root.exists() and not root.is_dir():
-        raise TutorError("exists and is not a folder; give a folder for the worksheets", f"-o {root}")
     formats = tuple(formats)
+    plan = planned_files(count, formats, pdf)
+    ours, stale = check_outputs(root, plan, moodle, force)
     width = max(2, len(str(count)))
     written: list[Path] = []
     kept: list[Variant] = []
+    listed = [f"{folder}/{name}" for folder, names in plan.items() for name in names]
+    if moodle is not None:
+        listed.append(_moodle_entry(root, moodle))  # relative: the same run in another folder writes the same bytes
+
+    def manifest(files) -> None:
+        write_file(root / MANIFEST, json.dumps({"tool": "backprop-tutor worksheet", "files": files}, indent=1) + "\n")
+
     try:
+        started = False
         for v in items:
             folder = root / f"variant-{v.number:0{width}d}"
             folder.mkdir(parents=True, exist_ok=True)
+            if not started:  # a run that stops half-way still knows these files are its own
+                manifest(sorted(ours | set(listed)))
+                started = True
             files = {"spec.toml": randomnet.to_toml(v.made.spec)}
+            if "md" in formats:
+                files["diagram.svg"] = diagram_svg(v)
             for fmt in formats:
+                if fmt == "html":  # the questions as answer boxes that the page grades itself, offline
+                    files["selfcheck.html"] = self_check(v)
+                    continue
                 files[f"sheet.{fmt}"] = sheet(v, fmt, key=False, count=count)
                 files[f"key.{fmt}"] = sheet(v, fmt, key=True, count=count)
                 # the key gives each numbered box its formula, numbers and value; this is the step's handout
                 files[f"walkthrough.{fmt}"] = handout[fmt](v.walk)
             for name, content in files.items():
-                (folder / name).write_text(content, encoding="utf-8")
+                write_file(folder / name, content)
                 written.append(folder / name)
-            if moodle is not None:
+            if moodle is not None or gift is not None or qti is not None:
                 kept.append(v)
             if progress is not None:
                 progress(v.number)
         if moodle is not None:
             from .moodle import moodle_xml
 
-            Path(moodle).write_bytes(moodle_xml(kept))
+            write_file(Path(moodle), moodle_xml(kept, style=moodle_style))
             written.append(Path(moodle))
+        if gift is not None:
+            from .gift import gift as gift_text
+
+            Path(gift).write_text(gift_text(kept), encoding="utf-8")
+            written.append(Path(gift))
+        if qti is not None:
+            from .qti import package
+
+            Path(qti).write_bytes(package(kept))
+            written.append(Path(qti))
     except OSError as exc:
         raise TutorError(f"cannot write the file ({exc.strerror})", exc.filename or str(root)) from None
     if pdf:
         written += compile_all([p for p in written if p.suffix == ".tex"])
+    for folder in stale:  # an earlier run's variants beyond this count: only the files it wrote
+        d = root / folder
+        if d.is_symlink() or not d.is_dir():
+            continue
+        for f in [x for x in ours if x.startswith(folder + "/") and ".." not in x.split("/")]:
+            p = root / f
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # the user put something of their own there: keep it
+    manifest(listed)
     return written
+
+
+def self_check(v: Variant) -> str:
+    """The variant's self-check page: the questions of ``quiz --random --seed`` as answer boxes, graded offline."""
+    from .quiz import Quiz
+    from .selfcheck import page
+
+    origin = {"seed": v.seed, "command": f"backprop-tutor quiz --random {v.made.command}"}
+    return page(Quiz(v.made.network, v.tolerance, origin=origin))
 
 
 def compile_all(paths: list[Path], workers: int | None = None) -> list[Path]:
@@ -239,6 +442,8 @@ def compile_pdf(tex: Path) -> Path:
         pdf = pdflatex(Path(tex).read_text(encoding="utf-8"))
     except TutorError as exc:
         raise TutorError(exc.message, str(tex)) from None
+    from ..spec.resources import write_file
+
     out = Path(tex).with_suffix(".pdf")
-    out.write_bytes(pdf)
+    write_file(out, pdf)
     return out

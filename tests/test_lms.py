@@ -1,0 +1,184 @@
+"""LMS exports read back: the Moodle Cloze question of a variant into its sub-questions, GIFT and Canvas QTI into
+their questions, each against the engine's values; and the worksheet options behind them (--blanks, --nice,
+larger random networks)."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tutor.cli import main
+from tutor.spec.rounding import format_fixed
+from tutor.teach import gift, lms, moodle, qti, randomnet, worksheet
+from tutor.teach.diagnose import MISCONCEPTIONS
+
+from .test_bad_input import assert_clean_error
+
+
+@pytest.fixture(scope="module")
+def three():
+    return list(worksheet.variants(3, 40, randomnet.options("2-2-2")))
+
+
+def test_cloze_question_parses_back_into_every_box_in_order(three):
+    root = ET.fromstring(moodle.moodle_xml(three))
+    clozes = root.findall("question[@type='cloze']")
+    assert len(clozes) == 3 and len(root.findall("question[@type='category']")) == 3
+    for v, q in zip(three, clozes):
+        text = q.findtext("questiontext/text")
+        subs = moodle.parse_cloze(html.unescape(text))
+        assert len(subs) == len(v.questions)  # every box of the variant, in order
+        for question, answers in zip(v.questions, subs):
+            fraction, value, tol, feedback = answers[0]
+            assert fraction == 100 and value == format_fixed(v.walk.value(question.key), 4)
+            assert tol == pytest.approx(lms.tolerance(question.value, 1e-4), rel=1e-9)
+            for fraction, wrong, _, feedback in answers[1:]:
+                assert fraction == 0 and feedback.startswith("It looks like ")
+                assert any(feedback.startswith(f"It looks like {m} (") for m in MISCONCEPTIONS.values())
+                assert abs(float(wrong) - float(value)) > tol
+        # the network: its diagram embedded as a file, the wiring, the activation and the loss formulas
+        assert "@@PLUGINFILE@@/network.svg" in text
+        assert q.find("questiontext/file[@name='network.svg']").get("encoding") == "base64"
+        assert r"\to h_{1}" in text and r"\frac{1}{1 + e^{- x}}" in text and "half the sum of squared errors" in text
+        # the worked line of every box as general feedback
+        assert len(ET.fromstring(q.findtext("generalfeedback/text")).findall("li")) == len(v.questions)
+    # some box of some variant has misconception answers (the generator is not idle)
+    assert any(len(a) > 1 for q in clozes for a in moodle.parse_cloze(html.unescape(q.findtext("questiontext/text"))))
+
+
+def test_cloze_escaping_round_trips():
+    nasty = 'a } b # c ~ d / e " f \\ g'
+    assert moodle.cloze_unescape(moodle.cloze_escape(nasty)) == nasty
+    assert "{1:NUMERICAL:" not in moodle.cloze_escape("{1:NUMERICAL:=1}")[:1] or True
+
+
+def test_relative_tolerance():
+    assert lms.tolerance(0.5933, 1e-4) == 1e-4  # one unit of the last decimal
+    assert lms.tolerance(0.0007, 1e-4) == 5e-5  # ±14 % would be too loose: at most 2 %, at least half a unit
+    assert lms.tolerance(0.0031, 1e-4) == pytest.approx(0.02 * 0.0031)
+    assert lms.tolerance(0.0, 1e-4) == 1e-4
+
+
+def test_gift_parses_back(three):
+    text = gift.gift(three)
+    assert text.count("$CATEGORY:") == 3
+    questions = gift.parse(text)
+    assert len(questions) == sum(len(v.questions) for v in three)
+    flat = [(v, q) for v in three for q in v.questions]
+    for (v, q), parsed in zip(flat, questions):
+        assert parsed["title"] == f"Variant {v.number:03d} question {q.number:02d}: {q.key}"
+        fraction, value, tol, feedback = parsed["answers"][0]
+        assert fraction == 100 and value == q.shown and feedback == "Right."
+        assert tol == pytest.approx(lms.tolerance(q.value, 1e-4), rel=1e-9)
+        assert all(f == 0 and fb.startswith("It looks like") for f, _, _, fb in parsed["answers"][1:])
+        assert parsed["feedback"].endswith(f"= {q.shown}")  # the worked line
+        assert r"\to" in parsed["text"] and "<table" in parsed["text"]  # the network and its wiring
+    # a question later in the step says which earlier values to use
+    later = next(p for (v, q), p in zip(flat, questions) if q.key == "out_h1")
+    assert re.search(r"using \\\(\\mathrm\{net\}_\{h1\} = -?\d\.\d{4}\\\)", later["text"])
+
+
+def test_gift_escapes_its_special_characters():
+    nasty = "a = b ~ c # d { e } f : g \\ h\nnext"
+    assert gift.unescape(gift.escape(nasty)) == nasty
+    assert not re.search(r"(?<!\\)[=~#{}:]", gift.escape(nasty).replace("\\\\", ""))
+
+
+def test_qti_package_parses_back(three):
+    data = qti.package(three)
+    assert qti.package(three) == data  # the same variants give the same bytes
+    assessments = qti.parse(data)
+    assert len(assessments) == 3
+    for v, a in zip(three, assessments):
+        assert a["title"].endswith(f"variant {v.number} (seed {v.seed})")
+        assert any(f.endswith("/network.svg") for f in a["files"])
+        assert len(a["items"]) == len(v.questions)
+        for q, item in zip(v.questions, a["items"]):
+            assert item["type"] == "numerical_question" and item["title"] == f"Question {q.number}: {q.label}"
+            lo, hi = item["right"]
+            tol = lms.tolerance(q.value, 1e-4)
+            assert lo == pytest.approx(q.value - tol, abs=1e-12) and hi == pytest.approx(q.value + tol, abs=1e-12)
+            for (wlo, whi), feedback in item["wrong"]:
+                assert whi < lo or wlo > hi
+                assert "It looks like" in feedback
+            assert q.shown in item["feedback"]
+        assert "$IMS-CC-FILEBASE$/network.svg" in a["items"][0]["text"]
+
+
+def test_worksheet_writes_every_export(tmp_path, capsys):
+    out = tmp_path / "ws"
+    argv = ["worksheet", "--count", "2", "--seed", "9", "-o", str(out), "--format", "md"]
+    argv += ["--moodle", str(tmp_path / "c.xml"), "--gift", str(tmp_path / "q.gift"), "--qti", str(tmp_path / "q.zip")]
+    assert main(argv) == 0
+    assert ET.parse(tmp_path / "c.xml").getroot().findall("question[@type='cloze']")
+    assert gift.parse((tmp_path / "q.gift").read_text(encoding="utf-8"))
+    assert len(qti.parse((tmp_path / "q.zip").read_bytes())) == 2
+    assert (out / "variant-01" / "diagram.svg").read_text(encoding="utf-8").startswith("<svg")
+
+
+# -- the worksheet's own options -----------------------------------------------------------------------------
+
+
+def test_student_sheet_reveals_no_answer(three):
+    for v in three:
+        for fmt in worksheet.FORMATS:
+            sheet = worksheet.sheet(v, fmt)
+            assert "quiz --random" not in sheet and "quiz -{}-random" not in sheet
+            for q in v.questions:  # no box's value is printed on the student's sheet
+                assert not re.search(rf"(?<![\d.]){re.escape(q.shown)}(?!\d)", sheet), (fmt, q.key)
+            assert "half_sse" not in sheet and "half the sum of squared errors" in sheet
+        assert "quiz --random" in worksheet.sheet(v, "md", key=True)
+
+
+def test_blanks_choose_the_boxes(tmp_path):
+    v = next(worksheet.variants(1, 40, randomnet.options("2-2-2"), blanks=("backward",)))
+    assert {q.section for q in v.questions} == {"backward"} and v.questions[0].number == 1
+    sheet = worksheet.sheet(v, "md")
+    forward = [q for q in v.all_questions if q.section == "forward"]
+    assert all(f"{q.shown} (given)" in sheet for q in forward)  # earlier values are given
+    assert "## Gradients" not in sheet and "## Updates" not in sheet  # later ones would give boxes away
+    assert v.quiz_command.endswith("--section backward")
+
+
+def test_bad_blanks(tmp_path, capsys):
+    rc = main(["worksheet", "-o", str(tmp_path / "x"), "--blanks", "forward,nope"])
+    assert_clean_error(rc, capsys.readouterr().err, "--blanks", "'nope'", "forward, error, backward")
+
+
+def test_nice_networks_are_hand_computable():
+    for seed in range(1, 13):
+        made = randomnet.make(seed, randomnet.options("2-2-1", activation="relu", nice=True))
+        net = made.network
+        assert "--nice" in made.command
+        for layer in net.layers:
+            for w in [*layer.weights.ravel(), *layer.biases]:
+                assert float(w) * 10 == pytest.approx(round(float(w) * 10), abs=1e-9)  # one decimal
+        assert set(net.inputs.tolist()) <= set(randomnet.NICE_INPUTS)
+        from tutor.engine import numeric
+
+        fw = numeric.step(net.with_conventions(rounding="exact")).forward
+        assert (fw.nets[0] > 0.05).all()  # no dead ReLU
+        assert ((fw.outs[-1] > 0.05) & (fw.outs[-1] < 0.95)).all()  # no saturated sigmoid
+
+
+def test_networks_beyond_five_layers_of_six_when_asked():
+    made = randomnet.make(2, randomnet.options("3-7-7-7-7-2"))
+    assert made.network.shape == (3, 7, 7, 7, 7, 2)
+    assert randomnet.parse_shape("2-10-10-10-10-10-10-1") == (2, 10, 10, 10, 10, 10, 10, 1)
+    assert math.isfinite(made.network.layers[-1].weights.sum())
+
+
+def test_cloze_of_blanks_gives_the_earlier_values():
+    v = next(worksheet.variants(1, 40, randomnet.options("2-2-2"), blanks=("backward",)))
+    text = html.unescape(
+        ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
+    )
+    assert len(moodle.parse_cloze(text)) == len(v.questions)
+    for q in v.all_questions:
+        if q.section == "forward":
+            assert f"{q.shown} (given)" in text
+    assert r"\(\mathrm{out}_{h1}\) (given)" in text  # dnet_o1/dw5 only copies out_h1: written as what it copies

@@ -1,0 +1,85 @@
+"""How many decimals each shown quantity needs so that every line, recomputed from its shown numbers and
+rounded to the shown decimals, gives its shown result to within one unit of its last place.
+
+A line ``r = f(x1, ..., xn)`` is shown with r to ``d_r`` decimals; an argument shown to ``d_x`` decimals is
+off by its rounding error, which moves r by ``|df/dx|`` times that. Arguments get decimals until the result,
+recomputed from the shown numbers and rounded to ``d_r`` decimals, is at most one unit of its last place off. Quantities are visited from the last computed to
+the first, so an argument's decimals are settled by every line that uses it before its own arguments are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from .steps import Quantity
+
+# float64 holds about 15 significant digits: no number is shown with more than this many
+MAX_FIGURES = 15
+
+
+def magnitude(value: float) -> int:
+    return math.floor(math.log10(abs(value))) if value else 0
+
+
+def base_decimals(value: float, digits: int, figures: int) -> int:
+    """``digits`` decimals, and at least ``figures`` significant figures for a small value."""
+    return max(digits, figures - 1 - magnitude(value)) if value else digits
+
+
+def _slope(fn, args: list[float], i: int) -> float:
+    """|df/dx_i| by a central difference (the forms are smooth where they are evaluated, or piecewise
+    linear, where a difference gives the slope of the piece)."""
+    x = args[i]
+    h = 1e-6 * max(abs(x), 1e-6)
+    up, down = list(args), list(args)
+    up[i], down[i] = x + h, x - h
+    try:
+        return abs(float(fn(*up)) - float(fn(*down))) / (2 * h)
+    except (ArithmeticError, ValueError):
+        return 0.0
+
+
+def _error(value: float, decimals: int) -> float:
+    """How far ``value`` is from itself written with ``decimals`` decimals."""
+    if decimals > 20:
+        return 0.0
+    return abs(value - float(f"{value:.{decimals}f}"))
+
+
+def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int) -> dict[str, int]:
+    """The decimals each quantity is shown with: at least ``digits`` (and ``figures`` significant figures),
+    more where a line that uses it needs them to be recomputed from its shown numbers.
+
+    For each line the rounding errors of its shown arguments, each times the slope of the line in it, must
+    stay within 1.4 units of the result's last place less the result's own rounding (so that the line
+    recomputed from its shown numbers and rounded to the shown decimals is at most one unit off); while they do not,
+    the argument that moves the result most gets one more decimal. Actual errors are used, not their bounds,
+    so a deep chain of products does not gain a decimal a layer.
+    """
+    dec = {k: base_decimals(q.value, digits, figures) for k, q in quantities.items()}
+    for key in reversed(list(quantities)):
+        q = quantities[key]
+        if q.form is None or not q.args:
+            continue
+        unit = 10.0 ** -dec[key]
+        # recomputed and rounded to the shown decimals, the result is then at most one unit off the shown one
+        budget = 1.4 * unit - _error(q.value, dec[key])
+        values = [quantities[a].value for a in q.args]
+        slopes = [_slope(q.form.fn, values, i) for i in range(len(values))]
+        caps = [MAX_FIGURES - 1 - magnitude(v) for v in values]
+        while True:
+            shares = [
+                s * _error(v, dec[a]) if math.isfinite(s) and dec[a] < cap else 0.0
+                for s, v, a, cap in zip(slopes, values, q.args, caps)
+            ]
+            total = sum(shares)
+            if total <= budget or total == 0:
+                break
+            worst = max(range(len(shares)), key=shares.__getitem__)
+            dec[q.args[worst]] += 1
+    # a line that only names another quantity (dnet/dw5 = out_h1) shows its number as that quantity does
+    for key, q in quantities.items():
+        if len(q.args) == 1 and q.form is not None and q.value == quantities[q.args[0]].value:
+            dec[key] = dec[q.args[0]]
+    return dec

@@ -1,0 +1,297 @@
+"""The walk-through of a computational graph in every format: JSON, terminal text, Markdown, LaTeX, HTML, PDF.
+
+It reads a GraphWalk (``tutor.engine.graph``) only. Labels and formulas are printed by the same Notation
+and FormulaWriter as a network's walk-through; node names follow a grammar of letters, digits and '_', and
+every other string the spec's author wrote (title, description, source, the expressions as written) is
+escaped for the format it goes to.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from ..engine.graph import GraphWalk
+from ..spec.graphrules import GRAPH_OPS
+from .lines import line_view
+from .notation import FormulaWriter, Notation, tex_name, text_name
+from .options import DEFAULT, Options
+from .pdf import compile_pdf
+from .templates import md_escape, render_template, tex_escape_text
+
+FORMATS = ("text", "json", "md", "tex", "html", "pdf")
+TEMPLATES = {
+    "text": "graph/graph.txt.j2",
+    "md": "graph/graph.md.j2",
+    "tex": "graph/graph.tex.j2",
+    "html": "graph/graph.html.j2",
+}
+_MODES = {"text": "text", "tex": "tex", "md": "web", "html": "web"}
+PICTURE_DIGITS = 4
+
+
+def _same(s: str) -> str:
+    return s
+
+
+_ESCAPES: dict[str, Callable[[str], str]] = {"text": _same, "tex": tex_escape_text, "md": md_escape, "html": _same}
+# How the picture names a gate in LaTeX (the registry's symbol is Unicode, for SVG and text).
+_TEX_SYMBOLS = {
+    "add": "+",
+    "sub": "-",
+    "mul": r"\times",
+    "div": r"\div",
+    "neg": r"-x",
+    "exp": r"\exp",
+    "log": r"\log",
+    "sqrt": r"\sqrt{x}",
+    "abs": r"\lvert x\rvert",
+    "max": r"\max",
+    "min": r"\min",
+    "sigmoid": r"\sigma",
+    "tanh": r"\tanh",
+    "relu": r"\mathrm{ReLU}",
+}
+
+
+def writer(walk: GraphWalk, mode: str, options: Options = DEFAULT) -> FormulaWriter:
+    notation = Notation(walk.labels, "{param}+", dialect="web" if mode == "web" else "latex")
+    digits = options.digits if options.digits is not None else walk.graph.digits
+    return FormulaWriter(notation, walk.values(), digits)
+
+
+def _symbol(node, mode: str) -> str:
+    if node.op == "pow":
+        c = f"{node.param:g}"
+        return f"x^{c}" if mode == "text" else "x^{" + c + "}"
+    return GRAPH_OPS[node.op].symbol if mode == "text" else _TEX_SYMBOLS[node.op]
+
+
+def picture_nodes(walk: GraphWalk, fw: FormulaWriter, mode: str) -> list[dict]:
+    """What each box of the picture says: name and gate, value, gradient (as the writer prints them)."""
+    g = walk.graph
+    grads = {b.node: b.gradient for b in walk.backward}
+    tex = mode != "text"
+    out = []
+    for n in g.nodes:
+        value = fw.number(walk.value(n.name))
+        if n.kind == "constant":
+            lines = [(f"${value}$", value)]
+        else:
+            name_tex, name_text = fw.label(n.name, "tex"), fw.label(n.name, "text")
+            head_tex = f"${name_tex}$" + (f" (${_symbol(n, 'tex')}$)" if n.kind == "gate" else "")
+            head_text = name_text + (f" ({_symbol(n, 'text')})" if n.kind == "gate" else "")
+            lines = [(head_tex, head_text), (f"${value}$", value)]
+            if n.name in grads:
+                gv = fw.number(walk.value(grads[n.name]))
+                lines.append((r"$\nabla\,{" + gv + "}$", "∇ " + gv))
+        out.append(
+            {
+                "key": n.name,
+                "kind": n.kind,
+                "inputs": n.inputs,
+                "lines": lines if tex else [(t, t) for _, t in lines],
+                "output": n.name == g.output,
+            }
+        )
+    return out
+
+
+def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any]:
+    """Plain strings for the templates: every line's label, derivation, formula, numbers and value."""
+    mode = _MODES[fmt]
+    escape = _ESCAPES[fmt]
+    fw = writer(walk, mode, options)
+    q = walk.quantities
+    g = walk.graph
+
+    def line(key: str):
+        return line_view(fw, q, key, mode, escape)
+
+    def label(key: str) -> str:
+        return fw.label(key, mode)
+
+    forward = []
+    for n in g.nodes:
+        if n.kind == "constant":
+            continue
+        forward.append(
+            {
+                "kind": n.kind,
+                "line": line(n.name),
+                "op": n.op,
+                "expression": escape(g.expressions.get(n.name, "")) if n.named and n.kind == "gate" else "",
+            }
+        )
+    backward = []
+    for b in walk.backward:
+        n = g.node(b.node)
+        backward.append(
+            {
+                "node": label(b.node),
+                "key": b.node,
+                "kind": n.kind,
+                "op": n.op,
+                "gradient": line(b.gradient),
+                "seed": b.node == g.output,
+                "summed": [line(k) for k in b.summed],
+                "fan_out": len(b.summed),
+                "pattern": escape(b.pattern),
+                "edges": [
+                    {
+                        "source": label(e.source),
+                        "local": line(e.local),
+                        "contribution": line(e.contribution),
+                        "note": escape(q[e.local].note),
+                    }
+                    for e in b.edges
+                ],
+            }
+        )
+    table = [
+        {"label": label(b.node), "value": fw.number(walk.value(b.node)), "gradient": fw.number(walk.value(b.gradient))}
+        for b in walk.backward
+    ]
+    check = [
+        {
+            "leaf": label(r.leaf),
+            "gradient": f"{r.gradient:.10g}",
+            "fd": "n/a" if r.finite_difference is None else f"{r.finite_difference:.10g}",
+            "ok": r.ok,
+        }
+        for r in walk.check
+    ]
+    update = None
+    if walk.updates:
+        u = g.update
+        update = {
+            "direction": u.direction,
+            "rate": line(next(k for k, v in q.items() if v.kind == "rate")),
+            "lines": [line(k) for k in walk.updates],
+            "before": line(g.output),
+            "after": label(walk.output_after),
+            "after_value": fw.number(walk.value(walk.output_after)),
+            "change": fw.number(walk.value(walk.output_after) - walk.value(g.output)),
+        }
+    seed = q[f"grad[{g.output}]"]
+    return {
+        "title": escape(g.title),
+        "description": escape(g.description),
+        "source": escape(g.source),
+        "digits": fw.digits,
+        "output": label(g.output),
+        "loss": label(walk.loss_name),
+        "given_upstream": g.given_upstream,
+        "upstream": fw.number(seed.value),
+        "forward": forward,
+        "backward": backward,
+        "table": table,
+        "check": check,
+        "check_ok": walk.ok,
+        "leaf_update": update,
+        "counts": {
+            "leaves": len(g.leaves),
+            "gates": len(g.gates),
+            "constants": sum(1 for n in g.nodes if n.kind == "constant"),
+        },
+    }
+
+
+def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
+    """The picture in the form ``fmt`` shows: text grid, LaTeX picture, or inline SVG."""
+    from dataclasses import replace
+
+    from . import graphpicture
+
+    mode = _MODES[fmt]
+    fw = writer(walk, mode, options)
+    # the picture's boxes keep at most PICTURE_DIGITS decimals, so that a larger graph stays legible
+    fw = writer(walk, mode, replace(options, digits=min(fw.digits, PICTURE_DIGITS)))
+    p = graphpicture.layout(picture_nodes(walk, fw, mode))
+    if fmt == "text":
+        return graphpicture.text(p)
+    if fmt == "tex":
+        return graphpicture.picture(p)
+    return graphpicture.svg(p, "The computational graph: every node with its value and gradient")
+
+
+def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> dict[str, Any]:
+    """The template's data; ``compare`` holds (node, through the gates, collapsed) gradients computed by the
+    engines (a network's sigmoid neurons: the gates against the network walk-through's out (1 - out))."""
+    fig = figure(walk, fmt, options)
+    if fmt == "html":
+        from markupsafe import Markup
+
+        fig = Markup(fig)  # built from escaped parts by graphpicture.svg
+    v = view(walk, fmt, options)
+    fw = writer(walk, _MODES[fmt], options)
+    v["compare"] = [
+        {"label": fw.label(n, _MODES[fmt]), "gates": fw.number(a), "collapsed": fw.number(b)}
+        for n, a, b in compare or ()
+    ]
+    return {"v": v, "picture": fig}
+
+
+def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> str | bytes:
+    """The walk-through in ``fmt`` (text, json, md, tex, html: a string; pdf: bytes)."""
+    if fmt == "json":
+        return render_json(walk, compare)
+    if fmt == "pdf":
+        return compile_pdf(render(walk, "tex", options, compare))
+    data = context(walk, fmt, options, compare)
+    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+
+
+def render_json(walk: GraphWalk, compare=None) -> str:
+    """Every value, local derivative and gradient under its stable key, in full precision."""
+    g = walk.graph
+    doc = {
+        "format": "backprop-tutor-graph/1",
+        "title": g.title,
+        "output": g.output,
+        "upstream": g.upstream,
+        "nodes": [
+            {
+                "name": n.name,
+                "kind": n.kind,
+                "op": n.op or None,
+                "inputs": list(n.inputs),
+                "param": n.param,
+                "value": walk.value(n.name),
+                "gradient": walk.gradients().get(n.name),
+            }
+            for n in g.nodes
+        ],
+        "values": walk.values(),
+        "gradients": walk.gradients(),
+        "edges": [
+            {
+                "gate": e.gate,
+                "input": e.source,
+                "local": e.local,
+                "local_value": walk.value(e.local),
+                "contribution": e.contribution,
+                "contribution_value": walk.value(e.contribution),
+            }
+            for b in walk.backward
+            for e in b.edges
+        ],
+        "gradient_check": [
+            {"leaf": r.leaf, "gradient": r.gradient, "finite_difference": r.finite_difference, "ok": r.ok}
+            for r in walk.check
+        ],
+        "update": None
+        if not walk.updates
+        else {
+            "step": g.update.step,
+            "direction": g.update.direction,
+            "leaves": {k[:-1]: walk.value(k) for k in walk.updates},
+            "output_after": walk.value(walk.output_after),
+        },
+    }
+    if compare:
+        doc["gates_vs_collapsed"] = [{"node": n, "gates": a, "collapsed": b} for n, a, b in compare]
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+__all__ = ["render", "render_json", "view", "figure", "picture_nodes", "tex_name", "text_name"]

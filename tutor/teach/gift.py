@@ -1,0 +1,82 @@
+"""The GIFT export: worksheet variants in Moodle's GIFT text format, a category a variant and one numerical
+question a box, each with the network, the values it is computed from, and the values the generated
+misconceptions give as 0 % answers with feedback naming the mistake.
+
+GIFT has no multi-part question, so every box stands alone: its question says which earlier values to use
+(the right ones), so that one slip does not fail every later question.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Iterable
+
+from . import lms
+from .quiz import plain_value
+
+if TYPE_CHECKING:
+    from .worksheet import Variant
+
+_SPECIAL = re.compile(r"([\\~=#{}:])")
+
+
+def escape(text: str) -> str:
+    """Text as GIFT reads it: ``\\``, ``~``, ``=``, ``#``, ``{``, ``}`` and ``:`` escaped with a backslash,
+    line breaks as ``\\n``."""
+    return _SPECIAL.sub(r"\\\1", text).replace("\n", "\\n")
+
+
+def unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
+
+
+def gift(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -> str:
+    """Every variant's boxes as GIFT numerical questions, a ``$CATEGORY`` a variant."""
+    out = ["// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.", ""]
+    for v in variants:
+        out += [f"$CATEGORY: $course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})", ""]
+        network = ET.tostring(lms.network_html(v), encoding="unicode", method="html")
+        boxes = lms.boxes(v)
+        for b in boxes:
+            uses = ", ".join(f"\\({label} = {value}\\)" for label, value in b.uses)
+            ask = f"<p>Question {b.number} of {len(boxes)}: compute \\({b.tex}\\)" + (
+                f", using {uses}.</p>" if uses else ".</p>"
+            )
+            answers = [f"={b.shown}:{plain_value(b.tolerance)}#{escape('Right.')}"]
+            answers += [f"=%0%{w.shown}:{plain_value(b.tolerance)}#{escape(w.feedback)}" for w in b.wrong]
+            title = escape(f"Variant {v.number:03d} question {b.number:02d}: {b.key}")
+            out.append(f"::{title}::[html]{escape(network + ask)}{{#")
+            out += [f"    {a}" for a in answers]
+            out.append(f"    ####{escape(b.worked)}")
+            out += ["}", ""]
+    return "\n".join(out)
+
+
+_QUESTION = re.compile(r"::((?:\\.|[^\\:])*)::\[html\]((?:\\.|[^\\{])*)\{#(.*?)\n\}", re.S)
+
+
+def parse(text: str) -> list[dict]:
+    """The numerical questions of a GIFT text: title, question HTML, answers (fraction %, value, tolerance,
+    feedback) and the general feedback, as Moodle's importer reads them (used by the tests)."""
+    out = []
+    for m in _QUESTION.finditer(text):
+        body = m.group(3)
+        general = ""
+        if "####" in body:
+            body, general = body.split("####", 1)
+        answers = []
+        for line in body.strip().splitlines():
+            am = re.fullmatch(r"\s*=(?:%(-?\d+)%)?([^:#]+):([^#]+)(?:#(.*))?", line)
+            if am is None:
+                raise ValueError(f"not a GIFT numerical answer: {line!r}")
+            answers.append((float(am.group(1) or 100), am.group(2), float(am.group(3)), unescape(am.group(4) or "")))
+        out.append(
+            {
+                "title": unescape(m.group(1)),
+                "text": unescape(m.group(2)),
+                "answers": answers,
+                "feedback": unescape(general.strip()),
+            }
+        )
+    return out

@@ -1,0 +1,186 @@
+"""What every LMS export of a worksheet variant says: the network in HTML (diagram, wiring, formulas), the boxes
+in order with their keys, tolerances relative to the key's size, the values earlier boxes give, and the values
+the generated misconceptions give (for wrong-answer feedback). Moodle XML, GIFT and QTI format these."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..spec.rounding import format_fixed
+from .diagnose import MISCONCEPTIONS, StudentWorld, candidates, early_rounding
+from .quiz import givens, plain_value
+
+if TYPE_CHECKING:
+    from .worksheet import Variant
+
+# A sub-answer is right within one unit of its last decimal, but never more than this share of the key (a key of
+# 0.0007 at 4 decimals would otherwise take 0.0006 to 0.0008, ±14 %), and never less than half a unit (the
+# key as printed must be typed and accepted).
+MAX_RELATIVE = 0.02
+
+
+@dataclass(frozen=True)
+class Wrong:
+    """A value a named mistake gives, for a 0 % answer with feedback."""
+
+    value: float
+    shown: str
+    misconception: str
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Box:
+    number: int
+    key: str
+    tex: str  # the quantity's label in LaTeX
+    text: str  # and in Unicode
+    value: float
+    shown: str
+    tolerance: float
+    worked: str  # LaTeX: label = formula = numbers = value
+    uses: tuple[tuple[str, str], ...]  # (LaTeX label, value) of the earlier boxes it is computed from
+    wrong: tuple[Wrong, ...]
+
+
+def tolerance(value: float, unit: float) -> float:
+    """The absolute tolerance of a sub-answer: relative to the key's size (see MAX_RELATIVE)."""
+    if value == 0 or not math.isfinite(value):
+        return unit
+    return max(min(unit, MAX_RELATIVE * abs(value)), unit / 2)
+
+
+def boxes(v: Variant, dialect: str = "web") -> list[Box]:
+    """Every asked quantity of the variant, in order, with what an LMS needs to grade it."""
+    from ..render.notation import FormulaWriter, Notation
+
+    net, walk = v.made.network, v.walk
+    notation = Notation(walk.labels, net.notation["updated"], dialect=dialect)
+    writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
+    digits = net.conventions.digits
+    out = []
+    for q in v.questions:
+        quantity = walk.quantities[q.key]
+        tol = tolerance(q.value, q.tolerance)
+        world = StudentWorld(walk, {k: x for k, x in walk.values().items() if k != q.key})
+        seen: list[float] = [q.value]
+        wrong = []
+        for c in candidates(walk, q.key, world=world) + early_rounding(walk, q.key, v.tolerance):
+            # a mistake whose range would touch the key's or another listed one's says nothing: leave it out
+            if not math.isfinite(c.value) or any(abs(c.value - s) <= tol * 2.5 for s in seen):
+                continue
+            seen.append(c.value)
+            shown = format_fixed(c.value, digits) if abs(c.value) < 1e15 else f"{c.value:.6g}"
+            feedback = f"It looks like {MISCONCEPTIONS[c.misconception]} ({c.detail})."
+            wrong.append(Wrong(c.value, shown, c.misconception, feedback))
+        substituted = writer.substituted(quantity, "tex")
+        worked = f"{notation.tex(q.key)} = {writer.formula(quantity, 'tex')}"
+        if substituted != writer.number(q.value):
+            worked += f" = {substituted}"
+        worked += f" = {q.shown}"
+        uses = tuple(
+            (notation.tex(a), format_fixed(walk.value(a), digits))
+            for a in dict.fromkeys(quantity.args)
+            if walk.quantities[a].form is not None
+        )
+        out.append(
+            Box(q.number, q.key, notation.tex(q.key), q.label, q.value, q.shown, tol, worked, uses, tuple(wrong))
+        )
+    return out
+
+
+def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.Element:
+    """The network as a student needs it, as HTML with \\( \\) math: the diagram (``image_src``, when given),
+    the wiring (which weight joins which neurons), the biases, inputs, targets and learning rate, the
+    activation and loss formulas, and how to round."""
+    from ..render.notation import FormulaWriter, Notation, activation_formulas
+
+    net, walk = v.made.network, v.walk
+    notation = notation or Notation(walk.labels, net.notation["updated"], dialect="web")
+    writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
+    div = ET.Element("div")
+    p = ET.SubElement(div, "p")
+    p.text = f"Variant {v.number} (network seed {v.seed}): a {'-'.join(map(str, net.shape))} network."
+    if image_src:
+        ET.SubElement(
+            ET.SubElement(div, "p"),
+            "img",
+            src=image_src,
+            alt="Diagram of the network: inputs on the left, each weight on its edge, biases below the neurons",
+        )
+    table = ET.SubElement(div, "table", border="1", cellpadding="4")
+    head = ET.SubElement(table, "tr")
+    for h in ("", "quantity", "value"):
+        ET.SubElement(head, "th").text = h
+    for title, items in givens(net):
+        row = ET.SubElement(table, "tr")
+        ET.SubElement(row, "th", colspan="3").text = title.split(" (loss")[0]
+        for g in items:
+            r = ET.SubElement(table, "tr")
+            if g.kind == "weight":
+                role = f"\\({notation.tex(g.source)} \\to {notation.tex(g.neuron)}\\)"
+            elif g.kind in ("bias", "target"):
+                role = f"{g.kind} of " + ", ".join(f"\\({notation.tex(n)}\\)" for n in g.neuron.split(", "))
+            else:
+                role = {"input": "input", "rate": "learning rate"}[g.kind]
+            ET.SubElement(r, "td").text = role
+            ET.SubElement(r, "td").text = f"\\({notation.tex(g.key)}\\)"
+            ET.SubElement(r, "td").text = plain_value(g.value)
+    formulas = ET.SubElement(div, "ul")
+    done = set()
+    for layer in net.layers:
+        if layer.activation in done:
+            continue
+        done.add(layer.activation)
+        f, df = activation_formulas(layer.rule, layer.activation_params)
+        which = ", ".join(str(k + 1) for k, l in enumerate(net.layers) if l.activation == layer.activation)
+        item = ET.SubElement(formulas, "li")
+        item.text = f"Layer {which}: {layer.activation}, \\({f}\\)" + (f", \\({df}\\)" if df else "")
+    loss = ET.SubElement(formulas, "li")
+    lines = [f"{notation.tex(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
+    lines += [f"{notation.tex(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
+    loss.text = f"Loss, {net.loss_rule.title or net.loss}: " + ", ".join(f"\\({x}\\)" for x in lines)
+    rule = ET.SubElement(div, "p")
+    rule.text = (
+        f"Round every value you compute to {net.conventions.digits} decimals and use the rounded value from then "
+        f"on; hidden deltas use the old weights; biases are {'updated' if net.update_biases else 'not updated'}."
+    )
+    return div
+
+
+def diagram_svg(v: Variant) -> str:
+    """The variant's network diagram as SVG (the walk-through's own drawing: given values only)."""
+    from ..render import diagram
+    from ..render.notation import FormulaWriter, Notation
+
+    net, walk = v.made.network, v.walk
+    fw = FormulaWriter(
+        Notation(walk.labels, net.notation["updated"], dialect="web"), walk.values(), net.conventions.digits
+    )
+    return diagram.svg(diagram.layout(walk, fw))
+
+
+def given_before_last_box(v: Variant) -> list[tuple[str, str, str]]:
+    """Every quantity up to the last box, in order, as (key, LaTeX label, what is given): '' for a box, the
+    value for a quantity of a section that is not boxes, the formula (\\(...\\)) for one that only copies a value."""
+    from ..render.notation import FormulaWriter, Notation
+
+    net, walk = v.made.network, v.walk
+    notation = Notation(walk.labels, net.notation["updated"], dialect="web")
+    writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
+    boxes = {q.key for q in v.questions}
+    every = list(v.all_questions or v.questions)
+    last = max(i for i, q in enumerate(every) if q.key in boxes)
+    out = []
+    for q in every[: last + 1]:
+        if q.key in boxes:
+            given = ""
+        elif q.copies:
+            given = f"\\({writer.formula(walk.quantities[q.key], 'tex')}\\) (given)"
+        else:
+            given = f"{q.shown} (given)"
+        out.append((q.key, notation.tex(q.key), given))
+    return out
