@@ -97,7 +97,8 @@ def _environment(autoescape: bool, template_dir: Path | None):
     loader = jinja2.PrefixLoader({"builtin": builtin}, delimiter="/")
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([loader, *loaders]),
-        bytecode_cache=_bytecode_cache(),
+        # only the shipped templates are cached: a user's template folder, of any size, is compiled afresh
+        bytecode_cache=_bytecode_cache() if template_dir is None else None,
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,
@@ -109,6 +110,30 @@ def _environment(autoescape: bool, template_dir: Path | None):
     env.filters["tex"] = tex_escape_text
     env.filters["md_escape"] = md_escape
     return env
+
+
+# The compiled shipped templates take about 1 MB; the cache never holds more than this.
+MAX_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def prune(folder: Path, limit: int) -> None:
+    """Remove the least recently written cache files until the folder holds at most ``limit`` bytes."""
+    entries = []
+    for f in folder.glob("__jinja2_*.cache"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        entries.append((st.st_mtime_ns, st.st_size, f))
+    total = sum(size for _, size, _ in entries)
+    for _, size, f in sorted(entries, key=lambda e: (e[0], e[2].name)):
+        if total <= limit:
+            break
+        try:
+            f.unlink()
+            total -= size
+        except OSError:
+            pass
 
 
 def _bytecode_cache():
@@ -129,6 +154,7 @@ def _bytecode_cache():
         def dump_bytecode(self, bucket):
             try:
                 super().dump_bytecode(bucket)
+                prune(Path(self.directory), MAX_CACHE_BYTES)
             except OSError:
                 pass
 
