@@ -73,3 +73,21 @@ def test_installed_wheel_runs_from_another_directory(installed):
     assert abs(json.loads(proc.stdout)["values"]["w5+"] - 0.35891648) < 5e-9
     proc = _run(venv, elsewhere, "explain", "appendix-b")
     assert proc.returncode == 0 and "∂E/∂W1" in proc.stdout
+
+
+@pytest.mark.slow
+def test_regenerate_outside_a_checkout_writes_nothing(installed):
+    """An installed package's worked examples are data: regenerate refuses there (exit 2) and writes nothing."""
+    _, venv, elsewhere = installed
+    site = next((venv / "lib").glob("python*/site-packages"))
+
+    def files() -> dict[str, int]:
+        return {str(p): p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+    before = files()
+    for args in (["regenerate"], ["regenerate", "--check"]):
+        proc = _run(venv, elsewhere, *args)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "checkout" in proc.stderr
+    assert files() == before
+    assert not any(elsewhere.iterdir())

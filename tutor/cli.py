@@ -216,6 +216,11 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--check", action="store_true", help="write nothing; exit with status 1 when a handout is out of date"
     )
+    r.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the repository checkout whose worked examples to regenerate (default: the one the current folder is in)",
+    )
     return p
 
 
@@ -702,7 +707,8 @@ def cmd_examples(args: argparse.Namespace) -> int:
 def cmd_regenerate(args: argparse.Namespace) -> int:
     from . import handouts
 
-    todo = handouts.stale() if args.check else handouts.regenerate()
+    root = handouts.checkout_examples(Path(args.root) if args.root else Path.cwd())
+    todo = handouts.stale(root) if args.check else handouts.regenerate(root)
     for h in todo:
         shown = h.path.relative_to(Path.cwd()) if h.path.is_relative_to(Path.cwd()) else h.path
         print(f"{'out of date' if args.check else 'wrote'}: {shown}")

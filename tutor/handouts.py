@@ -75,6 +75,29 @@ def _root(root: Path | None) -> Path:
     return root or data_dir("worked_examples")
 
 
+def checkout_examples(start: Path) -> Path:
+    """The worked_examples/ folder of the repository checkout that ``start`` lies in (or is).
+
+    Handouts are documents of the repository, so they are written into a checkout only: never inside an
+    installed package, whose copy of the worked examples holds their specs and claims alone.
+    """
+    from .spec.errors import TutorError
+
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        project = folder / "pyproject.toml"
+        if (folder / "worked_examples").is_dir() and (folder / "tutor").is_dir() and project.is_file():
+            try:
+                if 'name = "backprop-tutor"' in project.read_text(encoding="utf-8", errors="replace"):
+                    return folder / "worked_examples"
+            except OSError:
+                continue
+    raise TutorError(
+        "regenerate writes the handouts of a checkout of the repository: run it inside one, or give --root DIR",
+        str(start),
+    )
+
+
 def _load(name: str, root: Path | None):
     from .spec.network import load
 

@@ -6,7 +6,6 @@ by block from a template folder. Every environment uses StrictUndefined; HTML au
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
 from functools import lru_cache
@@ -98,7 +97,8 @@ def _environment(autoescape: bool, template_dir: Path | None):
     loader = jinja2.PrefixLoader({"builtin": builtin}, delimiter="/")
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([loader, *loaders]),
-        bytecode_cache=_bytecode_cache(),
+        # only the shipped templates are cached: a user's template folder, of any size, is compiled afresh
+        bytecode_cache=_bytecode_cache() if template_dir is None else None,
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,
@@ -112,8 +112,28 @@ def _environment(autoescape: bool, template_dir: Path | None):
     return env
 
 
-CACHE_LIMIT = 8 * 2**20  # bytes of compiled templates kept in all
-CACHE_ENTRY_LIMIT = 2**20  # bytes of one compiled template
+# The compiled shipped templates take about 1 MB; the cache never holds more than this.
+MAX_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def prune(folder: Path, limit: int) -> None:
+    """Remove the least recently written cache files until the folder holds at most ``limit`` bytes."""
+    entries = []
+    for f in folder.glob("__jinja2_*.cache"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        entries.append((st.st_mtime_ns, st.st_size, f))
+    total = sum(size for _, size, _ in entries)
+    for _, size, f in sorted(entries, key=lambda e: (e[0], e[2].name)):
+        if total <= limit:
+            break
+        try:
+            f.unlink()
+            total -= size
+        except OSError:
+            pass
 
 
 def _bytecode_cache():
@@ -132,19 +152,9 @@ def _bytecode_cache():
                 bucket.reset()
 
         def dump_bytecode(self, bucket):
-            # Bounded: an entry over CACHE_ENTRY_LIMIT is not kept, and the oldest entries go once the folder
-            # holds more than CACHE_LIMIT, so a large template folder never grows the cache with it.
-            if bucket.code is None or len(marshal.dumps(bucket.code)) > CACHE_ENTRY_LIMIT:
-                return
             try:
                 super().dump_bytecode(bucket)
-                entries = sorted(Path(self.directory).glob("__jinja2_*.cache"), key=lambda f: f.stat().st_mtime)
-                total = sum(f.stat().st_size for f in entries)
-                for f in entries:
-                    if total <= CACHE_LIMIT:
-                        break
-                    total -= f.stat().st_size
-                    f.unlink()
+                prune(Path(self.directory), MAX_CACHE_BYTES)
             except OSError:
                 pass
 
