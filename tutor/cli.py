@@ -759,9 +759,9 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
         net, origin = load(args.spec), {"spec": args.spec}
+    _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     if args.results:
         quiz.check_results_target(args.results)
-    _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
     # a file has one answer a question, so each is final
     tries = 1 if args.answers else (2 if args.tries is None else args.tries)

@@ -229,7 +229,7 @@ class SelfCheck:
     >>> import tutor
     >>> sc = tutor.self_check("mazur")
     >>> sc
-    <SelfCheck of Mazur's 2-2-2 network: 57 answer boxes>
+    <SelfCheck of Mazur's 2-2-2 network: 45 answer boxes>
     >>> "<script>" in sc._repr_html_(), sc.to_html().startswith("<!DOCTYPE html>")
     (True, True)
     """

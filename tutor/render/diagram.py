@@ -116,14 +116,14 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
         gap: list[Edge] = []
         for j, node in enumerate(row):
             for i, src in enumerate(prev):
-                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5, layer.weight_labels[j][i])
+                edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5, key=layer.weight_labels[j][i])
                 gap.append(edge)
                 node.incoming.append(edge)
             # Each neuron gets its own bias node right below it, so that no bias edge crosses a weight
             # edge; a shared bias shows the same label on every one.
             bias_key = layer.bias_labels[j]
             bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, bias_key), key=bias_key)
-            edge = Edge(bias, node, None, 0.5, bias_key)
+            edge = Edge(bias, node, None, 0.5, key=bias_key)
             nodes.append(bias)
             edges.append(edge)
             node.incoming.append(edge)

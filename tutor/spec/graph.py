@@ -158,13 +158,12 @@ def _read(spec: str | Path) -> tuple[dict, str, str]:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise SpecError(f"a graph spec may be at most {MAX_FILE_BYTES} bytes", where)
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is accepted
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the file as UTF-8 text ({exc})", where) from None
-    try:
-        return tomllib.loads(text), where, name
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"malformed TOML: {exc}", where) from None
+    from .network import parse_toml  # the one TOML reader: deep nesting and huge integers are one-line errors
+
+    return parse_toml(text, where), where, name
 
 
 def is_graph(spec: str | Path) -> bool:

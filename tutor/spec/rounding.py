@@ -79,3 +79,14 @@ class Rounder:
                 flat[i] = round_half_away(float(xf[i]), self.digits)
             out = flat.reshape(x.shape)
         return out + 0.0  # no negative zeros
+
+
+def printed_decimals(printed: str) -> int:
+    """How many decimals a number is printed with (``"0.390"`` has 3)."""
+    return len(printed.split(".")[1]) if "." in printed else 0
+
+
+def agrees_as_printed(value: float, printed: str) -> bool:
+    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39"."""
+    d = printed_decimals(printed)
+    return format_fixed(value, d) == format_fixed(float(printed), d)

@@ -30,7 +30,7 @@ from ..engine.symbolic import explain_step, explain_training_step
 from ..spec.errors import SpecError, TutorError
 from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
 from ..spec.resources import read_text
-from ..spec.rounding import format_fixed
+from ..spec.rounding import agrees_as_printed, format_fixed, printed_decimals
 from . import diagnose
 
 MAX_CLAIMS = 5000
@@ -184,17 +184,6 @@ def _plain(net: Network) -> bool:
     return net.training.plain and len(net.examples) == 1
 
 
-def printed_decimals(printed: str) -> int:
-    """How many decimals a number is printed with (``"0.390"`` has 3)."""
-    return len(printed.split(".")[1]) if "." in printed else 0
-
-
-def agrees_as_printed(value: float, printed: str) -> bool:
-    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39"."""
-    d = printed_decimals(printed)
-    return format_fixed(value, d) == format_fixed(float(printed), d)
-
-
 def _agrees(value: float, claim: Claim) -> bool:
     return agrees_as_printed(value, claim.printed)
 
@@ -209,7 +198,14 @@ def step_walk(net: Network, record: training.Step | None = None) -> Walkthrough:
         return explain_step(net.with_params(record.W, training.full_biases(net, record.b)))
     if record is None:
         record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
-    return flat_walk(explain_training_step(net, record))
+    walk = flat_walk(explain_training_step(net, record))
+    if net.scaling or net.init_layers:  # what happens before the first forward pass: statistics, scaled inputs
+        from ..engine.symbolic import explain_preparation
+
+        prep = explain_preparation(net)
+        walk.quantities.update({k: q for k, q in prep.quantities.items() if k not in walk.quantities})
+        walk.labels.update({k: lab for k, lab in prep.labels.items() if k not in walk.labels})
+    return walk
 
 
 def quantity_names(net: Network) -> dict[str, Any]:

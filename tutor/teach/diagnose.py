@@ -350,7 +350,7 @@ def decide(
         return Grade("wrong", reference, expected, keys, refused=tuple(e.key for e in untrusted), refused_why=why)
     m = _PLAIN_DECIMAL.fullmatch(text or "")
     if m and tolerance.mode == "dp" and len(m.group(1)) < tolerance.places:
-        from .checker import agrees_as_printed  # the checker's reading of a number at its printed decimals
+        from ..spec.rounding import agrees_as_printed  # the checker's reading of a number at its printed decimals
 
         given = len(m.group(1))
         if any(agrees_as_printed(r, text.strip()) for r in right):

@@ -247,7 +247,13 @@ def planned_files(count: int, formats: Iterable[str], pdf: bool) -> dict[str, li
     """Every file a run writes, by variant folder (relative to the output folder)."""
     width = max(2, len(str(count)))
     names = ["spec.toml"]
+    formats = tuple(formats)
+    if "md" in formats:
+        names.append("diagram.svg")
     for fmt in formats:
+        if fmt == "html":
+            names.append("selfcheck.html")
+            continue
         names += [f"sheet.{fmt}", f"key.{fmt}", f"walkthrough.{fmt}"]
         if pdf and fmt == "tex":
             names += ["sheet.pdf", "key.pdf", "walkthrough.pdf"]
@@ -386,12 +392,12 @@ def write(
         if gift is not None:
             from .gift import gift as gift_text
 
-            Path(gift).write_text(gift_text(kept), encoding="utf-8")
+            write_file(Path(gift), gift_text(kept))
             written.append(Path(gift))
         if qti is not None:
             from .qti import package
 
-            Path(qti).write_bytes(package(kept))
+            write_file(Path(qti), package(kept))
             written.append(Path(qti))
     except OSError as exc:
         raise TutorError(f"cannot write the file ({exc.strerror})", exc.filename or str(root)) from None
