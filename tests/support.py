@@ -18,6 +18,11 @@ def require_module(name: str, extra: str = "test"):
         return importlib.import_module(name)
     except ImportError:
         message = f"{name} is not installed"
+        if name == "torch":
+            message += (
+                ": this test drives a torch model itself (from_torch, autograd); the optimizer comparisons ran "
+                "against tests/data/torch_training.json"
+            )
         if IN_CI:
             pytest.fail(f"{message} (CI installs it with the '{extra}' extra: see pyproject.toml)")
         pytest.skip(message)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -129,39 +132,62 @@ OPTIMIZERS = {
 }
 
 
-@pytest.mark.parametrize("batch", ["sgd", 2, "full"])
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_optimizers_and_batches_match_torch(seed, name, batch):
-    torch = require_torch()
-    spec, make = OPTIMIZERS[name]
-    net = random_net(seed, spec, batch)
-    steps = 7
-    assert_close(tutor_history(net, steps), torch_run(torch, net, steps, lambda ps: make(torch, ps)))
-
-
-@pytest.mark.parametrize("seed", [4, 5])
-def test_seed_momentum_is_torch_dampening_from_a_zero_buffer(seed):
+def _seed_momentum_opt(torch, ps, beta: float = 0.9):
     """v = beta v + (1 - beta) g from v = 0: torch's SGD with dampening = beta and a zero momentum buffer."""
-    torch = require_torch()
-    beta = 0.9
-    net = random_net(seed, {"name": "momentum", "beta": beta}, 2)
-
-    def make(ps):
-        opt = torch.optim.SGD(ps, lr=0.3, momentum=beta, dampening=beta)
-        for group in opt.param_groups:
-            for p in group["params"]:
-                opt.state[p]["momentum_buffer"] = torch.zeros_like(p)
-        return opt
-
-    assert_close(tutor_history(net, 6), torch_run(torch, net, 6, make))
+    opt = torch.optim.SGD(ps, lr=0.3, momentum=beta, dampening=beta)
+    for group in opt.param_groups:
+        for p in group["params"]:
+            opt.state[p]["momentum_buffer"] = torch.zeros_like(p)
+    return opt
 
 
-def test_decay_and_l2_match_torch():
-    torch = require_torch()
-    net = random_net(6, {"name": "sgd"}, "sgd", n_examples=3, decay=0.5, reg={"kind": "l2", "lambda": 0.05})
-    theirs = torch_run(torch, net, 9, lambda ps: torch.optim.SGD(ps, lr=0.3), decay=0.5, weight_decay=2 * 0.05)
-    assert_close(tutor_history(net, 9), theirs)
+def torch_cases() -> dict[str, tuple]:
+    """Every comparison with torch.optim: id -> (network, steps, optimizer maker, decay, torch weight_decay)."""
+    cases = {}
+    for seed in (1, 2, 3):
+        for name, (spec, make) in OPTIMIZERS.items():
+            for batch in ("sgd", 2, "full"):
+                cases[f"{name}-{batch}-seed{seed}"] = (random_net(seed, spec, batch), 7, make, 0.0, 0.0)
+    for seed in (4, 5):  # the seeds' momentum is torch's dampening from a zero buffer
+        cases[f"seed-momentum-seed{seed}"] = (
+            random_net(seed, {"name": "momentum", "beta": 0.9}, 2),
+            6,
+            _seed_momentum_opt,
+            0.0,
+            0.0,
+        )
+    decayed = random_net(6, {"name": "sgd"}, "sgd", n_examples=3, decay=0.5, reg={"kind": "l2", "lambda": 0.05})
+    cases["decay-and-l2"] = (decayed, 9, lambda torch, ps: torch.optim.SGD(ps, lr=0.3), 0.5, 2 * 0.05)
+    return cases
+
+
+TORCH_RECORD = Path(__file__).parent / "data" / "torch_training.json"
+
+
+def torch_history(torch, case: str) -> list[list[np.ndarray]]:
+    net, steps, make, decay, wd = torch_cases()[case]
+    return torch_run(torch, net, steps, lambda ps: make(torch, ps), decay=decay, weight_decay=wd)
+
+
+def recorded_history(case: str) -> list[list[np.ndarray]]:
+    """torch.optim's trajectory of ``case`` as recorded by tests/record_torch_training.py (torch 2.13, float64)."""
+    data = json.loads(TORCH_RECORD.read_text(encoding="utf-8"))
+    return [[np.array(a, dtype=float) for a in step] for step in data["cases"][case]]
+
+
+@pytest.mark.parametrize("case", list(torch_cases()))
+def test_optimizers_batches_decay_and_l2_match_torch(case):
+    """Against torch.optim's recorded trajectory always, and against live torch where it is installed."""
+    net, steps = torch_cases()[case][:2]
+    ours = tutor_history(net, steps)
+    assert_close(ours, recorded_history(case))
+    try:
+        import torch
+    except ImportError:
+        if IN_CI:
+            pytest.fail("torch is not installed (CI installs torch==2.13.0: see .ci/run)")
+        return  # the recorded trajectory has been compared
+    assert_close(ours, torch_history(torch, case))
 
 
 def test_regularization_gradient_is_the_derivative_of_the_loss():
