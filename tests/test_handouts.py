@@ -60,10 +60,14 @@ def test_renderings_do_not_depend_on_each_other():
 
 
 def _one_example(tmp_path, monkeypatch) -> None:
-    (tmp_path / "appendix-a").mkdir()
-    shutil.copy(data_dir("worked_examples") / "appendix-a" / "spec.toml", tmp_path / "appendix-a")
-    monkeypatch.setattr(handouts, "data_dir", lambda name: tmp_path)
-    monkeypatch.chdir(tmp_path)
+    """A checkout of one worked example (regenerate writes into checkouts only), run from its examples folder."""
+    (tmp_path / "tutor").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "backprop-tutor"\n', encoding="utf-8")
+    examples = tmp_path / "worked_examples"
+    (examples / "appendix-a").mkdir(parents=True)
+    shutil.copy(data_dir("worked_examples") / "appendix-a" / "spec.toml", examples / "appendix-a")
+    monkeypatch.setattr(handouts, "data_dir", lambda name: examples)
+    monkeypatch.chdir(examples)
 
 
 def test_check_exits_1_and_names_each_stale_file(tmp_path, monkeypatch, capsys):
@@ -71,7 +75,7 @@ def test_check_exits_1_and_names_each_stale_file(tmp_path, monkeypatch, capsys):
     assert main(["regenerate", "--check"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out == [f"out of date: appendix-a/walkthrough.{x}" for x in ("md", "tex", "html", "pdf")]
-    assert not list(tmp_path.glob("appendix-a/walkthrough.*"))  # --check writes nothing
+    assert not list(tmp_path.glob("worked_examples/appendix-a/walkthrough.*"))  # --check writes nothing
 
 
 @pytest.mark.slow
@@ -81,9 +85,9 @@ def test_regenerate_writes_then_check_passes(tmp_path, monkeypatch, capsys):
     assert main(["regenerate"]) == 0
     assert main(["regenerate", "--check"]) == 0
     capsys.readouterr()
-    md = tmp_path / "appendix-a" / "walkthrough.md"
+    md = tmp_path / "worked_examples" / "appendix-a" / "walkthrough.md"
     md.write_text(md.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
-    tex = tmp_path / "appendix-a" / "walkthrough.tex"
+    tex = tmp_path / "worked_examples" / "appendix-a" / "walkthrough.tex"
     tex.write_text(tex.read_text(encoding="utf-8").replace("Appendix A", "Appendix Z"), encoding="utf-8")
     assert main(["regenerate", "--check"]) == 1
     # The PDF still records the digest of the right .tex; only the edited files are stale.
@@ -104,7 +108,7 @@ def test_a_pdf_from_another_source_is_stale(tmp_path, monkeypatch):
     for h in handouts.handouts("appendix-a"):
         if not h.pdf:
             h.write()
-    pdf = tmp_path / "appendix-a" / "walkthrough.pdf"
+    pdf = tmp_path / "worked_examples" / "appendix-a" / "walkthrough.pdf"
     pdf.write_bytes((committed / "appendix-b" / "walkthrough.pdf").read_bytes())
     assert [h.path.name for h in handouts.stale()] == ["walkthrough.pdf"]
 
