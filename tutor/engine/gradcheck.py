@@ -15,6 +15,7 @@ import numpy as np
 
 from ..spec.network import Network
 from . import numeric
+from .numeric import input_gradient
 from .steps import Walkthrough
 
 
@@ -134,6 +135,14 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     ng = grad(theta)
     keys = [p.gradient for p in _params_in_flat_order(walk)]
     rows = [Row(k.split("/d", 1)[1], walk.value(k), float(n), float(f)) for k, n, f in zip(keys, ng, fd)]
+    if exact.layers[0].weightless and walk.input_gradients:
+        # a network that starts from given scores: their gradients dE/dx are the result, checked the same way
+        R = numeric.Rounder(None)
+        fwd = numeric.forward(exact, R=R)
+        gx = numeric.input_gradient(exact, fwd, numeric.backward(exact, fwd, R=R, updated_first=False)[0])
+        fdx = central_differences(lambda x: numeric.forward(exact, x=x, R=R).loss, exact.inputs, eps)
+        for name, key, n, f in zip(exact.input_names, walk.input_gradients, gx, fdx):
+            rows.append(Row(name, walk.value(key), float(n), float(f)))
     notes = []
     if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
         notes.append("checked in exact arithmetic and the standard order, where the gradient is the true one")
@@ -218,6 +227,8 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
                 out[p.update] = new_b[li][j]
     if walk.loss_after:
         out[walk.loss_after] = after.loss
+    if net.layers[0].weightless and walk.input_gradients:
+        out.update(zip(walk.input_gradients, input_gradient(net, fw, bw)))
     return {k: float(v) for k, v in out.items()}
 
 

@@ -87,7 +87,7 @@ def forward(
     a = x
     nets, outs, kept, acts = [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
-        z = R.array(Wl @ a + bl)
+        z = a.copy() if layer.weightless else R.array(Wl @ a + bl)  # weightless: net_j = a_j
         act = R.array(layer.rule.np_f(z, layer.activation_params))
         out = act if layer.skip is None else R.array(act + kept[layer.skip])
         nets.append(z)
@@ -155,6 +155,8 @@ def backward(
             g = R.array(rule.np_grad(a, t, p))
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
+            if net.layers[li + 1].weightless:  # net_k = a_k: dnet_k/da_j is 1 for k = j, else 0
+                Wd = np.eye(layer.size)
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
@@ -174,22 +176,34 @@ def backward(
             # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
             # As printed, the delta is the sum of the rounded products the walk-through shows.
             d = R.array(g @ J) if not R.exact else (g - g @ a) * a
-            gw = R.array(np.outer(d, a_in))
+            gw = R.array(np.outer(d, a_in)) if not layer.weightless else np.zeros((layer.size, 0))
         else:
             f_a = a if fw.acts is None else fw.acts[li]  # the derivative is f's, without the skip's term
             s = R.array(layer.rule.np_df(z, f_a, layer.activation_params))
             dout_dnet[li] = s
             gs = g * s
             d = R.array(gs)
-            gw = R.array(gs[:, None] * a_in[None, :])
+            gw = R.array(gs[:, None] * a_in[None, :]) if not layer.weightless else np.zeros((layer.size, 0))
         deltas[li] = d
         gW[li] = gw
-        gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
+        if not layer.has_bias:
+            gb[li] = np.zeros(0)  # no bias parameter: nothing to differentiate or update
+        else:
+            gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
         new_W[li] = R.array(W[li] - lr * gw)
-        if net.update_biases:
+        if net.update_biases and layer.has_bias:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
             new_b[li] = np.full(layer.size, nb[0]) if layer.shared_bias else nb
     return Backward(dE_dout, dE_dkept, dout_dnet, jacs, contribs, deltas, gW, gb, used), new_W, new_b
+
+
+def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarray:
+    """dE/dx of every input (x.grad): the first layer's deltas back through its weights, or the deltas
+    themselves where the first layer has none (net_i = x_i)."""
+    if net.layers[0].weightless:
+        return bw.deltas[0].copy()
+    W0 = net.layers[0].weights if W is None else W[0]
+    return W0.T @ bw.deltas[0]
 
 
 def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:
@@ -238,7 +252,7 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
     gradient checker for central finite differences.
     """
     exact = Rounder(None)
-    shapes = [(l.weights.shape, 1 if l.shared_bias else l.size, l.shared_bias, l.size) for l in net.layers]
+    shapes = [(l.weights.shape, l.bias_count, l.shared_bias, l.size) for l in net.layers]
 
     def unpack(theta):
         W, b, pos = [], [], 0
@@ -247,13 +261,11 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
             W.append(theta[pos : pos + n].reshape(shape))
             pos += n
             bb = theta[pos : pos + nb]
-            b.append(np.full(size, bb[0]) if shared else bb.copy())
+            b.append(np.zeros(size) if nb == 0 else np.full(size, bb[0]) if shared else bb.copy())
             pos += nb
         return W, b
 
-    theta0 = np.concatenate(
-        [np.concatenate([l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]) for l in net.layers]
-    )
+    theta0 = np.concatenate([np.concatenate([l.weights.ravel(), l.biases[: l.bias_count]]) for l in net.layers])
 
     def loss(theta):
         W, b = unpack(theta)
