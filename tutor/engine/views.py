@@ -179,6 +179,11 @@ def gradient_magnitudes(walk: Walkthrough) -> list[LayerMagnitude]:
     for l in matrix_view(walk, skips=True):
         layer = walk.network.layers[l.layer - 1]
         out.append(
-            LayerMagnitude(l.layer, layer.activation, float(np.mean(np.abs(l.delta))), float(np.mean(np.abs(l.grad_W))))
+            LayerMagnitude(
+                l.layer,
+                layer.activation,
+                float(np.mean(np.abs(l.delta))),
+                float(np.mean(np.abs(l.grad_W))) if l.grad_W.size else float("nan"),  # NaN: no weights
+            )
         )
     return out

@@ -251,7 +251,8 @@ def layered(net) -> Relabelling:
             deltas[layer.net_names[j]] = _indexed("delta", l, (j + 1,))
             for i, w in enumerate(layer.weight_labels[j]):
                 names[w] = _indexed("w", l, (j + 1, i + 1))
-            names[layer.bias_labels[j]] = _indexed("b", l, () if layer.shared_bias else (j + 1,))
+            if layer.has_bias:
+                names[layer.bias_labels[j]] = _indexed("b", l, () if layer.shared_bias else (j + 1,))
     for j, t in enumerate(net.target_names()):
         names[t] = _indexed("y", None, (j + 1,))
     terms = net.loss_term_names()

@@ -241,9 +241,9 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
             items += [
                 Given(w, float(layer.weights[j, i]), "weight", sources[i], layer.neurons[j]) for i, w in enumerate(row)
             ]
-            if not layer.shared_bias:
+            if not layer.shared_bias and layer.has_bias:
                 items.append(Given(layer.bias_labels[j], float(layer.biases[j]), "bias", neuron=layer.neurons[j]))
-        if layer.shared_bias:
+        if layer.shared_bias and layer.has_bias:
             items.append(Given(layer.bias_labels[0], float(layer.biases[0]), "bias", neuron=", ".join(layer.neurons)))
         groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
         sources = list(layer.neurons)
