@@ -310,6 +310,7 @@ def view(
         "update_biases": net.update_biases,
         # a network of activations alone (a softmax over given scores): no parameter, no update, no rate
         "no_params": net.parameter_count == 0,
+        "first_weightless": net.layers[0].weightless,  # dE/dx is then the first layer's delta itself
         "forward": forward,
         "weights": weights,
         "prose": prose,
