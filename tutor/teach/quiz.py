@@ -256,7 +256,8 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
             ],
         )
     )
-    groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
+    if net.parameter_count:  # without weights and biases there is no update and no rate to give
+        groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
     return groups
 
 
@@ -561,10 +562,13 @@ class Quiz:
                     else ""
                 )
                 parts.append(f"{text_name(g.key)} = {_plain(g.value)}{role}")
-            lines.append(f"  {title}: " + ", ".join(parts))
+            lines.append(f"  {title}: " + (", ".join(parts) or "no weights or biases (net input = the value it reads)"))
         layers = ", ".join(f"{l.activation}" for l in net.layers)
         lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.summary}.")
-        lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")
+        if net.parameter_count:
+            lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")
+        else:
+            lines.append("  No weights or biases: nothing is updated; the backward pass ends at the scores' gradients.")
         lines.append(f"Conventions: {net.conventions.describe()}.")
         lines.append(
             f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
