@@ -245,7 +245,8 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
                 items.append(Given(layer.bias_labels[j], float(layer.biases[j]), "bias", neuron=layer.neurons[j]))
         if layer.shared_bias and layer.has_bias:
             items.append(Given(layer.bias_labels[0], float(layer.biases[0]), "bias", neuron=", ".join(layer.neurons)))
-        groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
+        if items:  # a layer without weights and biases gives nothing
+            groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
         sources = list(layer.neurons)
     groups.append(
         (
