@@ -315,3 +315,18 @@ def test_the_learning_rate_is_needed_only_where_something_is_updated():
     with pytest.raises(Exception, match="learning rate"):
         loads(NO_BIAS.replace("learning_rate = 0.5", ""))
     assert math.isfinite(explain_step(load("softmax-scores")).value("E"))
+
+
+def test_a_wide_layer_without_weights_adds_no_parameters():
+    n = 200  # 200 scores: a full layer of that width would be 40,200 parameters, over the limit
+    net = from_mapping(
+        {
+            "inputs": {"values": [0.01 * k for k in range(n)]},
+            "layers": [{"size": n, "activation": "softmax", "weights": False}],
+            "loss": {"name": "categorical_cross_entropy", "targets": [1.0] + [0.0] * (n - 1)},
+        }
+    )
+    assert net.parameter_count == 0 and net.shape == (n, n)
+    fw = numeric.forward(net)
+    bw, _, _ = numeric.backward(net, fw)
+    assert np.allclose(numeric.input_gradient(net, fw, bw), fw.outs[0] - net.targets, rtol=0, atol=1e-15)

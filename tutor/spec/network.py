@@ -866,7 +866,7 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         raise SpecError("a layer needs at least one neuron", f"{where}.neurons")
     if size > MAX_WIDTH:
         raise SpecError(f"{size} neurons; a layer may have at most {MAX_WIDTH}", f"{where}.neurons")
-    count = total + size * fan_in + size
+    count = total + (size * fan_in + size if raw.get("weights") is not False else 0)  # weightless: none
     if count > MAX_PARAMETERS:
         raise SpecError(
             f"the network would have more than {MAX_PARAMETERS} parameters (the limit for a "
