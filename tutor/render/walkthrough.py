@@ -81,6 +81,8 @@ def network_summary(net: Network) -> dict[str, Any]:
                 "activation": l.activation,
                 "activation_params": dict(l.activation_params),
                 "shared_bias": l.shared_bias,
+                "weights": not l.weightless,  # false: net_j is the value j the layer reads (weights = false)
+                "bias": l.has_bias,  # false: the layer has no bias (bias = false)
             }
             for l in net.layers
         ],
