@@ -190,6 +190,14 @@ def test_a_weightless_hidden_layer_passes_its_delta_back_unweighted():
     assert walk.value("dnet_s1/dout_z1") == 1.0
     assert walk.value("dE_total/dout_z1") == walk.value("dE_total/dnet_s1")
     assert "dnet_s2/dout_z1" not in walk.quantities
+    # the views follow it: one path through s1, the delta coming back unweighted, no weight gradient there
+    from tutor.engine.views import gradient_magnitudes, path_view
+
+    paths = {pp.param: pp for pp in path_view(walk)}
+    assert len(paths["w1_11"].paths) == 1 and paths["w1_11"].total == pytest.approx(walk.value("dE_total/dw1_11"))
+    assert math.isnan(gradient_magnitudes(walk)[1].gradient)
+    text = render.render_text(walk, views=("matrix", "paths", "magnitudes"), options=Options())
+    assert "z² = a¹ = " in text and "BP2: δ¹ = δ² ⊙ id′(z¹)" in text and "none" in text
 
 
 # -- B: a layer without bias --------------------------------------------------------------------------------
