@@ -348,7 +348,9 @@ def _prose(walk: Walkthrough, forward, backward, options: Options, escape) -> di
     if options.brief:
         out["brief"] = EXPLAIN["brief"]
     if backward:
-        out["output"] = EXPLAIN["factor"] + " " + EXPLAIN["delta"]
+        # without weights the delta's second sentence (every weight into the neuron shares it) has no object
+        delta = EXPLAIN["delta"] if net.parameter_count else EXPLAIN["delta"].split(". ")[0] + "."
+        out["output"] = EXPLAIN["factor"] + " " + delta
         if len(backward) > 1:
             old = "old" if walk.conventions.update_order == "standard" else "old-updated"
             out["hidden"] = EXPLAIN["sum"] + " " + EXPLAIN[old]
