@@ -136,7 +136,10 @@ def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
-            os.fsync(f.fileno())
+            if mode is not None:
+                # the old file must survive a crash before the new one is on disk; a new file has nothing
+                # to lose, and a worksheet of hundreds of files would wait on the disk for each
+                os.fsync(f.fileno())
         try:
             os.chmod(tmp, 0o666 & ~_umask())
         except OSError:

@@ -125,7 +125,27 @@ def sheet(v: Variant, fmt: str, key: bool = False, count: int | None = None) -> 
     return _environment().get_template(f"worksheet/sheet.{fmt}.j2").render(**_context(v, fmt, key, count))
 
 
+# The sheet and its key share everything but the key's own lines: the last variant's shared part, per format.
+_SHARED: dict[tuple[int, str, int | None], tuple[Variant, dict[str, Any]]] = {}
+
+
 def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, Any]:
+    entry = _SHARED.get((id(v), fmt, count))
+    if entry is None or entry[0] is not v:
+        if len(_SHARED) > 8:
+            _SHARED.clear()
+        entry = _SHARED[id(v), fmt, count] = (v, _shared_context(v, fmt, count))
+    # the practice command asks (and with 's' shows) every answer: it goes on the key only
+    return {**entry[1], "key": key, "command": _code(v.quiz_command, fmt) if key else ""}
+
+
+def _code(s: str, fmt: str) -> str:
+    from ..render.notation import tex_escape
+
+    return f"`{s}`" if fmt == "md" else r"\texttt{" + tex_escape(s) + "}"
+
+
+def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     from ..render.notation import FormulaWriter, Notation, tex_escape
 
     net, walk = v.made.network, v.walk
@@ -138,17 +158,11 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
 
         def text(s: str) -> str:
             return s
-
-        def code(s: str) -> str:
-            return f"`{s}`"
     else:
         label = notation.tex
 
         def text(s: str) -> str:
             return tex_escape(s).replace("±", r"$\pm$")
-
-        def code(s: str) -> str:
-            return r"\texttt{" + tex_escape(s) + "}"
 
     def role(g) -> str:
         if g.kind == "weight":
@@ -203,11 +217,8 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
     loss_lines = [f"{label(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
     loss_lines += [f"{label(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
     return {
-        "key": key,
         "title": text(f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")),
         "seed": v.seed,
-        # the practice command asks (and with 's' shows) every answer: it goes on the key only
-        "command": code(v.quiz_command) if key else "",
         "description": text(f"A {'-'.join(map(str, net.shape))} network, one training step."),
         "diagram": "diagram.svg" if fmt == "md" else diagram.picture(layout),
         "givens": [
