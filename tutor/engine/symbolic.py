@@ -925,8 +925,9 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         # each example's share of the batch-mean gradient with respect to the output layer's net inputs
         # (the scores): delta / N, e.g. (p - y)/N under softmax with cross-entropy, named dE/dnet_o1[e2]/N
         for k, w in enumerate(examples):
-            for nb in w.backward[0]:
+            for nb, nf in zip(w.backward[0], w.forward[-1]):
                 ref = b.given(f"{nb.delta}[e{k + 1}]", "example", w.value(nb.delta))
+                b.labels[ref] = Label("partial", num=loss_refs[k], den=nf.net)  # example k's delta, dE^(k)/dnet
                 b.add(f"{ref}/N", "share", share_form(m), [ref])
     updates = []
     gathered = []
