@@ -149,6 +149,10 @@ name = "categorical_cross_entropy"
     assert "The gradient with respect to the scores" in out and "nothing is updated" in out
     assert "parameters: none" in out and "learning rate" not in out.split("Step 1")[0].split("Training:")[1]
     assert run.epoch_loss[0] == run.epoch_loss[-1]  # training moves nothing
+    # check reaches each share by its stable name
+    claims = [{"quantity": "dE_total/dnet_c1[e2]/N", "value": "0.058"}, {"quantity": "E_total", "value": "2.035"}]
+    report = checker.check(net, checker.parse_claims({"claim": claims}, "claims", checker.quantity_names(net)))
+    assert [v.status for v in report.verdicts] == [AGREES, AGREES]
 
 
 def test_check_and_quiz_reach_the_scores_by_stable_names():
