@@ -322,8 +322,14 @@ def test_a_width_change_without_weights_in_a_hidden_layer(tmp_path, capsys):
     assert "layers[1].neurons" in err and "passes each of its 2 input(s)" in err
 
 
-def test_the_learning_rate_is_needed_only_where_something_is_updated():
-    assert load("softmax-scores").learning_rate > 0  # not given: nothing uses it
+def test_the_learning_rate_is_needed_only_where_something_is_updated(capsys):
+    walk = explain_step(load("softmax-scores"))
+    assert "eta" not in walk.quantities  # not given, and nothing uses it
+    assert main(["explain", "softmax-scores", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["network"]["learning_rate"] is None and "eta" not in doc["values"]
+    assert doc["network"]["layers"][0]["weights"] is False and doc["network"]["layers"][0]["bias"] is False
+    assert doc["input_gradients"] == pytest.approx({"s1": -0.340998861, "s2": 0.242432971, "s3": 0.098565890})
     with pytest.raises(Exception, match="learning rate"):
         loads(NO_BIAS.replace("learning_rate = 0.5", ""))
     assert math.isfinite(explain_step(load("softmax-scores")).value("E"))

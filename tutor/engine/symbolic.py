@@ -322,7 +322,8 @@ def explain_step(
         param_keys.append(([list(r) for r in layer.weight_labels], list(layer.bias_labels)))
     for name, v in zip(net.target_names(), net.targets):
         b.given(name, "target", v)
-    b.given(ETA, "rate", net.learning_rate)
+    if net.parameter_count:  # a network without weights and biases has no update, so no learning rate
+        b.given(ETA, "rate", net.learning_rate)
 
     forward = _forward(b, net, param_keys, suffix=lambda k: k, masks=masks)
     terms, loss = _loss(b, net, forward, E, suffix=lambda k: k)

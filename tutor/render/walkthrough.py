@@ -88,7 +88,7 @@ def network_summary(net: Network) -> dict[str, Any]:
         ],
         "loss": net.loss,
         "targets": dict(zip(net.target_names(), map(float, net.targets))),
-        "learning_rate": net.learning_rate,
+        "learning_rate": net.learning_rate if net.parameter_count else None,  # nothing to update: no rate
         "parameter_count": net.parameter_count,
     }
 
