@@ -218,7 +218,12 @@ def test_a_layer_without_bias_has_no_bias_anywhere():
     assert walk.quantities["net_h1"].args == ("w1_11", "x1", "w1_12", "x2")  # no bias term in the sum
     assert engines_agree(walk) == [] and gradient_check(net, walk=walk).ok
     text = render.render_text(walk, options=Options())
-    assert "net_h1 = w1_11·x1 + w1_12·x2 = " in text and "b1" not in text
+    assert "net_h1 = w1_11·x1 + w1_12·x2 = " in text and "b1" not in text  # the diagram listing included
+    assert not [k for k in checker.quantity_names(net) if "b1" in k]
+    from tutor.teach.quiz import givens
+
+    assert [g.kind for g in dict(givens(net))["Layer 1 (hidden 1, tanh)"]] == ["weight"] * 4
+    assert "b1" not in render.render_html(walk, options=Options())  # the SVG diagram has no bias node there
     # the torch reference: the same model with Linear(2, 2, bias=False)
     rec = RECORDED["nobias"]
     assert walk.value("E_total") == pytest.approx(rec["loss"], rel=1e-13)
