@@ -353,3 +353,13 @@ def test_a_wide_layer_without_weights_adds_no_parameters():
     fw = numeric.forward(net)
     bw, _, _ = numeric.backward(net, fw)
     assert np.allclose(numeric.input_gradient(net, fw, bw), fw.outs[0] - net.targets, rtol=0, atol=1e-15)
+
+
+def test_as_printed_rounding_rounds_the_passed_scores_in_both_engines():
+    net = loads(
+        SCORES.replace("[2.0, 1.0, 0.1]", "[2.0123, 1.0456, 0.1789]")
+        + "[conventions]\nrounding = 'as-printed'\ndigits = 2\n"
+    )
+    walk = explain_step(net)
+    assert walk.value("net_c1") == 2.01 and engines_agree(walk) == []
+    assert numeric.forward(net).nets[0].tolist() == [2.01, 1.05, 0.18]  # carried as printed, as the symbolic

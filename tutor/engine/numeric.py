@@ -87,7 +87,7 @@ def forward(
     a = x
     nets, outs, kept, acts = [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
-        z = a.copy() if layer.weightless else R.array(Wl @ a + bl)  # weightless: net_j = a_j
+        z = R.array(a.copy()) if layer.weightless else R.array(Wl @ a + bl)  # weightless: net_j = a_j
         act = R.array(layer.rule.np_f(z, layer.activation_params))
         out = act if layer.skip is None else R.array(act + kept[layer.skip])
         nets.append(z)
