@@ -363,3 +363,39 @@ def test_as_printed_rounding_rounds_the_passed_scores_in_both_engines():
     walk = explain_step(net)
     assert walk.value("net_c1") == 2.01 and engines_agree(walk) == []
     assert numeric.forward(net).nets[0].tolist() == [2.01, 1.05, 0.18]  # carried as printed, as the symbolic
+
+
+def _mixed(skip: int | None = None, dropout: int | None = None):
+    third = {"neurons": ["t1", "t2"], "activation": "sigmoid", "weights": [[0.3, 0.2], [0.1, -0.4]], "bias": 0.0}
+    if skip is not None:
+        third["skip"] = skip
+    spec = {
+        "inputs": {"values": [0.5, -0.2]},
+        "layers": [
+            {"neurons": ["z1", "z2"], "activation": "identity", "weights": [[0.4, 0.1], [-0.3, 0.8]], "bias": 0.1},
+            {"neurons": ["s1", "s2"], "activation": "tanh", "weights": False},
+            third,
+            {"neurons": ["o"], "activation": "sigmoid", "weights": [[0.7, -0.5]], "biases": [0.2]},
+        ],
+        "loss": {"name": "half_sse", "targets": [1.0]},
+        "training": {"learning_rate": 0.5, "update_biases": True},
+    }
+    if dropout is not None:
+        spec["training"]["dropout"] = {"rate": 0.5, "layers": [dropout], "mask": [[1, 0]]}
+    return from_mapping(spec)
+
+
+@pytest.mark.parametrize("skip", [1, 0])  # a skip from the weightless layer, and one over it
+def test_skips_from_and_over_a_weightless_layer(skip):
+    net = _mixed(skip=skip)
+    walk = explain_step(net)
+    assert engines_agree(walk) == [] and gradient_check(net, walk=walk).ok
+    if skip == 0:  # z1 reaches the error through s1 and along the skip: two contributions, summed
+        assert walk.quantities["dE_total/dout_z1"].args == ("dE_total/dout_z1[s1]", "dE_total/dout_z1[skip.t1]")
+
+
+@pytest.mark.parametrize("layer", [0, 1])  # dropout before the weightless layer, and on it
+def test_dropout_around_a_weightless_layer(layer):
+    net = _mixed(dropout=layer)
+    run = training.run(net, 1, keep=lambda n: True)
+    assert training_engines_agree(explain_training_step(net, run.steps[1]), run.steps[1]) == []

@@ -207,8 +207,12 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
                 out[nb.dE_dkept] = bw.dE_dkept[li][j]
             if nb.dout_dnet:
                 out[nb.dout_dnet] = bw.dout_dnet[li][j]
-            for k, c in enumerate(nb.contributions):
-                out[c] = bw.contributions[li][k, j]
+            if nb.contributions:
+                # downstream neuron k's contribution is row k (a layer without weights: only k = j reads
+                # this output); the skips' contributions after them are not in that matrix
+                ks = [j] if walk.network.layers[li + 1].weightless else range(bw.contributions[li].shape[0])
+                for k, c in zip(ks, nb.contributions):
+                    out[c] = bw.contributions[li][k, j]
     wpos: dict[int, int] = {}
     for p in walk.params:
         li = p.layer

@@ -514,6 +514,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
             a = r.read  # what the next layer reads: the output, or the output after dropout
             for k, (dr, dn) in enumerate(zip(below, down)):
                 nargs = b.q[dr.net].args
+                down_net = None if down_layer.weightless else net_form(n_in, down_layer.has_bias)
                 if down_layer.weightless:
                     if k != j:  # net_k = a_k reads no other output: its path from here is 0
                         continue
@@ -529,11 +530,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         layer=li + 1,
                         index=k,
                     )
-                    contribs.append((dn.delta, f))
-                    continue
-                down_net = net_form(n_in, down_layer.has_bias)
-                derived = dnet_form(n_in, 2 * j + 1, down_layer.has_bias)
-                if updated_first:
+                elif updated_first:
                     f = b.partial(
                         dr.net,
                         a,
@@ -552,7 +549,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         dr.net,
                         a,
                         "factor",
-                        derived,
+                        dnet_form(n_in, 2 * j + 1, down_layer.has_bias),
                         nargs,
                         of_form=down_net,
                         of_args=nargs,
