@@ -399,3 +399,8 @@ def test_dropout_around_a_weightless_layer(layer):
     net = _mixed(dropout=layer)
     run = training.run(net, 1, keep=lambda n: True)
     assert training_engines_agree(explain_training_step(net, run.steps[1]), run.steps[1]) == []
+
+
+def test_engines_agree_on_a_network_with_skips():
+    # numeric_values mapped the skip's contribution to a row past the contribution matrix (IndexError)
+    assert engines_agree(explain_step(load("residual-sigmoid"))) == []
