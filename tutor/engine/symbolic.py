@@ -262,14 +262,37 @@ def bn_dy_form(position: int) -> Form:
     return _form(sp.diff(bn_y_form().expr, placeholders(3)[position]), 3)
 
 
+def _same_as(pretty, derived):
+    """The derivative as a textbook writes it (its terms in the order of the algorithm), proved equal to
+    SymPy's derivative when the form is built."""
+    if sp.simplify(pretty - derived) != 0:  # pragma: no cover - a wrong textbook form is a bug here
+        raise AssertionError(f"{pretty} is not {derived}")
+    return pretty
+
+
+def _add(*terms):
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+
+
 @lru_cache(maxsize=None)
 def bn_dvar_form(m: int) -> Form:
     """dE/dvar = sum_k dE/dxhat_k dxhat_k/dvar, dxhat/dvar derived by SymPy; args (dE/dxhat_1, x_1, ..., dE/dxhat_m,
     x_m, mu, var, eps)."""
     P = placeholders(2 * m + 3)
     mu, var, eps = P[2 * m :]
-    terms = [P[2 * k] * sp.diff(_bn_xhat(P[2 * k + 1], mu, var, eps), var) for k in range(m)]
-    return _form(sp.Add(*terms), 2 * m + 3)
+    derived = [sp.diff(_bn_xhat(P[2 * k + 1], mu, var, eps), var) for k in range(m)]
+    # -(1/2) (x_k - mu) (var + eps)^(-3/2), written as the seed's algorithm writes it
+    local = [
+        sp.Mul(
+            sp.Rational(-1, 2),
+            sp.Add(P[2 * k + 1], -mu, evaluate=False),
+            sp.Pow(sp.Add(var, eps, evaluate=False), sp.Rational(-3, 2), evaluate=False),
+            evaluate=False,
+        )
+        for k in range(m)
+    ]
+    terms = [sp.Mul(P[2 * k], _same_as(local[k], derived[k]), evaluate=False) for k in range(m)]
+    return _form(_add(*terms), 2 * m + 3)
 
 
 @lru_cache(maxsize=None)
@@ -279,8 +302,14 @@ def bn_dmu_form(m: int) -> Form:
     P = placeholders(2 * m + 4)
     mu, var, eps, dvar = P[2 * m :]
     xs = [P[2 * k + 1] for k in range(m)]
-    terms = [P[2 * k] * sp.diff(_bn_xhat(xs[k], mu, var, eps), mu) for k in range(m)]
-    return _form(sp.Add(*terms) + dvar * sp.diff(_bn_var(xs, mu), mu), 2 * m + 4)
+    inv = sp.Pow(sp.sqrt(sp.Add(var, eps, evaluate=False), evaluate=False), -1, evaluate=False)
+    local = sp.Mul(-1, inv, evaluate=False)
+    terms = [
+        sp.Mul(P[2 * k], _same_as(local, sp.diff(_bn_xhat(xs[k], mu, var, eps), mu)), evaluate=False) for k in range(m)
+    ]
+    dvar_dmu = sp.Mul(sp.Rational(-2, m), _add(*[sp.Add(x, -mu, evaluate=False) for x in xs]), evaluate=False)
+    terms.append(sp.Mul(dvar, _same_as(dvar_dmu, sp.diff(_bn_var(xs, mu), mu)), evaluate=False))
+    return _form(_add(*terms), 2 * m + 4)
 
 
 @lru_cache(maxsize=None)
@@ -291,8 +320,18 @@ def bn_dx_form(m: int) -> Form:
     dxh, x, mu, var, eps, dvar, dmu = placeholders(7)
     xs, *_ = _bn_symbols(m)
     mean = sp.Rational(1, m) * sp.Add(*xs)
-    dvar_dx = sp.diff(_bn_var(xs, mu), xs[0]).subs(xs[0], x)
-    expr = dxh * sp.diff(_bn_xhat(x, mu, var, eps), x) + dvar * dvar_dx + dmu * sp.diff(mean, xs[0])
+    inv = sp.Pow(sp.sqrt(sp.Add(var, eps, evaluate=False), evaluate=False), -1, evaluate=False)
+    dxhat_dx = _same_as(inv, sp.diff(_bn_xhat(x, mu, var, eps), x))
+    dvar_dx = _same_as(
+        sp.Mul(sp.Rational(2, m), sp.Add(x, -mu, evaluate=False), evaluate=False),
+        sp.diff(_bn_var(xs, mu), xs[0]).subs(xs[0], x),
+    )
+    dmu_dx = _same_as(sp.Rational(1, m), sp.diff(mean, xs[0]))
+    expr = _add(
+        sp.Mul(dxh, dxhat_dx, evaluate=False),
+        sp.Mul(dvar, dvar_dx, evaluate=False),
+        sp.Mul(dmu, dmu_dx, evaluate=False),
+    )
     return _form(expr, 7)
 
 
@@ -1257,7 +1296,9 @@ def _bn_batch(b: _Builder, net: Network, walks, ctx: BatchContext) -> list[Batch
                 for k, w in enumerate(ws)
             ]
             for k, key in enumerate(dxh):
+                # written with example k's xhat, xhat⁽ᵏ⁾ (a name of the examples' walks, not of this step)
                 b.labels[key] = Label("partial", num=E, den=f"{xh}[e{k + 1}]")
+                b.labels.setdefault(f"{xh}[e{k + 1}]", Label("name", text=f"{xh}[e{k + 1}]"))
             mu, var = rec.stats[j]
             pairs = [a for k in range(m) for a in (dxh[k], rec.nets[j][k])]
             dvar_key, dmu_key = bn_grad_keys(net, li, j)

@@ -16,7 +16,7 @@ from ..spec.network import Network
 from . import walkthrough as render
 from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
-from .syllabus import clip_view, run_view
+from .syllabus import bn_view, clip_view, run_view
 from .templates import render_template
 
 
@@ -177,6 +177,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "hyper": hyper,
         "params": params,
         "clip": clip_view(tw, line),
+        "bn": bn_view(tw, line, escape),
     }
 
 
