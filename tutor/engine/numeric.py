@@ -429,3 +429,55 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
         return np.concatenate([np.concatenate([gw.ravel(), gb]) for gw, gb in zip(bw.grad_W, bw.grad_b)])
 
     return theta0, loss, grad
+
+
+def flat_batch_loss(
+    net: Network, batch: Sequence[int] | None = None
+) -> tuple[np.ndarray, Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]:
+    """``flat_loss`` for a batch through batch-normalized layers: the parameters (each layer's weights, biases,
+    then gamma and beta) as one vector, the batch's mean loss in exact arithmetic, and its gradient by the
+    batch pass, for the gradient checker's central differences."""
+    exact = Rounder(None)
+    batch = list(range(len(net.examples))) if batch is None else list(batch)
+    data = [net.examples[k] for k in batch]
+    m = len(data)
+    base = net.bn_state()
+    parts = []
+    for l, s in zip(net.layers, base):
+        parts += [l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]
+        if s is not None:
+            parts += [s[0], s[1]]
+    theta0 = np.concatenate(parts)
+
+    def unpack(theta):
+        W, b, bn, pos = [], [], [], 0
+        for l, s in zip(net.layers, base):
+            n = l.weights.size
+            W.append(theta[pos : pos + n].reshape(l.weights.shape))
+            pos += n
+            nb = 1 if l.shared_bias else l.size
+            b.append(np.full(l.size, theta[pos]) if l.shared_bias else theta[pos : pos + nb].copy())
+            pos += nb
+            if s is None:
+                bn.append(None)
+                continue
+            bn.append((theta[pos : pos + l.size].copy(), theta[pos + l.size : pos + 2 * l.size].copy(), s[2], s[3]))
+            pos += 2 * l.size
+        return W, b, bn
+
+    def loss(theta):
+        W, b, bn = unpack(theta)
+        B = batch_pass(net, W, b, data, exact, bn_params=bn, backward=False)
+        return float(sum(f.loss for f in B.forwards) / m)
+
+    def grad(theta):
+        W, b, bn = unpack(theta)
+        B = batch_pass(net, W, b, data, exact, bn_params=bn)
+        out = []
+        for li, l in enumerate(net.layers):
+            out += [sum(bw.grad_W[li] for bw in B.backwards).ravel() / m, sum(bw.grad_b[li] for bw in B.backwards) / m]
+            if l.batch_norm:
+                out += [B.grad_gamma(li) / m, B.grad_beta(li) / m]
+        return np.concatenate(out)
+
+    return theta0, loss, grad

@@ -409,6 +409,38 @@ class BatchContext:
         return self.values.get(key, placeholder)
 
 
+def batch_context(net: Network, masks=None) -> BatchContext:
+    """The batch statistics and dE/dvar, dE/dmu of the first batch of ``net``'s examples (the one the
+    example ``net.inputs`` belongs to, the first), for a walk-through of that example alone."""
+    from dataclasses import replace
+
+    from .training import batches
+
+    first = batches(net)[0]
+    if not any(np.array_equal(net.inputs, net.examples[k][0]) for k in first):
+        raise TutorError(
+            "this network normalizes over a batch (batch_norm): an example outside its batches has no batch "
+            "statistics; 'backprop-tutor explain SPEC' walks through its training step over the batch"
+        )
+    ctx = BatchContext(len(first))
+
+    def walks(forward_only: bool = False) -> list[Walkthrough]:
+        return [
+            explain_step(
+                replace(net, inputs=net.examples[k][0], targets=net.examples[k][1]),
+                bn=ctx,
+                forward_only=forward_only,
+                gradients_only=True,
+                prepare=False,
+                masks=masks,
+            )
+            for k in first
+        ]
+
+    _bn_batch(_Builder(net, rounder_for(net)), net, walks, ctx)
+    return ctx
+
+
 def bn_grad_keys(net: Network, li: int, j: int) -> tuple[str, str]:
     """The keys of dE/dvar and dE/dmu of a batch-normalized neuron."""
     E = net.notation["loss"]
@@ -434,10 +466,7 @@ def explain_step(
     """
     R = rounder_for(net)
     if net.has_batch_norm and bn is None:
-        raise TutorError(
-            "this network normalizes over a batch (batch_norm): one example alone has no batch statistics; "
-            "'backprop-tutor explain SPEC' and 'train' walk through its training step over the batch"
-        )
+        bn = batch_context(net, masks=masks)
     b = _Builder(net, R, bn)
     L = len(net.layers)
     nt = net.notation

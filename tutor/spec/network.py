@@ -817,6 +817,12 @@ def _check_batch_norm(layers: list[Layer], train: Training, n_examples: int, whe
     if first is None:
         return
     place = f"{where}: layers[{first}].batch_norm"
+    if train.clipped:
+        raise SpecError(
+            "gradient clipping of a batch-normalized network is not supported (gamma and beta would need "
+            "clipping too); leave out clip_norm/clip_value",
+            place,
+        )
     if n_examples < 2:
         raise SpecError(
             "batch normalization needs a batch of at least two examples (the variance of one example is 0); "
