@@ -441,6 +441,25 @@ def batch_context(net: Network, masks=None) -> BatchContext:
     return ctx
 
 
+def batch_loss(net: Network) -> str:
+    """The name of a batch's summed loss E⁽¹⁾ + ... + E⁽ᵐ⁾: what batch normalization's backward pass differentiates
+    once the examples are coupled (the step's mean then divides by m, as for every gradient)."""
+    return f"{net.notation['loss']}_batch"
+
+
+def _batch_loss_labels(b: _Builder, net: Network) -> None:
+    """Every derivative that reads dE/dvar or dE/dmu (a batch-normalized layer's dE/dnet and all below it) is one of
+    the batch's summed loss: its label says so, so that no example's walk writes it as its own loss's."""
+    E, EB = net.notation["loss"], batch_loss(net)
+    tainted = {k for k, q in b.q.items() if q.kind == "batch" and b.labels[k].kind == "partial"}
+    for key, q in b.q.items():
+        if key in tainted or any(a in tainted for a in q.args):
+            tainted.add(key)
+            lab = b.labels[key]
+            if lab.kind == "partial" and lab.num == E:
+                b.labels[key] = Label("partial", num=EB, den=lab.den, via=lab.via, note=lab.note)
+
+
 def bn_grad_keys(net: Network, li: int, j: int) -> tuple[str, str]:
     """The keys of dE/dvar and dE/dmu of a batch-normalized neuron."""
     E = net.notation["loss"]
@@ -499,7 +518,7 @@ def explain_step(
                 if not forward_only:
                     for key, what in zip(bn_grad_keys(net, li, j), ("var", "mu")):
                         b.given(key, "batch", bn.get(key, 0.0), layer=li, index=j)
-                        b.labels[key] = Label("partial", num=E, den=layer.bn_names(what)[j])
+                        b.labels[key] = Label("partial", num=batch_loss(net), den=layer.bn_names(what)[j])
     for name, v in zip(net.target_names(), net.targets):
         b.given(name, "target", v)
     b.given(ETA, "rate", net.learning_rate)
@@ -530,6 +549,8 @@ def explain_step(
     # dE/dx of every input (what frameworks keep in x.grad), after everything else so the other keys keep
     # their order: the first layer's deltas back through its (old) weights
     inputs = [] if forward_only or gradients_only else _input_gradients(b, net, backward[-1], param_keys, E)
+    if net.has_batch_norm:
+        _batch_loss_labels(b, net)
 
     return Walkthrough(
         net,
@@ -1161,8 +1182,13 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         for k, w in enumerate(examples):
             key = p.gradient if m == 1 else f"{p.gradient}[e{k + 1}]"
             refs.append(b.given(key, "example", w.value(p.gradient), layer=p.layer))
-            # example k's gradient is the derivative of its own loss E[ek], written E^(k)
-            b.labels[key] = Label("partial", num=E if m == 1 else loss_refs[k], den=p.label)
+            # example k's gradient is the derivative of its own loss E[ek], written E^(k); under batch
+            # normalization, at and below a normalized layer, example k's term of the batch's summed loss's
+            if m > 1 and w.labels[p.gradient].num == batch_loss(net):
+                b.labels[key] = Label("partial", num=batch_loss(net), den=f"{p.label}[e{k + 1}]")
+                b.labels.setdefault(f"{p.label}[e{k + 1}]", Label("name", text=f"{p.label}[e{k + 1}]"))
+            else:
+                b.labels[key] = Label("partial", num=E if m == 1 else loss_refs[k], den=p.label)
         mean = (
             refs[0]
             if m == 1
@@ -1326,7 +1352,7 @@ def _bn_batch(b: _Builder, net: Network, walks, ctx: BatchContext) -> list[Batch
             ]
             for k, key in enumerate(dxh):
                 # written with example k's xhat, xhat⁽ᵏ⁾ (a name of the examples' walks, not of this step)
-                b.labels[key] = Label("partial", num=E, den=f"{xh}[e{k + 1}]")
+                b.labels[key] = Label("partial", num=batch_loss(net), den=f"{xh}[e{k + 1}]")
                 b.labels.setdefault(f"{xh}[e{k + 1}]", Label("name", text=f"{xh}[e{k + 1}]"))
             mu, var = rec.stats[j]
             pairs = [a for k in range(m) for a in (dxh[k], rec.nets[j][k])]
@@ -1337,6 +1363,8 @@ def _bn_batch(b: _Builder, net: Network, walks, ctx: BatchContext) -> list[Batch
             dmu = b.partial(E, mu, "batch", bn_dmu_form(m), pairs + [mu, var, eps, dvar], layer=li, index=j)
             assert dmu == dmu_key
             ctx.values[dmu] = b.q[dmu].value
+            for key, den in ((dvar, var), (dmu, mu)):
+                b.labels[key] = Label("partial", num=batch_loss(net), den=den)
             rec.dxhat.append(dxh)
             rec.grads.append([dvar, dmu])
     return [records[li] for li in norm]

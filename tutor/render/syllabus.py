@@ -75,7 +75,7 @@ def clip_view(tw: Any, line: Callable[[str], Any]) -> dict[str, Any] | None:
     return {"by": c.by, "lines": [line(k) for k in c.given + c.computed]}
 
 
-def bn_view(tw: Any, line: Callable[[str], Any], escape: Callable[[str], str]) -> list[dict[str, Any]]:
+def bn_view(tw: Any, line: Callable[[str], Any], escape: Callable[[str], str], batch_loss: str) -> list[dict[str, Any]]:
     """Batch normalization over one step's batch, per normalized layer: epsilon and momentum, then per neuron
     the batch mean and variance, dE/dvar and dE/dmu, and the running statistics before and after the step."""
     out = []
@@ -86,6 +86,7 @@ def bn_view(tw: Any, line: Callable[[str], Any], escape: Callable[[str], str]) -
                 "name": escape(layer.name),
                 "number": rec.layer + 1,
                 "m": len(rec.nets[0]),
+                "batch_loss": batch_loss,  # the batch's summed loss, as the notation writes it
                 "given": [line(k) for k in rec.given],
                 "neurons": [
                     {

@@ -177,7 +177,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "hyper": hyper,
         "params": params,
         "clip": clip_view(tw, line),
-        "bn": bn_view(tw, line, escape),
+        "bn": bn_view(tw, line, escape, fw.label(f"{tw.network.notation['loss']}_batch", mode)),
     }
 
 
