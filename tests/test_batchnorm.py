@@ -176,7 +176,7 @@ def test_symbolic_forms_are_sympys_derivatives():
 
 def test_every_format_shows_it(tmp_path):
     words = {
-        "text": ["Batch normalization of layer 1", "x̂_h1 =", "σ²_h1 =", "∂E_total/∂μ_h1", "running_var_h1+"],
+        "text": ["Batch normalization of layer 1", "x̂_h1 =", "σ²_h1 =", "∂E_total_batch/∂μ_h1", "running_var_h1+"],
         "md": ["Batch normalization of layer 1", r"\hat{x}", r"\sigma^{2}", "running"],
         "tex": ["Batch normalization of layer 1", r"\hat{x}", r"\sigma^{2}", r"\gamma"],
         "html": ["Batch normalization of layer 1", "<mi>&#x003B3;</mi>", "running"],
