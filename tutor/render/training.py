@@ -107,6 +107,13 @@ def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
         )
     if tr.reduction == "sum" and size > 1:
         parts.append(escape("the batch gradients summed"))
+    for li, layer in enumerate(net.layers):
+        if layer.batch_norm:
+            parts.append(
+                escape(f"batch normalization on layer {li + 1} ({layer.name}) in training mode, ")
+                + sym("eps", layer.epsilon)
+                + escape(f", momentum {layer.momentum:g}")
+            )
     parts.append(escape("biases updated" if net.update_biases else "biases not updated"))
     return "; ".join(parts)
 
@@ -221,6 +228,12 @@ def view(
     params = [
         {"name": escape(name), "value": _fmt(v, digits)} for name, v in net.parameter_values(run.W, run.b).items()
     ]
+    for layer, state in zip(net.layers, getattr(run, "bn", None) or ()):
+        if state is not None:  # batch normalization: gamma, beta and the running statistics for inference
+            for what, arr in zip(("gamma", "beta", "running_mean", "running_var"), state):
+                params += [
+                    {"name": escape(n), "value": _fmt(float(v), digits)} for n, v in zip(layer.bn_names(what), arr)
+                ]
     return {
         "title": escape(net.title),
         "description": escape(net.description),
@@ -384,6 +397,10 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
             }
         )
     params = net.parameter_values(run.W, run.b)
+    for layer, state in zip(net.layers, getattr(run, "bn", None) or ()):
+        if state is not None:
+            for what, arr in zip(("gamma", "beta", "running_mean", "running_var"), state):
+                params.update({n: float(v) for n, v in zip(layer.bn_names(what), arr)})
     doc = {
         "format": "backprop-tutor-train/1",
         "network": render.network_summary(net),
