@@ -299,3 +299,53 @@ def test_a_good_spec_of_the_same_shape_runs(tmp_path, capsys):
     path.write_text(_bad(training="batch = 3"), encoding="utf-8")
     assert main(["explain", str(path)]) == 0
     assert "Batch normalization of layer 1" in capsys.readouterr().out
+
+
+def _two_normalized_layers(**training_keys):
+    """Two batch-normalized layers (relu, tanh) before a softmax, built in Python with the same keys."""
+    import tutor
+
+    return tutor.network(
+        inputs={"names": ["x1", "x2"]},
+        layers=[
+            {
+                "neurons": ["h1", "h2", "h3"],
+                "activation": "relu",
+                "weights": np.array([[0.1, 0.4], [-0.3, 0.2], [0.5, -0.1]]),
+                "bias": 0.1,
+                "batch_norm": True,
+                "gamma": np.array([1.0, 0.7, 1.3]),
+            },
+            {
+                "neurons": ["g1", "g2"],
+                "activation": "tanh",
+                "weights": [[0.2, -0.5, 0.3], [0.6, 0.1, -0.2]],
+                "biases": [0.0, 0.1],
+                "batch_norm": True,
+                "momentum": 0.5,
+            },
+            {"neurons": ["o1", "o2"], "activation": "softmax", "weights": [[0.3, -0.2], [-0.1, 0.4]]},
+        ],
+        loss={"name": "categorical_cross_entropy"},
+        training={"learning_rate": 0.1, "optimizer": "momentum", **training_keys},
+        examples=[
+            {"inputs": x, "targets": t}
+            for x, t in [([1.0, 0.2], [1, 0]), ([-0.4, 0.8], [0, 1]), ([0.3, -0.9], [1, 0]), ([0.7, 0.5], [0, 1])]
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "keys", [{}, {"batch": 2}, {"dropout": {"rate": 0.5, "layers": [0], "seed": 3}}, {"reduction": "sum"}]
+)
+def test_two_normalized_layers_engines_agree(keys):
+    net = _two_normalized_layers(**keys)
+    assert (
+        net.layers[0].batch_norm and net.layers[1].momentum == 0.5 and net.layers[0].gamma.tolist() == [1.0, 0.7, 1.3]
+    )
+    run = training.run(net, 2, keep=lambda n: True)
+    for st in run.steps.values():
+        assert training_engines_agree(explain_training_step(net, st), st, rtol=1e-11) == []
+    if "dropout" not in keys:
+        theta, loss, grad = numeric.flat_batch_loss(net, training.batches(net)[0])
+        assert np.allclose(grad(theta), central_differences(loss, theta), rtol=1e-6, atol=1e-9)
