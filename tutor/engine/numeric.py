@@ -190,7 +190,7 @@ def batch_pass(
     R: Rounder | None = None,
     masks: Sequence[Sequence[np.ndarray | None] | None] | None = None,
     bn_params: Sequence[Any] | None = None,
-    backward: bool = True,
+    forward_only: bool = False,
 ) -> Batch:
     """Forward and backward passes of a batch through batch-normalized layers: each layer's statistics once
     every example has reached it, and on the way back dE/dvar and dE/dmu once every example has brought its
@@ -209,11 +209,11 @@ def batch_pass(
         stats[li] = batch_stats(net, nets, li, bn_params[li][0], bn_params[li][1], R)
     fws = [forward(net, W, b, x=x, t=t, R=R, masks=mk, bn=stats) for (x, t), mk in zip(data, masks)]
     back: list[BatchBack | None] = [None] * L
-    if not backward:
+    if forward_only:
         return Batch(fws, [], stats, back)
     m = len(data)
     for li in reversed(norm):
-        bws = [_backward(net, fw, W, b, R=R, bn=stats, bn_back=back, stop=li)[0] for fw in fws]
+        bws = [backward(net, fw, W, b, R=R, bn=stats, bn_back=back, stop=li)[0] for fw in fws]
         layer, st = net.layers[li], stats[li]
         inv = 1.0 / np.sqrt(st.var + layer.epsilon)
         dxh = np.array([bw.dE_dxhat[li] for bw in bws])
@@ -221,7 +221,7 @@ def batch_pass(
         dvar = R.array((dxh * (Z - st.mu)).sum(axis=0) * (-0.5) * inv**3)
         dmu = R.array((dxh * -inv).sum(axis=0) + dvar * (-2.0 * (Z - st.mu)).sum(axis=0) / m)
         back[li] = BatchBack(dvar, dmu, m)
-    bws = [_backward(net, fw, W, b, R=R, bn=stats, bn_back=back)[0] for fw in fws]
+    bws = [backward(net, fw, W, b, R=R, bn=stats, bn_back=back)[0] for fw in fws]
     return Batch(fws, bws, stats, back)
 
 
@@ -244,10 +244,6 @@ def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = N
         margins = a - a[y] + p["margin"]
         terms = R.array(np.maximum(0.0, np.delete(margins, y)))
     return terms, R(float(terms.sum()))
-
-
-def _backward(*args, **kw):
-    return backward(*args, **kw)
 
 
 def backward(
@@ -467,7 +463,7 @@ def flat_batch_loss(
 
     def loss(theta):
         W, b, bn = unpack(theta)
-        B = batch_pass(net, W, b, data, exact, bn_params=bn, backward=False)
+        B = batch_pass(net, W, b, data, exact, bn_params=bn, forward_only=True)
         return float(sum(f.loss for f in B.forwards) / m)
 
     def grad(theta):

@@ -214,7 +214,7 @@ def batch_forwards(net: Network, W, b, R: Rounder, bn=None) -> list[numeric.Forw
     out = []
     for batch in batches(net):
         data = [net.examples[k] for k in batch]
-        out.extend(numeric.batch_pass(net, W, b, data, R, bn_params=bn, backward=False).forwards)
+        out.extend(numeric.batch_pass(net, W, b, data, R, bn_params=bn, forward_only=True).forwards)
     return out
 
 
