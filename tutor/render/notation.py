@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Mapping
 
 from sympy import Symbol
@@ -181,6 +182,7 @@ def _tex_word(word: str) -> str:
     return word if len(word) == 1 else r"\mathrm{" + word + "}"
 
 
+@lru_cache(maxsize=16384)
 def tex_name(text: str, dialect: str = "latex") -> str:
     r"""A name as LaTeX math: ``w5`` -> ``w_{5}``, ``net_h1_2`` -> ``\mathrm{net}_{h1,2}``, else escaped text.
 
@@ -516,6 +518,14 @@ def _fmt_number(
     >>> _fmt_number(6.751423123e-06, 9, "text"), _fmt_number(1e-08, 6, "tex"), _fmt_number(-0.0046, 5, fixed=True)
     ('6.751·10⁻⁶', '1 \\\\cdot 10^{-8}', '-0.00460')
     """
+    # a worksheet shows the same values in its sheet, its key and its walk-through: each is written once
+    return _fmt_float(float(value), digits, scientific, fixed, given, decimals)
+
+
+@lru_cache(maxsize=65536)
+def _fmt_float(
+    value: float, digits: int | None, scientific: str | None, fixed: bool, given: bool, decimals: int | None
+) -> str:
     from ..spec.rounding import format_fixed
 
     if digits is None:
@@ -559,6 +569,17 @@ def _scientific(number: str) -> bool:
 
 
 _TEX_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, LaTeX with tokens): forms live for the process
+_TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, text with tokens)
+
+
+def _text_template(form) -> str:
+    """The form in text, printed once with a token per placeholder (see FormulaWriter._tex_from_template)."""
+    template = _TEXT_TEMPLATES.get(id(form))
+    if template is None or template[0] is not form:
+        tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
+        text = _TextFormPrinter(tokens.get).doprint(form.expr).replace("**", "^").replace("*", "·")
+        template = _TEXT_TEMPLATES[id(form)] = (form, text)
+    return template[1]
 
 
 class FormulaWriter:
@@ -586,20 +607,25 @@ class FormulaWriter:
         self.given = given  # keys of the values a spec gives (weights, inputs, targets, rates)
         self.decimals = decimals or {}  # key -> the decimals its lines need (tutor.engine.precision)
         self._printed: dict[tuple, str] = {}
+        self._shown: dict[str, str] = {}  # key -> its shown number: a value is read by many lines
+        self._labels: dict[tuple, str] = {}
 
     def number(self, value: float, given: bool = False) -> str:
         return _fmt_number(value, self.digits, self.scientific, fixed=self.fixed, given=given)
 
     def value_of(self, key: str) -> str:
         """The shown number of the quantity ``key``."""
-        return _fmt_number(
-            self.values[key],
-            self.digits,
-            self.scientific,
-            fixed=self.fixed,
-            given=key in self.given,
-            decimals=self.decimals.get(key),
-        )
+        out = self._shown.get(key)
+        if out is None:
+            out = self._shown[key] = _fmt_number(
+                self.values[key],
+                self.digits,
+                self.scientific,
+                fixed=self.fixed,
+                given=key in self.given,
+                decimals=self.decimals.get(key),
+            )
+        return out
 
     def _print(self, form, args, mode: str, substitute: bool) -> str:
         # Many quantities print the same form with the same arguments (a neuron's net input is the body
@@ -629,7 +655,6 @@ class FormulaWriter:
 
     def _print_form(self, form, args, mode: str, substitute: bool) -> str:
         mapping = dict(zip(form.placeholders, args))
-        tokens: dict[str, str] = {}
         tex = mode != "text"
 
         def names(sym):
@@ -643,12 +668,7 @@ class FormulaWriter:
                     s = r"\left(" + s + r"\right)" if tex else f"({s})"
             else:
                 s = self.label(key, mode)
-            if tex:
-                return s
-            # The str printer writes '*' for products; protect labels that contain '*' with tokens.
-            tok = f"\ue000{len(tokens)}\ue001"
-            tokens[tok] = s
-            return tok
+            return s
 
         if tex:
             out = self._tex_from_template(form, names)
@@ -656,9 +676,13 @@ class FormulaWriter:
             out = _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
             out = _TEX_SQRT.sub(r"\\sqrt{\1}", out) if substitute else out
             return _plain_parens(out) if self.notation.dialect == "latex" else out
-        out = _TextFormPrinter(names).doprint(form.expr)
-        out = out.replace("**", "^").replace("*", "·")
-        for tok, s in tokens.items():
+        # Labels may contain '*', which the str printer writes for products: they go in after printing.
+        out = _text_template(form)
+        for i, p in enumerate(form.placeholders):
+            s = names(p)
+            if s is None:
+                continue
+            tok = f"\ue000{i}\ue001"
             if "/" in s:  # a derivative raised to a power: (∂E/∂w5)^2, not ∂E/∂w5^2
                 out = out.replace(tok + "^", f"({s})^")
             out = out.replace(tok, s)
@@ -682,15 +706,29 @@ class FormulaWriter:
         return f"{op} {body}" if op else ""
 
     def label(self, key: str, mode: str = "tex") -> str:
-        return self.notation.text(key) if mode == "text" else self.notation.tex(key)
+        out = self._labels.get((key, mode))
+        if out is None:
+            out = self._labels[key, mode] = self.notation.text(key) if mode == "text" else self.notation.tex(key)
+        return out
+
+
+_ACTIVATION_FORMULAS: dict[tuple, tuple[object, tuple[str, str]]] = {}
 
 
 def activation_formulas(rule, params: Mapping[str, float] | None = None) -> tuple[str, str]:
     """An activation's formula and its derivative's, in LaTeX, printed from the rule's own SymPy forms:
     (``f(x) = ...``, ``f'(x) = ...``); the derivative is '' for one without a usable derivative."""
+    p = rule.params(params)
+    key = (id(rule), tuple(sorted(p.items())))
+    hit = _ACTIVATION_FORMULAS.get(key)
+    if hit is None or hit[0] is not rule:  # printed once a process: every variant of a worksheet shows them
+        hit = _ACTIVATION_FORMULAS[key] = (rule, _activation_formulas(rule, p))
+    return hit[1]
+
+
+def _activation_formulas(rule, p: Mapping[str, float]) -> tuple[str, str]:
     import sympy as sp
 
-    p = rule.params(params)
     x = sp.Symbol("x")
     names = {x: "x"}
     printer = _TexFormPrinter(names.get)

@@ -20,9 +20,11 @@ from .options import DEFAULT, Options
 
 _MD_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "$": "&#36;"}
 _MD_PUNCT = set("\\`*_[]{}#|~^!")
+_MD_TABLE = str.maketrans({**{c: "\\" + c for c in _MD_PUNCT}, **_MD_HTML})
 _MD_LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
 
 
+@lru_cache(maxsize=65536)
 def md_escape(text: str) -> str:
     r"""Text for a Markdown line: no HTML, no math, no emphasis, links, lists or headings of its own.
 
@@ -32,7 +34,7 @@ def md_escape(text: str) -> str:
     \- a\_b &lt;i&gt;&#36;5&lt;/i&gt; \{\{ 7\*7 \}\} 1\. x
     """
     flat = " ".join(text.split()) if "\n" in text else text.strip()
-    out = "".join(_MD_HTML.get(c) or ("\\" + c if c in _MD_PUNCT else c) for c in flat)
+    out = flat.translate(_MD_TABLE)
     return _MD_LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), out)
 
 

@@ -11,6 +11,10 @@ class TutorError(Exception):
         self.where = where
         super().__init__(f"{where}: {self.message}" if where else self.message)
 
+    def __reduce__(self):
+        # a worksheet's worker process raises it; the parent re-raises the same message and place
+        return (type(self), (self.message, self.where))
+
 
 class SpecError(TutorError):
     """A network spec (file or Python call) is malformed or out of bounds."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -113,13 +114,32 @@ def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
     path = Path(path)
     where = where or str(path)
     payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    try:
+        # a link is kept and its target written; renaming over it would turn the link into a plain file
+        path = path.resolve() if path.is_symlink() else path
+        mode = path.stat().st_mode if path.exists() else None
+    except OSError as exc:
+        raise TutorError(f"cannot write the file ({exc.strerror or exc})", where) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise TutorError("is a folder; give a file name", where)
+    if mode is not None and not stat.S_ISREG(mode):
+        # /dev/null, /dev/stdout, a FIFO: written through, since renaming over a device would replace it
+        try:
+            with open(path, "wb") as f:
+                f.write(payload)
+        except OSError as exc:
+            raise TutorError(f"cannot write the file ({exc.strerror or exc})", where) from None
+        return
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
-            os.fsync(f.fileno())
+            if mode is not None:
+                # the old file must survive a crash before the new one is on disk; a new file has nothing
+                # to lose, and a worksheet of hundreds of files would wait on the disk for each
+                os.fsync(f.fileno())
         try:
             os.chmod(tmp, 0o666 & ~_umask())
         except OSError:

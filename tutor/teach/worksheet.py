@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -73,6 +73,42 @@ def parse_blanks(text: str | None) -> tuple[str, ...]:
     return parts
 
 
+@dataclass(frozen=True)
+class Variants:
+    """Variants 1..count, from the networks of seeds seed..seed+count-1: a recipe that makes variant ``k`` on
+    its own, so that a worker process can make any of them (see ``write``). Iterating makes them in order."""
+
+    count: int
+    seed: int
+    options: randomnet.Options = randomnet.Options()
+    tolerance: Tolerance | None = None
+    blanks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_count(self.count)
+        randomnet.check_seed(self.seed)
+        if self.seed + self.count - 1 > randomnet.MAX_SEED:
+            raise TutorError(
+                f"variant {self.count} would need seed {self.seed + self.count - 1}; the largest is "
+                f"{randomnet.MAX_SEED}",
+                "--seed",
+            )
+        object.__setattr__(self, "options", self.options.validated())
+        object.__setattr__(self, "tolerance", self.tolerance or Tolerance("dp", self.options.digits))
+
+    def make(self, k: int) -> Variant:
+        """Variant ``k`` (1..count)."""
+        from ..engine.symbolic import explain_step
+
+        made = randomnet.make(self.seed + k - 1, self.options)
+        walk = explain_step(made.network)
+        every = questions(walk, self.tolerance)
+        return Variant(k, made, walk, aim(every, self.blanks, where="worksheet --blanks"), self.tolerance, tuple(every))
+
+    def __iter__(self) -> Iterator[Variant]:
+        return (self.make(k) for k in range(1, self.count + 1))
+
+
 def variants(
     count: int,
     seed: int,
@@ -82,21 +118,7 @@ def variants(
 ) -> Iterator[Variant]:
     """Variants 1..count, from the networks of seeds seed..seed+count-1; the quantities of the sections in
     ``blanks`` (all when empty) become boxes, except those that only copy a value."""
-    from ..engine.symbolic import explain_step
-
-    check_count(count)
-    randomnet.check_seed(seed)
-    if seed + count - 1 > randomnet.MAX_SEED:
-        raise TutorError(
-            f"variant {count} would need seed {seed + count - 1}; the largest is {randomnet.MAX_SEED}", "--seed"
-        )
-    options = options.validated()
-    tol = tolerance or Tolerance("dp", options.digits)
-    for k in range(count):
-        made = randomnet.make(seed + k, options)
-        walk = explain_step(made.network)
-        every = questions(walk, tol)
-        yield Variant(k + 1, made, walk, aim(every, blanks, where="worksheet --blanks"), tol, tuple(every))
+    yield from Variants(count, seed, options, tolerance, blanks)
 
 
 # -- the sheets -----------------------------------------------------------------------------------------------
@@ -125,7 +147,27 @@ def sheet(v: Variant, fmt: str, key: bool = False, count: int | None = None) -> 
     return _environment().get_template(f"worksheet/sheet.{fmt}.j2").render(**_context(v, fmt, key, count))
 
 
+# The sheet and its key share everything but the key's own lines: the last variant's shared part, per format.
+_SHARED: dict[tuple[int, str, int | None], tuple[Variant, dict[str, Any]]] = {}
+
+
 def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, Any]:
+    entry = _SHARED.get((id(v), fmt, count))
+    if entry is None or entry[0] is not v:
+        if len(_SHARED) > 8:
+            _SHARED.clear()
+        entry = _SHARED[id(v), fmt, count] = (v, _shared_context(v, fmt, count))
+    # the practice command asks (and with 's' shows) every answer: it goes on the key only
+    return {**entry[1], "key": key, "command": _code(v.quiz_command, fmt) if key else ""}
+
+
+def _code(s: str, fmt: str) -> str:
+    from ..render.notation import tex_escape
+
+    return f"`{s}`" if fmt == "md" else r"\texttt{" + tex_escape(s) + "}"
+
+
+def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     from ..render.notation import FormulaWriter, Notation, tex_escape
 
     net, walk = v.made.network, v.walk
@@ -138,17 +180,11 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
 
         def text(s: str) -> str:
             return s
-
-        def code(s: str) -> str:
-            return f"`{s}`"
     else:
         label = notation.tex
 
         def text(s: str) -> str:
             return tex_escape(s).replace("±", r"$\pm$")
-
-        def code(s: str) -> str:
-            return r"\texttt{" + tex_escape(s) + "}"
 
     def role(g) -> str:
         if g.kind == "weight":
@@ -203,11 +239,8 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
     loss_lines = [f"{label(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
     loss_lines += [f"{label(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
     return {
-        "key": key,
         "title": text(f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")),
         "seed": v.seed,
-        # the practice command asks (and with 's' shows) every answer: it goes on the key only
-        "command": code(v.quiz_command) if key else "",
         "description": text(f"A {'-'.join(map(str, net.shape))} network, one training step."),
         "diagram": "diagram.svg" if fmt == "md" else diagram.picture(layout),
         "givens": [
@@ -338,10 +371,8 @@ def write(
     so a later run may overwrite those files and removes the variant folders it no longer writes."""
     import json
 
-    from ..render import render_latex, render_markdown
     from ..spec.resources import write_file
 
-    handout = {"md": render_markdown, "tex": render_latex}
     root = Path(directory)
     if pdf:
         _pdflatex()
@@ -358,32 +389,22 @@ def write(
     def manifest(files) -> None:
         write_file(root / MANIFEST, json.dumps({"tool": "backprop-tutor worksheet", "files": files}, indent=1) + "\n")
 
+    keep = moodle is not None or gift is not None or qti is not None
     try:
         started = False
-        for v in items:
-            folder = root / f"variant-{v.number:0{width}d}"
+        for number, files, v in _made(items, formats, count, keep):
+            folder = root / f"variant-{number:0{width}d}"
             folder.mkdir(parents=True, exist_ok=True)
             if not started:  # a run that stops half-way still knows these files are its own
                 manifest(sorted(ours | set(listed)))
                 started = True
-            files = {"spec.toml": randomnet.to_toml(v.made.spec)}
-            if "md" in formats:
-                files["diagram.svg"] = diagram_svg(v)
-            for fmt in formats:
-                if fmt == "html":  # the questions as answer boxes that the page grades itself, offline
-                    files["selfcheck.html"] = self_check(v)
-                    continue
-                files[f"sheet.{fmt}"] = sheet(v, fmt, key=False, count=count)
-                files[f"key.{fmt}"] = sheet(v, fmt, key=True, count=count)
-                # the key gives each numbered box its formula, numbers and value; this is the step's handout
-                files[f"walkthrough.{fmt}"] = handout[fmt](v.walk)
             for name, content in files.items():
                 write_file(folder / name, content)
                 written.append(folder / name)
-            if moodle is not None or gift is not None or qti is not None:
+            if keep:
                 kept.append(v)
             if progress is not None:
-                progress(v.number)
+                progress(number)
         if moodle is not None:
             from .moodle import moodle_xml
 
@@ -417,6 +438,72 @@ def write(
             pass  # the user put something of their own there: keep it
     manifest(listed)
     return written
+
+
+def files(v: Variant, formats: Iterable[str], count: int | None) -> dict[str, str]:
+    """The files of one variant's folder, by name."""
+    from ..render import render_latex, render_markdown
+
+    handout = {"md": render_markdown, "tex": render_latex}
+    out = {"spec.toml": randomnet.to_toml(v.made.spec)}
+    if "md" in formats:
+        out["diagram.svg"] = diagram_svg(v)
+    for fmt in formats:
+        if fmt == "html":  # the questions as answer boxes that the page grades itself, offline
+            out["selfcheck.html"] = self_check(v)
+            continue
+        out[f"sheet.{fmt}"] = sheet(v, fmt, key=False, count=count)
+        out[f"key.{fmt}"] = sheet(v, fmt, key=True, count=count)
+        # the key gives each numbered box its formula, numbers and value; this is the step's handout
+        out[f"walkthrough.{fmt}"] = handout[fmt](v.walk)
+    return out
+
+
+# From this many variants on, worker processes make them side by side (forked: they start with every module the
+# parent has imported, so a worker costs no import); the files are the same bytes in the same order either way.
+PARALLEL_FROM = 16
+
+
+def workers() -> int:
+    """How many processes make variants: the cores this process may use, at most 4; 1 where fork is missing."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _made(
+    items: Iterable[Variant], formats: tuple[str, ...], count: int, keep: bool
+) -> Iterator[tuple[int, dict[str, str], Variant | None]]:
+    """(number, files, the variant where ``keep``) for every variant, in order. The LMS exports need the
+    variants themselves, which stay in this process."""
+    n = workers()
+    if isinstance(items, Variants) and not keep and n > 1 and items.count >= PARALLEL_FROM:
+        import multiprocessing
+        import signal
+
+        pool = multiprocessing.get_context("fork").Pool(
+            n, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+        )
+        try:
+            work = partial(_variant_files, items, formats, count)
+            yield from pool.imap(work, range(1, items.count + 1), chunksize=max(1, min(8, items.count // (4 * n))))
+            pool.close()
+        finally:
+            pool.terminate()  # Ctrl-C here (the workers ignore it) or an error: no worker outlives the run
+            pool.join()
+        return
+    for v in items:
+        yield v.number, files(v, formats, count), v if keep else None
+
+
+def _variant_files(items: Variants, formats: tuple[str, ...], count: int, k: int) -> tuple[int, dict[str, str], None]:
+    return k, files(items.make(k), formats, count), None
 
 
 def self_check(v: Variant) -> str:
