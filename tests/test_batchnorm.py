@@ -349,3 +349,13 @@ def test_two_normalized_layers_engines_agree(keys):
     if "dropout" not in keys:
         theta, loss, grad = numeric.flat_batch_loss(net, training.batches(net)[0])
         assert np.allclose(grad(theta), central_differences(loss, theta), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", list(SPECS))
+def test_the_tutors_gradient_check_covers_gamma_and_beta(case):
+    from tutor.engine.gradcheck import batch_gradient_check
+
+    report = batch_gradient_check(load(SPECS[case]))
+    assert report.ok, [(r.param, r.symbolic, r.numeric, r.finite_difference) for r in report.rows]
+    names = [r.param for r in report.rows]
+    assert "gamma_h1" in names and "beta_h2" in names and len(names) == load(SPECS[case]).parameter_count

@@ -140,6 +140,42 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     return Report(rows, eps, notes=notes, engine_floor=ENGINE_FLOOR * gradient_scale(exact), loss=float(loss(theta)))
 
 
+def batch_gradient_check(net: Network, eps: float = 1e-6) -> Report:
+    """``gradient_check`` for a network with batch normalization, over its first batch in exact arithmetic: the
+    gradient of the batch's mean loss with respect to every weight, bias, gamma and beta from the symbolic
+    walk of the first training step, from the numeric batch pass, and from central differences."""
+    from .steps import flat_walk
+    from .symbolic import explain_training_step
+    from .training import batches, run
+
+    exact = net.with_conventions(rounding="exact")
+    first = batches(exact)[0]
+    step = run(exact, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+    values = flat_walk(explain_training_step(exact, step)).values()
+    E, m = net.notation["loss"], len(first)
+    theta, loss, grad = numeric.flat_batch_loss(exact, first)
+    fd = central_differences(loss, theta, eps)
+    ng = grad(theta)
+    labels = []
+    for layer in exact.layers:
+        labels += [w for row in layer.weight_labels for w in row]
+        labels += list(layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels)
+        if layer.batch_norm:
+            labels += list(layer.bn_names("gamma")) + list(layer.bn_names("beta"))
+
+    def symbolic(label: str) -> float:
+        key = f"d{E}/d{label}"
+        if key in values:  # the batch mean the update uses
+            return values[key]
+        # a bias that is not updated has no mean in the step: the mean of the examples' gradients
+        return sum(values[f"{key}[e{k + 1}]"] for k in range(m)) / m
+
+    rows = [Row(lab, symbolic(lab), float(n), float(f)) for lab, n, f in zip(labels, ng, fd)]
+    return Report(
+        rows, eps, notes=["over the first batch, in exact arithmetic"], engine_floor=1e-15, loss=float(loss(theta))
+    )
+
+
 ENGINE_FLOOR = 1e-12  # relative to the gradient scale: float64 rounding of sums of terms that size, with room
 
 
