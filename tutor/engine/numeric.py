@@ -88,7 +88,7 @@ def forward(
 ) -> Forward:
     """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l) (times the dropout mask), then the loss.
 
-    A batch-normalized layer reads its batch's statistics from ``bn`` (``forward_batch`` computes them):
+    A batch-normalized layer reads its batch's statistics from ``bn`` (``batch_pass`` computes them):
     xhat = (net - mu)/sqrt(var + eps), y = gamma xhat + beta, a = f(y). ``stop``: only up to that layer's
     net inputs (what the statistics of the batch are computed from)."""
     R = R or rounder_for(net)
@@ -106,7 +106,7 @@ def forward(
         if layer.batch_norm:
             st = bn[li] if bn is not None else None
             if st is None:
-                raise ComputeError(f"layers[{li}] normalizes over a batch: compute it with forward_batch")
+                raise ComputeError(f"layers[{li}] normalizes over a batch: compute it with batch_pass")
             xh = R.array((z - st.mu) / np.sqrt(st.var + layer.epsilon))
             f_in = R.array(st.gamma * xh + st.beta)
             xhats.append(xh)
