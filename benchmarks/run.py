@@ -169,6 +169,47 @@ def plain_numpy_loop(net, steps: int) -> float:
     return time.perf_counter() - start
 
 
+# explain mazur in one fresh process, phase by phase: what the time above the floor is spent on
+PHASES = """
+import sys, time
+T = time.perf_counter
+t0 = T()
+import sympy, numpy, jinja2
+t1 = T()
+from tutor import render
+from tutor.engine.gradcheck import gradient_check
+from tutor.engine.symbolic import explain_step
+from tutor.spec import load
+import tutor.cli
+t2 = T()
+sympy.Symbol("x") + 1
+t3 = T()
+net = load("mazur")
+walk = explain_step(net)
+check = gradient_check(net, walk=walk)
+t4 = T()
+render.render_markdown(walk, check=check, options=render.Options())
+t5 = T()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+"""
+PHASE_NAMES = (
+    "floor's imports",
+    "the tutor's imports",
+    "SymPy's first sum",
+    "the step (SymPy, NumPy, check)",
+    "Markdown",
+)
+
+
+def explain_phases(repeat: int, cwd: Path) -> list[float]:
+    """Medians, in seconds, of each phase of PHASES over ``repeat`` fresh processes."""
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([PY, "-c", PHASES], cwd=cwd, env=ENV, capture_output=True, text=True, check=True)
+        runs.append([float(x) for x in out.stdout.split()])
+    return [statistics.median(r[i] for r in runs) for i in range(len(PHASE_NAMES))]
+
+
 def per_step(repeat: int) -> list[tuple[str, float, float, float]]:
     """(network, tutor µs a step, plain float loop µs, plain NumPy loop µs), medians of ``repeat`` runs."""
     from tutor.engine import training
@@ -310,6 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             f"explain (Markdown) time ~ parameters^{slope:.2f} over {counts[0]}..{counts[-1]} parameters "
             f"({'sub-linear' if slope < 1 else 'NOT sub-linear'}); the part above the floor ~ parameters^{slope_above:.2f}"
         )
+        print()
+        print("explain mazur in one process, milliseconds (medians of fresh processes)")
+        for name, t in zip(PHASE_NAMES, explain_phases(repeat, work)):
+            print(f"  {name:<34} {1e3 * t:>7.1f}")
         print()
         print("training, microseconds a step (medians; the same network and steps in each column)")
         print(f"{'network':<40} {'tutor':>9} {'float loop':>11} {'NumPy loop':>11}  target")

@@ -350,8 +350,8 @@ def test_from_torch_linear_without_bias_has_no_bias():
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)),
-            "from_torch(): layer 1 (BatchNorm1d(2)) is in training mode: the tutor reads batch normalization with "
-            "its running statistics; call model.eval() first",
+            # in training mode it normalizes over a batch (a batch_norm layer): one example is not a batch
+            "from_torch(): x: a BatchNorm1d in training mode normalizes over a batch",
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Dropout(0.5)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -149,6 +149,42 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     return Report(rows, eps, notes=notes, engine_floor=ENGINE_FLOOR * gradient_scale(exact), loss=float(loss(theta)))
 
 
+def batch_gradient_check(net: Network, eps: float = 1e-6) -> Report:
+    """``gradient_check`` for a network with batch normalization, over its first batch in exact arithmetic: the
+    gradient of the batch's mean loss with respect to every weight, bias, gamma and beta from the symbolic
+    walk of the first training step, from the numeric batch pass, and from central differences."""
+    from .steps import flat_walk
+    from .symbolic import explain_training_step
+    from .training import batches, run
+
+    exact = net.with_conventions(rounding="exact")
+    first = batches(exact)[0]
+    step = run(exact, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+    values = flat_walk(explain_training_step(exact, step)).values()
+    E, m = net.notation["loss"], len(first)
+    theta, loss, grad = numeric.flat_batch_loss(exact, first)
+    fd = central_differences(loss, theta, eps)
+    ng = grad(theta)
+    labels = []
+    for layer in exact.layers:
+        labels += [w for row in layer.weight_labels for w in row]
+        labels += list(layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels)
+        if layer.batch_norm:
+            labels += list(layer.bn_names("gamma")) + list(layer.bn_names("beta"))
+
+    def symbolic(label: str) -> float:
+        key = f"d{E}/d{label}"
+        if key in values:  # the batch mean the update uses
+            return values[key]
+        # a bias that is not updated has no mean in the step: the mean of the examples' gradients
+        return sum(values[f"{key}[e{k + 1}]"] for k in range(m)) / m
+
+    rows = [Row(lab, symbolic(lab), float(n), float(f)) for lab, n, f in zip(labels, ng, fd)]
+    return Report(
+        rows, eps, notes=["over the first batch, in exact arithmetic"], engine_floor=1e-15, loss=float(loss(theta))
+    )
+
+
 ENGINE_FLOOR = 1e-12  # relative to the gradient scale: float64 rounding of sums of terms that size, with room
 
 
@@ -177,17 +213,24 @@ def _params_in_flat_order(walk: Walkthrough):
     return out
 
 
-def numeric_values(walk: Walkthrough) -> dict[str, float]:
-    """The numeric engine's value for every key of the walk-through that it also computes."""
+def numeric_values(walk: Walkthrough, recorded: Any = None) -> dict[str, float]:
+    """The numeric engine's value for every key of the walk-through that it also computes.
+
+    ``recorded``: an example's (forward, backward) from a numeric batch pass (batch normalization couples
+    the examples of a batch, so one example's walk is compared with its part of the batch's passes)."""
     net = walk.network
     masks = None
     if any(n.mask for row in walk.forward for n in row):
         scale = walk.value("dropout_scale")
         masks = [np.array([walk.value(n.mask) * scale for n in row]) if row[0].mask else None for row in walk.forward]
     R = numeric.rounder_for(net)
-    fw = numeric.forward(net, R=R, masks=masks)
-    bw, new_W, new_b = numeric.backward(net, fw, R=R)
-    after = numeric.forward(net, new_W, new_b, R=R)
+    if recorded is not None:
+        fw, bw = recorded
+        new_W, new_b, after = None, None, None
+    else:
+        fw = numeric.forward(net, R=R, masks=masks)
+        bw, new_W, new_b = numeric.backward(net, fw, R=R)
+        after = numeric.forward(net, new_W, new_b, R=R)
     out: dict[str, float] = {}
     for li, row in enumerate(walk.forward):
         for j, n in enumerate(row):
@@ -195,6 +238,9 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
             out[n.out] = fw.outs[li][j]
             if n.kept:
                 out[n.kept] = fw.kept[li][j]
+            if n.xhat:
+                out[n.xhat] = fw.xhat[li][j]
+                out[n.y] = fw.ys[li][j]
     for k, t in enumerate(walk.loss_terms):
         out[t] = fw.terms[k]
     out[walk.loss] = fw.loss
@@ -207,6 +253,10 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
                 out[nb.dE_dkept] = bw.dE_dkept[li][j]
             if nb.dout_dnet:
                 out[nb.dout_dnet] = bw.dout_dnet[li][j]
+            if nb.dE_dy:
+                out[nb.dout_dy] = bw.dout_dnet[li][j]  # f'(y), kept where f'(net) is without normalization
+                out[nb.dE_dy] = bw.dE_dy[li][j]
+                out[nb.dE_dxhat] = bw.dE_dxhat[li][j]
             if nb.contributions:
                 # downstream neuron k's contribution is row k (a layer without weights: only k = j reads
                 # this output); the skips' contributions after them are not in that matrix
@@ -223,13 +273,16 @@ def numeric_values(walk: Walkthrough) -> dict[str, float]:
             out[p.gradient] = bw.grad_W[li][j, i]
             if p.update:
                 out[p.update] = new_W[li][j, i]
+        elif p.kind in ("gamma", "beta"):  # this example's share: dE/dy * xhat, dE/dy
+            j = net.layers[li].neurons.index(p.neuron)
+            out[p.gradient] = bw.dE_dy[li][j] * (fw.xhat[li][j] if p.kind == "gamma" else 1.0)
         else:
             layer = net.layers[li]
             j = 0 if layer.shared_bias else layer.neurons.index(p.neuron)
             out[p.gradient] = bw.grad_b[li][j]
             if p.update:
                 out[p.update] = new_b[li][j]
-    if walk.loss_after:
+    if walk.loss_after and after is not None:
         out[walk.loss_after] = after.loss
     if net.layers[0].weightless and walk.input_gradients:
         out.update(zip(walk.input_gradients, input_gradient(net, fw, bw)))
@@ -269,9 +322,28 @@ def training_values(tw, step) -> dict[str, float]:
     if tw.reg_loss:
         out[tw.reg_loss] = step.reg_loss
         out[tw.loss] = step.loss
+    for rec in getattr(tw, "batch_norm", ()):
+        bn = step.bn[rec.layer]
+        for j in range(len(rec.neurons)):
+            for key, arr in zip(rec.stats[j] + rec.grads[j], (bn.stats.mu, bn.stats.var, bn.back.dvar, bn.back.dmu)):
+                out[key] = arr[j]
+            out[rec.running[j][2]] = bn.new_running_mean[j]
+            out[rec.running[j][3]] = bn.new_running_var[j]
     for p in tw.params:
         li = p.layer
         layer = net.layers[li]
+        if p.kind in ("gamma", "beta"):
+            j = layer.bn_names(p.kind).index(p.label)
+            pos = (j,)
+            g = step.bn[li].grad_gamma if p.kind == "gamma" else step.bn[li].grad_beta
+            if p.mean not in p.per_example:
+                out[p.mean] = g[j]
+            lines = step.lines[(p.kind, li)]
+            for key in p.lines:
+                q = tw.quantities[key]
+                name = "w+" if q.kind == "update" else tw.labels[key].num
+                out[key] = lines[name][pos]
+            continue
         if p.kind == "weight":
             j = next(j for j, row in enumerate(layer.weight_labels) if p.label in row)
             pos: tuple = (j, layer.weight_labels[j].index(p.label))
@@ -295,6 +367,10 @@ def training_values(tw, step) -> dict[str, float]:
 def training_engines_agree(tw, step, rtol: float = 1e-9) -> list[tuple[str, float, float]]:
     """Where the symbolic walk-through of a training step and the numeric run disagree (empty: they agree)."""
     bad = []
-    for w in tw.examples:
-        bad += [(f"example: {k}", a, b) for k, a, b in engines_agree(w, rtol)]
+    for k, w in enumerate(tw.examples):
+        recorded = None
+        if tw.network.has_batch_norm:
+            recorded = (step.examples[k].forward, step.examples[k].backward)
+        found = _disagreements(w.values(), numeric_values(w, recorded), w.conventions, rtol)
+        bad += [(f"example: {key}", a, b) for key, a, b in found]
     return bad + _disagreements(tw.values(), training_values(tw, step), tw.conventions, rtol)

@@ -6,8 +6,9 @@ symbolic engine rounds it, so the two engines can be compared quantity by quanti
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -27,6 +28,8 @@ class Forward:
     masks: list[np.ndarray | None] | None = None  # dropout: mask * scale per layer (None: no dropout)
     kept: list[np.ndarray] | None = None  # the outputs after dropout (what the next layer reads)
     acts: list[np.ndarray] | None = None  # f(net) per layer: the output before a skip connection adds to it
+    xhat: list[np.ndarray | None] | None = None  # batch normalization: (net - mu)/sqrt(var + eps) per layer
+    ys: list[np.ndarray | None] | None = None  # batch normalization: gamma * xhat + beta, what f is applied to
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Backward:
     grad_W: list[np.ndarray]  # BP4
     grad_b: list[np.ndarray]  # BP3: one entry per bias parameter (length 1 when shared)
     used_W: list[np.ndarray | None]  # the downstream weights each hidden layer's deltas were computed with
+    dE_dy: list[np.ndarray | None] | None = None  # batch normalization: dE/dy = dE/dout * f'(y)
+    dE_dxhat: list[np.ndarray | None] | None = None  # dE/dxhat = dE/dy * gamma; the delta is then dE/dx
 
 
 @dataclass(frozen=True)
@@ -78,25 +83,155 @@ def forward(
     R: Rounder | None = None,
     t: np.ndarray | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
+    bn: Sequence[BatchStats | None] | None = None,
+    stop: int | None = None,
 ) -> Forward:
-    """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l) (times the dropout mask), then the loss."""
+    """Forward pass: net^l = W^l a^(l-1) + b^l, a^l = f(net^l) (times the dropout mask), then the loss.
+
+    A batch-normalized layer reads its batch's statistics from ``bn`` (``batch_pass`` computes them):
+    xhat = (net - mu)/sqrt(var + eps), y = gamma xhat + beta, a = f(y). ``stop``: only up to that layer's
+    net inputs (what the statistics of the batch are computed from)."""
     R = R or rounder_for(net)
     W, b = _weights(net, W, b)
     x = net.inputs if x is None else x
     t = net.targets if t is None else t
     a = x
-    nets, outs, kept, acts = [], [], [], []
+    nets, outs, kept, acts, xhats, ys = [], [], [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
         z = R.array(a.copy()) if layer.weightless else R.array(Wl @ a + bl)  # weightless: net_j = a_j
-        act = R.array(layer.rule.np_f(z, layer.activation_params))
-        out = act if layer.skip is None else R.array(act + kept[layer.skip])
         nets.append(z)
+        if li == stop:
+            return Forward(nets, outs, np.array([]), math.nan, x, t)
+        f_in = z
+        if layer.batch_norm:
+            st = bn[li] if bn is not None else None
+            if st is None:
+                raise ComputeError(f"layers[{li}] normalizes over a batch: compute it with batch_pass")
+            xh = R.array((z - st.mu) / np.sqrt(st.var + layer.epsilon))
+            f_in = R.array(st.gamma * xh + st.beta)
+            xhats.append(xh)
+            ys.append(f_in)
+        else:
+            xhats.append(None)
+            ys.append(None)
+        act = R.array(layer.rule.np_f(f_in, layer.activation_params))
+        out = act if layer.skip is None else R.array(act + kept[layer.skip])
         acts.append(act)
         outs.append(out)
         a = out if masks is None or masks[li] is None else R.array(out * masks[li])
         kept.append(a)
     terms, loss = loss_terms(net, outs[-1], R, t)
-    return Forward(nets, outs, terms, loss, x, t, list(masks) if masks is not None else None, kept, acts)
+    has_bn = bn is not None
+    return Forward(
+        nets,
+        outs,
+        terms,
+        loss,
+        x,
+        t,
+        list(masks) if masks is not None else None,
+        kept,
+        acts,
+        xhats if has_bn else None,
+        ys if has_bn else None,
+    )
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """One batch-normalized layer over a batch: the batch mean and (biased) variance of its net inputs, and the
+    gamma and beta it scales and shifts with."""
+
+    mu: np.ndarray
+    var: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+
+
+@dataclass(frozen=True)
+class BatchBack:
+    """The batch's part of batch normalization's backward pass (for the batch's summed loss): dE/dvar, dE/dmu."""
+
+    dvar: np.ndarray
+    dmu: np.ndarray
+    m: int  # the examples in the batch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Forward and backward passes of every example of a batch through a network with batch normalization."""
+
+    forwards: list[Forward]
+    backwards: list[Backward]
+    stats: list[BatchStats | None]
+    back: list[BatchBack | None]
+
+    def grad_gamma(self, li: int) -> np.ndarray:
+        """dE/dgamma of the batch's summed loss: the sum over examples of dE/dy * xhat."""
+        return np.sum([bw.dE_dy[li] * fw.xhat[li] for fw, bw in zip(self.forwards, self.backwards)], axis=0)
+
+    def grad_beta(self, li: int) -> np.ndarray:
+        return np.sum([bw.dE_dy[li] for bw in self.backwards], axis=0)
+
+
+def batch_stats(net: Network, nets: list[np.ndarray], li: int, gamma, beta, R: Rounder) -> BatchStats:
+    """mu = (1/m) sum net, var = (1/m) sum (net - mu)^2 (biased, as in training), over the batch."""
+    Z = np.array(nets)
+    mu = R.array(Z.mean(axis=0))
+    var = R.array(((Z - mu) ** 2).mean(axis=0))
+    return BatchStats(mu, var, np.asarray(gamma, dtype=float), np.asarray(beta, dtype=float))
+
+
+def batch_pass(
+    net: Network,
+    W,
+    b,
+    data: Sequence[tuple[np.ndarray, np.ndarray]],
+    R: Rounder | None = None,
+    masks: Sequence[Sequence[np.ndarray | None] | None] | None = None,
+    bn_params: Sequence[Any] | None = None,
+    forward_only: bool = False,
+) -> Batch:
+    """Forward and backward passes of a batch through batch-normalized layers: each layer's statistics once
+    every example has reached it, and on the way back dE/dvar and dE/dmu once every example has brought its
+    dE/dxhat (the per-layer order of Ioffe and Szegedy's algorithm)."""
+    R = R or rounder_for(net)
+    W, b = _weights(net, W, b)
+    masks = masks if masks is not None else [None] * len(data)
+    bn_params = bn_params if bn_params is not None else net.bn_state()
+    L = len(net.layers)
+    stats: list[BatchStats | None] = [None] * L
+    norm = [li for li, l in enumerate(net.layers) if l.batch_norm]
+    for li in norm:
+        nets = [
+            forward(net, W, b, x=x, t=t, R=R, masks=mk, bn=stats, stop=li).nets[li] for (x, t), mk in zip(data, masks)
+        ]
+        stats[li] = batch_stats(net, nets, li, bn_params[li][0], bn_params[li][1], R)
+    fws = [forward(net, W, b, x=x, t=t, R=R, masks=mk, bn=stats) for (x, t), mk in zip(data, masks)]
+    back: list[BatchBack | None] = [None] * L
+    if forward_only:
+        return Batch(fws, [], stats, back)
+    m = len(data)
+    for li in reversed(norm):
+        bws = [backward(net, fw, W, b, R=R, bn=stats, bn_back=back, stop=li)[0] for fw in fws]
+        layer, st = net.layers[li], stats[li]
+        inv = 1.0 / np.sqrt(st.var + layer.epsilon)
+        dxh = np.array([bw.dE_dxhat[li] for bw in bws])
+        Z = np.array([fw.nets[li] for fw in fws])
+        dvar = R.array((dxh * (Z - st.mu)).sum(axis=0) * (-0.5) * inv**3)
+        dmu = R.array((dxh * -inv).sum(axis=0) + dvar * (-2.0 * (Z - st.mu)).sum(axis=0) / m)
+        back[li] = BatchBack(dvar, dmu, m)
+    bws = [backward(net, fw, W, b, R=R, bn=stats, bn_back=back)[0] for fw in fws]
+    return Batch(fws, bws, stats, back)
+
+
+def running_stats(layer, st: BatchStats, m: int, R: Rounder) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's running statistics after a training step: (1 - momentum) running + momentum batch, with the
+    batch's unbiased variance var * m/(m - 1) for running_var."""
+    k = layer.momentum
+    mean = R.array((1 - k) * layer.running_mean + k * st.mu)
+    var = R.array((1 - k) * layer.running_var + k * st.var * m / (m - 1))
+    return mean, var
 
 
 def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -112,7 +247,15 @@ def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = N
 
 
 def backward(
-    net: Network, fw: Forward, W=None, b=None, R: Rounder | None = None, updated_first: bool | None = None
+    net: Network,
+    fw: Forward,
+    W=None,
+    b=None,
+    R: Rounder | None = None,
+    updated_first: bool | None = None,
+    bn: Sequence[BatchStats | None] | None = None,
+    bn_back: Sequence[BatchBack | None] | None = None,
+    stop: int | None = None,
 ) -> tuple[Backward, list[np.ndarray], list[np.ndarray]]:
     """Backward pass and update. Returns the record and the new weights and biases.
 
@@ -145,6 +288,8 @@ def backward(
     gW: list = [None] * L
     gb: list = [None] * L
     used: list = [None] * L
+    dys: list = [None] * L
+    dxhs: list = [None] * L
     new_W = [w.copy() for w in W]
     new_b = [v.copy() for v in b]
     for li in range(L - 1, -1, -1):
@@ -177,6 +322,19 @@ def backward(
             # As printed, the delta is the sum of the rounded products the walk-through shows.
             d = R.array(g @ J) if not R.exact else (g - g @ a) * a
             gw = R.array(np.outer(d, a_in)) if not layer.weightless else np.zeros((layer.size, 0))
+        elif layer.batch_norm:
+            # out = f(y), y = gamma xhat + beta, xhat = (net - mu)/sqrt(var + eps): dE/dy, dE/dxhat, and
+            # dE/dnet from the batch's dE/dvar and dE/dmu (every example's net enters mu and var)
+            st = bn[li]
+            s = R.array(layer.rule.np_df(fw.ys[li], fw.acts[li], layer.activation_params))
+            dout_dnet[li] = s
+            dys[li] = R.array(g * s)
+            dxhs[li] = R.array(dys[li] * st.gamma)
+            if li == stop:
+                break
+            bb = bn_back[li]
+            d = R.array(dxhs[li] / np.sqrt(st.var + layer.epsilon) + bb.dvar * 2.0 * (z - st.mu) / bb.m + bb.dmu / bb.m)
+            gw = R.array(d[:, None] * a_in[None, :])
         else:
             f_a = a if fw.acts is None else fw.acts[li]  # the derivative is f's, without the skip's term
             s = R.array(layer.rule.np_df(z, f_a, layer.activation_params))
@@ -194,7 +352,8 @@ def backward(
         if net.update_biases and layer.has_bias:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
             new_b[li] = np.full(layer.size, nb[0]) if layer.shared_bias else nb
-    return Backward(dE_dout, dE_dkept, dout_dnet, jacs, contribs, deltas, gW, gb, used), new_W, new_b
+    bw = Backward(dE_dout, dE_dkept, dout_dnet, jacs, contribs, deltas, gW, gb, used, dys, dxhs)
+    return bw, new_W, new_b
 
 
 def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarray:
@@ -276,5 +435,57 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
         fw = forward(net, W, b, R=exact)
         bw, _, _ = backward(net, fw, W, b, R=exact, updated_first=False)
         return np.concatenate([np.concatenate([gw.ravel(), gb]) for gw, gb in zip(bw.grad_W, bw.grad_b)])
+
+    return theta0, loss, grad
+
+
+def flat_batch_loss(
+    net: Network, batch: Sequence[int] | None = None
+) -> tuple[np.ndarray, Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]:
+    """``flat_loss`` for a batch through batch-normalized layers: the parameters (each layer's weights, biases,
+    then gamma and beta) as one vector, the batch's mean loss in exact arithmetic, and its gradient by the
+    batch pass, for the gradient checker's central differences."""
+    exact = Rounder(None)
+    batch = list(range(len(net.examples))) if batch is None else list(batch)
+    data = [net.examples[k] for k in batch]
+    m = len(data)
+    base = net.bn_state()
+    parts = []
+    for l, s in zip(net.layers, base):
+        parts += [l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]
+        if s is not None:
+            parts += [s[0], s[1]]
+    theta0 = np.concatenate(parts)
+
+    def unpack(theta):
+        W, b, bn, pos = [], [], [], 0
+        for l, s in zip(net.layers, base):
+            n = l.weights.size
+            W.append(theta[pos : pos + n].reshape(l.weights.shape))
+            pos += n
+            nb = 1 if l.shared_bias else l.size
+            b.append(np.full(l.size, theta[pos]) if l.shared_bias else theta[pos : pos + nb].copy())
+            pos += nb
+            if s is None:
+                bn.append(None)
+                continue
+            bn.append((theta[pos : pos + l.size].copy(), theta[pos + l.size : pos + 2 * l.size].copy(), s[2], s[3]))
+            pos += 2 * l.size
+        return W, b, bn
+
+    def loss(theta):
+        W, b, bn = unpack(theta)
+        B = batch_pass(net, W, b, data, exact, bn_params=bn, forward_only=True)
+        return float(sum(f.loss for f in B.forwards) / m)
+
+    def grad(theta):
+        W, b, bn = unpack(theta)
+        B = batch_pass(net, W, b, data, exact, bn_params=bn)
+        out = []
+        for li, l in enumerate(net.layers):
+            out += [sum(bw.grad_W[li] for bw in B.backwards).ravel() / m, sum(bw.grad_b[li] for bw in B.backwards) / m]
+            if l.batch_norm:
+                out += [B.grad_gamma(li) / m, B.grad_beta(li) / m]
+        return np.concatenate(out)
 
     return theta0, loss, grad

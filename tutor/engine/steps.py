@@ -72,6 +72,8 @@ class NeuronForward:
     out: str  # key of its output
     kept: str = ""  # with dropout: the output times its mask (what the next layer reads)
     mask: str = ""  # with dropout: the key of its mask entry (0 dropped, 1 kept)
+    xhat: str = ""  # with batch normalization: (net - mu)/sqrt(var + eps), then y = gamma xhat + beta, out = f(y)
+    y: str = ""
 
     @property
     def read(self) -> str:
@@ -94,6 +96,12 @@ class NeuronBackward:
     jacobian: list[str] = field(default_factory=list)  # softmax: dE/dout_k * dout_k/dnet_j terms
     delta: str = ""
     simplified: str = ""  # softmax + cross-entropy: out - target
+    # batch normalization: dout/dy = f'(y), dE/dy, dy/dxhat = gamma, dE/dxhat; the delta is then dE/dnet
+    # through xhat, the batch's variance and its mean
+    dout_dy: str = ""
+    dE_dy: str = ""
+    dy_dxhat: str = ""
+    dE_dxhat: str = ""
 
 
 @dataclass
@@ -102,7 +110,7 @@ class ParamStep:
 
     label: str  # the parameter's key
     layer: int
-    kind: str  # "weight" | "bias"
+    kind: str  # "weight" | "bias" | "gamma" | "beta" (batch normalization's scale and shift)
     neuron: str
     source: str  # the input or neuron it comes from ("1" for a bias)
     factors: list[str]  # keys of the factors multiplied (for a shared bias: one chain per neuron)
@@ -201,6 +209,22 @@ class ClipRecord:
 
 
 @dataclass
+class BatchNormLayer:
+    """Batch normalization of one layer over a step's batch: per neuron, the batch mean and variance (from
+    the examples' net inputs), dE/dvar and dE/dmu (from the examples' dE/dxhat), and the running statistics
+    before and after the step. Every example's xhat, y and dE/dx are in that example's walk-through."""
+
+    layer: int
+    neurons: list[str]
+    given: list[str]  # epsilon and momentum
+    nets: list[list[str]]  # per neuron: the examples' net inputs (keys of the step's copies)
+    stats: list[list[str]]  # per neuron: mu, var
+    dxhat: list[list[str]]  # per neuron: the examples' dE/dxhat
+    grads: list[list[str]]  # per neuron: dE/dvar, dE/dmu
+    running: list[list[str]]  # per neuron: running_mean, running_var before, then after
+
+
+@dataclass
 class TrainingWalk:
     """One training step over a batch: each example's walk-through, then the mean, regularization and update."""
 
@@ -219,6 +243,7 @@ class TrainingWalk:
     lr: str
     hyper: list[str]  # keys of the optimizer's hyperparameters and of t
     clip: ClipRecord | None = None
+    batch_norm: list[BatchNormLayer] = field(default_factory=list)
 
     def value(self, key: str) -> float:
         return _value(self.quantities, key)
@@ -241,7 +266,7 @@ def _value(quantities, key: str) -> float:
 
 
 # Quantities every example of a batch shares (the parameters, the learning rate): they keep their names.
-SHARED_KINDS = ("param", "rate")
+SHARED_KINDS = ("param", "rate", "batch")  # "batch": batch normalization's statistics and dE/dvar, dE/dmu
 
 
 def example_key(key: str, position: int, batch_size: int) -> str:
@@ -295,6 +320,8 @@ def flat_walk(tw: TrainingWalk) -> Walkthrough:
                         out=r(n.out),
                         kept=r(n.kept) if n.kept else "",
                         mask=r(n.mask) if n.mask else "",
+                        xhat=r(n.xhat) if n.xhat else "",
+                        y=r(n.y) if n.y else "",
                     )
                     for n in row
                 ]

@@ -16,11 +16,12 @@ import numpy as np
 import sympy as sp
 
 from ..spec import rules
-from ..spec.errors import ComputeError, GradientError, SpecError
+from ..spec.errors import ComputeError, GradientError, SpecError, TutorError
 from ..spec.network import Network
 from ..spec.rounding import Rounder
 from .numeric import rounder_for
 from .steps import (
+    BatchNormLayer,
     Form,
     InitLayer,
     Label,
@@ -238,14 +239,147 @@ def difference_form() -> Form:
     return _form(sp.Add(a, sp.Mul(sp.Integer(-1), b, evaluate=False), evaluate=False), 2, fn=operator.sub)
 
 
+# -- batch normalization (seed 002: Ioffe and Szegedy's mini-batch algorithm), derived once per kind ---------
+
+
+def _bn_symbols(m: int):
+    """The batch's net inputs x_1..x_m and the symbols mu, var, eps, gamma, beta of one neuron."""
+    xs = sp.symbols(f"x1:{m + 1}")
+    mu, var, eps, gamma, beta = sp.symbols("mu var eps gamma beta")
+    return xs, mu, var, eps, gamma, beta
+
+
+def _bn_xhat(x, mu, var, eps):
+    return (x - mu) / sp.sqrt(var + eps)
+
+
+def _bn_var(xs, mu):
+    return sp.Rational(1, len(xs)) * sp.Add(*[(x - mu) ** 2 for x in xs])
+
+
+@lru_cache(maxsize=None)
+def bn_var_form(m: int) -> Form:
+    """sigma^2 = (1/m) sum (x_k - mu)^2 over the batch (biased, as in training), args (x_1..x_m, mu)."""
+    P = placeholders(m + 1)
+    dev = [sp.Pow(sp.Add(x, sp.Mul(-1, P[m], evaluate=False), evaluate=False), 2, evaluate=False) for x in P[:m]]
+    return _form(sp.Mul(sp.Rational(1, m), sp.Add(*dev, evaluate=False), evaluate=False), m + 1)
+
+
+@lru_cache(maxsize=None)
+def bn_xhat_form() -> Form:
+    """xhat = (x - mu)/sqrt(var + eps), args (x, mu, var, eps)."""
+    x, mu, var, eps = placeholders(4)
+    return _form(_bn_xhat(x, mu, var, eps), 4)
+
+
+@lru_cache(maxsize=None)
+def bn_y_form() -> Form:
+    """y = gamma xhat + beta, args (gamma, xhat, beta)."""
+    g, xh, b = placeholders(3)
+    return _form(sp.Add(sp.Mul(g, xh, evaluate=False), b, evaluate=False), 3)
+
+
+@lru_cache(maxsize=None)
+def bn_dy_form(position: int) -> Form:
+    """dy/d(gamma, xhat or beta) of bn_y_form, derived by SymPy: xhat, gamma or 1."""
+    return _form(sp.diff(bn_y_form().expr, placeholders(3)[position]), 3)
+
+
+def _same_as(pretty, derived):
+    """The derivative as a textbook writes it (its terms in the order of the algorithm), proved equal to
+    SymPy's derivative when the form is built."""
+    if sp.simplify(pretty - derived) != 0:  # pragma: no cover - a wrong textbook form is a bug here
+        raise AssertionError(f"{pretty} is not {derived}")
+    return pretty
+
+
+def _add(*terms):
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+
+
+@lru_cache(maxsize=None)
+def bn_dvar_form(m: int) -> Form:
+    """dE/dvar = sum_k dE/dxhat_k dxhat_k/dvar, dxhat/dvar derived by SymPy; args (dE/dxhat_1, x_1, ..., dE/dxhat_m,
+    x_m, mu, var, eps)."""
+    P = placeholders(2 * m + 3)
+    mu, var, eps = P[2 * m :]
+    derived = [sp.diff(_bn_xhat(P[2 * k + 1], mu, var, eps), var) for k in range(m)]
+    # -(1/2) (x_k - mu) (var + eps)^(-3/2), written as the seed's algorithm writes it
+    local = [
+        sp.Mul(
+            sp.Rational(-1, 2),
+            sp.Add(P[2 * k + 1], -mu, evaluate=False),
+            sp.Pow(sp.Add(var, eps, evaluate=False), sp.Rational(-3, 2), evaluate=False),
+            evaluate=False,
+        )
+        for k in range(m)
+    ]
+    terms = [sp.Mul(P[2 * k], _same_as(local[k], derived[k]), evaluate=False) for k in range(m)]
+    return _form(_add(*terms), 2 * m + 3)
+
+
+@lru_cache(maxsize=None)
+def bn_dmu_form(m: int) -> Form:
+    """dE/dmu = sum_k dE/dxhat_k dxhat_k/dmu + dE/dvar dvar/dmu (mu enters xhat and the variance), both
+    derived by SymPy; args (dE/dxhat_1, x_1, ..., dE/dxhat_m, x_m, mu, var, eps, dE/dvar)."""
+    P = placeholders(2 * m + 4)
+    mu, var, eps, dvar = P[2 * m :]
+    xs = [P[2 * k + 1] for k in range(m)]
+    inv = sp.Pow(sp.sqrt(sp.Add(var, eps, evaluate=False), evaluate=False), -1, evaluate=False)
+    local = sp.Mul(-1, inv, evaluate=False)
+    terms = [
+        sp.Mul(P[2 * k], _same_as(local, sp.diff(_bn_xhat(xs[k], mu, var, eps), mu)), evaluate=False) for k in range(m)
+    ]
+    dvar_dmu = sp.Mul(sp.Rational(-2, m), _add(*[sp.Add(x, -mu, evaluate=False) for x in xs]), evaluate=False)
+    terms.append(sp.Mul(dvar, _same_as(dvar_dmu, sp.diff(_bn_var(xs, mu), mu)), evaluate=False))
+    return _form(_add(*terms), 2 * m + 4)
+
+
+@lru_cache(maxsize=None)
+def bn_dx_form(m: int) -> Form:
+    """dE/dx of one example: through its xhat, the variance and the mean (each derived by SymPy):
+    dE/dxhat / sqrt(var + eps) + dE/dvar 2 (x - mu)/m + dE/dmu / m; args (dE/dxhat, x, mu, var, eps, dE/dvar,
+    dE/dmu)."""
+    dxh, x, mu, var, eps, dvar, dmu = placeholders(7)
+    xs, *_ = _bn_symbols(m)
+    mean = sp.Rational(1, m) * sp.Add(*xs)
+    inv = sp.Pow(sp.sqrt(sp.Add(var, eps, evaluate=False), evaluate=False), -1, evaluate=False)
+    dxhat_dx = _same_as(inv, sp.diff(_bn_xhat(x, mu, var, eps), x))
+    dvar_dx = _same_as(
+        sp.Mul(sp.Rational(2, m), sp.Add(x, -mu, evaluate=False), evaluate=False),
+        sp.diff(_bn_var(xs, mu), xs[0]).subs(xs[0], x),
+    )
+    dmu_dx = _same_as(sp.Rational(1, m), sp.diff(mean, xs[0]))
+    expr = _add(
+        sp.Mul(dxh, dxhat_dx, evaluate=False),
+        sp.Mul(dvar, dvar_dx, evaluate=False),
+        sp.Mul(dmu, dmu_dx, evaluate=False),
+    )
+    return _form(expr, 7)
+
+
+@lru_cache(maxsize=None)
+def bn_running_form(unbiased_m: int = 0) -> Form:
+    """running = (1 - momentum) running + momentum statistic, args (momentum, running, statistic); for the
+    variance (``unbiased_m`` = m) the statistic is the batch's unbiased variance var m/(m - 1)."""
+    k, r, stat = placeholders(3)
+    if unbiased_m:
+        stat = sp.Mul(stat, sp.Rational(unbiased_m, unbiased_m - 1), evaluate=False)
+    expr = sp.Add(
+        sp.Mul(sp.Add(1, -k, evaluate=False), r, evaluate=False), sp.Mul(k, stat, evaluate=False), evaluate=False
+    )
+    return _form(expr, 3)
+
+
 # -- the walk-through builder -----------------------------------------------------------------------
 
 
 class _Builder:
-    def __init__(self, net: Network, R: Rounder):
+    def __init__(self, net: Network, R: Rounder, bn: BatchContext | None = None):
         self.net, self.R = net, R
         self.q: dict[str, Quantity] = {}
         self.labels: dict[str, Label] = {}
+        self.bn = bn
 
     def _claim(self, key: str, label: Label) -> None:
         if key in self.q:
@@ -284,6 +418,78 @@ class _Builder:
         )
 
 
+class BatchContext:
+    """What one example's walk-through reads from its batch under batch normalization: the batch size and, by
+    key, the batch's statistics and dE/dvar, dE/dmu (computed over the batch by explain_training_step). Until a
+    value is known its placeholder stands in (mu 0, var 1, gradients 0): the walk that computes it reads only
+    what comes before it."""
+
+    def __init__(self, m: int):
+        self.m = m
+        self.values: dict[str, float] = {}
+
+    def get(self, key: str, placeholder: float) -> float:
+        return self.values.get(key, placeholder)
+
+
+def batch_context(net: Network, masks=None) -> BatchContext:
+    """The batch statistics and dE/dvar, dE/dmu of the first batch of ``net``'s examples (the one the
+    example ``net.inputs`` belongs to, the first), for a walk-through of that example alone."""
+    from dataclasses import replace
+
+    from .training import batches
+
+    first = batches(net)[0]
+    if not any(np.array_equal(net.inputs, net.examples[k][0]) for k in first):
+        raise TutorError(
+            "this network normalizes over a batch (batch_norm): an example outside its batches has no batch "
+            "statistics; 'backprop-tutor explain SPEC' walks through its training step over the batch"
+        )
+    ctx = BatchContext(len(first))
+
+    def walks(forward_only: bool = False) -> list[Walkthrough]:
+        return [
+            explain_step(
+                replace(net, inputs=net.examples[k][0], targets=net.examples[k][1]),
+                bn=ctx,
+                forward_only=forward_only,
+                gradients_only=True,
+                prepare=False,
+                masks=masks,
+            )
+            for k in first
+        ]
+
+    _bn_batch(_Builder(net, rounder_for(net)), net, walks, ctx)
+    return ctx
+
+
+def batch_loss(net: Network) -> str:
+    """The name of a batch's summed loss E⁽¹⁾ + ... + E⁽ᵐ⁾: what batch normalization's backward pass differentiates
+    once the examples are coupled (the step's mean then divides by m, as for every gradient)."""
+    return f"{net.notation['loss']}_batch"
+
+
+def _batch_loss_labels(b: _Builder, net: Network) -> None:
+    """Every derivative that reads dE/dvar or dE/dmu (a batch-normalized layer's dE/dnet and all below it) is one of
+    the batch's summed loss: its label says so, so that no example's walk writes it as its own loss's."""
+    E, EB = net.notation["loss"], batch_loss(net)
+    tainted = {k for k, q in b.q.items() if q.kind == "batch" and b.labels[k].kind == "partial"}
+    for key, q in b.q.items():
+        if key in tainted or any(a in tainted for a in q.args):
+            tainted.add(key)
+            lab = b.labels[key]
+            if lab.kind == "partial" and lab.num == E:
+                b.labels[key] = Label("partial", num=EB, den=lab.den, via=lab.via, note=lab.note)
+
+
+def bn_grad_keys(net: Network, li: int, j: int) -> tuple[str, str]:
+    """The keys of dE/dvar and dE/dmu of a batch-normalized neuron."""
+    E = net.notation["loss"]
+    layer = net.layers[li]
+    return f"d{E}/d{layer.bn_names('var')[j]}", f"d{E}/d{layer.bn_names('mu')[j]}"
+
+
 def explain_step(
     net: Network,
     *,
@@ -291,6 +497,7 @@ def explain_step(
     masks: DropoutMasks | None = None,
     gradients_only: bool = False,
     prepare: bool = True,
+    bn: BatchContext | None = None,
 ) -> Walkthrough:
     """Compute one training step symbolically and record every shown quantity.
 
@@ -300,7 +507,9 @@ def explain_step(
     (0.082167041, 0.35891648)
     """
     R = rounder_for(net)
-    b = _Builder(net, R)
+    if net.has_batch_norm and bn is None:
+        bn = batch_context(net, masks=masks)
+    b = _Builder(net, R, bn)
     L = len(net.layers)
     nt = net.notation
     E = nt["loss"]
@@ -320,6 +529,19 @@ def explain_step(
             for j, bl in enumerate(layer.bias_labels):
                 b.given(bl, "param", layer.biases[j], layer=li, index=j)
         param_keys.append(([list(r) for r in layer.weight_labels], list(layer.bias_labels)))
+        if layer.batch_norm:
+            for j in range(layer.size):
+                b.given(layer.bn_names("gamma")[j], "param", layer.gamma[j], layer=li, index=j)
+                b.given(layer.bn_names("beta")[j], "param", layer.beta[j], layer=li, index=j)
+            b.given(f"eps_L{li + 1}", "rate", layer.epsilon, layer=li)
+            for j in range(layer.size):
+                for what, placeholder in (("mu", 0.0), ("var", 1.0)):
+                    key = layer.bn_names(what)[j]
+                    b.given(key, "batch", bn.get(key, placeholder), layer=li, index=j)
+                if not forward_only:
+                    for key, what in zip(bn_grad_keys(net, li, j), ("var", "mu")):
+                        b.given(key, "batch", bn.get(key, 0.0), layer=li, index=j)
+                        b.labels[key] = Label("partial", num=batch_loss(net), den=layer.bn_names(what)[j])
     for name, v in zip(net.target_names(), net.targets):
         b.given(name, "target", v)
     if net.parameter_count:  # a network without weights and biases has no update, so no learning rate
@@ -351,6 +573,8 @@ def explain_step(
     # dE/dx of every input (what frameworks keep in x.grad), after everything else so the other keys keep
     # their order: the first layer's deltas back through its (old) weights
     inputs = [] if forward_only or gradients_only else _input_gradients(b, net, backward[-1], param_keys, E)
+    if net.has_batch_norm:
+        _batch_loss_labels(b, net)
 
     return Walkthrough(
         net,
@@ -411,9 +635,19 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
             nk = b.add(suffix(layer.net_names[j]), "net", layer_net_form(layer, n_in), args, layer=li, index=j)
             row.append(NeuronForward(layer.neurons[j], nk, ""))
         net_keys = [r.net for r in row]
+        if layer.batch_norm:
+            eps = f"eps_L{li + 1}"
+            for j, r in enumerate(row):
+                mu, var, gamma, beta = (layer.bn_names(w)[j] for w in ("mu", "var", "gamma", "beta"))
+                r.xhat = b.add(
+                    suffix(layer.bn_names("xhat")[j]), "xhat", bn_xhat_form(), [r.net, mu, var, eps], layer=li, index=j
+                )
+                r.y = b.add(suffix(layer.bn_names("y")[j]), "y", bn_y_form(), [gamma, r.xhat, beta], layer=li, index=j)
         for j, r in enumerate(row):
             if layer.rule.vector:
                 form, args = softmax_form(layer.size, j), net_keys
+            elif layer.batch_norm:
+                form, args = act_form(layer.activation, _key(layer.activation_params)), [r.y]
             elif layer.skip is not None:  # residual: out = f(net) + the earlier layer's output
                 form = act_skip_form(layer.activation, _key(layer.activation_params))
                 args = [r.net, layers_out[layer.skip][j].read]
@@ -647,6 +881,9 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
     else:
         pk = _key(layer.activation_params)
         for j, (r, nb) in enumerate(zip(row, out)):
+            if layer.batch_norm:
+                _bn_backward(b, net, li, j, r, nb, E)
+                continue
             if layer.skip is not None:
                 # out = f(net) + skip: the derivative by net is SymPy's of f alone, written in net
                 skip_args = tuple(b.q[r.out].args)
@@ -684,6 +921,42 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
     return out
 
 
+def _bn_backward(b, net: Network, li: int, j: int, r: NeuronForward, nb: NeuronBackward, E: str) -> None:
+    """Back through y = gamma xhat + beta and xhat = (net - mu)/sqrt(var + eps) for one example: dout/dy, dE/dy,
+    dy/dxhat, dE/dxhat, then dE/dnet through xhat, the batch variance and the batch mean."""
+    layer = net.layers[li]
+    pk = _key(layer.activation_params)
+    mu, var, gamma, beta = (layer.bn_names(w)[j] for w in ("mu", "var", "gamma", "beta"))
+    nb.dout_dy = b.partial(
+        r.out,
+        r.y,
+        "factor",
+        dact_form(layer.activation, pk),
+        [r.y, r.out],
+        of_form=act_form(layer.activation, pk),
+        of_args=(r.y,),
+        wrt=r.y,
+        layer=li,
+        index=j,
+    )
+    nb.dE_dy = b.partial(E, r.y, "bn_grad", product_form(2), [nb.dE_dout, nb.dout_dy], layer=li, index=j)
+    yargs = (gamma, r.xhat, beta)
+    nb.dy_dxhat = b.partial(
+        r.y, r.xhat, "factor", bn_dy_form(1), yargs, of_form=bn_y_form(), of_args=yargs, wrt=r.xhat, layer=li, index=j
+    )
+    nb.dE_dxhat = b.partial(E, r.xhat, "bn_grad", product_form(2), [nb.dE_dy, nb.dy_dxhat], layer=li, index=j)
+    dvar, dmu = bn_grad_keys(net, li, j)
+    nb.delta = b.partial(
+        E,
+        r.net,
+        "delta",
+        bn_dx_form(b.bn.m),
+        [nb.dE_dxhat, r.net, mu, var, f"eps_L{li + 1}", dvar, dmu],
+        layer=li,
+        index=j,
+    )
+
+
 def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates: bool = True) -> list[ParamStep]:
     layer = net.layers[li]
     row = forward[li]
@@ -697,7 +970,9 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
 
     def chain(j: int, dnet_key: str) -> list[str]:
         nb = neurons[j]
-        return [nb.delta, dnet_key] if layer.rule.vector else [nb.dE_dout, nb.dout_dnet, dnet_key]
+        if layer.rule.vector or layer.batch_norm:
+            return [nb.delta, dnet_key]
+        return [nb.dE_dout, nb.dout_dnet, dnet_key]
 
     def update(param: str, grad: str) -> str:
         if not updates:
@@ -789,6 +1064,22 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
             if new:
                 new_keys[li][1][j] = new
             steps.append(ParamStep(bias, li, "bias", r.name, "1", factors, g, new))
+    if layer.batch_norm:
+        # this example's share of gamma's and beta's gradients: dE/dy times dy/dgamma = xhat, dy/dbeta = 1
+        for j, r in enumerate(row):
+            nb = neurons[j]
+            yargs = (layer.bn_names("gamma")[j], r.xhat, layer.bn_names("beta")[j])
+            for what, pos in (("gamma", 0), ("beta", 2)):
+                label = yargs[pos]
+                d = b.partial(
+                    r.y, label, "factor", bn_dy_form(pos), yargs, of_form=bn_y_form(), of_args=yargs, wrt=label,
+                    layer=li, index=j,
+                )  # fmt: skip
+                g = b.partial(E, label, "gradient", product_form(2), [nb.dE_dy, d], layer=li, index=j)
+                new = update(label, g)
+                steps.append(
+                    ParamStep(label, li, what, r.name, r.xhat if what == "gamma" else "1", [nb.dE_dy, d], g, new)
+                )
     return steps
 
 
@@ -870,23 +1161,34 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
     full_b = training.full_biases(net, step.b)
     base = net.with_params(step.W, full_b)
     masks_scale = 1.0 / (1.0 - tr.dropout_rate) if tr.dropout_inverted and tr.dropout_rate else 1.0
-    examples = []
-    for ex in step.examples:
-        x, t = net.examples[ex.index]
-        ex_net = replace(base, inputs=x, targets=t)
-        masks = None
-        if ex.forward.masks is not None:
-            masks = DropoutMasks(
-                [None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale
+    if step.bn_before is not None:
+        base = base.with_params(step.W, full_b, step.bn_before)
+    ctx = BatchContext(len(step.examples)) if net.has_batch_norm else None
+
+    def walks(forward_only: bool = False) -> list[Walkthrough]:
+        out = []
+        for ex in step.examples:
+            x, t = net.examples[ex.index]
+            ex_net = replace(base, inputs=x, targets=t)
+            masks = None
+            if ex.forward.masks is not None:
+                masks = DropoutMasks(
+                    [None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale
+                )
+            out.append(
+                explain_step(ex_net, masks=masks, gradients_only=True, prepare=False, bn=ctx, forward_only=forward_only)
             )
-        examples.append(explain_step(ex_net, masks=masks, gradients_only=True, prepare=False))
+        return out
 
     b = _Builder(net, R)
+    bn_layers = _bn_batch(b, base, walks, ctx) if ctx is not None else []
+    examples = walks()
     m = len(examples)
     first = examples[0]
     # the parameters, as given leaves
     for p in first.params:
-        b.given(p.label, "param", first.value(p.label), layer=p.layer)
+        if p.label not in b.q:
+            b.given(p.label, "param", first.value(p.label), layer=p.layer)
     tw_batch = list(step.batch)
     loss_refs = []
     for k, w in enumerate(examples):
@@ -900,7 +1202,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
     loss = data_loss
     if tr.regularization and tr.reg_lambda:
         b.given("lambda", "rate", tr.reg_lambda)
-        regd = [p.label for p in first.params if p.kind == "weight" or tr.reg_biases]
+        regd = [p.label for p in first.params if p.kind == "weight" or (tr.reg_biases and p.kind == "bias")]
         reg_loss = b.add("R", "loss", reg_loss_form(tr.regularization, len(regd)), ["lambda", *regd])
         loss = b.add("J", "loss", sum_form(2), [data_loss, reg_loss])
     # the learning rate after decay, the step number and the optimizer's hyperparameters
@@ -936,8 +1238,13 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         for k, w in enumerate(examples):
             key = p.gradient if m == 1 else f"{p.gradient}[e{k + 1}]"
             refs.append(b.given(key, "example", w.value(p.gradient), layer=p.layer))
-            # example k's gradient is the derivative of its own loss E[ek], written E^(k)
-            b.labels[key] = Label("partial", num=E if m == 1 else loss_refs[k], den=p.label)
+            # example k's gradient is the derivative of its own loss E[ek], written E^(k); under batch
+            # normalization, at and below a normalized layer, example k's term of the batch's summed loss's
+            if m > 1 and w.labels[p.gradient].num == batch_loss(net):
+                b.labels[key] = Label("partial", num=batch_loss(net), den=f"{p.label}[e{k + 1}]")
+                b.labels.setdefault(f"{p.label}[e{k + 1}]", Label("name", text=f"{p.label}[e{k + 1}]"))
+            else:
+                b.labels[key] = Label("partial", num=E if m == 1 else loss_refs[k], den=p.label)
         mean = (
             refs[0]
             if m == 1
@@ -945,7 +1252,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         )
         reg = ""
         total = mean
-        if tr.regularization and tr.reg_lambda and (p.kind == "weight" or tr.reg_biases):
+        if tr.regularization and tr.reg_lambda and (p.kind == "weight" or (tr.reg_biases and p.kind == "bias")):
             reg = b.add(
                 f"dR/d{p.label}",
                 "gradient",
@@ -967,7 +1274,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         key_of: dict[str, str] = {"w": p.label, "g": total_for_opt, "lr": ETA, "t": "t"}
         key_of.update({h: h for h in opt.defaults})
         state_before = []
-        li, kind = p.layer, ("W" if p.kind == "weight" else "b")
+        li, kind = p.layer, {"weight": "W", "bias": "b"}.get(p.kind, p.kind)
         for s_name in opt.state:
             prev = _state_value(net, step, li, kind, p, s_name)
             key_of[f"{s_name}_prev"] = b.given(f"{s_name}_prev[{p.label}]", "state", prev, layer=li)
@@ -1004,6 +1311,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         ETA,
         hyper,
         clip=clip,
+        batch_norm=_bn_running(b, base, bn_layers),
     )
 
 
@@ -1058,12 +1366,93 @@ def _clip(b: _Builder, net: Network, totals: list[str], params: list):
     return ClipRecord("value", given, [], clipped)
 
 
+def _bn_batch(b: _Builder, net: Network, walks, ctx: BatchContext) -> list[BatchNormLayer]:
+    """Batch normalization over the batch, layer by layer as Ioffe and Szegedy compute it: forward, each
+    layer's mu and var once every example's walk has reached its net inputs; backward (last layer first),
+    dE/dvar and dE/dmu once every example has brought its dE/dxhat. Each value joins ``ctx`` for the next
+    walks; the examples' values enter as the step's copies, named per example."""
+    m = ctx.m
+    E = net.notation["loss"]
+    norm = [li for li, l in enumerate(net.layers) if l.batch_norm]
+    records = {}
+    for li in norm:
+        layer = net.layers[li]
+        ws = walks(forward_only=True)
+        eps = f"eps_L{li + 1}"
+        mom = f"momentum_L{li + 1}"
+        b.given(eps, "rate", layer.epsilon, layer=li)
+        b.given(mom, "rate", layer.momentum, layer=li)
+        rec = BatchNormLayer(li, list(layer.neurons), [eps, mom], [], [], [], [], [])
+        for j in range(layer.size):
+            nets = [
+                b.given(f"{layer.net_names[j]}[e{k + 1}]", "example", w.value(layer.net_names[j]), layer=li, index=j)
+                for k, w in enumerate(ws)
+            ]
+            mu = b.add(layer.bn_names("mu")[j], "batch", mean_form(m), nets, layer=li, index=j)
+            ctx.values[mu] = b.q[mu].value
+            var = b.add(layer.bn_names("var")[j], "batch", bn_var_form(m), nets + [mu], layer=li, index=j)
+            ctx.values[var] = b.q[var].value
+            rec.nets.append(nets)
+            rec.stats.append([mu, var])
+        records[li] = rec
+    for li in reversed(norm):
+        layer = net.layers[li]
+        ws = walks()
+        rec = records[li]
+        eps = f"eps_L{li + 1}"
+        for j in range(layer.size):
+            xh = layer.bn_names("xhat")[j]
+            dxh = [
+                b.given(f"d{E}/d{xh}[e{k + 1}]", "example", w.value(f"d{E}/d{xh}"), layer=li, index=j)
+                for k, w in enumerate(ws)
+            ]
+            for k, key in enumerate(dxh):
+                # written with example k's xhat, xhat⁽ᵏ⁾ (a name of the examples' walks, not of this step)
+                b.labels[key] = Label("partial", num=batch_loss(net), den=f"{xh}[e{k + 1}]")
+                b.labels.setdefault(f"{xh}[e{k + 1}]", Label("name", text=f"{xh}[e{k + 1}]"))
+            mu, var = rec.stats[j]
+            pairs = [a for k in range(m) for a in (dxh[k], rec.nets[j][k])]
+            # the keys bn_grad_keys names, which the examples' walks read
+            dvar = b.partial(E, var, "batch", bn_dvar_form(m), pairs + [mu, var, eps], layer=li, index=j)
+            ctx.values[dvar] = b.q[dvar].value
+            dmu = b.partial(E, mu, "batch", bn_dmu_form(m), pairs + [mu, var, eps, dvar], layer=li, index=j)
+            ctx.values[dmu] = b.q[dmu].value
+            for key, den in ((dvar, var), (dmu, mu)):
+                b.labels[key] = Label("partial", num=batch_loss(net), den=den)
+            rec.dxhat.append(dxh)
+            rec.grads.append([dvar, dmu])
+    return [records[li] for li in norm]
+
+
+def _bn_running(b: _Builder, net: Network, records: list[BatchNormLayer]) -> list[BatchNormLayer]:
+    """The running statistics for inference after the step, PyTorch's: (1 - momentum) running + momentum
+    statistic, with the batch's unbiased variance var m/(m - 1) for running_var."""
+    for rec in records:
+        layer = net.layers[rec.layer]
+        m = len(rec.nets[0])
+        mom = rec.given[1]
+        for j in range(layer.size):
+            mu, var = rec.stats[j]
+            rm = b.given(layer.bn_names("running_mean")[j], "state", layer.running_mean[j], layer=rec.layer, index=j)
+            rv = b.given(layer.bn_names("running_var")[j], "state", layer.running_var[j], layer=rec.layer, index=j)
+            new = []
+            for key, form, stat in ((rm, bn_running_form(), mu), (rv, bn_running_form(m), var)):
+                target = net.updated_name(key)
+                new.append(
+                    b.add(target, "running", form, [mom, key, stat], Label("updated", base=key, text=target), layer=rec.layer, index=j)
+                )  # fmt: skip
+            rec.running.append([rm, rv, *new])
+    return records
+
+
 def _state_value(net: Network, step, li: int, kind: str, p, s_name: str) -> float:
     """The optimizer state of one parameter before the step, read from the numeric run's record."""
     arr = step.state.get((kind, li), {}).get(s_name)
     if arr is None:
         return 0.0
     layer = net.layers[li]
+    if kind in ("gamma", "beta"):
+        return float(arr[layer.bn_names(kind).index(p.label)])
     if kind == "W":
         for j, row in enumerate(layer.weight_labels):
             if p.label in row:

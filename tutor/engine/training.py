@@ -8,7 +8,8 @@ update, which also knows Mazur's updated-first order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -60,6 +61,24 @@ def clip(net: Network, gW: list[np.ndarray], gb: list[np.ndarray], R: Rounder) -
 
 
 @dataclass
+class BNStep:
+    """Batch normalization of one layer in a step: the batch's statistics and dE/dvar, dE/dmu (summed loss),
+    gamma's and beta's gradients (the batch's reduction, as every gradient), their updates, the running
+    statistics before and after."""
+
+    stats: numeric.BatchStats
+    back: numeric.BatchBack
+    grad_gamma: np.ndarray
+    grad_beta: np.ndarray
+    new_gamma: np.ndarray
+    new_beta: np.ndarray
+    running_mean: np.ndarray
+    running_var: np.ndarray
+    new_running_mean: np.ndarray
+    new_running_var: np.ndarray
+
+
+@dataclass
 class Step:
     """Everything one update did, for the walk-through and the cross-checks."""
 
@@ -84,6 +103,16 @@ class Step:
     reg_loss: float
     loss: float  # data_loss + reg_loss
     clip: Clip | None = None  # gradient clipping, when the spec asks for it: total_W/total_b are then clipped
+    bn: list[BNStep | None] | None = None  # batch normalization per layer (None: the layer has none)
+    bn_before: list | None = None  # per layer: (gamma, beta, running_mean, running_var) the step started from
+
+    @property
+    def bn_after(self) -> list | None:
+        if self.bn is None:
+            return None
+        return [
+            None if s is None else (s.new_gamma, s.new_beta, s.new_running_mean, s.new_running_var) for s in self.bn
+        ]
 
 
 @dataclass
@@ -98,6 +127,7 @@ class Run:
     val_loss: list[float] = field(default_factory=list)  # validation loss: before training, then each epoch
     best_epoch: int | None = None  # early stopping: the epoch with the lowest validation loss (0: before training)
     stopped_epoch: int | None = None  # the epoch after which patience ran out (None: it never did)
+    bn: list | None = None  # batch normalization's parameters and running statistics at the end, per layer
 
 
 def bias_params(net: Network) -> list[np.ndarray]:
@@ -170,23 +200,43 @@ def regularization(net: Network, W: list[np.ndarray], bp: list[np.ndarray], R: R
     return R(loss), gw, gb
 
 
-def dataset_loss(net: Network, W, bp, R: Rounder | None = None) -> float:
-    """The mean loss over every example (without dropout), plus the regularization term."""
+def dataset_loss(net: Network, W, bp, R: Rounder | None = None, bn=None) -> float:
+    """The mean loss over every example (without dropout), plus the regularization term; with batch
+    normalization each batch of the epoch normalized by its own statistics (training mode)."""
     R = R or numeric.rounder_for(net)
     b = full_biases(net, bp)
-    data = [numeric.forward(net, W, b, x=x, t=t, R=R).loss for x, t in net.examples]
+    if net.has_batch_norm:
+        data = [fw.loss for fw in batch_forwards(net, W, b, R, bn)]
+    else:
+        data = [numeric.forward(net, W, b, x=x, t=t, R=R).loss for x, t in net.examples]
     mean = data[0] if len(data) == 1 else R(float(np.mean(data)))
     return R(mean + regularization(net, W, bp, R)[0])
 
 
-def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], masks: Masks, R: Rounder) -> Step:
-    """One update on one batch."""
+def batch_forwards(net: Network, W, b, R: Rounder, bn=None) -> list[numeric.Forward]:
+    """Every example's forward pass in training mode, each batch of the epoch normalized by its own statistics."""
+    out = []
+    for batch in batches(net):
+        data = [net.examples[k] for k in batch]
+        out.extend(numeric.batch_pass(net, W, b, data, R, bn_params=bn, forward_only=True).forwards)
+    return out
+
+
+def step(
+    net: Network, W, bp, state, number: int, epoch: int, batch: list[int], masks: Masks, R: Rounder, bn=None
+) -> Step:
+    """One update on one batch; ``bn``: batch normalization's parameters and running statistics per layer."""
     opt = rules.OPTIMIZERS[net.training.optimizer]
     p = opt.params(net.training.optimizer_params)
     lr = learning_rate(net, epoch)
     b = full_biases(net, bp)
     exs = []
-    for k in batch:
+    if net.has_batch_norm:
+        bn = net.bn_state() if bn is None else bn
+        drawn = [masks.draw() for _ in batch]
+        B = numeric.batch_pass(net, W, b, [net.examples[k] for k in batch], R, masks=drawn, bn_params=bn)
+        exs = [ExampleStep(k, fw, bw) for k, fw, bw in zip(batch, B.forwards, B.backwards)]
+    for k in batch if not net.has_batch_norm else ():
         x, t = net.examples[k]
         fw = numeric.forward(net, W, b, x=x, t=t, R=R, masks=masks.draw())
         bw, uW, ub = numeric.backward(net, fw, W, b, R=R)
@@ -257,6 +307,29 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
             state[key] = nst
             lines[key] = shown
             (new_W if kind == "W" else new_b).append(shown["w+"])
+    bn_steps = None
+    if net.has_batch_norm:
+        div = 1 if net.training.reduction == "sum" else m
+        bn_steps = []
+        for li, layer in enumerate(net.layers):
+            if not layer.batch_norm:
+                bn_steps.append(None)
+                continue
+            gamma, beta, rmean, rvar = bn[li]
+            gg = R.array(B.grad_gamma(li) / div)
+            gbeta = R.array(B.grad_beta(li) / div)
+            new = {}
+            for kind, w, g in (("gamma", gamma, gg), ("beta", beta, gbeta)):
+                key = (kind, li)
+                st = state.setdefault(key, {s: np.zeros_like(w) for s in opt.state})
+                before[key] = {s: v.copy() for s, v in st.items()}
+                _, nst, shown = opt.np_step(w, g, st, number, R(lr), p, R.array)
+                state[key] = nst
+                lines[key] = shown
+                new[kind] = shown["w+"]
+            lay = replace(layer, running_mean=rmean, running_var=rvar)
+            nm, nv = numeric.running_stats(lay, B.stats[li], m, R)
+            bn_steps.append(BNStep(B.stats[li], B.back[li], gg, gbeta, new["gamma"], new["beta"], rmean, rvar, nm, nv))
     return Step(
         number,
         epoch,
@@ -279,14 +352,26 @@ def step(net: Network, W, bp, state, number: int, epoch: int, batch: list[int], 
         reg_loss,
         R(data_loss + reg_loss),
         clipped,
+        bn_steps,
+        [None if v is None else tuple(a.copy() for a in v) for v in bn] if net.has_batch_norm else None,
     )
 
 
-def validation_loss(net: Network, W, bp, R: Rounder | None = None) -> float:
-    """The mean loss over the validation examples (no dropout, no regularization term)."""
+def eval_stats(net: Network, bn) -> list[numeric.BatchStats | None] | None:
+    """Batch normalization in evaluation mode: the running statistics in place of a batch's."""
+    if not net.has_batch_norm:
+        return None
+    bn = net.bn_state() if bn is None else bn
+    return [None if v is None else numeric.BatchStats(v[2], v[3], v[0], v[1]) for v in bn]
+
+
+def validation_loss(net: Network, W, bp, R: Rounder | None = None, bn=None) -> float:
+    """The mean loss over the validation examples (no dropout, no regularization term; batch normalization in
+    evaluation mode, with the running statistics)."""
     R = R or numeric.rounder_for(net)
     b = full_biases(net, bp)
-    data = [numeric.forward(net, W, b, x=x, t=t, R=R).loss for x, t in net.training.validation]
+    ev = eval_stats(net, bn)
+    data = [numeric.forward(net, W, b, x=x, t=t, R=R, bn=ev).loss for x, t in net.training.validation]
     return data[0] if len(data) == 1 else R(float(np.mean(data)))
 
 
@@ -310,10 +395,11 @@ def run(
     if _lean(net):
         fast = _run_straight(net, n_steps, keep, progress, plan, R)
         return fast if fast is not None else _run_lean(net, n_steps, keep, progress, plan, R)
-    epoch_loss = [dataset_loss(net, W, bp, R)]
+    bn = net.bn_state() if net.has_batch_norm else None
+    epoch_loss = [dataset_loss(net, W, bp, R, bn)]
     tr = net.training
-    val = [validation_loss(net, W, bp, R)] if tr.validation else []
-    best = (0, [w.copy() for w in W], [v.copy() for v in bp])
+    val = [validation_loss(net, W, bp, R, bn)] if tr.validation else []
+    best = (0, [w.copy() for w in W], [v.copy() for v in bp], bn)
     stopped = None
     number = 0
     epoch = 0
@@ -323,7 +409,7 @@ def run(
                 break
             number += 1
             with np.errstate(all="ignore"):
-                st = step(net, W, bp, state, number, epoch, batch, masks, R)
+                st = step(net, W, bp, state, number, epoch, batch, masks, R, bn)
             if not np.isfinite(st.loss) or not all(np.all(np.isfinite(w)) for w in st.new_W):
                 raise ComputeError(
                     f"training diverged at step {number} (the loss or a weight is no longer a finite "
@@ -333,25 +419,26 @@ def run(
             if keep(number):
                 kept[number] = st
             W, bp = st.new_W, st.new_b
+            bn = st.bn_after if bn is not None else None
             if progress is not None:
                 progress(number)
         with np.errstate(all="ignore"):
-            epoch_loss.append(dataset_loss(net, W, bp, R))
+            epoch_loss.append(dataset_loss(net, W, bp, R, bn))
         epoch += 1
         if tr.validation:
             with np.errstate(all="ignore"):
-                val.append(validation_loss(net, W, bp, R))
+                val.append(validation_loss(net, W, bp, R, bn))
             if val[-1] < val[best[0]]:
-                best = (epoch, [w.copy() for w in W], [v.copy() for v in bp])
+                best = (epoch, [w.copy() for w in W], [v.copy() for v in bp], bn)
             elif tr.patience is not None and epoch - best[0] >= tr.patience:
                 stopped = epoch
     best_epoch = None
     if tr.patience is not None and tr.validation:
         # early stopping restores the weights of the epoch with the lowest validation loss
-        best_epoch, W, bp = best
+        best_epoch, W, bp, bn = best
     b = full_biases(net, bp)
-    final = _final_pass(net, W, b, R, number)
-    return Run(kept, losses, epoch_loss, W, bp, final, len(plan), val, best_epoch, stopped)
+    final = _final_pass(net, W, b, R, number, bn)
+    return Run(kept, losses, epoch_loss, W, bp, final, len(plan), val, best_epoch, stopped, bn)
 
 
 def _lean(net: Network) -> bool:
@@ -390,7 +477,7 @@ def _run_lean(net: Network, n_steps: int, keep, progress, plan, R: Rounder) -> R
                     loss, W, b = st.loss, st.new_W, full_biases(net, st.new_b)
                 else:
                     loss, W, b = one(W, b, x, t)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):  # a float: math is 20 times quicker than NumPy here
                     raise ComputeError(
                         f"training diverged at step {number} (the loss is no longer a finite number); "
                         "lower the learning rate"
@@ -415,7 +502,8 @@ def _plain_step(net: Network, updated_first: bool):
     walk-through needs and a long run does not (the networks too large for the straight-line step)."""
     L = len(net.layers)
     lr = net.learning_rate
-    acts = [(l.rule.np_f, l.rule.np_df, l.activation_params) for l in net.layers]
+    # the caller ignores floating-point errors around the whole run (_run_lean)
+    acts = [(l.rule.np_quiet or l.rule.np_f, l.rule.np_df, l.activation_params) for l in net.layers]
     loss_rule = net.loss_rule
     lp = loss_rule.params(net.loss_params)
     shared = [l.shared_bias for l in net.layers]
@@ -539,10 +627,14 @@ def _params_of(net: Network, b: list[np.ndarray]) -> list[np.ndarray]:
     return [v[: l.bias_count].copy() for l, v in zip(net.layers, b)]
 
 
-def _final_pass(net: Network, W, b, R, steps: int) -> list[numeric.Forward]:
-    """The forward pass of every example after the last step; a loss that is no longer finite is divergence."""
+def _final_pass(net: Network, W, b, R, steps: int, bn=None) -> list[numeric.Forward]:
+    """The forward pass of every example after the last step (with batch normalization: each batch by its own
+    statistics, as the loss per epoch); a loss that is no longer finite is divergence."""
     with np.errstate(all="ignore"):
-        final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
+        if net.has_batch_norm:
+            final = batch_forwards(net, W, b, R, bn)
+        else:
+            final = [numeric.forward(net, W, b, x=x, t=t, R=R) for x, t in net.examples]
     if not all(np.isfinite(f.loss) and np.all(np.isfinite(f.outs[-1])) for f in final):
         raise ComputeError(
             f"training diverged at step {steps} (the loss after it is no longer a finite number); "

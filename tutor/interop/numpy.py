@@ -281,6 +281,16 @@ def to_mapping(net: Network) -> dict[str, Any]:
             entry.update(biases=layer.biases.tolist(), bias_labels=list(layer.bias_labels))
         if layer.skip is not None:
             entry["skip"] = layer.skip
+        if layer.batch_norm:
+            entry.update(
+                batch_norm=True,
+                gamma=layer.gamma.tolist(),
+                beta=layer.beta.tolist(),
+                epsilon=layer.epsilon,
+                momentum=layer.momentum,
+                running_mean=layer.running_mean.tolist(),
+                running_var=layer.running_var.tolist(),
+            )
         if li in net.init_layers:  # drawn again from the same seed: the same weights
             del entry["weights"]
         layers.append(entry)

@@ -34,7 +34,7 @@ SUPPORTED_TORCH = (
     "Identity",
     "Softmax (dim=-1, after the last Linear)",
     "Dropout (after a hidden layer)",
-    "BatchNorm1d (eval mode, after a Linear)",
+    "BatchNorm1d (after a Linear: folded in eval mode, batch_norm in training mode)",
     "nested Sequential",
 )
 # What to change for a module the tutor cannot explain.
@@ -59,6 +59,7 @@ class _Stage:
     act_index: int | None = None
     norm: Any = None  # a BatchNorm1d in eval mode after the Linear: folded into its weights and biases
     norm_index: int | None = None
+    bn_train: Any = None  # a BatchNorm1d in training mode after the Linear: the layer's batch_norm
     dropout: Any = None  # an nn.Dropout after the layer's output
     dropout_index: int | None = None
     implicit_softmax: bool = False  # logits read with CrossEntropyLoss: softmax + cross-entropy, as PyTorch does
@@ -183,11 +184,27 @@ def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
             stages.append(_Stage(k, m))
             continue
         if type(m) is nn.BatchNorm1d:
-            if not stages or stages[-1].act_index is not None or stages[-1].norm is not None:
+            if not stages or stages[-1].act_index is not None or stages[-1].norm is not None or stages[-1].bn_train:
                 raise TutorError(
                     f"layer {i} ({_describe(m)}) must follow a Linear layer directly (before its activation)", where
                 )
-            if m.training or not m.track_running_stats:
+            if m.training:
+                # training mode: the batch's own statistics, read as the layer's batch_norm (spec keys)
+                if m.momentum is None:
+                    raise TutorError(
+                        f"layer {i} ({_describe(m)}) has momentum=None (a cumulative average of the batch "
+                        "statistics); give it a number (PyTorch's default is 0.1)",
+                        where,
+                    )
+                if not m.affine:
+                    raise TutorError(
+                        f"layer {i} ({_describe(m)}) has affine=False (no gamma and beta to learn); the tutor "
+                        "trains gamma and beta: use affine=True, or call model.eval()",
+                        where,
+                    )
+                stages[-1].bn_train = m
+                continue
+            if not m.track_running_stats:
                 raise TutorError(
                     f"layer {i} ({_describe(m)}) is in training mode: the tutor reads batch normalization with its "
                     "running statistics; call model.eval() first (it is then folded into the Linear before it)",
@@ -263,7 +280,9 @@ def from_torch(
     (dim=-1, after the last Linear), nested Sequentials (opened), Dropout (the identity in eval mode; in
     training mode give ``dropout_mask``, one row of 0/1 per Dropout, the neurons it keeps) and BatchNorm1d
     in eval mode (its running statistics folded into the Linear before it: W' = gamma W / sqrt(var + eps),
-    b' = gamma (b - mean) / sqrt(var + eps) + beta). A Linear without an activation is linear (identity).
+    b' = gamma (b - mean) / sqrt(var + eps) + beta) or in training mode (the layer's ``batch_norm``, with its
+    gamma, beta, eps, momentum and running statistics: give ``x`` as a batch, one row per example, and ``y``
+    with one row or class index per example). A Linear without an activation is linear (identity).
     ``loss`` is a tutor loss name: ``"mse"`` is ``nn.MSELoss()`` (the mean over the outputs), ``"half_sse"``
     is half the sum of squares, ``"binary_cross_entropy"`` is ``nn.BCELoss()``, and
     ``"categorical_cross_entropy"`` is ``nn.CrossEntropyLoss()`` on the logits: after a Softmax, or on a last
@@ -285,12 +304,16 @@ def from_torch(
         stages[-1].activation, stages[-1].implicit_softmax = "softmax", True
     weights = [s.weights() for s in stages]
     biases = [s.biases() for s in stages]
+    batch = None
+    if any(s.bn_train is not None for s in stages):
+        batch = _batch_of(x, y, where)
+        x, y = batch[0]
     shape = "-".join(str(v) for v in [stages[0].linear.in_features] + [s.linear.out_features for s in stages])
     modules = flat_modules(model)
     description = "PyTorch modules: " + ", ".join(_describe(m) for m in modules)
     if stages[-1].implicit_softmax:
         description += "; logits with CrossEntropyLoss, read as softmax with cross-entropy"
-    return _build(
+    net = _build(
         where,
         weights,
         biases,
@@ -305,6 +328,53 @@ def from_torch(
         description=description[:2000],
         training=_dropout_training(stages, dropout_mask, where),
     )
+    return net if batch is None else _batch_normalized(net, stages, batch, loss, where)
+
+
+def _batch_of(x: Any, y: Any, where: str) -> list[tuple[Any, Any]]:
+    """The rows of a batch (x: examples x inputs, y: one row or class index per example)."""
+    X = x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
+    Y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
+    if X.ndim != 2 or X.shape[0] < 2 or len(Y) != X.shape[0]:
+        raise TutorError(
+            "a BatchNorm1d in training mode normalizes over a batch: give x as a batch of at least two examples "
+            "(one row each) and y with one row (or class index) per example",
+            f"{where}: x",
+        )
+    return [(X[k], Y[k]) for k in range(X.shape[0])]
+
+
+def _batch_normalized(net: Network, stages: list[_Stage], batch, loss: str, where: str) -> Network:
+    """The network with the BatchNorm1d modules in training mode as batch_norm layers, on the whole batch."""
+    from ..spec.network import from_mapping
+    from .numpy import _one_hot_or_vector, to_mapping
+
+    def arr(t: Any) -> list[float]:
+        return t.detach().cpu().double().numpy().tolist()
+
+    data = to_mapping(net)
+    for entry, s in zip(data["layers"], stages):
+        m = s.bn_train
+        if m is None:
+            continue
+        n = m.num_features
+        entry.update(
+            batch_norm=True,
+            gamma=arr(m.weight),
+            beta=arr(m.bias),
+            epsilon=float(m.eps),
+            momentum=float(m.momentum),
+            running_mean=arr(m.running_mean) if m.track_running_stats else [0.0] * n,
+            running_var=arr(m.running_var) if m.track_running_stats else [1.0] * n,
+        )
+    out = net.output_layer.size
+    data["inputs"].pop("values", None)
+    data["loss"].pop("targets", None)
+    data["examples"] = [
+        {"inputs": [float(v) for v in xk], "targets": _one_hot_or_vector(yk, out, loss, f"{where}: y[{k}]").tolist()}
+        for k, (xk, yk) in enumerate(batch)
+    ]
+    return from_mapping(data, where=where)
 
 
 def _dropout_training(stages: list[_Stage], mask: Any, where: str) -> dict | None:

@@ -167,7 +167,15 @@ def tex_text(text: str, dialect: str = "latex") -> str:
     return web_text(text) if dialect == "web" else r"\text{" + tex_escape(text) + "}"
 
 
+# Batch normalization's names: xhat_h1 is x̂ of h1, var_h1 its batch variance σ²
+_TEX_BN = {"xhat": r"\hat{x}", "var": r"\sigma^{2}"}
+_TEXT_BN = re.compile(r"^(mu|var|xhat|gamma|beta|eps)_([A-Za-z0-9_.]+)$")
+_TEXT_BN_HEAD = {"mu": "μ", "var": "σ²", "xhat": "x̂", "gamma": "γ", "beta": "β", "eps": "ε"}
+
+
 def _tex_word(word: str) -> str:
+    if word in _TEX_BN:
+        return _TEX_BN[word]
     word = _GREEK_ALIAS.get(word, word)
     if word in _GREEK:
         return "\\" + word
@@ -199,6 +207,9 @@ def text_name(text: str) -> str:
     m = _TEXT_GREEK_INDEXED.match(text)
     if m and m.group(1) in _TEXT_GREEK:
         return _TEXT_GREEK[m.group(1)] + m.group(2).translate(_SUB)
+    m = _TEXT_BN.match(text)
+    if m:
+        return _TEXT_BN_HEAD[m.group(1)] + "_" + m.group(2)
     return text
 
 

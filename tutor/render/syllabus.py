@@ -75,6 +75,35 @@ def clip_view(tw: Any, line: Callable[[str], Any]) -> dict[str, Any] | None:
     return {"by": c.by, "lines": [line(k) for k in c.given + c.computed]}
 
 
+def bn_view(tw: Any, line: Callable[[str], Any], escape: Callable[[str], str], batch_loss: str) -> list[dict[str, Any]]:
+    """Batch normalization over one step's batch, per normalized layer: epsilon and momentum, then per neuron
+    the batch mean and variance, dE/dvar and dE/dmu, and the running statistics before and after the step."""
+    out = []
+    for rec in getattr(tw, "batch_norm", None) or ():
+        layer = tw.network.layers[rec.layer]
+        out.append(
+            {
+                "name": escape(layer.name),
+                "number": rec.layer + 1,
+                "m": len(rec.nets[0]),
+                "batch_loss": batch_loss,  # the batch's summed loss, as the notation writes it
+                "given": [line(k) for k in rec.given],
+                "neurons": [
+                    {
+                        "name": escape(n),
+                        "stats": [line(k) for k in rec.stats[j]],
+                        "grads": [line(k) for k in rec.grads[j]],
+                        "running": [line(k) for k in rec.running[j]],
+                    }
+                    for j, n in enumerate(rec.neurons)
+                ],
+                # the layer's bias: beta absorbs it (mu moves with it), so its summed gradient is 0
+                "bias": escape(", ".join(dict.fromkeys(layer.bias_labels))),
+            }
+        )
+    return out
+
+
 def run_view(net: Any, run: Any, fmt: Callable[[float], str]) -> dict[str, Any] | None:
     """The validation loss per epoch beside the training loss, and where early stopping stopped."""
     if not run.val_loss:

@@ -16,7 +16,7 @@ from ..spec.network import Network
 from . import walkthrough as render
 from .lines import line_view, wrap_text, writer
 from .options import DEFAULT, Options
-from .syllabus import clip_view, run_view
+from .syllabus import bn_view, clip_view, run_view
 from .templates import render_template
 
 
@@ -110,6 +110,13 @@ def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
         )
     if tr.reduction == "sum" and size > 1:
         parts.append(escape("the batch gradients summed"))
+    for li, layer in enumerate(net.layers):
+        if layer.batch_norm:
+            parts.append(
+                escape(f"batch normalization on layer {li + 1} ({layer.name}) in training mode, ")
+                + sym("eps", layer.epsilon)
+                + escape(f", momentum {layer.momentum:g}")
+            )
     parts.append(escape("biases updated" if net.update_biases else "biases not updated"))
     return "; ".join(parts)
 
@@ -182,6 +189,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         # each example's share of the batch-mean gradient by the scores, delta/N (shown where nothing is updated)
         "shares": [line(k) for k, v in q.items() if v.kind == "share"],
         "clip": clip_view(tw, line),
+        "bn": bn_view(tw, line, escape, fw.label(f"{tw.network.notation['loss']}_batch", mode)),
     }
 
 
@@ -225,6 +233,12 @@ def view(
     params = [
         {"name": escape(name), "value": _fmt(v, digits)} for name, v in net.parameter_values(run.W, run.b).items()
     ]
+    for layer, state in zip(net.layers, getattr(run, "bn", None) or ()):
+        if state is not None:  # batch normalization: gamma, beta and the running statistics for inference
+            for what, arr in zip(("gamma", "beta", "running_mean", "running_var"), state):
+                params += [
+                    {"name": escape(n), "value": _fmt(float(v), digits)} for n, v in zip(layer.bn_names(what), arr)
+                ]
     return {
         "title": escape(net.title),
         "description": escape(net.description),
@@ -388,6 +402,10 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
             }
         )
     params = net.parameter_values(run.W, run.b)
+    for layer, state in zip(net.layers, getattr(run, "bn", None) or ()):
+        if state is not None:
+            for what, arr in zip(("gamma", "beta", "running_mean", "running_var"), state):
+                params.update({n: float(v) for n, v in zip(layer.bn_names(what), arr)})
     doc = {
         "format": "backprop-tutor-train/1",
         "network": render.network_summary(net),

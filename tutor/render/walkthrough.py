@@ -147,6 +147,9 @@ def view(
                 "name": escape(n.name),
                 "j": j + 1,
                 "net": line(n.net),
+                # batch normalization: xhat and y between the net input and the output
+                "xhat": line(n.xhat),
+                "y": line(n.y),
                 "out": line(n.out),
                 "mask": line(n.mask),
                 "kept": line(n.kept),
@@ -210,6 +213,8 @@ def view(
                         "dE_dkept": line(nb.dE_dkept),
                         "dkept_dout": line(nb.dkept_dout),
                         "dout_dnet": line(nb.dout_dnet),
+                        # batch normalization: back through f(y), y = gamma xhat + beta, then to net
+                        "bn": [line(k) for k in (nb.dout_dy, nb.dE_dy, nb.dy_dxhat, nb.dE_dxhat) if k],
                         "jacobian": [line(k) for k in nb.jacobian],
                         "delta": line(nb.delta),
                         "simplified": line(nb.simplified),

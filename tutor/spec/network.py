@@ -59,7 +59,16 @@ _LAYER_KEYS = {
     "net_names",
     "out_names",
     "skip",
+    "batch_norm",
+    "gamma",
+    "beta",
+    "epsilon",
+    "momentum",
+    "running_mean",
+    "running_var",
 }
+BN_EPSILON = 1e-5  # torch.nn.BatchNorm1d's defaults
+BN_MOMENTUM = 0.1
 _NOTATION_DEFAULTS = {
     "net": "net_{neuron}",
     "out": "out_{neuron}",
@@ -154,6 +163,14 @@ class Layer:
     weightless: bool = False
     # ``bias = false``: no bias at all (biases are zeros that are no parameter; bias_labels is empty)
     has_bias: bool = True
+    # batch normalization (training mode) between net and the activation: y = gamma * xhat + beta, out = f(y)
+    batch_norm: bool = False
+    gamma: np.ndarray | None = None
+    beta: np.ndarray | None = None
+    epsilon: float = BN_EPSILON
+    momentum: float = BN_MOMENTUM  # running = (1 - momentum) * running + momentum * batch statistic
+    running_mean: np.ndarray | None = None  # the running statistics before the step (0 and 1 as torch starts)
+    running_var: np.ndarray | None = None
 
     @property
     def bias_count(self) -> int:
@@ -163,6 +180,10 @@ class Layer:
     @property
     def size(self) -> int:
         return len(self.neurons)
+
+    def bn_names(self, what: str) -> tuple[str, ...]:
+        """The per-neuron names of a batch normalization quantity: mu_h1, var_h1, xhat_h1, y_h1, gamma_h1, ..."""
+        return tuple(f"{what}_{n}" for n in self.neurons)
 
     @property
     def rule(self) -> rules.Activation:
@@ -213,7 +234,7 @@ class Network:
 
     @property
     def parameter_count(self) -> int:
-        return sum(l.weights.size + l.bias_count for l in self.layers)
+        return sum(l.weights.size + l.bias_count + 2 * l.size * l.batch_norm for l in self.layers)
 
     def target_names(self) -> tuple[str, ...]:
         return tuple(self.notation["target"].replace("{neuron}", n) for n in self.output_layer.neurons)
@@ -237,8 +258,11 @@ class Network:
             out.update({label: float(v) for label, v in zip(labels, b)})
         return out
 
-    def with_params(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> "Network":
-        """The same network with new parameter values (as after a training step)."""
+    def with_params(
+        self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], bn: Sequence[Any] | None = None
+    ) -> "Network":
+        """The same network with new parameter values (as after a training step); ``bn`` per layer: None or
+        (gamma, beta, running_mean, running_var) of a batch-normalized layer."""
         layers = tuple(
             replace(
                 l,
@@ -247,7 +271,23 @@ class Network:
             )
             for l, w, b in zip(self.layers, weights, biases)
         )
+        if bn is not None:
+            layers = tuple(
+                l if s is None else replace(l, gamma=s[0].copy(), beta=s[1].copy(), running_mean=s[2], running_var=s[3])
+                for l, s in zip(layers, bn)
+            )
         return replace(self, layers=layers)
+
+    @property
+    def has_batch_norm(self) -> bool:
+        return any(l.batch_norm for l in self.layers)
+
+    def bn_state(self) -> list[Any]:
+        """Per layer: None, or (gamma, beta, running_mean, running_var) of a batch-normalized layer (copies)."""
+        return [
+            (l.gamma.copy(), l.beta.copy(), l.running_mean.copy(), l.running_var.copy()) if l.batch_norm else None
+            for l in self.layers
+        ]
 
     @property
     def has_skips(self) -> bool:
@@ -429,7 +469,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
             init_layers.append(li)
         layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
         layer = _skip(raw, layer, li, layers, lw)
-        total += layer.weights.size + layer.bias_count
+        layer = _batch_norm(raw, layer, lw)
+        total += layer.weights.size + layer.bias_count + 2 * layer.size * layer.batch_norm
         layers.append(layer)
         fan_in = layer.size
     for li, layer in enumerate(layers[:-1]):
@@ -526,6 +567,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     train = _early_stopping(
         train, training, f"{where}: training", values.size, lrule, layers[-1], scaling, given_examples
     )
+    _check_batch_norm(layers, train, len(examples), where)
     if conv.update_order == "updated-first" and not (train.plain and (train.batch == 1 or len(examples) == 1)):
         raise SpecError(
             "updated-first is an order of plain gradient descent on one example at a time; it does not "
@@ -740,6 +782,82 @@ def _skip(raw: Any, layer: Layer, li: int, earlier: list[Layer], where: str) -> 
             f"a skip adds to each output on its own; {layer.activation!r} is not element-wise", f"{where}.skip"
         )
     return replace(layer, skip=k)
+
+
+def _batch_norm(raw: Any, layer: Layer, where: str) -> Layer:
+    """``batch_norm = true`` with ``gamma``/``beta`` per neuron (1 and 0), ``epsilon`` (1e-5), ``momentum`` (0.1)
+    and the running statistics the step starts from (``running_mean`` 0, ``running_var`` 1), as BatchNorm1d."""
+    keys = ("gamma", "beta", "epsilon", "momentum", "running_mean", "running_var")
+    if not isinstance(raw, Mapping):
+        return layer
+    on = raw.get("batch_norm", False)
+    if not isinstance(on, bool):
+        raise SpecError(f"batch_norm must be true or false, got {_show(on)}", f"{where}.batch_norm")
+    if not on:
+        for k in keys:
+            if k in raw:
+                raise SpecError(f"{k} belongs to batch normalization: add batch_norm = true", f"{where}.{k}")
+        return layer
+    if layer.weightless:
+        raise SpecError(
+            "batch normalization normalizes a layer's net inputs; this layer has no weights (weights = false): "
+            "normalize the layer before it",
+            f"{where}.batch_norm",
+        )
+    if layer.rule.vector:
+        raise SpecError(
+            f"batch normalization feeds each neuron's activation on its own; {layer.activation!r} is not "
+            "element-wise (normalize a hidden layer, or use another output activation)",
+            f"{where}.batch_norm",
+        )
+    if layer.skip is not None:
+        raise SpecError("batch normalization on a layer with a skip connection is not supported", f"{where}.skip")
+    n = layer.size
+    vec = {}
+    for k, default in (("gamma", 1.0), ("beta", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+        if k in raw:
+            v = _vector(raw[k], f"{where}.{k}")
+            if v.size != n:
+                raise SpecError(f"{v.size} values for {n} neurons; give one per neuron", f"{where}.{k}")
+        else:
+            v = np.full(n, default)
+        vec[k] = v
+    if np.any(vec["running_var"] < 0):
+        raise SpecError("a running variance must be >= 0", f"{where}.running_var")
+    eps = _number(raw.get("epsilon", BN_EPSILON), f"{where}.epsilon")
+    if not eps > 0:
+        raise SpecError(f"epsilon must be > 0 (it keeps the square root away from 0), got {eps!r}", f"{where}.epsilon")
+    mom = _number(raw.get("momentum", BN_MOMENTUM), f"{where}.momentum")
+    if not 0 <= mom <= 1:
+        raise SpecError(f"momentum must be in [0, 1], got {mom!r}", f"{where}.momentum")
+    return replace(layer, batch_norm=True, epsilon=eps, momentum=mom, **vec)
+
+
+def _check_batch_norm(layers: list[Layer], train: Training, n_examples: int, where: str) -> None:
+    """Batch normalization needs at least two examples in every batch (the variance of one is 0)."""
+    first = next((li for li, l in enumerate(layers) if l.batch_norm), None)
+    if first is None:
+        return
+    place = f"{where}: layers[{first}].batch_norm"
+    if train.clipped:
+        raise SpecError(
+            "gradient clipping of a batch-normalized network is not supported (gamma and beta would need "
+            "clipping too); leave out clip_norm/clip_value",
+            place,
+        )
+    if n_examples < 2:
+        raise SpecError(
+            "batch normalization needs a batch of at least two examples (the variance of one example is 0); "
+            "give several [[examples]]",
+            place,
+        )
+    size = n_examples if train.batch is None else min(train.batch, n_examples)
+    if size < 2 or n_examples % size == 1:
+        raise SpecError(
+            f"batch normalization needs at least two examples in every batch; batch = {size} over {n_examples} "
+            "examples leaves a batch of one",
+            f"{where}: training.batch",
+        )
 
 
 def _check_skip_dropout(layers: list[Layer], train: Training, where: str) -> None:
@@ -1082,6 +1200,11 @@ def _check_unique_names(net: Network, where: str) -> None:
         for j in range(len(layer.neurons)):
             add(layer.net_names[j], f"the net input of layers[{li}].neurons[{j}]")
             add(layer.out_names[j], f"the output of layers[{li}].neurons[{j}]")
+        if layer.batch_norm:
+            for what in ("mu", "var", "xhat", "y", "gamma", "beta", "running_mean", "running_var"):
+                for j, n in enumerate(layer.bn_names(what)):
+                    add(n, f"the batch normalization's {what} of layers[{li}].neurons[{j}]")
+            add(f"eps_L{li + 1}", f"the epsilon of layers[{li}]")
         for j, row in enumerate(layer.weight_labels):
             for i, w in enumerate(row):
                 add(w, f"weight layers[{li}].weights[{j}][{i}]")

@@ -27,7 +27,9 @@ class Activation:
     of dout/dnet, written in terms of out where the seeds do so (sigmoid: out(1 - out)). For a vector
     activation (softmax) ``sym_vector(nets, p)`` gives every output and ``sym_jacobian(k, j, outs)`` the
     entry dout_k/dnet_j. ``np_f(z, p)`` and ``np_df(z, a, p)`` are the NumPy forward and element-wise
-    derivative; ``np_jacobian(z, a, p)`` is the full Jacobian for a vector activation.
+    derivative; ``np_jacobian(z, a, p)`` is the full Jacobian for a vector activation. ``np_quiet`` is
+    ``np_f`` without its own floating-point error state, for a loop that ignores overflow once around all
+    its steps (the same floats; entering NumPy's error state costs as much as a small layer's arithmetic).
     """
 
     name: str
@@ -41,6 +43,7 @@ class Activation:
     sym_vector: Callable[..., list] | None = None
     sym_jacobian: Callable[..., Any] | None = None
     np_jacobian: Callable[..., np.ndarray] | None = None
+    np_quiet: Callable[..., np.ndarray] | None = None
     differentiable: bool = True
     output_only: bool = False
     # The outputs it can produce: an open interval, or closed at the finite ends with ``output_closed``; the
@@ -108,9 +111,13 @@ def _const(value):
 # overflow is silenced rather than turned into warnings on a student's terminal.
 
 
+def _sigmoid_quiet(z, p):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 def _sigmoid_np(z, p):
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
+        return _sigmoid_quiet(z, p)
 
 
 def _softplus_np(z, p):
@@ -186,6 +193,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: y * (1 - y),
             np_f=_sigmoid_np,
             np_df=lambda z, a, p: a * (1 - a),
+            np_quiet=_sigmoid_quiet,
             output_range=(0.0, 1.0),
         ),
         Activation(
@@ -333,7 +341,7 @@ LOSSES: dict[str, Loss] = {
             title="half the sum of squared errors",
             sym_terms=_half_sse_terms,
             np_value=lambda a, t, p: float(0.5 * np.sum((t - a) ** 2)),
-            np_grad=lambda a, t, p: -(t - a),
+            np_grad=lambda a, t, p: a - t,  # the same floats as -(t - a): rounding is symmetric
             np_terms=lambda a, t, p: 0.5 * (t - a) ** 2,
             formula="E = ½ Σₖ (tₖ − oₖ)²",
             tex=r"E = \tfrac{1}{2} \sum_k (t_k - o_k)^2",
