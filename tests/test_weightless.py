@@ -404,3 +404,73 @@ def test_dropout_around_a_weightless_layer(layer):
 def test_engines_agree_on_a_network_with_skips():
     # numeric_values mapped the skip's contribution to a row past the contribution matrix (IndexError)
     assert engines_agree(explain_step(load("residual-sigmoid"))) == []
+
+
+BN_NO_BIAS = """
+[inputs]
+names = ["x1", "x2"]
+[[layers]]
+neurons = ["h1", "h2"]
+activation = "sigmoid"
+weights = [[0.15, 0.20], [0.25, 0.30]]
+bias = false
+batch_norm = true
+gamma = [1.2, 0.8]
+beta = [0.1, -0.1]
+[[layers]]
+neurons = ["o1"]
+activation = "sigmoid"
+weights = [[0.40, 0.45]]
+bias = 0.60
+[loss]
+name = "half_sse"
+[training]
+learning_rate = 0.5
+update_biases = true
+[[examples]]
+inputs = [0.05, 0.10]
+targets = [0.01]
+[[examples]]
+inputs = [0.30, -0.20]
+targets = [0.99]
+[[examples]]
+inputs = [-0.10, 0.40]
+targets = [0.50]
+"""
+
+
+def test_batch_norm_after_a_layer_without_bias():
+    # Linear(bias=False) then BatchNorm1d, the usual pairing: beta takes the bias's place
+    from tutor.engine.gradcheck import batch_gradient_check
+
+    net = loads(BN_NO_BIAS)
+    assert net.parameter_count == 4 + 2 + 2 + 2 + 1
+    run = training.run(net, 2, keep=lambda n: True)
+    for st in run.steps.values():
+        assert training_engines_agree(explain_training_step(net, st), st) == []
+    report = batch_gradient_check(net)
+    assert report.ok and [r.param for r in report.rows] == [
+        *("w1_11", "w1_12", "w1_21", "w1_22", "gamma_h1", "gamma_h2", "beta_h1", "beta_h2", "w2_11", "w2_12", "b2")
+    ]
+    out = documents(("text",), net, 0, {1}, explain=True)[1]["text"]
+    assert "The layer has no bias (bias = false): beta takes its place.\n" in out
+
+
+def test_from_torch_linear_without_bias_before_batch_norm_matches_autograd():
+    torch = require_module("torch")
+    from tutor.engine.gradcheck import batch_gradient_check
+    from tutor.interop.torch import from_torch
+
+    torch.manual_seed(3)
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.BatchNorm1d(2), nn.Sigmoid(), nn.Linear(2, 1))
+    X, Y = [[0.1, 0.2], [0.5, -0.3], [1.0, 0.0]], [[0.1], [0.9], [0.5]]
+    net = from_torch(model, x=X, y=Y, loss="half_sse", learning_rate=0.1)
+    assert not net.layers[0].has_bias and net.parameter_count == sum(p.numel() for p in model.parameters()) == 11
+    m = model.double().train()
+    out = m(torch.tensor(X, dtype=torch.float64))
+    ((0.5 * (out - torch.tensor(Y, dtype=torch.float64)) ** 2).sum(1).mean()).backward()
+    sym = {r.param: r.symbolic for r in batch_gradient_check(net).rows}
+    assert [sym["w1_11"], sym["w1_12"]] == pytest.approx(m[0].weight.grad[0].tolist(), rel=1e-12)
+    assert [sym["gamma_h1"], sym["gamma_h2"]] == pytest.approx(m[1].weight.grad.tolist(), rel=1e-12)
+    assert [sym["beta_h1"], sym["beta_h2"]] == pytest.approx(m[1].bias.grad.tolist(), rel=1e-12, abs=1e-15)

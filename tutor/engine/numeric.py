@@ -452,7 +452,7 @@ def flat_batch_loss(
     base = net.bn_state()
     parts = []
     for l, s in zip(net.layers, base):
-        parts += [l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]
+        parts += [l.weights.ravel(), l.biases[: l.bias_count]]
         if s is not None:
             parts += [s[0], s[1]]
     theta0 = np.concatenate(parts)
@@ -463,8 +463,14 @@ def flat_batch_loss(
             n = l.weights.size
             W.append(theta[pos : pos + n].reshape(l.weights.shape))
             pos += n
-            nb = 1 if l.shared_bias else l.size
-            b.append(np.full(l.size, theta[pos]) if l.shared_bias else theta[pos : pos + nb].copy())
+            nb = l.bias_count
+            b.append(
+                np.zeros(l.size)
+                if nb == 0
+                else np.full(l.size, theta[pos])
+                if l.shared_bias
+                else theta[pos : pos + nb].copy()
+            )
             pos += nb
             if s is None:
                 bn.append(None)

@@ -1016,9 +1016,9 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
             new = update(w, g)
             new_keys[li][0][j][i] = new or w
             steps.append(ParamStep(w, li, "weight", r.name, a_keys[i], factors, g, new))
-    if not layer.has_bias:
-        return steps
-    if layer.shared_bias:
+    if not layer.has_bias:  # bias = false: no bias step (batch normalization's gamma and beta still follow)
+        pass
+    elif layer.shared_bias:
         bias = bkeys[0]
         chains, pairs = [], []
         for j, r in enumerate(row):
