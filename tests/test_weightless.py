@@ -474,3 +474,14 @@ def test_from_torch_linear_without_bias_before_batch_norm_matches_autograd():
     assert [sym["w1_11"], sym["w1_12"]] == pytest.approx(m[0].weight.grad[0].tolist(), rel=1e-12)
     assert [sym["gamma_h1"], sym["gamma_h2"]] == pytest.approx(m[1].weight.grad.tolist(), rel=1e-12)
     assert [sym["beta_h1"], sym["beta_h2"]] == pytest.approx(m[1].bias.grad.tolist(), rel=1e-12, abs=1e-15)
+
+
+def test_batch_norm_on_a_layer_without_weights_is_refused(tmp_path, capsys):
+    spec = BN_NO_BIAS.replace("bias = false\nbatch_norm = true", "batch_norm = true").replace(
+        "weights = [[0.15, 0.20], [0.25, 0.30]]\n", "weights = false\n"
+    )
+    path = tmp_path / "spec.toml"
+    path.write_text(spec, encoding="utf-8")
+    assert main(["explain", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "layers[0].batch_norm" in err and "no weights" in err and len(err.strip().splitlines()) == 1
