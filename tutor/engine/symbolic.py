@@ -1228,7 +1228,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
             for nb, nf in zip(w.backward[0], w.forward[-1]):
                 ref = b.given(f"{nb.delta}[e{k + 1}]", "example", w.value(nb.delta))
                 b.labels[ref] = Label("partial", num=loss_refs[k], den=nf.net)  # example k's delta, dE^(k)/dnet
-                b.add(f"{ref}/N", "share", share_form(m), [ref])
+                b.add(f"{ref}/N", "share", share_form(m), [ref], Label("share", base=ref, text=f"{ref}/N"))
     updates = []
     gathered = []
     for p in first.params:
