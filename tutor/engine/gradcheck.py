@@ -15,7 +15,6 @@ import numpy as np
 
 from ..spec.network import Network
 from . import numeric
-from .numeric import input_gradient
 from .steps import Walkthrough
 
 
@@ -285,7 +284,7 @@ def numeric_values(walk: Walkthrough, recorded: Any = None) -> dict[str, float]:
     if walk.loss_after and after is not None:
         out[walk.loss_after] = after.loss
     if net.layers[0].weightless and walk.input_gradients:
-        out.update(zip(walk.input_gradients, input_gradient(net, fw, bw)))
+        out.update(zip(walk.input_gradients, numeric.input_gradient(net, fw, bw)))
     return {k: float(v) for k, v in out.items()}
 
 
