@@ -690,18 +690,35 @@ def cmd_examples(args: argparse.Namespace) -> int:
     from .spec.network import load
     from .spec.resources import example_names
 
-    names = example_names("all")
-    width = max(map(len, names))
-    for name in names:
+    rows = []
+    for name in example_names("all"):
         if graphspec.is_graph(name):
             g = graphspec.load(name)
-            shape = f"graph, {len(g.gates)} gates"
-            print(f"{name:<{width}}  {shape:<13} {g.title}: {g.description}")
-            continue
-        net = load(name)
-        shape = "-".join(map(str, net.shape))
-        print(f"{name:<{width}}  {shape:<13} {net.title}: {net.description}")
+            rows.append((name, f"graph, {len(g.gates)} gates", f"{g.title}: {g.description}"))
+        else:
+            net = load(name)
+            rows.append((name, "-".join(map(str, net.shape)), f"{net.title}: {net.description}"))
+    name_width = max(len(r[0]) for r in rows)
+    shape_width = max(len(r[1]) for r in rows)
+    for name, shape, about in rows:
+        # a terminal gets each description wrapped under its own column; a pipe keeps one line an example
+        line = f"{name:<{name_width}}  {shape:<{shape_width}}  {about}"
+        print(_hanging(line, 4))
     return 0
+
+
+def _hanging(line: str, indent: int) -> str:
+    """A long line wrapped to the terminal with its continuation lines indented by ``indent``; unchanged when
+    the output is not a terminal."""
+    import shutil
+    import textwrap
+
+    if not sys.stdout.isatty():
+        return line
+    width = max(shutil.get_terminal_size((100, 24)).columns - 1, indent + 30)
+    if len(line) <= width:
+        return line
+    return textwrap.fill(line, width, subsequent_indent=" " * indent, break_on_hyphens=False)
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
