@@ -479,3 +479,13 @@ learning_rate = 0.1
     report = run(net, {"out_o1": "0.9", "E_total": "9.9"})
     assert report.verdicts[1].status == WRONG
     assert any("cannot be computed" in r for r in report.skipped.values()), report.skipped
+
+
+def test_a_negative_zero_is_never_shown(tmp_path, capsys):
+    """0 times a negative factor is -0.0 in floats; the diagnosis names its inputs as 0 (softmax-scores'
+    target-0 terms give dE/dp2 = -0/p2)."""
+    claims = tmp_path / "c.toml"
+    claims.write_text('[[claim]]\nquantity = "dE/dz1"\nvalue = "-3.40998861"\n', encoding="utf-8")
+    assert main(["check", "softmax-scores", str(claims)]) == 1
+    out = capsys.readouterr().out
+    assert "decimal-place slip" in out and "dE/dp2 = 0," in out and "-0," not in out

@@ -491,7 +491,7 @@ def _recompute(
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.9g}"
+    return f"{x + 0.0:.9g}"  # + 0.0: a negative zero (0 times a negative factor) is shown as 0
 
 
 def _related(walk: Walkthrough, key: str) -> set[str]:
