@@ -817,6 +817,15 @@ class Quiz:
         the step's given values."""
         return givens(self.network, self.walk if self.training else None)
 
+    def drawing(self) -> Walkthrough:
+        """The walk to draw the network from: the step's own, or for a training step the network with its
+        first example (as explain draws it)."""
+        if not self.training:
+            return self.walk
+        from ..engine.symbolic import explain_step
+
+        return explain_step(self.network, forward_only=True, prepare=False)
+
     def step_description(self) -> str:
         """A training step in words: its batch, optimizer and what else it does."""
         net = self.network
