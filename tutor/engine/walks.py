@@ -10,11 +10,14 @@ scaled inputs, drawn weights).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..spec.network import Network
-from . import training
 from .steps import Walkthrough, flat_walk
 from .symbolic import explain_preparation, explain_step, explain_training_step
+
+if TYPE_CHECKING:
+    from .training import Step
 
 
 def plain(net: Network) -> bool:
@@ -22,10 +25,12 @@ def plain(net: Network) -> bool:
     return net.training.plain and len(net.examples) == 1
 
 
-def step_walk(net: Network, record: training.Step | None = None) -> Walkthrough:
+def step_walk(net: Network, record: Step | None = None) -> Walkthrough:
     """What ``explain`` shows for the spec, as one walk: the plain step's walk-through, or a training step's
     (each example's values named per example, then batch means, regularization, decayed learning rate,
     optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
+    from . import training  # the numeric run: not imported where a plain quiz only needs ``plain``
+
     if plain(net):
         if record is None:
             return explain_step(net)
