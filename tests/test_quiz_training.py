@@ -343,3 +343,27 @@ def test_worksheet_of_a_plain_spec_and_blanks(tmp_path, capsys):
     assert numbers == list(
         range(1, len(worksheet.spec_variant(load("mazur"), "mazur", blanks=("updates",)).questions) + 1)
     )
+
+
+def test_regularization_decay_dropout_and_momentum_are_asked(tmp_path):
+    from tutor.spec.resources import data_dir
+
+    text = (data_dir("worked_examples") / "minibatch" / "spec.toml").read_text(encoding="utf-8")
+    extra = (
+        'decay = 0.1\nregularization = { kind = "l2", lambda = 0.01, biases = false }\n'
+        'dropout = { rate = 0.5, seed = 1, inverted = true }\noptimizer = { name = "momentum", beta = 0.9 }\n'
+    )
+    spec = tmp_path / "spec.toml"
+    spec.write_text(text.replace("batch = 2\n", "batch = 2\n" + extra), encoding="utf-8")
+    quiz = Quiz(load(str(spec)), tries=1)
+    by_key = {q.key: q for q in quiz.questions}
+    assert by_key["eta"].section == "updates" and by_key["eta"].hint == "η = η₀/(1 + decay·epoch)"
+    assert by_key["R"].section == by_key["J"].section == "error" and by_key["dR/dW5"].section == "gradients"
+    assert by_key["h1_out[kept][e1]"].section == "forward" and by_key["v[W5]"].section == "optimizer"
+    intro = "\n".join(quiz.intro())
+    assert "L2 regularization, a decayed learning rate, dropout" in intro and "mask[h1]⁽²⁾ = 0" in intro
+    for rounding in ("as-printed", "exact"):  # either rounding's values are right
+        quiz = Quiz(load(str(spec)), tries=1)
+        other = step_walk(quiz.network.with_conventions(rounding=rounding)).values()
+        answer(quiz, other)
+        assert all(a.verdict == "correct" for a in quiz.answers), rounding

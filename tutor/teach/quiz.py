@@ -73,6 +73,7 @@ _TRAINING_SECTION_OF_KIND = {
     "state": "optimizer",
     "step": "updates",
     "running": "updates",
+    "rate": "updates",  # the decayed learning rate (a given rate has no formula and is not asked)
 }
 _NOT_ASKED = ("share",)  # the per-example share of a batch-mean delta: a name for the checker, not shown
 MAX_ANSWERS_BYTES = 1_000_000
