@@ -222,6 +222,9 @@ def test_scaled_inputs_are_computed_from_the_raw_inputs():
     assert "x1[e1]" in by_key and by_key["x1[e1]"].hint.endswith("= (x1_raw⁽¹⁾ - μ(x1))/σ(x1)")
     intro = "\n".join(quiz.intro())
     assert "x1_raw⁽¹⁾ = " in intro and "x1⁽¹⁾ = " not in intro  # the scaled value is a question, not given
+    # nor is it drawn: the drawing (self-check page, worksheet) shows the first example's raw inputs
+    drawn = quiz.drawing().network
+    assert list(drawn.inputs) == list(drawn.raw_examples[0][0]) != list(quiz.network.inputs)
 
 
 @pytest.mark.parametrize(
@@ -367,3 +370,25 @@ def test_regularization_decay_dropout_and_momentum_are_asked(tmp_path):
         other = step_walk(quiz.network.with_conventions(rounding=rounding)).values()
         answer(quiz, other)
         assert all(a.verdict == "correct" for a in quiz.answers), rounding
+
+
+@pytest.mark.parametrize("name", ["minibatch", "batchnorm-sigmoid", "optimizer-adam"])
+def test_misconceptions_are_diagnosed_in_a_training_step(name):
+    quiz = Quiz(load(name), tries=1)
+    values = right_values(name)
+    Q = quiz.walk.quantities
+    # the output delta of the first example with the activation's derivative left out: dE/dout alone
+    delta = next(q.key for q in quiz.questions if Q[q.key].kind == "delta" and q.layer == len(quiz.network.layers))
+    dE_dout = Q[delta].args[0]
+    answer(quiz, values, upto=delta)
+    fb = quiz.respond(format_fixed(values[dE_dout], quiz.network.conventions.digits))
+    assert fb.verdict == "wrong" and fb.answer.diagnosis is not None, fb.message
+    assert fb.answer.diagnosis.misconception == "dropped-activation-derivative", fb.message
+    # an update with the gradient added instead of subtracted
+    update = next(q for q in quiz.questions if Q[q.key].kind == "update" and q.param)
+    answer(quiz, values, upto=update.key)
+    step = values[update.key] - values[update.param]
+    fb = quiz.respond(format_fixed(values[update.param] - step, quiz.network.conventions.digits))
+    assert fb.verdict == "wrong", fb.message
+    if name != "optimizer-adam":  # plain gradient descent's w + eta g; Adam's update has no such line
+        assert fb.answer.diagnosis is not None and fb.answer.diagnosis.misconception == "gradient-added", fb.message

@@ -497,6 +497,20 @@ def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Gi
     return groups
 
 
+def drawing(net: Network) -> Walkthrough:
+    """A training spec's network with its first example, to draw (as explain draws it); a scaled spec's with
+    the raw inputs, since its scaled inputs are questions."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ..engine.symbolic import explain_step
+
+    if net.scaling and net.raw_examples:
+        net = replace(net, inputs=np.asarray(net.raw_examples[0][0], dtype=float))
+    return explain_step(net, forward_only=True, prepare=False)
+
+
 # -- a session ----------------------------------------------------------------------------------------------
 
 
@@ -823,9 +837,7 @@ class Quiz:
         first example (as explain draws it)."""
         if not self.training:
             return self.walk
-        from ..engine.symbolic import explain_step
-
-        return explain_step(self.network, forward_only=True, prepare=False)
+        return drawing(self.network)
 
     def step_description(self) -> str:
         """A training step in words: its batch, optimizer and what else it does."""

@@ -21,7 +21,7 @@ from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
 from . import randomnet
 from .diagnose import Tolerance
-from .quiz import SECTION_TITLES, STEP_SECTIONS, Question, aim, givens, plain_value, questions
+from .quiz import SECTION_TITLES, STEP_SECTIONS, Question, aim, drawing, givens, plain_value, questions
 
 MAX_COUNT = 1000
 FORMATS = ("md", "tex")
@@ -81,7 +81,7 @@ def spec_variant(net, spec: str, tolerance: Tolerance | None = None, blanks: tup
     tolerance = tolerance or Tolerance("dp", net.conventions.digits)
     every = questions(walk, tolerance, training)
     boxes = aim(every, blanks, where="worksheet --blanks")
-    start = explain_step(net, forward_only=True, prepare=False) if training else None
+    start = drawing(net) if training else None
     return Variant(1, SpecNetwork(net), walk, boxes, tolerance, tuple(every), spec=spec, training=training, start=start)
 
 
