@@ -392,3 +392,41 @@ def test_misconceptions_are_diagnosed_in_a_training_step(name):
     assert fb.verdict == "wrong", fb.message
     if name != "optimizer-adam":  # plain gradient descent's w + eta g; Adam's update has no such line
         assert fb.answer.diagnosis is not None and fb.answer.diagnosis.misconception == "gradient-added", fb.message
+
+
+def test_batch_norm_quiz_in_a_terminal_80_columns_wide(pexpect_module):
+    import os
+    import sys
+
+    quiz = Quiz(load("batchnorm-sigmoid"), digits=4, sections=["forward"], neuron="h1")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    args = ["-m", "tutor", "quiz", "batchnorm-sigmoid", "--digits", "4", "--section", "forward", "--neuron", "h1"]
+    child = pexpect_module.spawn(sys.executable, args, encoding="utf-8", timeout=30, env=env, dimensions=(24, 80))
+    child.expect_exact("Example 3: x1⁽³⁾ = -0.1, x2⁽³⁾ = 0.4, target_o1⁽³⁾ = 0.5")
+    intro = child.before
+    for q in quiz.questions[:5]:
+        child.expect_exact(quiz.prompt(q))
+        child.sendline(q.shown)
+        child.expect_exact(f"Right: {q.label} = {q.shown}.")
+    child.expect_exact(quiz.prompt(quiz.questions[5]))
+    child.sendline("q")
+    child.expect_exact("Quiz ended (quit).")
+    text = intro + child.before
+    child.expect(pexpect_module.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Forward pass    5/14" in text.replace("\r", "")
+    assert max(len(line) for line in text.replace("\r", "").splitlines()) <= 80
+
+
+@pytest.fixture
+def pexpect_module():
+    from .conftest import IN_CI
+
+    try:
+        import pexpect
+    except ImportError:  # pragma: no cover - a test extra
+        if IN_CI:
+            pytest.fail("pexpect is not installed (it is in the test extras)")
+        pytest.skip("pexpect is not installed")
+    return pexpect
