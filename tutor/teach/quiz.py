@@ -497,6 +497,33 @@ def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Gi
     return groups
 
 
+def step_words(net: Network, walk: Walkthrough) -> str:
+    """A training step in words: 'one training step on a batch of 3 examples, ...'."""
+    tr = net.training
+    m = len({x for k in walk.quantities for x in _EXAMPLE.findall(k)}) or 1
+    opt = rules.OPTIMIZERS[tr.optimizer]
+    parts = ["one training step on " + (f"a batch of {m} examples" if m > 1 else "one example")]
+    if m > 1:
+        parts.append("the gradients averaged over it" if tr.reduction != "sum" else "the gradients summed over it")
+    parts.append(f"updated by {opt.title or opt.name}")
+    if any(getattr(layer, "batch_norm", False) for layer in net.layers):
+        parts.append("with batch normalization")
+    if tr.clipped:
+        parts.append("the gradients clipped by " + ("their global norm" if tr.clip_norm is not None else "value"))
+    if tr.regularization and tr.reg_lambda:
+        parts.append(f"{tr.regularization.upper()} regularization")
+    if tr.decay:
+        parts.append("a decayed learning rate")
+    if tr.dropout_rate or tr.dropout_mask is not None:
+        parts.append("dropout")
+    if net.scaling:
+        parts.append(f"inputs scaled first ({net.scaling})")
+    words = ", ".join(parts)
+    if tr.validation:
+        words += " (early stopping watches the validation loss over epochs: see 'train')"
+    return words
+
+
 def drawing(net: Network) -> Walkthrough:
     """A training spec's network with its first example, to draw (as explain draws it); a scaled spec's with
     the raw inputs, since its scaled inputs are questions."""
@@ -841,26 +868,7 @@ class Quiz:
 
     def step_description(self) -> str:
         """A training step in words: its batch, optimizer and what else it does."""
-        net = self.network
-        tr = net.training
-        m = len({int(x) for k in self.walk.quantities for x in _EXAMPLE.findall(k)}) or 1
-        parts = [f"one training step on a batch of {m} example{'s' if m != 1 else ''}"]
-        if m > 1:
-            parts.append("the gradients averaged over it" if tr.reduction != "sum" else "the gradients summed over it")
-        parts.append(f"updated by {tr.optimizer}")
-        if any(getattr(l, "batch_norm", False) for l in net.layers):
-            parts.append("batch normalization over the batch")
-        if tr.clipped:
-            parts.append("gradients clipped")
-        if tr.regularization and tr.reg_lambda:
-            parts.append(f"{tr.regularization.upper()} regularization")
-        if tr.decay:
-            parts.append("a decayed learning rate")
-        if tr.dropout_rate or tr.dropout_mask is not None:
-            parts.append("dropout")
-        if net.scaling:
-            parts.append(f"inputs scaled ({net.scaling})")
-        return "The quiz asks " + ", ".join(parts) + "."
+        return "The quiz asks " + step_words(self.network, self.walk) + "."
 
     def aimed(self) -> str:
         """What the quiz was aimed at, in words ('' for the whole step)."""

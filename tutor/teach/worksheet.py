@@ -21,7 +21,17 @@ from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
 from . import randomnet
 from .diagnose import Tolerance
-from .quiz import SECTION_TITLES, STEP_SECTIONS, Question, aim, drawing, givens, plain_value, questions
+from .quiz import (
+    SECTION_TITLES,
+    STEP_SECTIONS,
+    Question,
+    aim,
+    drawing,
+    givens,
+    plain_value,
+    questions,
+    step_words,
+)
 
 MAX_COUNT = 1000
 FORMATS = ("md", "tex")
@@ -314,7 +324,7 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     if v.spec:
         title = f"Backpropagation worksheet: {net.title}"
         source = f"Spec {v.spec}."
-        what = "one training step" if not v.training else _step_words(net, walk)
+        what = "one training step" if not v.training else step_words(net, walk)
         description = f"A {'-'.join(map(str, net.shape))} network, {what}."
     else:
         title = f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")
@@ -345,19 +355,6 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
         "sections": sections,
         "count": len(v.questions),
     }
-
-
-def _step_words(net, walk: Walkthrough) -> str:
-    from .quiz import _EXAMPLE
-
-    m = len({x for k in walk.quantities for x in _EXAMPLE.findall(k)}) or 1
-    tr = net.training
-    words = f"one training step on a batch of {m} example{'s' if m != 1 else ''}, updated by {tr.optimizer}"
-    if any(getattr(layer, "batch_norm", False) for layer in net.layers):
-        words += ", with batch normalization"
-    if tr.clipped:
-        words += ", gradients clipped"
-    return words
 
 
 def diagram_svg(v: Variant) -> str:
