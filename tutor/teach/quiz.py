@@ -1,7 +1,10 @@
 """The quiz engine: one training step asked quantity by quantity and graded (pure logic; the CLI does the I/O).
 
 The questions are the walk-through's own quantities (``tutor.engine.symbolic.explain_step``) in the order a person
-computes them: forward values, loss, chain-rule factors, gradients, updates. Each answer is graded with
+computes them: forward values, loss, chain-rule factors, gradients, updates. A spec with several examples or
+other training settings is asked its first training step, the one walk ``check`` checks
+(``tutor.engine.walks.step_walk``): every example's values, batch normalization's statistics and gradients, the
+batch means, clipping, the optimizer's state, the update steps and running statistics. Each answer is graded with
 ``tutor.teach.diagnose``: against the engine's value, against the value that follows from the student's own
 earlier answers (carried-forward credit), and, when wrong, against the misconceptions of its derivation.
 
@@ -579,6 +582,9 @@ class Feedback:
 
 class Quiz:
     """One training step of ``net`` as a sequence of questions; ``respond`` takes each line the student types.
+
+    A plain step on one example is asked from its walk-through; any other network spec from its first training
+    step (``self.training``), the walk ``check`` uses, in classroom order as far as the computation allows.
 
     The reference values round every value to ``digits`` decimals and carry it forward (``rounding``
     "as-printed", the default, as on paper); the values of the other rounding are accepted too.
