@@ -19,6 +19,7 @@ from tutor.teach.quiz import STEP_SECTIONS, Quiz, parse_answers, replay
 
 from .conftest import require_program
 from .test_bad_input import assert_clean_error
+from .test_browser import browser  # noqa: F401 - the headless Chromium fixture
 
 NETWORKS = example_names("network")
 TRAINING = [n for n in NETWORKS if not plain(load(n))]
@@ -430,3 +431,32 @@ def pexpect_module():
             pytest.fail("pexpect is not installed (it is in the test extras)")
         pytest.skip("pexpect is not installed")
     return pexpect
+
+
+def test_self_check_page_grades_a_batch_as_the_quiz_does(browser, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.keys import Keys
+
+    from .test_browser import _page_verdicts, by_css, open_page
+
+    path = tmp_path / "bn.html"
+    assert main(["explain", "batchnorm-sigmoid", "--self-check", "-o", str(path)]) == 0
+    quiz = Quiz(load("batchnorm-sigmoid"), tries=1)
+    digits = quiz.network.conventions.digits
+    number = {q.key: q.number for q in quiz.questions}
+    answers = {q.number: q.shown for q in quiz.questions[:12]}
+    wrong = float(quiz.questions[0].shown) + 0.01  # net_h1 of example 1
+    answers[number["net_h1[e1]"]] = format_fixed(wrong, digits)
+    nets = [wrong, float(answers[number["net_h1[e2]"]]), float(answers[number["net_h1[e3]"]])]
+    answers[number["mu_h1"]] = format_fixed(sum(nets) / 3, digits)  # follows from the wrong one
+    open_page(browser, path)
+    for n in sorted(answers):
+        by_css(browser, f'input[data-q="{n}"]').send_keys(answers[n] + Keys.ENTER)
+    expected = []
+    for q in quiz.questions[: max(answers)]:
+        fb = quiz.respond(answers.get(q.number, "s"))
+        d = fb.answer.diagnosis
+        expected.append((q.number, fb.verdict, d.misconception if d else ""))
+    page = _page_verdicts(browser, sorted(answers))
+    assert page == expected
+    verdicts = {n: v for n, v, _ in page}
+    assert verdicts[number["net_h1[e1]"]] == "wrong" and verdicts[number["mu_h1"]] == "carried"

@@ -180,8 +180,10 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
                         "role": f"{g.source} → {g.neuron}"
                         if g.kind == "weight"
                         else f"{g.kind} of {g.neuron}"
-                        if g.kind in ("bias", "target")
-                        else role.get(g.kind, g.kind),
+                        if g.kind in ("bias", "target", "scale", "shift")
+                        else role.get(g.kind, g.kind)
+                        if g.kind != "rate" or g.key == "eta"
+                        else "given",
                     }
                     for g in items
                 ],
