@@ -304,16 +304,21 @@ def _mistakes(net, values: dict[str, float]):
     walk = checker.step_walk(net)
     Q = walk.quantities
     out = []
-    # the update with the largest step (with dropout, a dropped neuron's weights do not move)
-    update = max(
-        (k for k, q in Q.items() if q.kind == "update"), key=lambda k: abs(values[f"step[{walk.labels[k].base}]"])
-    )
-    base = walk.labels[update].base
-    step = values[f"step[{base}]"]
-    out.append(
-        ("sign flipped", update, values[base] + step, lambda v: "sign" in v.explanation or "added" in v.explanation)
-    )
-    out.append(("decimal-place slip", update, values[base] - 10 * step, lambda v: "factor of 10" in v.explanation))
+    updates = [k for k, q in Q.items() if q.kind == "update"]
+    if not updates:  # activations alone (a softmax over given scores): the slips on the first delta instead
+        d = next(k for k, q in Q.items() if q.kind == "delta")
+        out.append(("sign flipped", d, -values[d], lambda v: "sign" in v.explanation))
+        loss = next(k for k, q in Q.items() if q.kind == "loss")
+        out.append(("decimal-place slip", loss, 10 * values[loss], lambda v: "factor of 10" in v.explanation))
+    else:
+        # the update with the largest step (with dropout, a dropped neuron's weights do not move)
+        update = max(updates, key=lambda k: abs(values[f"step[{walk.labels[k].base}]"]))
+        base = walk.labels[update].base
+        step = values[f"step[{base}]"]
+        out.append(
+            ("sign flipped", update, values[base] + step, lambda v: "sign" in v.explanation or "added" in v.explanation)
+        )
+        out.append(("decimal-place slip", update, values[base] - 10 * step, lambda v: "factor of 10" in v.explanation))
     # sigma' dropped: a gradient of the output layer without dout/dnet
     for k, q in Q.items():
         if q.kind == "gradient" and len(q.args) == 3 and Q[q.args[1]].kind == "factor" and "dout" in q.args[1]:

@@ -39,10 +39,10 @@ def test_from_numpy_reproduces_mazur_in_both_layouts(layout):
 def test_from_numpy_biases_per_neuron_shared_and_none():
     W = [np.array([[0.5, -0.5], [0.25, 1.0]]), np.array([[1.0, -1.0]])]
     net = from_numpy(W, [np.array([0.1, 0.2]), None], x=[1.0, 2.0], y=[0.5])
-    assert not net.layers[0].shared_bias and net.layers[1].shared_bias and net.layers[1].biases.tolist() == [0.0]
-    assert not net.update_biases  # a layer without biases: its fixed zero must not move
+    assert not net.layers[0].shared_bias and not net.layers[1].has_bias and net.layers[1].bias_labels == ()
+    assert net.update_biases and net.parameter_count == 4 + 2 + 2  # the layer given None has no bias at all
     assert from_numpy(W, [[0.1, 0.2], [0.3]], x=[1.0, 2.0], y=[0.5]).update_biases
-    assert not from_numpy(W, None, x=[1.0, 2.0], y=[0.5]).update_biases
+    assert from_numpy(W, None, x=[1.0, 2.0], y=[0.5]).parameter_count == 6
     # a (1, n) row of biases, as Keras keeps them, and a batch of one as x
     net = from_numpy([np.ones((2, 3))], [np.zeros((1, 3))], x=np.array([[1.0, 2.0]]), y=[0, 1, 0], layout="in_out")
     assert net.layers[0].biases.tolist() == [0.0, 0.0, 0.0] and net.inputs.tolist() == [1.0, 2.0]
@@ -293,16 +293,18 @@ def test_from_torch_reads_activation_parameters_and_float32():
     assert report.ok, report.max_rel
 
 
-def test_from_torch_linear_without_bias_gets_a_fixed_zero():
+def test_from_torch_linear_without_bias_has_no_bias():
+    # no invented zero bias: the layer has none (bias = false), and every parameter there is has torch's gradient
     torch = require_module("torch")
     nn = torch.nn
     torch.manual_seed(5)
     model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Tanh(), nn.Linear(2, 1))
     net = from_torch(model, [1.0, -1.0], [0.3])
-    assert net.layers[0].shared_bias and net.layers[0].biases.tolist() == [0.0, 0.0] and not net.update_biases
+    assert not net.layers[0].has_bias and net.layers[0].bias_labels == () and net.update_biases
+    assert net.parameter_count == 4 + 2 + 1
     report = torch_gradient_check(net, model)
-    assert report.ok and any("b1 is a fixed zero bias" in n for n in report.notes)
-    assert len(report.gradients()) == net.parameter_count - 1
+    assert report.ok and not report.notes
+    assert len(report.gradients()) == net.parameter_count
 
 
 @pytest.mark.parametrize(

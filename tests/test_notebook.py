@@ -271,10 +271,11 @@ def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch, torch_h
 
 # -- the LaTeX a notebook exports ---------------------------------------------------------------------------
 
-# What nbconvert's LaTeX template loads, in short (color for its xcolor, which texlive-latex-base lacks):
-# an output's text/latex is pasted into such a document.
+# What nbconvert's LaTeX template loads, in short (color for its xcolor, which texlive-latex-base lacks; its
+# 11pt article with 1in margins and graphicx): an output's text/latex is pasted into such a document.
 NBCONVERT_LIKE = (
-    "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n\\usepackage{amsmath}\n"
+    "\\documentclass[11pt]{article}\n\\usepackage{graphicx}\n\\usepackage{geometry}\n"
+    "\\geometry{verbose,tmargin=1in,bmargin=1in,lmargin=1in,rmargin=1in}\n\\usepackage{amsmath}\n"
     "\\usepackage{longtable}\n\\usepackage{color}\n\\usepackage{hyperref}\n\\begin{document}\n"
     "%s\n\n%s\n\\end{document}\n"
 )

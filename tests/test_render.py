@@ -95,6 +95,7 @@ CASES = {
     "softmax-cce": (lambda: loads(SOFTMAX, name="softmax-cce"), "spec"),
     "deep-tanh-relu": (lambda: loads(DEEP, name="deep-tanh-relu"), "spec"),
     "mazur-layered": (lambda: load("mazur"), "layered"),
+    "softmax-scores": (lambda: load("softmax-scores"), "spec"),  # weights = false: a softmax over given scores
 }
 
 _cache: dict = {}

@@ -103,8 +103,12 @@ def case(torch, spec: str, steps: int) -> dict:
 def compute() -> dict:
     import torch
 
+    before = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
-    return {"torch": torch.__version__, **{Path(s).stem: case(torch, s, n) for s, n in CASES.items()}}
+    try:
+        return {"torch": torch.__version__, **{Path(s).stem: case(torch, s, n) for s, n in CASES.items()}}
+    finally:  # the tests call this with live torch: the other tests' models stay float32
+        torch.set_default_dtype(before)
 
 
 if __name__ == "__main__":

@@ -149,16 +149,20 @@ def residual_case(torch, name: str) -> dict:
 def compute() -> dict:
     import torch
 
+    before = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
-    return {
-        "torch": torch.__version__,
-        "clip-norm": clip_case(torch, "clip-norm"),
-        "clip-value": clip_case(torch, "clip-value"),
-        "scaling-standardize": scaling_case(torch, "scaling-standardize"),
-        "init": init_case(torch),
-        "early-stopping": early_case(torch, "early-stopping"),
-        "residual-sigmoid": residual_case(torch, "residual-sigmoid"),
-    }
+    try:
+        return {
+            "torch": torch.__version__,
+            "clip-norm": clip_case(torch, "clip-norm"),
+            "clip-value": clip_case(torch, "clip-value"),
+            "scaling-standardize": scaling_case(torch, "scaling-standardize"),
+            "init": init_case(torch),
+            "early-stopping": early_case(torch, "early-stopping"),
+            "residual-sigmoid": residual_case(torch, "residual-sigmoid"),
+        }
+    finally:  # the tests call this with live torch: the other tests' models stay float32
+        torch.set_default_dtype(before)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,8 @@ def why_not(net: Network) -> str | None:
         return f"more than {MAX_PARAMETERS} parameters: arrays pay"
     if net.has_skips:
         return "residual connections: the generated step has no skip term"
+    if any(l.weightless or not l.has_bias for l in net.layers):
+        return "a layer without weights or without bias: the generated step has every parameter"
     for layer in net.layers:
         if layer.activation not in forms.ACTIVATIONS:
             return f"activation {layer.activation} has no element-wise float form"

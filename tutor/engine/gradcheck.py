@@ -134,6 +134,14 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     ng = grad(theta)
     keys = [p.gradient for p in _params_in_flat_order(walk)]
     rows = [Row(k.split("/d", 1)[1], walk.value(k), float(n), float(f)) for k, n, f in zip(keys, ng, fd)]
+    if exact.layers[0].weightless and walk.input_gradients:
+        # a network that starts from given scores: their gradients dE/dx are the result, checked the same way
+        R = numeric.Rounder(None)
+        fwd = numeric.forward(exact, R=R)
+        gx = numeric.input_gradient(exact, fwd, numeric.backward(exact, fwd, R=R, updated_first=False)[0])
+        fdx = central_differences(lambda x: numeric.forward(exact, x=x, R=R).loss, exact.inputs, eps)
+        for name, key, n, f in zip(exact.input_names, walk.input_gradients, gx, fdx):
+            rows.append(Row(name, walk.value(key), float(n), float(f)))
     notes = []
     if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
         notes.append("checked in exact arithmetic and the standard order, where the gradient is the true one")
@@ -248,8 +256,12 @@ def numeric_values(walk: Walkthrough, recorded: Any = None) -> dict[str, float]:
                 out[nb.dout_dy] = bw.dout_dnet[li][j]  # f'(y), kept where f'(net) is without normalization
                 out[nb.dE_dy] = bw.dE_dy[li][j]
                 out[nb.dE_dxhat] = bw.dE_dxhat[li][j]
-            for k, c in enumerate(nb.contributions):
-                out[c] = bw.contributions[li][k, j]
+            if nb.contributions:
+                # downstream neuron k's contribution is row k (a layer without weights: only k = j reads
+                # this output); the skips' contributions after them are not in that matrix
+                ks = [j] if walk.network.layers[li + 1].weightless else range(bw.contributions[li].shape[0])
+                for k, c in zip(ks, nb.contributions):
+                    out[c] = bw.contributions[li][k, j]
     wpos: dict[int, int] = {}
     for p in walk.params:
         li = p.layer
@@ -271,6 +283,8 @@ def numeric_values(walk: Walkthrough, recorded: Any = None) -> dict[str, float]:
                 out[p.update] = new_b[li][j]
     if walk.loss_after and after is not None:
         out[walk.loss_after] = after.loss
+    if net.layers[0].weightless and walk.input_gradients:
+        out.update(zip(walk.input_gradients, numeric.input_gradient(net, fw, bw)))
     return {k: float(v) for k, v in out.items()}
 
 

@@ -98,7 +98,7 @@ def forward(
     a = x
     nets, outs, kept, acts, xhats, ys = [], [], [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
-        z = R.array(Wl @ a + bl)
+        z = R.array(a.copy()) if layer.weightless else R.array(Wl @ a + bl)  # weightless: net_j = a_j
         nets.append(z)
         if li == stop:
             return Forward(nets, outs, np.array([]), math.nan, x, t)
@@ -300,6 +300,8 @@ def backward(
             g = R.array(rule.np_grad(a, t, p))
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
+            if net.layers[li + 1].weightless:  # net_k = a_k: dnet_k/da_j is 1 for k = j, else 0
+                Wd = np.eye(layer.size)
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
@@ -319,7 +321,7 @@ def backward(
             # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
             # As printed, the delta is the sum of the rounded products the walk-through shows.
             d = R.array(g @ J) if not R.exact else (g - g @ a) * a
-            gw = R.array(np.outer(d, a_in))
+            gw = R.array(np.outer(d, a_in)) if not layer.weightless else np.zeros((layer.size, 0))
         elif layer.batch_norm:
             # out = f(y), y = gamma xhat + beta, xhat = (net - mu)/sqrt(var + eps): dE/dy, dE/dxhat, and
             # dE/dnet from the batch's dE/dvar and dE/dmu (every example's net enters mu and var)
@@ -339,16 +341,28 @@ def backward(
             dout_dnet[li] = s
             gs = g * s
             d = R.array(gs)
-            gw = R.array(gs[:, None] * a_in[None, :])
+            gw = R.array(gs[:, None] * a_in[None, :]) if not layer.weightless else np.zeros((layer.size, 0))
         deltas[li] = d
         gW[li] = gw
-        gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
+        if not layer.has_bias:
+            gb[li] = np.zeros(0)  # no bias parameter: nothing to differentiate or update
+        else:
+            gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
         new_W[li] = R.array(W[li] - lr * gw)
-        if net.update_biases:
+        if net.update_biases and layer.has_bias:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
             new_b[li] = np.full(layer.size, nb[0]) if layer.shared_bias else nb
     bw = Backward(dE_dout, dE_dkept, dout_dnet, jacs, contribs, deltas, gW, gb, used, dys, dxhs)
     return bw, new_W, new_b
+
+
+def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarray:
+    """dE/dx of every input (x.grad): the first layer's deltas back through its weights, or the deltas
+    themselves where the first layer has none (net_i = x_i)."""
+    if net.layers[0].weightless:
+        return bw.deltas[0].copy()
+    W0 = net.layers[0].weights if W is None else W[0]
+    return W0.T @ bw.deltas[0]
 
 
 def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:
@@ -397,7 +411,7 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
     gradient checker for central finite differences.
     """
     exact = Rounder(None)
-    shapes = [(l.weights.shape, 1 if l.shared_bias else l.size, l.shared_bias, l.size) for l in net.layers]
+    shapes = [(l.weights.shape, l.bias_count, l.shared_bias, l.size) for l in net.layers]
 
     def unpack(theta):
         W, b, pos = [], [], 0
@@ -406,13 +420,11 @@ def flat_loss(net: Network) -> tuple[np.ndarray, Callable[[np.ndarray], float], 
             W.append(theta[pos : pos + n].reshape(shape))
             pos += n
             bb = theta[pos : pos + nb]
-            b.append(np.full(size, bb[0]) if shared else bb.copy())
+            b.append(np.zeros(size) if nb == 0 else np.full(size, bb[0]) if shared else bb.copy())
             pos += nb
         return W, b
 
-    theta0 = np.concatenate(
-        [np.concatenate([l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]) for l in net.layers]
-    )
+    theta0 = np.concatenate([np.concatenate([l.weights.ravel(), l.biases[: l.bias_count]]) for l in net.layers])
 
     def loss(theta):
         W, b = unpack(theta)
@@ -440,7 +452,7 @@ def flat_batch_loss(
     base = net.bn_state()
     parts = []
     for l, s in zip(net.layers, base):
-        parts += [l.weights.ravel(), l.biases[:1] if l.shared_bias else l.biases]
+        parts += [l.weights.ravel(), l.biases[: l.bias_count]]
         if s is not None:
             parts += [s[0], s[1]]
     theta0 = np.concatenate(parts)
@@ -451,8 +463,14 @@ def flat_batch_loss(
             n = l.weights.size
             W.append(theta[pos : pos + n].reshape(l.weights.shape))
             pos += n
-            nb = 1 if l.shared_bias else l.size
-            b.append(np.full(l.size, theta[pos]) if l.shared_bias else theta[pos : pos + nb].copy())
+            nb = l.bias_count
+            b.append(
+                np.zeros(l.size)
+                if nb == 0
+                else np.full(l.size, theta[pos])
+                if l.shared_bias
+                else theta[pos : pos + nb].copy()
+            )
             pos += nb
             if s is None:
                 bn.append(None)

@@ -25,7 +25,7 @@ class Form:
 class Label:
     """How a quantity is written: a plain name, a partial derivative, or an updated parameter."""
 
-    kind: str  # "name" | "partial" | "updated"
+    kind: str  # "name" | "partial" | "updated" | "state" | "kept" | "share" (of a batch mean: base/N)
     text: str = ""  # for "name": the name as the spec gives it
     num: str = ""  # for "partial": key of the numerator, and of the denominator
     den: str = ""

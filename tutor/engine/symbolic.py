@@ -91,8 +91,13 @@ def _key(params: dict) -> tuple:
 
 
 @lru_cache(maxsize=None)
-def net_form(n_in: int) -> Form:
-    """net = w_1 a_1 + ... + w_n a_n + b * 1, args (w_1, a_1, ..., w_n, a_n, b), in the source's order."""
+def net_form(n_in: int, bias: bool = True) -> Form:
+    """net = w_1 a_1 + ... + w_n a_n + b * 1, args (w_1, a_1, ..., w_n, a_n, b), in the source's order;
+    without ``bias`` (a layer with ``bias = false``) the same sum without its last term and argument."""
+    if not bias:
+        P = placeholders(2 * n_in)
+        terms = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n_in)]
+        return _form(sp.Add(*terms, evaluate=False) if n_in > 1 else terms[0], 2 * n_in, fn=_dot)
     P = placeholders(2 * n_in + 1)
     terms = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n_in)]
     terms.append(sp.Mul(P[2 * n_in], sp.Integer(1), evaluate=False))
@@ -100,10 +105,28 @@ def net_form(n_in: int) -> Form:
 
 
 @lru_cache(maxsize=None)
-def dnet_form(n_in: int, position: int) -> Form:
-    """d net / d (argument at ``position``) of net_form(n_in), derived by SymPy."""
-    expr = sp.diff(net_form(n_in).expr, placeholders(2 * n_in + 1)[position])
-    return _form(expr, 2 * n_in + 1)
+def dnet_form(n_in: int, position: int, bias: bool = True) -> Form:
+    """d net / d (argument at ``position``) of net_form(n_in, bias), derived by SymPy."""
+    n = 2 * n_in + (1 if bias else 0)
+    expr = sp.diff(net_form(n_in, bias).expr, placeholders(n)[position])
+    return _form(expr, n)
+
+
+@lru_cache(maxsize=None)
+def pass_form() -> Form:
+    """net = a: the net input of a layer without weights (``weights = false``) is its input, one to one."""
+    return sum_form(1)
+
+
+@lru_cache(maxsize=None)
+def dpass_form() -> Form:
+    """d net / d a of pass_form, derived by SymPy: 1."""
+    return _form(sp.diff(pass_form().expr, placeholders(1)[0]), 1)
+
+
+def layer_net_form(layer, n_in: int) -> Form:
+    """The net-input form of ``layer``: weights and bias, weights alone, or the input passed through."""
+    return pass_form() if layer.weightless else net_form(n_in, layer.has_bias)
 
 
 @lru_cache(maxsize=None)
@@ -521,7 +544,8 @@ def explain_step(
                         b.labels[key] = Label("partial", num=batch_loss(net), den=layer.bn_names(what)[j])
     for name, v in zip(net.target_names(), net.targets):
         b.given(name, "target", v)
-    b.given(ETA, "rate", net.learning_rate)
+    if net.parameter_count:  # a network without weights and biases has no update, so no learning rate
+        b.given(ETA, "rate", net.learning_rate)
 
     forward = _forward(b, net, param_keys, suffix=lambda k: k, masks=masks)
     terms, loss = _loss(b, net, forward, E, suffix=lambda k: k)
@@ -543,7 +567,7 @@ def explain_step(
             neurons = _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, updated_first, E, terms)
             backward.append(neurons)
             params.extend(_param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, not gradients_only))
-        if not gradients_only:
+        if not gradients_only and net.parameter_count:  # without parameters nothing changes: no "after"
             forward_after = _forward(b, net, new_keys, suffix=net.updated_name)
             _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
     # dE/dx of every input (what frameworks keep in x.grad), after everything else so the other keys keep
@@ -577,6 +601,11 @@ def input_gradient_form(n: int) -> Form:
 
 
 def _input_gradients(b: _Builder, net: Network, first: list[NeuronBackward], param_keys, E: str) -> list[str]:
+    if net.layers[0].weightless:
+        # net_i = x_i: dE/dx_i is the delta of neuron i itself (for softmax with cross-entropy, p_i - y_i)
+        return [
+            b.partial(E, name, "input_gradient", sum_form(1), [nb.delta]) for name, nb in zip(net.input_names, first)
+        ]
     weights = param_keys[0][0]
     form = input_gradient_form(len(first))
     keys = []
@@ -597,8 +626,13 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
         n_in = len(a_keys)
         row: list[NeuronForward] = []
         for j in range(layer.size):
-            args = [k for i in range(n_in) for k in (wkeys[j][i], a_keys[i])] + [bkeys[j]]
-            nk = b.add(suffix(layer.net_names[j]), "net", net_form(n_in), args, layer=li, index=j)
+            if layer.weightless:
+                args = [a_keys[j]]
+            else:
+                args = [k for i in range(n_in) for k in (wkeys[j][i], a_keys[i])] + (
+                    [bkeys[j]] if layer.has_bias else []
+                )
+            nk = b.add(suffix(layer.net_names[j]), "net", layer_net_form(layer, n_in), args, layer=li, index=j)
             row.append(NeuronForward(layer.neurons[j], nk, ""))
         net_keys = [r.net for r in row]
         if layer.batch_norm:
@@ -708,13 +742,29 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
         wkeys_old, _ = param_keys[li + 1]
         wkeys_new, _ = new_keys[li + 1]
         skips = [lj for lj in range(li + 1, L) if net.layers[lj].skip == li]
+        single = (len(below) == 1 or down_layer.weightless) and not skips
         for j, r in enumerate(row):
             contribs = []
             a = r.read  # what the next layer reads: the output, or the output after dropout
             for k, (dr, dn) in enumerate(zip(below, down)):
                 nargs = b.q[dr.net].args
-                derived = dnet_form(n_in, 2 * j + 1)
-                if updated_first:
+                down_net = None if down_layer.weightless else net_form(n_in, down_layer.has_bias)
+                if down_layer.weightless:
+                    if k != j:  # net_k = a_k reads no other output: its path from here is 0
+                        continue
+                    f = b.partial(
+                        dr.net,
+                        a,
+                        "factor",
+                        dpass_form(),
+                        nargs,
+                        of_form=pass_form(),
+                        of_args=nargs,
+                        wrt=a,
+                        layer=li + 1,
+                        index=k,
+                    )
+                elif updated_first:
                     f = b.partial(
                         dr.net,
                         a,
@@ -722,7 +772,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         sum_form(1),
                         [wkeys_new[k][j]],
                         note="updated",
-                        of_form=net_form(n_in),
+                        of_form=down_net,
                         of_args=nargs,
                         wrt=a,
                         layer=li + 1,
@@ -733,15 +783,15 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                         dr.net,
                         a,
                         "factor",
-                        derived,
+                        dnet_form(n_in, 2 * j + 1, down_layer.has_bias),
                         nargs,
-                        of_form=net_form(n_in),
+                        of_form=down_net,
                         of_args=nargs,
                         wrt=a,
                         layer=li + 1,
                         index=k,
                     )
-                if len(below) == 1 and not skips:
+                if single:
                     contribs.append((dn.delta, f))
                     continue
                 if down_mazur:
@@ -772,7 +822,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                     E, a, "contribution", product_form(2), [sn.dE_dout, f], via=f"skip.{sr.name}", layer=li, index=j
                 )
                 contribs.append(key)
-            if len(below) == 1 and not skips:
+            if single:
                 g = b.partial(E, a, "sum", product_form(2), list(contribs[0]), layer=li, index=j)
                 nb = NeuronBackward(r.name, li, g)
             else:
@@ -914,6 +964,9 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
     n_in = len(a_keys)
     wkeys, bkeys = param_keys[li]
     steps: list[ParamStep] = []
+    if layer.weightless:  # no weights and no bias: nothing to differentiate or update
+        return steps
+    nform = net_form(n_in, layer.has_bias)
 
     def chain(j: int, dnet_key: str) -> list[str]:
         nb = neurons[j]
@@ -950,9 +1003,9 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
                 r.net,
                 w,
                 "factor",
-                dnet_form(n_in, 2 * i),
+                dnet_form(n_in, 2 * i, layer.has_bias),
                 nargs,
-                of_form=net_form(n_in),
+                of_form=nform,
                 of_args=nargs,
                 wrt=w,
                 layer=li,
@@ -963,7 +1016,9 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
             new = update(w, g)
             new_keys[li][0][j][i] = new or w
             steps.append(ParamStep(w, li, "weight", r.name, a_keys[i], factors, g, new))
-    if layer.shared_bias:
+    if not layer.has_bias:  # bias = false: no bias step (batch normalization's gamma and beta still follow)
+        pass
+    elif layer.shared_bias:
         bias = bkeys[0]
         chains, pairs = [], []
         for j, r in enumerate(row):
@@ -974,7 +1029,7 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
                 "factor",
                 dnet_form(n_in, 2 * n_in),
                 nargs,
-                of_form=net_form(n_in),
+                of_form=nform,
                 of_args=nargs,
                 wrt=bias,
                 layer=li,
@@ -997,7 +1052,7 @@ def _param_steps(b, net, li, forward, neurons, param_keys, new_keys, E, updates:
                 "factor",
                 dnet_form(n_in, 2 * n_in),
                 nargs,
-                of_form=net_form(n_in),
+                of_form=nform,
                 of_args=nargs,
                 wrt=bias,
                 layer=li,
@@ -1170,9 +1225,10 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         # each example's share of the batch-mean gradient with respect to the output layer's net inputs
         # (the scores): delta / N, e.g. (p - y)/N under softmax with cross-entropy, named dE/dnet_o1[e2]/N
         for k, w in enumerate(examples):
-            for nb in w.backward[0]:
+            for nb, nf in zip(w.backward[0], w.forward[-1]):
                 ref = b.given(f"{nb.delta}[e{k + 1}]", "example", w.value(nb.delta))
-                b.add(f"{ref}/N", "share", share_form(m), [ref])
+                b.labels[ref] = Label("partial", num=loss_refs[k], den=nf.net)  # example k's delta, dE^(k)/dnet
+                b.add(f"{ref}/N", "share", share_form(m), [ref], Label("share", base=ref, text=f"{ref}/N"))
     updates = []
     gathered = []
     for p in first.params:

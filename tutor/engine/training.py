@@ -135,7 +135,10 @@ def bias_params(net: Network) -> list[np.ndarray]:
 
 
 def full_biases(net: Network, bp: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.full(l.size, v[0]) if l.shared_bias else v for l, v in zip(net.layers, bp)]
+    return [
+        np.zeros(l.size) if not l.has_bias else np.full(l.size, v[0]) if l.shared_bias else v
+        for l, v in zip(net.layers, bp)
+    ]
 
 
 def batches(net: Network) -> list[list[int]]:
@@ -506,7 +509,11 @@ def _plain_step(net: Network, updated_first: bool):
     shared = [l.shared_bias for l in net.layers]
     sizes = [l.size for l in net.layers]
     update_biases = net.update_biases
-    if not loss_rule.separable or any(l.rule.vector for l in net.layers) or net.has_skips:
+    if (
+        not loss_rule.separable
+        or any(l.rule.vector or l.weightless or not l.has_bias for l in net.layers)
+        or net.has_skips
+    ):
         # softmax, the hinge losses and residual connections: the engine's own functions
         def general(W, b, x, t):
             fw = numeric.forward(net, W, b, x=x, t=t, R=Rounder(None))
@@ -616,7 +623,8 @@ def _run_straight(net: Network, n_steps: int, keep, progress, plan, R: Rounder) 
 
 
 def _params_of(net: Network, b: list[np.ndarray]) -> list[np.ndarray]:
-    return [v[:1].copy() if l.shared_bias else v.copy() for l, v in zip(net.layers, b)]
+    # a layer without bias has no bias parameter: an empty array, which every update leaves as it is
+    return [v[: l.bias_count].copy() for l, v in zip(net.layers, b)]
 
 
 def _final_pass(net: Network, W, b, R, steps: int, bn=None) -> list[numeric.Forward]:

@@ -130,7 +130,10 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
             if li == L - 1:
                 result.append((head_nodes + (E,), head_edges + (by_layer[li][k].dE_dout,)))
                 continue
+            weightless = walk.network.layers[li + 1].weightless
             for m, down in enumerate(fwd[li + 1]):
+                if weightless and m != k:  # net_m = a_m reads no other output: no path
+                    continue
                 factor = f"d{down.net}/d{r.read}"
                 for nodes, edges in from_net(li + 1, m):
                     result.append((head_nodes + nodes, head_edges + (factor,) + edges))
@@ -179,6 +182,11 @@ def gradient_magnitudes(walk: Walkthrough) -> list[LayerMagnitude]:
     for l in matrix_view(walk, skips=True):
         layer = walk.network.layers[l.layer - 1]
         out.append(
-            LayerMagnitude(l.layer, layer.activation, float(np.mean(np.abs(l.delta))), float(np.mean(np.abs(l.grad_W))))
+            LayerMagnitude(
+                l.layer,
+                layer.activation,
+                float(np.mean(np.abs(l.delta))),
+                float(np.mean(np.abs(l.grad_W))) if l.grad_W.size else float("nan"),  # NaN: no weights
+            )
         )
     return out

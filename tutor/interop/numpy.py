@@ -96,8 +96,8 @@ def from_numpy(
     ``layout`` says how each weight array is laid out: ``"out_in"`` (shape out x in, one row per neuron,
     ``net = W @ a``; the spec's and PyTorch's layout) or ``"in_out"`` (shape in x out, ``net = a @ W``, as in
     ``x @ W`` code). ``biases`` has one entry per layer: an array with one bias per neuron, a number (one
-    bias shared by the layer, as in Mazur's network) or None (no bias: a fixed 0); ``biases=None`` means no
-    biases at all. Biases are updated when every layer has its own (``update_biases`` overrides that).
+    bias shared by the layer, as in Mazur's network) or None (no bias: the layer's ``bias = false``);
+    ``biases=None`` means no biases at all. Biases are updated (``update_biases`` overrides that).
     ``activations`` is one activation for every layer or a list with one per layer, each a name or a table
     such as ``{"name": "leaky_relu", "slope": 0.1}``. ``y`` may be the true class's index for the
     categorical cross-entropy and hinge losses.
@@ -190,7 +190,7 @@ def _build(
             "weights": W.tolist(),
         }
         if b is None:
-            layer["bias"] = 0.0
+            layer["bias"] = False  # no bias at all, as a Linear(bias=False): nothing to differentiate or update
         elif np.ndim(b) == 0 and not hasattr(b, "detach"):
             layer["bias"] = float(_floats(b, f"{where}: biases[{li}]", 0))
         else:
@@ -206,7 +206,7 @@ def _build(
         fan_in, before = W.shape[0], f"weights[{li}]"
     targets = _one_hot_or_vector(y, fan_in, loss, f"{where}: y")
     if update_biases is None:
-        update_biases = all(b is not None for b in bias_list)
+        update_biases = True  # the biases there are (a layer given None has none) train, as in PyTorch
     mapping = {
         "title": title,
         "description": description,
@@ -270,7 +270,12 @@ def to_mapping(net: Network) -> dict[str, Any]:
             "net_names": list(layer.net_names),
             "out_names": list(layer.out_names),
         }
-        if layer.shared_bias:
+        if layer.weightless:
+            entry.update(weights=False)
+            del entry["weight_labels"]
+        elif not layer.has_bias:
+            entry.update(bias=False)
+        elif layer.shared_bias:
             entry.update(bias=float(layer.biases[0]), bias_label=layer.bias_labels[0])
         else:
             entry.update(biases=layer.biases.tolist(), bias_labels=list(layer.bias_labels))

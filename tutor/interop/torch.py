@@ -287,8 +287,8 @@ def from_torch(
     is half the sum of squares, ``"binary_cross_entropy"`` is ``nn.BCELoss()``, and
     ``"categorical_cross_entropy"`` is ``nn.CrossEntropyLoss()`` on the logits: after a Softmax, or on a last
     Linear with no activation, which is then read as softmax with cross-entropy, as PyTorch computes it. A
-    Linear without bias gets a fixed zero bias; biases are updated when every Linear has its own. PyTorch is
-    imported only here.
+    ``Linear(bias=False)`` becomes a layer without bias (``bias = false``: no bias anywhere); the biases there
+    are are updated. PyTorch is imported only here.
 
     Needs PyTorch (the example is skipped where it is not installed):
 

@@ -115,13 +115,20 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
         row = [Node("neuron", name(n), x, y, li, key=n) for n, y in zip(layer.neurons, column(layer.size))]
         gap: list[Edge] = []
         for j, node in enumerate(row):
+            if layer.weightless:  # net_j = a_j: one plain edge, no weight on it, no bias below
+                edge = Edge(prev[j], node, None, 0.5)
+                edges.append(edge)
+                node.incoming.append(edge)
+                continue
             for i, src in enumerate(prev):
                 edge = Edge(src, node, _eq(fw, layer.weight_labels[j][i]), 0.5, key=layer.weight_labels[j][i])
                 gap.append(edge)
                 node.incoming.append(edge)
+            if not layer.has_bias:
+                continue
             # Each neuron gets its own bias node right below it, so that no bias edge crosses a weight
             # edge; a shared bias shows the same label on every one.
-            bias_key = layer.bias_labels[j]
+            bias_key = layer.bias_labels[0 if layer.shared_bias else j]
             bias = Node("bias", Name("1", "1"), x, node.y + BIAS_DROP, li, _eq(fw, bias_key), key=bias_key)
             edge = Edge(bias, node, None, 0.5, key=bias_key)
             nodes.append(bias)
@@ -386,7 +393,9 @@ def listing(d: Diagram, first: int = 1) -> str:
             if n.kind != "neuron" or n.layer != li:
                 continue
             parts = [
-                f"{e.label.text} from {e.source.name.text}" for e in n.incoming if e.source.kind != "bias" and e.label
+                f"{e.label.text} from {e.source.name.text}" if e.label else f"{e.source.name.text} (no weight)"
+                for e in n.incoming
+                if e.source.kind != "bias"
             ]
             bias = [e.source.note.text for e in n.incoming if e.source.kind == "bias" and e.source.note]
             target = f"; {n.note.text}" if n.note else ""

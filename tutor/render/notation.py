@@ -264,7 +264,8 @@ def layered(net) -> Relabelling:
             deltas[layer.net_names[j]] = _indexed("delta", l, (j + 1,))
             for i, w in enumerate(layer.weight_labels[j]):
                 names[w] = _indexed("w", l, (j + 1, i + 1))
-            names[layer.bias_labels[j]] = _indexed("b", l, () if layer.shared_bias else (j + 1,))
+            if layer.has_bias:
+                names[layer.bias_labels[j]] = _indexed("b", l, () if layer.shared_bias else (j + 1,))
     for j, t in enumerate(net.target_names()):
         names[t] = _indexed("y", None, (j + 1,))
     terms = net.loss_term_names()
@@ -371,6 +372,8 @@ class Notation:
                     via = tex_name(lab.via, self.dialect)
                 out = r"\left." + out + r"\right|_{" + tex_text("via ", self.dialect) + via + "}"
             return out
+        if lab.kind == "share":  # an example's share of a batch mean: its value over N
+            return f"{self.text(lab.base)}/N" if mode == "text" else r"\frac{" + self.tex(lab.base) + "}{N}"
         if lab.kind == "kept":  # an output after its dropout mask: out~
             return self.text(lab.base) + "~" if mode == "text" else r"\widetilde{" + self.tex(lab.base) + "}"
         if lab.kind == "state":  # an optimizer's line for one parameter: v(w5), mhat(w5), v_prev(w5)

@@ -38,6 +38,14 @@ EXPLAIN = {
         "The update moves the weight a small step against its gradient, new = old - learning rate x gradient, "
         "which lowers the error for this example when the step is small enough."
     ),
+    "weightless": (
+        "A layer without weights passes each value it reads on as the net input of one of its neurons, "
+        "unchanged: there is no weight and no bias to add, only the activation function to apply."
+    ),
+    "no_params": (
+        "This network has no weights and no biases, so this step updates nothing: what backpropagation "
+        "computes here is the gradient of the loss with respect to the given inputs (the scores), above."
+    ),
     "brief": (
         "This handout walks through the first neuron and the first weight of each layer in full; every other "
         "value of the layer is computed the same way and listed in the table after it."

@@ -87,6 +87,9 @@ def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
             else f"mini-batches of {size} of {n} examples"
         )
     )
+    if net.parameter_count == 0:  # a softmax over given scores: no rate, nothing updated
+        parts.append(escape("no weights or biases, so nothing is updated"))
+        return "; ".join(parts)
     parts.append(
         escape("learning rate ")
         + sym("eta", net.learning_rate)
@@ -183,6 +186,8 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "rate": rate,
         "hyper": hyper,
         "params": params,
+        # each example's share of the batch-mean gradient by the scores, delta/N (shown where nothing is updated)
+        "shares": [line(k) for k, v in q.items() if v.kind == "share"],
         "clip": clip_view(tw, line),
         "bn": bn_view(tw, line, escape, fw.label(f"{tw.network.notation['loss']}_batch", mode)),
     }

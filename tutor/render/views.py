@@ -93,6 +93,9 @@ def matrix(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) ->
             "grad_W": arr(l.grad_W),
             "shared": layer.shared_bias,
             "updated_bias": walk.network.update_biases,
+            "weightless": layer.weightless,  # z = a of the layer before: no W, no b, no BP3 or BP4
+            "has_bias": layer.has_bias,
+            "next_weightless": l.layer < len(walk.network.layers) and walk.network.layers[l.layer].weightless,
         }
         layers.append(d)
     eqs = _tex_equations if tex else _text_equations
@@ -127,10 +130,15 @@ def _tex_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
     T = r"^{\mathsf{T}}"
     fp = l["fprime"]
     if part == "forward":
-        return [
-            _eq("", rf"z^{{{L}}}", [rf"W^{{{L}}} a^{{{P}}} + b^{{{L}}}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]]),
-            _eq("", rf"a^{{{L}}}", [rf"f(z^{{{L}}})", l["a"]]),
-        ]
+        if l["weightless"]:
+            z = _eq("", rf"z^{{{L}}}", [rf"a^{{{P}}}", l["z"]])
+        elif not l["has_bias"]:
+            z = _eq("", rf"z^{{{L}}}", [rf"W^{{{L}}} a^{{{P}}}", f"{l['W']} {l['a_prev']}", l["z"]])
+        else:
+            z = _eq(
+                "", rf"z^{{{L}}}", [rf"W^{{{L}}} a^{{{P}}} + b^{{{L}}}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]]
+            )
+        return [z, _eq("", rf"a^{{{L}}}", [rf"f(z^{{{L}}})", l["a"]])]
     eqs = []
     if l["output"] and l["sigma_prime"]:
         eqs.append(
@@ -143,6 +151,14 @@ def _tex_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
     elif l["output"]:  # softmax: the Jacobian J_kj = d out_k / d net_j in place of f'
         eqs.append(
             _eq("BP1", rf"\delta^{{{L}}}", [rf"J{T} \nabla_{{a}} C", f"{l['jacobian']} {l['grad_a']}", l["delta"]])
+        )
+    elif l["next_weightless"]:  # z of the next layer is this layer's a: its delta comes back unweighted
+        eqs.append(
+            _eq(
+                "BP2",
+                rf"\delta^{{{L}}}",
+                [rf"\delta^{{{N}}} \odot {fp}(z^{{{L}}})", rf"{l['grad_a']} \odot {l['sigma_prime']}", l["delta"]],
+            )
         )
     else:
         eqs.append(
@@ -158,7 +174,10 @@ def _tex_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
             )
         )
     sum_ = rf"\sum_{{j}} \delta^{{{L}}}_{{j}}" if l["shared"] else rf"\delta^{{{L}}}"
-    eqs.append(_eq("BP3", rf"\frac{{\partial C}}{{\partial b^{{{L}}}}}", [sum_, l["grad_b"]], _bias_note(l)))
+    if l["weightless"]:
+        return eqs
+    if l["has_bias"]:
+        eqs.append(_eq("BP3", rf"\frac{{\partial C}}{{\partial b^{{{L}}}}}", [sum_, l["grad_b"]], _bias_note(l)))
     eqs.append(
         _eq(
             "BP4",
@@ -175,15 +194,20 @@ def _text_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
     L, P, N = l["sup"], l["prev_sup"], l["next_sup"]
     fp = l["fprime"]
     if part == "forward":
-        return [
-            _eq("", f"z{L}", [f"W{L} a{P} + b{L}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]]),
-            _eq("", f"a{L}", [f"f(z{L})", l["a"]]),
-        ]
+        if l["weightless"]:
+            z = _eq("", f"z{L}", [f"a{P}", l["z"]])
+        elif not l["has_bias"]:
+            z = _eq("", f"z{L}", [f"W{L} a{P}", f"{l['W']} {l['a_prev']}", l["z"]])
+        else:
+            z = _eq("", f"z{L}", [f"W{L} a{P} + b{L}", f"{l['W']} {l['a_prev']} + {l['b']}", l["z"]])
+        return [z, _eq("", f"a{L}", [f"f(z{L})", l["a"]])]
     eqs = []
     if l["output"] and l["sigma_prime"]:
         eqs.append(_eq("BP1", f"δ{L}", [f"∇a C ⊙ {fp}(z{L})", f"{l['grad_a']} ⊙ {l['sigma_prime']}", l["delta"]]))
     elif l["output"]:
         eqs.append(_eq("BP1", f"δ{L}", ["Jᵀ ∇a C", f"{l['jacobian']}ᵀ {l['grad_a']}", l["delta"]]))
+    elif l["next_weightless"]:
+        eqs.append(_eq("BP2", f"δ{L}", [f"δ{N} ⊙ {fp}(z{L})", f"{l['grad_a']} ⊙ {l['sigma_prime']}", l["delta"]]))
     else:
         eqs.append(
             _eq(
@@ -198,7 +222,10 @@ def _text_equations(l: dict[str, Any], part: str) -> list[dict[str, Any]]:
             )
         )
     sum_ = f"Σⱼ δ{L}ⱼ" if l["shared"] else f"δ{L}"
-    eqs.append(_eq("BP3", f"∂C/∂b{L}", [sum_, l["grad_b"]], _bias_note(l)))
+    if l["weightless"]:
+        return eqs
+    if l["has_bias"]:
+        eqs.append(_eq("BP3", f"∂C/∂b{L}", [sum_, l["grad_b"]], _bias_note(l)))
     eqs.append(_eq("BP4", f"∂C/∂W{L}", [f"δ{L} (a{P})ᵀ = δ{L} ⊗ a{P}", f"{l['delta']} ⊗ {l['a_prev']}", l["grad_W"]]))
     return eqs
 
@@ -250,6 +277,8 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
 
 def _sci(x: float, mode: str) -> str:
     """A magnitude in scientific notation, three significant digits: they span orders of magnitude."""
+    if x != x:  # NaN: a layer without weights has no weight gradient
+        return "none" if mode == "text" else r"\text{none}"
     mantissa, exponent = f"{x:.2e}".split("e")
     if x == 0:
         return "0"

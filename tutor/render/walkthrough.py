@@ -81,12 +81,14 @@ def network_summary(net: Network) -> dict[str, Any]:
                 "activation": l.activation,
                 "activation_params": dict(l.activation_params),
                 "shared_bias": l.shared_bias,
+                "weights": not l.weightless,  # false: net_j is the value j the layer reads (weights = false)
+                "bias": l.has_bias,  # false: the layer has no bias (bias = false)
             }
             for l in net.layers
         ],
         "loss": net.loss,
         "targets": dict(zip(net.target_names(), map(float, net.targets))),
-        "learning_rate": net.learning_rate,
+        "learning_rate": net.learning_rate if net.parameter_count else None,  # nothing to update: no rate
         "parameter_count": net.parameter_count,
     }
 
@@ -267,17 +269,21 @@ def view(
     weights = []
     sources = list(net.input_names)
     for li, layer in enumerate(net.layers):
+        if layer.weightless:  # no weights and no bias: no table (the forward pass says net = its input)
+            sources = list(layer.neurons)
+            continue
+        bias = [layer.bias_labels[0 if layer.shared_bias else j] for j in range(layer.size)] if layer.has_bias else []
         weights.append(
             {
                 "number": number(li),
                 "name": escape(layer.name),
-                "columns": [escape(c) for c in sources] + ["bias"],
+                "columns": [escape(c) for c in sources] + (["bias"] if bias else []),
                 "rows": [
                     {
                         "neuron": escape(layer.neurons[j]),
                         "cells": [
                             f"{fw.label(k, mode)} = {fw.value_of(k)}"
-                            for k in (*layer.weight_labels[j], layer.bias_labels[0 if layer.shared_bias else j])
+                            for k in (*layer.weight_labels[j], *([bias[j]] if bias else []))
                         ],
                     }
                     for j in range(layer.size)
@@ -309,6 +315,9 @@ def view(
         "learning_rate": fw.number(net.learning_rate),
         "eta": fw.label("eta", mode),
         "update_biases": net.update_biases,
+        # a network of activations alone (a softmax over given scores): no parameter, no update, no rate
+        "no_params": net.parameter_count == 0,
+        "first_weightless": net.layers[0].weightless,  # dE/dx is then the first layer's delta itself
         "forward": forward,
         "weights": weights,
         "prose": prose,
@@ -329,14 +338,24 @@ def _prose(walk: Walkthrough, forward, backward, options: Options, escape) -> di
     weights), the first update. Shown once; none with --no-prose."""
     from .prose import EXPLAIN
 
-    out = dict.fromkeys(("forward", "loss", "brief", "output", "hidden", "updating"), "")
+    out = dict.fromkeys(("forward", "loss", "brief", "output", "hidden", "updating", "no_params"), "")
+    net = walk.network
+    # said even without prose: a reader must learn why no update follows
+    out["no_params"] = EXPLAIN["no_params"] if net.parameter_count == 0 and backward else ""
     if not options.prose:
-        return out
-    out.update(forward=EXPLAIN["forward"], loss=EXPLAIN["loss"])
+        return {k: escape(v) for k, v in out.items()}
+    if all(l.weightless for l in net.layers):
+        out.update(forward=EXPLAIN["weightless"], loss=EXPLAIN["loss"])
+    elif any(l.weightless for l in net.layers):
+        out.update(forward=EXPLAIN["forward"] + " " + EXPLAIN["weightless"], loss=EXPLAIN["loss"])
+    else:
+        out.update(forward=EXPLAIN["forward"], loss=EXPLAIN["loss"])
     if options.brief:
         out["brief"] = EXPLAIN["brief"]
     if backward:
-        out["output"] = EXPLAIN["factor"] + " " + EXPLAIN["delta"]
+        # without weights the delta's second sentence (every weight into the neuron shares it) has no object
+        delta = EXPLAIN["delta"] if net.parameter_count else EXPLAIN["delta"].split(". ")[0] + "."
+        out["output"] = EXPLAIN["factor"] + " " + delta
         if len(backward) > 1:
             old = "old" if walk.conventions.update_order == "standard" else "old-updated"
             out["hidden"] = EXPLAIN["sum"] + " " + EXPLAIN[old]

@@ -504,8 +504,12 @@ def from_network(net, output: str | None = None, gates: bool = True) -> Graph:
         for j in range(layer.size):
             for i, w in enumerate(layer.weight_labels[j]):
                 leaves[ok(w)] = float(layer.weights[j, i])
-            leaves[ok(layer.bias_labels[j])] = float(layer.biases[j])
-            terms = [f"{w} * {x}" for w, x in zip(layer.weight_labels[j], prev)] + [layer.bias_labels[j]]
+            bias = [layer.bias_labels[j]] if layer.has_bias else []
+            for k in bias:
+                leaves[ok(k)] = float(layer.biases[j])
+            # without weights the net input is the value itself; without bias the sum has no last term
+            terms = [prev[j]] if layer.weightless else [f"{w} * {x}" for w, x in zip(layer.weight_labels[j], prev)]
+            terms += bias
             assign[ok(layer.net_names[j])] = " + ".join(terms)
             pattern = (
                 _SIGMOID_GATES if (gates and layer.activation == "sigmoid") else _ACTIVATION_TEXT[layer.activation]

@@ -159,6 +159,10 @@ class Layer:
     out_names: tuple[str, ...]
     name: str = ""
     skip: int | None = None  # residual connection: out = f(net) + the output of layers[skip] (same width)
+    # ``weights = false``: no weights and no bias, net_j = the previous layer's value j (weights has 0 columns)
+    weightless: bool = False
+    # ``bias = false``: no bias at all (biases are zeros that are no parameter; bias_labels is empty)
+    has_bias: bool = True
     # batch normalization (training mode) between net and the activation: y = gamma * xhat + beta, out = f(y)
     batch_norm: bool = False
     gamma: np.ndarray | None = None
@@ -167,6 +171,11 @@ class Layer:
     momentum: float = BN_MOMENTUM  # running = (1 - momentum) * running + momentum * batch statistic
     running_mean: np.ndarray | None = None  # the running statistics before the step (0 and 1 as torch starts)
     running_var: np.ndarray | None = None
+
+    @property
+    def bias_count(self) -> int:
+        """How many bias parameters the layer has: 0 without a bias, 1 when shared, else one per neuron."""
+        return 0 if not self.has_bias else 1 if self.shared_bias else self.size
 
     @property
     def size(self) -> int:
@@ -225,7 +234,7 @@ class Network:
 
     @property
     def parameter_count(self) -> int:
-        return sum(l.weights.size + (1 if l.shared_bias else l.size) + 2 * l.size * l.batch_norm for l in self.layers)
+        return sum(l.weights.size + l.bias_count + 2 * l.size * l.batch_norm for l in self.layers)
 
     def target_names(self) -> tuple[str, ...]:
         return tuple(self.notation["target"].replace("{neuron}", n) for n in self.output_layer.neurons)
@@ -245,6 +254,7 @@ class Network:
                 for i, w in enumerate(row):
                     out[w] = float(W[j, i])
             labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
+            labels = labels if layer.has_bias else ()
             out.update({label: float(v) for label, v in zip(labels, b)})
         return out
 
@@ -254,7 +264,11 @@ class Network:
         """The same network with new parameter values (as after a training step); ``bn`` per layer: None or
         (gamma, beta, running_mean, running_var) of a batch-normalized layer."""
         layers = tuple(
-            replace(l, weights=np.array(w, dtype=float), biases=np.array(b, dtype=float))
+            replace(
+                l,
+                weights=np.array(w, dtype=float).reshape(l.weights.shape),
+                biases=np.array(b, dtype=float) if l.has_bias else np.zeros(l.size),
+            )
             for l, w, b in zip(self.layers, weights, biases)
         )
         if bn is not None:
@@ -456,7 +470,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
         layer = _skip(raw, layer, li, layers, lw)
         layer = _batch_norm(raw, layer, lw)
-        total += layer.weights.size + (1 if layer.shared_bias else layer.size) + 2 * layer.size * layer.batch_norm
+        total += layer.weights.size + layer.bias_count + 2 * layer.size * layer.batch_norm
         layers.append(layer)
         fan_in = layer.size
     for li, layer in enumerate(layers[:-1]):
@@ -535,9 +549,11 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         where,
         "training",
     )
-    if "learning_rate" not in training:
+    no_params = all(l.weights.size + l.bias_count == 0 for l in layers)
+    if "learning_rate" not in training and not no_params:
         raise SpecError("give the learning rate, a number > 0", f"{where}: training.learning_rate")
-    lr = _number(training["learning_rate"], f"{where}: training.learning_rate")
+    # a network without weights and biases (a softmax over given scores) has nothing to update: no rate needed
+    lr = _number(training.get("learning_rate", 1.0), f"{where}: training.learning_rate")
     if lr <= 0:
         raise SpecError(f"the learning rate must be > 0, got {lr!r}", f"{where}: training.learning_rate")
     update_biases = training.get("update_biases", False)
@@ -782,6 +798,12 @@ def _batch_norm(raw: Any, layer: Layer, where: str) -> Layer:
             if k in raw:
                 raise SpecError(f"{k} belongs to batch normalization: add batch_norm = true", f"{where}.{k}")
         return layer
+    if layer.weightless:
+        raise SpecError(
+            "batch normalization normalizes a layer's net inputs; this layer has no weights (weights = false): "
+            "normalize the layer before it",
+            f"{where}.batch_norm",
+        )
     if layer.rule.vector:
         raise SpecError(
             f"batch normalization feeds each neuron's activation on its own; {layer.activation!r} is not "
@@ -962,7 +984,7 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         raise SpecError("a layer needs at least one neuron", f"{where}.neurons")
     if size > MAX_WIDTH:
         raise SpecError(f"{size} neurons; a layer may have at most {MAX_WIDTH}", f"{where}.neurons")
-    count = total + size * fan_in + size
+    count = total + (size * fan_in + size if raw.get("weights") is not False else 0)  # weightless: none
     if count > MAX_PARAMETERS:
         raise SpecError(
             f"the network would have more than {MAX_PARAMETERS} parameters (the limit for a "
@@ -983,6 +1005,14 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
     if act.vector and size < 2:
         raise SpecError("softmax needs at least two output neurons", f"{where}.activation")
 
+    if raw.get("weights") is False:
+        return _weightless(raw, act_name, act, params, neurons, size, fan_in, is_output, li, where, notation)
+    if raw.get("weights") is True:
+        raise SpecError(
+            "weights = true is not a form: give the weights (one row per neuron), or weights = false for a layer "
+            "without weights",
+            f"{where}.weights",
+        )
     weights = _matrix(raw.get("weights"), size, fan_in, f"{where}.weights")
     dw = [[_default_weight_label(li, j, i, size, fan_in) for i in range(fan_in)] for j in range(size)]
     wl = raw.get("weight_labels")
@@ -997,7 +1027,20 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
 
     if "bias" in raw and "biases" in raw:
         raise SpecError("give either bias (one shared by the layer) or biases (one per neuron), not both", where)
-    if "biases" in raw:
+    has_bias = True
+    off = next((k for k in ("bias", "biases") if raw.get(k) is False), "")
+    if off:  # bias = false: the layer has no bias at all
+        for k in ("bias_label", "bias_labels"):
+            if k in raw:
+                raise SpecError(f"{k} names a bias, but {off} = false says the layer has none", f"{where}.{k}")
+        biases, shared, bl, has_bias = np.zeros(size), False, [], False
+    elif raw.get("bias") is True or raw.get("biases") is True:
+        k = "bias" if "bias" in raw else "biases"
+        raise SpecError(
+            f"{k} = true is not a form: give the bias's value (a number), or {k} = false for a layer without bias",
+            f"{where}.{k}",
+        )
+    elif "biases" in raw:
         biases = _vector(raw["biases"], f"{where}.biases")
         if biases.size != size:
             raise SpecError(f"{biases.size} biases for {size} neurons; give one per neuron", f"{where}.biases")
@@ -1047,6 +1090,57 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
         net_names=tuple(net_names),
         out_names=tuple(out_names),
         name=name,
+        has_bias=has_bias,
+    )
+
+
+def _names(raw: Mapping, neurons, size: int, is_output: bool, li: int, where: str, notation) -> tuple:
+    net_names = _labels(
+        raw.get("net_names"),
+        size,
+        f"{where}.net_names",
+        default=[notation["net"].replace("{neuron}", n) for n in neurons],
+    )
+    out_names = _labels(
+        raw.get("out_names"),
+        size,
+        f"{where}.out_names",
+        default=[notation["out"].replace("{neuron}", n) for n in neurons],
+    )
+    name = _text(raw.get("name", "output" if is_output else f"hidden {li + 1}"), f"{where}.name", limit=MAX_LABEL)
+    return net_names, out_names, name
+
+
+def _weightless(raw: Mapping, act_name, act, params, neurons, size, fan_in, is_output, li, where, notation) -> Layer:
+    """``weights = false``: a layer of an activation alone (a softmax over given scores), whose net inputs ARE
+    the previous layer's values (or the inputs), one to one: no weights, no bias, nothing to update."""
+    if size != fan_in:
+        raise SpecError(
+            f"a layer without weights passes each of its {fan_in} input(s) to one neuron, so it needs {fan_in} "
+            f"neuron(s), not {size}",
+            f"{where}.neurons" if "neurons" in raw else f"{where}.size",
+        )
+    for k in ("weight_labels", "bias", "biases", "bias_label", "bias_labels", "skip"):
+        if k in raw:
+            raise SpecError(
+                f"weights = false: the layer has no weights and no bias, so {k} has no meaning here; leave it out",
+                f"{where}.{k}",
+            )
+    net_names, out_names, name = _names(raw, neurons, size, is_output, li, where, notation)
+    return Layer(
+        neurons=tuple(neurons),
+        activation=act_name,
+        activation_params=act.params(params),
+        weights=np.zeros((size, 0)),
+        biases=np.zeros(size),
+        shared_bias=False,
+        weight_labels=((),) * size,
+        bias_labels=(),
+        net_names=tuple(net_names),
+        out_names=tuple(out_names),
+        name=name,
+        weightless=True,
+        has_bias=False,
     )
 
 

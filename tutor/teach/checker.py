@@ -294,12 +294,17 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
         if other == "updated-first"
         else "update order standard (hidden deltas use the old weights)"
     )
-    variant(what, lambda: net.with_conventions(update_order=other))
+    bias_what = f"bias updates {'off' if net.update_biases else 'on'}"
+    if net.parameter_count == 0:  # activations alone: no update whose order or biases could differ
+        out += [(what, "the network has no weights or biases"), (bias_what, "the network has no weights or biases")]
+    else:
+        variant(what, lambda: net.with_conventions(update_order=other))
     order_applies = not isinstance(out[-1][1], str)
-    variant(
-        f"bias updates {'off' if net.update_biases else 'on'}",
-        lambda: net.with_conventions(update_biases=not net.update_biases),
-    )
+    if not any(l.has_bias and not l.weightless for l in net.layers):
+        if net.parameter_count:
+            out.append((bias_what, "the network has no biases"))
+    else:
+        variant(bias_what, lambda: net.with_conventions(update_biases=not net.update_biases))
     several = min(net.batch_size(), len(net.examples)) > 1
     if net.training.reduction == "mean":
         name = 'the batch gradient summed instead of averaged ([training] reduction = "sum")'

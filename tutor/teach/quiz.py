@@ -432,11 +432,12 @@ def givens(net: Network, walk: Walkthrough | None = None) -> list[tuple[str, lis
             items += [
                 Given(w, float(layer.weights[j, i]), "weight", sources[i], layer.neurons[j]) for i, w in enumerate(row)
             ]
-            if not layer.shared_bias:
+            if not layer.shared_bias and layer.has_bias:
                 items.append(Given(layer.bias_labels[j], float(layer.biases[j]), "bias", neuron=layer.neurons[j]))
-        if layer.shared_bias:
+        if layer.shared_bias and layer.has_bias:
             items.append(Given(layer.bias_labels[0], float(layer.biases[0]), "bias", neuron=", ".join(layer.neurons)))
-        groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
+        if items:  # a layer without weights and biases gives nothing
+            groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
         sources = list(layer.neurons)
     groups.append(
         (
@@ -447,7 +448,8 @@ def givens(net: Network, walk: Walkthrough | None = None) -> list[tuple[str, lis
             ],
         )
     )
-    groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
+    if net.parameter_count:  # without weights and biases there is no update and no rate to give
+        groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
     return groups
 
 
@@ -478,10 +480,18 @@ def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Gi
     for n in sorted(examples):
         title = f"Example {n}" + (" (raw inputs, scaled below)" if raw else "") if len(examples) > 1 else "Example"
         groups.append((title, sorted(examples[n], key=lambda g: g.kind != "input")))
-    layer_groups = givens(net)[1:-2]  # each layer's weights and biases, with their roles
-    for li, (title, items) in enumerate(layer_groups):
-        layer = net.layers[li]
-        items = [g for g in items if g.key in Q]
+    sources = list(net.input_names)
+    for li, layer in enumerate(net.layers):  # each layer's weights and biases, with their roles
+        items = []
+        for j, row in enumerate(layer.weight_labels):
+            items += [
+                given(w, "weight", source=sources[i], neuron=layer.neurons[j]) for i, w in enumerate(row) if w in Q
+            ]
+            if not layer.shared_bias and layer.has_bias and layer.bias_labels[j] in Q:
+                items.append(given(layer.bias_labels[j], "bias", neuron=layer.neurons[j]))
+        if layer.shared_bias and layer.has_bias and layer.bias_labels[0] in Q:
+            items.append(given(layer.bias_labels[0], "bias", neuron=", ".join(layer.neurons)))
+        sources = list(layer.neurons)
         if getattr(layer, "batch_norm", False):
             for j, n in enumerate(layer.neurons):
                 items += [
@@ -489,14 +499,16 @@ def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Gi
                     for w in ("gamma", "beta")
                     if layer.bn_names(w)[j] in Q
                 ]
-        groups.append((title, items))
+        if items:  # a layer without weights and biases gives nothing
+            groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
     shown = {g.key for _, items in groups for g in items}
     rest = [
         given(k, q.kind)
         for k, q in Q.items()
         if q.form is None and k not in shown and q.kind in ("rate", "state", "mask", "given", "param")
     ]
-    groups.append((f"Training (loss: {rules.LOSSES[net.loss].title})", rest))
+    if rest:
+        groups.append((f"Training (loss: {rules.LOSSES[net.loss].title})", rest))
     return groups
 
 
@@ -839,10 +851,13 @@ class Quiz:
                     else ""
                 )
                 parts.append(f"{g.label or text_name(g.key)} = {_plain(g.value)}{role}")
-            lines.append(f"  {title}: " + ", ".join(parts))
+            lines.append(f"  {title}: " + (", ".join(parts) or "no weights or biases (net input = the value it reads)"))
         layers = ", ".join(f"{l.activation}" for l in net.layers)
         lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.summary}.")
-        lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")
+        if net.parameter_count:
+            lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")
+        else:
+            lines.append("  No weights or biases: nothing is updated; the backward pass ends at the scores' gradients.")
         lines.append(f"Conventions: {net.conventions.describe()}.")
         lines.append(
             f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
