@@ -460,3 +460,22 @@ def test_self_check_page_grades_a_batch_as_the_quiz_does(browser, tmp_path):  # 
     assert page == expected
     verdicts = {n: v for n, v, _ in page}
     assert verdicts[number["net_h1[e1]"]] == "wrong" and verdicts[number["mu_h1"]] == "carried"
+
+
+def test_a_batch_through_a_layer_without_weights(tmp_path):
+    from tutor.spec.resources import data_dir
+
+    text = (data_dir("worked_examples") / "softmax-scores" / "spec.toml").read_text(encoding="utf-8")
+    text = text.replace("values = [2.0, 1.0, 0.1]\n", "")
+    text = text.replace("targets = [1.0, 0.0, 0.0]\n", "")
+    text += (
+        "\n[[examples]]\ninputs = [2.0, 1.0, 0.1]\ntargets = [1.0, 0.0, 0.0]\n"
+        "\n[[examples]]\ninputs = [0.5, 1.5, -0.3]\ntargets = [0.0, 1.0, 0.0]\n"
+    )
+    spec = tmp_path / "spec.toml"
+    spec.write_text(text, encoding="utf-8")
+    quiz = Quiz(load(str(spec)), tries=1)
+    intro = "\n".join(quiz.intro())
+    assert "no weights to update" in intro and "η" not in intro and "Example 2: s1⁽²⁾ = 0.5" in intro
+    answer(quiz, step_walk(quiz.network).values())
+    assert all(a.verdict == "correct" for a in quiz.answers) and len(quiz.answers) > 10

@@ -505,7 +505,10 @@ def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Gi
     rest = [
         given(k, q.kind)
         for k, q in Q.items()
-        if q.form is None and k not in shown and q.kind in ("rate", "state", "mask", "given", "param")
+        if q.form is None
+        and k not in shown
+        and q.kind in ("rate", "state", "mask", "given", "param")
+        and (net.parameter_count or k != "eta")  # without weights there is no update and no rate to give
     ]
     if rest:
         groups.append((f"Training (loss: {rules.LOSSES[net.loss].title})", rest))
@@ -520,7 +523,7 @@ def step_words(net: Network, walk: Walkthrough) -> str:
     parts = ["one training step on " + (f"a batch of {m} examples" if m > 1 else "one example")]
     if m > 1:
         parts.append("the gradients averaged over it" if tr.reduction != "sum" else "the gradients summed over it")
-    parts.append(f"updated by {opt.title or opt.name}")
+    parts.append(f"updated by {opt.title or opt.name}" if net.parameter_count else "no weights to update")
     if any(getattr(layer, "batch_norm", False) for layer in net.layers):
         parts.append("with batch normalization")
     if tr.clipped:
