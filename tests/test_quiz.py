@@ -304,8 +304,9 @@ def test_results_record_the_seed_and_the_diagnosis(tmp_path, capsys):
         (["mazur", "--seed", "3"], ["SPEC", "--random"]),
         ([], ["SPEC", "--random"]),
         (["nope"], ["nope", "no such file or built-in example"]),
-        (["optimizer-adam"], ["quiz", "one plain gradient-descent step", "adam"]),
-        (["minibatch"], ["quiz", "one step on one example", "4 examples"]),
+        # a training spec is quizzed on its first step (tests/test_quiz_training.py); aiming it still refuses
+        (["optimizer-adam", "--section", "clipping"], ["quiz", "no question is left"]),
+        (["minibatch", "--param", "w99"], ["quiz --param", "no parameter 'w99'", "the parameters are"]),
         (
             ["mazur", "--answers", "/nonexistent/answers.txt"],
             ["--answers /nonexistent/answers.txt", "cannot read the file"],

@@ -145,8 +145,8 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--section",
         action="append",
-        choices=["forward", "error", "backward", "gradients", "updates"],
-        help="ask only this part of the step (may be repeated)",
+        choices=["forward", "error", "backward", "gradients", "clipping", "optimizer", "updates"],
+        help="ask only this part of the step (may be repeated; clipping and optimizer: a training spec's)",
     )
     q.add_argument("--layer", type=int, metavar="L", help="ask only about layer L (1 is the first hidden layer)")
     q.add_argument("--neuron", metavar="NAME", help="ask only about this neuron (e.g. h1)")
@@ -202,7 +202,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="overwrite files in the folder that an earlier worksheet run did not write"
     )
     w.add_argument(
-        "--spec", metavar="GRAPH", help="a graph spec: write its sheet.md and key.md (every node's value and gradient)"
+        "--spec",
+        metavar="SPEC",
+        help="one sheet of a spec file or built-in example instead of random variants: a network spec's student "
+        "sheet, answer key and walk-through (a training spec: its first step over the batch's examples), or a "
+        "graph spec's sheet.md and key.md (every node's value and gradient)",
     )
 
     r = sub.add_parser(
@@ -853,6 +857,66 @@ def _graph_worksheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spec_worksheet(args: argparse.Namespace) -> int:
+    """worksheet --spec SPEC for a network spec: its student sheet, answer key and walk-through (Markdown and
+    LaTeX, --pdf compiles them) in one folder; a file there already is never overwritten."""
+    from .spec.network import load
+    from .spec.resources import write_file
+    from .teach import randomnet, worksheet
+    from .teach.diagnose import Tolerance
+
+    for option, value in (
+        ("--count", args.count != 1),
+        ("--seed", args.seed != 1),
+        ("--shape", args.shape),
+        ("--activation", args.activation),
+        ("--output-activation", args.output_activation),
+        ("--loss", args.loss),
+        ("--nice", args.nice),
+        ("--moodle", args.moodle),
+        ("--gift", args.gift),
+        ("--qti", args.qti),
+        ("--force", args.force),
+    ):
+        if value:
+            raise TutorError(
+                "a spec's worksheet is the one sheet of that network: give --spec without it (allowed with "
+                "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance)",
+                option,
+            )
+    net = load(args.spec)
+    if args.digits is not None:
+        randomnet.options(digits=args.digits)  # the same range as everywhere
+        net = net.with_conventions(digits=args.digits)
+    tolerance = Tolerance.parse(args.tolerance, net.conventions.digits)
+    v = worksheet.spec_variant(net, args.spec, tolerance, worksheet.parse_blanks(args.blanks))
+    if args.format == "html":
+        from .teach import quiz, selfcheck
+
+        qz = quiz.Quiz(v.made.network, tolerance, origin={"spec": args.spec}, sections=v.blanks or None)
+        files = {"selfcheck.html": selfcheck.page(qz)}
+    else:
+        formats = worksheet.FORMATS if args.format == "all" else (args.format,)
+        if args.pdf and "tex" not in formats:
+            raise TutorError("--pdf compiles the LaTeX sheets; use it with --format tex or all", "--pdf")
+        files = worksheet.spec_files(v, formats)
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise TutorError("is not a folder", f"--output {folder}")
+    names = list(files) + ([n.replace(".tex", ".pdf") for n in files if n.endswith(".tex")] if args.pdf else [])
+    for name in names:
+        if (folder / name).exists() or (folder / name).is_symlink():
+            raise TutorError(f"{name} exists already; choose an empty folder (nothing is overwritten)", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_file(folder / name, text)
+    written = list(files)
+    if args.pdf:
+        written += [p.name for p in worksheet.compile_all([folder / n for n in files if n.endswith(".tex")])]
+    print(f"wrote {', '.join(written)} to {folder}")
+    return 0
+
+
 def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
     """The quiz on a graph spec: asked (or a file of answers replayed), the summary, the results file."""
     import json
@@ -987,7 +1051,9 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     from .teach.diagnose import Tolerance
 
     if args.spec:
-        return _graph_worksheet(args)
+        from .spec import graph as graphspec
+
+        return _graph_worksheet(args) if graphspec.is_graph(args.spec) else _spec_worksheet(args)
     count = worksheet.check_count(args.count)
     options = randomnet.options(
         args.shape, args.activation, args.output_activation, args.loss, args.digits, nice=args.nice

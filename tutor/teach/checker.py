@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..engine import training
-from ..engine.steps import Walkthrough, flat_walk
-from ..engine.symbolic import explain_step, explain_training_step
+from ..engine.steps import Walkthrough
+from ..engine.walks import step_walk
 from ..spec.errors import SpecError, TutorError
 from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
 from ..spec.resources import read_text
@@ -180,32 +180,8 @@ _ULPS = 4  # claims printed with 15 or more significant digits agree within this
 _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's own results
 
 
-def _plain(net: Network) -> bool:
-    return net.training.plain and len(net.examples) == 1
-
-
 def _agrees(value: float, claim: Claim) -> bool:
     return agrees_as_printed(value, claim.printed)
-
-
-def step_walk(net: Network, record: training.Step | None = None) -> Walkthrough:
-    """What ``explain`` shows for the spec, as one walk: the plain step's walk-through, or a training step's
-    (each example's values named per example, then batch means, regularization, decayed learning rate,
-    optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
-    if _plain(net):
-        if record is None:
-            return explain_step(net)
-        return explain_step(net.with_params(record.W, training.full_biases(net, record.b)))
-    if record is None:
-        record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
-    walk = flat_walk(explain_training_step(net, record))
-    if net.scaling or net.init_layers:  # what happens before the first forward pass: statistics, scaled inputs
-        from ..engine.symbolic import explain_preparation
-
-        prep = explain_preparation(net)
-        walk.quantities.update({k: q for k, q in prep.quantities.items() if k not in walk.quantities})
-        walk.labels.update({k: lab for k, lab in prep.labels.items() if k not in walk.labels})
-    return walk
 
 
 def quantity_names(net: Network) -> dict[str, Any]:

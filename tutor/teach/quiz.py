@@ -1,7 +1,10 @@
 """The quiz engine: one training step asked quantity by quantity and graded (pure logic; the CLI does the I/O).
 
 The questions are the walk-through's own quantities (``tutor.engine.symbolic.explain_step``) in the order a person
-computes them: forward values, loss, chain-rule factors, gradients, updates. Each answer is graded with
+computes them: forward values, loss, chain-rule factors, gradients, updates. A spec with several examples or
+other training settings is asked its first training step, the one walk ``check`` checks
+(``tutor.engine.walks.step_walk``): every example's values, batch normalization's statistics and gradients, the
+batch means, clipping, the optimizer's state, the update steps and running statistics. Each answer is graded with
 ``tutor.teach.diagnose``: against the engine's value, against the value that follows from the student's own
 earlier answers (carried-forward credit), and, when wrong, against the misconceptions of its derivation.
 
@@ -31,12 +34,16 @@ from ..spec.rounding import format_fixed
 from .diagnose import MISCONCEPTIONS, Candidate, StudentWorld, Tolerance, grade, implausible, parse_number
 
 FORMAT = "backprop-tutor-quiz/1"
-SECTIONS = ("forward", "error", "backward", "gradients", "updates")
+SECTIONS = ("forward", "error", "backward", "gradients", "updates")  # a plain step's sections, in order
+# every section a step can have, in order: a training step may clip its gradients and keep optimizer state
+STEP_SECTIONS = ("forward", "error", "backward", "gradients", "clipping", "optimizer", "updates")
 SECTION_TITLES = {
     "forward": "Forward pass",
     "error": "Error",
     "backward": "Backward pass: chain-rule factors",
     "gradients": "Gradients",
+    "clipping": "Gradient clipping",
+    "optimizer": "Optimizer state",
     "updates": "Updates",
 }
 _SECTION_OF_KIND = {
@@ -55,6 +62,23 @@ _SECTION_OF_KIND = {
     "gradient": "gradients",
     "update": "updates",
 }
+# A training step (several examples, batches, another optimizer, batch normalization, clipping, ...) asks
+# these kinds too: batch normalization's x̂ and y in the forward pass, its gradients in the backward pass,
+# dropout's kept outputs, the clipped gradients, the optimizer's state, the update steps and the running
+# statistics. Its batch statistics ("batch") are μ, σ² (forward) and ∂E/∂σ², ∂E/∂μ (backward).
+_TRAINING_SECTION_OF_KIND = {
+    **_SECTION_OF_KIND,
+    "xhat": "forward",
+    "y": "forward",
+    "kept": "forward",
+    "bn_grad": "backward",
+    "clip": "clipping",
+    "state": "optimizer",
+    "step": "updates",
+    "running": "updates",
+    "rate": "updates",  # the decayed learning rate (a given rate has no formula and is not asked)
+}
+_NOT_ASKED = ("share",)  # the per-example share of a batch-mean delta: a name for the checker, not shown
 MAX_ANSWERS_BYTES = 1_000_000
 MAX_TRIES = 9
 HINT_LEVELS = 3
@@ -84,21 +108,34 @@ class Question:
     param: str = ""  # the parameter whose gradient or update it is part of
 
 
-def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
-    """Every computed quantity of the step, in order, except constants and the forward pass after the update."""
+def questions(walk: Walkthrough, tolerance: Tolerance, training: bool = False) -> list[Question]:
+    """Every computed quantity of the step, in order, except constants and the forward pass after the update.
+
+    ``training``: ``walk`` is a training step's flat walk (``tutor.engine.walks.step_walk``), whose quantities
+    are ordered example by example: they are asked in the classroom's section order as far as the
+    computation allows (each quantity after the ones it is computed from)."""
     from ..render.notation import FormulaWriter, Notation
 
     net = walk.network
     fw = FormulaWriter(Notation(walk.labels, net.notation["updated"]), walk.values(), net.conventions.digits)
     keys = list(walk.quantities)
     end = keys.index(walk.forward_after[0][0].net) if walk.forward_after else len(keys)
-    asked = [k for k in keys[:end] if _asked(walk, k)]
-    rank = {s: i for i, s in enumerate(SECTIONS)}
-    by_section = sorted(asked, key=lambda k: rank[_SECTION_OF_KIND[walk.quantities[k].kind]])
+    section = {k: _section(walk, k, training) for k in keys[:end]}
+    asked = [k for k in keys[:end] if section[k] and _asked(walk, k)]
+    rank = {s: i for i, s in enumerate(STEP_SECTIONS)}
+    by_section = sorted(asked, key=lambda k: rank[section[k]])
     # Section order is the classroom order; when a convention makes a step depend on a later section (hidden
     # deltas with updated weights), the computation order of the walk-through is kept instead.
-    order = by_section if _respects_dependencies(walk, by_section) else asked
-    place = _places(walk)
+    place = _training_places(walk) if training else _places(walk)
+    if _respects_dependencies(walk, by_section):
+        order = by_section
+    elif training:
+        order = _computation_order(walk, asked, section, place)
+    else:
+        order = asked
+    labels = {key: fw.label(key, "text") for key in order}
+    if training:
+        labels = _distinct(walk, labels)
     out = []
     for n, key in enumerate(order, 1):
         q = walk.quantities[key]
@@ -107,9 +144,9 @@ def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
             Question(
                 n,
                 key,
-                _SECTION_OF_KIND[q.kind],
-                fw.label(key, "text"),
-                f"{fw.label(key, 'text')} = {fw.formula(q, 'text')}",
+                section[key],
+                labels[key],
+                f"{labels[key]} = {fw.formula(q, 'text')}",
                 q.value,
                 format_fixed(q.value, net.conventions.digits),
                 tolerance.unit(q.value),
@@ -119,6 +156,152 @@ def questions(walk: Walkthrough, tolerance: Tolerance) -> list[Question]:
                 param=param,
             )
         )
+    return out
+
+
+def _section(walk: Walkthrough, key: str, training: bool) -> str:
+    """The quiz section of a quantity ('' when it is not asked)."""
+    q = walk.quantities[key]
+    if not training:
+        return _SECTION_OF_KIND.get(q.kind, "")
+    if q.kind in _NOT_ASKED or (q.kind == "scaled" and "[v" in key):  # validation inputs: not in the step
+        return ""
+    if q.kind == "batch":  # μ and σ² in the forward pass, ∂E/∂σ² and ∂E/∂μ in the backward pass
+        lab = walk.labels.get(key)
+        return "backward" if lab is not None and lab.kind == "partial" else "forward"
+    return _TRAINING_SECTION_OF_KIND.get(q.kind, "")
+
+
+def _computation_order(walk: Walkthrough, asked: list[str], section: Mapping[str, str], place) -> list[str]:
+    """The asked quantities with each after the asked ones it needs. At every turn the one available first in
+    classroom order: the earliest section; in the forward pass the lowest layer, elsewhere the highest (the
+    backward pass starts at the output); the earliest stage in its section (the longest chain of asked
+    quantities of that section it is computed from); then the walk's order. So a batch is worked stage by
+    stage for every example, as the mini-batch algorithm goes (every net input of a layer, then μ and σ²,
+    every x̂, every y, ...; back from the output, ∂E/∂x̂ of every example, then ∂E/∂σ², ∂E/∂μ, ...)."""
+    import heapq
+
+    Q = walk.quantities
+    position = {k: i for i, k in enumerate(asked)}
+    rank = {s: i for i, s in enumerate(STEP_SECTIONS)}
+    memo: dict[str, frozenset[str]] = {}
+
+    def needs(k: str) -> frozenset[str]:
+        # the asked quantities k is computed from, through quantities that are not asked
+        if k not in memo:
+            memo[k] = frozenset()  # a guard; the walk has no cycles
+            found: set[str] = set()
+            for a in Q[k].args:
+                if a in position:
+                    found.add(a)
+                elif a in Q and Q[a].form is not None:
+                    found |= needs(a)
+            memo[k] = frozenset(found)
+        return memo[k]
+
+    waiting = {k: set(needs(k)) - {k} for k in asked}
+    depth: dict[str, int] = {}
+
+    def stage(k: str) -> int:
+        if k not in depth:
+            depth[k] = 0
+            depth[k] = max((stage(a) + 1 for a in waiting[k] if section[a] == section[k]), default=0)
+        return depth[k]
+
+    top = len(walk.network.layers) + 1
+
+    def priority(k: str) -> tuple[int, int, int, int]:
+        layer = place.get(k, (None,))[0]
+        if section[k] == "forward":
+            lay = 0 if layer is None else layer
+        else:
+            lay = -(top if layer is None else layer)
+        return (rank[section[k]], lay, stage(k), position[k])
+
+    prio = {k: priority(k) for k in asked}  # before the waiting sets empty
+    users: dict[str, list[str]] = {}
+    for k, ns in waiting.items():
+        for a in ns:
+            users.setdefault(a, []).append(k)
+    heap = [(prio[k], k) for k, ns in waiting.items() if not ns]
+    heapq.heapify(heap)
+    order: list[str] = []
+    while heap:
+        k = heapq.heappop(heap)[-1]
+        order.append(k)
+        for u in users.get(k, ()):
+            waiting[u].discard(k)
+            if not waiting[u]:
+                heapq.heappush(heap, (prio[u], u))
+    return order if len(order) == len(asked) else asked
+
+
+def _distinct(walk: Walkthrough, labels: dict[str, str]) -> dict[str, str]:
+    """Labels that two questions would share (an example's gradient written ∂E_batch/∂w in every example)
+    get their example's number."""
+    from collections import Counter
+
+    count = Counter(labels.values())
+    out = dict(labels)
+    for key, lab in labels.items():
+        m = _EXAMPLE.search(key)
+        if count[lab] > 1 and m:
+            out[key] = f"{lab} (example {m.group(1)})"
+    return out
+
+
+_EXAMPLE = re.compile(r"\[e([0-9]+)\]")
+
+
+def _training_places(walk: Walkthrough) -> dict[str, tuple[int | None, tuple[str, ...], str]]:
+    """Each quantity's 1-based layer, neurons and parameter in a training step's walk, for aiming the quiz."""
+    net = walk.network
+    Q = walk.quantities
+    owner: dict[str, tuple[int, tuple[str, ...]]] = {}  # each parameter's layer and neurons
+    for li, layer in enumerate(net.layers):
+        for j, row in enumerate(layer.weight_labels):
+            for w in row:
+                owner[w] = (li, (layer.neurons[j],))
+        if layer.shared_bias:
+            owner[layer.bias_labels[0]] = (li, tuple(layer.neurons))
+        else:
+            for j, b in enumerate(layer.bias_labels):
+                owner[b] = (li, (layer.neurons[j],))
+        if getattr(layer, "batch_norm", False):
+            for word in ("gamma", "beta"):
+                for j, g in enumerate(layer.bn_names(word)):
+                    owner[g] = (li, (layer.neurons[j],))
+    outputs = tuple(net.output_layer.neurons)
+
+    def neuron(q) -> tuple[str, ...]:
+        if q.layer is None or q.index is None or q.layer >= len(net.layers):
+            return ()
+        names = net.layers[q.layer].neurons
+        return (names[q.index],) if q.index < len(names) else ()
+
+    def param_of(key: str, q) -> str:
+        lab = walk.labels.get(key)
+        for p in (q.wrt, getattr(lab, "den", ""), getattr(lab, "base", "")):
+            if p in owner:
+                return p
+        m = re.search(r"\[([^\]]+)\]$", key)
+        return m.group(1) if m and m.group(1) in owner else ""
+
+    out: dict[str, tuple[int | None, tuple[str, ...], str]] = {}
+    for key, q in Q.items():
+        if q.form is None:
+            continue
+        p = param_of(key, q)
+        if p and q.kind in ("factor", "gradient", "clip", "state", "step", "update"):
+            li, names = owner[p]
+            out[key] = (li + 1, names, p)
+        elif q.kind in ("loss", "loss_term"):
+            out[key] = (len(net.layers), outputs, "")
+        elif q.layer is not None:
+            names = neuron(q)
+            if q.kind == "factor" and q.wrt in Q and Q[q.wrt].kind == "out":
+                names = tuple(dict.fromkeys(names + neuron(Q[q.wrt])))  # a weight's factor joins two neurons
+            out[key] = (q.layer + 1, names, "")
     return out
 
 
@@ -173,8 +356,8 @@ def aim(
     from dataclasses import replace
 
     for s in sections or ():
-        if s not in SECTIONS:
-            raise TutorError(f"no section {s!r}; allowed: {', '.join(SECTIONS)}", f"{where} --section")
+        if s not in STEP_SECTIONS:
+            raise TutorError(f"no section {s!r}; allowed: {', '.join(STEP_SECTIONS)}", f"{where} --section")
     layers = sorted({q.layer for q in qs if q.layer is not None})
     if layer is not None and layer not in layers:
         raise TutorError(f"no layer {layer}; the layers are {layers[0]} to {layers[-1]}", f"{where} --layer")
@@ -201,7 +384,7 @@ def aim(
 def _asked(walk: Walkthrough, key: str) -> bool:
     q = walk.quantities[key]
     # A constant (dnet/db = 1) is shown, not asked; the softmax shortcut stands beside the delta it equals.
-    return q.form is not None and q.kind in _SECTION_OF_KIND and bool(q.form.expr.free_symbols)
+    return q.form is not None and bool(q.form.expr.free_symbols)
 
 
 def _respects_dependencies(walk: Walkthrough, order: list[str]) -> bool:
@@ -229,10 +412,18 @@ class Given:
     kind: str  # "input" | "weight" | "bias" | "target" | "rate"
     source: str = ""  # for a weight, the input or neuron it comes from
     neuron: str = ""  # for a weight, bias or target, the neuron it belongs to
+    label: str = ""  # how the walk writes it, in Unicode ('' for the key's own name)
 
 
-def givens(net: Network) -> list[tuple[str, list[Given]]]:
-    """The network as a student needs it: inputs, each layer's weights and biases, targets, learning rate."""
+def givens(net: Network, walk: Walkthrough | None = None) -> list[tuple[str, list[Given]]]:
+    """The network as a student needs it: inputs, each layer's weights and biases, targets, learning rate.
+
+    With a training step's ``walk``: every example of the batch (the raw inputs of a scaled spec), each
+    layer's parameters (batch normalization's γ and β too), then the step's given values (learning rate,
+    the optimizer's hyperparameters and state, clipping limit, batch normalization's ε, momentum and
+    running statistics)."""
+    if walk is not None:
+        return _training_givens(net, walk)
     groups = [("Inputs", [Given(n, float(v), "input") for n, v in zip(net.input_names, net.inputs)])]
     sources = list(net.input_names)
     for li, layer in enumerate(net.layers):
@@ -260,6 +451,109 @@ def givens(net: Network) -> list[tuple[str, list[Given]]]:
     if net.parameter_count:  # without weights and biases there is no update and no rate to give
         groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
     return groups
+
+
+def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Given]]]:
+    from ..render.notation import FormulaWriter, Notation
+
+    fw = FormulaWriter(Notation(walk.labels, net.notation["updated"]), walk.values(), net.conventions.digits)
+    Q = walk.quantities
+
+    def given(key: str, kind: str, **kw) -> Given:
+        return Given(key, float(Q[key].value), kind, label=fw.label(key, "text"), **kw)
+
+    examples: dict[int, list[Given]] = {}
+    outputs = net.output_layer.neurons
+    targets = net.target_names()
+    for key, q in Q.items():
+        if q.form is not None or q.kind not in ("input", "target"):
+            continue
+        m = _EXAMPLE.search(key)
+        n = int(m.group(1)) if m else 1
+        neuron = ""
+        if q.kind == "target":
+            base = key.split("[", 1)[0]
+            neuron = outputs[targets.index(base)] if base in targets else ""
+        examples.setdefault(n, []).append(given(key, q.kind, neuron=neuron))
+    raw = any(k.endswith("]") and "_raw[" in k for k in Q)
+    groups: list[tuple[str, list[Given]]] = []
+    for n in sorted(examples):
+        title = f"Example {n}" + (" (raw inputs, scaled below)" if raw else "") if len(examples) > 1 else "Example"
+        groups.append((title, sorted(examples[n], key=lambda g: g.kind != "input")))
+    sources = list(net.input_names)
+    for li, layer in enumerate(net.layers):  # each layer's weights and biases, with their roles
+        items = []
+        for j, row in enumerate(layer.weight_labels):
+            items += [
+                given(w, "weight", source=sources[i], neuron=layer.neurons[j]) for i, w in enumerate(row) if w in Q
+            ]
+            if not layer.shared_bias and layer.has_bias and layer.bias_labels[j] in Q:
+                items.append(given(layer.bias_labels[j], "bias", neuron=layer.neurons[j]))
+        if layer.shared_bias and layer.has_bias and layer.bias_labels[0] in Q:
+            items.append(given(layer.bias_labels[0], "bias", neuron=", ".join(layer.neurons)))
+        sources = list(layer.neurons)
+        if getattr(layer, "batch_norm", False):
+            for j, n in enumerate(layer.neurons):
+                items += [
+                    given(layer.bn_names(w)[j], "scale" if w == "gamma" else "shift", neuron=n)
+                    for w in ("gamma", "beta")
+                    if layer.bn_names(w)[j] in Q
+                ]
+        if items:  # a layer without weights and biases gives nothing
+            groups.append((f"Layer {li + 1} ({layer.name}, {layer.activation})", items))
+    shown = {g.key for _, items in groups for g in items}
+    rest = [
+        given(k, q.kind)
+        for k, q in Q.items()
+        if q.form is None
+        and k not in shown
+        and q.kind in ("rate", "state", "mask", "given", "param")
+        and (net.parameter_count or k != "eta")  # without weights there is no update and no rate to give
+    ]
+    if rest:
+        groups.append((f"Training (loss: {rules.LOSSES[net.loss].title})", rest))
+    return groups
+
+
+def step_words(net: Network, walk: Walkthrough) -> str:
+    """A training step in words: 'one training step on a batch of 3 examples, ...'."""
+    tr = net.training
+    m = len({x for k in walk.quantities for x in _EXAMPLE.findall(k)}) or 1
+    opt = rules.OPTIMIZERS[tr.optimizer]
+    parts = ["one training step on " + (f"a batch of {m} examples" if m > 1 else "one example")]
+    if m > 1:
+        parts.append("the gradients averaged over it" if tr.reduction != "sum" else "the gradients summed over it")
+    parts.append(f"updated by {opt.title or opt.name}" if net.parameter_count else "no weights to update")
+    if any(getattr(layer, "batch_norm", False) for layer in net.layers):
+        parts.append("with batch normalization")
+    if tr.clipped:
+        parts.append("the gradients clipped by " + ("their global norm" if tr.clip_norm is not None else "value"))
+    if tr.regularization and tr.reg_lambda:
+        parts.append(f"{tr.regularization.upper()} regularization")
+    if tr.decay:
+        parts.append("a decayed learning rate")
+    if tr.dropout_rate or tr.dropout_mask is not None:
+        parts.append("dropout")
+    if net.scaling:
+        parts.append(f"inputs scaled first ({net.scaling})")
+    words = ", ".join(parts)
+    if tr.validation:
+        words += " (early stopping watches the validation loss over epochs: see 'train')"
+    return words
+
+
+def drawing(net: Network) -> Walkthrough:
+    """A training spec's network with its first example, to draw (as explain draws it); a scaled spec's with
+    the raw inputs, since its scaled inputs are questions."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ..engine.symbolic import explain_step
+
+    if net.scaling and net.raw_examples:
+        net = replace(net, inputs=np.asarray(net.raw_examples[0][0], dtype=float))
+    return explain_step(net, forward_only=True, prepare=False)
 
 
 # -- a session ----------------------------------------------------------------------------------------------
@@ -304,6 +598,9 @@ class Feedback:
 class Quiz:
     """One training step of ``net`` as a sequence of questions; ``respond`` takes each line the student types.
 
+    A plain step on one example is asked from its walk-through; any other network spec from its first training
+    step (``self.training``), the walk ``check`` uses, in classroom order as far as the computation allows.
+
     The reference values round every value to ``digits`` decimals and carry it forward (``rounding``
     "as-printed", the default, as on paper); the values of the other rounding are accepted too.
     ``sections``, ``layer`` (1-based), ``neuron`` and ``param`` aim the quiz at part of the step; questions
@@ -327,27 +624,19 @@ class Quiz:
         tries: int = 2,
     ):
         from ..engine.symbolic import explain_step
+        from ..engine.walks import plain, step_walk
 
-        training = getattr(net, "training", None)
-        if training is not None and not training.plain:
-            raise TutorError(
-                f"the quiz asks one plain gradient-descent step; this spec trains with {training.optimizer} "
-                "or with batches, decay, regularization or dropout: use 'explain' or 'train'",
-                "quiz",
-            )
-        if len(getattr(net, "examples", ())) > 1:
-            raise TutorError(
-                f"the quiz asks one step on one example; this spec has {len(net.examples)} examples: "
-                "use 'explain' or 'train'",
-                "quiz",
-            )
         if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= MAX_TRIES:
             raise TutorError(f"must be a whole number from 1 to {MAX_TRIES}, got {tries!r}", "--tries")
         digits = net.conventions.digits if digits is None else digits
         self.network = net.with_conventions(rounding=rounding or "as-printed", digits=digits)
         other = "exact" if self.network.conventions.rounding == "as-printed" else "as-printed"
-        self.walk = explain_step(self.network)
-        self.alternatives = (explain_step(self.network.with_conventions(rounding=other)).values(),)
+        # one plain step on one example: its walk-through; any other spec: its first training step as
+        # explain shows it and check checks it (every example's values, batch statistics, optimizer, ...)
+        self.training = not plain(self.network)
+        walk = step_walk if self.training else explain_step
+        self.walk = walk(self.network)
+        self.alternatives = (walk(self.network.with_conventions(rounding=other)).values(),)
         self.tolerance = tolerance or Tolerance("dp", digits)
         self.origin = dict(origin or {})
         self.tries = tries
@@ -362,7 +651,7 @@ class Quiz:
             "all": bool(everything),
             "tries": tries,
         }
-        self.all_questions = questions(self.walk, self.tolerance)
+        self.all_questions = questions(self.walk, self.tolerance, self.training)
         self.questions = aim(self.all_questions, sections, layer, neuron, param, everything)
         self.answers = [Answer(q) for q in self.questions]
         self.position = 0
@@ -552,7 +841,9 @@ class Quiz:
             lines.append(
                 f"Network seed {self.origin['seed']}: the same network again with {self.origin.get('command', '')}".rstrip()
             )
-        for title, items in givens(net):
+        if self.training:
+            lines.append(f"  {self.step_description()}")
+        for title, items in self.givens():
             parts = []
             for g in items:
                 role = (
@@ -562,7 +853,7 @@ class Quiz:
                     if g.kind == "bias"
                     else ""
                 )
-                parts.append(f"{text_name(g.key)} = {_plain(g.value)}{role}")
+                parts.append(f"{g.label or text_name(g.key)} = {_plain(g.value)}{role}")
             lines.append(f"  {title}: " + (", ".join(parts) or "no weights or biases (net input = the value it reads)"))
         layers = ", ".join(f"{l.activation}" for l in net.layers)
         lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.summary}.")
@@ -587,6 +878,22 @@ class Quiz:
         lines.append(f"{len(self.questions)} questions, {tries}. Type each value ({NUMBER_FORMS}), or {COMMANDS}.")
         return lines
 
+    def givens(self) -> list[tuple[str, list[Given]]]:
+        """What the student is given: the network, and for a training step every example of its batch and
+        the step's given values."""
+        return givens(self.network, self.walk if self.training else None)
+
+    def drawing(self) -> Walkthrough:
+        """The walk to draw the network from: the step's own, or for a training step the network with its
+        first example (as explain draws it)."""
+        if not self.training:
+            return self.walk
+        return drawing(self.network)
+
+    def step_description(self) -> str:
+        """A training step in words: its batch, optimizer and what else it does."""
+        return "The quiz asks " + step_words(self.network, self.walk) + "."
+
     def aimed(self) -> str:
         """What the quiz was aimed at, in words ('' for the whole step)."""
         s = self.settings
@@ -603,7 +910,7 @@ class Quiz:
 
     def scores(self) -> list[dict[str, Any]]:
         rows = []
-        for s in SECTIONS:
+        for s in STEP_SECTIONS:
             mine = [a for a in self.answers if a.question.section == s]
             if mine:
                 rows.append(

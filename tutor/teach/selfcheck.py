@@ -31,7 +31,7 @@ from ..render.interactive import policy, script_json, static_script
 from ..render.templates import render_template
 from ..spec.errors import TutorError
 from .diagnose import StudentWorld, candidates
-from .quiz import SECTION_TITLES, Quiz, givens, plain_value
+from .quiz import SECTION_TITLES, Quiz, plain_value
 
 TEMPLATE = "html/selfcheck.html.j2"
 SCRIPT = "html/selfcheck.js"
@@ -151,7 +151,8 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
     root = _prefix(payload_json, "\n".join(formulas))
     script = script_text(root, formulas)
     fw = writer(walk, "web")
-    layout = diagram.layout(walk, fw)
+    drawn = quiz.drawing()
+    layout = diagram.layout(drawn, fw if drawn is walk else writer(drawn, "web"))
     sections = []
     for q in quiz.questions:
         if not sections or sections[-1]["name"] != q.section:
@@ -179,13 +180,15 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
                         "role": f"{g.source} → {g.neuron}"
                         if g.kind == "weight"
                         else f"{g.kind} of {g.neuron}"
-                        if g.kind in ("bias", "target")
-                        else role.get(g.kind, g.kind),
+                        if g.kind in ("bias", "target", "scale", "shift")
+                        else role.get(g.kind, g.kind)
+                        if g.kind != "rate" or g.key == "eta"
+                        else "given",
                     }
                     for g in items
                 ],
             }
-            for title, items in givens(net)
+            for title, items in quiz.givens()
         ],
         "activations": [f"{l.activation}: {l.rule.summary}" for l in net.layers],
         "loss": f"{net.loss}: {net.loss_rule.summary}",

@@ -21,7 +21,17 @@ from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
 from . import randomnet
 from .diagnose import Tolerance
-from .quiz import SECTION_TITLES, SECTIONS, Question, aim, givens, plain_value, questions
+from .quiz import (
+    SECTION_TITLES,
+    STEP_SECTIONS,
+    Question,
+    aim,
+    drawing,
+    givens,
+    plain_value,
+    questions,
+    step_words,
+)
 
 MAX_COUNT = 1000
 FORMATS = ("md", "tex")
@@ -35,11 +45,18 @@ class Variant:
     questions: list[Question]  # the boxes, numbered from 1
     tolerance: Tolerance
     all_questions: tuple[Question, ...] = ()  # every quantity of the step, boxes or not
+    spec: str = ""  # a sheet of a spec (worksheet --spec): its file or built-in example, instead of a seed
+    training: bool = False  # the walk is a training step's (several examples, batch normalization, ...)
+    start: Walkthrough | None = None  # for a training step: the network with its first example, to draw
 
     @property
     def quiz_command(self) -> str:
         """The terminal quiz that asks exactly these boxes."""
         blanks = "".join(f" --section {s}" for s in self.blanks)
+        if self.spec:
+            import shlex
+
+            return f"backprop-tutor quiz {shlex.quote(self.spec)}{blanks}"
         return f"backprop-tutor quiz --random {self.made.command}{blanks}"
 
     @property
@@ -49,8 +66,56 @@ class Variant:
         return () if sections == every else sections
 
     @property
-    def seed(self) -> int:
+    def seed(self) -> int | None:
         return self.made.seed
+
+
+@dataclass(frozen=True)
+class SpecNetwork:
+    """The network of a spec, in the place of a variant's random network."""
+
+    network: Any
+    seed: None = None
+
+
+def spec_variant(net, spec: str, tolerance: Tolerance | None = None, blanks: tuple[str, ...] = ()) -> Variant:
+    """The sheet of a network spec (``worksheet --spec``): the boxes ``backprop-tutor quiz SPEC`` asks, with
+    the spec's digits rounded and carried as printed (as the sheet tells the student). A spec with several
+    examples or other training settings asks its first training step (``tutor.engine.walks.step_walk``)."""
+    from ..engine.symbolic import explain_step
+    from ..engine.walks import plain, step_walk
+
+    net = net.with_conventions(rounding="as-printed")
+    training = not plain(net)
+    walk = step_walk(net) if training else explain_step(net)
+    tolerance = tolerance or Tolerance("dp", net.conventions.digits)
+    every = questions(walk, tolerance, training)
+    boxes = aim(every, blanks, where="worksheet --blanks")
+    start = drawing(net) if training else None
+    return Variant(1, SpecNetwork(net), walk, boxes, tolerance, tuple(every), spec=spec, training=training, start=start)
+
+
+def spec_files(v: Variant, formats: Iterable[str] = FORMATS) -> dict[str, str]:
+    """The files of a spec's sheet: the student sheet, the answer key and the walk-through in each format
+    (and the drawing the Markdown sheet shows)."""
+    from ..render.training import documents
+
+    out: dict[str, str] = {}
+    formats = tuple(formats)
+    if "md" in formats:
+        out["diagram.svg"] = diagram_svg(v)
+    for fmt in formats:
+        out[f"sheet.{fmt}"] = sheet(v, fmt, key=False)
+        out[f"key.{fmt}"] = sheet(v, fmt, key=True)
+    if v.training:
+        texts = documents(formats, v.made.network, 0, {1}, explain=True)[1]
+    else:
+        from ..render import render_latex, render_markdown
+
+        texts = {fmt: {"md": render_markdown, "tex": render_latex}[fmt](v.walk) for fmt in formats}
+    for fmt in formats:
+        out[f"walkthrough.{fmt}"] = texts[fmt]
+    return out
 
 
 def check_count(count: Any) -> int:
@@ -66,9 +131,9 @@ def parse_blanks(text: str | None) -> tuple[str, ...]:
         return ()
     parts = tuple(dict.fromkeys(p.strip() for p in str(text).split(",")))
     for p in parts:
-        if p not in SECTIONS:
+        if p not in STEP_SECTIONS:
             raise TutorError(
-                f"no section {p[:30]!r}; allowed: all or a comma list of {', '.join(SECTIONS)}", "--blanks"
+                f"no section {p[:30]!r}; allowed: all or a comma list of {', '.join(STEP_SECTIONS)}", "--blanks"
             )
     return parts
 
@@ -191,7 +256,11 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
             return f"${label(g.source)} \\to {label(g.neuron)}$"
         if g.kind in ("bias", "target"):
             return f"{g.kind} of ${label(g.neuron)}$"
-        return {"input": "input", "rate": "learning rate"}[g.kind]
+        if g.kind in ("scale", "shift"):
+            return f"{'scale' if g.kind == 'scale' else 'shift'} of ${label(g.neuron)}$"
+        return {"input": "input", "rate": "learning rate" if g.key == "eta" else "given", "state": "state before"}.get(
+            g.kind, "given"
+        )
 
     boxes = {q.key: q.number for q in v.questions}
     every = list(v.all_questions or v.questions)
@@ -221,7 +290,18 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     from ..render import diagram
     from ..render.notation import activation_formulas
 
-    layout = diagram.layout(walk, writer)
+    if v.start is not None:  # the drawing of a training step: the network with its first example
+        start = v.start
+        layout = diagram.layout(
+            start,
+            FormulaWriter(
+                Notation(start.labels, net.notation["updated"], dialect=notation.dialect),
+                start.values(),
+                net.conventions.digits,
+            ),
+        )
+    else:
+        layout = diagram.layout(walk, writer)
     activations = []
     for layer in net.layers:
         if any(a["name"] == layer.activation for a in activations):
@@ -238,17 +318,30 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
         )
     loss_lines = [f"{label(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
     loss_lines += [f"{label(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
+    if v.training:  # the first example's own loss, beside the batch's
+        first = [k for k, q in walk.quantities.items() if q.kind in ("loss", "loss_term") and k.endswith("[e1]")]
+        loss_lines += [f"{label(k)} = {writer.formula(walk.quantities[k], 'tex')}" for k in first]
+    if v.spec:
+        title = f"Backpropagation worksheet: {net.title}"
+        source = f"Spec {v.spec}."
+        what = "one training step" if not v.training else step_words(net, walk)
+        description = f"A {'-'.join(map(str, net.shape))} network, {what}."
+    else:
+        title = f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")
+        source = f"Network seed {v.seed}."
+        description = f"A {'-'.join(map(str, net.shape))} network, one training step."
     return {
-        "title": text(f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")),
+        "title": text(title),
         "seed": v.seed,
-        "description": text(f"A {'-'.join(map(str, net.shape))} network, one training step."),
+        "source": text(source),
+        "description": text(description),
         "diagram": "diagram.svg" if fmt == "md" else diagram.picture(layout),
         "givens": [
             {
                 "title": text(t.split(" (loss")[0]),
                 "rows": [{"role": role(g), "label": label(g.key), "value": plain_value(g.value)} for g in items],
             }
-            for t, items in givens(net)
+            for t, items in givens(net, walk if v.training else None)
         ],
         "activations": activations,
         "loss_title": text(net.loss_rule.title or net.loss),
@@ -265,9 +358,11 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
 
 
 def diagram_svg(v: Variant) -> str:
+    from dataclasses import replace
+
     from .lms import diagram_svg as svg
 
-    return svg(v)
+    return svg(replace(v, walk=v.start) if v.start is not None else v)
 
 
 # -- files ----------------------------------------------------------------------------------------------------

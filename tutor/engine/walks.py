@@ -1,0 +1,52 @@
+"""One walk for any network spec: what ``explain`` shows of its first step, as one ``Walkthrough``.
+
+The checker checks claims against it and the quiz and worksheets ask its quantities: the plain step's
+walk-through for one example and plain gradient descent, or a training step's (``steps.flat_walk``: each
+example's values named per example, then batch means, regularization, the decayed learning rate, optimizer
+state, update steps and updates), with what happens before the first forward pass (input statistics and
+scaled inputs, drawn weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..spec.network import Network
+from .steps import Walkthrough, flat_walk
+from .symbolic import explain_preparation, explain_step, explain_training_step
+
+if TYPE_CHECKING:
+    from .training import Step
+
+
+def plain(net: Network) -> bool:
+    """Whether the spec's step is one plain gradient-descent step on one example (``explain_step``'s walk)."""
+    return net.training.plain and len(net.examples) == 1
+
+
+def step_walk(net: Network, record: Step | None = None) -> Walkthrough:
+    """What ``explain`` shows for the spec, as one walk: the plain step's walk-through, or a training step's
+    (each example's values named per example, then batch means, regularization, decayed learning rate,
+    optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
+    from . import training  # the numeric run: not imported where a plain quiz only needs ``plain``
+
+    if plain(net):
+        if record is None:
+            return explain_step(net)
+        return explain_step(net.with_params(record.W, training.full_biases(net, record.b)))
+    if record is None:
+        record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+    walk = flat_walk(explain_training_step(net, record))
+    if net.scaling or net.init_layers:  # what happens before the first forward pass: statistics, scaled inputs
+        prep = explain_preparation(net)
+        first_batch = record.number == 1 and list(record.batch) == list(range(len(record.batch)))
+        Q = walk.quantities
+        for k, q in prep.quantities.items():
+            if k not in Q:
+                Q[k] = q
+                walk.labels.setdefault(k, prep.labels[k])
+            elif q.kind == "scaled" and Q[k].kind == "input" and first_batch:
+                # the step's input is the scaled input: computed from the raw inputs and their statistics
+                Q[k] = replace(Q[k], kind="scaled", form=q.form, args=q.args, index=q.index)
+    return walk
