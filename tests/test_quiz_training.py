@@ -479,3 +479,14 @@ def test_a_batch_through_a_layer_without_weights(tmp_path):
     assert "no weights to update" in intro and "η" not in intro and "Example 2: s1⁽²⁾ = 0.5" in intro
     answer(quiz, step_walk(quiz.network).values())
     assert all(a.verdict == "correct" for a in quiz.answers) and len(quiz.answers) > 10
+
+
+def test_a_value_rounded_away_is_warned_about():
+    """Adam's v = (1 - β2) g² is 1.9e-10 for w1: at 9 decimals it is carried as 0, and the step that divides
+    by √v̂ comes out 4386 instead of 0.1. The intro says so and how many decimals the step needs."""
+    warning = Quiz(load("optimizer-adam")).rounding_warning()
+    assert "v(w1) = 1.92e-10 rounds to 0" in warning and "--digits 12" in warning
+    assert warning in Quiz(load("optimizer-adam")).intro()
+    assert Quiz(load("optimizer-adam"), digits=12).rounding_warning() == ""
+    assert Quiz(load("optimizer-adam"), rounding="exact").rounding_warning() == ""
+    assert Quiz(load("mazur")).rounding_warning() == ""

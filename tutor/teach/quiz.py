@@ -28,7 +28,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from ..engine.steps import Walkthrough
 from ..spec import rules
 from ..spec.errors import TutorError
-from ..spec.network import Network, free_text
+from ..spec.network import MAX_DIGITS, Network, free_text
 from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
 from .diagnose import MISCONCEPTIONS, Candidate, StudentWorld, Tolerance, grade, implausible, parse_number
@@ -830,6 +830,42 @@ class Quiz:
 
     # -- what is shown before and after ----------------------------------------------------------------
 
+    def rounding_warning(self) -> str:
+        """A warning when carrying values at the quiz's decimals rounds a nonzero value to 0 and a value
+        computed from it lands far from its exact value (Adam's v at 4 decimals: the step divides by √v̂)."""
+        if self.network.conventions.rounding != "as-printed" or not self.alternatives:
+            return ""
+        exact = self.alternatives[0]
+        Q = self.walk.quantities
+        zeros = {k for k, q in Q.items() if q.form is not None and q.value == 0 and exact.get(k, 0.0) != 0}
+        if not zeros:
+            return ""
+        for k, q in Q.items():
+            if k in zeros or not set(q.args) & zeros or k not in exact:
+                continue
+            right = exact[k]
+            if abs(q.value - right) > max(1.0, 10 * abs(right)):  # far off, not a rounding difference
+                roots, todo = [], [a for a in q.args if a in zeros]
+                while todo:  # the zeros it comes from, back to the first one rounded away
+                    a = todo.pop()
+                    if a not in roots:
+                        roots.append(a)
+                        todo += [b for b in Q[a].args if b in zeros]
+                first = min(roots, key=list(Q).index)
+                digits = self.network.conventions.digits
+                # enough decimals for three significant figures of every value rounded away
+                need = max(-math.floor(math.log10(abs(exact[a]))) + 2 for a in roots)
+                advice = (
+                    f"give --digits {need} for this step, or --rounding exact"
+                    if need <= MAX_DIGITS
+                    else "give --rounding exact for this step"
+                )
+                return (
+                    f"Warning: at {digits} decimals {self._label(first)} = {exact[first]:.3g} rounds to 0, and "
+                    f"{self._label(k)}, computed from it, comes out {q.value:.4g} instead of {right:.4g}: {advice}."
+                )
+        return ""
+
     def intro(self) -> list[str]:
         from ..render.notation import text_name
 
@@ -862,6 +898,9 @@ class Quiz:
         else:
             lines.append("  No weights or biases: nothing is updated; the backward pass ends at the scores' gradients.")
         lines.append(f"Conventions: {net.conventions.describe()}.")
+        warning = self.rounding_warning()
+        if warning:
+            lines.append(warning)
         lines.append(
             f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
             "too, and an answer that follows correctly from one of your earlier mistakes is credited."
