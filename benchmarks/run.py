@@ -215,13 +215,14 @@ def per_step(repeat: int) -> list[tuple[str, float, float, float]]:
     from tutor.engine import training
     from tutor.spec import load, loads
 
+    # steps enough that one timing of each network takes about 0.03 to 0.1 s: a steady state, not a start-up
     nets = [
         ("Mazur 2-2-2 (12 parameters)", load("mazur"), 20_000),
         ("4-8-8-4 (148 parameters)", loads(random_spec([4, 8, 8, 4], 24, 0.05)), 2_000),
         (
             f"{'-'.join(map(str, LARGEST))} ({parameters(LARGEST)}, the spec's limit)",
             loads(random_spec(LARGEST, 90, 0.01)),
-            500,
+            2_000,
         ),
     ]
     rows = []

@@ -384,17 +384,17 @@ def run(
 ) -> Run:
     """Train for ``epochs`` epochs (or ``total_steps`` updates), keeping the records of the steps ``keep`` picks."""
     R = numeric.rounder_for(net)
-    W = [l.weights.copy() for l in net.layers]
-    bp = bias_params(net)
     plan = batches(net)
-    state: dict = {}
-    masks = Masks(net)
-    kept: dict[int, Step] = {}
-    losses: list[float] = []
     n_steps = total_steps if total_steps is not None else epochs * len(plan)
     if _lean(net):
         fast = _run_straight(net, n_steps, keep, progress, plan, R)
         return fast if fast is not None else _run_lean(net, n_steps, keep, progress, plan, R)
+    W = [l.weights.copy() for l in net.layers]
+    bp = bias_params(net)
+    state: dict = {}
+    masks = Masks(net)
+    kept: dict[int, Step] = {}
+    losses: list[float] = []
     bn = net.bn_state() if net.has_batch_norm else None
     epoch_loss = [dataset_loss(net, W, bp, R, bn)]
     tr = net.training
