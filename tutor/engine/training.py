@@ -522,9 +522,11 @@ def _plain_step(net: Network, updated_first: bool):
 
         return general
     np_terms, np_grad = loss_rule.np_terms, loss_rule.np_grad
+    outer, subtract, multiply = np.multiply.outer, np.subtract, np.multiply
+    backward = [(li, acts[li][1], acts[li][2], shared[li], sizes[li]) for li in range(L - 1, -1, -1)]
 
     def one(W, b, x, t):
-        a, zs, outs = x, [], []
+        a, zs, outs = x, [], [x]
         for (f, _, p), Wl, bl in zip(acts, W, b):
             z = Wl @ a
             z += bl  # in place: the same floats as Wl @ a + bl, one array fewer
@@ -533,26 +535,24 @@ def _plain_step(net: Network, updated_first: bool):
             outs.append(a)
         loss = float(np_terms(a, t, lp).sum())
         new_W, new_b = list(W), list(b)
-        d = None
-        for li in range(L - 1, -1, -1):
-            z, a = zs[li], outs[li]
-            a_in = x if li == 0 else outs[li - 1]
-            if li == L - 1:
-                g = np_grad(a, t, lp)
-            else:
+        g, d = np_grad(a, t, lp), None
+        for li, df, p, shared_li, size in backward:
+            if li < L - 1:
                 # one matrix product, where the walk-through's engine sums each neuron's contributions in
                 # order: the floats may differ in the last bits (the README states 1e-12), the time is a third
                 g = (new_W[li + 1] if updated_first else W[li + 1]).T @ d
-            d = g * acts[li][1](z, a, acts[li][2])
-            step_W = d[:, None] * a_in[None, :]
-            step_W *= lr
-            new_W[li] = np.subtract(W[li], step_W, out=step_W)
+            d = g * df(zs[li], outs[li + 1], p)
+            step_b = multiply(d, lr)
+            # (η d) a_inᵀ where the general step has η (d a_inᵀ): one pass over the matrix fewer, and floats
+            # that may differ in the last bit (the README's 1e-12)
+            step_W = outer(step_b, outs[li])
+            new_W[li] = subtract(W[li], step_W, out=step_W)
             if update_biases:
-                if shared[li]:
+                if shared_li:
                     nb = b[li][:1] - lr * np.array([d.sum()])
-                    new_b[li] = np.full(sizes[li], nb[0])
+                    new_b[li] = np.full(size, nb[0])
                 else:
-                    new_b[li] = b[li] - lr * d
+                    new_b[li] = subtract(b[li], step_b, out=step_b)
         return loss, new_W, new_b
 
     return one
