@@ -989,11 +989,14 @@ def _wrapped(text: str) -> str:
     out = []
     for line in text.split("\n"):
         lead = line[: len(line) - len(line.lstrip(" "))]
-        out.append(
-            textwrap.fill(line, width, initial_indent="", subsequent_indent=lead + "  ", break_on_hyphens=False)
-            if len(line) > width
-            else line
-        )
+        if len(line) > width:
+            # "b2 = 0.6" stays on one line: textwrap breaks only at ASCII spaces, so the pair's spaces are
+            # held by no-break spaces while it wraps
+            held = line.replace(" = ", "\xa0=\xa0")
+            line = textwrap.fill(
+                held, width, initial_indent="", subsequent_indent=lead + "  ", break_on_hyphens=False
+            ).replace("\xa0", " ")
+        out.append(line)
     return "\n".join(out)
 
 

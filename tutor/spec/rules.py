@@ -86,6 +86,11 @@ class Loss:
     # even where its output is 0 (a probability that underflowed or was rounded to 0)
     zero_log_terms: bool = False
 
+    @property
+    def description(self) -> str:
+        """What a student reads: its name and formula ("half the sum of squared errors, E = ½ Σₖ (tₖ − oₖ)²")."""
+        return f"{self.title}, {self.formula}" if self.title and self.formula else self.summary
+
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
         out.update(given or {})

@@ -892,7 +892,7 @@ class Quiz:
                 parts.append(f"{g.label or text_name(g.key)} = {_plain(g.value)}{role}")
             lines.append(f"  {title}: " + (", ".join(parts) or "no weights or biases (net input = the value it reads)"))
         layers = ", ".join(f"{l.activation}" for l in net.layers)
-        lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.summary}.")
+        lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.description}.")
         if net.parameter_count:
             lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")
         else:

@@ -191,7 +191,7 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
             for title, items in quiz.givens()
         ],
         "activations": [f"{l.activation}: {l.rule.summary}" for l in net.layers],
-        "loss": f"{net.loss}: {net.loss_rule.summary}",
+        "loss": net.loss_rule.description,
         "diagram": Markup(diagram.svg(layout)),  # built from escaped parts by diagram.svg
         "sections": sections,
         "count": len(quiz.questions),
