@@ -573,6 +573,7 @@ def _scientific(number: str) -> bool:
 
 _TEX_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, LaTeX with tokens): forms live for the process
 _TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, text with tokens)
+_PRINTED: dict[tuple, tuple] = {}  # (id(form), mode, substituted, dialect, strings) -> (form, printed)
 
 
 def _text_template(form) -> str:
@@ -639,13 +640,12 @@ class FormulaWriter:
             out = self._printed[cache_key] = self._print_form(form, args, mode, substitute)
         return out
 
-    def _tex_from_template(self, form, names) -> str:
-        """The form printed once with a token per placeholder, then each token replaced: printing depends on
-        the expression, not on what a symbol is called, except that a power's base containing '^' gets
-        braces; such strings take the printer itself."""
-        strings = [names(p) for p in form.placeholders]
+    def _tex_from_template(self, form, strings: tuple) -> str:
+        """The form printed once with a token per placeholder, then each token replaced by its string:
+        printing depends on the expression, not on what a symbol is called, except that a power's base
+        containing '^' gets braces; such strings take the printer itself."""
         if any(t is not None and "^" in t for t in strings):
-            return _TexFormPrinter(names).doprint(form.expr)
+            return _TexFormPrinter(dict(zip(form.placeholders, strings)).get).doprint(form.expr)
         template = _TEX_TEMPLATES.get(id(form))
         if template is None or template[0] is not form:
             tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
@@ -673,23 +673,35 @@ class FormulaWriter:
                 s = self.label(key, mode)
             return s
 
+        strings = tuple(names(p) for p in form.placeholders)
+        # The same form with the same strings prints the same: a worksheet's sheet, key and walk-through, and
+        # every variant's formulas (their labels are alike), print each once in a process.
+        dialect = self.notation.dialect if tex else ""
+        cache_key = (id(form), mode, substitute, dialect, strings)
+        hit = _PRINTED.get(cache_key)
+        if hit is not None and hit[0] is form:
+            return hit[1]
         if tex:
-            out = self._tex_from_template(form, names)
+            out = self._tex_from_template(form, strings)
             # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
             out = _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
             out = _TEX_SQRT.sub(r"\\sqrt{\1}", out) if substitute else out
-            return _plain_parens(out) if self.notation.dialect == "latex" else out
-        # Labels may contain '*', which the str printer writes for products: they go in after printing.
-        out = _text_template(form)
-        for i, p in enumerate(form.placeholders):
-            s = names(p)
-            if s is None:
-                continue
-            tok = f"\ue000{i}\ue001"
-            if "/" in s:  # a derivative raised to a power: (∂E/∂w5)^2, not ∂E/∂w5^2
-                out = out.replace(tok + "^", f"({s})^")
-            out = out.replace(tok, s)
-        return _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
+            out = _plain_parens(out) if dialect == "latex" else out
+        else:
+            # Labels may contain '*', which the str printer writes for products: they go in after printing.
+            out = _text_template(form)
+            for i, s in enumerate(strings):
+                if s is None:
+                    continue
+                tok = f"\ue000{i}\ue001"
+                if "/" in s:  # a derivative raised to a power: (∂E/∂w5)^2, not ∂E/∂w5^2
+                    out = out.replace(tok + "^", f"({s})^")
+                out = out.replace(tok, s)
+            out = _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
+        if len(_PRINTED) > 200_000:  # bounded: a long worksheet run's numbers are each printed once
+            _PRINTED.clear()
+        _PRINTED[cache_key] = (form, out)
+        return out
 
     def formula(self, q: Quantity, mode: str = "tex") -> str:
         return self._print(q.form, q.args, mode, False) if q.form is not None else ""
