@@ -290,18 +290,19 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     from ..render import diagram
     from ..render.notation import activation_formulas
 
-    if v.start is not None:  # the drawing of a training step: the network with its first example
-        start = v.start
-        layout = diagram.layout(
-            start,
-            FormulaWriter(
-                Notation(start.labels, net.notation["updated"], dialect=notation.dialect),
-                start.values(),
-                net.conventions.digits,
-            ),
-        )
-    else:
-        layout = diagram.layout(walk, writer)
+    def drawing():
+        if v.start is not None:  # the drawing of a training step: the network with its first example
+            start = v.start
+            return diagram.layout(
+                start,
+                FormulaWriter(
+                    Notation(start.labels, net.notation["updated"], dialect=notation.dialect),
+                    start.values(),
+                    net.conventions.digits,
+                ),
+            )
+        return diagram.layout(walk, writer)
+
     activations = []
     for layer in net.layers:
         if any(a["name"] == layer.activation for a in activations):
@@ -335,7 +336,8 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
         "seed": v.seed,
         "source": text(source),
         "description": text(description),
-        "diagram": "diagram.svg" if fmt == "md" else diagram.picture(layout),
+        # Markdown links the SVG file written beside it (diagram_svg); LaTeX draws the picture itself
+        "diagram": "diagram.svg" if fmt == "md" else diagram.picture(drawing()),
         "givens": [
             {
                 "title": text(t.split(" (loss")[0]),
