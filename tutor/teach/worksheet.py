@@ -581,19 +581,27 @@ def _made(
     variants themselves, which stay in this process."""
     n = workers()
     if isinstance(items, Variants) and not keep and n > 1 and items.count >= PARALLEL_FROM:
+        import gc
         import multiprocessing
         import signal
 
+        # The first variant is made here: the workers are forked with what it warmed up (SymPy's caches, the
+        # derived forms, the compiled templates) instead of each warming up itself, and with the collector's
+        # objects frozen so that it does not copy every page of the parent into each worker.
+        yield _variant_files(items, formats, count, 1)
+        gc.freeze()
         pool = multiprocessing.get_context("fork").Pool(
             n, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
         )
         try:
             work = partial(_variant_files, items, formats, count)
-            yield from pool.imap(work, range(1, items.count + 1), chunksize=max(1, min(8, items.count // (4 * n))))
+            rest = range(2, items.count + 1)
+            yield from pool.imap(work, rest, chunksize=max(1, min(8, len(rest) // (4 * n))))
             pool.close()
         finally:
             pool.terminate()  # Ctrl-C here (the workers ignore it) or an error: no worker outlives the run
             pool.join()
+            gc.unfreeze()
         return
     for v in items:
         yield v.number, files(v, formats, count), v if keep else None
