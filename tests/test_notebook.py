@@ -121,12 +121,6 @@ def test_explain_takes_specs_mappings_networks_and_options(tmp_path):
             lambda: tutor.explain("mazur", rounding="sometimes"),
             "conventions.rounding: rounding 'sometimes' is not one of",
         ),
-        (
-            lambda: tutor.explain("minibatch"),
-            "explain(): this network trains with several examples; explain() walks through "
-            "one plain gradient-descent step on one example",
-        ),
-        (lambda: tutor.explain("optimizer-adam", x=[0.1, 0.3]), "explain(): this network trains with optimizer 'adam'"),
     ],
 )
 def test_explain_bad_input_names_the_place(call, message):
@@ -150,6 +144,46 @@ def test_explain_a_torch_model_ends_with_the_autograd_check():
         tutor.explain(model)
     with pytest.raises(TutorError, match=r"unknown option 'layout' for a PyTorch model"):
         tutor.explain(model, x=[0, 0, 0], y=[1.0], layout="in_out")
+
+
+def test_explain_a_training_spec_gives_its_first_step(tmp_path, capsys):
+    """A batch, an optimizer, batch normalization: explain() gives what 'backprop-tutor explain SPEC' shows."""
+    from tutor.cli import main
+
+    for name in ("minibatch", "optimizer-adam", "batchnorm-sigmoid"):
+        e = tutor.explain(name)
+        assert isinstance(e, tutor.notebook.TrainingExplanation) and e.ok
+        assert main(["explain", name, "--format", "md"]) == 0
+        assert e.to_markdown() == capsys.readouterr().out
+    e = tutor.explain("minibatch")
+    assert round(e.values["W5new"], 6) == -0.220094 and round(e.value("dE/dW5[e1]"), 9) == round(
+        e.values["dE/dW5[e1]"], 9
+    )
+    assert (
+        repr(e) == "<Explanation of Mini-batches of two (2-2-1): training step 1 on examples 1, 2 of 4; 118 quantities>"
+    )
+    doc = json.loads(e.save(tmp_path / "step.json").read_text(encoding="utf-8"))
+    assert doc["format"] == "backprop-tutor-train/1" and doc["shown_steps"][0]["step"] == 1
+    assert "W5new" in e._repr_markdown_() or "W_{5}" in e._repr_markdown_()
+
+
+def test_explain_a_torch_model_with_batch_norm_in_training_mode_checks_the_batch_against_autograd():
+    torch = require_module("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 2, bias=False), torch.nn.BatchNorm1d(2), torch.nn.Tanh(), torch.nn.Linear(2, 3)
+    )
+    x = torch.tensor([[0.5, 0.1], [0.2, -0.3], [0.9, 0.4]])
+    e = tutor.explain(model, x=x, y=torch.tensor([2, 0, 1]), loss="categorical_cross_entropy")
+    fc = e.framework_check
+    assert e.ok and fc.max_rel < 1e-12, fc.max_rel
+    # the loss, 4 weights and 2 gammas and 2 betas of layer 1 (no bias), 6 weights and 3 biases of layer 2
+    assert len(fc.rows) == 1 + 4 + 4 + 6 + 3 and {r.key for r in fc.rows} >= {"dE/dgamma_h1", "dE/dbeta_h2"}
+    with_bias = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3), torch.nn.Sigmoid())
+    e2 = tutor.explain(with_bias, x=x, y=torch.tensor([[0.1, 0.5, 0.9]] * 3), loss="half_sse")
+    # the bias before the normalization has a gradient of 0 up to rounding, on both sides
+    assert e2.ok and any("zero up to rounding" in n for n in e2.framework_check.notes)
+    assert "Cross-check against PyTorch" in e2.to_markdown()
 
 
 def test_check_takes_files_mappings_and_lists(tmp_path):

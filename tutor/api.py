@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .notebook import CheckReport, Explanation, SelfCheck
+from .notebook import CheckReport, Explanation, SelfCheck, TrainingExplanation
 from .spec.errors import TutorError
 
 _NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
@@ -59,6 +59,11 @@ def explain(
     ``rounding``, ``digits``, ``update_order`` and ``update_biases`` set the conventions, as on the command
     line; ``check=False`` leaves out the gradient checks, ``forward_only=True`` stops after the error.
 
+    A network that trains on a batch, with another optimizer, decay, regularization, dropout, clipping or batch
+    normalization gives its first training step (a :class:`tutor.notebook.TrainingExplanation`, as
+    ``backprop-tutor explain SPEC`` shows it); a PyTorch model with a BatchNorm1d in training mode takes a batch
+    (``x`` one row per example), and its batch gradients are checked against autograd.
+
     >>> import tutor
     >>> e = tutor.explain("mazur")
     >>> round(e.values["w5+"], 8), round(e.values["dE_total/dw5"], 9)
@@ -108,22 +113,16 @@ def explain(
     )
 
     if not forward_only and not (network.training.plain and len(network.examples) == 1):
-        tr = network.training
-        what = ", ".join(
-            w
-            for w, used in [
-                (f"optimizer {tr.optimizer!r}", tr.optimizer != "sgd"),
-                ("several examples", len(network.examples) > 1),
-                ("decay, regularization or dropout", tr.optimizer == "sgd" and not tr.plain),
-            ]
-            if used
-        )
-        one = " (give x and y to take one example)" if tr.plain else ""
-        raise TutorError(
-            f"this network trains with {what}; explain() walks through one plain gradient-descent step "
-            f"on one example{one}; 'backprop-tutor explain SPEC' walks through its training step",
-            where,
-        )
+        # a batch, another optimizer, decay, regularization, dropout, clipping, batch normalization: the first
+        # training step, as 'backprop-tutor explain SPEC' shows it
+        from .engine import training
+        from .engine.walks import step_walk
+
+        record = training.run(network, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+        framework = None
+        if model is not None and check:
+            framework = interop.torch_batch_check(network, model, record)
+        return TrainingExplanation(network, step_walk(network, record), record, framework)
 
     from .engine.symbolic import explain_step
 

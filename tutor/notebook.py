@@ -101,20 +101,7 @@ class Explanation:
         from . import render
 
         doc = json.loads(render.render_json(self.walk, check=self.check))
-        if self.framework_check is not None:
-            fc = self.framework_check
-            doc["framework_check"] = {
-                "framework": fc.framework,
-                "tolerance": fc.tolerance,
-                "max_rel": fc.max_rel,
-                "ok": fc.ok,
-                "notes": fc.notes,
-                "rows": [
-                    {"key": r.key, "kind": r.kind, "tutor": r.tutor, "framework": r.framework, "rel": r.rel}
-                    for r in fc.rows
-                ],
-            }
-        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+        return _json_with_framework(doc, self.framework_check)
 
     def to_pdf(self) -> bytes:
         """The LaTeX walk-through compiled by pdflatex."""
@@ -161,6 +148,73 @@ class Explanation:
         if fc is not None:
             text += f"; {fc.framework.split(' autograd')[0]}: max. rel. difference {fc.max_rel:.1e}{'' if fc.ok else ' FAILED'}"
         return text + ">"
+
+
+class TrainingExplanation(Explanation):
+    """The first training step of a network that trains on a batch, with another optimizer, decay,
+    regularization, dropout, clipping or batch normalization: what ``backprop-tutor explain SPEC`` shows for
+    it. ``values`` names every example's quantities per example (``out_h1[e2]``), then the step's own (batch
+    means, optimizer state, update steps, updates), as ``check`` and the quiz name them.
+
+    >>> import tutor
+    >>> e = tutor.explain("minibatch")
+    >>> round(e.values["W5new"], 6), e.ok
+    (-0.220094, True)
+    >>> e
+    <Explanation of Mini-batches of two (2-2-1): training step 1 on examples 1, 2 of 4; 118 quantities>
+    """
+
+    def __init__(self, network, walk: Walkthrough, record: Any, framework_check: Any = None):
+        super().__init__(walk, None, framework_check)
+        self._network = network
+        self.record = record  # the numeric engine's step (tutor.engine.training.Step)
+
+    @property
+    def network(self):
+        return self._network
+
+    def _rendered(self, fmt: str) -> str:
+        from .render.training import documents
+
+        if fmt not in self._cache:
+            document = documents((fmt,), self._network, 0, {1}, explain=True)[1][fmt]
+            self._cache[fmt] = (
+                document if fmt == "json" else _with_framework_section(fmt, document, self.framework_check)
+            )
+        return self._cache[fmt]
+
+    def to_json(self) -> str:
+        """The training step's document as JSON (``backprop-tutor explain SPEC --format json``)."""
+        return _json_with_framework(json.loads(self._rendered("json")), self.framework_check)
+
+    def __repr__(self) -> str:
+        net = self._network
+        shape = "-".join(map(str, net.shape))
+        batch = ", ".join(str(k + 1) for k in self.record.batch)
+        text = (
+            f"<Explanation of {net.title} ({shape}): training step 1 on example{'s' if len(self.record.batch) > 1 else ''} "
+            f"{batch} of {len(net.examples)}; {len(self.walk.quantities)} quantities"
+        )
+        fc = self.framework_check
+        if fc is not None:
+            text += f"; {fc.framework.split(' autograd')[0]}: max. rel. difference {fc.max_rel:.1e}{'' if fc.ok else ' FAILED'}"
+        return text + ">"
+
+
+def _json_with_framework(doc: dict, fc: Any) -> str:
+    if fc is not None:
+        doc["framework_check"] = {
+            "framework": fc.framework,
+            "tolerance": fc.tolerance,
+            "max_rel": fc.max_rel,
+            "ok": fc.ok,
+            "notes": fc.notes,
+            "rows": [
+                {"key": r.key, "kind": r.kind, "tutor": r.tutor, "framework": r.framework, "rel": r.rel}
+                for r in fc.rows
+            ],
+        }
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
 class CheckReport:

@@ -7,7 +7,7 @@ spec file. Frameworks are optional and imported only by the functions that need 
 from __future__ import annotations
 
 from .numpy import FRAMEWORK_TOLERANCE, LAYOUTS, from_numpy, to_mapping, with_example
-from .torch import FrameworkCheck, FrameworkRow, from_torch, is_torch_module, torch_gradient_check
+from .torch import FrameworkCheck, FrameworkRow, from_torch, is_torch_module, torch_batch_check, torch_gradient_check
 
 __all__ = [
     "FRAMEWORK_TOLERANCE",
@@ -18,6 +18,7 @@ __all__ = [
     "from_torch",
     "is_torch_module",
     "to_mapping",
+    "torch_batch_check",
     "torch_gradient_check",
     "with_example",
 ]

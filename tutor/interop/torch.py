@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -412,10 +412,11 @@ class FrameworkRow:
     kind: str  # "net" | "out" | "loss" | "gradient"
     tutor: float
     framework: float
+    floor: float = 1e-12  # a value smaller than this is compared on this scale instead of its own
 
     @property
     def rel(self) -> float:
-        return abs(self.tutor - self.framework) / max(abs(self.tutor), abs(self.framework), 1e-12)
+        return abs(self.tutor - self.framework) / max(abs(self.tutor), abs(self.framework), self.floor)
 
 
 @dataclass(frozen=True)
@@ -537,6 +538,94 @@ def torch_gradient_check(net: Network, model: Any, walk: Any = None) -> Framewor
             g = float(lin.bias.grad[j])
         rows.append(FrameworkRow(p.gradient, "gradient", walk.value(p.gradient), g))
     return FrameworkCheck(f"PyTorch {torch.__version__} autograd, float64", rows, notes=notes)
+
+
+def torch_batch_check(net: Network, model: Any, record: Any) -> FrameworkCheck | None:
+    """The first training step's batch loss and gradients (``record``, the numeric engine's step) against
+    PyTorch autograd in float64: the model on the step's examples in its own mode (a BatchNorm1d in training
+    mode normalizes over them), the loss averaged over the batch, or summed under ``reduction = "sum"``.
+    None where PyTorch would draw what the tutor is given (a Dropout in training mode) or has no such loss.
+    """
+    torch = _torch()
+    where = "torch_batch_check()"
+    stages = torch_stages(model, where)
+    if any(s.dropout is not None for s in stages) or net.loss in ("multiclass_hinge", "hinge"):
+        return None
+    import copy
+
+    m64 = copy.deepcopy(model).double().cpu()
+    modules, originals = flat_modules(m64), flat_modules(model)
+    by_linear = {s.index: li for li, s in enumerate(stages)}
+    examples = [net.examples[k] for k in record.batch]
+    X = torch.tensor(np.array([x for x, _ in examples]), dtype=torch.float64)
+    T = torch.tensor(np.array([t for _, t in examples]), dtype=torch.float64)
+    for p in m64.parameters():
+        p.grad = None
+    logits = None
+    with torch.enable_grad():
+        h = X
+        for i, m in enumerate(modules):
+            h = m(h)
+            if i in by_linear and by_linear[i] == len(stages) - 1:
+                logits = h
+        out = h
+        softmax_output = net.layers[-1].activation == "softmax"
+        if softmax_output and stages[-1].activation == "identity":  # logits read with CrossEntropyLoss
+            out = torch.softmax(logits, dim=-1)
+        per_example = _torch_example_losses(torch, net.loss, logits, out, T, softmax_output)
+        loss = per_example.sum() if net.training.reduction == "sum" else per_example.mean()
+        loss.backward()
+
+    rows = [FrameworkRow("E (the batch's)", "loss", record.data_loss, float(loss.detach()))]
+    for li, (s, layer) in enumerate(zip(stages, net.layers)):
+        lin = modules[s.index]
+        for j, row in enumerate(layer.weight_labels):
+            for i, w in enumerate(row):
+                rows.append(
+                    FrameworkRow(f"dE/d{w}", "gradient", float(record.grad_W[li][j, i]), float(lin.weight.grad[j, i]))
+                )
+        if layer.has_bias and lin.bias is not None:
+            if layer.shared_bias:  # one bias shared by the layer: the sum over its neurons
+                g = float(lin.bias.grad.sum())
+                rows.append(FrameworkRow(f"dE/d{layer.bias_labels[0]}", "gradient", float(record.grad_b[li][0]), g))
+            else:
+                for j, b in enumerate(layer.bias_labels):
+                    rows.append(
+                        FrameworkRow(f"dE/d{b}", "gradient", float(record.grad_b[li][j]), float(lin.bias.grad[j]))
+                    )
+        if s.bn_train is not None and record.bn is not None and record.bn[li] is not None:
+            bn = modules[next(k for k, m in enumerate(originals) if m is s.bn_train)]
+            for what, grads, mine in (
+                ("gamma", bn.weight.grad, record.bn[li].grad_gamma),
+                ("beta", bn.bias.grad, record.bn[li].grad_beta),
+            ):
+                for j, n in enumerate(layer.neurons):
+                    rows.append(FrameworkRow(f"dE/d{what}_{n}", "gradient", float(mine[j]), float(grads[j])))
+    # A gradient that is zero up to rounding (a bias before batch normalization: beta absorbs it) is compared
+    # on the scale of the largest gradient, as the engines compare theirs.
+    scale = max((max(abs(r.tutor), abs(r.framework)) for r in rows if r.kind == "gradient"), default=1e-12)
+    rows = [replace(r, floor=max(scale, 1e-12)) if r.kind == "gradient" else r for r in rows]
+    notes = [f"the batch's gradients of training step 1, over examples {', '.join(str(k + 1) for k in record.batch)}"]
+    if any(layer.batch_norm and layer.has_bias for layer in net.layers):
+        notes.append(
+            "a gradient that is zero up to rounding (a bias before batch normalization) is compared on the "
+            "scale of the largest gradient"
+        )
+    return FrameworkCheck(f"PyTorch {torch.__version__} autograd, float64", rows, notes=notes)
+
+
+def _torch_example_losses(torch: Any, name: str, logits: Any, out: Any, t: Any, softmax_output: bool):
+    """Each example's loss (one row of ``out`` each), with torch's own functions where they mean the same."""
+    F = torch.nn.functional
+    if name == "half_sse":
+        return 0.5 * ((t - out) ** 2).sum(dim=1)
+    if name == "mse":
+        return ((t - out) ** 2).mean(dim=1)
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy(out, t, reduction="none").mean(dim=1)
+    if name == "categorical_cross_entropy":
+        return F.cross_entropy(logits, t, reduction="none") if softmax_output else -(t * torch.log(out)).sum(dim=1)
+    raise TutorError(f"loss {name!r} has no PyTorch counterpart here", where="torch_batch_check()")  # pragma: no cover
 
 
 def _parameter_places(net: Network) -> dict[str, tuple[int, int | None, int | None]]:
