@@ -612,6 +612,7 @@ class FormulaWriter:
         self.decimals = decimals or {}  # key -> the decimals its lines need (tutor.engine.precision)
         self._printed: dict[tuple, str] = {}
         self._shown: dict[str, str] = {}  # key -> its shown number: a value is read by many lines
+        self._operands: dict[tuple[str, bool], str] = {}
         self._labels: dict[tuple, str] = {}
 
     def number(self, value: float, given: bool = False) -> str:
@@ -656,24 +657,24 @@ class FormulaWriter:
                 out = out.replace(f"\ue000{i}\ue001", t)
         return out
 
+    def _operand(self, key: str, tex: bool) -> str:
+        """The shown number of ``key`` as an operand: in parentheses when negative or a power of ten."""
+        out = self._operands.get((key, tex))
+        if out is None:
+            v, s = self.values[key], self.value_of(key)
+            if v < 0 or s.startswith("-") or _scientific(s):
+                s = r"\left(" + s + r"\right)" if tex else f"({s})"
+            out = self._operands[key, tex] = s
+        return out
+
     def _print_form(self, form, args, mode: str, substitute: bool) -> str:
-        mapping = dict(zip(form.placeholders, args))
         tex = mode != "text"
-
-        def names(sym):
-            key = mapping.get(sym)
-            if key is None:
-                return None
-            if substitute:
-                v = self.values[key]
-                s = self.value_of(key)
-                if v < 0 or s.startswith("-") or _scientific(s):
-                    s = r"\left(" + s + r"\right)" if tex else f"({s})"
-            else:
-                s = self.label(key, mode)
-            return s
-
-        strings = tuple(names(p) for p in form.placeholders)
+        # each placeholder's string, in order (the arguments are the placeholders' keys, in their order)
+        if substitute:
+            strings = tuple(self._operand(k, tex) for k in args[: len(form.placeholders)])
+        else:
+            strings = tuple(self.label(k, mode) for k in args[: len(form.placeholders)])
+        strings += (None,) * (len(form.placeholders) - len(strings))
         # The same form with the same strings prints the same: a worksheet's sheet, key and walk-through, and
         # every variant's formulas (their labels are alike), print each once in a process.
         dialect = self.notation.dialect if tex else ""
