@@ -3,6 +3,7 @@ Markdown or Jinja2 syntax takes effect, and the LaTeX still compiles."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 
@@ -188,3 +189,23 @@ def test_training_latex_compiles_and_runs_nothing(training_outputs, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     pdf_pages(training_outputs["tex"], tmp_path)
     assert not list(tmp_path.rglob("pwned"))
+
+
+def test_a_spec_worksheet_keeps_the_spec_author_text_inert(tmp_path):
+    """worksheet --spec puts the spec's title and its file name on the sheets (Markdown and LaTeX)."""
+    from tutor.cli import main
+    from tutor.spec.resources import example_path
+
+    spec = example_path("minibatch").read_text(encoding="utf-8")
+    spec = re.sub(r'^title = ".*"$', lambda m: "title = " + json.dumps(EVIL), spec, count=1, flags=re.M)
+    folder = tmp_path / "a <b>$c$ d"
+    folder.mkdir()
+    (folder / "spec.toml").write_text(spec, encoding="utf-8")
+    assert main(["worksheet", "--spec", str(folder / "spec.toml"), "-o", str(tmp_path / "out")]) == 0
+    for name in ("sheet.md", "key.md"):
+        md = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        prose = re.sub(r"`[^`]*`", "", md)  # a code span (the key's quiz command) shows its text as it is
+        assert "<script" not in md and "<b>" not in prose and "{{ 7*7 }}" not in md and "$c$" not in prose
+    for name in ("sheet.tex", "key.tex"):
+        tex = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert r"\input{" not in tex and r"\write18{" not in tex

@@ -229,11 +229,17 @@ def _context(v: Variant, fmt: str, key: bool, count: int | None) -> dict[str, An
 def _code(s: str, fmt: str) -> str:
     from ..render.notation import tex_escape
 
-    return f"`{s}`" if fmt == "md" else r"\texttt{" + tex_escape(s) + "}"
+    if fmt != "md":
+        return r"\texttt{" + tex_escape(s) + "}"
+    # a code span shows its text as it is (a file name's '<' or '$' too); its fence is one backtick longer
+    # than any run of them inside, so a name with a backtick cannot end it
+    fence = "`" * (max((len(r) for r in re.findall("`+", s)), default=0) + 1)
+    return f"{fence} {s} {fence}" if "`" in s else f"`{s}`"
 
 
 def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     from ..render.notation import FormulaWriter, Notation, tex_escape
+    from ..render.templates import md_escape
 
     net, walk = v.made.network, v.walk
     notation = Notation(walk.labels, net.notation["updated"], dialect="web" if fmt == "md" else "latex")
@@ -244,7 +250,8 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
             return notation.tex(k).replace("|", r"\vert ")
 
         def text(s: str) -> str:
-            return s
+            # a spec's title and file name reach the sheet: no HTML, math or emphasis of their own
+            return md_escape(s)
     else:
         label = notation.tex
 
