@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -34,3 +36,17 @@ def assert_error_starts(call: Callable[[], Any], message: str) -> None:
         call()
     assert str(info.value).startswith(message), str(info.value)
     assert "\n" not in str(info.value)
+
+
+def recording(path: Path):
+    """A script of tests/ that records a framework's results (it needs torch to compute them), as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def live_recording(path: Path) -> Any:
+    """What the recording script ``path`` computes now: skipped without torch locally, a failure in CI."""
+    require_module("torch")
+    return recording(path).compute()

@@ -5,7 +5,6 @@ the PyTorch import and bad input."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tutor.engine.steps import flat_walk
 from tutor.engine.symbolic import explain_training_step
 from tutor.spec import load
 
-from .conftest import IN_CI
+from .support import live_recording, require_module
 
 DATA = Path(__file__).parent / "data"
 RECORDED = json.loads((DATA / "torch_batchnorm.json").read_text(encoding="utf-8"))
@@ -27,23 +26,10 @@ SPECS = {"batchnorm-sigmoid": "batchnorm-sigmoid", "batchnorm_adam": str(DATA / 
 TOL = {"rel": 1e-12, "abs": 1e-15}
 
 
-def _recorder():
-    spec = importlib.util.spec_from_file_location("record_torch_batchnorm", DATA / "record_torch_batchnorm.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def live():
     """torch's results computed now; skipped without torch locally, a failure in CI."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        if IN_CI:
-            pytest.fail("torch is not installed (CI installs it: see .ci/run)")
-        pytest.skip("torch is not installed")
-    return _recorder().compute()
+    return live_recording(DATA / "record_torch_batchnorm.py")
 
 
 def _run(case: str):
@@ -209,7 +195,7 @@ def test_check_knows_the_names(tmp_path, capsys):
 
 
 def test_torch_training_mode_is_read_as_batch_norm():
-    torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
+    torch = require_module("torch")
     from tutor.interop import from_torch
 
     torch.manual_seed(3)

@@ -18,7 +18,7 @@ from tutor.teach import randomnet
 from tutor.teach.diagnose import MISCONCEPTIONS, Tolerance, parse_number
 from tutor.teach.quiz import SECTIONS, Quiz
 
-from .conftest import IN_CI
+from .support import require_module
 from .test_bad_input import assert_clean_error
 
 
@@ -342,13 +342,7 @@ def test_bad_answers_file(tmp_path, capsys, content, fragments):
 
 @pytest.fixture
 def pexpect():
-    try:
-        import pexpect
-    except ImportError:  # pragma: no cover - a test extra
-        if IN_CI:
-            pytest.fail("pexpect is not installed (it is in the test extras)")
-        pytest.skip("pexpect is not installed")
-    return pexpect
+    return require_module("pexpect")  # a test extra: a failure in CI, a skip elsewhere
 
 
 def spawn(pexpect, *args: str):

@@ -15,20 +15,14 @@ from tutor.spec.rounding import format_fixed
 from tutor.teach.diagnose import MISCONCEPTIONS, Candidate, Earlier, StudentWorld, Tolerance, decide
 from tutor.teach.quiz import Quiz
 
-from .conftest import IN_CI
+from .support import require_module
 from .test_bad_input import assert_clean_error
 from .test_quiz import finish, r4, sigmoid, spawn
 
 
 @pytest.fixture
 def pexpect():
-    try:
-        import pexpect
-    except ImportError:  # pragma: no cover - a test extra
-        if IN_CI:
-            pytest.fail("pexpect is not installed (it is in the test extras)")
-        pytest.skip("pexpect is not installed")
-    return pexpect
+    return require_module("pexpect")  # a test extra: a failure in CI, a skip elsewhere
 
 
 # -- aiming ------------------------------------------------------------------------------------------------

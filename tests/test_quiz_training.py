@@ -18,6 +18,7 @@ from tutor.teach import worksheet
 from tutor.teach.quiz import STEP_SECTIONS, Quiz, parse_answers, replay
 
 from .conftest import require_program
+from .support import require_module
 from .test_bad_input import assert_clean_error
 from .test_browser import browser  # noqa: F401 - the headless Chromium fixture
 
@@ -422,15 +423,7 @@ def test_batch_norm_quiz_in_a_terminal_80_columns_wide(pexpect_module):
 
 @pytest.fixture
 def pexpect_module():
-    from .conftest import IN_CI
-
-    try:
-        import pexpect
-    except ImportError:  # pragma: no cover - a test extra
-        if IN_CI:
-            pytest.fail("pexpect is not installed (it is in the test extras)")
-        pytest.skip("pexpect is not installed")
-    return pexpect
+    return require_module("pexpect")  # a test extra: a failure in CI, a skip elsewhere
 
 
 def test_self_check_page_grades_a_batch_as_the_quiz_does(browser, tmp_path):  # noqa: F811

@@ -4,7 +4,6 @@ tests/data/record_torch_syllabus.py) and against live torch when it is importabl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -18,29 +17,16 @@ from tutor.engine import training
 from tutor.engine.symbolic import explain_preparation, explain_step, explain_training_step
 from tutor.spec import load, rules
 
-from .conftest import IN_CI
+from .support import live_recording
 
 DATA = Path(__file__).parent / "data"
 RECORDED = json.loads((DATA / "torch_syllabus.json").read_text(encoding="utf-8"))
 
 
-def _recorder():
-    spec = importlib.util.spec_from_file_location("record_torch_syllabus", DATA / "record_torch_syllabus.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def live():
     """torch's results computed now; skipped without torch locally, a failure in CI."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        if IN_CI:
-            pytest.fail("torch is not installed (CI installs it: see .ci/run)")
-        pytest.skip("torch is not installed")
-    return _recorder().compute()
+    return live_recording(DATA / "record_torch_syllabus.py")
 
 
 def _sources(live_results=None):

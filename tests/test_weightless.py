@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support import require_module
+from tests.support import live_recording, require_module
 from tutor.cli import main
 from tutor.engine import numeric, training
 from tutor.engine.gradcheck import engines_agree, gradient_check, training_engines_agree
@@ -92,14 +92,7 @@ def test_softmax_over_scores_engines_finite_differences_and_torch_agree():
 
 
 def test_recorded_scores_match_live_torch():
-    require_module("torch")
-    import importlib.util
-
-    path = Path(__file__).parent / "data" / "record_torch_weightless.py"
-    spec = importlib.util.spec_from_file_location("record_torch_weightless", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    live = mod.compute()
+    live = live_recording(Path(__file__).parent / "data" / "record_torch_weightless.py")
     assert live["scores"]["grad"] == pytest.approx(RECORDED["scores"]["grad"], rel=1e-12)
     assert np.allclose(live["nobias"]["grad_W1"], RECORDED["nobias"]["grad_W1"], rtol=1e-12, atol=0)
 

@@ -1065,19 +1065,7 @@ def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, to
                 f"{where}.bias_labels",
             )
 
-    net_names = _labels(
-        raw.get("net_names"),
-        size,
-        f"{where}.net_names",
-        default=[notation["net"].replace("{neuron}", n) for n in neurons],
-    )
-    out_names = _labels(
-        raw.get("out_names"),
-        size,
-        f"{where}.out_names",
-        default=[notation["out"].replace("{neuron}", n) for n in neurons],
-    )
-    name = _text(raw.get("name", "output" if is_output else f"hidden {li + 1}"), f"{where}.name", limit=MAX_LABEL)
+    net_names, out_names, name = _names(raw, neurons, size, is_output, li, where, notation)
     return Layer(
         neurons=tuple(neurons),
         activation=act_name,
