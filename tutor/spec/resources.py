@@ -117,7 +117,9 @@ def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
     try:
         # a link is kept and its target written; renaming over it would turn the link into a plain file
         path = path.resolve() if path.is_symlink() else path
-        mode = path.stat().st_mode if path.exists() else None
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
     except OSError as exc:
         raise TutorError(f"cannot write the file ({exc.strerror or exc})", where) from None
     if mode is not None and stat.S_ISDIR(mode):
