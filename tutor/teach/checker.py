@@ -466,6 +466,19 @@ def _recompute(
     return value
 
 
+def _misconception(claim: Claim, correct: float, cand) -> Verdict:
+    """A wrong claim that a known mistake (diagnose's candidate ``cand``) reproduces."""
+    return Verdict(
+        claim,
+        WRONG,
+        correct,
+        diagnosis=MISCONCEPTION,
+        related=[cand.step],
+        explanation=f"{cand.description} ({cand.detail}): that gives {_fmt(cand.value)}",
+        misconception=cand.misconception,
+    )
+
+
 def _fmt(x: float) -> str:
     return f"{x + 0.0:.9g}"  # + 0.0: a negative zero (0 times a negative factor) is shown as 0
 
@@ -551,15 +564,7 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
     except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):
         cand = None
     if cand is not None and _agrees(cand.value, claim):
-        return Verdict(
-            claim,
-            WRONG,
-            correct,
-            diagnosis=MISCONCEPTION,
-            related=[cand.step],
-            explanation=f"{cand.description} ({cand.detail}): that gives {_fmt(cand.value)}",
-            misconception=cand.misconception,
-        )
+        return _misconception(claim, correct, cand)
 
     # 5. a different quantity related to this one: prefer the step's own inputs, then exact equality
     candidates = []
@@ -577,15 +582,7 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
         )
 
     if cand is not None:  # within one unit of the last place: named, less surely
-        return Verdict(
-            claim,
-            WRONG,
-            correct,
-            diagnosis=MISCONCEPTION,
-            related=[cand.step],
-            explanation=f"{cand.description} ({cand.detail}): that gives {_fmt(cand.value)}",
-            misconception=cand.misconception,
-        )
+        return _misconception(claim, correct, cand)
     return Verdict(
         claim,
         WRONG,
