@@ -159,6 +159,14 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="answers a question takes before its value is shown (default 2)",
     )
+    q.add_argument(
+        "--hint-cost",
+        type=_share,
+        default=None,
+        metavar="C",
+        help="the share of a question's point each hint costs, from 0 (hints are free) to 1 (default 1/3: "
+        "an answer after the third hint, which shows the value, earns nothing)",
+    )
 
     w = sub.add_parser(
         "worksheet",
@@ -614,12 +622,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .teach import checker
 
     if graphspec.is_graph(args.spec):
-        from .teach import graphteach
+        from .teach import graphcheck
 
         claims_path = args.claims or example_claims(args.spec)
         if claims_path is None:
             raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
-        data = graphteach.check_claims(graphspec.load(args.spec), graphteach.load_claims(claims_path), str(claims_path))
+        data = graphcheck.check_claims(graphspec.load(args.spec), graphcheck.load_claims(claims_path), str(claims_path))
         _write(args, render_check(data, args.format))
         return 0 if data["ok"] else 1
     net = _load(args)
@@ -739,14 +747,31 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share(text: str) -> float:
+    """A share from 0 to 1, written 0.25 or 1/4."""
+    import fractions
+
+    try:
+        value = float(fractions.Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"expected a share from 0 to 1 such as 0.25 or 1/3, got {text[:20]!r}"
+        ) from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text[:20]!r}")
+    return value
+
+
 def cmd_quiz(args: argparse.Namespace) -> int:
     from .spec.network import load
     from .teach import quiz, randomnet
     from .teach.diagnose import Tolerance
+    from .teach.grading import DEFAULT_HINT_COST
 
     shaping = {k: getattr(args, k) for k in ("shape", "activation", "output_activation", "loss")}
     randomly = args.random or args.seed is not None or args.nice or any(v is not None for v in shaping.values())
     aiming = (args.section, args.layer, args.neuron, args.param, args.all or None, args.tries, args.digits)
+    aiming += (args.hint_cost,)
     if args.resume:
         if args.spec or randomly or args.answers or any(v is not None for v in aiming) or args.rounding:
             raise TutorError(
@@ -767,12 +792,12 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     from .spec import graph as graphspec
 
     if not randomly and graphspec.is_graph(args.spec):
-        from .teach.graphteach import GraphQuiz
-
-        g = graphspec.load(args.spec)
-        qz = GraphQuiz(g, Tolerance.parse(args.tolerance, args.digits or g.digits), origin={"spec": args.spec})
-        return _run_graph_quiz(args, qz)
-    if randomly:
+        if args.rounding:
+            raise TutorError("a graph spec's values are exact; give --rounding with a network spec", "--rounding")
+        net, origin = graphspec.load(args.spec), {"spec": args.spec}
+        if args.digits is not None:
+            randomnet.options(digits=args.digits)  # the same range as everywhere
+    elif randomly:
         seed = randomnet.new_seed() if args.seed is None else args.seed
         made = randomnet.make(seed, randomnet.options(**shaping, digits=args.digits, nice=args.nice))
         net, origin = made.network, quiz.random_origin(made)
@@ -780,10 +805,11 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
         net, origin = load(args.spec), {"spec": args.spec}
+    digits = args.digits or (net.digits if isinstance(net, graphspec.Graph) else net.conventions.digits)
     _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     if args.results:
         quiz.check_results_target(args.results)
-    tolerance = Tolerance.parse(args.tolerance, args.digits or net.conventions.digits)
+    tolerance = Tolerance.parse(args.tolerance, digits)
     # a file has one answer a question, so each is final
     tries = 1 if args.answers else (2 if args.tries is None else args.tries)
     qz = quiz.Quiz(
@@ -798,6 +824,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         param=args.param,
         everything=args.all,
         tries=tries,
+        hint_cost=DEFAULT_HINT_COST if args.hint_cost is None else args.hint_cost,
     )
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
     return _run_quiz(qz, args.results, answers)
@@ -841,7 +868,7 @@ def _graph_worksheet(args: argparse.Namespace) -> int:
     """worksheet --spec GRAPH: a student sheet and its answer key for a graph spec."""
     from .spec import graph as graphspec
     from .spec.resources import write_file
-    from .teach.graphteach import worksheet
+    from .teach.graphcheck import worksheet
 
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
@@ -914,33 +941,6 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
     if args.pdf:
         written += [p.name for p in worksheet.compile_all([folder / n for n in files if n.endswith(".tex")])]
     print(f"wrote {', '.join(written)} to {folder}")
-    return 0
-
-
-def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
-    """The quiz on a graph spec: asked (or a file of answers replayed), the summary, the results file."""
-    import json
-
-    from .teach import quiz
-
-    if args.results and not Path(args.results).resolve().parent.is_dir():
-        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
-    answers = quiz.read_answers(args.answers, qz) if args.answers else None
-    print("\n".join(qz.intro()), flush=True)
-    if answers is not None:
-        for q, text, feedback in quiz.replay(qz, answers):
-            print((f"\n{qz.heading(q)}\n" if qz.heading(q) else "") + f"{qz.prompt(q)}{text}\n  {feedback.message}")
-    else:
-        with _Stop() as stop:
-            _ask(qz, stop)
-    print("\n" + "\n".join(qz.summary()), flush=True)
-    if args.results:
-        try:
-            Path(args.results).write_text(
-                json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        except OSError as exc:
-            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
     return 0
 
 

@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ..engine.steps import Walkthrough
 from ..spec import rules
@@ -31,7 +31,21 @@ from ..spec.errors import TutorError
 from ..spec.network import MAX_DIGITS, Network, free_text
 from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
-from .diagnose import MISCONCEPTIONS, Candidate, StudentWorld, Tolerance, grade, implausible, parse_number
+from .diagnose import Tolerance, parse_number
+from .grading import (
+    DEFAULT_HINT_COST,
+    HINT_LEVELS,
+    MISCONCEPTIONS,
+    Candidate,
+    Grade,
+    Grader,
+    World,
+    graph_steps,
+    hint_points,
+)
+
+if TYPE_CHECKING:
+    from ..spec.graph import Graph
 
 FORMAT = "backprop-tutor-quiz/1"
 SECTIONS = ("forward", "error", "backward", "gradients", "updates")  # a plain step's sections, in order
@@ -78,10 +92,13 @@ _TRAINING_SECTION_OF_KIND = {
     "running": "updates",
     "rate": "updates",  # the decayed learning rate (a given rate has no formula and is not asked)
 }
+GRAPH_SECTION_TITLES = {
+    "forward": "Forward pass: every node's value",
+    "backward": "Backward pass: every node's gradient",
+}
 _NOT_ASKED = ("share",)  # the per-example share of a batch-mean delta: a name for the checker, not shown
 MAX_ANSWERS_BYTES = 1_000_000
 MAX_TRIES = 9
-HINT_LEVELS = 3
 _ENDINGS = {
     "completed": "Quiz completed.",
     "quit": "Quiz ended (quit).",
@@ -154,6 +171,38 @@ def questions(walk: Walkthrough, tolerance: Tolerance, training: bool = False) -
                 layer=layer,
                 neurons=neurons,
                 param=param,
+            )
+        )
+    return out
+
+
+def graph_questions(steps, tolerance: Tolerance, digits: int) -> list[Question]:
+    """A graph's questions: every gate's value that reaches the output, in graph order, then every node's
+    gradient from the output back (``--param NAME`` aims at one node's gradient)."""
+    from ..engine.graph import grad_key
+    from ..render.graph import writer
+
+    walk = steps.walk
+    fw = writer(walk, "text")
+    reached = {b.node for b in walk.backward}
+    keys = [n.name for n in steps.graph.gates if n.name in reached]
+    keys += [b.gradient for b in walk.backward if b.node != steps.graph.output]
+    out = []
+    for number, key in enumerate(keys, 1):
+        q = steps.quantities[key]
+        node = key[5:-1] if key.startswith("grad[") else ""
+        label = fw.label(key, "text")
+        out.append(
+            Question(
+                number,
+                grad_key(node) if node else key,
+                "backward" if node else "forward",
+                label,
+                f"{label} = {fw.formula(q, 'text')}",
+                q.value,
+                format_fixed(q.value, digits),
+                tolerance.unit(q.value),
+                param=node,
             )
         )
     return out
@@ -575,6 +624,7 @@ class Answer:
     refused: tuple[str, ...] = ()  # earlier answers it follows from that earn no follow-on credit
     refused_why: str = ""
     untrusted: str = ""  # why this answer earns no follow-on credit itself ('' when it may)
+    points: float = 0.0  # what it earns: 1 when credited, less the hints' cost; 0 otherwise
 
     @property
     def credited(self) -> bool:
@@ -596,21 +646,25 @@ class Feedback:
 
 
 class Quiz:
-    """One training step of ``net`` as a sequence of questions; ``respond`` takes each line the student types.
+    """One training step of ``net`` (or a graph's forward and backward pass) as a sequence of questions;
+    ``respond`` takes each line the student types. Every answer is graded by the one grading core
+    (``tutor.teach.grading.Grader``), which the self-check page's script mirrors.
 
     A plain step on one example is asked from its walk-through; any other network spec from its first training
-    step (``self.training``), the walk ``check`` uses, in classroom order as far as the computation allows.
+    step (``self.training``), the walk ``check`` uses, in classroom order as far as the computation allows; a
+    graph spec (``tutor.spec.graph.Graph``) its gates' values, then every node's gradient from the output back.
 
     The reference values round every value to ``digits`` decimals and carry it forward (``rounding``
-    "as-printed", the default, as on paper); the values of the other rounding are accepted too.
-    ``sections``, ``layer`` (1-based), ``neuron`` and ``param`` aim the quiz at part of the step; questions
-    that only copy a value are asked only with ``everything``. ``tries`` is how many answers a question takes
-    before its right value is shown.
+    "as-printed", the default, as on paper), unless carried rounding moves a value by more than the tolerance
+    from exact arithmetic: then its reference is the exact value. ``sections``, ``layer`` (1-based), ``neuron``
+    and ``param`` aim the quiz at part of the step; questions that only copy a value are asked only with
+    ``everything``. ``tries`` is how many answers a question takes before its right value is shown;
+    ``hint_cost`` the share of a question's point each rung of the hint ladder costs.
     """
 
     def __init__(
         self,
-        net: Network,
+        net: Network | Graph,
         tolerance: Tolerance | None = None,
         *,
         digits: int | None = None,
@@ -622,27 +676,50 @@ class Quiz:
         param: str | None = None,
         everything: bool = False,
         tries: int = 2,
+        hint_cost: float = DEFAULT_HINT_COST,
     ):
         from ..engine.symbolic import explain_step
         from ..engine.walks import plain, step_walk
+        from ..spec.graph import Graph
 
         if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= MAX_TRIES:
             raise TutorError(f"must be a whole number from 1 to {MAX_TRIES}, got {tries!r}", "--tries")
-        digits = net.conventions.digits if digits is None else digits
-        self.network = net.with_conventions(rounding=rounding or "as-printed", digits=digits)
-        other = "exact" if self.network.conventions.rounding == "as-printed" else "as-printed"
-        # one plain step on one example: its walk-through; any other spec: its first training step as
-        # explain shows it and check checks it (every example's values, batch statistics, optimizer, ...)
-        self.training = not plain(self.network)
-        walk = step_walk if self.training else explain_step
-        self.walk = walk(self.network)
-        self.alternatives = (walk(self.network.with_conventions(rounding=other)).values(),)
+        if isinstance(hint_cost, bool) or not isinstance(hint_cost, (int, float)) or not 0 <= hint_cost <= 1:
+            raise TutorError(f"must be a number from 0 to 1, got {hint_cost!r}", "--hint-cost")
+        self.graph = net if isinstance(net, Graph) else None
+        if self.graph is not None:
+            from ..engine.graph import explain_graph
+
+            digits = self.graph.digits if digits is None else digits
+            self.graph = self.graph.with_options(digits=digits) if digits != self.graph.digits else self.graph
+            self.network = None
+            self.training = False
+            self.walk = graph_steps(explain_graph(self.graph))
+            exact = None
+            carry = None
+            rounding_used = "exact"
+        else:
+            digits = net.conventions.digits if digits is None else digits
+            self.network = net.with_conventions(rounding=rounding or "as-printed", digits=digits)
+            other = "exact" if self.network.conventions.rounding == "as-printed" else "as-printed"
+            # one plain step on one example: its walk-through; any other spec: its first training step as
+            # explain shows it and check checks it (every example's values, batch statistics, optimizer, ...)
+            self.training = not plain(self.network)
+            walk = step_walk if self.training else explain_step
+            self.walk = walk(self.network)
+            rounding_used = self.network.conventions.rounding
+            other_values = walk(self.network.with_conventions(rounding=other)).values()
+            exact = other_values if rounding_used == "as-printed" else None
+            carry = digits if rounding_used == "as-printed" else None
+        self.alternatives = (exact,) if exact is not None else ()
+        self.digits = digits
         self.tolerance = tolerance or Tolerance("dp", digits)
         self.origin = dict(origin or {})
         self.tries = tries
+        self.hint_cost = float(hint_cost)
         self.settings = {
             "digits": digits,
-            "rounding": self.network.conventions.rounding,
+            "rounding": rounding_used,
             "tolerance": self.tolerance.code,
             "sections": list(dict.fromkeys(sections or ())),
             "layer": layer,
@@ -650,23 +727,62 @@ class Quiz:
             "param": param,
             "all": bool(everything),
             "tries": tries,
+            "hint_cost": self.hint_cost,
         }
-        self.all_questions = questions(self.walk, self.tolerance, self.training)
-        self.questions = aim(self.all_questions, sections, layer, neuron, param, everything)
+        if self.graph is not None:
+            self.all_questions = graph_questions(self.walk, self.tolerance, digits)
+        else:
+            self.all_questions = questions(self.walk, self.tolerance, self.training)
+        aimed = aim(self.all_questions, sections, layer, neuron, param, everything)
+        keys = [q.key for q in aimed]
+        Q = self.walk.quantities
+        # the computed values a question needs that are not asked are shown with it (a graph's local
+        # derivatives are part of the work: not shown)
+        given = [a for k in keys for a in Q[k].args if Q[a].form is not None and a not in set(keys)]
+        given = given if self.graph is None else []
+        labels = {q.key: q.label for q in self.all_questions}
+        self.grader = Grader(
+            self.walk,
+            self.tolerance,
+            exact=exact,
+            asked=keys,
+            given=dict.fromkeys(given),
+            digits=carry,
+            label=lambda k: labels.get(k) or self._notation().text(k),
+        )
+        from dataclasses import replace
+
+        g = self.grader
+        self.questions = [
+            replace(
+                q, value=g.reference(q.key), shown=format_fixed(g.reference(q.key), digits), tolerance=g.unit(q.key)
+            )
+            for q in aimed
+        ]
         self.answers = [Answer(q) for q in self.questions]
         self.position = 0
         self.ended = ""  # why the quiz is over: "completed", "quit", "end of input", "interrupted"
         self.log: list[str] = []  # every line given to respond, to resume the session exactly
-        self._asked = {q.key for q in self.questions}
+        self._asked = set(keys)
+
+    def _notation(self):
+        from ..render.notation import Notation
+
+        if self.graph is not None:
+            return Notation(self.walk.labels, "{param}+")
+        return Notation(self.walk.labels, self.network.notation["updated"])
 
     @property
     def current(self) -> Question | None:
         return None if self.ended or self.position >= len(self.questions) else self.questions[self.position]
 
+    def section_title(self, section: str) -> str:
+        return (GRAPH_SECTION_TITLES if self.graph is not None else SECTION_TITLES)[section]
+
     def heading(self, q: Question) -> str:
         """The section title to show before ``q``, when it opens a section."""
         first = q.number == 1 or self.questions[q.number - 2].section != q.section
-        return SECTION_TITLES[q.section] if first else ""
+        return self.section_title(q.section) if first else ""
 
     def prompt(self, q: Question) -> str:
         return f"[{q.number}/{len(self.questions)}] {q.label} = "
@@ -676,8 +792,10 @@ class Quiz:
         right values: what the student is given to work from."""
         from ..render.notation import FormulaWriter
 
+        if self.graph is not None:
+            return ""
         Q = self.walk.quantities
-        fw = FormulaWriter(None, {}, self.network.conventions.digits)
+        fw = FormulaWriter(None, {}, self.digits)
         given = [
             f"{self._label(a)} = {fw.number(Q[a].value)}"
             for a in dict.fromkeys(Q[q.key].args)
@@ -727,88 +845,86 @@ class Quiz:
 
     def hint(self, q: Question, level: int) -> str:
         """The hint ladder: 1 the formula, 2 the formula with the student's own numbers so far, 3 the worked
-        line from the right values."""
-        from ..render.notation import FormulaWriter, Notation
+        line from the right values. Each rung costs ``hint_cost`` of the question's point."""
+        from ..render.notation import FormulaWriter
 
         quantity = self.walk.quantities[q.key]
-        notation = Notation(self.walk.labels, self.network.notation["updated"])
-        digits = self.network.conventions.digits
+        notation = self._notation()
         level = min(level, HINT_LEVELS)
+        cost = ""  # the cost is stated at the start, in each verdict and in the summary
         head = f"Hint {level} of {HINT_LEVELS}"
         if level == 1:
-            return f"{head} (the formula): {q.hint}"
+            return f"{head} (the formula{cost}): {q.hint}"
         if level == 2:
-            world = StudentWorld(self.walk, self.known())
-            fw = FormulaWriter(notation, {k: world.value(k) for k in quantity.args}, digits)
-            mine = [k for k in dict.fromkeys(quantity.args) if k in world.known]
+            world = World(self.walk, {**self.grader.given, **self.known()}, self.grader.round)
+            fw = FormulaWriter(notation, {k: world.value(k) for k in quantity.args}, self.digits)
+            mine = [k for k in dict.fromkeys(quantity.args) if k in world.known and k in self._asked]
             whose = "your own answers" if mine else "the values you have"
-            return f"{head} (with {whose}): {q.hint} = {fw.substituted(quantity, 'text')}"
-        fw = FormulaWriter(notation, self.walk.values(), digits)
-        return f"{head} (worked from the right values): {q.hint} = {fw.substituted(quantity, 'text')} = {q.shown}"
+            return f"{head} (with {whose}{cost}): {q.hint} = {fw.substituted(quantity, 'text')}"
+        fw = FormulaWriter(notation, self.walk.values(), self.digits)
+        return f"{head} (worked from the right values{cost}): {q.hint} = {fw.substituted(quantity, 'text')} = {q.shown}"
 
     def _grade(self, a: Answer, text: str, value: float) -> Feedback:
         q = a.question
-        g = grade(
-            self.walk,
-            q.key,
-            value,
-            self.tolerance,
-            self.known(),
-            self.alternatives,
-            text=text,
-            untrusted=self.untrusted(),
-        )
+        known = self.known()
+        g = self.grader.grade(q.key, value, text, known, self.untrusted())
         a.attempts.append(text)
         a.text, a.value, a.verdict = text, value, g.verdict
         a.expected = g.expected if math.isfinite(g.expected) else None
         a.carried_from, a.diagnosis = g.carried_from, g.diagnosis
         a.refused, a.refused_why = g.refused, g.refused_why
-        if g.verdict == "wrong":
-            own = implausible(self.walk, q.key, value, self.tolerance)
-            a.untrusted = own or g.refused_why
-        else:
+        a.points = hint_points(a.hints, self.hint_cost) if g.credited else 0.0
+        if g.verdict == "correct" and not g.refused:
             a.untrusted = ""
+        else:
+            own = self.grader.implausible(q.key, value, text) if g.verdict == "wrong" else ""
+            a.untrusted = own or g.refused_why or self.grader.trivialises(q.key, value, text, known)
         final = g.verdict != "wrong" or len(a.attempts) >= self.tries
         if final:
             self._advance()
         return Feedback("graded" if final else "retry", self._verdict(a, g, final), a)
 
-    def _verdict(self, a: Answer, g, final: bool) -> str:
+    def _verdict(self, a: Answer, g: Grade, final: bool) -> str:
         """The reply to a graded answer: the verdict, then each finding on its own labelled line."""
         q = a.question
         text = a.text or ""
+        hinted = f" Earns {_points(a.points)} of its point (hints taken)." if a.hints and self.hint_cost else ""
         if g.verdict == "correct":
             later = f" (at try {len(a.attempts)})" if len(a.attempts) > 1 else ""
-            return f"Right: {q.label} = {q.shown}.{later}"
+            return f"Right: {q.label} = {q.shown}.{later}{hinted}"
         if g.verdict == "carried":
             n = len(g.carried_from)
             earlier = ", ".join(f"{self._label(k)} = {self._given(k)}" for k in g.carried_from)
             return (
                 f"Credited: {text} follows correctly from your earlier answer{'s' if n > 1 else ''} {earlier}."
-                f"\n  Right value: {q.label} = {q.shown}."
+                f"{hinted}\n  Right value: {q.label} = {q.shown}."
             )
         lines = [f"Not right{' yet' if not final else ''}: you gave {text}."]
         if g.refused:
-            earlier = ", ".join(f"{self._label(k)} = {self._given(k)}" for k in g.refused)
-            lines.append(
-                f"No follow-on credit: {text} follows from your earlier {earlier}, but {g.refused_why}, "
-                "so nothing computed from it is credited."
-            )
+            if g.carried_from or g.refused != (q.key,):
+                earlier = ", ".join(f"{self._label(k)} = {self._given(k)}" for k in g.refused)
+                lines.append(
+                    f"No follow-on credit: {text} follows from your earlier {earlier}, but {g.refused_why}, "
+                    "so nothing computed from it is credited."
+                )
+            else:
+                lines.append(f"No credit: {text} follows from the values carried so far, but {g.refused_why}.")
         elif g.diagnosis is not None:
             d = g.diagnosis
             lines.append(f"Diagnosis: {d.description} ({d.detail}).")
-        if own := implausible(self.walk, q.key, a.value, self.tolerance):
+        if own := self.grader.implausible(q.key, a.value, text):
             lines.append(f"Impossible value: {own}.")
         if not final:
             left = self.tries - len(a.attempts)
             lines.append(f"Try again ({left} more {'try' if left == 1 else 'tries'}), h for a hint, or s to skip.")
             return "\n  ".join(lines)
         lines.append(f"Right value: {q.label} = {q.shown}.")
+        known = self.known()
         if (
             a.expected is not None
             and not g.refused
             and not self.tolerance.accepts(a.expected, g.value)
-            and any(k in self.known() for k in StudentWorld(self.walk, self.known()).upstream_known(q.key))
+            and self.grader.upstream_known(q.key, {k: v for k, v in known.items() if k != q.key})
         ):
             lines.append(f"Following from your own earlier answers: {q.label} = {self._fmt(a.expected)}.")
         return "\n  ".join(lines)
@@ -820,20 +936,21 @@ class Quiz:
 
     def _label(self, key: str) -> str:
         a = next((a for a in self.answers if a.question.key == key), None)
-        return a.question.label if a is not None else StudentWorld(self.walk).label(key)
+        return a.question.label if a is not None else self.grader.label(key)
 
     def _given(self, key: str) -> str:
         return next((a.text or "" for a in self.answers if a.question.key == key), "")
 
     def _fmt(self, value: float) -> str:
-        return format_fixed(value, self.network.conventions.digits) if abs(value) < 1e15 else f"{value:.4g}"
+        return format_fixed(value, self.digits) if abs(value) < 1e15 else f"{value:.4g}"
 
     # -- what is shown before and after ----------------------------------------------------------------
 
     def rounding_warning(self) -> str:
         """A warning when carrying values at the quiz's decimals rounds a nonzero value to 0 and a value
-        computed from it lands far from its exact value (Adam's v at 4 decimals: the step divides by √v̂)."""
-        if self.network.conventions.rounding != "as-printed" or not self.alternatives:
+        computed from it lands far from its exact value (Adam's v at 4 decimals: the step divides by √v̂):
+        such a question's reference is its exact value, and the destroyed carried value is not accepted."""
+        if not self.alternatives:
             return ""
         exact = self.alternatives[0]
         Q = self.walk.quantities
@@ -862,11 +979,14 @@ class Quiz:
                 )
                 return (
                     f"Warning: at {digits} decimals {self._label(first)} = {exact[first]:.3g} rounds to 0, and "
-                    f"{self._label(k)}, computed from it, comes out {q.value:.4g} instead of {right:.4g}: {advice}."
+                    f"{self._label(k)}, computed from it, comes out {q.value:.4g} instead of {right:.4g}: such "
+                    f"values are asked from exact arithmetic (their carried values are no reference); {advice}."
                 )
         return ""
 
     def intro(self) -> list[str]:
+        if self.graph is not None:
+            return self._graph_intro()
         from ..render.notation import text_name
 
         net = self.network
@@ -901,10 +1021,7 @@ class Quiz:
         warning = self.rounding_warning()
         if warning:
             lines.append(warning)
-        lines.append(
-            f"Grading {self.tolerance.describe()}; values computed without rounding count as right "
-            "too, and an answer that follows correctly from one of your earlier mistakes is credited."
-        )
+        lines.append(self._grading_line())
         aimed = self.aimed()
         left = sum(q.copies for q in self.all_questions) if not self.settings["all"] else 0
         if aimed:
@@ -913,13 +1030,46 @@ class Quiz:
             lines.append(
                 f"{left} questions that only copy a value (such as ∂net/∂w = an input) are left out; --all asks them."
             )
+        lines.append(self._count_line())
+        return lines
+
+    def _grading_line(self) -> str:
+        exact = "values computed without rounding count as right too, and " if self.alternatives else ""
+        return (
+            f"Grading {self.tolerance.describe()}; {exact}an answer that follows correctly from one of your "
+            "earlier mistakes is credited."
+        )
+
+    def _count_line(self) -> str:
         tries = f"{self.tries} tries a question" if self.tries > 1 else "one try a question"
-        lines.append(f"{len(self.questions)} questions, {tries}. Type each value ({NUMBER_FORMS}), or {COMMANDS}.")
+        cost = (
+            f" Each hint costs {_points(self.hint_cost)} of the question's point."
+            if self.hint_cost
+            else " Hints are free."
+        )
+        return f"{len(self.questions)} questions, {tries}. Type each value ({NUMBER_FORMS}), or {COMMANDS}.{cost}"
+
+    def _graph_intro(self) -> list[str]:
+        g = self.graph
+        lines = [f"Backprop quiz: {g.title}"]
+        if g.description:
+            lines.append(g.description)
+        lines.append("  Leaves: " + ", ".join(f"{n.name} = {n.value:g}" for n in g.leaves))
+        lines.append("  Assignments: " + "; ".join(f"{k} = {v}" for k, v in g.expressions.items()))
+        seed = f"the given upstream gradient {g.upstream:g}" if g.given_upstream else "1"
+        lines.append(f"  The output {g.output} is seeded with {seed}; ∂/∂n below is the gradient of node n.")
+        lines.append(self._grading_line())
+        aimed = self.aimed()
+        if aimed:
+            lines.append(f"Aimed at {aimed}; the values it needs that are not asked are given as you go.")
+        lines.append(self._count_line())
         return lines
 
     def givens(self) -> list[tuple[str, list[Given]]]:
         """What the student is given: the network, and for a training step every example of its batch and
-        the step's given values."""
+        the step's given values; a graph's leaves."""
+        if self.graph is not None:
+            return [("Leaves", [Given(n.name, float(n.value), "input") for n in self.graph.leaves])]
         return givens(self.network, self.walk if self.training else None)
 
     def drawing(self) -> Walkthrough:
@@ -938,13 +1088,13 @@ class Quiz:
         s = self.settings
         parts = []
         if s["sections"]:
-            parts.append("the " + " and ".join(SECTION_TITLES[x].lower() for x in s["sections"]))
+            parts.append("the " + " and ".join(self.section_title(x).lower() for x in s["sections"]))
         if s["layer"] is not None:
             parts.append(f"layer {s['layer']}")
         if s["neuron"] is not None:
             parts.append(f"neuron {s['neuron']}")
         if s["param"] is not None:
-            parts.append(f"parameter {s['param']}")
+            parts.append(f"{'node' if self.graph is not None else 'parameter'} {s['param']}")
         return ", ".join(parts)
 
     def scores(self) -> list[dict[str, Any]]:
@@ -955,10 +1105,11 @@ class Quiz:
                 rows.append(
                     {
                         "section": s,
-                        "title": SECTION_TITLES[s],
+                        "title": self.section_title(s),
                         "credited": sum(a.credited for a in mine),
                         "carried": sum(a.verdict == "carried" for a in mine),
                         "total": len(mine),
+                        "points": round(sum(a.points for a in mine), 6),
                     }
                 )
         return rows
@@ -978,6 +1129,13 @@ class Quiz:
         if hinted:
             which = ", ".join(f"{a.question.number} ({min(a.hints, HINT_LEVELS)})" for a in hinted)
             lines.append(f"Hints taken: {sum(a.hints for a in hinted)}, on question (highest hint): {which}")
+            if self.hint_cost:
+                points = sum(a.points for a in self.answers)
+                lost = sum(1.0 - a.points for a in self.answers if a.credited)
+                lines.append(
+                    f"Points: {_points(points)}/{total} (each hint costs {_points(self.hint_cost)} of its "
+                    f"question's point: {_points(lost)} deducted for hints)"
+                )
         retried = [a for a in self.answers if len(a.attempts) > 1 and a.credited]
         if retried:
             lines.append(f"Right at a later try: {', '.join(str(a.question.number) for a in retried)}")
@@ -994,21 +1152,37 @@ class Quiz:
         lines.append(_ENDINGS.get(self.ended, "Quiz not finished."))
         return [line.rstrip() for line in lines]
 
-    def record(self) -> dict[str, Any]:
-        """Everything about the session, for ``--results FILE`` (JSON)."""
+    def summary_of_spec(self) -> dict[str, Any]:
+        """What the results file records of the network (or graph), to check a resumed quiz against."""
+        if self.graph is not None:
+            g = self.graph
+            return {
+                "graph": g.title,
+                "output": g.output,
+                "leaves": {n.name: float(n.value) for n in g.leaves},
+                "assignments": dict(g.expressions),
+            }
         from ..render import network_summary
 
-        c = self.network.conventions
-        return {
-            "format": FORMAT,
-            "origin": self.origin,
-            "network": network_summary(self.network),
-            "conventions": {
+        return network_summary(self.network)
+
+    def record(self) -> dict[str, Any]:
+        """Everything about the session, for ``--results FILE`` (JSON)."""
+        if self.graph is not None:
+            conventions = {"rounding": "exact", "digits": self.digits}
+        else:
+            c = self.network.conventions
+            conventions = {
                 "rounding": c.rounding,
                 "digits": c.digits,
                 "update_order": c.update_order,
                 "update_biases": self.network.update_biases,
-            },
+            }
+        return {
+            "format": FORMAT,
+            "origin": self.origin,
+            "network": self.summary_of_spec(),
+            "conventions": conventions,
             "tolerance": {"policy": self.tolerance.code, "statement": self.tolerance.describe()},
             "settings": dict(self.settings),
             "ended": self.ended or "not finished",
@@ -1019,10 +1193,17 @@ class Quiz:
                 "credited": sum(a.credited for a in self.answers),
                 "total": len(self.answers),
                 "hints": sum(a.hints for a in self.answers),
+                "points": round(sum(a.points for a in self.answers), 6),
+                "hint_cost": self.hint_cost,
             },
             "log": list(self.log),
             "misconceptions": MISCONCEPTIONS,
         }
+
+
+def _points(x: float) -> str:
+    """A share of points as people read it: 0.33, 1, 2.5."""
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
 def _plain(value: float) -> str:
@@ -1157,7 +1338,7 @@ def resume(doc: Mapping[str, Any], where: str = "--resume") -> Quiz:
     replayed, so the credit is the same."""
     import json
 
-    from ..render import network_summary
+    from ..spec import graph as graphspec
     from ..spec.network import load
     from . import randomnet
 
@@ -1174,6 +1355,8 @@ def resume(doc: Mapping[str, Any], where: str = "--resume") -> Quiz:
                 ),
             )
             net = made.network
+        elif "spec" in origin and graphspec.is_graph(str(origin["spec"])):
+            net = graphspec.load(str(origin["spec"]))
         elif "spec" in origin:
             net = load(str(origin["spec"]))
         else:
@@ -1191,10 +1374,11 @@ def resume(doc: Mapping[str, Any], where: str = "--resume") -> Quiz:
             param=s["param"],
             everything=bool(s["all"]),
             tries=int(s["tries"]),
+            hint_cost=float(s.get("hint_cost", DEFAULT_HINT_COST)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TutorError(f"its settings are incomplete or changed ({exc}); it cannot be resumed", where) from None
-    same = json.dumps(network_summary(quiz.network), sort_keys=True) == json.dumps(doc["network"], sort_keys=True)
+    same = json.dumps(quiz.summary_of_spec(), sort_keys=True) == json.dumps(doc["network"], sort_keys=True)
     if not same:
         raise TutorError(
             f"the network of {origin.get('spec', 'seed ' + str(origin.get('seed')))} is not the one this quiz was "
