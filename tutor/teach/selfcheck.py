@@ -12,10 +12,9 @@ The page is one fragment (``fragment``): a ``div`` with a generated id whose sty
 to it, so that it also works as a notebook cell's output; ``page`` wraps it in a document whose
 Content-Security-Policy allows nothing from outside and only this script (by its hash).
 
-Known difference from the terminal quiz: after an earlier wrong answer the quiz looks for a misconception in
-values carried forward from the student's own answers; the page knows the misconceptions' values only as the
-tutor computed them from right earlier answers, so it names a misconception only when the answer matches one
-of those (the verdict itself, right, credited or wrong, is the quiz's in every case).
+The page's decision is the grading core's (``tutor.teach.grading``), run on the core's own data: the same
+verdicts and diagnoses as the terminal quiz for the same answers (``root.btGrade`` grades a list of answers for
+checking the two against each other), with tries and the hint ladder at the quiz's cost.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from ..engine.steps import Form
 from ..render.interactive import policy, script_json, static_script
 from ..render.templates import render_template
 from ..spec.errors import TutorError
-from .diagnose import StudentWorld, candidates
+from .grading import MISCONCEPTIONS
 from .quiz import SECTION_TITLES, Quiz, plain_value
 
 TEMPLATE = "html/selfcheck.html.j2"
@@ -72,58 +71,71 @@ def _check_code(code: str) -> None:
 
 
 def data(quiz: Quiz) -> tuple[dict[str, Any], list[str]]:
-    """The page's grading data (JSON) and its formulas (JavaScript functions, by position)."""
+    """The page's grading data (JSON) and its formulas (JavaScript functions, by position): the grading core's
+    definitions for every question (``tutor.teach.grading.Grader``), which the page's script runs as the quiz
+    does: the values that count as right, the confusable values, the plausibility guard, the recipes of the
+    misconceptions (perturbed forms printed by SymPy's JavaScript printer) and the values rounded too early."""
+    g = quiz.grader
     walk = quiz.walk
     keys = list(walk.quantities)
     index = {k: i for i, k in enumerate(keys)}
-    alt = quiz.alternatives[0] if quiz.alternatives else {}
     forms: dict[Form, int] = {}
+
+    def form(f: Form | None) -> int:
+        return -1 if f is None else forms.setdefault(f, len(forms))
+
     quantities = []
     for k in keys:
         q = walk.quantities[k]
-        f = -1
-        if q.form is not None:
-            f = forms.setdefault(q.form, len(forms))
-        quantities.append([f, [index[a] for a in q.args], q.value, alt.get(k, q.value)])
-    c = quiz.network.conventions
-    digits = c.digits if c.rounding == "as-printed" else None
+        quantities.append([form(q.form), [index[a] for a in q.args], q.value, [index[a] for a in g.uses(k)]])
     asked = []
-    right_so_far: dict[str, float] = {}
     for question in quiz.questions:
-        # The misconceptions as the quiz finds them for a student whose earlier answers are the shown values.
-        world = StudentWorld(walk, dict(right_so_far))
-        baseline = (question.value, world.carried(question.key))
-        seen = set()
-        cands = []
-        for cand in candidates(walk, question.key, world=world):
-            if any(quiz.tolerance.accepts(cand.value, b) for b in baseline) or not math.isfinite(cand.value):
-                continue
-            sig = (cand.misconception, cand.step, cand.value)
-            if sig in seen:
-                continue
-            seen.add(sig)
-            cands.append({"m": cand.misconception, "d": cand.description, "t": cand.detail, "v": cand.value})
+        k = question.key
+        lo, hi, lo_open, hi_open, what = g.guard(k)
+        recipes = [
+            [r.misconception, index[r.step], index[r.at], r.detail, form(r.form), [index[a] for a in r.args], r.round]
+            for r in g.recipes(k)
+        ]
+        early = [[c.misconception, c.detail, c.value] for c in g.early(k)]
         asked.append(
             {
-                "q": index[question.key],
+                "q": index[k],
                 "n": question.number,
                 "label": question.label,
                 "shown": question.shown,
-                "c": cands,
+                "rights": g.rights(k),
+                "near": g.near(k),
+                "guard": [_bound(lo), _bound(hi), lo_open, hi_open, what],
+                "down": [index[d] for d in g.downstream(k)],
+                "recipes": recipes,
+                "early": early,
+                "hint": question.hint,
             }
         )
-        right_so_far[question.key] = float(question.shown)
     tol = quiz.tolerance
     return (
         {
             "tolerance": {"mode": tol.mode, "places": tol.places},
-            "digits": digits,  # the rounding of carried values; None: exact
-            "shown_digits": c.digits,
+            "digits": g.digits,  # the rounding of carried values; None: exact
+            "shown_digits": quiz.digits,
+            "tries": quiz.tries,
+            "hint_cost": quiz.hint_cost,
+            "given": [index[k] for k in g.given],
             "quantities": quantities,
             "questions": asked,
+            "misconceptions": MISCONCEPTIONS,
         },
         [javascript(f) for f in forms],
     )
+
+
+def _share(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _bound(x: float | None) -> float | None:
+    """A guard's bound as JSON: an infinite one is no bound."""
+    return None if x is None or not math.isfinite(x) else x
 
 
 def _prefix(payload: str, code: str) -> str:
@@ -168,6 +180,13 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "description": net.description,
         "conventions": net.conventions.describe(),
         "grading": quiz.tolerance.describe(),
+        "tries": quiz.tries,
+        "hint_cost": (
+            f"The Hint button climbs a ladder (the formula, your own values, the worked line); each rung, and "
+            f"opening the worked line, costs {_share(quiz.hint_cost)} of the question's point."
+            if quiz.hint_cost
+            else "Hints are free."
+        ),
         "digits": net.conventions.digits,
         "origin": quiz.origin,
         "givens": [
