@@ -610,6 +610,11 @@ def _explain_graph(args: argparse.Namespace) -> int:
     g = graphspec.load(args.spec).with_options(
         output=args.of, upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
     )
+    if args.self_check:  # the quiz's questions as answer boxes, graded by the one grading core
+        from .teach import quiz, selfcheck
+
+        _write(args, selfcheck.page(quiz.Quiz(g, digits=args.digits, origin={"spec": args.spec})))
+        return 0
     options = Options(template_dir=args.template_dir, digits=args.digits)
     _write(args, render(explain_graph(g), args.format, options))
     return 0

@@ -156,6 +156,8 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
     from ..render.lines import line_view, writer
     from ..render.notation import text_name
 
+    if quiz.graph is not None:
+        return _graph_context(quiz, standalone)
     walk = quiz.walk
     net = quiz.network
     payload, formulas = data(quiz)
@@ -181,12 +183,7 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "conventions": net.conventions.describe(),
         "grading": quiz.tolerance.describe(),
         "tries": quiz.tries,
-        "hint_cost": (
-            f"The Hint button climbs a ladder (the formula, your own values, the worked line); each rung, and "
-            f"opening the worked line, costs {_share(quiz.hint_cost)} of the question's point."
-            if quiz.hint_cost
-            else "Hints are free."
-        ),
+        "hint_cost": _hint_words(quiz),
         "digits": net.conventions.digits,
         "origin": quiz.origin,
         "givens": [
@@ -209,6 +206,8 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
             }
             for title, items in quiz.givens()
         ],
+        "graph": False,
+        "assignments": [],
         "activations": [f"{l.activation}: {l.rule.summary}" for l in net.layers],
         "loss": net.loss_rule.description,
         "diagram": Markup(diagram.svg(layout)),  # built from escaped parts by diagram.svg
@@ -218,6 +217,70 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "script": Markup(script),
         "csp": policy(script),
     }
+
+
+def _graph_context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
+    """A graph's page: its leaves and assignments instead of a network's diagram (the graph's picture would
+    show every value asked), every gate's value and every node's gradient as boxes."""
+    from markupsafe import Markup
+
+    from ..render.graph import writer
+    from ..render.lines import line_view
+
+    g = quiz.graph
+    walk = quiz.walk.walk
+    payload, formulas = data(quiz)
+    payload_json = script_json(payload)
+    root = _prefix(payload_json, "\n".join(formulas))
+    script = script_text(root, formulas)
+    fw = writer(walk, "web")
+    sections = []
+    for q in quiz.questions:
+        if not sections or sections[-1]["name"] != q.section:
+            sections.append({"name": q.section, "title": quiz.section_title(q.section), "questions": []})
+        sections[-1]["questions"].append(
+            {"number": q.number, "label": fw.label(q.key, "web"), "line": line_view(fw, walk.quantities, q.key, "web")}
+        )
+    seed = f"the given upstream gradient {g.upstream:g}" if g.given_upstream else "1"
+    return {
+        "standalone": standalone,
+        "root": root,
+        "title": g.title,
+        "description": g.description,
+        "conventions": f"exact arithmetic; the output {g.output} is seeded with {seed}",
+        "grading": quiz.tolerance.describe(),
+        "tries": quiz.tries,
+        "hint_cost": _hint_words(quiz),
+        "digits": quiz.digits,
+        "origin": quiz.origin,
+        "graph": True,
+        "givens": [
+            {
+                "title": "Leaves",
+                "rows": [
+                    {"label": fw.label(n.name, "web"), "value": plain_value(n.value), "role": "leaf"} for n in g.leaves
+                ],
+            }
+        ],
+        "assignments": [f"{k} = {v}" for k, v in g.expressions.items()],
+        "activations": [],
+        "loss": "",
+        "diagram": "",
+        "sections": sections,
+        "count": len(quiz.questions),
+        "data_json": Markup(payload_json),
+        "script": Markup(script),
+        "csp": policy(script),
+    }
+
+
+def _hint_words(quiz: Quiz) -> str:
+    if not quiz.hint_cost:
+        return "Hints are free."
+    return (
+        "The Hint button climbs a ladder (the formula, your own values, the worked line); each rung, and opening "
+        f"the worked line, costs {_share(quiz.hint_cost)} of the question's point."
+    )
 
 
 def fragment(quiz: Quiz) -> str:
