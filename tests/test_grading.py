@@ -84,7 +84,7 @@ def python_verdicts(qz: Quiz) -> list[tuple[int, str, str, bool]]:
     ]
 
 
-def agreement(browser, tmp_path: Path, students_per_spec: int, seed: int, specs=AGREEMENT_SPECS) -> int:
+def agreement(driver, tmp_path: Path, students_per_spec: int, seed: int, specs=AGREEMENT_SPECS) -> int:
     from tutor.teach import selfcheck
 
     from .test_browser import open_page
@@ -95,15 +95,15 @@ def agreement(browser, tmp_path: Path, students_per_spec: int, seed: int, specs=
         page = tmp_path / f"{name}.html"
         base = quiz(name)
         page.write_text(selfcheck.page(base), encoding="utf-8")
-        open_page(browser, page)
-        root = browser.execute_script("return document.querySelector('.bt-selfcheck').id")
+        open_page(driver, page)
+        root = driver.execute_script("return document.querySelector('.bt-selfcheck').id")
         runs, expected = [], []
         for _ in range(students_per_spec):
             qz = quiz(name)
             runs.append(student(qz, rng))
             expected.append(python_verdicts(qz))
         # every student's answers through the page's exported grading function, in one call
-        got = browser.execute_script(
+        got = driver.execute_script(
             "var r = document.getElementById(arguments[0]);"
             "return arguments[1].map(function (s) { return r.btGrade(s); });",
             root,
