@@ -170,7 +170,7 @@ Array.prototype.forEach.call(roots, function (root) {
     if (accepts(a, v)) return true;
     var t = text.trim();
     return tol.mode === "dp" && t.indexOf(".") >= 0 && t.toLowerCase().indexOf("e") < 0 &&
-      decimals(t) < tol.places && Math.abs(v) < 1e15 && agreesAsPrinted(v, t);
+      decimals(t) >= 2 && decimals(t) < tol.places && Math.abs(v) < 1e15 && agreesAsPrinted(v, t);
   }
   function tooFew(q, text) {  // Grader.too_few_decimals
     var t = text.trim();

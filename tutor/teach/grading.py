@@ -582,13 +582,13 @@ class Grader:
     def _matches(self, answer: float, text: str, value: float) -> bool:
         if self.tolerance.accepts(answer, value):
             return True
-        # a misconception's value typed to fewer decimals (0.59 for out_h1 = 0.5933)
+        # a misconception's value typed to fewer decimals, at least two (0.59 for out_h1 = 0.5933)
         t = text.strip()
         return (
             self.tolerance.mode == "dp"
             and "." in t
             and "e" not in t.lower()
-            and printed_decimals(t) < self.tolerance.places
+            and 2 <= printed_decimals(t) < self.tolerance.places
             and abs(value) < 1e15
             and agrees_as_printed(value, t)
         )
