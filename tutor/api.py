@@ -206,6 +206,7 @@ def quiz(
     param: str | None = None,
     everything: bool = False,
     tries: int = 2,
+    hint_cost: float = 1 / 3,
 ) -> Any:
     """A quiz on one training step, as ``backprop-tutor quiz``: returns a ``tutor.teach.quiz.Quiz`` to answer.
 
@@ -214,7 +215,8 @@ def quiz(
     value is rounded to and carried, ``rounding`` "as-printed" (default) or "exact", ``tolerance`` "4dp" or "3sf".
     ``sections`` (forward, error, backward, gradients, updates), ``layer`` (1-based), ``neuron`` and ``param``
     aim it, as ``--section`` and the others do; ``everything=True`` also asks the values that only copy another;
-    ``tries`` is how many answers a question takes before its value is shown.
+    ``tries`` is how many answers a question takes before its value is shown; ``hint_cost`` the share of a
+    question's point each rung of the hint ladder costs (0: free).
     ``quiz.current`` is the question; ``quiz.respond(text)`` grades an answer (or "h" for a hint, "s" to skip).
     The quiz module is loaded on the first call. ``tutor.teach.quiz`` and ``tutor.api.quiz`` are this function.
 
@@ -256,6 +258,7 @@ def quiz(
         param=param,
         everything=everything,
         tries=tries,
+        hint_cost=hint_cost,
     )
 
 
