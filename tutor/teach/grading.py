@@ -40,7 +40,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..engine.steps import Form, Quantity
 from ..spec.rounding import Rounder, agrees_as_printed, format_fixed, printed_decimals
 from .diagnose import MISCONCEPTIONS as _NETWORK_MISCONCEPTIONS
-from .diagnose import Tolerance, _strip, _terms, _used
+from .diagnose import Candidate as _Candidate
+from .diagnose import Grade, Tolerance, _interval, _strip, _terms, _used
+from .diagnose import StudentWorld as World  # every quantity as it follows from the student's own values
 
 MISCONCEPTIONS: dict[str, str] = {
     **_NETWORK_MISCONCEPTIONS,
@@ -66,33 +68,13 @@ def hint_points(hints: int, cost: float) -> float:
     return max(0.0, 1.0 - cost * min(hints, HINT_LEVELS))
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One misconception at one place: the value the asked quantity would have with it."""
-
-    misconception: str
-    step: str  # the key whose computation goes wrong (never a value the student answered or was given)
-    detail: str
-    value: float
+class Candidate(_Candidate):
+    """One misconception at one place (``step``: never a value the student answered), with the value the asked
+    quantity would have with it; named from the core's ``MISCONCEPTIONS``."""
 
     @property
     def description(self) -> str:
         return MISCONCEPTIONS[self.misconception]
-
-
-@dataclass(frozen=True)
-class Grade:
-    verdict: str  # "correct" | "carried" | "wrong"
-    value: float  # the reference
-    expected: float  # the value that follows from the student's own earlier values
-    carried_from: tuple[str, ...] = ()
-    diagnosis: Candidate | None = None
-    refused: tuple[str, ...] = ()  # earlier answers it follows from that earn no follow-on credit
-    refused_why: str = ""
-
-    @property
-    def credited(self) -> bool:
-        return self.verdict in ("correct", "carried")
 
 
 @dataclass(frozen=True)
@@ -172,54 +154,6 @@ def graph_steps(walk) -> GraphSteps:
             x = replace(x, form=make_form(x.form.expr, x.form.placeholders))
         q[k] = x
     return GraphSteps(walk.graph, walk, q, walk.labels)
-
-
-# -- the student's world -------------------------------------------------------------------------------------
-
-
-class World:
-    """Every quantity as it follows from the student's values ``known``: known ones as given, the others
-    recomputed from their arguments (rounded like the walk)."""
-
-    def __init__(self, walk, known: Mapping[str, float], rounder: Rounder):
-        self.walk, self.known, self.round = walk, dict(known), rounder
-        self._memo: dict[str, float] = {}
-
-    def value(self, key: str) -> float:
-        if key in self.known:
-            return self.known[key]
-        if key not in self._memo:
-            self._memo[key] = self.carried(key)
-        return self._memo[key]
-
-    def carried(self, key: str) -> float:
-        q = self.walk.quantities[key]
-        return q.value if q.form is None else self.call(q.form.fn, [self.value(a) for a in q.args])
-
-    def evaluate(self, key: str, overrides: Mapping[str, float]) -> float:
-        """``key`` recomputed with some quantities replaced; the change flows through what the student did not give."""
-        memo: dict[str, float] = {}
-
-        def val(k: str, top: bool = False) -> float:
-            if k in overrides:
-                return overrides[k]
-            if not top and k in self.known:
-                return self.known[k]
-            if k not in memo:
-                q = self.walk.quantities[k]
-                memo[k] = q.value if q.form is None else self.call(q.form.fn, [val(a) for a in q.args])
-            return memo[k]
-
-        return val(key, top=True)
-
-    def call(self, fn: Callable[..., float], values: Sequence[float]) -> float:
-        try:
-            v = float(fn(*values))
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-            return math.nan
-        if not math.isfinite(v):
-            return math.nan
-        return self.round(v) if abs(v) < 1e15 else v
 
 
 # -- the core --------------------------------------------------------------------------------------------------
@@ -804,13 +738,6 @@ def _term_exprs(form: Form):
         if used:
             out.append((t, used[0]))
     return out
-
-
-def _interval(lo: float, hi: float, closed: bool) -> str:
-    a = "[" if closed and math.isfinite(lo) else "("
-    b = "]" if closed and math.isfinite(hi) else ")"
-    ends = ", ".join("∞" if x == math.inf else "−∞" if x == -math.inf else f"{x:.10g}" for x in (lo, hi))
-    return f"they lie in {a}{ends}{b}"
 
 
 def parse_plain(text: str) -> float | None:
