@@ -297,3 +297,12 @@ def test_graph_quiz_is_aimed_resumed_and_hinted(tmp_path):
     again = resume(load_results(results))
     assert again.graph is not None and again.position == 2 and again.answers[1].verdict == "correct"
     assert again.record()["questions"] == load_results(results)["questions"]
+
+
+def test_a_graph_quiz_refuses_layers_and_neurons(capsys):
+    from tutor.cli import main
+
+    for flag, value in (("--layer", "1"), ("--neuron", "h1")):
+        assert main(["quiz", "graph-xyz", flag, value]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"quiz {flag}: has no layers or neurons" in err

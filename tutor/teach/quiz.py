@@ -408,9 +408,14 @@ def aim(
         if s not in STEP_SECTIONS:
             raise TutorError(f"no section {s!r}; allowed: {', '.join(STEP_SECTIONS)}", f"{where} --section")
     layers = sorted({q.layer for q in qs if q.layer is not None})
+    graph = "has no layers or neurons (a graph spec: aim it with --section and --param NODE)"
+    if layer is not None and not layers:
+        raise TutorError(graph, f"{where} --layer")
     if layer is not None and layer not in layers:
         raise TutorError(f"no layer {layer}; the layers are {layers[0]} to {layers[-1]}", f"{where} --layer")
     names = list(dict.fromkeys(n for q in qs for n in q.neurons))
+    if neuron is not None and not names:
+        raise TutorError(graph, f"{where} --neuron")
     if neuron is not None and neuron not in names:
         raise TutorError(f"no neuron {neuron[:40]!r}; the neurons are {', '.join(names)}", f"{where} --neuron")
     params = list(dict.fromkeys(q.param for q in qs if q.param))
