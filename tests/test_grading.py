@@ -306,3 +306,39 @@ def test_a_graph_quiz_refuses_layers_and_neurons(capsys):
         assert main(["quiz", "graph-xyz", flag, value]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"quiz {flag}: has no layers or neurons" in err
+
+
+@pytest.mark.slow
+def test_graph_pages_step_through_and_self_check(browser, tmp_path):  # noqa: F811
+    """A graph's interactive walk-through steps one calculation at a time; its self-check grades typed boxes
+    as the quiz does (tries and the Hint ladder included)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from tutor.cli import main
+
+    from .test_browser import open_page
+
+    page = tmp_path / "steps.html"
+    assert main(["explain", "graph-xyz", "--format", "html", "--interactive", "-o", str(page)]) == 0
+    open_page(browser, page)
+    steps = browser.find_elements(By.CSS_SELECTOR, ".calc[data-key]")
+    assert len(steps) > 6 and sum(s.is_displayed() for s in steps) == 1
+    browser.find_element(By.ID, "bt-next").click()
+    assert sum(s.is_displayed() for s in steps) == 2
+    assert browser.find_element(By.ID, "bt-where").text.startswith("Step 2 of")
+    page = tmp_path / "check.html"
+    assert main(["explain", "graph-xyz", "--self-check", "-o", str(page)]) == 0
+    open_page(browser, page)
+    answers = {1: "4", 2: "-16", 6: "1"}  # q wrong, f carried from it, grad[x] the local derivative alone
+    for n, text in answers.items():
+        browser.find_element(By.CSS_SELECTOR, f'input[data-q="{n}"]').send_keys(text + Keys.ENTER)
+    got = {
+        n: browser.find_element(By.CSS_SELECTOR, f'output[data-q="{n}"]').get_attribute("data-verdict") for n in answers
+    }
+    assert got == {1: "wrong", 2: "carried", 6: "wrong"}
+    out = browser.find_element(By.CSS_SELECTOR, 'output[data-q="6"]')
+    assert out.get_attribute("data-misconception") == "local-as-gradient" and "Not right yet" in out.text
+    hint = browser.find_element(By.CSS_SELECTOR, 'button.bt-hint-button[data-q="3"]')
+    hint.click()
+    assert browser.find_element(By.CSS_SELECTOR, '.bt-hint[data-q="3"]').text.startswith("Hint 1 of 3 (the formula)")

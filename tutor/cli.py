@@ -496,12 +496,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
-    if graphspec.is_graph(args.spec):
-        return _explain_graph(args)
     if args.interactive and args.format != "html":
         raise TutorError("makes an HTML page: use it with --format html", "--interactive")
     if args.self_check and args.format not in ("text", "html"):
         raise TutorError("writes an HTML page: leave out --format or give --format html", "--self-check")
+    if graphspec.is_graph(args.spec):
+        return _explain_graph(args)
     if args.self_check and (args.interactive or args.steps or args.view or args.forward_only):
         raise TutorError(
             "asks the whole step: leave out --interactive, --steps, --view and --forward-only",
@@ -610,12 +610,19 @@ def _explain_graph(args: argparse.Namespace) -> int:
     g = graphspec.load(args.spec).with_options(
         output=args.of, upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
     )
+    if args.self_check and args.interactive:
+        raise TutorError("asks the whole graph: leave out --interactive", "--self-check")
     if args.self_check:  # the quiz's questions as answer boxes, graded by the one grading core
         from .teach import quiz, selfcheck
 
         _write(args, selfcheck.page(quiz.Quiz(g, digits=args.digits, origin={"spec": args.spec})))
         return 0
     options = Options(template_dir=args.template_dir, digits=args.digits)
+    if args.interactive:  # step through the calculations, as a network's page
+        from .render.graph import render_interactive
+
+        _write(args, render_interactive(explain_graph(g), options))
+        return 0
     _write(args, render(explain_graph(g), args.format, options))
     return 0
 

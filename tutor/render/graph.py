@@ -242,6 +242,21 @@ def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) 
     return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
 
 
+def render_interactive(walk: GraphWalk, options: Options = DEFAULT) -> str:
+    """The HTML walk-through with step controls (``html/interactive.js``, as a network's): one calculation at
+    a time, in one self-contained offline file whose policy runs only its own script."""
+    from markupsafe import Markup
+
+    from .interactive import SCRIPT, policy, script_json, static_script
+
+    data = context(walk, "html", options)
+    script = static_script(SCRIPT)
+    fw = writer(walk, "text", options)
+    steps = {k: {"t": fw.label(k, "text")} for k in walk.quantities}  # what the controls name each step by
+    data.update(step_hooks=True, steps_json=Markup(script_json(steps)), script=Markup(script), csp=policy(script))
+    return render_template("graph/interactive.html.j2", data, autoescape=True, options=options)
+
+
 def render_json(walk: GraphWalk, compare=None) -> str:
     """Every value, local derivative and gradient under its stable key, in full precision."""
     g = walk.graph
