@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from tutor.cli import main
+from tutor.engine.symbolic import explain_step
 from tutor.spec import load
 from tutor.spec.rounding import format_fixed
-from tutor.teach.diagnose import MISCONCEPTIONS, Candidate, Earlier, StudentWorld, Tolerance, decide
+from tutor.teach.diagnose import MISCONCEPTIONS, StudentWorld, Tolerance
 from tutor.teach.quiz import Quiz
 
 from .support import require_module
@@ -331,18 +332,22 @@ def test_tty_plausibility_guard(pexpect):
 # -- the decision function on its own -------------------------------------------------------------------------
 
 
-def test_decide_is_pure_and_labels_each_outcome():
-    tol = Tolerance("dp", 4)
-    assert decide(0.5933, "0.5933", [0.5933], 0.5933, [], [], tol).verdict == "correct"
-    carried = decide(0.61, "0.6100", [0.5933], 0.61, [Earlier("net_h1", right=False)], [], tol)
+def test_the_grading_core_labels_each_outcome():
+    """Grader.grade on its own (the quiz and the self-check page both run it): right, carried, refused, too
+    few decimals, a named mistake."""
+    from tutor.teach.grading import Grader
+
+    walk = explain_step(load("mazur").with_conventions(rounding="as-printed", digits=4))
+    g = Grader(walk, Tolerance("dp", 4), digits=4)
+    assert g.grade("out_h1", 0.5933, "0.5933").verdict == "correct"
+    carried = g.grade("out_h1", 0.6049, "0.6049", {"net_h1": 0.4259})  # sigmoid(0.4259), from a wrong net_h1
     assert carried.verdict == "carried" and carried.carried_from == ("net_h1",)
-    refused = decide(0.61, "0.6100", [0.5933], 0.61, [Earlier("P", False, False, "P = 1 is impossible")], [], tol)
-    assert refused.verdict == "wrong" and refused.refused == ("P",) and refused.refused_why == "P = 1 is impossible"
-    short = decide(0.39, "0.39", [0.3895], float("nan"), [], [], tol)
-    assert short.diagnosis.misconception == "too-few-decimals"
-    guess = Candidate("forgot-bias", "net_h1", "net_h1 without b1", 0.2)
-    found = decide(0.2, "0.2000", [0.3775], float("nan"), [], [[], [guess]], tol)
-    assert found.diagnosis == guess
+    refused = g.grade("out_h1", 0.6049, "0.6049", {"net_h1": 0.4259}, {"net_h1": "net_h1 = 0.4259 is impossible"})
+    assert refused.verdict == "wrong" and refused.refused == ("net_h1",)
+    assert refused.refused_why == "net_h1 = 0.4259 is impossible"
+    assert g.grade("net_h1", 0.38, "0.38").diagnosis.misconception == "too-few-decimals"
+    found = g.grade("net_h1", 0.0275, "0.0275")  # w1 i1 + w2 i2: the bias left out
+    assert found.diagnosis.misconception == "forgot-bias" and found.diagnosis.step == "net_h1"
 
 
 # -- the API after a plain import ------------------------------------------------------------------------------

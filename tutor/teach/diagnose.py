@@ -1,6 +1,7 @@
 """Grading of a student's numbers against a walk-through: tolerance, carried-forward credit and misconceptions.
 
-The quiz uses it one answer at a time; the worked-solution checker can use it on a whole solution. Nothing
+The worked-solution checker and the LMS exports use it; the quiz and the self-check page grade through the one
+grading core (``tutor.teach.grading``), which builds on its tolerance, world and forms. Nothing
 here is written per question: the mistakes are perturbations of the derivation itself, chosen by the kind
 of each quantity and the kinds of the quantities it is computed from (``steps.Quantity``).
 
@@ -10,13 +11,9 @@ Public API
     ``parse_number``  a number as people type it (``0.5933``, ``.5933``, ``5.933e-1``, ``-0.0190``), or None.
     ``StudentWorld``  every quantity as it follows from the student's own values (``known``): known values
                       as given, the others recomputed from them with the walk's rounding (carried forward).
-    ``decide``        the grading decision on numbers only (answer, typed text, right values, the value from
-                      the student's own answers, earlier answers, candidates, tolerance -> ``Grade``): the one
-                      function a mirror of the quiz (the browser self-check) must reproduce.
-    ``grade``         one answer -> ``Grade``: ``correct``, ``carried`` (right from the student's own earlier
-                      mistake, credited) or ``wrong``, with the earlier mistakes and a diagnosis (``decide``
-                      with its inputs computed from the walk-through).
-    ``implausible``   why a value is one no network could produce ('' when possible): no follow-on credit.
+    ``Grade``         a verdict: ``correct``, ``carried`` (right from the student's own earlier mistake,
+                      credited) or ``wrong``, with the earlier mistakes and a diagnosis. The decision itself is
+                      the one grading core's (``tutor.teach.grading.Grader.grade``), for every surface.
     ``early_rounding`` the values that follow from earlier values rounded to fewer decimals.
     ``candidates``    every perturbed value of a quantity: one per misconception and place it can happen.
     ``diagnose``      the candidate that reproduces a wrong answer (the closest), or None.
@@ -24,9 +21,8 @@ Public API
 
 >>> from tutor import load, explain_step
 >>> walk = explain_step(load("mazur"))
->>> g = grade(walk, "dE_o1/dnet_o1", walk.value("dE_total/dout_o1"), Tolerance.parse("6dp"))  # no dout/dnet
->>> g.verdict, g.diagnosis.misconception
-('wrong', 'dropped-activation-derivative')
+>>> diagnose(walk, "dE_o1/dnet_o1", walk.value("dE_total/dout_o1"), Tolerance.parse("6dp")).misconception
+'dropped-activation-derivative'
 """
 
 from __future__ import annotations
@@ -295,136 +291,6 @@ class Grade:
         return self.verdict in ("correct", "carried")
 
 
-@dataclass(frozen=True)
-class Earlier:
-    """One of the student's earlier answers that the asked quantity is computed from."""
-
-    key: str
-    right: bool  # within the tolerance of the right value
-    trusted: bool = True  # may earn follow-on credit: a value some network could produce, not following from one
-    why: str = ""  # when not trusted: why, in words
-
-
-_PLAIN_DECIMAL = re.compile(r"\s*[+-]?\d*\.(\d+)\s*")
-
-
-def decide(
-    answer: float,
-    text: str,
-    right: Sequence[float],
-    expected: float,
-    earlier: Sequence[Earlier],
-    candidates: Sequence[Sequence[Candidate]],
-    tolerance: Tolerance,
-) -> Grade:
-    """The grading decision, on numbers only: the one function the quiz, the worksheets and any mirror of
-    them (the browser self-check) must agree on.
-
-    ``answer`` is the student's number and ``text`` how they typed it; ``right`` the values that count as
-    right (the reference value first, then e.g. the exact-arithmetic one); ``expected`` the value that follows
-    from the student's own earlier answers (NaN when none does); ``earlier`` the student's earlier answers the
-    quantity is computed from; ``candidates`` the misconceptions' values in groups, the preferred group first
-    (computed from the student's own values, then from the right ones, then from values rounded too early).
-
-    1. Within ``tolerance`` of a right value: **correct**.
-    2. Within ``tolerance`` of ``expected``: **correct** when no earlier answer is wrong; else **carried**
-       (credited) when every wrong earlier answer is trusted; else **wrong**, with the untrusted ones in
-       ``refused`` and why in ``refused_why`` (an impossible earlier value earns no follow-on credit).
-    3. Otherwise **wrong**, with a diagnosis: too few decimals when the answer has fewer decimals than a
-       ``dp`` tolerance asks for and agrees with the right value at its own decimals; else the candidate
-       within tolerance of the answer (and not of a right or expected value) that is closest, from the
-       first group that has one.
-    """
-    reference = right[0]
-    if any(tolerance.accepts(answer, r) for r in right):
-        return Grade("correct", reference, expected)
-    if math.isfinite(expected) and tolerance.accepts(answer, expected):
-        wrong = tuple(e for e in earlier if not e.right)
-        if not wrong:
-            return Grade("correct", reference, expected)
-        untrusted = tuple(e for e in wrong if not e.trusted)
-        keys = tuple(e.key for e in wrong)
-        if not untrusted:
-            return Grade("carried", reference, expected, keys)
-        why = "; ".join(dict.fromkeys(e.why for e in untrusted))
-        return Grade("wrong", reference, expected, keys, refused=tuple(e.key for e in untrusted), refused_why=why)
-    m = _PLAIN_DECIMAL.fullmatch(text or "")
-    if m and tolerance.mode == "dp" and len(m.group(1)) < tolerance.places:
-        from ..spec.rounding import agrees_as_printed  # the checker's reading of a number at its printed decimals
-
-        given = len(m.group(1))
-        if any(agrees_as_printed(r, text.strip()) for r in right):
-            detail = (
-                f"{text.strip()} has {given} decimal{'s' if given != 1 else ''} where {tolerance.places} are asked "
-                f"for: {format_fixed(reference, tolerance.places)}"
-            )
-            return Grade("wrong", reference, expected, diagnosis=Candidate("too-few-decimals", "", detail, reference))
-    baseline = [*right, expected] if math.isfinite(expected) else list(right)
-    for group in candidates:
-        hits = [
-            c
-            for c in group
-            if tolerance.accepts(answer, c.value) and not any(tolerance.accepts(c.value, b) for b in baseline)
-        ]
-        if hits:
-            return Grade("wrong", reference, expected, diagnosis=min(hits, key=lambda c: abs(c.value - answer)))
-    return Grade("wrong", reference, expected)
-
-
-def grade(
-    walk: Walkthrough,
-    key: str,
-    answer: float,
-    tolerance: Tolerance,
-    known: Mapping[str, float] | None = None,
-    alternatives: Sequence[Mapping[str, float]] = (),
-    text: str | None = None,
-    untrusted: Mapping[str, str] | None = None,
-) -> Grade:
-    """Grade ``answer`` for quantity ``key`` given the student's other values ``known``: the inputs of
-    ``decide`` computed from the walk-through.
-
-    ``alternatives`` are other value sets that count as right too (e.g. the exact-arithmetic values when
-    the walk rounds as printed); ``text`` is the answer as typed (for the decimals given); ``untrusted``
-    the earlier answers that earn no follow-on credit, with why (see ``implausible``).
-    """
-    world = StudentWorld(walk, {k: v for k, v in (known or {}).items() if k != key})
-
-    def right(k: str, v: float) -> bool:
-        return tolerance.accepts(v, walk.value(k)) or any(
-            k in alt and tolerance.accepts(v, alt[k]) for alt in alternatives
-        )
-
-    rights = [walk.value(key)] + [alt[key] for alt in alternatives if key in alt]
-    expected = world.carried(key)
-    untrusted = untrusted or {}
-    earlier = [
-        Earlier(k, right(k, world.known[k]), k not in untrusted, untrusted.get(k, ""))
-        for k in world.upstream_known(key)
-    ]
-    # The misconceptions are only worked out when the answer is neither right nor carried (they cost time).
-    lazy = _LazyCandidates(walk, key, world, tolerance)
-    g = decide(answer, text if text is not None else repr(answer), rights, expected, earlier, lazy, tolerance)
-    return g
-
-
-class _LazyCandidates:
-    """The candidate groups of ``decide``, computed when first iterated."""
-
-    def __init__(self, walk: Walkthrough, key: str, world: StudentWorld, tolerance: Tolerance):
-        self.args = (walk, key, world, tolerance)
-
-    def __iter__(self):
-        walk, key, world, tolerance = self.args
-        yield candidates(walk, key, world=world)
-        if world.known:
-            yield candidates(walk, key, world=StudentWorld(walk, {k: v for k, v in walk.values().items() if k != key}))
-        yield early_rounding(walk, key, tolerance)
-
-    def __len__(self) -> int:  # pragma: no cover - Sequence protocol
-        return 3
-
-
 def early_rounding(walk: Walkthrough, key: str, tolerance: Tolerance) -> list[Candidate]:
     """``key`` computed with every earlier value rounded to fewer decimals than asked and carried forward
     (the checker's "as-printed rounding at fewer decimals"), one candidate per number of decimals."""
@@ -448,49 +314,6 @@ def early_rounding(walk: Walkthrough, key: str, tolerance: Tolerance) -> list[Ca
             )
             out.append(Candidate("rounded-too-early", key, detail, value))
     return out
-
-
-def implausible(walk: Walkthrough, key: str, value: float, tolerance: Tolerance) -> str:
-    """Why ``value`` for ``key`` is one no network could produce, or '' when it is possible.
-
-    A layer's output outside its activation's range (a sigmoid output of 1), a probability outside [0, 1],
-    a negative loss, a sigmoid's or tanh's derivative outside its range, or a value two orders of magnitude
-    away from the right one (0 for a clearly non-zero gradient).
-    """
-    from ..render.notation import text_name
-
-    q = walk.quantities[key]
-    net = walk.network
-    label = StudentWorld(walk).label(key)
-    shown = _plain_number(value)
-    right = walk.value(key)
-    unit = tolerance.unit(right)
-    if q.kind == "out" and q.layer is not None:
-        layer = net.layers[q.layer]
-        rule = layer.rule
-        lo_hi = getattr(rule, "output_range", None)
-        if lo_hi is not None:
-            lo, hi = lo_hi
-            closed = getattr(rule, "output_closed", False)
-            # a right value that prints as the bound (a saturated sigmoid at 4 decimals) makes the bound possible
-            lo_ok = closed or abs(right - lo) <= unit
-            hi_ok = closed or abs(right - hi) <= unit
-            if value < lo or value > hi or (value == lo and not lo_ok) or (value == hi and not hi_ok):
-                what = getattr(rule, "output_meaning", "") or f"a {text_name(layer.activation)} output"
-                return f"{label} = {shown} is not {what}: {_interval(lo, hi, closed)}"
-    if q.kind in ("loss", "loss_term") and value < 0:
-        return f"{label} = {shown} is negative, and {net.loss_rule.name} cannot be"
-    if q.kind == "factor" and q.wrt and walk.quantities[q.wrt].kind == "net" and q.layer is not None:
-        act = net.layers[q.layer].activation
-        bounds = {"sigmoid": (0.0, 0.25), "tanh": (0.0, 1.0)}.get(act)
-        if bounds is not None and not (bounds[0] < value <= bounds[1] + unit):
-            return f"{label} = {shown} is no {act} derivative: they lie in (0, {_plain_number(bounds[1])}]"
-    scale = max(abs(right), 10 * unit)
-    if abs(value) > 100 * scale:
-        return f"{label} = {shown} is more than a hundred times the size it can have here"
-    if abs(right) >= 100 * unit and abs(value) < abs(right) / 100:
-        return f"{label} = {shown} is less than a hundredth of the size it has here"
-    return ""
 
 
 def _interval(lo: float, hi: float, closed: bool) -> str:
