@@ -14,7 +14,7 @@ import pytest
 from tutor.cli import main
 from tutor.spec.rounding import format_fixed
 from tutor.teach import gift, lms, moodle, qti, randomnet, worksheet
-from tutor.teach.diagnose import MISCONCEPTIONS
+from tutor.teach.grading import MISCONCEPTIONS
 
 from .test_bad_input import assert_clean_error
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..spec.rounding import format_fixed
-from .diagnose import MISCONCEPTIONS, StudentWorld, candidates, early_rounding
+from .grading import MISCONCEPTIONS, Grader, World
 from .quiz import givens, plain_value
 
 if TYPE_CHECKING:
@@ -61,14 +61,19 @@ def boxes(v: Variant, dialect: str = "web") -> list[Box]:
     notation = Notation(walk.labels, net.notation["updated"], dialect=dialect)
     writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
     digits = net.conventions.digits
+    # the misconceptions are the grading core's, as the quiz finds them after right earlier boxes
+    grader = Grader(walk, v.tolerance, asked=[q.key for q in v.questions], digits=digits, label=notation.text)
     out = []
+    earlier: dict[str, float] = {}
     for q in v.questions:
         quantity = walk.quantities[q.key]
         tol = tolerance(q.value, q.tolerance)
-        world = StudentWorld(walk, {k: x for k, x in walk.values().items() if k != q.key})
+        world = World(walk, {**grader.given, **earlier}, grader.round)
+        allowed = set(grader.steps(q.key, earlier))
+        earlier[q.key] = q.value
         seen: list[float] = [q.value]
         wrong = []
-        for c in candidates(walk, q.key, world=world) + early_rounding(walk, q.key, v.tolerance):
+        for c in grader.candidates(q.key, world, allowed) + grader.early(q.key):
             # a mistake whose range would touch the key's or another listed one's says nothing: leave it out
             if not math.isfinite(c.value) or any(abs(c.value - s) <= tol * 2.5 for s in seen):
                 continue
