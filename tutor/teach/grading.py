@@ -41,7 +41,7 @@ from ..engine.steps import Form, Quantity
 from ..spec.rounding import Rounder, agrees_as_printed, format_fixed, printed_decimals
 from .diagnose import MISCONCEPTIONS as _NETWORK_MISCONCEPTIONS
 from .diagnose import Candidate as _Candidate
-from .diagnose import Grade, Tolerance, _interval, _strip, _terms, _used
+from .diagnose import Grade, Tolerance, _interval, _strip, _terms, _used, parse_number
 from .diagnose import StudentWorld as World  # every quantity as it follows from the student's own values
 
 MISCONCEPTIONS: dict[str, str] = {
@@ -96,19 +96,20 @@ class Recipe:
 
 
 @lru_cache(maxsize=None)
-def make_form(expr, placeholders: tuple) -> Form:
+def make_form(expr, placeholders: tuple, half: bool = True) -> Form:
     """A form whose evaluator is SymPy's lambdify of ``expr`` (numbers written as symbols read as floats;
-    Heaviside at 0 as the graph engine takes it, an equal share)."""
+    Heaviside at 0 as the graph engine takes it, an equal share, or with ``half=False`` as the network engines
+    take a step's derivative at its kink, 0)."""
     import sympy as sp
 
     from ..spec.graphrules import FLOAT_FUNCTIONS
 
-    expr = _evaluable(expr, placeholders)
+    expr = _evaluable(expr, placeholders, half)
     fn = sp.lambdify(placeholders, expr, modules=[FLOAT_FUNCTIONS, "math"])
     return Form(expr, fn, placeholders)
 
 
-def _evaluable(expr, placeholders):
+def _evaluable(expr, placeholders, half: bool):
     import sympy as sp
 
     subs = {}
@@ -118,9 +119,8 @@ def _evaluable(expr, placeholders):
         except ValueError:
             pass
     expr = expr.xreplace(subs) if subs else expr
-    return expr.replace(
-        sp.Heaviside, lambda x, *h: sp.Piecewise((1, x > 0), (sp.Rational(1, 2), sp.Eq(x, 0)), (0, True))
-    )
+    at_zero = sp.Rational(1, 2) if half else sp.Integer(0)
+    return expr.replace(sp.Heaviside, lambda x, *h: sp.Piecewise((1, x > 0), (at_zero, sp.Eq(x, 0)), (0, True)))
 
 
 # -- a graph's walk as the core reads it ----------------------------------------------------------------------
@@ -212,7 +212,8 @@ class Grader:
         v, x = self.values[key], self.exact.get(key, self.values[key])
         if self.tolerance.accepts(v, x):
             return False
-        return (v > 0) != (x > 0) and abs(v - x) > 10 * self.tolerance.unit(x) or abs(v - x) > max(1.0, 10 * abs(x))
+        flipped = (v > 0) != (x > 0) and abs(v - x) > 10 * self.tolerance.unit(x)
+        return flipped or abs(v - x) > max(1.0, 10 * abs(x))
 
     def rights(self, key: str) -> list[float]:
         """The values that count as right, the reference first: the carried value while it is within the
@@ -529,7 +530,7 @@ class Grader:
 
     def too_few_decimals(self, key: str, text: str) -> Candidate | None:
         t = text.strip()
-        if self.tolerance.mode != "dp" or "." not in t or "e" in t.lower() or parse_plain(t) is None:
+        if self.tolerance.mode != "dp" or "." not in t or "e" in t.lower() or parse_number(t) is None:
             return None
         given = printed_decimals(t)
         if given >= self.tolerance.places or not any(agrees_as_printed(r, t) for r in self.rights(key)):
@@ -559,7 +560,7 @@ class Grader:
         out: list[Recipe] = []
 
         def add(mis: str, detail: str, e, args: Sequence[str] | None = None, placeholders=None) -> None:
-            form = make_form(sp.sympify(e), tuple(placeholders if placeholders is not None else ph))
+            form = make_form(sp.sympify(e), tuple(placeholders if placeholders is not None else ph), self.graph)
             out.append(Recipe(mis, key, key, detail, form, tuple(args if args is not None else q.args)))
 
         wrt = Q[q.wrt].kind if q.wrt else ""
@@ -738,9 +739,3 @@ def _term_exprs(form: Form):
         if used:
             out.append((t, used[0]))
     return out
-
-
-def parse_plain(text: str) -> float | None:
-    from .diagnose import parse_number
-
-    return parse_number(text)
