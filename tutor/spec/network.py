@@ -611,6 +611,8 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
     for k, x in params.items():
         if k in ("beta", "mu", "beta1", "beta2", "rho") and not 0 <= x < 1:
             raise SpecError(f"{k} must be in [0, 1), got {x!r}", f"{where}.optimizer.{k}")
+        if k == "wd" and not x >= 0:
+            raise SpecError(f"wd must be >= 0, got {x!r}", f"{where}.optimizer.{k}")
         if k == "eps" and not x > 0:
             raise SpecError(f"eps must be > 0, got {x!r}", f"{where}.optimizer.{k}")
     batch = raw.get("batch", "full")

@@ -51,6 +51,7 @@ class Activation:
     output_range: tuple[float, float] | None = None
     output_closed: bool = False
     output_meaning: str = ""  # e.g. "a probability", for the message
+    torch_name: str = ""  # the torch.nn module that computes it (what tutor.interop reads), "" for none
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -180,6 +181,58 @@ def _softmax_sym_jacobian(k, j, outs):
     return -outs[k] * outs[j]
 
 
+def _erf_np(z):
+    return np.frompyfunc(math.erf, 1, 1)(z).astype(float)
+
+
+def _gelu_sym(x, p):
+    # the exact form, torch's default (approximate="none"): x Phi(x), Phi the standard normal CDF
+    sp = _sp()
+    return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+def _gelu_sym_deriv(x, y, p):
+    sp = _sp()
+    return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+
+
+def _gelu_np(z, p):
+    return 0.5 * z * (1.0 + _erf_np(z / math.sqrt(2.0)))
+
+
+def _gelu_df_np(z, a, p):
+    with np.errstate(under="ignore"):
+        return 0.5 * (1.0 + _erf_np(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def _silu_sym_deriv(x, y, p):
+    # s (1 + x (1 - s)) with s = sigmoid(x): the product rule on x s
+    s = 1 / (1 + _sp().exp(-x))
+    return s * (1 + x * (1 - s))
+
+
+def _silu_np(z, p):
+    return z * _sigmoid_np(z, p)
+
+
+def _silu_df_np(z, a, p):
+    s = _sigmoid_np(z, p)
+    return s * (1.0 + z * (1.0 - s))
+
+
+def _hardtanh_sym(x, p):
+    sp = _sp()
+    lo, hi = _const(p.get("min_val", -1.0)), _const(p.get("max_val", 1.0))
+    return sp.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True))
+
+
+def _hardtanh_sym_deriv(x, y, p):
+    # torch passes the gradient strictly inside (min_val, max_val) and 0 at and beyond the ends
+    sp = _sp()
+    lo, hi = _const(p.get("min_val", -1.0)), _const(p.get("max_val", 1.0))
+    return sp.Piecewise((0, x <= lo), (0, x >= hi), (1, True))
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
@@ -190,6 +243,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Integer(1),
             np_f=lambda z, p: z.copy(),
             np_df=lambda z, a, p: np.ones_like(z),
+            torch_name="Identity",
         ),
         Activation(
             "sigmoid",
@@ -200,6 +254,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_df=lambda z, a, p: a * (1 - a),
             np_quiet=_sigmoid_quiet,
             output_range=(0.0, 1.0),
+            torch_name="Sigmoid",
         ),
         Activation(
             "tanh",
@@ -209,6 +264,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_f=lambda z, p: np.tanh(z),
             np_df=lambda z, a, p: 1 - a * a,
             output_range=(-1.0, 1.0),
+            torch_name="Tanh",
         ),
         Activation(
             "relu",
@@ -219,6 +275,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_df=lambda z, a, p: (z > 0).astype(float),
             output_range=(0.0, math.inf),
             output_closed=True,
+            torch_name="ReLU",
         ),
         Activation(
             "leaky_relu",
@@ -228,6 +285,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_const(p["slope"]), True)),
             np_f=lambda z, p: np.where(z >= 0, z, p["slope"] * z),
             np_df=lambda z, a, p: np.where(z >= 0, 1.0, p["slope"]),
+            torch_name="LeakyReLU",
         ),
         Activation(
             "elu",
@@ -237,6 +295,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_const(p["alpha"]) * _sp().exp(x), True)),
             np_f=lambda z, p: np.where(z > 0, z, p["alpha"] * np.expm1(np.minimum(z, 0.0))),
             np_df=lambda z, a, p: np.where(z > 0, 1.0, p["alpha"] * np.exp(np.minimum(z, 0.0))),
+            torch_name="ELU",
         ),
         Activation(
             "softplus",
@@ -248,6 +307,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_f=_softplus_np,
             np_df=_softplus_df_np,
             output_range=(0.0, math.inf),
+            torch_name="Softplus",
         ),
         Activation(
             "softmax",
@@ -260,6 +320,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_jacobian=_softmax_jac_np,
             output_range=(0.0, 1.0),
             output_meaning="a probability",
+            torch_name="Softmax",
         ),
         Activation(
             "binary_step",
@@ -267,6 +328,35 @@ ACTIVATIONS: dict[str, Activation] = {
             sym=lambda x, p: _sp().Piecewise((1, x >= 0), (0, True)),
             np_f=lambda z, p: (z >= 0).astype(float),
             differentiable=False,
+        ),
+        Activation(
+            "gelu",
+            "f(x) = x Phi(x) = x/2 (1 + erf(x/sqrt 2)) (the exact form, torch's default), "
+            "f'(x) = Phi(x) + x e^(-x^2/2)/sqrt(2 pi)",
+            sym=_gelu_sym,
+            sym_deriv=_gelu_sym_deriv,
+            np_f=_gelu_np,
+            np_df=_gelu_df_np,
+            torch_name="GELU",
+        ),
+        Activation(
+            "silu",
+            "f(x) = x sigmoid(x) (SiLU, also called Swish), f'(x) = s (1 + x (1 - s)) with s = sigmoid(x)",
+            sym=lambda x, p: x / (1 + _sp().exp(-x)),
+            sym_deriv=_silu_sym_deriv,
+            np_f=_silu_np,
+            np_df=_silu_df_np,
+            torch_name="SiLU",
+        ),
+        Activation(
+            "hardtanh",
+            "f(x) = min(max(x, min_val), max_val) (min_val -1, max_val 1), f'(x) = 1 for min_val < x < max_val else 0",
+            defaults={"min_val": -1.0, "max_val": 1.0},
+            sym=_hardtanh_sym,
+            sym_deriv=_hardtanh_sym_deriv,
+            np_f=lambda z, p: np.minimum(np.maximum(z, p["min_val"]), p["max_val"]),
+            np_df=lambda z, a, p: ((z > p["min_val"]) & (z < p["max_val"])).astype(float),
+            torch_name="Hardtanh",
         ),
     ]
 }
@@ -582,6 +672,23 @@ def _adam_np(w, g, st, t, lr, p, R=_same):
     return new, {"m": m, "v": v}, shown
 
 
+def _adamw_prog(S, p):
+    # decoupled weight decay (Loshchilov and Hutter): the parameter shrinks by lr wd w beside Adam's step,
+    # which sees the gradient alone (torch.optim.AdamW: w (1 - lr wd), then the Adam step)
+    sp = _sp()
+    return [
+        *_adam_prog(S, p)[:4],
+        ("step", S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
+        ("w+", S("w") - S("lr") * S("wd") * S("w") - S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
+    ]
+
+
+def _adamw_np(w, g, st, t, lr, p, R=_same):
+    _, state, shown = _adam_np(w, g, st, t, lr, p, R)
+    new = R(w * (1 - lr * p["wd"]) - lr * shown["mhat"] / (np.sqrt(shown["vhat"]) + p["eps"]))
+    return new, state, {**shown, "w+": new}
+
+
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in [
@@ -641,6 +748,16 @@ OPTIMIZERS: dict[str, Optimizer] = {
             _adam_prog,
             _adam_np,
             "Adam",
+        ),
+        Optimizer(
+            "adamw",
+            "Adam with decoupled weight decay: w = w - alpha wd w - alpha m^ / (sqrt(v^) + eps) "
+            "(beta1 0.9, beta2 0.999, eps 1e-8, wd 0.01: torch.optim.AdamW's defaults)",
+            {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "wd": 0.01},
+            ("m", "v"),
+            _adamw_prog,
+            _adamw_np,
+            "AdamW",
         ),
     ]
 }
