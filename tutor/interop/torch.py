@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..spec import rules
 from ..spec.errors import TutorError
 from ..spec.network import Network
 from .numpy import FRAMEWORK_TOLERANCE, _build
@@ -31,6 +32,9 @@ SUPPORTED_TORCH = (
     "LeakyReLU",
     "ELU",
     "Softplus (beta=1, threshold=20)",
+    "GELU (approximate='none')",
+    "SiLU",
+    "Hardtanh",
     "Identity",
     "Softmax (dim=-1, after the last Linear)",
     "Dropout (after a hidden layer)",
@@ -42,8 +46,6 @@ _HINTS = {
     "Conv1d": "a fully connected network only: flatten the input and use Linear layers",
     "Conv2d": "a fully connected network only: flatten the input and use Linear layers",
     "Flatten": "give the input already flattened (a vector) and leave Flatten out",
-    "GELU": "use ReLU, ELU, LeakyReLU, Softplus, Tanh or Sigmoid",
-    "SiLU": "use ReLU, ELU, LeakyReLU, Softplus, Tanh or Sigmoid",
     "LogSoftmax": "leave LogSoftmax out and use loss='categorical_cross_entropy' on the logits (as CrossEntropyLoss)",
     "LayerNorm": "leave it out; BatchNorm1d in eval mode is read (folded into the Linear before it)",
 }
@@ -106,11 +108,22 @@ def _torch_activation(m: Any, i: int, where: str) -> Any:
     """The spec activation of a supported torch activation module; None for nn.Identity."""
     nn = _torch().nn
     kind = type(m)
-    simple = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
-    if kind in simple:
-        return simple[kind]
     if kind is nn.Identity:
         return None
+    # the registry's rules without parameters, by the torch module that computes them (Sigmoid, GELU, ...)
+    simple = {r.torch_name: name for name, r in rules.ACTIVATIONS.items() if r.torch_name and not r.defaults}
+    if kind.__module__.startswith("torch.nn") and kind.__name__ in simple and kind.__name__ not in ("Softmax", "GELU"):
+        return simple[kind.__name__]
+    if kind is nn.GELU:
+        if m.approximate != "none":
+            raise TutorError(
+                f"layer {i} (GELU(approximate={m.approximate!r})) is not supported: only the exact form, "
+                "approximate='none' (x Phi(x), torch's default)",
+                where,
+            )
+        return "gelu"
+    if kind is nn.Hardtanh:
+        return {"name": "hardtanh", "min_val": float(m.min_val), "max_val": float(m.max_val)}
     if kind is nn.LeakyReLU:
         return {"name": "leaky_relu", "slope": float(m.negative_slope)}
     if kind is nn.ELU:
