@@ -330,6 +330,8 @@ def _training_mapping(t: Any) -> dict[str, Any]:
         out["optimizer"] = {"name": t.optimizer, **dict(t.optimizer_params)}
     if t.batch is not None:
         out["batch"] = t.batch
+    if t.reduction != "mean":
+        out["reduction"] = t.reduction
     if t.decay:
         out["decay"] = t.decay
     if t.regularization:

@@ -440,6 +440,7 @@ class FrameworkCheck:
     rows: list[FrameworkRow]
     tolerance: float = FRAMEWORK_TOLERANCE
     notes: list[str] = field(default_factory=list)
+    subject: str = ""  # what was computed again, for the summary ("" : every net input, output, ... of the step)
 
     @property
     def max_rel(self) -> float:
