@@ -395,14 +395,8 @@ def _nesting(text: str) -> int:
 
 
 def loads(text: str, where: str = "<spec>", name: str = "") -> Network:
-    """Parse TOML text (with the safe standard parser) into a validated Network, or a Graph where the text is
-    a graph spec (it has a [graph] table)."""
-    data = parse_toml(text, where)
-    if isinstance(data.get("graph"), Mapping):
-        from .graph import from_mapping as graph_from_mapping
-
-        return graph_from_mapping(data, where=where, name=name)
-    return from_mapping(data, where=where, name=name)
+    """Parse TOML text (with the safe standard parser) into a validated Network."""
+    return from_mapping(parse_toml(text, where), where=where, name=name)
 
 
 def network(**spec: Any) -> Network:
