@@ -127,6 +127,79 @@ def test_explain_bad_input_names_the_place(call, message):
     assert_error_starts(call, message)
 
 
+GRAPH_TOML = """
+title = "A tanh neuron"
+[graph]
+leaves = { w = 0.5, x = 2.0, b = -0.25 }
+assign = { n = "w * x + b", o = "tanh(n)" }
+"""
+
+
+def test_graphs_inline_toml_text_a_mapping_and_a_one_line_expression():
+    from tutor.spec.graph import Graph
+
+    graph = tutor.loads(GRAPH_TOML)
+    assert isinstance(graph, Graph) and graph.output == "o"
+    for given in (
+        graph,
+        tutor.spec.graph.loads(GRAPH_TOML),
+        {
+            "title": "A tanh neuron",
+            "graph": dict(leaves={"w": 0.5, "x": 2.0, "b": -0.25}, assign={"n": "w * x + b", "o": "tanh(n)"}),
+        },
+    ):
+        g = tutor.explain(given)
+        assert g.ok and g.value("o") == pytest.approx(0.6351489523872873, rel=1e-15)
+        # do/dw = (1 - tanh(n)^2) x
+        assert g.gradients["w"] == pytest.approx((1 - 0.6351489523872873**2) * 2.0, rel=1e-14)
+    f = tutor.explain("f = (x + y) * z", x=-2, y=5, z=-4)
+    assert (f.value("f"), f.gradients["x"], f.gradients["y"], f.gradients["z"]) == (-12.0, -4.0, -4.0, 3.0)
+    assert repr(f) == "<GraphExplanation of f = (x + y) * z: f -12 at x = -2, y = 5, z = -4; gradient check ok>"
+    assert_error_starts(lambda: tutor.explain("f = x * q", x=2), "explain(): graph.assign.f")
+    assert_error_starts(lambda: tutor.explain("f = x * y"), "explain(): give every leaf's value")
+    assert_error_starts(lambda: tutor.explain(graph, x=[1.0]), "explain(): a graph spec carries its own leaf values")
+
+
+def _every_explanation():
+    yield tutor.explain("mazur")
+    yield tutor.explain("minibatch")
+    yield tutor.explain("f = (x + y) * z", x=-2, y=5, z=-4)
+    yield tutor.explain("graph-xyz")
+
+
+def test_every_explanation_has_the_same_methods_and_a_short_repr(tmp_path):
+    methods = (
+        "save",
+        "to_markdown",
+        "to_latex",
+        "to_html",
+        "to_text",
+        "to_json",
+        "to_pdf",
+        "_repr_html_",
+        "_repr_markdown_",
+        "_repr_latex_",
+        "value",
+        "values",
+        "ok",
+    )
+    for e in _every_explanation():
+        assert all(hasattr(e, m) for m in methods), type(e).__name__
+        assert repr(e).startswith("<") and len(repr(e)) < 220, repr(e)
+        assert e.save(tmp_path / "e.md").read_text(encoding="utf-8") == e.to_markdown()
+        assert json.loads(e.to_json()) and '<div class="backprop-tutor">' in e._repr_html_()
+
+
+def test_a_micrograd_explanation_has_the_same_methods():
+    engine = require_module("micrograd.engine", "micrograd")
+    a, b = engine.Value(2.0), engine.Value(3.0)
+    c = (a * b + a).relu() * a + b**2
+    c.backward()
+    e = tutor.explain(c)
+    assert e.ok and e.framework_check.max_rel <= 1e-15 and len(repr(e)) < 220
+    assert "Cross-check against micrograd's .grad" in e.to_markdown() and e.to_latex() and e.to_html()
+
+
 def test_explain_a_torch_model_ends_with_the_autograd_check():
     torch = require_module("torch")
     nn = torch.nn

@@ -15,7 +15,7 @@ from tutor.engine import training
 from tutor.interop import to_mapping
 from tutor.spec import from_mapping
 
-from .support import live_recording, require_module
+from .support import assert_error_starts, live_recording, require_module
 
 DATA = Path(__file__).parent / "data"
 RECORDER = DATA / "record_torch_modules.py"
@@ -133,3 +133,155 @@ def _recorder():
     from .support import recording
 
     return recording(RECORDER)
+
+
+# -- what is refused, in one line that names the place ------------------------------------------------------------
+
+
+def _classes(torch):
+    nn, F = torch.nn, torch.nn.functional
+
+    class Base(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(2, 3)
+            self.fc2 = nn.Linear(3, 2)
+            self.fc3 = nn.Linear(5, 2)
+            self.drop = nn.Dropout(0.5)
+
+    class Branches(Base):
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            if h.sum() > 0:  # control flow on a tensor's value
+                h = h * 2
+            return self.fc2(h)
+
+    class Reshapes(Base):
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            return self.fc2(h.view(-1, 3))
+
+    class Concatenates(Base):
+        def forward(self, x):
+            h = torch.tanh(self.fc1(x))
+            return self.fc3(torch.cat([h, x], dim=-1))
+
+    class Drops(Base):
+        def forward(self, x):
+            return self.fc2(self.drop(torch.sigmoid(self.fc1(x))))
+
+    class LogProbs(Base):
+        def forward(self, x):
+            return F.log_softmax(self.fc2(F.relu(self.fc1(x))), dim=-1)
+
+    class Probs(Base):
+        def forward(self, x):
+            return torch.softmax(self.fc2(x.relu() if False else F.relu(self.fc1(x))), dim=1)
+
+    return Branches, Reshapes, Concatenates, Drops, LogProbs, Probs
+
+
+def _line_of(cls, text: str) -> int:
+    import inspect
+
+    lines, start = inspect.getsourcelines(cls.forward)
+    return start + next(k for k, line in enumerate(lines) if text in line)
+
+
+def test_what_torch_fx_cannot_read_is_named_with_its_line():
+    torch = require_module("torch")
+    Branches, Reshapes, *_ = _classes(torch)
+    n = _line_of(Branches, "if h.sum()")
+    assert_error_starts(
+        lambda: tutor.explain(Branches(), x=[1.0, 2.0], y=[0.5, 0.5]),
+        f"explain(): torch.fx cannot trace line {n} of Branches.forward: if h.sum() > 0:",
+    )
+    n = _line_of(Reshapes, "h.view")
+    assert_error_starts(
+        lambda: tutor.explain(Reshapes(), x=[1.0, 2.0], y=[0.5, 0.5]),
+        f"explain(): line {n} of Reshapes.forward: return self.fc2(h.view(-1, 3)): the operation view is not read",
+    )
+
+
+def test_loss_and_optimizer_objects_that_do_not_fit_are_refused():
+    torch = require_module("torch")
+    nn, optim = torch.nn, torch.optim
+    *_, Drops, LogProbs, Probs = _classes(torch)
+    x, c = [[1.0, 2.0], [0.5, -1.0]], [0, 1]
+    model = LogProbs()
+    cases = [
+        (
+            lambda: tutor.explain(model, x, c, loss=nn.CrossEntropyLoss()),
+            "explain(): loss: the model ends with LogSoftmax, which goes with nn.NLLLoss(), not CrossEntropyLoss",
+        ),
+        (
+            lambda: tutor.explain(Probs(), x, c, loss=nn.CrossEntropyLoss()),
+            "explain(): loss: CrossEntropyLoss takes logits (it applies softmax itself)",
+        ),
+        (
+            lambda: tutor.explain(Probs(), x, [[0.2, 0.8]] * 2, loss=nn.MSELoss(reduction="sum")),
+            "explain(): loss: MSELoss(reduction='sum') over 2 outputs adds them up",
+        ),
+        (
+            lambda: tutor.explain(model, x, c, loss=nn.NLLLoss(reduction="none")),
+            "explain(): loss: NLLLoss(reduction='none'): the tutor reads reduction='mean' or 'sum'",
+        ),
+        (
+            lambda: tutor.explain(model, x, c, loss=nn.NLLLoss(weight=torch.ones(2))),
+            "explain(): loss: NLLLoss with weight",
+        ),
+        (
+            lambda: tutor.explain(model, x, c, loss=nn.NLLLoss(), optimizer=optim.Adagrad(model.parameters())),
+            "explain(): optimizer: optimizer Adagrad is not read by the tutor; supported: SGD",
+        ),
+        (
+            lambda: tutor.explain(
+                model, x, c, loss=nn.NLLLoss(), optimizer=optim.Adam(model.parameters(), amsgrad=True)
+            ),
+            "explain(): optimizer: Adam(amsgrad=True) is not read",
+        ),
+        (
+            lambda: tutor.explain(model, x, c, loss=nn.NLLLoss(), optimizer=optim.SGD(Drops().parameters(), lr=0.1)),
+            "explain(): optimizer: SGD does not hold exactly the model's parameters",
+        ),
+        (
+            lambda: tutor.explain(
+                model, x, c, loss=nn.NLLLoss(), optimizer=optim.SGD(model.parameters(), lr=0.1), learning_rate=0.2
+            ),
+            "explain(): learning_rate=0.2 differs from the optimizer's lr=0.1",
+        ),
+        (
+            lambda: tutor.explain(Drops(), x, [[0.2, 0.8]] * 2, loss=nn.MSELoss()),
+            "explain(): drop (Dropout) is in training mode",
+        ),
+    ]
+    for call, message in cases:
+        assert_error_starts(call, message)
+    stepped = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.tensor(x)).sum().backward()
+    stepped.step()
+    assert_error_starts(
+        lambda: tutor.explain(model, x, c, loss=nn.NLLLoss(), optimizer=stepped),
+        "explain(): optimizer: SGD has taken steps already",
+    )
+
+
+def test_a_forward_that_is_not_layered_is_a_computational_graph_checked_against_autograd():
+    torch = require_module("torch")
+    nn = torch.nn
+    _, _, Concatenates, *_ = _classes(torch)
+    torch.manual_seed(3)
+    model = Concatenates()
+    for loss, y in ((nn.CrossEntropyLoss(), 1), (nn.MSELoss(), [0.25, -0.5]), (nn.BCEWithLogitsLoss(), [0.0, 1.0])):
+        g = tutor.explain(model, x=[0.5, -1.0], y=y, loss=loss)
+        assert isinstance(g, tutor.notebook.GraphExplanation) and g.ok
+        fc = g.framework_check
+        # every weight and bias of fc1 and fc3, both inputs, and the loss
+        assert len(fc.gradients()) == 3 * 2 + 3 + 2 * 5 + 2 + 2 and fc.max_rel <= REL
+        assert "torch.cat joins two tensors" in g.graph.description
+    assert_error_starts(
+        lambda: tutor.explain(
+            model, x=[0.5, -1.0], y=1, loss=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1)
+        ),
+        "explain(): Concatenates is not a layered network (line",
+    )

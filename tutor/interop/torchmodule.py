@@ -391,6 +391,8 @@ def read_optimizer(opt: Any, model: Any, where: str) -> tuple[float, dict[str, A
             f"give a torch.optim optimizer ({', '.join(OPTIMIZER_OBJECTS)}), got {type(opt).__name__}", place
         )
     kind = type(opt).__name__
+    if kind not in ("SGD", "Adam", "AdamW", "RMSprop"):
+        raise TutorError(f"optimizer {kind} is not read by the tutor; supported: {', '.join(OPTIMIZER_OBJECTS)}", place)
     groups = opt.param_groups
     hyper = [{k: v for k, v in g.items() if k != "params"} for g in groups]
     if any(h != hyper[0] for h in hyper[1:]):
