@@ -91,7 +91,14 @@ def explain(
             raise TutorError("a micrograd Value carries its own numbers: give it alone", where)
         return GraphExplanation(*micrograd.explain_value(net))
     source = None
-    if interop.is_torch_module(net):
+    from .interop import keras as keras_interop
+
+    if keras_interop.is_keras_model(net):
+        _unknown(build, ("title",), "a Keras model (its loss and optimizer are the compiled ones)", where)
+        if x is None or y is None:
+            raise TutorError("give the example's inputs x and targets y for a Keras model", where)
+        network, source = keras_interop.from_keras(net, x, y, where=where, **build)
+    elif interop.is_torch_module(net):
         _unknown(build, _TORCH_OPTIONS, "a PyTorch model", where)
         if x is None or y is None:
             raise TutorError("give the example's inputs x and targets y for a PyTorch model", where)
@@ -132,7 +139,13 @@ def explain(
         from .engine import training
 
         record = training.run(network, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
-        framework = torchmodule.module_check(network, source, record) if check else None
+        framework = None
+        if check and isinstance(source, keras_interop.KerasSource):
+            framework = keras_interop.keras_check(network, source, record)
+        elif check:
+            from .interop import torchmodule
+
+            framework = torchmodule.module_check(network, source, record)
         if not (network.training.plain and len(network.examples) == 1):
             from .engine.walks import step_walk
 

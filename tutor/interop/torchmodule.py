@@ -457,22 +457,6 @@ class ModuleSource:
     optimizer: Any = None
 
 
-def _rows(x: Any, y: Any, loss: LossSpec, outputs: int, where: str) -> tuple[list[np.ndarray], list[Any]]:
-    """The examples of x (one vector, or a batch with one row each) and y (one row or class index each)."""
-    X = x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
-    Y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
-    if X.ndim == 1:
-        return [X], [Y.item() if Y.ndim == 0 else Y]
-    if X.ndim != 2 or X.shape[0] < 1:
-        raise TutorError(f"x must be one example or a batch (one row per example), got shape {X.shape}", f"{where}: x")
-    if Y.ndim == 0 or len(Y) != X.shape[0]:
-        raise TutorError(f"y needs one row (or class index) per row of x ({X.shape[0]})", f"{where}: y")
-    rows_y = [Y[k].item() if Y[k].ndim == 0 else Y[k] for k in range(X.shape[0])]
-    if outputs == 1 and not loss.class_targets:
-        rows_y = [np.atleast_1d(v) for v in rows_y]
-    return [X[k] for k in range(X.shape[0])], rows_y
-
-
 def from_module(
     model: Any,
     x: Any,
@@ -485,8 +469,7 @@ def from_module(
     where: str = "from_torch()",
 ) -> tuple[Network, ModuleSource]:
     """The network of a traced model on an example or a batch, with the loss and optimizer objects read."""
-    from ..spec.network import from_mapping
-    from .numpy import _build, _one_hot_or_vector, to_mapping
+    from .numpy import _build, batch_rows, with_batch
 
     p = plan(model, where)  # NotLayered: the caller explains it as a computational graph (to_graph)
     spec = read_loss(loss, p, where)
@@ -501,7 +484,7 @@ def from_module(
     if spec.implicit:
         activations[-1] = spec.implicit
     outputs = p.stages[-1].linear.out_features
-    xs, ys = _rows(x, y, spec, outputs, where)
+    xs, ys = batch_rows(x, y, spec.class_targets, outputs, where)
     shape = "-".join(str(v) for v in [p.stages[0].linear.in_features] + [s.linear.out_features for s in p.stages])
     parts = [f"PyTorch {type(model).__name__}, traced by torch.fx: " + ", ".join(p.calls)]
     if spec.obj is not None:
@@ -526,26 +509,8 @@ def from_module(
         title=title or f"PyTorch {type(model).__name__} {shape}",
         description="; ".join(parts)[:2000],
     )
-    data = to_mapping(net)
-    for entry, k in zip(data["layers"], p.skips):
-        if k is not None:
-            entry["skip"] = k
-    if len(xs) > 1:
-        data["inputs"].pop("values", None)
-        data["loss"].pop("targets", None)
-        data["examples"] = [
-            {
-                "inputs": [float(v) for v in xk],
-                "targets": _one_hot_or_vector(yk, outputs, spec.name, f"{where}: y[{k}]").tolist(),
-            }
-            for k, (xk, yk) in enumerate(zip(xs, ys))
-        ]
-    table = dict(data.get("training", {}))
-    table.update(training)
-    if spec.reduction == "sum" and len(xs) > 1:
-        table["reduction"] = "sum"
-    data["training"] = table
-    return from_mapping(data, where=where), ModuleSource(model, p, spec, optimizer)
+    net = with_batch(net, xs, ys, skips=p.skips, training=training, reduction=spec.reduction, where=where)
+    return net, ModuleSource(model, p, spec, optimizer)
 
 
 # -- the check against the user's own forward, loss and optimizer ---------------------------------------------
