@@ -319,6 +319,9 @@ def _outputs(nb) -> list[dict]:
     return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
 
 
+# A kernel's start and every kind of explanation rendered take 10-30 s: CI's slow run executes the notebook, with
+# torch and without it.
+@pytest.mark.slow
 @pytest.mark.parametrize("torch_hidden", [False, True], ids=["as-installed", "without-torch"])
 def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch, torch_hidden):
     """The notebook runs on a real kernel with or without PyTorch: its torch cells run only where torch is."""
@@ -360,19 +363,31 @@ def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch, torch_h
     assert not [o for o in outputs if o.output_type == "error"]
     text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "w5+ = 0.35891648" in text and "w5+ from x @ W arrays = 0.35891648" in text
-    assert "gradient check agrees: True" in text and "mazur-step.html" in text
+    assert "gradient check agrees: True" in text and "mazur-step.html" in text and "graph.json" in text
+    assert "df/dx = -4.0  df/dy = -4.0  df/dz = 3.0" in text  # the inline graph, (x + y) z at (-2, 5, -4)
+    assert "training step 1 on examples 1, 2, 3 of 3" in text  # batch normalization's first step
+    assert "question: net_h1" in text and "\ncorrect\n" in text  # the quiz: a wrong answer, then the right one
     shown = [o.data for o in outputs if o.output_type in ("execute_result", "display_data")]
     explanations = [d for d in shown if "text/latex" in d]
-    assert len(explanations) == (2 if with_torch else 1)  # Mazur's, and the torch model's where torch is
+    with_micrograd = importlib.util.find_spec("micrograd") is not None
+    # Mazur's, the tanh neuron's graph, micrograd's where it is, batch normalization's, the torch model's where it is
+    assert len(explanations) == 3 + with_micrograd + with_torch
     mazur = explanations[0]
     assert "0.35891648" in mazur["text/html"] and "<math" in mazur["text/html"]
     assert "\\frac{\\partial" in mazur["text/latex"] and "\\frac{\\partial" in mazur["text/markdown"]
+    assert "One tanh neuron" in explanations[1]["text/markdown"]
+    if with_micrograd:
+        assert "Cross-check against micrograd" in explanations[2]["text/markdown"]
+    assert "gamma" in explanations[2 + with_micrograd]["text/markdown"]
     if with_torch:
-        torch_step = explanations[1]
+        torch_step = explanations[-1]
         assert "agrees: True" in text.split("largest relative difference")[1] and "torch-step.json" in text
         assert "Cross-check against PyTorch" in torch_step["text/html"] and "agrees." in torch_step["text/markdown"]
+        assert "Adam" in torch_step["text/markdown"] and "traced by torch.fx" in torch_step["text/markdown"]
     else:
         assert "PyTorch is not installed" in text and "torch-step" not in text
+    pages = [d for d in shown if "<script" in d.get("text/html", "") and "text/latex" not in d]
+    assert len(pages) == 1 and 'class="bt-selfcheck"' in pages[0]["text/html"]  # the self-check page
     assert any("**wrong**" in d.get("text/markdown", "") or "holds under" in d.get("text/markdown", "") for d in shown)
 
 
