@@ -53,9 +53,13 @@ def explain(
 
     ``net`` is a tutor Network, a spec file, a built-in example's name (``"mazur"``), a mapping of spec
     keys, a list of NumPy weight arrays (see :func:`tutor.interop.from_numpy`: pass ``biases``,
-    ``activations``, ``loss``, ``learning_rate`` and ``layout`` here) or a PyTorch ``nn.Sequential`` (see
-    :func:`tutor.interop.from_torch`: ``loss``, ``learning_rate``), whose every gradient is then checked
-    against torch autograd. ``x`` and ``y`` are the example's inputs and targets (they replace a spec's);
+    ``activations``, ``loss``, ``learning_rate`` and ``layout`` here), a PyTorch ``nn.Sequential`` (see
+    :func:`tutor.interop.from_torch`: ``loss``, ``learning_rate``) or module class (traced by torch.fx, see
+    :mod:`tutor.interop.torchmodule`: ``loss`` a name or a loss object, ``optimizer`` an optimizer object, ``x`` one
+    example or a batch), whose every gradient is then checked against torch autograd, or a compiled Keras model
+    (:mod:`tutor.interop.keras`). A graph (a graph spec, its mapping, a ``tutor.loads`` Graph, or a one-line
+    expression ``"f = (x + y) * z"`` with the leaves as keyword arguments) and a micrograd ``Value`` give a
+    :class:`tutor.notebook.GraphExplanation`. ``x`` and ``y`` are the example's inputs and targets (they replace a spec's);
     ``rounding``, ``digits``, ``update_order`` and ``update_biases`` set the conventions, as on the command
     line; ``check=False`` leaves out the gradient checks, ``forward_only=True`` stops after the error.
 
