@@ -285,3 +285,22 @@ def test_a_forward_that_is_not_layered_is_a_computational_graph_checked_against_
         ),
         "explain(): Concatenates is not a layered network (line",
     )
+
+
+def test_a_sequential_takes_loss_objects_batches_and_one_linear():
+    """An nn.Sequential on a batch without batch normalization is traced as a module class is; with a BatchNorm1d
+    in training mode it keeps the Sequential reading, which takes a loss object with the mean reduction."""
+    torch = require_module("torch")
+    nn = torch.nn
+    torch.manual_seed(5)
+    x, t = torch.randn(3, 2, dtype=torch.float64), torch.randn(3, 1, dtype=torch.float64)
+    one = tutor.explain(nn.Linear(2, 1, dtype=torch.float64), x, t, loss=nn.MSELoss(reduction="sum"))
+    assert one.network.shape == (2, 1) and one.network.training.reduction == "sum"
+    assert one.framework_check.ok and one.framework_check.max_rel <= REL
+    bn = nn.Sequential(nn.Linear(2, 2, bias=False), nn.BatchNorm1d(2), nn.Tanh(), nn.Linear(2, 3)).double()
+    e = tutor.explain(bn, x, torch.tensor([2, 0, 1]), loss=nn.CrossEntropyLoss())
+    assert e.network.layers[0].batch_norm and e.framework_check.ok
+    assert_error_starts(
+        lambda: tutor.explain(bn, x, torch.tensor([2, 0, 1]), loss=nn.CrossEntropyLoss(reduction="sum")),
+        "explain(): loss: with a BatchNorm1d in training mode the loss is one of MSELoss",
+    )

@@ -107,6 +107,17 @@ def explain(
         if x is None or y is None:
             raise TutorError("give the example's inputs x and targets y for a PyTorch model", where)
         if _sequential_path(net, x, build):
+            from .interop import torchmodule
+
+            if build.get("optimizer") is not None:
+                raise TutorError(
+                    "a model with a BatchNorm1d in training mode is read with a learning rate (plain gradient "
+                    "descent); leave optimizer out",
+                    where,
+                )
+            build = {k: v for k, v in build.items() if k != "optimizer"}
+            if "loss" in build:
+                build["loss"] = torchmodule.loss_name(build["loss"], where)
             model, network = net, interop.from_torch(net, x, y, **build)
         else:  # a module class, a loss or optimizer object, a batch: traced by torch.fx
             from .interop import torchmodule
@@ -222,7 +233,7 @@ def _sequential_path(model: Any, x: Any, build: Mapping[str, Any]) -> bool:
         return False
     if any(type(m) is torch.nn.BatchNorm1d and m.training for m in model.modules()):
         return True
-    if "optimizer" in build or not isinstance(build.get("loss", ""), str):
+    if build.get("optimizer") is not None or not isinstance(build.get("loss", ""), str):
         return False
     shape = getattr(x, "shape", None) if hasattr(x, "shape") else np.shape(x)
     return len(shape) < 2 or shape[0] == 1

@@ -377,6 +377,23 @@ def read_loss(obj: Any, p: Plan, where: str) -> LossSpec:
     raise TutorError(f"loss {kind} is not read by the tutor; supported: {', '.join(LOSS_OBJECTS)}", f"{where}: loss")
 
 
+def loss_name(obj: Any, where: str) -> str:
+    """The tutor's loss name of a loss object with the mean reduction (for the nn.Sequential reading, which
+    takes a name): MSELoss, BCELoss and CrossEntropyLoss on the logits."""
+    if isinstance(obj, str):
+        return obj
+    names = {"MSELoss": "mse", "BCELoss": "binary_cross_entropy", "CrossEntropyLoss": "categorical_cross_entropy"}
+    kind = type(obj).__name__
+    plain = getattr(obj, "reduction", "mean") == "mean" and getattr(obj, "weight", None) is None
+    if kind not in names or not plain or getattr(obj, "label_smoothing", 0.0):
+        raise TutorError(
+            f"with a BatchNorm1d in training mode the loss is one of {', '.join(names)} with reduction='mean' "
+            f"(or a loss name), not {kind}",
+            f"{where}: loss",
+        )
+    return names[kind]
+
+
 # -- optimizer objects ----------------------------------------------------------------------------------------
 
 OPTIMIZER_OBJECTS = ("SGD (momentum, nesterov, weight_decay)", "Adam", "AdamW", "RMSprop")
@@ -471,7 +488,10 @@ def from_module(
     """The network of a traced model on an example or a batch, with the loss and optimizer objects read."""
     from .numpy import _build, batch_rows, with_batch
 
-    p = plan(model, where)  # NotLayered: the caller explains it as a computational graph (to_graph)
+    nn = _torch().nn
+    # one Linear is a network of one layer: traced inside a Sequential, whose parameters are its own
+    p = plan(nn.Sequential(model) if type(model) is nn.Linear else model, where)
+    # NotLayered: the caller explains it as a computational graph (to_graph)
     spec = read_loss(loss, p, where)
     lr, training = (learning_rate if learning_rate is not None else 0.5), {}
     if optimizer is not None:
@@ -601,7 +621,13 @@ def module_check(net: Network, source: ModuleSource, record: Any) -> FrameworkCh
     ]
     if net.training.regularization:
         notes.append("the tutor's loss adds the L2 term of the weight decay; torch's loss leaves it out")
-    return FrameworkCheck(f"PyTorch {torch.__version__} autograd, float64", rows, notes=notes)
+    return FrameworkCheck(
+        f"PyTorch {torch.__version__} autograd, float64",
+        rows,
+        notes=notes,
+        subject="Every net input and output of the first example, the batch loss, every gradient and every "
+        "updated parameter of this step",
+    )
 
 
 # -- a traced model that is not layered, as a computational graph ----------------------------------------------
