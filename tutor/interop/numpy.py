@@ -17,7 +17,7 @@ from ..spec.network import Network, from_mapping
 LAYOUTS = ("out_in", "in_out")
 LAYOUT_HELP = "'out_in' (W has one row per neuron: net = W @ a) or 'in_out' (one column per neuron: net = a @ W)"
 # One-hot targets may be given as the true class's index, as torch's CrossEntropyLoss takes them.
-_CLASS_INDEX_LOSSES = ("categorical_cross_entropy", "multiclass_hinge", "hinge")
+_CLASS_INDEX_LOSSES = ("categorical_cross_entropy", "nll", "multiclass_hinge", "hinge")
 FRAMEWORK_TOLERANCE = 1e-9
 
 

@@ -240,7 +240,7 @@ def plan(model: Any, where: str) -> Plan:
                 value[node.name] = arg(node)
                 continue
             if type(m) is nn.LogSoftmax:
-                activate(node, "softmax", label)
+                activate(node, _torch_activation(m, node.target, where), label)
                 log_softmax = True
                 continue
             if type(m) is nn.BatchNorm1d:
@@ -281,15 +281,12 @@ def plan(model: Any, where: str) -> Plan:
             )
         label = type(act).__name__
         calls.append(f"x.{node.target}()" if node.op == "call_method" else f"{node.target.__name__}()")
-        if type(act) is nn.LogSoftmax:
-            activate(node, "softmax", "LogSoftmax")
-            log_softmax = True
-            continue
+        log_softmax = log_softmax or type(act) is nn.LogSoftmax
         activate(node, _torch_activation(act, calls[-1], where), label)
     if not stages:
         raise TutorError("the model has no Linear layer", where)
     for li, s in enumerate(stages[:-1]):
-        if _act_name(s.activation) == "softmax":
+        if _act_name(s.activation) in ("softmax", "log_softmax"):
             raise NotLayered(f"layer {li + 1} ends with a softmax; the tutor has it after the last Linear only")
     if log_softmax and skips[-1] is not None:
         raise NotLayered("LogSoftmax with a skip")
@@ -322,8 +319,8 @@ def read_loss(obj: Any, p: Plan, where: str) -> LossSpec:
     last = _act_name(p.stages[-1].activation)
     outputs = p.stages[-1].linear.out_features
     if isinstance(obj, str):
-        if p.log_softmax:
-            raise TutorError("the model ends with LogSoftmax: give loss=nn.NLLLoss()", f"{where}: loss")
+        if p.log_softmax and obj != "nll":
+            raise TutorError("the model ends with LogSoftmax: give loss=nn.NLLLoss() or 'nll'", f"{where}: loss")
         implicit = "softmax" if obj == "categorical_cross_entropy" and last == "identity" else ""
         return LossSpec(obj, implicit=implicit, label=obj)
     if not isinstance(obj, nn.Module):
@@ -365,7 +362,7 @@ def read_loss(obj: Any, p: Plan, where: str) -> LossSpec:
     if type(obj) is nn.NLLLoss:
         if not p.log_softmax:
             raise TutorError("NLLLoss takes log-probabilities: end the model with nn.LogSoftmax(dim=-1)", where)
-        return LossSpec("categorical_cross_entropy", red, "", obj, True, label)
+        return LossSpec("nll", red, "", obj, True, label)
     if type(obj) is nn.BCEWithLogitsLoss:
         needs("identity", "takes logits (it applies the sigmoid itself): leave the Sigmoid out of the model")
         one_output_for_sum("binary cross-entropy")
@@ -511,8 +508,6 @@ def from_module(
         parts.append(f"loss {spec.label}")
     if spec.implicit:
         parts.append(f"the logits read as {spec.implicit} with the loss, as {type(spec.obj).__name__} computes it")
-    if p.log_softmax:
-        parts.append("LogSoftmax with NLLLoss read as softmax with cross-entropy (the same loss and gradients)")
     if optimizer is not None:
         parts.append(f"optimizer {type(optimizer).__name__}")
     net = _build(
@@ -579,8 +574,6 @@ def module_check(net: Network, source: ModuleSource, record: Any) -> FrameworkCh
         outs = env[p.out_nodes[li]][0].detach()
         if li == len(net.layers) - 1 and spec.implicit:
             outs = torch.softmax(outs, dim=-1) if spec.implicit == "softmax" else torch.sigmoid(outs)
-        if li == len(net.layers) - 1 and p.log_softmax:
-            outs = torch.exp(outs)
         for j, n in enumerate(layer.neurons):
             rows.append(FrameworkRow(f"net_{n}", "net", float(first.nets[li][j]), float(nets[j])))
             rows.append(FrameworkRow(f"out_{n}", "out", float(first.outs[li][j]), float(outs[j])))

@@ -1166,6 +1166,15 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
         lo, hi = lrule.target_range
         if np.any(targets < lo) or np.any(targets > hi):
             raise SpecError(f"loss {lrule.name!r} needs targets in [{lo:g}, {hi:g}]", twhere)
+    if lrule.needs_output and out.activation != lrule.needs_output:
+        raise SpecError(
+            f"loss {lrule.name!r} takes the outputs of a {lrule.needs_output} output layer, not {out.activation!r}",
+            f"{where}.name",
+        )
+    if out.activation == "log_softmax" and lrule.name != "nll":
+        raise SpecError(
+            f"a log_softmax output gives log-probabilities, which loss 'nll' takes, not {lrule.name!r}", f"{where}.name"
+        )
     if lrule.output_range is not None and out.activation not in ("sigmoid", "softmax"):
         raise SpecError(
             f"loss {lrule.name!r} needs outputs in ({lrule.output_range[0]:g}, {lrule.output_range[1]:g}); "

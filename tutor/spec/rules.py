@@ -44,6 +44,9 @@ class Activation:
     sym_jacobian: Callable[..., Any] | None = None
     np_jacobian: Callable[..., np.ndarray] | None = None
     np_quiet: Callable[..., np.ndarray] | None = None
+    # a vector activation's backward pass in exact arithmetic, dE/dnet from g = dE/dout, in the stable form the
+    # frameworks use (softmax: (g - g.a) a); as printed, the engines multiply by the Jacobian the walk-through shows
+    np_backward: Callable[..., np.ndarray] | None = None
     differentiable: bool = True
     output_only: bool = False
     # The outputs it can produce: an open interval, or closed at the finite ends with ``output_closed``; the
@@ -86,6 +89,7 @@ class Loss:
     # 0·ln 0 = 0: a term whose target (or 1 - target) is 0 contributes 0 to the loss and to its gradient,
     # even where its output is 0 (a probability that underflowed or was rounded to 0)
     zero_log_terms: bool = False
+    needs_output: str = ""  # the output activation the loss is defined on ("log_softmax" for nll), "" for any
 
     @property
     def description(self) -> str:
@@ -172,6 +176,28 @@ def _softmax_sym_vector(nets, p):
     sp = _sp()
     den = sp.Add(*[sp.exp(n) for n in nets])
     return [sp.exp(n) / den for n in nets]
+
+
+def _log_softmax_np(z, p):
+    m = np.max(z)
+    return z - m - np.log(np.sum(np.exp(z - m)))
+
+
+def _log_softmax_jac_np(z, a, p):
+    # dout_k/dnet_j = delta_kj - softmax_j, and softmax_j = e^(out_j)
+    return np.eye(a.size) - np.exp(a)[None, :]
+
+
+def _log_softmax_sym_vector(nets, p):
+    sp = _sp()
+    lse = sp.log(sp.Add(*[sp.exp(n) for n in nets]))
+    return [n - lse for n in nets]
+
+
+def _log_softmax_sym_jacobian(k, j, outs):
+    # dout_k/dnet_j = delta_kj - e^(out_j): the softmax probability of j, written through the output
+    sp = _sp()
+    return (1 if k == j else 0) - sp.exp(outs[j])
 
 
 def _softmax_sym_jacobian(k, j, outs):
@@ -318,9 +344,26 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_jacobian=_softmax_sym_jacobian,
             np_f=_softmax_np,
             np_jacobian=_softmax_jac_np,
+            np_backward=lambda g, z, a, p: (g - g @ a) * a,
             output_range=(0.0, 1.0),
             output_meaning="a probability",
             torch_name="Softmax",
+        ),
+        Activation(
+            "log_softmax",
+            "f(x)_k = x_k - ln sum_j e^x_j, the log-probabilities (output layer only, with loss nll), "
+            "df_k/dx_j = delta_kj - e^f_j",
+            vector=True,
+            output_only=True,
+            sym_vector=_log_softmax_sym_vector,
+            sym_jacobian=_log_softmax_sym_jacobian,
+            np_f=_log_softmax_np,
+            np_jacobian=_log_softmax_jac_np,
+            np_backward=lambda g, z, a, p: g - np.exp(a) * g.sum(),
+            output_range=(-math.inf, 0.0),
+            output_closed=True,
+            output_meaning="a log-probability",
+            torch_name="LogSoftmax",
         ),
         Activation(
             "binary_step",
@@ -479,6 +522,19 @@ LOSSES: dict[str, Loss] = {
             formula="E = −Σₖ tₖ ln oₖ",
             tex=r"E = -\sum_k t_k \ln o_k",
             zero_log_terms=True,
+        ),
+        Loss(
+            "nll",
+            "E = -sum_k t_k o_k (the negative log-likelihood of log-probabilities o: after log_softmax)",
+            title="negative log-likelihood",
+            sym_terms=lambda o, t, p: [(None, -tk * ok) for ok, tk in zip(o, t)],
+            np_value=lambda a, t, p: float(-np.sum(t * a)),
+            np_grad=lambda a, t, p: -np.asarray(t, dtype=float),
+            np_terms=lambda a, t, p: -(t * a),
+            target_range=(0.0, 1.0),
+            formula="E = −Σₖ tₖ oₖ",
+            tex=r"E = -\sum_k t_k o_k",
+            needs_output="log_softmax",
         ),
         Loss(
             "multiclass_hinge",
