@@ -23,6 +23,7 @@ LOSSES = {
     'mse': ('((-{o} + {t})**2)/{n}', '(2*{o} - 2*{t})/{n}'),
     'binary_cross_entropy': ('(-{t}*log({o}) - (1 - {t})*log(1 - {o}))/{n}', '((1 - {t})/(1 - {o}) - {t}/{o})/{n}'),
     'categorical_cross_entropy': ('-{t}*log({o})', '-{t}/{o}'),
+    'nll': ('-{o}*{t}', '-{t}'),
 }
 
 # the math functions the forms call
