@@ -185,7 +185,6 @@ def plan(model: Any, where: str) -> Plan:
         return value[a.name]
 
     def activate(node: Any, act: Any, label: str) -> None:
-        nonlocal log_softmax
         v = arg(node)
         if act is None:  # nn.Identity
             value[node.name] = v
@@ -218,7 +217,8 @@ def plan(model: Any, where: str) -> Plan:
             if type(m) is nn.Linear:
                 v = arg(node)
                 li = len(stages)
-                if not (v == ("x",) and li == 0) and not (li > 0 and v[1] == li - 1 and v[0] in ("out", "net")):
+                follows = v == ("x",) if li == 0 else (v[0] in ("out", "net") and v[1] == li - 1)
+                if not follows:
                     raise NotLayered(f"{_line(model, node)}: {node.target} does not take the previous layer's output")
                 if li > 0 and stages[-1].act_index is None and v[0] == "net":
                     out_nodes[-1] = net_nodes[-1]  # a Linear without activation: its output is its net input
@@ -767,8 +767,10 @@ def _graph_check(graph: Any, model: Any, X: np.ndarray, target: Any, loss: Any, 
     rows = [FrameworkRow("E", "loss", walk.value("E"), float(value.detach()))]
     for leaf, (module, j, i) in weights.items():
         p = m.get_submodule(module)
-        g = p.weight.grad[j, i] if i is not None else p.bias.grad[j]
-        rows.append(FrameworkRow(f"dE/d{leaf}", "gradient", grads.get(leaf, 0.0), float(g)))
+        grad = p.weight.grad if i is not None else p.bias.grad
+        # a parameter forward computes with but the loss never reaches has no .grad: its gradient is 0
+        g = 0.0 if grad is None else float(grad[j, i] if i is not None else grad[j])
+        rows.append(FrameworkRow(f"dE/d{leaf}", "gradient", grads.get(leaf, 0.0), g))
     inputs = [n.name for n in graph.nodes if n.kind == "leaf" and n.name not in weights]
     for i, leaf in enumerate(inputs):
         rows.append(FrameworkRow(f"dE/d{leaf}", "gradient", grads.get(leaf, 0.0), float(x.grad[0, i])))
