@@ -485,7 +485,7 @@ def latex_fragment(document: str) -> str:
 
 
 def _number(x: float) -> str:
-    return f"{x:.12g}"
+    return f"{x + 0.0:.12g}"  # + 0.0: a negative zero (a gradient through a closed ReLU) prints as 0
 
 
 def _rel(x: float) -> str:
