@@ -200,7 +200,7 @@ def _graph(net: Any, x: Any, y: Any, build: Mapping[str, Any], where: str):
     one-line expression "f = (x + y) * z" with its leaves' values as keyword arguments; None for a network."""
     from .spec import graph as graphspec
 
-    if isinstance(net, str) and "=" in net and "\n" not in net:
+    if isinstance(net, str) and "=" in net and "\n" not in net and not Path(net).exists():
         target, _, expression = net.partition("=")
         # x and y are explain()'s own parameters: as leaves of an expression they come first, in that order
         build = {**({"x": x} if x is not None else {}), **({"y": y} if y is not None else {}), **build}
