@@ -215,6 +215,12 @@ def plan(model: Any, where: str) -> Plan:
             label = f"{node.target} ({_describe(m)})"
             calls.append(label)
             if type(m) is nn.Linear:
+                if node.target in names:
+                    raise TutorError(
+                        f"{_line(model, node)}: {node.target} is called twice; the tutor's layers have weights of "
+                        "their own (give each layer its own nn.Linear)",
+                        where,
+                    )
                 v = arg(node)
                 li = len(stages)
                 follows = v == ("x",) if li == 0 else (v[0] in ("out", "net") and v[1] == li - 1)
@@ -652,6 +658,8 @@ def to_graph(model: Any, x: Any, y: Any, *, loss: Any = "half_sse", why: str = "
     vec: dict[str, list[str]] = {}
     weights: dict[str, tuple[str, int, int | None]] = {}  # leaf -> (module name, row, column or None: a bias)
 
+    layers: list[str] = []  # the Linear modules' names, in the order forward calls them
+
     def name(base: str) -> str:
         return re.sub(r"\W", "_", base)[:28]
 
@@ -666,20 +674,24 @@ def to_graph(model: Any, x: Any, y: Any, *, loss: Any = "half_sse", why: str = "
         ins = [vec[a.name] for a in node.args if isinstance(a, torch.fx.Node)]
         if node.op == "call_module" and type(gm.get_submodule(node.target)) is nn.Linear:
             lin = gm.get_submodule(node.target)
+            if node.target in layers:
+                raise TutorError(f"{_line(model, node)}: {node.target} is called twice (shared weights)", place)
+            layers.append(node.target)
+            L = len(layers)  # the Linear modules numbered in the order forward calls them: w2_1_3 is fc3's
             W = lin.weight.detach().double().numpy()
             b = None if lin.bias is None else lin.bias.detach().double().numpy()
             rows = []
             for j in range(W.shape[0]):
                 terms = []
                 for i, xi in enumerate(ins[0]):
-                    w = name(f"{node.target}_w{j + 1}_{i + 1}")
+                    w = f"w{L}_{j + 1}_{i + 1}"
                     leaves[w], weights[w] = float(W[j, i]), (node.target, j, i)
                     terms.append(f"{w} * {xi}")
                 if b is not None:
-                    bn = name(f"{node.target}_b{j + 1}")
+                    bn = f"b{L}_{j + 1}"
                     leaves[bn], weights[bn] = float(b[j]), (node.target, j, None)
                     terms.append(bn)
-                rows.append(name(f"{node.name}_net{j + 1}"))
+                rows.append(f"net{L}_{j + 1}")
                 assign[rows[-1]] = " + ".join(terms)
             vec[node.name] = rows
             continue
@@ -733,7 +745,13 @@ def to_graph(model: Any, x: Any, y: Any, *, loss: Any = "half_sse", why: str = "
     graph = graphspec.from_mapping(
         {
             "title": f"PyTorch {type(model).__name__} as a computational graph",
-            "description": f"traced by torch.fx; {why}" if why else "traced by torch.fx",
+            "description": "; ".join(
+                [
+                    "traced by torch.fx",
+                    *([why] if why else []),
+                    "layers " + ", ".join(f"{k + 1}: {m}" for k, m in enumerate(layers)),
+                ]
+            ),
             "graph": {"leaves": leaves, "assign": assign, "output": "E"},
         },
         where=place,
