@@ -178,7 +178,15 @@ def _classes(torch):
         def forward(self, x):
             return torch.softmax(self.fc2(x.relu() if False else F.relu(self.fc1(x))), dim=1)
 
-    return Branches, Reshapes, Concatenates, Drops, LogProbs, Probs
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shared = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.shared(torch.tanh(self.shared(x)))
+
+    return Branches, Reshapes, Concatenates, Drops, LogProbs, Probs, Twice
 
 
 def _line_of(cls, text: str) -> int:
@@ -190,11 +198,16 @@ def _line_of(cls, text: str) -> int:
 
 def test_what_torch_fx_cannot_read_is_named_with_its_line():
     torch = require_module("torch")
-    Branches, Reshapes, *_ = _classes(torch)
+    Branches, Reshapes, *_, Twice = _classes(torch)
     n = _line_of(Branches, "if h.sum()")
     assert_error_starts(
         lambda: tutor.explain(Branches(), x=[1.0, 2.0], y=[0.5, 0.5]),
         f"explain(): torch.fx cannot trace line {n} of Branches.forward: if h.sum() > 0:",
+    )
+    n = _line_of(Twice, "self.shared(torch.tanh")
+    assert_error_starts(
+        lambda: tutor.explain(Twice(), x=[1.0, 2.0], y=[0.5, 0.5]),
+        f"explain(): line {n} of Twice.forward: return self.shared(torch.tanh(self.shared(x))): shared is called twice",
     )
     n = _line_of(Reshapes, "h.view")
     assert_error_starts(
@@ -206,7 +219,7 @@ def test_what_torch_fx_cannot_read_is_named_with_its_line():
 def test_loss_and_optimizer_objects_that_do_not_fit_are_refused():
     torch = require_module("torch")
     nn, optim = torch.nn, torch.optim
-    *_, Drops, LogProbs, Probs = _classes(torch)
+    *_, Drops, LogProbs, Probs, _ = _classes(torch)
     x, c = [[1.0, 2.0], [0.5, -1.0]], [0, 1]
     model = LogProbs()
     cases = [
