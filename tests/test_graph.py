@@ -418,11 +418,13 @@ def test_micrograd_value_explained_and_checked():
     g += 10.0 / f
     g.backward()
     r = tutor.explain(g)
-    assert r.ok and len(r.micrograd) > 30
+    rows = r.framework_check.rows
+    assert r.ok and len(rows) > 30 and r.framework_check.max_rel <= 1e-12
     assert r.values[r.walk.graph.output] == pytest.approx(24.7041, abs=5e-5)  # micrograd's README
-    grads = {c.micrograd for c in r.micrograd}
+    grads = {row.framework for row in rows}
     assert any(abs(v - 138.8338) < 5e-5 for v in grads) and any(abs(v - 645.5773) < 5e-5 for v in grads)
-    assert "micrograd's .grad" in str(r)
+    assert "micrograd's .grad" in str(r) and "micrograd's .grad" in r.to_markdown()
+    assert len(repr(r)) < 200 and repr(r).startswith("<GraphExplanation of A micrograd expression: ")
 
 
 def test_micrograd_before_backward_is_an_error():

@@ -176,7 +176,19 @@ def test_with_example_changes_the_example_and_validates_it():
 
 # -- PyTorch ------------------------------------------------------------------------------------------------
 
-ACTIVATIONS = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Identity", "none"]
+ACTIVATIONS = [
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softplus",
+    "GELU",
+    "SiLU",
+    "Hardtanh",
+    "Identity",
+    "none",
+]
 LOSSES = ["half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy", "multiclass_hinge"]
 MODELS_PER_CASE = 4
 
@@ -190,6 +202,9 @@ def _activation(nn, name: str, rng: random.Random):
         "LeakyReLU": lambda: nn.LeakyReLU(rng.choice([0.01, 0.2])),
         "ELU": lambda: nn.ELU(rng.choice([1.0, 0.7])),
         "Softplus": nn.Softplus,
+        "GELU": nn.GELU,
+        "SiLU": nn.SiLU,
+        "Hardtanh": lambda: nn.Hardtanh(*rng.choice([(-1.0, 1.0), (-0.5, 0.75)])),
         "none": None,
     }[name]
 
@@ -313,7 +328,7 @@ def test_from_torch_linear_without_bias_has_no_bias():
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Conv1d(1, 1, 1)),
             "from_torch(): layer 2 (Conv1d) is not supported; supported: Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, "
-            "Softplus (beta=1, threshold=20), Identity, Softmax (dim=-1, after the last Linear)",
+            "Softplus (beta=1, threshold=20), GELU (approximate='none'), SiLU, Hardtanh, Identity, Softmax (dim=-1, after the last Linear)",
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Linear(2, 1)),
@@ -345,8 +360,12 @@ def test_from_torch_linear_without_bias_has_no_bias():
             "from_torch(): layer 1 (Linear(2, 1)) takes 2 inputs, but layer 0 gives 3",
         ),
         (
-            lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.GELU())),
-            "from_torch(): layer 0.1 (GELU) is not supported; supported:",
+            lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.GELU(approximate="tanh"))),
+            "from_torch(): layer 0.1 (GELU(approximate='tanh')) is not supported: only the exact form",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.Mish())),
+            "from_torch(): layer 0.1 (Mish) is not supported; supported:",
         ),
         (
             lambda nn: nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)),

@@ -127,6 +127,79 @@ def test_explain_bad_input_names_the_place(call, message):
     assert_error_starts(call, message)
 
 
+GRAPH_TOML = """
+title = "A tanh neuron"
+[graph]
+leaves = { w = 0.5, x = 2.0, b = -0.25 }
+assign = { n = "w * x + b", o = "tanh(n)" }
+"""
+
+
+def test_graphs_inline_toml_text_a_mapping_and_a_one_line_expression():
+    from tutor.spec.graph import Graph
+
+    graph = tutor.loads(GRAPH_TOML)
+    assert isinstance(graph, Graph) and graph.output == "o"
+    for given in (
+        graph,
+        tutor.spec.graph.loads(GRAPH_TOML),
+        {
+            "title": "A tanh neuron",
+            "graph": dict(leaves={"w": 0.5, "x": 2.0, "b": -0.25}, assign={"n": "w * x + b", "o": "tanh(n)"}),
+        },
+    ):
+        g = tutor.explain(given)
+        assert g.ok and g.value("o") == pytest.approx(0.6351489523872873, rel=1e-15)
+        # do/dw = (1 - tanh(n)^2) x
+        assert g.gradients["w"] == pytest.approx((1 - 0.6351489523872873**2) * 2.0, rel=1e-14)
+    f = tutor.explain("f = (x + y) * z", x=-2, y=5, z=-4)
+    assert (f.value("f"), f.gradients["x"], f.gradients["y"], f.gradients["z"]) == (-12.0, -4.0, -4.0, 3.0)
+    assert repr(f) == "<GraphExplanation of f = (x + y) * z: f -12 at x = -2, y = 5, z = -4; gradient check ok>"
+    assert_error_starts(lambda: tutor.explain("f = x * q", x=2), "explain(): graph.assign.f")
+    assert_error_starts(lambda: tutor.explain("f = x * y"), "explain(): give every leaf's value")
+    assert_error_starts(lambda: tutor.explain(graph, x=[1.0]), "explain(): a graph spec carries its own leaf values")
+
+
+def _every_explanation():
+    yield tutor.explain("mazur")
+    yield tutor.explain("minibatch")
+    yield tutor.explain("f = (x + y) * z", x=-2, y=5, z=-4)
+    yield tutor.explain("graph-xyz")
+
+
+def test_every_explanation_has_the_same_methods_and_a_short_repr(tmp_path):
+    methods = (
+        "save",
+        "to_markdown",
+        "to_latex",
+        "to_html",
+        "to_text",
+        "to_json",
+        "to_pdf",
+        "_repr_html_",
+        "_repr_markdown_",
+        "_repr_latex_",
+        "value",
+        "values",
+        "ok",
+    )
+    for e in _every_explanation():
+        assert all(hasattr(e, m) for m in methods), type(e).__name__
+        assert repr(e).startswith("<") and len(repr(e)) < 220, repr(e)
+        assert e.save(tmp_path / "e.md").read_text(encoding="utf-8") == e.to_markdown()
+        assert json.loads(e.to_json()) and '<div class="backprop-tutor">' in e._repr_html_()
+
+
+def test_a_micrograd_explanation_has_the_same_methods():
+    engine = require_module("micrograd.engine", "micrograd")
+    a, b = engine.Value(2.0), engine.Value(3.0)
+    c = (a * b + a).relu() * a + b**2
+    c.backward()
+    e = tutor.explain(c)
+    assert e.ok and e.framework_check.max_rel <= 1e-15 and len(repr(e)) < 220
+    assert "Cross-check against micrograd's .grad" in e.to_markdown() and e.to_latex() and e.to_html()
+
+
 def test_explain_a_torch_model_ends_with_the_autograd_check():
     torch = require_module("torch")
     nn = torch.nn
@@ -246,6 +319,9 @@ def _outputs(nb) -> list[dict]:
     return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
 
 
+# A kernel's start and every kind of explanation rendered take 10-30 s: CI's slow run executes the notebook, with
+# torch and without it.
+@pytest.mark.slow
 @pytest.mark.parametrize("torch_hidden", [False, True], ids=["as-installed", "without-torch"])
 def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch, torch_hidden):
     """The notebook runs on a real kernel with or without PyTorch: its torch cells run only where torch is."""
@@ -287,19 +363,31 @@ def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch, torch_h
     assert not [o for o in outputs if o.output_type == "error"]
     text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "w5+ = 0.35891648" in text and "w5+ from x @ W arrays = 0.35891648" in text
-    assert "gradient check agrees: True" in text and "mazur-step.html" in text
+    assert "gradient check agrees: True" in text and "mazur-step.html" in text and "graph.json" in text
+    assert "df/dx = -4.0  df/dy = -4.0  df/dz = 3.0" in text  # the inline graph, (x + y) z at (-2, 5, -4)
+    assert "training step 1 on examples 1, 2, 3 of 3" in text  # batch normalization's first step
+    assert "question: net_h1" in text and "\ncorrect\n" in text  # the quiz: a wrong answer, then the right one
     shown = [o.data for o in outputs if o.output_type in ("execute_result", "display_data")]
     explanations = [d for d in shown if "text/latex" in d]
-    assert len(explanations) == (2 if with_torch else 1)  # Mazur's, and the torch model's where torch is
+    with_micrograd = importlib.util.find_spec("micrograd") is not None
+    # Mazur's, the tanh neuron's graph, micrograd's where it is, batch normalization's, the torch model's where it is
+    assert len(explanations) == 3 + with_micrograd + with_torch
     mazur = explanations[0]
     assert "0.35891648" in mazur["text/html"] and "<math" in mazur["text/html"]
     assert "\\frac{\\partial" in mazur["text/latex"] and "\\frac{\\partial" in mazur["text/markdown"]
+    assert "One tanh neuron" in explanations[1]["text/markdown"]
+    if with_micrograd:
+        assert "Cross-check against micrograd" in explanations[2]["text/markdown"]
+    assert "gamma" in explanations[2 + with_micrograd]["text/markdown"]
     if with_torch:
-        torch_step = explanations[1]
+        torch_step = explanations[-1]
         assert "agrees: True" in text.split("largest relative difference")[1] and "torch-step.json" in text
         assert "Cross-check against PyTorch" in torch_step["text/html"] and "agrees." in torch_step["text/markdown"]
+        assert "Adam" in torch_step["text/markdown"] and "traced by torch.fx" in torch_step["text/markdown"]
     else:
         assert "PyTorch is not installed" in text and "torch-step" not in text
+    pages = [d for d in shown if "<script" in d.get("text/html", "") and "text/latex" not in d]
+    assert len(pages) == 1 and 'class="bt-selfcheck"' in pages[0]["text/html"]  # the self-check page
     assert any("**wrong**" in d.get("text/markdown", "") or "holds under" in d.get("text/markdown", "") for d in shown)
 
 

@@ -52,8 +52,9 @@ def test_activation_parameters_reach_both_engines():
     assert elu.np_f(np.array([-1.0]), {"alpha": 2.0})[0] == pytest.approx(2 * (np.exp(-1) - 1))
 
 
-def test_softmax_jacobian_matches_sympy():
-    rule = rules.ACTIVATIONS["softmax"]
+@pytest.mark.parametrize("name", [n for n, a in rules.ACTIVATIONS.items() if a.vector])
+def test_vector_activation_jacobian_matches_sympy(name):
+    rule = rules.ACTIVATIONS[name]
     zs = sp.symbols("z0:3", real=True)
     outs = rule.sym_vector(list(zs), {})
     z = np.array([0.3, -1.2, 0.8])
@@ -67,6 +68,26 @@ def test_softmax_jacobian_matches_sympy():
             textbook = float(rule.sym_jacobian(k, j, list(a)))
             assert J[k, j] == pytest.approx(derived, rel=1e-12, abs=1e-15)
             assert textbook == pytest.approx(derived, rel=1e-12, abs=1e-15)
+    g = np.array([0.25, -1.5, 0.5])  # the exact backward pass is g times the Jacobian, in the frameworks' form
+    assert np.allclose(rule.np_backward(g, z, a, {}), g @ J, rtol=1e-14, atol=1e-16)
+
+
+def test_log_softmax_with_nll_is_softmax_with_cross_entropy():
+    """The same network read both ways (PyTorch's LogSoftmax + NLLLoss and CrossEntropyLoss) has the same loss and
+    gradients; the outputs are the log-probabilities of the other's."""
+    from tutor import explain_step
+    from tutor.interop import from_numpy
+
+    W = [[[0.3, -0.2], [0.1, 0.4]], [[0.5, -0.6], [0.2, 0.7], [-0.3, 0.1]]]
+    b = [[0.1, -0.1], [0.05, 0.0, -0.2]]
+    one = explain_step(from_numpy(W, b, x=[0.7, -1.1], y=2, activations=["tanh", "log_softmax"], loss="nll"))
+    two = explain_step(
+        from_numpy(W, b, x=[0.7, -1.1], y=2, activations=["tanh", "softmax"], loss="categorical_cross_entropy")
+    )
+    assert one.value("E_total") == pytest.approx(two.value("E_total"), rel=1e-15)
+    for key in ("dE_total/dw1_11", "dE_total/dw2_31", "dE_total/db2_2", "w1_22+"):
+        assert one.value(key) == pytest.approx(two.value(key), rel=1e-14)
+    assert np.exp(one.value("out_o3")) == pytest.approx(two.value("out_o3"), rel=1e-15)
 
 
 @pytest.mark.parametrize("name", list(rules.LOSSES))

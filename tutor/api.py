@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .notebook import CheckReport, Explanation, SelfCheck, TrainingExplanation
+from .notebook import CheckReport, Explanation, GraphExplanation, SelfCheck, TrainingExplanation
 from .spec.errors import TutorError
 
 _NUMPY_OPTIONS = ("biases", "activations", "loss", "learning_rate", "layout", "title")
-_TORCH_OPTIONS = ("loss", "learning_rate", "title")
+_TORCH_OPTIONS = ("loss", "optimizer", "learning_rate", "title")
 _NETWORK_OPTIONS = ("loss", "learning_rate")
 
 
@@ -53,9 +53,13 @@ def explain(
 
     ``net`` is a tutor Network, a spec file, a built-in example's name (``"mazur"``), a mapping of spec
     keys, a list of NumPy weight arrays (see :func:`tutor.interop.from_numpy`: pass ``biases``,
-    ``activations``, ``loss``, ``learning_rate`` and ``layout`` here) or a PyTorch ``nn.Sequential`` (see
-    :func:`tutor.interop.from_torch`: ``loss``, ``learning_rate``), whose every gradient is then checked
-    against torch autograd. ``x`` and ``y`` are the example's inputs and targets (they replace a spec's);
+    ``activations``, ``loss``, ``learning_rate`` and ``layout`` here), a PyTorch ``nn.Sequential`` (see
+    :func:`tutor.interop.from_torch`: ``loss``, ``learning_rate``) or module class (traced by torch.fx, see
+    :mod:`tutor.interop.torchmodule`: ``loss`` a name or a loss object, ``optimizer`` an optimizer object, ``x`` one
+    example or a batch), whose every gradient is then checked against torch autograd, or a compiled Keras model
+    (:mod:`tutor.interop.keras`). A graph (a graph spec, its mapping, a ``tutor.loads`` Graph, or a one-line
+    expression ``"f = (x + y) * z"`` with the leaves as keyword arguments) and a micrograd ``Value`` give a
+    :class:`tutor.notebook.GraphExplanation`. ``x`` and ``y`` are the example's inputs and targets (they replace a spec's);
     ``rounding``, ``digits``, ``update_order`` and ``update_biases`` set the conventions, as on the command
     line; ``check=False`` leaves out the gradient checks, ``forward_only=True`` stops after the error.
 
@@ -80,23 +84,57 @@ def explain(
     where = "explain()"
     model = None
     from .interop import micrograd
-    from .spec import graph as graphspec
 
-    if isinstance(net, (str, Path)) and graphspec.is_graph(net):
-        if x is not None or y is not None or build:
-            raise TutorError("a graph spec carries its own leaf values: give it alone", where)
+    graph = _graph(net, x, y, build, where)
+    if graph is not None:
         from .engine.graph import explain_graph
 
-        return micrograd.GraphExplanation(explain_graph(graphspec.load(net)), [])
+        return GraphExplanation(explain_graph(graph))
     if micrograd.is_micrograd_value(net):
         if x is not None or y is not None or build:
             raise TutorError("a micrograd Value carries its own numbers: give it alone", where)
-        return micrograd.explain_value(net)
-    if interop.is_torch_module(net):
+        return GraphExplanation(*micrograd.explain_value(net))
+    source = None
+    from .interop import keras as keras_interop
+
+    if keras_interop.is_keras_model(net):
+        _unknown(build, ("title",), "a Keras model (its loss and optimizer are the compiled ones)", where)
+        if x is None or y is None:
+            raise TutorError("give the example's inputs x and targets y for a Keras model", where)
+        network, source = keras_interop.from_keras(net, x, y, where=where, **build)
+    elif interop.is_torch_module(net):
         _unknown(build, _TORCH_OPTIONS, "a PyTorch model", where)
         if x is None or y is None:
             raise TutorError("give the example's inputs x and targets y for a PyTorch model", where)
-        model, network = net, interop.from_torch(net, x, y, **build)
+        if _sequential_path(net, x, build):
+            from .interop import torchmodule
+
+            if build.get("optimizer") is not None:
+                raise TutorError(
+                    "a model with a BatchNorm1d in training mode is read with a learning rate (plain gradient "
+                    "descent); leave optimizer out",
+                    where,
+                )
+            build = {k: v for k, v in build.items() if k != "optimizer"}
+            if "loss" in build:
+                build["loss"] = torchmodule.loss_name(build["loss"], where)
+            model, network = net, interop.from_torch(net, x, y, **build)
+        else:  # a module class, a loss or optimizer object, a batch: traced by torch.fx
+            from .interop import torchmodule
+
+            try:
+                network, source = torchmodule.from_module(net, x, y, where=where, **build)
+            except torchmodule.NotLayered as why:
+                if build.get("optimizer") is not None:
+                    raise TutorError(
+                        f"{type(net).__name__} is not a layered network ({why}): the tutor explains it as a "
+                        "computational graph, whose gradients need no optimizer; leave optimizer out",
+                        where,
+                    ) from None
+                from .engine.graph import explain_graph
+
+                graph, fc = torchmodule.to_graph(net, x, y, loss=build.get("loss", "half_sse"), why=str(why))
+                return GraphExplanation(explain_graph(graph), fc)
     elif (isinstance(net, Sequence) and not isinstance(net, str)) or _is_array(net):
         _unknown(build, _NUMPY_OPTIONS, "weight arrays", where)
         if x is None or y is None:
@@ -111,6 +149,26 @@ def explain(
     network = network.with_conventions(
         rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
     )
+
+    if source is not None and not forward_only:
+        from .engine import training
+
+        record = training.run(network, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+        framework = None
+        if check and isinstance(source, keras_interop.KerasSource):
+            framework = keras_interop.keras_check(network, source, record)
+        elif check:
+            from .interop import torchmodule
+
+            framework = torchmodule.module_check(network, source, record)
+        if not (network.training.plain and len(network.examples) == 1):
+            from .engine.walks import step_walk
+
+            return TrainingExplanation(network, step_walk(network, record), record, framework)
+        from .engine.gradcheck import gradient_check
+        from .engine.symbolic import explain_step
+
+        return Explanation(explain_step(network), gradient_check(network) if check else None, framework)
 
     if not forward_only and not (network.training.plain and len(network.examples) == 1):
         # a batch, another optimizer, decay, regularization, dropout, clipping, batch normalization: the first
@@ -135,6 +193,50 @@ def explain(
         if model is not None:
             framework = interop.torch_gradient_check(network, model, walk)
     return Explanation(walk, grad_check, framework)
+
+
+def _graph(net: Any, x: Any, y: Any, build: Mapping[str, Any], where: str):
+    """The Graph that ``net`` names: a Graph, a graph spec file or built-in, a mapping with a [graph] table, or a
+    one-line expression "f = (x + y) * z" with its leaves' values as keyword arguments; None for a network."""
+    from .spec import graph as graphspec
+
+    if isinstance(net, str) and "=" in net and "\n" not in net and not Path(net).exists():
+        target, _, expression = net.partition("=")
+        # x and y are explain()'s own parameters: as leaves of an expression they come first, in that order
+        build = {**({"x": x} if x is not None else {}), **({"y": y} if y is not None else {}), **build}
+        if not build:
+            raise TutorError("give every leaf's value, e.g. tutor.explain('f = x * y', x=2, y=3)", where)
+        return graphspec.from_mapping(
+            {
+                "title": net.strip(),
+                "graph": {"leaves": dict(build), "assign": {target.strip(): expression.strip()}},
+            },
+            where=where,
+        )
+    single = isinstance(net, graphspec.Graph) or (isinstance(net, Mapping) and "graph" in net)
+    if not single and not (isinstance(net, (str, Path)) and graphspec.is_graph(net)):
+        return None
+    if x is not None or y is not None or build:
+        raise TutorError("a graph spec carries its own leaf values: give it alone", where)
+    if isinstance(net, graphspec.Graph):
+        return net
+    return graphspec.from_mapping(net, where=where) if isinstance(net, Mapping) else graphspec.load(net)
+
+
+def _sequential_path(model: Any, x: Any, build: Mapping[str, Any]) -> bool:
+    """An nn.Sequential (or Linear) on one example with a loss given by name, or with a BatchNorm1d in training
+    mode: read by from_torch as before; everything else is traced by torch.fx."""
+    import numpy as np
+    import torch
+
+    if type(model) is not torch.nn.Linear and not isinstance(model, torch.nn.Sequential):
+        return False
+    if any(type(m) is torch.nn.BatchNorm1d and m.training for m in model.modules()):
+        return True
+    if build.get("optimizer") is not None or not isinstance(build.get("loss", ""), str):
+        return False
+    shape = getattr(x, "shape", None) if hasattr(x, "shape") else np.shape(x)
+    return len(shape) < 2 or shape[0] == 1
 
 
 def _is_array(obj: Any) -> bool:

@@ -197,6 +197,74 @@ class TrainingExplanation(Explanation):
         return text + ">"
 
 
+class GraphExplanation(Explanation):
+    """A computational graph's walk-through (a graph spec, a one-line expression, a micrograd ``Value``, a traced
+    model that is not layered), with its finite-difference check and, where it came from a framework, the
+    check of every gradient against that framework. The same methods as :class:`Explanation`.
+
+    >>> import tutor
+    >>> g = tutor.explain("f = (x + y) * z", x=-2, y=5, z=-4)
+    >>> g
+    <GraphExplanation of f = (x + y) * z: f -12 at x = -2, y = 5, z = -4; gradient check ok>
+    >>> g.gradients["x"], g.value("f")
+    (-4.0, -12.0)
+    """
+
+    def __init__(self, walk: Any, framework_check: Any = None):
+        super().__init__(walk, None, framework_check)
+
+    @property
+    def network(self):
+        return self.walk.graph
+
+    @property
+    def graph(self):
+        return self.walk.graph
+
+    @property
+    def gradients(self) -> dict[str, float]:
+        """Every node's gradient by its name."""
+        return self.walk.gradients()
+
+    @property
+    def ok(self) -> bool:
+        return self.walk.ok and (self.framework_check is None or self.framework_check.ok)
+
+    def _rendered(self, fmt: str) -> str:
+        from .render.graph import render
+
+        if fmt not in self._cache:
+            self._cache[fmt] = _with_framework_section(fmt, str(render(self.walk, fmt)), self.framework_check)
+        return self._cache[fmt]
+
+    def to_json(self) -> str:
+        """Every value, local derivative and gradient, and the framework check, as JSON."""
+        from .render.graph import render_json
+
+        return _json_with_framework(json.loads(render_json(self.walk)), self.framework_check)
+
+    def to_pdf(self) -> bytes:
+        from .render.graph import render
+
+        if self.framework_check is None:
+            return render(self.walk, "pdf")
+        from .render import compile_pdf
+
+        return compile_pdf(self.to_latex())
+
+    def __repr__(self) -> str:
+        g = self.walk.graph
+        leaves = [n for n in g.nodes if n.kind == "leaf"]
+        shown = ", ".join(f"{n.name} = {self.walk.value(n.name):.9g}" for n in leaves[:3])
+        more = f" and {len(leaves) - 3} more leaves" if len(leaves) > 3 else ""
+        text = f"<GraphExplanation of {g.title}: {g.output} {self.walk.value(g.output):.9g} at {shown}{more}"
+        text += f"; gradient check {'ok' if self.walk.ok else 'FAILED'}"
+        return text + _framework_summary(self.framework_check) + ">"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
 def _framework_summary(fc: Any) -> str:
     """The framework check in a repr: "; PyTorch 2.13.0+cpu: max. rel. difference 3.3e-16", or nothing."""
     if fc is None:
@@ -417,7 +485,7 @@ def latex_fragment(document: str) -> str:
 
 
 def _number(x: float) -> str:
-    return f"{x:.12g}"
+    return f"{x + 0.0:.12g}"  # + 0.0: a negative zero (a gradient through a closed ReLU) prints as 0
 
 
 def _rel(x: float) -> str:
@@ -426,8 +494,9 @@ def _rel(x: float) -> str:
 
 def _summary(fc: Any) -> str:
     verdict = "agrees" if fc.ok else "DISAGREES"
+    subject = getattr(fc, "subject", "") or "Every net input, output, the loss and every gradient of this step"
     return (
-        f"Every net input, output, the loss and every gradient of this step, computed again by {fc.framework}: "
+        f"{subject}, computed again by {fc.framework}: "
         f"the largest relative difference is {_rel(fc.max_rel)} (tolerance {_rel(fc.tolerance)}): {verdict}."
     )
 

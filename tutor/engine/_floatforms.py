@@ -12,6 +12,9 @@ ACTIVATIONS = {
     'leaky_relu': ('(({z}) if ({z} >= 0) else ({p_slope}*{z}))', '((1) if ({z} >= 0) else ({p_slope}))'),
     'elu': ('(({z}) if ({z} > 0) else ({p_alpha}*(exp({z}) - 1)))', '((1) if ({z} > 0) else ({p_alpha}*exp({z})))'),
     'softplus': ('log(exp({z}) + 1)', '1/(1 + exp(-{z}))'),
+    'gelu': ('(1/2)*{z}*(erf((1/2)*sqrt(2)*{z}) + 1)', '(1/2)*sqrt(2)*{z}*exp(-1/2*{z}**2)/sqrt(pi) + (1/2)*erf((1/2)*sqrt(2)*{z}) + 1/2'),
+    'silu': ('{z}/(1 + exp(-{z}))', '({z}*(1 - 1/(1 + exp(-{z}))) + 1)/(1 + exp(-{z}))'),
+    'hardtanh': ('(({p_min_val}) if ({p_min_val} >= {z}) else ({p_max_val}) if ({p_max_val} <= {z}) else ({z}))', '((0) if ({p_min_val} >= {z}) or ({p_max_val} <= {z}) else (1))'),
 }
 
 # name: (the term of output o with target t, dE/do); n is the number of outputs
@@ -20,7 +23,8 @@ LOSSES = {
     'mse': ('((-{o} + {t})**2)/{n}', '(2*{o} - 2*{t})/{n}'),
     'binary_cross_entropy': ('(-{t}*log({o}) - (1 - {t})*log(1 - {o}))/{n}', '((1 - {t})/(1 - {o}) - {t}/{o})/{n}'),
     'categorical_cross_entropy': ('-{t}*log({o})', '-{t}/{o}'),
+    'nll': ('-{o}*{t}', '-{t}'),
 }
 
 # the math functions the forms call
-FUNCTIONS = ('exp', 'log', 'tanh')
+FUNCTIONS = ('erf', 'exp', 'log', 'sqrt', 'tanh')

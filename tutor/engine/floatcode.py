@@ -138,6 +138,7 @@ def build(net: Network) -> Program:
     consts: dict[str, Any] = {"lr": float(net.learning_rate)}
     for fn in forms.FUNCTIONS:
         consts[fn] = getattr(math, fn)
+    consts["pi"] = math.pi  # the one constant a form names (GELU's derivative: sqrt(2 pi))
 
     def w(li, j, i):
         return f"w{li}_{j}_{i}"

@@ -320,7 +320,7 @@ def backward(
             # Exact arithmetic: the softmax backward in the stable form (g - g.a) * a, as frameworks compute it;
             # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
             # As printed, the delta is the sum of the rounded products the walk-through shows.
-            d = R.array(g @ J) if not R.exact else (g - g @ a) * a
+            d = R.array(g @ J) if not R.exact else layer.rule.np_backward(g, z, a, layer.activation_params)
             gw = R.array(np.outer(d, a_in)) if not layer.weightless else np.zeros((layer.size, 0))
         elif layer.batch_norm:
             # out = f(y), y = gamma xhat + beta, xhat = (net - mu)/sqrt(var + eps): dE/dy, dE/dxhat, and

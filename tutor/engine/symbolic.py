@@ -158,13 +158,15 @@ def dact_skip_form(name: str, params: tuple, position: int) -> Form:
 
 
 @lru_cache(maxsize=None)
-def softmax_form(n: int, k: int) -> Form:
-    return _form(rules.ACTIVATIONS["softmax"].sym_vector(list(placeholders(n)), {})[k], n)
+def softmax_form(n: int, k: int, name: str = "softmax") -> Form:
+    """Output k of a vector activation (softmax, log_softmax) of n net inputs."""
+    return _form(rules.ACTIVATIONS[name].sym_vector(list(placeholders(n)), {})[k], n)
 
 
 @lru_cache(maxsize=None)
-def softmax_jac_form(n: int, k: int, j: int) -> Form:
-    return _form(rules.ACTIVATIONS["softmax"].sym_jacobian(k, j, list(placeholders(n))), n)
+def softmax_jac_form(n: int, k: int, j: int, name: str = "softmax") -> Form:
+    """dout_k/dnet_j of a vector activation, written in its n outputs."""
+    return _form(rules.ACTIVATIONS[name].sym_jacobian(k, j, list(placeholders(n))), n)
 
 
 @lru_cache(maxsize=None)
@@ -645,7 +647,7 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
                 r.y = b.add(suffix(layer.bn_names("y")[j]), "y", bn_y_form(), [gamma, r.xhat, beta], layer=li, index=j)
         for j, r in enumerate(row):
             if layer.rule.vector:
-                form, args = softmax_form(layer.size, j), net_keys
+                form, args = softmax_form(layer.size, j, layer.activation), net_keys
             elif layer.batch_norm:
                 form, args = act_form(layer.activation, _key(layer.activation_params)), [r.y]
             elif layer.skip is not None:  # residual: out = f(net) + the earlier layer's output
@@ -856,9 +858,9 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                     out_keys[k],
                     net_keys[j],
                     "factor",
-                    softmax_jac_form(n, k, j),
+                    softmax_jac_form(n, k, j, layer.activation),
                     out_keys,
-                    of_form=softmax_form(n, k),
+                    of_form=softmax_form(n, k, layer.activation),
                     of_args=tuple(net_keys),
                     wrt=net_keys[j],
                     layer=li,
@@ -867,7 +869,7 @@ def _neuron_backward(b, net, li, forward, backward, param_keys, new_keys, update
                 nb.jacobian.append(jk)
                 pairs += [out[k].dE_dout, jk]
             nb.delta = b.partial(E, net_keys[j], "delta", dot_form(n), pairs, layer=li, index=j)
-            if net.loss == "categorical_cross_entropy":
+            if net.loss == "categorical_cross_entropy" and layer.activation == "softmax":
                 nb.simplified = b.partial(
                     E,
                     net_keys[j],

@@ -1,4 +1,6 @@
-"""Networks from other tools: NumPy weight arrays (``numpy``) and PyTorch models (``torch``), one module each.
+"""Networks from other tools: NumPy weight arrays (``numpy``), PyTorch models (``torch``: an ``nn.Sequential``;
+``torchmodule``: a module class traced by torch.fx, loss and optimizer objects), Keras models (``keras``) and
+micrograd expressions (``micrograd``), one module each.
 
 Every network is built through the spec validator, so a network from a framework is checked exactly like a
 spec file. Frameworks are optional and imported only by the functions that need them.

@@ -8,7 +8,6 @@ become the tutor's gates; every Value without parents is a leaf (micrograd wraps
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..spec.errors import TutorError
@@ -77,59 +76,11 @@ def to_graph(root, title: str = "A micrograd expression") -> tuple[Graph, dict[i
     return Graph(nodes=tuple(nodes), output=names[id(root)], title=title), names
 
 
-@dataclass
-class MicrogradCheck:
-    node: str
-    tutor: float
-    micrograd: float
-    ok: bool
-
-
-@dataclass
-class GraphExplanation:
-    """A graph's walk-through in a notebook: Jupyter shows its HTML; ``str()`` is the terminal text."""
-
-    walk: Any
-    micrograd: list[MicrogradCheck]
-
-    @property
-    def ok(self) -> bool:
-        return self.walk.ok and all(c.ok for c in self.micrograd)
-
-    @property
-    def values(self) -> dict[str, float]:
-        return self.walk.values()
-
-    @property
-    def gradients(self) -> dict[str, float]:
-        return self.walk.gradients()
-
-    def render(self, fmt: str = "text"):
-        from ..render.graph import render
-
-        return render(self.walk, fmt)
-
-    def __str__(self) -> str:
-        if not self.micrograd:
-            return str(self.render("text"))
-        lines = [str(self.render("text")), "micrograd's .grad of every node:"]
-        for c in self.micrograd:
-            lines.append(
-                f"    {c.node}: tutor {c.tutor:.10g}, micrograd {c.micrograd:.10g} {'agree' if c.ok else 'DISAGREE'}"
-            )
-        return "\n".join(lines) + "\n"
-
-    def _repr_html_(self) -> str:
-        return str(self.render("html"))
-
-    def _repr_markdown_(self) -> str:
-        return str(self.render("md"))
-
-
-def explain_value(root, tolerance: float = 1e-9) -> GraphExplanation:
-    """Explain the graph that built ``root`` and compare every gradient with micrograd's ``.grad`` (after
-    ``root.backward()``; before it, micrograd's grads are 0 and the comparison says so)."""
+def explain_value(root, tolerance: float = 1e-9) -> tuple[Any, Any]:
+    """The walk-through of the graph that built ``root`` (a GraphWalk) and the check of every node's gradient
+    against micrograd's ``.grad`` (after ``root.backward()``; before it, micrograd's grads are 0: refused)."""
     from ..engine.graph import explain_graph
+    from .torch import FrameworkCheck, FrameworkRow
 
     graph, names = to_graph(root)
     walk = explain_graph(graph)
@@ -138,10 +89,11 @@ def explain_value(root, tolerance: float = 1e-9) -> GraphExplanation:
             "micrograd's gradients are not there yet: call v.backward() once before tutor.explain(v)", "explain()"
         )
     grads = walk.gradients()
-    checks = []
-    for v in _order(root):
-        name = names[id(v)]
-        mine = grads.get(name, 0.0)
-        theirs = float(v.grad)
-        checks.append(MicrogradCheck(name, mine, theirs, abs(mine - theirs) <= tolerance * max(1.0, abs(theirs))))
-    return GraphExplanation(walk, checks)
+    rows = [
+        FrameworkRow(f"d{graph.output}/d{names[id(v)]}", "gradient", grads.get(names[id(v)], 0.0), float(v.grad), 1.0)
+        for v in _order(root)
+    ]
+    check = FrameworkCheck(
+        "micrograd's .grad", rows, tolerance, subject="Every node's gradient (micrograd sums in its own order)"
+    )
+    return walk, check

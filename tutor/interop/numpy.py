@@ -17,7 +17,7 @@ from ..spec.network import Network, from_mapping
 LAYOUTS = ("out_in", "in_out")
 LAYOUT_HELP = "'out_in' (W has one row per neuron: net = W @ a) or 'in_out' (one column per neuron: net = a @ W)"
 # One-hot targets may be given as the true class's index, as torch's CrossEntropyLoss takes them.
-_CLASS_INDEX_LOSSES = ("categorical_cross_entropy", "multiclass_hinge", "hinge")
+_CLASS_INDEX_LOSSES = ("categorical_cross_entropy", "nll", "multiclass_hinge", "hinge")
 FRAMEWORK_TOLERANCE = 1e-9
 
 
@@ -249,6 +249,61 @@ def _activation(act: Any, where: str) -> Any:
 # -- a Network back to its mapping, to change its example ----------------------------------------------------
 
 
+def batch_rows(x: Any, y: Any, class_targets: bool, outputs: int, where: str) -> tuple[list[np.ndarray], list[Any]]:
+    """The examples of ``x`` (one vector, or a batch of shape (N, d) with one row per example, as a framework
+    takes it) and ``y`` (one row, or class index when ``class_targets``, per example)."""
+    X = x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
+    Y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
+    if X.ndim == 1:
+        return [X], [Y.item() if Y.ndim == 0 else Y]
+    if X.ndim != 2 or X.shape[0] < 1:
+        raise TutorError(f"x must be one example or a batch (one row per example), got shape {X.shape}", f"{where}: x")
+    if Y.ndim == 0 or len(Y) != X.shape[0]:
+        raise TutorError(f"y needs one row (or class index) per row of x ({X.shape[0]})", f"{where}: y")
+    rows_y = [Y[k].item() if Y[k].ndim == 0 else Y[k] for k in range(X.shape[0])]
+    if outputs == 1 and not class_targets:
+        rows_y = [np.atleast_1d(v) for v in rows_y]
+    return [X[k] for k in range(X.shape[0])], rows_y
+
+
+def with_batch(
+    net: Network,
+    xs: Sequence[Any],
+    ys: Sequence[Any],
+    *,
+    skips: Sequence[int | None] = (),
+    training: Mapping[str, Any] | None = None,
+    reduction: str = "mean",
+    where: str,
+) -> Network:
+    """``net`` (built on the first example) on every example of a batch (``xs``, ``ys``: one row, or class index,
+    each), with residual connections (``skips``: an earlier layer's index per layer, or None) and the given
+    ``[training]`` keys; ``reduction="sum"`` adds up a batch's gradients."""
+    from ..spec.network import from_mapping
+
+    data = to_mapping(net)
+    for entry, k in zip(data["layers"], skips):
+        if k is not None:
+            entry["skip"] = k
+    if len(xs) > 1:
+        outputs = net.output_layer.size
+        data["inputs"].pop("values", None)
+        data["loss"].pop("targets", None)
+        data["examples"] = [
+            {
+                "inputs": [float(v) for v in xk],
+                "targets": _one_hot_or_vector(yk, outputs, net.loss, f"{where}: y[{k}]").tolist(),
+            }
+            for k, (xk, yk) in enumerate(zip(xs, ys))
+        ]
+    table = dict(data.get("training", {}))
+    table.update(training or {})
+    if reduction == "sum" and len(xs) > 1:
+        table["reduction"] = "sum"
+    data["training"] = table
+    return from_mapping(data, where=where)
+
+
 def to_mapping(net: Network) -> dict[str, Any]:
     """The keys of the spec format that build ``net`` again (``tutor.spec.from_mapping(to_mapping(net))``).
 
@@ -330,6 +385,8 @@ def _training_mapping(t: Any) -> dict[str, Any]:
         out["optimizer"] = {"name": t.optimizer, **dict(t.optimizer_params)}
     if t.batch is not None:
         out["batch"] = t.batch
+    if t.reduction != "mean":
+        out["reduction"] = t.reduction
     if t.decay:
         out["decay"] = t.decay
     if t.regularization:

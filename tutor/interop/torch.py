@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..spec import rules
 from ..spec.errors import TutorError
 from ..spec.network import Network
 from .numpy import FRAMEWORK_TOLERANCE, _build
@@ -31,8 +32,12 @@ SUPPORTED_TORCH = (
     "LeakyReLU",
     "ELU",
     "Softplus (beta=1, threshold=20)",
+    "GELU (approximate='none')",
+    "SiLU",
+    "Hardtanh",
     "Identity",
     "Softmax (dim=-1, after the last Linear)",
+    "LogSoftmax (dim=-1, after the last Linear, with loss 'nll')",
     "Dropout (after a hidden layer)",
     "BatchNorm1d (after a Linear: folded in eval mode, batch_norm in training mode)",
     "nested Sequential",
@@ -42,9 +47,6 @@ _HINTS = {
     "Conv1d": "a fully connected network only: flatten the input and use Linear layers",
     "Conv2d": "a fully connected network only: flatten the input and use Linear layers",
     "Flatten": "give the input already flattened (a vector) and leave Flatten out",
-    "GELU": "use ReLU, ELU, LeakyReLU, Softplus, Tanh or Sigmoid",
-    "SiLU": "use ReLU, ELU, LeakyReLU, Softplus, Tanh or Sigmoid",
-    "LogSoftmax": "leave LogSoftmax out and use loss='categorical_cross_entropy' on the logits (as CrossEntropyLoss)",
     "LayerNorm": "leave it out; BatchNorm1d in eval mode is read (folded into the Linear before it)",
 }
 
@@ -106,11 +108,22 @@ def _torch_activation(m: Any, i: int, where: str) -> Any:
     """The spec activation of a supported torch activation module; None for nn.Identity."""
     nn = _torch().nn
     kind = type(m)
-    simple = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
-    if kind in simple:
-        return simple[kind]
     if kind is nn.Identity:
         return None
+    # the registry's rules without parameters, by the torch module that computes them (Sigmoid, GELU, ...)
+    simple = {r.torch_name: name for name, r in rules.ACTIVATIONS.items() if r.torch_name and not r.defaults}
+    if kind.__module__.startswith("torch.nn") and kind.__name__ in simple and kind.__name__ not in ("Softmax", "GELU"):
+        return simple[kind.__name__]
+    if kind is nn.GELU:
+        if m.approximate != "none":
+            raise TutorError(
+                f"layer {i} (GELU(approximate={m.approximate!r})) is not supported: only the exact form, "
+                "approximate='none' (x Phi(x), torch's default)",
+                where,
+            )
+        return "gelu"
+    if kind is nn.Hardtanh:
+        return {"name": "hardtanh", "min_val": float(m.min_val), "max_val": float(m.max_val)}
     if kind is nn.LeakyReLU:
         return {"name": "leaky_relu", "slope": float(m.negative_slope)}
     if kind is nn.ELU:
@@ -124,12 +137,13 @@ def _torch_activation(m: Any, i: int, where: str) -> Any:
             )
         # torch is linear above its threshold (20 by default); the spec models that, or (20, 22) disagrees
         return {"name": "softplus", "threshold": float(m.threshold)}
-    if kind is nn.Softmax:
+    if kind in (nn.Softmax, nn.LogSoftmax):
         if m.dim not in (-1, 1):
             raise TutorError(
-                f"layer {i} (Softmax(dim={m.dim})) is not supported: only a softmax over the features, dim=-1", where
+                f"layer {i} ({kind.__name__}(dim={m.dim})) is not supported: only a softmax over the features, dim=-1",
+                where,
             )
-        return "softmax"
+        return "softmax" if kind is nn.Softmax else "log_softmax"
     hint = _HINTS.get(type(m).__name__)
     raise TutorError(
         f"layer {i} ({type(m).__name__}) is not supported; supported: {', '.join(SUPPORTED_TORCH)}"
@@ -250,9 +264,11 @@ def torch_stages(model: Any, where: str = "from_torch()") -> list[_Stage]:
                     where,
                 )
     for s in stages[:-1]:
-        if s.activation == "softmax":
+        if s.activation in ("softmax", "log_softmax"):
             raise TutorError(
-                f"layer {positions[s.act_index]} (Softmax) is supported after the last Linear layer only", where
+                f"layer {positions[s.act_index]} ({_describe(modules[s.act_index])}) is supported after the last "
+                "Linear layer only",
+                where,
             )
     if stages[-1].dropout is not None:
         raise TutorError(
@@ -427,6 +443,7 @@ class FrameworkCheck:
     rows: list[FrameworkRow]
     tolerance: float = FRAMEWORK_TOLERANCE
     notes: list[str] = field(default_factory=list)
+    subject: str = ""  # what was computed again, for the summary ("" : every net input, output, ... of the step)
 
     @property
     def max_rel(self) -> float:
@@ -625,6 +642,8 @@ def _torch_example_losses(torch: Any, name: str, logits: Any, out: Any, t: Any, 
         return F.binary_cross_entropy(out, t, reduction="none").mean(dim=1)
     if name == "categorical_cross_entropy":
         return F.cross_entropy(logits, t, reduction="none") if softmax_output else -(t * torch.log(out)).sum(dim=1)
+    if name == "nll":  # out holds log-probabilities (a LogSoftmax): F.nll_loss for one-hot targets, any t here
+        return -(t * out).sum(dim=1)
     raise TutorError(f"loss {name!r} has no PyTorch counterpart here", where="torch_batch_check()")  # pragma: no cover
 
 
@@ -690,6 +709,8 @@ def _torch_loss(torch: Any, net: Network, logits: Any, out: Any, softmax_output:
     if name == "categorical_cross_entropy":
         # After a softmax, torch's own cross-entropy on the logits (probability targets); otherwise -sum t ln o.
         return F.cross_entropy(logits, t) if softmax_output else -(t * torch.log(out)).sum()
+    if name == "nll":  # out holds log-probabilities (a LogSoftmax): F.nll_loss for one-hot targets, any t here
+        return -(t * out).sum()
     if name in ("multiclass_hinge", "hinge"):
         margin = net.loss_rule.params(net.loss_params)["margin"]
         cls = torch.tensor([int(np.argmax(net.targets))])

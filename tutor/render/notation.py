@@ -751,10 +751,14 @@ def _activation_formulas(rule, p: Mapping[str, float]) -> tuple[str, str]:
     if rule.vector:
         k, j, n = sp.symbols("k j n", integer=True, positive=True)
         xs = sp.IndexedBase("x")
-        f = sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, n))
         fk, fj = sp.Symbol("f_k"), sp.Symbol("f_j")
         delta = sp.KroneckerDelta(k, j)
-        df = fk * (delta - fj)
+        if rule.name == "log_softmax":  # the log-probabilities; the Jacobian through the probability e^(f_j)
+            f = xs[k] - sp.log(sp.Sum(sp.exp(xs[j]), (j, 1, n)))
+            df = delta - sp.exp(fj)
+        else:
+            f = sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, n))
+            df = fk * (delta - fj)
         return (
             "f(x)_k = " + printer.doprint(f),
             r"\frac{\partial f_k}{\partial x_j} = " + _TexFormPrinter({}.get).doprint(df),

@@ -156,11 +156,12 @@ def view(
             }
             for j, n in enumerate(row)
         ]
-        if net.layers[li].activation != "softmax":
+        if not net.layers[li].rule.vector:
             return neurons
         # a softmax output reads every net input of its layer: all of them first, then the outputs
         nets = [{**n, "name": n["name"] + " (net input)", "out": None, "mask": None, "kept": None} for n in neurons]
-        outs = [{**n, "name": n["name"] + " (softmax output)", "net": None} for n in neurons]
+        kind = net.layers[li].activation.replace("_", "-")  # log-softmax: the heading is not escaped again
+        outs = [{**n, "name": n["name"] + f" ({kind} output)", "net": None} for n in neurons]
         return nets + outs
 
     brief = options.brief

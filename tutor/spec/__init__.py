@@ -19,9 +19,24 @@ from .network import (
     Training,
     from_mapping,
     load,
-    loads,
     network,
 )
+
+
+def loads(text: str, where: str = "<spec>", name: str = ""):
+    """TOML text as a validated Network, or as a Graph where it is a graph spec (it has a [graph] table).
+
+    >>> loads('[graph]\\nleaves = { x = 2.0 }\\nassign = { f = "x * x" }').output
+    'f'
+    """
+    from .graph import from_mapping as graph_from_mapping
+    from .network import parse_toml
+
+    data = parse_toml(text, where)
+    if isinstance(data.get("graph"), dict):
+        return graph_from_mapping(data, where=where, name=name)
+    return from_mapping(data, where=where, name=name)
+
 
 __all__ = [
     "MAX_EXAMPLES",

@@ -611,6 +611,8 @@ def _training(raw: Mapping, where: str, hidden: int, sizes: list[int]) -> Traini
     for k, x in params.items():
         if k in ("beta", "mu", "beta1", "beta2", "rho") and not 0 <= x < 1:
             raise SpecError(f"{k} must be in [0, 1), got {x!r}", f"{where}.optimizer.{k}")
+        if k == "wd" and not x >= 0:
+            raise SpecError(f"wd must be >= 0, got {x!r}", f"{where}.optimizer.{k}")
         if k == "eps" and not x > 0:
             raise SpecError(f"eps must be > 0, got {x!r}", f"{where}.optimizer.{k}")
     batch = raw.get("batch", "full")
@@ -1164,6 +1166,15 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
         lo, hi = lrule.target_range
         if np.any(targets < lo) or np.any(targets > hi):
             raise SpecError(f"loss {lrule.name!r} needs targets in [{lo:g}, {hi:g}]", twhere)
+    if lrule.needs_output and out.activation != lrule.needs_output:
+        raise SpecError(
+            f"loss {lrule.name!r} takes the outputs of a {lrule.needs_output} output layer, not {out.activation!r}",
+            f"{where}.name",
+        )
+    if out.activation == "log_softmax" and lrule.name != "nll":
+        raise SpecError(
+            f"a log_softmax output gives log-probabilities, which loss 'nll' takes, not {lrule.name!r}", f"{where}.name"
+        )
     if lrule.output_range is not None and out.activation not in ("sigmoid", "softmax"):
         raise SpecError(
             f"loss {lrule.name!r} needs outputs in ({lrule.output_range[0]:g}, {lrule.output_range[1]:g}); "

@@ -44,6 +44,9 @@ class Activation:
     sym_jacobian: Callable[..., Any] | None = None
     np_jacobian: Callable[..., np.ndarray] | None = None
     np_quiet: Callable[..., np.ndarray] | None = None
+    # a vector activation's backward pass in exact arithmetic, dE/dnet from g = dE/dout, in the stable form the
+    # frameworks use (softmax: (g - g.a) a); as printed, the engines multiply by the Jacobian the walk-through shows
+    np_backward: Callable[..., np.ndarray] | None = None
     differentiable: bool = True
     output_only: bool = False
     # The outputs it can produce: an open interval, or closed at the finite ends with ``output_closed``; the
@@ -51,6 +54,7 @@ class Activation:
     output_range: tuple[float, float] | None = None
     output_closed: bool = False
     output_meaning: str = ""  # e.g. "a probability", for the message
+    torch_name: str = ""  # the torch.nn module that computes it (what tutor.interop reads), "" for none
 
     def params(self, given: Params | None = None) -> dict[str, float]:
         out = dict(self.defaults)
@@ -85,6 +89,7 @@ class Loss:
     # 0·ln 0 = 0: a term whose target (or 1 - target) is 0 contributes 0 to the loss and to its gradient,
     # even where its output is 0 (a probability that underflowed or was rounded to 0)
     zero_log_terms: bool = False
+    needs_output: str = ""  # the output activation the loss is defined on ("log_softmax" for nll), "" for any
 
     @property
     def description(self) -> str:
@@ -173,11 +178,85 @@ def _softmax_sym_vector(nets, p):
     return [sp.exp(n) / den for n in nets]
 
 
+def _log_softmax_np(z, p):
+    m = np.max(z)
+    return z - m - np.log(np.sum(np.exp(z - m)))
+
+
+def _log_softmax_jac_np(z, a, p):
+    # dout_k/dnet_j = delta_kj - softmax_j, and softmax_j = e^(out_j)
+    return np.eye(a.size) - np.exp(a)[None, :]
+
+
+def _log_softmax_sym_vector(nets, p):
+    sp = _sp()
+    lse = sp.log(sp.Add(*[sp.exp(n) for n in nets]))
+    return [n - lse for n in nets]
+
+
+def _log_softmax_sym_jacobian(k, j, outs):
+    # dout_k/dnet_j = delta_kj - e^(out_j): the softmax probability of j, written through the output
+    sp = _sp()
+    return (1 if k == j else 0) - sp.exp(outs[j])
+
+
 def _softmax_sym_jacobian(k, j, outs):
     # dout_k/dnet_j = out_k (delta_kj - out_j)
     if k == j:
         return outs[k] * (1 - outs[k])
     return -outs[k] * outs[j]
+
+
+def _erf_np(z):
+    return np.frompyfunc(math.erf, 1, 1)(z).astype(float)
+
+
+def _gelu_sym(x, p):
+    # the exact form, torch's default (approximate="none"): x Phi(x), Phi the standard normal CDF
+    sp = _sp()
+    return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+def _gelu_sym_deriv(x, y, p):
+    sp = _sp()
+    return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+
+
+def _gelu_np(z, p):
+    return 0.5 * z * (1.0 + _erf_np(z / math.sqrt(2.0)))
+
+
+def _gelu_df_np(z, a, p):
+    with np.errstate(under="ignore"):
+        return 0.5 * (1.0 + _erf_np(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def _silu_sym_deriv(x, y, p):
+    # s (1 + x (1 - s)) with s = sigmoid(x): the product rule on x s
+    s = 1 / (1 + _sp().exp(-x))
+    return s * (1 + x * (1 - s))
+
+
+def _silu_np(z, p):
+    return z * _sigmoid_np(z, p)
+
+
+def _silu_df_np(z, a, p):
+    s = _sigmoid_np(z, p)
+    return s * (1.0 + z * (1.0 - s))
+
+
+def _hardtanh_sym(x, p):
+    sp = _sp()
+    lo, hi = _const(p.get("min_val", -1.0)), _const(p.get("max_val", 1.0))
+    return sp.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True))
+
+
+def _hardtanh_sym_deriv(x, y, p):
+    # torch passes the gradient strictly inside (min_val, max_val) and 0 at and beyond the ends
+    sp = _sp()
+    lo, hi = _const(p.get("min_val", -1.0)), _const(p.get("max_val", 1.0))
+    return sp.Piecewise((0, x <= lo), (0, x >= hi), (1, True))
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -190,6 +269,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Integer(1),
             np_f=lambda z, p: z.copy(),
             np_df=lambda z, a, p: np.ones_like(z),
+            torch_name="Identity",
         ),
         Activation(
             "sigmoid",
@@ -200,6 +280,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_df=lambda z, a, p: a * (1 - a),
             np_quiet=_sigmoid_quiet,
             output_range=(0.0, 1.0),
+            torch_name="Sigmoid",
         ),
         Activation(
             "tanh",
@@ -209,6 +290,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_f=lambda z, p: np.tanh(z),
             np_df=lambda z, a, p: 1 - a * a,
             output_range=(-1.0, 1.0),
+            torch_name="Tanh",
         ),
         Activation(
             "relu",
@@ -219,6 +301,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_df=lambda z, a, p: (z > 0).astype(float),
             output_range=(0.0, math.inf),
             output_closed=True,
+            torch_name="ReLU",
         ),
         Activation(
             "leaky_relu",
@@ -228,6 +311,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x >= 0), (_const(p["slope"]), True)),
             np_f=lambda z, p: np.where(z >= 0, z, p["slope"] * z),
             np_df=lambda z, a, p: np.where(z >= 0, 1.0, p["slope"]),
+            torch_name="LeakyReLU",
         ),
         Activation(
             "elu",
@@ -237,6 +321,7 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_deriv=lambda x, y, p: _sp().Piecewise((1, x > 0), (_const(p["alpha"]) * _sp().exp(x), True)),
             np_f=lambda z, p: np.where(z > 0, z, p["alpha"] * np.expm1(np.minimum(z, 0.0))),
             np_df=lambda z, a, p: np.where(z > 0, 1.0, p["alpha"] * np.exp(np.minimum(z, 0.0))),
+            torch_name="ELU",
         ),
         Activation(
             "softplus",
@@ -248,6 +333,7 @@ ACTIVATIONS: dict[str, Activation] = {
             np_f=_softplus_np,
             np_df=_softplus_df_np,
             output_range=(0.0, math.inf),
+            torch_name="Softplus",
         ),
         Activation(
             "softmax",
@@ -258,8 +344,26 @@ ACTIVATIONS: dict[str, Activation] = {
             sym_jacobian=_softmax_sym_jacobian,
             np_f=_softmax_np,
             np_jacobian=_softmax_jac_np,
+            np_backward=lambda g, z, a, p: (g - g @ a) * a,
             output_range=(0.0, 1.0),
             output_meaning="a probability",
+            torch_name="Softmax",
+        ),
+        Activation(
+            "log_softmax",
+            "f(x)_k = x_k - ln sum_j e^x_j, the log-probabilities (output layer only, with loss nll), "
+            "df_k/dx_j = delta_kj - e^f_j",
+            vector=True,
+            output_only=True,
+            sym_vector=_log_softmax_sym_vector,
+            sym_jacobian=_log_softmax_sym_jacobian,
+            np_f=_log_softmax_np,
+            np_jacobian=_log_softmax_jac_np,
+            np_backward=lambda g, z, a, p: g - np.exp(a) * g.sum(),
+            output_range=(-math.inf, 0.0),
+            output_closed=True,
+            output_meaning="a log-probability",
+            torch_name="LogSoftmax",
         ),
         Activation(
             "binary_step",
@@ -267,6 +371,35 @@ ACTIVATIONS: dict[str, Activation] = {
             sym=lambda x, p: _sp().Piecewise((1, x >= 0), (0, True)),
             np_f=lambda z, p: (z >= 0).astype(float),
             differentiable=False,
+        ),
+        Activation(
+            "gelu",
+            "f(x) = x Phi(x) = x/2 (1 + erf(x/sqrt 2)) (the exact form, torch's default), "
+            "f'(x) = Phi(x) + x e^(-x^2/2)/sqrt(2 pi)",
+            sym=_gelu_sym,
+            sym_deriv=_gelu_sym_deriv,
+            np_f=_gelu_np,
+            np_df=_gelu_df_np,
+            torch_name="GELU",
+        ),
+        Activation(
+            "silu",
+            "f(x) = x sigmoid(x) (SiLU, also called Swish), f'(x) = s (1 + x (1 - s)) with s = sigmoid(x)",
+            sym=lambda x, p: x / (1 + _sp().exp(-x)),
+            sym_deriv=_silu_sym_deriv,
+            np_f=_silu_np,
+            np_df=_silu_df_np,
+            torch_name="SiLU",
+        ),
+        Activation(
+            "hardtanh",
+            "f(x) = min(max(x, min_val), max_val) (min_val -1, max_val 1), f'(x) = 1 for min_val < x < max_val else 0",
+            defaults={"min_val": -1.0, "max_val": 1.0},
+            sym=_hardtanh_sym,
+            sym_deriv=_hardtanh_sym_deriv,
+            np_f=lambda z, p: np.minimum(np.maximum(z, p["min_val"]), p["max_val"]),
+            np_df=lambda z, a, p: ((z > p["min_val"]) & (z < p["max_val"])).astype(float),
+            torch_name="Hardtanh",
         ),
     ]
 }
@@ -389,6 +522,19 @@ LOSSES: dict[str, Loss] = {
             formula="E = −Σₖ tₖ ln oₖ",
             tex=r"E = -\sum_k t_k \ln o_k",
             zero_log_terms=True,
+        ),
+        Loss(
+            "nll",
+            "E = -sum_k t_k o_k (the negative log-likelihood of log-probabilities o: after log_softmax)",
+            title="negative log-likelihood",
+            sym_terms=lambda o, t, p: [(None, -tk * ok) for ok, tk in zip(o, t)],
+            np_value=lambda a, t, p: float(-np.sum(t * a)),
+            np_grad=lambda a, t, p: -np.asarray(t, dtype=float),
+            np_terms=lambda a, t, p: -(t * a),
+            target_range=(0.0, 1.0),
+            formula="E = −Σₖ tₖ oₖ",
+            tex=r"E = -\sum_k t_k o_k",
+            needs_output="log_softmax",
         ),
         Loss(
             "multiclass_hinge",
@@ -582,6 +728,23 @@ def _adam_np(w, g, st, t, lr, p, R=_same):
     return new, {"m": m, "v": v}, shown
 
 
+def _adamw_prog(S, p):
+    # decoupled weight decay (Loshchilov and Hutter): the parameter shrinks by lr wd w beside Adam's step,
+    # which sees the gradient alone (torch.optim.AdamW: w (1 - lr wd), then the Adam step)
+    sp = _sp()
+    return [
+        *_adam_prog(S, p)[:4],
+        ("step", S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
+        ("w+", S("w") - S("lr") * S("wd") * S("w") - S("lr") * S("mhat") / (sp.sqrt(S("vhat")) + S("eps"))),
+    ]
+
+
+def _adamw_np(w, g, st, t, lr, p, R=_same):
+    _, state, shown = _adam_np(w, g, st, t, lr, p, R)
+    new = R(w * (1 - lr * p["wd"]) - lr * shown["mhat"] / (np.sqrt(shown["vhat"]) + p["eps"]))
+    return new, state, {**shown, "w+": new}
+
+
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in [
@@ -641,6 +804,16 @@ OPTIMIZERS: dict[str, Optimizer] = {
             _adam_prog,
             _adam_np,
             "Adam",
+        ),
+        Optimizer(
+            "adamw",
+            "Adam with decoupled weight decay: w = w - alpha wd w - alpha m^ / (sqrt(v^) + eps) "
+            "(beta1 0.9, beta2 0.999, eps 1e-8, wd 0.01: torch.optim.AdamW's defaults)",
+            {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "wd": 0.01},
+            ("m", "v"),
+            _adamw_prog,
+            _adamw_np,
+            "AdamW",
         ),
     ]
 }

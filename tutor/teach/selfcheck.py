@@ -56,7 +56,13 @@ def javascript(form: Form) -> str:
 
     # The engines take the step's derivative at 0 as 0 (as NumPy's x > 0); SymPy's Heaviside(0) is 1/2.
     expr = form.expr.replace(sp.Heaviside, lambda x, *h: sp.Piecewise((1, x > 0), (0, True)))
-    code = " ".join(sp.jscode(expr).split())
+    try:
+        code = " ".join(sp.jscode(expr).split())
+    except NotImplementedError:  # a function JavaScript's Math lacks (erf, in GELU's forms)
+        names = sorted({type(f).__name__ for f in expr.atoms(sp.Function)})
+        raise TutorError(
+            f"the self-check page cannot grade this network: JavaScript has no {', '.join(names)}", "self-check"
+        ) from None
     code = code.replace("( ", "(").replace(" )", ")")
     _check_code(code)
     return f"function ({', '.join(p.name for p in form.placeholders)}) {{ return {code}; }}"
