@@ -180,10 +180,6 @@ _ULPS = 4  # claims printed with 15 or more significant digits agree within this
 _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's own results
 
 
-def _agrees(value: float, claim: Claim) -> bool:
-    return agrees_as_printed(value, claim.printed)
-
-
 def quantity_names(net: Network) -> dict[str, Any]:
     """Every quantity a claim can name for this spec (the keys of ``explain --format json``'s values)."""
     return step_walk(net).quantities
@@ -213,6 +209,12 @@ class _Context:
             self.skipped.setdefault(name, reason)
         elif name not in self.tried:
             self.tried.append(name)
+
+    def float32_error(self, net: Network) -> dict[str, float]:
+        key = ("float32", _net_key(net))
+        if key not in self._walks:
+            self._walks[key] = float32_error(self.walk(net))
+        return self._walks[key]
 
     def walk(self, net: Network) -> Walkthrough:
         key = _net_key(net)
@@ -350,13 +352,21 @@ def _significant(printed: str) -> int:
     return len(printed.lstrip("+-").replace(".", "").lstrip("0"))
 
 
-def _agrees(value: float, claim: Claim) -> bool:
-    if format_fixed(value, claim.decimals) == format_fixed(claim.value, claim.decimals):
+def reads_as(value: float, printed: str) -> bool:
+    """Whether the computed ``value`` reads as ``printed``: a correct rounding of it at the printed decimals
+    (``agrees_as_printed``), or, for 15 or more significant digits, within a few units in the last place of
+    the double arithmetic itself."""
+    if agrees_as_printed(value, printed):
         return True
     # at float64 resolution the last printed digit is below the arithmetic's own rounding: a few ulps
-    if _significant(claim.printed) >= 15 and math.isfinite(value):
-        return abs(value - claim.value) <= _ULPS * math.ulp(max(abs(value), abs(claim.value)))
+    if _significant(printed) >= 15 and math.isfinite(value):
+        claimed = float(printed)
+        return abs(value - claimed) <= _ULPS * math.ulp(max(abs(value), abs(claimed)))
     return False
+
+
+def _agrees(value: float, claim: Claim) -> bool:
+    return reads_as(value, claim.printed)
 
 
 def check(net: Network, claims: list[Claim], progress=None) -> Report:
@@ -395,6 +405,9 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         ctx.note(name)
         if v is not None and _agrees(v, claim):
             return Verdict(claim, CONVENTION, correct, convention=name)
+    if claim.after_steps is None and _float32_reads(ctx, net, claim, correct):
+        ctx.note(FLOAT32)
+        return Verdict(claim, CONVENTION, correct, convention=FLOAT32)
     v = _transformed(ctx, net, claim)
     if v is not None:
         ctx.note(_VELOCITY)
@@ -419,6 +432,61 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
     walk = ctx.walk(net)
     ctx.note(_MIXED)
     return _diagnose(walk, claim, claims, correct)
+
+
+FLOAT32 = (
+    "float32 arithmetic (single precision, as PyTorch, TensorFlow and JAX compute by default: the digits beyond "
+    "about the 7th significant one are the float's)"
+)
+_EPS32 = 2.0**-24  # float32's unit roundoff
+_FLOAT32_SLACK = 4.0  # the bound below is first-order; an elementary function may be off by an ulp or two
+
+
+def float32_error(walk: Walkthrough) -> dict[str, float]:
+    """For every quantity of ``walk``, a bound on how far a float32 computation of it can be from the exact
+    value: the given numbers stored as float32, each step's own rounding (relative to the size of its terms,
+    so that cancellation is covered) and the error of its arguments carried through its partial derivatives
+    (taken by central differences)."""
+    Q = walk.quantities
+    err: dict[str, float] = {}
+
+    def bound(key: str) -> float:
+        if key in err:
+            return err[key]
+        q = Q[key]
+        if q.form is None or not q.args:
+            err[key] = _EPS32 * abs(q.value)
+            return err[key]
+        args = [Q[a].value for a in q.args]
+        total = _EPS32 * abs(q.value)
+        for i, a in enumerate(args):
+            h = 1e-6 * max(abs(a), 1e-3)
+            try:
+                hi = float(q.form.fn(*args[:i], a + h, *args[i + 1 :]))
+                lo = float(q.form.fn(*args[:i], a - h, *args[i + 1 :]))
+                slope = abs(hi - lo) / (2 * h)
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                slope = math.inf
+            if not math.isfinite(slope):
+                slope = 0.0 if a == 0 else math.inf
+            total += slope * (bound(q.args[i]) + _EPS32 * abs(a))
+        err[key] = total
+        return total
+
+    for key in Q:
+        bound(key)
+    return err
+
+
+def _float32_reads(ctx: _Context, net: Network, claim: Claim, correct: float) -> bool:
+    """Whether the claim is what a float32 computation of the value prints (within the float32 bound)."""
+    if not math.isfinite(correct) or claim.quantity not in ctx.walk(net).quantities:
+        return False
+    bound = _FLOAT32_SLACK * ctx.float32_error(net).get(claim.quantity, math.inf)
+    if not math.isfinite(bound):
+        return False
+    half = 0.5 * 10.0**-claim.decimals
+    return abs(claim.value - correct) <= half + bound
 
 
 _MIXED = "as-printed rounding at mixed precision (each claimed value carried at the precision it was printed with)"
