@@ -24,9 +24,11 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..engine import training
 from ..engine.steps import Walkthrough
-from ..engine.walks import step_walk
+from ..engine.walks import plain, step_walk
 from ..spec.errors import SpecError, TutorError
 from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
 from ..spec.resources import read_text
@@ -181,8 +183,69 @@ _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's 
 
 
 def quantity_names(net: Network) -> dict[str, Any]:
-    """Every quantity a claim can name for this spec (the keys of ``explain --format json``'s values)."""
-    return step_walk(net).quantities
+    """Every quantity a claim can name for this spec: the keys of ``explain --format json``'s values, and
+    what the training documents print after an update (``after_extras``)."""
+    return {**after_extras(net), **step_walk(net).quantities}
+
+
+def after_extras(net: Network) -> dict[str, tuple]:
+    """The numbers a training document prints after an update, by name: every example's net inputs,
+    outputs and loss by its number in the data set (``out_o1[ex3]``; ``[e3]`` is the 3rd example of a
+    step's batch), the mean loss over every example (``E[all]``, with the regularization term) and over the
+    validation examples (``E[validation]``); for one plain step, the gradient check's central differences
+    (``central[w1]``). Without
+    ``after_steps`` a claim names them at the start, before any update. (A batch-normalized network's
+    forward pass needs its batch: not named.)"""
+    out: dict[str, tuple] = {}
+    if plain(net):  # the gradient check's central differences, by the parameter (or given input)
+        names = [p for p in net.parameter_values([l.weights for l in net.layers], training.bias_params(net))]
+        if net.layers[0].weightless:
+            names += list(net.input_names)
+        out.update({f"central[{p}]": ("central", p, None, None) for p in names})
+    if net.has_batch_norm:
+        return out
+    loss = net.notation["loss"]
+    out[f"{loss}[all]"] = ("all", None, None, None)
+    if net.training.validation:
+        out[f"{loss}[validation]"] = ("validation", None, None, None)
+    if len(net.examples) > 1:
+        for k in range(len(net.examples)):
+            for li, layer in enumerate(net.layers):
+                for j, (n, o) in enumerate(zip(layer.net_names, layer.out_names)):
+                    out[f"{n}[ex{k + 1}]"] = ("net", k, li, j)
+                    out[f"{o}[ex{k + 1}]"] = ("out", k, li, j)
+            out[f"{loss}[ex{k + 1}]"] = ("loss", k, None, None)
+    return out
+
+
+def _extra_value(ctx: "_Context", net: Network, key: str, n: int) -> float | None:
+    """An ``after_extras`` quantity after ``n`` updates, from the parameters the training run reached."""
+    from ..engine import numeric
+
+    what = after_extras(net).get(key)
+    if what is None:
+        return None
+    if what[0] == "central":
+        if n:
+            return None
+        rows = {r.param: r.finite_difference for r in ctx.gradient_check(net).rows}
+        return rows.get(what[1])
+    if n == 0:
+        W, bp = [l.weights for l in net.layers], training.bias_params(net)
+    else:
+        st = ctx.run(net).steps.get(n)
+        if st is None:
+            return None
+        W, bp = st.new_W, st.new_b
+    R = numeric.rounder_for(net)
+    kind, k, li, j = what
+    if kind == "all":
+        return training.dataset_loss(net, W, bp, R)
+    if kind == "validation":
+        return training.validation_loss(net, W, bp, R)
+    x, t = net.examples[k]
+    fw = numeric.forward(net, W, training.full_biases(net, bp), x=x, t=t, R=R)
+    return float(fw.loss if kind == "loss" else (fw.nets if kind == "net" else fw.outs)[li][j])
 
 
 def _net_key(net: Network) -> tuple:
@@ -203,12 +266,21 @@ class _Context:
         self.budget = MAX_TRAINING_STEPS
         self.tried: list[str] = []
         self.skipped: dict[str, str] = {}
+        self.float32_author = False
 
     def note(self, name: str, reason: str = "") -> None:
         if reason:
             self.skipped.setdefault(name, reason)
         elif name not in self.tried:
             self.tried.append(name)
+
+    def gradient_check(self, net: Network):
+        from ..engine.gradcheck import gradient_check
+
+        key = ("gradient check", _net_key(net))
+        if key not in self._walks:
+            self._walks[key] = gradient_check(net)
+        return self._walks[key]
 
     def float32_error(self, net: Network) -> dict[str, float]:
         key = ("float32", _net_key(net))
@@ -246,7 +318,8 @@ def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> f
     """The claimed quantity's value under ``net``'s conventions (None when it cannot be measured)."""
     walk = ctx.walk(net)
     if claim.quantity not in walk.quantities:
-        return None
+        n = 0 if claim.after_steps is None else claim.after_steps - steps_shift
+        return _extra_value(ctx, net, claim.quantity, n) if n >= 0 else None
     if claim.after_steps is None:
         return walk.value(claim.quantity)
     n = claim.after_steps - steps_shift  # the updates done
@@ -376,6 +449,7 @@ def check(net: Network, claims: list[Claim], progress=None) -> Report:
     for c in claims:
         if c.quantity not in names:
             raise SpecError(f"unknown quantity {c.quantity!r}", f"claim[{c.index}].quantity")
+    ctx.float32_author = any(_reveals_float32(ctx, net, c) for c in claims)
     verdicts = [_check_one(ctx, net, claim, claims) for claim in claims]
     return Report(net, verdicts, list(ctx.tried), dict(ctx.skipped))
 
@@ -405,7 +479,11 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         ctx.note(name)
         if v is not None and _agrees(v, claim):
             return Verdict(claim, CONVENTION, correct, convention=name)
-    if claim.after_steps is None and _float32_reads(ctx, net, claim, correct):
+    # float32 digits: for a claim printed with more digits than a hand calculation carries, or any claim of a
+    # solution whose long numbers show that its author computed in float32 (else a near-tie value printed
+    # the other way is more likely a hand calculation's rounding slip, which the diagnosis names)
+    f32 = ctx.float32_author or _significant(claim.printed) >= _FLOAT32_DIGITS
+    if claim.after_steps is None and f32 and _float32_reads(ctx, net, claim, correct):
         ctx.note(FLOAT32)
         return Verdict(claim, CONVENTION, correct, convention=FLOAT32)
     v = _transformed(ctx, net, claim)
@@ -430,6 +508,8 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         ctx.note("steps counted differently")
         return Verdict(claim, WRONG, correct, diagnosis=ALONE, explanation="no convention or step count reproduces it")
     walk = ctx.walk(net)
+    if claim.quantity not in walk.quantities:  # an example's value outside the step's walk: no derivation
+        return Verdict(claim, WRONG, correct, diagnosis=ALONE, explanation="no convention reproduces it")
     ctx.note(_MIXED)
     return _diagnose(walk, claim, claims, correct)
 
@@ -439,7 +519,8 @@ FLOAT32 = (
     "about the 7th significant one are the float's)"
 )
 _EPS32 = 2.0**-24  # float32's unit roundoff
-_FLOAT32_SLACK = 4.0  # the bound below is first-order; an elementary function may be off by an ulp or two
+_FLOAT32_SLACK = 4.0
+_FLOAT32_DIGITS = 6  # significant digits from which a printed number shows float32's own  # the bound below is first-order; an elementary function may be off by an ulp or two
 
 
 def float32_error(walk: Walkthrough) -> dict[str, float]:
@@ -478,6 +559,14 @@ def float32_error(walk: Walkthrough) -> dict[str, float]:
     return err
 
 
+def _reveals_float32(ctx: _Context, net: Network, claim: Claim) -> bool:
+    """A long claim that only float32 arithmetic reproduces: its author computed in float32."""
+    if claim.after_steps is not None or _significant(claim.printed) < _FLOAT32_DIGITS:
+        return False
+    correct = _value(ctx, net, claim)
+    return correct is not None and not _agrees(correct, claim) and _float32_reads(ctx, net, claim, correct)
+
+
 def _float32_reads(ctx: _Context, net: Network, claim: Claim, correct: float) -> bool:
     """Whether the claim is what a float32 computation of the value prints (within the float32 bound)."""
     if not math.isfinite(correct) or claim.quantity not in ctx.walk(net).quantities:
@@ -486,7 +575,10 @@ def _float32_reads(ctx: _Context, net: Network, claim: Claim, correct: float) ->
     if not math.isfinite(bound):
         return False
     half = 0.5 * 10.0**-claim.decimals
-    return abs(claim.value - correct) <= half + bound
+    if abs(claim.value - correct) > half + bound:
+        return False
+    # the printed digits are a float32's: a claim carrying more digits than a float32 has must be one
+    return agrees_as_printed(float(np.float32(claim.value)), claim.printed)
 
 
 _MIXED = "as-printed rounding at mixed precision (each claimed value carried at the precision it was printed with)"

@@ -389,7 +389,7 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
     as carried forward; a wrong one names the misconception that gives it, where one does."""
     from ..teach.checker import AGREES, CONVENTION, WRONG, reads_as
 
-    walk = explain_graph(graph)
+    walk = _with_check_values(explain_graph(graph))
     rows = []
     known: dict[str, float] = {}
     parsed = []
@@ -454,6 +454,21 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         "conventions_skipped": [],
         "claims": rows,
     }
+
+
+def _with_check_values(walk: GraphWalk) -> GraphWalk:
+    """The walk with the other numbers its documents print named as claimable values: each leaf's central
+    difference (``central[x]``) and the output's change after the update (``change[f]``)."""
+    from ..engine.steps import Quantity
+
+    for row in walk.check:
+        if row.finite_difference is not None:
+            key = f"central[{row.leaf}]"
+            walk.quantities[key] = Quantity(key, "check", row.finite_difference)
+    if walk.output_after:
+        key = f"change[{walk.graph.output}]"
+        walk.quantities[key] = Quantity(key, "change", walk.value(walk.output_after) - walk.value(walk.graph.output))
+    return walk
 
 
 def load_claims(path: str, where: str | None = None) -> list[Mapping[str, Any]]:

@@ -1,0 +1,152 @@
+"""Every number explain prints, claimed (issue 28): for every built-in example (network, training, graph)
+and every output format, each printed number is found under a name the checker accepts, and ``check``
+agrees with all of them. A number no name reaches is "not claimable"; a claim found WRONG is a false alarm.
+
+The names are matched to a printed number by closeness alone (within one unit of its last printed place), so
+the checker's own reading (a correct rounding of the computed value) is what decides agreement."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import json
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tutor.cli import main
+from tutor.spec import graph as graphspec
+from tutor.spec.resources import example_names
+
+FORMATS = ("text", "md", "tex", "html", "json")
+SAMPLE = ("mazur", "minibatch", "graph-sigmoid-gates")
+
+_SUPER = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+_TOKEN = re.compile(r"(?<![\w.^{])[-−]?\d+\.\d+(?:e[+-]?\d+)?(?![\d.])")
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        status = main(args)
+    return status, buf.getvalue()
+
+
+def numbers(doc: str, fmt: str) -> list[str]:
+    """Every decimal number a document prints, as a plain decimal string with its printed digits (the
+    drawings' coordinates and the style sheet are layout, not numbers of the calculation)."""
+    doc = re.sub(r"<svg.*?</svg>|<style.*?</style>", " ", doc, flags=re.S)
+    doc = re.sub(r"\\begin\{(tikzpicture|picture)\}.*?\\end\{\1\}", " ", doc, flags=re.S)
+    doc = re.sub(r"\d+(\.\d+)?\s*(em|ex|pt|cm|mm|in|\\textwidth|\\linewidth)\b", " ", doc)
+    if fmt == "json":  # numbers in JSON are values, each under its key
+        doc = re.sub(r'"format": "[^"]*"', " ", doc)
+    if fmt == "html":
+        doc = re.sub(
+            r"<mn>([\d.]+)</mn><mo>&#x000B7;</mo><msup><mn>10</mn><mrow><mn>(&#x02212;)?(\d+)</mn></mrow></msup>",
+            lambda m: f"{m.group(1)}e{'-' if m.group(2) else ''}{m.group(3)}",
+            doc,
+        )
+        doc = html.unescape(re.sub(r"<[^>]+>", " ", doc))
+    doc = re.sub(r"([\d.]+) ?\\cdot 10\^\{(-?\d+)\}", r"\1e\2", doc)  # LaTeX
+    doc = re.sub(r"([\d.]+)·10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: f"{m.group(1)}e{m.group(2).translate(_SUPER)}", doc)
+    out = []
+    for t in _TOKEN.findall(doc.replace("−", "-")):
+        d = Decimal(t)
+        out.append(f"{d:f}" if "e" in t else t)
+    return out
+
+
+def claimable(name: str) -> list[tuple[str, float, int | None]]:
+    """(name, value, after_steps) of every number the checker can be asked about for this example."""
+    rows: list[tuple[str, float, int | None]] = []
+    if graphspec.is_graph(name):
+        from tutor.engine.graph import explain_graph
+        from tutor.teach.graphteach import _with_check_values
+
+        walk = _with_check_values(explain_graph(graphspec.load(name)))
+        return [(k, q.value, None) for k, q in walk.quantities.items()]
+    from tutor.spec import load
+    from tutor.teach import checker
+
+    net = load(name)
+    walk = checker.step_walk(net)
+    rows += [(k, q.value, None) for k, q in walk.quantities.items()]
+    # what a training document prints after the shown update: the forward pass and the parameters
+    later = [k for k, q in walk.quantities.items() if q.kind in ("net", "out", "loss", "param")]
+    claims = [checker.Claim(k, "0", after_steps=s) for k in checker.after_extras(net) for s in (None, 1)]
+    claims += [checker.Claim(k, "0", after_steps=1) for k in later]
+    ctx = checker._Context(net, claims)
+    for c in claims:
+        v = checker._value(ctx, net, c)
+        if v is not None:
+            rows.append((c.quantity, v, c.after_steps))
+    return rows
+
+
+def _match(token: str, rows) -> tuple[str, float, int | None] | None:
+    unit = 10.0 ** -len(token.split(".")[1]) if "." in token else 1.0
+    t = float(token)
+    unit = max(unit, 4 * math.ulp(t))  # a 17-digit repr: the arithmetic's last bits
+    best = None
+    for key, v, steps in rows:
+        for sign in (1, -1):  # a number after a minus sign as an operator: exp(-0.3775)
+            gap = abs(sign * v - t)
+            if gap <= unit and (best is None or gap < best[0]):
+                best = (gap, (key, sign * v, steps), sign)
+    if best is None:
+        return None
+    key, v, steps = best[1]
+    return (key, best[2], steps)
+
+
+def _every_number(name: str, fmt: str, tmp_path: Path) -> None:
+    rows = claimable(name)
+    status, doc = _cli(["explain", name, "--format", fmt])
+    assert status == 0
+    tokens = numbers(doc, fmt)
+    assert tokens
+    missing, claims = [], []
+    for token in dict.fromkeys(tokens):
+        m = _match(token, rows)
+        if m is None:
+            missing.append(token)
+            continue
+        key, sign, steps = m
+        printed = token if sign == 1 else (token[1:] if token.startswith("-") else "-" + token)
+        claim = {"quantity": key, "value": printed}
+        if steps is not None:
+            claim["after_steps"] = steps
+        claims.append(claim)
+    assert not missing, f"{name} {fmt}: not claimable: {missing[:10]}"
+    path = tmp_path / f"{name}-{fmt}.toml"
+    path.write_text(
+        "".join(
+            f'[[claim]]\nquantity = "{c["quantity"]}"\nvalue = "{c["value"]}"\n'
+            + (f"after_steps = {c['after_steps']}\n" if "after_steps" in c else "")
+            for c in claims
+        )
+    )
+    for out in ("text", "md", "json"):
+        status, report = _cli(["check", name, str(path), "--format", out])
+        if out == "json":
+            data = json.loads(report)
+            wrong = [(c["quantity"], c["printed"], c["correct"]) for c in data["claims"] if c["verdict"] == "wrong"]
+            assert not wrong, f"{name} {fmt}: false alarms: {wrong[:10]}"
+        assert status == 0, (name, fmt, out)
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_printed_number_is_claimable_and_agrees(name, fmt, tmp_path):
+    _every_number(name, fmt, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in example_names("all") if n not in SAMPLE])
+def test_every_printed_number_of_every_example(name, tmp_path):
+    for fmt in FORMATS:
+        _every_number(name, fmt, tmp_path)
