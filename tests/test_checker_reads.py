@@ -4,11 +4,17 @@ prints, and a property test over random networks computed by PyTorch in float32 
 
 from __future__ import annotations
 
+import json
+import math
 import random
+from pathlib import Path
 
 import pytest
 
+from tutor.cli import main
 from tutor.engine.symbolic import explain_step
+from tutor.spec import load
+from tutor.spec.resources import example_claims
 from tutor.spec.rounding import agrees_as_printed
 from tutor.teach import checker
 from tutor.teach.checker import AGREES, CONVENTION, FLOAT32, WRONG
@@ -34,6 +40,78 @@ def test_a_value_just_below_a_decimal_tie_reads_as_python_prints_it():
     # an exact binary tie: either neighbour (half-even prints 0.12, half away from zero 0.13)
     assert agrees_as_printed(0.125, "0.12") and agrees_as_printed(0.125, "0.13")
     assert not agrees_as_printed(0.1251, "0.12")
+
+
+def test_a_solution_printed_by_python_agrees_claim_by_claim():
+    # the notebook prints every number with f-strings (:.7f, :.9f, :.12f): correct roundings of doubles
+    net = load("python-printed")
+    report = checker.check(net, checker.load_claims(example_claims("python-printed"), checker.quantity_names(net)))
+    assert len(report.verdicts) == 44 and all(v.status == AGREES for v in report.verdicts)
+
+
+def test_a_value_below_a_tie_is_not_called_truncated():
+    # net_h1 of the second example is 0.355 on paper and 0.35499999999999998 as a double: NumPy prints 0.35,
+    # a hand calculation 0.36; both read it, and neither is a truncation
+    net = load("batchnorm-sigmoid")
+    value = checker.step_walk(net).value("net_h1[e2]")
+    assert repr(value) == "0.355" and f"{value:.2f}" == "0.35"
+    for printed in ("0.35", "0.36"):
+        v = run(net, {"net_h1[e2]": printed}).verdicts[0]
+        assert v.status == AGREES, (printed, v.diagnosis, v.explanation)
+    assert run(net, {"net_h1[e2]": "0.34"}).verdicts[0].status == WRONG
+
+
+# -- 2. graph claims under every name explain prints ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "json"])
+def test_graph_claims_render_in_every_format(fmt, capsys):
+    assert main(["check", "graph-sigmoid-gates", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "local[f/h]" in out and "-0.53" in out
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["counts"]["agrees"] == 12 and data["conventions_tried"] == []
+
+
+PUBLISHED = Path(__file__).parent / "data" / "published"
+
+
+def test_micrograd_readme_numbers_and_every_graph_name(tmp_path, capsys):
+    # (kept as test data: a graph of 25 gates is wider than a built-in example's picture may be)
+    folder = PUBLISHED / "graph-micrograd-readme"
+    assert main(["check", str(folder / "spec.toml"), str(folder / "claims.toml"), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["verdict"] for c in data["claims"]] == [AGREES] * 3
+    # leaf updates, the output after the update, central differences and the change: all claimable
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        '[[claim]]\nquantity = "x+"\nvalue = "-1.96"\n'
+        '[[claim]]\nquantity = "f+"\nvalue = "-12.4124"\n'
+        '[[claim]]\nquantity = "change[f]"\nvalue = "-0.4124"\n'
+        '[[claim]]\nquantity = "central[z]"\nvalue = "3.0000"\n'
+        '[[claim]]\nquantity = "local[f/q]"\nvalue = "-4"\n'
+        '[[claim]]\nquantity = "y+"\nvalue = "5.05"\n'
+    )
+    assert main(["check", "graph-xyz", str(claims), "--format", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert [r["verdict"] for r in rows] == [AGREES] * 5 + [WRONG]
+    assert rows[-1]["correct_printed"] == "5.04"
+
+
+def test_a_sixteen_digit_graph_claim_within_a_few_ulps_agrees(tmp_path, capsys):
+    # micrograd computes tanh as (exp(2n) - 1)/(exp(2n) + 1): its 17-digit repr is an ulp or so from math.tanh
+    n = 0.8813735870195432
+    o = (math.exp(2 * n) - 1) / (math.exp(2 * n) + 1)
+    grad_n = 1 - o**2
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        f'[[claim]]\nquantity = "o"\nvalue = "{o!r}"\n[[claim]]\nquantity = "grad[n]"\nvalue = "{grad_n!r}"\n'
+        '[[claim]]\nquantity = "grad[n]"\nvalue = "0.4999999999999900"\n'
+    )
+    assert main(["check", "graph-micrograd-tanh", str(claims), "--format", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert [r["verdict"] for r in rows] == [AGREES, AGREES, WRONG]
 
 
 # -- the property test: random networks computed in float32 and float64 by PyTorch ---------------------------
