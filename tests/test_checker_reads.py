@@ -220,3 +220,51 @@ def test_claims_from_float32_and_float64_runs_over_many_random_networks():
     torch = require_module("torch")
     for seed in range(6, 206):
         _claim_both_precisions(torch, seed)
+
+
+# -- 8. diagnoses that name the mechanism -----------------------------------------------------------------
+
+
+def _published(name: str):
+    folder = PUBLISHED / name
+    net = load(folder / "spec.toml")
+    return net, checker.load_claims(folder / "claims.toml", checker.quantity_names(net))
+
+
+def test_softmax_as_a_linear_normalisation_is_named():
+    net, claims = _published("nnfs-softmax")
+    assert all(v.status == AGREES for v in checker.check(net, claims).verdicts)  # the book's own numbers
+    # the scores divided by their sum, without the exponentials: 4.8 / 8.395 = 0.572
+    v = run(net, {"p1": "0.572"}).verdicts[0]
+    assert v.status == WRONG and v.misconception == "softmax-as-linear-normalisation", v.explanation
+    assert "z1/(z1 + z2 + z3)" in v.explanation
+
+
+def test_a_truncated_value_and_the_error_it_carries_are_named():
+    net, claims = _published("aiml-relu-sigmoid")
+    by = {v.claim.quantity: v for v in checker.check(net, claims).verdicts}
+    assert [by[k].status for k in ("net_h1", "net_h2", "net_o")] == [AGREES] * 3
+    # the tutorial's 0.6449 is 0.644969654 cut after four decimals, and its loss follows from that output
+    assert by["out_o"].diagnosis == checker.ROUNDING and "truncated" in by["out_o"].explanation
+    assert by["E_total"].diagnosis == checker.CARRIED and by["E_total"].related == ["out_o"]
+
+
+def test_every_intermediate_truncated_and_carried_is_named():
+    net = load("python-printed")
+    cut = checker.diagnose.StudentWorld(checker.step_walk(net), {}, checker._Truncate(3)).value("net_y1")
+    v = run(net, {"net_y1": f"{cut:.3f}"}).verdicts[0]  # 0.615·0.45 + 0.622·0.5 + 0.65, against 1.238
+    assert f"{cut:.3f}" == "1.237" and v.status == WRONG and v.diagnosis == checker.ROUNDING
+    assert "truncated to 3 decimals" in v.explanation
+
+
+def test_values_carried_rounded_across_several_steps_are_a_named_convention():
+    from tutor.engine import training
+
+    net = load("python-printed")
+    rounded = net.with_conventions(rounding="as-printed", digits=4)
+    r = training.run(rounded, 0, total_steps=3)
+    values = rounded.parameter_values(r.W, r.b)
+    report = run(net, [{"quantity": k, "value": f"{v:.4f}", "after_steps": 3} for k, v in values.items()])
+    assert report.ok
+    held = [v for v in report.verdicts if v.status == CONVENTION]
+    assert held and all("as-printed rounding at 4 decimals" in v.convention for v in held)

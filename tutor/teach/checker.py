@@ -178,6 +178,7 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
 # The training work a report may do for multi-step claims, over all conventions (the spec's own is always
 # tried; other conventions only while they fit).
 MAX_TRAINING_STEPS = 2_000_000
+MAX_ROUNDED_STEPS = 20  # multi-step claims are tried with every value carried rounded up to this many steps
 _ULPS = 4  # claims printed with 15 or more significant digits agree within this many units in the last place
 _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's own results
 
@@ -355,8 +356,9 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
 
     # Only the claim's own precision: a hand calculation carries what it prints. (Rounding at more
     # decimals and then at the printed ones is double rounding, which the diagnosis names as such.)
-    # Nobody carries rounded figures by hand through thousands of steps: multi-step claims skip it.
-    digits = [claim.decimals] if claim.after_steps is None and 1 <= claim.decimals <= 15 else []
+    # Nobody carries rounded figures by hand through thousands of steps: only a few steps are tried so.
+    few = claim.after_steps is None or claim.after_steps <= MAX_ROUNDED_STEPS
+    digits = [claim.decimals] if few and 1 <= claim.decimals <= 15 else []
     for d in digits:
         if not (c.rounding == "as-printed" and c.digits == d):
             variant(
@@ -626,6 +628,50 @@ def _recompute(
     return value
 
 
+def _spread(walk: Walkthrough, key: str, claimed: Mapping[str, Claim], used: Mapping[str, Claim]) -> float:
+    """How far the recomputed value moves when each claimed value it uses moves within half its last
+    printed digit (first order, each on its own)."""
+    base = _recompute(walk, key, claimed, {})
+    total = 0.0
+    for k, c in used.items():
+        half = 0.5 * 10.0**-c.decimals
+        moved = dict(claimed)
+        worst = 0.0
+        for sign in (1, -1):
+            moved[k] = Claim(c.quantity, format_fixed(c.value + sign * half, c.decimals + 1), index=c.index)
+            worst = max(worst, abs(_recompute(walk, key, moved, {}) - base))
+        total += worst
+    return total if math.isfinite(total) else 0.0
+
+
+class _Truncate:
+    """Cuts a value to ``digits`` decimals (toward zero), as a hand calculation that truncates does."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __call__(self, x: float) -> float:
+        if not math.isfinite(x) or abs(x) >= 1e15:
+            return x
+        with localcontext() as c:
+            c.prec = 60
+            return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-self.digits), rounding=ROUND_DOWN))
+
+
+def _truncated_before(walk: Walkthrough, key: str, claim: Claim) -> str:
+    """The claim as every value before it truncated (cut, not rounded) to its decimals and carried forward."""
+    d = claim.decimals
+    if walk.quantities[key].form is None or not 1 <= d <= 12:
+        return ""
+    value = diagnose.StudentWorld(walk, {}, _Truncate(d)).value(key)
+    if math.isfinite(value) and _agrees(value, claim) and not _agrees(walk.value(key), claim):
+        return (
+            f"every value before it truncated to {d} decimals (cut, not rounded) and carried forward gives "
+            f"{_fmt(value)}"
+        )
+    return ""
+
+
 def _misconception(claim: Claim, correct: float, cand) -> Verdict:
     """A wrong claim that a known mistake (diagnose's candidate ``cand``) reproduces."""
     return Verdict(
@@ -696,8 +742,26 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
             f"{_fmt(again)}, which reads {claim.printed}",
         )
 
-    # 2. a rounding artefact: truncation, or rounding twice (rounded too early)
-    art = _rounding_artefact(correct, claim)
+    # 1b. carried forward from earlier wrong values that the author held to more digits than printed: the
+    # claim lies within what the claimed values give anywhere within their last printed digit
+    if q.form is not None and used:
+        wrong_inputs = [c for k, c in used.items() if not _agrees(walk.value(k), c)]
+        spread = _spread(walk, key, claimed, used)
+        if wrong_inputs and abs(again - claim.value) <= 0.5 * 10.0**-claim.decimals + spread:
+            names = ", ".join(f"{c.quantity} = {c.printed}" for c in wrong_inputs)
+            return Verdict(
+                claim,
+                WRONG,
+                correct,
+                diagnosis=CARRIED,
+                related=[c.quantity for c in wrong_inputs],
+                explanation=f"follows from the claimed {names}: recomputed from the claimed values, each anywhere "
+                f"within its last printed digit, it is {_fmt(again)} ± {_fmt(spread)}, which covers {claim.printed}",
+            )
+
+    # 2. a rounding artefact: truncation, or rounding twice (rounded too early), of the value itself or of
+    # every value before it
+    art = _rounding_artefact(correct, claim) or _truncated_before(walk, key, claim)
     if art:
         return Verdict(claim, WRONG, correct, diagnosis=ROUNDING, explanation=art)
 
