@@ -268,3 +268,36 @@ def test_values_carried_rounded_across_several_steps_are_a_named_convention():
     assert report.ok
     held = [v for v in report.verdicts if v.status == CONVENTION]
     assert held and all("as-printed rounding at 4 decimals" in v.convention for v in held)
+
+
+# -- 3. input gradients in training documents ---------------------------------------------------------------
+
+
+def test_training_documents_show_and_name_every_input_gradient(capsys):
+    import numpy as np
+
+    from tutor.engine import numeric
+
+    net = load("minibatch")
+    walk = checker.step_walk(net)
+    total = {name: 0.0 for name in net.input_names}
+    for k in (0, 1):  # the first batch: examples 1 and 2
+        x, t = net.examples[k]
+        for i, name in enumerate(net.input_names):
+            h = 1e-6
+            up, down = x.copy(), x.copy()
+            up[i] += h
+            down[i] -= h
+            fd = (numeric.forward(net, x=up, t=t).loss - numeric.forward(net, x=down, t=t).loss) / (2 * h)
+            assert walk.value(f"dE/d{name}[e{k + 1}]") == pytest.approx(fd, rel=1e-6, abs=1e-10)
+            total[name] += fd
+    for name in net.input_names:
+        assert walk.value(f"dE/d{name}[sum]") == pytest.approx(total[name], rel=1e-6)
+    assert np.isfinite(list(total.values())).all()
+    # shown in every format, and claimable under those names
+    for fmt in ("text", "md", "tex", "html"):
+        assert main(["explain", "minibatch", "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert "summed over the batch" in out and "0.002956" in out
+    report = run(net, {"dE/dX1[e1]": "0.002230", "dE/dX2[e2]": "0.000320", "dE/dX1[sum]": "0.002956"})
+    assert all(v.status == AGREES for v in report.verdicts)
