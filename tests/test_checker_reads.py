@@ -14,7 +14,7 @@ import pytest
 from tutor.cli import main
 from tutor.engine.symbolic import explain_step
 from tutor.spec import load
-from tutor.spec.resources import example_claims
+from tutor.spec.resources import data_dir, example_claims
 from tutor.spec.rounding import agrees_as_printed
 from tutor.teach import checker
 from tutor.teach.checker import AGREES, CONVENTION, FLOAT32, WRONG
@@ -301,3 +301,33 @@ def test_training_documents_show_and_name_every_input_gradient(capsys):
         assert "summed over the batch" in out and "0.002956" in out
     report = run(net, {"dE/dX1[e1]": "0.002230", "dE/dX2[e2]": "0.000320", "dE/dX1[sum]": "0.002956"})
     assert all(v.status == AGREES for v in report.verdicts)
+
+
+# -- 6. momentum written v <- mu v - alpha g, w <- w + v, as an optimizer of the spec --------------------------
+
+
+def test_momentum_with_the_velocity_is_shown_named_and_checked(tmp_path, capsys):
+    from dataclasses import replace
+
+    base = load("optimizer-momentum-classic")
+    params = {"mu": base.training.optimizer_params.get("mu", 0.9)}
+    net = replace(base, training=replace(base.training, optimizer="momentum_velocity", optimizer_params=params))
+    walk = checker.step_walk(net)
+    classic = checker.step_walk(base)
+    eta = net.learning_rate
+    for key, q in walk.quantities.items():  # the same iterates; the velocity is -alpha times the classic one
+        if q.kind == "update":
+            assert q.value == pytest.approx(classic.value(key), rel=1e-12)
+        elif walk.labels[key].num == "v":
+            assert q.value == pytest.approx(-eta * classic.value(key), rel=1e-12)
+    spec = tmp_path / "velocity.toml"
+    text = (data_dir("worked_examples") / "optimizer-momentum-classic" / "spec.toml").read_text()
+    spec.write_text(text.replace('"momentum_classic"', '"momentum_velocity"'))
+    for fmt in ("text", "md", "tex", "html"):
+        assert main(["explain", str(spec), "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert "momentum written with the velocity" in out, fmt
+    # a claim of the classic velocity (v = mu v + g) holds under the other way of writing it
+    v_key = next(k for k in walk.quantities if walk.labels[k].num == "v")
+    report = run(net, {v_key: f"{classic.value(v_key):.6f}"})
+    assert report.verdicts[0].status == CONVENTION and "v = μv + g" in report.verdicts[0].convention

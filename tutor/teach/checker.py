@@ -404,6 +404,7 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
 
 _PER_EXAMPLE = re.compile(r"\[e\d+\]\Z")
 _VELOCITY = "momentum written v = βv − αg, w = w + v (the same iterates; the velocity is −α times this one)"
+_CLASSIC = "momentum written v = μv + g, w = w − αv (the same iterates; the velocity is −1/α times this one)"
 
 
 def _transformed(ctx: _Context, net: Network, claim: Claim) -> float | None:
@@ -414,10 +415,13 @@ def _transformed(ctx: _Context, net: Network, claim: Claim) -> float | None:
     lab = walk.labels.get(claim.quantity)
     if q is None or q.kind != "state" or lab is None or lab.num not in ("v", "v_prev"):
         return None
-    if net.training.optimizer not in ("momentum", "momentum_classic") or net.training.decay:
+    if net.training.optimizer not in ("momentum", "momentum_classic", "momentum_velocity") or net.training.decay:
         return None
     v = _value(ctx, net, claim)
-    return None if v is None else -net.learning_rate * v
+    if v is None:
+        return None
+    # the spec's velocity with the learning rate inside (momentum_velocity): the classic one is -v/alpha
+    return -v / net.learning_rate if net.training.optimizer == "momentum_velocity" else -net.learning_rate * v
 
 
 # -- checking -------------------------------------------------------------------------------------------
@@ -490,9 +494,10 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         return Verdict(claim, CONVENTION, correct, convention=FLOAT32)
     v = _transformed(ctx, net, claim)
     if v is not None:
-        ctx.note(_VELOCITY)
+        name = _CLASSIC if net.training.optimizer == "momentum_velocity" else _VELOCITY
+        ctx.note(name)
         if _agrees(v, claim):
-            return Verdict(claim, CONVENTION, correct, convention=_VELOCITY)
+            return Verdict(claim, CONVENTION, correct, convention=name)
     if claim.after_steps is not None:
         counted = (
             f"steps counted differently: the value seen during step {claim.after_steps}, "
