@@ -60,14 +60,31 @@ def numbers(doc: str, fmt: str) -> list[str]:
     return out
 
 
-def claimable(name: str) -> list[tuple[str, float, int | None]]:
-    """(name, value, after_steps) of every number the checker can be asked about for this example."""
+def claimable(name: str, extra: tuple[str, ...] = ()) -> list[tuple[str, float, int | None]]:
+    """(name, value, after_steps) of every number the checker can be asked about for this example (with
+    ``extra``: the loss-free mode's options, --of OUTPUT ...)."""
+    from tutor.engine.graph import explain_graph
+    from tutor.teach.graphteach import _with_check_values
+
     rows: list[tuple[str, float, int | None]] = []
     if graphspec.is_graph(name):
-        from tutor.engine.graph import explain_graph
-        from tutor.teach.graphteach import _with_check_values
-
         walk = _with_check_values(explain_graph(graphspec.load(name)))
+        return [(k, q.value, None) for k, q in walk.quantities.items()]
+    if extra:  # the loss-free mode: the network's graph, as explain and check build it
+        import argparse
+
+        from tutor.cli import _network_graph_spec
+        from tutor.spec.network import load as load_spec
+
+        it = iter(extra)
+        opts = {"of": None, "step": None, "ascent": False, "ascent_on_inputs": False, "upstream": None}
+        for flag in it:
+            key = flag.lstrip("-").replace("-", "_")
+            opts[key] = (
+                True if key in ("ascent", "ascent_on_inputs") else (float(next(it)) if key == "step" else next(it))
+            )
+        g = _network_graph_spec(argparse.Namespace(**opts), load_spec(name))
+        walk = _with_check_values(explain_graph(g))
         return [(k, q.value, None) for k, q in walk.quantities.items()]
     from tutor.spec import load
     from tutor.teach import checker
@@ -103,9 +120,9 @@ def _match(token: str, rows) -> tuple[str, float, int | None] | None:
     return (key, best[2], steps)
 
 
-def _every_number(name: str, fmt: str, tmp_path: Path) -> None:
-    rows = claimable(name)
-    status, doc = _cli(["explain", name, "--format", fmt])
+def _every_number(name: str, fmt: str, tmp_path: Path, extra: tuple[str, ...] = ()) -> None:
+    rows = claimable(name, extra)
+    status, doc = _cli(["explain", name, *extra, "--format", fmt])
     assert status == 0
     tokens = numbers(doc, fmt)
     assert tokens
@@ -122,7 +139,7 @@ def _every_number(name: str, fmt: str, tmp_path: Path) -> None:
             claim["after_steps"] = steps
         claims.append(claim)
     assert not missing, f"{name} {fmt}: not claimable: {missing[:10]}"
-    path = tmp_path / f"{name}-{fmt}.toml"
+    path = tmp_path / f"{Path(name).stem}-{fmt}.toml"
     path.write_text(
         "".join(
             f'[[claim]]\nquantity = "{c["quantity"]}"\nvalue = "{c["value"]}"\n'
@@ -131,7 +148,7 @@ def _every_number(name: str, fmt: str, tmp_path: Path) -> None:
         )
     )
     for out in ("text", "md", "json"):
-        status, report = _cli(["check", name, str(path), "--format", out])
+        status, report = _cli(["check", name, str(path), *extra, "--format", out])
         if out == "json":
             data = json.loads(report)
             wrong = [(c["quantity"], c["printed"], c["correct"]) for c in data["claims"] if c["verdict"] == "wrong"]
@@ -143,6 +160,19 @@ def _every_number(name: str, fmt: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_printed_number_is_claimable_and_agrees(name, fmt, tmp_path):
     _every_number(name, fmt, tmp_path)
+
+
+HACKERS_GUIDE = str(Path(__file__).parent / "data" / "published" / "hackers-guide-neuron" / "spec.toml")
+LOSS_FREE = [
+    ("mazur", ("--of", "out_o1", "--step", "0.5")),
+    (HACKERS_GUIDE, ("--of", "out_f", "--step", "0.01", "--ascent-on-inputs")),
+]
+
+
+@pytest.mark.parametrize("name,extra", LOSS_FREE, ids=["mazur-of-o1", "neuron-ascent-on-inputs"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_number_of_the_loss_free_mode_is_claimable_and_agrees(name, extra, fmt, tmp_path):
+    _every_number(name, fmt, tmp_path, extra)
 
 
 @pytest.mark.slow

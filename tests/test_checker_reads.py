@@ -331,3 +331,30 @@ def test_momentum_with_the_velocity_is_shown_named_and_checked(tmp_path, capsys)
     v_key = next(k for k in walk.quantities if walk.labels[k].num == "v")
     report = run(net, {v_key: f"{classic.value(v_key):.6f}"})
     assert report.verdicts[0].status == CONVENTION and "v = μv + g" in report.verdicts[0].convention
+
+
+# -- 4. the loss-free mode: --of OUTPUT ------------------------------------------------------------------------
+
+
+def test_the_loss_free_mode_needs_no_loss_moves_the_parameters_and_is_checked(capsys):
+    folder = PUBLISHED / "hackers-guide-neuron"
+    spec, claims = str(folder / "spec.toml"), str(folder / "claims.toml")
+    # no [loss] table: explain --of works, the rest is refused with one line
+    assert main(["explain", spec]) == 2
+    assert "has no [loss] table" in capsys.readouterr().err
+    # the update moves the parameters only: the guide's 0.8825 needs every variable moved (inputs too)
+    assert main(["explain", spec, "--of", "out_f", "--step", "0.01", "--ascent", "--format", "json"]) == 0
+    values = json.loads(capsys.readouterr().out)["values"]
+    assert "x+" not in values and "a+" in values and f"{values['out_f+']:.4f}" == "0.8820"
+    args = ["--of", "out_f", "--step", "0.01", "--ascent-on-inputs"]
+    assert main(["explain", spec, *args, "--format", "json"]) == 0
+    values = json.loads(capsys.readouterr().out)["values"]
+    assert values["x+"] == pytest.approx(-1 + 0.01 * values["grad[x]"]) and values["out_f+"] == pytest.approx(
+        0.88255, abs=1e-5
+    )
+    # every number the guide prints is checked; its 0.8825 is 0.882550 cut after four decimals
+    assert main(["check", spec, claims, *args, "--format", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert [r["verdict"] for r in rows] == [AGREES] * 6 + [WRONG]
+    assert "truncated" in rows[-1]["explanation"]
+    assert main(["check", spec, claims, "--step", "0.01"]) == 2  # the loss-free options need --of

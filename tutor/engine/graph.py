@@ -359,7 +359,7 @@ def _update(graph: Graph, walk: GraphWalk) -> None:
     new = {}
     for leaf in graph.leaves:
         key = grad_key(leaf.name)
-        if key not in walk.quantities:
+        if key not in walk.quantities or (u.leaves is not None and leaf.name not in u.leaves):
             continue
         value = walk.value(leaf.name) + (-1 if u.direction == "descent" else 1) * u.step * walk.value(key)
         k = updated_key(leaf.name)

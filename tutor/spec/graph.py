@@ -58,6 +58,7 @@ class Node:
 class Update:
     step: float
     direction: str = "descent"
+    leaves: tuple[str, ...] | None = None  # the leaves it moves (None: every leaf)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,10 @@ class Graph:
         step: float | None = None,
         direction: str | None = None,
         where: str = "",
+        moving: tuple[str, ...] | None = None,
     ) -> "Graph":
-        """The same graph with another output, upstream gradient or update, validated as the spec's keys are."""
+        """The same graph with another output, upstream gradient or update, validated as the spec's keys are;
+        ``moving``: the leaves the update moves (default: every leaf)."""
         from dataclasses import replace
 
         out = self
@@ -129,7 +132,7 @@ class Graph:
             d = direction or old.direction
             if d not in DIRECTIONS:
                 raise SpecError(f"{d!r:.40} is not allowed; allowed: descent, ascent", where or "--direction")
-            out = replace(out, update=Update(s, d))
+            out = replace(out, update=Update(s, d, moving if moving is not None else old.leaves))
         return out
 
     def with_leaves(self, values: Mapping[str, float]) -> "Graph":

@@ -387,7 +387,7 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
     """Every claimed number against the engine, at its printed precision, as the checker's report data
     (``tutor.render.check.render_check`` prints it). A claim that follows from earlier wrong claims is marked
     as carried forward; a wrong one names the misconception that gives it, where one does."""
-    from ..teach.checker import AGREES, CONVENTION, WRONG, reads_as
+    from ..teach.checker import AGREES, CONVENTION, WRONG, reads_as, rounding_artefact
 
     walk = _with_check_values(explain_graph(graph))
     rows = []
@@ -423,6 +423,7 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         carried_ok = not agrees and bool(carried) and reads_as(expected, printed)
         status = AGREES if agrees else (CONVENTION if carried_ok else WRONG)
         diagnosis = None if status != WRONG else world.diagnose(key, value, tol)
+        artefact = rounding_artefact(true, printed) if status == WRONG and diagnosis is None else ""
         if not agrees:
             wrong_claims.add(key)
         rows.append(
@@ -436,10 +437,16 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
                 "correct": true,
                 "correct_printed": format_fixed(true, places),
                 "convention": f"carried forward from the claimed {', '.join(carried)}" if status == CONVENTION else "",
-                "diagnosis": diagnosis.description if diagnosis else ("" if agrees else "an arithmetic slip"),
+                "diagnosis": diagnosis.description
+                if diagnosis
+                else ("" if agrees else "rounding artefact" if artefact else "an arithmetic slip"),
                 "explanation": diagnosis.detail
                 if diagnosis
-                else ("" if agrees else f"from the claimed values it would be {format_fixed(expected, places)}"),
+                else (
+                    ""
+                    if agrees
+                    else artefact or f"from the claimed values it would be {format_fixed(expected, places)}"
+                ),
                 "related": list(carried),
             }
         )
