@@ -358,3 +358,39 @@ def test_the_loss_free_mode_needs_no_loss_moves_the_parameters_and_is_checked(ca
     assert [r["verdict"] for r in rows] == [AGREES] * 6 + [WRONG]
     assert "truncated" in rows[-1]["explanation"]
     assert main(["check", spec, claims, "--step", "0.01"]) == 2  # the loss-free options need --of
+
+
+# -- 7. a forward-difference estimate with a chosen h -----------------------------------------------------------
+
+
+def test_a_forward_difference_with_the_lectures_h_is_shown_and_checked(capsys):
+    folder = PUBLISHED / "hackers-guide-xy"
+    spec = str(folder / "spec.toml")
+    for fmt in ("text", "md", "tex", "html"):
+        assert main(["explain", spec, "--format", fmt]) == 0
+        out = capsys.readouterr().out.replace("&#x02212;", "-")  # MathML writes the minus as an entity
+        assert "0.0001" in out and "5.9997" in out and "6.0002" in out, fmt
+    assert main(["check", spec, str(folder / "claims.toml"), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert [r["verdict"] for r in rows] == [AGREES] * 4
+    # the forward difference is not the gradient: at 9 decimals it shows h's own error (x y is linear in x:
+    # exact but for rounding; a square is not)
+    from tutor.engine.graph import explain_graph
+    from tutor.spec import graph as graphspec
+
+    g = graphspec.from_mapping(
+        {"graph": {"leaves": {"x": 3.0}, "assign": {"f": "x * x"}, "output": "f", "estimate": {"h": 0.001}}}
+    )
+    walk = explain_graph(g)
+    assert walk.value("estimate[x]") == pytest.approx(6.001) and walk.value("grad[x]") == 6.0
+    central = graphspec.from_mapping(
+        {
+            "graph": {
+                "leaves": {"x": 3.0},
+                "assign": {"f": "x * x"},
+                "output": "f",
+                "estimate": {"h": 0.001, "kind": "central"},
+            }
+        }
+    )
+    assert explain_graph(central).value("estimate[x]") == pytest.approx(6.0, abs=1e-9)

@@ -35,8 +35,10 @@ DIRECTIONS = ("descent", "ascent")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 NAME_RULE = "a node name starts with a letter and has only letters, digits and '_'"
 _TOP_KEYS = {"title", "description", "source", "graph"}
-_GRAPH_KEYS = {"leaves", "assign", "output", "upstream", "digits", "update"}
+_GRAPH_KEYS = {"leaves", "assign", "output", "upstream", "digits", "update", "estimate"}
 _UPDATE_KEYS = {"step", "direction"}
+_ESTIMATE_KEYS = {"h", "kind"}
+ESTIMATES = ("forward", "central")
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
 
 
@@ -52,6 +54,15 @@ class Node:
     param: float | None = None  # the constant exponent of a power
     assignment: str = ""  # the assignment it comes from ("" for a leaf)
     named: bool = False  # True when the user named it (a leaf or an assignment's own result)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A slope estimated by nudging each leaf by ``h``: forward (f(x + h) − f(x))/h or central
+    (f(x + h) − f(x − h))/2h, as a lecture does it by hand, with the step it chooses."""
+
+    h: float
+    kind: str = "forward"
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Graph:
     given_upstream: bool = False
     digits: int = 4
     update: Update | None = None
+    estimate: Estimate | None = None
     title: str = "Computational graph"
     description: str = ""
     source: str = ""
@@ -305,6 +317,21 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         if direction not in DIRECTIONS:
             raise SpecError(f"{direction!r:.40} is not allowed; allowed: descent, ascent", f"{place}.update.direction")
         update = Update(step, direction)
+    estimate = None
+    if "estimate" in g:
+        e = g["estimate"]
+        if not isinstance(e, Mapping):
+            raise SpecError('expected a table: [graph.estimate] h = 0.0001, kind = "forward"', f"{place}.estimate")
+        _no_unknown(e, _ESTIMATE_KEYS, f"{place}.estimate")
+        if "h" not in e:
+            raise SpecError("missing key 'h' (the nudge, a number > 0)", f"{place}.estimate")
+        h = _number(e["h"], f"{place}.estimate.h")
+        if not 0 < h <= 1:
+            raise SpecError(f"the nudge h must be in (0, 1], got {h:g}", f"{place}.estimate.h")
+        kind = e.get("kind", "forward")
+        if kind not in ESTIMATES:
+            raise SpecError(f"{kind!r:.40} is not allowed; allowed: forward, central", f"{place}.estimate.kind")
+        estimate = Estimate(h, kind)
     # Assignments nothing reads, other than the output, are kept: a student may want to see them.
     del used
     meta = {k: _text(data.get(k, d), f"{where}: {k}", 2000) for k, d in (("description", ""), ("source", ""))}
@@ -315,6 +342,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         given_upstream=given,
         digits=digits,
         update=update,
+        estimate=estimate,
         title=_text(data.get("title", "Computational graph"), f"{where}: title", 200),
         name=name,
         expressions=expressions,
