@@ -303,13 +303,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
         raise SpecError(f"expected a whole number of decimals from 1 to 15, got {digits!r:.40}", f"{place}.digits")
     update = None
-    if "update" in g:
-        u = g["update"]
-        if not isinstance(u, Mapping):
-            raise SpecError('expected a table: [graph.update] step = 0.01, direction = "descent"', f"{place}.update")
-        _no_unknown(u, _UPDATE_KEYS, f"{place}.update")
-        if "step" not in u:
-            raise SpecError("missing key 'step' (the step size)", f"{place}.update")
+    u = _subtable(g, "update", _UPDATE_KEYS, 'step = 0.01, direction = "descent"', "step", "the step size", place)
+    if u is not None:
         step = _number(u["step"], f"{place}.update.step")
         if step <= 0:
             raise SpecError(f"the step size must be positive, got {step:g}", f"{place}.update.step")
@@ -318,13 +313,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
             raise SpecError(f"{direction!r:.40} is not allowed; allowed: descent, ascent", f"{place}.update.direction")
         update = Update(step, direction)
     estimate = None
-    if "estimate" in g:
-        e = g["estimate"]
-        if not isinstance(e, Mapping):
-            raise SpecError('expected a table: [graph.estimate] h = 0.0001, kind = "forward"', f"{place}.estimate")
-        _no_unknown(e, _ESTIMATE_KEYS, f"{place}.estimate")
-        if "h" not in e:
-            raise SpecError("missing key 'h' (the nudge, a number > 0)", f"{place}.estimate")
+    e = _subtable(g, "estimate", _ESTIMATE_KEYS, 'h = 0.0001, kind = "forward"', "h", "the nudge, a number > 0", place)
+    if e is not None:
         h = _number(e["h"], f"{place}.estimate.h")
         if not 0 < h <= 1:
             raise SpecError(f"the nudge h must be in (0, 1], got {h:g}", f"{place}.estimate.h")
@@ -348,6 +338,19 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         expressions=expressions,
         **meta,
     )
+
+
+def _subtable(g: Mapping, key: str, keys: set, example: str, needed: str, what: str, place: str) -> Mapping | None:
+    """An optional [graph.KEY] table: None when absent, else checked for its keys and its one needed key."""
+    if key not in g:
+        return None
+    t = g[key]
+    if not isinstance(t, Mapping):
+        raise SpecError(f"expected a table: [graph.{key}] {example}", f"{place}.{key}")
+    _no_unknown(t, keys, f"{place}.{key}")
+    if needed not in t:
+        raise SpecError(f"missing key {needed!r} ({what})", f"{place}.{key}")
+    return t
 
 
 class _Parser:

@@ -633,6 +633,19 @@ def _recompute(
     return value
 
 
+def _carried(claim: Claim, correct: float, inputs: list[Claim], how: str) -> Verdict:
+    """A wrong claim that follows from the earlier wrong claims ``inputs``, recomputed as ``how`` says."""
+    names = ", ".join(f"{c.quantity} = {c.printed}" for c in inputs)
+    return Verdict(
+        claim,
+        WRONG,
+        correct,
+        diagnosis=CARRIED,
+        related=[c.quantity for c in inputs],
+        explanation=f"follows from the claimed {names}: recomputed from the claimed values{how}",
+    )
+
+
 def _spread(walk: Walkthrough, key: str, claimed: Mapping[str, Claim], used: Mapping[str, Claim]) -> float:
     """How far the recomputed value moves when each claimed value it uses moves within half its last
     printed digit (first order, each on its own)."""
@@ -737,15 +750,7 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
                 diagnosis=CARRIED,
                 related=[c.quantity for c in shown],
             )
-        return Verdict(
-            claim,
-            WRONG,
-            correct,
-            diagnosis=CARRIED,
-            related=[c.quantity for c in shown],
-            explanation=f"follows from the claimed {names}: recomputed from the claimed values it is "
-            f"{_fmt(again)}, which reads {claim.printed}",
-        )
+        return _carried(claim, correct, shown, f" it is {_fmt(again)}, which reads {claim.printed}")
 
     # 1b. carried forward from earlier wrong values that the author held to more digits than printed: the
     # claim lies within what the claimed values give anywhere within their last printed digit
@@ -753,16 +758,8 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
         wrong_inputs = [c for k, c in used.items() if not _agrees(walk.value(k), c)]
         spread = _spread(walk, key, claimed, used)
         if wrong_inputs and abs(again - claim.value) <= 0.5 * 10.0**-claim.decimals + spread:
-            names = ", ".join(f"{c.quantity} = {c.printed}" for c in wrong_inputs)
-            return Verdict(
-                claim,
-                WRONG,
-                correct,
-                diagnosis=CARRIED,
-                related=[c.quantity for c in wrong_inputs],
-                explanation=f"follows from the claimed {names}: recomputed from the claimed values, each anywhere "
-                f"within its last printed digit, it is {_fmt(again)} ± {_fmt(spread)}, which covers {claim.printed}",
-            )
+            held = f", each anywhere within its last printed digit, it is {_fmt(again)} ± {_fmt(spread)}"
+            return _carried(claim, correct, wrong_inputs, f"{held}, which covers {claim.printed}")
 
     # 2. a rounding artefact: truncation, or rounding twice (rounded too early), of the value itself or of
     # every value before it
