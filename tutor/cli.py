@@ -390,14 +390,21 @@ def _load(args: argparse.Namespace, loss_free_ok: bool = False):
     if getattr(args, "digits", None) is not None and not 1 <= args.digits <= 15:
         raise TutorError(f"--digits must be from 1 to 15, got {args.digits}")
     net = load(args.spec)
-    if net.loss_free and not (loss_free_ok or getattr(args, "of", None)):
-        raise TutorError(
-            f"{args.spec!r} has no [loss] table: only the gradient of one output applies (explain or check with "
-            "--of OUTPUT); add a [loss] table for the rest"
-        )
+    if not (loss_free_ok or getattr(args, "of", None)):
+        _with_loss(net, args.spec)
     return net.with_conventions(
         rounding=args.rounding, digits=args.digits, update_order=args.update_order, update_biases=args.update_biases
     )
+
+
+def _with_loss(net, spec: str):
+    """The network, refused when its spec has no [loss] table (it is for the loss-free mode only)."""
+    if net.loss_free:
+        raise TutorError(
+            f"{spec!r} has no [loss] table: only the gradient of one output applies (explain or check with "
+            "--of OUTPUT); add a [loss] table for the rest"
+        )
+    return net
 
 
 def _progress(total: int, label: str) -> Callable[[int], None] | None:
@@ -829,7 +836,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     else:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
-        net, origin = load(args.spec), {"spec": args.spec}
+        net, origin = _with_loss(load(args.spec), args.spec), {"spec": args.spec}
     _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     if args.results:
         quiz.check_results_target(args.results)
@@ -934,7 +941,7 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
                 "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance)",
                 option,
             )
-    net = load(args.spec)
+    net = _with_loss(load(args.spec), args.spec)
     if args.digits is not None:
         randomnet.options(digits=args.digits)  # the same range as everywhere
         net = net.with_conventions(digits=args.digits)
