@@ -46,8 +46,9 @@ def numbers(doc: str, fmt: str) -> list[str]:
         doc = re.sub(r'"format": "[^"]*"', " ", doc)
     if fmt == "html":
         doc = re.sub(
-            r"<mn>([\d.]+)</mn><mo>&#x000B7;</mo><msup><mn>10</mn><mrow><mn>(&#x02212;)?(\d+)</mn></mrow></msup>",
-            lambda m: f"{m.group(1)}e{'-' if m.group(2) else ''}{m.group(3)}",
+            r"<mn>((?:&#x02212;)?[\d.]+)</mn><mo>&#x000B7;</mo><msup><mn>10</mn><mrow><mn>(&#x02212;)?(\d+)</mn>"
+            r"</mrow></msup>",
+            lambda m: f"{m.group(1).replace('&#x02212;', '-')}e{'-' if m.group(2) else ''}{m.group(3)}",
             doc,
         )
         doc = html.unescape(re.sub(r"<[^>]+>", " ", doc))
@@ -104,6 +105,31 @@ def claimable(name: str, extra: tuple[str, ...] = ()) -> list[tuple[str, float, 
     return rows
 
 
+def claimable_after(name: str, total: int) -> list[tuple[str, float, int | None]]:
+    """What ``train NAME`` prints over ``total`` updates: every quantity of every step's walk (the forward
+    pass of step n + 1 is after n updates; step n's update lines are its own), and what is printed after
+    each update (every example by its number, the loss over every example), each under its after_steps."""
+    from tutor.spec import load
+    from tutor.teach import checker
+
+    net = load(name)
+    walk = checker.step_walk(net)
+    rows = claimable(name)
+    claims = []
+    for n in range(1, total + 1):
+        claims += [checker.Claim(k, "0", after_steps=n) for k in walk.quantities]
+        claims += [checker.Claim(k, "0", after_steps=n) for k in checker.after_extras(net)]
+    ctx = checker._Context(net, claims)
+    for c in claims:
+        try:
+            v = checker._value(ctx, net, c)
+        except KeyError:  # a later batch names its examples otherwise
+            v = None
+        if v is not None:
+            rows.append((c.quantity, v, c.after_steps))
+    return rows
+
+
 def _match(token: str, rows) -> tuple[str, float, int | None] | None:
     unit = 10.0 ** -len(token.split(".")[1]) if "." in token else 1.0
     t = float(token)
@@ -120,9 +146,17 @@ def _match(token: str, rows) -> tuple[str, float, int | None] | None:
     return (key, best[2], steps)
 
 
-def _every_number(name: str, fmt: str, tmp_path: Path, extra: tuple[str, ...] = ()) -> None:
-    rows = claimable(name, extra)
-    status, doc = _cli(["explain", name, *extra, "--format", fmt])
+def _every_number(name: str, fmt: str, tmp_path: Path, extra: tuple[str, ...] = (), train: int = 0) -> None:
+    if train:  # train NAME --epochs 1: every step of the epoch shown
+        from tutor.engine.training import batches
+        from tutor.spec import load
+
+        total = len(batches(load(name)))
+        rows = claimable_after(name, total)
+        status, doc = _cli(["train", name, "--epochs", "1", "--show", "every:1", "--format", fmt])
+    else:
+        rows = claimable(name, extra)
+        status, doc = _cli(["explain", name, *extra, "--format", fmt])
     assert status == 0
     tokens = numbers(doc, fmt)
     assert tokens
@@ -175,8 +209,20 @@ def test_every_number_of_the_loss_free_mode_is_claimable_and_agrees(name, extra,
     _every_number(name, fmt, tmp_path, extra)
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_every_number_train_prints_is_claimable_and_agrees(fmt, tmp_path):
+    _every_number("minibatch", fmt, tmp_path, train=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in example_names("all") if n not in SAMPLE])
 def test_every_printed_number_of_every_example(name, tmp_path):
     for fmt in FORMATS:
         _every_number(name, fmt, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in example_names() if not graphspec.is_graph(n)])
+def test_every_number_train_prints_of_every_example(name, tmp_path):
+    for fmt in FORMATS:
+        _every_number(name, fmt, tmp_path, train=1)
