@@ -3,15 +3,19 @@
 A claim is a quantity (named as in the spec's notation, as ``explain --format json`` names it) and a value
 exactly as printed. The checker walks what ``explain`` and ``train`` show for the spec (``step_walk``): the
 plain step, or a training step with every example's values named per example, batch means,
-regularization, the decayed learning rate, the optimizer's state and the update steps; ``after_steps``
-claims are reached on one training run per convention, trained as the spec says. Each claim is first
-compared at its printed precision under the spec's conventions, then under the other conventions
-(as-printed rounding, update order, bias updates, summed batch gradients, momentum's other sign, steps
-counted differently, each value carried at its printed precision); a convention that does not apply to
-the spec is skipped and listed. A claim that holds under none is wrong, and the checker looks for the most
-specific explanation that reproduces it: carried forward from earlier claimed values, a rounding artefact,
-an arithmetic slip, a known mistake (the quiz's misconceptions), a related quantity of the same step, or
-none ("wrong on its own").
+regularization, the decayed learning rate, the optimizer's state and the update steps; what a training
+document prints after an update (``after_extras``: every example by its number, the loss over every
+example) and the gradient check's central differences are named too; ``after_steps`` claims are reached on
+one training run per convention, trained as the spec says. A claim agrees when it is a correct rounding of
+the computed value at its printed decimals (of the double, either neighbour at an exact tie, or of its
+shortest decimal form). Otherwise it is compared under the other conventions (as-printed rounding, update
+order, bias updates, summed batch gradients, momentum's velocity written the other way, float32
+arithmetic, steps counted differently, each value carried at its printed precision); a convention that
+does not apply to the spec is skipped and listed. A claim that holds under none is wrong, and the checker
+looks for the most specific explanation that reproduces it: carried forward from earlier claimed values
+(as printed, or held to more digits), a rounding artefact (of the value, or of every value before it), an
+arithmetic slip, a known mistake (the quiz's misconceptions), a related quantity of the same step, or none
+("wrong on its own").
 """
 
 from __future__ import annotations
