@@ -410,3 +410,26 @@ def test_given_per_example_gradients_averaged_as_a_graph(capsys):
 
     g2 = explain_graph(graphspec.load(folder / "spec.toml")).value("g2")
     assert f"{g2:.1f}" == "0.1" and agrees_as_printed(g2, "0.1") and agrees_as_printed(g2, "0.2")
+
+
+def test_the_micrograd_lectures_slope_by_nudging_to_the_last_digit(capsys):
+    # the lecture prints Python's repr of (f(x + h) - f(x))/h: 14.00300000000243 with h = 0.001
+    folder = PUBLISHED / "micrograd-slope"
+    assert main(["check", str(folder / "spec.toml"), str(folder / "claims.toml"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["claims"][0]["verdict"] == AGREES
+    from tutor.engine.graph import explain_graph
+    from tutor.spec import graph as graphspec
+
+    g = graphspec.load(folder / "spec.toml")
+    finer = graphspec.from_mapping(
+        {
+            "graph": {
+                "leaves": {"x": 3.0},
+                "assign": {"f": "3 * x ** 2 - 4 * x + 5"},
+                "output": "f",
+                "estimate": {"h": 0.0001},
+            }
+        }
+    )
+    assert repr(explain_graph(g).value("estimate[x]")) == "14.00300000000243"
+    assert repr(explain_graph(finer).value("estimate[x]")) == "14.000300000063248"  # as a blog reprints it
