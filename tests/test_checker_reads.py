@@ -236,8 +236,8 @@ def test_softmax_as_a_linear_normalisation_is_named():
     assert all(v.status == AGREES for v in checker.check(net, claims).verdicts)  # the book's own numbers
     # the scores divided by their sum, without the exponentials: 4.8 / 8.395 = 0.572
     v = run(net, {"p1": "0.572"}).verdicts[0]
-    assert v.status == WRONG and v.misconception == "softmax-as-linear-normalisation", v.explanation
-    assert "z1/(z1 + z2 + z3)" in v.explanation
+    assert v.status == WRONG and v.misconception == checker.SOFTMAX_AS_LINEAR, v.explanation
+    assert "z1/(z1 + z2 + z3)" in v.explanation and "without the exponentials" in v.explanation
 
 
 def test_a_truncated_value_and_the_error_it_carries_are_named():

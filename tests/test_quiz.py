@@ -163,23 +163,14 @@ def mse_case(v):
     return {"forgot-mean": ("E_o1", (v["target_o1"] - v["out_o1"]) ** 2)}  # mse over 2 outputs, without the 1/2
 
 
-def softmax_case(v):
-    return {"softmax-as-linear-normalisation": ("p1", v["z1"] / (v["z1"] + v["z2"] + v["z3"]))}
-
-
 def mse_quiz() -> Quiz:
     return Quiz(randomnet.generate(4, randomnet.Options(shape=(2, 2, 2), loss="mse")), tries=1)
 
 
 @pytest.mark.parametrize("misconception", sorted(set(MISCONCEPTIONS) - {"old-weights-in-hidden-delta"}))
 def test_each_misconception_is_named(misconception):
-    if misconception == "softmax-as-linear-normalisation":
-        quiz, cases = Quiz(load("softmax-scores"), digits=4, tries=1), softmax_case
-    elif misconception == "forgot-mean":
-        quiz, cases = mse_quiz(), mse_case
-    else:
-        quiz, cases = Quiz(load("mazur"), digits=4, tries=1), mazur_cases
-    cases = cases(quiz.walk.values())
+    quiz = mse_quiz() if misconception == "forgot-mean" else Quiz(load("mazur"), digits=4, tries=1)
+    cases = (mse_case if misconception == "forgot-mean" else mazur_cases)(quiz.walk.values())
     key, wrong = cases[misconception]
     answer_until(quiz, key)
     fb = quiz.respond(as_typed(wrong))

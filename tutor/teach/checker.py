@@ -787,6 +787,20 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
                 explanation=f"the inputs {printed} give {_fmt(right)}; {claim.printed} is {slip}",
             )
 
+    # 3b. softmax computed as a plain normalisation of the scores, z_j / sum_k z_k (no exponentials)
+    linear = _softmax_as_linear(walk, q, claimed)
+    if linear is not None and _agrees(linear[1], claim):
+        return Verdict(
+            claim,
+            WRONG,
+            correct,
+            diagnosis=MISCONCEPTION,
+            related=list(q.args),
+            explanation=f"softmax computed as a plain normalisation without the exponentials ({linear[0]}): that "
+            f"gives {_fmt(linear[1])}",
+            misconception=SOFTMAX_AS_LINEAR,
+        )
+
     # 4. a known misconception (the quiz's): the derivation perturbed where the mistake can happen
     known = {k: c.value for k, c in claimed.items()}
     try:
@@ -820,6 +834,21 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
         diagnosis=ALONE,
         explanation="no earlier claim, related quantity, slip, known mistake or rounding reproduces it",
     )
+
+
+SOFTMAX_AS_LINEAR = "softmax-as-linear-normalisation"
+
+
+def _softmax_as_linear(walk: Walkthrough, q, claimed: Mapping[str, Claim]) -> tuple[str, float] | None:
+    """(how, value) of a softmax output computed as z_j / sum_k z_k from the (claimed) scores, or None."""
+    if q.kind != "out" or q.layer is None or walk.network.layers[q.layer].activation != "softmax":
+        return None
+    scores = [claimed[a].value if a in claimed else walk.value(a) for a in q.args]
+    total = sum(scores)
+    j = q.index
+    if j is None or j >= len(scores) or not total:
+        return None
+    return f"{q.args[j]}/({' + '.join(q.args)})", scores[j] / total
 
 
 def _relation(walk: Walkthrough, key: str, other_key: str) -> str:

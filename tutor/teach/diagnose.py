@@ -56,7 +56,6 @@ MISCONCEPTIONS: dict[str, str] = {
     "gradient-added": "the gradient was added instead of subtracted (w + η·g)",
     "forgot-bias": "the bias was left out of the net input",
     "no-activation": "the activation function was not applied (out = net)",
-    "softmax-as-linear-normalisation": "softmax computed as a plain normalisation z_j / Σ_k z_k, without the exponentials",
     "too-few-decimals": "the answer was given to fewer decimals than asked",
     "rounded-too-early": "earlier values were rounded to fewer decimals than asked and carried forward",
 }
@@ -631,15 +630,6 @@ def _perturbations(world: StudentWorld, key: str, asked: bool) -> Iterator[tuple
         yield "gradient-added", f"{lab(key)} with + η·gradient", ev([-v if i == eta else v for i, v in enumerate(args)])
     if q.kind == "net" and kinds and kinds[-1] == "param":
         yield "forgot-bias", f"{lab(key)} without the bias {lab(q.args[-1])}", ev(args[:-1] + [0.0])
-    if q.kind == "out" and q.layer is not None and walk.network.layers[q.layer].activation == "softmax":
-        total = sum(args)
-        j = q.index if q.index is not None and q.index < len(args) else None
-        if j is not None and total:
-            yield (
-                "softmax-as-linear-normalisation",
-                f"{lab(key)} taken as {lab(q.args[j])}/({' + '.join(map(lab, q.args))})",
-                args[j] / total,
-            )
     if q.kind == "out" and len(args) == 1:
         yield "no-activation", f"{lab(key)} taken as {lab(q.args[0])} = {num(args[0])}", args[0]
 
