@@ -31,7 +31,13 @@ def test_every_example_folder_has_all_four_handouts_and_its_claims_a_report():
             f"walkthrough.{x}" for x in ("md", "tex", "html", "pdf")
         }
         assert (folder / "check.md").is_file() == (folder / "claims.toml").is_file(), name
-    assert {p.parent.name for p in root.glob("*/check.md")} == {"mazur", "appendix-a", "appendix-b"}
+    assert {p.parent.name for p in root.glob("*/check.md")} == {
+        "mazur",
+        "appendix-a",
+        "appendix-b",
+        "python-printed",
+        "graph-sigmoid-gates",
+    }
 
 
 def test_the_recipe_is_read_from_the_spec():
@@ -46,6 +52,9 @@ def test_the_recipe_is_read_from_the_spec():
 def test_check_report_is_the_check_commands(capsys):
     assert main(["check", "appendix-b", "--format", "md"]) == 1
     report = next(h for h in handouts.handouts("appendix-b") if h.path.name == "check.md")
+    assert report.text == capsys.readouterr().out
+    assert main(["check", "graph-sigmoid-gates", "--format", "md"]) == 0  # a graph's report too
+    report = next(h for h in handouts.handouts("graph-sigmoid-gates") if h.path.name == "check.md")
     assert report.text == capsys.readouterr().out
 
 

@@ -233,7 +233,7 @@ def test_explain_a_training_spec_gives_its_first_step(tmp_path, capsys):
         e.values["dE/dW5[e1]"], 9
     )
     assert (
-        repr(e) == "<Explanation of Mini-batches of two (2-2-1): training step 1 on examples 1, 2 of 4; 118 quantities>"
+        repr(e) == "<Explanation of Mini-batches of two (2-2-1): training step 1 on examples 1, 2 of 4; 124 quantities>"
     )
     doc = json.loads(e.save(tmp_path / "step.json").read_text(encoding="utf-8"))
     assert doc["format"] == "backprop-tutor-train/1" and doc["shown_steps"][0]["step"] == 1

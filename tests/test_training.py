@@ -129,6 +129,11 @@ OPTIMIZERS = {
         {"name": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-7},
         lambda torch, ps: torch.optim.Adam(ps, lr=0.3, betas=(0.8, 0.99), eps=1e-7),
     ),
+    # the velocity written with the learning rate inside (v = mu v - alpha g, w = w + v): the same iterates
+    "momentum_velocity": (
+        {"name": "momentum_velocity", "mu": 0.8},
+        lambda torch, ps: torch.optim.SGD(ps, lr=0.3, momentum=0.8),
+    ),
 }
 
 
@@ -274,7 +279,9 @@ def test_mazur_ten_thousand_rounds():
     assert at_printed(first.epoch_loss[1], "0.291027924")
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "momentum_classic", "nesterov", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize(
+    "optimizer", ["sgd", "momentum", "momentum_classic", "momentum_velocity", "nesterov", "adagrad", "rmsprop", "adam"]
+)
 @pytest.mark.parametrize("conv", [{}, {"rounding": "as-printed", "digits": 6}], ids=["exact", "as-printed-6"])
 def test_symbolic_training_step_agrees_with_the_numeric_run(optimizer, conv):
     """Batch mean, regularization, dropout, decay and every optimizer line: both engines, three steps."""

@@ -72,6 +72,12 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--step", type=float, metavar="ETA", help="a graph spec: also update every leaf with step ETA")
     e.add_argument("--ascent", action="store_true", help="a graph spec: step along the gradient, not against it")
     e.add_argument(
+        "--ascent-on-inputs",
+        action="store_true",
+        help="a network spec with --of or --view graph: the update (--step) moves the inputs too, and every "
+        "leaf by gradient ascent on the output (without it only the parameters move)",
+    )
+    e.add_argument(
         "--notation",
         choices=["spec", "layered"],
         default="spec",
@@ -88,6 +94,18 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("claims", metavar="CLAIMS", nargs="?", help="a claims file (TOML); a built-in example has its own")
     c.add_argument("--format", "-f", default="text", choices=["text", "md", "json"])
     c.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    c.add_argument(
+        "--of",
+        metavar="OUTPUT",
+        help="a network spec: check the loss-free mode's numbers, the gradient of this output (as explain --of)",
+    )
+    c.add_argument("--step", type=float, metavar="ETA", help="with --of: the update's step, as explain --of")
+    c.add_argument("--ascent", action="store_true", help="with --of: step along the gradient, as explain --of")
+    c.add_argument(
+        "--ascent-on-inputs",
+        action="store_true",
+        help="with --of: the update moves the inputs too, by gradient ascent, as explain --of",
+    )
     _add_conventions(c)
 
     t = sub.add_parser(
@@ -374,15 +392,27 @@ def _check_paths(args: argparse.Namespace) -> None:
             check_path(value, f"{option} {value!r}" if len(value) <= 60 else option)
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace, loss_free_ok: bool = False):
     from .spec.network import load
 
     if getattr(args, "digits", None) is not None and not 1 <= args.digits <= 15:
         raise TutorError(f"--digits must be from 1 to 15, got {args.digits}")
     net = load(args.spec)
+    if not (loss_free_ok or getattr(args, "of", None)):
+        _with_loss(net, args.spec)
     return net.with_conventions(
         rounding=args.rounding, digits=args.digits, update_order=args.update_order, update_biases=args.update_biases
     )
+
+
+def _with_loss(net, spec: str):
+    """The network, refused when its spec has no [loss] table (it is for the loss-free mode only)."""
+    if net.loss_free:
+        raise TutorError(
+            f"{spec!r} has no [loss] table: only the gradient of one output applies (explain or check with "
+            "--of OUTPUT); add a [loss] table for the rest"
+        )
+    return net
 
 
 def _progress(total: int, label: str) -> Callable[[int], None] | None:
@@ -514,6 +544,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ("--upstream", args.upstream is not None),
         ("--step", args.step is not None),
         ("--ascent", args.ascent),
+        ("--ascent-on-inputs", args.ascent_on_inputs),
     ):
         if given:
             raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
@@ -561,15 +592,10 @@ def _network_graph(args: argparse.Namespace, net) -> int:
     from .engine.symbolic import explain_step
     from .render import Options
     from .render.graph import render
-    from .spec import graph as graphspec
 
     if set(args.view) - {"graph"}:
         raise TutorError("--view graph is a document of its own: give it without the other views")
-    if not (net.training.plain and len(net.examples) == 1):
-        raise TutorError("--view graph and --of show one plain step on one example; this spec trains otherwise")
-    g = graphspec.from_network(net, output=args.of).with_options(
-        upstream=args.upstream, step=args.step, direction="ascent" if args.ascent else None
-    )
+    g = _network_graph_spec(args, net)
     walk = explain_graph(g)
     compare = None
     if args.of is None and args.upstream is None:
@@ -583,6 +609,25 @@ def _network_graph(args: argparse.Namespace, net) -> int:
         ]
     _write(args, render(walk, args.format, Options(template_dir=args.template_dir, digits=args.digits), compare))
     return 0
+
+
+def _network_graph_spec(args: argparse.Namespace, net):
+    """A network spec's computational graph as explain --view graph / --of and check --of use it: its update
+    (--step) moves the parameters only; with --ascent-on-inputs the inputs too, all by gradient ascent."""
+    from .engine.training import bias_params
+    from .spec import graph as graphspec
+
+    if not (net.training.plain and len(net.examples) == 1):
+        raise TutorError("--view graph and --of show one plain step on one example; this spec trains otherwise")
+    if args.ascent_on_inputs and args.step is None:
+        raise TutorError("moves the inputs by a step: give --step ETA with it", "--ascent-on-inputs")
+    moving = tuple(net.parameter_values([l.weights for l in net.layers], bias_params(net)))
+    if args.ascent_on_inputs:  # every leaf but the targets moves up the output, as a hacker's guide does it
+        moving, direction = moving + tuple(net.input_names), "ascent"
+    else:
+        direction = "ascent" if args.ascent else None
+    g = graphspec.from_network(net, output=args.of)
+    return g.with_options(upstream=getattr(args, "upstream", None), step=args.step, direction=direction, moving=moving)
 
 
 def _explain_graph(args: argparse.Namespace) -> int:
@@ -601,6 +646,7 @@ def _explain_graph(args: argparse.Namespace) -> int:
         "--update-order": args.update_order is not None,
         "--update-biases": args.update_biases is not None,
         "--notation": args.notation != "spec",
+        "--ascent-on-inputs": args.ascent_on_inputs,
     }
     for flag, given in network_only.items():
         if given:
@@ -642,7 +688,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         data = graphcheck.check_claims(graphspec.load(args.spec), graphcheck.load_claims(claims_path), str(claims_path))
         _write(args, render_check(data, args.format))
         return 0 if data["ok"] else 1
-    net = _load(args)
+    net = _load(args, loss_free_ok=args.of is not None)
+    if args.of is not None:  # the loss-free mode: the network's graph with the chosen output
+        from .teach import graphcheck
+
+        if not args.claims:
+            raise TutorError("give a claims file for the loss-free mode's numbers", "--of")
+        data = graphcheck.check_claims(_network_graph_spec(args, net), graphcheck.load_claims(args.claims), args.claims)
+        _write(args, render_check(data, args.format))
+        return 0 if data["ok"] else 1
+    for flag in ("step", "ascent", "ascent_on_inputs"):
+        if getattr(args, flag):
+            raise TutorError("is for the loss-free mode: give --of OUTPUT with it", "--" + flag.replace("_", "-"))
     claims_path = args.claims or example_claims(args.spec)
     if claims_path is None:
         raise TutorError(f"give a claims file: {args.spec!r} is not a built-in example with transcribed claims")
@@ -816,7 +873,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     else:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
-        net, origin = load(args.spec), {"spec": args.spec}
+        net, origin = _with_loss(load(args.spec), args.spec), {"spec": args.spec}
     digits = args.digits or (net.digits if isinstance(net, graphspec.Graph) else net.conventions.digits)
     _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     if args.results:
@@ -923,7 +980,7 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
                 "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance)",
                 option,
             )
-    net = load(args.spec)
+    net = _with_loss(load(args.spec), args.spec)
     if args.digits is not None:
         randomnet.options(digits=args.digits)  # the same range as everywhere
         net = net.with_conventions(digits=args.digits)

@@ -147,7 +147,10 @@ def handouts(name: str, root: Path | None = None) -> list[Handout]:
     if _is_graph(name, root):
         texts = _graph_texts(name, root)
         out = [Handout(folder / f"{STEM}.{fmt}", texts[fmt]) for fmt in TEXT_FORMATS]
-        return out + [Handout(folder / f"{STEM}.pdf", texts["tex"])]
+        out.append(Handout(folder / f"{STEM}.pdf", texts["tex"]))
+        if (folder / "claims.toml").is_file():
+            out.append(Handout(folder / CHECK, _graph_check_report(folder)))
+        return out
     net = _load(name, root)
     how = recipe(net)
     texts = _training_texts(net, how) if how.train else _explained_texts(name, net, how, root)
@@ -195,6 +198,17 @@ def _check_report(net, claims: Path) -> str:
 
     report = checker.check(net, checker.load_claims(claims, checker.quantity_names(net)))
     return render_check(checker.report_data(report), "md")
+
+
+def _graph_check_report(folder: Path) -> str:
+    """The checker's Markdown report on a graph example's transcribed claims, as `check` writes it."""
+    from .render.check import render_check
+    from .spec.graph import load
+    from .teach import graphcheck
+
+    claims = folder / "claims.toml"
+    data = graphcheck.check_claims(load(folder / "spec.toml"), graphcheck.load_claims(str(claims)), "claims.toml")
+    return render_check(data, "md")
 
 
 def names(root: Path | None = None) -> list[str]:

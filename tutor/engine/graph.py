@@ -67,6 +67,7 @@ class GraphWalk:
     check: list[CheckRow]
     updates: list[str] = field(default_factory=list)  # the updated leaves' keys
     output_after: str = ""  # the output after the update
+    estimates: list[tuple[str, str, str]] = field(default_factory=list)  # (leaf, nudged output, slope estimate)
     loss_name: str = ""  # the numerator of every gradient: the output, or L for a given upstream gradient
 
     def value(self, key: str) -> float:
@@ -293,6 +294,8 @@ def explain_graph(graph: Graph) -> GraphWalk:
 
     walk = GraphWalk(graph, q, labels, forward, backward, check=[], loss_name=loss)
     walk.check = _central_differences(graph, walk)
+    if graph.estimate is not None:
+        _estimates(graph, walk)
     if graph.update is not None:
         _update(graph, walk)
     return walk
@@ -346,6 +349,30 @@ def _central_differences(graph: Graph, walk: GraphWalk) -> list[CheckRow]:
     return rows
 
 
+def _estimates(graph: Graph, walk: GraphWalk) -> None:
+    """Each leaf's slope estimated as the spec asks: the output with the leaf nudged by h (``nudged[x]``), and
+    the forward (or central) difference quotient times the upstream gradient (``estimate[x]``)."""
+    e = graph.estimate
+    base = {n.name: float(n.value) for n in graph.leaves}
+    f0 = walk.value(graph.output)
+    for leaf in graph.leaves:
+        try:
+            up = evaluate(graph, {**base, leaf.name: base[leaf.name] + e.h})[graph.output]
+            if e.kind == "forward":
+                slope = (up - f0) / e.h
+            else:
+                down = evaluate(graph, {**base, leaf.name: base[leaf.name] - e.h})[graph.output]
+                slope = (up - down) / (2 * e.h)
+        except ComputeError:
+            continue
+        nk, ek = f"nudged[{leaf.name}]", f"estimate[{leaf.name}]"
+        walk.quantities[nk] = Quantity(nk, "nudged", up)
+        walk.labels[nk] = Label("name", text=nk)
+        walk.quantities[ek] = Quantity(ek, "estimate", graph.upstream * slope)
+        walk.labels[ek] = Label("name", text=ek)
+        walk.estimates.append((leaf.name, nk, ek))
+
+
 def _update(graph: Graph, walk: GraphWalk) -> None:
     """One step on every leaf: x+ = x - eta * grad (descent) or x + eta * grad (ascent); the new output."""
     import sympy as sp
@@ -359,7 +386,7 @@ def _update(graph: Graph, walk: GraphWalk) -> None:
     new = {}
     for leaf in graph.leaves:
         key = grad_key(leaf.name)
-        if key not in walk.quantities:
+        if key not in walk.quantities or (u.leaves is not None and leaf.name not in u.leaves):
             continue
         value = walk.value(leaf.name) + (-1 if u.direction == "descent" else 1) * u.step * walk.value(key)
         k = updated_key(leaf.name)

@@ -244,6 +244,7 @@ class TrainingWalk:
     hyper: list[str]  # keys of the optimizer's hyperparameters and of t
     clip: ClipRecord | None = None
     batch_norm: list[BatchNormLayer] = field(default_factory=list)
+    input_gradients: list[str] = field(default_factory=list)  # each input's dE/dx summed over the batch
 
     def value(self, key: str) -> float:
         return _value(self.quantities, key)

@@ -498,6 +498,7 @@ def explain_step(
     forward_only: bool = False,
     masks: DropoutMasks | None = None,
     gradients_only: bool = False,
+    input_gradients: bool | None = None,
     prepare: bool = True,
     bn: BatchContext | None = None,
 ) -> Walkthrough:
@@ -574,7 +575,9 @@ def explain_step(
             _, loss_after = _loss(b, net, forward_after, E, suffix=net.updated_name)
     # dE/dx of every input (what frameworks keep in x.grad), after everything else so the other keys keep
     # their order: the first layer's deltas back through its (old) weights
-    inputs = [] if forward_only or gradients_only else _input_gradients(b, net, backward[-1], param_keys, E)
+    # (a training step's examples ask for them: input_gradients=True with gradients_only)
+    want = not gradients_only if input_gradients is None else input_gradients
+    inputs = [] if forward_only or not want else _input_gradients(b, net, backward[-1], param_keys, E)
     if net.has_batch_norm:
         _batch_loss_labels(b, net)
 
@@ -1178,7 +1181,17 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
                     [None if m is None else np.where(m != 0, 1.0, 0.0) for m in ex.forward.masks], masks_scale
                 )
             out.append(
-                explain_step(ex_net, masks=masks, gradients_only=True, prepare=False, bn=ctx, forward_only=forward_only)
+                explain_step(
+                    ex_net,
+                    masks=masks,
+                    gradients_only=True,
+                    prepare=False,
+                    bn=ctx,
+                    forward_only=forward_only,
+                    # dE/dx of each example (x.grad, "dinputs"); under batch normalization the examples are
+                    # coupled below the normalized layer and the single-example formula does not hold
+                    input_gradients=not net.has_batch_norm,
+                )
             )
         return out
 
@@ -1297,6 +1310,19 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         updates.append(
             ParamUpdate(p.label, li, p.kind, refs, mean, reg, total, lines, state_before, lines[-1], clipped=clipped)
         )
+    # every input's gradient summed over the batch (each example's own dE/dx is in its walk)
+    summed_inputs = []
+    if m > 1 and first.input_gradients:
+        for i, name in enumerate(net.input_names):
+            refs = [
+                b.given(f"{examples[k].input_gradients[i]}[e{k + 1}]", "example", w.value(w.input_gradients[i]))
+                for k, w in enumerate(examples)
+            ]
+            for k, ref in enumerate(refs):
+                b.labels[ref] = Label("partial", num=loss_refs[k], den=f"{name}[e{k + 1}]")
+                b.labels.setdefault(f"{name}[e{k + 1}]", Label("name", text=f"{name}[e{k + 1}]"))
+            key = f"{first.input_gradients[i]}[sum]"
+            summed_inputs.append(b.add(key, "input_gradient", sum_form(m), refs, Label("name", text=key)))
     return TrainingWalk(
         net,
         net.conventions,
@@ -1314,6 +1340,7 @@ def explain_training_step(net: Network, step) -> TrainingWalk:
         hyper,
         clip=clip,
         batch_norm=_bn_running(b, base, bn_layers),
+        input_gradients=summed_inputs,
     )
 
 

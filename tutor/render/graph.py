@@ -173,6 +173,22 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
             "after_value": fw.number(walk.value(walk.output_after)),
             "change": fw.number(walk.value(walk.output_after) - walk.value(g.output)),
         }
+    estimate = None
+    if walk.estimates:  # the slope estimated by nudging each leaf, as the spec asks
+        e = g.estimate
+        estimate = {
+            "kind": e.kind,
+            "h": f"{e.h:g}",
+            "rows": [
+                {
+                    "leaf": label(leaf),
+                    "nudged": fw.number(walk.value(nk)),
+                    "estimate": fw.number(walk.value(ek)),
+                    "gradient": fw.number(walk.value(f"grad[{leaf}]")) if f"grad[{leaf}]" in q else "n/a",
+                }
+                for leaf, nk, ek in walk.estimates
+            ],
+        }
     seed = q[f"grad[{g.output}]"]
     return {
         "title": escape(g.title),
@@ -188,6 +204,7 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
         "table": table,
         "check": check,
         "check_ok": walk.ok,
+        "estimate": estimate,
         "leaf_update": update,
         "counts": {
             "leaves": len(g.leaves),

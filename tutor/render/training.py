@@ -136,6 +136,8 @@ def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escap
         "loss": v["loss"],
         "backward": v["backward"],
         "gradients": gradients,
+        # dE/dx of this example's inputs (x.grad; "dinputs")
+        "input_gradients": v.get("input_gradients") or [],
     }
 
 
@@ -188,6 +190,8 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "params": params,
         # each example's share of the batch-mean gradient by the scores, delta/N (shown where nothing is updated)
         "shares": [line(k) for k, v in q.items() if v.kind == "share"],
+        # each input's dE/dx summed over the batch's examples
+        "input_gradients": [line(k) for k in tw.input_gradients],
         "clip": clip_view(tw, line),
         "bn": bn_view(tw, line, escape, fw.label(f"{tw.network.notation['loss']}_batch", mode)),
     }

@@ -35,8 +35,10 @@ DIRECTIONS = ("descent", "ascent")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 NAME_RULE = "a node name starts with a letter and has only letters, digits and '_'"
 _TOP_KEYS = {"title", "description", "source", "graph"}
-_GRAPH_KEYS = {"leaves", "assign", "output", "upstream", "digits", "update"}
+_GRAPH_KEYS = {"leaves", "assign", "output", "upstream", "digits", "update", "estimate"}
 _UPDATE_KEYS = {"step", "direction"}
+_ESTIMATE_KEYS = {"h", "kind"}
+ESTIMATES = ("forward", "central")
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
 
 
@@ -55,9 +57,19 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """A slope estimated by nudging each leaf by ``h``: forward (f(x + h) − f(x))/h or central
+    (f(x + h) − f(x − h))/2h, as a lecture does it by hand, with the step it chooses."""
+
+    h: float
+    kind: str = "forward"
+
+
+@dataclass(frozen=True)
 class Update:
     step: float
     direction: str = "descent"
+    leaves: tuple[str, ...] | None = None  # the leaves it moves (None: every leaf)
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class Graph:
     given_upstream: bool = False
     digits: int = 4
     update: Update | None = None
+    estimate: Estimate | None = None
     title: str = "Computational graph"
     description: str = ""
     source: str = ""
@@ -106,8 +119,10 @@ class Graph:
         step: float | None = None,
         direction: str | None = None,
         where: str = "",
+        moving: tuple[str, ...] | None = None,
     ) -> "Graph":
-        """The same graph with another output, upstream gradient or update, validated as the spec's keys are."""
+        """The same graph with another output, upstream gradient or update, validated as the spec's keys are;
+        ``moving``: the leaves the update moves (default: every leaf)."""
         from dataclasses import replace
 
         out = self
@@ -129,7 +144,7 @@ class Graph:
             d = direction or old.direction
             if d not in DIRECTIONS:
                 raise SpecError(f"{d!r:.40} is not allowed; allowed: descent, ascent", where or "--direction")
-            out = replace(out, update=Update(s, d))
+            out = replace(out, update=Update(s, d, moving if moving is not None else old.leaves))
         return out
 
     def with_leaves(self, values: Mapping[str, float]) -> "Graph":
@@ -288,13 +303,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
         raise SpecError(f"expected a whole number of decimals from 1 to 15, got {digits!r:.40}", f"{place}.digits")
     update = None
-    if "update" in g:
-        u = g["update"]
-        if not isinstance(u, Mapping):
-            raise SpecError('expected a table: [graph.update] step = 0.01, direction = "descent"', f"{place}.update")
-        _no_unknown(u, _UPDATE_KEYS, f"{place}.update")
-        if "step" not in u:
-            raise SpecError("missing key 'step' (the step size)", f"{place}.update")
+    u = _subtable(g, "update", _UPDATE_KEYS, 'step = 0.01, direction = "descent"', "step", "the step size", place)
+    if u is not None:
         step = _number(u["step"], f"{place}.update.step")
         if step <= 0:
             raise SpecError(f"the step size must be positive, got {step:g}", f"{place}.update.step")
@@ -302,6 +312,16 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         if direction not in DIRECTIONS:
             raise SpecError(f"{direction!r:.40} is not allowed; allowed: descent, ascent", f"{place}.update.direction")
         update = Update(step, direction)
+    estimate = None
+    e = _subtable(g, "estimate", _ESTIMATE_KEYS, 'h = 0.0001, kind = "forward"', "h", "the nudge, a number > 0", place)
+    if e is not None:
+        h = _number(e["h"], f"{place}.estimate.h")
+        if not 0 < h <= 1:
+            raise SpecError(f"the nudge h must be in (0, 1], got {h:g}", f"{place}.estimate.h")
+        kind = e.get("kind", "forward")
+        if kind not in ESTIMATES:
+            raise SpecError(f"{kind!r:.40} is not allowed; allowed: forward, central", f"{place}.estimate.kind")
+        estimate = Estimate(h, kind)
     # Assignments nothing reads, other than the output, are kept: a student may want to see them.
     del used
     meta = {k: _text(data.get(k, d), f"{where}: {k}", 2000) for k, d in (("description", ""), ("source", ""))}
@@ -312,11 +332,25 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         given_upstream=given,
         digits=digits,
         update=update,
+        estimate=estimate,
         title=_text(data.get("title", "Computational graph"), f"{where}: title", 200),
         name=name,
         expressions=expressions,
         **meta,
     )
+
+
+def _subtable(g: Mapping, key: str, keys: set, example: str, needed: str, what: str, place: str) -> Mapping | None:
+    """An optional [graph.KEY] table: None when absent, else checked for its keys and its one needed key."""
+    if key not in g:
+        return None
+    t = g[key]
+    if not isinstance(t, Mapping):
+        raise SpecError(f"expected a table: [graph.{key}] {example}", f"{place}.{key}")
+    _no_unknown(t, keys, f"{place}.{key}")
+    if needed not in t:
+        raise SpecError(f"missing key {needed!r} ({what})", f"{place}.{key}")
+    return t
 
 
 class _Parser:

@@ -215,6 +215,7 @@ class Network:
     init: str = ""  # "" or a rules.INITS name: the weights of the layers in init_layers were drawn
     init_seed: int = 0
     init_layers: tuple[int, ...] = ()
+    loss_free: bool = False  # no [loss] table: only the gradient of one output (explain/check --of) applies
 
     def batch_size(self) -> int:
         n = max(len(self.examples), 1)
@@ -479,7 +480,10 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
                 f"{layer.activation!r} is allowed on the output layer only", f"{where}: layers[{li}].activation"
             )
 
-    loss_t = _table(data, "loss", where)
+    # without a [loss] table the spec is for the loss-free mode (the gradient of one output, --of OUTPUT): its
+    # placeholder loss and zero targets are never shown, and the commands that need a loss refuse it
+    loss_free = "loss" not in data and raw_examples is None
+    loss_t = {"name": "half_sse", "targets": [0.0] * layers[-1].size} if loss_free else _table(data, "loss", where)
     _no_unknown(loss_t, {"name", "targets", "margin"}, where, "loss")
     loss_name = loss_t.get("name")
     if not isinstance(loss_name, str):
@@ -550,7 +554,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         "training",
     )
     no_params = all(l.weights.size + l.bias_count == 0 for l in layers)
-    if "learning_rate" not in training and not no_params:
+    if "learning_rate" not in training and not no_params and not loss_free:
         raise SpecError("give the learning rate, a number > 0", f"{where}: training.learning_rate")
     # a network without weights and biases (a softmax over given scores) has nothing to update: no rate needed
     lr = _number(training.get("learning_rate", 1.0), f"{where}: training.learning_rate")
@@ -597,6 +601,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         init=init_name,
         init_seed=init_seed,
         init_layers=tuple(init_layers),
+        loss_free=loss_free,
     )
     _check_unique_names(net, where)
     return net

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
 
 import numpy as np
 
 # Enough precision for any float at 15 decimals (1e308 has 309 digits): quantize never overflows.
 _WIDE = Context(prec=400)
+_TIE_ULPS = 4  # a value this many ulps from a decimal tie reads as either neighbour
 
 
 @lru_cache(maxsize=None)
@@ -87,6 +88,26 @@ def printed_decimals(printed: str) -> int:
 
 
 def agrees_as_printed(value: float, printed: str) -> bool:
-    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39"."""
+    """Whether ``value`` reads as ``printed`` at the decimals ``printed`` has: 0.3895 agrees with "0.39".
+
+    A printed number agrees when it is a correct rounding of the double itself (what Python, NumPy and R
+    print; either neighbour when the double lies half-way, or within a few ulps of it, as a decimal tie
+    computed in binary does) or of the double's shortest decimal form (what a hand calculation rounds half
+    away from zero): -0.825 is stored as -0.82499999..., so both "-0.82" and "-0.83" read it, 0.125 (exact
+    in binary) reads as "0.12" or "0.13", and (2.3 - 2.0)/2 = 0.1499999999999999 as "0.1" or "0.2".
+
+    >>> [agrees_as_printed(-0.825, p) for p in ("-0.82", "-0.83", "-0.84")]
+    [True, True, False]
+    >>> agrees_as_printed((2.3 - 2.0) / 2, "0.2"), agrees_as_printed(0.1499, "0.2")
+    (True, False)
+    >>> agrees_as_printed(0.125, "0.12"), agrees_as_printed(0.3895, "0.39"), agrees_as_printed(0.38, "0.39")
+    (True, True, False)
+    """
+    if not math.isfinite(value):
+        return False
     d = printed_decimals(printed)
-    return format_fixed(value, d) == format_fixed(float(printed), d)
+    claimed = Decimal(printed)
+    # a few ulps of slack: a decimal tie computed in binary lands an ulp or two to either side of it
+    half = _quantum(d) / 2 + Decimal(_TIE_ULPS * math.ulp(value))
+    with localcontext(_WIDE):  # exact: a double's binary expansion has at most ~1100 digits
+        return abs(Decimal(value) - claimed) <= half or abs(Decimal(repr(float(value))) - claimed) <= half

@@ -659,6 +659,17 @@ def _classic_np(w, g, st, t, lr, p, R=_same):
     return new, {"v": v}, {"v": v, "step": R(lr * v), "w+": new}
 
 
+def _velocity_prog(S, p):
+    # the velocity carries the learning rate: v = mu v - alpha g, and the update adds it (the step is -v)
+    return [("v", S("mu") * S("v_prev") - S("lr") * S("g")), ("step", -S("v")), ("w+", S("w") + S("v"))]
+
+
+def _velocity_np(w, g, st, t, lr, p, R=_same):
+    v = R(p["mu"] * st["v"] - lr * g)
+    new = R(w + v)
+    return new, {"v": v}, {"v": v, "step": R(-v), "w+": new}
+
+
 def _nesterov_prog(S, p):
     return [
         ("v", S("mu") * S("v_prev") + S("g")),
@@ -766,6 +777,16 @@ OPTIMIZERS: dict[str, Optimizer] = {
             _classic_prog,
             _classic_np,
             "classic momentum",
+        ),
+        Optimizer(
+            "momentum_velocity",
+            "v = mu v - alpha g, w = w + v (mu 0.9; the velocity carries the learning rate: with a constant "
+            "alpha the same iterates as momentum_classic and torch.optim.SGD(momentum=mu), whose v is -v/alpha)",
+            {"mu": 0.9},
+            ("v",),
+            _velocity_prog,
+            _velocity_np,
+            "momentum written with the velocity (v = μv − αg, w = w + v)",
         ),
         Optimizer(
             "nesterov",

@@ -3,15 +3,19 @@
 A claim is a quantity (named as in the spec's notation, as ``explain --format json`` names it) and a value
 exactly as printed. The checker walks what ``explain`` and ``train`` show for the spec (``step_walk``): the
 plain step, or a training step with every example's values named per example, batch means,
-regularization, the decayed learning rate, the optimizer's state and the update steps; ``after_steps``
-claims are reached on one training run per convention, trained as the spec says. Each claim is first
-compared at its printed precision under the spec's conventions, then under the other conventions
-(as-printed rounding, update order, bias updates, summed batch gradients, momentum's other sign, steps
-counted differently, each value carried at its printed precision); a convention that does not apply to
-the spec is skipped and listed. A claim that holds under none is wrong, and the checker looks for the most
-specific explanation that reproduces it: carried forward from earlier claimed values, a rounding artefact,
-an arithmetic slip, a known mistake (the quiz's misconceptions), a related quantity of the same step, or
-none ("wrong on its own").
+regularization, the decayed learning rate, the optimizer's state and the update steps; what a training
+document prints after an update (``after_extras``: every example by its number, the loss over every
+example) and the gradient check's central differences are named too; ``after_steps`` claims are reached on
+one training run per convention, trained as the spec says. A claim agrees when it is a correct rounding of
+the computed value at its printed decimals (of the double, either neighbour at an exact tie, or of its
+shortest decimal form). Otherwise it is compared under the other conventions (as-printed rounding, update
+order, bias updates, summed batch gradients, momentum's velocity written the other way, float32
+arithmetic, steps counted differently, each value carried at its printed precision); a convention that
+does not apply to the spec is skipped and listed. A claim that holds under none is wrong, and the checker
+looks for the most specific explanation that reproduces it: carried forward from earlier claimed values
+(as printed, or held to more digits), a rounding artefact (of the value, or of every value before it), an
+arithmetic slip, a known mistake (the quiz's misconceptions), a related quantity of the same step, or none
+("wrong on its own").
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..engine import training
 from ..engine.steps import Walkthrough
-from ..engine.walks import step_walk
+from ..engine.walks import plain, step_walk
 from ..spec.errors import SpecError, TutorError
 from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
 from ..spec.resources import read_text
@@ -176,17 +182,75 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
 # The training work a report may do for multi-step claims, over all conventions (the spec's own is always
 # tried; other conventions only while they fit).
 MAX_TRAINING_STEPS = 2_000_000
+MAX_ROUNDED_STEPS = 20  # multi-step claims are tried with every value carried rounded up to this many steps
 _ULPS = 4  # claims printed with 15 or more significant digits agree within this many units in the last place
 _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's own results
 
 
-def _agrees(value: float, claim: Claim) -> bool:
-    return agrees_as_printed(value, claim.printed)
-
-
 def quantity_names(net: Network) -> dict[str, Any]:
-    """Every quantity a claim can name for this spec (the keys of ``explain --format json``'s values)."""
-    return step_walk(net).quantities
+    """Every quantity a claim can name for this spec: the keys of ``explain --format json``'s values, and
+    what the training documents print after an update (``after_extras``)."""
+    return {**after_extras(net), **step_walk(net).quantities}
+
+
+def after_extras(net: Network) -> dict[str, tuple]:
+    """The numbers a training document prints after an update, by name: every example's net inputs,
+    outputs and loss by its number in the data set (``out_o1[ex3]``; ``[e3]`` is the 3rd example of a
+    step's batch), the mean loss over every example (``E[all]``, with the regularization term) and over the
+    validation examples (``E[validation]``); for one plain step, the gradient check's central differences
+    (``central[w1]``). Without
+    ``after_steps`` a claim names them at the start, before any update. (A batch-normalized network's
+    forward pass needs its batch: not named.)"""
+    out: dict[str, tuple] = {}
+    if plain(net):  # the gradient check's central differences, by the parameter (or given input)
+        names = [p for p in net.parameter_values([l.weights for l in net.layers], training.bias_params(net))]
+        if net.layers[0].weightless:
+            names += list(net.input_names)
+        out.update({f"central[{p}]": ("central", p, None, None) for p in names})
+    if net.has_batch_norm:
+        return out
+    loss = net.notation["loss"]
+    out[f"{loss}[all]"] = ("all", None, None, None)
+    if net.training.validation:
+        out[f"{loss}[validation]"] = ("validation", None, None, None)
+    if len(net.examples) > 1:
+        for k in range(len(net.examples)):
+            for li, layer in enumerate(net.layers):
+                for j, (n, o) in enumerate(zip(layer.net_names, layer.out_names)):
+                    out[f"{n}[ex{k + 1}]"] = ("net", k, li, j)
+                    out[f"{o}[ex{k + 1}]"] = ("out", k, li, j)
+            out[f"{loss}[ex{k + 1}]"] = ("loss", k, None, None)
+    return out
+
+
+def _extra_value(ctx: "_Context", net: Network, key: str, n: int) -> float | None:
+    """An ``after_extras`` quantity after ``n`` updates, from the parameters the training run reached."""
+    from ..engine import numeric
+
+    what = after_extras(net).get(key)
+    if what is None:
+        return None
+    if what[0] == "central":
+        if n:
+            return None
+        rows = {r.param: r.finite_difference for r in ctx.gradient_check(net).rows}
+        return rows.get(what[1])
+    if n == 0:
+        W, bp = [l.weights for l in net.layers], training.bias_params(net)
+    else:
+        st = ctx.run(net).steps.get(n)
+        if st is None:
+            return None
+        W, bp = st.new_W, st.new_b
+    R = numeric.rounder_for(net)
+    kind, k, li, j = what
+    if kind == "all":
+        return training.dataset_loss(net, W, bp, R)
+    if kind == "validation":
+        return training.validation_loss(net, W, bp, R)
+    x, t = net.examples[k]
+    fw = numeric.forward(net, W, training.full_biases(net, bp), x=x, t=t, R=R)
+    return float(fw.loss if kind == "loss" else (fw.nets if kind == "net" else fw.outs)[li][j])
 
 
 def _net_key(net: Network) -> tuple:
@@ -207,12 +271,27 @@ class _Context:
         self.budget = MAX_TRAINING_STEPS
         self.tried: list[str] = []
         self.skipped: dict[str, str] = {}
+        self.float32_author = False
 
     def note(self, name: str, reason: str = "") -> None:
         if reason:
             self.skipped.setdefault(name, reason)
         elif name not in self.tried:
             self.tried.append(name)
+
+    def gradient_check(self, net: Network):
+        from ..engine.gradcheck import gradient_check
+
+        key = ("gradient check", _net_key(net))
+        if key not in self._walks:
+            self._walks[key] = gradient_check(net)
+        return self._walks[key]
+
+    def float32_error(self, net: Network) -> dict[str, float]:
+        key = ("float32", _net_key(net))
+        if key not in self._walks:
+            self._walks[key] = float32_error(self.walk(net))
+        return self._walks[key]
 
     def walk(self, net: Network) -> Walkthrough:
         key = _net_key(net)
@@ -244,7 +323,8 @@ def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> f
     """The claimed quantity's value under ``net``'s conventions (None when it cannot be measured)."""
     walk = ctx.walk(net)
     if claim.quantity not in walk.quantities:
-        return None
+        n = 0 if claim.after_steps is None else claim.after_steps - steps_shift
+        return _extra_value(ctx, net, claim.quantity, n) if n >= 0 else None
     if claim.after_steps is None:
         return walk.value(claim.quantity)
     n = claim.after_steps - steps_shift  # the updates done
@@ -280,8 +360,9 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
 
     # Only the claim's own precision: a hand calculation carries what it prints. (Rounding at more
     # decimals and then at the printed ones is double rounding, which the diagnosis names as such.)
-    # Nobody carries rounded figures by hand through thousands of steps: multi-step claims skip it.
-    digits = [claim.decimals] if claim.after_steps is None and 1 <= claim.decimals <= 15 else []
+    # Nobody carries rounded figures by hand through thousands of steps: only a few steps are tried so.
+    few = claim.after_steps is None or claim.after_steps <= MAX_ROUNDED_STEPS
+    digits = [claim.decimals] if few and 1 <= claim.decimals <= 15 else []
     for d in digits:
         if not (c.rounding == "as-printed" and c.digits == d):
             variant(
@@ -327,6 +408,7 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
 
 _PER_EXAMPLE = re.compile(r"\[e\d+\]\Z")
 _VELOCITY = "momentum written v = βv − αg, w = w + v (the same iterates; the velocity is −α times this one)"
+_CLASSIC = "momentum written v = μv + g, w = w − αv (the same iterates; the velocity is −1/α times this one)"
 
 
 def _transformed(ctx: _Context, net: Network, claim: Claim) -> float | None:
@@ -337,10 +419,13 @@ def _transformed(ctx: _Context, net: Network, claim: Claim) -> float | None:
     lab = walk.labels.get(claim.quantity)
     if q is None or q.kind != "state" or lab is None or lab.num not in ("v", "v_prev"):
         return None
-    if net.training.optimizer not in ("momentum", "momentum_classic") or net.training.decay:
+    if net.training.optimizer not in ("momentum", "momentum_classic", "momentum_velocity") or net.training.decay:
         return None
     v = _value(ctx, net, claim)
-    return None if v is None else -net.learning_rate * v
+    if v is None:
+        return None
+    # the spec's velocity with the learning rate inside (momentum_velocity): the classic one is -v/alpha
+    return -v / net.learning_rate if net.training.optimizer == "momentum_velocity" else -net.learning_rate * v
 
 
 # -- checking -------------------------------------------------------------------------------------------
@@ -350,13 +435,21 @@ def _significant(printed: str) -> int:
     return len(printed.lstrip("+-").replace(".", "").lstrip("0"))
 
 
-def _agrees(value: float, claim: Claim) -> bool:
-    if format_fixed(value, claim.decimals) == format_fixed(claim.value, claim.decimals):
+def reads_as(value: float, printed: str) -> bool:
+    """Whether the computed ``value`` reads as ``printed``: a correct rounding of it at the printed decimals
+    (``agrees_as_printed``), or, for 15 or more significant digits, within a few units in the last place of
+    the double arithmetic itself."""
+    if agrees_as_printed(value, printed):
         return True
     # at float64 resolution the last printed digit is below the arithmetic's own rounding: a few ulps
-    if _significant(claim.printed) >= 15 and math.isfinite(value):
-        return abs(value - claim.value) <= _ULPS * math.ulp(max(abs(value), abs(claim.value)))
+    if _significant(printed) >= 15 and math.isfinite(value):
+        claimed = float(printed)
+        return abs(value - claimed) <= _ULPS * math.ulp(max(abs(value), abs(claimed)))
     return False
+
+
+def _agrees(value: float, claim: Claim) -> bool:
+    return reads_as(value, claim.printed)
 
 
 def check(net: Network, claims: list[Claim], progress=None) -> Report:
@@ -366,6 +459,7 @@ def check(net: Network, claims: list[Claim], progress=None) -> Report:
     for c in claims:
         if c.quantity not in names:
             raise SpecError(f"unknown quantity {c.quantity!r}", f"claim[{c.index}].quantity")
+    ctx.float32_author = any(_reveals_float32(ctx, net, c) for c in claims)
     verdicts = [_check_one(ctx, net, claim, claims) for claim in claims]
     return Report(net, verdicts, list(ctx.tried), dict(ctx.skipped))
 
@@ -395,11 +489,19 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         ctx.note(name)
         if v is not None and _agrees(v, claim):
             return Verdict(claim, CONVENTION, correct, convention=name)
+    # float32 digits: for a claim printed with more digits than a hand calculation carries, or any claim of a
+    # solution whose long numbers show that its author computed in float32 (else a near-tie value printed
+    # the other way is more likely a hand calculation's rounding slip, which the diagnosis names)
+    f32 = ctx.float32_author or _significant(claim.printed) >= _FLOAT32_DIGITS
+    if claim.after_steps is None and f32 and _float32_reads(ctx, net, claim, correct):
+        ctx.note(FLOAT32)
+        return Verdict(claim, CONVENTION, correct, convention=FLOAT32)
     v = _transformed(ctx, net, claim)
     if v is not None:
-        ctx.note(_VELOCITY)
+        name = _CLASSIC if net.training.optimizer == "momentum_velocity" else _VELOCITY
+        ctx.note(name)
         if _agrees(v, claim):
-            return Verdict(claim, CONVENTION, correct, convention=_VELOCITY)
+            return Verdict(claim, CONVENTION, correct, convention=name)
     if claim.after_steps is not None:
         counted = (
             f"steps counted differently: the value seen during step {claim.after_steps}, "
@@ -417,8 +519,77 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         ctx.note("steps counted differently")
         return Verdict(claim, WRONG, correct, diagnosis=ALONE, explanation="no convention or step count reproduces it")
     walk = ctx.walk(net)
+    if claim.quantity not in walk.quantities:  # an example's value outside the step's walk: no derivation
+        return Verdict(claim, WRONG, correct, diagnosis=ALONE, explanation="no convention reproduces it")
     ctx.note(_MIXED)
     return _diagnose(walk, claim, claims, correct)
+
+
+FLOAT32 = (
+    "float32 arithmetic (single precision, as PyTorch, TensorFlow and JAX compute by default: the digits beyond "
+    "about the 7th significant one are the float's)"
+)
+_EPS32 = 2.0**-24  # float32's unit roundoff
+_FLOAT32_SLACK = 4.0
+_FLOAT32_DIGITS = 6  # significant digits from which a printed number shows float32's own  # the bound below is first-order; an elementary function may be off by an ulp or two
+
+
+def float32_error(walk: Walkthrough) -> dict[str, float]:
+    """For every quantity of ``walk``, a bound on how far a float32 computation of it can be from the exact
+    value: the given numbers stored as float32, each step's own rounding (relative to the size of its terms,
+    so that cancellation is covered) and the error of its arguments carried through its partial derivatives
+    (taken by central differences)."""
+    Q = walk.quantities
+    err: dict[str, float] = {}
+
+    def bound(key: str) -> float:
+        if key in err:
+            return err[key]
+        q = Q[key]
+        if q.form is None or not q.args:
+            err[key] = _EPS32 * abs(q.value)
+            return err[key]
+        args = [Q[a].value for a in q.args]
+        total = _EPS32 * abs(q.value)
+        for i, a in enumerate(args):
+            h = 1e-6 * max(abs(a), 1e-3)
+            try:
+                hi = float(q.form.fn(*args[:i], a + h, *args[i + 1 :]))
+                lo = float(q.form.fn(*args[:i], a - h, *args[i + 1 :]))
+                slope = abs(hi - lo) / (2 * h)
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                slope = math.inf
+            if not math.isfinite(slope):
+                slope = 0.0 if a == 0 else math.inf
+            total += slope * (bound(q.args[i]) + _EPS32 * abs(a))
+        err[key] = total
+        return total
+
+    for key in Q:
+        bound(key)
+    return err
+
+
+def _reveals_float32(ctx: _Context, net: Network, claim: Claim) -> bool:
+    """A long claim that only float32 arithmetic reproduces: its author computed in float32."""
+    if claim.after_steps is not None or _significant(claim.printed) < _FLOAT32_DIGITS:
+        return False
+    correct = _value(ctx, net, claim)
+    return correct is not None and not _agrees(correct, claim) and _float32_reads(ctx, net, claim, correct)
+
+
+def _float32_reads(ctx: _Context, net: Network, claim: Claim, correct: float) -> bool:
+    """Whether the claim is what a float32 computation of the value prints (within the float32 bound)."""
+    if not math.isfinite(correct) or claim.quantity not in ctx.walk(net).quantities:
+        return False
+    bound = _FLOAT32_SLACK * ctx.float32_error(net).get(claim.quantity, math.inf)
+    if not math.isfinite(bound):
+        return False
+    half = 0.5 * 10.0**-claim.decimals
+    if abs(claim.value - correct) > half + bound:
+        return False
+    # the printed digits are a float32's: a claim carrying more digits than a float32 has must be one
+    return agrees_as_printed(float(np.float32(claim.value)), claim.printed)
 
 
 _MIXED = "as-printed rounding at mixed precision (each claimed value carried at the precision it was printed with)"
@@ -464,6 +635,63 @@ def _recompute(
             value = math.nan
     memo[key] = value
     return value
+
+
+def _carried(claim: Claim, correct: float, inputs: list[Claim], how: str) -> Verdict:
+    """A wrong claim that follows from the earlier wrong claims ``inputs``, recomputed as ``how`` says."""
+    names = ", ".join(f"{c.quantity} = {c.printed}" for c in inputs)
+    return Verdict(
+        claim,
+        WRONG,
+        correct,
+        diagnosis=CARRIED,
+        related=[c.quantity for c in inputs],
+        explanation=f"follows from the claimed {names}: recomputed from the claimed values{how}",
+    )
+
+
+def _spread(walk: Walkthrough, key: str, claimed: Mapping[str, Claim], used: Mapping[str, Claim]) -> float:
+    """How far the recomputed value moves when each claimed value it uses moves within half its last
+    printed digit (first order, each on its own)."""
+    base = _recompute(walk, key, claimed, {})
+    total = 0.0
+    for k, c in used.items():
+        half = 0.5 * 10.0**-c.decimals
+        moved = dict(claimed)
+        worst = 0.0
+        for sign in (1, -1):
+            moved[k] = Claim(c.quantity, format_fixed(c.value + sign * half, c.decimals + 1), index=c.index)
+            worst = max(worst, abs(_recompute(walk, key, moved, {}) - base))
+        total += worst
+    return total if math.isfinite(total) else 0.0
+
+
+class _Truncate:
+    """Cuts a value to ``digits`` decimals (toward zero), as a hand calculation that truncates does."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __call__(self, x: float) -> float:
+        if not math.isfinite(x) or abs(x) >= 1e15:
+            return x
+        with localcontext() as c:
+            c.prec = 60
+            return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-self.digits), rounding=ROUND_DOWN))
+
+
+def _truncated_before(walk: Walkthrough, key: str, claim: Claim) -> str:
+    """The claim as every value before it truncated (cut, not rounded) to its decimals and carried forward."""
+    d = claim.decimals
+    if walk.quantities[key].form is None or not 1 <= d <= 12:
+        return ""
+    value = diagnose.StudentWorld(walk, {}, _Truncate(d)).value(key)
+    if math.isfinite(value) and _agrees(value, claim) and not _agrees(walk.value(key), claim):
+        return (
+            f"every value before it truncated to {d} decimals (cut, not rounded) and carried forward gives "
+            f"{_fmt(value)}"
+        )
+    return ""
 
 
 def _misconception(claim: Claim, correct: float, cand) -> Verdict:
@@ -526,18 +754,20 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
                 diagnosis=CARRIED,
                 related=[c.quantity for c in shown],
             )
-        return Verdict(
-            claim,
-            WRONG,
-            correct,
-            diagnosis=CARRIED,
-            related=[c.quantity for c in shown],
-            explanation=f"follows from the claimed {names}: recomputed from the claimed values it is "
-            f"{_fmt(again)}, which reads {claim.printed}",
-        )
+        return _carried(claim, correct, shown, f" it is {_fmt(again)}, which reads {claim.printed}")
 
-    # 2. a rounding artefact: truncation, or rounding twice (rounded too early)
-    art = _rounding_artefact(correct, claim)
+    # 1b. carried forward from earlier wrong values that the author held to more digits than printed: the
+    # claim lies within what the claimed values give anywhere within their last printed digit
+    if q.form is not None and used:
+        wrong_inputs = [c for k, c in used.items() if not _agrees(walk.value(k), c)]
+        spread = _spread(walk, key, claimed, used)
+        if wrong_inputs and abs(again - claim.value) <= 0.5 * 10.0**-claim.decimals + spread:
+            held = f", each anywhere within its last printed digit, it is {_fmt(again)} ± {_fmt(spread)}"
+            return _carried(claim, correct, wrong_inputs, f"{held}, which covers {claim.printed}")
+
+    # 2. a rounding artefact: truncation, or rounding twice (rounded too early), of the value itself or of
+    # every value before it
+    art = _rounding_artefact(correct, claim) or _truncated_before(walk, key, claim)
     if art:
         return Verdict(claim, WRONG, correct, diagnosis=ROUNDING, explanation=art)
 
@@ -556,6 +786,20 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
                 related=list(q.args),
                 explanation=f"the inputs {printed} give {_fmt(right)}; {claim.printed} is {slip}",
             )
+
+    # 3b. softmax computed as a plain normalisation of the scores, z_j / sum_k z_k (no exponentials)
+    linear = _softmax_as_linear(walk, q, claimed)
+    if linear is not None and _agrees(linear[1], claim):
+        return Verdict(
+            claim,
+            WRONG,
+            correct,
+            diagnosis=MISCONCEPTION,
+            related=list(q.args),
+            explanation=f"softmax computed as a plain normalisation without the exponentials ({linear[0]}): that "
+            f"gives {_fmt(linear[1])}",
+            misconception=SOFTMAX_AS_LINEAR,
+        )
 
     # 4. a known misconception (the quiz's): the derivation perturbed where the mistake can happen
     known = {k: c.value for k, c in claimed.items()}
@@ -590,6 +834,21 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
         diagnosis=ALONE,
         explanation="no earlier claim, related quantity, slip, known mistake or rounding reproduces it",
     )
+
+
+SOFTMAX_AS_LINEAR = "softmax-as-linear-normalisation"
+
+
+def _softmax_as_linear(walk: Walkthrough, q, claimed: Mapping[str, Claim]) -> tuple[str, float] | None:
+    """(how, value) of a softmax output computed as z_j / sum_k z_k from the (claimed) scores, or None."""
+    if q.kind != "out" or q.layer is None or walk.network.layers[q.layer].activation != "softmax":
+        return None
+    scores = [claimed[a].value if a in claimed else walk.value(a) for a in q.args]
+    total = sum(scores)
+    j = q.index
+    if j is None or j >= len(scores) or not total:
+        return None
+    return f"{q.args[j]}/({' + '.join(q.args)})", scores[j] / total
 
 
 def _relation(walk: Walkthrough, key: str, other_key: str) -> str:

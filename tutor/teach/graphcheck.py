@@ -17,11 +17,14 @@ from .diagnose import Tolerance, parse_number
 
 
 def normalize_key(walk: GraphWalk, key: str) -> str | None:
-    """A node name, ``grad[n]`` or ``dF/dn`` (F the output, or L for a given upstream gradient) as a key."""
+    """A name ``explain`` prints for the graph as a key: a node's name, ``grad[n]`` or ``dF/dn`` (F the
+    output, or L for a given upstream gradient), a local derivative ``local[g/n]``, an edge's contribution
+    ``grad[n@g]``, the step size, a leaf after the update ``n+``, the output after it, and the check's
+    numbers (``with_check_values``)."""
     key = key.strip()
     g = walk.graph
     names = {n.name for n in g.nodes if n.kind != "constant"}
-    if key in names:
+    if key in names or key in walk.quantities:
         return key
     m = re.fullmatch(r"grad\[(\w+)\]", key)
     if m and m.group(1) in names:
@@ -32,17 +35,34 @@ def normalize_key(walk: GraphWalk, key: str) -> str | None:
     return None
 
 
+def with_check_values(walk: GraphWalk) -> GraphWalk:
+    """The walk with the other numbers its documents print named as claimable values: each leaf's central
+    difference (``central[x]``) and the output's change after the update (``change[f]``)."""
+    from ..engine.steps import Quantity
+
+    for row in walk.check:
+        if row.finite_difference is not None:
+            key = f"central[{row.leaf}]"
+            walk.quantities[key] = Quantity(key, "check", row.finite_difference)
+    if walk.output_after:
+        key = f"change[{walk.graph.output}]"
+        walk.quantities[key] = Quantity(key, "change", walk.value(walk.output_after) - walk.value(walk.graph.output))
+    return walk
+
+
 def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
     """Every claimed number against the engine, at its printed precision, as the checker's report data
     (``tutor.render.check.render_check`` prints it). A claim that follows from earlier wrong claims is marked
     as carried forward; a wrong one names the misconception that gives it, where one does."""
-    from ..teach.checker import AGREES, CONVENTION, WRONG
+    from ..teach.checker import AGREES, CONVENTION, WRONG, reads_as, rounding_artefact
     from .grading import Grader, World
     from .quiz import Quiz
 
     quiz = Quiz(graph)
     steps = quiz.walk
-    walk = steps.walk
+    walk = with_check_values(steps.walk)
+    for k, q in walk.quantities.items():  # the check's numbers: given values of the grading's walk too
+        steps.quantities.setdefault(k, q)
     rows = []
     known: dict[str, float] = {}
     parsed = []
@@ -54,7 +74,8 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         if key is None:
             names = ", ".join(n.name for n in graph.nodes if n.kind != "constant")
             raise SpecError(
-                f"unknown quantity {str(c['quantity'])[:40]!r}; give a node name ({names}), grad[NAME] or d{graph.output}/dNAME",
+                f"unknown quantity {str(c['quantity'])[:40]!r}; give a node name ({names}), grad[NAME], "
+                f"d{graph.output}/dNAME or another name 'explain --format json' lists under values",
                 at,
             )
         printed = c["value"]
@@ -69,16 +90,15 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         places = min(len(printed.split(".")[1]) if "." in printed else 0, 12)
         grader = graders.setdefault(places, Grader(steps, Tolerance("dp", places), asked=asked, label=quiz._label))
         true = steps.value(key)
-        agrees = format_fixed(true, places) == printed
+        agrees = reads_as(true, printed)
         others = {k: v for k, v in known.items() if k != key}
         expected = World(steps, others, grader.round).carried(key)
         carried = tuple(k for k in grader.upstream_known(key, others) if k in wrong_claims)
         # at printed precision: the claim reads as the value rounded to its decimals
-        carried_ok = (
-            not agrees and bool(carried) and math.isfinite(expected) and format_fixed(expected, places) == printed
-        )
+        carried_ok = not agrees and bool(carried) and math.isfinite(expected) and reads_as(expected, printed)
         status = AGREES if agrees else (CONVENTION if carried_ok else WRONG)
         diagnosis = None if status != WRONG else grader.grade(key, value, printed, others).diagnosis
+        artefact = rounding_artefact(true, printed) if status == WRONG and diagnosis is None else ""
         if not agrees:
             wrong_claims.add(key)
         rows.append(
@@ -92,10 +112,16 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
                 "correct": true,
                 "correct_printed": format_fixed(true, places),
                 "convention": f"carried forward from the claimed {', '.join(carried)}" if status == CONVENTION else "",
-                "diagnosis": diagnosis.description if diagnosis else ("" if agrees else "an arithmetic slip"),
+                "diagnosis": diagnosis.description
+                if diagnosis
+                else ("" if agrees else "rounding artefact" if artefact else "an arithmetic slip"),
                 "explanation": diagnosis.detail
                 if diagnosis
-                else ("" if agrees else f"from the claimed values it would be {format_fixed(expected, places)}"),
+                else (
+                    ""
+                    if agrees
+                    else artefact or f"from the claimed values it would be {format_fixed(expected, places)}"
+                ),
                 "related": list(carried),
             }
         )
@@ -103,9 +129,11 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
     return {
         "format": "backprop-tutor-check/1",
         "network": graph.title,
-        "conventions": "exact float64; a claim agrees when it reads the same at its printed decimals",
+        "conventions": "exact float64; a claim agrees when it is a correct rounding of the value at its printed decimals",
         "ok": counts[WRONG] == 0,
         "counts": counts,
+        "conventions_tried": [],
+        "conventions_skipped": [],
         "claims": rows,
     }
 

@@ -1,0 +1,228 @@
+"""Every number explain prints, claimed (issue 28): for every built-in example (network, training, graph)
+and every output format, each printed number is found under a name the checker accepts, and ``check``
+agrees with all of them. A number no name reaches is "not claimable"; a claim found WRONG is a false alarm.
+
+The names are matched to a printed number by closeness alone (within one unit of its last printed place), so
+the checker's own reading (a correct rounding of the computed value) is what decides agreement."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import json
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tutor.cli import main
+from tutor.spec import graph as graphspec
+from tutor.spec.resources import example_names
+
+FORMATS = ("text", "md", "tex", "html", "json")
+SAMPLE = ("mazur", "minibatch", "graph-sigmoid-gates")
+
+_SUPER = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+_TOKEN = re.compile(r"(?<![\w.^{])[-−]?\d+\.\d+(?:e[+-]?\d+)?(?![\d.])")
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        status = main(args)
+    return status, buf.getvalue()
+
+
+def numbers(doc: str, fmt: str) -> list[str]:
+    """Every decimal number a document prints, as a plain decimal string with its printed digits (the
+    drawings' coordinates and the style sheet are layout, not numbers of the calculation)."""
+    doc = re.sub(r"<svg.*?</svg>|<style.*?</style>", " ", doc, flags=re.S)
+    doc = re.sub(r"\\begin\{(tikzpicture|picture)\}.*?\\end\{\1\}", " ", doc, flags=re.S)
+    doc = re.sub(r"\d+(\.\d+)?\s*(em|ex|pt|cm|mm|in|\\textwidth|\\linewidth)\b", " ", doc)
+    if fmt == "json":  # numbers in JSON are values, each under its key
+        doc = re.sub(r'"format": "[^"]*"', " ", doc)
+    if fmt == "html":
+        doc = re.sub(
+            r"<mn>((?:&#x02212;)?[\d.]+)</mn><mo>&#x000B7;</mo><msup><mn>10</mn><mrow><mn>(&#x02212;)?(\d+)</mn>"
+            r"</mrow></msup>",
+            lambda m: f"{m.group(1).replace('&#x02212;', '-')}e{'-' if m.group(2) else ''}{m.group(3)}",
+            doc,
+        )
+        doc = html.unescape(re.sub(r"<[^>]+>", " ", doc))
+    doc = re.sub(r"([\d.]+) ?\\cdot 10\^\{(-?\d+)\}", r"\1e\2", doc)  # LaTeX
+    doc = re.sub(r"([\d.]+)·10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: f"{m.group(1)}e{m.group(2).translate(_SUPER)}", doc)
+    out = []
+    for t in _TOKEN.findall(doc.replace("−", "-")):
+        d = Decimal(t)
+        out.append(f"{d:f}" if "e" in t else t)
+    return out
+
+
+def claimable(name: str, extra: tuple[str, ...] = ()) -> list[tuple[str, float, int | None]]:
+    """(name, value, after_steps) of every number the checker can be asked about for this example (with
+    ``extra``: the loss-free mode's options, --of OUTPUT ...)."""
+    from tutor.engine.graph import explain_graph
+    from tutor.teach.graphcheck import with_check_values as _with_check_values
+
+    rows: list[tuple[str, float, int | None]] = []
+    if graphspec.is_graph(name):
+        walk = _with_check_values(explain_graph(graphspec.load(name)))
+        return [(k, q.value, None) for k, q in walk.quantities.items()]
+    if extra:  # the loss-free mode: the network's graph, as explain and check build it
+        import argparse
+
+        from tutor.cli import _network_graph_spec
+        from tutor.spec.network import load as load_spec
+
+        it = iter(extra)
+        opts = {"of": None, "step": None, "ascent": False, "ascent_on_inputs": False, "upstream": None}
+        for flag in it:
+            key = flag.lstrip("-").replace("-", "_")
+            opts[key] = (
+                True if key in ("ascent", "ascent_on_inputs") else (float(next(it)) if key == "step" else next(it))
+            )
+        g = _network_graph_spec(argparse.Namespace(**opts), load_spec(name))
+        walk = _with_check_values(explain_graph(g))
+        return [(k, q.value, None) for k, q in walk.quantities.items()]
+    from tutor.spec import load
+    from tutor.teach import checker
+
+    net = load(name)
+    walk = checker.step_walk(net)
+    rows += [(k, q.value, None) for k, q in walk.quantities.items()]
+    # what a training document prints after the shown update: the forward pass and the parameters
+    later = [k for k, q in walk.quantities.items() if q.kind in ("net", "out", "loss", "param")]
+    claims = [checker.Claim(k, "0", after_steps=s) for k in checker.after_extras(net) for s in (None, 1)]
+    claims += [checker.Claim(k, "0", after_steps=1) for k in later]
+    ctx = checker._Context(net, claims)
+    for c in claims:
+        v = checker._value(ctx, net, c)
+        if v is not None:
+            rows.append((c.quantity, v, c.after_steps))
+    return rows
+
+
+def claimable_after(name: str, total: int) -> list[tuple[str, float, int | None]]:
+    """What ``train NAME`` prints over ``total`` updates: every quantity of every step's walk (the forward
+    pass of step n + 1 is after n updates; step n's update lines are its own), and what is printed after
+    each update (every example by its number, the loss over every example), each under its after_steps."""
+    from tutor.spec import load
+    from tutor.teach import checker
+
+    net = load(name)
+    walk = checker.step_walk(net)
+    rows = claimable(name)
+    claims = []
+    for n in range(1, total + 1):
+        claims += [checker.Claim(k, "0", after_steps=n) for k in walk.quantities]
+        claims += [checker.Claim(k, "0", after_steps=n) for k in checker.after_extras(net)]
+    ctx = checker._Context(net, claims)
+    for c in claims:
+        try:
+            v = checker._value(ctx, net, c)
+        except KeyError:  # a later batch names its examples otherwise
+            v = None
+        if v is not None:
+            rows.append((c.quantity, v, c.after_steps))
+    return rows
+
+
+def _match(token: str, rows) -> tuple[str, float, int | None] | None:
+    unit = 10.0 ** -len(token.split(".")[1]) if "." in token else 1.0
+    t = float(token)
+    unit = max(unit, 4 * math.ulp(t))  # a 17-digit repr: the arithmetic's last bits
+    best = None
+    for key, v, steps in rows:
+        for sign in (1, -1):  # a number after a minus sign as an operator: exp(-0.3775)
+            gap = abs(sign * v - t)
+            if gap <= unit and (best is None or gap < best[0]):
+                best = (gap, (key, sign * v, steps), sign)
+    if best is None:
+        return None
+    key, v, steps = best[1]
+    return (key, best[2], steps)
+
+
+def _every_number(name: str, fmt: str, tmp_path: Path, extra: tuple[str, ...] = (), train: int = 0) -> None:
+    if train:  # train NAME --epochs 1: every step of the epoch shown
+        from tutor.engine.training import batches
+        from tutor.spec import load
+
+        total = len(batches(load(name)))
+        rows = claimable_after(name, total)
+        status, doc = _cli(["train", name, "--epochs", "1", "--show", "every:1", "--format", fmt])
+    else:
+        rows = claimable(name, extra)
+        status, doc = _cli(["explain", name, *extra, "--format", fmt])
+    assert status == 0
+    tokens = numbers(doc, fmt)
+    assert tokens
+    missing, claims = [], []
+    for token in dict.fromkeys(tokens):
+        m = _match(token, rows)
+        if m is None:
+            missing.append(token)
+            continue
+        key, sign, steps = m
+        printed = token if sign == 1 else (token[1:] if token.startswith("-") else "-" + token)
+        claim = {"quantity": key, "value": printed}
+        if steps is not None:
+            claim["after_steps"] = steps
+        claims.append(claim)
+    assert not missing, f"{name} {fmt}: not claimable: {missing[:10]}"
+    path = tmp_path / f"{Path(name).stem}-{fmt}.toml"
+    path.write_text(
+        "".join(
+            f'[[claim]]\nquantity = "{c["quantity"]}"\nvalue = "{c["value"]}"\n'
+            + (f"after_steps = {c['after_steps']}\n" if "after_steps" in c else "")
+            for c in claims
+        )
+    )
+    for out in ("text", "md", "json"):
+        status, report = _cli(["check", name, str(path), *extra, "--format", out])
+        if out == "json":
+            data = json.loads(report)
+            wrong = [(c["quantity"], c["printed"], c["correct"]) for c in data["claims"] if c["verdict"] == "wrong"]
+            assert not wrong, f"{name} {fmt}: false alarms: {wrong[:10]}"
+        assert status == 0, (name, fmt, out)
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_printed_number_is_claimable_and_agrees(name, fmt, tmp_path):
+    _every_number(name, fmt, tmp_path)
+
+
+HACKERS_GUIDE = str(Path(__file__).parent / "data" / "published" / "hackers-guide-neuron" / "spec.toml")
+LOSS_FREE = [
+    ("mazur", ("--of", "out_o1", "--step", "0.5")),
+    (HACKERS_GUIDE, ("--of", "out_f", "--step", "0.01", "--ascent-on-inputs")),
+]
+
+
+@pytest.mark.parametrize("name,extra", LOSS_FREE, ids=["mazur-of-o1", "neuron-ascent-on-inputs"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_number_of_the_loss_free_mode_is_claimable_and_agrees(name, extra, fmt, tmp_path):
+    _every_number(name, fmt, tmp_path, extra)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_every_number_train_prints_is_claimable_and_agrees(fmt, tmp_path):
+    _every_number("minibatch", fmt, tmp_path, train=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in example_names("all") if n not in SAMPLE])
+def test_every_printed_number_of_every_example(name, tmp_path):
+    for fmt in FORMATS:
+        _every_number(name, fmt, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in example_names() if not graphspec.is_graph(n)])
+def test_every_number_train_prints_of_every_example(name, tmp_path):
+    for fmt in FORMATS:
+        _every_number(name, fmt, tmp_path, train=1)
