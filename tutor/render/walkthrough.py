@@ -239,6 +239,14 @@ def view(
                 ],
             }
         )
+    for layer in backward:
+        neurons = layer["neurons"]
+        if any(n["jacobian"] for n in neurons) and len(neurons) > 1:
+            # softmax: every output's dE/dout enters each delta (the Jacobian's row), so all of them come first,
+            # in the first neuron's block, before its Jacobian entries
+            neurons[0]["jacobian"] = [n["dE_dout"] for n in neurons[1:]] + neurons[0]["jacobian"]
+            for n in neurons[1:]:
+                n["dE_dout"] = None
     if brief:
         for layer in backward:
             row = next(r for r in walk.backward if r[0].layer == layer["layer"])
