@@ -258,3 +258,39 @@ def test_the_batch_statistics_come_between_the_forward_passes_and_the_backward(m
     at = {ref: order.index(ref) for ref in set(order)}
     assert at["net_h1[e3]"] < at["mu_h1"] < at["xhat_h1[e1]"]
     assert at["dE_total/dxhat_h1[e3]"] < at["dE_total/dvar_h1"] < at["dE_total/dnet_h1[e1]"]
+
+
+# -- one notation a document, and options a document cannot honour ---------------------------------------------
+
+
+def test_the_loss_header_and_the_lines_use_one_notation(monkeypatch, tmp_path):
+    """ln in the header and in the lines; the header's t_k and o_k named as the lines name them."""
+    _, text = _captured(monkeypatch, tmp_path, ["explain", "softmax-scores", "-f", "text"])
+    assert "E = −Σₖ tₖ ln oₖ, tₖ the targets y_c1, y_c2, y_c3 and oₖ the outputs p1, p2, p3." in text
+    assert "E_c1 = -y_c1·ln(p1) = -1·ln(0.659001139) = 0.417030016" in text and "log" not in text.split("Loss:")[1]
+    html = tmp_path / "s.html"
+    assert main(["explain", "softmax-scores", "-f", "html", "-o", str(html)]) == 0
+    # a thin space after a function name: "ln oₖ", never "lnoₖ"
+    assert '<mi>ln</mi><mspace width="0.1667em"></mspace><msub><mi>o</mi>' in html.read_text(encoding="utf-8")
+
+
+def test_a_graph_writes_total_gradients_apart_from_local_derivatives_and_defines_step(monkeypatch, tmp_path):
+    out = tmp_path / "g.txt"
+    assert main(["explain", "graph-max-twice", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "local   ∂f/∂x = ∂/∂x [ m·x ] = m = 6" in text  # the multiply gate's local derivative ...
+    assert "dx = " in text and "∂f/∂x = 12" not in text  # ... is never written as the total gradient
+    assert "step(u) is 1 for u > 0, 0 for u < 0 and 1/2 at a tie" in text
+    md = tmp_path / "s.md"
+    assert main(["explain", "graph-sigmoid-gates", "-f", "md", "-o", str(md)]) == 0
+    assert r"\exp\left(e\right)" in md.read_text(encoding="utf-8")  # a node named e beside Euler's e
+
+
+@pytest.mark.parametrize("argv", [["explain", "minibatch", "-f", "pdf"], ["train", "minibatch", "--epochs", "2"]])
+def test_brief_is_refused_for_a_training_document(argv, tmp_path, capsys):
+    assert main([*argv, "--brief", "-o", str(tmp_path / "out.pdf")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "backprop-tutor: error: --brief: shortens one example's plain step; a training document walks every line"
+        " of its batch: leave out --brief"
+    ]

@@ -316,6 +316,7 @@ def view(
         "description": escape(net.description),
         "source": escape(net.source),
         "loss_rule": loss_rule(net),
+        "loss_legend": _loss_legend(walk, fw, mode),
         "conventions": escape(walk.conventions.describe()),
         "precision": precision_text(walk.conventions, fw.digits),
         "layered": layered,
@@ -390,6 +391,19 @@ def loss_rule(net: Network) -> dict[str, str]:
 
     rule = rules.LOSSES[net.loss]
     return {"title": rule.title, "formula": rule.formula, "tex": rule.tex}
+
+
+def _loss_legend(walk: Walkthrough, fw, mode: str) -> dict[str, str] | None:
+    """What the loss header's t_k and o_k are called in the body, where the spec names them otherwise
+    (softmax-scores: y_c1 and p1), so that one notation reads through the document."""
+    targets = [k for k, q in walk.quantities.items() if q.kind == "target"]
+    outputs = [n.out for n in walk.forward[-1]] if walk.forward else []
+    if not targets or all(k.startswith("target") for k in targets) and all(k.startswith("out") for k in outputs):
+        return None
+    return {
+        "targets": ", ".join(fw.label(k, mode) for k in targets),
+        "outputs": ", ".join(fw.label(k, mode) for k in outputs),
+    }
 
 
 def _bound(x: float, bound: float) -> str:
