@@ -1,0 +1,93 @@
+"""The network diagram draws every connection, residual ones included, and no label is hidden (issue 27).
+
+Geometry of the layout every page draws (walk-through, self-check, interactive, worksheet): each label's
+extent as the layout estimates it (tutor.render.diagram._box), each edge as its segment or arc. No two labels
+intersect; no edge passes through a label other than its own weight's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.engine.symbolic import explain_step
+from tutor.render import diagram as D
+from tutor.render.lines import writer
+from tutor.spec import graph as graphspec
+from tutor.spec import load
+from tutor.spec.resources import example_names
+from tutor.teach import randomnet
+
+NETWORKS = [n for n in example_names("all") if not graphspec.is_graph(n)]
+
+
+def _labels(d: D.Diagram) -> list[tuple[tuple, object, str]]:
+    """Every drawn label: (its box, the edge it belongs to or None, its text)."""
+    out = []
+    for e in d.edges:
+        if e.skip:
+            out.append((D._box(*D._arc(e)[6:], e.label.text), e, e.label.text))
+        elif e.label is not None and e.drawn:
+            x, y = D._label_at(e)
+            if e.stacked:
+                name, value = e.label.text.split(" = ", 1)
+                out += [(D._box(x, y - 0.24, name), e, name), (D._box(x, y + 0.24, value), e, value)]
+            else:
+                out.append((D._box(x, y, e.label.text), e, e.label.text))
+    for n in d.nodes:
+        if n.note is None or (n.kind == "bias" and not n.side):
+            continue
+        if n.kind == "bias":
+            out.append((D.note_box(n), None, n.note.text))
+        elif n.kind == "input":
+            x0, y0, x1, y1 = D._box(0, n.y, n.note.text, "start")
+            right = n.x - D.RADIUS - 0.15
+            out.append(((right - (x1 - x0), y0, right, y1), None, n.note.text))
+        else:
+            out.append((D._box(n.x + D.RADIUS + D.ARROW + 0.12, n.y, n.note.text, "start"), None, n.note.text))
+    return out
+
+
+def _problems(d: D.Diagram) -> list[str]:
+    labels = _labels(d)
+    bad = []
+    for i, (a, _, ta) in enumerate(labels):
+        for b, _, tb in labels[i + 1 :]:
+            if D._overlap(a, b) > 1e-9:
+                bad.append(f"labels {ta!r} and {tb!r} intersect")
+    for box, owner, text in labels:
+        for e in d.edges:
+            if e is not owner and D._crosses(e, box):
+                bad.append(f"label {text!r} crossed by the edge {e.source.key} -> {e.target.key}")
+    return bad
+
+
+@pytest.mark.parametrize("mode", ["tex", "web"])
+@pytest.mark.parametrize("name", NETWORKS)
+def test_no_label_of_a_built_in_diagram_is_crossed_or_overlapped(name, mode):
+    walk = explain_step(load(name), forward_only=True)
+    d = D.layout(walk, writer(walk, mode))
+    if d.drawable:
+        assert not _problems(d), _problems(d)[:5]
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("shape", ["2-2-1", "2-2-2", "2-3-2", "3-3-2"])
+def test_no_label_of_a_worksheet_diagram_is_crossed_or_overlapped(seed, shape):
+    """The worksheets' and self-check pages' random networks (a crossed 'w3 = 1' read as 'w3 =.1')."""
+    walk = explain_step(randomnet.make(seed, randomnet.options(shape=shape)).network, forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    assert not _problems(d), _problems(d)[:5]
+
+
+def test_the_residual_diagram_draws_its_skips_and_its_weights():
+    walk = explain_step(load("residual-sigmoid"), forward_only=True)
+    d = D.layout(walk, writer(walk, "tex"))
+    skips = [(e.source.key, e.target.key, e.label.text) for e in d.edges if e.skip]
+    assert skips == [("h2", "h3", "+ out_h2"), ("h4", "h5", "+ out_h4")]
+    # a chain closed up to the page keeps every weight label, its name over its value
+    assert d.width <= D.TEXT_WIDTH and all(e.drawn and e.stacked for e in d.edges if e.label is not None and not e.skip)
+    svg, tex = D.svg(d), D.picture(d)
+    assert svg.count("<path ") == 2 and ">+ out_h2</text>" in svg and ">w3</text>" in svg and ">1.2</text>" in svg
+    assert r"+\,\mathrm{out}_{h2}" in tex and r"\resizebox" not in tex
+    listing = D.listing(d)
+    assert "h3 <- w3 = 1.2 from h2, + out_h2 (residual connection), bias b3 = 0.1" in listing
