@@ -91,3 +91,23 @@ def test_the_residual_diagram_draws_its_skips_and_its_weights():
     assert r"+\,\mathrm{out}_{h2}" in tex and r"\resizebox" not in tex
     listing = D.listing(d)
     assert "h3 <- w3 = 1.2 from h2, + out_h2 (residual connection), bias b3 = 0.1" in listing
+
+
+def test_a_wide_weight_table_is_split_by_columns_not_shrunk():
+    """A layer of 20 inputs: its LaTeX weight table comes in parts of at most ``chunk`` columns, each at the
+    table's own 8 pt size (the limit network's tables were shrunk to about 2 pt to fit the page)."""
+    from tutor import render
+    from tutor.spec import loads
+
+    inputs = ", ".join(f"{0.01 * (k + 1):.2f}" for k in range(20))
+    row = ", ".join(f"{-0.5 + 0.05 * k:.2f}" for k in range(20))
+    spec = (
+        f'[inputs]\nvalues = [{inputs}]\n\n[[layers]]\nsize = 2\nactivation = "sigmoid"\n'
+        f'weights = [[{row}], [{row}]]\nbiases = [0.1, -0.2]\n\n[loss]\nname = "half_sse"\ntargets = [0.1, 0.9]\n\n[training]\nlearning_rate = 0.5\n'
+    )
+    walk = explain_step(loads(spec, name="wide"), forward_only=True)
+    w = render.walkthrough.view(walk, "tex")["weights"][0]
+    assert len(w["columns"]) == 21 and 3 <= w["chunk"] < 21
+    tex = render.render_latex(walk)
+    parts = tex.count(r"\textbf{Layer 1: ")
+    assert parts == -(-21 // w["chunk"]) and "(columns 1 to " in tex

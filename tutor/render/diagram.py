@@ -86,8 +86,12 @@ class Diagram:
 
 def _eq(fw, key: str) -> Name:
     """``label = value`` in both forms, for a quantity of the walk-through."""
-    v = fw.number(fw.values[key])
+    v = fw.value_of(key)  # as the document prints it: a given weight as the spec gives it (0.15, not 0.150000000)
     return Name(f"{fw.label(key, 'tex')} = {v}", f"{fw.label(key, 'text')} = {v}")
+
+
+def _shown(fw, key: str, value: float) -> str:
+    return fw.value_of(key) if key in fw.values else fw.number(value)
 
 
 def layout(walk: Walkthrough, fw: Any) -> Diagram:
@@ -114,7 +118,7 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     nodes: list[Node] = []
     edges: list[Edge] = []
     prev = [
-        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)), key=n)
+        Node("input", name(n), MARGIN, y, -1, Name(_shown(fw, n, v), _shown(fw, n, v)), key=n)
         for n, v, y in zip(net.input_names, net.inputs, column(len(net.input_names)))
     ]
     nodes += prev
@@ -177,6 +181,11 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
         # the columns closed up: each bias label finds its place again among the moved edges
         _place_bias_labels([n for n in nodes if n.kind == "bias"], edges, [])
     _place_bias_labels(pending, edges, edges)
+    # the targets written after the output arrows: the picture is wide enough to hold the longest one whole
+    notes = [n for n in nodes if n.kind == "neuron" and n.note is not None]
+    right = max((_box(n.x + RADIUS + ARROW + 0.12, n.y, n.note.text, "start")[2] for n in notes), default=0.0)
+    if right + 0.1 > width:
+        width = right + 0.1 if width > TEXT_WIDTH else min(right + 0.1, TEXT_WIDTH)
     height = (
         max(n.y + _radius(n) + (_NOTE_SIDES[n.side or "right"][1] + 0.25 if n.kind == "bias" else 0.0) for n in nodes)
         + 0.1

@@ -15,7 +15,7 @@ from ..engine.gradcheck import ENGINES_SHOWN
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
 from ..spec.rounding import format_fixed
-from .lines import BRIEF_ROW, MATH_ROW, line_view, wrap_text, writer
+from .lines import BRIEF_ROW, MATH_ROW, line_view, visible_length, wrap_text, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
 from .templates import md_escape, render_template, tex_escape_text
@@ -101,6 +101,11 @@ def final_state(net: Network, history: Any) -> dict[str, Any]:
 
 
 # -- the view model the templates read ------------------------------------------------------------------
+
+
+# characters of math a row of a footnotesize table holds across the page (17 cm): a weight table wider than
+# this is split into parts by columns (see "chunk" in view)
+TABLE_ROW = 120
 
 
 def _same(text: str) -> str:
@@ -298,6 +303,10 @@ def view(
                 ],
             }
         )
+        # a page holds this many columns at the table's own size (8 pt): a wider table is split into parts
+        # of as many columns, each a table of its own, never shrunk below legibility
+        widest = max(visible_length(c) for r in weights[-1]["rows"] for c in r["cells"])
+        weights[-1]["chunk"] = max(1, TABLE_ROW // (widest + 4))
         sources = list(layer.neurons)
     summary = []
     # in the network's order (first layer first), not the order backpropagation reaches them
