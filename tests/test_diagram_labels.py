@@ -111,3 +111,19 @@ def test_a_wide_weight_table_is_split_by_columns_not_shrunk():
     tex = render.render_latex(walk)
     parts = tex.count(r"\textbf{Layer 1: ")
     assert parts == -(-21 // w["chunk"]) and "(columns 1 to " in tex
+
+
+def test_the_loss_curve_has_inner_ticks_and_marks_the_restored_epoch():
+    from tutor.render import curve
+
+    losses = [1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005]
+    c = curve.layout(losses)
+    assert [label for _, label in c.y_ticks] == ["0.005", "0.01", "0.1", "1"]  # each decade of a log axis
+    flat = curve.layout([0.151, 0.12, 0.09, 0.06, 0.047])
+    assert len(flat.y_ticks) >= 3 and "0.1" in [label for _, label in flat.y_ticks]
+    ys = sorted(y for y, _ in flat.y_ticks)
+    assert all(b - a >= curve.TICK_GAP for a, b in zip(ys, ys[1:]))  # labels never overlap
+    val = [0.3, 0.2, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]
+    marked = curve.layout(losses, val, mark=2)
+    assert marked.mark is not None and marked.mark[2] == "epoch 2 restored"
+    assert "epoch 2 restored" in curve.svg(losses, val, 2) and "epoch 2 restored" in curve.picture(losses, val, 2)

@@ -405,7 +405,9 @@ def render_train(
         figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
     if not explain and fmt != "text":
         val = run.val_loss or None
-        curve_drawn = curve.picture(run.epoch_loss, val) if fmt == "tex" else curve.svg(run.epoch_loss, val)
+        mark = getattr(run, "best_epoch", None) if val else None  # early stopping: the restored epoch
+        draw = curve.picture if fmt == "tex" else curve.svg
+        curve_drawn = draw(run.epoch_loss, val, mark)
     if fmt == "html":
         from markupsafe import Markup
 
