@@ -127,3 +127,30 @@ def test_the_loss_curve_has_inner_ticks_and_marks_the_restored_epoch():
     marked = curve.layout(losses, val, mark=2)
     assert marked.mark is not None and marked.mark[2] == "epoch 2 restored"
     assert "epoch 2 restored" in curve.svg(losses, val, 2) and "epoch 2 restored" in curve.picture(losses, val, 2)
+
+
+def test_the_path_view_lists_paths_of_every_layer():
+    """4-8-8-4: the 200 listed paths are shared out between the layers; the first layer's are listed too."""
+    from tutor.render import views
+    from tutor.spec import loads
+
+    def rows(n: int, m: int, c: float) -> str:
+        return (
+            "["
+            + ", ".join("[" + ", ".join(f"{c * ((i + j) % 5 - 2):.2f}" for j in range(m)) + "]" for i in range(n))
+            + "]"
+        )
+
+    spec = "[inputs]\nvalues = [0.1, -0.2, 0.3, 0.4]\n"
+    for size, fan_in, act in ((8, 4, "tanh"), (8, 8, "tanh"), (4, 8, "sigmoid")):
+        spec += f'\n[[layers]]\nsize = {size}\nactivation = "{act}"\nweights = {rows(size, fan_in, 0.1)}\n'
+        spec += f"biases = [{', '.join(['0.1'] * size)}]\n"
+    spec += '\n[loss]\nname = "half_sse"\ntargets = [0.1, 0.2, 0.3, 0.4]\n\n[training]\nlearning_rate = 0.5\n'
+    walk = explain_step(loads(spec, name="n4884"))
+    listed = views.paths(walk, "text")
+    layer = {p.label: p.layer for p in walk.params}
+    per_layer: dict[int, int] = {}
+    for view, pp in zip(listed, views.path_view(walk)):
+        per_layer[layer[pp.param]] = per_layer.get(layer[pp.param], 0) + len(view["paths"])
+    assert sorted(per_layer) == [0, 1, 2] and all(n > 0 for n in per_layer.values())
+    assert sum(per_layer.values()) <= views.MAX_SHOWN_PATHS
