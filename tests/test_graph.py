@@ -229,7 +229,7 @@ def test_every_format_shows_forward_backward_check(fmt):
 def test_cli_explain_graph(capsys, tmp_path):
     assert main(["explain", "graph-xyz"]) == 0
     out = capsys.readouterr().out
-    assert "∂f/∂x = ∂f/∂q·∂q/∂x = (-4)·1 = -4" in out
+    assert "df/dx = df/dq·∂q/∂x = (-4)·1 = -4" in out  # total gradients d, local derivatives ∂
     assert main(["explain", "graph-xyz", "--of", "q", "--step", "0.5", "--ascent", "-f", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["output"] == "q" and doc["update"]["leaves"] == {"x": -1.5, "y": 5.5}

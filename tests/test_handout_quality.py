@@ -378,7 +378,7 @@ def test_brief_pdf_of_a_3442_network_is_about_six_pages(tmp_path):
     from .conftest import pdf_pages
 
     pages = pdf_pages(render.render_latex(explain_step(net_3442()), options=render.Options(brief=True)), tmp_path)
-    assert len(pages) <= 6, len(pages)
+    assert len(pages) <= 7, len(pages)  # every line exact to its shown decimals takes a page more than 6
 
 
 def test_path_view_lists_a_fixed_number_of_paths_and_says_how_many_it_left_out():

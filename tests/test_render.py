@@ -234,9 +234,11 @@ def test_mazur_conventions_reproduce_the_last_two_published_numbers(fmt):
 
 def test_digits_sets_what_is_shown():
     mazur = load("mazur")
-    assert "= 0.5933" in render_net(mazur, "text", digits=4)
+    assert "1/(1 + exp(-0.3775)) = 0.59327" in render_net(mazur, "text", digits=4)
     three = render_net(mazur.with_conventions(digits=3), "text")
-    assert "out_h1 = 1/(1 + exp(-net_h1)) = 1/(1 + exp(-0.378)) = 0.593" in three
+    # 0.3775 is exact; out_h1 gets the decimals the lines that read it need to reproduce
+    assert "out_h1 = 1/(1 + exp(-net_h1)) = 1/(1 + exp(-0.3775)) = 0.59327" in three
+    assert "∂E_total/∂net_h1 = ∂E_total/∂out_h1·∂out_h1/∂net_h1 = 0.03635·0.2413 = 0.00877" in three
 
 
 # -- content and notation ---------------------------------------------------------------------------------------------
@@ -259,7 +261,7 @@ def test_every_section_in_order():
 def test_hidden_neuron_shows_the_sum_over_downstream_neurons():
     text = rendered("mazur", "text")
     assert "∂net_o1/∂out_h1 = ∂/∂out_h1 [ w5·out_h1 + w6·out_h2 + b2·1 ] = w5 = 0.4" in text
-    assert "∂E_total/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1 = 0.055399425 + (-0.019049118) = 0.036350306" in text
+    assert "∂E_total/∂out_h1 = ∂E_o1/∂out_h1 + ∂E_o2/∂out_h1 = 0.0553994247 + (-0.0190491183) = 0.0363503064" in text
     md = rendered("mazur", "md")
     assert r"\frac{\partial \mathrm{net}_{o1}}{\partial w_{5}} &= \frac{\partial}{\partial w_{5}} \biggl[" in md
     assert r"{w_{5}}^{+} &= w_{5} - \eta \cdot \frac{\partial E_{\mathrm{total}}}{\partial w_{5}}" in md
@@ -277,7 +279,7 @@ def test_softmax_shows_the_jacobian_and_its_simplification():
 def test_layered_notation_relabels_the_same_numbers():
     spec_text, layered_text = rendered("mazur", "text"), rendered("mazur-layered", "text")
     assert "z²₁ = w²₁₁·a¹₁ + w²₁₂·a¹₂ + b²·1 = 0.15·0.05 + 0.2·0.1 + 0.35·1 = 0.3775" in layered_text
-    assert "δ³₁ = ∂C/∂a³₁·∂a³₁/∂z³₁ = 0.741365070·0.186815602 = 0.138498562" in layered_text
+    assert "δ³₁ = ∂C/∂a³₁·∂a³₁/∂z³₁ = 0.7413650696·0.1868156018 = 0.13849856163" in layered_text
     assert "C = C₁ + C₂" in layered_text
     number = re.compile(r"-?\d+\.\d+")
     body = lambda t: t.split("1. Forward pass")[1]  # noqa: E731 - the header explains the notation

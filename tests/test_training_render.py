@@ -21,6 +21,7 @@ from tutor.render import curve
 from tutor.render.notation import _fmt_number
 from tutor.render.training import documents
 from tutor.spec import load, loads
+from tutor.spec.rounding import agrees_as_printed, printed_decimals
 
 from .conftest import pdf_pages, screenshot
 
@@ -169,12 +170,18 @@ def test_minibatch_handout_shows_each_examples_gradient_then_their_mean():
         step = run.steps[number]
         w5 = [float(e.backward.grad_W[1][0, 0]) for e in step.examples]
         mean = float(step.grad_W[1][0, 0])
+        printed = []
         for k, g in enumerate(w5):  # each example's gradient, in its own section ...
             section = text.split(f"### Example {first + k}")[1].split("###")[0]
-            assert rf"\frac{{\partial {{E}}^{{({first + k})}}}}{{\partial W_{{5}}}} &= " in section
-            assert f"= {shown(g, digits)}" in section
-        # ... then the mean of the batch, with both numbers substituted
-        numbers = " + ".join(shown(g, digits) if g >= 0 else rf"\left({shown(g, digits)}\right)" for g in w5)
+            label = rf"\frac{{\partial {{E}}^{{({first + k})}}}}{{\partial W_{{5}}}} &= "
+            assert label in section
+            # shown to at least the spec's decimals (more where the batch mean's line needs them)
+            calc = re.split(r"\\\\\[6pt\]|\\end\{aligned\}", section[section.index(label) :])[0]
+            value = re.findall(r" = (-?[0-9.]+)", calc)[-1]
+            assert agrees_as_printed(g, value) and printed_decimals(value) >= digits
+            printed.append(value)
+        # ... then the mean of the batch, with both numbers substituted as the examples show them
+        numbers = " + ".join(p if not p.startswith("-") else rf"\left({p}\right)" for p in printed)
         assert rf"&= \frac{{{numbers}}}{{2}} = {shown(mean, digits)}" in text
 
 

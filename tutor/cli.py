@@ -717,9 +717,20 @@ def _explain_training(args: argparse.Namespace, net, options) -> int:
 
     if args.view:
         raise TutorError("--view shows one example's plain step; this spec trains on a batch or with another optimizer")
+    _refuse_brief(args)
     fmt = _document_format(args.format)
     _write_document(args, documents((fmt,), net, 0, {1}, explain=True, options=options)[1][fmt])
     return 0
+
+
+def _refuse_brief(args: argparse.Namespace) -> None:
+    """A training document walks every line of its batch: --brief (one neuron and one weight a layer in full,
+    the rest in tables) is for one example's plain step, and is refused rather than ignored."""
+    if getattr(args, "brief", False):
+        raise TutorError(
+            "shortens one example's plain step; a training document walks every line of its batch: leave out --brief",
+            "--brief",
+        )
 
 
 def _document_format(fmt: str) -> str:
@@ -742,6 +753,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if not 1 <= args.epochs <= 1_000_000:
         raise TutorError(f"--epochs must be from 1 to 1000000, got {args.epochs}")
+    _refuse_brief(args)
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)

@@ -211,7 +211,7 @@ def explain_graph(graph: Graph) -> GraphWalk:
 
     gkey = add(
         Quantity(grad_key(graph.output), "seed", float(graph.upstream), note="seed"),
-        Label("partial", num=loss, den=graph.output),
+        Label("partial", num=loss, den=graph.output, note="total"),
     )
     grads = {graph.output: gkey}
     for n in reversed(graph.nodes):
@@ -235,7 +235,7 @@ def explain_graph(graph: Graph) -> GraphWalk:
                         form=Form(sp.Add(*xs, evaluate=False), None, tuple(xs)),
                         args=tuple(keys),
                     ),
-                    Label("partial", num=loss, den=n.name),
+                    Label("partial", num=loss, den=n.name, note="total"),
                 )
                 grads[n.name] = gk
                 step = Backward(n.name, gk, summed=list(keys))
@@ -281,7 +281,7 @@ def explain_graph(graph: Graph) -> GraphWalk:
             value = upstream * local_value
             several = len(incoming[src]) > 1
             ckey = f"grad[{src}@{n.name}{suffix}]" if several else grad_key(src)
-            label = Label("partial", num=loss, den=src, via=n.name if several else "")
+            label = Label("partial", num=loss, den=src, via=n.name if several else "", note="total")
             add(
                 Quantity(
                     ckey, "contribution" if several else "gradient", value, form=product, args=(grads[n.name], lkey)

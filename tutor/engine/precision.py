@@ -1,10 +1,16 @@
-"""How many decimals each shown quantity needs so that every line, recomputed from its shown numbers and
-rounded to the shown decimals, gives its shown result to within one unit of its last place.
+"""How many decimals each shown quantity needs so that every line, recomputed on a calculator from the numbers
+it shows and rounded to the decimals its result is shown with, gives exactly its shown result.
 
-A line ``r = f(x1, ..., xn)`` is shown with r to ``d_r`` decimals; an argument shown to ``d_x`` decimals is
-off by its rounding error, which moves r by ``|df/dx|`` times that. Arguments get decimals until the result,
-recomputed from the shown numbers and rounded to ``d_r`` decimals, is at most one unit of its last place off. Quantities are visited from the last computed to
-the first, so an argument's decimals are settled by every line that uses it before its own arguments are.
+A line ``r = f(x1, ..., xn)`` is shown with r to ``d_r`` decimals and each argument to its own decimals. The
+line is checked as a student checks it: f of the shown arguments, rounded to ``d_r`` decimals, must read as
+the shown r. While it does not, the argument whose rounding moves the result most (its rounding error times
+the line's slope in it) gets one more decimal; a result that lies within a hair of a rounding tie gets one
+more decimal itself first. Quantities are visited from the last computed to the first, so an argument's
+decimals are settled by every line that uses it before its own line is checked; passes repeat until no line
+changes (a decimal more for an argument can, rarely, move another line's recomputation off its result).
+
+A line that no number of shown figures (float64 holds about 15) makes reproduce is reported, so that the
+documents mark it ``≈`` rather than claim an ``=`` a calculator would refute.
 """
 
 from __future__ import annotations
@@ -16,6 +22,15 @@ from .steps import Quantity
 
 # float64 holds about 15 significant digits: no number is shown with more than this many
 MAX_FIGURES = 15
+# a value "is" its short decimal form when it differs from it by float noise only (0.3925 computed as
+# 0.39250000000000007): it is shown short, and a line reading it reads the short form
+NOISE = 1e-14
+# how close to a rounding tie (in units of its last shown place) a result may lie before it gets a decimal
+# more itself: closer, its arguments would need many more figures to land on the right side
+TIE_MARGIN = 0.02
+# float64's own error in a recomputed line, relative: a few units in the last place
+ULPS = 2e-15
+PASSES = 8
 
 
 def magnitude(value: float) -> int:
@@ -25,6 +40,56 @@ def magnitude(value: float) -> int:
 def base_decimals(value: float, digits: int, figures: int) -> int:
     """``digits`` decimals, and at least ``figures`` significant figures for a small value."""
     return max(digits, figures - 1 - magnitude(value)) if value else digits
+
+
+def short_form(value: float, decimals: int) -> float | None:
+    """``value`` as the number it is shown as when that number holds it (up to float noise), else None."""
+    r = round(value, decimals)
+    return r if abs(r - value) <= NOISE * abs(value) else None
+
+
+def shown_value(value: float, decimals: int) -> float:
+    """The number a reader sees for ``value`` at ``decimals`` decimals (rounding half away from zero, as
+    the shown strings do; a value within float noise of its short form is that form)."""
+    if decimals > 20 or not math.isfinite(value):
+        return value
+    short = short_form(value, decimals)
+    if short is not None:
+        return short
+    scaled = abs(value) * 10.0**decimals
+    if abs(scaled - math.floor(scaled) - 0.5) < 1e-6:  # a near tie: the shown string's own rule decides
+        from ..spec.rounding import format_fixed
+
+        return float(format_fixed(value, decimals))
+    return math.copysign(math.floor(scaled + 0.5), value) / 10.0**decimals
+
+
+def reproduces(recomputed: float, value: float, decimals: int, shown: float | None = None) -> bool:
+    """Whether ``recomputed``, rounded to ``decimals`` decimals, reads as ``value`` shown so (``shown``: that
+    shown number, when the caller has it)."""
+    if not math.isfinite(recomputed):
+        return recomputed == value
+    if shown is None:
+        shown = shown_value(value, decimals)
+    # the rounding interval of the shown number, less a margin for float64's own error in f (at 15 figures
+    # float64 cannot tell more: a result equal to its shown form up to float noise reproduces)
+    noise = ULPS * abs(shown)
+    return abs(recomputed - shown) <= max(0.5 * 10.0**-decimals - noise, noise)
+
+
+def _error(value: float, shown: float) -> float:
+    """How far the ``shown`` number of ``value`` is from it (0 for float noise: the shown form is the value)."""
+    err = abs(value - shown)
+    return err if err > NOISE * abs(value) else 0.0
+
+
+def _alias(q: Quantity) -> str:
+    """The key a line only names (its form is one of its placeholders), or ''."""
+    placeholders = list(q.form.placeholders)
+    if q.form.expr in placeholders:
+        i = placeholders.index(q.form.expr)
+        return q.args[i] if i < len(q.args) else ""
+    return ""
 
 
 def _slope(fn, args: list[float], i: int) -> float:
@@ -40,46 +105,76 @@ def _slope(fn, args: list[float], i: int) -> float:
         return 0.0
 
 
-def _error(value: float, decimals: int) -> float:
-    """How far ``value`` is from itself written with ``decimals`` decimals."""
-    if decimals > 20:
-        return 0.0
-    return abs(value - float(f"{value:.{decimals}f}"))
+def _call(fn, args: list[float]) -> float:
+    try:
+        return float(fn(*args))
+    except (ArithmeticError, ValueError):
+        return math.nan
+
+
+def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tuple[dict[str, int], set[str]]:
+    """The decimals each quantity is shown with, and the keys of the lines that still do not reproduce.
+
+    Every quantity gets at least ``digits`` decimals (and ``figures`` significant figures), more where a line
+    that uses it needs them to reproduce from its shown numbers.
+    """
+    values = {k: q.value for k, q in quantities.items()}
+    dec = {k: base_decimals(v, digits, figures) for k, v in values.items()}
+    cur = {k: shown_value(v, dec[k]) for k, v in values.items()}  # each quantity's shown number
+    lines = [k for k in reversed(list(quantities)) if quantities[k].form is not None and quantities[k].args]
+    # a line that only names another quantity (dnet/dw5 = out_h1) shows its number as that quantity does
+    aliases = [(k, a) for k in lines for a in [_alias(quantities[k])] if a and values[k] == values[a]]
+    slopes: dict[str, list[float]] = {}
+
+    def more(key: str) -> None:
+        dec[key] += 1
+        cur[key] = shown_value(values[key], dec[key])
+
+    def ok(key: str) -> bool:
+        q = quantities[key]
+        return reproduces(_call(q.form.fn, [cur[a] for a in q.args]), values[key], dec[key], cur[key])
+
+    for _ in range(PASSES):
+        changed = False
+        for k, a in aliases:
+            while dec[k] != dec[a]:
+                more(k if dec[k] < dec[a] else a)
+                changed = True
+        for key in lines:
+            if ok(key):
+                continue
+            before = sum(dec.values())
+            q = quantities[key]
+            unit = 10.0 ** -dec[key]
+            caps = [MAX_FIGURES - 1 - magnitude(values[a]) for a in q.args]
+            if abs(abs(values[key] - cur[key]) - 0.5 * unit) < TIE_MARGIN * unit:
+                if dec[key] < MAX_FIGURES - 1 - magnitude(values[key]):
+                    more(key)
+                    changed = True
+                    if ok(key):
+                        continue
+            args = [values[a] for a in q.args]
+            if key not in slopes:
+                slopes[key] = [_slope(q.form.fn, args, i) for i in range(len(args))]
+            s = slopes[key]
+            while True:
+                shares = [
+                    s[i] * _error(args[i], cur[a]) if math.isfinite(s[i]) and dec[a] < caps[i] else 0.0
+                    for i, a in enumerate(q.args)
+                ]
+                worst = max(range(len(shares)), key=shares.__getitem__)
+                if shares[worst] == 0.0:
+                    break
+                more(q.args[worst])
+                if ok(key):
+                    break
+            changed = changed or sum(dec.values()) != before
+        if not changed:
+            break
+    # the last pass may have moved a line that an earlier pass settled: the report is of the final decimals
+    return dec, {k for k in lines if not ok(k)}
 
 
 def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int) -> dict[str, int]:
-    """The decimals each quantity is shown with: at least ``digits`` (and ``figures`` significant figures),
-    more where a line that uses it needs them to be recomputed from its shown numbers.
-
-    For each line the rounding errors of its shown arguments, each times the slope of the line in it, must
-    stay within 1.4 units of the result's last place less the result's own rounding (so that the line
-    recomputed from its shown numbers and rounded to the shown decimals is at most one unit off); while they do not,
-    the argument that moves the result most gets one more decimal. Actual errors are used, not their bounds,
-    so a deep chain of products does not gain a decimal a layer.
-    """
-    dec = {k: base_decimals(q.value, digits, figures) for k, q in quantities.items()}
-    for key in reversed(list(quantities)):
-        q = quantities[key]
-        if q.form is None or not q.args:
-            continue
-        unit = 10.0 ** -dec[key]
-        # recomputed and rounded to the shown decimals, the result is then at most one unit off the shown one
-        budget = 1.4 * unit - _error(q.value, dec[key])
-        values = [quantities[a].value for a in q.args]
-        slopes = [_slope(q.form.fn, values, i) for i in range(len(values))]
-        caps = [MAX_FIGURES - 1 - magnitude(v) for v in values]
-        while True:
-            shares = [
-                s * _error(v, dec[a]) if math.isfinite(s) and dec[a] < cap else 0.0
-                for s, v, a, cap in zip(slopes, values, q.args, caps)
-            ]
-            total = sum(shares)
-            if total <= budget or total == 0:
-                break
-            worst = max(range(len(shares)), key=shares.__getitem__)
-            dec[q.args[worst]] += 1
-    # a line that only names another quantity (dnet/dw5 = out_h1) shows its number as that quantity does
-    for key, q in quantities.items():
-        if len(q.args) == 1 and q.form is not None and q.value == quantities[q.args[0]].value:
-            dec[key] = dec[q.args[0]]
-    return dec
+    """The decimals each quantity is shown with (``settle``'s first half)."""
+    return settle(quantities, digits, figures)[0]

@@ -31,7 +31,8 @@ class Label:
     den: str = ""
     via: str = ""  # for a path contribution: the downstream neuron it goes through
     base: str = ""  # for "updated": the parameter's key
-    note: str = ""  # e.g. "simplified", shown beside the derivative
+    note: str = ""  # e.g. "simplified", shown beside the derivative; "total": a graph's gradient of its output
+    # (written d f/d x, the sum over every path, beside the gates' local derivatives written with ∂)
 
 
 @dataclass
@@ -334,3 +335,81 @@ def flat_walk(tw: TrainingWalk) -> Walkthrough:
         q[key] = quantity
         labels[key] = tw.labels[key]
     return Walkthrough(tw.network, tw.conventions, q, labels, forward, [], tw.loss, [], [], "", [])
+
+
+def batch_phases(tw: TrainingWalk) -> tuple[dict[str, int], list[tuple[int, int, str]]]:
+    """The order a person computes a training step in when its examples wait for each other (batch
+    normalization): every example's lines up to a batch statistic, the statistic, then every example's lines
+    that read it, and so on.
+
+    Each batch-wide group (a normalized layer's mean and variance, its dE/dvar and dE/dmu) gets a rank: one more
+    than the highest phase of the example lines it reads; an example's line is in the phase of the highest
+    rank it reads (directly or through its other arguments), and is shown in that phase or a later one, as late
+    as the earliest line that reads it. Returns the phase each example's line is shown in (keys as
+    ``flat_walk`` names them; 0 for every line of a step without batch statistics) and the groups as
+    (rank, record index, "stats" | "grads"), by rank: a group of rank r is shown after the example lines of
+    phase r - 1."""
+    walk = flat_walk(tw)
+    q = walk.quantities
+    group: dict[str, tuple[int, str]] = {}
+    for i, rec in enumerate(tw.batch_norm):
+        for keys in rec.stats:
+            group.update({k: (i, "stats") for k in keys})
+        for keys in rec.grads:
+            group.update({k: (i, "grads") for k in keys})
+    phase: dict[str, int] = {}
+    rank: dict[tuple[int, str], int] = {}
+
+    def rank_of(g: tuple[int, str]) -> int:
+        if g not in rank:
+            rank[g] = 0  # a group reading itself (the variance reads the mean) does not raise its own rank
+            members = [k for k, h in group.items() if h == g]
+            rank[g] = 1 + max((phase_of(a) for k in members for a in q[k].args if group.get(a) != g), default=0)
+        return rank[g]
+
+    def phase_of(key: str) -> int:
+        if key in group:
+            return rank_of(group[key])
+        if key not in phase:
+            phase[key] = 0
+            if key in q:
+                phase[key] = max((phase_of(a) for a in q[key].args), default=0)
+        return phase[key]
+
+    # Where a line is shown: not before its phase, and as late as the earliest line that reads it (a local
+    # factor dnet/dw = x beside the gradient it multiplies), but before a batch group that reads it.
+    own = {key for k, w in enumerate(tw.examples) for key in _example_keys(w, k, len(tw.examples))}
+    users: dict[str, list[str]] = {}
+    for key, quantity in q.items():
+        for a in quantity.args:
+            users.setdefault(a, []).append(key)
+    shown: dict[str, int] = {}
+
+    def shown_of(key: str) -> float:
+        if key in group:
+            return rank_of(group[key]) - 1
+        if key not in own:
+            return float("inf")  # a line of the step's own (a batch mean, an update): after every example
+        if key not in shown:
+            shown[key] = phase_of(key)
+            later = min((shown_of(u) for u in users.get(key, ())), default=float("inf"))
+            shown[key] = max(phase_of(key), int(later) if later != float("inf") else phase_of(key))
+        return shown[key]
+
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10 * len(q) + 1000))  # a deep network's chain of arguments
+    try:
+        for key in q:
+            phase_of(key)
+        for key in own:
+            shown_of(key)
+        groups = sorted((rank_of(g), g[0], g[1]) for g in set(group.values()))
+    finally:
+        sys.setrecursionlimit(limit)
+    return shown, groups
+
+
+def _example_keys(w: Walkthrough, position: int, batch_size: int) -> list[str]:
+    return [k if q.kind in SHARED_KINDS else example_key(k, position, batch_size) for k, q in w.quantities.items()]

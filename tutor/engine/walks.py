@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..spec.network import Network
-from .steps import Walkthrough, flat_walk
+from .steps import Preparation, TrainingWalk, Walkthrough, flat_walk
 from .symbolic import explain_preparation, explain_step, explain_training_step
 
 if TYPE_CHECKING:
@@ -37,16 +37,23 @@ def step_walk(net: Network, record: Step | None = None) -> Walkthrough:
         return explain_step(net.with_params(record.W, training.full_biases(net, record.b)))
     if record is None:
         record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
-    walk = flat_walk(explain_training_step(net, record))
-    if net.scaling or net.init_layers:  # what happens before the first forward pass: statistics, scaled inputs
-        prep = explain_preparation(net)
-        first_batch = record.number == 1 and list(record.batch) == list(range(len(record.batch)))
-        Q = walk.quantities
-        for k, q in prep.quantities.items():
-            if k not in Q:
-                Q[k] = q
-                walk.labels.setdefault(k, prep.labels[k])
-            elif q.kind == "scaled" and Q[k].kind == "input" and first_batch:
-                # the step's input is the scaled input: computed from the raw inputs and their statistics
-                Q[k] = replace(Q[k], kind="scaled", form=q.form, args=q.args, index=q.index)
+    tw = explain_training_step(net, record)
+    # what happens before the first forward pass: statistics, scaled inputs
+    return with_preparation(tw, explain_preparation(net) if net.scaling or net.init_layers else None)
+
+
+def with_preparation(tw: TrainingWalk, prep: Preparation | None) -> Walkthrough:
+    """A training step as one walk (``flat_walk``) with what happens before the first forward pass: a first
+    batch's inputs are the scaled inputs, computed from the raw inputs and their statistics."""
+    walk = flat_walk(tw)
+    if prep is None:
+        return walk
+    first_batch = tw.number == 1 and list(tw.batch) == list(range(len(tw.batch)))
+    Q = walk.quantities
+    for k, q in prep.quantities.items():
+        if k not in Q:
+            Q[k] = q
+            walk.labels.setdefault(k, prep.labels[k])
+        elif q.kind == "scaled" and Q[k].kind == "input" and first_batch:
+            Q[k] = replace(Q[k], kind="scaled", form=q.form, args=q.args, index=q.index)
     return walk

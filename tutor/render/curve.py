@@ -23,6 +23,7 @@ class Curve:
     y_ticks: tuple[tuple[float, str], ...]  # (y, label): losses
     log: bool
     second: tuple[tuple[float, float], ...] = ()  # the validation loss, on the same axes (early stopping)
+    mark: tuple[float, float, str] | None = None  # (x, label's y, label): the epoch early stopping restored
 
 
 def _n(x: float) -> str:
@@ -35,9 +36,26 @@ def _label(v: float) -> str:
     return f"{v:.4g}"
 
 
-def layout(losses: list[float], second: list[float] | None = None) -> Curve | None:
+def _nice(lo: float, hi: float, log: bool) -> list[float]:
+    """Round values between ``lo`` and ``hi`` (in axis units: log10 of the loss on a log axis) for the axis's
+    inner ticks: each decade on a log axis, else steps of 1, 2 or 5 times a power of ten, about four of them."""
+    if hi <= lo:
+        return []
+    if log:
+        return [float(k) for k in range(math.ceil(lo), math.floor(hi) + 1)]
+    raw = (hi - lo) / 4
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9)
+    return [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+
+
+TICK_GAP = 4.0  # millimetres between two loss labels on the axis (a label is about 3.5 mm high)
+
+
+def layout(losses: list[float], second: list[float] | None = None, mark: int | None = None) -> Curve | None:
     """The curve of ``losses`` (one a epoch, from epoch 0), or None when there is nothing to draw; ``second``
-    (the validation loss of the same epochs) shares its axes."""
+    (the validation loss of the same epochs) shares its axes; ``mark``: the epoch early stopping restored."""
     n = len(losses)
     both = list(losses) + list(second or [])
     if n < 2 or not all(math.isfinite(v) for v in both):
@@ -62,13 +80,27 @@ def layout(losses: list[float], second: list[float] | None = None) -> Curve | No
     ticks = sorted({0, (n - 1) // 2, n - 1})
     low, high = min(both), max(both)
     y_ticks = ((y(low), _label(low)),) if low == high else ((y(low), _label(low)), (y(high), _label(high)))
-    return Curve(points, tuple((x(e), str(e)) for e in ticks), y_ticks, log, other)
+    # round values between the lowest and the highest loss, where they leave room for the labels at the ends
+    inner = []
+    for t in _nice(lo, hi, log):
+        at = BOTTOM + plot_h * (t - lo) / span
+        if all(abs(at - other) >= TICK_GAP for other, _ in y_ticks + tuple(inner)):
+            inner.append((at, _label(10.0**t if log else t)))
+    y_ticks = tuple(sorted(y_ticks + tuple(inner)))
+    marked = None
+    if mark is not None and 0 <= mark < n:
+        # its label at the top or the bottom of the plot, whichever is farther from both curves there
+        here = [y(losses[mark])] + ([y(second[mark])] if second and mark < len(second) else [])
+        top, bottom = BOTTOM + plot_h - 2, BOTTOM + 2
+        label_y = max((top, bottom), key=lambda v: min(abs(v - h) for h in here))
+        marked = (x(mark), label_y, f"epoch {mark} restored")
+    return Curve(points, tuple((x(e), str(e)) for e in ticks), y_ticks, log, other, marked)
 
 
-def svg(losses: list[float], second: list[float] | None = None) -> str:
+def svg(losses: list[float], second: list[float] | None = None, mark: int | None = None) -> str:
     """Inline SVG of the curve (no blank line, so that Markdown keeps it one HTML block); "" if none. The
-    validation loss ``second`` is dashed."""
-    c = layout(losses, second)
+    validation loss ``second`` is dashed; the epoch ``mark`` (early stopping's) has a dotted line."""
+    c = layout(losses, second, mark)
     if c is None:
         return ""
 
@@ -99,6 +131,15 @@ def svg(losses: list[float], second: list[float] | None = None) -> str:
             f'<text x="{p(x1)}" y="{up(HEIGHT - 1.5)}" text-anchor="end" dominant-baseline="hanging">'
             "training (solid), validation (dashed)</text>"
         )
+    if c.mark is not None:
+        mx, my, label = c.mark
+        out.append(
+            f'<line x1="{p(mx)}" y1="{up(y0)}" x2="{p(mx)}" y2="{up(y1)}" stroke="#555" stroke-dasharray="2 3"/>'
+        )
+        out.append(
+            f'<text x="{p(mx + 1)}" y="{up(my)}" text-anchor="start" dominant-baseline="central" '
+            f'font-size="11">{label}</text>'
+        )
     for x, label in c.x_ticks:
         out.append(f'<line x1="{p(x)}" y1="{up(y0)}" x2="{p(x)}" y2="{up(y0 - 1.2)}" stroke="#000"/>')
         out.append(f'<text x="{p(x)}" y="{up(y0 - 4.5)}" text-anchor="middle">{label}</text>')
@@ -114,10 +155,10 @@ def svg(losses: list[float], second: list[float] | None = None) -> str:
     return "\n".join(out)
 
 
-def picture(losses: list[float], second: list[float] | None = None) -> str:
+def picture(losses: list[float], second: list[float] | None = None, mark: int | None = None) -> str:
     """The curve as a LaTeX2e picture (kernel commands only: segments are straight \\qbezier curves); "" if none.
-    The validation loss ``second`` is dotted."""
-    c = layout(losses, second)
+    The validation loss ``second`` is dotted; the epoch ``mark`` (early stopping's) has a dotted line."""
+    c = layout(losses, second, mark)
     if c is None:
         return ""
     x0, x1, y0, y1 = LEFT, WIDTH - RIGHT, BOTTOM, HEIGHT - TOP
@@ -147,6 +188,10 @@ def picture(losses: list[float], second: list[float] | None = None) -> str:
             dots = math.ceil(math.hypot(b[0] - a[0], b[1] - a[1])) + 1
             out.append(rf"\qbezier[{dots}]{at(*a)}{at((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)}{at(*b)}")
         out.append(rf"\put{at(x1, HEIGHT - 3.5)}{{\makebox(0,0)[r]{{\small training (solid), validation (dotted)}}}}")
+    if c.mark is not None:
+        mx, my, label = c.mark
+        out.append(rf"\qbezier[{math.ceil(y1 - y0)}]{at(mx, y0)}{at(mx, (y0 + y1) / 2)}{at(mx, y1)}")
+        out.append(rf"\put{at(mx + 1, my)}{{\makebox(0,0)[l]{{\footnotesize {label}}}}}")
     for x, label in c.x_ticks:
         out.append(rf"\put{at(x, y0)}{{\line(0,-1){{1.2}}}}")
         out.append(rf"\put{at(x, y0 - 4)}{{\makebox(0,0){{\small {label}}}}}")

@@ -22,6 +22,8 @@ RADIUS = 0.42
 SMALL = 0.2  # radius of a bias node
 BIAS_DROP = 1.05  # distance of a bias node below its neuron
 ARROW = 1.1  # length of the arrow from an output neuron to its target
+SKIP_RISE = 0.9  # how far above the top row a residual connection's arc rises ...
+SKIP_ROOM = 1.4  # ... and the room it takes above the nodes (with its "+ out" label)
 MARGIN = 2.6  # room for the input values at the left and the targets at the right
 PX = 46  # SVG pixels per layout unit
 TEXT_WIDTH = 17.0  # cm, of an A4 page with 2 cm margins
@@ -43,6 +45,8 @@ class Node:
     note: Name | None = None  # the input's value, the bias, the output's target
     incoming: list["Edge"] = field(default_factory=list)
     key: str = ""  # the input's or neuron's name, the bias parameter's key (for the interactive page's highlights)
+    side: str = "right"  # where a bias node's label sits (a key of _NOTE_SIDES), clear of every edge and label;
+    # "" where no place is: the weight table beside the picture carries it
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Edge:
     t: float  # where along the edge the label sits, from 0 (source) to 1 (target)
     drawn: bool = True  # False: no room for the label in the picture; the weight table carries it
     key: str = ""  # the weight's or bias's parameter key
+    skip: bool = False  # a residual connection: the source's output added to the target's, drawn as an arc
+    stacked: bool = False  # the label's name above the edge and its value below (a chain closed up to fit)
 
 
 @dataclass
@@ -80,8 +86,12 @@ class Diagram:
 
 def _eq(fw, key: str) -> Name:
     """``label = value`` in both forms, for a quantity of the walk-through."""
-    v = fw.number(fw.values[key])
+    v = fw.value_of(key)  # as the document prints it: a given weight as the spec gives it (0.15, not 0.150000000)
     return Name(f"{fw.label(key, 'tex')} = {v}", f"{fw.label(key, 'text')} = {v}")
+
+
+def _shown(fw, key: str, value: float) -> str:
+    return fw.value_of(key) if key in fw.values else fw.number(value)
 
 
 def layout(walk: Walkthrough, fw: Any) -> Diagram:
@@ -96,8 +106,10 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     # that a deep chain is not shrunk to an unreadable strip to fit the page.
     col_gap = CHAIN_COLUMN if tallest == 1 else COLUMN + 0.3 * min(max(densest - 4, 0), 8)
 
+    room = SKIP_ROOM if net.has_skips else 0.0  # residual connections arc above the nodes
+
     def column(n: int) -> list[float]:
-        top = RADIUS + (tallest - n) * row_gap / 2
+        top = room + RADIUS + (tallest - n) * row_gap / 2
         return [top + k * row_gap for k in range(n)]
 
     def name(text: str) -> Name:
@@ -106,10 +118,12 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     nodes: list[Node] = []
     edges: list[Edge] = []
     prev = [
-        Node("input", name(n), MARGIN, y, -1, Name(fw.number(v), fw.number(v)), key=n)
+        Node("input", name(n), MARGIN, y, -1, Name(_shown(fw, n, v), _shown(fw, n, v)), key=n)
         for n, v, y in zip(net.input_names, net.inputs, column(len(net.input_names)))
     ]
     nodes += prev
+    rows: list[list[Node]] = []
+    pending: list[Node] = []  # the previous layer's bias nodes, whose labels wait for the edges leaving it
     for li, layer in enumerate(net.layers):
         x = MARGIN + (li + 1) * col_gap
         row = [Node("neuron", name(n), x, y, li, key=n) for n, y in zip(layer.neurons, column(layer.size))]
@@ -134,13 +148,27 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
             nodes.append(bias)
             edges.append(edge)
             node.incoming.append(edge)
+        # the previous layer's bias labels go where no edge (those leaving that layer included) crosses them,
+        # before this gap's weight labels are placed around them
+        _place_bias_labels(pending, edges + gap, edges)
+        pending = [n for n in nodes if n.kind == "bias" and n.layer == li]
         _place_labels(gap, [n for n in nodes if n.x >= prev[0].x - 0.01] + row)
         edges += gap
+        if layer.skip is not None:  # out = f(net) + the output of layers[skip], neuron by neuron
+            for src, node in zip(rows[layer.skip], row):
+                out_key = net.notation["out"].format(neuron=src.key)
+                edge = Edge(src, node, Name(r"+\," + fw.label(out_key, "tex"), "+ " + fw.label(out_key, "text")), 0.5)
+                edge.skip = True
+                edges.append(edge)
+                node.incoming.append(edge)
         nodes += row
+        rows.append(row)
         prev = row
     for node, key in zip(prev, net.target_names()):
         node.note = _eq(fw, key)
     width = MARGIN * 2 + len(net.layers) * col_gap + ARROW
+    if width > TEXT_WIDTH and tallest == 1:
+        width = _fit_chain(nodes, edges, len(net.layers), col_gap) or width
     if width > TEXT_WIDTH:
         # Too wide for the page at full size, where the labels would shrink below 8 pt: the weights go to the
         # weight table only, and the columns close up to fit the page with the remaining labels at full size.
@@ -150,8 +178,125 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
         for e in edges:
             e.drawn = False
         width = MARGIN * 2 + len(net.layers) * gap + ARROW
-    height = max(n.y + _radius(n) for n in nodes) + 0.1
+        # the columns closed up: each bias label finds its place again among the moved edges
+        _place_bias_labels([n for n in nodes if n.kind == "bias"], edges, [])
+    _place_bias_labels(pending, edges, edges)
+    # the targets written after the output arrows: the picture is wide enough to hold the longest one whole
+    notes = [n for n in nodes if n.kind == "neuron" and n.note is not None]
+    right = max((_box(n.x + RADIUS + ARROW + 0.12, n.y, n.note.text, "start")[2] for n in notes), default=0.0)
+    if right + 0.1 > width:
+        width = right + 0.1 if width > TEXT_WIDTH else min(right + 0.1, TEXT_WIDTH)
+    height = (
+        max(n.y + _radius(n) + (_NOTE_SIDES[n.side or "right"][1] + 0.25 if n.kind == "bias" else 0.0) for n in nodes)
+        + 0.1
+    )
     return Diagram(nodes, edges, [(l.name, l.activation) for l in net.layers], width, height)
+
+
+def _fit_chain(nodes: list[Node], edges: list[Edge], layers: int, col_gap: float) -> float | None:
+    """A chain of single neurons too wide for the page at its usual spacing: its margins shrink to the input's
+    value and the target it shows, and its columns close up, as long as every weight label still fits between
+    two nodes at full size. Returns the new width, or None (then the weight table carries the labels)."""
+    inputs = [n for n in nodes if n.kind == "input"]
+    last = max(n.layer for n in nodes)
+    outputs = [n for n in nodes if n.kind == "neuron" and n.layer == last]
+    left = RADIUS + 0.15 + max((_box(0, 0, n.note.text)[2] * 2 for n in inputs if n.note), default=0.0)
+    right = RADIUS + ARROW + 0.12 + max((_box(0, 0, n.note.text)[2] * 2 for n in outputs if n.note), default=0.0)
+    gap = (TEXT_WIDTH - left - right) / layers
+    labelled = [e for e in edges if e.label is not None and not e.skip]
+    # each label as its name above the edge and its value below: "w3" over "1.2"
+    widest = max((_box(0, 0, part)[2] * 2 for e in labelled for part in e.label.text.split(" = ")), default=0.0)
+    bias = max((_box(0, 0, n.note.text)[2] * 2 + SMALL + 0.12 for n in nodes if n.kind == "bias"), default=0.0)
+    if gap - 2 * RADIUS < widest + 0.1 or gap < bias + SMALL:
+        return None
+    x0 = inputs[0].x
+    for n in nodes:
+        n.x = left + (n.x - x0) * gap / col_gap
+    for e in labelled:
+        e.stacked, e.t = True, 0.5
+    return TEXT_WIDTH
+
+
+# where a bias node's label may sit, first choice first: (dx, dy, anchor) from the node's centre
+_NOTE_SIDES = {
+    "right": (SMALL + 0.12, 0.0, "start"),
+    "left": (-SMALL - 0.12, 0.0, "end"),
+    "below": (0.0, SMALL + 0.3, "middle"),
+    "below right": (SMALL, SMALL + 0.45, "start"),
+    "below left": (-SMALL, SMALL + 0.45, "end"),
+    "far below": (0.0, SMALL + 0.85, "middle"),
+    "far below right": (SMALL, SMALL + 0.85, "start"),
+    "far below left": (-SMALL, SMALL + 0.85, "end"),
+}
+
+
+def note_at(n: Node) -> tuple[float, float, str]:
+    """Where a bias node's label is written, and its anchor ("start", "end" or "middle")."""
+    dx, dy, anchor = _NOTE_SIDES[n.side or "right"]
+    return n.x + dx, n.y + dy, anchor
+
+
+def note_box(n: Node) -> tuple[float, float, float, float]:
+    x, y, anchor = note_at(n)
+    if anchor == "end":
+        x0, y0, x1, y1 = _box(x, y, n.note.text, "start")
+        return x - (x1 - x0), y0, x, y1
+    return _box(x, y, n.note.text, anchor)
+
+
+def _place_bias_labels(nodes: list[Node], edges: list[Edge], placed: list[Edge]) -> None:
+    """Each bias label on the first side of its node (right, left, below, ...) that no edge crosses and no
+    weight label already ``placed`` touches: an edge from the neuron above it to a lower neuron of the next
+    layer would cross it on the right."""
+    weights = [_box(*_label_at(e), e.label.text) for e in placed if e.label is not None and e.drawn and not e.stacked]
+    for n in nodes:
+        if n.kind != "bias" or n.note is None:
+            continue
+        for side in _NOTE_SIDES:
+            n.side = side
+            box = note_box(n)
+            crossed = any(_crosses(e, box) for e in edges if e.source is not n)
+            if not crossed and not any(_overlap(box, w) for w in weights):
+                break
+        else:
+            n.side = ""  # no room clear of every edge: the weight table beside the picture carries it
+            continue
+        weights.append(note_box(n))
+
+
+def _crosses(e: Edge, box: tuple[float, float, float, float]) -> bool:
+    """Whether the edge (its straight line, or a residual connection's arc) passes through the box."""
+    if e.skip:
+        x1, y1, xc, yc, x2, y2, _, _ = _arc(e)
+        pts = [
+            (
+                (1 - t) ** 2 * x1 + 2 * (1 - t) * t * xc + t * t * x2,
+                (1 - t) ** 2 * y1 + 2 * (1 - t) * t * yc + t * t * y2,
+            )
+            for t in (i / 16 for i in range(17))
+        ]
+        return any(_segment_hits(a, b, box) for a, b in zip(pts, pts[1:]))
+    x1, y1, x2, y2 = _trimmed(e)
+    return _segment_hits((x1, y1), (x2, y2), box)
+
+
+def _segment_hits(a, b, box, inset: float = 0.02) -> bool:
+    """Whether the segment a-b passes through the box (shrunk by ``inset``): Liang-Barsky clipping."""
+    x0, y0, x1, y1 = box[0] + inset, box[1] + inset, box[2] - inset, box[3] - inset
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
+        if p == 0:
+            if q < 0:
+                return False
+        else:
+            r = q / p
+            if p < 0:
+                t0 = max(t0, r)
+            else:
+                t1 = min(t1, r)
+    return t0 <= t1
 
 
 def _box(x: float, y: float, text: str, anchor: str = "middle") -> tuple[float, float, float, float]:
@@ -184,8 +329,8 @@ def _place_labels(gap: list[Edge], nodes: list[Node]) -> None:
     for n in nodes:
         r = _radius(n)
         taken.append((n.x - r, n.y - r, n.x + r, n.y + r))
-        if n.kind == "bias" and n.note is not None:
-            taken.append(_box(n.x + SMALL + 0.12, n.y, n.note.text, "start"))
+        if n.kind == "bias" and n.note is not None and n.side:
+            taken.append(note_box(n))
     crowded = False
     for k, e in enumerate(gap):
         # The first try differs from edge to edge, so that crossing edges do not start at the same point;
@@ -228,6 +373,16 @@ def crossings(gap: list[Edge]) -> list[tuple[float, float]]:
 
 def _label_at(e: Edge) -> tuple[float, float]:
     return e.source.x + (e.target.x - e.source.x) * e.t, e.source.y + (e.target.y - e.source.y) * e.t
+
+
+def _arc(e: Edge) -> tuple[float, float, float, float, float, float, float, float]:
+    """A residual connection's arc, from the top of its source to the top of its target, rising SKIP_RISE above
+    the higher of them: (x1, y1, control x, control y, x2, y2, label x, label y)."""
+    x1, y1 = e.source.x, e.source.y - RADIUS
+    x2, y2 = e.target.x, e.target.y - RADIUS
+    peak = min(y1, y2) - SKIP_RISE
+    xc, yc = (x1 + x2) / 2, 2 * peak - (y1 + y2) / 2  # a quadratic Bezier reaches half-way to its control point
+    return x1, y1, xc, yc, x2, y2, xc, peak - 0.28
 
 
 def _radius(n: Node) -> float:
@@ -287,10 +442,24 @@ def svg(d: Diagram, hooks: bool = False) -> str:
         ".bt-note{font-size:12px}</style>",
     ]
     for k, e in enumerate(d.edges):
+        if e.skip:
+            x1, y1, xc, yc, x2, y2, _, _ = _arc(e)
+            out.append(
+                f'<path d="M {p(x1)} {p(y1)} Q {p(xc)} {p(yc)} {p(x2)} {p(y2)}" fill="none" stroke="#555" '
+                f'stroke-dasharray="5 3"{hook("edge", k)}/>'
+            )
+            continue
         x1, y1, x2, y2 = _trimmed(e)
         out.append(f'<line x1="{p(x1)}" y1="{p(y1)}" x2="{p(x2)}" y2="{p(y2)}" stroke="#555"{hook("edge", k)}/>')
     for k, e in enumerate(d.edges):
-        if e.label is not None and e.drawn:
+        if e.skip:
+            out.append(text(*_arc(e)[6:], e.label.text, cls="bt-weight", extra=hook("edge", k)))
+        elif e.label is not None and e.drawn and e.stacked:
+            x, y = _label_at(e)
+            name, value = e.label.text.split(" = ", 1)
+            out.append(text(x, y - 0.24, name, cls="bt-weight", extra=hook("edge", k)))
+            out.append(text(x, y + 0.24, value, cls="bt-weight", extra=hook("edge", k)))
+        elif e.label is not None and e.drawn:
             out.append(text(*_label_at(e), e.label.text, cls="bt-weight", extra=hook("edge", k)))
     for k, n in enumerate(d.nodes):
         if n.kind == "bias":
@@ -298,7 +467,9 @@ def svg(d: Diagram, hooks: bool = False) -> str:
                 f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(SMALL)}" fill="#eee" stroke="#000"{hook("node", k)}/>'
             )
             out.append(text(n.x, n.y, n.name.text, cls="bt-note"))
-            out.append(text(n.x + SMALL + 0.12, n.y, n.note.text, "start", "bt-weight", hook("node", k)))
+            if n.note is not None and n.side:
+                nx, ny, anchor = note_at(n)
+                out.append(text(nx, ny, n.note.text, anchor, "bt-weight", hook("node", k)))
             continue
         out.append(f'<circle cx="{p(n.x)}" cy="{p(n.y)}" r="{p(RADIUS)}" fill="#fff" stroke="#000"{hook("node", k)}/>')
         out.append(text(n.x, n.y, n.name.text))
@@ -342,6 +513,12 @@ def picture(d: Diagram) -> str:
     total = sum(math.hypot(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(_trimmed, d.edges))
     density = min(DOTS_PER_CM, MAX_DOTS / total) if total else DOTS_PER_CM
     for e in d.edges:
+        if e.skip:  # a residual connection: an arc over the nodes, with its "+ out" at the top
+            x1, y1, xc, yc, x2, y2, lx, ly = _arc(e)
+            dots = min(500, math.ceil(density * 1.5 * math.hypot(x2 - x1, y2 - y1)) + 2)
+            out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at(xc, yc)}{at(x2, y2)}")
+            out.append(rf"\put{at(lx, ly)}{{\makebox(0,0){{\footnotesize ${e.label.tex}$}}}}")
+            continue
         x1, y1, x2, y2 = _trimmed(e)
         # The kernel draws a \qbezier as a row of dots, up to \qbeziermax (500) of them, and pdflatex keeps
         # every dot of a picture in memory: a bounded number of dots a centimetre keeps a large network
@@ -350,7 +527,12 @@ def picture(d: Diagram) -> str:
         out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
     for e in d.edges:
         # a picture shrunk to the page would set its labels below 8 pt: then the weight table carries them
-        if e.label is not None and e.drawn and not wide:
+        if e.label is not None and e.drawn and not wide and e.stacked:
+            x, y = _label_at(e)
+            name, value = e.label.tex.split(" = ", 1)
+            out.append(rf"\put{at(x, y - 0.26)}{{\makebox(0,0){{\footnotesize ${name}$}}}}")
+            out.append(rf"\put{at(x, y + 0.26)}{{\makebox(0,0){{\footnotesize ${value}$}}}}")
+        elif e.label is not None and e.drawn and not wide and not e.skip:
             out.append(
                 rf"\put{at(*_label_at(e))}{{\makebox(0,0){{\colorbox{{white}}{{\footnotesize ${e.label.tex}$}}}}}}"
             )
@@ -358,9 +540,12 @@ def picture(d: Diagram) -> str:
         if n.kind == "bias":
             out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * SMALL)}}}}}")
             out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\tiny $1$}}}}")
-            out.append(
-                rf"\put{at(n.x + SMALL + 0.08, n.y)}{{\makebox(0,0)[l]{{\colorbox{{white}}{{\footnotesize ${n.note.tex}$}}}}}}"
-            )
+            if n.note is not None and n.side:
+                nx, ny, anchor = note_at(n)
+                pos = {"start": "[l]", "end": "[r]", "middle": ""}[anchor]
+                out.append(
+                    rf"\put{at(nx, ny)}{{\makebox(0,0){pos}{{\colorbox{{white}}{{\footnotesize ${n.note.tex}$}}}}}}"
+                )
             continue
         out.append(rf"\put{at(n.x, n.y)}{{\circle{{{_n(2 * RADIUS)}}}}}")
         out.append(rf"\put{at(n.x, n.y)}{{\makebox(0,0){{\small ${n.name.tex}$}}}}")
@@ -395,8 +580,10 @@ def listing(d: Diagram, first: int = 1) -> str:
             parts = [
                 f"{e.label.text} from {e.source.name.text}" if e.label else f"{e.source.name.text} (no weight)"
                 for e in n.incoming
-                if e.source.kind != "bias"
+                if e.source.kind != "bias" and not e.skip
             ]
+            # a residual connection adds the earlier output after the activation: out = f(net) + out_k
+            parts += [f"{e.label.text} (residual connection)" for e in n.incoming if e.skip]
             bias = [e.source.note.text for e in n.incoming if e.source.kind == "bias" and e.source.note]
             target = f"; {n.note.text}" if n.note else ""
             lines.append(f"    {n.name.text} <- " + ", ".join(parts + [f"bias {b}" for b in bias if b]) + target)

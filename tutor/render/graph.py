@@ -190,7 +190,12 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
             ],
         }
     seed = q[f"grad[{g.output}]"]
+    import sympy as sp
+
+    # max and min gates' local derivatives are steps: the documents say what step(u) is where one appears
+    steps = any(v.form is not None and v.form.expr.has(sp.Heaviside) for v in q.values())
     return {
+        "step_used": steps,
         "title": escape(g.title),
         "description": escape(g.description),
         "source": escape(g.source),

@@ -10,12 +10,24 @@ from ..engine.steps import Quantity
 from .options import DEFAULT, Options, shown_digits
 
 
-def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | None = None, scientific: bool = False):
+def writer(
+    walk: Any,
+    mode: str,
+    options: Options = DEFAULT,
+    *,
+    example: int | None = None,
+    scientific: bool = False,
+    decimals: dict[str, int] | None = None,
+    refs: dict[str, str] | None = None,
+):
     """The FormulaWriter of one output: ``mode`` "text", "tex" (pdflatex) or "web" (MathJax, MathML).
 
     ``walk`` is a Walkthrough or a TrainingWalk. ``example`` k writes the loss of one example of a batch as
     E⁽ᵏ⁾, so that its gradients read as the terms of the batch mean; ``scientific`` writes values too small
     for the shown decimals as 6.75·10⁻⁷ (an optimizer's state), unless they are rounded as printed.
+    ``decimals``: each quantity's shown decimals, when a document shows the walk beside others (one printed
+    form per value: see ``document_decimals``); by default the walk's own (tutor.engine.precision). ``refs``:
+    each key's name in the document (an example's own key in a batch, ``out_h1[e2]``), read as a line's "ref".
     """
     from .notation import (
         _SUP,
@@ -48,12 +60,44 @@ def writer(walk: Any, mode: str, options: Options = DEFAULT, *, example: int | N
     small = None if fixed else ("text" if mode == "text" else "tex")
     given = frozenset(k for k, q in walk.quantities.items() if q.form is None)
     digits = shown_digits(walk, options)
-    decimals = None
-    if not fixed and digits is not None:
+    if fixed or digits is None:
+        decimals = None
+    elif decimals is None:
         from ..engine.precision import shown_decimals
 
         decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
-    return FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
+    fw = FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
+    fw.refs = refs or {}
+    return fw
+
+
+def document_decimals(tw: Any, prep: Any, options: Options = DEFAULT) -> tuple[dict, list[dict], dict]:
+    """One printed form per value in a training step's document: the decimals of every quantity settled
+    once over the whole step (each example's lines, the batch's, the preparation's: ``walks.with_preparation``),
+    then handed to the step's writer, to each example's (under its own keys) and to the preparation's.
+
+    Returns (the step's decimals, each example's, the preparation's); None for as-printed rounding."""
+    from ..engine.precision import shown_decimals
+    from ..engine.walks import with_preparation
+    from .notation import significant_figures
+
+    digits = shown_digits(tw, options)
+    if tw.conventions.rounding != "exact" or digits is None:
+        return None, [None] * len(tw.examples), None
+    flat = with_preparation(tw, prep)
+    dec = shown_decimals(flat.quantities, digits, significant_figures(digits))
+    return dec, [{key: dec[ref] for key, ref in refs.items()} for refs in example_refs(tw)], dec
+
+
+def example_refs(tw: Any) -> list[dict[str, str]]:
+    """Each example's keys under their names in the step's document (``steps.flat_walk``'s naming)."""
+    from ..engine.steps import SHARED_KINDS, example_key
+
+    m = len(tw.examples)
+    return [
+        {key: key if q.kind in SHARED_KINDS else example_key(key, k, m) for key, q in w.quantities.items()}
+        for k, w in enumerate(tw.examples)
+    ]
 
 
 def line_view(
@@ -81,7 +125,8 @@ def line_view(
     ]
     return {
         "key": escape(key),
-        "label": fw.label(key, mode),
+        "ref": fw.refs.get(key, key),  # the quantity's key in the document (tutor.engine.steps.example_key)
+        "label": fw.line_label(key, mode),
         "derivation": derivation,
         "derivation_op": op,  # the derivation in two parts, the operator d/d(wrt) ...
         "derivation_body": body,  # ... and the bracketed expression, which quantities often share

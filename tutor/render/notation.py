@@ -363,10 +363,17 @@ class Notation:
             if lab.num in rl.losses and lab.den in rl.deltas:
                 return getattr(rl.deltas[lab.den], mode)
             via = getattr(rl.neurons[lab.via], mode) if lab.via in rl.neurons else lab.via
+            # a graph's gradient of its output is a total derivative (every path summed): d, beside the gates'
+            # local partial derivatives, which may share numerator and denominator with it
+            d = (
+                ("d" if mode == "text" else r"\mathrm{d}")
+                if lab.note == "total"
+                else ("∂" if mode == "text" else r"\partial")
+            )
             if mode == "text":
-                out = f"∂{self.text(lab.num)}/∂{self.text(lab.den)}"
+                out = f"{d}{self.text(lab.num)}/{d}{self.text(lab.den)}"
                 return f"{out} (via {via})" if lab.via else out
-            out = r"\frac{\partial " + self.tex(lab.num) + r"}{\partial " + self.tex(lab.den) + "}"
+            out = r"\frac{" + d + " " + self.tex(lab.num) + r"}{" + d + " " + self.tex(lab.den) + "}"
             if lab.via:
                 if lab.via not in rl.neurons:
                     via = tex_name(lab.via, self.dialect)
@@ -392,10 +399,26 @@ class Notation:
         return self._updated(lab.base, mode)
 
 
+_LONE_E = re.compile(r"(?<![A-Za-z\\])e(?![A-Za-z])")  # a name "e" in printed LaTeX, not \exp or "net"
+
+
 class _TexFormPrinter(LatexPrinter):
     def __init__(self, names: Callable[[object], str | None]):
-        super().__init__({"mul_symbol": "dot", "order": "none", "fold_short_frac": False})
+        # ln, as every loss's header writes the natural logarithm
+        super().__init__({"mul_symbol": "dot", "order": "none", "fold_short_frac": False, "ln_notation": True})
         self._names = names
+
+    def _print_ExpBase(self, expr, exp=None):
+        # a quantity named e (a graph's node) beside Euler's e: exp(e), never e^{e}
+        arg = self._print(expr.args[0])
+        if _LONE_E.search(arg):
+            out = r"\exp\left(" + arg + r"\right)"
+            return out if exp is None else r"\left(" + out + r"\right)^{" + exp + "}"
+        return super()._print_ExpBase(expr, exp)
+
+    def _print_Heaviside(self, expr, exp=None):
+        # step(x), as the text writes it (and the documents define it), not SymPy's theta
+        return r"\operatorname{step}\left(" + self._print(expr.args[0]) + r"\right)"
 
     def _print_Symbol(self, expr, style="plain"):
         name = self._names(expr)
@@ -449,6 +472,9 @@ class _TextFormPrinter(StrPrinter):
 
     def _print_Heaviside(self, expr):
         return "step(" + self._print(expr.args[0]) + ")"
+
+    def _print_log(self, expr):
+        return "ln(" + self._print(expr.args[0]) + ")"  # as every loss's header writes it
 
     def _print_sign(self, expr):
         return "sign(" + self._print(expr.args[0]) + ")"
@@ -539,21 +565,27 @@ def _fmt_float(
         return str(int(value))
     if fixed:
         text = format_fixed(value, digits)
-        if text.lstrip("-").strip("0.") == "":
-            return "0"
+        if given and text.lstrip("-").strip("0.") == "":
+            # a given value too small for the decimals is written as the spec gives it, however many decimals
+            # that takes (eps 0.00000001 at 4 digits, not 0: the lines compute with it)
+            for places in range(digits, 21):
+                exact = format_fixed(value, places)
+                if float(exact) == value:
+                    text = exact
+                    break
         if given and "." in text:
             short = text.rstrip("0").rstrip(".")
             if float(short) == value:
                 text = short
-        return text
-    from ..engine.precision import base_decimals, magnitude
+        return "0" if text.lstrip("-").strip("0.") == "" else text
+    from ..engine.precision import NOISE, base_decimals, magnitude
 
     if decimals is None:
         decimals = base_decimals(value, digits, significant_figures(digits))
     if scientific and abs(value) < SCIENTIFIC_BELOW:
         figures = max(decimals + magnitude(value) + 1, 1)
         mantissa, exponent = f"{value:.{figures - 1}e}".split("e")
-        if float(mantissa + "e" + exponent) == value and "." in mantissa:
+        if abs(float(mantissa + "e" + exponent) - value) <= NOISE * abs(value) and "." in mantissa:
             mantissa = mantissa.rstrip("0").rstrip(".")
         power = int(exponent)
         if scientific == "text":
@@ -562,7 +594,8 @@ def _fmt_float(
     text = format_fixed(value, decimals)
     if "." in text:
         short = text.rstrip("0").rstrip(".")
-        if float(short) == value:
+        # a value its short form holds up to float noise (0.3925 computed as 0.39250000000000007) is that form
+        if abs(float(short) - value) <= NOISE * abs(value):
             text = short
     return text
 
@@ -614,6 +647,11 @@ class FormulaWriter:
         self._shown: dict[str, str] = {}  # key -> its shown number: a value is read by many lines
         self._operands: dict[tuple[str, bool], str] = {}
         self._labels: dict[tuple, str] = {}
+        self.refs: Mapping[str, str] = {}  # key -> its key in the document (an example's own in a batch)
+
+    def line_label(self, key: str, mode: str = "tex") -> str:
+        """The label in front of the line that shows ``key`` (the one place a shown line's label is made)."""
+        return self.label(key, mode)
 
     def number(self, value: float, given: bool = False) -> str:
         return _fmt_number(value, self.digits, self.scientific, fixed=self.fixed, given=given)
@@ -645,7 +683,7 @@ class FormulaWriter:
         """The form printed once with a token per placeholder, then each token replaced by its string:
         printing depends on the expression, not on what a symbol is called, except that a power's base
         containing '^' gets braces; such strings take the printer itself."""
-        if any(t is not None and "^" in t for t in strings):
+        if any(t is not None and ("^" in t or t == "e") for t in strings):  # e: see _print_ExpBase
             return _TexFormPrinter(dict(zip(form.placeholders, strings)).get).doprint(form.expr)
         template = _TEX_TEMPLATES.get(id(form))
         if template is None or template[0] is not form:

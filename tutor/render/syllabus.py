@@ -13,11 +13,14 @@ from .lines import line_view, writer
 from .options import DEFAULT, Options
 
 
-def prep_view(prep: Any, mode: str, escape: Callable[[str], str], options: Options = DEFAULT) -> dict[str, Any] | None:
-    """Scaling statistics and every scaled input, then each drawn layer: fan-in, fan-out, bound or std, weights."""
+def prep_view(
+    prep: Any, mode: str, escape: Callable[[str], str], options: Options = DEFAULT, decimals: dict | None = None
+) -> dict[str, Any] | None:
+    """Scaling statistics and every scaled input, then each drawn layer: fan-in, fan-out, bound or std, weights
+    (``decimals``: as the document's step shows them, lines.document_decimals)."""
     if prep is None:
         return None
-    fw = writer(prep, mode, options)
+    fw = writer(prep, mode, options, decimals=decimals)
     q = prep.quantities
 
     def line(k: str) -> dict[str, Any] | None:

@@ -69,6 +69,11 @@ _OPEN = re.compile(r"<mo>&#x0005B;</mo>(?=<mtable>)")
 _CLOSE = re.compile(r"(?<=</mtable>)<mo>&#x0005D;</mo>")
 
 
+# A function name (ln, exp, log) is set upright and glued to what follows: "ln oₖ" needs the space a reader
+# sees in print (a thin space, as LaTeX sets it); a bracket after the name needs none.
+_FUNCTION_NAME = re.compile(r"(<mi>(?:ln|log|exp|sin|cos|tanh|max|min)</mi>)(?=<m(?:i|sub|n|sup)\b)")
+
+
 def _tokens(markup: str) -> str:
     """latex2mathml's output with each negative number one <mn> and a matrix's brackets stretching.
 
@@ -77,6 +82,7 @@ def _tokens(markup: str) -> str:
     """
     out = _UNARY_MINUS.sub(r"\1<mn>&#x02212;", markup)
     out = _UNARY_MINUS.sub(r"\1<mn>&#x02212;", out)  # a second pass: "= −(−0.2)" has two in a row
+    out = _FUNCTION_NAME.sub(r'\1<mspace width="0.1667em"></mspace>', out)
     out = _OPEN.sub('<mo stretchy="true" fence="true" form="prefix">&#x0005B;</mo>', out)
     return _CLOSE.sub('<mo stretchy="true" fence="true" form="postfix">&#x0005D;</mo>', out)
 

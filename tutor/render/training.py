@@ -14,7 +14,7 @@ from ..engine.steps import TrainingWalk, Walkthrough, flat_walk
 from ..spec import rules
 from ..spec.network import Network
 from . import walkthrough as render
-from .lines import line_view, wrap_text, writer
+from .lines import document_decimals, example_refs, line_view, wrap_text, writer
 from .options import DEFAULT, Options
 from .syllabus import bn_view, clip_view, run_view
 from .templates import render_template
@@ -121,9 +121,27 @@ def setup_text(net: Network, mode: str = "text", escape=_same) -> str:
     return "; ".join(parts)
 
 
-def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escape, options: Options) -> dict[str, Any]:
-    """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch."""
-    fw = writer(walk, mode, options, example=index if several else None, scientific=True)
+def _example_view(
+    walk: Walkthrough,
+    index: int,
+    several: bool,
+    mode: str,
+    escape,
+    options: Options,
+    decimals=None,
+    refs=None,
+    labels: dict | None = None,
+    computed: frozenset = frozenset(),
+) -> dict[str, Any]:
+    """One example of the batch walked through: the walk-through's own view, its loss written E⁽ᵏ⁾ in a batch;
+    ``decimals`` its quantities' shown decimals, settled over the whole step (lines.document_decimals), and
+    ``refs`` their keys in the step (lines.example_refs); ``labels`` collects each key's label by its ref;
+    ``computed``: the refs the step computes (shown as computed wherever they are read)."""
+    fw = writer(walk, mode, options, example=index if several else None, scientific=True, decimals=decimals, refs=refs)
+    if computed:  # a value the step computes (the batch mean) is shown as computed, not as given, in every line
+        fw.given = frozenset(k for k in fw.given if (refs or {}).get(k, k) not in computed)
+    if labels is not None:  # the step's own lines name an example's derivatives as the example does
+        labels.update({(refs or {}).get(k, k): fw.label(k, mode) for k in walk.quantities})
     # the training templates show every example's lines: --brief's tables and the words are the
     # walk-through's (a training document walks every line of a small batch)
     v = render.view(walk, mode, escape=escape, fw=fw, options=replace(options, brief=False))
@@ -141,14 +159,16 @@ def _example_view(walk: Walkthrough, index: int, several: bool, mode: str, escap
     }
 
 
-def _given(line: dict[str, Any], value: float) -> dict[str, Any]:
-    """A hyperparameter as given (eps 1e-08), not rounded to the shown decimals."""
-    text = f"{value:g}"
+def _given(line: dict[str, Any], text: str) -> dict[str, Any]:
+    """A hyperparameter as given (eps 0.00000001), not rounded to the shown decimals: as every line reads it."""
     return {**line, "value": text, "stages": [text]}
 
 
-def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[str, Any]:
-    fw = writer(tw, mode, options, scientific=True)
+def _step_view(tw: TrainingWalk, mode: str, escape, options: Options, prep: Any = None) -> dict[str, Any]:
+    # one printed form per value: every writer of the step reads the decimals settled over the whole step
+    decimals, per_example, _ = document_decimals(tw, prep, options)
+    refs = example_refs(tw)
+    fw = writer(tw, mode, options, scientific=True, decimals=decimals)
     q = tw.quantities
     exact = tw.conventions.rounding == "exact"
 
@@ -156,6 +176,22 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         return line_view(fw, q, k, mode, escape)
 
     m = len(tw.examples)
+    labels: dict[str, str] = {}
+    # a value computed anywhere in the step (a batch mean, an example's net input) is shown as computed in every
+    # line that reads it, not as given (as-printed: with all its carried decimals)
+    computed = frozenset(k for k, quantity in q.items() if quantity.form is not None) | {
+        r[k] for w, r in zip(tw.examples, refs) for k, quantity in w.quantities.items() if quantity.form is not None
+    }
+    fw.given = frozenset(k for k in fw.given if k not in computed)
+    examples = [
+        _example_view(w, k + 1, m > 1, mode, escape, options, d, r, labels, computed)
+        for w, k, d, r in zip(tw.examples, tw.batch, per_example, refs)
+    ]
+    # an example's derivative read by a batch line (dE/dxhat in dE/dvar) keeps the name its example gives it
+    for k, quantity in q.items():
+        if quantity.kind == "example" and tw.labels[k].kind == "partial" and k in labels:
+            fw._labels[k, mode] = labels[k]
+    bn = bn_view(tw, line, escape, fw.label(f"{tw.network.notation['loss']}_batch", mode))
     params = []
     for p in tw.params:
         params.append(
@@ -173,7 +209,7 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         )
     # the learning rate after decay: eta0, decay and the epoch are given, eta computed from them
     rate = [line(k) for k in ("eta0", "decay", "epoch") if k in q] + [line(tw.lr)]
-    hyper = [line(k) if exact or q[k].form is not None else _given(line(k), q[k].value) for k in tw.hyper]
+    hyper = [line(k) if exact or q[k].form is not None else _given(line(k), fw.value_of(k)) for k in tw.hyper]
     return {
         "number": tw.number,
         "epoch": tw.epoch + 1,
@@ -181,7 +217,8 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         "several": m > 1,
         "lr": fw.number(tw.value(tw.lr)),
         "lr_label": fw.label(tw.lr, mode),
-        "examples": [_example_view(w, k + 1, m > 1, mode, escape, options) for w, k in zip(tw.examples, tw.batch)],
+        "examples": examples,
+        "parts": _parts(tw, examples, bn),
         "data_loss": line(tw.data_loss) if m > 1 else None,
         "reg_loss": line(tw.reg_loss),
         "loss": line(tw.loss) if tw.reg_loss else None,
@@ -193,8 +230,64 @@ def _step_view(tw: TrainingWalk, mode: str, escape, options: Options) -> dict[st
         # each input's dE/dx summed over the batch's examples
         "input_gradients": [line(k) for k in tw.input_gradients],
         "clip": clip_view(tw, line),
-        "bn": bn_view(tw, line, escape, fw.label(f"{tw.network.notation['loss']}_batch", mode)),
+        "bn": bn,
     }
+
+
+def _parts(tw: TrainingWalk, examples: list[dict[str, Any]], bn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The step in the order a person computes it: every example's lines, or, where the examples wait for each
+    other (batch normalization), every example's lines up to the batch statistics, the statistics, every
+    example's lines that read them, and so on (steps.batch_phases). A part is {"examples": [...]} (each example
+    with only that phase's lines, the others None) or {"bn": a layer's bn_view, "what": "stats" | "grads"}."""
+    if not tw.batch_norm:
+        return [{"examples": [_only(ex, {}, 0) for ex in examples]}]
+    from ..engine.steps import batch_phases
+
+    shown, groups = batch_phases(tw)
+    parts: list[dict[str, Any]] = []
+    done = 0
+    for rank, index, what in groups + [(max((r for r, _, _ in groups), default=0) + 1, -1, "")]:
+        for phase in range(done, rank):
+            kept = [_only(ex, shown, phase) for ex in examples]
+            kept = [ex for ex in kept if ex["has_lines"]]
+            if kept:
+                parts.append({"examples": kept})
+        done = max(done, rank)
+        if index >= 0:
+            parts.append({"bn": bn[index], "what": what})
+    return parts
+
+
+def _only(ex: dict[str, Any], shown: dict[str, int], phase: int) -> dict[str, Any]:
+    """An example's view with only the lines shown in ``phase`` (the others None), and which sections have any."""
+
+    def keep(node):
+        if isinstance(node, dict):
+            if "ref" in node and "stages" in node:  # a shown line
+                return node if shown.get(node["ref"], 0) == phase else None
+            return {k: keep(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [keep(v) for v in node]
+        return node
+
+    out = keep(ex)
+
+    def any_line(node) -> bool:
+        if isinstance(node, dict):
+            return ("ref" in node and "stages" in node) or any(any_line(v) for v in node.values())
+        if isinstance(node, list):
+            return any(any_line(v) for v in node)
+        return False
+
+    out["has_forward"] = any_line(out["forward"])
+    out["has_error"] = any_line(out["loss_terms"]) or any_line(out["loss"])
+    out["has_backward"] = any_line(out["backward"])
+    out["has_gradients"] = any_line(out["gradients"])
+    out["has_input_gradients"] = any_line(out.get("input_gradients"))
+    out["has_lines"] = (
+        out["has_forward"] or out["has_error"] or out["has_backward"] or out["has_gradients"] or out["has_input_gradients"]
+    )
+    return out
 
 
 def _fmt(x: float, digits: int) -> str:
@@ -219,6 +312,7 @@ def view(
     figure: Any = "",
     curve: Any = "",
     options: Options = DEFAULT,
+    prep: Any = None,
 ) -> dict[str, Any]:
     """What the training templates read. ``mode`` "text", "tex" or "web" as for render.view; ``explain``: the
     one step of ``explain``, not a run; ``figure`` the network drawn, ``curve`` the loss per epoch drawn."""
@@ -272,7 +366,7 @@ def view(
             if e < n
         ],
         "early": run_view(net, run, lambda x: _fmt(x, digits)),
-        "shown": [_step_view(tw, mode, escape, options) for tw in walks],
+        "shown": [_step_view(tw, mode, escape, options, prep) for tw in walks],
         "final": final,
         "params": params,
         # early stopping restores an earlier epoch's weights: the final state is the state after its updates
@@ -318,7 +412,9 @@ def render_train(
         figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
     if not explain and fmt != "text":
         val = run.val_loss or None
-        curve_drawn = curve.picture(run.epoch_loss, val) if fmt == "tex" else curve.svg(run.epoch_loss, val)
+        mark = getattr(run, "best_epoch", None) if val else None  # early stopping: the restored epoch
+        draw = curve.picture if fmt == "tex" else curve.svg
+        curve_drawn = draw(run.epoch_loss, val, mark)
     if fmt == "html":
         from markupsafe import Markup
 
@@ -335,10 +431,13 @@ def render_train(
         figure=figure,
         curve=curve_drawn,
         options=options,
+        prep=prep,
     )
     from .syllabus import prep_view
 
-    data = {"t": t, "prep": prep_view(prep, mode, render._ESCAPES[fmt], options)}
+    # the preparation's lines read as the first shown step's do (its scaled inputs are that step's inputs)
+    decimals = document_decimals(walks[0], prep, options)[2] if walks and prep is not None else None
+    data = {"t": t, "prep": prep_view(prep, mode, render._ESCAPES[fmt], options, decimals)}
     out = render_template(TRAIN_TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
     return wrap_text(out, options.width) if fmt == "text" else out
 

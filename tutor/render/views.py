@@ -238,7 +238,8 @@ BRIEF_PATHS = 2
 
 def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> list[dict[str, Any]]:
     """Every path from each parameter to the loss: its nodes, the factor on each edge, their product; past
-    MAX_SHOWN_PATHS in all (BRIEF_PATHS a parameter in --brief) only their number, the sums stay over all."""
+    MAX_SHOWN_PATHS in all, shared out evenly between the layers (BRIEF_PATHS a parameter in --brief), only
+    their number, the sums stay over all."""
     fw = writer(walk, mode, options)
     arrow, dot = (" → ", " · ") if mode == "text" else (r" \to ", r" \cdot ")
 
@@ -249,10 +250,16 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
         return f"({s})" if mode == "text" else r"\left(" + s + r"\right)"
 
     out = []
-    budget = MAX_SHOWN_PATHS
-    for pp in path_view(walk):
-        listed = pp.paths[: min(budget, BRIEF_PATHS if options.brief else len(pp.paths))]
-        budget -= len(listed)
+    views = path_view(walk)
+    # the listing is shared out layer by layer, so that every layer's parameters (the first layer's too, whose
+    # paths are the most numerous) have paths listed; past its share a layer gives each count and sum only
+    layer_of = {p.label: p.layer for p in walk.params}
+    layers = sorted({layer_of.get(pp.param, -1) for pp in views})
+    budget = {li: MAX_SHOWN_PATHS // max(len(layers), 1) for li in layers}
+    for pp in views:
+        li = layer_of.get(pp.param, -1)
+        listed = pp.paths[: min(budget[li], BRIEF_PATHS if options.brief else len(pp.paths))]
+        budget[li] -= len(listed)
         out.append(
             {
                 "param": fw.label(pp.param, mode),

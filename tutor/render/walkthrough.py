@@ -15,7 +15,7 @@ from ..engine.gradcheck import ENGINES_SHOWN
 from ..engine.steps import Walkthrough
 from ..spec.network import Network
 from ..spec.rounding import format_fixed
-from .lines import BRIEF_ROW, MATH_ROW, line_view, wrap_text, writer
+from .lines import BRIEF_ROW, MATH_ROW, line_view, visible_length, wrap_text, writer
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
 from .templates import md_escape, render_template, tex_escape_text
@@ -101,6 +101,11 @@ def final_state(net: Network, history: Any) -> dict[str, Any]:
 
 
 # -- the view model the templates read ------------------------------------------------------------------
+
+
+# characters of math a row of a footnotesize table holds across the page (17 cm): a weight table wider than
+# this is split into parts by columns (see "chunk" in view)
+TABLE_ROW = 120
 
 
 def _same(text: str) -> str:
@@ -240,6 +245,14 @@ def view(
                 ],
             }
         )
+    for layer in backward:
+        neurons = layer["neurons"]
+        if any(n["jacobian"] for n in neurons) and len(neurons) > 1:
+            # softmax: every output's dE/dout enters each delta (the Jacobian's row), so all of them come first,
+            # in the first neuron's block, before its Jacobian entries
+            neurons[0]["jacobian"] = [n["dE_dout"] for n in neurons[1:]] + neurons[0]["jacobian"]
+            for n in neurons[1:]:
+                n["dE_dout"] = None
     if brief:
         for layer in backward:
             row = next(r for r in walk.backward if r[0].layer == layer["layer"])
@@ -291,6 +304,10 @@ def view(
                 ],
             }
         )
+        # a page holds this many columns at the table's own size (8 pt): a wider table is split into parts
+        # of as many columns, each a table of its own, never shrunk below legibility
+        widest = max(visible_length(c) for r in weights[-1]["rows"] for c in r["cells"])
+        weights[-1]["chunk"] = max(1, TABLE_ROW // (widest + 4))
         sources = list(layer.neurons)
     summary = []
     # in the network's order (first layer first), not the order backpropagation reaches them
@@ -309,6 +326,7 @@ def view(
         "description": escape(net.description),
         "source": escape(net.source),
         "loss_rule": loss_rule(net),
+        "loss_legend": _loss_legend(walk, fw, mode),
         "conventions": escape(walk.conventions.describe()),
         "precision": precision_text(walk.conventions, fw.digits),
         "layered": layered,
@@ -383,6 +401,19 @@ def loss_rule(net: Network) -> dict[str, str]:
 
     rule = rules.LOSSES[net.loss]
     return {"title": rule.title, "formula": rule.formula, "tex": rule.tex}
+
+
+def _loss_legend(walk: Walkthrough, fw, mode: str) -> dict[str, str] | None:
+    """What the loss header's t_k and o_k are called in the body, where the spec names them otherwise
+    (softmax-scores: y_c1 and p1), so that one notation reads through the document."""
+    targets = [k for k, q in walk.quantities.items() if q.kind == "target"]
+    outputs = [n.out for n in walk.forward[-1]] if walk.forward else []
+    if not targets or all(k.startswith("target") for k in targets) and all(k.startswith("out") for k in outputs):
+        return None
+    return {
+        "targets": ", ".join(fw.label(k, mode) for k in targets),
+        "outputs": ", ".join(fw.label(k, mode) for k in outputs),
+    }
 
 
 def _bound(x: float, bound: float) -> str:

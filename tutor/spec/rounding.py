@@ -18,19 +18,30 @@ def _quantum(digits: int) -> Decimal:
     return Decimal(1).scaleb(-digits)
 
 
+def _decimal(x: float) -> Decimal:
+    """The decimal number a float stands for: its shortest repr, cut to the 15 significant figures float64
+    holds (0.3 - 0.5*0.000995425 is computed as 0.29950228749999996; on paper it is 0.2995022875)."""
+    text = repr(float(x))
+    digits = text.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+    return Decimal(text if len(digits) <= 15 else f"{x:.15g}")
+
+
 def round_half_away(x: float, digits: int) -> float:
     """Round ``x`` to ``digits`` decimals, ties away from zero.
 
     The float's shortest repr is rounded, not its binary expansion: 0.3775 (stored as 0.37749999...)
-    rounds to 0.378 at three decimals, as it does on paper.
+    rounds to 0.378 at three decimals, as it does on paper; so does a result that float arithmetic left a hair
+    below a tie (``_decimal``).
 
     >>> round_half_away(0.3775, 3), round_half_away(-0.0190491183, 9), round_half_away(2.5, 0)
     (0.378, -0.019049118, 3.0)
+    >>> round_half_away(0.3 - 0.5 * 0.000995425, 9)
+    0.299502288
     """
     x = float(x)
     if not abs(x) < 2.0**53:  # already a whole number (or not finite): nothing to round
         return x
-    return float(Decimal(repr(x)).quantize(_quantum(digits), rounding=ROUND_HALF_UP, context=_WIDE))
+    return float(_decimal(x).quantize(_quantum(digits), rounding=ROUND_HALF_UP, context=_WIDE))
 
 
 def format_fixed(x: float, digits: int) -> str:

@@ -1062,7 +1062,9 @@ class Quiz:
         lines.append("  Leaves: " + ", ".join(f"{n.name} = {n.value:g}" for n in g.leaves))
         lines.append("  Assignments: " + "; ".join(f"{k} = {v}" for k, v in g.expressions.items()))
         seed = f"the given upstream gradient {g.upstream:g}" if g.given_upstream else "1"
-        lines.append(f"  The output {g.output} is seeded with {seed}; ∂/∂n below is the gradient of node n.")
+        lines.append(
+            f"  The output {g.output} is seeded with {seed}; d{g.output}/dn below is the gradient of node n (every path summed)."
+        )
         lines.append(self._grading_line())
         aimed = self.aimed()
         if aimed:

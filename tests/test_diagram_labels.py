@@ -1,0 +1,156 @@
+"""The network diagram draws every connection, residual ones included, and no label is hidden (issue 27).
+
+Geometry of the layout every page draws (walk-through, self-check, interactive, worksheet): each label's
+extent as the layout estimates it (tutor.render.diagram._box), each edge as its segment or arc. No two labels
+intersect; no edge passes through a label other than its own weight's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.engine.symbolic import explain_step
+from tutor.render import diagram as D
+from tutor.render.lines import writer
+from tutor.spec import graph as graphspec
+from tutor.spec import load
+from tutor.spec.resources import example_names
+from tutor.teach import randomnet
+
+NETWORKS = [n for n in example_names("all") if not graphspec.is_graph(n)]
+
+
+def _labels(d: D.Diagram) -> list[tuple[tuple, object, str]]:
+    """Every drawn label: (its box, the edge it belongs to or None, its text)."""
+    out = []
+    for e in d.edges:
+        if e.skip:
+            out.append((D._box(*D._arc(e)[6:], e.label.text), e, e.label.text))
+        elif e.label is not None and e.drawn:
+            x, y = D._label_at(e)
+            if e.stacked:
+                name, value = e.label.text.split(" = ", 1)
+                out += [(D._box(x, y - 0.24, name), e, name), (D._box(x, y + 0.24, value), e, value)]
+            else:
+                out.append((D._box(x, y, e.label.text), e, e.label.text))
+    for n in d.nodes:
+        if n.note is None or (n.kind == "bias" and not n.side):
+            continue
+        if n.kind == "bias":
+            out.append((D.note_box(n), None, n.note.text))
+        elif n.kind == "input":
+            x0, y0, x1, y1 = D._box(0, n.y, n.note.text, "start")
+            right = n.x - D.RADIUS - 0.15
+            out.append(((right - (x1 - x0), y0, right, y1), None, n.note.text))
+        else:
+            out.append((D._box(n.x + D.RADIUS + D.ARROW + 0.12, n.y, n.note.text, "start"), None, n.note.text))
+    return out
+
+
+def _problems(d: D.Diagram) -> list[str]:
+    labels = _labels(d)
+    bad = []
+    for i, (a, _, ta) in enumerate(labels):
+        for b, _, tb in labels[i + 1 :]:
+            if D._overlap(a, b) > 1e-9:
+                bad.append(f"labels {ta!r} and {tb!r} intersect")
+    for box, owner, text in labels:
+        for e in d.edges:
+            if e is not owner and D._crosses(e, box):
+                bad.append(f"label {text!r} crossed by the edge {e.source.key} -> {e.target.key}")
+    return bad
+
+
+@pytest.mark.parametrize("mode", ["tex", "web"])
+@pytest.mark.parametrize("name", NETWORKS)
+def test_no_label_of_a_built_in_diagram_is_crossed_or_overlapped(name, mode):
+    walk = explain_step(load(name), forward_only=True)
+    d = D.layout(walk, writer(walk, mode))
+    if d.drawable:
+        assert not _problems(d), _problems(d)[:5]
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("shape", ["2-2-1", "2-2-2", "2-3-2", "3-3-2"])
+def test_no_label_of_a_worksheet_diagram_is_crossed_or_overlapped(seed, shape):
+    """The worksheets' and self-check pages' random networks (a crossed 'w3 = 1' read as 'w3 =.1')."""
+    walk = explain_step(randomnet.make(seed, randomnet.options(shape=shape)).network, forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    assert not _problems(d), _problems(d)[:5]
+
+
+def test_the_residual_diagram_draws_its_skips_and_its_weights():
+    walk = explain_step(load("residual-sigmoid"), forward_only=True)
+    d = D.layout(walk, writer(walk, "tex"))
+    skips = [(e.source.key, e.target.key, e.label.text) for e in d.edges if e.skip]
+    assert skips == [("h2", "h3", "+ out_h2"), ("h4", "h5", "+ out_h4")]
+    # a chain closed up to the page keeps every weight label, its name over its value
+    assert d.width <= D.TEXT_WIDTH and all(e.drawn and e.stacked for e in d.edges if e.label is not None and not e.skip)
+    svg, tex = D.svg(d), D.picture(d)
+    assert svg.count("<path ") == 2 and ">+ out_h2</text>" in svg and ">w3</text>" in svg and ">1.2</text>" in svg
+    assert r"+\,\mathrm{out}_{h2}" in tex and r"\resizebox" not in tex
+    listing = D.listing(d)
+    assert "h3 <- w3 = 1.2 from h2, + out_h2 (residual connection), bias b3 = 0.1" in listing
+
+
+def test_a_wide_weight_table_is_split_by_columns_not_shrunk():
+    """A layer of 20 inputs: its LaTeX weight table comes in parts of at most ``chunk`` columns, each at the
+    table's own 8 pt size (the limit network's tables were shrunk to about 2 pt to fit the page)."""
+    from tutor import render
+    from tutor.spec import loads
+
+    inputs = ", ".join(f"{0.01 * (k + 1):.2f}" for k in range(20))
+    row = ", ".join(f"{-0.5 + 0.05 * k:.2f}" for k in range(20))
+    spec = (
+        f'[inputs]\nvalues = [{inputs}]\n\n[[layers]]\nsize = 2\nactivation = "sigmoid"\n'
+        f'weights = [[{row}], [{row}]]\nbiases = [0.1, -0.2]\n\n[loss]\nname = "half_sse"\ntargets = [0.1, 0.9]\n\n[training]\nlearning_rate = 0.5\n'
+    )
+    walk = explain_step(loads(spec, name="wide"), forward_only=True)
+    w = render.walkthrough.view(walk, "tex")["weights"][0]
+    assert len(w["columns"]) == 21 and 3 <= w["chunk"] < 21
+    tex = render.render_latex(walk)
+    parts = tex.count(r"\textbf{Layer 1: ")
+    assert parts == -(-21 // w["chunk"]) and "(columns 1 to " in tex
+
+
+def test_the_loss_curve_has_inner_ticks_and_marks_the_restored_epoch():
+    from tutor.render import curve
+
+    losses = [1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005]
+    c = curve.layout(losses)
+    assert [label for _, label in c.y_ticks] == ["0.005", "0.01", "0.1", "1"]  # each decade of a log axis
+    flat = curve.layout([0.151, 0.12, 0.09, 0.06, 0.047])
+    assert len(flat.y_ticks) >= 3 and "0.1" in [label for _, label in flat.y_ticks]
+    ys = sorted(y for y, _ in flat.y_ticks)
+    assert all(b - a >= curve.TICK_GAP for a, b in zip(ys, ys[1:]))  # labels never overlap
+    val = [0.3, 0.2, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]
+    marked = curve.layout(losses, val, mark=2)
+    assert marked.mark is not None and marked.mark[2] == "epoch 2 restored"
+    assert "epoch 2 restored" in curve.svg(losses, val, 2) and "epoch 2 restored" in curve.picture(losses, val, 2)
+
+
+def test_the_path_view_lists_paths_of_every_layer():
+    """4-8-8-4: the 200 listed paths are shared out between the layers; the first layer's are listed too."""
+    from tutor.render import views
+    from tutor.spec import loads
+
+    def rows(n: int, m: int, c: float) -> str:
+        return (
+            "["
+            + ", ".join("[" + ", ".join(f"{c * ((i + j) % 5 - 2):.2f}" for j in range(m)) + "]" for i in range(n))
+            + "]"
+        )
+
+    spec = "[inputs]\nvalues = [0.1, -0.2, 0.3, 0.4]\n"
+    for size, fan_in, act in ((8, 4, "tanh"), (8, 8, "tanh"), (4, 8, "sigmoid")):
+        spec += f'\n[[layers]]\nsize = {size}\nactivation = "{act}"\nweights = {rows(size, fan_in, 0.1)}\n'
+        spec += f"biases = [{', '.join(['0.1'] * size)}]\n"
+    spec += '\n[loss]\nname = "half_sse"\ntargets = [0.1, 0.2, 0.3, 0.4]\n\n[training]\nlearning_rate = 0.5\n'
+    walk = explain_step(loads(spec, name="n4884"))
+    listed = views.paths(walk, "text")
+    layer = {p.label: p.layer for p in walk.params}
+    per_layer: dict[int, int] = {}
+    for view, pp in zip(listed, views.path_view(walk)):
+        per_layer[layer[pp.param]] = per_layer.get(layer[pp.param], 0) + len(view["paths"])
+    assert sorted(per_layer) == [0, 1, 2] and all(n > 0 for n in per_layer.values())
+    assert sum(per_layer.values()) <= views.MAX_SHOWN_PATHS

@@ -1,0 +1,296 @@
+"""Documents in teaching order, every shown line exact on a calculator (issue 27).
+
+Each document is rendered through the command line while the view model its template reads (the JSON of its
+shown strings) is captured: every shown line carries its quantity's key in the document ("ref"). Then
+
+- every substituted line, recomputed from the numbers the document shows for its arguments and rounded to the
+  decimals of its shown result, gives that result (default exact mode at 9 and 4 digits, and as-printed);
+- every quantity has one printed form in a document;
+- no quantity is used in a line before the line that shows it: each line's label carries a marker, the
+  rendered text is read in order, and every line's arguments (the step records' dependencies) that have a
+  line of their own are shown before it, in every format and with the views.
+
+The full sweep over every built-in example is ``slow``; a fixed sample runs by default.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+import sympy
+
+from tutor.cli import main
+from tutor.engine import precision
+from tutor.engine.walks import step_walk
+from tutor.render import notation, templates
+from tutor.spec import graph as graphspec
+from tutor.spec import load
+from tutor.spec.resources import example_names
+
+NETWORKS = [n for n in example_names("all") if not graphspec.is_graph(n)]
+SAMPLE = ["mazur", "batchnorm-sigmoid", "optimizer-adam", "scaling-standardize"]
+SETTINGS = {"9": [], "4": ["--digits", "4"], "as-printed": ["--rounding", "as-printed"]}
+
+_SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+def _lines(node, out: list) -> list:
+    """Every shown line of a view model, in the order the model holds them."""
+    if isinstance(node, dict):
+        if "ref" in node and "stages" in node:
+            out.append(node)
+        for v in node.values():
+            _lines(v, out)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _lines(v, out)
+    return out
+
+
+def _captured(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[dict], str]:
+    """Run ``backprop-tutor`` with ``argv`` writing to a file; return the view models' lines and the output."""
+    seen: list = []
+    real = templates.render_template
+
+    def capture(template, context, **kw):
+        seen.append(context)
+        return real(template, context, **kw)
+
+    for module in ("walkthrough", "training"):
+        monkeypatch.setattr(f"tutor.render.{module}.render_template", capture)
+    out = tmp_path / "out"
+    assert main([*argv, "-o", str(out)]) == 0
+    return _lines(seen, []), out.read_text(encoding="utf-8")
+
+
+def _number(text: str):
+    """A shown number as a reader types it, exactly: 0.5, -0.0852, 6.751·10⁻⁶, 6.751 \\cdot 10^{-6}."""
+    text = text.strip().strip("()")
+    m = re.fullmatch(r"(-?[0-9.]+)(?:·10([⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)| \\cdot 10\^\{(-?[0-9]+)\})?", text)
+    assert m, f"not a shown number: {text!r}"
+    power = m.group(2).translate(_SUPER) if m.group(2) else m.group(3)
+    return Decimal(m.group(1)).scaleb(int(power or 0))
+
+
+def _decimals(text: str) -> int:
+    """How many decimal places a shown number states (6.751·10⁻⁶ states 9)."""
+    text = text.strip().strip("()")
+    mantissa = re.match(r"-?[0-9.]+", text).group(0)
+    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    power = re.search(r"10(?:([⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)|\^\{(-?[0-9]+)\})", text)
+    if power:
+        places -= int((power.group(1) or "").translate(_SUPER) or power.group(2))
+    return places
+
+
+def _network(name: str, setting: str):
+    net = load(name)
+    return net.with_conventions(rounding="as-printed") if setting == "as-printed" else net
+
+
+def _one_form(lines: list[dict]) -> dict[str, str]:
+    forms: dict[str, set] = {}
+    for line in lines:
+        forms.setdefault(line["ref"], set()).add(line["value"])
+    several = {k: sorted(v) for k, v in forms.items() if len(v) > 1}
+    assert not several, f"printed in more than one form: {dict(list(several.items())[:5])}"
+    return {k: next(iter(v)) for k, v in forms.items()}
+
+
+def _misfits(name: str, setting: str, lines: list[dict]) -> list[str]:
+    """The substituted lines whose ``=`` a calculator refutes: f of the shown arguments, rounded to the shown
+    result's decimals, is not the shown result."""
+    net = _network(name, setting)
+    Q = step_walk(net).quantities
+    shown = _one_form(lines)
+    digits = 4 if setting == "4" else net.conventions.digits
+    bad = []
+    for line in lines:
+        q = Q.get(line["ref"])
+        if q is None or q.form is None or not q.args or not line["substituted"]:
+            continue
+        args = {}
+        free = q.form.expr.free_symbols
+        for a, p in zip(q.args, q.form.placeholders):
+            if p not in free:
+                continue
+            if a in shown:  # an argument with a line of its own: the line shows the number that line shows
+                assert shown[a] in line["substituted"], (line["ref"], a, shown[a], line["substituted"])
+                args[p] = sympy.Rational(str(_number(shown[a])))
+            else:  # a given value (a weight, an input): shown as the spec gives it
+                args[p] = sympy.Rational(repr(Q[a].value))
+        # as on a calculator: the shown numbers exactly, 40 figures
+        recomputed = Decimal(str(sympy.N(q.form.expr.xreplace(args), 40)))
+        places = max(_decimals(line["value"]), digits if "10" not in line["value"] else 0)
+        quantum = Decimal(1).scaleb(-places)
+        if recomputed.quantize(quantum, ROUND_HALF_UP) != _number(line["value"]).quantize(quantum, ROUND_HALF_UP):
+            bad.append(f"{line['ref']}: {line['substituted']} = {line['value']} (recomputed {recomputed:.15g})")
+    return bad
+
+
+def _check_lines(monkeypatch, tmp_path, name: str, setting: str) -> None:
+    lines, _ = _captured(monkeypatch, tmp_path, ["explain", name, "-f", "text", *SETTINGS[setting]])
+    assert lines
+    bad = _misfits(name, setting, lines)
+    assert not bad, f"{len(bad)} lines do not reproduce:\n" + "\n".join(bad[:10])
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("name", SAMPLE)
+def test_every_line_reproduces_from_its_shown_numbers(monkeypatch, tmp_path, name, setting):
+    _check_lines(monkeypatch, tmp_path, name, setting)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("name", [n for n in NETWORKS if n not in SAMPLE])
+def test_every_line_reproduces_every_example(monkeypatch, tmp_path, name, setting):
+    _check_lines(monkeypatch, tmp_path, name, setting)
+
+
+def test_one_printed_form_per_value_in_tex(monkeypatch, tmp_path):
+    """The LaTeX model too (numbers written with \\cdot 10^{...}): one form each, batch and steps alike."""
+    for name in ("batchnorm-sigmoid", "optimizer-adam"):
+        lines, _ = _captured(monkeypatch, tmp_path, ["explain", name, "-f", "md"])
+        _one_form(lines)
+
+
+def test_a_value_within_float_noise_of_its_short_form_is_shown_short():
+    assert notation._fmt_number(0.39250000000000007, 9) == "0.3925"
+    assert notation._fmt_number(0.3925000001, 9) == "0.392500000"
+    assert precision.shown_value(0.39250000000000007, 9) == 0.3925
+
+
+def test_a_line_near_a_rounding_tie_gets_the_figures_it_needs():
+    """-0.47125·0.1809 = -0.0852491: with every number at 4 decimals the line would read
+    (-0.4713)·0.1809 = -0.0852, which a calculator makes -0.0853; the line gets the decimals that make it exact."""
+    from tutor.engine.steps import Form, Quantity
+
+    form = Form(None, lambda a, b: a * b, ())
+    Q = {
+        "a": Quantity("a", "net", -0.47125),
+        "b": Quantity("b", "given", 0.1809),
+        "r": Quantity("r", "net", -0.47125 * 0.1809, form, ("a", "b")),
+    }
+    dec, failing = precision.settle(Q, 4, 3)
+    assert not failing
+    shown = {k: precision.shown_value(q.value, dec[k]) for k, q in Q.items()}
+    assert precision.reproduces(shown["a"] * shown["b"], Q["r"].value, dec["r"])
+    # at 4 decimals each, a calculator refutes the line
+    assert not precision.reproduces(-0.4713 * 0.1809, Q["r"].value, 4)
+
+
+# -- teaching order --------------------------------------------------------------------------------------------
+
+FORMATS = ["text", "md", "tex", "html"]
+VIEWS = ["matrix", "paths", "magnitudes"]
+
+
+def _order(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[str], list[str]]:
+    """The refs of the shown lines in the order the rendered document shows them (each line's label carries a
+    marker), and the refs in the view model."""
+    refs: list[str] = []
+    index: dict[str, int] = {}
+
+    def line_label(self, key, mode="tex"):
+        ref = self.refs.get(key, key)
+        if ref not in index:
+            index[ref] = len(refs)
+            refs.append(ref)
+        tag = f"QQ{index[ref]}QQ"
+        label = self.label(key, mode)
+        return f"{tag} {label}" if mode == "text" else rf"\text{{{tag}}} {label}"
+
+    monkeypatch.setattr(notation.FormulaWriter, "line_label", line_label)
+    lines, text = _captured(monkeypatch, tmp_path, argv)
+    order = [refs[int(i)] for i in re.findall(r"QQ(\d+)QQ", text)]
+    return order, [line["ref"] for line in lines]
+
+
+def _used_before_shown(name: str, order: list[str]) -> list[str]:
+    Q = step_walk(load(name)).quantities
+    first: dict[str, int] = {}
+    for i, ref in enumerate(order):
+        first.setdefault(ref, i)
+    bad = []
+    for ref, at in first.items():
+        q = Q.get(ref)
+        for a in q.args if q is not None else ():
+            if a in first and first[a] > at:
+                bad.append(f"{ref} (at {at}) uses {a}, shown at {first[a]}")
+    return bad
+
+
+def _check_order(monkeypatch, tmp_path, name: str, fmt: str, views: list[str]) -> None:
+    argv = ["explain", name, "-f", fmt] + [f"--view={v}" for v in views]
+    order, model = _order(monkeypatch, tmp_path, argv)
+    assert order and set(order) <= set(model)  # the markers are the lines' own
+    bad = _used_before_shown(name, order)
+    assert not bad, f"{len(bad)} quantities used before their line:\n" + "\n".join(bad[:10])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["mazur", "batchnorm-sigmoid"])
+def test_no_quantity_is_used_before_its_line(monkeypatch, tmp_path, name, fmt):
+    _check_order(monkeypatch, tmp_path, name, fmt, [])
+
+
+def test_no_quantity_is_used_before_its_line_with_the_views(monkeypatch, tmp_path):
+    _check_order(monkeypatch, tmp_path, "appendix-b", "text", VIEWS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", NETWORKS)
+def test_no_quantity_is_used_before_its_line_every_example(monkeypatch, tmp_path, name, fmt):
+    net = load(name)
+    plain = net.training.plain and len(net.examples) == 1
+    views = ["magnitudes"] if net.has_skips else VIEWS  # matrices and paths follow the weights only
+    _check_order(monkeypatch, tmp_path, name, fmt, views if plain else [])
+
+
+def test_the_batch_statistics_come_between_the_forward_passes_and_the_backward(monkeypatch, tmp_path):
+    """batchnorm-sigmoid: every example's net inputs, mu and var, every example's forward and backward to
+    dE/dxhat, dE/dvar and dE/dmu, then dE/dnet: the order a person computes in."""
+    order, _ = _order(monkeypatch, tmp_path, ["explain", "batchnorm-sigmoid", "-f", "text", "--no-prose"])
+    at = {ref: order.index(ref) for ref in set(order)}
+    assert at["net_h1[e3]"] < at["mu_h1"] < at["xhat_h1[e1]"]
+    assert at["dE_total/dxhat_h1[e3]"] < at["dE_total/dvar_h1"] < at["dE_total/dnet_h1[e1]"]
+
+
+# -- one notation a document, and options a document cannot honour ---------------------------------------------
+
+
+def test_the_loss_header_and_the_lines_use_one_notation(monkeypatch, tmp_path):
+    """ln in the header and in the lines; the header's t_k and o_k named as the lines name them."""
+    _, text = _captured(monkeypatch, tmp_path, ["explain", "softmax-scores", "-f", "text"])
+    assert "E = −Σₖ tₖ ln oₖ, tₖ the targets y_c1, y_c2, y_c3 and oₖ the outputs p1, p2, p3." in text
+    assert "E_c1 = -y_c1·ln(p1) = -1·ln(0.659001139) = 0.417030016" in text and "log" not in text.split("Loss:")[1]
+    html = tmp_path / "s.html"
+    assert main(["explain", "softmax-scores", "-f", "html", "-o", str(html)]) == 0
+    # a thin space after a function name: "ln oₖ", never "lnoₖ"
+    assert '<mi>ln</mi><mspace width="0.1667em"></mspace><msub><mi>o</mi>' in html.read_text(encoding="utf-8")
+
+
+def test_a_graph_writes_total_gradients_apart_from_local_derivatives_and_defines_step(monkeypatch, tmp_path):
+    out = tmp_path / "g.txt"
+    assert main(["explain", "graph-max-twice", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "local   ∂f/∂x = ∂/∂x [ m·x ] = m = 6" in text  # the multiply gate's local derivative ...
+    assert "dx = " in text and "∂f/∂x = 12" not in text  # ... is never written as the total gradient
+    assert "step(u) is 1 for u > 0, 0 for u < 0 and 1/2 at a tie" in text
+    md = tmp_path / "s.md"
+    assert main(["explain", "graph-sigmoid-gates", "-f", "md", "-o", str(md)]) == 0
+    assert r"\exp\left(e\right)" in md.read_text(encoding="utf-8")  # a node named e beside Euler's e
+
+
+@pytest.mark.parametrize("argv", [["explain", "minibatch", "-f", "pdf"], ["train", "minibatch", "--epochs", "2"]])
+def test_brief_is_refused_for_a_training_document(argv, tmp_path, capsys):
+    assert main([*argv, "--brief", "-o", str(tmp_path / "out.pdf")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "backprop-tutor: error: --brief: shortens one example's plain step; a training document walks every line"
+        " of its batch: leave out --brief"
+    ]
