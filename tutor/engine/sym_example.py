@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec.errors import GradientError, TutorError
+from ..spec.layers import kind_of, require
 from ..spec.network import Network
 from .numeric import rounder_for
 from .steps import (
@@ -102,6 +103,7 @@ def explain_step(
     >>> round(w.value("dE_total/dw5"), 9), round(w.value("w5+"), 8)
     (0.082167041, 0.35891648)
     """
+    require(net, "symbolic")
     R = rounder_for(net)
     if net.has_batch_norm and bn is None:
         bn = batch_context(net, masks=masks)
@@ -212,12 +214,7 @@ def _forward(b: _Builder, net: Network, param_keys, suffix, masks=None) -> list[
         n_in = len(a_keys)
         row: list[NeuronForward] = []
         for j in range(layer.size):
-            if layer.weightless:
-                args = [a_keys[j]]
-            else:
-                args = [k for i in range(n_in) for k in (wkeys[j][i], a_keys[i])] + (
-                    [bkeys[j]] if layer.has_bias else []
-                )
+            args = kind_of(layer).net_args(layer, j, wkeys, bkeys, a_keys)
             nk = b.add(suffix(layer.net_names[j]), "net", layer_net_form(layer, n_in), args, layer=li, index=j)
             row.append(NeuronForward(layer.neurons[j], nk, ""))
         net_keys = [r.net for r in row]

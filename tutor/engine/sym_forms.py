@@ -10,6 +10,7 @@ from functools import lru_cache
 import sympy as sp
 
 from ..spec import rules
+from ..spec.layers import LAYER_KINDS
 from .steps import (
     Form,
 )
@@ -75,16 +76,12 @@ def _key(params: dict) -> tuple:
 
 @lru_cache(maxsize=None)
 def net_form(n_in: int, bias: bool = True) -> Form:
-    """net = w_1 a_1 + ... + w_n a_n + b * 1, args (w_1, a_1, ..., w_n, a_n, b), in the source's order;
-    without ``bias`` (a layer with ``bias = false``) the same sum without its last term and argument."""
-    if not bias:
-        P = placeholders(2 * n_in)
-        terms = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n_in)]
-        return _form(sp.Add(*terms, evaluate=False) if n_in > 1 else terms[0], 2 * n_in, fn=_dot)
-    P = placeholders(2 * n_in + 1)
-    terms = [sp.Mul(P[2 * i], P[2 * i + 1], evaluate=False) for i in range(n_in)]
-    terms.append(sp.Mul(P[2 * n_in], sp.Integer(1), evaluate=False))
-    return _form(sp.Add(*terms, evaluate=False), 2 * n_in + 1, fn=lambda *a: _dot(*a[:-1]) + 1 * a[-1])
+    """A dense neuron's net = w_1 a_1 + ... + w_n a_n + b * 1, args (w_1, a_1, ..., w_n, a_n, b), in the source's
+    order (the dense kind's sym_net); without ``bias`` (a layer with ``bias = false``) the same sum without its
+    last term and argument."""
+    n = 2 * n_in + (1 if bias else 0)
+    expr = LAYER_KINDS["dense"].sym_net(placeholders(n), n_in, bias)
+    return _form(expr, n, fn=_dot if not bias else lambda *a: _dot(*a[:-1]) + 1 * a[-1])
 
 
 @derived

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec import rules
+from ..spec.layers import require
 from ..spec.network import Network
 from .numeric import rounder_for
 from .steps import (
@@ -35,6 +36,7 @@ from .sym_forms import (
 def explain_training_step(net: Network, step) -> TrainingWalk:
     """Walk through one step of a training run (a ``training.Step``): the symbolic engine recomputes it from
     the parameters, optimizer state, batch and dropout masks the step started from."""
+    require(net, "symbolic")
     from dataclasses import replace
 
     from . import training
