@@ -302,7 +302,7 @@ def backward(
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
             nxt = net.layers[li + 1]
-            Wd = kind_of(nxt).np_input_jacobian(nxt, Wd)  # d net_k/d a_j (weightless: 1 for k = j, else 0)
+            Wd = kind_of(nxt).np_input_jacobian(nxt, Wd, kept[li])  # d net_k/d a_j (weightless: 1 for k = j, else 0)
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
@@ -345,10 +345,7 @@ def backward(
             gw = R.array(kind_of(layer).np_weight_grad(layer, gs, a_in))
         deltas[li] = d
         gW[li] = gw
-        if not layer.has_bias:
-            gb[li] = np.zeros(0)  # no bias parameter: nothing to differentiate or update
-        else:
-            gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
+        gb[li] = kind_of(layer).np_bias_grad(layer, d, R)
         new_W[li] = R.array(W[li] - lr * gw)
         if net.update_biases and layer.has_bias:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
@@ -360,10 +357,14 @@ def backward(
 def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarray:
     """dE/dx of every input (x.grad): the first layer's deltas back through its weights, or the deltas
     themselves where the first layer has none (net_i = x_i)."""
-    if net.layers[0].weightless:
+    first = net.layers[0]
+    if first.weightless and first.kind == "dense":
         return bw.deltas[0].copy()
-    W0 = net.layers[0].weights if W is None else W[0]
-    return W0.T @ bw.deltas[0]
+    W0 = first.weights if W is None else W[0]
+    x = net.inputs if fw.x is None else fw.x
+    # dense: W^T delta; a convolution: the deltas through its im2col matrix (the full convolution with the
+    # flipped kernel); pooling: each window's share of its delta
+    return kind_of(first).np_input_jacobian(first, W0, x).T @ bw.deltas[0]
 
 
 def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,7 @@ import numpy as np
 
 from . import rules
 from .errors import SpecError, TutorError
-from .layers import LayerContext, lookup
+from .layers import LayerContext, kind_of, lookup
 from .layers.dense import BN_EPSILON, BN_MOMENTUM, Layer  # noqa: F401 - re-exported: the spec's one home of Layer
 from .resources import check_path, example_names, example_path, read_text
 from .values import (
@@ -178,7 +179,7 @@ class Network:
 
     @property
     def parameter_count(self) -> int:
-        return sum(l.weights.size + l.bias_count + 2 * l.size * l.batch_norm for l in self.layers)
+        return sum(kind_of(l).parameters(l) for l in self.layers)
 
     def target_names(self) -> tuple[str, ...]:
         return tuple(self.notation["target"].replace("{neuron}", n) for n in self.output_layer.neurons)
@@ -373,7 +374,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     notation = _notation(data.get("notation", {}), f"{where}: notation")
 
     inputs = _table(data, "inputs", where)
-    _no_unknown(inputs, {"names", "values"}, where, "inputs")
+    _no_unknown(inputs, {"names", "values", "shape"}, where, "inputs")
     raw_examples = data.get("examples")
     if raw_examples is not None:
         if "values" in inputs:
@@ -394,6 +395,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         inputs.get("names"), values.size, f"{where}: inputs.names", default=[f"x{i + 1}" for i in range(values.size)]
     )
 
+    in_shape = _input_shape(inputs, values.size, f"{where}: inputs.shape")
+
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         raise SpecError("give at least one [[layers]] table (the last one is the output layer)", f"{where}: layers")
@@ -407,17 +410,18 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     init_layers = []
     for li, raw in enumerate(raw_layers):
         lw = f"{where}: layers[{li}]"
-        drawn = isinstance(raw, Mapping) and "weights" not in raw and bool(init_name)
+        drawn = isinstance(raw, Mapping) and "weights" not in raw and bool(init_name) and "kind" not in raw
         if drawn:
             raw = _drawn_layer(raw, li, fan_in, init_name, init_seed, lw)
             init_layers.append(li)
         if not isinstance(raw, Mapping):
             raise SpecError("each [[layers]] entry must be a table", lw)
         kind = lookup(raw.get("kind", "dense"), f"{lw}.kind")
-        layer = kind.read(raw, LayerContext(li, hidden, fan_in, lw, notation, total, tuple(layers)))
+        layer = kind.read(raw, LayerContext(li, hidden, fan_in, lw, notation, total, tuple(layers), in_shape))
         total += kind.parameters(layer)
         layers.append(layer)
         fan_in = layer.size
+        in_shape = getattr(layer, "out_shape", None)  # feature maps go on to the next layer; a vector does not
     for li, layer in enumerate(layers[:-1]):
         if layer.rule.output_only:
             raise SpecError(
@@ -844,6 +848,23 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
             f"use a sigmoid or softmax output layer, not {out.activation!r}",
             f"{where}.name",
         )
+
+
+def _input_shape(inputs: Mapping, n: int, where: str) -> tuple[int, ...] | None:
+    """[inputs] shape = [channels, length] or [channels, height, width]: the values are feature maps, channel by
+    channel and row by row (as torch flattens them), for the convolution and pooling layers."""
+    if "shape" not in inputs:
+        return None
+    shape = inputs["shape"]
+    if (
+        not isinstance(shape, list)
+        or len(shape) not in (2, 3)
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape)
+    ):
+        raise SpecError("shape is [channels, length] or [channels, height, width], whole numbers >= 1", where)
+    if math.prod(shape) != n:
+        raise SpecError(f"shape {shape} holds {math.prod(shape)} values, but {n} inputs are given", where)
+    return tuple(shape)
 
 
 def _check_unique_names(net: Network, where: str) -> None:

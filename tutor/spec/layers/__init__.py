@@ -8,11 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SpecError
-from . import dense
+from . import conv, dense, flatten, pool
 from .base import SURFACES, LayerContext, LayerKind
 
 LAYER_KINDS: dict[str, LayerKind] = {
     "dense": dense.KIND,
+    "conv1d": conv.CONV1D,
+    "conv2d": conv.CONV2D,
+    "max_pool": pool.MAX_POOL,
+    "avg_pool": pool.AVG_POOL,
+    "flatten": flatten.KIND,
 }
 
 DEFAULT_KIND = "dense"

@@ -26,6 +26,7 @@ class LayerContext:
     notation: Mapping[str, str]
     total: int
     earlier: tuple = ()
+    in_shape: tuple[int, ...] | None = None  # the feature maps it reads ((C, L) or (C, H, W)), if any
 
     @property
     def is_output(self) -> bool:
@@ -39,8 +40,9 @@ class LayerKind:
     ``keys`` are the spec keys a table of this kind may have (besides ``kind``), ``read`` validates a table
     into the kind's layer record, ``parameters`` counts a read layer's parameters (the spec's limit adds them).
     The numeric engine's forward and backward are ``np_net`` (the net inputs from the layer's input),
-    ``np_input_jacobian`` (d net / d input, which carries the next layer's deltas back) and ``np_weight_grad``
-    (dE/dW from the deltas and the input). ``sym_net`` gives the SymPy local form of one net input over
+    ``np_input_jacobian`` (d net / d input at the layer's input, which carries the next layer's deltas back),
+    ``np_weight_grad`` (dE/dW from the deltas and the input, in the shape of the stored weights) and
+    ``np_bias_grad`` (dE/db from the deltas, rounded by the given Rounder). ``sym_net`` gives the SymPy local form of one net input over
     positional placeholders (derived by the symbolic engine once per kind and shape), with the arguments it
     binds (``net_args``). ``records`` names the step records a walk-through of the kind writes, ``template``
     the template part that writes them, and ``surfaces`` the surfaces (of ``SURFACES``) that take the kind.
@@ -52,8 +54,9 @@ class LayerKind:
     read: Callable[[Mapping, LayerContext], Any]
     parameters: Callable[[Any], int]
     np_net: Callable[[Any, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-    np_input_jacobian: Callable[[Any, np.ndarray], np.ndarray]
+    np_input_jacobian: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
     np_weight_grad: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
+    np_bias_grad: Callable[[Any, np.ndarray, Any], np.ndarray]
     sym_net: Callable[..., Any]
     net_args: Callable[..., list]
     records: tuple[str, ...] = ()

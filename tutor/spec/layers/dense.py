@@ -376,7 +376,7 @@ def np_net(layer: Layer, W: np.ndarray, b: np.ndarray, a: np.ndarray) -> np.ndar
     return a.copy() if layer.weightless else W @ a + b
 
 
-def np_input_jacobian(layer: Layer, W: np.ndarray) -> np.ndarray:
+def np_input_jacobian(layer: Layer, W: np.ndarray, a_in: np.ndarray) -> np.ndarray:
     """d net_k / d a_j: the weights, or the identity where the layer has none (net_k = a_k)."""
     return np.eye(layer.size) if layer.weightless else W
 
@@ -384,6 +384,13 @@ def np_input_jacobian(layer: Layer, W: np.ndarray) -> np.ndarray:
 def np_weight_grad(layer: Layer, delta: np.ndarray, a_in: np.ndarray) -> np.ndarray:
     """dE/dw_ji = delta_j a_i (none without weights)."""
     return np.zeros((layer.size, 0)) if layer.weightless else delta[:, None] * a_in[None, :]
+
+
+def np_bias_grad(layer: Layer, delta: np.ndarray, R) -> np.ndarray:
+    """dE/db_j = delta_j; a shared bias gathers every neuron's delta; none without a bias."""
+    if not layer.has_bias:
+        return np.zeros(0)  # no bias parameter: nothing to differentiate or update
+    return R.array(np.array([delta.sum()])) if layer.shared_bias else delta.copy()
 
 
 # -- the SymPy local forms ----------------------------------------------------------------------------------
@@ -416,6 +423,7 @@ KIND = LayerKind(
     np_net=np_net,
     np_input_jacobian=np_input_jacobian,
     np_weight_grad=np_weight_grad,
+    np_bias_grad=np_bias_grad,
     sym_net=sym_net,
     net_args=net_args,
     records=("NeuronForward", "NeuronBackward", "ParamStep", "BatchNormLayer"),

@@ -1,0 +1,189 @@
+"""The convolution, pooling and flatten layer kinds (tutor/spec/layers/conv.py, pool.py, flatten.py) in the
+numeric engine: PyTorch's nn.Conv1d/Conv2d, MaxPool/AvgPool and Flatten (tests/data/torch_conv.json, recorded by
+tests/data/record_torch_conv.py, and live when torch is importable) and central differences agree with it, and
+every surface that does not take these kinds yet refuses them in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support import live_recording, recording
+from tutor.cli import main
+from tutor.engine import numeric
+from tutor.spec import from_mapping
+from tutor.spec.errors import SpecError
+
+SCRIPT = Path(__file__).parent / "data" / "record_torch_conv.py"
+CASES = recording(SCRIPT).CASES
+RECORDED = json.loads((Path(__file__).parent / "data" / "torch_conv.json").read_text(encoding="utf-8"))
+REL = 1e-12
+
+
+def close(ours, theirs, what: str) -> None:
+    theirs = np.asarray(theirs, dtype=float)
+    ours = np.asarray(ours, dtype=float).reshape(theirs.shape)
+    scale = float(np.max(np.abs(theirs))) if theirs.size else 0.0
+    np.testing.assert_allclose(ours, theirs, rtol=REL, atol=REL * scale, err_msg=what)
+
+
+def tutor_results(case: dict) -> dict:
+    net = from_mapping(case)
+    st = numeric.step(net)
+    params = [li for li, layer in enumerate(net.layers) if layer.weights.size]
+    return {
+        "loss": st.forward.loss,
+        "input_grad": numeric.input_gradient(net, st.forward, st.backward),
+        "grad_weights": [st.backward.grad_W[li] for li in params],
+        "grad_biases": [st.backward.grad_b[li] for li in params],
+        "new_weights": [st.new_W[li] for li in params],
+        "new_biases": [st.new_b[li] if net.layers[li].has_bias else np.zeros(0) for li in params],
+    }
+
+
+def compare(ours: dict, theirs: dict, name: str) -> None:
+    assert ours["loss"] == pytest.approx(theirs["loss"], rel=REL)
+    close(ours["input_grad"], theirs["input_grad"], f"{name}: dE/dx")
+    for key in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
+        assert len(ours[key]) == len(theirs[key])
+        for k, (a, b) in enumerate(zip(ours[key], theirs[key])):
+            close(a, b, f"{name}: {key}[{k}]")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_numeric_engine_agrees_with_recorded_torch(name):
+    ours = tutor_results(CASES[name])
+    compare(ours, RECORDED["cases"][name], name)
+    # the cases are not vacuous: every kernel has a gradient well away from 0
+    assert all(np.max(np.abs(g)) > 1e-3 for g in ours["grad_weights"])
+
+
+def test_the_recording_is_what_torch_computes_now():
+    live = live_recording(SCRIPT)
+    for name in CASES:
+        compare(tutor_results(CASES[name]), live["cases"][name], name)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradients_agree_with_central_differences(name):
+    """dE/dw of every kernel weight and dE/dx of every input, against (E(v + h) - E(v - h)) / 2h."""
+    case = CASES[name]
+    net = from_mapping(case)
+    st = numeric.step(net)
+    W = [layer.weights for layer in net.layers]
+    b = [layer.biases for layer in net.layers]
+    h = 1e-6
+
+    def loss(W=W, x=net.inputs):
+        return numeric.forward(net, W, b, x=x).loss
+
+    conv = 0
+    for i in range(W[conv].size):
+        e = np.zeros(W[conv].size)
+        e[i] = h
+        up = [W[conv] + e.reshape(W[conv].shape)] + W[1:]
+        down = [W[conv] - e.reshape(W[conv].shape)] + W[1:]
+        fd = (loss(up) - loss(down)) / (2 * h)
+        assert st.backward.grad_W[conv].flat[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    ig = numeric.input_gradient(net, st.forward, st.backward)
+    for i in range(net.inputs.size):
+        e = np.zeros(net.inputs.size)
+        e[i] = h
+        fd = (loss(x=net.inputs + e) - loss(x=net.inputs - e)) / (2 * h)
+        assert ig[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def test_shapes_names_and_the_kernel_matrix():
+    net = from_mapping(CASES["conv2d_maxpool"])
+    conv, pool, flat, out = net.layers
+    assert (conv.in_shape, conv.out_shape, conv.kernel, conv.stride, conv.padding) == (
+        (2, 5, 4),
+        (3, 3, 3),
+        (3, 2),
+        (2, 1),
+        (1, 0),
+    )
+    # torch's out x in x kh x kw, kept as the im2col kernel matrix: one row per kernel
+    assert conv.weights.shape == (3, 12)
+    assert conv.weights[1, (1 * 3 + 0) * 2 + 1] == CASES["conv2d_maxpool"]["layers"][0]["weights"][1][1][0][1]
+    assert conv.weight_labels[1][7] == "w1_2212" and conv.bias_labels == ("b1_1", "b1_2", "b1_3")
+    assert conv.neurons[:2] == ("c1_1.1.1", "c1_1.1.2") and pool.out_shape == (3, 2, 2)
+    assert flat.size == 12 and out.kind == "dense"
+    assert net.parameter_count == 36 + 3 + 36 + 3
+
+
+@pytest.mark.parametrize(
+    "change, place, message",
+    [
+        (lambda c: c["inputs"].pop("shape"), "layers[0]", "a conv2d layer reads feature maps: give [inputs] shape"),
+        (lambda c: c["inputs"].update(shape=[2, 4, 4]), "inputs.shape", "shape [2, 4, 4] holds 32 values, but 40"),
+        (lambda c: c["layers"][0].update(kind="conv1d"), "layers[0]", "conv1d reads 1-D maps; its input has shape"),
+        (lambda c: c["layers"][0]["weights"].pop(), "layers[0].weights", "expected 3 entries here (the weights are"),
+        (lambda c: c["layers"][0].update(kernel_size=[9, 2]), "layers[0]", "the window does not fit"),
+        (lambda c: c["layers"][0].update(stride=0), "layers[0].stride", "stride is a whole number >= 1"),
+        (lambda c: c["layers"][0].update(biases=[1.0]), "layers[0].biases", "1 biases for 3 output channels"),
+        (
+            lambda c: c["layers"][1].update(padding=1),
+            "layers[1]: padding",
+            "unknown key; allowed here: kernel_size, kind, name, stride",
+        ),
+        (lambda c: c["layers"][0].update(activation="softmax"), "layers[0]", "'softmax' is not element-wise"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(change, place, message):
+    case = json.loads(json.dumps(CASES["conv2d_maxpool"]))
+    change(case)
+    with pytest.raises(SpecError) as e:
+        from_mapping(case)
+    text = str(e.value)
+    assert text.startswith(f"<spec>: {place}: {message}"), text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["explain", "{spec}"],
+        ["explain", "{spec}", "--format", "html"],
+        ["train", "{spec}"],
+        ["train", "{spec}", "--show", "none", "--format", "md"],
+        ["quiz", "{spec}"],
+        ["worksheet", "--spec", "{spec}", "-o", "{out}"],
+        ["explain", "{spec}", "--format", "html", "--interactive", "-o", "{out}.html"],
+        ["explain", "{spec}", "--format", "html", "--self-check", "-o", "{out}.html"],
+    ],
+)
+def test_surfaces_that_do_not_take_the_kinds_refuse_them(argv, tmp_path, capsys):
+    from tutor.teach.randomnet import to_toml
+
+    spec = tmp_path / "conv.toml"
+    text = to_toml({"title": "conv", "description": "", "source": "", "conventions": {}, **CASES["conv2d_maxpool"]})
+    spec.write_text(text, encoding="utf-8")
+    args = [a.format(spec=spec, out=tmp_path / "sheet.md") for a in argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "backprop-tutor: error: layers[0].kind: a conv2d layer is not supported by symbolic yet (it is taken by: "
+        "numeric)"
+    ], args
+    assert not (tmp_path / "sheet.md").exists()
+
+
+def test_training_runs_through_them_on_the_numeric_engine(tmp_path, capsys):
+    """train --show none needs no walk-through: its loss after two updates is two numeric steps'."""
+    from tutor.teach.randomnet import to_toml
+
+    case = CASES["conv2d_maxpool"]
+    spec = tmp_path / "conv.toml"
+    spec.write_text(to_toml({"title": "conv", "description": "", "source": "", "conventions": {}, **case}), "utf-8")
+    assert main(["train", str(spec), "--epochs", "2", "--show", "none"]) == 0
+    out = capsys.readouterr().out
+    net = from_mapping(case)
+    for _ in range(2):
+        st = numeric.step(net)
+        net = net.with_params(st.new_W, st.new_b)
+    assert f"loss after it: {st.after.loss:.9g}" in out
+    assert f"b1_3 = {net.layers[0].biases[2]:.9g}" in out
