@@ -143,33 +143,38 @@ def test_bad_specs_are_one_line_errors(change, place, message):
     assert "\n" not in text
 
 
+SYMBOLIC = "layers[0].kind: a conv2d layer is not supported by symbolic yet (it is taken by: numeric, maps)"
+FORMAT = "--format: a network with convolution, pooling or flatten layers is written as text or md so far, not "
+
+
 @pytest.mark.parametrize(
-    "argv",
+    "argv, message",
     [
-        ["explain", "{spec}"],
-        ["explain", "{spec}", "--format", "html"],
-        ["train", "{spec}"],
-        ["train", "{spec}", "--show", "none", "--format", "md"],
-        ["quiz", "{spec}"],
-        ["worksheet", "--spec", "{spec}", "-o", "{out}"],
-        ["explain", "{spec}", "--format", "html", "--interactive", "-o", "{out}.html"],
-        ["explain", "{spec}", "--format", "html", "--self-check", "-o", "{out}.html"],
+        (["explain", "{spec}", "--format", "html"], FORMAT + "html"),
+        (["explain", "{spec}", "--format", "pdf", "-o", "{out}.pdf"], FORMAT + "pdf"),
+        (["explain", "{spec}", "--format", "json"], FORMAT + "json"),
+        (["explain", "{spec}", "--format", "html", "--interactive", "-o", "{out}.html"], "--interactive: "),
+        (["explain", "{spec}", "--self-check", "-o", "{out}.html"], "--self-check: "),
+        (["explain", "{spec}", "--steps", "3"], "--steps: "),
+        (["explain", "{spec}", "--view", "matrix"], "--view: "),
+        (["explain", "{spec}", "--notation", "layered"], "--notation: "),
+        (["train", "{spec}"], SYMBOLIC),
+        (["train", "{spec}", "--show", "none", "--format", "md"], SYMBOLIC),
+        (["quiz", "{spec}"], SYMBOLIC),
+        (["worksheet", "--spec", "{spec}", "-o", "{out}"], SYMBOLIC),
     ],
 )
-def test_surfaces_that_do_not_take_the_kinds_refuse_them(argv, tmp_path, capsys):
+def test_surfaces_that_do_not_take_the_kinds_refuse_them(argv, message, tmp_path, capsys):
     from tutor.teach.randomnet import to_toml
 
     spec = tmp_path / "conv.toml"
     text = to_toml({"title": "conv", "description": "", "source": "", "conventions": {}, **CASES["conv2d_maxpool"]})
     spec.write_text(text, encoding="utf-8")
-    args = [a.format(spec=spec, out=tmp_path / "sheet.md") for a in argv]
+    args = [a.format(spec=spec, out=tmp_path / "out") for a in argv]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        "backprop-tutor: error: layers[0].kind: a conv2d layer is not supported by symbolic yet (it is taken by: "
-        "numeric)"
-    ], args
-    assert not (tmp_path / "sheet.md").exists()
+    assert len(err) == 1 and err[0].startswith("backprop-tutor: error: " + message), (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conv.toml"]
 
 
 def test_training_runs_through_them_on_the_numeric_engine(tmp_path, capsys):
@@ -187,3 +192,84 @@ def test_training_runs_through_them_on_the_numeric_engine(tmp_path, capsys):
         net = net.with_params(st.new_W, st.new_b)
     assert f"loss after it: {st.after.loss:.9g}" in out
     assert f"b1_3 = {net.layers[0].biases[2]:.9g}" in out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_walk_through_feature_maps_agrees_with_the_numeric_engine(name):
+    """explain_maps (local forms per kind, bound per position) against numeric.step: loss, every delta, every
+    parameter's gradient and update, every input's gradient."""
+    from tutor.engine.sym_maps import explain_maps
+
+    net = from_mapping(CASES[name])
+    walk = explain_maps(net)
+    st = numeric.step(net)
+    assert walk.value(walk.loss) == pytest.approx(st.forward.loss, rel=REL)
+    for li, rec in enumerate(walk.layers):
+        layer = net.layers[li]
+        close([walk.value(k) for k in rec.deltas], st.backward.deltas[li], f"{name}: deltas of layers[{li}]")
+        if layer.weights.size:
+            grads = [[walk.value(rec.grads[lab]) for lab in row] for row in layer.weight_labels]
+            close(grads, st.backward.grad_W[li], f"{name}: dE/dW of layers[{li}]")
+            close([[walk.value(rec.updates[lab]) for lab in row] for row in layer.weight_labels], st.new_W[li], name)
+        if layer.has_bias:
+            labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
+            close([walk.value(rec.grads[lab]) for lab in labels], st.backward.grad_b[li], f"{name}: dE/db")
+    ig = numeric.input_gradient(net, st.forward, st.backward)
+    close([walk.value(k) for k in walk.input_gradients], ig, f"{name}: dE/dx")
+
+
+SMALL = {
+    "title": "A 4x4 image",
+    "inputs": {"shape": [1, 4, 4], "values": [1.0, 2, 0, 1, 0, 1, 3, 2, 1, 0, 1, 0, 2, 1, 0, 1]},
+    "layers": [
+        {
+            "kind": "conv2d",
+            "out_channels": 1,
+            "kernel_size": 2,
+            "weights": [[[[1.0, 0.0], [-1.0, 0.5]]]],
+            "biases": [0.1],
+            "activation": "relu",
+        },
+        {"kind": "max_pool", "kernel_size": 2, "stride": 1},
+        {"kind": "flatten"},
+        {
+            "neurons": ["o1", "o2"],
+            "activation": "softmax",
+            "weights": [[0.2, -0.3, 0.4, 0.1], [-0.5, 0.3, 0.2, 0.6]],
+            "biases": [0.0, 0.1],
+        },
+    ],
+    "loss": {"name": "categorical_cross_entropy", "targets": [1.0, 0.0]},
+    "training": {"learning_rate": 0.1},
+}
+
+
+def test_the_text_walk_through_shows_each_step():
+    """The receptive-field sums with their numbers, the im2col product, the pooling winners, the kernel gradients
+    as sums over positions and the input gradient as the full convolution with the flipped kernel; the same
+    bytes twice."""
+    from tutor.engine.sym_maps import explain_maps
+    from tutor.render.maps import render
+
+    walk = explain_maps(from_mapping(SMALL))
+    text = render(walk, "text")
+    assert text == render(explain_maps(from_mapping(SMALL)), "text")
+    assert (
+        "net_c1_1.1.2 = w1_1111·x2 + w1_1112·x3 + w1_1121·x6 + w1_1122·x7 + b1_1·1 = 1·2 + 0·0 + (-1)·1 + 0.5·3 + 0.1·1"
+        " = 2.6" in text
+    )
+    assert (
+        "net_p2_1.1.1 = max(out_c1_1.1.1, out_c1_1.1.2, out_c1_1.2.1, out_c1_1.2.2) = max(1.6, 2.6, 0, 1.6) = 2.6"
+        in text
+    )
+    assert "net_p2_1.1.1: won by out_c1_1.1.2" in text and "net_p2_1.2.2: won by out_c1_1.2.3" in text
+    # out_c1_1.1.2 won two overlapping windows: its gradient is the sum of both windows' deltas
+    assert "∂E_total/∂out_c1_1.1.2 = ∂E_total/∂net_p2_1.1.1·∂net_p2_1.1.1/∂out_c1_1.1.2 + " in text
+    assert "∂E_total/∂out_c1_1.1.1 = 0\n" in text  # no window chose it
+    grad = walk.value("dE_total/dw1_1111")
+    assert grad == pytest.approx(2 * -0.0638763175 + 1 * -0.127752635 + 3 * 0.3193815876, abs=1e-9)
+    assert "the full convolution of the delta maps with the kernel flipped in both directions" in text
+    assert "      0.5   -1\n        0    1\n" in text  # the flipped kernel
+    assert "        1    0   -1  0.5\n" in text  # the kernel matrix of the im2col view
+    md = render(walk, "md")
+    assert "$\\mathrm{net}_{c1,1.1.2} = " in md and "```\n  1    0\n -1  0.5\n```" in md

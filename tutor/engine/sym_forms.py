@@ -488,3 +488,27 @@ def init_form(name: str) -> Form:
     """The bound or standard deviation of an initialization, args (fan_in, fan_out)."""
     fi, fo = placeholders(2)
     return _form(rules.INITS[name].sym(fi, fo), 2)
+
+
+# -- the local forms of the other layer kinds (tutor/spec/layers/), derived once per kind and window size ------
+
+
+@lru_cache(maxsize=None)
+def kind_form(kind: str, n: int) -> Form:
+    """A pooling window's value over its n inputs, as the kind's module writes it (max, or the mean)."""
+    from ..spec.layers import LAYER_KINDS
+
+    fn = (lambda *a: max(a)) if kind == "max_pool" else None  # max of floats as Python's max: the first of equals
+    return _form(LAYER_KINDS[kind].sym_net(placeholders(n), n), n, fn=fn)
+
+
+@derived
+def dkind_form(kind: str, n: int, position: int) -> Form:
+    """d(window value)/d(input at ``position``) of kind_form, derived by SymPy (average pooling: 1/n)."""
+    return _form(sp.diff(kind_form(kind, n).expr, placeholders(n)[position]), n)
+
+
+@lru_cache(maxsize=None)
+def zero_form() -> Form:
+    """0: the gradient of a value no later quantity reads (an input no pooling window chose)."""
+    return Form(sp.Integer(0), lambda: 0.0, ())

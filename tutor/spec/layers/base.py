@@ -8,9 +8,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-# The surfaces a kind may be taken by. A kind lists those it reaches; every other one refuses a network with
+# The surfaces a kind may be taken by ("symbolic": the neuron-by-neuron walk-through of explain_step and its
+# documents; "maps": the layer-by-layer walk through feature maps, sym_maps.explain_maps). A kind lists those it reaches; every other one refuses a network with
 # a layer of that kind (one line, exit 2) instead of reading it as something else.
-SURFACES = ("numeric", "symbolic", "render", "quiz", "worksheet", "lms", "interactive", "interop")
+SURFACES = ("numeric", "symbolic", "maps", "render", "quiz", "worksheet", "lms", "interactive", "interop")
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def _kind(dims: int) -> LayerKind:
         np_bias_grad=np_bias_grad,
         sym_net=sym_net,
         net_args=net_args,
-        surfaces=frozenset({"numeric"}),
+        surfaces=frozenset({"numeric", "maps"}),
     )
 
 

@@ -62,5 +62,5 @@ KIND = LayerKind(
     np_bias_grad=lambda layer, delta, R: np.zeros(0),
     sym_net=_sym_pass,
     net_args=lambda layer, p, wkeys, bkeys, a_keys: [a_keys[p]],
-    surfaces=frozenset({"numeric"}),
+    surfaces=frozenset({"numeric", "maps"}),
 )

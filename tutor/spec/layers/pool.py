@@ -144,7 +144,7 @@ def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
         np_bias_grad=_no_bias,
         sym_net=sym,
         net_args=_net_args,
-        surfaces=frozenset({"numeric"}),
+        surfaces=frozenset({"numeric", "maps"}),
     )
 
 

@@ -1,0 +1,251 @@
+"""A walk through feature maps (``explain_maps``): one training step of a network with convolution, pooling and
+flatten layers before its dense layers, every quantity a local form bound to its own arguments.
+
+The forms come from each layer kind (tutor/spec/layers/): a convolution's position is the dense neuron's sum over
+its receptive field (kernel weights times the inputs under them, plus the channel's bias), a pooling window is the
+max or the mean of its inputs, flatten passes its input on. Going back, every later quantity that read a value
+contributes its delta times the derivative of its form by that value (SymPy's, of the one form per kind and
+size), so a kernel weight's gradient is the sum over every position that used it and the gradient at a
+convolution's input is the full convolution of the deltas with the flipped kernel. Max pooling passes each
+window's delta to the input that won it.
+"""
+
+from __future__ import annotations
+
+from ..spec.layers import kind_of, require
+from ..spec.network import Network
+from .numeric import rounder_for
+from .steps import Label, MapLayer, MapWalk
+from .sym_builder import ETA, _Builder
+from .sym_forms import (
+    _key,
+    act_form,
+    dact_form,
+    dkind_form,
+    dnet_form,
+    dot_form,
+    dpass_form,
+    kind_form,
+    loss_forms,
+    net_form,
+    pass_form,
+    product_form,
+    softmax_form,
+    softmax_jac_form,
+    sum_form,
+    update_form,
+    zero_form,
+)
+
+
+def _net_form(layer, n_args: int, n_in: int):
+    """The form of one net input of ``layer`` with ``n_args`` arguments, and a function giving its derivative by
+    the argument at a position."""
+    if layer.kind == "dense":
+        if layer.weightless:
+            return pass_form(), lambda pos: dpass_form()
+        return net_form(n_in, layer.has_bias), lambda pos: dnet_form(n_in, pos, layer.has_bias)
+    if layer.kind in ("conv1d", "conv2d"):
+        taps = (n_args - (1 if layer.has_bias else 0)) // 2
+        return net_form(taps, layer.has_bias), lambda pos: dnet_form(taps, pos, layer.has_bias)
+    if layer.kind == "flatten":
+        return pass_form(), lambda pos: dpass_form()
+    return kind_form(layer.kind, n_args), lambda pos: dkind_form(layer.kind, n_args, pos)
+
+
+def explain_maps(net: Network) -> MapWalk:
+    """Compute one training step of ``net`` symbolically, layer by layer, and record every shown quantity."""
+    require(net, "maps")
+    b = _Builder(net, rounder_for(net))
+    E = net.notation["loss"]
+    for name, v in zip(net.input_names, net.inputs):
+        b.given(name, "input", v)
+    for li, layer in enumerate(net.layers):
+        for o, row in enumerate(layer.weight_labels):
+            for q, lab in enumerate(row):
+                b.given(lab, "param", layer.weights[o, q], layer=li, index=o)
+        labels = layer.bias_labels[:1] if layer.shared_bias else layer.bias_labels
+        for o, lab in enumerate(labels if layer.has_bias else ()):
+            b.given(lab, "param", layer.biases[o], layer=li, index=o)
+    b.given(ETA, "rate", net.learning_rate)
+    for name, v in zip(net.target_names(), net.targets):
+        b.given(name, "target", v)
+
+    # forward
+    records: list[MapLayer] = []
+    derivs: list = []  # per layer: the derivative function of each position's form
+    a_keys = list(net.input_names)
+    for li, layer in enumerate(net.layers):
+        kind = kind_of(layer)
+        bkeys = layer.bias_labels if layer.has_bias else ()
+        if layer.shared_bias and layer.has_bias:
+            bkeys = (layer.bias_labels[0],) * layer.size
+        nets, dforms = [], []
+        for j in range(layer.size):
+            args = kind.net_args(layer, j, layer.weight_labels, bkeys, a_keys)
+            form, dform = _net_form(layer, len(args), len(a_keys))
+            nets.append(b.add(layer.net_names[j], "net", form, args, layer=li, index=j))
+            dforms.append(dform)
+        pk = _key(layer.activation_params)
+        if layer.rule.vector:
+            outs = [
+                b.add(layer.out_names[j], "out", softmax_form(layer.size, j), nets, layer=li, index=j)
+                for j in range(layer.size)
+            ]
+        elif layer.activation == "identity" and layer.kind != "dense":
+            outs = list(nets)  # a pooling window or a flattened value is its own output
+        else:
+            outs = [
+                b.add(layer.out_names[j], "out", act_form(layer.activation, pk), [nets[j]], layer=li, index=j)
+                for j in range(layer.size)
+            ]
+        rec = MapLayer(li, layer.kind, nets, outs)
+        if layer.kind == "max_pool":
+            for k in nets:
+                args = b.q[k].args
+                vals = [b.q[a].value for a in args]
+                rec.winners.append(args[vals.index(max(vals))])
+        records.append(rec)
+        derivs.append(dforms)
+        a_keys = outs
+
+    # the loss
+    out_keys = records[-1].outs
+    n = len(out_keys)
+    y = int(net.targets.argmax())
+    _, total_form, grad_forms = loss_forms(net.loss, n, _key(net.loss_rule.params(net.loss_params)), y)
+    largs = out_keys + list(net.target_names())
+    loss = b.add(E, "loss", total_form, largs)
+
+    # backward, from the output layer
+    L = len(net.layers)
+    for li in range(L - 1, -1, -1):
+        layer, rec = net.layers[li], records[li]
+        if li == L - 1:
+            rec.dE_dout = [
+                b.partial(
+                    E,
+                    k,
+                    "factor",
+                    grad_forms[j],
+                    largs,
+                    of_form=total_form,
+                    of_args=tuple(largs),
+                    wrt=k,
+                    layer=li,
+                    index=j,
+                )
+                for j, k in enumerate(out_keys)
+            ]
+        else:
+            rec.dE_dout = _back(b, E, rec.outs, records[li + 1], derivs[li + 1], li)
+        rec.deltas = _deltas(b, E, layer, rec, li)
+        _parameters(b, E, net, layer, rec, li)
+    input_gradients = _back(b, E, list(net.input_names), records[0], derivs[0], None, kind="input_gradient")
+    return MapWalk(net, b.q, b.labels, records, loss, input_gradients)
+
+
+def _back(b: _Builder, E: str, keys: list[str], below: MapLayer, dforms, li, kind: str = "sum") -> list[str]:
+    """dE/d(value) of each of ``keys``: the sum, over every net input of the next layer that read it, of that
+    net input's delta times the derivative of its form by the value (for max pooling: only the window it won)."""
+    readers: dict[str, list[tuple[int, int]]] = {k: [] for k in keys}
+    for p, nk in enumerate(below.nets):
+        for pos, a in enumerate(b.q[nk].args):
+            if a in readers:
+                readers[a].append((p, pos))
+    out = []
+    for j, a in enumerate(keys):
+        pairs = []
+        for p, pos in readers[a]:
+            nk = below.nets[p]
+            if below.winners and below.winners[p] != a:
+                continue  # max pooling: a window's delta goes to its winner alone
+            q = b.q[nk]
+            f = b.partial(
+                nk,
+                a,
+                "factor",
+                dforms[p](pos),
+                q.args,
+                of_form=q.form,
+                of_args=q.args,
+                wrt=a,
+                layer=below.layer,
+                index=p,
+            )
+            pairs += [below.deltas[p], f]
+        if not pairs:
+            out.append(b.partial(E, a, kind, zero_form(), [], layer=li, index=j))
+        else:
+            out.append(b.partial(E, a, kind, dot_form(len(pairs) // 2), pairs, layer=li, index=j))
+    return out
+
+
+def _deltas(b: _Builder, E: str, layer, rec: MapLayer, li: int) -> list[str]:
+    """dE/dnet of each position: dE/dout times f'(net) (through the softmax's Jacobian for a softmax layer)."""
+    if rec.outs == rec.nets:
+        return list(rec.dE_dout)
+    pk = _key(layer.activation_params)
+    if layer.rule.vector:
+        n = layer.size
+        deltas = []
+        for j in range(n):
+            pairs = []
+            for k in range(n):
+                jk = b.partial(
+                    rec.outs[k],
+                    rec.nets[j],
+                    "factor",
+                    softmax_jac_form(n, k, j),
+                    rec.outs,
+                    of_form=softmax_form(n, k),
+                    of_args=tuple(rec.nets),
+                    wrt=rec.nets[j],
+                    layer=li,
+                    index=j,
+                )
+                pairs += [rec.dE_dout[k], jk]
+            deltas.append(b.partial(E, rec.nets[j], "delta", dot_form(n), pairs, layer=li, index=j))
+        return deltas
+    deltas = []
+    for j, (nk, ok) in enumerate(zip(rec.nets, rec.outs)):
+        f = b.partial(
+            ok,
+            nk,
+            "factor",
+            dact_form(layer.activation, pk),
+            [nk, ok],
+            of_form=act_form(layer.activation, pk),
+            of_args=(nk,),
+            wrt=nk,
+            layer=li,
+            index=j,
+        )
+        deltas.append(b.partial(E, nk, "delta", product_form(2), [rec.dE_dout[j], f], layer=li, index=j))
+    return deltas
+
+
+def _parameters(b: _Builder, E: str, net: Network, layer, rec: MapLayer, li: int) -> None:
+    """Each weight's gradient: the sum, over every net input that used it, of that delta times the input it met
+    there (dnet/dw); each bias's: the sum of the deltas it was added to. Then the update w - eta dE/dw."""
+    params = {lab for row in layer.weight_labels for lab in row}
+    biases = set(layer.bias_labels) if layer.has_bias else set()
+    uses: dict[str, list[str]] = {}
+    for p, nk in enumerate(rec.nets):
+        args = b.q[nk].args
+        for pos, a in enumerate(args):
+            if a in params:
+                uses.setdefault(a, []).extend([rec.deltas[p], args[pos + 1]])
+            elif a in biases:
+                uses.setdefault(a, []).append(rec.deltas[p])
+    for lab in [lab for row in layer.weight_labels for lab in row] + list(dict.fromkeys(biases and layer.bias_labels)):
+        terms = uses.get(lab, [])
+        if lab in params:
+            g = b.partial(E, lab, "gradient", dot_form(len(terms) // 2), terms, layer=li)
+        else:
+            g = b.partial(E, lab, "gradient", sum_form(len(terms)), terms, layer=li)
+        rec.grads[lab] = g
+        if lab in params or net.update_biases:
+            rec.updates[lab] = b.add(
+                f"{lab}+", "update", update_form(), [lab, ETA, g], Label("updated", base=lab), layer=li
+            )
