@@ -15,11 +15,17 @@ from ..engine.steps import MapWalk
 from ..spec.layers.shaped import as_2d, layer_taps
 from .lines import line_view, writer
 from .options import DEFAULT, Options
-from .templates import md_escape, render_template
+from .templates import md_escape, render_template, tex_escape_text
 
-FORMATS = ("text", "md")
-TEMPLATES = {"text": "text/maps.txt.j2", "md": "markdown/maps.md.j2"}
-_MODES = {"text": "text", "md": "web"}
+FORMATS = ("text", "md", "tex", "html", "pdf")
+TEMPLATES = {
+    "text": "text/maps.txt.j2",
+    "md": "markdown/maps.md.j2",
+    "tex": "latex/maps.tex.j2",
+    "html": "html/maps.html.j2",
+}
+_MODES = {"text": "text", "md": "web", "tex": "tex", "html": "web"}
+_ESCAPES: dict[str, Callable[[str], str]] = {"md": md_escape, "tex": tex_escape_text}
 
 
 def grid(cells: list[list[str]]) -> list[str]:
@@ -137,7 +143,12 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
     }
 
 
-def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str:
-    """The walk-through in ``fmt`` ("text" or "md")."""
-    escape = md_escape if fmt == "md" else (lambda s: s)
-    return render_template(TEMPLATES[fmt], {"v": view(walk, _MODES[fmt], escape, options)}, options=options)
+def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
+    """The walk-through in ``fmt``: text, md, tex, html (autoescaped, with its CSP) or pdf (the tex compiled)."""
+    if fmt == "pdf":
+        from .pdf import compile_pdf
+
+        return compile_pdf(render(walk, "tex", options))  # type: ignore[arg-type]
+    escape = _ESCAPES.get(fmt, lambda s: s)
+    data = {"v": view(walk, _MODES[fmt], escape, options)}
+    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
