@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support import live_recording, recording
+from tests.support import live_recording, recording, require_module
 from tutor.cli import main
 from tutor.engine import numeric
 from tutor.spec import from_mapping
@@ -31,7 +31,10 @@ def close(ours, theirs, what: str) -> None:
 
 
 def tutor_results(case: dict) -> dict:
-    net = from_mapping(case)
+    return results_of(from_mapping(case))
+
+
+def results_of(net) -> dict:
     st = numeric.step(net)
     params = [li for li, layer in enumerate(net.layers) if layer.weights.size]
     return {
@@ -295,3 +298,40 @@ def test_the_pdf_compiles(tmp_path):
 
     pdf = render(explain_maps(from_mapping(SMALL)), "pdf")
     assert pdf.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_from_torch_reads_conv_pool_and_flatten_modules(name):
+    """from_torch of the recorded model (nn.Conv1d/Conv2d, MaxPool, AvgPool, Flatten, Linear) is the case's network:
+    the same parameters, and torch's gradients and step at 1e-12."""
+    torch = require_module("torch")
+    from tutor.interop.torch import from_torch
+
+    case = CASES[name]
+    model, _ = recording(SCRIPT)._model(case)
+    x = torch.tensor(case["inputs"]["values"], dtype=torch.float64).reshape(1, *case["inputs"]["shape"])
+    lr = case["training"]["learning_rate"]
+    net = from_torch(model, x, case["loss"]["targets"], loss=case["loss"]["name"], learning_rate=lr)
+    spec = from_mapping(case)
+    assert [layer.kind for layer in net.layers] == [layer.kind for layer in spec.layers]
+    for ours, theirs in zip(net.layers, spec.layers):
+        assert np.array_equal(ours.weights, theirs.weights) and ours.size == theirs.size
+    compare(results_of(net), RECORDED["cases"][name], name)
+
+
+def test_from_torch_refuses_what_the_kinds_do_not_model():
+    torch = require_module("torch")
+    from tutor.interop.torch import from_torch
+    from tutor.spec.errors import TutorError
+
+    nn = torch.nn
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
+    for model, message in (
+        (nn.Sequential(nn.Conv2d(1, 1, 2, dilation=2), nn.Flatten(), nn.Linear(4, 1)), "groups or dilation"),
+        (nn.Sequential(nn.Conv2d(1, 1, 2, padding="same"), nn.Flatten(), nn.Linear(16, 1)), "padding='same'"),
+        (nn.Sequential(nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(9, 1)), "padding or ceil_mode"),
+        (nn.Sequential(nn.Conv2d(1, 1, 2), nn.Flatten(), nn.Linear(9, 1), nn.Flatten()), "must end with a Linear"),
+    ):
+        with pytest.raises(TutorError) as e:
+            from_torch(model.double(), x, [0.5])
+        assert str(e.value).startswith("from_torch(): ") and message in str(e.value) and "\n" not in str(e.value)
