@@ -335,3 +335,17 @@ def test_from_torch_refuses_what_the_kinds_do_not_model():
         with pytest.raises(TutorError) as e:
             from_torch(model.double(), x, [0.5])
         assert str(e.value).startswith("from_torch(): ") and message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_readme_section_is_true(tmp_path, capsys):
+    """The README's spec, run through explain, prints the excerpt the README shows."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Convolution, pooling and flatten") :]
+    toml = section[section.index("```toml\n") + 8 : section.index("```", section.index("```toml\n") + 8)]
+    excerpt = section[section.index("```text\n") + 8 : section.index("```", section.index("```text\n") + 8)]
+    spec = tmp_path / "conv.toml"
+    spec.write_text(toml, encoding="utf-8")
+    assert main(["explain", str(spec)]) == 0
+    out = capsys.readouterr().out
+    for line in excerpt.splitlines():
+        assert line in out.splitlines(), line
