@@ -302,7 +302,7 @@ def backward(
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
             nxt = net.layers[li + 1]
-            Wd = kind_of(nxt).np_input_jacobian(nxt, Wd, kept[li])  # d net_k/d a_j (weightless: 1 for k = j, else 0)
+            Wd = kind_of(nxt).np_input_jacobian(nxt, Wd, kept[li], b[li + 1])  # d net_k/d a_j (weightless: 1 for k = j, else 0)
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
@@ -322,7 +322,7 @@ def backward(
             # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
             # As printed, the delta is the sum of the rounded products the walk-through shows.
             d = R.array(g @ J) if not R.exact else (g - g @ a) * a
-            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in))
+            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]))
         elif layer.batch_norm:
             # out = f(y), y = gamma xhat + beta, xhat = (net - mu)/sqrt(var + eps): dE/dy, dE/dxhat, and
             # dE/dnet from the batch's dE/dvar and dE/dmu (every example's net enters mu and var)
@@ -335,17 +335,17 @@ def backward(
                 break
             bb = bn_back[li]
             d = R.array(dxhs[li] / np.sqrt(st.var + layer.epsilon) + bb.dvar * 2.0 * (z - st.mu) / bb.m + bb.dmu / bb.m)
-            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in))
+            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]))
         else:
             f_a = a if fw.acts is None else fw.acts[li]  # the derivative is f's, without the skip's term
             s = R.array(layer.rule.np_df(z, f_a, layer.activation_params))
             dout_dnet[li] = s
             gs = g * s
             d = R.array(gs)
-            gw = R.array(kind_of(layer).np_weight_grad(layer, gs, a_in))
+            gw = R.array(kind_of(layer).np_weight_grad(layer, gs, a_in, W[li], b[li]))
         deltas[li] = d
         gW[li] = gw
-        gb[li] = kind_of(layer).np_bias_grad(layer, d, R)
+        gb[li] = kind_of(layer).np_bias_grad(layer, d, R, a_in, W[li], b[li])
         new_W[li] = R.array(W[li] - lr * gw)
         if net.update_biases and layer.has_bias:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
@@ -354,7 +354,7 @@ def backward(
     return bw, new_W, new_b
 
 
-def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarray:
+def input_gradient(net: Network, fw: Forward, bw: Backward, W=None, b=None) -> np.ndarray:
     """dE/dx of every input (x.grad): the first layer's deltas back through its weights, or the deltas
     themselves where the first layer has none (net_i = x_i)."""
     first = net.layers[0]
@@ -364,7 +364,8 @@ def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarra
     x = net.inputs if fw.x is None else fw.x
     # dense: W^T delta; a convolution: the deltas through its im2col matrix (the full convolution with the
     # flipped kernel); pooling: each window's share of its delta
-    return kind_of(first).np_input_jacobian(first, W0, x).T @ bw.deltas[0]
+    b0 = first.biases if b is None else b[0]
+    return kind_of(first).np_input_jacobian(first, W0, x, b0).T @ bw.deltas[0]
 
 
 def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:

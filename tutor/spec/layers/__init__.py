@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SpecError
-from . import conv, dense, flatten, pool
+from . import conv, dense, flatten, pool, rnn
 from .base import SURFACES, LayerContext, LayerKind
 
 LAYER_KINDS: dict[str, LayerKind] = {
@@ -18,6 +18,7 @@ LAYER_KINDS: dict[str, LayerKind] = {
     "max_pool": pool.MAX_POOL,
     "avg_pool": pool.AVG_POOL,
     "flatten": flatten.KIND,
+    "rnn": rnn.KIND,
 }
 
 DEFAULT_KIND = "dense"

@@ -55,11 +55,11 @@ class LayerKind:
     read: Callable[[Mapping, LayerContext], Any]
     parameters: Callable[[Any], int]
     np_net: Callable[[Any, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-    np_input_jacobian: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
-    np_weight_grad: Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
-    np_bias_grad: Callable[[Any, np.ndarray, Any], np.ndarray]
-    sym_net: Callable[..., Any]
-    net_args: Callable[..., list]
+    np_input_jacobian: Callable[..., np.ndarray]  # (layer, W, a_in, b)
+    np_weight_grad: Callable[..., np.ndarray]  # (layer, delta, a_in, W, b)
+    np_bias_grad: Callable[..., np.ndarray]  # (layer, delta, R, a_in, W, b)
+    sym_net: Callable[..., Any] | None = None  # None: no symbolic walk of the kind yet (its surfaces say so)
+    net_args: Callable[..., list] | None = None
     records: tuple[str, ...] = ()
     template: str = ""
     surfaces: frozenset[str] = field(default_factory=lambda: frozenset(SURFACES))

@@ -143,7 +143,7 @@ def np_net(layer: ShapedLayer, W: np.ndarray, b: np.ndarray, a: np.ndarray) -> n
     return z
 
 
-def np_input_jacobian(layer: ShapedLayer, W: np.ndarray, a_in: np.ndarray) -> np.ndarray:
+def np_input_jacobian(layer: ShapedLayer, W: np.ndarray, a_in: np.ndarray, *_) -> np.ndarray:
     """d net_p / d a_i: the kernel weight that joins input i to position p (the im2col matrix of the layer)."""
     outs, chans, cols, ins = layer_taps(layer)
     J = np.zeros((layer.size, a_in.size))
@@ -151,7 +151,7 @@ def np_input_jacobian(layer: ShapedLayer, W: np.ndarray, a_in: np.ndarray) -> np
     return J
 
 
-def np_weight_grad(layer: ShapedLayer, delta: np.ndarray, a_in: np.ndarray) -> np.ndarray:
+def np_weight_grad(layer: ShapedLayer, delta: np.ndarray, a_in: np.ndarray, *_) -> np.ndarray:
     """dE/dw[o, c, i, j]: the sum, over every position p of map o, of delta_p times the input the weight met there."""
     outs, chans, cols, ins = layer_taps(layer)
     g = np.zeros(layer.weights.shape)
@@ -159,7 +159,7 @@ def np_weight_grad(layer: ShapedLayer, delta: np.ndarray, a_in: np.ndarray) -> n
     return g
 
 
-def np_bias_grad(layer: ShapedLayer, delta: np.ndarray, R) -> np.ndarray:
+def np_bias_grad(layer: ShapedLayer, delta: np.ndarray, R, *_) -> np.ndarray:
     """dE/db[o]: the sum of map o's deltas."""
     if not layer.has_bias:
         return np.zeros(0)

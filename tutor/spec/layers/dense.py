@@ -376,17 +376,17 @@ def np_net(layer: Layer, W: np.ndarray, b: np.ndarray, a: np.ndarray) -> np.ndar
     return a.copy() if layer.weightless else W @ a + b
 
 
-def np_input_jacobian(layer: Layer, W: np.ndarray, a_in: np.ndarray) -> np.ndarray:
+def np_input_jacobian(layer: Layer, W: np.ndarray, a_in: np.ndarray, *_) -> np.ndarray:
     """d net_k / d a_j: the weights, or the identity where the layer has none (net_k = a_k)."""
     return np.eye(layer.size) if layer.weightless else W
 
 
-def np_weight_grad(layer: Layer, delta: np.ndarray, a_in: np.ndarray) -> np.ndarray:
+def np_weight_grad(layer: Layer, delta: np.ndarray, a_in: np.ndarray, *_) -> np.ndarray:
     """dE/dw_ji = delta_j a_i (none without weights)."""
     return np.zeros((layer.size, 0)) if layer.weightless else delta[:, None] * a_in[None, :]
 
 
-def np_bias_grad(layer: Layer, delta: np.ndarray, R) -> np.ndarray:
+def np_bias_grad(layer: Layer, delta: np.ndarray, R, *_) -> np.ndarray:
     """dE/db_j = delta_j; a shared bias gathers every neuron's delta; none without a bias."""
     if not layer.has_bias:
         return np.zeros(0)  # no bias parameter: nothing to differentiate or update

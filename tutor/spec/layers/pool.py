@@ -86,7 +86,7 @@ def _max_net(layer, W, b, a):
     return a[winners(layer, a)]
 
 
-def _max_jacobian(layer, W, a_in):
+def _max_jacobian(layer, W, a_in, *_):
     J = np.zeros((layer.size, a_in.size))
     J[np.arange(layer.size), winners(layer, a_in)] = 1.0
     return J
@@ -99,18 +99,18 @@ def _avg_net(layer, W, b, a):
     return z / (layer.kernel[0] * layer.kernel[1])
 
 
-def _avg_jacobian(layer, W, a_in):
+def _avg_jacobian(layer, W, a_in, *_):
     outs, ins = windows(layer)
     J = np.zeros((layer.size, a_in.size))
     J[outs, ins] = 1.0 / (layer.kernel[0] * layer.kernel[1])
     return J
 
 
-def _no_weights(layer, delta, a_in):
+def _no_weights(layer, delta, a_in, *_):
     return np.zeros((layer.size, 0))
 
 
-def _no_bias(layer, delta, R):
+def _no_bias(layer, delta, R, *_):
     return np.zeros(0)
 
 
