@@ -212,7 +212,7 @@ def test_the_reader_takes_a_kinds_keys_and_refuses_an_unknown_kind():
         loads(SCALED)
     assert (
         str(e.value)
-        == "<spec>: layers[0].kind: kind 'scale' is not a layer kind; allowed: dense, conv1d, conv2d, max_pool, avg_pool, flatten"
+        == "<spec>: layers[0].kind: kind 'scale' is not a layer kind; allowed: dense, conv1d, conv2d, max_pool, avg_pool, flatten, rnn"
     )
     with pytest.raises(SpecError) as e:
         loads(SCALED.replace('kind = "scale"', 'kind = "dense"'))
