@@ -128,14 +128,51 @@ def test_bad_specs_are_one_line_errors(change, place, message):
     assert str(e.value).startswith(f"<spec>: {place}: {message}"), str(e.value)
 
 
-def test_explain_refuses_it_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_walk_through_time_agrees_with_the_numeric_engine(name):
+    """explain_maps unrolls the layer step by step: every step's delta (back-propagation through time), every shared
+    weight's gradient (a sum over the steps), both biases' and every input's gradient, as the numeric engine's."""
+    from tutor.engine.sym_maps import explain_maps
+    from tutor.spec.layers.rnn import bptt
+
+    net = from_mapping(CASES[name])
+    walk = explain_maps(net)
+    st = numeric.step(net)
+    rnn, rec = net.layers[0], walk.layers[0]
+    assert walk.value(walk.loss) == pytest.approx(st.forward.loss, rel=REL)
+    steps = bptt(rnn, rnn.weights, rnn.biases, net.inputs, st.backward.deltas[0])[3]
+    close([walk.value(k) for k in rec.deltas], steps.reshape(-1), f"{name}: step deltas")
+    close([[walk.value(rec.grads[lab]) for lab in row] for row in rnn.weight_labels], st.backward.grad_W[0], name)
+    close([walk.value(rec.grads[lab]) for lab in rnn.bias_labels], st.backward.grad_b[0], name)
+    ig = numeric.input_gradient(net, st.forward, st.backward)
+    close([walk.value(k) for k in walk.input_gradients], ig, f"{name}: dE/dx")
+    norms = [walk.value(k) for k in rec.step_norms]
+    close(norms, np.linalg.norm(steps, axis=1), f"{name}: ||delta_t||")
+
+
+def test_explain_writes_the_walk_through_time(tmp_path, capsys):
     from tutor.teach.randomnet import to_toml
 
     spec = tmp_path / "rnn.toml"
-    spec.write_text(
-        to_toml({"title": "rnn", "description": "", "source": "", "conventions": {}, **CASES["many_to_one_tanh"]})
+    case = {"title": "rnn", "description": "", "source": "", "conventions": {}, **CASES["many_to_one_tanh"]}
+    spec.write_text(to_toml(case), encoding="utf-8")
+    assert main(["explain", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "  Unrolled over 3 time steps" in out
+    assert (
+        "    z1_2.1 = wx1_1.1·x3 + wx1_1.2·x4 + wh1_1.1·h1_1.1 + wh1_1.2·h1_1.2 + wh1_1.3·h1_1.3 + bx1_1·1 + bh1_1·1"
+        in out
     )
-    assert main(["explain", str(spec)]) == 2
+    assert "    h1_1.1 = tanh(z1_1.1) = tanh(0.240000000) = 0.235495750\n" in out
+    # dE/dh at step 2 comes from step 3 alone (many-to-one): through W_hh
+    assert "    ∂E_total/∂h1_2.2 = ∂E_total/∂z1_3.1·∂z1_3.1/∂h1_2.2 + ∂E_total/∂z1_3.2·∂z1_3.2/∂h1_2.2 + " in out
+    # a shared weight's gradient is the sum over the three steps
+    assert (
+        "    ∂E_total/∂wh1_1.1 = ∂E_total/∂z1_1.1·h1_0.1 + ∂E_total/∂z1_2.1·h1_1.1 + ∂E_total/∂z1_3.1·h1_2.1 = " in out
+    )
+    assert "ratio_delta1_1 = norm_delta1_1/norm_delta1_2 = 0.068998305/0.164495517 = 0.419454015" in out
+    assert main(["quiz", str(spec)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "backprop-tutor: error: layers[0].kind: a rnn layer is not supported by symbolic yet (it is taken by: numeric)"
+        "backprop-tutor: error: layers[0].kind: a rnn layer is not supported by symbolic yet (it is taken by: "
+        "numeric, maps)"
     )

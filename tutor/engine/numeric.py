@@ -302,7 +302,9 @@ def backward(
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
             nxt = net.layers[li + 1]
-            Wd = kind_of(nxt).np_input_jacobian(nxt, Wd, kept[li], b[li + 1])  # d net_k/d a_j (weightless: 1 for k = j, else 0)
+            Wd = kind_of(nxt).np_input_jacobian(
+                nxt, Wd, kept[li], b[li + 1]
+            )  # d net_k/d a_j (weightless: 1 for k = j, else 0)
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c

@@ -350,6 +350,10 @@ class MapLayer:
     winners: list[str] = field(default_factory=list)  # max pooling: the key of each window's largest input
     grads: dict[str, str] = field(default_factory=dict)  # parameter key -> dE/dparameter
     updates: dict[str, str] = field(default_factory=dict)  # parameter key -> its value after the step
+    # a recurrent layer: per time step, the size of its deltas ||delta_t|| and its ratio to step t + 1's
+    states: list[str] = field(default_factory=list)  # every step's hidden states h_t (outs: those read on)
+    step_norms: list[str] = field(default_factory=list)
+    step_ratios: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -512,3 +512,26 @@ def dkind_form(kind: str, n: int, position: int) -> Form:
 def zero_form() -> Form:
     """0: the gradient of a value no later quantity reads (an input no pooling window chose)."""
     return Form(sp.Integer(0), lambda: 0.0, ())
+
+
+@lru_cache(maxsize=None)
+def rnn_step_form(n_pairs: int, bias: bool) -> Form:
+    """A recurrent step's sum over its (weight, value) pairs and its two biases (the rnn kind's sym_step)."""
+    from ..spec.layers import LAYER_KINDS
+
+    n = 2 * n_pairs + (2 if bias else 0)
+    return _form(LAYER_KINDS["rnn"].sym_net(placeholders(n), n_pairs, bias), n)
+
+
+@derived
+def drnn_step_form(n_pairs: int, bias: bool, position: int) -> Form:
+    """d(step sum)/d(argument at ``position``), derived by SymPy: the weight, the value, or 1."""
+    n = 2 * n_pairs + (2 if bias else 0)
+    return _form(sp.diff(rnn_step_form(n_pairs, bias).expr, placeholders(n)[position]), n)
+
+
+@lru_cache(maxsize=None)
+def ratio_form() -> Form:
+    """a / b: how much a gradient's size changes from one time step to the one before it."""
+    a, b = placeholders(2)
+    return _form(sp.Mul(a, sp.Pow(b, -1, evaluate=False), evaluate=False), 2, fn=lambda a, b: a / b)

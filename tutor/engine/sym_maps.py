@@ -25,13 +25,18 @@ from .sym_forms import (
     dnet_form,
     dot_form,
     dpass_form,
+    drnn_step_form,
     kind_form,
     loss_forms,
     net_form,
     pass_form,
     product_form,
+    ratio_form,
+    rnn_step_form,
     softmax_form,
     softmax_jac_form,
+    sqrt_form,
+    squares_form,
     sum_form,
     update_form,
     zero_form,
@@ -76,6 +81,12 @@ def explain_maps(net: Network) -> MapWalk:
     derivs: list = []  # per layer: the derivative function of each position's form
     a_keys = list(net.input_names)
     for li, layer in enumerate(net.layers):
+        if layer.kind == "rnn":
+            rec, dforms = _rnn_forward(b, layer, li, a_keys)
+            records.append(rec)
+            derivs.append(dforms)
+            a_keys = rec.outs
+            continue
         kind = kind_of(layer)
         bkeys = layer.bias_labels if layer.has_bias else ()
         if layer.shared_bias and layer.has_bias:
@@ -137,6 +148,10 @@ def explain_maps(net: Network) -> MapWalk:
                 )
                 for j, k in enumerate(out_keys)
             ]
+        elif layer.kind == "rnn":
+            _rnn_backward(b, E, layer, rec, records[li + 1], derivs[li + 1], derivs[li], li)
+            _parameters(b, E, net, layer, rec, li)
+            continue
         else:
             rec.dE_dout = _back(b, E, rec.outs, records[li + 1], derivs[li + 1], li)
         rec.deltas = _deltas(b, E, layer, rec, li)
@@ -248,4 +263,105 @@ def _parameters(b: _Builder, E: str, net: Network, layer, rec: MapLayer, li: int
         if lab in params or net.update_biases:
             rec.updates[lab] = b.add(
                 f"{lab}+", "update", update_form(), [lab, ETA, g], Label("updated", base=lab), layer=li
+            )
+
+
+# -- a recurrent layer, unrolled over its time steps -------------------------------------------------------
+
+
+def _rnn_keys(layer, li: int):
+    L = li + 1
+    return (lambda t, j: f"z{L}_{t + 1}.{j + 1}"), (lambda t, j: f"h{L}_{t + 1}.{j + 1}")
+
+
+def _rnn_forward(b: _Builder, layer, li: int, a_keys: list[str]):
+    """Each step t: z_t = W_ih x_t + W_hh h_(t-1) + b_ih + b_hh unit by unit (one form per layer shape), then
+    h_t = f(z_t); h_0 is given. The outputs are the last step's states, or every step's."""
+    n, H, T = layer.input_size, layer.hidden_size, layer.steps
+    z, h = _rnn_keys(layer, li)
+    form = rnn_step_form(n + H, layer.has_bias)
+    prev = [b.given(f"h{li + 1}_0.{j + 1}", "input", layer.h0[j], layer=li, index=j) for j in range(H)]
+    nets, states = [], []
+    for t in range(T):
+        x_t = a_keys[t * n : (t + 1) * n]
+        row = []
+        for j in range(H):
+            w = layer.weight_labels[j]
+            args = [k for i in range(n) for k in (w[i], x_t[i])] + [k for k in range(H) for k in (w[n + k], prev[k])]
+            if layer.has_bias:
+                args += [layer.bias_labels[j], layer.bias_labels[H + j]]
+            nets.append(b.add(z(t, j), "net", form, args, layer=li, index=t * H + j))
+            row.append(b.add(h(t, j), "out", act_form(layer.nonlinearity, ()), [nets[-1]], layer=li, index=t * H + j))
+        states += row
+        prev = row
+    outs = states if layer.outputs == "all" else states[-H:]
+    dform = lambda pos: drnn_step_form(n + H, layer.has_bias, pos)  # noqa: E731
+    return MapLayer(li, "rnn", nets, outs, states=states), [dform] * len(nets)
+
+
+def _rnn_backward(b: _Builder, E: str, layer, rec: MapLayer, below: MapLayer, dforms_below, dforms, li: int) -> None:
+    """Back-propagation through time, from the last step: dE/dh_t gathers the next layer's deltas (where h_t is an
+    output) and step t + 1's deltas through W_hh; the step's delta is that times f'(z_t). Each step's delta size
+    ||delta_t|| and its ratio to step t + 1's show where the gradient shrinks or grows going back in time."""
+    H, T = layer.hidden_size, layer.steps
+    z, h = _rnn_keys(layer, li)
+    readers: dict[str, list[tuple[int, int]]] = {k: [] for k in rec.outs}
+    for p, nk in enumerate(below.nets):
+        for pos, a in enumerate(b.q[nk].args):
+            if a in readers:
+                readers[a].append((p, pos))
+    deltas: list[str] = [""] * (T * H)
+    dE_dh: list[str] = [""] * (T * H)
+    pk = ()
+    for t in range(T - 1, -1, -1):
+        for j in range(H):
+            hk = h(t, j)
+            pairs = []
+            for p, pos in readers.get(hk, []):
+                nk = below.nets[p]
+                q = b.q[nk]
+                f = b.partial(
+                    nk, hk, "factor", dforms_below[p](pos), q.args, of_form=q.form, of_args=q.args, wrt=hk, layer=li
+                )
+                pairs += [below.deltas[p], f]
+            if t + 1 < T:
+                for k in range(H):
+                    nk = z(t + 1, k)
+                    q = b.q[nk]
+                    pos = q.args.index(hk)
+                    f = b.partial(nk, hk, "factor", dforms[0](pos), q.args, of_form=q.form, of_args=q.args, wrt=hk)
+                    pairs += [deltas[(t + 1) * H + k], f]
+            if pairs:
+                g = b.partial(E, hk, "sum", dot_form(len(pairs) // 2), pairs, layer=li, index=t * H + j)
+            else:
+                g = b.partial(E, hk, "sum", zero_form(), [], layer=li, index=t * H + j)
+            zk = z(t, j)
+            fp = b.partial(
+                hk,
+                zk,
+                "factor",
+                dact_form(layer.nonlinearity, pk),
+                [zk, hk],
+                of_form=act_form(layer.nonlinearity, pk),
+                of_args=(zk,),
+                wrt=zk,
+                layer=li,
+            )
+            dE_dh[t * H + j] = g
+            deltas[t * H + j] = b.partial(E, zk, "delta", product_form(2), [g, fp], layer=li, index=t * H + j)
+    rec.dE_dout, rec.deltas = dE_dh, deltas
+    for t in range(T):
+        step = deltas[t * H : (t + 1) * H]
+        s = b.add(f"S_delta{li + 1}_{t + 1}", "sum", squares_form(H), step, layer=li)
+        rec.step_norms.append(b.add(f"norm_delta{li + 1}_{t + 1}", "sum", sqrt_form(), [s], layer=li))
+    for t in range(T - 1):
+        if b.q[rec.step_norms[t + 1]].value != 0:
+            rec.step_ratios.append(
+                b.add(
+                    f"ratio_delta{li + 1}_{t + 1}",
+                    "sum",
+                    ratio_form(),
+                    [rec.step_norms[t], rec.step_norms[t + 1]],
+                    layer=li,
+                )
             )

@@ -59,14 +59,14 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
     a_keys = list(net.input_names)
     for rec in walk.layers:
         layer = net.layers[rec.layer]
-        shaped = layer.kind != "dense"
+        shaped = layer.kind not in ("dense", "rnn")
         d: dict[str, Any] = {
             "number": rec.layer + 1,
             "kind": layer.kind,
             "name": escape(layer.name),
             "activation": layer.activation,
             "nets": [line(k) for k in rec.nets],
-            "outs": [line(k) for k in rec.outs] if rec.outs != rec.nets else [],
+            "outs": [line(k) for k in (rec.states or rec.outs)] if rec.outs != rec.nets else [],
             "dE_dout": [line(k) for k in rec.dE_dout],
             "deltas": [line(k) for k in rec.deltas] if rec.deltas != rec.dE_dout else [],
             "grads": [line(g) for g in rec.grads.values()],
@@ -74,6 +74,9 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             "winners": [
                 {"window": fw.label(rec.nets[p], mode), "winner": fw.label(w, mode)} for p, w in enumerate(rec.winners)
             ],
+            "step_norms": [line(k) for k in rec.step_norms],
+            "step_ratios": [line(k) for k in rec.step_ratios],
+            "steps": getattr(layer, "steps", 0),
             **dict.fromkeys(("in_shape", "out_shape", "kernel", "stride", "padding"), ""),
             **{k: [] for k in ("kernels", "kernel_matrix", "im2col", "out_maps", "delta_maps")},
         }
@@ -135,6 +138,15 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
         "loss_rule": net.loss_rule,
         "eta": fw.value_of("eta"),
         "input_maps": _maps(fw, list(net.input_names), in_shape) if len(in_shape) > 1 else [],
+        # a recurrent first layer reads a sequence: a row per time step
+        "input_sequence": grid(
+            [
+                [fw.value_of(net.input_names[t * first.input_size + i]) for i in range(first.input_size)]
+                for t in range(first.steps)
+            ]
+        )
+        if first.kind == "rnn"
+        else [],
         "layers": layers,
         "loss": line(walk.loss),
         "input_gradients": [line(k) for k in walk.input_gradients],

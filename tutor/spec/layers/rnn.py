@@ -100,11 +100,14 @@ def read(raw: Mapping, ctx: LayerContext) -> RnnLayer:
     h0 = _vector(raw.get("h0", [0.0] * H), f"{where}.h0")
     if h0.size != H:
         raise SpecError(f"{h0.size} values for {H} hidden units; give one per unit", f"{where}.h0")
+    if ctx.is_output:
+        raise SpecError("a recurrent layer feeds the dense layers after it: add an output layer", where)
     L = ctx.li + 1
     times = range(T) if outputs == "all" else (T - 1,)
     neurons = [f"h{L}_{t + 1}.{j + 1}" for t in times for j in range(H)]
-    raw_names = dict(raw)
-    raw_names.setdefault("name", f"recurrent {L}")
+    # the hidden states keep their names in every document: h1_3.2 is unit 2 at step 3, z1_3.2 its sum
+    raw_names = {"name": f"recurrent {L}", **raw, "out_names": neurons}
+    raw_names["net_names"] = [f"z{L}_{t + 1}.{j + 1}" for t in times for j in range(H)]
     net_names, out_names, name = _names(raw_names, neurons, len(neurons), ctx.is_output, ctx.li, where, ctx.notation)
     labels = [
         [f"wx{L}_{j + 1}.{i + 1}" for i in range(n)] + [f"wh{L}_{j + 1}.{k + 1}" for k in range(H)] for j in range(H)
@@ -210,6 +213,19 @@ def np_bias_grad(layer: RnnLayer, delta: np.ndarray, R, a_in: np.ndarray, W: np.
     return R.array(np.concatenate([db, db]))
 
 
+def sym_step(P, n_pairs: int, bias: bool = True):
+    """One step's sum: the (weight, value) pairs of x_t and h_(t-1), then b_ih * 1 and b_hh * 1 (unevaluated)."""
+    import sympy as sp
+
+    from .dense import sym_net as dense_sum
+
+    total = dense_sum(P, n_pairs, False)
+    if not bias:
+        return total
+    ones = [sp.Mul(P[2 * n_pairs + k], sp.Integer(1), evaluate=False) for k in range(2)]
+    return sp.Add(*total.args, *ones, evaluate=False) if n_pairs > 1 else sp.Add(total, *ones, evaluate=False)
+
+
 KIND = LayerKind(
     name="rnn",
     summary="Elman recurrent layer (torch's nn.RNN), unrolled: h_t = f(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)",
@@ -220,5 +236,6 @@ KIND = LayerKind(
     np_input_jacobian=np_input_jacobian,
     np_weight_grad=np_weight_grad,
     np_bias_grad=np_bias_grad,
-    surfaces=frozenset({"numeric"}),  # the symbolic walk through time is not written yet
+    sym_net=sym_step,
+    surfaces=frozenset({"numeric", "maps"}),
 )
