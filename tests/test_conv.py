@@ -349,3 +349,20 @@ def test_the_readme_section_is_true(tmp_path, capsys):
     out = capsys.readouterr().out
     for line in excerpt.splitlines():
         assert line in out.splitlines(), line
+
+
+def test_check_reads_claims_about_a_network_with_feature_maps(tmp_path, capsys):
+    """check compares claimed numbers with the walk by layers: right ones agree at their printed precision, a
+    wrong one is WRONG (exit 1), with the tutor's value."""
+    from tutor.teach.randomnet import to_toml
+
+    spec = tmp_path / "conv.toml"
+    spec.write_text(to_toml({"description": "", "source": "", "conventions": {}, **SMALL}), encoding="utf-8")
+    claims = tmp_path / "claims.toml"
+    rows = [("net_c1_1.1.2", "2.6"), ("out_o1", "0.3612"), ("dE_total/dw1_1111", "0.7026"), ("dE_total/dx7", "0.2874")]
+    rows += [("w1_1122+", "0.5319"), ("dE_total/dw1_1112", "0.3000")]
+    claims.write_text("".join(f'[[claim]]\nquantity = "{q}"\nvalue = "{v}"\n\n' for q, v in rows), encoding="utf-8")
+    assert main(["check", str(spec), str(claims)]) == 1
+    out = capsys.readouterr().out
+    assert "5 agree, 0 hold under another convention, 1 wrong." in out
+    assert "dE_total/dw1_1112    0.3000         WRONG      0.2555" in out

@@ -559,10 +559,12 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
 
     # 4. a known misconception (the quiz's): the derivation perturbed where the mistake can happen
     known = {k: c.value for k, c in claimed.items()}
-    try:
-        cand = diagnose.diagnose(walk, key, claim.value, diagnose.Tolerance("dp", min(claim.decimals, 12)), known)
-    except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):
-        cand = None
+    cand = None
+    if hasattr(walk, "forward"):  # the misconceptions perturb a dense walk; a walk by layers (sym_maps) has none yet
+        try:
+            cand = diagnose.diagnose(walk, key, claim.value, diagnose.Tolerance("dp", min(claim.decimals, 12)), known)
+        except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):
+            cand = None
     if cand is not None and _agrees(cand.value, claim):
         return _misconception(claim, correct, cand)
 
