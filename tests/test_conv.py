@@ -366,3 +366,16 @@ def test_check_reads_claims_about_a_network_with_feature_maps(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "5 agree, 0 hold under another convention, 1 wrong." in out
     assert "dE_total/dw1_1112    0.3000         WRONG      0.2555" in out
+
+
+def test_the_python_api_explains_it_for_a_notebook():
+    import tutor
+
+    e = tutor.explain(SMALL)
+    assert (
+        repr(e) == "<Explanation of A 4x4 image (conv2d, max_pool, flatten, dense): E_total 1.01822151; engines agree>"
+    )
+    assert e.ok and e.value("dE_total/dw1_1111") == pytest.approx(0.702639493, abs=5e-10)
+    assert "won by" in e._repr_markdown_() and "<h3>" in e._repr_html_()
+    with pytest.raises(SpecError):
+        tutor.quiz(SMALL)
