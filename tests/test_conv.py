@@ -379,3 +379,19 @@ def test_the_python_api_explains_it_for_a_notebook():
     assert "won by" in e._repr_markdown_() and "<h3>" in e._repr_html_()
     with pytest.raises(SpecError):
         tutor.quiz(SMALL)
+
+
+PUBLISHED = Path(__file__).parent / "data" / "published"
+
+
+@pytest.mark.parametrize("name", ["d2l-conv2d", "d2l-channels", "d2l-pooling"])
+def test_published_examples_agree_with_their_claims(name, capsys):
+    """The textbook's convolution, two-channel convolution and 4x4 pooling outputs (Dive into Deep Learning,
+    sections 7.2, 7.4, 7.5; each spec's source), transcribed as claims: check accepts every one."""
+    spec, claims = PUBLISHED / f"{name}.toml", PUBLISHED / f"{name}.claims.toml"
+    assert main(["check", str(spec), str(claims)]) == 0
+    out = capsys.readouterr().out
+    n = claims.read_text(encoding="utf-8").count("[[claim]]")
+    assert f"{n} agree, 0 hold under another convention, 0 wrong." in out
+    assert main(["explain", str(spec)]) == 0
+    assert "Source: A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, Dive into Deep Learning" in capsys.readouterr().out
