@@ -195,6 +195,8 @@ def _kind(dims: int) -> LayerKind:
         np_bias_grad=np_bias_grad,
         sym_net=sym_net,
         net_args=net_args,
+        records=("MapLayer",),
+        template="maps",
         surfaces=frozenset({"numeric", "maps"}),
     )
 

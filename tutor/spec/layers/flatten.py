@@ -62,5 +62,7 @@ KIND = LayerKind(
     np_bias_grad=lambda layer, delta, R, *_: np.zeros(0),
     sym_net=_sym_pass,
     net_args=lambda layer, p, wkeys, bkeys, a_keys: [a_keys[p]],
+    records=("MapLayer",),
+    template="maps",
     surfaces=frozenset({"numeric", "maps"}),
 )

@@ -144,6 +144,8 @@ def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
         np_bias_grad=_no_bias,
         sym_net=sym,
         net_args=_net_args,
+        records=("MapLayer",),
+        template="maps",
         surfaces=frozenset({"numeric", "maps"}),
     )
 

@@ -237,5 +237,7 @@ KIND = LayerKind(
     np_weight_grad=np_weight_grad,
     np_bias_grad=np_bias_grad,
     sym_net=sym_step,
+    records=("MapLayer",),
+    template="maps",
     surfaces=frozenset({"numeric", "maps"}),
 )
