@@ -159,6 +159,7 @@ FORMAT = "--format: a network with convolution, pooling or flatten layers is wri
         (["explain", "{spec}", "--steps", "3"], "--steps: "),
         (["explain", "{spec}", "--view", "matrix"], "--view: "),
         (["explain", "{spec}", "--notation", "layered"], "--notation: "),
+        (["explain", "{spec}", "--update-order", "updated-first"], "update_order: the walk by layers computes"),
         (["train", "{spec}"], SYMBOLIC),
         (["train", "{spec}", "--show", "none", "--format", "md"], SYMBOLIC),
         (["quiz", "{spec}"], SYMBOLIC),
