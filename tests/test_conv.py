@@ -147,7 +147,7 @@ def test_bad_specs_are_one_line_errors(change, place, message):
 
 
 SYMBOLIC = "layers[0].kind: a conv2d layer is not supported by symbolic yet (it is taken by: numeric, maps)"
-FORMAT = "--format: a network with convolution, pooling or flatten layers is written as text or md or tex or html or pdf so far, not "
+FORMAT = "--format: a network with convolution, pooling, flatten or recurrent layers is written as text, md, tex, html, pdf so far, not "
 
 
 @pytest.mark.parametrize(

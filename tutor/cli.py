@@ -576,19 +576,19 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
     ):
         if given:
             raise TutorError(
-                "a network with convolution, pooling or flatten layers has one walk-through so far: leave it out",
+                "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out",
                 flag,
             )
     if args.format not in maps.FORMATS:
         raise TutorError(
-            f"a network with convolution, pooling or flatten layers is written as {' or '.join(maps.FORMATS)} so "
-            f"far, not {args.format}",
+            f"a network with convolution, pooling, flatten or recurrent layers is written as {', '.join(maps.FORMATS)} "
+            f"so far, not {args.format}",
             "--format",
         )
     if not (net.training.plain and len(net.examples) == 1):
         raise TutorError(
-            "a network with convolution, pooling or flatten layers is walked through for one example's plain "
-            "gradient-descent step so far",
+            "a network with convolution, pooling, flatten or recurrent layers is walked through for one example's "
+            "plain gradient-descent step so far",
             args.spec,
         )
     _write(args, maps.render(explain_maps(net), args.format, _render_options(args)))
