@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support import live_recording, recording, require_module
+from tests.support import assert_close, live_recording, recording, require_module
 from tutor.cli import main
 from tutor.engine import numeric
 from tutor.spec import from_mapping
@@ -24,10 +24,7 @@ REL = 1e-12
 
 
 def close(ours, theirs, what: str) -> None:
-    theirs = np.asarray(theirs, dtype=float)
-    ours = np.asarray(ours, dtype=float).reshape(theirs.shape)
-    scale = float(np.max(np.abs(theirs))) if theirs.size else 0.0
-    np.testing.assert_allclose(ours, theirs, rtol=REL, atol=REL * scale, err_msg=what)
+    assert_close(ours, theirs, REL, what)
 
 
 def tutor_results(case: dict) -> dict:

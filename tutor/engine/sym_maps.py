@@ -167,40 +167,44 @@ def explain_maps(net: Network) -> MapWalk:
     return MapWalk(net, b.q, b.labels, records, loss, input_gradients)
 
 
-def _back(b: _Builder, E: str, keys: list[str], below: MapLayer, dforms, li, kind: str = "sum") -> list[str]:
-    """dE/d(value) of each of ``keys``: the sum, over every net input of the next layer that read it, of that
-    net input's delta times the derivative of its form by the value (for max pooling: only the window it won)."""
+def _readers(b: _Builder, keys: list[str], below: MapLayer) -> dict[str, list[tuple[int, int]]]:
+    """For each of ``keys``: the (position, argument place) of every net input of ``below`` that reads it."""
     readers: dict[str, list[tuple[int, int]]] = {k: [] for k in keys}
     for p, nk in enumerate(below.nets):
         for pos, a in enumerate(b.q[nk].args):
             if a in readers:
                 readers[a].append((p, pos))
-    out = []
-    for j, a in enumerate(keys):
-        pairs = []
-        for p, pos in readers[a]:
-            nk = below.nets[p]
-            if below.winners and below.winners[p] != a:
-                continue  # max pooling: a window's delta goes to its winner alone
-            q = b.q[nk]
-            f = b.partial(
-                nk,
-                a,
-                "factor",
-                dforms[p](pos),
-                q.args,
-                of_form=q.form,
-                of_args=q.args,
-                wrt=a,
-                layer=below.layer,
-                index=p,
-            )
-            pairs += [below.deltas[p], f]
-        if not pairs:
-            out.append(b.partial(E, a, kind, zero_form(), [], layer=li, index=j))
-        else:
-            out.append(b.partial(E, a, kind, dot_form(len(pairs) // 2), pairs, layer=li, index=j))
-    return out
+    return readers
+
+
+def _pairs(b: _Builder, a: str, readers, below: MapLayer, dforms) -> list[str]:
+    """(delta, d net/d a) of every net input of ``below`` that read ``a``: its delta times the derivative of its
+    form by ``a`` (max pooling: only the windows ``a`` won)."""
+    pairs = []
+    for p, pos in readers.get(a, []):
+        if below.winners and below.winners[p] != a:
+            continue  # max pooling: a window's delta goes to its winner alone
+        nk = below.nets[p]
+        q = b.q[nk]
+        f = b.partial(
+            nk, a, "factor", dforms[p](pos), q.args, of_form=q.form, of_args=q.args, wrt=a, layer=below.layer, index=p
+        )
+        pairs += [below.deltas[p], f]
+    return pairs
+
+
+def _sum_of(b: _Builder, E: str, a: str, kind: str, pairs: list[str], **tags) -> str:
+    """dE/da as the sum of its (delta, factor) pairs; 0 where nothing read ``a``."""
+    if not pairs:
+        return b.partial(E, a, kind, zero_form(), [], **tags)
+    return b.partial(E, a, kind, dot_form(len(pairs) // 2), pairs, **tags)
+
+
+def _back(b: _Builder, E: str, keys: list[str], below: MapLayer, dforms, li, kind: str = "sum") -> list[str]:
+    """dE/d(value) of each of ``keys``: the sum, over every net input of the next layer that read it, of that
+    net input's delta times the derivative of its form by the value."""
+    readers = _readers(b, keys, below)
+    return [_sum_of(b, E, a, kind, _pairs(b, a, readers, below, dforms), layer=li, index=j) for j, a in enumerate(keys)]
 
 
 def _deltas(b: _Builder, E: str, layer, rec: MapLayer, li: int) -> list[str]:
@@ -229,22 +233,25 @@ def _deltas(b: _Builder, E: str, layer, rec: MapLayer, li: int) -> list[str]:
                 pairs += [rec.dE_dout[k], jk]
             deltas.append(b.partial(E, rec.nets[j], "delta", dot_form(n), pairs, layer=li, index=j))
         return deltas
-    deltas = []
-    for j, (nk, ok) in enumerate(zip(rec.nets, rec.outs)):
-        f = b.partial(
-            ok,
-            nk,
-            "factor",
-            dact_form(layer.activation, pk),
-            [nk, ok],
-            of_form=act_form(layer.activation, pk),
-            of_args=(nk,),
-            wrt=nk,
-            layer=li,
-            index=j,
-        )
-        deltas.append(b.partial(E, nk, "delta", product_form(2), [rec.dE_dout[j], f], layer=li, index=j))
-    return deltas
+    rows = zip(rec.nets, rec.outs, rec.dE_dout)
+    return [_delta(b, E, layer.activation, pk, nk, ok, g, li, j) for j, (nk, ok, g) in enumerate(rows)]
+
+
+def _delta(b: _Builder, E: str, activation: str, pk: tuple, nk: str, ok: str, g: str, li: int, j: int) -> str:
+    """dE/dnet = dE/dout times dout/dnet, the activation's derivative (SymPy's, written in net and out)."""
+    f = b.partial(
+        ok,
+        nk,
+        "factor",
+        dact_form(activation, pk),
+        [nk, ok],
+        of_form=act_form(activation, pk),
+        of_args=(nk,),
+        wrt=nk,
+        layer=li,
+        index=j,
+    )
+    return b.partial(E, nk, "delta", product_form(2), [g, f], layer=li, index=j)
 
 
 def _parameters(b: _Builder, E: str, net: Network, layer, rec: MapLayer, li: int) -> None:
@@ -312,25 +319,13 @@ def _rnn_backward(b: _Builder, E: str, layer, rec: MapLayer, below: MapLayer, df
     ||delta_t|| and its ratio to step t + 1's show where the gradient shrinks or grows going back in time."""
     H, T = layer.hidden_size, layer.steps
     z, h = _rnn_keys(layer, li)
-    readers: dict[str, list[tuple[int, int]]] = {k: [] for k in rec.outs}
-    for p, nk in enumerate(below.nets):
-        for pos, a in enumerate(b.q[nk].args):
-            if a in readers:
-                readers[a].append((p, pos))
+    readers = _readers(b, rec.outs, below)
     deltas: list[str] = [""] * (T * H)
     dE_dh: list[str] = [""] * (T * H)
-    pk = ()
     for t in range(T - 1, -1, -1):
         for j in range(H):
             hk = h(t, j)
-            pairs = []
-            for p, pos in readers.get(hk, []):
-                nk = below.nets[p]
-                q = b.q[nk]
-                f = b.partial(
-                    nk, hk, "factor", dforms_below[p](pos), q.args, of_form=q.form, of_args=q.args, wrt=hk, layer=li
-                )
-                pairs += [below.deltas[p], f]
+            pairs = _pairs(b, hk, readers, below, dforms_below)
             if t + 1 < T:
                 for k in range(H):
                     nk = z(t + 1, k)
@@ -338,24 +333,9 @@ def _rnn_backward(b: _Builder, E: str, layer, rec: MapLayer, below: MapLayer, df
                     pos = q.args.index(hk)
                     f = b.partial(nk, hk, "factor", dforms[0](pos), q.args, of_form=q.form, of_args=q.args, wrt=hk)
                     pairs += [deltas[(t + 1) * H + k], f]
-            if pairs:
-                g = b.partial(E, hk, "sum", dot_form(len(pairs) // 2), pairs, layer=li, index=t * H + j)
-            else:
-                g = b.partial(E, hk, "sum", zero_form(), [], layer=li, index=t * H + j)
-            zk = z(t, j)
-            fp = b.partial(
-                hk,
-                zk,
-                "factor",
-                dact_form(layer.nonlinearity, pk),
-                [zk, hk],
-                of_form=act_form(layer.nonlinearity, pk),
-                of_args=(zk,),
-                wrt=zk,
-                layer=li,
-            )
+            g = _sum_of(b, E, hk, "sum", pairs, layer=li, index=t * H + j)
             dE_dh[t * H + j] = g
-            deltas[t * H + j] = b.partial(E, zk, "delta", product_form(2), [g, fp], layer=li, index=t * H + j)
+            deltas[t * H + j] = _delta(b, E, layer.nonlinearity, (), z(t, j), hk, g, li, t * H + j)
     rec.dE_dout, rec.deltas = dE_dh, deltas
     for t in range(T):
         step = deltas[t * H : (t + 1) * H]

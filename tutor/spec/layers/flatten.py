@@ -11,7 +11,7 @@ import numpy as np
 
 from ..values import _no_unknown
 from .base import LayerContext, LayerKind
-from .shaped import ShapedLayer, input_shape, names
+from .shaped import ShapedLayer, input_shape, parameter_free
 
 KEYS = frozenset({"name"})
 
@@ -26,23 +26,8 @@ def read(raw: Mapping, ctx: LayerContext) -> FlattenLayer:
     shape = input_shape(ctx, "flatten")
     n = ctx.fan_in
     neurons = [f"f{ctx.li + 1}_{k + 1}" for k in range(n)]
-    net_names, out_names, name = names(raw, neurons, ctx, f"flatten {ctx.li + 1}")
-    return FlattenLayer(
-        neurons=tuple(neurons),
-        activation="identity",
-        activation_params={},
-        weights=np.zeros((n, 0)),
-        biases=np.zeros(0),
-        shared_bias=False,
-        weight_labels=((),) * n,
-        bias_labels=(),
-        net_names=tuple(net_names),
-        out_names=tuple(out_names),
-        name=name,
-        weightless=True,
-        has_bias=False,
-        in_shape=tuple(shape),
-        out_shape=(n,),
+    return parameter_free(
+        FlattenLayer, raw, ctx, neurons, f"flatten {ctx.li + 1}", in_shape=tuple(shape), out_shape=(n,)
     )
 
 

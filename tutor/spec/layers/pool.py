@@ -14,7 +14,17 @@ import numpy as np
 from ..errors import SpecError
 from ..values import _no_unknown
 from .base import LayerContext, LayerKind
-from .shaped import ShapedLayer, as_2d, check_width, input_shape, layer_taps, names, out_size, pair, position_names
+from .shaped import (
+    ShapedLayer,
+    as_2d,
+    check_width,
+    input_shape,
+    layer_taps,
+    out_size,
+    pair,
+    parameter_free,
+    position_names,
+)
 
 KEYS = frozenset({"name", "kernel_size", "stride"})
 
@@ -43,27 +53,9 @@ def _read(raw: Mapping, ctx: LayerContext, cls) -> ShapedLayer:
     check_width(C * ho * wo, where)
     out_shape = (C, ho, wo) if dims == 2 else (C, wo)
     neurons = position_names("p", ctx.li, out_shape)
-    net_names, out_names, name = names(raw, neurons, ctx, f"{cls.kind.replace('_', ' ')}ing {ctx.li + 1}")
-    n = len(neurons)
-    return cls(
-        neurons=tuple(neurons),
-        activation="identity",
-        activation_params={},
-        weights=np.zeros((n, 0)),
-        biases=np.zeros(0),
-        shared_bias=False,
-        weight_labels=((),) * n,
-        bias_labels=(),
-        net_names=tuple(net_names),
-        out_names=tuple(out_names),
-        name=name,
-        weightless=True,
-        has_bias=False,
-        in_shape=tuple(shape),
-        out_shape=out_shape,
-        kernel=kernel,
-        stride=stride,
-    )
+    name = f"{cls.kind.replace('_', ' ')}ing {ctx.li + 1}"
+    fields = {"in_shape": tuple(shape), "out_shape": out_shape, "kernel": kernel, "stride": stride}
+    return parameter_free(cls, raw, ctx, neurons, name, **fields)
 
 
 def windows(layer: ShapedLayer) -> tuple[np.ndarray, np.ndarray]:

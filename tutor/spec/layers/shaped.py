@@ -150,6 +150,29 @@ def names(raw: Mapping, neurons: list[str], ctx: LayerContext, default_name: str
     return _names(raw, neurons, len(neurons), ctx.is_output, ctx.li, ctx.where, ctx.notation)
 
 
+def parameter_free(cls, raw: Mapping, ctx: LayerContext, neurons: list[str], default_name: str, **fields):
+    """A layer of ``cls`` without weights or biases (pooling, flatten): each output is a function of its inputs
+    alone, with the identity as its activation."""
+    net_names, out_names, name = names(raw, neurons, ctx, default_name)
+    n = len(neurons)
+    return cls(
+        neurons=tuple(neurons),
+        activation="identity",
+        activation_params={},
+        weights=np.zeros((n, 0)),
+        biases=np.zeros(0),
+        shared_bias=False,
+        weight_labels=((),) * n,
+        bias_labels=(),
+        net_names=tuple(net_names),
+        out_names=tuple(out_names),
+        name=name,
+        weightless=True,
+        has_bias=False,
+        **fields,
+    )
+
+
 def tensor(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
     """Nested lists of numbers of exactly ``shape`` (torch's layout), each checked with its place."""
     out = np.empty(shape)
