@@ -50,3 +50,13 @@ def live_recording(path: Path) -> Any:
     """What the recording script ``path`` computes now: skipped without torch locally, a failure in CI."""
     require_module("torch")
     return recording(path).compute()
+
+
+def assert_close(ours: Any, theirs: Any, rel: float, what: str) -> None:
+    """``ours`` equals ``theirs`` (in its shape) to ``rel`` relative to the largest entry of ``theirs``."""
+    import numpy as np
+
+    theirs = np.asarray(theirs, dtype=float)
+    ours = np.asarray(ours, dtype=float).reshape(theirs.shape)
+    scale = float(np.max(np.abs(theirs))) if theirs.size else 0.0
+    np.testing.assert_allclose(ours, theirs, rtol=rel, atol=rel * scale, err_msg=what)

@@ -88,7 +88,9 @@ def test_the_residual_diagram_draws_its_skips_and_its_weights():
     assert d.width <= D.TEXT_WIDTH and all(e.drawn and e.stacked for e in d.edges if e.label is not None and not e.skip)
     svg, tex = D.svg(d), D.picture(d)
     assert svg.count("<path ") == 2 and ">+ out_h2</text>" in svg and ">w3</text>" in svg and ">1.2</text>" in svg
-    assert r"+\,\mathrm{out}_{h2}" in tex and r"\resizebox" not in tex
+    assert (
+        r"+\,\mathrm{out}_{h2}" in tex and r"\resizebox{\linewidth}{!}{%" not in tex
+    )  # shrunk only on a narrower page
     listing = D.listing(d)
     assert "h3 <- w3 = 1.2 from h2, + out_h2 (residual connection), bias b3 = 0.1" in listing
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tutor"
@@ -162,3 +163,116 @@ def test_no_import_cycles():
     for node in graph:
         if not state.get(node):
             visit(node)
+
+
+# -- layer kinds: one module per kind, one registration ------------------------------------------------------
+
+SCALED = """
+[inputs]
+values = [0.5, -1.5]
+[[layers]]
+kind = "scale"
+scales = [2.0, -0.5]
+biases = [0.1, 0.2]
+activation = "tanh"
+[[layers]]
+neurons = ["o1"]
+activation = "sigmoid"
+weights = [[0.7, -0.3]]
+bias = 0.05
+[loss]
+name = "mse"
+targets = [1.0]
+[training]
+learning_rate = 0.5
+"""
+
+
+def test_every_kind_is_its_module_in_the_registry():
+    """Each registered kind is defined by its own module under tutor/spec/layers/, named as registered, and
+    names only known surfaces; dense takes every surface."""
+    import importlib
+
+    from tutor.spec.layers import LAYER_KINDS, SURFACES
+
+    for name, kind in LAYER_KINDS.items():
+        assert kind.name == name
+        module = importlib.import_module(kind.read.__module__)
+        assert module.__name__.startswith("tutor.spec.layers.") and kind in vars(module).values()
+        assert kind.surfaces <= set(SURFACES)
+    assert LAYER_KINDS["dense"].surfaces == set(SURFACES)
+
+
+def test_the_reader_takes_a_kinds_keys_and_refuses_an_unknown_kind():
+    from tutor.spec import loads
+    from tutor.spec.errors import SpecError
+    from tutor.spec.layers import LAYER_KINDS
+
+    with pytest.raises(SpecError) as e:
+        loads(SCALED)
+    assert (
+        str(e.value)
+        == "<spec>: layers[0].kind: kind 'scale' is not a layer kind; allowed: dense, conv1d, conv2d, max_pool, avg_pool, flatten, rnn"
+    )
+    with pytest.raises(SpecError) as e:
+        loads(SCALED.replace('kind = "scale"', 'kind = "dense"'))
+    # the message lists the dense kind's own keys, and 'kind'
+    assert "unknown key; allowed here: " + ", ".join(sorted(LAYER_KINDS["dense"].keys | {"kind"})) in str(e.value)
+
+
+def test_a_new_kind_is_one_module_plus_one_registration(monkeypatch):
+    """tests/scale_kind.py and one entry in LAYER_KINDS: the spec reader reads it, the numeric engine steps through
+    it (its gradients agree with central differences of the loss), and the surfaces it does not name refuse it."""
+    from tests import scale_kind
+    from tutor.engine import numeric
+    from tutor.engine.symbolic import explain_step
+    from tutor.spec import loads
+    from tutor.spec.errors import SpecError
+    from tutor.spec.layers import LAYER_KINDS
+
+    monkeypatch.setitem(LAYER_KINDS, "scale", scale_kind.KIND)
+    net = loads(SCALED)
+    assert type(net.layers[0]) is scale_kind.ScaleLayer and net.layers[1].kind == "dense"
+    with pytest.raises(SpecError, match=r"unknown key; allowed here: activation, biases, kind, scales"):
+        loads(SCALED.replace("biases =", "bias ="))
+
+    st = numeric.step(net)
+    fw = st.forward
+    s, c, a = net.layers[0].weights[:, 0], net.layers[0].biases, np.tanh(np.array([1.0, 0.75]) + [0.1, 0.2])
+    assert np.allclose(fw.nets[0], s * net.inputs + c, rtol=0, atol=1e-15)
+    assert np.allclose(fw.outs[0], a, rtol=0, atol=1e-15)
+
+    def loss(W0, b0):
+        return numeric.forward(net, [W0, net.layers[1].weights], [b0, net.layers[1].biases]).loss
+
+    h = 1e-6
+    W0, b0 = net.layers[0].weights, net.layers[0].biases
+    for j in range(2):
+        dW, db = np.zeros_like(W0), np.zeros_like(b0)
+        dW[j, 0], db[j] = h, h
+        fd_w = (loss(W0 + dW, b0) - loss(W0 - dW, b0)) / (2 * h)
+        fd_b = (loss(W0, b0 + db) - loss(W0, b0 - db)) / (2 * h)
+        assert st.backward.grad_W[0][j, 0] == pytest.approx(fd_w, rel=1e-7)
+        assert st.backward.grad_b[0][j] == pytest.approx(fd_b, rel=1e-7)
+        assert abs(st.backward.grad_W[0][j, 0]) > 1e-3  # a real gradient, not a vacuous 0 = 0
+
+    with pytest.raises(SpecError) as e:
+        explain_step(net)
+    assert str(e.value) == "layers[0].kind: a scale layer is not supported by symbolic yet (it is taken by: numeric)"
+
+
+def test_the_cli_refuses_a_kind_a_surface_does_not_take(monkeypatch, tmp_path, capsys):
+    from tests import scale_kind
+    from tutor.cli import main
+    from tutor.spec.layers import LAYER_KINDS
+
+    monkeypatch.setitem(LAYER_KINDS, "scale", scale_kind.KIND)
+    spec = tmp_path / "scaled.toml"
+    spec.write_text(SCALED, encoding="utf-8")
+    for argv in (["explain", str(spec)], ["quiz", str(spec), "--answers", "1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            "backprop-tutor: error: layers[0].kind: a scale layer is not supported by symbolic yet "
+            "(it is taken by: numeric)"
+        ], argv

@@ -150,6 +150,8 @@ def explain(
         rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
     )
 
+    if _walked_by_layers(network):
+        return _layer_walk(network, forward_only, where)
     if source is not None and not forward_only:
         from .engine import training
 
@@ -193,6 +195,42 @@ def explain(
         if model is not None:
             framework = interop.torch_gradient_check(network, model, walk)
     return Explanation(walk, grad_check, framework)
+
+
+def _walked_by_layers(network) -> bool:
+    from .engine.walks import _walked_by_layers as walked
+
+    return walked(network)
+
+
+def _layer_walk(network, forward_only: bool, where: str):
+    """A network with convolution, pooling, flatten or recurrent layers: the walk by layers, its gradients
+    compared with the numeric engine's."""
+    import numpy as np
+
+    from .engine import numeric
+    from .engine.sym_maps import explain_maps
+    from .notebook import LayerWalkExplanation
+
+    if forward_only:
+        raise TutorError(
+            "a network with feature maps or recurrence is walked through whole: leave out forward_only", where
+        )
+    if not (network.training.plain and len(network.examples) == 1):
+        raise TutorError("a network with feature maps or recurrence is walked through for one plain step so far", where)
+    walk = explain_maps(network)
+    st = numeric.step(network)
+    agrees = all(
+        np.allclose(
+            [[walk.value(rec.grads[lab]) for lab in row] for row in layer.weight_labels],
+            st.backward.grad_W[li],
+            rtol=1e-9,
+            atol=1e-12,
+        )
+        for li, (layer, rec) in enumerate(zip(network.layers, walk.layers))
+        if layer.weights.size
+    )
+    return LayerWalkExplanation(walk, agrees)
 
 
 def _graph(net: Any, x: Any, y: Any, build: Mapping[str, Any], where: str):

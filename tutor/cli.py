@@ -538,6 +538,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "--self-check",
         )
     net = _load(args)
+    if _feature_maps(net):
+        return _explain_maps(args, net)
     if "graph" in args.view or args.of is not None:
         return _network_graph(args, net)
     for flag, given in (
@@ -583,6 +585,52 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if "magnitudes" in views and net.has_skips:  # with and without the residual connections, side by side
         extra["twin"] = ("no skips", explain_step(net.without_skips()))
     _write(args, fn(walk, check=check, history=history, options=options, **extra))
+    return 0
+
+
+def _feature_maps(net) -> bool:
+    """Whether the network has layers (convolution, pooling, flatten) that only the walk through feature maps takes."""
+    from .spec.layers import kind_of
+
+    kinds = [kind_of(layer) for layer in net.layers]
+    return any("symbolic" not in k.surfaces for k in kinds) and all("maps" in k.surfaces for k in kinds)
+
+
+def _explain_maps(args: argparse.Namespace, net) -> int:
+    """explain for a network with feature maps: the layer-by-layer walk (text or Markdown so far)."""
+    from .engine.sym_maps import explain_maps
+    from .render import maps
+
+    for flag, given in (
+        ("--interactive", args.interactive),
+        ("--self-check", args.self_check),
+        ("--steps", args.steps),
+        ("--view", args.view),
+        ("--of", args.of is not None),
+        ("--forward-only", args.forward_only),
+        ("--notation", args.notation != "spec"),
+        ("--brief", args.brief),
+        ("--no-prose", not args.prose),
+        ("--width", args.width is not None),
+    ):
+        if given:
+            raise TutorError(
+                "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out",
+                flag,
+            )
+    if args.format not in maps.FORMATS:
+        raise TutorError(
+            f"a network with convolution, pooling, flatten or recurrent layers is written as {', '.join(maps.FORMATS)} "
+            f"so far, not {args.format}",
+            "--format",
+        )
+    if not (net.training.plain and len(net.examples) == 1):
+        raise TutorError(
+            "a network with convolution, pooling, flatten or recurrent layers is walked through for one example's "
+            "plain gradient-descent step so far",
+            args.spec,
+        )
+    _write(args, maps.render(explain_maps(net), args.format, _render_options(args)))
     return 0
 
 

@@ -562,3 +562,40 @@ def _with_framework_section(fmt: str, document: str, fc: Any) -> str:
         if at >= 0:
             return document[:at] + section + document[at:]
     return document.rstrip("\n") + "\n\n" + section
+
+
+class LayerWalkExplanation(Explanation):
+    """The step of a network with convolution, pooling, flatten or recurrent layers, walked layer by layer
+    (:func:`tutor.engine.sym_maps.explain_maps`); ``ok`` says whether every gradient agrees with the numeric
+    engine (which tests/test_conv.py and tests/test_rnn.py hold to torch's)."""
+
+    def __init__(self, walk: Any, agrees: bool):
+        super().__init__(walk)
+        self.agrees = agrees
+
+    @property
+    def ok(self) -> bool:
+        return self.agrees
+
+    def _rendered(self, fmt: str) -> str:
+        from .render.maps import render
+
+        if fmt not in self._cache:
+            self._cache[fmt] = render(self.walk, fmt)
+        return self._cache[fmt]
+
+    def to_json(self) -> str:
+        raise TutorError("JSON of a network with feature maps or recurrence is not written yet: use .values")
+
+    def to_pdf(self) -> bytes:
+        from .render.maps import render
+
+        return render(self.walk, "pdf")  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        w, net = self.walk, self.network
+        kinds = ", ".join(dict.fromkeys(layer.kind for layer in net.layers))
+        return (
+            f"<Explanation of {net.title} ({kinds}): {w.loss} {w.value(w.loss):.9g}; "
+            f"engines {'agree' if self.agrees else 'DISAGREE'}>"
+        )

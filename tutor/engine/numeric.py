@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..spec.errors import ComputeError, GradientError
+from ..spec.layers import kind_of, require
 from ..spec.network import Network
 from ..spec.rounding import Rounder
 
@@ -98,7 +99,7 @@ def forward(
     a = x
     nets, outs, kept, acts, xhats, ys = [], [], [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
-        z = R.array(a.copy()) if layer.weightless else R.array(Wl @ a + bl)  # weightless: net_j = a_j
+        z = R.array(kind_of(layer).np_net(layer, Wl, bl, a))  # dense: W a + b (weightless: net_j = a_j)
         nets.append(z)
         if li == stop:
             return Forward(nets, outs, np.array([]), math.nan, x, t)
@@ -300,8 +301,10 @@ def backward(
             g = R.array(rule.np_grad(a, t, p))
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
-            if net.layers[li + 1].weightless:  # net_k = a_k: dnet_k/da_j is 1 for k = j, else 0
-                Wd = np.eye(layer.size)
+            nxt = net.layers[li + 1]
+            Wd = kind_of(nxt).np_input_jacobian(
+                nxt, Wd, kept[li], b[li + 1]
+            )  # d net_k/d a_j (weightless: 1 for k = j, else 0)
             used[li] = Wd
             c = R.array(deltas[li + 1][:, None] * Wd)
             contribs[li] = c
@@ -321,7 +324,7 @@ def backward(
             # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
             # As printed, the delta is the sum of the rounded products the walk-through shows.
             d = R.array(g @ J) if not R.exact else layer.rule.np_backward(g, z, a, layer.activation_params)
-            gw = R.array(np.outer(d, a_in)) if not layer.weightless else np.zeros((layer.size, 0))
+            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]))
         elif layer.batch_norm:
             # out = f(y), y = gamma xhat + beta, xhat = (net - mu)/sqrt(var + eps): dE/dy, dE/dxhat, and
             # dE/dnet from the batch's dE/dvar and dE/dmu (every example's net enters mu and var)
@@ -334,20 +337,17 @@ def backward(
                 break
             bb = bn_back[li]
             d = R.array(dxhs[li] / np.sqrt(st.var + layer.epsilon) + bb.dvar * 2.0 * (z - st.mu) / bb.m + bb.dmu / bb.m)
-            gw = R.array(d[:, None] * a_in[None, :])
+            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]))
         else:
             f_a = a if fw.acts is None else fw.acts[li]  # the derivative is f's, without the skip's term
             s = R.array(layer.rule.np_df(z, f_a, layer.activation_params))
             dout_dnet[li] = s
             gs = g * s
             d = R.array(gs)
-            gw = R.array(gs[:, None] * a_in[None, :]) if not layer.weightless else np.zeros((layer.size, 0))
+            gw = R.array(kind_of(layer).np_weight_grad(layer, gs, a_in, W[li], b[li]))
         deltas[li] = d
         gW[li] = gw
-        if not layer.has_bias:
-            gb[li] = np.zeros(0)  # no bias parameter: nothing to differentiate or update
-        else:
-            gb[li] = R.array(np.array([d.sum()])) if layer.shared_bias else d.copy()
+        gb[li] = kind_of(layer).np_bias_grad(layer, d, R, a_in, W[li], b[li])
         new_W[li] = R.array(W[li] - lr * gw)
         if net.update_biases and layer.has_bias:
             nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
@@ -356,17 +356,23 @@ def backward(
     return bw, new_W, new_b
 
 
-def input_gradient(net: Network, fw: Forward, bw: Backward, W=None) -> np.ndarray:
+def input_gradient(net: Network, fw: Forward, bw: Backward, W=None, b=None) -> np.ndarray:
     """dE/dx of every input (x.grad): the first layer's deltas back through its weights, or the deltas
     themselves where the first layer has none (net_i = x_i)."""
-    if net.layers[0].weightless:
+    first = net.layers[0]
+    if first.weightless and first.kind == "dense":
         return bw.deltas[0].copy()
-    W0 = net.layers[0].weights if W is None else W[0]
-    return W0.T @ bw.deltas[0]
+    W0 = first.weights if W is None else W[0]
+    x = net.inputs if fw.x is None else fw.x
+    # dense: W^T delta; a convolution: the deltas through its im2col matrix (the full convolution with the
+    # flipped kernel); pooling: each window's share of its delta
+    b0 = first.biases if b is None else b[0]
+    return kind_of(first).np_input_jacobian(first, W0, x, b0).T @ bw.deltas[0]
 
 
 def step(net: Network, W=None, b=None, R: Rounder | None = None) -> Step:
     """One complete training step: forward, backward, update, and the forward pass after it."""
+    require(net, "numeric")
     R = R or rounder_for(net)
     fw = forward(net, W, b, R=R)
     bw, nW, nb = backward(net, fw, W, b, R=R)
@@ -384,6 +390,7 @@ class History:
 
 def train(net: Network, steps: int, progress: Callable[[int], None] | None = None) -> History:
     """Repeat the training step ``steps`` times on the spec's example."""
+    require(net, "numeric")
     R = rounder_for(net)
     W, b = _weights(net)
     before, after = [], []

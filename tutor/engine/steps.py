@@ -413,3 +413,47 @@ def batch_phases(tw: TrainingWalk) -> tuple[dict[str, int], list[tuple[int, int,
 
 def _example_keys(w: Walkthrough, position: int, batch_size: int) -> list[str]:
     return [k if q.kind in SHARED_KINDS else example_key(k, position, batch_size) for k, q in w.quantities.items()]
+
+
+@dataclass
+class MapLayer:
+    """One layer of a walk through feature maps (``sym_maps.explain_maps``), by quantity key: each position's
+    net input and output, dE/dout and delta; for max pooling the input that won each window; each parameter's
+    gradient (a sum over the positions that used it) and update."""
+
+    layer: int
+    kind: str
+    nets: list[str]
+    outs: list[str]  # the nets themselves where the layer has no activation to apply (identity)
+    dE_dout: list[str] = field(default_factory=list)
+    deltas: list[str] = field(default_factory=list)
+    winners: list[str] = field(default_factory=list)  # max pooling: the key of each window's largest input
+    grads: dict[str, str] = field(default_factory=dict)  # parameter key -> dE/dparameter
+    updates: dict[str, str] = field(default_factory=dict)  # parameter key -> its value after the step
+    # a recurrent layer: per time step, the size of its deltas ||delta_t|| and its ratio to step t + 1's
+    states: list[str] = field(default_factory=list)  # every step's hidden states h_t (outs: those read on)
+    step_norms: list[str] = field(default_factory=list)
+    step_ratios: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MapWalk:
+    """A training step through convolution, pooling, flatten and dense layers, every quantity a local form bound
+    to its arguments (as a Walkthrough), grouped by layer."""
+
+    network: Network
+    quantities: dict[str, Quantity]
+    labels: dict[str, Label]
+    layers: list[MapLayer]
+    loss: str
+    input_gradients: list[str]
+
+    @property
+    def conventions(self) -> Conventions:
+        return self.network.conventions
+
+    def value(self, key: str) -> float:
+        return _value(self.quantities, key)
+
+    def values(self) -> dict[str, float]:
+        return {k: q.value for k, q in self.quantities.items()}

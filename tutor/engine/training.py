@@ -511,7 +511,7 @@ def _plain_step(net: Network, updated_first: bool):
     update_biases = net.update_biases
     if (
         not loss_rule.separable
-        or any(l.rule.vector or l.weightless or not l.has_bias for l in net.layers)
+        or any(l.rule.vector or l.weightless or not l.has_bias or l.kind != "dense" for l in net.layers)
         or net.has_skips
     ):
         # softmax, the hinge losses and residual connections: the engine's own functions

@@ -25,12 +25,26 @@ def plain(net: Network) -> bool:
     return net.training.plain and len(net.examples) == 1
 
 
+def _walked_by_layers(net: Network) -> bool:
+    """Whether the network has layers that only the layer-by-layer walk (sym_maps) takes."""
+    from ..spec.layers import kind_of
+
+    kinds = [kind_of(layer) for layer in net.layers]
+    return any("symbolic" not in k.surfaces for k in kinds) and all("maps" in k.surfaces for k in kinds)
+
+
 def step_walk(net: Network, record: Step | None = None) -> Walkthrough:
     """What ``explain`` shows for the spec, as one walk: the plain step's walk-through, or a training step's
     (each example's values named per example, then batch means, regularization, decayed learning rate,
     optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
     from . import training  # the numeric run: not imported where a plain quiz only needs ``plain``
 
+    if plain(net) and _walked_by_layers(net):  # convolution, pooling, flatten, recurrence: the layer-by-layer walk
+        from .sym_maps import explain_maps
+
+        if record is None:
+            return explain_maps(net)  # type: ignore[return-value]
+        return explain_maps(net.with_params(record.W, training.full_biases(net, record.b)))  # type: ignore[return-value]
     if plain(net):
         if record is None:
             return explain_step(net)

@@ -44,9 +44,9 @@ SUPPORTED_TORCH = (
 )
 # What to change for a module the tutor cannot explain.
 _HINTS = {
-    "Conv1d": "a fully connected network only: flatten the input and use Linear layers",
-    "Conv2d": "a fully connected network only: flatten the input and use Linear layers",
-    "Flatten": "give the input already flattened (a vector) and leave Flatten out",
+    "Conv1d": "a model over feature maps starts with its Conv, pooling or Flatten layers, then Linear layers",
+    "Conv2d": "a model over feature maps starts with its Conv, pooling or Flatten layers, then Linear layers",
+    "Flatten": "a model over feature maps starts with its Conv, pooling or Flatten layers, then Linear layers",
     "LayerNorm": "leave it out; BatchNorm1d in eval mode is read (folded into the Linear before it)",
 }
 
@@ -315,6 +315,21 @@ def from_torch(
     ((2, 2, 1), ['tanh', 'identity'])
     """
     where = "from_torch()"
+    if isinstance(model, _torch().nn.Sequential):
+        from .torchmaps import from_torch_maps, has_maps
+
+        modules = flat_modules(model)
+        if has_maps(modules):  # Conv, pooling, Flatten: a model over feature maps
+            return from_torch_maps(
+                modules,
+                x,
+                y,
+                activation_of=_torch_activation,
+                loss=loss,
+                learning_rate=learning_rate,
+                title=title,
+                where=where,
+            )
     stages = torch_stages(model, where)
     if loss == "categorical_cross_entropy" and stages[-1].activation == "identity":
         stages[-1].activation, stages[-1].implicit_softmax = "softmax", True

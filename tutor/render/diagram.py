@@ -507,8 +507,9 @@ def picture(d: Diagram) -> str:
     # Layout units are centimetres, as the label sizes assume; graphicx shrinks a wider picture as a whole.
     wide = d.width > TEXT_WIDTH
     out = [r"\begin{center}", r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{1pt}"]
-    if wide:
-        out.append(r"\resizebox{\linewidth}{!}{%")
+    # A picture is shrunk to the line: always one wider than an A4 page's text (its edge labels are left out,
+    # as they would be too small), and one that fits A4 but not a narrower page (a notebook's LaTeX) only there.
+    out.append(r"\resizebox{\linewidth}{!}{%" if wide else r"\sbox0{%")
     out.append(rf"\begin{{picture}}({_n(d.width)},{_n(H)})")
     total = sum(math.hypot(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(_trimmed, d.edges))
     density = min(DOTS_PER_CM, MAX_DOTS / total) if total else DOTS_PER_CM
@@ -558,7 +559,10 @@ def picture(d: Diagram) -> str:
             out.append(
                 rf"\put{at(n.x + RADIUS + ARROW + 0.12, n.y)}{{\makebox(0,0)[l]{{\footnotesize ${n.note.tex}$}}}}"
             )
-    out += [r"\end{picture}" + ("}" if wide else ""), r"\end{center}"]
+    out += [r"\end{picture}}"]
+    if not wide:
+        out.append(r"\ifdim\wd0>\linewidth\resizebox{\linewidth}{!}{\usebox0}\else\usebox0\fi")
+    out.append(r"\end{center}")
     return "\n".join(out)
 
 

@@ -285,7 +285,11 @@ def _only(ex: dict[str, Any], shown: dict[str, int], phase: int) -> dict[str, An
     out["has_gradients"] = any_line(out["gradients"])
     out["has_input_gradients"] = any_line(out.get("input_gradients"))
     out["has_lines"] = (
-        out["has_forward"] or out["has_error"] or out["has_backward"] or out["has_gradients"] or out["has_input_gradients"]
+        out["has_forward"]
+        or out["has_error"]
+        or out["has_backward"]
+        or out["has_gradients"]
+        or out["has_input_gradients"]
     )
     return out
 

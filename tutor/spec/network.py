@@ -13,17 +13,33 @@ import numpy as np
 
 from . import rules
 from .errors import SpecError, TutorError
+from .layers import LayerContext, kind_of, lookup
+from .layers.dense import BN_EPSILON, BN_MOMENTUM, Layer  # noqa: F401 - re-exported: the spec's one home of Layer
 from .resources import check_path, example_names, example_path, read_text
+from .values import (
+    _NAME,
+    MAX_LABEL,
+    MAX_PARAMETERS,
+    MAX_WIDTH,
+    NAME_RULE,
+    _count,
+    _labels,
+    _named_rule,
+    _no_unknown,
+    _number,
+    _show,
+    _table,
+    _text,
+    _vector,
+    free_text,  # noqa: F401 - re-exported: the checker and the quiz read free text through it
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-MAX_PARAMETERS = 2_000  # a walk-through of more is no longer something a person reads
 MAX_LAYERS = 16
-MAX_WIDTH = 256
-MAX_LABEL = 64
 MAX_FILE_BYTES = 2_000_000
 MAX_OUTPUT_BYTES = 50_000_000  # a document no person reads to the end (a 1-256-6 network's HTML was 232 MB)
 ROUNDINGS = ("exact", "as-printed")
@@ -45,30 +61,6 @@ _TOP_KEYS = {
     "init",
 }
 MAX_EXAMPLES = 100
-_LAYER_KEYS = {
-    "name",
-    "neurons",
-    "size",
-    "activation",
-    "weights",
-    "weight_labels",
-    "bias",
-    "biases",
-    "bias_label",
-    "bias_labels",
-    "net_names",
-    "out_names",
-    "skip",
-    "batch_norm",
-    "gamma",
-    "beta",
-    "epsilon",
-    "momentum",
-    "running_mean",
-    "running_var",
-}
-BN_EPSILON = 1e-5  # torch.nn.BatchNorm1d's defaults
-BN_MOMENTUM = 0.1
 _NOTATION_DEFAULTS = {
     "net": "net_{neuron}",
     "out": "out_{neuron}",
@@ -144,53 +136,6 @@ class Training:
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One fully connected layer: ``weights[j][i]`` joins input i of the layer to its neuron j."""
-
-    neurons: tuple[str, ...]
-    activation: str
-    activation_params: Mapping[str, float]
-    weights: np.ndarray
-    biases: np.ndarray
-    shared_bias: bool
-    weight_labels: tuple[tuple[str, ...], ...]
-    bias_labels: tuple[str, ...]  # one per neuron; all equal when the bias is shared
-    net_names: tuple[str, ...]
-    out_names: tuple[str, ...]
-    name: str = ""
-    skip: int | None = None  # residual connection: out = f(net) + the output of layers[skip] (same width)
-    # ``weights = false``: no weights and no bias, net_j = the previous layer's value j (weights has 0 columns)
-    weightless: bool = False
-    # ``bias = false``: no bias at all (biases are zeros that are no parameter; bias_labels is empty)
-    has_bias: bool = True
-    # batch normalization (training mode) between net and the activation: y = gamma * xhat + beta, out = f(y)
-    batch_norm: bool = False
-    gamma: np.ndarray | None = None
-    beta: np.ndarray | None = None
-    epsilon: float = BN_EPSILON
-    momentum: float = BN_MOMENTUM  # running = (1 - momentum) * running + momentum * batch statistic
-    running_mean: np.ndarray | None = None  # the running statistics before the step (0 and 1 as torch starts)
-    running_var: np.ndarray | None = None
-
-    @property
-    def bias_count(self) -> int:
-        """How many bias parameters the layer has: 0 without a bias, 1 when shared, else one per neuron."""
-        return 0 if not self.has_bias else 1 if self.shared_bias else self.size
-
-    @property
-    def size(self) -> int:
-        return len(self.neurons)
-
-    def bn_names(self, what: str) -> tuple[str, ...]:
-        """The per-neuron names of a batch normalization quantity: mu_h1, var_h1, xhat_h1, y_h1, gamma_h1, ..."""
-        return tuple(f"{what}_{n}" for n in self.neurons)
-
-    @property
-    def rule(self) -> rules.Activation:
-        return rules.ACTIVATIONS[self.activation]
-
-
-@dataclass(frozen=True)
 class Network:
     """A small fully connected network with one training example and everything needed for one step."""
 
@@ -235,7 +180,7 @@ class Network:
 
     @property
     def parameter_count(self) -> int:
-        return sum(l.weights.size + l.bias_count + 2 * l.size * l.batch_norm for l in self.layers)
+        return sum(kind_of(l).parameters(l) for l in self.layers)
 
     def target_names(self) -> tuple[str, ...]:
         return tuple(self.notation["target"].replace("{neuron}", n) for n in self.output_layer.neurons)
@@ -430,7 +375,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     notation = _notation(data.get("notation", {}), f"{where}: notation")
 
     inputs = _table(data, "inputs", where)
-    _no_unknown(inputs, {"names", "values"}, where, "inputs")
+    _no_unknown(inputs, {"names", "values", "shape"}, where, "inputs")
     raw_examples = data.get("examples")
     if raw_examples is not None:
         if "values" in inputs:
@@ -451,6 +396,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
         inputs.get("names"), values.size, f"{where}: inputs.names", default=[f"x{i + 1}" for i in range(values.size)]
     )
 
+    in_shape = _input_shape(inputs, values.size, f"{where}: inputs.shape")
+
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         raise SpecError("give at least one [[layers]] table (the last one is the output layer)", f"{where}: layers")
@@ -464,16 +411,18 @@ def from_mapping(data: Mapping[str, Any], where: str = "<spec>", name: str = "")
     init_layers = []
     for li, raw in enumerate(raw_layers):
         lw = f"{where}: layers[{li}]"
-        drawn = isinstance(raw, Mapping) and "weights" not in raw and bool(init_name)
+        drawn = isinstance(raw, Mapping) and "weights" not in raw and bool(init_name) and "kind" not in raw
         if drawn:
             raw = _drawn_layer(raw, li, fan_in, init_name, init_seed, lw)
             init_layers.append(li)
-        layer = _layer(raw, li, hidden, fan_in, lw, notation, total)
-        layer = _skip(raw, layer, li, layers, lw)
-        layer = _batch_norm(raw, layer, lw)
-        total += layer.weights.size + layer.bias_count + 2 * layer.size * layer.batch_norm
+        if not isinstance(raw, Mapping):
+            raise SpecError("each [[layers]] entry must be a table", lw)
+        kind = lookup(raw.get("kind", "dense"), f"{lw}.kind")
+        layer = kind.read(raw, LayerContext(li, hidden, fan_in, lw, notation, total, tuple(layers), in_shape))
+        total += kind.parameters(layer)
         layers.append(layer)
         fan_in = layer.size
+        in_shape = getattr(layer, "out_shape", None)  # feature maps go on to the next layer; a vector does not
     for li, layer in enumerate(layers[:-1]):
         if layer.rule.output_only:
             raise SpecError(
@@ -770,76 +719,6 @@ def _scaled(name: str, examples, input_names, from_examples: bool, where: str):
     return [(scaled[k], t) for k, (_, t) in enumerate(examples)]
 
 
-def _skip(raw: Any, layer: Layer, li: int, earlier: list[Layer], where: str) -> Layer:
-    """``skip = k``: a residual connection adding the output of layers[k] (an earlier layer of the same width)."""
-    if not isinstance(raw, Mapping) or "skip" not in raw:
-        return layer
-    k = raw["skip"]
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < li:
-        allowed = f"0 to {li - 1}" if li else "none: the first layer has no earlier layer"
-        raise SpecError(f"skip names an earlier layer by index ({allowed}), got {_show(k)}", f"{where}.skip")
-    if earlier[k].size != layer.size:
-        raise SpecError(
-            f"a skip adds outputs neuron by neuron: layers[{k}] has {earlier[k].size} neurons and this layer "
-            f"{layer.size}; skip between layers of the same width",
-            f"{where}.skip",
-        )
-    if layer.rule.vector:
-        raise SpecError(
-            f"a skip adds to each output on its own; {layer.activation!r} is not element-wise", f"{where}.skip"
-        )
-    return replace(layer, skip=k)
-
-
-def _batch_norm(raw: Any, layer: Layer, where: str) -> Layer:
-    """``batch_norm = true`` with ``gamma``/``beta`` per neuron (1 and 0), ``epsilon`` (1e-5), ``momentum`` (0.1)
-    and the running statistics the step starts from (``running_mean`` 0, ``running_var`` 1), as BatchNorm1d."""
-    keys = ("gamma", "beta", "epsilon", "momentum", "running_mean", "running_var")
-    if not isinstance(raw, Mapping):
-        return layer
-    on = raw.get("batch_norm", False)
-    if not isinstance(on, bool):
-        raise SpecError(f"batch_norm must be true or false, got {_show(on)}", f"{where}.batch_norm")
-    if not on:
-        for k in keys:
-            if k in raw:
-                raise SpecError(f"{k} belongs to batch normalization: add batch_norm = true", f"{where}.{k}")
-        return layer
-    if layer.weightless:
-        raise SpecError(
-            "batch normalization normalizes a layer's net inputs; this layer has no weights (weights = false): "
-            "normalize the layer before it",
-            f"{where}.batch_norm",
-        )
-    if layer.rule.vector:
-        raise SpecError(
-            f"batch normalization feeds each neuron's activation on its own; {layer.activation!r} is not "
-            "element-wise (normalize a hidden layer, or use another output activation)",
-            f"{where}.batch_norm",
-        )
-    if layer.skip is not None:
-        raise SpecError("batch normalization on a layer with a skip connection is not supported", f"{where}.skip")
-    n = layer.size
-    vec = {}
-    for k, default in (("gamma", 1.0), ("beta", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
-        if k in raw:
-            v = _vector(raw[k], f"{where}.{k}")
-            if v.size != n:
-                raise SpecError(f"{v.size} values for {n} neurons; give one per neuron", f"{where}.{k}")
-        else:
-            v = np.full(n, default)
-        vec[k] = v
-    if np.any(vec["running_var"] < 0):
-        raise SpecError("a running variance must be >= 0", f"{where}.running_var")
-    eps = _number(raw.get("epsilon", BN_EPSILON), f"{where}.epsilon")
-    if not eps > 0:
-        raise SpecError(f"epsilon must be > 0 (it keeps the square root away from 0), got {eps!r}", f"{where}.epsilon")
-    mom = _number(raw.get("momentum", BN_MOMENTUM), f"{where}.momentum")
-    if not 0 <= mom <= 1:
-        raise SpecError(f"momentum must be in [0, 1], got {mom!r}", f"{where}.momentum")
-    return replace(layer, batch_norm=True, epsilon=eps, momentum=mom, **vec)
-
-
 def _check_batch_norm(layers: list[Layer], train: Training, n_examples: int, where: str) -> None:
     """Batch normalization needs at least two examples in every batch (the variance of one is 0)."""
     first = next((li for li, l in enumerate(layers) if l.batch_norm), None)
@@ -932,26 +811,6 @@ def _early_stopping(
     return replace(train, validation=tuple(scaled), raw_validation=tuple(rows), patience=patience)
 
 
-def _named_rule(raw: Any, kind: str, registry: Mapping, lookup, where: str):
-    """A rule given by name, or as a table ``{ name = "...", <parameter> = <number> }``: (name, rule, params)."""
-    if isinstance(raw, Mapping):
-        name, given = raw.get("name"), {k: v for k, v in raw.items() if k != "name"}
-    else:
-        name, given = raw, {}
-    if not isinstance(name, str):
-        raise SpecError(f"give the {kind}'s name; allowed: {', '.join(registry)}", where)
-    rule = lookup(name, where)
-    params = {}
-    for k, v in given.items():
-        if k not in rule.defaults:
-            raise SpecError(
-                f"{kind} {name!r} takes no parameter {k!r}; allowed: {', '.join(rule.defaults) or 'none'}",
-                f"{where}.{k}",
-            )
-        params[k] = _number(v, f"{where}.{k}")
-    return name, rule, params
-
-
 def _conventions(raw: Any, where: str) -> Conventions:
     if not isinstance(raw, Mapping):
         raise SpecError("[conventions] must be a table", where)
@@ -966,187 +825,6 @@ def _conventions(raw: Any, where: str) -> Conventions:
     if order not in UPDATE_ORDERS:
         raise SpecError(f"update_order {order!r} is not one of {', '.join(UPDATE_ORDERS)}", f"{where}.update_order")
     return Conventions(rounding=rounding, digits=digits, update_order=order)
-
-
-def _layer(raw: Any, li: int, hidden: int, fan_in: int, where: str, notation, total: int) -> Layer:
-    if not isinstance(raw, Mapping):
-        raise SpecError("each [[layers]] entry must be a table", where)
-    _no_unknown(raw, _LAYER_KEYS, where, "")
-    is_output = li == hidden
-    if "neurons" in raw:
-        size = _count(raw["neurons"], f"{where}.neurons")
-        if "size" in raw and raw["size"] != size:
-            raise SpecError(
-                f"size = {_show(raw['size'])} but {size} neuron name(s) are given; give the names or the size, "
-                "or make them agree",
-                f"{where}.size",
-            )
-    elif "size" in raw:
-        size = raw["size"]
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise SpecError(f"size must be a whole number, got {size!r}", f"{where}.size")
-    else:
-        raise SpecError("give the layer's neurons (names) or its size", where)
-    if size < 1:
-        raise SpecError("a layer needs at least one neuron", f"{where}.neurons")
-    if size > MAX_WIDTH:
-        raise SpecError(f"{size} neurons; a layer may have at most {MAX_WIDTH}", f"{where}.neurons")
-    count = total + (size * fan_in + size if raw.get("weights") is not False else 0)  # weightless: none
-    if count > MAX_PARAMETERS:
-        raise SpecError(
-            f"the network would have more than {MAX_PARAMETERS} parameters (the limit for a "
-            "walk-through); use a smaller network",
-            where,
-        )
-    if is_output:
-        default_names = [f"o{j + 1}" for j in range(size)]
-    elif hidden == 1:
-        default_names = [f"h{j + 1}" for j in range(size)]
-    else:
-        default_names = [f"h{li + 1}_{j + 1}" for j in range(size)]
-    neurons = _labels(raw.get("neurons"), size, f"{where}.neurons", default=default_names)
-
-    act_name, act, params = _named_rule(
-        raw.get("activation"), "activation", rules.ACTIVATIONS, rules.activation, f"{where}.activation"
-    )
-    if act.vector and size < 2:
-        raise SpecError("softmax needs at least two output neurons", f"{where}.activation")
-
-    if raw.get("weights") is False:
-        return _weightless(raw, act_name, act, params, neurons, size, fan_in, is_output, li, where, notation)
-    if raw.get("weights") is True:
-        raise SpecError(
-            "weights = true is not a form: give the weights (one row per neuron), or weights = false for a layer "
-            "without weights",
-            f"{where}.weights",
-        )
-    weights = _matrix(raw.get("weights"), size, fan_in, f"{where}.weights")
-    dw = [[_default_weight_label(li, j, i, size, fan_in) for i in range(fan_in)] for j in range(size)]
-    wl = raw.get("weight_labels")
-    if wl is None:
-        weight_labels = dw
-    else:
-        if not isinstance(wl, list) or len(wl) != size:
-            raise SpecError(
-                f"weight_labels needs {size} rows (one per neuron) of {fan_in} labels", f"{where}.weight_labels"
-            )
-        weight_labels = [_labels(row, fan_in, f"{where}.weight_labels[{j}]") for j, row in enumerate(wl)]
-
-    if "bias" in raw and "biases" in raw:
-        raise SpecError("give either bias (one shared by the layer) or biases (one per neuron), not both", where)
-    has_bias = True
-    off = next((k for k in ("bias", "biases") if raw.get(k) is False), "")
-    if off:  # bias = false: the layer has no bias at all
-        for k in ("bias_label", "bias_labels"):
-            if k in raw:
-                raise SpecError(f"{k} names a bias, but {off} = false says the layer has none", f"{where}.{k}")
-        biases, shared, bl, has_bias = np.zeros(size), False, [], False
-    elif raw.get("bias") is True or raw.get("biases") is True:
-        k = "bias" if "bias" in raw else "biases"
-        raise SpecError(
-            f"{k} = true is not a form: give the bias's value (a number), or {k} = false for a layer without bias",
-            f"{where}.{k}",
-        )
-    elif "biases" in raw:
-        biases = _vector(raw["biases"], f"{where}.biases")
-        if biases.size != size:
-            raise SpecError(f"{biases.size} biases for {size} neurons; give one per neuron", f"{where}.biases")
-        shared = False
-        bl = _labels(
-            raw.get("bias_labels"),
-            size,
-            f"{where}.bias_labels",
-            default=[_default_bias_label(li, j, size) for j in range(size)],
-        )
-        if "bias_label" in raw:
-            raise SpecError("bias_label goes with a shared bias; use bias_labels with biases", f"{where}.bias_label")
-    else:
-        b = _number(raw.get("bias", 0.0), f"{where}.bias")
-        biases = np.full(size, b)
-        shared = True
-        label = _text(raw.get("bias_label", f"b{li + 1}"), f"{where}.bias_label", limit=MAX_LABEL, label=True)
-        bl = [label] * size
-        if "bias_labels" in raw:
-            raise SpecError(
-                "bias_labels goes with biases (one per neuron); use bias_label with a shared bias",
-                f"{where}.bias_labels",
-            )
-
-    net_names, out_names, name = _names(raw, neurons, size, is_output, li, where, notation)
-    return Layer(
-        neurons=tuple(neurons),
-        activation=act_name,
-        activation_params=act.params(params),
-        weights=weights,
-        biases=biases,
-        shared_bias=shared,
-        weight_labels=tuple(tuple(r) for r in weight_labels),
-        bias_labels=tuple(bl),
-        net_names=tuple(net_names),
-        out_names=tuple(out_names),
-        name=name,
-        has_bias=has_bias,
-    )
-
-
-def _names(raw: Mapping, neurons, size: int, is_output: bool, li: int, where: str, notation) -> tuple:
-    net_names = _labels(
-        raw.get("net_names"),
-        size,
-        f"{where}.net_names",
-        default=[notation["net"].replace("{neuron}", n) for n in neurons],
-    )
-    out_names = _labels(
-        raw.get("out_names"),
-        size,
-        f"{where}.out_names",
-        default=[notation["out"].replace("{neuron}", n) for n in neurons],
-    )
-    name = _text(raw.get("name", "output" if is_output else f"hidden {li + 1}"), f"{where}.name", limit=MAX_LABEL)
-    return net_names, out_names, name
-
-
-def _weightless(raw: Mapping, act_name, act, params, neurons, size, fan_in, is_output, li, where, notation) -> Layer:
-    """``weights = false``: a layer of an activation alone (a softmax over given scores), whose net inputs ARE
-    the previous layer's values (or the inputs), one to one: no weights, no bias, nothing to update."""
-    if size != fan_in:
-        raise SpecError(
-            f"a layer without weights passes each of its {fan_in} input(s) to one neuron, so it needs {fan_in} "
-            f"neuron(s), not {size}",
-            f"{where}.neurons" if "neurons" in raw else f"{where}.size",
-        )
-    for k in ("weight_labels", "bias", "biases", "bias_label", "bias_labels", "skip"):
-        if k in raw:
-            raise SpecError(
-                f"weights = false: the layer has no weights and no bias, so {k} has no meaning here; leave it out",
-                f"{where}.{k}",
-            )
-    net_names, out_names, name = _names(raw, neurons, size, is_output, li, where, notation)
-    return Layer(
-        neurons=tuple(neurons),
-        activation=act_name,
-        activation_params=act.params(params),
-        weights=np.zeros((size, 0)),
-        biases=np.zeros(size),
-        shared_bias=False,
-        weight_labels=((),) * size,
-        bias_labels=(),
-        net_names=tuple(net_names),
-        out_names=tuple(out_names),
-        name=name,
-        weightless=True,
-        has_bias=False,
-    )
-
-
-def _default_weight_label(li: int, j: int, i: int, size: int, fan_in: int) -> str:
-    if size < 10 and fan_in < 10:
-        return f"w{li + 1}_{j + 1}{i + 1}"
-    return f"w{li + 1}_{j + 1}.{i + 1}"
-
-
-def _default_bias_label(li: int, j: int, size: int) -> str:
-    return f"b{li + 1}_{j + 1}"
 
 
 def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: str, twhere: str = "") -> None:
@@ -1186,6 +864,23 @@ def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: s
             f"use a sigmoid or softmax output layer, not {out.activation!r}",
             f"{where}.name",
         )
+
+
+def _input_shape(inputs: Mapping, n: int, where: str) -> tuple[int, ...] | None:
+    """[inputs] shape = [channels, length] or [channels, height, width]: the values are feature maps, channel by
+    channel and row by row (as torch flattens them), for the convolution and pooling layers."""
+    if "shape" not in inputs:
+        return None
+    shape = inputs["shape"]
+    if (
+        not isinstance(shape, list)
+        or len(shape) not in (2, 3)
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape)
+    ):
+        raise SpecError("shape is [channels, length] or [channels, height, width], whole numbers >= 1", where)
+    if math.prod(shape) != n:
+        raise SpecError(f"shape {shape} holds {math.prod(shape)} values, but {n} inputs are given", where)
+    return tuple(shape)
 
 
 def _check_unique_names(net: Network, where: str) -> None:
@@ -1263,125 +958,3 @@ def _notation(raw: Any, where: str) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------------------------
 # Value checkers: every one names the place and says what is allowed.
-
-
-def _no_unknown(table: Mapping, allowed: set, where: str, prefix: str) -> None:
-    for key in table:
-        if key not in allowed:
-            place = f"{where}: {prefix + '.' if prefix else ''}{key}"
-            raise SpecError(f"unknown key; allowed here: {', '.join(sorted(allowed))}", place)
-
-
-def _table(data: Mapping, key: str, where: str) -> Mapping:
-    value = data.get(key)
-    if not isinstance(value, Mapping):
-        raise SpecError(f"missing [{key}] table", f"{where}: {key}")
-    return value
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
-        value = float(value) if isinstance(value, np.floating) else int(value)  # any float or integer dtype
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"expected a number, got {_show(value)}", where)
-    try:
-        x = float(value)
-    except OverflowError:  # a TOML integer has no size limit
-        raise SpecError(f"{_show(value)} is too large; expected a finite number", where) from None
-    if not math.isfinite(x):
-        raise SpecError(f"expected a finite number, got {value!r}", where)
-    return x
-
-
-def _listed(value: Any) -> Any:
-    """A NumPy array or a tuple as the list the TOML format would give (the Python API takes both)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.ndim else value.item()
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _vector(value: Any, where: str) -> np.ndarray:
-    value = _listed(value)
-    if not isinstance(value, list):
-        raise SpecError(f"expected a list of numbers, got {_show(value)}", where)
-    return np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(value)], dtype=float)
-
-
-def _matrix(value: Any, rows: int, cols: int, where: str) -> np.ndarray:
-    value = _listed(value)
-    if isinstance(value, list):
-        value = [_listed(r) for r in value]
-    if not isinstance(value, list):
-        raise SpecError(
-            f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where
-        )
-    if len(value) != rows:
-        raise SpecError(
-            f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {len(value)} rows", where
-        )
-    out = np.empty((rows, cols))
-    for j, row in enumerate(value):
-        if not isinstance(row, list) or len(row) != cols:
-            n = len(row) if isinstance(row, list) else _show(row)
-            raise SpecError(f"expected {cols} numbers (one per input of the layer), got {n}", f"{where}[{j}]")
-        for i, v in enumerate(row):
-            out[j, i] = _number(v, f"{where}[{j}][{i}]")
-    return out
-
-
-def _count(value: Any, where: str) -> int:
-    if not isinstance(value, list):
-        raise SpecError(f"expected a list of names, got {_show(value)}", where)
-    return len(value)
-
-
-# C0 and C1 controls and the bidirectional embeddings, overrides and isolates: they reach a terminal raw (ESC c
-# resets it), reorder what a reader sees, and make pdflatex fail. A newline and a tab are allowed in free text.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*\Z")
-NAME_RULE = "a name starts with a letter and has only letters, digits, '_' and '.'"
-
-
-def _text(value: Any, where: str, limit: int, label: bool = False) -> str:
-    if not isinstance(value, str):
-        raise SpecError(f"expected a string, got {_show(value)}", where)
-    if len(value) > limit:
-        raise SpecError(f"at most {limit} characters, got {len(value)}", where)
-    if label and not _NAME.match(value):
-        raise SpecError(f"{_show(value)} is not allowed: {NAME_RULE} (at most {limit} characters)", where)
-    return free_text(value, where, limit) if not label else value
-
-
-def free_text(value: str, where: str, limit: int) -> str:
-    """Free text a user wrote (a title, a description, a note), refused when it holds a control character or a
-    bidirectional override (a newline and a tab are fine)."""
-    if len(value) > limit:
-        raise SpecError(f"at most {limit} characters, got {len(value)}", where)
-    bad = _CONTROL.search(value)
-    if bad:
-        raise SpecError(
-            f"control and bidirectional-override characters are not allowed (U+{ord(bad.group()):04X} at "
-            f"character {bad.start() + 1})",
-            where,
-        )
-    return value
-
-
-def _labels(value: Any, n: int, where: str, default: list[str] | None = None) -> list[str]:
-    if value is None:
-        if default is None:
-            raise SpecError(f"expected a list of {n} names", where)
-        return list(default)
-    if not isinstance(value, list) or len(value) != n:
-        got = len(value) if isinstance(value, list) else _show(value)
-        raise SpecError(f"expected a list of {n} names, got {got}", where)
-    names = [_text(v, f"{where}[{i}]", limit=MAX_LABEL, label=True) for i, v in enumerate(value)]
-    if len(set(names)) != len(names):
-        dup = next(x for x in names if names.count(x) > 1)
-        raise SpecError(f"the name {dup!r} appears twice; names must be unique", where)
-    return names
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

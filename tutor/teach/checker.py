@@ -683,7 +683,8 @@ class _Truncate:
 def _truncated_before(walk: Walkthrough, key: str, claim: Claim) -> str:
     """The claim as every value before it truncated (cut, not rounded) to its decimals and carried forward."""
     d = claim.decimals
-    if walk.quantities[key].form is None or not 1 <= d <= 12:
+    # a walk by layers (sym_maps) has no dense rows for the student's world to read
+    if walk.quantities[key].form is None or not 1 <= d <= 12 or not hasattr(walk, "forward"):
         return ""
     value = diagnose.StudentWorld(walk, {}, _Truncate(d)).value(key)
     if math.isfinite(value) and _agrees(value, claim) and not _agrees(walk.value(key), claim):
@@ -803,10 +804,12 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
 
     # 4. a known misconception (the quiz's): the derivation perturbed where the mistake can happen
     known = {k: c.value for k, c in claimed.items()}
-    try:
-        cand = diagnose.diagnose(walk, key, claim.value, diagnose.Tolerance("dp", min(claim.decimals, 12)), known)
-    except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):
-        cand = None
+    cand = None
+    if hasattr(walk, "forward"):  # the misconceptions perturb a dense walk; a walk by layers (sym_maps) has none yet
+        try:
+            cand = diagnose.diagnose(walk, key, claim.value, diagnose.Tolerance("dp", min(claim.decimals, 12)), known)
+        except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):
+            cand = None
     if cand is not None and _agrees(cand.value, claim):
         return _misconception(claim, correct, cand)
 

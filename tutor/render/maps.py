@@ -1,0 +1,166 @@
+"""The walk-through of a network with convolution, pooling and flatten layers (a ``MapWalk``), in text and
+Markdown: feature maps and kernels as small grids of their numbers, each output position's sum over its
+receptive field with the numbers substituted, the kernel matrix beside the im2col matrix of its input, each
+pooling window's winner and where its gradient goes, each kernel weight's gradient as the sum over the positions
+that used it, and the gradient at the input as the full convolution of the deltas with the flipped kernel.
+
+Nothing here computes a value: every number is a quantity of the walk, printed by the FormulaWriter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..engine.steps import MapWalk
+from ..spec.layers.shaped import as_2d, layer_taps
+from .lines import line_view, writer
+from .options import DEFAULT, Options
+from .templates import md_escape, render_template, tex_escape_text
+
+FORMATS = ("text", "md", "tex", "html", "pdf")
+TEMPLATES = {
+    "text": "text/maps.txt.j2",
+    "md": "markdown/maps.md.j2",
+    "tex": "latex/maps.tex.j2",
+    "html": "html/maps.html.j2",
+}
+_MODES = {"text": "text", "md": "web", "tex": "tex", "html": "web"}
+_ESCAPES: dict[str, Callable[[str], str]] = {"md": md_escape, "tex": tex_escape_text}
+
+
+def grid(cells: list[list[str]]) -> list[str]:
+    """Rows of right-aligned cells in columns as wide as their widest cell."""
+    if not cells or not cells[0]:
+        return []
+    width = max(len(c) for row in cells for c in row)
+    return ["  ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def _maps(fw, keys: list[str], shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    """One grid per channel of the values of ``keys`` (channel-major, row by row)."""
+    C, H, W = as_2d(shape)
+    return [
+        {"channel": c + 1, "rows": grid([[fw.value_of(keys[(c * H + y) * W + x]) for x in range(W)] for y in range(H)])}
+        for c in range(C)
+    ]
+
+
+def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Options = DEFAULT) -> dict[str, Any]:
+    net = walk.network
+    fw = writer(walk, mode, options)
+    q = walk.quantities
+
+    def line(key: str):
+        return line_view(fw, q, key, mode, escape)
+
+    first = net.layers[0]
+    in_shape = getattr(first, "in_shape", None) or (len(net.input_names),)
+    layers = []
+    a_keys = list(net.input_names)
+    for rec in walk.layers:
+        layer = net.layers[rec.layer]
+        shaped = layer.kind not in ("dense", "rnn")
+        d: dict[str, Any] = {
+            "number": rec.layer + 1,
+            "kind": layer.kind,
+            "name": escape(layer.name),
+            "activation": layer.activation,
+            "nets": [line(k) for k in rec.nets],
+            "outs": [line(k) for k in (rec.states or rec.outs)] if rec.outs != rec.nets else [],
+            "dE_dout": [line(k) for k in rec.dE_dout],
+            "deltas": [line(k) for k in rec.deltas] if rec.deltas != rec.dE_dout else [],
+            "grads": [line(g) for g in rec.grads.values()],
+            "updates": [line(u) for u in rec.updates.values()],
+            "winners": [
+                {"window": fw.label(rec.nets[p], mode), "winner": fw.label(w, mode)} for p, w in enumerate(rec.winners)
+            ],
+            "step_norms": [line(k) for k in rec.step_norms],
+            "step_ratios": [line(k) for k in rec.step_ratios],
+            "steps": getattr(layer, "steps", 0),
+            **dict.fromkeys(("in_shape", "out_shape", "kernel", "stride", "padding"), ""),
+            **{k: [] for k in ("kernels", "kernel_matrix", "im2col", "out_maps", "delta_maps")},
+        }
+        if shaped:
+            d["in_shape"] = "×".join(str(s) for s in layer.in_shape)
+            d["out_shape"] = "×".join(str(s) for s in layer.out_shape)
+            d["kernel"] = "×".join(str(k) for k in (layer.kernel if layer.dims == 2 else layer.kernel[1:]))
+            d["stride"] = ", ".join(str(s) for s in (layer.stride if layer.dims == 2 else layer.stride[1:]))
+            d["padding"] = ", ".join(str(s) for s in (layer.padding if layer.dims == 2 else layer.padding[1:]))
+            if layer.kind != "flatten":
+                d["out_maps"] = _maps(fw, rec.outs, layer.out_shape)
+                d["delta_maps"] = _maps(fw, rec.deltas or rec.dE_dout, layer.out_shape)
+        if layer.kind in ("conv1d", "conv2d"):
+            C = layer.in_shape[0]
+            kh, kw = layer.kernel
+            d["kernels"] = [
+                {
+                    "out": o + 1,
+                    "channel": c + 1,
+                    "rows": grid(
+                        [
+                            [fw.value_of(layer.weight_labels[o][(c * kh + i) * kw + j]) for j in range(kw)]
+                            for i in range(kh)
+                        ]
+                    ),
+                    "flipped": grid(
+                        [
+                            [fw.value_of(layer.weight_labels[o][(c * kh + i) * kw + j]) for j in reversed(range(kw))]
+                            for i in reversed(range(kh))
+                        ]
+                    ),
+                    "grads": grid(
+                        [
+                            [fw.value_of(rec.grads[layer.weight_labels[o][(c * kh + i) * kw + j]]) for j in range(kw)]
+                            for i in range(kh)
+                        ]
+                    ),
+                }
+                for o in range(layer.out_channels)
+                for c in range(C)
+            ]
+            # the matrix view: the kernel matrix (one row per kernel) times the im2col matrix (one column per
+            # output position: the inputs under the kernel there, 0 on the padding)
+            outs, chans, cols, ins = layer_taps(layer)
+            per_map = layer.size // layer.out_channels
+            col = [["0"] * per_map for _ in range(layer.weights.shape[1])]
+            for p, o, c_, i in zip(outs, chans, cols, ins):
+                if o == 0:
+                    col[c_][p] = fw.value_of(a_keys[i])
+            d["kernel_matrix"] = grid([[fw.value_of(lab) for lab in row] for row in layer.weight_labels])
+            d["im2col"] = grid(col)
+        layers.append(d)
+        a_keys = rec.outs
+    first_conv = first.kind in ("conv1d", "conv2d")
+    return {
+        "title": escape(net.title),
+        "source": escape(net.source),
+        "description": escape(net.description),
+        "loss_rule": net.loss_rule,
+        "eta": fw.value_of("eta"),
+        "input_maps": _maps(fw, list(net.input_names), in_shape) if len(in_shape) > 1 else [],
+        # a recurrent first layer reads a sequence: a row per time step
+        "input_sequence": grid(
+            [
+                [fw.value_of(net.input_names[t * first.input_size + i]) for i in range(first.input_size)]
+                for t in range(first.steps)
+            ]
+        )
+        if first.kind == "rnn"
+        else [],
+        "layers": layers,
+        "loss": line(walk.loss),
+        "input_gradients": [line(k) for k in walk.input_gradients],
+        "input_gradient_maps": _maps(fw, walk.input_gradients, in_shape) if len(in_shape) > 1 else [],
+        "first_conv": first_conv,
+    }
+
+
+def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
+    """The walk-through in ``fmt``: text, md, tex, html (autoescaped, with its CSP) or pdf (the tex compiled)."""
+    if fmt == "pdf":
+        from .pdf import compile_pdf
+
+        return compile_pdf(render(walk, "tex", options))  # type: ignore[arg-type]
+    escape = _ESCAPES.get(fmt, lambda s: s)
+    data = {"v": view(walk, _MODES[fmt], escape, options)}
+    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
