@@ -279,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         _check_paths(args)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _TermAsException():
             # Overflow inside NumPy is checked where it matters (finite values or a one-line error);
             # its warnings would only add lines to a student's terminal.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -287,10 +287,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _COMMANDS[args.command](args)
         _flush_stdout()
         return status
+    except _Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 143
     except TutorError as exc:
         # an error found in the network itself (a step's gradient, a value out of range) names the spec it came from
         spec = getattr(locals().get("args"), "spec", None)
-        place = f"{spec}: " if spec and isinstance(exc, (GradientError, ComputeError)) and not exc.where else ""
+        place = (
+            f"{spec}: "
+            if spec and isinstance(exc, (GradientError, ComputeError)) and not exc.where.startswith(str(spec))
+            else ""
+        )
         print(f"{PROG}: error: {place}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -303,11 +310,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: standard output: cannot write ({exc.args[0]})", file=sys.stderr)
         return 2
     except OSError as exc:  # the last net: a print to a closed or full standard output, a file gone meanwhile
-        if exc.filename is None:
+        place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "output"
+        if exc.filename is None and not _stdout_works():
             _detach_stdout()
-        place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "standard output"
+            place = "standard output"
         print(f"{PROG}: error: {place}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised where the program is, so that every ``finally`` and ``with`` (pdflatex's temporary
+    folder, a worksheet's lock) cleans up as on Ctrl-C instead of the process vanishing mid-way."""
+
+
+class _TermAsException:
+    def __enter__(self) -> None:
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._raise)
+
+    @staticmethod
+    def _raise(signum, frame) -> None:
+        raise _Terminated
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -335,6 +365,15 @@ def _detach_stdout() -> None:
         pass
 
 
+def _stdout_works() -> bool:
+    """Whether standard output still takes what is printed (an OSError without a file name may be its)."""
+    try:
+        sys.stdout.flush()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def _flush_stdout() -> None:
     try:
         sys.stdout.flush()
@@ -354,6 +393,10 @@ _PATH_OPTIONS = {
     "template_dir": "--template-dir",
     "plot": "--plot",
     "moodle": "--moodle",
+    "gift": "--gift",
+    "qti": "--qti",
+    "resume": "--resume",
+    "root": "--root",
 }
 
 
@@ -406,6 +449,7 @@ def _write(args: argparse.Namespace, data: str | bytes) -> None:
     if args.output:
         from .spec.resources import write_file
 
+        _refuse_raw_html(args, data)
         write_file(Path(args.output), data)
         return
     try:
@@ -430,6 +474,28 @@ def _write(args: argparse.Namespace, data: str | bytes) -> None:
         raise
     except OSError as exc:
         raise _stdout_failed(exc) from None
+
+
+_HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+
+
+def _refuse_raw_html(args: argparse.Namespace, data: str | bytes) -> None:
+    """What is written to an .html file is a page of ours: escaped, with its Content-Security-Policy. Text,
+    Markdown or LaTeX there would be opened by a browser as a page whose strings (a spec's title, its
+    comments) are live markup, so that is refused; so is a page whose template override left out the policy."""
+    if Path(args.output).suffix.lower() not in _HTML_SUFFIXES and args.format != "html":
+        return
+    head = data[:4096] if isinstance(data, str) else data[:4096].decode("utf-8", "replace")
+    if not head.lstrip().lower().startswith("<!doctype html") or "Content-Security-Policy" not in head:
+        raise TutorError(
+            f"an {Path(args.output).suffix or 'HTML'} file is opened as a web page: it gets an HTML page with its "
+            "Content-Security-Policy only (give --format html, or a file name of the format's own suffix)",
+            f"--output {_short_path(args.output)}",
+        )
+
+
+def _short_path(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _refuse_overwrite(output: str | None, option: str, **inputs: str | None) -> None:
@@ -619,6 +685,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         claims_path = args.claims or example_claims(args.spec)
         if claims_path is None:
             raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
+        _refuse_overwrite(args.output, "--output", SPEC=args.spec, CLAIMS=str(claims_path))
         data = graphteach.check_claims(graphspec.load(args.spec), graphteach.load_claims(claims_path), str(claims_path))
         _write(args, render_check(data, args.format))
         return 0 if data["ok"] else 1
@@ -769,6 +836,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     if not randomly and graphspec.is_graph(args.spec):
         from .teach.graphteach import GraphQuiz
 
+        _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
         g = graphspec.load(args.spec)
         qz = GraphQuiz(g, Tolerance.parse(args.tolerance, args.digits or g.digits), origin={"spec": args.spec})
         return _run_graph_quiz(args, qz)
@@ -923,8 +991,8 @@ def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
 
     from .teach import quiz
 
-    if args.results and not Path(args.results).resolve().parent.is_dir():
-        raise TutorError("its folder does not exist; give a file in an existing folder", f"--results {args.results}")
+    if args.results:
+        quiz.check_results_target(args.results)
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
     print("\n".join(qz.intro()), flush=True)
     if answers is not None:
@@ -935,12 +1003,9 @@ def _run_graph_quiz(args: argparse.Namespace, qz) -> int:
             _ask(qz, stop)
     print("\n" + "\n".join(qz.summary()), flush=True)
     if args.results:
-        try:
-            Path(args.results).write_text(
-                json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        except OSError as exc:
-            raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {args.results}") from None
+        from .spec.resources import write_file
+
+        write_file(args.results, json.dumps(qz.record(), indent=2, ensure_ascii=False) + "\n", "--results")
     return 0
 
 

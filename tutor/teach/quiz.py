@@ -34,6 +34,7 @@ from ..spec.rounding import format_fixed
 from .diagnose import MISCONCEPTIONS, Candidate, StudentWorld, Tolerance, grade, implausible, parse_number
 
 FORMAT = "backprop-tutor-quiz/1"
+GRAPH_FORMAT = "backprop-tutor-graph-quiz/1"  # the results of a quiz on a graph spec
 SECTIONS = ("forward", "error", "backward", "gradients", "updates")  # a plain step's sections, in order
 # every section a step can have, in order: a training step may clip its gradients and keep optimizer state
 STEP_SECTIONS = ("forward", "error", "backward", "gradients", "clipping", "optimizer", "updates")
@@ -1102,7 +1103,8 @@ def check_results_target(path: str | Path) -> None:
             raise TutorError("is not a regular file; give a file to write the results to", f"--results {path}")
         try:
             ok = p.stat().st_size < 50 * MAX_ANSWERS_BYTES
-            ok = ok and json.loads(p.read_text(encoding="utf-8")).get("format") == FORMAT
+            # a network quiz's or a graph quiz's results: either may be written over by either quiz
+            ok = ok and json.loads(p.read_text(encoding="utf-8")).get("format") in (FORMAT, GRAPH_FORMAT)
         except (OSError, ValueError, AttributeError):
             ok = False
         if not ok:
