@@ -449,7 +449,6 @@ def _write(args: argparse.Namespace, data: str | bytes) -> None:
     if args.output:
         from .spec.resources import write_file
 
-        _refuse_raw_html(args, data)
         write_file(Path(args.output), data)
         return
     try:
@@ -474,28 +473,6 @@ def _write(args: argparse.Namespace, data: str | bytes) -> None:
         raise
     except OSError as exc:
         raise _stdout_failed(exc) from None
-
-
-_HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
-
-
-def _refuse_raw_html(args: argparse.Namespace, data: str | bytes) -> None:
-    """What is written to an .html file is a page of ours: escaped, with its Content-Security-Policy. Text,
-    Markdown or LaTeX there would be opened by a browser as a page whose strings (a spec's title, its
-    comments) are live markup, so that is refused; so is a page whose template override left out the policy."""
-    if Path(args.output).suffix.lower() not in _HTML_SUFFIXES and args.format != "html":
-        return
-    head = data[:4096] if isinstance(data, str) else data[:4096].decode("utf-8", "replace")
-    if not head.lstrip().lower().startswith("<!doctype html") or "Content-Security-Policy" not in head:
-        raise TutorError(
-            f"an {Path(args.output).suffix or 'HTML'} file is opened as a web page: it gets an HTML page with its "
-            "Content-Security-Policy only (give --format html, or a file name of the format's own suffix)",
-            f"--output {_short_path(args.output)}",
-        )
-
-
-def _short_path(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _refuse_overwrite(output: str | None, option: str, **inputs: str | None) -> None:
@@ -588,6 +565,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 "--interactive",
             )
         return _explain_training(args, net, options)
+    if args.steps and args.format == "json":
+        _refuse_large_json_history(args.steps)
     walk = explain_step(net, forward_only=args.forward_only)
     check = gradient_check(net, walk=walk) if (args.check and not args.forward_only) else None
     history = None
@@ -611,6 +590,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         extra["twin"] = ("no skips", explain_step(net.without_skips()))
     _write(args, fn(walk, check=check, history=history, options=options, **extra))
     return 0
+
+
+def _refuse_large_json_history(steps: int) -> None:
+    """explain --steps -f json lists every step: a document past the output limit is known before training."""
+    from .render.walkthrough import json_history_bytes
+    from .spec.network import MAX_OUTPUT_BYTES
+
+    need = json_history_bytes(steps)
+    if need > MAX_OUTPUT_BYTES:
+        most = max(n for n in range(1, steps, max(1, steps // 1000)) if json_history_bytes(n) <= MAX_OUTPUT_BYTES)
+        raise TutorError(
+            f"the JSON document lists every step: {steps} steps take at least {need / 1e6:.0f} MB, and at most "
+            f"{MAX_OUTPUT_BYTES / 1e6:.0f} MB are written; give about {most} steps or fewer, or --format text "
+            "(which shows chosen steps)",
+            "--steps",
+        )
 
 
 def _network_graph(args: argparse.Namespace, net) -> int:
@@ -740,6 +735,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     total = args.epochs * len(training.batches(net))
     if total > 10_000_000:
         raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
+    if args.format == "json":
+        from .spec.network import MAX_OUTPUT_BYTES
+
+        # a loss a step and a loss an epoch, each at least "0.0" on a line of its own indented by 4: known now
+        need = (total + args.epochs + 2) * len("    0.0,\n")
+        if need > MAX_OUTPUT_BYTES:
+            raise TutorError(
+                f"the JSON document lists the loss of every update: {total} updates take at least "
+                f"{need / 1e6:.0f} MB, and at most {MAX_OUTPUT_BYTES / 1e6:.0f} MB are written; train for fewer "
+                "epochs, or give --format text",
+                "--epochs",
+            )
     shown = parse_show(args.show, total)
     fmt = _document_format(args.format)
     run, texts = documents(

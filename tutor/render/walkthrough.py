@@ -33,6 +33,14 @@ TEMPLATES = {
 # -- JSON ---------------------------------------------------------------------------------------------
 
 
+def json_history_bytes(steps: int) -> int:
+    """A lower bound of the bytes the JSON document's "history" takes for ``steps`` steps (each a step number
+    and two losses, a loss at least as long as "0.0"), known before a step is trained."""
+    entry = len(json.dumps([{"step": 0, "loss_before": 0.0, "loss_after": 0.0}], indent=2)) - 4  # without [ ]
+    digits = sum(d * (min(steps, 10**d - 1) - 10 ** (d - 1) + 1) for d in range(1, len(str(steps)) + 1))
+    return steps * (entry + 1) + digits - steps  # the "0" counted once a step; "," and "\n" between entries
+
+
 def render_json(walk: Walkthrough, history: Any = None, check: Any = None, options: Options = DEFAULT) -> str:
     """Every computed quantity under its stable key (documented in the README), as JSON, in full precision
     (``options`` choose templates and shown digits, which JSON does not have)."""

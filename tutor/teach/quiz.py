@@ -1071,24 +1071,11 @@ def save_results(path: str | Path, quiz: Quiz) -> None:
     """Write ``quiz.record()`` to ``path`` atomically: a temporary file beside it, then ``os.replace``, so an
     interrupted write leaves the previous results whole. The one place results are written."""
     import json
-    import os
-    import tempfile
 
-    target = Path(path)
+    from ..spec.resources import write_file
+
     data = json.dumps(quiz.record(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.resolve().parent))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {path}") from None
+    write_file(path, data, f"--results {path}")
 
 
 def check_results_target(path: str | Path) -> None:
