@@ -545,6 +545,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     net = _load(args)
     if "graph" in args.view or args.of is not None:
         return _network_graph(args, net)
+    _refuse_large_document(args, net)
     for flag, given in (
         ("--upstream", args.upstream is not None),
         ("--step", args.step is not None),
@@ -590,6 +591,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
         extra["twin"] = ("no skips", explain_step(net.without_skips()))
     _write(args, fn(walk, check=check, history=history, options=options, **extra))
     return 0
+
+
+def _refuse_large_document(args: argparse.Namespace, net) -> None:
+    """An HTML page or a PDF of a whole walk-through past its parameter limit is refused before any work (its
+    size and time follow from the network); --brief, which tabulates, and the other formats are not limited."""
+    from .spec.network import MAX_HTML_PARAMETERS, MAX_PDF_PARAMETERS
+
+    html = args.format == "html" or getattr(args, "self_check", False) or getattr(args, "interactive", False)
+    limit = MAX_HTML_PARAMETERS if html else MAX_PDF_PARAMETERS if args.format == "pdf" else None
+    if limit is None or getattr(args, "brief", False) or net.parameter_count <= limit:
+        return
+    kind = "an HTML page" if html else "a PDF"
+    raise TutorError(
+        f"the network has {net.parameter_count} parameters; {kind} of the whole walk-through takes at most "
+        f"{limit:,} (beyond, it would pass 50 MB or take minutes): give --brief, or --format text, md, tex or json",
+        f"--format {args.format}",
+    )
 
 
 def _refuse_large_json_history(steps: int) -> None:
@@ -748,6 +766,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "--epochs",
             )
     shown = parse_show(args.show, total)
+    if shown:  # the steps walked through in full
+        _refuse_large_document(args, net)
     fmt = _document_format(args.format)
     run, texts = documents(
         (fmt,), net, args.epochs, shown, progress=_progress(total, "training step"), options=_render_options(args)
