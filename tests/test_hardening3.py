@@ -14,25 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tutor.cli import main
+from tests.test_hardening import one_line_error, run
 from tutor.spec.resources import data_dir
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line_error(status: int, err: str, *parts: str) -> None:
-    assert status == 2, err
-    assert "Traceback" not in err
-    assert err.count("\n") == 1 and err.startswith("backprop-tutor: error:"), err
-    for part in parts:
-        assert part in err, err
 
 
 def graph_spec(folder: Path, assign: str = 'f = "x * 2"', head: str = "", graph: str = "", name="g.toml") -> Path:
@@ -358,7 +344,7 @@ def test_item9_a_relu_at_zero_is_reported_as_unreliable_finite_differences(tmp_p
     status, out, _ = run(["explain", kinked(tmp_path)], capsys)
     assert status == 0
     assert "DISAGREE" not in out
-    assert "b1: finite differences unreliable here: the loss has a kink at this point" in out
+    assert "b1: finite differences unreliable here: the function has a kink at this point" in out
     doc = json.loads(run(["explain", kinked(tmp_path), "-f", "json"], capsys)[1])
     reasons = {r["param"]: r.get("finite_differences_unreliable") for r in doc["gradient_check"]}
     assert reasons["b1"] and reasons["w1_11"] and reasons["b2"] is None
@@ -470,3 +456,25 @@ def test_item9_a_wrong_gradient_at_a_smooth_point_still_disagrees():
             assert not wrong.ok and not wrong.fd_unreliable(wrong.rows[i]), (row, wrong.fd_unreliable(wrong.rows[i]))
             tried += 1
     assert tried > 50
+
+
+@pytest.mark.parametrize(
+    "assign, kink",
+    [('f = "relu(x) * 3"', True), ('f = "relu(x - 0.0000003) * 3"', True), ('f = "max(x, 0) * 3"', False)],
+    # a kink 3e-7 away, within h but beyond h/8; a tie of max splits the gradient, as the difference does
+    ids=["relu", "relu-near", "max-tie"],
+)
+def test_item9_a_graph_at_a_kink_reports_unreliable_finite_differences(tmp_path, capsys, assign, kink):
+    spec = tmp_path / "g.toml"
+    spec.write_text(f"[graph.leaves]\nx = 0.0\n[graph.assign]\n{assign}\n")
+    status, out, err = run(["explain", spec], capsys)
+    assert status == 0, err
+    assert "DISAGREE" not in out and "disagree" not in out
+    assert ("unreliable here: the " in out and "kink" in out) == kink, out
+    row = json.loads(run(["explain", spec, "-f", "json"], capsys)[1])["gradient_check"][0]
+    assert row["ok"] and ("kink" in row.get("finite_differences_unreliable", "")) == kink
+
+
+def test_item9_a_graph_away_from_kinks_still_checks(capsys):
+    status, out, _ = run(["explain", "graph-sigmoid-gates"], capsys)
+    assert status == 0 and "unreliable" not in out and "Every leaf's gradient agrees" in out

@@ -158,26 +158,17 @@ class Report:
             return "the loss is not finite within h of this point"
         if None in (r.forward_difference, r.backward_difference, r.fine_spread, r.fine_difference):
             return ""
-        spread = abs(r.forward_difference - r.backward_difference)
-        noise = 16 * self.fd_quantum / FD_MARGIN  # the rounding noise of a one-sided difference with h/8
-        g, coarse, fine = r.symbolic, r.finite_difference - r.symbolic, r.fine_difference - r.symbolic
-        sides = f"its slope is {_g(r.backward_difference)} on one side and {_g(r.forward_difference)} on the other"
-        # a jump of the slope is large next to the gradients (a smooth point's spread is h times its curvature)
-        jump = spread > max(10 * noise, 100 * self.fd_tolerance * max(abs(r.finite_difference), 1e-3))
-        if jump and abs(r.fine_spread) > spread / 4:
-            return f"the loss has a kink at this point (a ReLU or ELU at 0, a hinge margin at 0, a tie): {sides}"
-        if abs(fine) <= max(self.fd_tolerance * max(abs(r.fine_difference), 1e-3), noise):
-            return (
-                f"the central difference changes with its step here (a kink or a sharp bend of the loss within "
-                f"h = {self.eps:.0e}; {sides}): with h/8 it is {_g(r.fine_difference)}, which agrees with the "
-                f"gradient {_g(g)}"
-            )
-        if coarse * fine > 0 and abs(coarse) / 16 <= abs(fine) <= abs(coarse) / 4 and abs(coarse) > 10 * noise:
-            return (
-                "the slope of the loss bends abruptly here (a squared ReLU at 0): the central difference misses "
-                f"the gradient by {_g(abs(coarse))} with h and by {_g(abs(fine))} with h/8, in step with h"
-            )
-        return ""
+        return kink_reason(
+            r.symbolic,
+            r.finite_difference,
+            r.forward_difference,
+            r.backward_difference,
+            r.fine_difference,
+            r.fine_spread,
+            self.fd_tolerance,
+            16 * self.fd_quantum / FD_MARGIN,  # the rounding noise of a one-sided difference with h/8
+            self.eps,
+        )
 
     def unreliable(self) -> list[tuple[str, str]]:
         """(parameter, reason) of every row where finite differences cannot judge the gradient."""
@@ -260,6 +251,35 @@ def batch_gradient_check(net: Network, eps: float = 1e-6) -> Report:
     return Report(
         rows, eps, notes=["over the first batch, in exact arithmetic"], engine_floor=1e-15, loss=float(loss(theta))
     )
+
+
+def kink_reason(
+    g: float, fd: float, fwd: float, bwd: float, fine: float, fine_spread: float, tol: float, noise: float, eps: float
+) -> str:
+    """Why a central difference ``fd`` that misses the gradient ``g`` cannot judge it ('' where it can): at a
+    kink right at the point (the forward and backward differences ``fwd`` and ``bwd`` differ by a jump that does
+    not shrink from h to h/8, ``fine_spread``), at a kink farther than h/8 (the central difference with h/8,
+    ``fine``, agrees), or where the slope bends abruptly (the miss shrinks eightfold with the step). A wrong
+    gradient misses by the same amount whatever the step, and stays a disagreement."""
+    spread = abs(fwd - bwd)
+    coarse_miss, fine_miss = fd - g, fine - g
+    sides = f"its slope is {_g(bwd)} on one side and {_g(fwd)} on the other"
+    # a jump of the slope is large next to the gradients (a smooth point's spread is h times its curvature)
+    jump = spread > max(10 * noise, 100 * tol * max(abs(fd), 1e-3))
+    if jump and abs(fine_spread) > spread / 4:
+        return f"the function has a kink at this point (a ReLU or ELU at 0, a hinge margin at 0, a tie): {sides}"
+    if abs(fine_miss) <= max(tol * max(abs(fine), 1e-3), noise):
+        return (
+            f"the central difference changes with its step (a kink or a sharp bend within h = {eps:.0e}; "
+            f"{sides}): with h/8 it is {_g(fine)}, which agrees with the gradient {_g(g)}"
+        )
+    if coarse_miss * fine_miss > 0 and abs(coarse_miss) / 16 <= abs(fine_miss) <= abs(coarse_miss) / 4:
+        if abs(coarse_miss) > 10 * noise:
+            return (
+                "the slope bends abruptly here (a squared ReLU at 0): the central difference misses the gradient "
+                f"by {_g(abs(coarse_miss))} with h and by {_g(abs(fine_miss))} with h/8, in step with h"
+            )
+    return ""
 
 
 def _refined(rows: list[Row], loss: Callable[[np.ndarray], float], theta: np.ndarray, eps: float) -> list[Row]:

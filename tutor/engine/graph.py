@@ -52,7 +52,8 @@ class CheckRow:
     leaf: str
     gradient: float
     finite_difference: float | None  # None where the function cannot be evaluated around the leaf
-    ok: bool
+    ok: bool  # agrees, or the central difference cannot judge it (``why``)
+    why: str = ""  # why finite differences are unreliable here (a kink within h), where they disagree
 
 
 @dataclass
@@ -360,8 +361,26 @@ def _central_differences(graph: Graph, walk: GraphWalk) -> list[CheckRow]:
         if fd is not None and not math.isfinite(fd):
             fd = None
         ok = fd is not None and abs(g - fd) <= max(FD_TOLERANCE * max(abs(g), abs(fd)), 1e-7)
-        rows.append(CheckRow(leaf.name, g, fd, ok))
+        why = "" if ok or fd is None else _kink(graph, base, leaf.name, h, g, fd)
+        rows.append(CheckRow(leaf.name, g, fd, ok or bool(why), why))
     return rows
+
+
+def _kink(graph: Graph, base: dict[str, float], leaf: str, h: float, g: float, fd: float) -> str:
+    """Why the central difference of ``leaf`` cannot judge its gradient (a kink, such as ReLU at 0 or a tie of
+    max, within h), from the one-sided differences with h and h/8; '' for a real disagreement."""
+    from .gradcheck import kink_reason
+
+    def f(dx: float) -> float:
+        return graph.upstream * evaluate(graph, {**base, leaf: base[leaf] + dx})[graph.output]
+
+    try:
+        f0, up, down, up8, down8 = f(0.0), f(h), f(-h), f(h / 8), f(-h / 8)
+    except ComputeError:
+        return ""
+    noise = 1e3 * 2.0**-52 * max(abs(f0), abs(up), abs(down), 1e-300) / h
+    fine, spread8 = (up8 - down8) / (h / 4), ((up8 - f0) - (f0 - down8)) / (h / 8)
+    return kink_reason(g, fd, (up - f0) / h, (f0 - down) / h, fine, spread8, FD_TOLERANCE, noise, h)
 
 
 def _update(graph: Graph, walk: GraphWalk) -> None:
