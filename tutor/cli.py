@@ -596,8 +596,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def _refuse_large_document(args: argparse.Namespace, net) -> None:
     """An HTML page or a PDF of a whole walk-through past its parameter limit is refused before any work (its
     size and time follow from the network); --brief, which tabulates, and the other formats are not limited."""
-    from .spec.network import MAX_HTML_PARAMETERS, MAX_PDF_PARAMETERS
+    from .spec.network import MAX_HTML_PARAMETERS, MAX_PDF_PARAMETERS, MAX_VIEW_PARAMETERS
 
+    views = [v for v in getattr(args, "view", []) if v != "graph"]
+    if views and net.parameter_count > MAX_VIEW_PARAMETERS:
+        raise TutorError(
+            f"the network has {net.parameter_count} parameters; the views show every weight again, and take at "
+            f"most {MAX_VIEW_PARAMETERS:,} (beyond, the document takes minutes): leave out --view",
+            f"--view {views[0]}",
+        )
     html = args.format == "html" or getattr(args, "self_check", False) or getattr(args, "interactive", False)
     limit = MAX_HTML_PARAMETERS if html else MAX_PDF_PARAMETERS if args.format == "pdf" else None
     if limit is None or getattr(args, "brief", False) or net.parameter_count <= limit:

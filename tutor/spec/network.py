@@ -30,6 +30,7 @@ MAX_FILE_BYTES = 2_000_000
 # and pdflatex needs minutes for the thousand pages of more. --brief and the other formats take every network.
 MAX_HTML_PARAMETERS = 1_000
 MAX_PDF_PARAMETERS = 800
+MAX_VIEW_PARAMETERS = 1_000  # --view matrix, paths, magnitudes: every weight again, as matrices, paths, tables
 MAX_OUTPUT_BYTES = 50_000_000  # a document no person reads to the end (a 1-256-6 network's HTML was 232 MB)
 ROUNDINGS = ("exact", "as-printed")
 UPDATE_ORDERS = ("standard", "updated-first")
