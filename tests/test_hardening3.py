@@ -344,7 +344,7 @@ def test_item9_a_relu_at_zero_is_reported_as_unreliable_finite_differences(tmp_p
     status, out, _ = run(["explain", kinked(tmp_path)], capsys)
     assert status == 0
     assert "DISAGREE" not in out
-    assert "b1: finite differences unreliable here: the function has a kink at this point" in out
+    assert "b1: finite differences unreliable here: h1 sits exactly on the kink of its activation" in out
     doc = json.loads(run(["explain", kinked(tmp_path), "-f", "json"], capsys)[1])
     reasons = {r["param"]: r.get("finite_differences_unreliable") for r in doc["gradient_check"]}
     assert reasons["b1"] and reasons["w1_11"] and reasons["b2"] is None

@@ -80,6 +80,7 @@ class Row:
     backward_difference: float | None = None  # (f(x) - f(x - h)) / h
     fine_difference: float | None = None  # the central difference with h/8, taken where the row disagrees
     fine_spread: float | None = None  # forward minus backward difference with h/8
+    layer: int | None = None  # the layer of a weight or bias (None: an input's gradient)
 
     def rel(self, a: float, b: float) -> float:
         scale = max(abs(a), abs(b), 1e-12)
@@ -115,6 +116,8 @@ class Report:
     # out as +-2e-15 and is no disagreement.
     engine_floor: float = 0.0
     loss: float = 1.0  # the loss where the differences are taken: their rounding noise scales with it
+    # (layer, neuron) of every unit whose net input sits exactly on a kink of its activation (ReLU at 0)
+    kinks: tuple[tuple[int, str], ...] = ()
 
     @property
     def fd_quantum(self) -> float:
@@ -158,6 +161,15 @@ class Report:
             return "the loss is not finite within h of this point"
         if None in (r.forward_difference, r.backward_difference, r.fine_spread, r.fine_difference):
             return ""
+        on = [name for layer, name in self.kinks if r.layer is not None and r.layer <= layer]
+        if on:  # a parameter before a unit on its kink: the gradient is a convention there
+            one = len(on) == 1
+            return (
+                f"{', '.join(on[:3])}{' and others' if len(on) > 3 else ''} {'sits' if one else 'sit'} exactly "
+                f"on the kink of {'its' if one else 'their'} activation (net input 0): there the gradient takes "
+                "the activation's slope on one side, by convention, while the central difference measures the "
+                "function around the point"
+            )
         return kink_reason(
             r.symbolic,
             r.finite_difference,
@@ -193,10 +205,10 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     theta, loss, grad = numeric.flat_loss(exact)
     fd, fwd, bwd = differences(loss, theta, eps)
     ng = grad(theta)
-    keys = [p.gradient for p in _params_in_flat_order(walk)]
+    params = _params_in_flat_order(walk)
     rows = [
-        Row(k.split("/d", 1)[1], walk.value(k), float(n), float(f), float(a), float(b))
-        for k, n, f, a, b in zip(keys, ng, fd, fwd, bwd)
+        Row(p.gradient.split("/d", 1)[1], walk.value(p.gradient), float(n), float(f), float(a), float(b), layer=p.layer)
+        for p, n, f, a, b in zip(params, ng, fd, fwd, bwd)
     ]
     if exact.layers[0].weightless and walk.input_gradients:
         # a network that starts from given scores: their gradients dE/dx are the result, checked the same way
@@ -210,7 +222,36 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     notes = []
     if net.conventions.rounding != "exact" or net.conventions.update_order != "standard":
         notes.append("checked in exact arithmetic and the standard order, where the gradient is the true one")
-    return Report(rows, eps, notes=notes, engine_floor=ENGINE_FLOOR * gradient_scale(exact), loss=float(loss(theta)))
+    return Report(
+        rows,
+        eps,
+        notes=notes,
+        engine_floor=ENGINE_FLOOR * gradient_scale(exact),
+        loss=float(loss(theta)),
+        kinks=units_on_a_kink(exact),
+    )
+
+
+def units_on_a_kink(net: Network) -> tuple[tuple[int, str], ...]:
+    """(layer, neuron) of every unit whose net input is exactly where its activation's slope jumps (ReLU,
+    leaky ReLU or ELU at 0): the activation's slope just below and just above the net input differ. There
+    the gradient takes the activation's convention for the slope, which no difference quotient measures (two
+    such units can even cancel into a smooth function whose slope the convention misses)."""
+    with np.errstate(all="ignore"):
+        fw = numeric.forward(net, R=numeric.Rounder(None))
+    out = []
+    for li, layer in enumerate(net.layers):
+        rule, z = layer.rule, np.asarray(fw.nets[li], dtype=float)
+        if layer.weightless or getattr(rule, "np_jacobian", None) is not None or rule.np_df is None:
+            continue  # softmax and the like are smooth; a weightless layer has no parameters before it
+        d = 1e-7 * np.maximum(1.0, np.abs(z))
+        p = layer.activation_params
+        with np.errstate(all="ignore"):
+            lo = rule.np_df(z - d, rule.np_f(z - d, p), p)
+            hi = rule.np_df(z + d, rule.np_f(z + d, p), p)
+        jump = np.abs(np.asarray(hi) - np.asarray(lo)) > 1e-3 * np.maximum(np.maximum(np.abs(lo), np.abs(hi)), 1e-3)
+        out += [(li, layer.neurons[j]) for j in np.flatnonzero(jump)]
+    return tuple(out)
 
 
 def batch_gradient_check(net: Network, eps: float = 1e-6) -> Report:
