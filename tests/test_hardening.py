@@ -833,7 +833,7 @@ def mutate_graph(text: str, ops: list[tuple[int, int, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=FUZZ or 12, deadline=None, derandomize=not FUZZ, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ or 8, deadline=None, derandomize=not FUZZ, suppress_health_check=list(HealthCheck))
 @given(
     ops=OPS,
     fmt=st.sampled_from(["text", "json", "md", "tex", "html"]),
@@ -884,7 +884,7 @@ TARGETS = [
 ]
 
 
-@settings(max_examples=FUZZ or 14, deadline=None, derandomize=not FUZZ, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ or 8, deadline=None, derandomize=not FUZZ, suppress_health_check=list(HealthCheck))
 @given(flag=st.sampled_from(OUTPUT_FLAGS), target=st.sampled_from(TARGETS))
 def test_fuzz_output_paths(tmp_path_factory, flag, target):
     """No output flag overwrites an input, a user's file it was not asked to replace, or a file the same run
