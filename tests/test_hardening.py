@@ -795,6 +795,140 @@ def test_fuzz_answer_files(tmp_path_factory, lines, bom):
     assert_clean(*main_quietly(["quiz", "mazur", "--answers", answers]))
 
 
+GRAPH_NASTY = [
+    '"x * 2"',
+    '"log(x)"',
+    '"x ** 0.5"',
+    '"exp(exp(exp(x)))"',
+    '"max(x, x)"',
+    '"relu(x - x)"',
+    "\"__import__('os')\"",
+    '"x.real"',
+    '"lambda: 1"',
+    '"(" * 300',
+    '"' + "x + " * 600 + 'x"',
+    '"</script><script>alert(1)</script>"',
+    '"\\input{/etc/passwd}"',
+    '"$x$ \\u202e"',
+    "1e308",
+    "-1e308",
+]
+
+
+def mutate_graph(text: str, ops: list[tuple[int, int, int]]) -> str:
+    lines = text.splitlines()
+    for kind, where, what in ops:
+        if not lines:
+            break
+        i = where % len(lines)
+        if kind in (0, 4) and "=" in lines[i]:  # a value replaced by a hostile one
+            pool = GRAPH_NASTY if kind == 0 else NASTY
+            lines[i] = lines[i].split("=", 1)[0] + "= " + pool[what % len(pool)]
+        elif kind == 1:
+            del lines[i]
+        elif kind == 2:
+            lines.insert(i, lines[what % len(lines)])
+        else:
+            lines.insert(i, ["[graph]", "[graph.update]", "upstream = 1e308", 'output = "q"', "step = 1e300"][what % 5])
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=FUZZ or 8, deadline=None, derandomize=not FUZZ, suppress_health_check=list(HealthCheck))
+@given(
+    ops=OPS,
+    fmt=st.sampled_from(["text", "json", "md", "tex", "html"]),
+    example=st.sampled_from(["graph-xyz", "graph-sigmoid-gates", "graph-max-twice"]),
+)
+def test_fuzz_mutated_graph_specs(tmp_path_factory, ops, fmt, example):
+    folder = tmp_path_factory.mktemp("fuzz")
+    spec = folder / "g.toml"
+    spec.write_text(mutate_graph((data_dir("worked_examples") / example / "spec.toml").read_text(), ops))
+    out = folder / f"out.{fmt}"
+    status, err = main_quietly(["explain", spec, "--format", fmt, "-o", out])
+    assert_clean(status, err)
+    if status == 0 and fmt == "html":
+        page = out.read_text(encoding="utf-8")
+        assert "Content-Security-Policy" in page and "<script>alert" not in page
+
+
+# Every option that writes a file, each pointed at something it must not destroy or must refuse cleanly.
+OUTPUT_FLAGS = [
+    ("explain", ["explain", "SPEC", "-o"]),
+    ("explain-html", ["explain", "SPEC", "-f", "html", "-o"]),
+    ("explain-self-check", ["explain", "SPEC", "--self-check", "-o"]),
+    ("explain-graph", ["explain", "graph-xyz", "-o"]),
+    ("train", ["train", "SPEC", "-o"]),
+    ("train-plot", ["train", "SPEC", "-f", "json", "-o", "OUT2", "--plot"]),
+    ("check", ["check", "SPEC", "CLAIMS", "-o"]),
+    ("quiz-results", ["quiz", "SPEC", "--answers", "ANSWERS", "--results"]),
+    ("graph-quiz-results", ["quiz", "graph-xyz", "--answers", "ANSWERS", "--results"]),
+    ("worksheet-o", ["worksheet", "--format", "md", "-o"]),
+    ("worksheet-moodle", ["worksheet", "--format", "md", "-o", "WS", "--moodle"]),
+    ("worksheet-gift", ["worksheet", "--format", "md", "-o", "WS", "--gift"]),
+    ("worksheet-qti", ["worksheet", "--format", "md", "-o", "WS", "--qti"]),
+    ("worksheet-gift-qti", ["worksheet", "--format", "md", "-o", "WS", "--qti", "OUT2", "--gift"]),
+    ("worksheet-spec", ["worksheet", "--spec", "graph-xyz", "-o"]),
+]
+TARGETS = [
+    "SPEC",
+    "CLAIMS",
+    "ANSWERS",
+    "MINE",
+    "LINK",
+    "DIR",
+    "MISSING/x",
+    "WS/variant-01/key.md",
+    "OUT2",
+    "LONG",
+    "x.html",
+]
+
+
+@settings(max_examples=FUZZ or 8, deadline=None, derandomize=not FUZZ, suppress_health_check=list(HealthCheck))
+@given(flag=st.sampled_from(OUTPUT_FLAGS), target=st.sampled_from(TARGETS))
+def test_fuzz_output_paths(tmp_path_factory, flag, target):
+    """No output flag overwrites an input, a user's file it was not asked to replace, or a file the same run
+    writes; every refusal is one line."""
+    folder = tmp_path_factory.mktemp("out")
+    spec, claims, answers, mine = folder / "s.toml", folder / "c.toml", folder / "a.txt", folder / "mine.txt"
+    spec.write_text(spec_text())
+    claims.write_text(
+        MAZUR_CLAIMS.read_text().split("[[claim]]")[0] + "[[claim]]" + MAZUR_CLAIMS.read_text().split("[[claim]]")[1]
+    )
+    answers.write_text("0.3775\n")
+    mine.write_text("precious\n")
+    (folder / "link").symlink_to(spec)
+    (folder / "dir").mkdir()
+    names = {
+        "SPEC": spec,
+        "CLAIMS": claims,
+        "ANSWERS": answers,
+        "MINE": mine,
+        "LINK": folder / "link",
+        "DIR": folder / "dir",
+        "MISSING/x": folder / "missing" / "x",
+        "WS/variant-01/key.md": folder / "ws" / "variant-01" / "key.md",
+        "OUT2": folder / "out2",
+        "LONG": folder / ("l" * 300),
+        "x.html": folder / "x.html",
+        "WS": folder / "ws",
+    }
+    argv = [str(names.get(a, a)) for a in flag[1]] + [str(names[target])]
+    before = {p: p.read_bytes() for p in (spec, claims, answers, mine)}
+    status, err = main_quietly(argv)
+    assert_clean(status, err)
+    assert status == 2 or err == "" or "warning" in err
+    for key, p in (("SPEC", spec), ("CLAIMS", claims), ("ANSWERS", answers)):
+        if key in flag[1]:
+            assert p.read_bytes() == before[p], (flag[0], target)  # an input of the command is never written over
+    if flag[0].startswith("worksheet-") and flag[0] != "worksheet-o":
+        for p, old in before.items():  # an export never replaces a file the worksheet did not write
+            assert p.read_bytes() == old, (flag[0], target)
+    if target == "x.html" and names["x.html"].is_file():
+        page = names["x.html"].read_text(encoding="utf-8")
+        assert page.lstrip().lower().startswith("<!doctype html") and "Content-Security-Policy" in page
+
+
 def test_the_readme_limits_table_matches_the_code():
     import importlib
 

@@ -305,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         _check_paths(args)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _TermAsException():
             # Overflow inside NumPy is checked where it matters (finite values or a one-line error);
             # its warnings would only add lines to a student's terminal.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -313,10 +313,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _COMMANDS[args.command](args)
         _flush_stdout()
         return status
+    except _Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 143
     except TutorError as exc:
         # an error found in the network itself (a step's gradient, a value out of range) names the spec it came from
         spec = getattr(locals().get("args"), "spec", None)
-        place = f"{spec}: " if spec and isinstance(exc, (GradientError, ComputeError)) and not exc.where else ""
+        place = (
+            f"{spec}: "
+            if spec and isinstance(exc, (GradientError, ComputeError)) and not exc.where.startswith(str(spec))
+            else ""
+        )
         print(f"{PROG}: error: {place}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -329,11 +336,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: standard output: cannot write ({exc.args[0]})", file=sys.stderr)
         return 2
     except OSError as exc:  # the last net: a print to a closed or full standard output, a file gone meanwhile
-        if exc.filename is None:
+        place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "output"
+        if exc.filename is None and not _stdout_works():
             _detach_stdout()
-        place = exc.filename if isinstance(exc.filename, str) and len(exc.filename) <= 80 else "standard output"
+            place = "standard output"
         print(f"{PROG}: error: {place}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised where the program is, so that every ``finally`` and ``with`` (pdflatex's temporary
+    folder, a worksheet's lock) cleans up as on Ctrl-C instead of the process vanishing mid-way."""
+
+
+class _TermAsException:
+    def __enter__(self) -> None:
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._raise)
+
+    @staticmethod
+    def _raise(signum, frame) -> None:
+        raise _Terminated
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -361,6 +391,15 @@ def _detach_stdout() -> None:
         pass
 
 
+def _stdout_works() -> bool:
+    """Whether standard output still takes what is printed (an OSError without a file name may be its)."""
+    try:
+        sys.stdout.flush()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def _flush_stdout() -> None:
     try:
         sys.stdout.flush()
@@ -380,6 +419,10 @@ _PATH_OPTIONS = {
     "template_dir": "--template-dir",
     "plot": "--plot",
     "moodle": "--moodle",
+    "gift": "--gift",
+    "qti": "--qti",
+    "resume": "--resume",
+    "root": "--root",
 }
 
 
@@ -542,6 +585,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _explain_maps(args, net)
     if "graph" in args.view or args.of is not None:
         return _network_graph(args, net)
+    _refuse_large_document(args, net)
     for flag, given in (
         ("--upstream", args.upstream is not None),
         ("--step", args.step is not None),
@@ -563,6 +607,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 "--interactive",
             )
         return _explain_training(args, net, options)
+    if args.steps and args.format == "json":
+        _refuse_large_json_history(args.steps)
     walk = explain_step(net, forward_only=args.forward_only)
     check = gradient_check(net, walk=walk) if (args.check and not args.forward_only) else None
     history = None
@@ -632,6 +678,46 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
         )
     _write(args, maps.render(explain_maps(net), args.format, _render_options(args)))
     return 0
+
+
+def _refuse_large_document(args: argparse.Namespace, net) -> None:
+    """An HTML page or a PDF of a whole walk-through past its parameter limit is refused before any work (its
+    size and time follow from the network); --brief, which tabulates, and the other formats are not limited."""
+    from .spec.network import MAX_HTML_PARAMETERS, MAX_PDF_PARAMETERS, MAX_VIEW_PARAMETERS
+
+    views = [v for v in getattr(args, "view", []) if v != "graph"]
+    if views and net.parameter_count > MAX_VIEW_PARAMETERS:
+        raise TutorError(
+            f"the network has {net.parameter_count} parameters; the views show every weight again, and take at "
+            f"most {MAX_VIEW_PARAMETERS:,} (beyond, the document takes minutes): leave out --view",
+            f"--view {views[0]}",
+        )
+    html = args.format == "html" or getattr(args, "self_check", False) or getattr(args, "interactive", False)
+    limit = MAX_HTML_PARAMETERS if html else MAX_PDF_PARAMETERS if args.format == "pdf" else None
+    if limit is None or getattr(args, "brief", False) or net.parameter_count <= limit:
+        return
+    kind = "an HTML page" if html else "a PDF"
+    raise TutorError(
+        f"the network has {net.parameter_count} parameters; {kind} of the whole walk-through takes at most "
+        f"{limit:,} (beyond, it would pass 50 MB or take minutes): give --brief, or --format text, md, tex or json",
+        f"--format {args.format}",
+    )
+
+
+def _refuse_large_json_history(steps: int) -> None:
+    """explain --steps -f json lists every step: a document past the output limit is known before training."""
+    from .render.walkthrough import json_history_bytes
+    from .spec.network import MAX_OUTPUT_BYTES
+
+    need = json_history_bytes(steps)
+    if need > MAX_OUTPUT_BYTES:
+        most = max(n for n in range(1, steps, max(1, steps // 1000)) if json_history_bytes(n) <= MAX_OUTPUT_BYTES)
+        raise TutorError(
+            f"the JSON document lists every step: {steps} steps take at least {need / 1e6:.0f} MB, and at most "
+            f"{MAX_OUTPUT_BYTES / 1e6:.0f} MB are written; give about {most} steps or fewer, or --format text "
+            "(which shows chosen steps)",
+            "--steps",
+        )
 
 
 def _network_graph(args: argparse.Namespace, net) -> int:
@@ -733,6 +819,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         claims_path = args.claims or example_claims(args.spec)
         if claims_path is None:
             raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
+        _refuse_overwrite(args.output, "--output", SPEC=args.spec, CLAIMS=str(claims_path))
         data = graphcheck.check_claims(graphspec.load(args.spec), graphcheck.load_claims(claims_path), str(claims_path))
         _write(args, render_check(data, args.format))
         return 0 if data["ok"] else 1
@@ -810,7 +897,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     total = args.epochs * len(training.batches(net))
     if total > 10_000_000:
         raise TutorError(f"{total} updates is more than 10000000; train for fewer epochs")
+    if args.format == "json":
+        from .spec.network import MAX_OUTPUT_BYTES
+
+        # a loss a step and a loss an epoch, each at least "0.0" on a line of its own indented by 4: known now
+        need = (total + args.epochs + 2) * len("    0.0,\n")
+        if need > MAX_OUTPUT_BYTES:
+            raise TutorError(
+                f"the JSON document lists the loss of every update: {total} updates take at least "
+                f"{need / 1e6:.0f} MB, and at most {MAX_OUTPUT_BYTES / 1e6:.0f} MB are written; train for fewer "
+                "epochs, or give --format text",
+                "--epochs",
+            )
     shown = parse_show(args.show, total)
+    if shown:  # the steps walked through in full
+        _refuse_large_document(args, net)
     fmt = _document_format(args.format)
     run, texts = documents(
         (fmt,), net, args.epochs, shown, progress=_progress(total, "training step"), options=_render_options(args)

@@ -48,8 +48,15 @@ Array.prototype.forEach.call(roots, function (root) {
     out = out.replace(/^0+(?=\d)/, "");
     return (x < 0 && /[1-9]/.test(out) ? "-" : "") + out;
   }
-  function rounder(d) {  // spec.rounding.Rounder
-    return function (x) { return d === null || d === undefined ? x : Number(fixed(x, d)) + 0; };
+  function paper(x) {  // rounding._decimal: a float's shortest decimal, cut to the 15 figures float64 holds
+    var s = Math.abs(x).toString();
+    var sig = s.split("e")[0].replace(".", "").replace(/^0+/, "");
+    return sig.length > 15 ? (x < 0 ? -1 : 1) * Number(Math.abs(x).toPrecision(15)) : x;
+  }
+  function rounder(d) {  // spec.rounding.Rounder (round_half_away)
+    return function (x) {
+      return d === null || d === undefined || !(Math.abs(x) < 9007199254740992) ? x : Number(fixed(paper(x), d)) + 0;
+    };
   }
   var carry = rounder(D.digits);
   function unit(v) {  // diagnose.Tolerance.unit

@@ -52,7 +52,8 @@ class CheckRow:
     leaf: str
     gradient: float
     finite_difference: float | None  # None where the function cannot be evaluated around the leaf
-    ok: bool
+    ok: bool  # agrees, or the central difference cannot judge it (``why``)
+    why: str = ""  # why finite differences are unreliable here (a kink within h), where they disagree
 
 
 @dataclass
@@ -138,8 +139,24 @@ def _display(graph: Graph, node: Node, expr):
 
 
 def _where(graph: Graph, node: Node) -> str:
+    if not node.assignment:  # a graph built in Python (micrograd, a network): its nodes have no assignment
+        return f"node {node.name}"
     text = graph.expressions.get(node.assignment, "")
     return f"graph.assign.{node.assignment}" + (f" ({text})" if text and len(text) <= 60 else "")
+
+
+def _finite_gradient(graph: Graph, value: float, what: str, node: Node) -> float:
+    """A gradient that overflows is blamed on the seed when one was given (every gradient is a multiple of
+    it), else on the gate whose local derivative made it too large."""
+    if math.isfinite(value):
+        return value
+    if graph.given_upstream or graph.upstream != 1.0:
+        raise ComputeError(
+            f"the gradient {what} overflows ({value}) with the upstream gradient {graph.upstream:g}; "
+            "give a smaller upstream gradient",
+            "upstream",
+        )
+    raise ComputeError(f"the gradient {what} overflows ({value})", _where(graph, node))
 
 
 def evaluate(graph: Graph, leaves: Mapping[str, float] | None = None) -> dict[str, float]:
@@ -226,7 +243,7 @@ def explain_graph(graph: Graph) -> GraphWalk:
                 step = Backward(n.name, keys[0])
             else:
                 xs = tuple(sp.Symbol(f"_{k}", real=True) for k in range(len(keys)))
-                total = sum(q[k].value for k in keys)
+                total = _finite_gradient(graph, sum(q[k].value for k in keys), f"of {loss} by {n.name}", n)
                 gk = add(
                     Quantity(
                         grad_key(n.name),
@@ -278,7 +295,7 @@ def explain_graph(graph: Graph) -> GraphWalk:
                 ),
                 Label("partial", num=n.name, den=src),
             )
-            value = upstream * local_value
+            value = _finite_gradient(graph, upstream * local_value, f"of {loss} by {src} through {n.name}", n)
             several = len(incoming[src]) > 1
             ckey = f"grad[{src}@{n.name}{suffix}]" if several else grad_key(src)
             label = Label("partial", num=loss, den=src, via=n.name if several else "", note="total")
@@ -344,8 +361,11 @@ def _central_differences(graph: Graph, walk: GraphWalk) -> list[CheckRow]:
             fd = graph.upstream * (hi - lo) / (2 * h)
         except ComputeError:
             fd = None
+        if fd is not None and not math.isfinite(fd):
+            fd = None
         ok = fd is not None and abs(g - fd) <= max(FD_TOLERANCE * max(abs(g), abs(fd)), 1e-7)
-        rows.append(CheckRow(leaf.name, g, fd, ok))
+        why = "" if ok or fd is None else _kink(graph, base, leaf.name, h, g, fd)
+        rows.append(CheckRow(leaf.name, g, fd, ok or bool(why), why))
     return rows
 
 
@@ -373,6 +393,23 @@ def _estimates(graph: Graph, walk: GraphWalk) -> None:
         walk.estimates.append((leaf.name, nk, ek))
 
 
+def _kink(graph: Graph, base: dict[str, float], leaf: str, h: float, g: float, fd: float) -> str:
+    """Why the central difference of ``leaf`` cannot judge its gradient (a kink, such as ReLU at 0 or a tie of
+    max, within h), from the one-sided differences with h and h/8; '' for a real disagreement."""
+    from .gradcheck import kink_reason
+
+    def f(dx: float) -> float:
+        return graph.upstream * evaluate(graph, {**base, leaf: base[leaf] + dx})[graph.output]
+
+    try:
+        f0, up, down, up8, down8 = f(0.0), f(h), f(-h), f(h / 8), f(-h / 8)
+    except ComputeError:
+        return ""
+    noise = 1e3 * 2.0**-52 * max(abs(f0), abs(up), abs(down), 1e-300) / h
+    fine, spread8 = (up8 - down8) / (h / 4), ((up8 - f0) - (f0 - down8)) / (h / 8)
+    return kink_reason(g, fd, (up - f0) / h, (f0 - down) / h, fine, spread8, FD_TOLERANCE, noise, h)
+
+
 def _update(graph: Graph, walk: GraphWalk) -> None:
     """One step on every leaf: x+ = x - eta * grad (descent) or x + eta * grad (ascent); the new output."""
     import sympy as sp
@@ -389,12 +426,19 @@ def _update(graph: Graph, walk: GraphWalk) -> None:
         if key not in walk.quantities or (u.leaves is not None and leaf.name not in u.leaves):
             continue
         value = walk.value(leaf.name) + (-1 if u.direction == "descent" else 1) * u.step * walk.value(key)
+        if not math.isfinite(value):
+            raise ComputeError(
+                f"the updated {leaf.name} overflows ({value}); give a smaller step or upstream gradient", "update step"
+            )
         k = updated_key(leaf.name)
         walk.quantities[k] = Quantity(k, "update", value, form=form, args=(leaf.name, rate, key))
         walk.labels[k] = Label("updated", base=leaf.name)
         walk.updates.append(k)
         new[leaf.name] = value
-    after = evaluate(graph, {**{n.name: n.value for n in graph.leaves}, **new})
+    try:
+        after = evaluate(graph, {**{n.name: n.value for n in graph.leaves}, **new})
+    except ComputeError as exc:  # the update left the domain: the step is to blame, not the node
+        raise ComputeError(f"after the update, {exc.message}; give a smaller step", "update step") from None
     k = updated_key(graph.output)
     walk.quantities[k] = Quantity(k, "output_after", after[graph.output])
     walk.labels[k] = Label("updated", base=graph.output)

@@ -31,6 +31,7 @@ def _floats(value: Any, where: str, ndim: int) -> np.ndarray:
     """
     if hasattr(value, "detach"):  # a torch tensor, which may require grad or live on another device
         value = value.detach().cpu().double().numpy()
+    _refuse_masked(value, where)
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError):  # ragged nesting
@@ -47,6 +48,15 @@ def _floats(value: Any, where: str, ndim: int) -> np.ndarray:
         at = "".join(f"[{i}]" for i in bad[0])
         raise TutorError(f"expected finite numbers, got {float(arr[tuple(bad[0])])!r}", where + at)
     return arr
+
+
+def _refuse_masked(value: Any, where: str) -> None:
+    """A masked array's hidden entries would be read as numbers (np.asarray drops the mask): refused."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.getmaskarray(value).any():
+        at = "".join(f"[{i}]" for i in np.argwhere(np.ma.getmaskarray(value))[0])
+        raise TutorError(
+            "is a masked array with masked entries; give every value (e.g. np.ma.filled(a, value))", where + at
+        )
 
 
 def _vector(value: Any, where: str) -> np.ndarray:
@@ -159,9 +169,18 @@ def _build(
     if inputs.size == 0:
         raise TutorError("the network needs at least one input", f"{where}: x")
 
+    if isinstance(biases, np.ndarray) and biases.ndim == 1 and biases.dtype.kind in "iuf":
+        _refuse_masked(biases, f"{where}: biases")
+        biases = [float(b) for b in biases]  # one number a layer: each layer's one shared bias
     if biases is None:
         bias_list: list[Any] = [None] * n
-    elif isinstance(biases, np.ndarray) or not isinstance(biases, Sequence) or len(biases) != n:
+    elif isinstance(biases, np.ndarray):
+        raise TutorError(
+            f"a NumPy array of shape {biases.shape} is not one entry per layer; give a list of {n} entries, each an "
+            "array with one bias per neuron, a number (one bias shared by the layer) or None",
+            f"{where}: biases",
+        )
+    elif not isinstance(biases, Sequence) or len(biases) != n:
         raise TutorError(
             f"give one bias entry per layer ({n}): an array with one bias per neuron, a number "
             "(one bias shared by the layer) or None",

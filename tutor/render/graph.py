@@ -158,6 +158,7 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
             "gradient": f"{r.gradient:.10g}",
             "fd": "n/a" if r.finite_difference is None else f"{r.finite_difference:.10g}",
             "ok": r.ok,
+            "why": r.why,
         }
         for r in walk.check
     ]
@@ -210,6 +211,7 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
         "check": check,
         "check_ok": walk.ok,
         "estimate": estimate,
+        "check_unreliable": any(r.why for r in walk.check),
         "leaf_update": update,
         "counts": {
             "leaves": len(g.leaves),
@@ -314,7 +316,13 @@ def render_json(walk: GraphWalk, compare=None) -> str:
             for e in b.edges
         ],
         "gradient_check": [
-            {"leaf": r.leaf, "gradient": r.gradient, "finite_difference": r.finite_difference, "ok": r.ok}
+            {
+                "leaf": r.leaf,
+                "gradient": r.gradient,
+                "finite_difference": r.finite_difference,
+                "ok": r.ok,
+                **({"finite_differences_unreliable": r.why} if r.why else {}),
+            }
             for r in walk.check
         ],
         "update": None

@@ -256,10 +256,22 @@ def _slope(dx: float, dy: float) -> tuple[int, int]:
     return min(_SLOPES, key=lambda s: abs(math.atan2(s[1], s[0]) - ang))
 
 
+def segment(x1: float, y1: float, x2: float, y2: float) -> str:
+    """A straight line of any slope from (x1, y1) to (x2, y2) (picture coordinates, y up) as one rule turned by
+    graphicx: one box for pdflatex, where a dotted \\qbezier is hundreds of dots it keeps in memory (a graph of
+    40 gates ran out of TeX's capacity). Drawn from its left end, since graphicx puts a turned box's left edge
+    at the point it is put."""
+    if (x2, y2) < (x1, y1):
+        x1, y1, x2, y2 = x2, y2, x1, y1
+    length = math.hypot(x2 - x1, y2 - y1)
+    angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
+    return rf"\put({_n(x1)},{_n(y1)}){{\rotatebox{{{angle:.2f}}}{{\rule{{{length:.3f}cm}}{{0.4pt}}}}}}"
+
+
 def picture(p: Picture) -> str:
     """A LaTeX2e picture environment: kernel commands and color/graphicx only (no TikZ, no pict2e).
 
-    Boxes are \\framebox-es, wires straight \\qbezier pieces, arrowheads short \\vector-s.
+    Boxes are \\framebox-es, wires straight rules turned by graphicx (see ``segment``), arrowheads short \\vector-s.
     """
     H = p.height
 
@@ -283,8 +295,7 @@ def picture(p: Picture) -> str:
     for wire in p.wires:
         pts = p.points(wire)
         for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
-            dots = min(500, math.ceil(50 * math.hypot(x2 - x1, y2 - y1)) + 2)
-            out.append(rf"\qbezier[{dots}]{at(x1, y1)}{at((x1 + x2) / 2, (y1 + y2) / 2)}{at(x2, y2)}")
+            out.append(segment(x1, H - y1, x2, H - y2))
         (x1, y1), (x2, y2) = pts[-2], pts[-1]
         sx, sy = _slope(x2 - x1, -(y2 - y1))
         # \vector's length is its horizontal extent (vertical for a vertical one)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from pathlib import Path
 
 from ..spec.errors import TutorError
@@ -31,7 +32,6 @@ def compile_pdf(tex: str, timeout: float = 120) -> bytes:
     same ``tex`` gives the same bytes on the same TeX installation.
     """
     import shutil
-    import subprocess
     import tempfile
 
     exe = shutil.which("pdflatex")
@@ -48,24 +48,34 @@ def compile_pdf(tex: str, timeout: float = 120) -> bytes:
         "-jobname=walkthrough",
         r"\pdfinfo{/" + PDF_SOURCE_KEY + " (sha256:" + source_digest(tex) + r")}\input{walkthrough.tex}",
     ]
-    with tempfile.TemporaryDirectory(prefix="backprop-tutor-") as tmp:
-        folder = Path(tmp)
-        (folder / "walkthrough.tex").write_text(tex, encoding="utf-8")
-        for _ in range(3):
-            try:
-                proc = subprocess.run(
-                    cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
-                )
-            except subprocess.TimeoutExpired:
-                raise TutorError(f"pdflatex took more than {timeout:g} seconds") from None
-            log_path = folder / "walkthrough.log"
-            log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-            if proc.returncode != 0:
-                errors = [l for l in log.splitlines() if l.startswith("!")]
-                raise TutorError(
-                    "pdflatex failed: " + (errors[0][1:].strip() if errors else f"exit status {proc.returncode}")
-                )
-            # longtable and hyperref settle in a second run; they say "Rerun" until they have.
-            if "Rerun" not in log:
-                break
-        return (folder / "walkthrough.pdf").read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix="backprop-tutor-") as tmp:
+            return _run(cmd, env, Path(tmp), tex, timeout)
+    except OSError as exc:  # the temporary folder's disk is full, a file-size limit (ulimit -f)
+        raise TutorError(f"cannot write its temporary files ({exc.strerror or exc})", "pdflatex") from None
+
+
+def _run(cmd: list[str], env: dict, folder: Path, tex: str, timeout: float) -> bytes:
+    import subprocess
+
+    (folder / "walkthrough.tex").write_text(tex, encoding="utf-8")
+    for _ in range(3):
+        try:
+            proc = subprocess.run(
+                cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise TutorError(f"pdflatex took more than {timeout:g} seconds") from None
+        log_path = folder / "walkthrough.log"
+        log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        if proc.returncode != 0:
+            errors = [l for l in log.splitlines() if l.startswith("!")]
+            if not errors and proc.returncode == -getattr(signal, "SIGXFSZ", 0):
+                errors = ["! a file-size limit (ulimit -f) stopped it"]
+            raise TutorError(
+                "pdflatex failed: " + (errors[0][1:].strip() if errors else f"exit status {proc.returncode}")
+            )
+        # longtable and hyperref settle in a second run; they say "Rerun" until they have.
+        if "Rerun" not in log:
+            break
+    return (folder / "walkthrough.pdf").read_bytes()

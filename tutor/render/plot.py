@@ -33,9 +33,13 @@ def loss_curve(net, run, path: str | Path) -> None:
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     metadata = {"Date": None} if path.suffix.lower() == ".svg" else {"Software": None}
+    import io
+
+    from ..spec.resources import write_file
+
+    picture = io.BytesIO()
     try:
-        fig.savefig(path, metadata=metadata)
-    except OSError as exc:
-        raise TutorError(f"cannot write the picture ({exc.strerror})", str(path)) from None
+        fig.savefig(picture, format=path.suffix.lower()[1:], metadata=metadata)
     finally:
         plt.close(fig)
+    write_file(path, picture.getvalue())  # the one writer: all or nothing, through a link to its target

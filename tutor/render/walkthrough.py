@@ -33,6 +33,14 @@ TEMPLATES = {
 # -- JSON ---------------------------------------------------------------------------------------------
 
 
+def json_history_bytes(steps: int) -> int:
+    """A lower bound of the bytes the JSON document's "history" takes for ``steps`` steps (each a step number
+    and two losses, a loss at least as long as "0.0"), known before a step is trained."""
+    entry = len(json.dumps([{"step": 0, "loss_before": 0.0, "loss_after": 0.0}], indent=2)) - 4  # without [ ]
+    digits = sum(d * (min(steps, 10**d - 1) - 10 ** (d - 1) + 1) for d in range(1, len(str(steps)) + 1))
+    return steps * (entry + 1) + digits - steps  # the "0" counted once a step; "," and "\n" between entries
+
+
 def render_json(walk: Walkthrough, history: Any = None, check: Any = None, options: Options = DEFAULT) -> str:
     """Every computed quantity under its stable key (documented in the README), as JSON, in full precision
     (``options`` choose templates and shown digits, which JSON does not have)."""
@@ -57,7 +65,13 @@ def render_json(walk: Walkthrough, history: Any = None, check: Any = None, optio
     }
     if check is not None:
         doc["gradient_check"] = [
-            {"param": r.param, "symbolic": r.symbolic, "numeric": r.numeric, "finite_difference": r.finite_difference}
+            {
+                "param": r.param,
+                "symbolic": r.symbolic,
+                "numeric": r.numeric,
+                "finite_difference": r.finite_difference,
+                **({"finite_differences_unreliable": why} if (why := check.fd_unreliable(r)) else {}),
+            }
             for r in check.rows
         ]
     if history is not None:
@@ -442,6 +456,7 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
     symbolic = _column([r.symbolic for r in check.rows])
     numeric = _column([r.numeric for r in check.rows])
     decimals = max(0, -round(math.log10(check.fd_quantum)))
+    why = [check.fd_unreliable(r) for r in check.rows]
     return {
         "same": symbolic == numeric,  # the engines print alike: one column for both in narrow text
         "ok": check.ok,
@@ -458,9 +473,15 @@ def _check_view(check: Any, fw, mode: str, escape: Callable[[str], str] = _same)
                 "rel_engines": _bound(r.symbolic_vs_numeric, ENGINES_SHOWN)
                 if abs(r.symbolic - r.numeric) > check.engine_floor
                 else f"< {ENGINES_SHOWN:.0e}",
-                "rel_fd": _bound(r.vs_finite_difference, check.fd_bound(r)),
+                "rel_fd": "unreliable" if why[k] else _bound(r.vs_finite_difference, check.fd_bound(r)),
             }
             for k, r in enumerate(check.rows)
+        ],
+        # where the loss has a kink or a sharp bend within h, the central difference cannot judge a gradient
+        "unreliable": [
+            {"label": fw.label(r.param, mode), "text_label": fw.label(r.param, "text"), "reason": escape(why[k])}
+            for k, r in enumerate(check.rows)
+            if why[k]
         ],
     }
 

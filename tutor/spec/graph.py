@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import SpecError
+from .errors import SpecError, TutorError
 from .graphrules import FUNCTIONS, GRAPH_OPS
-from .resources import example_names, example_path
+from .resources import example_names, example_path, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +29,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 MAX_NODES = 200  # leaves, constants and gates together: a walk-through of more is not read by anyone
 MAX_EXPRESSION = 2_000  # characters of one assignment
-MAX_FILE_BYTES = 200_000
+MAX_SOURCE = 500  # characters of free text, as in a network spec: title 200, description 2,000, source 500
 MAX_NAME = 32
 DIRECTIONS = ("descent", "ascent")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -171,24 +171,26 @@ def _read(spec: str | Path) -> tuple[dict, str, str]:
         path, name = builtin, str(spec)
     where = str(spec)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise SpecError(f"a graph spec may be at most {MAX_FILE_BYTES} bytes", where)
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is accepted
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the file as UTF-8 text ({exc})", where) from None
-    from .network import parse_toml  # the one TOML reader: deep nesting and huge integers are one-line errors
+        # the one limit of spec files, the one TOML reader (deep nesting and huge integers are one-line errors)
+        from .network import MAX_FILE_BYTES, parse_toml
 
+        text = read_text(path, where, MAX_FILE_BYTES)  # a byte-order mark is fine
+    except SpecError:
+        raise
+    except TutorError as exc:
+        raise SpecError(exc.message, where) from None
     return parse_toml(text, where), where, name
 
 
 def is_graph(spec: str | Path) -> bool:
-    """Whether ``spec`` (a file or a built-in example) is a graph spec: its TOML has a ``[graph]`` table.
-    Anything unreadable is left to the network loader, whose messages name the problem."""
+    """Whether ``spec`` (a file or a built-in example) is a graph spec: its TOML has a ``graph`` key (a
+    ``graph`` that is not a table is the graph loader's error to report). Anything unreadable is left to the
+    network loader, whose messages name the problem."""
     try:
         data, _, _ = _read(spec)
     except SpecError:
         return False
-    return isinstance(data.get("graph"), Mapping)
+    return "graph" in data
 
 
 def load(spec: str | Path) -> Graph:
@@ -218,13 +220,12 @@ def graph(assign: Mapping[str, str], leaves: Mapping[str, float], output: str | 
 
 
 def _text(value: Any, where: str, limit: int) -> str:
+    """Free text and expressions: the network spec's one check (C0 and C1 controls, bidirectional overrides)."""
     if not isinstance(value, str):
         raise SpecError(f"expected a string, got {value!r:.40}", where)
-    if len(value) > limit:
-        raise SpecError(f"at most {limit} characters, got {len(value)}", where)
-    if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", value):
-        raise SpecError("control characters are not allowed", where)
-    return value
+    from .network import free_text
+
+    return free_text(value, where, limit)
 
 
 def _number(value: Any, where: str) -> float:
@@ -262,7 +263,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
             raise SpecError(f"unknown key; allowed here: {', '.join(sorted(_TOP_KEYS))}", f"{where}: {key}")
     g = data.get("graph")
     if not isinstance(g, Mapping):
-        raise SpecError("missing [graph] table", f"{where}: graph")
+        raise SpecError("expected a [graph] table with [graph.leaves] and [graph.assign]", f"{where}: graph")
     place = f"{where}: graph"
     _no_unknown(g, _GRAPH_KEYS, place)
     leaves_raw = g.get("leaves")
@@ -324,7 +325,10 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         estimate = Estimate(h, kind)
     # Assignments nothing reads, other than the output, are kept: a student may want to see them.
     del used
-    meta = {k: _text(data.get(k, d), f"{where}: {k}", 2000) for k, d in (("description", ""), ("source", ""))}
+    meta = {
+        "description": _text(data.get("description", ""), f"{where}: description", 2000),
+        "source": _text(data.get("source", ""), f"{where}: source", MAX_SOURCE),
+    }
     return Graph(
         nodes=tuple(nodes),
         output=output,

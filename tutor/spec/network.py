@@ -41,6 +41,12 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 MAX_LAYERS = 16
 MAX_FILE_BYTES = 2_000_000
+# The walk-through in full as an HTML page or a PDF, known from the network before any work: MathML takes
+# about 50 KB a parameter (a 1-256-1 network's page is 43 MB, a 1-256-6 network's 232 MB, past MAX_OUTPUT_BYTES),
+# and pdflatex needs minutes for the thousand pages of more. --brief and the other formats take every network.
+MAX_HTML_PARAMETERS = 1_000
+MAX_PDF_PARAMETERS = 800
+MAX_VIEW_PARAMETERS = 1_000  # --view matrix, paths, magnitudes: every weight again, as matrices, paths, tables
 MAX_OUTPUT_BYTES = 50_000_000  # a document no person reads to the end (a 1-256-6 network's HTML was 232 MB)
 ROUNDINGS = ("exact", "as-printed")
 UPDATE_ORDERS = ("standard", "updated-first")

@@ -107,13 +107,33 @@ def refuse_overwrite(output: str | Path | None, option: str, inputs: dict[str, s
             raise TutorError(f"is the same file as {what}; writing it would destroy it, give another file", option)
 
 
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+
+
+def _refuse_raw_html(path: Path, payload: bytes, where: str) -> None:
+    """What is written to an .html file is a page of ours, escaped and with its Content-Security-Policy. Text,
+    Markdown, LaTeX or JSON there would be opened by a browser as a page in which a spec's title or comments
+    are live markup, so that is refused (as is a page whose template override left out the policy)."""
+    if path.suffix.lower() not in HTML_SUFFIXES:
+        return
+    head = payload[:4096].decode("utf-8", "replace")
+    if not head.lstrip().lower().startswith("<!doctype html") or "Content-Security-Policy" not in head:
+        raise TutorError(
+            f"a {path.suffix} file is opened as a web page, so only an HTML page with its Content-Security-Policy "
+            "is written to one: give --format html, or a file name with the format's own suffix",
+            where,
+        )
+
+
 def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
     """Write text as UTF-8, or bytes, all or nothing: into a temporary file in the same folder, then renamed
     over ``path``, so a full disk or a file-size limit leaves the old file as it was. A failure is a TutorError
-    naming the file."""
+    naming the file. The one writer of every file the tutor writes: nothing but a page of ours goes into an
+    .html file."""
     path = Path(path)
     where = where or str(path)
     payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    _refuse_raw_html(path, payload, where)
     try:
         # a link is kept and its target written; renaming over it would turn the link into a plain file
         path = path.resolve() if path.is_symlink() else path

@@ -64,24 +64,27 @@ def _number(value: Any, where: str) -> float:
     return x
 
 
-def _listed(value: Any) -> Any:
+def _listed(value: Any, where: str = "") -> Any:
     """A NumPy array or a tuple as the list the TOML format would give (the Python API takes both)."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.getmaskarray(value).any():
+        # tolist() would give None where an entry is masked, and np.asarray the hidden number under it
+        raise SpecError("is a masked array with masked entries; give every value (e.g. np.ma.filled(a, value))", where)
     if isinstance(value, np.ndarray):
         return value.tolist() if value.ndim else value.item()
     return list(value) if isinstance(value, tuple) else value
 
 
 def _vector(value: Any, where: str) -> np.ndarray:
-    value = _listed(value)
+    value = _listed(value, where)
     if not isinstance(value, list):
         raise SpecError(f"expected a list of numbers, got {_show(value)}", where)
     return np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(value)], dtype=float)
 
 
 def _matrix(value: Any, rows: int, cols: int, where: str) -> np.ndarray:
-    value = _listed(value)
+    value = _listed(value, where)
     if isinstance(value, list):
-        value = [_listed(r) for r in value]
+        value = [_listed(r, f"{where}[{j}]") for j, r in enumerate(value)]
     if not isinstance(value, list):
         raise SpecError(
             f"expected {rows} rows (one per neuron) of {cols} numbers (one per input), got {_show(value)}", where

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ..spec.graph import Graph
 
 FORMAT = "backprop-tutor-quiz/1"
+GRAPH_FORMAT = "backprop-tutor-graph-quiz/1"  # the results of a quiz on a graph spec
 SECTIONS = ("forward", "error", "backward", "gradients", "updates")  # a plain step's sections, in order
 # every section a step can have, in order: a training step may clip its gradients and keep optimizer state
 STEP_SECTIONS = ("forward", "error", "backward", "gradients", "clipping", "optimizer", "updates")
@@ -1258,24 +1259,11 @@ def save_results(path: str | Path, quiz: Quiz) -> None:
     """Write ``quiz.record()`` to ``path`` atomically: a temporary file beside it, then ``os.replace``, so an
     interrupted write leaves the previous results whole. The one place results are written."""
     import json
-    import os
-    import tempfile
 
-    target = Path(path)
+    from ..spec.resources import write_file
+
     data = json.dumps(quiz.record(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.resolve().parent))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise TutorError(f"cannot write the file ({exc.strerror})", f"--results {path}") from None
+    write_file(path, data, f"--results {path}")
 
 
 def check_results_target(path: str | Path) -> None:
@@ -1290,7 +1278,8 @@ def check_results_target(path: str | Path) -> None:
             raise TutorError("is not a regular file; give a file to write the results to", f"--results {path}")
         try:
             ok = p.stat().st_size < 50 * MAX_ANSWERS_BYTES
-            ok = ok and json.loads(p.read_text(encoding="utf-8")).get("format") == FORMAT
+            # a network quiz's or a graph quiz's results: either may be written over by either quiz
+            ok = ok and json.loads(p.read_text(encoding="utf-8")).get("format") in (FORMAT, GRAPH_FORMAT)
         except (OSError, ValueError, AttributeError):
             ok = False
         if not ok:

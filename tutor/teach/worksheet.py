@@ -409,16 +409,21 @@ def _read_manifest(root: Path) -> set[str]:
     return {f for f in files if isinstance(f, str)}
 
 
-def _moodle_entry(root: Path, moodle: str | Path) -> str:
-    return "moodle:" + os.path.relpath(Path(moodle).resolve(), root.resolve())
+def _export_entry(root: Path, option: str, path: str | Path) -> str:
+    """The manifest's line of an export file ("moodle:", "gift:" or "qti:" and its path relative to the folder,
+    so that the same run in another folder writes the same bytes)."""
+    return f"{option.lstrip('-')}:" + os.path.relpath(Path(path).resolve(), root.resolve())
 
 
 def check_outputs(
-    root: Path, plan: dict[str, list[str]], moodle: str | Path | None, force: bool
+    root: Path, plan: dict[str, list[str]], exports: dict[str, str | Path | None] | str | Path | None, force: bool
 ) -> tuple[set[str], list[str]]:
     """Refuse, before anything is written, what would overwrite a file this tool did not write (unless
-    ``force``), write through a symlink, or land in a missing folder. Returns the old manifest and the stale
-    variant folders of an earlier run to remove."""
+    ``force``), write through a symlink, or land in a missing folder; an export file (``--moodle``, ``--gift``,
+    ``--qti``) may be neither a file of the variants, the manifest, nor another export of the same run.
+    Returns the old manifest and the stale variant folders of an earlier run to remove."""
+    if not isinstance(exports, dict):  # the Moodle file alone, as earlier callers give it
+        exports = {"--moodle": exports}
     if root.is_symlink() and not root.is_dir():
         raise TutorError("is a symbolic link that leads nowhere; give a folder", f"-o {root}")
     if root.exists() and not root.is_dir():
@@ -437,21 +442,93 @@ def check_outputs(
                 raise TutorError("is a symbolic link; the worksheet does not write through links", str(f))
             if f.exists() and f"{folder}/{name}" not in ours and not force:
                 raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, str(f))
-    if moodle is not None:
-        m = Path(moodle)
+    ours_files = {
+        (root / folder / name).resolve(): f"{folder}/{name}" for folder, names in plan.items() for name in names
+    }
+    ours_files[(root / MANIFEST).resolve()] = MANIFEST
+    taken: dict[Path, str] = {}
+    for option, path in exports.items():
+        if path is None:
+            continue
+        m = Path(path)
+        place = f"{option} {_short(str(m))}"
+        r = m.resolve()
+        if r in ours_files:
+            raise TutorError(f"is one of the files the worksheet writes ({ours_files[r]})", place)
+        if r in taken:
+            raise TutorError(f"is also given to {taken[r]}; give each export its own file", place)
+        taken[r] = option
         if not m.parent.is_dir() and m.parent.resolve() != root.resolve():  # the output folder is made first
-            raise TutorError("its folder does not exist; give a file in an existing folder", f"--moodle {m}")
+            raise TutorError("its folder does not exist; give a file in an existing folder", place)
         if m.is_dir():
-            raise TutorError("is a folder; give a file name for the question bank", f"--moodle {m}")
-        for folder, names in plan.items():
-            for name in names:
-                if m.resolve() == (root / folder / name).resolve():
-                    raise TutorError(f"is one of the files the worksheet writes ({folder}/{name})", f"--moodle {m}")
-        if m.exists() and not force and _moodle_entry(root, m) not in ours:
-            raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, f"--moodle {m}")
+            raise TutorError("is a folder; give a file name for the questions", place)
+        if m.is_symlink():
+            raise TutorError("is a symbolic link; the worksheet does not write through links", place)
+        rel = _export_entry(root, option, m).split(":", 1)[1]
+        earlier = any(f"{kind}:{rel}" in ours for kind in ("moodle", "gift", "qti"))  # an export of an earlier run
+        if m.exists() and not force and not earlier:
+            raise TutorError(
+                "exists and was not written by backprop-tutor worksheet; give another file, or --force to overwrite",
+                place,
+            )
     stale = sorted({f.split("/", 1)[0] for f in ours} - set(plan))
     stale = [f for f in stale if re.fullmatch(r"variant-[0-9]+", f)]
     return ours, stale
+
+
+class _folder_lock:
+    """An exclusive lock on the output folder (made when missing) for one run; another run that holds it makes
+    this one a one-line refusal. Without ``fcntl`` (Windows) nothing is locked."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fd: int | None = None
+        self.made = False
+
+    def __enter__(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return
+        if self.root.is_symlink() or (self.root.exists() and not self.root.is_dir()):
+            if not self.root.is_dir():
+                return  # check_outputs says what is wrong with it
+        try:
+            if not self.root.exists():
+                self.root.mkdir(parents=True)
+                self.made = True
+            self.fd = os.open(self.root, os.O_RDONLY)
+        except OSError as exc:
+            raise TutorError(
+                f"cannot make or open the folder ({exc.strerror})", f"-o {_short(str(self.root))}"
+            ) from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            self._tidy()
+            raise TutorError(
+                "another backprop-tutor worksheet is writing into this folder; run again when it has ended",
+                f"-o {_short(str(self.root))}",
+            ) from None
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+        if kind is not None:
+            self._tidy()
+
+    def _tidy(self) -> None:
+        if self.made:  # a refused run leaves no empty folder of its own behind
+            try:
+                self.root.rmdir()
+            except OSError:
+                pass
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def write(
@@ -472,23 +549,40 @@ def write(
     format "html" is the self-check page ``selfcheck.html`` instead.
 
     Every output path is checked first (see ``check_outputs``); a manifest in the folder lists what was written,
-    so a later run may overwrite those files and removes the variant folders it no longer writes."""
-    import json
-
-    from ..spec.resources import write_file
-
+    so a later run may overwrite those files and removes the variant folders it no longer writes. The folder is
+    locked while the run writes: a second run into it at the same time is refused, not mixed in."""
     root = Path(directory)
     if pdf:
         _pdflatex()
     formats = tuple(formats)
     plan = planned_files(count, formats, pdf)
-    ours, stale = check_outputs(root, plan, moodle, force)
+    with _folder_lock(root):
+        return _write_locked(
+            root,
+            items,
+            count,
+            formats,
+            pdf,
+            plan,
+            {"--moodle": moodle, "--gift": gift, "--qti": qti},
+            progress,
+            force,
+            moodle_style,
+        )
+
+
+def _write_locked(root, items, count, formats, pdf, plan, exports, progress, force, moodle_style) -> list[Path]:
+    import json
+
+    from ..spec.resources import write_file
+
+    moodle, gift, qti = exports["--moodle"], exports["--gift"], exports["--qti"]
+    ours, stale = check_outputs(root, plan, exports, force)
     width = max(2, len(str(count)))
     written: list[Path] = []
     kept: list[Variant] = []
     listed = [f"{folder}/{name}" for folder, names in plan.items() for name in names]
-    if moodle is not None:
-        listed.append(_moodle_entry(root, moodle))  # relative: the same run in another folder writes the same bytes
+    listed += [_export_entry(root, option, path) for option, path in exports.items() if path is not None]
 
     def manifest(files) -> None:
         write_file(root / MANIFEST, json.dumps({"tool": "backprop-tutor worksheet", "files": files}, indent=1) + "\n")
@@ -590,16 +684,13 @@ def _made(
     if isinstance(items, Variants) and not keep and n > 1 and items.count >= PARALLEL_FROM:
         import gc
         import multiprocessing
-        import signal
 
         # The first variant is made here: the workers are forked with what it warmed up (SymPy's caches, the
         # derived forms, the compiled templates) instead of each warming up itself, and with the collector's
         # objects frozen so that it does not copy every page of the parent into each worker.
         yield _variant_files(items, formats, count, 1)
         gc.freeze()
-        pool = multiprocessing.get_context("fork").Pool(
-            n, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-        )
+        pool = multiprocessing.get_context("fork").Pool(n, initializer=_worker_signals)
         try:
             work = partial(_variant_files, items, formats, count)
             rest = range(2, items.count + 1)
@@ -612,6 +703,15 @@ def _made(
         return
     for v in items:
         yield v.number, files(v, formats, count), v if keep else None
+
+
+def _worker_signals() -> None:
+    """A worker ignores Ctrl-C (the parent ends the pool) and dies at SIGTERM as a plain process does: the
+    handler the command line installs for SIGTERM is the parent's, forked along."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _variant_files(items: Variants, formats: tuple[str, ...], count: int, k: int) -> tuple[int, dict[str, str], None]:

@@ -182,7 +182,7 @@ def tensor(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
         if depth == len(shape):
             out[idx] = _number(v, place)
             return
-        v = _listed(v)
+        v = _listed(v, place)
         if not isinstance(v, list) or len(v) != shape[depth]:
             n = len(v) if isinstance(v, list) else _show(v)
             dims = " x ".join(str(s) for s in shape[depth:])
