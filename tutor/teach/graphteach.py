@@ -410,6 +410,9 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         "ok": counts[WRONG] == 0,
         "counts": counts,
         "claims": rows,
+        # a graph has one convention: the report's lists of others tried and skipped are empty
+        "conventions_tried": [],
+        "conventions_skipped": [],
     }
 
 
