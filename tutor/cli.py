@@ -167,9 +167,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser(
         "worksheet",
-        help="write numbered random variants: student sheets, answer keys, a Moodle bank",
-        description="Write N variants, each a student sheet, an answer key and the full walk-through "
-        "in Markdown and LaTeX (PDF with --pdf), and optionally the same questions as Moodle XML.",
+        help="write student sheets with answer keys: numbered random variants (and LMS exports) or one spec's",
+        description="Write N random variants, each a student sheet, an answer key and the full walk-through "
+        "in Markdown and LaTeX (PDF with --pdf) or a self-check page, and optionally the same questions as "
+        "Moodle XML (Cloze), GIFT or a Canvas QTI package; or, with --spec, the one sheet of a spec.",
     )
     w.add_argument("--count", type=int, default=1, metavar="N", help="how many variants, 1 to 1000 (default 1)")
     w.add_argument(
