@@ -113,14 +113,27 @@ def test_a_pdf_from_another_source_is_stale(tmp_path, monkeypatch):
     assert [h.path.name for h in handouts.stale()] == ["walkthrough.pdf"]
 
 
-@pytest.mark.slow
-def test_every_committed_latex_compiles_and_every_html_opens(tmp_path):
+# One handout of each kind in the default run (a plain step, a training run, a graph); the others in the slow set.
+REPRESENTATIVES = ["mazur", "optimizer-adam", "graph-xyz"]
+
+
+def _handout_names(representatives: bool) -> list[str]:
+    names = handouts.names()
+    assert set(REPRESENTATIVES) <= set(names)
+    return [n for n in names if (n in REPRESENTATIVES) == representatives]
+
+
+@pytest.mark.parametrize(
+    "representatives",
+    [pytest.param(True, id="one-of-each-kind"), pytest.param(False, id="the-rest", marks=pytest.mark.slow)],
+)
+def test_every_committed_latex_compiles_and_every_html_opens(tmp_path, representatives):
     """Each example's .tex compiles cleanly (two at a time) and turns into PNG pages; each .html is screenshot."""
     from concurrent.futures import ThreadPoolExecutor
 
     require_program("pdflatex"), require_program("pdftoppm"), require_program("chromium")
     root = data_dir("worked_examples")
-    names = handouts.names()
+    names = _handout_names(representatives)
 
     def compile_one(name: str) -> int:
         folder = tmp_path / "tex" / name
