@@ -262,3 +262,51 @@ def test_each_option_is_honoured_or_refused(command, flag, kind, tmp_path, monke
     assert status in (0, 1), shown
     assert want[0] in (0, 1), f"{' '.join(base)} failed ({want[2][:300]!r}) while {shown}"
     assert (out, written) != (want[1], want[3]), f"{shown}: the option changed nothing (silently ignored)"
+
+
+# -- the suffix of -o FILE chooses the format --------------------------------------------------------------------
+
+SUFFIX_STARTS = {".html": b"<!DOCTYPE html>", ".md": b"# ", ".json": b"{", ".tex": b"\\documentclass", ".txt": b"Mazur"}
+
+
+@pytest.mark.parametrize("suffix", list(SUFFIX_STARTS))
+def test_the_suffix_of_the_output_file_chooses_its_format(suffix, tmp_path, monkeypatch):
+    status, out, err, written = _run(["explain", "mazur", "-o", f"m{suffix}"], tmp_path, monkeypatch)
+    assert (status, out, err) == (0, "", "")
+    data = written[f"m{suffix}"]
+    assert data.lstrip().startswith(SUFFIX_STARTS[suffix]), data[:80]
+    # the same document as --format asks for
+    fmt = {".txt": "text"}.get(suffix, suffix[1:])
+    assert _run(["explain", "mazur", "--format", fmt], tmp_path, monkeypatch)[1].encode() == data
+
+
+def test_a_pdf_suffix_writes_a_pdf(tmp_path, monkeypatch):
+    from .conftest import require_program
+
+    require_program("pdflatex")
+    status, _, err, written = _run(["explain", "appendix-a", "-o", "a.pdf"], tmp_path, monkeypatch)
+    assert status == 0, err
+    assert written["a.pdf"].startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["explain", "mazur", "--format", "md", "-o", "m.tex"], ["--format md", "-o m.tex", ".tex", "--format tex"]),
+        (["train", "mazur", "-f", "json", "-o", "t.html"], ["--format json", "-o t.html"]),
+        (["check", "mazur", "-o", "c.pdf"], ["-o c.pdf", "text, md, json", ".pdf"]),
+    ],
+)
+def test_a_suffix_that_contradicts_the_format_is_refused(argv, words, tmp_path, monkeypatch):
+    status, out, err, written = _run(argv, tmp_path, monkeypatch)
+    assert status == 2 and not out and not written
+    assert err.count("\n") == 1 and err.startswith("backprop-tutor: error: ")
+    for w in words:
+        assert w in err, (w, err)
+
+
+def test_another_suffix_is_text_unless_format_says_otherwise(tmp_path, monkeypatch):
+    text = _run(["explain", "mazur", "-o", "m.out"], tmp_path, monkeypatch)[3]["m.out"]
+    assert text.startswith(b"Mazur's 2-2-2 network\n")
+    md = _run(["explain", "mazur", "-f", "md", "-o", "m.out"], tmp_path, monkeypatch)[3]["m.out"]
+    assert md.startswith(b"# ")
