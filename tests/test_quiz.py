@@ -347,8 +347,10 @@ def pexpect():
 
 def spawn(pexpect, *args: str):
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    # a generous wait for each expected line: on a loaded 2-core machine the start (SymPy's import) alone
+    # has taken over 30 s; a passing run waits only as long as the quiz takes
     return pexpect.spawn(
-        sys.executable, ["-m", "tutor", "quiz", *args], encoding="utf-8", timeout=30, env=env, dimensions=(50, 400)
+        sys.executable, ["-m", "tutor", "quiz", *args], encoding="utf-8", timeout=180, env=env, dimensions=(50, 400)
     )
 
 
