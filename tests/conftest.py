@@ -11,6 +11,10 @@ from tutor.spec.rounding import format_fixed
 
 IN_CI = os.environ.get("CI") == "true"
 
+# Scripts that record a framework's results need that framework (torch); they are run by hand or loaded by
+# tests.support.recording, never imported by --doctest-modules, so a machine without torch collects the suite.
+collect_ignore_glob = ["record_*.py", "data/record_*.py"]
+
 
 def decimals(printed: str) -> int:
     return len(printed.split(".")[1]) if "." in printed else 0

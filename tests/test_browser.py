@@ -29,7 +29,8 @@ from tutor.teach.quiz import Quiz
 
 from .conftest import IN_CI, require_program
 
-pytestmark = pytest.mark.slow
+# Driving Chromium is slow: one stepping of the interactive page (its first steps) and one self-check page run
+# in the default set; the whole page and the other pages in the slow set. The tests without a browser run always.
 
 MAZUR_SPEC = Path(__file__).resolve().parent.parent / "worked_examples" / "mazur" / "spec.toml"
 
@@ -119,7 +120,10 @@ def mazur_page(tmp_path_factory) -> Path:
     return path
 
 
-def test_next_through_the_whole_mazur_walk_through(browser, mazur_page, tmp_path):
+@pytest.mark.parametrize(
+    "whole", [pytest.param(False, id="first-steps"), pytest.param(True, id="whole", marks=pytest.mark.slow)]
+)
+def test_next_through_the_whole_mazur_walk_through(browser, mazur_page, tmp_path, whole):
     from selenium.webdriver.common.keys import Keys
 
     walk = explain_step(load("mazur"))
@@ -132,7 +136,8 @@ def test_next_through_the_whole_mazur_walk_through(browser, mazur_page, tmp_path
     keys = [s.get_attribute("data-key") for s in steps]
     assert n > 50 and keys[0] == "net_h1" and "dE_total/dw5" in keys
     seen = []
-    for k in range(n):
+    last = n if whole else 12  # the forward pass and the first factors of the backward pass
+    for k in range(last):
         where = by_css(browser, "#bt-where").text
         assert where.startswith(f"Step {k + 1} of {n}: "), where
         current = all_css(browser, ".calc.bt-current")
@@ -146,15 +151,19 @@ def test_next_through_the_whole_mazur_walk_through(browser, mazur_page, tmp_path
             # BT_SCREENSHOTS=DIR keeps the screenshot for a person to look at
             folder = Path(os.environ.get("BT_SCREENSHOTS") or tmp_path)
             assert browser.save_screenshot(str(folder / "interactive-dnet_o1-dw5.png"))
-        if k + 1 < n:  # the button and the keys alike
+        if k + 1 < last:  # the button and the keys alike
             if k % 2:
                 by_css(browser, "#bt-next").click()
             else:
                 by_css(browser, "body").send_keys(Keys.ARROW_RIGHT)
-    assert by_css(browser, "#bt-next").get_attribute("disabled") is not None
     steps_of = {key: (e, nd, p) for key, e, nd, p in seen}
     # every step the diagram can show is shown: all forward steps name their neuron
     assert steps_of["net_h1"][1] >= {node["h1"]} and {edge["w1"], edge["w2"]} <= steps_of["net_h1"][0]
+    if not whole:
+        by_css(browser, "body").send_keys("p")
+        assert by_css(browser, "#bt-where").text.startswith(f"Step {last - 1} of {n}")
+        return
+    assert by_css(browser, "#bt-next").get_attribute("disabled") is not None
     # a gradient highlights its weight and the paths from its neuron to the loss
     e, nd, path = steps_of["dE_total/dw1"]
     assert edge["w1"] in e and node["h1"] in nd
@@ -261,6 +270,7 @@ def test_self_check_grades_as_the_quiz_does(browser, tmp_path):
     assert _page_verdicts(browser, sorted(answers)) == _cli_verdicts(answers)
 
 
+@pytest.mark.slow
 def test_self_check_backward_pass_misconceptions_match_the_quiz(browser, tmp_path):
     """Right answers through the forward pass and the error, then the misconceptions of the backward pass."""
     from selenium.webdriver.common.keys import Keys
@@ -296,6 +306,7 @@ def test_self_check_backward_pass_misconceptions_match_the_quiz(browser, tmp_pat
     assert len([m for _, _, m in page if m]) >= 2, page
 
 
+@pytest.mark.slow
 def test_self_check_page_in_a_notebook_output_is_scoped(browser, tmp_path):
     """Two self-checks as cell outputs of one page: each grades its own boxes; their styles stay inside."""
     from selenium.webdriver.common.keys import Keys
@@ -321,6 +332,7 @@ def test_self_check_page_in_a_notebook_output_is_scoped(browser, tmp_path):
         assert root.find_element("css selector", 'output[data-q="1"]').get_attribute("data-verdict") == "correct"
 
 
+@pytest.mark.slow
 def test_spec_text_cannot_run_in_the_pages(browser, tmp_path):
     """A title and a description with markup and script: shown as text; the page's own script still runs."""
     text = MAZUR_SPEC.read_text(encoding="utf-8")

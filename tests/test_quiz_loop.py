@@ -18,7 +18,7 @@ from tutor.teach.quiz import Quiz
 
 from .support import require_module
 from .test_bad_input import assert_clean_error
-from .test_quiz import finish, r4, sigmoid, spawn
+from .test_quiz import ctrl_c, finish, r4, sigmoid, spawn
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_tty_resume_after_ctrl_c_keeps_the_network_and_the_credit(pexpect, tmp_p
     # written after every answer, before the quiz ends
     doc = json.loads(results.read_text(encoding="utf-8"))
     assert doc["ended"] == "not finished" and doc["position"] == 2
-    child.sendintr()
+    ctrl_c(pexpect, child, "Summary")
     finish(pexpect, child, "Quiz ended by Ctrl-C.")
     doc = json.loads(results.read_text(encoding="utf-8"))
     assert doc["ended"] == "interrupted" and [q["verdict"] for q in doc["questions"][:3]] == [

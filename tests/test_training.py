@@ -175,7 +175,7 @@ def torch_history(torch, case: str) -> list[list[np.ndarray]]:
 
 
 def recorded_history(case: str) -> list[list[np.ndarray]]:
-    """torch.optim's trajectory of ``case`` as recorded by tests/record_torch_training.py (torch 2.13, float64)."""
+    """torch.optim's trajectory of ``case`` as recorded by tests/data/record_torch_training.py (torch 2.13, float64)."""
     data = json.loads(TORCH_RECORD.read_text(encoding="utf-8"))
     return [[np.array(a, dtype=float) for a in step] for step in data["cases"][case]]
 

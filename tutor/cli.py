@@ -15,6 +15,11 @@ from .spec.errors import ComputeError, GradientError, TutorError
 
 PROG = "backprop-tutor"
 
+# An output file's suffix chooses its format unless --format says otherwise (then they must agree).
+SUFFIX_FORMATS = {".pdf": "pdf", ".tex": "tex", ".html": "html", ".md": "md", ".txt": "text", ".json": "json"}
+FORMATS = ["text", "json", "md", "tex", "html", "pdf"]
+_FORMAT_HELP = "default: the suffix of -o FILE (.pdf .tex .html .md .txt .json), else text"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and an exception, not a SystemExit with a usage dump."""
@@ -34,7 +39,7 @@ def _build_parser() -> argparse.ArgumentParser:
         description=("Walk through one training step: forward pass, error, every chain-rule factor, every update."),
     )
     e.add_argument("spec", metavar="SPEC", help="a spec file (TOML) or a built-in example: see 'examples'")
-    e.add_argument("--format", "-f", default="text", choices=["text", "json", "md", "tex", "html", "pdf"])
+    e.add_argument("--format", "-f", choices=FORMATS, help=_FORMAT_HELP)
     e.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     e.add_argument(
         "--interactive",
@@ -92,7 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("spec", metavar="SPEC", help="a spec file (TOML) or a built-in example")
     c.add_argument("claims", metavar="CLAIMS", nargs="?", help="a claims file (TOML); a built-in example has its own")
-    c.add_argument("--format", "-f", default="text", choices=["text", "md", "json"])
+    c.add_argument("--format", "-f", choices=["text", "md", "json"], help=_FORMAT_HELP)
     c.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     c.add_argument(
         "--of",
@@ -124,7 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="WHICH",
         help="steps walked through in full: first, last, every:K, step numbers, none (default first,last)",
     )
-    t.add_argument("--format", "-f", default="text", choices=["text", "json", "md", "tex", "html", "pdf"])
+    t.add_argument("--format", "-f", choices=FORMATS, help=_FORMAT_HELP)
     t.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     t.add_argument("--plot", metavar="FILE", help="draw the loss curve to FILE (.png or .svg; needs matplotlib)")
     _add_conventions(t)
@@ -188,9 +193,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser(
         "worksheet",
-        help="write numbered random variants: student sheets, answer keys, a Moodle bank",
-        description="Write N variants, each a student sheet, an answer key and the full walk-through "
-        "in Markdown and LaTeX (PDF with --pdf), and optionally the same questions as Moodle XML.",
+        help="write student sheets with answer keys: numbered random variants (and LMS exports) or one spec's",
+        description="Write N random variants, each a student sheet, an answer key and the full walk-through "
+        "in Markdown and LaTeX (PDF with --pdf) or a self-check page, and optionally the same questions as "
+        "Moodle XML (Cloze), GIFT or a Canvas QTI package; or, with --spec, the one sheet of a spec.",
     )
     w.add_argument("--count", type=int, default=1, metavar="N", help="how many variants, 1 to 1000 (default 1)")
     w.add_argument(
@@ -213,7 +219,7 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument(
         "--moodle-style",
         choices=["cloze", "bank"],
-        default="cloze",
+        default=None,
         help="cloze: a variant is one question with every box (default); bank: one numerical question a quantity",
     )
     w.add_argument("--gift", metavar="FILE", help="also write the questions in Moodle's GIFT text format")
@@ -305,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         _check_paths(args)
+        _choose_format(args)
         with warnings.catch_warnings(), _TermAsException():
             # Overflow inside NumPy is checked where it matters (finite values or a one-line error);
             # its warnings would only add lines to a student's terminal.
@@ -433,6 +440,31 @@ def _check_paths(args: argparse.Namespace) -> None:
         value = getattr(args, key, None)
         if value is not None:
             check_path(value, f"{option} {value!r}" if len(value) <= 60 else option)
+
+
+def _choose_format(args: argparse.Namespace) -> None:
+    """--format of explain, train and check: given, or chosen by the suffix of -o FILE, or text; a --format
+    that contradicts the suffix is refused, and so is a suffix whose format the command does not write."""
+    if args.command not in ("explain", "train", "check"):
+        return  # worksheet's -o is a folder; quiz has no -o
+    given = args.format
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    implied = SUFFIX_FORMATS.get(suffix)
+    if given is not None and implied is not None and given != implied:
+        raise TutorError(
+            f"contradicts -o {args.output} (a {suffix} file is --format {implied}): give a matching suffix or "
+            "leave out --format",
+            f"--format {given}",
+        )
+    allowed = ("text", "md", "json") if args.command == "check" else FORMATS
+    if given is None and implied is not None and implied not in allowed:
+        raise TutorError(
+            f"{args.command} writes {', '.join(allowed)}, not {suffix}: give a file ending in "
+            + ", ".join(s for s, f in SUFFIX_FORMATS.items() if f in allowed),
+            f"-o {args.output}",
+        )
+    args.chosen_format = given or implied  # None: nothing asked for a format (--self-check writes HTML then)
+    args.format = args.chosen_format or "text"
 
 
 def _load(args: argparse.Namespace, loss_free_ok: bool = False):
@@ -570,9 +602,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
     if args.interactive and args.format != "html":
-        raise TutorError("makes an HTML page: use it with --format html", "--interactive")
-    if args.self_check and args.format not in ("text", "html"):
-        raise TutorError("writes an HTML page: leave out --format or give --format html", "--self-check")
+        raise TutorError("makes an HTML page: give -o FILE.html (or --format html)", "--interactive")
+    if args.self_check and args.chosen_format not in (None, "html"):
+        raise TutorError(
+            f"writes an HTML page, not {args.format}: give -o FILE.html (or --format html)", "--self-check"
+        )
     if graphspec.is_graph(args.spec):
         return _explain_graph(args)
     if args.self_check and (args.interactive or args.steps or args.view or args.forward_only):
@@ -781,6 +815,10 @@ def _explain_graph(args: argparse.Namespace) -> int:
         "--update-biases": args.update_biases is not None,
         "--notation": args.notation != "spec",
         "--ascent-on-inputs": args.ascent_on_inputs,
+        # the graph documents have no wrapping, brief or prose-free variant
+        "--width": args.width is not None,
+        "--brief": args.brief,
+        "--no-prose": not args.prose,
     }
     for flag, given in network_only.items():
         if given:
@@ -807,6 +845,24 @@ def _explain_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+# the convention options (_add_conventions) by their dest: network specs only
+_CONVENTIONS = {
+    "rounding": "--rounding",
+    "digits": "--digits",
+    "update_order": "--update-order",
+    "update_biases": "--update-biases/--no-update-biases",
+}
+
+
+def _refuse_for_graph(args: argparse.Namespace, options: dict[str, str]) -> None:
+    """Exit 2 when one of ``options`` (dest: flag) was given for a graph spec: each defaults to None, or to
+    False for a plain switch (update_biases is None unless --update-biases or --no-update-biases is given)."""
+    for dest, flag in options.items():
+        value = getattr(args, dest, None)
+        if value is not None and (value is not False or dest == "update_biases"):
+            raise TutorError(f"is for network specs; {args.spec!r} is a graph spec", flag)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .render.check import render_check
     from .spec import graph as graphspec
@@ -816,6 +872,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if graphspec.is_graph(args.spec):
         from .teach import graphcheck
 
+        _refuse_for_graph(args, _CONVENTIONS)
         claims_path = args.claims or example_claims(args.spec)
         if claims_path is None:
             raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
@@ -835,6 +892,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     for flag in ("step", "ascent", "ascent_on_inputs"):
         if getattr(args, flag):
             raise TutorError("is for the loss-free mode: give --of OUTPUT with it", "--" + flag.replace("_", "-"))
+    if args.digits is not None and net.conventions.rounding != "as-printed":
+        raise TutorError(
+            "sets the decimals carried under --rounding as-printed; give it with that (in exact arithmetic "
+            "each claim is compared at the precision it is printed with)",
+            "--digits",
+        )
     claims_path = args.claims or example_claims(args.spec)
     if claims_path is None:
         raise TutorError(f"give a claims file: {args.spec!r} is not a built-in example with transcribed claims")
@@ -853,6 +916,13 @@ def _explain_training(args: argparse.Namespace, net, options) -> int:
     if args.view:
         raise TutorError("--view shows one example's plain step; this spec trains on a batch or with another optimizer")
     _refuse_brief(args)
+    for flag, given, why in (
+        ("--steps", args.steps is not None, "repeats one example's plain step; use 'train SPEC --epochs N'"),
+        ("--no-check", not args.check, "a training step's document has no gradient-check table to leave out"),
+        *_document_layout(args),
+    ):
+        if given:
+            raise TutorError(f"{why} (this spec trains on a batch or with another optimizer)", flag)
     fmt = _document_format(args.format)
     _write_document(args, documents((fmt,), net, 0, {1}, explain=True, options=options)[1][fmt])
     return 0
@@ -866,6 +936,11 @@ def _refuse_brief(args: argparse.Namespace) -> None:
             "shortens one example's plain step; a training document walks every line of its batch: leave out --brief",
             "--brief",
         )
+
+
+def _document_layout(args: argparse.Namespace) -> tuple:
+    """The layout options a training document cannot honour yet: (flag, given, why); --brief is _refuse_brief's."""
+    return (("--no-prose", not args.prose, "a training document has no explanations in words to leave out"),)
 
 
 def _document_format(fmt: str) -> str:
@@ -893,6 +968,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
     _refuse_overwrite(args.plot, "--plot", SPEC=args.spec, FILE=args.output)
+    for flag, given, why in _document_layout(args):
+        if given:
+            raise TutorError(why, flag)
     net = _load(args)
     total = args.epochs * len(training.batches(net))
     if total > 10_000_000:
@@ -1100,6 +1178,19 @@ def _graph_worksheet(args: argparse.Namespace) -> int:
     from .spec.resources import write_file
     from .teach.graphcheck import worksheet
 
+    for flag, given in (*_spec_sheet_refusals(args), ("--pdf", args.pdf), ("--blanks", args.blanks is not None)):
+        if given:
+            raise TutorError(
+                "a graph spec's worksheet is its sheet.md and key.md, every node's value and gradient: give "
+                "--spec GRAPH with -o DIR only",
+                flag,
+            )
+    if args.format not in ("all", "md"):
+        raise TutorError("a graph spec's worksheet is Markdown (sheet.md, key.md): leave out --format", "--format")
+    if args.digits is not None or args.tolerance is not None:
+        raise TutorError(
+            "a graph spec's worksheet shows the spec's own digits", "--digits" if args.digits else "--tolerance"
+        )
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         raise TutorError("is not a folder", f"--output {folder}")
@@ -1114,15 +1205,9 @@ def _graph_worksheet(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spec_worksheet(args: argparse.Namespace) -> int:
-    """worksheet --spec SPEC for a network spec: its student sheet, answer key and walk-through (Markdown and
-    LaTeX, --pdf compiles them) in one folder; a file there already is never overwritten."""
-    from .spec.network import load
-    from .spec.resources import write_file
-    from .teach import randomnet, worksheet
-    from .teach.diagnose import Tolerance
-
-    for option, value in (
+def _spec_sheet_refusals(args: argparse.Namespace) -> tuple:
+    """The options of random variants that a spec's one sheet cannot take: (flag, given)."""
+    return (
         ("--count", args.count != 1),
         ("--seed", args.seed != 1),
         ("--shape", args.shape),
@@ -1131,10 +1216,22 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
         ("--loss", args.loss),
         ("--nice", args.nice),
         ("--moodle", args.moodle),
+        ("--moodle-style", args.moodle_style is not None),
         ("--gift", args.gift),
         ("--qti", args.qti),
         ("--force", args.force),
-    ):
+    )
+
+
+def _spec_worksheet(args: argparse.Namespace) -> int:
+    """worksheet --spec SPEC for a network spec: its student sheet, answer key and walk-through (Markdown and
+    LaTeX, --pdf compiles them) in one folder; a file there already is never overwritten."""
+    from .spec.network import load
+    from .spec.resources import write_file
+    from .teach import randomnet, worksheet
+    from .teach.diagnose import Tolerance
+
+    for option, value in _spec_sheet_refusals(args):
         if value:
             raise TutorError(
                 "a spec's worksheet is the one sheet of that network: give --spec without it (allowed with "
@@ -1287,6 +1384,8 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
         from .spec import graph as graphspec
 
         return _graph_worksheet(args) if graphspec.is_graph(args.spec) else _spec_worksheet(args)
+    if args.moodle_style is not None and not args.moodle:
+        raise TutorError("chooses the kind of Moodle XML: give it with --moodle FILE", "--moodle-style")
     count = worksheet.check_count(args.count)
     options = randomnet.options(
         args.shape, args.activation, args.output_activation, args.loss, args.digits, nice=args.nice
@@ -1311,7 +1410,7 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
         args.pdf,
         args.moodle,
         tick,
-        moodle_style=args.moodle_style,
+        moodle_style=args.moodle_style or "cloze",
         gift=args.gift,
         qti=args.qti,
         force=args.force,

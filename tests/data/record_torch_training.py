@@ -2,7 +2,7 @@
 
 Needs torch (float64, CPU); run from the repository root after installing the package with torch:
 
-    python tests/record_torch_training.py
+    python tests/data/record_torch_training.py
 
 The tests compare the tutor with this file on every machine, and with live torch where it is installed.
 """
@@ -13,14 +13,16 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import torch  # noqa: E402
-
-from tests.test_training import TORCH_RECORD, torch_cases, torch_history  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> int:
+    # torch only when run: pytest imports every .py under tests/ (--doctest-modules), torch is optional
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from tests.test_training import TORCH_RECORD, torch_cases, torch_history
+
     cases = {case: [[a.tolist() for a in step] for step in torch_history(torch, case)] for case in torch_cases()}
     TORCH_RECORD.parent.mkdir(parents=True, exist_ok=True)
     doc = {"torch": torch.__version__, "dtype": "float64", "cases": cases}
