@@ -424,8 +424,11 @@ def listing(p: Picture) -> str:
         reads.setdefault(w.target, []).append(w.source)
     lines = []
     cols = max(b.column for b in p.boxes.values()) + 1
+    by_column: list[list[Box]] = [[] for _ in range(cols)]
+    for b in p.real():  # one pass, not one per column: a long chain has as many columns as gates
+        by_column[b.column].append(b)
     for c in range(cols):
-        col = sorted((b for b in p.real() if b.column == c), key=lambda b: b.order)
+        col = sorted(by_column[c], key=lambda b: b.order)
         if not col:
             continue
         lines.append(f"  column {c + 1}:")

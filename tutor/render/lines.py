@@ -176,42 +176,67 @@ def visible_length(tex: str) -> int:
     return len(_UNSHOWN.sub("", s)) + s.count(" ") // 2
 
 
+# what the breaker looks at: \biggl[ and \biggr] (skipped whole: they may break), a bracket of any kind, and
+# the space in front of " + " or " - " (a lookahead, so that " + - " yields both)
+_BREAK_TOKEN = re.compile(r"\\biggl\[|\\biggr\]|[{(\[]|[})\]]| (?=[+-] )")
+
+
 def _top_level_ops(tex: str) -> list[int]:
     """Positions of " + " and " - " outside every group: braces, \\left( ... \\right) and plain parentheses
-    (\\biggl[ ... \\biggr] may break, as aligned rows allow)."""
-    depth, spots, i = 0, [], 0
-    while i < len(tex):
-        if tex.startswith((r"\biggl[", r"\biggr]"), i):
-            i += 7
+    (\\biggl[ ... \\biggr] may break, as aligned rows allow). One pass over the string's tokens."""
+    depth, spots = 0, []
+    for m in _BREAK_TOKEN.finditer(tex):
+        c = m.group()
+        if len(c) > 1:  # \biggl[ or \biggr]
             continue
-        c = tex[i]
         if c in "{([":
             depth += 1
         elif c in "})]":
             depth -= 1
-        elif depth == 0 and tex.startswith((" + ", " - "), i):
-            spots.append(i)
-        i += 1
+        elif depth == 0:
+            spots.append(m.start())
     return spots
+
+
+def _piece_counts(piece: str) -> tuple[int, int]:
+    """visible_length's two parts of a piece: the characters shown besides spaces, and the spaces."""
+    s = _COMMAND.sub("x", _SIZING.sub("", piece))
+    return len(_UNSHOWN.sub("", s)), s.count(" ")
 
 
 def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
     """A stage longer than ``limit`` as chunks that break before a top-level + or -; each chunk after the first
-    starts with its operator."""
+    starts with its operator.
+
+    The pieces between break points are measured once each: every break point is a space, which no command
+    spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time)."""
     if visible_length(tex) <= limit:
         return [tex]
-    chunks, start = [], 0
     spots = _top_level_ops(tex)
-    last = 0
-    for at in spots:
-        if visible_length(tex[start:at]) > limit and last > start:
-            chunks.append(tex[start:last].strip())
+    bounds = [0, *spots, len(tex)]
+    counts = [_piece_counts(tex[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+    def length(i: int, j: int) -> int:  # visible_length(tex[bounds[i]:bounds[j]])
+        shown = spaces = 0
+        for k in range(i, j):
+            shown += counts[k][0]
+            spaces += counts[k][1]
+        return shown + spaces // 2
+
+    chunks, start, last = [], 0, 0  # indices into bounds
+    shown = spaces = 0  # of the pieces from start up to the current spot
+    for k in range(1, len(bounds) - 1):
+        shown += counts[k - 1][0]
+        spaces += counts[k - 1][1]
+        if shown + spaces // 2 > limit and last > start:
+            chunks.append(tex[bounds[start] : bounds[last]].strip())
             start = last
-        last = at
-    if visible_length(tex[start:]) > limit and last > start:
-        chunks.append(tex[start:last].strip())
+            shown, spaces = (sum(c[0] for c in counts[start:k]), sum(c[1] for c in counts[start:k]))
+        last = k
+    if length(start, len(bounds) - 1) > limit and last > start:
+        chunks.append(tex[bounds[start] : bounds[last]].strip())
         start = last
-    chunks.append(tex[start:].strip())
+    chunks.append(tex[bounds[start] :].strip())
     return [c for c in chunks if c]
 
 

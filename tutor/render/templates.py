@@ -50,15 +50,65 @@ def tex_escape_text(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def mathml(tex: str, display: bool = False):
-    """LaTeX math (web dialect) as MathML markup; each distinct string is converted once."""
+    """LaTeX math (web dialect) as MathML markup; each distinct string is converted once, and each shape of
+    string (its numbers aside) is given to latex2mathml once."""
+    from markupsafe import Markup
+
+    # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
+    return Markup(_tokens(_filled(r"\displaystyle " + tex if display else tex)))
+
+
+# A number of the LaTeX, and its stand-in in a formula's shape: the k-th number becomes 9 and k in five digits,
+# a number that no shape holds otherwise (every digit of a shape is a stand-in's).
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_STAND_IN = re.compile(r"<mn>(9\d{5})</mn>")
+_MAX_STAND_INS = 100_000
+
+
+def _filled(tex: str) -> str:
+    """latex2mathml's markup of ``tex``, from the markup of its shape with its numbers put back.
+
+    Every neuron writes the same formula with other numbers, so the shapes are few. The markup of the shape is
+    used only where each stand-in came out whole, once, as an <mn> of its own (latex2mathml splits digits
+    after an unbraced ^ or _, and keeps those of \\text in its text); otherwise the string itself is converted.
+    """
+    numbers = _NUMBER.findall(tex)
+    if not numbers or len(numbers) >= _MAX_STAND_INS:
+        return _convert(tex)
+    shape = _NUMBER.sub(_StandIns(), tex)
+    markup = _shape_markup(shape, len(numbers))
+    if markup is None:
+        return _convert(tex)
+    return _STAND_IN.sub(lambda m: "<mn>" + numbers[int(m.group(1)) - 900_000] + "</mn>", markup)
+
+
+class _StandIns:
+    """The replacement function of one shape: the k-th call returns the k-th stand-in."""
+
+    def __init__(self) -> None:
+        self.k = 0
+
+    def __call__(self, _m: re.Match) -> str:
+        self.k += 1
+        return str(900_000 + self.k - 1)
+
+
+@lru_cache(maxsize=4096)
+def _shape_markup(shape: str, count: int) -> str | None:
+    """The markup of a shape, or None where a stand-in did not come out as one <mn> of its own, exactly once."""
+    markup = _convert(shape)
+    found = _STAND_IN.findall(markup)
+    if sorted(found) != [str(900_000 + k) for k in range(count)] or any(markup.count(f) != 1 for f in found):
+        return None
+    return markup
+
+
+def _convert(tex: str) -> str:
     try:
         from latex2mathml.converter import convert
     except ImportError:
         raise TutorError("the HTML format needs latex2mathml; install it with: pip install latex2mathml") from None
-    from markupsafe import Markup
-
-    # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
-    return Markup(_tokens(convert(r"\displaystyle " + tex if display else tex, display="inline")))
+    return convert(tex, display="inline")
 
 
 # A minus sign where no operand precedes it (after an operator, an opening fence or at the start of a row) is

@@ -15,6 +15,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -79,8 +80,9 @@ class Graph:
     def node(self, name: str) -> Node:
         return self._index[name]
 
-    @property
+    @cached_property
     def _index(self) -> dict[str, Node]:
+        # built once per graph (a frozen dataclass keeps it in its __dict__): node() is called for every edge
         return {n.name: n for n in self.nodes}
 
     @property

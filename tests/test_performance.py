@@ -1,0 +1,129 @@
+"""The faster paths give the same bytes as the plain ones they replace: the linear line breaker, MathML from a
+formula's shape, the graph's node index. No timing is asserted here (benchmarks/run.py measures)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from tutor import render
+from tutor.engine.symbolic import explain_step
+from tutor.render import lines, templates
+from tutor.render.lines import visible_length
+from tutor.spec import graph as graphspec
+from tutor.spec import load
+
+# -- the line breaker: the per-character scan it replaced, kept here as the reference ---------------------------
+
+
+def _reference_top_level_ops(tex: str) -> list[int]:
+    depth, spots, i = 0, [], 0
+    while i < len(tex):
+        if tex.startswith((r"\biggl[", r"\biggr]"), i):
+            i += 7
+            continue
+        c = tex[i]
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif depth == 0 and tex.startswith((" + ", " - "), i):
+            spots.append(i)
+        i += 1
+    return spots
+
+
+def _reference_split_math(tex: str, limit: int) -> list[str]:
+    if visible_length(tex) <= limit:
+        return [tex]
+    chunks, start, last = [], 0, 0
+    for at in _reference_top_level_ops(tex):
+        if visible_length(tex[start:at]) > limit and last > start:
+            chunks.append(tex[start:last].strip())
+            start = last
+        last = at
+    if visible_length(tex[start:]) > limit and last > start:
+        chunks.append(tex[start:last].strip())
+        start = last
+    chunks.append(tex[start:].strip())
+    return [c for c in chunks if c]
+
+
+_PIECES = [
+    "a", " + ", " - ", "{", "}", "(", ")", "[", "]", r"\biggl[", r"\biggr]", r"\left(", r"\right)", r"\alpha",
+    r"\cdot", " ", "x_{1}", "^{2}", r"\text{ab}", r"\mathrm{d}", "+ -", "  ", "0.25", r"\frac{1}{2}",
+]  # fmt: skip
+
+
+def test_the_line_breaker_breaks_where_the_character_scan_did():
+    rng = random.Random(30)  # derandomized: the same 3,000 strings on every run
+    for _ in range(3000):
+        tex = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 80)))
+        assert lines._top_level_ops(tex) == _reference_top_level_ops(tex), tex
+        for limit in (5, 12, 30, 90):
+            assert lines.split_math(tex, limit) == _reference_split_math(tex, limit), (tex, limit)
+
+
+def test_the_line_breaker_on_a_real_walk_through():
+    walk = explain_step(load("softmax-scores"))
+    tex = render.render_latex(walk, options=render.Options())
+    stages = [s for s in re.findall(r"&= (.+?) \\\\", tex) if len(s) > 40]
+    assert len(stages) > 10
+    for stage in stages:
+        for limit in (20, 48, 90):
+            assert lines.split_math(stage, limit) == _reference_split_math(stage, limit)
+
+
+# -- MathML: a shape converted once, its numbers put back --------------------------------------------------------
+
+
+def _direct(tex: str, display: bool = False) -> str:
+    from latex2mathml.converter import convert
+
+    return templates._tokens(convert(r"\displaystyle " + tex if display else tex, display="inline"))
+
+
+def test_mathml_from_a_shape_is_what_latex2mathml_writes_for_the_string():
+    cases = [
+        r"net_{h_{1}} = 0.15 \cdot 0.05 + 0.2 \cdot 0.1 + 0.35 \cdot 1 = 0.3775",
+        r"-0.25 + 1.5 - (-2)",
+        r"6.75 \cdot 10^{-7}",
+        r"\frac{1}{2} \left(0.01 - 0.75136507\right)^{2}",
+        r"x^23 + x_12",  # unbraced scripts: latex2mathml splits the digits, so the string itself is converted
+        r"\text{step 3} = 4",  # a number inside text is no <mn>
+        r"\sqrt[3]{8} = 2",  # a root's index comes after its radicand: stand-ins are put back by their number
+        r"w_{1}^{+} = 0.4 - 0.5 \cdot 0.082167041 = 0.35891648",
+    ]
+    for tex in cases:
+        for display in (False, True):
+            assert str(templates.mathml.__wrapped__(tex, display)) == _direct(tex, display), tex
+
+
+def test_mathml_of_a_whole_html_walk_through_is_unchanged(monkeypatch):
+    seen: set[tuple[str, bool]] = set()
+    plain = templates.mathml
+
+    def spy(tex: str, display: bool = False):
+        seen.add((tex, display))
+        return plain(tex, display)
+
+    monkeypatch.setattr(templates, "mathml", spy)
+    templates._environment.cache_clear()
+    try:
+        walk = explain_step(load("minibatch"))
+        render.render_html(walk, options=render.Options())
+    finally:
+        templates._environment.cache_clear()
+    assert len(seen) > 100
+    for tex, display in seen:
+        assert str(plain(tex, display)) == _direct(tex, display), tex
+
+
+# -- graphs -----------------------------------------------------------------------------------------------------
+
+
+def test_a_graph_indexes_its_nodes_once():
+    g = graphspec.load("graph-xyz")
+    assert g.node("q") is g.node("q") and g.node("q").name == "q"
+    assert g._index is g._index  # built on the first call, not on every one
+    assert [g.node(n.name) for n in g.nodes] == list(g.nodes)
