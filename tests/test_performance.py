@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from tutor import render
 from tutor.engine.symbolic import explain_step
 from tutor.render import lines, templates
@@ -127,3 +129,107 @@ def test_a_graph_indexes_its_nodes_once():
     assert g.node("q") is g.node("q") and g.node("q").name == "q"
     assert g._index is g._index  # built on the first call, not on every one
     assert [g.node(n.name) for n in g.nodes] == list(g.nodes)
+
+
+# -- derived forms kept between runs -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def form_cache(tmp_path, monkeypatch):
+    """The form cache in a folder of its own, emptied in this process before and after the test."""
+    from tutor.engine import formcache, symbolic
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("BACKPROP_TUTOR_NO_CACHE", raising=False)
+
+    def fresh():
+        formcache.reset()
+        symbolic.loss_forms.cache_clear()
+
+    fresh()
+    yield formcache, fresh
+    monkeypatch.undo()
+    fresh()
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax-scores", "batchnorm-sigmoid", "residual-sigmoid", "appendix-b"])
+def test_forms_loaded_from_the_cache_are_the_derived_forms(form_cache, name):
+    import sympy as sp
+
+    formcache, fresh = form_cache
+    net = load(name)
+    first = explain_step(net)
+    assert formcache._state["hits"] == 0 and formcache._state["misses"] > 0
+    formcache._write()
+    assert formcache.cache_file().is_file()
+    fresh()
+    second = explain_step(net)
+    assert formcache._state["misses"] == 0 and formcache._state["hits"] > 0
+    for key, q in first.quantities.items():
+        other = second.quantities[key]
+        if q.form is None:
+            continue
+        assert sp.srepr(other.form.expr) == sp.srepr(q.form.expr), key
+        assert other.form.placeholders == q.form.placeholders
+        assert other.value == q.value, key  # the same bits: the same code evaluated the same arguments
+    options = render.Options()
+    assert render.render_markdown(second, options=options) == render.render_markdown(first, options=options)
+
+
+def test_a_cached_form_is_invalidated_when_the_rule_registry_changes(form_cache, tmp_path, monkeypatch):
+    import pickle
+    import shutil
+
+    import sympy as sp
+
+    from tutor.engine import symbolic
+
+    formcache, fresh = form_cache
+    # the package's sources as the key reads them, in a copy this test may edit
+    package = tmp_path / "package"
+    for rel in formcache.SOURCES:
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(formcache._package() / rel, package / rel)
+    monkeypatch.setattr(formcache, "_package", lambda: package)
+    fresh()
+    sigmoid = symbolic.act_form("sigmoid", ())
+    formcache._write()
+    old_file = formcache.cache_file()
+    # the stored sigmoid replaced by tanh's form: what a stale cache would hand out
+    data = pickle.loads(old_file.read_bytes())
+    sigmoid_key = next(iter(k for k in data["entries"] if "sigmoid" in k))
+    fresh()
+    tanh = symbolic.act_form.__wrapped__("tanh", ())
+    data["entries"][sigmoid_key] = pickle.dumps(formcache._pack(tanh), protocol=4)
+    old_file.write_bytes(pickle.dumps(data, protocol=4))
+    fresh()
+    assert symbolic.act_form("sigmoid", ()).expr == tanh.expr  # the file is read: the stale entry is served
+    # the registry changes (any edit of rules.py): another key, another file, the form derived afresh
+    with open(package / "spec/rules.py", "a", encoding="utf-8") as f:
+        f.write("\n# an edited rule\n")
+    fresh()
+    assert formcache.cache_file() != old_file
+    again = symbolic.act_form("sigmoid", ())
+    assert formcache._state == {"hits": 0, "misses": 1}
+    assert sp.srepr(again.expr) == sp.srepr(sigmoid.expr) and again.expr != tanh.expr
+
+
+def test_a_cache_file_others_may_write_is_not_read(form_cache):
+    import os
+
+    import sympy as sp
+
+    from tutor.engine import symbolic
+
+    formcache, fresh = form_cache
+    symbolic.act_form("tanh", ())
+    formcache._write()
+    path = formcache.cache_file()
+    os.chmod(path, 0o666)
+    fresh()
+    symbolic.act_form("tanh", ())
+    assert formcache._state == {"hits": 0, "misses": 1}
+    path.write_bytes(b"not a pickle")
+    os.chmod(path, 0o644)
+    fresh()
+    assert symbolic.act_form("tanh", ()).expr.has(sp.tanh)  # a damaged file: derived again, no error

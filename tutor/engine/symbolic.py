@@ -19,6 +19,7 @@ from ..spec import rules
 from ..spec.errors import ComputeError, GradientError, SpecError, TutorError
 from ..spec.network import Network
 from ..spec.rounding import Rounder
+from . import formcache
 from .numeric import rounder_for
 from .steps import (
     BatchNormLayer,
@@ -60,6 +61,10 @@ def _form(expr, n: int, fn=None) -> Form:
     if fn is None:
         fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside, "exp": _exp}, "math"])
     return Form(expr, fn, P)
+
+
+# the form functions below derive once per machine: their forms are kept in the user's cache (formcache)
+derived = formcache.deriver(_form)
 
 
 def _sum(*a):
@@ -104,7 +109,7 @@ def net_form(n_in: int, bias: bool = True) -> Form:
     return _form(sp.Add(*terms, evaluate=False), 2 * n_in + 1, fn=lambda *a: _dot(*a[:-1]) + 1 * a[-1])
 
 
-@lru_cache(maxsize=None)
+@derived
 def dnet_form(n_in: int, position: int, bias: bool = True) -> Form:
     """d net / d (argument at ``position``) of net_form(n_in, bias), derived by SymPy."""
     n = 2 * n_in + (1 if bias else 0)
@@ -118,7 +123,7 @@ def pass_form() -> Form:
     return sum_form(1)
 
 
-@lru_cache(maxsize=None)
+@derived
 def dpass_form() -> Form:
     """d net / d a of pass_form, derived by SymPy: 1."""
     return _form(sp.diff(pass_form().expr, placeholders(1)[0]), 1)
@@ -129,13 +134,13 @@ def layer_net_form(layer, n_in: int) -> Form:
     return pass_form() if layer.weightless else net_form(n_in, layer.has_bias)
 
 
-@lru_cache(maxsize=None)
+@derived
 def act_form(name: str, params: tuple) -> Form:
     rule = rules.ACTIVATIONS[name]
     return _form(rule.sym(placeholders(1)[0], dict(params)), 1)
 
 
-@lru_cache(maxsize=None)
+@derived
 def dact_form(name: str, params: tuple) -> Form:
     """dout/dnet in the textbook form, args (net, out); tests prove it equals SymPy's derivative."""
     rule = rules.ACTIVATIONS[name]
@@ -143,26 +148,26 @@ def dact_form(name: str, params: tuple) -> Form:
     return _form(rule.sym_deriv(x, y, dict(params)), 2)
 
 
-@lru_cache(maxsize=None)
+@derived
 def act_skip_form(name: str, params: tuple) -> Form:
     """A residual connection's output f(net) + skip, args (net, skip)."""
     x, skip = placeholders(2)
     return _form(sp.Add(rules.ACTIVATIONS[name].sym(x, dict(params)), skip, evaluate=False), 2)
 
 
-@lru_cache(maxsize=None)
+@derived
 def dact_skip_form(name: str, params: tuple, position: int) -> Form:
     """d(f(net) + skip)/d net (position 0) or /d skip (position 1, which is 1), derived by SymPy."""
     form = act_skip_form(name, params)
     return _form(sp.diff(form.expr, placeholders(2)[position]), 2)
 
 
-@lru_cache(maxsize=None)
+@derived
 def softmax_form(n: int, k: int) -> Form:
     return _form(rules.ACTIVATIONS["softmax"].sym_vector(list(placeholders(n)), {})[k], n)
 
 
-@lru_cache(maxsize=None)
+@derived
 def softmax_jac_form(n: int, k: int, j: int) -> Form:
     return _form(rules.ACTIVATIONS["softmax"].sym_jacobian(k, j, list(placeholders(n))), n)
 
@@ -170,6 +175,17 @@ def softmax_jac_form(n: int, k: int, j: int) -> Form:
 @lru_cache(maxsize=None)
 def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[Form], Form, list[Form]]:
     """The loss terms, their sum, and dE/dout_k for each k; args (out_1..out_n, t_1..t_n)."""
+    forms = _derived_loss_forms(name, n, params, true_index)
+    if not rules.LOSSES[name].zero_log_terms:
+        return forms
+    targets = list(placeholders(2 * n)[n:])
+    guard = lambda f: _zero_log_guard(f, targets)  # noqa: E731
+    return [guard(f) for f in forms[0]], guard(forms[1]), [guard(f) for f in forms[2]]
+
+
+@derived
+def _derived_loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[Form], Form, list[Form]]:
+    """loss_forms before the guard of 0·ln 0 (a closure, which is not stored)."""
     P = placeholders(2 * n)
     outs, targets = list(P[:n]), list(P[n:])
     onehot = [1.0 if k == true_index else 0.0 for k in range(n)]
@@ -177,11 +193,7 @@ def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[
     term_exprs = [e for _, e in terms]
     total = sp.Add(*term_exprs)
     grads = [_form(sp.diff(total, outs[k]), 2 * n) for k in range(n)]
-    forms = [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
-    if not rules.LOSSES[name].zero_log_terms:
-        return forms
-    guard = lambda f: _zero_log_guard(f, targets)  # noqa: E731
-    return [guard(f) for f in forms[0]], guard(forms[1]), [guard(f) for f in forms[2]]
+    return [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
 
 
 def _zero_log_guard(form: Form, targets) -> Form:
@@ -257,7 +269,7 @@ def _bn_var(xs, mu):
     return sp.Rational(1, len(xs)) * sp.Add(*[(x - mu) ** 2 for x in xs])
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_var_form(m: int) -> Form:
     """sigma^2 = (1/m) sum (x_k - mu)^2 over the batch (biased, as in training), args (x_1..x_m, mu)."""
     P = placeholders(m + 1)
@@ -265,21 +277,21 @@ def bn_var_form(m: int) -> Form:
     return _form(sp.Mul(sp.Rational(1, m), sp.Add(*dev, evaluate=False), evaluate=False), m + 1)
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_xhat_form() -> Form:
     """xhat = (x - mu)/sqrt(var + eps), args (x, mu, var, eps)."""
     x, mu, var, eps = placeholders(4)
     return _form(_bn_xhat(x, mu, var, eps), 4)
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_y_form() -> Form:
     """y = gamma xhat + beta, args (gamma, xhat, beta)."""
     g, xh, b = placeholders(3)
     return _form(sp.Add(sp.Mul(g, xh, evaluate=False), b, evaluate=False), 3)
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_dy_form(position: int) -> Form:
     """dy/d(gamma, xhat or beta) of bn_y_form, derived by SymPy: xhat, gamma or 1."""
     return _form(sp.diff(bn_y_form().expr, placeholders(3)[position]), 3)
@@ -297,7 +309,7 @@ def _add(*terms):
     return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_dvar_form(m: int) -> Form:
     """dE/dvar = sum_k dE/dxhat_k dxhat_k/dvar, dxhat/dvar derived by SymPy; args (dE/dxhat_1, x_1, ..., dE/dxhat_m,
     x_m, mu, var, eps)."""
@@ -318,7 +330,7 @@ def bn_dvar_form(m: int) -> Form:
     return _form(_add(*terms), 2 * m + 3)
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_dmu_form(m: int) -> Form:
     """dE/dmu = sum_k dE/dxhat_k dxhat_k/dmu + dE/dvar dvar/dmu (mu enters xhat and the variance), both
     derived by SymPy; args (dE/dxhat_1, x_1, ..., dE/dxhat_m, x_m, mu, var, eps, dE/dvar)."""
@@ -335,7 +347,7 @@ def bn_dmu_form(m: int) -> Form:
     return _form(_add(*terms), 2 * m + 4)
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_dx_form(m: int) -> Form:
     """dE/dx of one example: through its xhat, the variance and the mean (each derived by SymPy):
     dE/dxhat / sqrt(var + eps) + dE/dvar 2 (x - mu)/m + dE/dmu / m; args (dE/dxhat, x, mu, var, eps, dE/dvar,
@@ -358,7 +370,7 @@ def bn_dx_form(m: int) -> Form:
     return _form(expr, 7)
 
 
-@lru_cache(maxsize=None)
+@derived
 def bn_running_form(unbiased_m: int = 0) -> Form:
     """running = (1 - momentum) running + momentum statistic, args (momentum, running, statistic); for the
     variance (``unbiased_m`` = m) the statistic is the batch's unbiased variance var m/(m - 1)."""
@@ -681,7 +693,7 @@ class DropoutMasks(list):
         self.scale = scale
 
 
-@lru_cache(maxsize=None)
+@derived
 def dkept_form() -> Form:
     """d(out * mask * scale)/d out, derived by SymPy: mask * scale."""
     return _form(sp.diff(product_form(3).expr, placeholders(3)[0]), 3)
