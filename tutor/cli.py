@@ -481,14 +481,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import numeric
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
-    from .spec import graph as graphspec
+    from .spec.kind import is_graph
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise TutorError(f"--steps must be from 1 to 1000000, got {args.steps}")
     if args.format == "pdf" and not args.output:
         raise TutorError("--format pdf writes a file: give -o FILE.pdf")
     _refuse_overwrite(args.output, "--output", SPEC=args.spec)
-    if graphspec.is_graph(args.spec):
+    if is_graph(args.spec):
         return _explain_graph(args)
     if args.interactive and args.format != "html":
         raise TutorError("makes an HTML page: use it with --format html", "--interactive")
@@ -764,9 +764,10 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
         )
-    from .spec import graph as graphspec
+    from .spec.kind import is_graph
 
-    if not randomly and graphspec.is_graph(args.spec):
+    if not randomly and is_graph(args.spec):
+        from .spec import graph as graphspec
         from .teach.graphteach import GraphQuiz
 
         g = graphspec.load(args.spec)

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 from .errors import SpecError
 from .graphrules import FUNCTIONS, GRAPH_OPS
-from .resources import example_names, example_path
+from .kind import MAX_FILE_BYTES, is_graph  # noqa: F401 - part of this module's interface
+from .kind import read as _read
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +31,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 MAX_NODES = 200  # leaves, constants and gates together: a walk-through of more is not read by anyone
 MAX_EXPRESSION = 2_000  # characters of one assignment
-MAX_FILE_BYTES = 200_000
 MAX_NAME = 32
 DIRECTIONS = ("descent", "ascent")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -143,39 +143,6 @@ class Graph:
 
 # ----------------------------------------------------------------------------------------------------
 # Loading
-
-
-def _read(spec: str | Path) -> tuple[dict, str, str]:
-    """The TOML table of a spec file or built-in example, with the place to name in errors and its name."""
-    path = Path(spec)
-    name = ""
-    if not path.is_file():
-        builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
-        if builtin is None:
-            raise SpecError(
-                f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", str(spec)
-            )
-        path, name = builtin, str(spec)
-    where = str(spec)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise SpecError(f"a graph spec may be at most {MAX_FILE_BYTES} bytes", where)
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is accepted
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the file as UTF-8 text ({exc})", where) from None
-    from .network import parse_toml  # the one TOML reader: deep nesting and huge integers are one-line errors
-
-    return parse_toml(text, where), where, name
-
-
-def is_graph(spec: str | Path) -> bool:
-    """Whether ``spec`` (a file or a built-in example) is a graph spec: its TOML has a ``[graph]`` table.
-    Anything unreadable is left to the network loader, whose messages name the problem."""
-    try:
-        data, _, _ = _read(spec)
-    except SpecError:
-        return False
-    return isinstance(data.get("graph"), Mapping)
 
 
 def load(spec: str | Path) -> Graph:
