@@ -53,7 +53,7 @@ def _reference_split_math(tex: str, limit: int) -> list[str]:
 
 _PIECES = [
     "a", " + ", " - ", "{", "}", "(", ")", "[", "]", r"\biggl[", r"\biggr]", r"\left(", r"\right)", r"\alpha",
-    r"\cdot", " ", "x_{1}", "^{2}", r"\text{ab}", r"\mathrm{d}", "+ -", "  ", "0.25", r"\frac{1}{2}",
+    r"\cdot", " ", "x_{1}", "^{2}", " > ", "<", r"\text{ab}", r"\mathrm{d}", "+ -", "  ", "0.25", r"\frac{1}{2}",
 ]  # fmt: skip
 
 

@@ -176,30 +176,47 @@ def visible_length(tex: str) -> int:
     return len(_UNSHOWN.sub("", s)) + s.count(" ") // 2
 
 
-# what the breaker looks at: \biggl[ and \biggr] (skipped whole: they may break), a bracket of any kind, and
 # the space in front of " + " or " - " (a lookahead, so that " + - " yields both)
-_BREAK_TOKEN = re.compile(r"\\biggl\[|\\biggr\]|[{(\[]|[})\]]| (?=[+-] )")
+_OPERATOR = re.compile(r" (?=[+-] )")
+# every opening bracket as <, every closing one as >, and a < or > of the formula itself as a blank
+_BRACKETS = str.maketrans("{([})]<>", "<<<>>>  ")
 
 
 def _top_level_ops(tex: str) -> list[int]:
     """Positions of " + " and " - " outside every group: braces, \\left( ... \\right) and plain parentheses
-    (\\biggl[ ... \\biggr] may break, as aligned rows allow). One pass over the string's tokens."""
-    depth, spots = 0, []
-    for m in _BREAK_TOKEN.finditer(tex):
-        c = m.group()
-        if len(c) > 1:  # \biggl[ or \biggr]
-            continue
-        if c in "{([":
-            depth += 1
-        elif c in "})]":
-            depth -= 1
-        elif depth == 0:
-            spots.append(m.start())
+    (\\biggl[ ... \\biggr] may break, as aligned rows allow). The depth at each operator is counted from the
+    brackets since the one before (str.count, in C): one pass over the string."""
+    marks = tex.translate(_BRACKETS)
+    bigg = r"\bigg" in tex
+    depth, spots, last = 0, [], 0
+    for m in _OPERATOR.finditer(tex):
+        at = m.start()
+        depth += marks.count("<", last, at) - marks.count(">", last, at)
+        if bigg:  # their brackets do not count
+            depth += tex.count(r"\biggr]", last, at) - tex.count(r"\biggl[", last, at)
+        last = at
+        if depth == 0:
+            spots.append(at)
     return spots
 
 
-def _piece_counts(piece: str) -> tuple[int, int]:
-    """visible_length's two parts of a piece: the characters shown besides spaces, and the spaces."""
+def _piece_counts(tex: str, bounds: list[int]) -> list[tuple[int, int]]:
+    """visible_length's two parts of each piece tex[bounds[k]:bounds[k + 1]]: the characters shown besides
+    spaces, and the spaces. Each piece after the first starts with the space of its operator; that space is
+    written as a mark while the whole string goes through visible_length's substitutions once (no command spans
+    a space, so each piece is measured as if alone)."""
+    if _MARK in tex:  # pragma: no cover - LaTeX of the tutor's never holds a control character
+        return [_counts(tex[a:b]) for a, b in zip(bounds, bounds[1:])]
+    marked = _MARK.join(tex[a + (k > 0) : b] for k, (a, b) in enumerate(zip(bounds, bounds[1:])))
+    s = _COMMAND.sub("x", _SIZING.sub("", marked))
+    shown = _UNSHOWN.sub("", s).split(_MARK)
+    return [(len(v), p.count(" ") + (k > 0)) for k, (v, p) in enumerate(zip(shown, s.split(_MARK)))]
+
+
+_MARK = "\x01"
+
+
+def _counts(piece: str) -> tuple[int, int]:
     s = _COMMAND.sub("x", _SIZING.sub("", piece))
     return len(_UNSHOWN.sub("", s)), s.count(" ")
 
@@ -212,17 +229,8 @@ def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
     spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time)."""
     if visible_length(tex) <= limit:
         return [tex]
-    spots = _top_level_ops(tex)
-    bounds = [0, *spots, len(tex)]
-    counts = [_piece_counts(tex[a:b]) for a, b in zip(bounds, bounds[1:])]
-
-    def length(i: int, j: int) -> int:  # visible_length(tex[bounds[i]:bounds[j]])
-        shown = spaces = 0
-        for k in range(i, j):
-            shown += counts[k][0]
-            spaces += counts[k][1]
-        return shown + spaces // 2
-
+    bounds = [0, *_top_level_ops(tex), len(tex)]
+    counts = _piece_counts(tex, bounds)
     chunks, start, last = [], 0, 0  # indices into bounds
     shown = spaces = 0  # of the pieces from start up to the current spot
     for k in range(1, len(bounds) - 1):
@@ -231,9 +239,10 @@ def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
         if shown + spaces // 2 > limit and last > start:
             chunks.append(tex[bounds[start] : bounds[last]].strip())
             start = last
-            shown, spaces = (sum(c[0] for c in counts[start:k]), sum(c[1] for c in counts[start:k]))
+            shown, spaces = counts[start][0], counts[start][1]  # start == k - 1: one piece so far
         last = k
-    if length(start, len(bounds) - 1) > limit and last > start:
+    rest = counts[start:]
+    if sum(c[0] for c in rest) + sum(c[1] for c in rest) // 2 > limit and last > start:
         chunks.append(tex[bounds[start] : bounds[last]].strip())
         start = last
     chunks.append(tex[bounds[start] :].strip())
