@@ -66,18 +66,29 @@ def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int
         # recomputed and rounded to the shown decimals, the result is then at most one unit off the shown one
         budget = 1.4 * unit - _error(q.value, dec[key])
         values = [quantities[a].value for a in q.args]
-        slopes = [_slope(q.form.fn, values, i) for i in range(len(values))]
         caps = [MAX_FIGURES - 1 - magnitude(v) for v in values]
+        # An argument's share is its slope times its rounding error; a slope (two evaluations of the line) is
+        # taken only for an argument with an error below its cap, where the share can be more than 0, and
+        # each error is recomputed only when its argument gains a decimal.
+        slopes: list[float | None] = [None] * len(values)
+        errors = [_error(v, dec[a]) for v, a in zip(values, q.args)]
         while True:
-            shares = [
-                s * _error(v, dec[a]) if math.isfinite(s) and dec[a] < cap else 0.0
-                for s, v, a, cap in zip(slopes, values, q.args, caps)
-            ]
+            shares = []
+            for i, (err, a, cap) in enumerate(zip(errors, q.args, caps)):
+                if err == 0.0 or dec[a] >= cap:
+                    shares.append(0.0)  # what slope x 0 is, and what a capped or non-finite slope gives
+                    continue
+                s = slopes[i]
+                if s is None:
+                    s = slopes[i] = _slope(q.form.fn, values, i)
+                shares.append(s * err if math.isfinite(s) else 0.0)
             total = sum(shares)
             if total <= budget or total == 0:
                 break
             worst = max(range(len(shares)), key=shares.__getitem__)
-            dec[q.args[worst]] += 1
+            grown = q.args[worst]
+            dec[grown] += 1
+            errors = [_error(v, dec[a]) if a == grown else e for v, a, e in zip(values, q.args, errors)]
     # a line that only names another quantity (dnet/dw5 = out_h1) shows its number as that quantity does
     for key, q in quantities.items():
         if len(q.args) == 1 and q.form is not None and q.value == quantities[q.args[0]].value:
