@@ -55,52 +55,48 @@ def mathml(tex: str, display: bool = False):
     from markupsafe import Markup
 
     # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
-    return Markup(_tokens(_filled(r"\displaystyle " + tex if display else tex)))
+    return Markup(_filled(r"\displaystyle " + tex if display else tex))
 
 
 # A number of the LaTeX, and its stand-in in a formula's shape: the k-th number becomes 9 and k in five digits,
-# a number that no shape holds otherwise (every digit of a shape is a stand-in's).
+# a number that no shape holds otherwise (every digit of a shape is a stand-in's). In the markup a stand-in is
+# an <mn> of its own, with the sign _tokens joins to it.
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _STAND_IN = re.compile(r"<mn>(9\d{5})</mn>")
+_SIGNED_STAND_IN = re.compile(r"(?<=<mn>)((?:&#x02212;)?)(9\d{5})(?=</mn>)")
 _MAX_STAND_INS = 100_000
 
 
 def _filled(tex: str) -> str:
-    """latex2mathml's markup of ``tex``, from the markup of its shape with its numbers put back.
+    """_tokens of latex2mathml's markup of ``tex``, from that of its shape with its numbers put back.
 
     Every neuron writes the same formula with other numbers, so the shapes are few. The markup of the shape is
     used only where each stand-in came out whole, once, as an <mn> of its own (latex2mathml splits digits
     after an unbraced ^ or _, and keeps those of \\text in its text); otherwise the string itself is converted.
+    _tokens looks at tags only, never at a number's digits, so it is applied to the shape once.
     """
-    numbers = _NUMBER.findall(tex)
-    if not numbers or len(numbers) >= _MAX_STAND_INS:
-        return _convert(tex)
-    shape = _NUMBER.sub(_StandIns(), tex)
-    markup = _shape_markup(shape, len(numbers))
+    numbers: list[str] = []
+
+    def stand_in(m: re.Match) -> str:
+        numbers.append(m.group())
+        return str(900_000 + len(numbers) - 1)
+
+    shape = _NUMBER.sub(stand_in, tex)
+    markup = _shape_markup(shape, len(numbers)) if 0 < len(numbers) < _MAX_STAND_INS else None
     if markup is None:
-        return _convert(tex)
-    return _STAND_IN.sub(lambda m: "<mn>" + numbers[int(m.group(1)) - 900_000] + "</mn>", markup)
-
-
-class _StandIns:
-    """The replacement function of one shape: the k-th call returns the k-th stand-in."""
-
-    def __init__(self) -> None:
-        self.k = 0
-
-    def __call__(self, _m: re.Match) -> str:
-        self.k += 1
-        return str(900_000 + self.k - 1)
+        return _tokens(_convert(tex))
+    return _SIGNED_STAND_IN.sub(lambda m: m.group(1) + numbers[int(m.group(2)) - 900_000], markup)
 
 
 @lru_cache(maxsize=4096)
 def _shape_markup(shape: str, count: int) -> str | None:
-    """The markup of a shape, or None where a stand-in did not come out as one <mn> of its own, exactly once."""
+    """_tokens of the markup of a shape, or None where a stand-in did not come out as one <mn> of its own,
+    exactly once."""
     markup = _convert(shape)
     found = _STAND_IN.findall(markup)
     if sorted(found) != [str(900_000 + k) for k in range(count)] or any(markup.count(f) != 1 for f in found):
         return None
-    return markup
+    return _tokens(markup)
 
 
 def _convert(tex: str) -> str:
