@@ -58,6 +58,14 @@ def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int
     so a deep chain of products does not gain a decimal a layer.
     """
     dec = {k: base_decimals(q.value, digits, figures) for k, q in quantities.items()}
+    known: dict[tuple[float, int], float] = {}  # _error by (value, decimals): a value is read by many lines
+
+    def error(value: float, decimals: int) -> float:
+        e = known.get((value, decimals))
+        if e is None:
+            e = known[value, decimals] = _error(value, decimals)
+        return e
+
     for key in reversed(list(quantities)):
         q = quantities[key]
         if q.form is None or not q.args:
@@ -66,17 +74,23 @@ def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int
         # recomputed and rounded to the shown decimals, the result is then at most one unit off the shown one
         budget = 1.4 * unit - _error(q.value, dec[key])
         values = [quantities[a].value for a in q.args]
-        caps = [MAX_FIGURES - 1 - magnitude(v) for v in values]
         # An argument's share is its slope times its rounding error; a slope (two evaluations of the line) is
         # taken only for an argument with an error below its cap, where the share can be more than 0, and
         # each error is recomputed only when its argument gains a decimal.
         slopes: list[float | None] = [None] * len(values)
-        errors = [_error(v, dec[a]) for v, a in zip(values, q.args)]
+        caps: list[int | None] = [None] * len(values)
+        errors = [error(v, dec[a]) for v, a in zip(values, q.args)]
         while True:
             shares = []
-            for i, (err, a, cap) in enumerate(zip(errors, q.args, caps)):
-                if err == 0.0 or dec[a] >= cap:
-                    shares.append(0.0)  # what slope x 0 is, and what a capped or non-finite slope gives
+            for i, (err, a) in enumerate(zip(errors, q.args)):
+                if err == 0.0:
+                    shares.append(0.0)  # what slope x 0 is, and what a non-finite slope gives
+                    continue
+                cap = caps[i]
+                if cap is None:
+                    cap = caps[i] = MAX_FIGURES - 1 - magnitude(values[i])
+                if dec[a] >= cap:
+                    shares.append(0.0)
                     continue
                 s = slopes[i]
                 if s is None:
@@ -88,7 +102,7 @@ def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int
             worst = max(range(len(shares)), key=shares.__getitem__)
             grown = q.args[worst]
             dec[grown] += 1
-            errors = [_error(v, dec[a]) if a == grown else e for v, a, e in zip(values, q.args, errors)]
+            errors = [error(v, dec[a]) if a == grown else e for v, a, e in zip(values, q.args, errors)]
     # a line that only names another quantity (dnet/dw5 = out_h1) shows its number as that quantity does
     for key, q in quantities.items():
         if len(q.args) == 1 and q.form is not None and q.value == quantities[q.args[0]].value:
