@@ -227,7 +227,7 @@ def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
 
     The pieces between break points are measured once each: every break point is a space, which no command
     spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time)."""
-    if visible_length(tex) <= limit:
+    if len(tex) <= limit or visible_length(tex) <= limit:  # a string shows at most as many characters as it has
         return [tex]
     bounds = [0, *_top_level_ops(tex), len(tex)]
     counts = _piece_counts(tex, bounds)
