@@ -233,3 +233,21 @@ def test_a_cache_file_others_may_write_is_not_read(form_cache):
     os.chmod(path, 0o644)
     fresh()
     assert symbolic.act_form("tanh", ()).expr.has(sp.tanh)  # a damaged file: derived again, no error
+
+
+def test_a_graph_walk_through_from_cached_gate_forms_is_the_same(form_cache):
+    from tutor.engine import graph as graph_engine
+    from tutor.render.graph import render as render_graph
+
+    formcache, fresh = form_cache
+    g = graphspec.load("graph-xyz")
+    graph_engine._kind.cache_clear()
+    first = render_graph(graph_engine.explain_graph(g), "md")
+    assert formcache._state["misses"] > 0
+    formcache._write()
+    fresh()
+    graph_engine._kind.cache_clear()
+    second = render_graph(graph_engine.explain_graph(g), "md")
+    assert formcache._state["misses"] == 0 and formcache._state["hits"] > 0
+    assert second == first
+    graph_engine._kind.cache_clear()
