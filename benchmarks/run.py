@@ -310,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         floor = [PY, "-c", "import sympy, numpy, jinja2"]
+        # the commands run in a scratch folder: the tutor they import is the installed one (or PYTHONPATH's)
+        where = subprocess.run(
+            [PY, "-c", "import tutor; print(tutor.__file__)"], cwd=work, env=ENV, capture_output=True
+        )
+        measured = where.stdout.decode().strip() or where.stderr.decode().strip()
         ext = {"text": "txt", "md": "md", "tex": "tex", "html": "html", "json": "json", "pdf": "pdf"}
         shown = {"text": "text", "md": "Markdown", "tex": "LaTeX", "html": "HTML", "json": "JSON"}
 
@@ -404,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = {n: [c / f for c, f in zip(cpu[n], floor_cpu)] for n in cpu}  # paired: job over its round's floor
         wall_ratio = {n: [c / f for c, f in zip(wall[n], floor_wall)] for n in wall}
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"measured: {measured}")
         print(
             f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {load:.1f} at the end; {repeat} "
             "rounds, the floor first in each; ratio = CPU time over the same round's floor's, median [lowest-highest]"
