@@ -18,13 +18,13 @@ from .quiz import plain_value
 if TYPE_CHECKING:
     from .worksheet import Variant
 
-_SPECIAL = re.compile(r"([\\~=#{}:])")
+_ESCAPES = str.maketrans({c: "\\" + c for c in "\\~=#{}:"})
 
 
 def escape(text: str) -> str:
     """Text as GIFT reads it: ``\\``, ``~``, ``=``, ``#``, ``{``, ``}`` and ``:`` escaped with a backslash,
     line breaks as ``\\n``."""
-    return _SPECIAL.sub(r"\\\1", text).replace("\n", "\\n")
+    return text.translate(_ESCAPES).replace("\n", "\\n")
 
 
 def unescape(text: str) -> str:
