@@ -187,9 +187,9 @@ def test_a_cached_form_is_invalidated_when_the_rule_registry_changes(form_cache,
     formcache, fresh = form_cache
     # the package's sources as the key reads them, in a copy this test may edit
     package = tmp_path / "package"
-    for rel in formcache.SOURCES:
-        (package / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(formcache._package() / rel, package / rel)
+    for folder in formcache.FOLDERS:
+        shutil.copytree(formcache._package() / folder, package / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    assert any(p.name == "rules.py" for p in formcache.sources(package))
     monkeypatch.setattr(formcache, "_package", lambda: package)
     fresh()
     sigmoid = symbolic.act_form("sigmoid", ())

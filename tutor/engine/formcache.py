@@ -37,16 +37,10 @@ from .steps import Form
 FORMAT = 1
 MAX_BYTES = 8 * 1024 * 1024  # the file stops growing here (a network at the spec's limit takes about 0.3 MB)
 
-# The modules whose source a form depends on (relative to the package): editing any of them changes the key.
-SOURCES = (
-    "spec/rules.py",
-    "spec/graphrules.py",
-    "engine/symbolic.py",
-    "engine/symbols.py",
-    "engine/graph.py",
-    "engine/steps.py",
-    "engine/formcache.py",
-)
+# The folders whose modules a form may depend on (the rule registry, the engines that derive, the placeholders):
+# editing any module in them changes the key. All of them, not a list of files, so that a module split or
+# added there cannot leave a stale form behind.
+FOLDERS = ("spec", "engine")
 # Where a lambdified evaluator's global names may come from.
 _MODULES = ("math", "builtins", "tutor.engine.symbolic", "tutor.spec.graphrules", "tutor.spec.rules")
 
@@ -62,19 +56,24 @@ def _package() -> Path:
 
 @lru_cache(maxsize=1)
 def registry_key() -> str:
-    """A hash of the sources in SOURCES, SymPy's version and Python's (the evaluators' code is marshalled)."""
+    """A hash of the modules in FOLDERS, SymPy's version and Python's (the evaluators' code is marshalled)."""
     import sympy
 
     h = hashlib.sha256()
     h.update(f"{FORMAT} {sympy.__version__} {sys.version}".encode())
     root = _package()
-    for rel in SOURCES:
-        h.update(rel.encode() + b"\0")
+    for path in sources(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
         try:
-            h.update((root / rel).read_bytes())
+            h.update(path.read_bytes())
         except OSError:
             h.update(b"<missing>")
     return h.hexdigest()[:24]
+
+
+def sources(root: Path) -> list[Path]:
+    """The modules the key reads, in a fixed order."""
+    return sorted(p for folder in FOLDERS for p in (root / folder).glob("*.py"))
 
 
 def cache_file() -> Path | None:
