@@ -249,21 +249,22 @@ def _store(key: str, value: Any) -> None:
 def deriver(bare: Callable[[Any, int], Form]) -> Callable[[Callable], Callable]:
     """A decorator like ``lru_cache`` for the functions that derive forms, backed by the file: a stored form is
     loaded, a new one derived and stored. ``bare(expr, n)`` builds a form that is one of its n placeholders.
-    The arguments must have a stable ``repr`` (numbers, strings, tuples of them)."""
+    The arguments must have a stable ``repr`` (numbers, strings, tuples of them); keyword arguments are part
+    of the key too."""
 
     def derived(fn: Callable) -> Callable:
         name = f"{fn.__module__}.{fn.__qualname__}"
 
         @lru_cache(maxsize=None)
         @wraps(fn)
-        def wrapper(*args):
-            key = f"{name}{args!r}"
+        def wrapper(*args, **kwargs):
+            key = f"{name}{args!r}{sorted(kwargs.items())!r}" if kwargs else f"{name}{args!r}"
             hit = _load(key, bare)
             if hit is not None:
                 _state["hits"] += 1
                 return hit
             _state["misses"] += 1
-            value = fn(*args)
+            value = fn(*args, **kwargs)
             _store(key, value)
             return value
 
