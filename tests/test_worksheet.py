@@ -280,6 +280,29 @@ def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path, monkeypa
         assert a.read_bytes() == b.read_bytes(), a
 
 
+@pytest.mark.parametrize("style", ["cloze", "bank"])
+def test_workers_make_the_lms_exports_as_one_process_does(tmp_path, monkeypatch, style):
+    """The exports' share of each variant is made in its worker: Moodle, GIFT and QTI are the same bytes."""
+    monkeypatch.setattr(worksheet, "PARALLEL_FROM", 3)  # three variants: the first here, two in the workers
+    plan = worksheet.Variants(3, 78, worksheet.randomnet.options("2-2-1"))
+    runs = {}
+    for name, n in (("p", 2), ("s", 1)):
+        monkeypatch.setattr(worksheet, "workers", lambda n=n: n if sys.platform == "linux" else 1)
+        out = {k: tmp_path / f"{name}.{k}" for k in ("xml", "gift", "zip")}
+        worksheet.write(
+            tmp_path / name, plan, plan.count, ("md",), moodle=out["xml"], moodle_style=style, gift=out["gift"],
+            qti=out["zip"],
+        )  # fmt: skip
+        runs[name] = {k: p.read_bytes() for k, p in out.items()}
+    assert runs["p"] == runs["s"]
+    variants = list(plan)
+    from tutor.teach import gift, moodle, qti
+
+    assert runs["s"]["xml"] == moodle.moodle_xml(variants, style=style)
+    assert runs["s"]["gift"] == gift.gift(variants).encode("utf-8")
+    assert runs["s"]["zip"] == qti.package(variants)
+
+
 def test_an_error_in_a_worker_keeps_its_message_and_place():
     import pickle
 

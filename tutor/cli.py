@@ -594,7 +594,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import numeric
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
-    from .spec import graph as graphspec
+    from .spec.kind import is_graph  # not the graph reader: most specs are networks
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise TutorError(f"--steps must be from 1 to 1000000, got {args.steps}")
@@ -607,7 +607,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError(
             f"writes an HTML page, not {args.format}: give -o FILE.html (or --format html)", "--self-check"
         )
-    if graphspec.is_graph(args.spec):
+    if is_graph(args.spec):
         return _explain_graph(args)
     if args.self_check and (args.interactive or args.steps or args.view or args.forward_only):
         raise TutorError(
@@ -1097,9 +1097,11 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         raise TutorError(
             "give either SPEC (a spec file or built-in example) or --random (with --seed, --shape, ...)", "quiz"
         )
-    from .spec import graph as graphspec
+    from .spec.kind import is_graph
 
-    if not randomly and graphspec.is_graph(args.spec):
+    if not randomly and is_graph(args.spec):
+        from .spec import graph as graphspec
+
         if args.rounding:
             raise TutorError("a graph spec's values are exact; give --rounding with a network spec", "--rounding")
         net, origin = graphspec.load(args.spec), {"spec": args.spec}
@@ -1113,7 +1115,7 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         if args.digits is not None:
             randomnet.options(digits=args.digits)
         net, origin = _with_loss(load(args.spec), args.spec), {"spec": args.spec}
-    digits = args.digits or (net.digits if isinstance(net, graphspec.Graph) else net.conventions.digits)
+    digits = args.digits or (net.conventions.digits if hasattr(net, "conventions") else net.digits)  # a graph's own
     _refuse_overwrite(args.results, "--results", SPEC=args.spec, answers=args.answers)
     if args.results:
         quiz.check_results_target(args.results)

@@ -17,6 +17,7 @@ from typing import Mapping
 from ..spec.errors import ComputeError
 from ..spec.graph import Graph, Node
 from ..spec.graphrules import FLOAT_FUNCTIONS, GRAPH_OPS
+from . import formcache
 from .steps import Form, Label, Quantity
 
 FD_STEP = 1e-6  # relative step of the central difference
@@ -100,14 +101,27 @@ def updated_key(name: str) -> str:
 @lru_cache(maxsize=None)
 def _kind(op: str, arity: int, param: float | None):
     """The forward form of a gate in placeholders, its derivative by each placeholder and that derivative as a
-    float function: SymPy differentiates each kind once."""
+    float function: SymPy differentiates each kind once (on a machine: the forms are kept between runs)."""
+    forms = _kind_forms(op, arity, param)
+    derivs = forms[1:]
+    return forms[0].placeholders, forms[0].expr, tuple(f.expr for f in derivs), tuple(f.fn for f in derivs)
+
+
+def _lambdified(expr, n: int) -> Form:
+    import sympy as sp
+
+    xs = tuple(sp.Symbol(f"_{k}", real=True) for k in range(n))
+    return Form(expr, sp.lambdify(xs, expr, modules=[FLOAT_FUNCTIONS, "math"]), xs)
+
+
+@formcache.deriver(_lambdified)
+def _kind_forms(op: str, arity: int, param: float | None) -> tuple[Form, ...]:
+    """The gate's form, then its derivative by each placeholder, each with its float function."""
     import sympy as sp
 
     xs = tuple(sp.Symbol(f"_{k}", real=True) for k in range(arity))
     expr = GRAPH_OPS[op].sym(list(xs), param)
-    derivs = [sp.diff(expr, x) for x in xs]
-    fns = [sp.lambdify(xs, d, modules=[FLOAT_FUNCTIONS, "math"]) for d in derivs]
-    return tuple(xs), expr, tuple(derivs), tuple(fns)
+    return (_lambdified(expr, arity), *(_lambdified(sp.diff(expr, x), arity) for x in xs))
 
 
 def _number(value: float):

@@ -11,6 +11,7 @@ import sympy as sp
 
 from ..spec import rules
 from ..spec.layers import LAYER_KINDS
+from . import formcache
 from .steps import (
     Form,
 )
@@ -43,7 +44,8 @@ def _form(expr, n: int, fn=None) -> Form:
 
 # The forms that SymPy differentiates: derived once per process here (one decorator, so that a cache kept between
 # runs wraps them all in one place).
-derived = lru_cache(maxsize=None)
+# the form functions below derive once per machine: their forms are kept in the user's cache (formcache)
+derived = formcache.deriver(_form)
 
 
 def _sum(*a):
@@ -152,6 +154,17 @@ def softmax_jac_form(n: int, k: int, j: int, name: str = "softmax") -> Form:
 @lru_cache(maxsize=None)
 def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[Form], Form, list[Form]]:
     """The loss terms, their sum, and dE/dout_k for each k; args (out_1..out_n, t_1..t_n)."""
+    forms = _derived_loss_forms(name, n, params, true_index)
+    if not rules.LOSSES[name].zero_log_terms:
+        return forms
+    targets = list(placeholders(2 * n)[n:])
+    guard = lambda f: _zero_log_guard(f, targets)  # noqa: E731
+    return [guard(f) for f in forms[0]], guard(forms[1]), [guard(f) for f in forms[2]]
+
+
+@derived
+def _derived_loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[Form], Form, list[Form]]:
+    """loss_forms before the guard of 0·ln 0 (a closure, which is not stored)."""
     P = placeholders(2 * n)
     outs, targets = list(P[:n]), list(P[n:])
     onehot = [1.0 if k == true_index else 0.0 for k in range(n)]
@@ -159,11 +172,7 @@ def loss_forms(name: str, n: int, params: tuple, true_index: int) -> tuple[list[
     term_exprs = [e for _, e in terms]
     total = sp.Add(*term_exprs)
     grads = [_form(sp.diff(total, outs[k]), 2 * n) for k in range(n)]
-    forms = [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
-    if not rules.LOSSES[name].zero_log_terms:
-        return forms
-    guard = lambda f: _zero_log_guard(f, targets)  # noqa: E731
-    return [guard(f) for f in forms[0]], guard(forms[1]), [guard(f) for f in forms[2]]
+    return [_form(e, 2 * n) for e in term_exprs], _form(total, 2 * n), grads
 
 
 def _zero_log_guard(form: Form, targets) -> Form:

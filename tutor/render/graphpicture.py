@@ -114,12 +114,12 @@ def layout(nodes: list[dict]) -> Picture:
     cols: list[list[Box]] = [[] for _ in range(columns)]
     for b in boxes.values():
         cols[b.column].append(b)
-    neighbours: dict[str, list[str]] = {k: [] for k in boxes}
+    neighbours: dict[str, list[Box]] = {k: [] for k in boxes}  # the boxes themselves: the sweeps read them often
     for w in wires:
         chain = [w.source, *w.via, w.target]
         for a, b in zip(chain, chain[1:]):
-            neighbours[a].append(b)
-            neighbours[b].append(a)
+            neighbours[a].append(boxes[b])
+            neighbours[b].append(boxes[a])
     for col in cols:
         col.sort(key=lambda b: b.order)
         for k, b in enumerate(col):
@@ -129,7 +129,7 @@ def layout(nodes: list[dict]) -> Picture:
         rng = range(columns - 2, -1, -1) if sweep % 2 == 0 else range(1, columns)
         for c in rng:
             for b in cols[c]:
-                nb = [boxes[k].order for k in neighbours[b.key] if boxes[k].column != c]
+                nb = [o.order for o in neighbours[b.key] if o.column != c]
                 b.bary = sum(nb) / len(nb) if nb else b.order  # type: ignore[attr-defined]
             cols[c].sort(key=lambda b: (b.bary, b.order))  # type: ignore[attr-defined]
             for k, b in enumerate(cols[c]):
@@ -435,8 +435,11 @@ def listing(p: Picture) -> str:
         reads.setdefault(w.target, []).append(w.source)
     lines = []
     cols = max(b.column for b in p.boxes.values()) + 1
+    by_column: list[list[Box]] = [[] for _ in range(cols)]
+    for b in p.real():  # one pass, not one per column: a long chain has as many columns as gates
+        by_column[b.column].append(b)
     for c in range(cols):
-        col = sorted((b for b in p.real() if b.column == c), key=lambda b: b.order)
+        col = sorted(by_column[c], key=lambda b: b.order)
         if not col:
             continue
         lines.append(f"  column {c + 1}:")

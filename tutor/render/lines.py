@@ -221,42 +221,76 @@ def visible_length(tex: str) -> int:
     return len(_UNSHOWN.sub("", s)) + s.count(" ") // 2
 
 
+# the space in front of " + " or " - " (a lookahead, so that " + - " yields both)
+_OPERATOR = re.compile(r" (?=[+-] )")
+# every opening bracket as <, every closing one as >, and a < or > of the formula itself as a blank
+_BRACKETS = str.maketrans("{([})]<>", "<<<>>>  ")
+
+
 def _top_level_ops(tex: str) -> list[int]:
     """Positions of " + " and " - " outside every group: braces, \\left( ... \\right) and plain parentheses
-    (\\biggl[ ... \\biggr] may break, as aligned rows allow)."""
-    depth, spots, i = 0, [], 0
-    while i < len(tex):
-        if tex.startswith((r"\biggl[", r"\biggr]"), i):
-            i += 7
-            continue
-        c = tex[i]
-        if c in "{([":
-            depth += 1
-        elif c in "})]":
-            depth -= 1
-        elif depth == 0 and tex.startswith((" + ", " - "), i):
-            spots.append(i)
-        i += 1
+    (\\biggl[ ... \\biggr] may break, as aligned rows allow). The depth at each operator is counted from the
+    brackets since the one before (str.count, in C): one pass over the string."""
+    marks = tex.translate(_BRACKETS)
+    bigg = r"\bigg" in tex
+    depth, spots, last = 0, [], 0
+    for m in _OPERATOR.finditer(tex):
+        at = m.start()
+        depth += marks.count("<", last, at) - marks.count(">", last, at)
+        if bigg:  # their brackets do not count
+            depth += tex.count(r"\biggr]", last, at) - tex.count(r"\biggl[", last, at)
+        last = at
+        if depth == 0:
+            spots.append(at)
     return spots
+
+
+def _piece_counts(tex: str, bounds: list[int]) -> list[tuple[int, int]]:
+    """visible_length's two parts of each piece tex[bounds[k]:bounds[k + 1]]: the characters shown besides
+    spaces, and the spaces. Each piece after the first starts with the space of its operator; that space is
+    written as a mark while the whole string goes through visible_length's substitutions once (no command spans
+    a space, so each piece is measured as if alone)."""
+    if _MARK in tex:  # pragma: no cover - LaTeX of the tutor's never holds a control character
+        return [_counts(tex[a:b]) for a, b in zip(bounds, bounds[1:])]
+    marked = _MARK.join(tex[a + (k > 0) : b] for k, (a, b) in enumerate(zip(bounds, bounds[1:])))
+    s = _COMMAND.sub("x", _SIZING.sub("", marked))
+    shown = _UNSHOWN.sub("", s).split(_MARK)
+    return [(len(v), p.count(" ") + (k > 0)) for k, (v, p) in enumerate(zip(shown, s.split(_MARK)))]
+
+
+_MARK = "\x01"
+
+
+def _counts(piece: str) -> tuple[int, int]:
+    s = _COMMAND.sub("x", _SIZING.sub("", piece))
+    return len(_UNSHOWN.sub("", s)), s.count(" ")
 
 
 def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
     """A stage longer than ``limit`` as chunks that break before a top-level + or -; each chunk after the first
-    starts with its operator."""
-    if visible_length(tex) <= limit:
+    starts with its operator.
+
+    The pieces between break points are measured once each: every break point is a space, which no command
+    spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time)."""
+    if len(tex) <= limit or visible_length(tex) <= limit:  # a string shows at most as many characters as it has
         return [tex]
-    chunks, start = [], 0
-    spots = _top_level_ops(tex)
-    last = 0
-    for at in spots:
-        if visible_length(tex[start:at]) > limit and last > start:
-            chunks.append(tex[start:last].strip())
+    bounds = [0, *_top_level_ops(tex), len(tex)]
+    counts = _piece_counts(tex, bounds)
+    chunks, start, last = [], 0, 0  # indices into bounds
+    shown = spaces = 0  # of the pieces from start up to the current spot
+    for k in range(1, len(bounds) - 1):
+        shown += counts[k - 1][0]
+        spaces += counts[k - 1][1]
+        if shown + spaces // 2 > limit and last > start:
+            chunks.append(tex[bounds[start] : bounds[last]].strip())
             start = last
-        last = at
-    if visible_length(tex[start:]) > limit and last > start:
-        chunks.append(tex[start:last].strip())
+            shown, spaces = counts[start][0], counts[start][1]  # start == k - 1: one piece so far
+        last = k
+    rest = counts[start:]
+    if sum(c[0] for c in rest) + sum(c[1] for c in rest) // 2 > limit and last > start:
+        chunks.append(tex[bounds[start] : bounds[last]].strip())
         start = last
-    chunks.append(tex[start:].strip())
+    chunks.append(tex[bounds[start] :].strip())
     return [c for c in chunks if c]
 
 

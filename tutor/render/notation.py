@@ -619,6 +619,27 @@ def _text_template(form) -> str:
     return template[1]
 
 
+_TOKEN = re.compile("\ue000(\\d+)\ue001")
+
+
+def _pieces(template: str) -> tuple:
+    """A template as its text between tokens and the tokens' placeholder numbers, alternately."""
+    parts = _TOKEN.split(template)
+    return tuple(int(p) if k % 2 else p for k, p in enumerate(parts))
+
+
+def _fill(pieces: tuple, strings: tuple) -> str:
+    """The template with each token replaced by its placeholder's string (a token whose string is None stays):
+    one join, where replacing token after token would scan a long sum's template once a placeholder."""
+    out = [pieces[0]]
+    for k in range(1, len(pieces), 2):
+        i = pieces[k]
+        t = strings[i] if i < len(strings) else None
+        out.append(f"\ue000{i}\ue001" if t is None else t)
+        out.append(pieces[k + 1])
+    return "".join(out)
+
+
 class FormulaWriter:
     """Prints the formula, the substituted line and the derivation of quantities, in LaTeX or text.
 
@@ -688,12 +709,9 @@ class FormulaWriter:
         template = _TEX_TEMPLATES.get(id(form))
         if template is None or template[0] is not form:
             tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
-            template = _TEX_TEMPLATES[id(form)] = (form, _TexFormPrinter(tokens.get).doprint(form.expr))
-        out = template[1]
-        for i, t in enumerate(strings):
-            if t is not None:
-                out = out.replace(f"\ue000{i}\ue001", t)
-        return out
+            printed = _TexFormPrinter(tokens.get).doprint(form.expr)
+            template = _TEX_TEMPLATES[id(form)] = (form, _pieces(printed))
+        return _fill(template[1], strings)
 
     def _operand(self, key: str, tex: bool) -> str:
         """The shown number of ``key`` as an operand: in parentheses when negative or a power of ten."""

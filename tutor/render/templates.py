@@ -50,15 +50,61 @@ def tex_escape_text(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def mathml(tex: str, display: bool = False):
-    """LaTeX math (web dialect) as MathML markup; each distinct string is converted once."""
+    """LaTeX math (web dialect) as MathML markup; each distinct string is converted once, and each shape of
+    string (its numbers aside) is given to latex2mathml once."""
+    from markupsafe import Markup
+
+    # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
+    return Markup(_filled(r"\displaystyle " + tex if display else tex))
+
+
+# A number of the LaTeX, and its stand-in in a formula's shape: the k-th number becomes 9 and k in five digits,
+# a number that no shape holds otherwise (every digit of a shape is a stand-in's). In the markup a stand-in is
+# an <mn> of its own, with the sign _tokens joins to it.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_STAND_IN = re.compile(r"<mn>(9\d{5})</mn>")
+_SIGNED_STAND_IN = re.compile(r"(?<=<mn>)((?:&#x02212;)?)(9\d{5})(?=</mn>)")
+_MAX_STAND_INS = 100_000
+
+
+def _filled(tex: str) -> str:
+    """_tokens of latex2mathml's markup of ``tex``, from that of its shape with its numbers put back.
+
+    Every neuron writes the same formula with other numbers, so the shapes are few. The markup of the shape is
+    used only where each stand-in came out whole, once, as an <mn> of its own (latex2mathml splits digits
+    after an unbraced ^ or _, and keeps those of \\text in its text); otherwise the string itself is converted.
+    _tokens looks at tags only, never at a number's digits, so it is applied to the shape once.
+    """
+    numbers: list[str] = []
+
+    def stand_in(m: re.Match) -> str:
+        numbers.append(m.group())
+        return str(900_000 + len(numbers) - 1)
+
+    shape = _NUMBER.sub(stand_in, tex)
+    markup = _shape_markup(shape, len(numbers)) if 0 < len(numbers) < _MAX_STAND_INS else None
+    if markup is None:
+        return _tokens(_convert(tex))
+    return _SIGNED_STAND_IN.sub(lambda m: m.group(1) + numbers[int(m.group(2)) - 900_000], markup)
+
+
+@lru_cache(maxsize=4096)
+def _shape_markup(shape: str, count: int) -> str | None:
+    """_tokens of the markup of a shape, or None where a stand-in did not come out as one <mn> of its own,
+    exactly once."""
+    markup = _convert(shape)
+    found = _STAND_IN.findall(markup)
+    if sorted(found) != [str(900_000 + k) for k in range(count)] or any(markup.count(f) != 1 for f in found):
+        return None
+    return _tokens(markup)
+
+
+def _convert(tex: str) -> str:
     try:
         from latex2mathml.converter import convert
     except ImportError:
         raise TutorError("the HTML format needs latex2mathml; install it with: pip install latex2mathml") from None
-    from markupsafe import Markup
-
-    # latex2mathml builds the tree with ElementTree, which escapes every text node: the output is safe HTML.
-    return Markup(_tokens(convert(r"\displaystyle " + tex if display else tex, display="inline")))
+    return convert(tex, display="inline")
 
 
 # A minus sign where no operand precedes it (after an operator, an opening fence or at the start of a row) is

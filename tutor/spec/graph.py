@@ -15,12 +15,14 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import SpecError, TutorError
+from .errors import SpecError
 from .graphrules import FUNCTIONS, GRAPH_OPS
-from .resources import example_names, example_path, read_text
+from .kind import MAX_FILE_BYTES, is_graph  # noqa: F401 - part of this module's interface
+from .kind import read as _read
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -92,8 +94,9 @@ class Graph:
     def node(self, name: str) -> Node:
         return self._index[name]
 
-    @property
+    @cached_property
     def _index(self) -> dict[str, Node]:
+        # built once per graph (a frozen dataclass keeps it in its __dict__): node() is called for every edge
         return {n.name: n for n in self.nodes}
 
     @property
@@ -156,41 +159,6 @@ class Graph:
 
 # ----------------------------------------------------------------------------------------------------
 # Loading
-
-
-def _read(spec: str | Path) -> tuple[dict, str, str]:
-    """The TOML table of a spec file or built-in example, with the place to name in errors and its name."""
-    path = Path(spec)
-    name = ""
-    if not path.is_file():
-        builtin = example_path(str(spec)) if re.fullmatch(r"[a-z0-9-]+", str(spec)) else None
-        if builtin is None:
-            raise SpecError(
-                f"no such file or built-in example; built-in examples: {', '.join(example_names('all'))}", str(spec)
-            )
-        path, name = builtin, str(spec)
-    where = str(spec)
-    try:
-        # the one limit of spec files, the one TOML reader (deep nesting and huge integers are one-line errors)
-        from .network import MAX_FILE_BYTES, parse_toml
-
-        text = read_text(path, where, MAX_FILE_BYTES)  # a byte-order mark is fine
-    except SpecError:
-        raise
-    except TutorError as exc:
-        raise SpecError(exc.message, where) from None
-    return parse_toml(text, where), where, name
-
-
-def is_graph(spec: str | Path) -> bool:
-    """Whether ``spec`` (a file or a built-in example) is a graph spec: its TOML has a ``graph`` key (a
-    ``graph`` that is not a table is the graph loader's error to report). Anything unreadable is left to the
-    network loader, whose messages name the problem."""
-    try:
-        data, _, _ = _read(spec)
-    except SpecError:
-        return False
-    return "graph" in data
 
 
 def load(spec: str | Path) -> Graph:

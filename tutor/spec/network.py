@@ -40,7 +40,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 MAX_LAYERS = 16
-MAX_FILE_BYTES = 2_000_000
+MAX_FILE_BYTES = 2_000_000  # spec.kind reads graph specs at the same limit
 # The walk-through in full as an HTML page or a PDF, known from the network before any work: MathML takes
 # about 50 KB a parameter (a 1-256-1 network's page is 43 MB, a 1-256-6 network's 232 MB, past MAX_OUTPUT_BYTES),
 # and pdflatex needs minutes for the thousand pages of more. --brief and the other formats take every network.

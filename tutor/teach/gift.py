@@ -18,13 +18,13 @@ from .quiz import plain_value
 if TYPE_CHECKING:
     from .worksheet import Variant
 
-_SPECIAL = re.compile(r"([\\~=#{}:])")
+_ESCAPES = str.maketrans({c: "\\" + c for c in "\\~=#{}:"})
 
 
 def escape(text: str) -> str:
     """Text as GIFT reads it: ``\\``, ``~``, ``=``, ``#``, ``{``, ``}`` and ``:`` escaped with a backslash,
     line breaks as ``\\n``."""
-    return _SPECIAL.sub(r"\\\1", text).replace("\n", "\\n")
+    return text.translate(_ESCAPES).replace("\n", "\\n")
 
 
 def unescape(text: str) -> str:
@@ -33,23 +33,34 @@ def unescape(text: str) -> str:
 
 def gift(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -> str:
     """Every variant's boxes as GIFT numerical questions, a ``$CATEGORY`` a variant."""
+    return gift_document(gift_part(v, bank) for v in variants)
+
+
+def gift_part(v: Variant, bank: str = "Backpropagation worksheet") -> list[str]:
+    """One variant's lines: its category, then a question a box (made in a worksheet's worker process)."""
+    out = [f"$CATEGORY: $course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})", ""]
+    network = ET.tostring(lms.network_html(v), encoding="unicode", method="html")
+    boxes = lms.boxes(v)
+    for b in boxes:
+        uses = ", ".join(f"\\({label} = {value}\\)" for label, value in b.uses)
+        ask = f"<p>Question {b.number} of {len(boxes)}: compute \\({b.tex}\\)" + (
+            f", using {uses}.</p>" if uses else ".</p>"
+        )
+        answers = [f"={b.shown}:{plain_value(b.tolerance)}#{escape('Right.')}"]
+        answers += [f"=%0%{w.shown}:{plain_value(b.tolerance)}#{escape(w.feedback)}" for w in b.wrong]
+        title = escape(f"Variant {v.number:03d} question {b.number:02d}: {b.key}")
+        out.append(f"::{title}::[html]{escape(network + ask)}{{#")
+        out += [f"    {a}" for a in answers]
+        out.append(f"    ####{escape(b.worked)}")
+        out += ["}", ""]
+    return out
+
+
+def gift_document(parts: Iterable[list[str]]) -> str:
+    """The GIFT file of the variants' lines, in order."""
     out = ["// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.", ""]
-    for v in variants:
-        out += [f"$CATEGORY: $course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})", ""]
-        network = ET.tostring(lms.network_html(v), encoding="unicode", method="html")
-        boxes = lms.boxes(v)
-        for b in boxes:
-            uses = ", ".join(f"\\({label} = {value}\\)" for label, value in b.uses)
-            ask = f"<p>Question {b.number} of {len(boxes)}: compute \\({b.tex}\\)" + (
-                f", using {uses}.</p>" if uses else ".</p>"
-            )
-            answers = [f"={b.shown}:{plain_value(b.tolerance)}#{escape('Right.')}"]
-            answers += [f"=%0%{w.shown}:{plain_value(b.tolerance)}#{escape(w.feedback)}" for w in b.wrong]
-            title = escape(f"Variant {v.number:03d} question {b.number:02d}: {b.key}")
-            out.append(f"::{title}::[html]{escape(network + ask)}{{#")
-            out += [f"    {a}" for a in answers]
-            out.append(f"    ####{escape(b.worked)}")
-            out += ["}", ""]
+    for part in parts:
+        out += part
     return "\n".join(out)
 
 

@@ -53,8 +53,22 @@ def tolerance(value: float, unit: float) -> float:
     return max(min(unit, MAX_RELATIVE * abs(value)), unit / 2)
 
 
+_BOXES: dict[tuple[int, str], tuple[Variant, list[Box]]] = {}  # (id(variant), dialect) -> (variant, its boxes)
+
+
 def boxes(v: Variant, dialect: str = "web") -> list[Box]:
-    """Every asked quantity of the variant, in order, with what an LMS needs to grade it."""
+    """Every asked quantity of the variant, in order, with what an LMS needs to grade it (made once a variant:
+    each export asks for them)."""
+    hit = _BOXES.get((id(v), dialect))
+    if hit is not None and hit[0] is v:
+        return hit[1]
+    if len(_BOXES) > 64:  # the exports of a worksheet ask for a variant's boxes one after the other
+        _BOXES.clear()
+    out = _BOXES[id(v), dialect] = (v, _boxes(v, dialect))
+    return out[1]
+
+
+def _boxes(v: Variant, dialect: str) -> list[Box]:
     from ..render.notation import FormulaWriter, Notation
 
     net, walk = v.made.network, v.walk

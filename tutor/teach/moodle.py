@@ -25,15 +25,22 @@ DIAGRAM = "network.svg"
 def moodle_xml(variants: Iterable[Variant], bank: str = "Backpropagation worksheet", style: str = "cloze") -> bytes:
     """A Moodle XML file: a category per variant holding one Cloze question (``style`` "cloze"), or one
     numerical question per quantity (``style`` "bank")."""
+    return moodle_document(moodle_part(v, bank, style) for v in variants)
+
+
+def moodle_part(v: Variant, bank: str = "Backpropagation worksheet", style: str = "cloze") -> list[ET.Element]:
+    """One variant's share of the file: its category, then its question(s). Made where the variant is (a
+    worksheet's worker process); moodle_document puts the shares together."""
+    marker = ET.Element("question", type="category")
+    _text(ET.SubElement(marker, "category"), f"$course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})")
+    return [marker, cloze_question(v)] if style == "cloze" else [marker, *_bank_questions(v)]
+
+
+def moodle_document(parts: Iterable[list[ET.Element]]) -> bytes:
+    """The Moodle XML file of the variants' shares, in order."""
     root = ET.Element("quiz")
-    for v in variants:
-        category = ET.SubElement(ET.SubElement(root, "question", type="category"), "category")
-        _text(category, f"$course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})")
-        if style == "cloze":
-            root.append(cloze_question(v))
-        else:
-            for e in _bank_questions(v):
-                root.append(e)
+    for part in parts:
+        root.extend(part)
     ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
 

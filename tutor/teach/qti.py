@@ -40,14 +40,26 @@ def ident(*parts: object) -> str:
 def package(variants: Iterable[Variant], title: str = "Backpropagation worksheet") -> bytes:
     """The QTI package as zip bytes: imsmanifest.xml, and per variant its assessment, its Canvas metadata and
     its diagram."""
+    return package_of((qti_part(v, title) for v in variants), title)
+
+
+def qti_part(v: Variant, title: str = "Backpropagation worksheet") -> tuple[str, dict[str, bytes]]:
+    """One variant's assessment identifier and files (made in a worksheet's worker process)."""
+    aid = ident("assessment", v.seed, v.number, v.made.command)
+    name = f"{title}, variant {v.number} (seed {v.seed})"
+    return aid, {
+        f"{aid}/{aid}.xml": _xml(assessment(v, aid, name), QTI_NS),
+        f"{aid}/assessment_meta.xml": _xml(_meta(v, aid, name), META_NS),
+        f"{aid}/{DIAGRAM}": lms.diagram_svg(v).encode("utf-8"),
+    }
+
+
+def package_of(parts: Iterable[tuple[str, dict[str, bytes]]], title: str = "Backpropagation worksheet") -> bytes:
+    """The zip of the variants' shares, in order, under one manifest."""
     files: dict[str, bytes] = {}
     resources = []
-    for v in variants:
-        aid = ident("assessment", v.seed, v.number, v.made.command)
-        name = f"{title}, variant {v.number} (seed {v.seed})"
-        files[f"{aid}/{aid}.xml"] = _xml(assessment(v, aid, name), QTI_NS)
-        files[f"{aid}/assessment_meta.xml"] = _xml(_meta(v, aid, name), META_NS)
-        files[f"{aid}/{DIAGRAM}"] = lms.diagram_svg(v).encode("utf-8")
+    for aid, own in parts:
+        files.update(own)
         resources.append(aid)
     files = {"imsmanifest.xml": _xml(_manifest(resources, title), CP_NS), **files}
     buf = io.BytesIO()

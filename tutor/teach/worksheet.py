@@ -580,17 +580,18 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
     ours, stale = check_outputs(root, plan, exports, force)
     width = max(2, len(str(count)))
     written: list[Path] = []
-    kept: list[Variant] = []
     listed = [f"{folder}/{name}" for folder, names in plan.items() for name in names]
     listed += [_export_entry(root, option, path) for option, path in exports.items() if path is not None]
 
     def manifest(files) -> None:
         write_file(root / MANIFEST, json.dumps({"tool": "backprop-tutor worksheet", "files": files}, indent=1) + "\n")
 
-    keep = moodle is not None or gift is not None or qti is not None
+    asked = (("moodle", moodle, moodle_style), ("gift", gift, ""), ("qti", qti, ""))
+    exports = {name: style for name, path, style in asked if path is not None}
+    shares: list[dict[str, Any]] = []
     try:
         started = False
-        for number, files, v in _made(items, formats, count, keep):
+        for number, files, share in _made(items, formats, count, exports):
             folder = root / f"variant-{number:0{width}d}"
             folder.mkdir(parents=True, exist_ok=True)
             if not started:  # a run that stops half-way still knows these files are its own
@@ -599,24 +600,24 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
             for name, content in files.items():
                 write_file(folder / name, content)
                 written.append(folder / name)
-            if keep:
-                kept.append(v)
+            shares.append(share)
             if progress is not None:
                 progress(number)
+        # each export put together from the variants' shares, which were made beside their files
         if moodle is not None:
-            from .moodle import moodle_xml
+            from .moodle import moodle_document
 
-            write_file(Path(moodle), moodle_xml(kept, style=moodle_style))
+            write_file(Path(moodle), moodle_document(s["moodle"] for s in shares))
             written.append(Path(moodle))
         if gift is not None:
-            from .gift import gift as gift_text
+            from .gift import gift_document
 
-            write_file(Path(gift), gift_text(kept))
+            write_file(Path(gift), gift_document(s["gift"] for s in shares))
             written.append(Path(gift))
         if qti is not None:
-            from .qti import package
+            from .qti import package_of
 
-            write_file(Path(qti), package(kept))
+            write_file(Path(qti), package_of(s["qti"] for s in shares))
             written.append(Path(qti))
     except OSError as exc:
         raise TutorError(f"cannot write the file ({exc.strerror})", exc.filename or str(root)) from None
@@ -675,24 +676,42 @@ def workers() -> int:
     return max(1, min(4, cores))
 
 
+def export_share(v: Variant, exports: dict[str, str]) -> dict[str, Any]:
+    """One variant's share of each LMS export asked for (``exports``: "moodle" with its style, "gift", "qti"),
+    made where the variant is, so that worker processes make the exports' parts beside the files."""
+    out: dict[str, Any] = {}
+    if "moodle" in exports:
+        from .moodle import moodle_part
+
+        out["moodle"] = moodle_part(v, style=exports["moodle"])
+    if "gift" in exports:
+        from .gift import gift_part
+
+        out["gift"] = gift_part(v)
+    if "qti" in exports:
+        from .qti import qti_part
+
+        out["qti"] = qti_part(v)
+    return out
+
+
 def _made(
-    items: Iterable[Variant], formats: tuple[str, ...], count: int, keep: bool
-) -> Iterator[tuple[int, dict[str, str], Variant | None]]:
-    """(number, files, the variant where ``keep``) for every variant, in order. The LMS exports need the
-    variants themselves, which stay in this process."""
+    items: Iterable[Variant], formats: tuple[str, ...], count: int, exports: dict[str, str]
+) -> Iterator[tuple[int, dict[str, str], dict[str, Any]]]:
+    """(number, files, its share of the LMS exports) for every variant, in order."""
     n = workers()
-    if isinstance(items, Variants) and not keep and n > 1 and items.count >= PARALLEL_FROM:
+    if isinstance(items, Variants) and n > 1 and items.count >= PARALLEL_FROM:
         import gc
         import multiprocessing
 
         # The first variant is made here: the workers are forked with what it warmed up (SymPy's caches, the
         # derived forms, the compiled templates) instead of each warming up itself, and with the collector's
         # objects frozen so that it does not copy every page of the parent into each worker.
-        yield _variant_files(items, formats, count, 1)
+        yield _variant_files(items, formats, count, exports, 1)
         gc.freeze()
         pool = multiprocessing.get_context("fork").Pool(n, initializer=_worker_signals)
         try:
-            work = partial(_variant_files, items, formats, count)
+            work = partial(_variant_files, items, formats, count, exports)
             rest = range(2, items.count + 1)
             yield from pool.imap(work, rest, chunksize=max(1, min(8, len(rest) // (4 * n))))
             pool.close()
@@ -702,7 +721,7 @@ def _made(
             gc.unfreeze()
         return
     for v in items:
-        yield v.number, files(v, formats, count), v if keep else None
+        yield v.number, files(v, formats, count), export_share(v, exports)
 
 
 def _worker_signals() -> None:
@@ -714,8 +733,11 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _variant_files(items: Variants, formats: tuple[str, ...], count: int, k: int) -> tuple[int, dict[str, str], None]:
-    return k, files(items.make(k), formats, count), None
+def _variant_files(
+    items: Variants, formats: tuple[str, ...], count: int, exports: dict[str, str], k: int
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    v = items.make(k)
+    return k, files(v, formats, count), export_share(v, exports)
 
 
 def self_check(v: Variant) -> str:
