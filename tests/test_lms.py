@@ -99,14 +99,29 @@ def test_qti_package_parses_back(three):
         assert len(a["items"]) == len(v.questions)
         for q, item in zip(v.questions, a["items"]):
             assert item["type"] == "numerical_question" and item["title"] == f"Question {q.number}: {q.label}"
-            lo, hi = item["right"]
-            tol = lms.tolerance(q.value, 1e-4)
-            assert lo == pytest.approx(q.value - tol, abs=1e-12) and hi == pytest.approx(q.value + tol, abs=1e-12)
-            for (wlo, whi), feedback in item["wrong"]:
-                assert whi < lo or wlo > hi
-                assert "It looks like" in feedback
-            assert q.shown in item["feedback"]
+            assert q.shown in item["comments"]["neutral"]  # the worked line, always shown
         assert "$IMS-CC-FILEBASE$/network.svg" in a["items"][0]["text"]
+
+
+def test_qti_items_credit_only_the_right_range(three):
+    """Read as Canvas's numeric importer reads an item, each accepts one range, the key's; a value a
+    misconception gives earns nothing, yet its feedback is the item's incorrect-answer comment."""
+    named = 0
+    for v, a in zip(three, qti.parse(qti.package(three))):
+        for b, item in zip(lms.boxes(v), a["items"]):
+            assert len(item["accepted"]) == 1, item["title"]
+            lo, hi = item["accepted"][0]
+            assert lo == pytest.approx(b.value - b.tolerance, abs=1e-12)
+            assert hi == pytest.approx(b.value + b.tolerance, abs=1e-12)
+            assert lo <= float(b.shown) <= hi
+            assert set(item["comments"]) <= {"neutral", "incorrect"}
+            for w in b.wrong:
+                assert not lo <= float(w.shown) <= hi
+                assert f"{w.shown}: {html.escape(w.feedback, quote=False)}" in item["comments"]["incorrect"]
+                named += 1
+            if not b.wrong:
+                assert "incorrect" not in item["comments"]
+    assert named > 10  # the misconception generator is not idle
 
 
 def test_worksheet_writes_every_export(tmp_path, capsys):
