@@ -30,7 +30,7 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
     assert len(clozes) == 3 and len(root.findall("question[@type='category']")) == 3
     for v, q in zip(three, clozes):
         text = q.findtext("questiontext/text")
-        subs = moodle.parse_cloze(html.unescape(text))
+        subs = moodle.parse_cloze(text)
         assert len(subs) == len(v.questions)  # every box of the variant, in order
         for question, answers in zip(v.questions, subs):
             fraction, value, tol, feedback = answers[0]
@@ -38,7 +38,7 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
             assert tol == pytest.approx(lms.tolerance(question.value, 1e-4), rel=1e-9)
             for fraction, wrong, _, feedback in answers[1:]:
                 assert fraction == 0 and feedback.startswith("It looks like ")
-                assert any(feedback.startswith(f"It looks like {m} (") for m in MISCONCEPTIONS.values())
+                assert any(html.unescape(feedback).startswith(f"It looks like {m} (") for m in MISCONCEPTIONS.values())
                 assert abs(float(wrong) - float(value)) > tol
         # the network: its diagram embedded as a file, the wiring, the activation and the loss formulas
         assert "@@PLUGINFILE@@/network.svg" in text
@@ -47,13 +47,30 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
         # the worked line of every box as general feedback
         assert len(ET.fromstring(q.findtext("generalfeedback/text")).findall("li")) == len(v.questions)
     # some box of some variant has misconception answers (the generator is not idle)
-    assert any(len(a) > 1 for q in clozes for a in moodle.parse_cloze(html.unescape(q.findtext("questiontext/text"))))
+    assert any(len(a) > 1 for q in clozes for a in moodle.parse_cloze(q.findtext("questiontext/text")))
 
 
-def test_cloze_escaping_round_trips():
-    nasty = 'a } b # c ~ d / e " f \\ g'
-    assert moodle.cloze_unescape(moodle.cloze_escape(nasty)) == nasty
-    assert "{1:NUMERICAL:" not in moodle.cloze_escape("{1:NUMERICAL:=1}")[:1] or True
+def test_cloze_feedback_round_trips_through_moodles_parser(three):
+    """Read as Moodle's multianswer parser reads the imported question text, every feedback is stored as HTML
+    that shows exactly the text written, without a backslash escape, whatever characters it holds."""
+    nasty = 'a } b # c ~ d / e " f \\ g < h & i {1:NUMERICAL:=1} j'
+    box = lms.Box(1, "k", "k", "k", 0.5, "0.5000", 1e-4, "", (), (lms.Wrong(0.25, "0.2500", "m", nasty),))
+    div = ET.Element("p")
+    div.text = moodle.subquestion(box)  # as the Cloze question serializes it: HTML inside XML
+    imported = ET.tostring(div, encoding="unicode", method="html")  # what Moodle reads from the XML
+    ((right, wrong),) = moodle.parse_cloze(imported)
+    assert right == (100.0, "0.5000", 1e-4, "Right.") and wrong[:3] == (0.0, "0.2500", 1e-4)
+    assert html.unescape(wrong[3]) == nasty and "<" not in wrong[3] and "\\" not in wrong[3]
+    stored = [
+        a[3]
+        for v in three
+        for q in ET.fromstring(moodle.moodle_xml([v])).findall("question[@type='cloze']")
+        for sub in moodle.parse_cloze(q.findtext("questiontext/text"))
+        for a in sub
+    ]
+    assert len(stored) > 3 * len(three[0].questions)
+    assert not any(re.search(r"\\[/}#~\\]", f) for f in stored)
+    assert any("/" in f for f in stored)  # the slashes that used to show as \/ are there, as typed
 
 
 def test_relative_tolerance():
@@ -189,10 +206,9 @@ def test_networks_beyond_five_layers_of_six_when_asked():
 
 def test_cloze_of_blanks_gives_the_earlier_values():
     v = next(worksheet.variants(1, 40, randomnet.options("2-2-2"), blanks=("backward",)))
-    text = html.unescape(
-        ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
-    )
+    text = ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
     assert len(moodle.parse_cloze(text)) == len(v.questions)
+    text = html.unescape(text)
     for q in v.all_questions:
         if q.section == "forward":
             assert f"{q.shown} (given)" in text
