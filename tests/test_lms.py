@@ -92,7 +92,9 @@ def test_gift_parses_back(three):
         assert fraction == 100 and value == q.shown and feedback == "Right."
         assert tol == pytest.approx(lms.tolerance(q.value, 1e-4), rel=1e-9)
         assert all(f == 0 and fb.startswith("It looks like") for f, _, _, fb in parsed["answers"][1:])
-        assert parsed["feedback"].endswith(f"= {q.shown}")  # the worked line
+        # the worked line, typeset: one \( \) pair around all of it
+        assert parsed["feedback"].startswith("\\(") and parsed["feedback"].endswith(f"= {q.shown}\\)")
+        assert parsed["feedback"].count("\\(") == 1 and parsed["feedback"].count("\\)") == 1
         assert r"\to" in parsed["text"] and "<table" in parsed["text"]  # the network and its wiring
     # a question later in the step says which earlier values to use
     later = next(p for (v, q), p in zip(flat, questions) if q.key == "out_h1")

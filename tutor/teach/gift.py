@@ -48,7 +48,8 @@ def gift(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -
             title = escape(f"Variant {v.number:03d} question {b.number:02d}: {b.key}")
             out.append(f"::{title}::[html]{escape(network + ask)}{{#")
             out += [f"    {a}" for a in answers]
-            out.append(f"    ####{escape(b.worked)}")
+            # the worked line in \( \) delimiters, so that MathJax typesets it like the question's formulas
+            out.append("    ####" + escape(f"\\({b.worked}\\)"))
             out += ["}", ""]
     return "\n".join(out)
 
