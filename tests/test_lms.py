@@ -4,6 +4,7 @@ larger random networks)."""
 
 from __future__ import annotations
 
+import csv
 import html
 import math
 import re
@@ -13,7 +14,7 @@ import pytest
 
 from tutor.cli import main
 from tutor.spec.rounding import format_fixed
-from tutor.teach import gift, lms, moodle, qti, randomnet, worksheet
+from tutor.teach import gift, lms, moodle, qti, randomnet, variantcode, worksheet
 from tutor.teach.grading import MISCONCEPTIONS
 
 from .test_bad_input import assert_clean_error
@@ -21,7 +22,10 @@ from .test_bad_input import assert_clean_error
 
 @pytest.fixture(scope="module")
 def three():
-    return list(worksheet.variants(3, 40, randomnet.options("2-2-2")))
+    return list(worksheet.Variants(3, 40, randomnet.options("2-2-2"), secret=SECRET))
+
+
+SECRET = "a lecturer's secret of at least 32 characters"
 
 
 def test_cloze_question_parses_back_into_every_box_in_order(three):
@@ -113,7 +117,7 @@ def test_qti_package_parses_back(three):
     assessments = qti.parse(data)
     assert len(assessments) == 3
     for v, a in zip(three, assessments):
-        assert a["title"].endswith(f"variant {v.number} (seed {v.seed})")
+        assert a["title"].endswith(f"variant {v.number} (code {v.code})")
         assert any(f.endswith("/network.svg") for f in a["files"])
         assert len(a["items"]) == len(v.questions)
         for q, item in zip(v.questions, a["items"]):
@@ -215,3 +219,46 @@ def test_cloze_of_blanks_gives_the_earlier_values():
         if q.section == "forward":
             assert f"{q.shown} (given)" in text
     assert r"\(\mathrm{out}_{h1}\) (given)" in text  # dnet_o1/dw5 only copies out_h1: written as what it copies
+
+
+def test_no_student_file_or_question_text_gives_the_seed_or_a_key_value(tmp_path):
+    """The seed regenerates every key (worksheet or quiz --random on it): students see an opaque code instead,
+    which the lecturer's table maps back. Searched: every student sheet and drawing, and every text an LMS shows
+    a student (names, categories, question texts with the Cloze answers taken out); the sheets also for every
+    key value."""
+    out, seed = tmp_path / "class", 918273
+    argv = ["worksheet", "--count", "2", "--seed", str(seed), "-o", str(out), "--format", "all"]
+    argv += ["--moodle", str(tmp_path / "c.xml"), "--gift", str(tmp_path / "q.gift"), "--qti", str(tmp_path / "q.zip")]
+    assert main(argv) == 0
+    codes = {int(r["variant"]): r for r in csv.DictReader((out / variantcode.CODES_FILE).open(encoding="utf-8"))}
+    assert [int(codes[k]["seed"]) for k in (1, 2)] == [seed, seed + 1]
+    secret = (out / variantcode.SECRET_FILE).read_text(encoding="utf-8").strip()
+    assert all(codes[k]["code"] == variantcode.code(secret, seed + k - 1) for k in (1, 2))
+    leaks = re.compile(rf"seed|(?<![\d.]){seed}(?!\d)|(?<![\d.]){seed + 1}(?!\d)", re.I)
+
+    student = {}
+    for k in (1, 2):
+        folder = out / f"variant-{k:02d}"
+        for name in ("sheet.md", "sheet.tex", "diagram.svg"):
+            student[f"{folder.name}/{name}"] = (folder / name).read_text(encoding="utf-8")
+        assert f"Variant code {codes[k]['code']}." in student[f"{folder.name}/sheet.md"]
+        assert "--seed" in (folder / "key.md").read_text(encoding="utf-8")  # the key keeps the practice command
+    variants = list(worksheet.Variants(2, seed, randomnet.options()))
+    for v in variants:
+        keys = {q.shown for q in v.questions}
+        for name, text in student.items():
+            if name.startswith(f"variant-{v.number:02d}/") and name.startswith("sheet", 11):
+                assert not [x for x in keys if re.search(rf"(?<![\d.]){re.escape(x)}(?!\d)", text)], name
+
+    shown = dict(student)
+    root = ET.parse(tmp_path / "c.xml").getroot()
+    for i, q in enumerate(root.iter("question")):
+        texts = [t.text or "" for t in q.iter("text")]
+        shown[f"cloze {i}"] = moodle._NUMERICAL.sub("{#}", " ".join(texts[:2]))  # name or category, question text
+    for i, q in enumerate(gift.parse((tmp_path / "q.gift").read_text(encoding="utf-8"))):
+        shown[f"gift {i}"] = q["title"] + " " + q["text"]
+    shown["gift categories"] = "".join(re.findall(r"^\$CATEGORY:.*$", (tmp_path / "q.gift").read_text(), re.M))
+    for a in qti.parse((tmp_path / "q.zip").read_bytes()):
+        shown[a["title"]] = a["title"] + "".join(i["title"] + i["text"] for i in a["items"])
+    assert len(shown) > 2 * 6 + 10
+    assert not [name for name, text in shown.items() if leaks.search(text)]

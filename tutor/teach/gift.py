@@ -35,7 +35,8 @@ def gift(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -
     """Every variant's boxes as GIFT numerical questions, a ``$CATEGORY`` a variant."""
     out = ["// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.", ""]
     for v in variants:
-        out += [f"$CATEGORY: $course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})", ""]
+        category = f"Variant {v.number:03d}" + (f" ({v.code})" if v.code else "")
+        out += [f"$CATEGORY: $course$/top/{bank}/{category}", ""]
         network = ET.tostring(lms.network_html(v), encoding="unicode", method="html")
         boxes = lms.boxes(v)
         for b in boxes:

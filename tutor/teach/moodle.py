@@ -29,7 +29,7 @@ def moodle_xml(variants: Iterable[Variant], bank: str = "Backpropagation workshe
     root = ET.Element("quiz")
     for v in variants:
         category = ET.SubElement(ET.SubElement(root, "question", type="category"), "category")
-        _text(category, f"$course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})")
+        _text(category, f"$course$/top/{bank}/Variant {v.number:03d}" + (f" ({v.code})" if v.code else ""))
         if style == "cloze":
             root.append(cloze_question(v))
         else:
@@ -60,7 +60,7 @@ def subquestion(box: lms.Box, number_format=plain_value) -> str:
 def cloze_question(v: Variant) -> ET.Element:
     """The whole variant as one Cloze question: the network (diagram embedded) and every box in order."""
     e = ET.Element("question", type="cloze")
-    _text(ET.SubElement(e, "name"), f"Variant {v.number:03d} (seed {v.seed}): one training step")
+    _text(ET.SubElement(e, "name"), f"{lms.variant_name(v)}: one training step")
     div = lms.network_html(v, image_src=f"@@PLUGINFILE@@/{DIAGRAM}")
     boxes = lms.boxes(v)
     intro = ET.SubElement(div, "p")

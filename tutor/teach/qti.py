@@ -50,8 +50,9 @@ def package(variants: Iterable[Variant], title: str = "Backpropagation worksheet
     files: dict[str, bytes] = {}
     resources = []
     for v in variants:
-        aid = ident("assessment", v.seed, v.number, v.made.command)
-        name = f"{title}, variant {v.number} (seed {v.seed})"
+        # the identifier hashes the code, not the seed: a hash of a seed is found again by trying every seed
+        aid = ident("assessment", v.code or v.seed, v.number, v.code or v.made.command)
+        name = f"{title}, variant {v.number}" + (f" (code {v.code})" if v.code else "")
         files[f"{aid}/{aid}.xml"] = _xml(assessment(v, aid, name), QTI_NS)
         files[f"{aid}/assessment_meta.xml"] = _xml(_meta(v, aid, name), META_NS)
         files[f"{aid}/{DIAGRAM}"] = lms.diagram_svg(v).encode("utf-8")
