@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import math
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 
@@ -87,6 +89,7 @@ def test_relative_tolerance():
 def test_gift_parses_back(three):
     text = gift.gift(three)
     assert text.count("$CATEGORY:") == 3
+    assert "// " + gift.SEQUENTIAL in text.splitlines()[:3]  # what the quiz needs, which GIFT cannot set
     questions = gift.parse(text)
     assert len(questions) == sum(len(v.questions) for v in three)
     flat = [(v, q) for v in three for q in v.questions]
@@ -123,7 +126,15 @@ def test_qti_package_parses_back(three):
         for q, item in zip(v.questions, a["items"]):
             assert item["type"] == "numerical_question" and item["title"] == f"Question {q.number}: {q.label}"
             assert q.shown in item["comments"]["neutral"]  # the worked line, always shown
-        assert "$IMS-CC-FILEBASE$/network.svg" in a["items"][0]["text"]
+        # every item answerable on its own: the network (diagram, wiring) in each
+        assert all("$IMS-CC-FILEBASE$/network.svg" in i["text"] and r"\to" in i["text"] for i in a["items"])
+    # a later item gives the values of earlier boxes: one question a page, no going back
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        metas = [ET.fromstring(z.read(n)) for n in z.namelist() if n.endswith("/assessment_meta.xml")]
+    assert len(metas) == 3
+    for m in metas:
+        assert m.findtext(f"{{{qti.META_NS}}}one_question_at_a_time") == "true"
+        assert m.findtext(f"{{{qti.META_NS}}}cant_go_back") == "true"
 
 
 def test_qti_items_credit_only_the_right_range(three):

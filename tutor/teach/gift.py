@@ -3,7 +3,8 @@ question a box, each with the network, the values it is computed from, and the v
 misconceptions give as 0 % answers with feedback naming the mistake.
 
 GIFT has no multi-part question, so every box stands alone: its question says which earlier values to use
-(the right ones), so that one slip does not fail every later question.
+(the right ones), so that one slip does not fail every later question. Those values would let a student correct
+an earlier answer: the file's header says the quiz needs sequential navigation, which GIFT cannot set.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from .quiz import plain_value
 if TYPE_CHECKING:
     from .worksheet import Variant
 
+# GIFT cannot set a quiz's navigation: the file says what the quiz needs
+SEQUENTIAL = (
+    "Each question gives the right values of the earlier boxes it uses: put a variant's questions in one quiz "
+    "in this order, one a page, with Navigation method: Sequential (Quiz settings, Layout), so that a later "
+    "question cannot be used to change an earlier answer."
+)
 _SPECIAL = re.compile(r"([\\~=#{}:])")
 
 
@@ -33,7 +40,11 @@ def unescape(text: str) -> str:
 
 def gift(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -> str:
     """Every variant's boxes as GIFT numerical questions, a ``$CATEGORY`` a variant."""
-    out = ["// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.", ""]
+    out = [
+        "// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.",
+        "// " + SEQUENTIAL,
+        "",
+    ]
     for v in variants:
         category = f"Variant {v.number:03d}" + (f" ({v.code})" if v.code else "")
         out += [f"$CATEGORY: $course$/top/{bank}/{category}", ""]

@@ -1,7 +1,8 @@
 """The Canvas export: worksheet variants as a QTI 1.2 package (a zip) that Canvas imports as one quiz a variant.
 
-Each variant is an assessment: its description holds the network (diagram included as a file of the package),
-and every box is a numerical question in order, saying which earlier values to use, right within the box's
+Each variant is an assessment, shown one question a page without going back: its description and every item
+hold the network (diagram included as a file of the package), so that each item is answerable on its own, and
+every box is a numerical question in order, saying which earlier values to use, right within the box's
 tolerance (relative to the key's size, see ``lms.tolerance``), with the worked line as general feedback. The
 right range is an item's only range: Canvas's importer makes every response condition with a range one more
 accepted answer, so the values the generated misconceptions give, each with the mistake it names, are the
@@ -111,8 +112,10 @@ def _meta(v: Variant, aid: str, name: str) -> ET.Element:
         ("quiz_type", "assignment"),
         ("points_possible", f"{len(v.questions)}.0"),
         ("allowed_attempts", "1"),
-        ("one_question_at_a_time", "false"),
-        ("cant_go_back", "false"),
+        # a later question gives the right values of the boxes it uses: one question a page, no going back,
+        # so that they cannot be used to change an earlier answer
+        ("one_question_at_a_time", "true"),
+        ("cant_go_back", "true"),
         ("show_correct_answers", "true"),
     ):
         ET.SubElement(q, tag).text = value
@@ -146,7 +149,7 @@ def assessment(v: Variant, aid: str, name: str) -> ET.Element:
             f", using {uses}.</p>" if uses else ".</p>"
         )
         presentation = ET.SubElement(item, "presentation")
-        _mattext(presentation, (network if b.number == 1 else "") + ask)
+        _mattext(presentation, network + ask)  # every item answerable on its own: the network in each
         resp = ET.SubElement(presentation, "response_str", ident="response1", rcardinality="Single")
         ET.SubElement(ET.SubElement(resp, "render_fib", fibtype="Decimal"), "response_label", ident="answer1")
         rp = ET.SubElement(item, "resprocessing")
