@@ -4,16 +4,19 @@ larger random networks)."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import math
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 
 from tutor.cli import main
 from tutor.spec.rounding import format_fixed
-from tutor.teach import gift, lms, moodle, qti, randomnet, worksheet
+from tutor.teach import gift, lms, moodle, qti, randomnet, variantcode, worksheet
 from tutor.teach.grading import MISCONCEPTIONS
 
 from .test_bad_input import assert_clean_error
@@ -21,7 +24,10 @@ from .test_bad_input import assert_clean_error
 
 @pytest.fixture(scope="module")
 def three():
-    return list(worksheet.variants(3, 40, randomnet.options("2-2-2")))
+    return list(worksheet.Variants(3, 40, randomnet.options("2-2-2"), secret=SECRET))
+
+
+SECRET = "a lecturer's secret of at least 32 characters"
 
 
 def test_cloze_question_parses_back_into_every_box_in_order(three):
@@ -30,7 +36,7 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
     assert len(clozes) == 3 and len(root.findall("question[@type='category']")) == 3
     for v, q in zip(three, clozes):
         text = q.findtext("questiontext/text")
-        subs = moodle.parse_cloze(html.unescape(text))
+        subs = moodle.parse_cloze(text)
         assert len(subs) == len(v.questions)  # every box of the variant, in order
         for question, answers in zip(v.questions, subs):
             fraction, value, tol, feedback = answers[0]
@@ -38,7 +44,7 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
             assert tol == pytest.approx(lms.tolerance(question.value, 1e-4), rel=1e-9)
             for fraction, wrong, _, feedback in answers[1:]:
                 assert fraction == 0 and feedback.startswith("It looks like ")
-                assert any(feedback.startswith(f"It looks like {m} (") for m in MISCONCEPTIONS.values())
+                assert any(html.unescape(feedback).startswith(f"It looks like {m} (") for m in MISCONCEPTIONS.values())
                 assert abs(float(wrong) - float(value)) > tol
         # the network: its diagram embedded as a file, the wiring, the activation and the loss formulas
         assert "@@PLUGINFILE@@/network.svg" in text
@@ -47,13 +53,30 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
         # the worked line of every box as general feedback
         assert len(ET.fromstring(q.findtext("generalfeedback/text")).findall("li")) == len(v.questions)
     # some box of some variant has misconception answers (the generator is not idle)
-    assert any(len(a) > 1 for q in clozes for a in moodle.parse_cloze(html.unescape(q.findtext("questiontext/text"))))
+    assert any(len(a) > 1 for q in clozes for a in moodle.parse_cloze(q.findtext("questiontext/text")))
 
 
-def test_cloze_escaping_round_trips():
-    nasty = 'a } b # c ~ d / e " f \\ g'
-    assert moodle.cloze_unescape(moodle.cloze_escape(nasty)) == nasty
-    assert "{1:NUMERICAL:" not in moodle.cloze_escape("{1:NUMERICAL:=1}")[:1] or True
+def test_cloze_feedback_round_trips_through_moodles_parser(three):
+    """Read as Moodle's multianswer parser reads the imported question text, every feedback is stored as HTML
+    that shows exactly the text written, without a backslash escape, whatever characters it holds."""
+    nasty = 'a } b # c ~ d / e " f \\ g < h & i {1:NUMERICAL:=1} j'
+    box = lms.Box(1, "k", "k", "k", 0.5, "0.5000", 1e-4, "", (), (lms.Wrong(0.25, "0.2500", "m", nasty),))
+    div = ET.Element("p")
+    div.text = moodle.subquestion(box)  # as the Cloze question serializes it: HTML inside XML
+    imported = ET.tostring(div, encoding="unicode", method="html")  # what Moodle reads from the XML
+    ((right, wrong),) = moodle.parse_cloze(imported)
+    assert right == (100.0, "0.5000", 1e-4, "Right.") and wrong[:3] == (0.0, "0.2500", 1e-4)
+    assert html.unescape(wrong[3]) == nasty and "<" not in wrong[3] and "\\" not in wrong[3]
+    stored = [
+        a[3]
+        for v in three
+        for q in ET.fromstring(moodle.moodle_xml([v])).findall("question[@type='cloze']")
+        for sub in moodle.parse_cloze(q.findtext("questiontext/text"))
+        for a in sub
+    ]
+    assert len(stored) > 3 * len(three[0].questions)
+    assert not any(re.search(r"\\[/}#~\\]", f) for f in stored)
+    assert any("/" in f for f in stored)  # the slashes that used to show as \/ are there, as typed
 
 
 def test_relative_tolerance():
@@ -66,6 +89,7 @@ def test_relative_tolerance():
 def test_gift_parses_back(three):
     text = gift.gift(three)
     assert text.count("$CATEGORY:") == 3
+    assert "// " + gift.SEQUENTIAL in text.splitlines()[:3]  # what the quiz needs, which GIFT cannot set
     questions = gift.parse(text)
     assert len(questions) == sum(len(v.questions) for v in three)
     flat = [(v, q) for v in three for q in v.questions]
@@ -75,7 +99,9 @@ def test_gift_parses_back(three):
         assert fraction == 100 and value == q.shown and feedback == "Right."
         assert tol == pytest.approx(lms.tolerance(q.value, 1e-4), rel=1e-9)
         assert all(f == 0 and fb.startswith("It looks like") for f, _, _, fb in parsed["answers"][1:])
-        assert parsed["feedback"].endswith(f"= {q.shown}")  # the worked line
+        # the worked line, typeset: one \( \) pair around all of it
+        assert parsed["feedback"].startswith("\\(") and parsed["feedback"].endswith(f"= {q.shown}\\)")
+        assert parsed["feedback"].count("\\(") == 1 and parsed["feedback"].count("\\)") == 1
         assert r"\to" in parsed["text"] and "<table" in parsed["text"]  # the network and its wiring
     # a question later in the step says which earlier values to use
     later = next(p for (v, q), p in zip(flat, questions) if q.key == "out_h1")
@@ -94,19 +120,42 @@ def test_qti_package_parses_back(three):
     assessments = qti.parse(data)
     assert len(assessments) == 3
     for v, a in zip(three, assessments):
-        assert a["title"].endswith(f"variant {v.number} (seed {v.seed})")
+        assert a["title"].endswith(f"variant {v.number} (code {v.code})")
         assert any(f.endswith("/network.svg") for f in a["files"])
         assert len(a["items"]) == len(v.questions)
         for q, item in zip(v.questions, a["items"]):
             assert item["type"] == "numerical_question" and item["title"] == f"Question {q.number}: {q.label}"
-            lo, hi = item["right"]
-            tol = lms.tolerance(q.value, 1e-4)
-            assert lo == pytest.approx(q.value - tol, abs=1e-12) and hi == pytest.approx(q.value + tol, abs=1e-12)
-            for (wlo, whi), feedback in item["wrong"]:
-                assert whi < lo or wlo > hi
-                assert "It looks like" in feedback
-            assert q.shown in item["feedback"]
-        assert "$IMS-CC-FILEBASE$/network.svg" in a["items"][0]["text"]
+            assert q.shown in item["comments"]["neutral"]  # the worked line, always shown
+        # every item answerable on its own: the network (diagram, wiring) in each
+        assert all("$IMS-CC-FILEBASE$/network.svg" in i["text"] and r"\to" in i["text"] for i in a["items"])
+    # a later item gives the values of earlier boxes: one question a page, no going back
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        metas = [ET.fromstring(z.read(n)) for n in z.namelist() if n.endswith("/assessment_meta.xml")]
+    assert len(metas) == 3
+    for m in metas:
+        assert m.findtext(f"{{{qti.META_NS}}}one_question_at_a_time") == "true"
+        assert m.findtext(f"{{{qti.META_NS}}}cant_go_back") == "true"
+
+
+def test_qti_items_credit_only_the_right_range(three):
+    """Read as Canvas's numeric importer reads an item, each accepts one range, the key's; a value a
+    misconception gives earns nothing, yet its feedback is the item's incorrect-answer comment."""
+    named = 0
+    for v, a in zip(three, qti.parse(qti.package(three))):
+        for b, item in zip(lms.boxes(v), a["items"]):
+            assert len(item["accepted"]) == 1, item["title"]
+            lo, hi = item["accepted"][0]
+            assert lo == pytest.approx(b.value - b.tolerance, abs=1e-12)
+            assert hi == pytest.approx(b.value + b.tolerance, abs=1e-12)
+            assert lo <= float(b.shown) <= hi
+            assert set(item["comments"]) <= {"neutral", "incorrect"}
+            for w in b.wrong:
+                assert not lo <= float(w.shown) <= hi
+                assert f"{w.shown}: {html.escape(w.feedback, quote=False)}" in item["comments"]["incorrect"]
+                named += 1
+            if not b.wrong:
+                assert "incorrect" not in item["comments"]
+    assert named > 10  # the misconception generator is not idle
 
 
 def test_worksheet_writes_every_export(tmp_path, capsys):
@@ -174,11 +223,53 @@ def test_networks_beyond_five_layers_of_six_when_asked():
 
 def test_cloze_of_blanks_gives_the_earlier_values():
     v = next(worksheet.variants(1, 40, randomnet.options("2-2-2"), blanks=("backward",)))
-    text = html.unescape(
-        ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
-    )
+    text = ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
     assert len(moodle.parse_cloze(text)) == len(v.questions)
+    text = html.unescape(text)
     for q in v.all_questions:
         if q.section == "forward":
             assert f"{q.shown} (given)" in text
     assert r"\(\mathrm{out}_{h1}\) (given)" in text  # dnet_o1/dw5 only copies out_h1: written as what it copies
+
+
+def test_no_student_file_or_question_text_gives_the_seed_or_a_key_value(tmp_path):
+    """The seed regenerates every key (worksheet or quiz --random on it): students see an opaque code instead,
+    which the lecturer's table maps back. Searched: every student sheet and drawing, and every text an LMS shows
+    a student (names, categories, question texts with the Cloze answers taken out); the sheets also for every
+    key value."""
+    out, seed = tmp_path / "class", 918273
+    argv = ["worksheet", "--count", "2", "--seed", str(seed), "-o", str(out), "--format", "all"]
+    argv += ["--moodle", str(tmp_path / "c.xml"), "--gift", str(tmp_path / "q.gift"), "--qti", str(tmp_path / "q.zip")]
+    assert main(argv) == 0
+    codes = {int(r["variant"]): r for r in csv.DictReader((out / variantcode.CODES_FILE).open(encoding="utf-8"))}
+    assert [int(codes[k]["seed"]) for k in (1, 2)] == [seed, seed + 1]
+    secret = (out / variantcode.SECRET_FILE).read_text(encoding="utf-8").strip()
+    assert all(codes[k]["code"] == variantcode.code(secret, seed + k - 1) for k in (1, 2))
+    leaks = re.compile(rf"seed|(?<![\d.]){seed}(?!\d)|(?<![\d.]){seed + 1}(?!\d)", re.I)
+
+    student = {}
+    for k in (1, 2):
+        folder = out / f"variant-{k:02d}"
+        for name in ("sheet.md", "sheet.tex", "diagram.svg"):
+            student[f"{folder.name}/{name}"] = (folder / name).read_text(encoding="utf-8")
+        assert f"Variant code {codes[k]['code']}." in student[f"{folder.name}/sheet.md"]
+        assert "--seed" in (folder / "key.md").read_text(encoding="utf-8")  # the key keeps the practice command
+    variants = list(worksheet.Variants(2, seed, randomnet.options()))
+    for v in variants:
+        keys = {q.shown for q in v.questions}
+        for name, text in student.items():
+            if name.startswith(f"variant-{v.number:02d}/") and name.startswith("sheet", 11):
+                assert not [x for x in keys if re.search(rf"(?<![\d.]){re.escape(x)}(?!\d)", text)], name
+
+    shown = dict(student)
+    root = ET.parse(tmp_path / "c.xml").getroot()
+    for i, q in enumerate(root.iter("question")):
+        texts = [t.text or "" for t in q.iter("text")]
+        shown[f"cloze {i}"] = moodle._NUMERICAL.sub("{#}", " ".join(texts[:2]))  # name or category, question text
+    for i, q in enumerate(gift.parse((tmp_path / "q.gift").read_text(encoding="utf-8"))):
+        shown[f"gift {i}"] = q["title"] + " " + q["text"]
+    shown["gift categories"] = "".join(re.findall(r"^\$CATEGORY:.*$", (tmp_path / "q.gift").read_text(), re.M))
+    for a in qti.parse((tmp_path / "q.zip").read_bytes()):
+        shown[a["title"]] = a["title"] + "".join(i["title"] + i["text"] for i in a["items"])
+    assert len(shown) > 2 * 6 + 10
+    assert not [name for name, text in shown.items() if leaks.search(text)]

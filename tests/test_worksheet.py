@@ -3,6 +3,7 @@ Moodle XML bank with one numerical question per quantity."""
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 import sys
@@ -17,7 +18,7 @@ from tutor.engine.symbolic import explain_step
 from tutor.render import render_markdown
 from tutor.spec import load
 from tutor.spec.rounding import format_fixed
-from tutor.teach import lms, worksheet
+from tutor.teach import lms, variantcode, worksheet
 from tutor.teach.diagnose import Tolerance
 from tutor.teach.quiz import Quiz, aim, questions
 
@@ -89,6 +90,10 @@ def test_thirty_answer_keys_carry_the_engines_numbers(thirty):
 
 
 def test_the_same_seed_gives_the_same_files_and_other_seeds_other_networks(tmp_path, thirty):
+    # the same input is the same seed and the same lecturer's secret (the variant codes are keyed with it)
+    secret = (thirty / variantcode.SECRET_FILE).read_bytes()
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / variantcode.SECRET_FILE).write_bytes(secret)
     again = make(
         tmp_path,
         "again",
@@ -134,8 +139,10 @@ def test_moodle_bank_has_one_numerical_question_per_quantity_with_its_tolerance(
             assert q.get("type") == "numerical"
             categories[current].append(q)
     assert len(categories) == 30
+    codes = list(csv.DictReader((thirty / variantcode.CODES_FILE).open(encoding="utf-8")))
     for k, (name, items) in enumerate(categories.items(), 1):
-        assert f"Variant {k:03d} (seed {499 + k})" in name
+        # the code, which only the lecturer's table maps back to the seed
+        assert f"Variant {k:03d} ({codes[k - 1]['code']})" in name and codes[k - 1]["seed"] == str(499 + k)
         walk = explain_step(load(str(thirty / f"variant-{k:02d}" / "spec.toml")))
         qs = aim(questions(walk, Tolerance("dp", 4)))
         assert len(items) == len(qs)

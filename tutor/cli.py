@@ -1403,7 +1403,11 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rvariant {k}/{count}" + ("\n" if k == count else ""))
             sys.stderr.flush()
 
-    items = worksheet.Variants(count, args.seed, options, tolerance, blanks)
+    from .teach import variantcode
+
+    # students see a code keyed with the lecturer's secret, never the seed (which regenerates the key)
+    secret = (variantcode.read_secret(args.output) if args.output else None) or variantcode.new_secret()
+    items = worksheet.Variants(count, args.seed, options, tolerance, blanks, secret=secret)
     written = worksheet.write(
         args.output,
         items,

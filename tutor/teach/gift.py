@@ -3,7 +3,8 @@ question a box, each with the network, the values it is computed from, and the v
 misconceptions give as 0 % answers with feedback naming the mistake.
 
 GIFT has no multi-part question, so every box stands alone: its question says which earlier values to use
-(the right ones), so that one slip does not fail every later question.
+(the right ones), so that one slip does not fail every later question. Those values would let a student correct
+an earlier answer: the file's header says the quiz needs sequential navigation, which GIFT cannot set.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
     from .worksheet import Variant
 
 _ESCAPES = str.maketrans({c: "\\" + c for c in "\\~=#{}:"})
+# GIFT cannot set a quiz's navigation: the file says what the quiz needs
+SEQUENTIAL = (
+    "Each question gives the right values of the earlier boxes it uses: put a variant's questions in one quiz "
+    "in this order, one a page, with Navigation method: Sequential (Quiz settings, Layout), so that a later "
+    "question cannot be used to change an earlier answer."
+)
 
 
 def escape(text: str) -> str:
@@ -38,7 +45,8 @@ def gift(variants: Iterable[Variant], bank: str = "Backpropagation worksheet") -
 
 def gift_part(v: Variant, bank: str = "Backpropagation worksheet") -> list[str]:
     """One variant's lines: its category, then a question a box (made in a worksheet's worker process)."""
-    out = [f"$CATEGORY: $course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})", ""]
+    category = f"Variant {v.number:03d}" + (f" ({v.code})" if v.code else "")  # the code, never the seed
+    out = [f"$CATEGORY: $course$/top/{bank}/{category}", ""]
     network = ET.tostring(lms.network_html(v), encoding="unicode", method="html")
     boxes = lms.boxes(v)
     for b in boxes:
@@ -51,14 +59,19 @@ def gift_part(v: Variant, bank: str = "Backpropagation worksheet") -> list[str]:
         title = escape(f"Variant {v.number:03d} question {b.number:02d}: {b.key}")
         out.append(f"::{title}::[html]{escape(network + ask)}{{#")
         out += [f"    {a}" for a in answers]
-        out.append(f"    ####{escape(b.worked)}")
+        # the worked line in \( \) delimiters, so that MathJax typesets it like the question's formulas
+        out.append("    ####" + escape(f"\\({b.worked}\\)"))
         out += ["}", ""]
     return out
 
 
 def gift_document(parts: Iterable[list[str]]) -> str:
     """The GIFT file of the variants' lines, in order."""
-    out = ["// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.", ""]
+    out = [
+        "// Backprop Tutor worksheet questions in Moodle's GIFT format: one category a variant.",
+        "// " + SEQUENTIAL,
+        "",
+    ]
     for part in parts:
         out += part
     return "\n".join(out)

@@ -111,6 +111,12 @@ def _boxes(v: Variant, dialect: str) -> list[Box]:
     return out
 
 
+def variant_name(v: Variant) -> str:
+    """What a student sees a variant called: its number and its opaque code, never its seed (which would let
+    anyone make the key again)."""
+    return f"Variant {v.number}" + (f" (code {v.code})" if v.code else "")
+
+
 def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.Element:
     """The network as a student needs it, as HTML with \\( \\) math: the diagram (``image_src``, when given),
     the wiring (which weight joins which neurons), the biases, inputs, targets and learning rate, the
@@ -122,7 +128,7 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
     writer = FormulaWriter(notation, walk.values(), net.conventions.digits)
     div = ET.Element("div")
     p = ET.SubElement(div, "p")
-    p.text = f"Variant {v.number} (network seed {v.seed}): a {'-'.join(map(str, net.shape))} network."
+    p.text = f"{variant_name(v)}: a {'-'.join(map(str, net.shape))} network."
     if image_src:
         ET.SubElement(
             ET.SubElement(div, "p"),

@@ -8,6 +8,7 @@ first with its tolerance, then each value a generated misconception gives, at 0 
 from __future__ import annotations
 
 import base64
+import html
 import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Iterable
@@ -32,7 +33,9 @@ def moodle_part(v: Variant, bank: str = "Backpropagation worksheet", style: str 
     """One variant's share of the file: its category, then its question(s). Made where the variant is (a
     worksheet's worker process); moodle_document puts the shares together."""
     marker = ET.Element("question", type="category")
-    _text(ET.SubElement(marker, "category"), f"$course$/top/{bank}/Variant {v.number:03d} (seed {v.seed})")
+    # the variant's code, never its seed: a student who sees the category cannot regenerate the key
+    category = f"$course$/top/{bank}/Variant {v.number:03d}" + (f" ({v.code})" if v.code else "")
+    _text(ET.SubElement(marker, "category"), category)
     return [marker, cloze_question(v)] if style == "cloze" else [marker, *_bank_questions(v)]
 
 
@@ -46,12 +49,13 @@ def moodle_document(parts: Iterable[list[ET.Element]]) -> bytes:
 
 
 def cloze_escape(text: str) -> str:
-    """Text inside a Cloze answer or feedback: Moodle reads ``}``, ``#``, ``~``, ``/``, ``"`` and ``\\`` there."""
-    return re.sub(r'([}#~/"\\])', r"\\\1", text)
-
-
-def cloze_unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
+    """Plain text as a Cloze answer's feedback. Moodle's parser (qtype_multianswer_extract_question) ends a
+    feedback at the first ``~`` or ``}`` not after a backslash, then decodes HTML entities once and turns only
+    ``\\}`` and ``\\#`` back: a ``\\/`` or ``\\~`` would stay in the stored feedback as typed. So nothing is
+    escaped with a backslash: the text is HTML-escaped (the stored feedback is HTML), and ``~``, ``{``, ``}`` and
+    ``\\`` become character references, which the parser does not see and the browser shows as the character."""
+    out = html.escape(text, quote=False)
+    return out.translate({ord(c): f"&#{ord(c)};" for c in "~{}\\"})
 
 
 def subquestion(box: lms.Box, number_format=plain_value) -> str:
@@ -65,7 +69,7 @@ def subquestion(box: lms.Box, number_format=plain_value) -> str:
 def cloze_question(v: Variant) -> ET.Element:
     """The whole variant as one Cloze question: the network (diagram embedded) and every box in order."""
     e = ET.Element("question", type="cloze")
-    _text(ET.SubElement(e, "name"), f"Variant {v.number:03d} (seed {v.seed}): one training step")
+    _text(ET.SubElement(e, "name"), f"{lms.variant_name(v)}: one training step")
     div = lms.network_html(v, image_src=f"@@PLUGINFILE@@/{DIAGRAM}")
     boxes = lms.boxes(v)
     intro = ET.SubElement(div, "p")
@@ -95,22 +99,33 @@ def cloze_question(v: Variant) -> ET.Element:
     return e
 
 
-_SUB = re.compile(r"\{(\d*):NUMERICAL:((?:\\.|[^\\}])*)\}")
+# Moodle's Cloze grammar (question/type/multianswer/questiontype.php), NUMERICAL only: an answer ends at the first
+# ~ # or } not after \, & or &amp;; a feedback at the first ~ or } not after \.
+_FRACTION = r"=|%(-?[0-9]+(?:[.,][0-9]*)?)%"
+_ANSWER = r".+?(?<!\\)(?<!&)(?<!&amp;)(?=[~#}]|$)"
+_FEEDBACK = r".*?(?<!\\)(?=[~}]|$)"
+_ALTERNATIVE = f"({_FRACTION})?({_ANSWER})(#({_FEEDBACK}))?"
+_NUMERICAL = re.compile(r"\{([0-9]*):(?:NUMERICAL|NM):(" + _ALTERNATIVE + "(?:~" + _ALTERNATIVE + r")*)\}", re.S)
+_NUMBER = r"-?(?:(?:[0-9]+[.,]?[0-9]*|[.,][0-9]+)(?:[eE][-+]?[0-9]+)?)"
 
 
 def parse_cloze(text: str) -> list[list[tuple[float, str, float, str]]]:
-    """The NUMERICAL sub-questions of a Cloze text, each a list of (fraction %, value, tolerance, feedback):
-    what Moodle reads back (used by the tests)."""
+    """The NUMERICAL sub-questions of a Cloze question text (the HTML as imported), each a list of (fraction %,
+    value, tolerance, stored feedback HTML): read as Moodle's parser reads it (used by the tests)."""
     out = []
-    for m in _SUB.finditer(text):
+    while m := _NUMERICAL.search(text):
         answers = []
-        for part in re.split(r"(?<!\\)~", m.group(2)):
-            am = re.fullmatch(r"(=|%(-?\d+(?:\.\d+)?)%)?([^:#]+)(?::([^#]+))?(?:#(.*))?", part, re.S)
-            if am is None:
-                raise ValueError(f"not a Cloze numerical answer: {part!r}")
-            fraction = 100.0 if am.group(1) == "=" else float(am.group(2) or 0)
-            answers.append((fraction, am.group(3), float(am.group(4) or 0), cloze_unescape(am.group(5) or "")))
+        rest = m.group(2)
+        while a := re.search("~?" + _ALTERNATIVE, rest, re.S):
+            fraction = 100.0 if a.group(1) == "=" else float((a.group(2) or "0").replace(",", "."))
+            number = re.fullmatch(f"({_NUMBER})(?::({_NUMBER}))?", a.group(3), re.S)
+            if number is None:
+                raise ValueError(f"not a Cloze numerical answer: {a.group(3)!r}")
+            feedback = html.unescape(a.group(5) or "").replace("\\}", "}").replace("\\#", "#")
+            answers.append((fraction, number.group(1), float(number.group(2) or 0), feedback))
+            rest = rest.split(a.group(0), 1)[1]
         out.append(answers)
+        text = text.replace(m.group(0), f"{{#{len(out)}}}", 1)
     return out
 
 

@@ -1,9 +1,12 @@
 """The Canvas export: worksheet variants as a QTI 1.2 package (a zip) that Canvas imports as one quiz a variant.
 
-Each variant is an assessment: its description holds the network (diagram included as a file of the package),
-and every box is a numerical question in order, saying which earlier values to use, right within the box's
-tolerance (relative to the key's size, see ``lms.tolerance``), with the worked line as general feedback and the
-values of the generated misconceptions as response conditions with feedback naming the mistake.
+Each variant is an assessment, shown one question a page without going back: its description and every item
+hold the network (diagram included as a file of the package), so that each item is answerable on its own, and
+every box is a numerical question in order, saying which earlier values to use, right within the box's
+tolerance (relative to the key's size, see ``lms.tolerance``), with the worked line as general feedback. The
+right range is an item's only range: Canvas's importer makes every response condition with a range one more
+accepted answer, so the values the generated misconceptions give, each with the mistake it names, are the
+item's incorrect-answer feedback instead.
 
 Written with ElementTree rather than text2qti: text2qti reads Markdown (our HTML and LaTeX would go through a
 second escaping), needs a Canvas institution's equation-image URL or pandoc for LaTeX, writes a configuration
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import xml.etree.ElementTree as ET
 import zipfile
+from decimal import Decimal
 from typing import TYPE_CHECKING, Iterable
 
 from . import lms
@@ -28,6 +33,9 @@ QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
 META_NS = "http://canvas.instructure.com/xsd/cccv1p0"
 DIAGRAM = "network.svg"
+# Canvas files an item feedback by its ident: "general_..." as neutral (always shown), "...incorrect..." as the
+# feedback on a wrong answer.
+INCORRECT = "general_incorrect_fb"
 # A fixed time for every member of the zip: the same variants give the same bytes.
 _STAMP = (2020, 1, 1, 0, 0, 0)
 
@@ -45,8 +53,9 @@ def package(variants: Iterable[Variant], title: str = "Backpropagation worksheet
 
 def qti_part(v: Variant, title: str = "Backpropagation worksheet") -> tuple[str, dict[str, bytes]]:
     """One variant's assessment identifier and files (made in a worksheet's worker process)."""
-    aid = ident("assessment", v.seed, v.number, v.made.command)
-    name = f"{title}, variant {v.number} (seed {v.seed})"
+    # the identifier hashes the code, not the seed: a hash of a seed is found again by trying every seed
+    aid = ident("assessment", v.code or v.seed, v.number, v.code or v.made.command)
+    name = f"{title}, variant {v.number}" + (f" (code {v.code})" if v.code else "")
     return aid, {
         f"{aid}/{aid}.xml": _xml(assessment(v, aid, name), QTI_NS),
         f"{aid}/assessment_meta.xml": _xml(_meta(v, aid, name), META_NS),
@@ -115,8 +124,10 @@ def _meta(v: Variant, aid: str, name: str) -> ET.Element:
         ("quiz_type", "assignment"),
         ("points_possible", f"{len(v.questions)}.0"),
         ("allowed_attempts", "1"),
-        ("one_question_at_a_time", "false"),
-        ("cant_go_back", "false"),
+        # a later question gives the right values of the boxes it uses: one question a page, no going back,
+        # so that they cannot be used to change an earlier answer
+        ("one_question_at_a_time", "true"),
+        ("cant_go_back", "true"),
         ("show_correct_answers", "true"),
     ):
         ET.SubElement(q, tag).text = value
@@ -150,29 +161,40 @@ def assessment(v: Variant, aid: str, name: str) -> ET.Element:
             f", using {uses}.</p>" if uses else ".</p>"
         )
         presentation = ET.SubElement(item, "presentation")
-        _mattext(presentation, (network if b.number == 1 else "") + ask)
+        _mattext(presentation, network + ask)  # every item answerable on its own: the network in each
         resp = ET.SubElement(presentation, "response_str", ident="response1", rcardinality="Single")
         ET.SubElement(ET.SubElement(resp, "render_fib", fibtype="Decimal"), "response_label", ident="answer1")
         rp = ET.SubElement(item, "resprocessing")
         ET.SubElement(
             ET.SubElement(rp, "outcomes"), "decvar", maxvalue="100", minvalue="0", varname="SCORE", vartype="Decimal"
         )
+        # Canvas's numeric importer turns every condition holding a range into one more answer worth full
+        # marks, whatever it sets: so the right range is the only range, and the misconception feedback is the
+        # item's incorrect feedback (shown on any wrong answer), naming the value each mistake gives.
         general = ET.SubElement(rp, "respcondition", {"continue": "Yes"})
         ET.SubElement(ET.SubElement(general, "conditionvar"), "other")
         ET.SubElement(general, "displayfeedback", feedbacktype="Response", linkrefid="general_fb")
-        for k, w in enumerate(b.wrong, 1):
-            c = ET.SubElement(rp, "respcondition", {"continue": "Yes"})
-            _range(ET.SubElement(c, "conditionvar"), w.value, b.tolerance, w.shown)
-            ET.SubElement(c, "displayfeedback", feedbacktype="Response", linkrefid=f"wrong_{k}")
         right = ET.SubElement(rp, "respcondition", {"continue": "No"})
         _range(ET.SubElement(right, "conditionvar"), b.value, b.tolerance, b.shown)
         ET.SubElement(right, "setvar", action="Set", varname="SCORE").text = "100"
+        if b.wrong:
+            wrong = ET.SubElement(rp, "respcondition", {"continue": "Yes"})
+            ET.SubElement(ET.SubElement(wrong, "conditionvar"), "other")
+            ET.SubElement(wrong, "displayfeedback", feedbacktype="Response", linkrefid=INCORRECT)
         fb = ET.SubElement(item, "itemfeedback", ident="general_fb")
         _mattext(ET.SubElement(fb, "flow_mat"), f"<p>\\({b.worked}\\)</p>")
-        for k, w in enumerate(b.wrong, 1):
-            fb = ET.SubElement(item, "itemfeedback", ident=f"wrong_{k}")
-            _mattext(ET.SubElement(fb, "flow_mat"), f"<p>{w.feedback}</p>")
+        if b.wrong:
+            fb = ET.SubElement(item, "itemfeedback", ident=INCORRECT)
+            _mattext(ET.SubElement(fb, "flow_mat"), _misconceptions(b))
     return root
+
+
+def _misconceptions(b: lms.Box) -> str:
+    """The incorrect-answer feedback: each value a generated mistake gives, with the mistake it points to."""
+    ul = ET.Element("ul")
+    for w in b.wrong:
+        ET.SubElement(ul, "li").text = f"{w.shown}: {w.feedback}"
+    return "<p>If your answer is one of these values:</p>" + ET.tostring(ul, encoding="unicode", method="html")
 
 
 def _range(cv: ET.Element, value: float, tolerance: float, shown: str) -> None:
@@ -184,8 +206,10 @@ def _range(cv: ET.Element, value: float, tolerance: float, shown: str) -> None:
 
 
 def parse(data: bytes) -> list[dict]:
-    """The assessments of a package, each with its items: (title, question HTML, right range, wrong ranges
-    with their feedback), as an importer reads them (used by the tests)."""
+    """The assessments of a package, each with its items as Canvas's numeric importer reads them (used by the
+    tests): every response condition holding an ``or`` (the key with a margin up to its ``varlte``) or an
+    ``and`` (a ``vargte``..``varlte`` range) becomes an answer worth full marks, whatever score it sets; each
+    item feedback is filed by its ident, as neutral, correct or incorrect comments."""
     ns = {"q": QTI_NS, "c": CP_NS}
     out = []
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -196,33 +220,34 @@ def parse(data: bytes) -> list[dict]:
             a = root.find("q:assessment", ns)
             items = []
             for item in a.findall("q:section/q:item", ns):
-                feedback = {
-                    f.get("ident"): f.find("q:flow_mat/q:material/q:mattext", ns).text
-                    for f in item.findall("q:itemfeedback", ns)
-                }
-                conds = item.findall("q:resprocessing/q:respcondition", ns)
-
-                def bounds(c):
-                    return (
-                        float(c.find(".//q:vargte", ns).text),
-                        float(c.find(".//q:varlte", ns).text),
+                accepted = []
+                for c in item.findall("q:resprocessing/q:respcondition", ns):
+                    cv = c.find("q:conditionvar", ns)
+                    if (either := cv.find("q:or", ns)) is not None:
+                        exact = Decimal(either.find("q:varequal", ns).text)
+                        margin = Decimal(either.find("q:and/q:varlte", ns).text) - exact
+                        accepted.append((float(exact - margin), float(exact + margin)))
+                    elif (both := cv.find("q:and", ns)) is not None:
+                        accepted.append((float(both.find("q:vargte", ns).text), float(both.find("q:varlte", ns).text)))
+                comments = {}
+                for f in item.findall("q:itemfeedback", ns):
+                    fid = f.get("ident")
+                    kind = next(
+                        (k for k, pattern in _CANVAS_FEEDBACK if re.search(pattern, fid, re.I)), f"answer {fid}"
                     )
-
-                right = next(c for c in conds if c.find("q:setvar", ns) is not None)
-                wrong = [
-                    (bounds(c), feedback[c.find("q:displayfeedback", ns).get("linkrefid")])
-                    for c in conds
-                    if c.find("q:conditionvar/q:other", ns) is None and c.find("q:setvar", ns) is None
-                ]
+                    comments[kind] = f.find("q:flow_mat/q:material/q:mattext", ns).text
                 items.append(
                     {
                         "title": item.get("title"),
                         "type": item.find(".//q:fieldentry", ns).text,
                         "text": item.find("q:presentation/q:material/q:mattext", ns).text,
-                        "right": bounds(right),
-                        "wrong": wrong,
-                        "feedback": feedback["general_fb"],
+                        "accepted": accepted,
+                        "comments": comments,
                     }
                 )
             out.append({"title": a.get("title"), "files": z.namelist(), "items": items})
     return out
+
+
+# How Canvas's importer files an item feedback by its ident, the first pattern that matches winning.
+_CANVAS_FEEDBACK = (("incorrect", r"wrong|incorrect|_IC$"), ("correct", r"correct|_C$"), ("neutral", r"general_|_all"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
-from . import randomnet
+from . import randomnet, variantcode
 from .diagnose import Tolerance
 from .quiz import (
     SECTION_TITLES,
@@ -48,6 +48,7 @@ class Variant:
     spec: str = ""  # a sheet of a spec (worksheet --spec): its file or built-in example, instead of a seed
     training: bool = False  # the walk is a training step's (several examples, batch normalization, ...)
     start: Walkthrough | None = None  # for a training step: the network with its first example, to draw
+    code: str = ""  # the opaque variant code students see instead of the seed (see variantcode)
 
     @property
     def quiz_command(self) -> str:
@@ -148,6 +149,7 @@ class Variants:
     options: randomnet.Options = randomnet.Options()
     tolerance: Tolerance | None = None
     blanks: tuple[str, ...] = ()
+    secret: str = field(default="", repr=False)  # the lecturer's key to the variant codes (see variantcode)
 
     def __post_init__(self) -> None:
         check_count(self.count)
@@ -168,7 +170,9 @@ class Variants:
         made = randomnet.make(self.seed + k - 1, self.options)
         walk = explain_step(made.network)
         every = questions(walk, self.tolerance)
-        return Variant(k, made, walk, aim(every, self.blanks, where="worksheet --blanks"), self.tolerance, tuple(every))
+        boxes = aim(every, self.blanks, where="worksheet --blanks")
+        code = variantcode.code(self.secret, made.seed) if self.secret else ""
+        return Variant(k, made, walk, boxes, self.tolerance, tuple(every), code=code)
 
     def __iter__(self) -> Iterator[Variant]:
         return (self.make(k) for k in range(1, self.count + 1))
@@ -336,7 +340,8 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
         description = f"A {'-'.join(map(str, net.shape))} network, {what}."
     else:
         title = f"Backpropagation worksheet, variant {v.number}" + (f" of {count}" if count else "")
-        source = f"Network seed {v.seed}."
+        # never the seed, from which the key can be made again: the code, which only the lecturer can map back
+        source = f"Variant code {v.code}." if v.code else ""
         description = f"A {'-'.join(map(str, net.shape))} network, one training step."
     return {
         "title": text(title),
@@ -577,10 +582,15 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
     from ..spec.resources import write_file
 
     moodle, gift, qti = exports["--moodle"], exports["--gift"], exports["--qti"]
+    lecturer = _lecturer_files(root, items)
+    if lecturer:  # the codes' map, and the secret when this run made it: in the output folder itself
+        plan = {**plan, ".": list(lecturer)}
     ours, stale = check_outputs(root, plan, exports, force)
     width = max(2, len(str(count)))
     written: list[Path] = []
     listed = [f"{folder}/{name}" for folder, names in plan.items() for name in names]
+    if lecturer and variantcode.SECRET_FILE not in lecturer:  # kept from an earlier run: still the lecturer's
+        listed.append(f"./{variantcode.SECRET_FILE}")
     listed += [_export_entry(root, option, path) for option, path in exports.items() if path is not None]
 
     def manifest(files) -> None:
@@ -603,6 +613,9 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
             shares.append(share)
             if progress is not None:
                 progress(number)
+        for name, content in lecturer.items():
+            write_file(root / name, content)
+            written.append(root / name)
         # each export put together from the variants' shares, which were made beside their files
         if moodle is not None:
             from .moodle import moodle_document
@@ -637,6 +650,23 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
             pass  # the user put something of their own there: keep it
     manifest(listed)
     return written
+
+
+def _lecturer_files(root: Path, items: Iterable[Variant]) -> dict[str, str]:
+    """The files that map the variant codes back to seeds: the codes' table, and the secret when the output
+    folder does not hold it yet (an existing one is read, never written again)."""
+    if not isinstance(items, Variants) or not items.secret:
+        return {}
+    rows = []
+    for k in range(1, items.count + 1):
+        seed = items.seed + k - 1
+        blanks = "".join(f" --section {b}" for b in items.blanks)
+        command = f"backprop-tutor quiz --random --seed {seed} {items.options.describe()}{blanks}"
+        rows.append((k, variantcode.code(items.secret, seed), seed, command))
+    out = {variantcode.CODES_FILE: variantcode.codes_csv(rows)}
+    if variantcode.read_secret(root) != items.secret:
+        out[variantcode.SECRET_FILE] = items.secret + "\n"
+    return out
 
 
 def files(v: Variant, formats: Iterable[str], count: int | None) -> dict[str, str]:
