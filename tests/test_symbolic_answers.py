@@ -249,3 +249,28 @@ def test_options_symbolic_cannot_honour_are_refused(capsys, argv, fragments):
     assert err.count("\n") == 1 and err.startswith("backprop-tutor: error: ")
     for f in fragments:
         assert f in err
+
+
+def test_the_readme_transcript_is_what_the_quiz_says():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("$ backprop-tutor quiz mazur --symbolic --neuron o1 --section backward")
+    block = readme[start : readme.index("```", start)]
+    fq = FormulaQuiz(Quiz(load("mazur"), sections=["backward"], neuron="o1"))
+    lines = block.splitlines()
+    said = []
+    for i, line in enumerate(lines):
+        if line.startswith("[") and "] " in line:
+            prompt, typed = line.split(" = ", 1)
+            assert fq.prompt(fq.current) == prompt + " = "
+            reply = [lines[i + 1].strip()]
+            j = i + 2
+            while j < len(lines) and lines[j].startswith("    "):  # a wrapped line goes on
+                reply.append(lines[j].strip())
+                j += 1
+            said.append((fq.respond(typed).message, " ".join(reply)))
+    assert len(said) == 6
+    for message, shown in said:
+        assert message == shown
+    assert f"\n{fq.summary()[0]}\n" in block

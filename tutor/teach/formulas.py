@@ -367,7 +367,7 @@ class FormulaGrading:
                     symbolic = sp.simplify(student - full) == 0
             return FormulaGrade("correct", shown, symbolic=symbolic)
         if agree([-x for x in right], mine):
-            return FormulaGrade("wrong", shown, "sign", "the derived form with the opposite sign")
+            return FormulaGrade("wrong", shown, "sign", "every term negated")
         for slip, detail, at in itertools.islice(self.slips(key), MAX_SLIPS):
             theirs = [at(w) for w in self.worlds]
             if agree(theirs, mine) and not agree(right, theirs):
