@@ -129,6 +129,14 @@ SLIPPED = [
 ]
 
 
+def test_every_slip_has_a_case_and_shared_ids_read_as_the_grading_core_says():
+    from tutor.teach.grading import MISCONCEPTIONS
+
+    assert {case[3] for case in SLIPPED} - {""} == set(SLIPS)
+    for slip in set(SLIPS) & set(MISCONCEPTIONS):
+        assert SLIPS[slip] == MISCONCEPTIONS[slip]
+
+
 @pytest.mark.parametrize("spec,key,text,slip,detail", SLIPPED)
 def test_each_classic_slip_is_named(spec, key, text, slip, detail):
     g = grade(spec, key, text)

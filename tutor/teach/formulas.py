@@ -10,8 +10,16 @@ into a SymPy expression from the registry's own forms (``GRAPH_OPS``). The gradi
   other quantities (``delta_o1*out_h1`` for ∂E_total/∂w5) counts as well as the expanded one; SymPy also
   confirms a formula in the same names as the derived one (``simplify`` of the difference is 0);
 - otherwise the **classic slips** are looked for, each a perturbation of the derived form evaluated at the
-  same points (``SLIPS``): σ′ written from the net input instead of the output, a missing factor, a wrong
+  same points (``SLIPS``): σ′ written from the net input instead of the output, a missing factor or term, a wrong
   index (a sibling quantity: out_o2 for out_o1), a flipped sign, the chain's factors added.
+
+>>> from tutor import load
+>>> from tutor.teach.quiz import Quiz
+>>> grader = Quiz(load("mazur")).grader
+>>> grader.grade_formula("dE_total/dw5", "delta_o1*out_h1").credited
+True
+>>> grader.grade_formula("dout_o1/dnet_o1", "net_o1*(1 - net_o1)").slip
+'sigma-prime-from-net'
 """
 
 from __future__ import annotations
