@@ -6,12 +6,12 @@ into a SymPy expression from the registry's own forms (``GRAPH_OPS``). The gradi
 (``tutor.teach.grading.Grader.grade_formula``) decides on it:
 
 - **right** when it agrees with the derived form at the walk's own values and at seeded random points of the
-  given values other than the example's targets (every quantity recomputed from them by its derived form), so that a formula written through
-  other quantities (``delta_o1*out_h1`` for ∂E_total/∂w5) counts as well as the expanded one; SymPy also
-  confirms a formula in the same names as the derived one (``simplify`` of the difference is 0);
+  given values other than the example's targets (every quantity recomputed from them by its derived form), so
+  that a formula written through other quantities (``delta_o1*out_h1`` for ∂E_total/∂w5) counts as well as
+  the expanded one; SymPy also confirms a short formula (``simplify`` of the difference is 0);
 - otherwise the **classic slips** are looked for, each a perturbation of the derived form evaluated at the
-  same points (``SLIPS``): σ′ written from the net input instead of the output, a missing factor or term, a wrong
-  index (a sibling quantity: out_o2 for out_o1), a flipped sign, the chain's factors added.
+  same points (``SLIPS``): σ′ written from the net input instead of the output, a missing factor or term, a
+  wrong index (a sibling quantity: out_o2 for out_o1), a flipped sign, the chain's factors added.
 
 >>> from tutor import load
 >>> from tutor.teach.quiz import Quiz
