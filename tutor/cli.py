@@ -166,6 +166,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--resume", metavar="FILE", help="go on with the quiz of a --results file where it stopped")
     q.add_argument(
+        "--symbolic",
+        action="store_true",
+        help="ask each factor's, delta's, gradient's and update's formula in the shown names, not its value "
+        "(a network spec or --random; with --section, --layer, --neuron, --param, --tries)",
+    )
+    q.add_argument(
         "--section",
         action="append",
         choices=["forward", "error", "backward", "gradients", "clipping", "optimizer", "updates"],
@@ -1081,7 +1087,14 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     aiming = (args.section, args.layer, args.neuron, args.param, args.all or None, args.tries, args.digits)
     aiming += (args.hint_cost,)
     if args.resume:
-        if args.spec or randomly or args.answers or any(v is not None for v in aiming) or args.rounding:
+        if (
+            args.spec
+            or randomly
+            or args.answers
+            or any(v is not None for v in aiming)
+            or args.rounding
+            or args.symbolic
+        ):
             raise TutorError(
                 "--resume takes the network and the settings from the results file; give no SPEC, --random, "
                 "--answers or settings with it",
@@ -1099,6 +1112,8 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         )
     from .spec.kind import is_graph
 
+    if args.symbolic:
+        _symbolic_refusals(args, not randomly and is_graph(args.spec))
     if not randomly and is_graph(args.spec):
         from .spec import graph as graphspec
 
@@ -1136,8 +1151,50 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         tries=tries,
         hint_cost=DEFAULT_HINT_COST if args.hint_cost is None else args.hint_cost,
     )
+    if args.symbolic:
+        return _run_formulas(qz)
     answers = quiz.read_answers(args.answers, qz) if args.answers else None
     return _run_quiz(qz, args.results, answers)
+
+
+def _symbolic_refusals(args: argparse.Namespace, graph: bool) -> None:
+    """The options ``quiz --symbolic`` does not honour: exit 2 rather than ignore them."""
+    if graph:
+        raise TutorError(
+            "formulas are asked of a network spec or --random; a graph spec's quiz asks values", "--symbolic"
+        )
+    refused = {
+        "--answers": args.answers,
+        "--results": args.results,
+        "--rounding": args.rounding,
+        "--digits": args.digits,
+        "--tolerance": args.tolerance,
+        "--hint-cost": args.hint_cost,
+        "--all": args.all or None,
+    }
+    given = [k for k, v in refused.items() if v is not None]
+    if given:
+        raise TutorError(
+            f"{given[0]} is about numeric answers; with --symbolic give a network spec or --random, and "
+            "--section, --layer, --neuron, --param or --tries",
+            "--symbolic",
+        )
+
+
+def _run_formulas(qz) -> int:
+    """``quiz --symbolic``: ask the formulas, then the score."""
+    from .teach.symquiz import FormulaQuiz
+
+    fq = FormulaQuiz(qz)
+    stop = _Stop()
+    with stop:
+        _say(_wrapped("\n".join(fq.intro())))
+        if fq.current is None:
+            fq.end("completed")
+        else:
+            _ask(fq, stop)
+    _say("\n" + _wrapped("\n".join(fq.summary())))
+    return 0
 
 
 def _run_quiz(qz, results: str | None, answers=None, resumed_from: str | None = None) -> int:

@@ -196,6 +196,7 @@ class Grader:
         self._early: dict[str, list[Candidate]] = {}
         self._reach: dict[str, frozenset[str]] = {}
         self._net_of = {n.out: n.net for row in list(walk.forward) + list(walk.forward_after) for n in row}
+        self._formulas = None
 
     def label(self, key: str) -> str:
         return self._label(key)
@@ -513,6 +514,21 @@ class Grader:
             if hits:
                 return Grade("wrong", reference, expected, diagnosis=min(hits, key=lambda c: abs(c.value - answer)))
         return Grade("wrong", reference, expected)
+
+    @property
+    def formulas(self):
+        """The walk's derived forms for typed formulas (``tutor.teach.formulas``), made on first use."""
+        from .formulas import FormulaGrading
+
+        if self._formulas is None:
+            self._formulas = FormulaGrading(self.walk)
+        return self._formulas
+
+    def grade_formula(self, key: str, text: str):
+        """A typed formula for ``key`` (``quiz --symbolic``): right when it is equivalent to the derived form,
+        else the symbolic slip it shows (``formulas.SLIPS``), if one does; the formula is read by the graph
+        specs' grammar, and what the grammar refuses raises ``FormulaError`` (one line)."""
+        return self.formulas.grade(key, text)
 
     def _matches(self, answer: float, text: str, value: float) -> bool:
         if self.tolerance.accepts(answer, value):
