@@ -55,12 +55,20 @@ OPTIONS: dict[tuple[str, str], tuple[list[str], list[str]]] = {
     ("explain", "--upstream"): ([], ["--upstream", "2"]),
     ("explain", "--step"): ([], ["--step", "0.1"]),
     ("explain", "--ascent"): ([], ["--ascent"]),
+    ("explain", "--ascent-on-inputs"): ([], ["--ascent-on-inputs"]),
     ("explain", "--notation"): ([], ["--notation", "layered"]),
     ("explain", "--width"): ([], ["--width", "60"]),
     ("explain", "--brief"): ([], ["--brief"]),
     ("explain", "--no-prose"): ([], ["--no-prose"]),
     ("check", "--format"): ([], ["--format", "md"]),
     ("check", "--output"): ([], ["-o", "out.txt"]),
+    # a network spec's loss-free mode (--of with --step, --ascent, --ascent-on-inputs) needs claims of its own
+    # and one plain step: tests/test_checker_every_number.py and test_checker_reads.py check it honoured; here,
+    # without --of, the update options are refused for networks, and honoured by a graph spec's check
+    ("check", "--of"): ([], ["--of", "OUTPUT"]),
+    ("check", "--step"): ([], ["--step", "0.5"]),
+    ("check", "--ascent"): ([], ["--ascent"]),
+    ("check", "--ascent-on-inputs"): ([], ["--ascent-on-inputs"]),
     ("check", "--rounding"): ([], ["--rounding", "as-printed"]),
     ("check", "--digits"): ([], ["--digits", "3"]),
     ("check", "--update-order"): ([], ["--update-order", "updated-first"]),
@@ -92,12 +100,14 @@ OPTIONS: dict[tuple[str, str], tuple[list[str], list[str]]] = {
     ("quiz", "--answers"): ([], ["--answers", "answers.txt"]),
     ("quiz", "--results"): ([], ["--results", "results.json"]),
     ("quiz", "--resume"): ([], ["--resume", "results.json"]),
+    ("quiz", "--symbolic"): ([], ["--symbolic"]),
     ("quiz", "--section"): ([], ["--section", "backward"]),
     ("quiz", "--layer"): ([], ["--layer", "2"]),
     ("quiz", "--neuron"): ([], ["--neuron", "NEURON"]),
     ("quiz", "--param"): ([], ["--param", "PARAM"]),
     ("quiz", "--all"): ([], ["--all"]),
     ("quiz", "--tries"): ([], ["--tries", "1"]),
+    ("quiz", "--hint-cost"): ([], ["--hint-cost", "0"]),
     ("worksheet", "--count"): ([], ["--count", "2"]),
     ("worksheet", "--seed"): ([], ["--seed", "3"]),
     ("worksheet", "--shape"): ([], ["--shape", "2-3-1"]),
@@ -138,7 +148,9 @@ CLAIMS = {
     "network": '[[claim]]\nquantity = "out_o1"\nvalue = "0.7514"\n\n[[claim]]\nquantity = "E_total+"\nvalue = "0.2910"\n',
     "training": '[[claim]]\nquantity = "mhat[w5]"\nvalue = "0.0822"\n\n[[claim]]\nquantity = "out_o1"\nvalue = "0.5"\n'
     "after_steps = 1\n",
-    "graph": '[[claim]]\nquantity = "q"\nvalue = "3"\n\n[[claim]]\nquantity = "grad[x]"\nvalue = "-4"\n',
+    # x+ is x after graph-xyz's own update (step 0.01), which --step and --ascent change
+    "graph": '[[claim]]\nquantity = "q"\nvalue = "3"\n\n[[claim]]\nquantity = "grad[x]"\nvalue = "-4"\n'
+    '\n[[claim]]\nquantity = "x+"\nvalue = "-1.96"\n',
 }
 
 TEMPLATES = {

@@ -102,10 +102,15 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--of",
         metavar="OUTPUT",
-        help="a network spec: check the loss-free mode's numbers, the gradient of this output (as explain --of)",
+        help="a network spec: check the loss-free mode's numbers, the gradient of this output (as explain --of); "
+        "a graph spec: the node whose gradient is taken",
     )
-    c.add_argument("--step", type=float, metavar="ETA", help="with --of: the update's step, as explain --of")
-    c.add_argument("--ascent", action="store_true", help="with --of: step along the gradient, as explain --of")
+    c.add_argument(
+        "--step", type=float, metavar="ETA", help="with --of, or a graph spec: the update's step, as explain"
+    )
+    c.add_argument(
+        "--ascent", action="store_true", help="with --of, or a graph spec: step along the gradient, as explain"
+    )
     c.add_argument(
         "--ascent-on-inputs",
         action="store_true",
@@ -633,7 +638,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ("--ascent-on-inputs", args.ascent_on_inputs),
     ):
         if given:
-            raise TutorError(f"{flag} is for graph specs; {args.spec!r} is a network spec")
+            kinds = "a network spec" if flag == "--ascent-on-inputs" else "graph specs, or a network spec"
+            raise TutorError(f"is for {kinds} with --of or --view graph; {args.spec!r} is given without them", flag)
     options = _render_options(args)
     if args.self_check:
         from .teach import quiz, selfcheck
@@ -879,11 +885,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         from .teach import graphcheck
 
         _refuse_for_graph(args, _CONVENTIONS)
+        if args.ascent_on_inputs:  # a graph has no inputs apart from its leaves: every leaf moves already
+            raise TutorError(f"is for network specs; {args.spec!r} is a graph spec", "--ascent-on-inputs")
         claims_path = args.claims or example_claims(args.spec)
         if claims_path is None:
             raise TutorError(f"give a claims file: {args.spec!r} is a graph spec without transcribed claims")
         _refuse_overwrite(args.output, "--output", SPEC=args.spec, CLAIMS=str(claims_path))
-        data = graphcheck.check_claims(graphspec.load(args.spec), graphcheck.load_claims(claims_path), str(claims_path))
+        # --of, --step and --ascent set the graph as explain does, so its claims are checked against that page
+        graph = graphspec.load(args.spec).with_options(
+            output=args.of, step=args.step, direction="ascent" if args.ascent else None
+        )
+        data = graphcheck.check_claims(graph, graphcheck.load_claims(claims_path), str(claims_path))
         _write(args, render_check(data, args.format))
         return 0 if data["ok"] else 1
     net = _load(args, loss_free_ok=args.of is not None)
@@ -1119,6 +1131,8 @@ def cmd_quiz(args: argparse.Namespace) -> int:
 
         if args.rounding:
             raise TutorError("a graph spec's values are exact; give --rounding with a network spec", "--rounding")
+        if args.all:  # no graph question only copies another value: --all would change nothing
+            raise TutorError("a graph spec's quiz asks every node's value and gradient already", "--all")
         net, origin = graphspec.load(args.spec), {"spec": args.spec}
         if args.digits is not None:
             randomnet.options(digits=args.digits)  # the same range as everywhere

@@ -694,10 +694,13 @@ class Quiz:
             raise TutorError(f"must be a number from 0 to 1, got {hint_cost!r}", "--hint-cost")
         self.graph = net if isinstance(net, Graph) else None
         if self.graph is not None:
+            from dataclasses import replace
+
             from ..engine.graph import explain_graph
 
             digits = self.graph.digits if digits is None else digits
-            self.graph = self.graph.with_options(digits=digits) if digits != self.graph.digits else self.graph
+            if digits != self.graph.digits:  # the decimals shown and graded, as explain --digits shows them
+                self.graph = replace(self.graph, digits=digits)
             self.network = None
             self.training = False
             self.walk = graph_steps(explain_graph(self.graph))
