@@ -254,7 +254,7 @@ def test_no_quantity_is_used_before_its_line_every_example(monkeypatch, tmp_path
 def test_the_batch_statistics_come_between_the_forward_passes_and_the_backward(monkeypatch, tmp_path):
     """batchnorm-sigmoid: every example's net inputs, mu and var, every example's forward and backward to
     dE/dxhat, dE/dvar and dE/dmu, then dE/dnet: the order a person computes in."""
-    order, _ = _order(monkeypatch, tmp_path, ["explain", "batchnorm-sigmoid", "-f", "text", "--no-prose"])
+    order, _ = _order(monkeypatch, tmp_path, ["explain", "batchnorm-sigmoid", "-f", "text"])
     at = {ref: order.index(ref) for ref in set(order)}
     assert at["net_h1[e3]"] < at["mu_h1"] < at["xhat_h1[e1]"]
     assert at["dE_total/dxhat_h1[e3]"] < at["dE_total/dvar_h1"] < at["dE_total/dnet_h1[e1]"]

@@ -159,7 +159,7 @@ class TrainingExplanation(Explanation):
     >>> round(e.values["W5new"], 6), e.ok
     (-0.220094, True)
     >>> e
-    <Explanation of Mini-batches of two (2-2-1): training step 1 on examples 1, 2 of 4; 118 quantities>
+    <Explanation of Mini-batches of two (2-2-1): training step 1 on examples 1, 2 of 4; 124 quantities>
     """
 
     def __init__(self, network, walk: Walkthrough, record: Any, framework_check: Any = None):

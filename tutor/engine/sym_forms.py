@@ -28,6 +28,15 @@ def _exp(x):
     return math.exp(x) if x < 709.0 else math.inf
 
 
+def _log1pexp(x):
+    # ln(1 + e^x) without overflow (softplus): x itself, to double precision, once e^x passes the float range
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+_W = sp.Wild("w")
+_LOG1PEXP = sp.Function("_log1pexp")
+
+
 def _form(expr, n: int, fn=None) -> Form:
     """A Form; ``fn`` evaluates the structural ones (sums, products) in the order lambdify's code would,
     so only real formulas pay for lambdify's code generation."""
@@ -38,7 +47,10 @@ def _form(expr, n: int, fn=None) -> Form:
             getter = fn
             fn = lambda *a: getter(a)  # noqa: E731
     if fn is None:
-        fn = sp.lambdify(P, expr, modules=[{"Heaviside": _heaviside, "exp": _exp}, "math"])
+        # evaluated as written, except ln(1 + e^x), which is evaluated without overflowing (the printed form,
+        # expr, keeps its textbook shape)
+        code = expr.replace(sp.log(sp.exp(_W) + 1), _LOG1PEXP(_W)) if expr.has(sp.log) else expr
+        fn = sp.lambdify(P, code, modules=[{"Heaviside": _heaviside, "exp": _exp, "_log1pexp": _log1pexp}, "math"])
     return Form(expr, fn, P)
 
 
