@@ -192,6 +192,9 @@ def test_item7_a_graph_built_in_python_names_its_node(capsys):
 
 
 def test_item7_a_file_size_limit_during_pdf_is_not_standard_output(tmp_path):
+    from tests.conftest import require_program
+
+    require_program("pdflatex")  # the limit is met by pdflatex's own files
     proc = subprocess.run(
         ["bash", "-c", f"ulimit -f 4; {PY} -m tutor explain mazur -f pdf -o {tmp_path / 'k.pdf'}"],
         capture_output=True,
