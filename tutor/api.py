@@ -150,7 +150,9 @@ def explain(
         rounding=rounding, digits=digits, update_order=update_order, update_biases=update_biases
     )
 
-    if _walked_by_layers(network):
+    from .engine.walks import walked_by_layers
+
+    if walked_by_layers(network):
         return _layer_walk(network, forward_only, where)
     if source is not None and not forward_only:
         from .engine import training
@@ -195,12 +197,6 @@ def explain(
         if model is not None:
             framework = interop.torch_gradient_check(network, model, walk)
     return Explanation(walk, grad_check, framework)
-
-
-def _walked_by_layers(network) -> bool:
-    from .engine.walks import _walked_by_layers as walked
-
-    return walked(network)
 
 
 def _layer_walk(network, forward_only: bool, where: str):

@@ -605,6 +605,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import numeric
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
+    from .engine.walks import walked_by_layers
     from .spec.kind import is_graph  # not the graph reader: most specs are networks
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
@@ -626,7 +627,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "--self-check",
         )
     net = _load(args)
-    if _feature_maps(net):
+    if walked_by_layers(net):  # convolution, pooling, flatten, recurrence
         return _explain_maps(args, net)
     if "graph" in args.view or args.of is not None:
         return _network_graph(args, net)
@@ -678,14 +679,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
         extra["twin"] = ("no skips", explain_step(net.without_skips()))
     _write(args, fn(walk, check=check, history=history, options=options, **extra))
     return 0
-
-
-def _feature_maps(net) -> bool:
-    """Whether the network has layers (convolution, pooling, flatten) that only the walk through feature maps takes."""
-    from .spec.layers import kind_of
-
-    kinds = [kind_of(layer) for layer in net.layers]
-    return any("symbolic" not in k.surfaces for k in kinds) and all("maps" in k.surfaces for k in kinds)
 
 
 def _explain_maps(args: argparse.Namespace, net) -> int:

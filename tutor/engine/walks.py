@@ -25,7 +25,7 @@ def plain(net: Network) -> bool:
     return net.training.plain and len(net.examples) == 1
 
 
-def _walked_by_layers(net: Network) -> bool:
+def walked_by_layers(net: Network) -> bool:
     """Whether the network has layers that only the layer-by-layer walk (sym_maps) takes."""
     from ..spec.layers import kind_of
 
@@ -39,7 +39,7 @@ def step_walk(net: Network, record: Step | None = None) -> Walkthrough:
     optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
     from . import training  # the numeric run: not imported where a plain quiz only needs ``plain``
 
-    if plain(net) and _walked_by_layers(net):  # convolution, pooling, flatten, recurrence: the layer-by-layer walk
+    if plain(net) and walked_by_layers(net):  # convolution, pooling, flatten, recurrence: the layer-by-layer walk
         from .sym_maps import explain_maps
 
         if record is None:

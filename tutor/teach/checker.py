@@ -680,11 +680,16 @@ class _Truncate:
             return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-self.digits), rounding=ROUND_DOWN))
 
 
+def _dense(walk) -> bool:
+    """Whether the walk has the dense rows that a student's world (diagnose.StudentWorld) perturbs and
+    recomputes; a walk by layers (sym_maps: convolution, pooling, recurrence) has none yet."""
+    return hasattr(walk, "forward")
+
+
 def _truncated_before(walk: Walkthrough, key: str, claim: Claim) -> str:
     """The claim as every value before it truncated (cut, not rounded) to its decimals and carried forward."""
     d = claim.decimals
-    # a walk by layers (sym_maps) has no dense rows for the student's world to read
-    if walk.quantities[key].form is None or not 1 <= d <= 12 or not hasattr(walk, "forward"):
+    if walk.quantities[key].form is None or not 1 <= d <= 12 or not _dense(walk):
         return ""
     value = diagnose.StudentWorld(walk, {}, _Truncate(d)).value(key)
     if math.isfinite(value) and _agrees(value, claim) and not _agrees(walk.value(key), claim):
@@ -805,7 +810,7 @@ def _diagnose(walk: Walkthrough, claim: Claim, claims: list[Claim], correct: flo
     # 4. a known misconception (the quiz's): the derivation perturbed where the mistake can happen
     known = {k: c.value for k, c in claimed.items()}
     cand = None
-    if hasattr(walk, "forward"):  # the misconceptions perturb a dense walk; a walk by layers (sym_maps) has none yet
+    if _dense(walk):
         try:
             cand = diagnose.diagnose(walk, key, claim.value, diagnose.Tolerance("dp", min(claim.decimals, 12)), known)
         except (TutorError, KeyError, ValueError, ZeroDivisionError, OverflowError):

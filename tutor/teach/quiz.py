@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from ..spec.graph import Graph
 
 FORMAT = "backprop-tutor-quiz/1"
-GRAPH_FORMAT = "backprop-tutor-graph-quiz/1"  # the results of a quiz on a graph spec
+GRAPH_FORMAT = "backprop-tutor-graph-quiz/1"  # an earlier release's graph quiz results: still ours to overwrite
 SECTIONS = ("forward", "error", "backward", "gradients", "updates")  # a plain step's sections, in order
 # every section a step can have, in order: a training step may clip its gradients and keep optimizer state
 STEP_SECTIONS = ("forward", "error", "backward", "gradients", "clipping", "optimizer", "updates")
