@@ -41,7 +41,7 @@ def test_cloze_question_parses_back_into_every_box_in_order(three):
         for question, answers in zip(v.questions, subs):
             fraction, value, tol, feedback = answers[0]
             assert fraction == 100 and value == format_fixed(v.walk.value(question.key), 4)
-            assert tol == pytest.approx(lms.tolerance(question.value, 1e-4), rel=1e-9)
+            assert tol == pytest.approx(1e-4, rel=1e-9)  # one unit of the last decimal, whatever the key's size
             for fraction, wrong, _, feedback in answers[1:]:
                 assert fraction == 0 and feedback.startswith("It looks like ")
                 assert any(html.unescape(feedback).startswith(f"It looks like {m} (") for m in MISCONCEPTIONS.values())
@@ -79,13 +79,6 @@ def test_cloze_feedback_round_trips_through_moodles_parser(three):
     assert any("/" in f for f in stored)  # the slashes that used to show as \/ are there, as typed
 
 
-def test_relative_tolerance():
-    assert lms.tolerance(0.5933, 1e-4) == 1e-4  # one unit of the last decimal
-    assert lms.tolerance(0.0007, 1e-4) == 5e-5  # ±14 % would be too loose: at most 2 %, at least half a unit
-    assert lms.tolerance(0.0031, 1e-4) == pytest.approx(0.02 * 0.0031)
-    assert lms.tolerance(0.0, 1e-4) == 1e-4
-
-
 def test_gift_parses_back(three):
     text = gift.gift(three)
     assert text.count("$CATEGORY:") == 3
@@ -97,7 +90,7 @@ def test_gift_parses_back(three):
         assert parsed["title"] == f"Variant {v.number:03d} question {q.number:02d}: {q.key}"
         fraction, value, tol, feedback = parsed["answers"][0]
         assert fraction == 100 and value == q.shown and feedback == "Right."
-        assert tol == pytest.approx(lms.tolerance(q.value, 1e-4), rel=1e-9)
+        assert tol == pytest.approx(1e-4, rel=1e-9)
         assert all(f == 0 and fb.startswith("It looks like") for f, _, _, fb in parsed["answers"][1:])
         # the worked line, typeset: one \( \) pair around all of it
         assert parsed["feedback"].startswith("\\(") and parsed["feedback"].endswith(f"= {q.shown}\\)")
@@ -273,3 +266,148 @@ def test_no_student_file_or_question_text_gives_the_seed_or_a_key_value(tmp_path
         shown[a["title"]] = a["title"] + "".join(i["title"] + i["text"] for i in a["items"])
     assert len(shown) > 2 * 6 + 10
     assert not [name for name, text in shown.items() if leaks.search(text)]
+
+
+# -- the sheet's stated rule, the key and the tolerance: one thing in every export -------------------------------
+
+
+def _moodle_accepts(value: str, tolerance: float, response: float) -> bool:
+    """Moodle's nominal tolerance (qtype_numerical_answer::get_tolerance_interval): the stored tolerance plus
+    10**-precision (PHP's precision is 14) times max(1, |answer|), bounds included."""
+    slack = tolerance + 1e-14 * max(1.0, abs(float(value)))
+    return float(value) - slack <= response <= float(value) + slack
+
+
+def _students_answers(raw: float, tolerance) -> set[float]:
+    """What a student following the sheet's rule writes for a box whose formula gives ``raw`` from the rounded
+    values before it: rounded half away from zero, and as Python's and NumPy's rounding give it (an exact tie
+    such as 0.00465 goes either way)."""
+    import numpy as np
+
+    from tutor.spec.rounding import round_half_away
+
+    places = tolerance.places
+    if tolerance.mode == "sf" and raw != 0:
+        places = tolerance.places - 1 - math.floor(math.log10(abs(raw)))
+    return {round_half_away(raw, places), round(raw, places), float(np.round(raw, places))}
+
+
+def _rule_chain(v) -> dict[str, float]:
+    """Every box's value by the sheet's rule, recomputed from the given values alone: each quantity's formula over
+    the values before it, rounded to the sheet's decimals and carried (not the walk's carried values)."""
+    from tutor.spec.rounding import round_half_away
+
+    digits, carried, raw = v.made.network.conventions.digits, {}, {}
+    for k, q in v.walk.quantities.items():
+        if q.form is None:
+            carried[k] = q.value
+        else:
+            raw[k] = float(q.form.fn(*[carried[a] for a in q.args]))
+            carried[k] = round_half_away(raw[k], digits)
+    return carried, raw
+
+
+_USES = re.compile(r"\\\(((?:(?!\\[()]).)+?) = (-?[0-9.]+)\\\)")
+
+
+def _check_exports_accept_the_rule(v) -> int:
+    """Every export of ``v`` read as its platform reads it accepts every answer the rule gives; returns how many
+    (box, export) pairs were checked."""
+    carried, raw = _rule_chain(v)
+    digits = v.made.network.conventions.digits
+    answers = {q.key: _students_answers(raw[q.key], v.tolerance) for q in v.questions}
+    checked = 0
+    # Moodle Cloze: every box a NUMERICAL sub-question, the right answer first
+    cloze = ET.fromstring(moodle.moodle_xml([v])).find("question[@type='cloze']").findtext("questiontext/text")
+    for q, subs in zip(v.questions, moodle.parse_cloze(cloze), strict=True):
+        (fraction, value, tol, _), wrong = subs[0], subs[1:]
+        assert fraction == 100
+        for a in answers[q.key]:
+            assert _moodle_accepts(value, tol, a), (v.number, q.key, a, value, tol)
+            assert not any(_moodle_accepts(w, t, a) for _, w, t, _ in wrong), (q.key, a)  # no mistake matches first
+        checked += 1
+    # the Moodle bank, GIFT: a numerical question a box, with the earlier values it uses in its text
+    bank = ET.fromstring(moodle.moodle_xml([v], style="bank")).findall("question[@type='numerical']")
+    parsed = gift.parse(gift.gift([v]))
+    for q, b, g in zip(v.questions, bank, parsed, strict=True):
+        first = b.find("answer")
+        assert first.get("fraction") == "100"
+        (fraction, value, tol, _) = g["answers"][0]
+        for a in answers[q.key]:
+            assert _moodle_accepts(first.findtext("text"), float(first.findtext("tolerance")), a), (q.key, a)
+            assert _moodle_accepts(value, tol, a), (q.key, a)
+        # the values the question gives are the rule's carried values (what the student would have)
+        used = dict(_USES.findall(html.unescape(g["text"]).split("compute", 1)[1]))
+        expected = {lms.boxes(v)[q.number - 1].uses[i][0]: k for i, k in enumerate(_used_boxes(v, q.key))}
+        assert {expected[label]: float(x) for label, x in used.items()} == {
+            k: float(format_fixed(carried[k], digits)) for k in expected.values()
+        }
+        checked += 2
+    # QTI: Canvas's numeric importer, the item's accepted ranges, bounds included
+    items = qti.parse(qti.package([v]))[0]["items"]
+    for q, item in zip(v.questions, items, strict=True):
+        assert len(item["accepted"]) == 1
+        lo, hi = item["accepted"][0]
+        for a in answers[q.key]:
+            assert lo <= a <= hi, (q.key, a, lo, hi)
+        checked += 1
+    return checked
+
+
+def _used_boxes(v, key: str) -> list[str]:
+    walk = v.walk
+    return [a for a in dict.fromkeys(walk.quantities[key].args) if walk.quantities[a].form is not None]
+
+
+def _plain_examples() -> list[str]:
+    from tutor.engine.walks import plain
+    from tutor.spec.network import load
+    from tutor.spec.resources import example_names
+
+    return [n for n in example_names("network") if plain(load(n))]
+
+
+@pytest.mark.parametrize("name", _plain_examples())
+def test_every_export_accepts_the_sheets_rule_on_every_example(name):
+    from tutor.spec.network import load
+
+    v = worksheet.spec_variant(load(name), name)
+    assert _check_exports_accept_the_rule(v) == 4 * len(v.questions)
+
+
+_RANDOM_OPTIONS = (
+    randomnet.options("2-2-1"),
+    randomnet.options("2-3-2", "tanh", "softmax", "categorical_cross_entropy"),
+    randomnet.options("3-2-2", "relu", "identity", "mse"),
+)
+
+
+@pytest.mark.parametrize("count", [2, pytest.param(10, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("tolerance", ["4dp", "3sf"])
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_every_export_accepts_the_sheets_rule_on_random_variants(tolerance, which, count):
+    """30 random variants at 4 dp and 30 at 3 sf (ten of each set of options; the default run takes the first
+    two of each): every export accepts, for every box, what the rule gives from the rounded values before it,
+    rounded half away, by Python and by NumPy."""
+    from tutor.teach.diagnose import Tolerance
+
+    items = worksheet.Variants(count, 7100 + 10 * which, _RANDOM_OPTIONS[which], Tolerance.parse(tolerance))
+    assert sum(_check_exports_accept_the_rule(v) for v in items) >= count * 4 * 20
+
+
+def test_a_tie_accepts_both_neighbours_in_every_export_format():
+    """0.00465 at 4 decimals: half away gives 0.0047, Python's round 0.0046; both are one unit from the key."""
+    from tutor.teach.diagnose import Tolerance
+    from tutor.teach.grading import sheet_key
+
+    key = sheet_key(0.00465, Tolerance("dp", 4))
+    assert (key.shown, key.tolerance) == ("0.0047", 0.0001) and round(0.00465, 4) == 0.0046
+    for answer in (0.0046, 0.0047, 0.0048):
+        assert _moodle_accepts(key.shown, key.tolerance, answer) and key.accepts(answer)
+    assert not _moodle_accepts(key.shown, key.tolerance, 0.00449) and not key.accepts(0.00449)
+    # 3 significant figures: one unit of the third figure of the key, whatever its size
+    assert sheet_key(-0.0077812, Tolerance("sf", 3)).accepts(-0.00778)
+    assert (sheet_key(0.76797, Tolerance("sf", 3)).shown, sheet_key(0.76797, Tolerance("sf", 3)).tolerance) == (
+        "0.768",
+        0.001,
+    )

@@ -38,7 +38,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..engine.steps import Form, Quantity
-from ..spec.rounding import Rounder, agrees_as_printed, format_fixed, printed_decimals
+from ..spec.rounding import Rounder, agrees_as_printed, format_fixed, printed_decimals, round_half_away
 from .diagnose import MISCONCEPTIONS as _NETWORK_MISCONCEPTIONS
 from .diagnose import Candidate as _Candidate
 from .diagnose import Grade, Tolerance, _interval, _strip, _terms, _used, parse_number
@@ -90,6 +90,74 @@ class Recipe:
     form: Form | None
     args: tuple[str, ...]
     round: int | None = None
+
+
+# -- the sheet's key: the stated rule, the key and its tolerance as one thing ----------------------------------
+
+
+@dataclass(frozen=True)
+class SheetKey:
+    """A box's key as every export and the worksheet key state it: ``shown`` is what a student gets by following
+    the sheet's rule (the box's formula over the rounded values shown before it, then the answer's rounding),
+    right within ``tolerance``, one unit of its last decimal (an exact tie's other neighbour is one unit away:
+    both are right)."""
+
+    value: float
+    shown: str
+    tolerance: float
+
+    def accepts(self, answer: float) -> bool:
+        return abs(answer - self.value) <= self.tolerance * (1 + 1e-9)
+
+
+def sheet_key(raw: float, tolerance: Tolerance) -> SheetKey:
+    """The key of a box whose formula gives ``raw`` from the rounded values before it: ``raw`` rounded (half away
+    from zero) to the tolerance's decimals or significant figures, and one unit of that last place.
+
+    >>> sheet_key(0.00465, Tolerance("dp", 4))
+    SheetKey(value=0.0047, shown='0.0047', tolerance=0.0001)
+    >>> sheet_key(-0.0077812, Tolerance("sf", 3)), sheet_key(0.76797, Tolerance("sf", 3)).shown
+    (SheetKey(value=-0.00778, shown='-0.00778', tolerance=1e-05), '0.768')
+    >>> sheet_key(0.0009996, Tolerance("sf", 3)).shown, sheet_key(1234.5, Tolerance("sf", 3)).shown
+    ('0.00100', '1230')
+    """
+    if tolerance.mode == "dp" or raw == 0 or not math.isfinite(raw):
+        places = tolerance.places
+    else:
+        places = tolerance.places - 1 - math.floor(math.log10(abs(raw)))
+        first = round_half_away(raw, places) if places >= 0 else _round_whole(raw, -places)
+        places = tolerance.places - 1 - math.floor(math.log10(abs(first)))  # 0.0009996 became 0.00100
+    value = round_half_away(raw, places) if places >= 0 else _round_whole(raw, -places)
+    shown = format_fixed(value, places) if places >= 0 else str(int(value))
+    return SheetKey(float(shown) if math.isfinite(value) else value, shown, 10.0**-places)
+
+
+def _round_whole(x: float, tens: int) -> float:
+    """``x`` to a multiple of 10**tens, half away from zero (3 significant figures of 1234.5: 1230)."""
+    return round_half_away(x / 10.0**tens, 0) * 10.0**tens
+
+
+def rule_statement(tolerance: Tolerance, digits: int) -> str:
+    """The sheet's rule as every export states it: how values are carried, what an answer is, and its tolerance.
+
+    >>> rule_statement(Tolerance("sf", 3), 4).split("; ", 1)[1]
+    'give each answer to 3 significant figures; it is right within one unit of its last figure.'
+    """
+    carry = f"Round every value you compute to {digits} decimals and use the rounded value from then on"
+    if tolerance.mode == "dp" and tolerance.places == digits:
+        unit = f"{10.0**-digits:.{digits}f}"
+        answer = f"each answer is that rounded value, right within one unit of its last decimal (±{unit})"
+    elif tolerance.mode == "dp":
+        answer = (
+            f"give each answer to {tolerance.places} decimals; it is right within one unit of its last decimal "
+            f"(±{10.0**-tolerance.places:.{tolerance.places}f})"
+        )
+    else:
+        answer = (
+            f"give each answer to {tolerance.places} significant figures; it is right within one unit of its last "
+            "figure"
+        )
+    return f"{carry}; {answer}."
 
 
 # -- forms that evaluate ------------------------------------------------------------------------------------
@@ -232,6 +300,13 @@ class Grader:
 
     def reference(self, key: str) -> float:
         return self.rights(key)[0]
+
+    def sheet_key(self, key: str) -> SheetKey:
+        """The key an export and the worksheet key give ``key``: its formula over the carried (rounded, shown)
+        values of its arguments, rounded as the answer's tolerance says (``sheet_key``)."""
+        q = self.walk.quantities[key]
+        raw = q.form.fn(*[self.values[a] for a in q.args]) if q.form is not None else self.values[key]
+        return sheet_key(float(raw), self.tolerance)
 
     def unit(self, key: str) -> float:
         return self.tolerance.unit(self.reference(key))

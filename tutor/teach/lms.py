@@ -1,6 +1,7 @@
 """What every LMS export of a worksheet variant says: the network in HTML (diagram, wiring, formulas), the boxes
-in order with their keys, tolerances relative to the key's size, the values earlier boxes give, and the values
-the generated misconceptions give (for wrong-answer feedback). Moodle XML, GIFT and QTI format these."""
+in order with their keys and tolerances (the grading core's ``SheetKey``: what the sheet's stated rule gives from
+the rounded values shown before, right within one unit of its last decimal), the values earlier boxes give, and
+the values the generated misconceptions give (for wrong-answer feedback). Moodle XML, GIFT and QTI format these."""
 
 from __future__ import annotations
 
@@ -10,16 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..spec.rounding import format_fixed
-from .grading import MISCONCEPTIONS, Grader, World
+from .grading import MISCONCEPTIONS, Grader, World, rule_statement
 from .quiz import givens, plain_value
 
 if TYPE_CHECKING:
     from .worksheet import Variant
-
-# A sub-answer is right within one unit of its last decimal, but never more than this share of the key (a key of
-# 0.0007 at 4 decimals would otherwise take 0.0006 to 0.0008, ±14 %), and never less than half a unit (the
-# key as printed must be typed and accepted).
-MAX_RELATIVE = 0.02
 
 
 @dataclass(frozen=True)
@@ -38,19 +34,12 @@ class Box:
     key: str
     tex: str  # the quantity's label in LaTeX
     text: str  # and in Unicode
-    value: float
+    value: float  # the key (SheetKey): what the sheet's rule gives from the rounded values before it
     shown: str
-    tolerance: float
+    tolerance: float  # one unit of the key's last decimal
     worked: str  # LaTeX: label = formula = numbers = value
     uses: tuple[tuple[str, str], ...]  # (LaTeX label, value) of the earlier boxes it is computed from
     wrong: tuple[Wrong, ...]
-
-
-def tolerance(value: float, unit: float) -> float:
-    """The absolute tolerance of a sub-answer: relative to the key's size (see MAX_RELATIVE)."""
-    if value == 0 or not math.isfinite(value):
-        return unit
-    return max(min(unit, MAX_RELATIVE * abs(value)), unit / 2)
 
 
 _BOXES: dict[tuple[int, str], tuple[Variant, list[Box]]] = {}  # (id(variant), dialect) -> (variant, its boxes)
@@ -81,11 +70,12 @@ def _boxes(v: Variant, dialect: str) -> list[Box]:
     earlier: dict[str, float] = {}
     for q in v.questions:
         quantity = walk.quantities[q.key]
-        tol = tolerance(q.value, q.tolerance)
+        key = grader.sheet_key(q.key)
+        tol = key.tolerance
         world = World(walk, {**grader.given, **earlier}, grader.round)
         allowed = set(grader.steps(q.key, earlier))
         earlier[q.key] = q.value
-        seen: list[float] = [q.value]
+        seen: list[float] = [key.value]
         wrong = []
         for c in grader.candidates(q.key, world, allowed) + grader.early(q.key):
             # a mistake whose range would touch the key's or another listed one's says nothing: leave it out
@@ -100,13 +90,15 @@ def _boxes(v: Variant, dialect: str) -> list[Box]:
         if substituted != writer.number(q.value):
             worked += f" = {substituted}"
         worked += f" = {q.shown}"
+        if key.shown != q.shown:  # the answer's own rounding (significant figures, other decimals)
+            worked += f" \\approx {key.shown}"
         uses = tuple(
             (notation.tex(a), format_fixed(walk.value(a), digits))
             for a in dict.fromkeys(quantity.args)
             if walk.quantities[a].form is not None
         )
         out.append(
-            Box(q.number, q.key, notation.tex(q.key), q.label, q.value, q.shown, tol, worked, uses, tuple(wrong))
+            Box(q.number, q.key, notation.tex(q.key), q.label, key.value, key.shown, tol, worked, uses, tuple(wrong))
         )
     return out
 
@@ -170,8 +162,8 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
     loss.text = f"Loss, {net.loss_rule.title or net.loss}: " + ", ".join(f"\\({x}\\)" for x in lines)
     rule = ET.SubElement(div, "p")
     rule.text = (
-        f"Round every value you compute to {net.conventions.digits} decimals and use the rounded value from then "
-        f"on; hidden deltas use the old weights; biases are {'updated' if net.update_biases else 'not updated'}."
+        f"{rule_statement(v.tolerance, net.conventions.digits)} Hidden deltas use the old weights; biases are "
+        f"{'updated' if net.update_biases else 'not updated'}."
     )
     return div
 

@@ -73,10 +73,7 @@ def cloze_question(v: Variant) -> ET.Element:
     div = lms.network_html(v, image_src=f"@@PLUGINFILE@@/{DIAGRAM}")
     boxes = lms.boxes(v)
     intro = ET.SubElement(div, "p")
-    intro.text = (
-        f"Compute every value below in order ({len(boxes)} boxes). Each is graded within one unit of its last "
-        f"decimal (at most {int(lms.MAX_RELATIVE * 100)} % of its size)."
-    )
+    intro.text = f"Compute every value below in order ({len(boxes)} boxes), by the rule above."
     table = ET.SubElement(div, "table", border="1", cellpadding="4")
     by_key = {b.key: b for b in boxes}
     for key, tex, given in lms.given_before_last_box(v):

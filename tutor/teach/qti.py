@@ -3,7 +3,7 @@
 Each variant is an assessment, shown one question a page without going back: its description and every item
 hold the network (diagram included as a file of the package), so that each item is answerable on its own, and
 every box is a numerical question in order, saying which earlier values to use, right within the box's
-tolerance (relative to the key's size, see ``lms.tolerance``), with the worked line as general feedback. The
+tolerance (one unit of the key's last decimal, the grading core's ``SheetKey``), with the worked line as general feedback. The
 right range is an item's only range: Canvas's importer makes every response condition with a range one more
 accepted answer, so the values the generated misconceptions give, each with the mistake it names, are the
 item's incorrect-answer feedback instead.
@@ -54,7 +54,7 @@ def package(variants: Iterable[Variant], title: str = "Backpropagation worksheet
 def qti_part(v: Variant, title: str = "Backpropagation worksheet") -> tuple[str, dict[str, bytes]]:
     """One variant's assessment identifier and files (made in a worksheet's worker process)."""
     # the identifier hashes the code, not the seed: a hash of a seed is found again by trying every seed
-    aid = ident("assessment", v.code or v.seed, v.number, v.code or v.made.command)
+    aid = ident("assessment", v.code or v.seed, v.number, v.code or v.spec or v.made.command)
     name = f"{title}, variant {v.number}" + (f" (code {v.code})" if v.code else "")
     return aid, {
         f"{aid}/{aid}.xml": _xml(assessment(v, aid, name), QTI_NS),

@@ -21,6 +21,7 @@ from ..engine.steps import Walkthrough
 from ..spec.errors import TutorError
 from . import randomnet, variantcode
 from .diagnose import Tolerance
+from .grading import rule_statement
 from .quiz import (
     SECTION_TITLES,
     STEP_SECTIONS,
@@ -276,6 +277,8 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     boxes = {q.key: q.number for q in v.questions}
     every = list(v.all_questions or v.questions)
     last = max(i for i, q in enumerate(every) if q.key in boxes)
+    answers = _answers(v)
+    approx = " ≈ " if fmt == "md" else r" \approx "
     sections = []
     for i, q in enumerate(every):
         if q.key not in boxes and i > last:
@@ -291,7 +294,9 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
                 "label": label(q.key),
                 "formula": writer.formula(quantity, "tex"),
                 "substituted": "" if substituted == writer.number(q.value) else substituted,
-                "value": q.shown,
+                # the carried value, and the answer when the tolerance rounds it otherwise (3sf): the key states
+                # the same key as every export
+                "value": q.shown + (approx + answers[q.key] if q.key in answers else ""),
                 # a value that only copies another is written as what it copies: its number could be a box's
                 "copies": q.copies,
             }
@@ -361,14 +366,29 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
         "loss_title": text(net.loss_rule.title or net.loss),
         "loss": loss_lines,
         "updates": text("Biases are updated too." if net.update_biases else "Biases are not updated."),
-        "conventions": text(
-            f"Round every value you compute to {net.conventions.digits} decimals and use the rounded "
-            "value from then on; hidden deltas use the old weights."
-        ),
-        "grading": text(f"Answers are graded {v.tolerance.describe()}."),
+        # the rule the key and every LMS export follow (the grading core's statement of it)
+        "conventions": text(rule_statement(v.tolerance, net.conventions.digits)),
+        "grading": text("Hidden deltas use the old weights."),
         "sections": sections,
         "count": len(v.questions),
     }
+
+
+def _answers(v: Variant) -> dict[str, str]:
+    """The boxes whose answer, by the tolerance's rounding, is not their carried value as shown (--tolerance
+    3sf, or other decimals): the grading core's key of each."""
+    digits = v.made.network.conventions.digits
+    if v.tolerance.mode == "dp" and v.tolerance.places == digits:
+        return {}
+    from .grading import Grader
+
+    grader = Grader(v.walk, v.tolerance, asked=[q.key for q in v.questions], digits=digits)
+    out = {}
+    for q in v.questions:
+        key = grader.sheet_key(q.key).shown
+        if key != q.shown:
+            out[q.key] = key
+    return out
 
 
 def diagram_svg(v: Variant) -> str:
