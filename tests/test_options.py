@@ -21,7 +21,7 @@ KINDS = {"network": "mazur", "training": "optimizer-adam", "graph": "graph-xyz"}
 
 # the subcommands that take a spec (positionally, or worksheet's --spec); the others have no spec kind
 SPEC_COMMANDS = ("explain", "check", "train", "quiz", "worksheet")
-NO_SPEC = {"examples": set(), "regenerate": {"--check", "--root"}}
+NO_SPEC = {"examples": set(), "regenerate": {"--check", "--root"}, "report": {"--moodle-csv", "--output"}}
 
 # the command without the option, per subcommand; SPEC stands for the kind's spec
 BASE = {
@@ -322,3 +322,34 @@ def test_another_suffix_is_text_unless_format_says_otherwise(tmp_path, monkeypat
     assert text.startswith(b"Mazur's 2-2-2 network\n")
     md = _run(["explain", "mazur", "-f", "md", "-o", "m.out"], tmp_path, monkeypatch)[3]["m.out"]
     assert md.startswith(b"# ")
+
+
+# -- report: no spec; each option honoured (the report changes) or refused on one line -----------------------------
+
+REPORT_OPTIONS = {
+    # the base names the results only; with the export the same report holds its attempts too
+    "--moodle-csv": (["-o", "r.md"], ["--moodle-csv", "responses.csv"]),
+    # the suffix chooses the format: an HTML page instead of Markdown, and a suffix it does not write refused
+    "--output": (["-o", "r.md"], ["-o", "r.html"]),
+}
+
+
+def test_every_report_option_has_a_case():
+    assert set(REPORT_OPTIONS) == set(parser_options()["report"]) == NO_SPEC["report"]
+
+
+@pytest.mark.parametrize("flag", sorted(REPORT_OPTIONS))
+def test_each_report_option_is_honoured_or_refused(flag, tmp_path, monkeypatch):
+    from .test_report import simulate
+
+    results = [str(p.relative_to(tmp_path)) for p in simulate(tmp_path / "results", students=2)]
+    (tmp_path / "responses.csv").write_text(
+        "Response 1,Right answer 1\npart 1: 0.5; part 2: 0.25,part 1: 0.5; part 2: 0.2500\n", encoding="utf-8"
+    )
+    base, option = REPORT_OPTIONS[flag]
+    want = _run(["report", *results, *base], tmp_path, monkeypatch)
+    assert want[0] == 0, want[2]
+    got = _run(["report", *results, *base, *option], tmp_path, monkeypatch)
+    assert got[0] == 0 and (got[1], got[3]) != (want[1], want[3]), got[2]
+    refused = _run(["report", *results, "-o", "r.txt"], tmp_path, monkeypatch)
+    assert refused[0] == 2 and refused[2].count("\n") == 1 and not refused[3]

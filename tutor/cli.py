@@ -252,6 +252,25 @@ def _build_parser() -> argparse.ArgumentParser:
         "graph spec's sheet.md and key.md (every node's value and gradient)",
     )
 
+    rp = sub.add_parser(
+        "report",
+        help="a class report: the questions most missed and the misconceptions most named, from students' quiz "
+        "results and a Moodle responses export",
+        description="Aggregate students' quiz --results files and a Moodle quiz's Responses report (CSV, with "
+        "Response and Right answer shown) into the questions most missed and the misconceptions most named, over "
+        "the class, per question and per variant: Markdown or an HTML page with a bar chart, as the suffix of -o "
+        "says.",
+    )
+    rp.add_argument("results", nargs="*", metavar="RESULTS", help="files written by quiz --results, one a student")
+    rp.add_argument(
+        "--moodle-csv",
+        metavar="FILE",
+        help="a Moodle quiz's Responses report downloaded as CSV, with Response and Right answer shown",
+    )
+    rp.add_argument(
+        "--output", "-o", required=True, metavar="FILE", help="the report: FILE.md (Markdown) or FILE.html (a page)"
+    )
+
     r = sub.add_parser(
         "regenerate",
         help="rewrite the worked examples' handouts (walkthrough.md, .tex, .html, .pdf, check.md)",
@@ -441,6 +460,7 @@ _PATH_OPTIONS = {
     "qti": "--qti",
     "resume": "--resume",
     "root": "--root",
+    "moodle_csv": "--moodle-csv",
 }
 
 
@@ -1490,6 +1510,24 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .spec.resources import check_path, write_file
+    from .teach import report
+
+    fmt = report.format_of(args.output)
+    for path in args.results:
+        check_path(path, f"RESULTS {path!r}" if len(path) <= 60 else "RESULTS")
+    if not args.results and args.moodle_csv is None:
+        raise TutorError("give students' quiz --results files, a --moodle-csv export, or both", "report")
+    _refuse_overwrite(args.output, "-o", moodle_csv=args.moodle_csv, **{f"RESULTS {p}": p for p in args.results[:1000]})
+    built = report.build(args.results, args.moodle_csv)
+    write_file(args.output, report.render(built, fmt), f"-o {args.output}")
+    print(
+        f"wrote {args.output}: {built.students} student(s), {built.total.answers} answers, {built.total.missed} missed"
+    )
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": cmd_explain,
     "check": cmd_check,
@@ -1497,6 +1535,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "examples": cmd_examples,
     "quiz": cmd_quiz,
     "worksheet": cmd_worksheet,
+    "report": cmd_report,
     "regenerate": cmd_regenerate,
 }
 
