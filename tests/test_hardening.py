@@ -528,7 +528,8 @@ def test_item5_fewer_variants_remove_the_old_ones(tmp_path, capsys):
     out = tmp_path / "ws"
     assert run(["worksheet", "--count", "3", "--format", "md", "-o", out], capsys)[0] == 0
     assert run(["worksheet", "--count", "1", "--format", "md", "-o", out], capsys)[0] == 0
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["variant-01"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["students", "variant-01"]
+    assert sorted(p.name for p in (out / "students").iterdir()) == ["variant-01"]  # the sheets' old ones too
 
 
 def test_item5_a_users_file_is_not_overwritten(tmp_path, capsys):
@@ -552,6 +553,17 @@ def test_item5_a_symlinked_variant_folder_is_not_written_through(tmp_path, capsy
     (out / "variant-01").symlink_to(elsewhere)
     status, _, err = run(["worksheet", "--format", "md", "-o", out, "--force"], capsys)
     one_line_error(status, err, "symbolic link")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_item5_a_symlinked_students_folder_is_not_written_through(tmp_path, capsys):
+    out = tmp_path / "ws"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "students").symlink_to(elsewhere)
+    status, _, err = run(["worksheet", "--format", "md", "-o", out, "--force"], capsys)
+    one_line_error(status, err, "students", "symbolic link")
     assert list(elsewhere.iterdir()) == []
 
 

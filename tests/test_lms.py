@@ -9,6 +9,7 @@ import html
 import io
 import math
 import re
+import stat
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -240,13 +241,19 @@ def test_no_student_file_or_question_text_gives_the_seed_or_a_key_value(tmp_path
     assert all(codes[k]["code"] == variantcode.code(secret, seed + k - 1) for k in (1, 2))
     leaks = re.compile(rf"seed|(?<![\d.]){seed}(?!\d)|(?<![\d.]){seed + 1}(?!\d)", re.I)
 
-    student = {}
+    # the students' folder, handed out whole, holds the sheets and their drawings and nothing else
+    student = {
+        p.relative_to(out / worksheet.STUDENTS).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((out / worksheet.STUDENTS).rglob("*"))
+        if p.is_file()
+    }
+    names = ("diagram.svg", "sheet.md", "sheet.tex")
+    assert sorted(student) == [f"variant-{k:02d}/{n}" for k in (1, 2) for n in names]
     for k in (1, 2):
         folder = out / f"variant-{k:02d}"
-        for name in ("sheet.md", "sheet.tex", "diagram.svg"):
-            student[f"{folder.name}/{name}"] = (folder / name).read_text(encoding="utf-8")
         assert f"Variant code {codes[k]['code']}." in student[f"{folder.name}/sheet.md"]
         assert "--seed" in (folder / "key.md").read_text(encoding="utf-8")  # the key keeps the practice command
+        assert not list(folder.glob("sheet.*"))  # the lecturer's folder: keys, walk-throughs, self-check pages
     variants = list(worksheet.Variants(2, seed, randomnet.options()))
     for v in variants:
         keys = {q.shown for q in v.questions}
@@ -266,6 +273,21 @@ def test_no_student_file_or_question_text_gives_the_seed_or_a_key_value(tmp_path
         shown[a["title"]] = a["title"] + "".join(i["title"] + i["text"] for i in a["items"])
     assert len(shown) > 2 * 6 + 10
     assert not [name for name, text in shown.items() if leaks.search(text)]
+
+
+def test_the_lecturers_secret_and_codes_are_private_and_kept(tmp_path, capsys):
+    """The secret and the codes' map are readable by their owner only, from the first byte written; a later run
+    into the folder reads the secret again (the same codes) and makes it private if it was not."""
+    out = tmp_path / "class"
+    assert main(["worksheet", "--count", "1", "--seed", "5", "-o", str(out), "--format", "md"]) == 0
+    assert "the students' sheets alone, to hand out: " + str(out / "students") in capsys.readouterr().out
+    secret, codes = out / variantcode.SECRET_FILE, out / variantcode.CODES_FILE
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (secret, codes)] == [0o600, 0o600]
+    before = (secret.read_bytes(), codes.read_bytes())
+    secret.chmod(0o644)
+    assert main(["worksheet", "--count", "1", "--seed", "5", "-o", str(out), "--format", "md"]) == 0
+    assert (secret.read_bytes(), codes.read_bytes()) == before
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (secret, codes)] == [0o600, 0o600]
 
 
 # -- the sheet's stated rule, the key and the tolerance: one thing in every export -------------------------------

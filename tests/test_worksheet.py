@@ -77,7 +77,7 @@ def test_thirty_answer_keys_carry_the_engines_numbers(thirty):
         numeric = numeric_values(walk)
         # the full walk-through is the handout renderer's, of the same network
         assert (folder / "walkthrough.md").read_text(encoding="utf-8") == render_markdown(walk)
-        sheet_md = (folder / "sheet.md").read_text(encoding="utf-8")
+        sheet_md = (thirty / "students" / folder.name / "sheet.md").read_text(encoding="utf-8")
         assert [int(n) for n in BOX_MD.findall(sheet_md)] == [q.number for q in qs]  # one blank box a question
         for fmt, pattern in (("md", KEY_MD), ("tex", KEY_TEX)):
             key = (folder / f"key.{fmt}").read_text(encoding="utf-8")
@@ -114,7 +114,7 @@ def test_the_same_seed_gives_the_same_files_and_other_seeds_other_networks(tmp_p
 
 
 def test_variant_k_is_the_quiz_of_seed_s_plus_k_minus_1(thirty):
-    sheet = (thirty / "variant-07" / "sheet.md").read_text(encoding="utf-8")
+    sheet = (thirty / "students" / "variant-07" / "sheet.md").read_text(encoding="utf-8")
     key = (thirty / "variant-07" / "key.md").read_text(encoding="utf-8")
     # the practice command shows every answer with 's': on the key, never on the student's sheet
     assert "quiz --random --seed 506 --shape 2-2-2" in key and "quiz" not in sheet
@@ -206,7 +206,11 @@ def test_latex_of_a_sample_compiles(tmp_path):
         "--pdf",
     )
     pdfs = sorted(out.rglob("*.pdf"))
-    assert [p.name for p in pdfs] == ["key.pdf", "sheet.pdf", "walkthrough.pdf"]
+    assert [p.relative_to(out).as_posix() for p in pdfs] == [
+        "students/variant-01/sheet.pdf",  # the sheet apart from the key: the students' folder is handed out whole
+        "variant-01/key.pdf",
+        "variant-01/walkthrough.pdf",
+    ]
     for pdf in pdfs:
         assert pdf.read_bytes().startswith(b"%PDF")
     assert not list(out.rglob("*.aux")) and not list(out.rglob("*.log"))
@@ -214,7 +218,8 @@ def test_latex_of_a_sample_compiles(tmp_path):
     for name in ("sheet", "key"):
         folder = tmp_path / f"pages-{name}"
         folder.mkdir()
-        assert len(pdf_pages((out / "variant-01" / f"{name}.tex").read_text(encoding="utf-8"), folder)) >= 2
+        tex = out / ("students" if name == "sheet" else "") / "variant-01" / f"{name}.tex"
+        assert len(pdf_pages(tex.read_text(encoding="utf-8"), folder)) >= 2
 
 
 @pytest.mark.parametrize(

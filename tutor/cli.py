@@ -1507,6 +1507,8 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     )
     extra = [f for f in (args.moodle, args.gift, args.qti) if f]
     print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
+    if any(p.parent.parent.name == worksheet.STUDENTS for p in written):
+        print(f"the students' sheets alone, to hand out: {Path(args.output) / worksheet.STUDENTS}")
     return 0
 
 

@@ -125,11 +125,11 @@ def _refuse_raw_html(path: Path, payload: bytes, where: str) -> None:
         )
 
 
-def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
+def write_file(path: str | Path, data: str | bytes, where: str = "", private: bool = False) -> None:
     """Write text as UTF-8, or bytes, all or nothing: into a temporary file in the same folder, then renamed
     over ``path``, so a full disk or a file-size limit leaves the old file as it was. A failure is a TutorError
     naming the file. The one writer of every file the tutor writes: nothing but a page of ours goes into an
-    .html file."""
+    .html file. A ``private`` file (a lecturer's secret) is readable by its owner only (0600) from the start."""
     path = Path(path)
     where = where or str(path)
     payload = data if isinstance(data, bytes) else data.encode("utf-8")
@@ -163,7 +163,7 @@ def write_file(path: str | Path, data: str | bytes, where: str = "") -> None:
                 # to lose, and a worksheet of hundreds of files would wait on the disk for each
                 os.fsync(f.fileno())
         try:
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
         except OSError:
             pass
         os.replace(tmp, path)

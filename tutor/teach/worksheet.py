@@ -1,5 +1,6 @@
 """Class worksheets: numbered random variants, each a student sheet, an answer key and the full walk-through
-(Markdown, LaTeX, PDF), and the same questions for an LMS (Moodle XML Cloze or bank, GIFT, Canvas QTI).
+(Markdown, LaTeX, PDF), and the same questions for an LMS (Moodle XML Cloze or bank, GIFT, Canvas QTI). The
+sheets go to a folder of their own (``students/``), apart from the keys, walk-throughs and the lecturer's files.
 
 Variant ``k`` of ``--seed S`` is the random network of seed ``S + k - 1``: ``backprop-tutor quiz --random
 --seed S+k-1`` (with the same options) asks exactly the boxes of its sheet. That command is printed on the
@@ -405,13 +406,23 @@ def diagram_svg(v: Variant) -> str:
 MANIFEST = ".backprop-tutor-worksheet.json"  # what the last run wrote here: only those files are overwritten
 
 
+STUDENTS = "students"  # the folder a lecturer hands out whole: the sheets and their drawings, nothing else
+
+
+def student_file(name: str) -> bool:
+    """Whether a variant's file goes to the students' folder: a sheet (any format) and the drawing it links."""
+    return name.startswith("sheet.") or name == "diagram.svg"
+
+
 def planned_files(count: int, formats: Iterable[str], pdf: bool) -> dict[str, list[str]]:
-    """Every file a run writes, by variant folder (relative to the output folder)."""
+    """Every file a run writes, by folder (relative to the output folder): ``variant-NN/`` the lecturer's (the
+    answer key, the walk-through, the spec, the self-check page, which grades and so holds every answer) and
+    ``students/variant-NN/`` the student's sheet with its drawing."""
     width = max(2, len(str(count)))
     names = ["spec.toml"]
     formats = tuple(formats)
     if "md" in formats:
-        names.append("diagram.svg")
+        names.append("diagram.svg")  # the key links it too
     for fmt in formats:
         if fmt == "html":
             names.append("selfcheck.html")
@@ -419,7 +430,14 @@ def planned_files(count: int, formats: Iterable[str], pdf: bool) -> dict[str, li
         names += [f"sheet.{fmt}", f"key.{fmt}", f"walkthrough.{fmt}"]
         if pdf and fmt == "tex":
             names += ["sheet.pdf", "key.pdf", "walkthrough.pdf"]
-    return {f"variant-{k:0{width}d}": list(names) for k in range(1, count + 1)}
+    plan = {}
+    for k in range(1, count + 1):
+        folder = f"variant-{k:0{width}d}"
+        plan[folder] = [n for n in names if not n.startswith("sheet.")]
+        students = [n for n in names if student_file(n)]
+        if any(n.startswith("sheet.") for n in students):
+            plan[f"{STUDENTS}/{folder}"] = students
+    return plan
 
 
 def _read_manifest(root: Path) -> set[str]:
@@ -457,6 +475,14 @@ def check_outputs(
     hint = "; give an empty folder, or --force to overwrite"
     for folder, names in plan.items():
         d = root / folder
+        if "/" in folder:  # students/variant-NN: the students' folder itself is checked as well
+            up = root / folder.rsplit("/", 1)[0]
+            if up.is_symlink():
+                raise TutorError(
+                    "is a symbolic link; the worksheet writes real folders only, not through links", str(up)
+                )
+            if up.exists() and not up.is_dir():
+                raise TutorError("exists and is not a folder" + hint, str(up))
         if d.is_symlink():
             raise TutorError("is a symbolic link; the worksheet writes real folders only, not through links", str(d))
         if d.exists() and not d.is_dir():
@@ -496,8 +522,8 @@ def check_outputs(
                 "exists and was not written by backprop-tutor worksheet; give another file, or --force to overwrite",
                 place,
             )
-    stale = sorted({f.split("/", 1)[0] for f in ours} - set(plan))
-    stale = [f for f in stale if re.fullmatch(r"variant-[0-9]+", f)]
+    stale = sorted({f.rsplit("/", 1)[0] for f in ours if "/" in f} - set(plan))
+    stale = [f for f in stale if re.fullmatch(rf"(?:{STUDENTS}/)?variant-[0-9]+", f)]
     return ours, stale
 
 
@@ -569,9 +595,10 @@ def write(
     gift: str | Path | None = None,
     qti: str | Path | None = None,
 ) -> list[Path]:
-    """Write every variant under ``directory``: ``variant-NN/`` holds the student sheet, the answer key, the full
-    walk-through (each in every format of ``formats``) and ``spec.toml``, to explain or quiz it again; the
-    format "html" is the self-check page ``selfcheck.html`` instead.
+    """Write every variant under ``directory``: ``students/variant-NN/`` holds the student sheet (in every format
+    of ``formats``) and its drawing, a folder to hand out whole; ``variant-NN/`` the answer key, the full
+    walk-through and ``spec.toml``, to explain or quiz it again, and for the format "html" the self-check page
+    ``selfcheck.html`` (which grades, so holds every answer). The lecturer's secret and codes' map are 0600.
 
     Every output path is checked first (see ``check_outputs``); a manifest in the folder lists what was written,
     so a later run may overwrite those files and removes the variant folders it no longer writes. The folder is
@@ -622,20 +649,25 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
     try:
         started = False
         for number, files, share in _made(items, formats, count, exports):
-            folder = root / f"variant-{number:0{width}d}"
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = f"variant-{number:0{width}d}"
             if not started:  # a run that stops half-way still knows these files are its own
                 manifest(sorted(ours | set(listed)))
                 started = True
             for name, content in files.items():
-                write_file(folder / name, content)
-                written.append(folder / name)
+                # the sheet in the students' folder only; its drawing in both (the key links it too)
+                for place in (f"{STUDENTS}/{folder}", folder):
+                    if name in plan.get(place, ()):
+                        (root / place).mkdir(parents=True, exist_ok=True)
+                        write_file(root / place / name, content)
+                        written.append(root / place / name)
             shares.append(share)
             if progress is not None:
                 progress(number)
-        for name, content in lecturer.items():
-            write_file(root / name, content)
+        for name, content in lecturer.items():  # the secret and the codes' map: the lecturer's alone
+            write_file(root / name, content, private=True)
             written.append(root / name)
+        if lecturer and variantcode.SECRET_FILE not in lecturer:
+            os.chmod(root / variantcode.SECRET_FILE, 0o600)  # one kept from an earlier run: private as well
         # each export put together from the variants' shares, which were made beside their files
         if moodle is not None:
             from .moodle import moodle_document
@@ -668,6 +700,8 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
             d.rmdir()
         except OSError:
             pass  # the user put something of their own there: keep it
+    if stale and (root / STUDENTS).is_dir() and not any((root / STUDENTS).iterdir()):
+        (root / STUDENTS).rmdir()  # this run wrote no sheets (--format html): no empty students' folder is left
     manifest(listed)
     return written
 
