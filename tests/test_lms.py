@@ -163,6 +163,23 @@ def test_worksheet_writes_every_export(tmp_path, capsys):
     assert (out / "variant-01" / "diagram.svg").read_text(encoding="utf-8").startswith("<svg")
 
 
+def test_exports_of_a_question_a_box_say_they_need_sequential_navigation(tmp_path, capsys, three):
+    """GIFT and the Moodle bank give in each question the right values of the earlier boxes it uses, and neither
+    format can set a quiz's navigation: the file says so where the importer skips it, and so does the command.
+    The Cloze question (no earlier value given) and QTI (which sets it) need no such note."""
+    bank = moodle.moodle_xml(three, style="bank")
+    assert b"<!-- " + lms.SEQUENTIAL.encode() + b" -->" in bank.split(b"<question", 1)[0]
+    assert ET.fromstring(bank).findall("question[@type='numerical']")  # the comment is no question
+    assert b"<!--" not in moodle.moodle_xml(three) and "Sequential" in gift.SEQUENTIAL
+    argv = ["worksheet", "--count", "1", "-o", str(tmp_path / "ws"), "--format", "md"]
+    assert main([*argv, "--moodle", str(tmp_path / "c.xml"), "--qti", str(tmp_path / "q.zip")]) == 0
+    assert "Sequential" not in capsys.readouterr().out
+    assert (
+        main([*argv, "--moodle", str(tmp_path / "b.xml"), "--moodle-style", "bank", "--gift", str(tmp_path / "g")]) == 0
+    )
+    assert f"{tmp_path / 'g'} and {tmp_path / 'b.xml'}: {lms.SEQUENTIAL}" in capsys.readouterr().out.splitlines()
+
+
 # -- the worksheet's own options -----------------------------------------------------------------------------
 
 

@@ -1509,6 +1509,12 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
     if any(p.parent.parent.name == worksheet.STUDENTS for p in written):
         print(f"the students' sheets alone, to hand out: {Path(args.output) / worksheet.STUDENTS}")
+    # a question a box gives earlier right values, and neither GIFT nor Moodle XML sets a quiz's navigation
+    sequential = [f for f in (args.gift, args.moodle if args.moodle_style == "bank" else None) if f]
+    if sequential:
+        from .teach.lms import SEQUENTIAL
+
+        print(f"{' and '.join(map(str, sequential))}: {SEQUENTIAL}")
     return 0
 
 

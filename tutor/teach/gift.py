@@ -20,12 +20,7 @@ if TYPE_CHECKING:
     from .worksheet import Variant
 
 _ESCAPES = str.maketrans({c: "\\" + c for c in "\\~=#{}:"})
-# GIFT cannot set a quiz's navigation: the file says what the quiz needs
-SEQUENTIAL = (
-    "Each question gives the right values of the earlier boxes it uses: put a variant's questions in one quiz "
-    "in this order, one a page, with Navigation method: Sequential (Quiz settings, Layout), so that a later "
-    "question cannot be used to change an earlier answer."
-)
+SEQUENTIAL = lms.SEQUENTIAL  # GIFT cannot set a quiz's navigation: the file says what the quiz needs
 
 
 def escape(text: str) -> str:

@@ -17,6 +17,14 @@ from .quiz import givens, plain_value
 if TYPE_CHECKING:
     from .worksheet import Variant
 
+# An export of one question a box (GIFT, the Moodle bank) gives in each question the right values of the earlier
+# boxes it uses, and neither format can set a quiz's navigation: the file, and the worksheet command, say it.
+SEQUENTIAL = (
+    "Each question gives the right values of the earlier boxes it uses: put a variant's questions in one quiz "
+    "in this order, one a page, with Navigation method: Sequential (Quiz settings, Layout), so that a later "
+    "question cannot be used to change an earlier answer."
+)
+
 
 @dataclass(frozen=True)
 class Wrong:

@@ -26,7 +26,7 @@ DIAGRAM = "network.svg"
 def moodle_xml(variants: Iterable[Variant], bank: str = "Backpropagation worksheet", style: str = "cloze") -> bytes:
     """A Moodle XML file: a category per variant holding one Cloze question (``style`` "cloze"), or one
     numerical question per quantity (``style`` "bank")."""
-    return moodle_document(moodle_part(v, bank, style) for v in variants)
+    return moodle_document((moodle_part(v, bank, style) for v in variants), style)
 
 
 def moodle_part(v: Variant, bank: str = "Backpropagation worksheet", style: str = "cloze") -> list[ET.Element]:
@@ -39,9 +39,13 @@ def moodle_part(v: Variant, bank: str = "Backpropagation worksheet", style: str 
     return [marker, cloze_question(v)] if style == "cloze" else [marker, *_bank_questions(v)]
 
 
-def moodle_document(parts: Iterable[list[ET.Element]]) -> bytes:
-    """The Moodle XML file of the variants' shares, in order."""
+def moodle_document(parts: Iterable[list[ET.Element]], style: str = "cloze") -> bytes:
+    """The Moodle XML file of the variants' shares, in order. The bank's questions give earlier right values,
+    and Moodle XML cannot set a quiz's navigation: the file opens with a comment saying what the quiz needs (a
+    comment, which Moodle's importer skips, as it does those of its own exports)."""
     root = ET.Element("quiz")
+    if style == "bank":
+        root.append(ET.Comment(f" {lms.SEQUENTIAL} "))
     for part in parts:
         root.extend(part)
     ET.indent(root)

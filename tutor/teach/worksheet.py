@@ -672,7 +672,7 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
         if moodle is not None:
             from .moodle import moodle_document
 
-            write_file(Path(moodle), moodle_document(s["moodle"] for s in shares))
+            write_file(Path(moodle), moodle_document((s["moodle"] for s in shares), moodle_style))
             written.append(Path(moodle))
         if gift is not None:
             from .gift import gift_document
