@@ -288,7 +288,11 @@ def test_no_student_file_or_question_text_gives_the_seed_or_a_key_value(tmp_path
     shown["gift categories"] = "".join(re.findall(r"^\$CATEGORY:.*$", (tmp_path / "q.gift").read_text(), re.M))
     for a in qti.parse((tmp_path / "q.zip").read_bytes()):
         shown[a["title"]] = a["title"] + "".join(i["title"] + i["text"] for i in a["items"])
-    assert len(shown) > 2 * 6 + 10
+    # the Moodle bank of the same variants: names, categories, question texts and feedback
+    keyed = worksheet.Variants(2, seed, randomnet.options(), secret=secret)
+    for i, q in enumerate(ET.fromstring(moodle.moodle_xml(keyed, style="bank")).iter("question")):
+        shown[f"bank {i}"] = " ".join(t.text or "" for t in q.iter("text"))
+    assert len(shown) > 2 * 6 + 10 and f"Variant 001 ({codes[1]['code']})" in shown["bank 0"]
     assert not [name for name, text in shown.items() if leaks.search(text)]
 
 
