@@ -28,6 +28,7 @@ from tutor.cli import main
 from tutor.spec import loads
 from tutor.spec.rounding import Rounder, format_fixed, round_half_away
 from tutor.teach import lms, numbas
+from tutor.teach.diagnose import Tolerance
 from tutor.teach.grading import MISCONCEPTIONS, Grader, World
 from tutor.teach.worksheet import Variants, spec_variant
 
@@ -57,7 +58,11 @@ def made(variant):
 # -- a reader of the JME the export prints -----------------------------------------------------------------------
 
 _FUNCTIONS = {
-    "precround": round_half_away,
+    "precround": lambda x, d: round_half_away(x, int(d)),
+    "siground": lambda x, f: float(f"{x:.{int(f)}g}"),  # Numbas: parseFloat(x.toPrecision(f))
+    "sign": lambda x: float((x > 0) - (x < 0)),
+    "floor": lambda x: float(math.floor(x)),
+    "log": math.log10,  # JME's log is the decimal one
     "exp": math.exp,
     "ln": math.log,
     "tanh": math.tanh,
@@ -65,7 +70,6 @@ _FUNCTIONS = {
     "abs": abs,
     "max": max,
     "min": min,
-    "if": lambda c, a, b: a if c else b,
 }
 _BINARY = {
     ast.Add: lambda a, b: a + b,
@@ -74,16 +78,26 @@ _BINARY = {
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
 }
-_COMPARE = {ast.Gt: float.__gt__, ast.GtE: float.__ge__, ast.Lt: float.__lt__, ast.LtE: float.__le__}
+_COMPARE = {
+    ast.Gt: float.__gt__,
+    ast.GtE: float.__ge__,
+    ast.Lt: float.__lt__,
+    ast.LtE: float.__le__,
+    ast.Eq: float.__eq__,
+}
+# the export's variables (v<i>, raw<i>, key<i>, tol<i>, dp<i>), its own functions' parameters, the functions
 JME_TOKEN = re.compile(
-    r"\s*(?:v\d+|[0-9]+(?:\.[0-9]+)?|[-+*/^(),]|<=|>=|<>|[<>=]|" + "|".join(_FUNCTIONS) + r"|and|or)"
+    r"\s*(?:(?:v|raw|key|tol|dp)\d+|[xds]\b|studentNumber|true|[0-9]+(?:\.[0-9]+)?|[-+*/^(),]|<=|>=|<>|[<>=]|"
+    + "|".join([*_FUNCTIONS, *numbas.FUNCTIONS, "if"])
+    + r"|and|or)"
 )
 
 
-def _evaluate(text: str, scope: dict[str, float]) -> float:
-    """The value of a JME expression as printed by the export (anything else fails the test)."""
+def _evaluate(text: str, scope: dict[str, float], functions: dict | None = None) -> float:
+    """The value of a JME expression as printed by the export (anything else fails the test); ``functions``: the
+    question's own JME functions, evaluated from their definitions in the exam."""
     at = 0
-    while at < len(text):  # only the tokens JMEPrinter writes: no name but v1, v2, ... and the known functions
+    while at < len(text):  # only the tokens the export writes: no name from the spec
         m = JME_TOKEN.match(text, at)
         assert m, f"not a token of the export's JME at {text[at:]!r}"
         at = m.end()
@@ -95,17 +109,25 @@ def _evaluate(text: str, scope: dict[str, float]) -> float:
         if isinstance(n, ast.Constant):
             return float(n.value)
         if isinstance(n, ast.Name):
-            return scope[n.id]
+            return True if n.id == "true" else scope[n.id]
+        if isinstance(n, ast.BoolOp):
+            values = [ev(v) for v in n.values]
+            return all(values) if isinstance(n.op, ast.And) else any(values)
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
             return -ev(n.operand)
         if isinstance(n, ast.BinOp):
             return _BINARY[type(n.op)](ev(n.left), ev(n.right))
         if isinstance(n, ast.Compare) and len(n.ops) == 1:
-            return _COMPARE[type(n.ops[0])](ev(n.left), ev(n.comparators[0]))
+            return _COMPARE[type(n.ops[0])](float(ev(n.left)), float(ev(n.comparators[0])))
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-            fn = _FUNCTIONS[n.func.id.rstrip("_")]
+            name = n.func.id
+            if name == "if_":  # lazy, as in JME: log(abs(0)) is not evaluated
+                return ev(n.args[1]) if ev(n.args[0]) else ev(n.args[2])
             args = [ev(a) for a in n.args]
-            return fn(args[0], int(args[1])) if fn is round_half_away else fn(*args)
+            if functions and name in functions:
+                f = functions[name]
+                return _evaluate(f["definition"], dict(zip((p for p, _ in f["parameters"]), args)), functions)
+            return _FUNCTIONS[name](*args)
         raise AssertionError(f"unexpected JME: {ast.dump(n)}")
 
     return ev(tree)
@@ -114,9 +136,15 @@ def _evaluate(text: str, scope: dict[str, float]) -> float:
 def _values(q: dict, replaced: dict[str, float] | None = None) -> dict[str, float]:
     """Every variable of a question, in order, with some replaced by a student's answers (adaptive marking)."""
     scope: dict[str, float] = {}
+    replaced = replaced or {}
     for name in q["ungrouped_variables"]:
-        scope[name] = (replaced or {}).get(name, None) or _evaluate(q["variables"][name]["definition"], scope)
+        definition = q["variables"][name]["definition"]
+        scope[name] = replaced[name] if name in replaced else _evaluate(definition, scope, q["functions"])
     return scope
+
+
+def _range(part: dict, scope: dict[str, float], q: dict) -> tuple[float, float]:
+    return _evaluate(part["minValue"], scope, q["functions"]), _evaluate(part["maxValue"], scope, q["functions"])
 
 
 # -- always run: the exam's JSON -----------------------------------------------------------------------------
@@ -138,7 +166,7 @@ def test_the_exam_has_the_structure_numbas_reads(variant, made):
         for r in part["variableReplacements"]:
             # only earlier boxes are carried into a box, each as its own part's answer
             j = int(r["part"][1:])
-            assert j < i and r["variable"] == re.match(r"(v\d+) -", q["parts"][j]["minValue"]).group(1)
+            assert j < i and r["variable"] == "v" + re.match(r"key(\d+) -", q["parts"][j]["minValue"]).group(1)
         assert [a["alternativeFeedbackMessage"] for a in part["alternatives"]] == [
             f"<p>{numbas.text(w.feedback)}</p>" for w in box.wrong
         ]
@@ -148,15 +176,46 @@ def test_the_exam_has_the_structure_numbas_reads(variant, made):
     assert exam["feedback"]["allowrevealanswer"] is False and exam["feedback"]["showadvicewhen"] == "inreview"
 
 
-def test_keys_and_tolerances_are_the_grading_cores(variant, made):
-    q = made[1]["question_groups"][0]["questions"][0]
+def _sheet_rule(raw: float, tolerance: Tolerance) -> tuple[float, float, int]:
+    """The sheet's stated rule, written here from its statement: (key, unit, decimals): ``raw`` rounded half away
+    from zero to the tolerance's decimals, or to its significant figures (counted on the rounded value: 0.0009996
+    is 0.00100), right within one unit of that last place."""
+    places = tolerance.places
+    if tolerance.mode == "sf" and raw != 0:
+        places = tolerance.places - 1 - math.floor(math.log10(abs(raw)))
+        places = tolerance.places - 1 - math.floor(math.log10(abs(round_half_away(raw, places))))
+    assert places >= 0
+    return round_half_away(raw, places), 10.0**-places, places
+
+
+# two seeds a rule in the default run; the slow set takes 30 random variants a rule
+RULES = [(t, seed) for t in ("4dp", "3sf", "3dp") for seed in (7, 11)]
+RULES += [pytest.param(t, seed, marks=pytest.mark.slow) for t in ("4dp", "3sf") for seed in range(100, 130)]
+
+
+@pytest.mark.parametrize("tolerance, seed", RULES)
+def test_keys_and_tolerances_follow_the_sheets_rule(tolerance, seed):
+    """Each part's range, evaluated as Numbas would from the exam's own variables and functions, is the key a
+    student gets by following the sheet's stated rule from the rounded values shown before the box, give or take
+    one unit of its last place: the key as typed and an exact tie's other neighbour are right, two units off
+    is not. At 4 dp the key is the one every LMS export gives (``lms.boxes``)."""
+    rule = Tolerance.parse(tolerance)
+    variant = Variants(1, seed, tolerance=rule).make(1)
+    q = numbas.question(variant)
+    walk = variant.walk
     scope = _values(q)
     for part, box in zip(q["parts"], lms.boxes(variant)):
-        lo, hi = _evaluate(part["minValue"], scope), _evaluate(part["maxValue"], scope)
-        # the key and the tolerance, with the slack the core's Tolerance.accepts allows
-        assert (lo + hi) / 2 == pytest.approx(box.value, abs=1e-12)
-        assert (hi - lo) / 2 == pytest.approx(box.tolerance * numbas.SLACK, rel=1e-9)
-        assert format_fixed((lo + hi) / 2, 4) == box.shown
+        quantity = walk.quantities[box.key]
+        raw = quantity.form.fn(*[walk.value(a) for a in quantity.args])  # the rounded values shown before
+        key, unit, places = _sheet_rule(raw, rule)
+        lo, hi = _range(part, scope, q)
+        assert (lo + hi) / 2 == pytest.approx(key, abs=unit * 1e-6), (box.key, raw)
+        assert (hi - lo) / 2 == pytest.approx(unit * numbas.SLACK, rel=1e-6)
+        typed = format_fixed(key, places)
+        assert all(lo <= x <= hi for x in (float(typed), key - unit, key + unit)), (box.key, typed, lo, hi)
+        assert not any(lo <= x <= hi for x in (key - 2 * unit, key + 2 * unit))
+        if tolerance == "4dp":
+            assert typed == box.shown and key == pytest.approx(box.value, abs=1e-12)
         for alt, w in zip(part["alternatives"], box.wrong):
             assert (_evaluate(alt["minValue"], {}) + _evaluate(alt["maxValue"], {})) / 2 == pytest.approx(w.value)
             assert MISCONCEPTIONS[w.misconception] in alt["alternativeFeedbackMessage"]
@@ -164,11 +223,13 @@ def test_keys_and_tolerances_are_the_grading_cores(variant, made):
 
 def _carried_answers(variant, slip_box: int, slip: float) -> list[tuple[float, str, str]]:
     """A student who slips in one box and then computes every later box right from their own answers: (answer,
-    typed, the core's verdict) per box."""
+    typed, the core's verdict) per box, graded as the quiz grades them (an implausible answer, or one refused
+    for being built on one, earns no follow-on credit)."""
     boxes = lms.boxes(variant)
     walk = variant.walk
     grader = Grader(walk, variant.tolerance, asked=[b.key for b in boxes], digits=4)
     known: dict[str, float] = {}
+    untrusted: dict[str, str] = {}
     out = []
     for b in boxes:
         if b.number == slip_box:
@@ -176,34 +237,74 @@ def _carried_answers(variant, slip_box: int, slip: float) -> list[tuple[float, s
         else:
             value = round_half_away(World(walk, known, Rounder(4)).carried(b.key), 4)
         typed = format_fixed(value, 4)
-        out.append((value, typed, grader.grade(b.key, float(typed), typed, known=known).verdict))
+        g = grader.grade(b.key, float(typed), typed, known=known, untrusted=untrusted)
+        if g.verdict != "correct" or g.refused:  # as the quiz keeps it (quiz.Quiz._grade)
+            own = grader.implausible(b.key, value, typed) if g.verdict == "wrong" else ""
+            why = own or g.refused_why or grader.trivialises(b.key, value, typed, known)
+            if why:
+                untrusted[b.key] = why
+        out.append((value, typed, g.verdict))
         known[b.key] = float(typed)
     return out
 
 
+def _numbas_credit(q: dict, i: int, typed: list[float]) -> float:
+    """Part ``i``'s credit as Numbas's adaptive marking gives it (strategy "originalfirst", no penalty): right
+    within its range on the question's own variables, else on them with the earlier parts' variables replaced by
+    the student's answers to those parts whose use condition holds."""
+    part = q["parts"][i]
+    lo, hi = _range(part, _values(q), q)
+    if lo <= typed[i] <= hi:
+        return 1.0
+    replaced = {}
+    for r in part["variableReplacements"]:
+        j = int(r["part"][1:])
+        if _evaluate(q["parts"][j]["adaptiveMarkingUseCondition"], {"studentNumber": typed[j]}):
+            replaced[r["variable"]] = typed[j]
+    if not replaced:
+        return 0.0
+    lo, hi = _range(part, _values(q, replaced), q)
+    return float(lo <= typed[i] <= hi)
+
+
 def test_carried_forward_marks_as_the_core_does(variant, made):
-    """A slip in box 1 (net_h1) replaced in every later box's variables gives the value the core carries forward,
-    and each such answer is one the core credits as carried."""
+    """A slip in box 1 (net_h1), then every later box computed right from the student's own answers: each part
+    marked as Numbas marks it (its variables replaced by the earlier answers) earns exactly what the core's verdict
+    gives: box 1 nothing, every later box its mark, most of them as carried forward."""
     q = made[1]["question_groups"][0]["questions"][0]
     answers = _carried_answers(variant, 1, 0.1234)
     assert answers[0][2] == "wrong"
-    carried = [i for i, a in enumerate(answers) if a[2] == "carried"]
-    assert len(carried) >= 20, answers  # most of the step follows from net_h1
-    parts = q["parts"]
-    for i in carried:
-        replaced = {r["variable"]: answers[int(r["part"][1:])][0] for r in parts[i]["variableReplacements"]}
-        scope = _values(q, replaced)
-        lo, hi = _evaluate(parts[i]["minValue"], scope), _evaluate(parts[i]["maxValue"], scope)
-        assert lo <= answers[i][0] <= hi, (i, answers[i], lo, hi)
-        right = _values(q)
-        assert not _evaluate(parts[i]["minValue"], right) <= answers[i][0] <= _evaluate(parts[i]["maxValue"], right)
+    assert sum(a[2] == "carried" for a in answers) >= 20, answers  # most of the step follows from net_h1
+    typed = [float(t) for _, t, _ in answers]
+    credits = [_numbas_credit(q, i, typed) for i in range(len(answers))]
+    assert credits == [1.0 if verdict in ("correct", "carried") else 0.0 for _, _, verdict in answers]
+    assert credits[0] == 0.0 and sum(credits) == len(answers) - 1
+    # an implausible slip (a sigmoid output of 1.3, box 3) is not carried: the boxes computed from it directly
+    # earn nothing, in the core and in Numbas (whose use condition is the core's guard)
+    out_h1 = next(b for b in lms.boxes(variant) if b.key == "out_h1")
+    answers = _carried_answers(variant, out_h1.number, 1.3)
+    typed = [float(t) for _, t, _ in answers]
+    j = out_h1.number - 1
+    uses = {
+        i: r["variable"] for i, p in enumerate(q["parts"]) for r in p["variableReplacements"] if r["part"] == f"p{j}"
+    }
+    assert uses and all(answers[i][2] == "wrong" and _numbas_credit(q, i, typed) == 0 for i in uses)
+    # with 1.3 carried they would be right: the guard is what refuses them
+    assert all(_in_range(q, i, {v: 1.3}, typed[i]) for i, v in uses.items())
+
+
+def _in_range(q: dict, i: int, replaced: dict[str, float], answer: float) -> bool:
+    lo, hi = _range(q["parts"][i], _values(q, replaced), q)
+    return lo <= answer <= hi
 
 
 def test_an_implausible_answer_is_not_carried(variant, made):
     """The core's plausibility guard as Numbas's use condition: a sigmoid output outside (0, 1) is not used."""
     parts = made[1]["question_groups"][0]["questions"][0]["parts"]
     out_h1 = next(p for p, b in zip(parts, lms.boxes(variant)) if b.key == "out_h1")
-    assert out_h1["adaptiveMarkingUseCondition"] == "studentNumber > 0 and studentNumber < 1"
+    assert out_h1["adaptiveMarkingUseCondition"] == (
+        "studentNumber > 0 and studentNumber < 1 and abs(studentNumber) <= 36.7 and abs(studentNumber) >= 0.00367"
+    )
 
 
 def _html_fields(obj):
@@ -243,9 +344,9 @@ def test_hostile_names_reach_numbas_as_text():
     q = exam["question_groups"][0]["questions"][0]
     for p in q["parts"]:
         for jme in (p["minValue"], p["maxValue"], p["displayAnswer"]):
-            assert re.fullmatch(r"(dpformat\()?v\d+( [-+] [0-9.e-]+)?(, \d+\))?", jme), jme
+            assert re.fullmatch(r"key\d+ [-+] tol\d+\*1\.000000001|dpformat\(key\d+, \d+\)", jme), jme
     for d in q["variables"].values():  # no name from the spec reaches JME: every one is parsed by _evaluate
-        assert re.fullmatch(r"v\d+", d["name"])
+        assert re.fullmatch(r"(v|raw|key|tol|dp)\d+", d["name"])
     _values(q)
 
 
@@ -352,25 +453,32 @@ def numbas_home() -> Path:
     return _numbas_home()
 
 
-@pytest.mark.slow
-def test_the_compiled_scorm_exam_marks_carried_forward_in_chromium(numbas_home, browser, variant, tmp_path):  # noqa: F811
-    """Needs NUMBAS_HOME (Numbas's compiler; skipped without it, in CI too: Numbas is on no package index),
-    Selenium, Chromium and chromedriver. The exam is compiled by Numbas's own compiler into the SCORM zip and
-    opened from its files with the network off: right answers earn every mark, a slip in box 1 costs box 1 only
-    (the later boxes, computed from the slip, are marked on it), and a misconception's value shows its name."""
+def _compiled(variant, home: Path, tmp_path: Path) -> tuple[Path, tuple[str, ...]]:
+    """The variant's exam compiled by Numbas's own compiler into the SCORM zip, unpacked: its page, and the
+    folders the page may load files from (its own, and the stand-in for MathJax)."""
     mathjax = tmp_path / "mathjax"
     mathjax.mkdir()
     (mathjax / "tex-svg.js").write_text(MATHJAX_STUB, encoding="utf-8")
-    data = numbas.compile_scorm(numbas.source([variant]), numbas_home, ["--mathjax-4-url", mathjax.as_uri()])
+    data = numbas.compile_scorm(numbas.source([variant]), home, ["--mathjax-4-url", mathjax.as_uri()])
     folder = tmp_path / "exam"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert {"imsmanifest.xml", "index.html", "imscp_v1p1.xsd"} <= set(z.namelist())
         manifest = z.read("imsmanifest.xml").decode("utf-8")
         assert "<schema>ADL SCORM</schema>" in manifest and 'href="index.html"' in manifest  # a SCORM 2004 package
         z.extractall(folder)
-    page = folder / "index.html"
-    allowed = (folder.as_uri() + "/", mathjax.as_uri() + "/")
+    return folder / "index.html", (folder.as_uri() + "/", mathjax.as_uri() + "/")
+
+
+@pytest.mark.slow
+def test_the_compiled_scorm_exam_marks_carried_forward_in_chromium(numbas_home, browser, variant, made, tmp_path):  # noqa: F811
+    """Needs NUMBAS_HOME (Numbas's compiler; skipped without it, in CI too: Numbas is on no package index),
+    Selenium, Chromium and chromedriver. The exam is compiled by Numbas's own compiler into the SCORM zip and
+    opened from its files with the network off: right answers earn every mark, a slip in box 1 costs box 1 only
+    (the later boxes, computed from the slip, are marked on it), an implausible slip is not carried, and a
+    misconception's value shows its name."""
+    page, allowed = _compiled(variant, numbas_home, tmp_path)
     boxes = lms.boxes(variant)
+    q = made[1]["question_groups"][0]["questions"][0]
 
     _open(browser, page, allowed)
     _answer(browser, [b.shown for b in boxes])
@@ -394,6 +502,22 @@ def test_the_compiled_scorm_exam_marks_carried_forward_in_chromium(numbas_home, 
     assert not any(a for a, b, (value, _, _) in zip(adaptive, boxes, slip) if abs(value - b.value) < b.tolerance)
     _shoot(browser, "numbas-carried-forward.png", adaptive.index(True))
 
+    # out_h1 = 1.3 (box 3), no sigmoid's output, then every box computed from it: the page marks each box as
+    # test_carried_forward_marks_as_the_core_does reads the exam, and the boxes computed from 1.3 earn nothing
+    out_h1 = next(b for b in boxes if b.key == "out_h1")
+    implausible = _carried_answers(variant, out_h1.number, 1.3)
+    typed = [float(t) for _, t, _ in implausible]
+    _open(browser, page, allowed)
+    _answer(browser, [t for _, t, _ in implausible])
+    credits = _credits(browser)
+    assert credits == [_numbas_credit(q, i, typed) for i in range(len(boxes))]
+    uses = [
+        i
+        for i, p in enumerate(q["parts"])
+        if any(r["part"] == f"p{out_h1.number - 1}" for r in p["variableReplacements"])
+    ]
+    assert uses and not any(credits[i] for i in uses)
+
     wrong = boxes[1].wrong[0]  # net_h2 without its bias
     assert wrong.misconception == "forgot-bias"
     _open(browser, page, allowed)
@@ -401,6 +525,29 @@ def test_the_compiled_scorm_exam_marks_carried_forward_in_chromium(numbas_home, 
     assert _credits(browser)[:2] == [1.0, 0.0]
     assert MISCONCEPTIONS["forgot-bias"] in _feedback(browser, 1)
     _shoot(browser, "numbas-misconception.png", 1)
+
+
+@pytest.mark.slow
+def test_the_compiled_exam_keeps_the_sheets_rule_at_3sf_in_chromium(numbas_home, browser, tmp_path):  # noqa: F811
+    """Needs NUMBAS_HOME, Selenium, Chromium and chromedriver. With --tolerance 3sf the student gives each box to 3
+    significant figures by the sheet's rule, from the rounded values shown before it; every third box one unit
+    of its last figure off (an exact tie's other neighbour): every box earns its mark in the compiled exam, but
+    the last, typed two units off."""
+    rule = Tolerance.parse("3sf")
+    variant = Variants(1, 11, tolerance=rule).make(1)
+    page, allowed = _compiled(variant, numbas_home, tmp_path)
+    walk = variant.walk
+    boxes = lms.boxes(variant)
+    typed = []
+    for i, b in enumerate(boxes):
+        quantity = walk.quantities[b.key]
+        key, unit, places = _sheet_rule(quantity.form.fn(*[walk.value(a) for a in quantity.args]), rule)
+        off = 2 if i == len(boxes) - 1 else 1 if i % 3 == 2 else 0  # the last box (an update) two units off
+        typed.append(format_fixed(key + off * unit, places))
+    _open(browser, page, allowed)
+    _answer(browser, typed)
+    assert _credits(browser) == [1.0] * (len(typed) - 1) + [0.0], typed
+    _shoot(browser, "numbas-3sf.png", 2)
 
 
 def _shadow(driver, css: str):

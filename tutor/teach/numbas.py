@@ -5,19 +5,21 @@ import when Numbas's compiler is at hand.
 Each variant is one question: its statement is the network (diagram, wiring, given values, formulas, the rounding
 rule), each box one number-entry part. Every quantity of the step is a question variable whose definition is its
 derivation's form printed in Numbas's expression language (JME) by ``JMEPrinter`` and rounded to the sheet's
-decimals (``precround``), as the sheet tells the student to carry values. A part is right within the box's
-tolerance of its variable; when it is not, Numbas marks it again with the variables of the earlier boxes it is
-computed from replaced by the student's answers to them (``variableReplacements``, strategy "originalfirst", no
-penalty), so one slip costs one box, as in the terminal quiz. An earlier answer no network could produce (the
-grading core's plausibility guard) is not carried. The values the grading core's misconceptions give are
-0-mark alternative answers whose message names the mistake. Keys, tolerances and misconceptions are the ones
-every LMS export reads from the grading core (``lms.boxes``).
+decimals as the grading core rounds (``handround``: half away from zero), as the sheet tells the student to carry
+values. A box's key and tolerance are the sheet's stated rule (see ``definitions``): its form over the carried
+values, rounded to the tolerance's decimals or significant figures, right within one unit of that last place.
+When an answer is not right, Numbas marks it again with the variables of the earlier boxes it is computed from
+(the core's ``upstream_known``) replaced by the student's answers to them (``variableReplacements``, strategy
+"originalfirst", no penalty), so one slip costs one box, as in the terminal quiz. An earlier answer no network
+could produce (the core's plausibility guard, ``Grader.implausible``) is not carried; unlike the quiz, a box
+computed from such an answer is not itself refused as a source for the boxes after it. The values the grading
+core's misconceptions give are 0-mark alternative answers whose message names the mistake (``lms.boxes``).
 
 Numbas is not on PyPI: ``source`` writes the exam in the JSON form its editor and compiler read (a ``.exam``
 file); ``compile_scorm`` runs the compiler of a Numbas checkout (``NUMBAS_HOME`` or ``--numbas-compiler``) on it.
 
-Escaping: no text a user wrote reaches JME (the variables are named ``v1``, ``v2``, ... by the walk's order and
-numbers are printed by ``plain_value``). In HTML, Numbas substitutes ``{expression}`` in text and MathJax reads
+Escaping: no text a user wrote reaches JME (the variables are named ``v1``, ``raw1``, ``key1``, ... by the walk's
+order and numbers are printed by ``plain_value``). In HTML, Numbas substitutes ``{expression}`` in text and MathJax reads
 ``$`` and ``\\(``; so outside the formulas every ``{``, ``}``, ``$`` and backslash is written as a formula of its
 own (``\\(\\{\\)``, shown as the character itself), where neither substitutes anything; labels reach the formulas
 LaTeX-escaped by the notation, and ElementTree escapes the HTML.
@@ -199,15 +201,34 @@ def _variable(i: int) -> str:
     return f"v{i + 1}"
 
 
-def definitions(v: Variant) -> dict[str, str]:
-    """Every quantity up to the last box, by key, as a JME definition: a given value (and a computed one the sheet
-    gives) as its number, a computed one as its form of the other variables, rounded to the sheet's decimals."""
+# The question's JME functions (name -> parameters, definition). ``handround`` is the grading core's rounding
+# (``round_half_away``): the value's 15 significant figures rounded half away from zero, to ``d`` decimals, or
+# for a negative ``d`` to a multiple of 10^-d (Numbas's own precround rounds a negative tie towards zero).
+# ``sfplaces`` is the number of decimals that shows ``x`` to ``s`` significant figures.
+FUNCTIONS = {
+    "handround": (
+        ("x", "d"),
+        "if(d >= 0, sign(x)*precround(siground(abs(x), 15), d), "
+        "sign(x)*precround(siground(abs(x)/10^(-d), 15), 0)*10^(-d))",
+    ),
+    "sfplaces": (("x", "s"), "if(x = 0, s, s - 1 - floor(log(abs(x))))"),
+}
+
+
+def _functions() -> dict:
+    return {
+        name: {"parameters": [[a, "number"] for a in params], "type": "number", "language": "jme", "definition": d}
+        for name, (params, d) in FUNCTIONS.items()
+    }
+
+
+def _needed(v: Variant) -> dict[str, None]:
+    """The quantities the boxes are computed from (through quantities the sheet does not give), in the walk's
+    order, the boxes included."""
     walk = v.walk
-    digits = v.made.network.conventions.digits
-    names = {k: _variable(i) for i, k in enumerate(walk.quantities)}
     boxes = {q.key for q in v.questions}
     shown = {q.key for q in (v.all_questions or v.questions) if q.key not in boxes and not q.copies}
-    needed: dict[str, None] = {}
+    needed: set[str] = set()
 
     def need(k: str) -> None:
         if k in needed:
@@ -216,51 +237,67 @@ def definitions(v: Variant) -> dict[str, str]:
         if q.form is not None and k not in shown:
             for a in q.args:
                 need(a)
-        needed[k] = None
+        needed.add(k)
 
     for k in boxes:
         need(k)
-    out = {}
-    for k in walk.quantities:
-        if k not in needed:
-            continue
+    return dict.fromkeys(k for k in walk.quantities if k in needed)
+
+
+def definitions(v: Variant) -> dict[str, str]:
+    """The question's variables, by JME name, in an order that defines each before its use. ``v<i>`` is the i-th
+    quantity of the walk as the sheet carries it: a given value (and a computed one the sheet gives) as its
+    number, a computed one as its form of the other variables, rounded to the sheet's decimals. A box has
+    ``raw<i>`` too, its form over the carried values before rounding, and ``key<i>`` and ``tol<i>``, its key and
+    tolerance by the sheet's stated rule (the grading core's: ``raw`` rounded half away from zero to the
+    tolerance's decimals or significant figures, right within one unit of that last place; ``dp<i>`` holds the
+    decimals of a key to significant figures). Numbas recomputes every variable after it replaces a box's
+    ``v<i>`` by the student's answer (adaptive marking), so a later key follows the student's own values."""
+    walk = v.walk
+    digits = v.made.network.conventions.digits
+    tol = v.tolerance
+    names = {k: _variable(i) for i, k in enumerate(walk.quantities)}
+    boxes = {q.key for q in v.questions}
+    shown = {q.key for q in (v.all_questions or v.questions) if q.key not in boxes and not q.copies}
+    out: dict[str, str] = {}
+    for k in _needed(v):
         q = walk.quantities[k]
+        name = names[k]
         if q.form is None or k in shown:
-            out[k] = plain_value(q.value)
+            out[name] = plain_value(q.value)
             continue
         body = jme(q.form.expr, {p: names[a] for p, a in zip(q.form.placeholders, q.args)})
-        out[k] = body if digits is None else f"precround({body}, {digits})"
+        carried = body if digits is None else f"handround({body}, {digits})"
+        if k not in boxes:
+            out[name] = carried
+            continue
+        n = name[1:]
+        out[f"raw{n}"] = body
+        out[name] = carried if digits is None else f"handround(raw{n}, {digits})"
+        if tol.mode == "dp":
+            out[f"key{n}"] = name if tol.places == digits else f"handround(raw{n}, {tol.places})"
+            out[f"tol{n}"] = plain_value(10.0**-tol.places)
+        else:  # the decimals of the first rounding's significant figures (0.0009996 becomes 0.00100)
+            out[f"dp{n}"] = f"sfplaces(handround(raw{n}, sfplaces(raw{n}, {tol.places})), {tol.places})"
+            out[f"key{n}"] = f"handround(raw{n}, dp{n})"
+            out[f"tol{n}"] = f"10^(-dp{n})"
     return out
 
 
-def _depends(key: str, defs: dict[str, str], walk, boxes: set[str], shown_const: set[str]) -> list[str]:
-    """The boxes before ``key`` whose answers its definition is computed from (through quantities that are not
-    boxes), in the walk's order."""
-    found: set[str] = set()
-    stack = list(walk.quantities[key].args)
-    seen: set[str] = set()
-    while stack:
-        k = stack.pop()
-        if k in seen or k not in defs:
-            continue
-        seen.add(k)
-        if k in boxes:
-            found.add(k)
-        elif k not in shown_const and walk.quantities[k].form is not None:
-            stack.extend(walk.quantities[k].args)
-    order = {k: i for i, k in enumerate(walk.quantities)}
-    return sorted(found, key=order.__getitem__)
-
-
 def _use_condition(grader: Grader, key: str) -> str:
-    """The grading core's plausibility guard of ``key`` as a condition on the student's number: an answer outside
-    it (a sigmoid output of 1.3) is not carried into later boxes."""
+    """The grading core's plausibility guard of ``key`` (``Grader.implausible``: its range, and sizes from a
+    hundredth to a hundred times the right one) as a condition on the student's number: an answer outside it (a
+    sigmoid output of 1.3) is not carried into later boxes."""
     lo, hi, lo_open, hi_open, _ = grader.guard(key)
+    most, least = grader.size_bounds(key)
     terms = []
     if lo is not None:
-        terms.append(f"studentNumber {'>' if lo_open else '>='} {JMEPrinter({})._number(lo)}")
+        terms.append(f"studentNumber {'>' if lo_open else '>='} {_num(lo)}")
     if hi is not None:
-        terms.append(f"studentNumber {'<' if hi_open else '<='} {JMEPrinter({})._number(hi)}")
+        terms.append(f"studentNumber {'<' if hi_open else '<='} {_num(hi)}")
+    terms.append(f"abs(studentNumber) <= {_num(most)}")
+    if least > 0:
+        terms.append(f"abs(studentNumber) >= {_num(least)}")
     return " and ".join(terms)
 
 
@@ -306,19 +343,25 @@ def question(v: Variant) -> dict:
     digits = v.made.network.conventions.digits
     grader = Grader(walk, v.tolerance, asked=[b.key for b in boxes], digits=digits)
     part_of = {b.key: f"p{i}" for i, b in enumerate(boxes)}
+    # what the student gives or is given before a box: the core's upstream_known stops there
+    before: dict[str, None] = dict.fromkeys(shown_const)
+    slack = plain_value(SLACK)
     parts = []
     for b in boxes:
-        var = names[b.key]
-        tol = plain_value(b.tolerance * SLACK)
+        n = names[b.key][1:]
         prompt = html(_p(f"Box {b.number} of {len(boxes)}: compute \\({b.tex}\\)."))
-        part = _number_part(prompt, f"{var} - {tol}", f"{var} + {tol}")
-        part["displayAnswer"] = f"dpformat({var}, {digits})"
+        part = _number_part(prompt, f"key{n} - tol{n}*{slack}", f"key{n} + tol{n}*{slack}")
+        shown_places = str(v.tolerance.places) if v.tolerance.mode == "dp" else f"max(dp{n}, 0)"
+        part["displayAnswer"] = f"dpformat(key{n}, {shown_places})"
+        # the earlier boxes the key is computed from, through quantities the sheet does not give (the core's)
         part["variableReplacements"] = [
             {"variable": names[d], "part": part_of[d], "must_go_first": False}
-            for d in _depends(b.key, defs, walk, asked, shown_const)
+            for d in grader.upstream_known(b.key, before)
+            if d in part_of
         ]
+        before[b.key] = None
         # every part states its condition: Numbas's runtime takes a missing one for "0", which is no condition
-        part["adaptiveMarkingUseCondition"] = _use_condition(grader, b.key) or "true"
+        part["adaptiveMarkingUseCondition"] = _use_condition(grader, b.key)
         part["adaptiveMarkingNotUsedMessage"] = "no network gives this value here"
         # a misconception: an alternative answer worth no marks whose message names the mistake
         part["alternatives"] = [
@@ -350,20 +393,20 @@ def question(v: Variant) -> dict:
         "builtin_constants": {"e": True, "pi,\u03c0": True, "i": False},
         "constants": [],
         "variables": {
-            names[k]: {
-                "name": names[k],
+            name: {
+                "name": name,
                 "group": "Ungrouped variables",
                 "definition": d,
                 "description": "",
                 "templateType": "anything",
                 "can_override": False,
             }
-            for k, d in defs.items()
+            for name, d in defs.items()
         },
         "variablesTest": {"condition": "", "maxRuns": 100},
-        "ungrouped_variables": [names[k] for k in defs],
+        "ungrouped_variables": list(defs),
         "variable_groups": [],
-        "functions": {},
+        "functions": _functions(),
         "preamble": {"js": "", "css": ""},
         "parts": parts,
         "partsMode": "all",
