@@ -390,6 +390,21 @@ def test_the_cli_writes_the_exam_and_says_how_to_compile(tmp_path, capsys, monke
     assert out.read_bytes() == first
 
 
+def test_the_cli_compiles_the_scorm_zip_byte_identical(tmp_path, capsys, monkeypatch):
+    """Needs NUMBAS_HOME. ``--numbas FILE.zip`` runs Numbas's compiler: a SCORM package, the same bytes each run
+    (the compiler's own build time and file dates are replaced)."""
+    monkeypatch.setenv("NUMBAS_HOME", str(_numbas_home()))
+    out = tmp_path / "exam.zip"
+    args = ["worksheet", "--count", "2", "--seed", "3", "--format", "md", "-o", str(tmp_path / "ws")]
+    assert main([*args, "--numbas", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"and {out}")  # nothing to compile by hand
+    first = out.read_bytes()
+    with zipfile.ZipFile(out) as z:
+        assert "imsmanifest.xml" in z.namelist() and "build_time=" in z.read("index.html").decode("utf-8")
+    assert main([*args, "--numbas", str(out)]) == 0
+    assert out.read_bytes() == first
+
+
 @pytest.mark.parametrize(
     "extra, place, what",
     [

@@ -583,7 +583,32 @@ def compile_scorm(exam_source: str, home: Path, extra: Iterable[str] = ()) -> by
         if run.returncode != 0 or not out.is_file():
             said = " ".join((run.stderr or run.stdout).split())[-200:]
             raise TutorError(f"Numbas's compiler failed: {said}", "--numbas")
-        return out.read_bytes()
+        return reproducible(out.read_bytes(), exam_source)
+
+
+_BUILD_TIME = re.compile(rb"build_time=[0-9.]+")
+
+
+def reproducible(package: bytes, exam_source: str) -> bytes:
+    """The compiler's zip made byte-identical for the same exam: its files in name order, each dated 1980-01-01,
+    and the build time the compiler writes into its pages (a query string that makes browsers load a new build's
+    scripts afresh) replaced by a digest of the exam's source, which serves the same end."""
+    import hashlib
+    import io
+    import zipfile
+
+    stamp = b"build_time=" + hashlib.sha256(exam_source.encode("utf-8")).hexdigest()[:16].encode("ascii")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in sorted(src.namelist()):
+            data = src.read(name)
+            if name.endswith((".html", ".js", ".css")):
+                data = _BUILD_TIME.sub(stamp, data)
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, data)
+    return out.getvalue()
 
 
 def document(questions: list[dict], path: Path, home: Path | None, title: str = TITLE) -> str | bytes:
