@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import json
 import math
 import os
@@ -26,10 +27,12 @@ import pytest
 
 from tutor.cli import main
 from tutor.spec import loads
+from tutor.spec.errors import TutorError
 from tutor.spec.rounding import Rounder, format_fixed, round_half_away
-from tutor.teach import lms, numbas
+from tutor.teach import lms, numbas, randomnet
 from tutor.teach.diagnose import Tolerance
 from tutor.teach.grading import MISCONCEPTIONS, Grader, World
+from tutor.teach.randomnet import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
 from tutor.teach.worksheet import Variants, spec_variant
 
 from .support import require_module
@@ -220,6 +223,43 @@ def test_keys_and_tolerances_follow_the_sheets_rule(tolerance, seed, blanks):
         for alt, w in zip(part["alternatives"], box.wrong):
             assert (_evaluate(alt["minValue"], {}) + _evaluate(alt["maxValue"], {})) / 2 == pytest.approx(w.value)
             assert MISCONCEPTIONS[w.misconception] in alt["alternativeFeedbackMessage"]
+
+
+def _combinations() -> list:
+    """Every hidden activation, output activation and loss a random variant can have: a sample that names each
+    once in the default run, every valid combination in the slow set."""
+    out = []
+    for h, o, loss in itertools.product(HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, LOSSES):
+        try:
+            randomnet.options("2-2-2", h, o, loss, 4)
+        except TutorError:
+            continue
+        if (o, loss) == ("sigmoid", "categorical_cross_entropy"):  # randomnet draws no such network in 5000 tries
+            continue
+        out.append((h, o, loss))
+    named: list[tuple[str, str, str]] = []
+    for c in sorted(out, key=lambda c: (c[1], c[2]) == ("sigmoid", "half_sse")):  # the default pair last
+        if any(x not in {n[i] for n in named} for i, x in enumerate(c)):  # names one not named yet
+            named.append(c)
+    assert all({n[i] for n in named} == {c[i] for c in out} for i in range(3))
+    return [c if c in named else pytest.param(*c, marks=pytest.mark.slow) for c in out]
+
+
+@pytest.mark.parametrize("hidden, output, loss", _combinations())
+def test_every_activation_and_loss_is_exported(hidden, output, loss):
+    """Every form a random variant's walk holds prints in JME, the guard's infinite bounds (a relu output's) are
+    left out, and every key the exam computes is the sheet's rule of the values before it."""
+    options = randomnet.options("2-2-2", hidden, output, loss, 4)
+    variant = Variants(1, 5, options=options).make(1)
+    q = numbas.question(variant)
+    scope = _values(q)
+    walk = variant.walk
+    for part, box in zip(q["parts"], lms.boxes(variant)):
+        quantity = walk.quantities[box.key]
+        key, unit, places = _sheet_rule(quantity.form.fn(*[walk.value(a) for a in quantity.args]), variant.tolerance)
+        lo, hi = _range(part, scope, q)
+        assert (lo + hi) / 2 == pytest.approx(key, abs=unit * 1e-6) and box.shown == format_fixed(key, places)
+        assert "inf" not in part["adaptiveMarkingUseCondition"]
 
 
 def _carried_answers(variant, slip_box: int, slip: float) -> list[tuple[float, str, str]]:

@@ -291,9 +291,9 @@ def _use_condition(grader: Grader, key: str) -> str:
     lo, hi, lo_open, hi_open, _ = grader.guard(key)
     most, least = grader.size_bounds(key)
     terms = []
-    if lo is not None:
+    if lo is not None and math.isfinite(lo):  # a relu output's range is [0, inf)
         terms.append(f"studentNumber {'>' if lo_open else '>='} {_num(lo)}")
-    if hi is not None:
+    if hi is not None and math.isfinite(hi):
         terms.append(f"studentNumber {'<' if hi_open else '<='} {_num(hi)}")
     terms.append(f"abs(studentNumber) <= {_num(most)}")
     if least > 0:
