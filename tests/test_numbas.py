@@ -1,13 +1,16 @@
-"""The Numbas export (``worksheet --numbas``): the exam's structure, its values and tolerances against the grading
-core's, carried-forward marking as the core decides it, escaping of hostile names, the CLI's refusals, and the
-compiled SCORM package driven in headless Chromium.
+"""The Numbas export (``worksheet --numbas``): the exam's structure, its keys and tolerances against the sheet's
+stated rule, carried-forward marking as the core decides it, escaping of hostile names, the CLI's refusals, and
+the compiled SCORM package driven in headless Chromium.
 
 Numbas is on no package index (PyPI, npm, Debian), so CI cannot install it: the tests that need its compiler or
 its schema read a Numbas checkout from ``NUMBAS_HOME`` (``git clone https://github.com/numbas/Numbas``) and skip,
-saying so, when it is unset, in every run, CI's included. This is the one documented exception to "a missing tool
-fails under CI=true" (tests/conftest.py): .ci/run sets NUMBAS_HOME where a checkout exists. Every other test reads the exam's JSON alone and runs
-always; the JME the exam holds is evaluated by ``_evaluate`` below, a reader of exactly the expressions the
-export prints (numbers, variables, + - * / ^, the functions JMEPrinter writes), walking Python's AST of them.
+saying so, when it is unset, in every run, CI's included. This is the one documented exception to "a missing
+tool fails under CI=true" (tests/conftest.py); .ci/run sets NUMBAS_HOME where a checkout exists. Every other
+test reads the exam's JSON alone and runs always: the JME the exam holds is evaluated by ``_evaluate`` below, a
+reader of exactly the expressions the export prints (numbers, its variables, + - * / ^, comparisons, the
+functions JMEPrinter writes and the exam's own functions, read from their definitions), walking Python's AST,
+and ``_numbas_credit`` marks a part as Numbas's adaptive marking does (the Chromium tests check it against the
+compiled exam).
 """
 
 from __future__ import annotations

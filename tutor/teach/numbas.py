@@ -222,12 +222,18 @@ def _functions() -> dict:
     }
 
 
+def _given(v: Variant) -> set[str]:
+    """The computed quantities the sheet gives as numbers (with --blanks, the sections that are not boxes)."""
+    boxes = {q.key for q in v.questions}
+    return {q.key for q in (v.all_questions or v.questions) if q.key not in boxes and not q.copies}
+
+
 def _needed(v: Variant) -> dict[str, None]:
     """The quantities the boxes are computed from (through quantities the sheet does not give), in the walk's
     order, the boxes included."""
     walk = v.walk
     boxes = {q.key for q in v.questions}
-    shown = {q.key for q in (v.all_questions or v.questions) if q.key not in boxes and not q.copies}
+    shown = _given(v)
     needed: set[str] = set()
 
     def need(k: str) -> None:
@@ -258,7 +264,7 @@ def definitions(v: Variant) -> dict[str, str]:
     tol = v.tolerance
     names = {k: _variable(i) for i, k in enumerate(walk.quantities)}
     boxes = {q.key for q in v.questions}
-    shown = {q.key for q in (v.all_questions or v.questions) if q.key not in boxes and not q.copies}
+    shown = _given(v)
     out: dict[str, str] = {}
     for k in _needed(v):
         q = walk.quantities[k]
@@ -338,13 +344,11 @@ def question(v: Variant) -> dict:
     defs = definitions(v)
     names = {k: _variable(i) for i, k in enumerate(walk.quantities)}
     boxes = lms.boxes(v)
-    asked = {b.key for b in boxes}
-    shown_const = {q.key for q in (v.all_questions or v.questions) if q.key not in asked and not q.copies}
     digits = v.made.network.conventions.digits
     grader = Grader(walk, v.tolerance, asked=[b.key for b in boxes], digits=digits)
     part_of = {b.key: f"p{i}" for i, b in enumerate(boxes)}
     # what the student gives or is given before a box: the core's upstream_known stops there
-    before: dict[str, None] = dict.fromkeys(shown_const)
+    before: dict[str, None] = dict.fromkeys(_given(v))
     slack = plain_value(SLACK)
     parts = []
     for b in boxes:
