@@ -422,8 +422,9 @@ def test_the_cli_writes_the_exam_and_says_how_to_compile(tmp_path, capsys, monke
     out = tmp_path / "exam.exam"
     args = ["worksheet", "--count", "2", "--seed", "3", "--format", "md", "-o", str(tmp_path / "ws")]
     assert main([*args, "--numbas", str(out)]) == 0
-    printed = capsys.readouterr().out.splitlines()
-    assert printed[-1].startswith("compile it into a SCORM zip with Numbas's compiler") and str(out) in printed[-1]
+    printed = capsys.readouterr().out
+    assert f"and {out} (to compile it into a SCORM zip with Numbas's compiler" in printed
+    assert f"-o {out.with_suffix('.zip')} {out})" in printed
     exam = json.loads(out.read_text(encoding="utf-8").split("\n", 1)[1])
     (group,) = exam["question_groups"]
     assert len(group["questions"]) == 2 and group["pickingStrategy"] == "random-subset"

@@ -1510,10 +1510,10 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
         numbas_compiler=numbas_home,
         force=args.force,
     )
-    extra = [f for f in (args.moodle, args.gift, args.qti, args.numbas) if f]
+    extra = [f for f in (args.moodle, args.gift, args.qti) if f] + (
+        [numbas.written(args.numbas)] if args.numbas else []
+    )
     print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
-    if args.numbas and not args.numbas.lower().endswith(".zip"):
-        print(numbas.how_to_compile(args.numbas))
     return 0
 
 

@@ -562,12 +562,15 @@ def compile_command(home: Path | str, exam_file: Path | str, output: Path | str)
     ]
 
 
-def how_to_compile(exam_file: Path | str) -> str:
-    """One line saying how to make the SCORM zip of a written ``.exam`` file."""
+def written(exam_file: Path | str) -> str:
+    """How the CLI names the file ``--numbas`` wrote: a SCORM zip as it is, an exam's source with how to compile
+    it into the zip."""
+    if str(exam_file).lower().endswith(".zip"):
+        return str(exam_file)
     out = Path(exam_file).with_suffix(".zip")
     return (
-        f"compile it into a SCORM zip with Numbas's compiler (github.com/numbas/Numbas): "
-        f"python NUMBAS_HOME/bin/numbas.py -p NUMBAS_HOME -s -z -o {out} {exam_file}"
+        f"{exam_file} (to compile it into a SCORM zip with Numbas's compiler, github.com/numbas/Numbas: "
+        f"python NUMBAS_HOME/bin/numbas.py -p NUMBAS_HOME -s -z -o {out} {exam_file})"
     )
 
 

@@ -1,10 +1,11 @@
 """Class worksheets: numbered random variants, each a student sheet, an answer key and the full walk-through
-(Markdown, LaTeX, PDF), and the same questions for an LMS (Moodle XML Cloze or bank, GIFT, Canvas QTI, a Numbas
-exam).
+(Markdown, LaTeX, PDF), and the same questions for an LMS (Moodle XML Cloze or bank, GIFT, Canvas QTI).
 
 Variant ``k`` of ``--seed S`` is the random network of seed ``S + k - 1``: ``backprop-tutor quiz --random
 --seed S+k-1`` (with the same options) asks exactly the boxes of its sheet. That command is printed on the
 answer key only: its ``s`` key shows every answer.
+
+The variants also make a Numbas exam (``numbas.py``), which marks each box on the student's earlier answers.
 """
 
 from __future__ import annotations
