@@ -513,13 +513,13 @@ def numbas_home() -> Path:
     return _numbas_home()
 
 
-def _compiled(variant, home: Path, tmp_path: Path) -> tuple[Path, tuple[str, ...]]:
-    """The variant's exam compiled by Numbas's own compiler into the SCORM zip, unpacked: its page, and the
+def _compiled(variants, home: Path, tmp_path: Path) -> tuple[Path, tuple[str, ...]]:
+    """The variants' exam compiled by Numbas's own compiler into the SCORM zip, unpacked: its page, and the
     folders the page may load files from (its own, and the stand-in for MathJax)."""
     mathjax = tmp_path / "mathjax"
     mathjax.mkdir()
     (mathjax / "tex-svg.js").write_text(MATHJAX_STUB, encoding="utf-8")
-    data = numbas.compile_scorm(numbas.source([variant]), home, ["--mathjax-4-url", mathjax.as_uri()])
+    data = numbas.compile_scorm(numbas.source(variants), home, ["--mathjax-4-url", mathjax.as_uri()])
     folder = tmp_path / "exam"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert {"imsmanifest.xml", "index.html", "imscp_v1p1.xsd"} <= set(z.namelist())
@@ -536,7 +536,7 @@ def test_the_compiled_scorm_exam_marks_carried_forward_in_chromium(numbas_home, 
     opened from its files with the network off: right answers earn every mark, a slip in box 1 costs box 1 only
     (the later boxes, computed from the slip, are marked on it), an implausible slip is not carried, and a
     misconception's value shows its name."""
-    page, allowed = _compiled(variant, numbas_home, tmp_path)
+    page, allowed = _compiled([variant], numbas_home, tmp_path)
     boxes = lms.boxes(variant)
     q = made[1]["question_groups"][0]["questions"][0]
 
@@ -589,13 +589,16 @@ def test_the_compiled_scorm_exam_marks_carried_forward_in_chromium(numbas_home, 
 
 @pytest.mark.slow
 def test_the_compiled_exam_keeps_the_sheets_rule_at_3sf_in_chromium(numbas_home, browser, tmp_path):  # noqa: F811
-    """Needs NUMBAS_HOME, Selenium, Chromium and chromedriver. With --tolerance 3sf the student gives each box to 3
-    significant figures by the sheet's rule, from the rounded values shown before it; every third box one unit
-    of its last figure off (an exact tie's other neighbour): every box earns its mark in the compiled exam, but
-    the last, typed two units off."""
+    """Needs NUMBAS_HOME, Selenium, Chromium and chromedriver. An exam of two variants at --tolerance 3sf gives the
+    student one of them; the student gives each box to 3 significant figures by the sheet's rule, from the rounded
+    values shown before it, every third box one unit of its last figure off (an exact tie's other neighbour):
+    every box earns its mark in the compiled exam, but the last, typed two units off."""
     rule = Tolerance.parse("3sf")
-    variant = Variants(1, 11, tolerance=rule).make(1)
-    page, allowed = _compiled(variant, numbas_home, tmp_path)
+    variants = list(Variants(2, 11, tolerance=rule))
+    page, allowed = _compiled(variants, numbas_home, tmp_path)
+    _open(browser, page, allowed)
+    name = browser.execute_script("return document.querySelector('numbas-exam').exam.currentQuestion.name")
+    (variant,) = [v for v in variants if lms.variant_name(v) == name]
     walk = variant.walk
     boxes = lms.boxes(variant)
     typed = []
@@ -604,9 +607,8 @@ def test_the_compiled_exam_keeps_the_sheets_rule_at_3sf_in_chromium(numbas_home,
         key, unit, places = _sheet_rule(quantity.form.fn(*[walk.value(a) for a in quantity.args]), rule)
         off = 2 if i == len(boxes) - 1 else 1 if i % 3 == 2 else 0  # the last box (an update) two units off
         typed.append(format_fixed(key + off * unit, places))
-    _open(browser, page, allowed)
     _answer(browser, typed)
-    assert _credits(browser) == [1.0] * (len(typed) - 1) + [0.0], typed
+    assert _credits(browser) == [1.0] * (len(typed) - 1) + [0.0], (name, typed)
     _shoot(browser, "numbas-3sf.png", 2)
 
 
