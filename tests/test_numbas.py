@@ -430,6 +430,7 @@ def test_the_cli_writes_the_exam_and_says_how_to_compile(tmp_path, capsys, monke
     assert len(group["questions"]) == 2 and group["pickingStrategy"] == "random-subset"
     # the variants by their opaque codes, never their seeds
     assert all(re.fullmatch(r"Variant [12] \(code [A-Z2-9]{4}-[A-Z2-9]{4}\)", q["name"]) for q in group["questions"])
+    assert "seed" not in out.read_text(encoding="utf-8").lower()
     first = out.read_bytes()
     assert main([*args, "--numbas", str(out)]) == 0  # the same run again: the same bytes, its own file rewritten
     assert out.read_bytes() == first
