@@ -451,6 +451,16 @@ def test_the_cli_compiles_the_scorm_zip_byte_identical(tmp_path, capsys, monkeyp
     assert out.read_bytes() == first
 
 
+def test_the_cli_keeps_a_users_file(tmp_path, capsys):
+    """The exam goes through the worksheet's guarded writer: a file it did not write is refused and kept."""
+    mine = tmp_path / "mine.exam"
+    mine.write_text("precious\n", encoding="utf-8")
+    assert main(["worksheet", "--count", "1", "-o", str(tmp_path / "ws"), "--numbas", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("backprop-tutor: error: --numbas") and "was not written by backprop-tutor" in err
+    assert mine.read_text(encoding="utf-8") == "precious\n" and not (tmp_path / "ws").exists()
+
+
 @pytest.mark.parametrize(
     "extra, place, what",
     [

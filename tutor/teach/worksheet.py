@@ -721,8 +721,7 @@ def workers() -> int:
 
 def export_share(v: Variant, exports: dict[str, str]) -> dict[str, Any]:
     """One variant's share of each LMS export asked for (``exports``: "moodle" with its style, "gift", "qti",
-    "numbas"),
-    made where the variant is, so that worker processes make the exports' parts beside the files."""
+    "numbas"), made where the variant is, so that worker processes make the exports' parts beside the files."""
     out: dict[str, Any] = {}
     if "moodle" in exports:
         from .moodle import moodle_part
