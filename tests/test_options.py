@@ -124,6 +124,8 @@ OPTIONS: dict[tuple[str, str], tuple[list[str], list[str]]] = {
     ("worksheet", "--moodle-style"): ([], ["--moodle-style", "bank"]),
     ("worksheet", "--gift"): ([], ["--gift", "bank.gift"]),
     ("worksheet", "--qti"): ([], ["--qti", "canvas.zip"]),
+    ("worksheet", "--numbas"): ([], ["--numbas", "exam.exam"]),
+    ("worksheet", "--numbas-compiler"): ([], ["--numbas-compiler", "."]),
     ("worksheet", "--blanks"): ([], ["--blanks", "forward"]),
     ("worksheet", "--force"): ([], ["--force"]),
     ("worksheet", "--spec"): ([], ["--spec", "SPEC"]),

@@ -236,6 +236,17 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--gift", metavar="FILE", help="also write the questions in Moodle's GIFT text format")
     w.add_argument("--qti", metavar="FILE", help="also write a QTI 1.2 package (.zip) that Canvas imports")
     w.add_argument(
+        "--numbas",
+        metavar="FILE",
+        help="also write a Numbas exam that marks each box on the student's own earlier answers: FILE.exam its "
+        "source, FILE.zip the SCORM package (needs Numbas's compiler: NUMBAS_HOME or --numbas-compiler)",
+    )
+    w.add_argument(
+        "--numbas-compiler",
+        metavar="DIR",
+        help="the Numbas checkout that compiles --numbas FILE.zip (default: NUMBAS_HOME)",
+    )
+    w.add_argument(
         "--blanks",
         metavar="SECTIONS",
         help="which quantities become boxes: all (default) or a comma list of forward, error, backward, gradients, "
@@ -458,6 +469,8 @@ _PATH_OPTIONS = {
     "moodle": "--moodle",
     "gift": "--gift",
     "qti": "--qti",
+    "numbas": "--numbas",
+    "numbas_compiler": "--numbas-compiler",
     "resume": "--resume",
     "root": "--root",
     "moodle_csv": "--moodle-csv",
@@ -1305,6 +1318,8 @@ def _spec_sheet_refusals(args: argparse.Namespace) -> tuple:
         ("--moodle-style", args.moodle_style is not None),
         ("--gift", args.gift),
         ("--qti", args.qti),
+        ("--numbas", args.numbas),
+        ("--numbas-compiler", args.numbas_compiler),
         ("--force", args.force),
     )
 
@@ -1472,6 +1487,14 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
         return _graph_worksheet(args) if graphspec.is_graph(args.spec) else _spec_worksheet(args)
     if args.moodle_style is not None and not args.moodle:
         raise TutorError("chooses the kind of Moodle XML: give it with --moodle FILE", "--moodle-style")
+    numbas_home = None
+    if args.numbas_compiler is not None and not (args.numbas or "").lower().endswith(".zip"):
+        raise TutorError("compiles the Numbas exam's SCORM zip: give it with --numbas FILE.zip", "--numbas-compiler")
+    if args.numbas:
+        from .teach import numbas
+
+        numbas_home = numbas.compiler(args.numbas_compiler)
+        numbas.check_target(args.numbas, numbas_home)
     count = worksheet.check_count(args.count)
     options = randomnet.options(
         args.shape, args.activation, args.output_activation, args.loss, args.digits, nice=args.nice
@@ -1503,9 +1526,13 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
         moodle_style=args.moodle_style or "cloze",
         gift=args.gift,
         qti=args.qti,
+        numbas=args.numbas,
+        numbas_compiler=numbas_home,
         force=args.force,
     )
-    extra = [f for f in (args.moodle, args.gift, args.qti) if f]
+    extra = [f for f in (args.moodle, args.gift, args.qti) if f] + (
+        [numbas.written(args.numbas)] if args.numbas else []
+    )
     print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
     if any(p.parent.parent.name == worksheet.STUDENTS for p in written):
         print(f"the students' sheets alone, to hand out: {Path(args.output) / worksheet.STUDENTS}")

@@ -434,12 +434,18 @@ class Grader:
         )
         if bad:
             return f"{name} is {what}" if what.startswith(("negative", "no ")) else f"{name} is not {what}"
-        right, unit = self.reference(key), self.unit(key)
-        if abs(value) > 100 * max(abs(right), 10 * unit):
+        most, least = self.size_bounds(key)
+        if abs(value) > most:
             return f"{name} is more than a hundred times the size it can have here"
-        if abs(right) >= 100 * unit and abs(value) < abs(right) / 100:
+        if abs(value) < least:
             return f"{name} is less than a hundredth of the size it has here"
         return ""
+
+    def size_bounds(self, key: str) -> tuple[float, float]:
+        """(most, least): the sizes |value| of ``key`` past which a value is implausible (a hundred times the
+        right one, a hundredth of it; 0 when the right value is within a hundred units of 0)."""
+        right, unit = self.reference(key), self.unit(key)
+        return 100 * max(abs(right), 10 * unit), abs(right) / 100 if abs(right) >= 100 * unit else 0.0
 
     def trivialises(self, key: str, value: float, text: str, known: Mapping[str, float]) -> str:
         """Why the student's ``value`` of ``key`` earns no follow-on credit because of what it leads to: a later

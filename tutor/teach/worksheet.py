@@ -5,6 +5,8 @@ sheets go to a folder of their own (``students/``), apart from the keys, walk-th
 Variant ``k`` of ``--seed S`` is the random network of seed ``S + k - 1``: ``backprop-tutor quiz --random
 --seed S+k-1`` (with the same options) asks exactly the boxes of its sheet. That command is printed on the
 answer key only: its ``s`` key shows every answer.
+
+The variants also make a Numbas exam (``numbas.py``), which marks each box on the student's earlier answers.
 """
 
 from __future__ import annotations
@@ -516,7 +518,8 @@ def check_outputs(
         if m.is_symlink():
             raise TutorError("is a symbolic link; the worksheet does not write through links", place)
         rel = _export_entry(root, option, m).split(":", 1)[1]
-        earlier = any(f"{kind}:{rel}" in ours for kind in ("moodle", "gift", "qti"))  # an export of an earlier run
+        # an export of an earlier run
+        earlier = any(f"{kind}:{rel}" in ours for kind in ("moodle", "gift", "qti", "numbas"))
         if m.exists() and not force and not earlier:
             raise TutorError(
                 "exists and was not written by backprop-tutor worksheet; give another file, or --force to overwrite",
@@ -594,6 +597,8 @@ def write(
     moodle_style: str = "cloze",
     gift: str | Path | None = None,
     qti: str | Path | None = None,
+    numbas: str | Path | None = None,
+    numbas_compiler: Path | None = None,
 ) -> list[Path]:
     """Write every variant under ``directory``: ``students/variant-NN/`` holds the student sheet (in every format
     of ``formats``) and its drawing, a folder to hand out whole; ``variant-NN/`` the answer key, the full
@@ -616,19 +621,22 @@ def write(
             formats,
             pdf,
             plan,
-            {"--moodle": moodle, "--gift": gift, "--qti": qti},
+            {"--moodle": moodle, "--gift": gift, "--qti": qti, "--numbas": numbas},
             progress,
             force,
             moodle_style,
+            numbas_compiler,
         )
 
 
-def _write_locked(root, items, count, formats, pdf, plan, exports, progress, force, moodle_style) -> list[Path]:
+def _write_locked(
+    root, items, count, formats, pdf, plan, exports, progress, force, moodle_style, numbas_compiler=None
+) -> list[Path]:
     import json
 
     from ..spec.resources import write_file
 
-    moodle, gift, qti = exports["--moodle"], exports["--gift"], exports["--qti"]
+    moodle, gift, qti, numbas = exports["--moodle"], exports["--gift"], exports["--qti"], exports["--numbas"]
     lecturer = _lecturer_files(root, items)
     if lecturer:  # the codes' map, and the secret when this run made it: in the output folder itself
         plan = {**plan, ".": list(lecturer)}
@@ -643,7 +651,7 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
     def manifest(files) -> None:
         write_file(root / MANIFEST, json.dumps({"tool": "backprop-tutor worksheet", "files": files}, indent=1) + "\n")
 
-    asked = (("moodle", moodle, moodle_style), ("gift", gift, ""), ("qti", qti, ""))
+    asked = (("moodle", moodle, moodle_style), ("gift", gift, ""), ("qti", qti, ""), ("numbas", numbas, ""))
     exports = {name: style for name, path, style in asked if path is not None}
     shares: list[dict[str, Any]] = []
     try:
@@ -684,6 +692,11 @@ def _write_locked(root, items, count, formats, pdf, plan, exports, progress, for
 
             write_file(Path(qti), package_of(s["qti"] for s in shares))
             written.append(Path(qti))
+        if numbas is not None:
+            from .numbas import document
+
+            write_file(Path(numbas), document([s["numbas"] for s in shares], Path(numbas), numbas_compiler))
+            written.append(Path(numbas))
     except OSError as exc:
         raise TutorError(f"cannot write the file ({exc.strerror})", exc.filename or str(root)) from None
     if pdf:
@@ -761,8 +774,8 @@ def workers() -> int:
 
 
 def export_share(v: Variant, exports: dict[str, str]) -> dict[str, Any]:
-    """One variant's share of each LMS export asked for (``exports``: "moodle" with its style, "gift", "qti"),
-    made where the variant is, so that worker processes make the exports' parts beside the files."""
+    """One variant's share of each LMS export asked for (``exports``: "moodle" with its style, "gift", "qti",
+    "numbas"), made where the variant is, so that worker processes make the exports' parts beside the files."""
     out: dict[str, Any] = {}
     if "moodle" in exports:
         from .moodle import moodle_part
@@ -776,6 +789,10 @@ def export_share(v: Variant, exports: dict[str, str]) -> dict[str, Any]:
         from .qti import qti_part
 
         out["qti"] = qti_part(v)
+    if "numbas" in exports:
+        from .numbas import question
+
+        out["numbas"] = question(v)
     return out
 
 
