@@ -9,8 +9,9 @@ more decimal itself first. Quantities are visited from the last computed to the 
 decimals are settled by every line that uses it before its own line is checked; passes repeat until no line
 changes (a decimal more for an argument can, rarely, move another line's recomputation off its result).
 
-A line that no number of shown figures (float64 holds about 15) makes reproduce is reported, so that the
-documents mark it ``≈`` rather than claim an ``=`` a calculator would refute.
+An argument gets at most ``EXTRA`` decimals beyond its own, and no more than float64's 15 figures. A line
+that no decimals within those bounds make reproduce is reported, so that the documents mark it ``≈`` (and say
+why) rather than claim an ``=`` a calculator would refute.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ TIE_MARGIN = 0.02
 # float64's own error in a recomputed line, relative: a few units in the last place
 ULPS = 2e-15
 PASSES = 8
+# at most this many decimals beyond a quantity's own (``base_decimals``) for the lines that read it: past it a
+# line whose operands would need more figures is marked rounded instead (a sum of 30 products at 4 decimals
+# would otherwise show each product to 15)
+EXTRA = 6
 
 
 def magnitude(value: float) -> int:
@@ -146,7 +151,10 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
             before = sum(dec.values())
             q = quantities[key]
             unit = 10.0 ** -dec[key]
-            caps = [MAX_FIGURES - 1 - magnitude(values[a]) for a in q.args]
+            caps = [
+                min(MAX_FIGURES - 1 - magnitude(values[a]), base_decimals(values[a], digits, figures) + EXTRA)
+                for a in q.args
+            ]
             if abs(abs(values[key] - cur[key]) - 0.5 * unit) < TIE_MARGIN * unit:
                 if dec[key] < MAX_FIGURES - 1 - magnitude(values[key]):
                     more(key)
@@ -175,6 +183,22 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
     return dec, {k for k in lines if not ok(k)}
 
 
-def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int) -> dict[str, int]:
-    """The decimals each quantity is shown with (``settle``'s first half)."""
-    return settle(quantities, digits, figures)[0]
+class Decimals(dict):
+    """Each quantity's shown decimals (key -> decimals), and ``rounded``: the keys of the lines that no shown
+    figures within ``EXTRA`` make reproduce, which the documents write with ``≈`` instead of ``=``."""
+
+    rounded: frozenset = frozenset()
+
+    def under(self, refs: Mapping[str, str]) -> "Decimals":
+        """The same decimals under other keys (``refs``: key -> this mapping's key), an example's in a batch."""
+        out = Decimals({key: self[ref] for key, ref in refs.items()})
+        out.rounded = frozenset(key for key, ref in refs.items() if ref in self.rounded)
+        return out
+
+
+def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int) -> Decimals:
+    """The decimals each quantity is shown with, and the lines shown rounded (``settle``)."""
+    dec, failing = settle(quantities, digits, figures)
+    out = Decimals(dec)
+    out.rounded = frozenset(failing)
+    return out
