@@ -332,3 +332,12 @@ def test_brief_is_refused_for_a_training_document(argv, tmp_path, capsys):
         "backprop-tutor: error: --brief: shortens one example's plain step; a training document walks every line"
         " of its batch: leave out --brief"
     ]
+
+
+def test_a_training_documents_final_table_sets_names_and_numbers_as_math(tmp_path):
+    """The LaTeX table after the step: subscripted names and minus signs (was plain text: W1, -0.102403)."""
+    out = tmp_path / "m.tex"
+    assert main(["explain", "minibatch", "-o", str(out)]) == 0
+    tex = out.read_text(encoding="utf-8").split(r"\section{After the step}")[1]
+    assert "$b_{2}$ & $-0.102403$ \\\\" in tex and "$W_{1}$ & $0.500290$ \\\\" in tex
+    assert r"1 & $\mathrm{out}_{\mathrm{out}} = 0.858754$ & $0.343417$ \\" in tex
