@@ -204,6 +204,30 @@ def test_a_line_no_figures_make_exact_is_marked_rounded(monkeypatch, tmp_path):
     assert all(len(v.lstrip("-").replace(".", "").lstrip("0")) <= 15 for k, v in shown.items() if k in Q)
 
 
+def test_a_brief_document_gives_an_argument_at_most_brief_extra_decimals(monkeypatch, tmp_path):
+    """--brief tabulates every value of a large network: an argument gets at most precision.BRIEF_EXTRA
+    decimals beyond its own, and a result near a rounding tie one more (the limit network's tables showed
+    values at 12 to 15 decimals); the lines that would need more are written with ≈, and every other line
+    still reproduces."""
+    spec = tmp_path / "n4884.toml"
+    spec.write_text(_n4884(), encoding="utf-8")
+    Q = step_walk(load(str(spec))).quantities
+    figures = notation.significant_figures(9)
+
+    def beyond(lines: list[dict]) -> int:
+        """The most decimals a shown value has beyond its own (base) decimals."""
+        shown = _one_form(lines)
+        return max(_decimals(v) - precision.base_decimals(Q[k].value, 9, figures) for k, v in shown.items() if k in Q)
+
+    full, _ = _captured(monkeypatch, tmp_path, ["explain", str(spec), "-f", "text"])
+    brief, text = _captured(monkeypatch, tmp_path, ["explain", str(spec), "-f", "text", "--brief"])
+    assert precision.BRIEF_EXTRA + 1 < beyond(full) <= precision.EXTRA + 1
+    assert 0 < beyond(brief) <= precision.BRIEF_EXTRA + 1
+    rounded = [line for line in brief if line["rounded"]]
+    assert rounded and text.count("(≈: recomputed from the shown numbers") == len(rounded)
+    assert not _misfits(str(spec), "9", brief)
+
+
 def _n4884() -> str:
     """A seeded 4-8-8-4 network (tanh, tanh, sigmoid), its values with two decimals."""
     import random

@@ -9,7 +9,8 @@ more decimal itself first. Quantities are visited from the last computed to the 
 decimals are settled by every line that uses it before its own line is checked; passes repeat until no line
 changes (a decimal more for an argument can, rarely, move another line's recomputation off its result).
 
-An argument gets at most ``EXTRA`` decimals beyond its own, and no more than float64's 15 figures. A line
+An argument gets at most ``EXTRA`` decimals beyond its own (``BRIEF_EXTRA`` in a brief document), and no
+more than float64's 15 figures. A line
 that no decimals within those bounds make reproduce is reported, so that the documents mark it ``≈`` (and say
 why) rather than claim an ``=`` a calculator would refute.
 """
@@ -36,6 +37,9 @@ PASSES = 8
 # line whose operands would need more figures is marked rounded instead (a sum of 30 products at 4 decimals
 # would otherwise show each product to 15)
 EXTRA = 6
+# a brief document (--brief, for large networks) tabulates every value: at most this many, so that its tables
+# stay short; more of its long sums are written with ≈
+BRIEF_EXTRA = 2
 
 
 def magnitude(value: float) -> int:
@@ -117,11 +121,13 @@ def _call(fn, args: list[float]) -> float:
         return math.nan
 
 
-def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tuple[dict[str, int], set[str]]:
+def settle(
+    quantities: Mapping[str, Quantity], digits: int, figures: int, extra: int = EXTRA
+) -> tuple[dict[str, int], set[str]]:
     """The decimals each quantity is shown with, and the keys of the lines that still do not reproduce.
 
     Every quantity gets at least ``digits`` decimals (and ``figures`` significant figures), more where a line
-    that uses it needs them to reproduce from its shown numbers.
+    that uses it needs them to reproduce from its shown numbers, up to ``extra`` more.
     """
     values = {k: q.value for k, q in quantities.items()}
     dec = {k: base_decimals(v, digits, figures) for k, v in values.items()}
@@ -152,7 +158,7 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
             q = quantities[key]
             unit = 10.0 ** -dec[key]
             caps = [
-                min(MAX_FIGURES - 1 - magnitude(values[a]), base_decimals(values[a], digits, figures) + EXTRA)
+                min(MAX_FIGURES - 1 - magnitude(values[a]), base_decimals(values[a], digits, figures) + extra)
                 for a in q.args
             ]
             if abs(abs(values[key] - cur[key]) - 0.5 * unit) < TIE_MARGIN * unit:
@@ -196,9 +202,9 @@ class Decimals(dict):
         return out
 
 
-def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int) -> Decimals:
+def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int, extra: int = EXTRA) -> Decimals:
     """The decimals each quantity is shown with, and the lines shown rounded (``settle``)."""
-    dec, failing = settle(quantities, digits, figures)
+    dec, failing = settle(quantities, digits, figures, extra)
     out = Decimals(dec)
     out.rounded = frozenset(failing)
     return out

@@ -63,9 +63,10 @@ def writer(
     if fixed or digits is None:
         decimals = None
     elif decimals is None:
-        from ..engine.precision import shown_decimals
+        from ..engine.precision import BRIEF_EXTRA, EXTRA, shown_decimals
 
-        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
+        extra = BRIEF_EXTRA if options.brief else EXTRA
+        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits), extra)
     fw = FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
     fw.refs = refs or {}
     return fw
