@@ -2,7 +2,8 @@
 
 Geometry of the layout every page draws (walk-through, self-check, interactive, worksheet): each label's
 extent as the layout estimates it (tutor.render.diagram._box), each edge as its segment or arc. No two labels
-intersect; no edge passes through a label other than its own weight's.
+intersect; no edge passes through a label other than its own weight's; every label lies inside the picture
+(an SVG's view box or a LaTeX picture cuts off what lies outside).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def _problems(d: D.Diagram) -> list[str]:
         for e in d.edges:
             if e is not owner and D._crosses(e, box):
                 bad.append(f"label {text!r} crossed by the edge {e.source.key} -> {e.target.key}")
+    for (x0, y0, x1, y1), _, text in labels:
+        if x0 < 0 or y0 < 0 or x1 > d.width or y1 > d.height:
+            bad.append(f"label {text!r} at {(x0, y0, x1, y1)} cut off by the picture's {d.width} x {d.height}")
     return bad
 
 
@@ -156,3 +160,32 @@ def test_the_path_view_lists_paths_of_every_layer():
         per_layer[layer[pp.param]] = per_layer.get(layer[pp.param], 0) + len(view["paths"])
     assert sorted(per_layer) == [0, 1, 2] and all(n > 0 for n in per_layer.values())
     assert sum(per_layer.values()) <= views.MAX_SHOWN_PATHS
+
+
+def test_a_chain_and_a_residual_diagram_start_above_their_labels():
+    """The stacked weight names of a chain and the residual arcs' "+ out" stood 0.02 to 0.06 cm above the
+    picture's top edge: the picture now starts above them."""
+    for name in ("vanishing-sigmoid", "residual-sigmoid"):
+        walk = explain_step(load(name), forward_only=True)
+        d = D.layout(walk, writer(walk, "web"))
+        assert min(box[1] for box, _, _ in _labels(d)) == pytest.approx(0.05), name
+        assert not _problems(d), _problems(d)[:5]
+
+
+def test_the_self_check_diagram_shows_every_weight_and_target_as_given(tmp_path):
+    """explain mazur --self-check: w5 to w8 labelled, the targets whole and as the spec gives them (was
+    "0.150000000", targets cut off)."""
+    import re
+
+    from tutor.cli import main
+
+    out = tmp_path / "sc.html"
+    assert main(["explain", "mazur", "--self-check", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    weights = ["w1 = 0.15", "w2 = 0.2", "w3 = 0.25", "w4 = 0.3", "w5 = 0.4", "w6 = 0.45", "w7 = 0.5", "w8 = 0.55"]
+    assert texts[:8] == weights and "target_o1 = 0.01" in texts and "target_o2 = 0.99" in texts
+    walk = explain_step(load("mazur"), forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    assert f'viewBox="0 0 {D._n(d.width * D.PX)} {D._n(d.height * D.PX)}"' in svg and not _problems(d)

@@ -186,6 +186,12 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     right = max((_box(n.x + RADIUS + ARROW + 0.12, n.y, n.note.text, "start")[2] for n in notes), default=0.0)
     if right + 0.1 > width:
         width = right + 0.1 if width > TEXT_WIDTH else min(right + 0.1, TEXT_WIDTH)
+    # a chain's stacked weight names and a residual arc's "+ out" stand above the top row: the picture starts
+    # above them, so that no page (an SVG's view box, a LaTeX picture) cuts their tops off
+    top = min(_top(e) for e in edges) if edges else 0.0
+    if top < 0.0:
+        for n in nodes:
+            n.y += 0.05 - top
     height = (
         max(n.y + _radius(n) + (_NOTE_SIDES[n.side or "right"][1] + 0.25 if n.kind == "bias" else 0.0) for n in nodes)
         + 0.1
@@ -383,6 +389,17 @@ def _arc(e: Edge) -> tuple[float, float, float, float, float, float, float, floa
     peak = min(y1, y2) - SKIP_RISE
     xc, yc = (x1 + x2) / 2, 2 * peak - (y1 + y2) / 2  # a quadratic Bezier reaches half-way to its control point
     return x1, y1, xc, yc, x2, y2, xc, peak - 0.28
+
+
+def _top(e: Edge) -> float:
+    """The top of an edge's label as drawn (a stacked label's name sits 0.24 above its place), or of the
+    edge itself when it has no label above it."""
+    if e.skip:
+        return _box(*_arc(e)[6:], e.label.text)[1]
+    y = min(e.source.y, e.target.y)
+    if e.label is not None and e.drawn and e.stacked:
+        y = min(y, _label_at(e)[1] - 0.24 - 0.24)
+    return y
 
 
 def _radius(n: Node) -> float:
