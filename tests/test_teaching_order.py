@@ -365,3 +365,22 @@ def test_a_training_documents_final_table_sets_names_and_numbers_as_math(tmp_pat
     tex = out.read_text(encoding="utf-8").split(r"\section{After the step}")[1]
     assert "$b_{2}$ & $-0.102403$ \\\\" in tex and "$W_{1}$ & $0.500290$ \\\\" in tex
     assert r"1 & $\mathrm{out}_{\mathrm{out}} = 0.858754$ & $0.343417$ \\" in tex
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "html"])
+def test_a_graphs_max_gate_derivative_is_defined_and_total_gradients_are_upright_d(fmt, tmp_path):
+    """graph-max-twice in Markdown, LaTeX and HTML: step(u) is defined once before its first use (no θ or
+    Heaviside left undefined); the total gradient df/dx = 12 is written with an upright d, the multiply gate's
+    local derivative ∂f/∂x = m = 6 with ∂, never one symbol for both."""
+    out = tmp_path / f"g.{fmt}"
+    assert main(["explain", "graph-max-twice", "-f", fmt, "-o", str(out)]) == 0
+    doc = out.read_text(encoding="utf-8")
+    assert doc.count(" is 1 for ") == 1 and not re.search(r"theta|θ|Heaviside", doc)
+    step = "<mo>step</mo>" if fmt == "html" else r"\operatorname{step}"
+    first = doc.index(step)  # the first step is the definition's own
+    assert 0 < doc.index(" is 1 for ") - first < 300
+    assert doc.count(step) == 5  # the definition and the max gate's two lines, each symbolic and substituted
+    if fmt != "html":
+        total = r"\frac{\mathrm{d} f}{\mathrm{d} x} &= \left.\frac{\mathrm{d} f}{\mathrm{d} x}\right|_{\text{via }f}"
+        assert total in doc and r"\frac{\partial f}{\partial x} &= 12" not in doc
+        assert doc.index(r"\frac{\partial f}{\partial x}") < doc.index(total)
