@@ -136,7 +136,9 @@ def test_the_loss_curve_has_inner_ticks_and_marks_the_restored_epoch():
 
 
 def test_the_path_view_lists_paths_of_every_layer():
-    """4-8-8-4: the 200 listed paths are shared out between the layers; the first layer's are listed too."""
+    """4-8-8-4: the 200 listed paths are shared out between the layers, the first layer's too, and the view
+    sums itself up layer by layer (issue 27, item 10)."""
+    from tutor import render
     from tutor.render import views
     from tutor.spec import loads
 
@@ -160,6 +162,14 @@ def test_the_path_view_lists_paths_of_every_layer():
         per_layer[layer[pp.param]] = per_layer.get(layer[pp.param], 0) + len(view["paths"])
     assert sorted(per_layer) == [0, 1, 2] and all(n > 0 for n in per_layer.values())
     assert sum(per_layer.values()) <= views.MAX_SHOWN_PATHS
+    # summed up per layer: a first-layer weight reaches the loss along 8 x 4 paths, a second-layer one along 4;
+    # the 36 output-layer paths are all written out and the other two layers share the rest of the 200 evenly
+    summary = [(r["layer"], r["parameters"], r["each"], r["total"], r["listed"]) for r in views.path_layers(listed)]
+    assert summary == [(1, 40, "32", 1280, 82), (2, 72, "4", 288, 82), (3, 36, "1", 36, 36)]
+    assert [r["listed"] for r in views.path_layers(listed)] == [per_layer[0], per_layer[1], per_layer[2]]
+    assert views.path_layers(views.paths(explain_step(load("mazur")), "text")) == []  # all written out
+    text = render.render_text(walk, views=("paths",))
+    assert "    layer 1   w1_11 to b1_8            40        32          1280          82" in text
 
 
 def test_a_chain_and_a_residual_diagram_start_above_their_labels():
