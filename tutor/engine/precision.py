@@ -114,6 +114,24 @@ def _slope(fn, args: list[float], i: int) -> float:
         return 0.0
 
 
+_EVALUATORS: dict = {}
+
+
+def _evaluator(form):
+    """A form's evaluator: its own, or (a graph's forms are kept symbolic only) its expression lambdified once
+    per distinct expression."""
+    if form.fn is not None:
+        return form.fn
+    key = (form.expr, form.placeholders)
+    if key not in _EVALUATORS:
+        import sympy as sp
+
+        from ..spec.graphrules import FLOAT_FUNCTIONS
+
+        _EVALUATORS[key] = sp.lambdify(form.placeholders, form.expr, modules=[FLOAT_FUNCTIONS, "math"])
+    return _EVALUATORS[key]
+
+
 def _call(fn, args: list[float]) -> float:
     try:
         return float(fn(*args))
@@ -143,7 +161,7 @@ def settle(
 
     def ok(key: str) -> bool:
         q = quantities[key]
-        return reproduces(_call(q.form.fn, [cur[a] for a in q.args]), values[key], dec[key], cur[key])
+        return reproduces(_call(_evaluator(q.form), [cur[a] for a in q.args]), values[key], dec[key], cur[key])
 
     for _ in range(PASSES):
         changed = False
@@ -169,7 +187,7 @@ def settle(
                         continue
             args = [values[a] for a in q.args]
             if key not in slopes:
-                slopes[key] = [_slope(q.form.fn, args, i) for i in range(len(args))]
+                slopes[key] = [_slope(_evaluator(q.form), args, i) for i in range(len(args))]
             s = slopes[key]
             while True:
                 shares = [

@@ -57,7 +57,13 @@ _TEX_SYMBOLS = {
 def writer(walk: GraphWalk, mode: str, options: Options = DEFAULT) -> FormulaWriter:
     notation = Notation(walk.labels, "{param}+", dialect="web" if mode == "web" else "latex")
     digits = options.digits if options.digits is not None else walk.graph.digits
-    return FormulaWriter(notation, walk.values(), digits)
+    # each value with the decimals that make every line using it exact on a calculator (as a network's)
+    from ..engine.precision import shown_decimals
+    from .notation import significant_figures
+
+    decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
+    given = frozenset(k for k, q in walk.quantities.items() if q.form is None)
+    return FormulaWriter(notation, walk.values(), digits, given=given, decimals=decimals)
 
 
 def _symbol(node, mode: str) -> str:
