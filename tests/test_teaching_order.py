@@ -58,7 +58,7 @@ def _captured(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[dict], str]:
         seen.append(context)
         return real(template, context, **kw)
 
-    for module in ("walkthrough", "training"):
+    for module in ("walkthrough", "training", "graph"):
         monkeypatch.setattr(f"tutor.render.{module}.render_template", capture)
     out = tmp_path / "out"
     assert main([*argv, "-o", str(out)]) == 0
@@ -301,7 +301,12 @@ def _order(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[str], list[str]
 
 
 def _used_before_shown(name: str, order: list[str]) -> list[str]:
-    Q = step_walk(load(name)).quantities
+    if graphspec.is_graph(name):
+        from tutor.engine.graph import explain_graph
+
+        Q = explain_graph(graphspec.load(name)).quantities
+    else:
+        Q = step_walk(load(name)).quantities
     first: dict[str, int] = {}
     for i, ref in enumerate(order):
         first.setdefault(ref, i)
@@ -325,6 +330,12 @@ def _check_order(monkeypatch, tmp_path, name: str, fmt: str, views: list[str]) -
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", ["mazur", "batchnorm-sigmoid"])
 def test_no_quantity_is_used_before_its_line(monkeypatch, tmp_path, name, fmt):
+    _check_order(monkeypatch, tmp_path, name, fmt, [])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", GRAPHS)
+def test_no_quantity_of_a_graph_is_used_before_its_line(monkeypatch, tmp_path, name, fmt):
     _check_order(monkeypatch, tmp_path, name, fmt, [])
 
 
