@@ -199,3 +199,36 @@ def test_the_self_check_diagram_shows_every_weight_and_target_as_given(tmp_path)
     walk = explain_step(load("mazur"), forward_only=True)
     d = D.layout(walk, writer(walk, "web"))
     assert f'viewBox="0 0 {D._n(d.width * D.PX)} {D._n(d.height * D.PX)}"' in svg and not _problems(d)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_weight_label_on_its_edge_has_a_white_ground_inside_its_box(seed):
+    """The glyphs' white outline left the spaces open: a worksheet's "w3 = 1" read as "w3 =.1" with its own
+    edge through the space. Each label on its edge has a white rectangle under it, centred on it and inside
+    the box the layout keeps clear of other labels and edges (so it hides no other edge)."""
+    import re
+
+    walk = explain_step(randomnet.make(seed, randomnet.options(shape="2-2-1")).network, forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    svg = D.svg(d)
+    rects = [
+        tuple(float(v) / D.PX for v in m)
+        for m in re.findall(r'<rect x="([-\d.]+)" y="([-\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="#fff"/>', svg)
+    ]
+    on_edge = [e for e in d.edges if e.label is not None and e.drawn and not e.stacked and not e.skip]
+    assert len(on_edge) == 6 and len(rects) == 6
+    for e, (x, y, w, h) in zip(on_edge, rects):
+        cx, cy = D._label_at(e)
+        assert (x + w / 2, y + h / 2) == (pytest.approx(cx, abs=0.02), pytest.approx(cy, abs=0.02))
+        x0, y0, x1, y1 = D._box(cx, cy, e.label.text)
+        assert x0 <= x and x + w <= x1 and y0 <= y and y + h <= y1, e.label.text
+        assert w >= 0.12 * len(e.label.text)  # about 6 px a character at the labels' 12 px
+
+
+@pytest.mark.parametrize("name", ["mazur", "appendix-b", "residual-sigmoid", "vanishing-relu"])
+def test_the_top_row_of_circles_stands_below_the_pictures_top(name):
+    """A highlighted circle's outline (the interactive page's 3 px) was cut flat at the top of the picture."""
+    walk = explain_step(load(name), forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    assert min(n.y - D._radius(n) for n in d.nodes) >= 0.06 - 1e-9
+    assert max(n.y + D._radius(n) for n in d.nodes) < d.height
