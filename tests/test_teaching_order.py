@@ -31,7 +31,7 @@ from tutor.spec.resources import example_names
 
 NETWORKS = [n for n in example_names("all") if not graphspec.is_graph(n)]
 SAMPLE = ["mazur", "batchnorm-sigmoid", "optimizer-adam", "scaling-standardize"]
-SETTINGS = {"9": [], "4": ["--digits", "4"], "as-printed": ["--rounding", "as-printed"]}
+SETTINGS = {"spec": [], "9": ["--digits", "9"], "4": ["--digits", "4"], "as-printed": ["--rounding", "as-printed"]}
 
 _SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 
@@ -103,7 +103,8 @@ def _misfits(name: str, setting: str, lines: list[dict]) -> list[str]:
     """The substituted lines whose ``=`` a calculator refutes: f of the shown arguments, rounded to the shown
     result's decimals, is not the shown result."""
     net = _network(name, setting)
-    return _refuted(step_walk(net).quantities, 4 if setting == "4" else net.conventions.digits, lines)
+    digits = int(setting) if setting.isdigit() else net.conventions.digits
+    return _refuted(step_walk(net).quantities, digits, lines)
 
 
 def _refuted(Q, digits: int, lines: list[dict]) -> list[str]:
@@ -227,7 +228,7 @@ def test_a_line_no_figures_make_exact_is_marked_rounded(monkeypatch, tmp_path):
     Q = step_walk(net).quantities
     shown = _one_form(lines)
     unmarked = [dict(line, rounded=False) if line["rounded"] else line for line in lines]
-    bad = {b.split(":")[0] for b in _misfits(str(spec), "9", unmarked)}
+    bad = {b.split(":")[0] for b in _misfits(str(spec), "spec", unmarked)}
     # every line a calculator refutes is marked (a marked line may, at float64's last figure, still agree)
     assert bad and bad <= {line["ref"] for line in rounded}
     assert all(len(v.lstrip("-").replace(".", "").lstrip("0")) <= 15 for k, v in shown.items() if k in Q)
@@ -254,7 +255,7 @@ def test_a_brief_document_gives_an_argument_at_most_brief_extra_decimals(monkeyp
     assert 0 < beyond(brief) <= precision.BRIEF_EXTRA + 1
     rounded = [line for line in brief if line["rounded"]]
     assert rounded and text.count("(≈: recomputed from the shown numbers") == len(rounded)
-    assert not _misfits(str(spec), "9", brief)
+    assert not _misfits(str(spec), "spec", brief)
 
 
 def _n4884() -> str:
