@@ -163,17 +163,8 @@ def test_every_line_of_a_graph_reproduces_from_its_shown_numbers(monkeypatch, tm
     one printed form each, every substituted line exact from the numbers it shows."""
     from tutor.engine.graph import explain_graph
 
-    seen: list = []
-    real = templates.render_template
-
-    def capture(template, context, **kw):
-        seen.append(context)
-        return real(template, context, **kw)
-
-    monkeypatch.setattr("tutor.render.graph.render_template", capture)
     more = ["--digits", str(digits)] if digits else []
-    assert main(["explain", name, "-f", "text", *more, "-o", str(tmp_path / "g.txt")]) == 0
-    lines = _lines(seen, [])
+    lines, _ = _captured(monkeypatch, tmp_path, ["explain", name, "-f", "text", *more])
     g = graphspec.load(name)
     assert len(lines) > 20
     bad = _refuted(explain_graph(g).quantities, digits or g.digits, lines)
