@@ -576,3 +576,18 @@ def test_a_graph_document_honours_width(argv, tmp_path):
     wide = tmp_path / "w.txt"
     assert main(["explain", *argv, "-o", str(wide)]) == 0
     assert max(map(len, wide.read_text(encoding="utf-8").splitlines())) > 60
+
+
+def test_a_network_too_large_for_a_graph_is_refused_for_its_size(tmp_path, capsys):
+    """20-30-30-10 (1,870 parameters): refused for its size before any name is read (its 'w1_1.1' was refused
+    as a node name, which says nothing about what to do)."""
+    from .test_limits import network_spec
+
+    spec = network_spec(tmp_path / "limit.toml", [20, 30, 30, 10], shared_bias=False)
+    assert main(["explain", str(spec), "--view", "graph", "-f", "pdf", "-o", str(tmp_path / "g.pdf")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "backprop-tutor: error: --view graph: the network's graph would have more than 200 nodes (1890 inputs,"
+        " weights and biases alone); its walk-through, --brief for a large one, shows every value"
+    ]
+    assert not (tmp_path / "g.pdf").exists()
