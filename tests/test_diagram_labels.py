@@ -232,3 +232,22 @@ def test_the_top_row_of_circles_stands_below_the_pictures_top(name):
     d = D.layout(walk, writer(walk, "web"))
     assert min(n.y - D._radius(n) for n in d.nodes) >= 0.06 - 1e-9
     assert max(n.y + D._radius(n) for n in d.nodes) < d.height
+
+
+def test_the_restored_epochs_label_stays_clear_of_both_curves():
+    """early-stopping: at the restored epoch the validation loss is at its lowest, where the label at the foot
+    of the plot sat on it; the label now takes the height farthest from both curves over its own length, and
+    turns to the left of its line near the right edge."""
+    from tutor.render import curve
+
+    losses = [0.08002, 0.0731, 0.0690, 0.0666, 0.0653, 0.0645]
+    val = [0.0036, 0.00089, 0.000109, 0.000305, 0.00081, 0.00158]
+    c = curve.layout(losses, val, mark=2)
+    mx, my, label, left = c.mark
+    assert label == "epoch 2 restored" and not left
+    span = (mx + 1, mx + 1 + curve.LABEL_MM * len(label))
+    assert curve._clearance(my, span, [c.points, c.second]) >= 2.0  # the label is about 3 mm high
+    assert curve._clearance(curve.BOTTOM + 2, span, [c.points, c.second]) < 1.0  # where it was
+    late = curve.layout(losses, val[:4] + [0.0001, 0.0002], mark=4)
+    assert late.mark[3] and late.mark[0] - curve.LABEL_MM * len(late.mark[2]) - 1 >= curve.LEFT
+    assert 'text-anchor="end"' in curve.svg(losses, val[:4] + [0.0001, 0.0002], 4)
