@@ -416,3 +416,31 @@ def test_a_graphs_max_gate_derivative_is_defined_and_total_gradients_are_upright
         total = r"\frac{\mathrm{d} f}{\mathrm{d} x} &= \left.\frac{\mathrm{d} f}{\mathrm{d} x}\right|_{\text{via }f}"
         assert total in doc and r"\frac{\partial f}{\partial x} &= 12" not in doc
         assert doc.index(r"\frac{\partial f}{\partial x}") < doc.index(total)
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_a_graphs_picture_prints_each_value_as_its_lines_do(monkeypatch, tmp_path, name):
+    """graph-sigmoid-gates drew g = 0.3679 in its picture beside the line g = exp(-1) = 0.36788: where the
+    picture's digits are the document's, a node's value and gradient have the lines' printed form."""
+    from dataclasses import replace
+
+    from tutor.engine.graph import explain_graph
+    from tutor.render import graph as RG
+    from tutor.render.options import DEFAULT
+
+    lines, _ = _captured(monkeypatch, tmp_path, ["explain", name, "-f", "text"])
+    shown = _one_form(lines)
+    walk = explain_graph(graphspec.load(name))
+    digits = min(walk.graph.digits, RG.PICTURE_DIGITS)
+    nodes = RG.picture_nodes(walk, RG.writer(walk, "text", replace(DEFAULT, digits=digits)), "text")
+    grads = {b.node: b.gradient for b in walk.backward}
+    checked = 0
+    for n in nodes:
+        texts = [t for t, _ in n["lines"]]
+        if walk.graph.digits <= RG.PICTURE_DIGITS and n["key"] in shown and n["kind"] != "constant":
+            assert texts[1] == shown[n["key"]], (n["key"], texts, shown[n["key"]])
+            checked += 1
+        if walk.graph.digits <= RG.PICTURE_DIGITS and grads.get(n["key"]) in shown:
+            assert texts[2] == "∇ " + shown[grads[n["key"]]], (n["key"], texts)
+            checked += 1
+    assert checked > 5 or walk.graph.digits > RG.PICTURE_DIGITS

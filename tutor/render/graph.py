@@ -79,8 +79,15 @@ def picture_nodes(walk: GraphWalk, fw: FormulaWriter, mode: str) -> list[dict]:
     grads = {b.node: b.gradient for b in walk.backward}
     tex = mode != "text"
     out = []
+    q = walk.quantities
+
+    def shown(key: str) -> str:
+        # as the document's lines print it (one printed form a value) where the picture's digits are the
+        # document's; a picture of a 9-digit document keeps PICTURE_DIGITS decimals, its own legible abbreviation
+        return fw.value_of(key) if key in q else fw.number(walk.value(key))
+
     for n in g.nodes:
-        value = fw.number(walk.value(n.name))
+        value = shown(n.name)
         if n.kind == "constant":
             lines = [(f"${value}$", value)]
             name = lines[0]
@@ -91,7 +98,7 @@ def picture_nodes(walk: GraphWalk, fw: FormulaWriter, mode: str) -> list[dict]:
             name = (f"${name_tex}$", name_text)
             lines = [(head_tex, head_text), (f"${value}$", value)]
             if n.name in grads:
-                gv = fw.number(walk.value(grads[n.name]))
+                gv = shown(grads[n.name])
                 lines.append((r"$\nabla\,{" + gv + "}$", "∇ " + gv))
         out.append(
             {
