@@ -2,7 +2,8 @@
 
 Geometry of the layout every page draws (walk-through, self-check, interactive, worksheet): each label's
 extent as the layout estimates it (tutor.render.diagram._box), each edge as its segment or arc. No two labels
-intersect; no edge passes through a label other than its own weight's.
+intersect; no edge passes through a label other than its own weight's; every label lies inside the picture
+(an SVG's view box or a LaTeX picture cuts off what lies outside).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def _problems(d: D.Diagram) -> list[str]:
         for e in d.edges:
             if e is not owner and D._crosses(e, box):
                 bad.append(f"label {text!r} crossed by the edge {e.source.key} -> {e.target.key}")
+    for (x0, y0, x1, y1), _, text in labels:
+        if x0 < 0 or y0 < 0 or x1 > d.width or y1 > d.height:
+            bad.append(f"label {text!r} at {(x0, y0, x1, y1)} cut off by the picture's {d.width} x {d.height}")
     return bad
 
 
@@ -132,7 +136,9 @@ def test_the_loss_curve_has_inner_ticks_and_marks_the_restored_epoch():
 
 
 def test_the_path_view_lists_paths_of_every_layer():
-    """4-8-8-4: the 200 listed paths are shared out between the layers; the first layer's are listed too."""
+    """4-8-8-4: the 200 listed paths are shared out between the layers, the first layer's too, and the view
+    sums itself up layer by layer (issue 27, item 10)."""
+    from tutor import render
     from tutor.render import views
     from tutor.spec import loads
 
@@ -156,3 +162,92 @@ def test_the_path_view_lists_paths_of_every_layer():
         per_layer[layer[pp.param]] = per_layer.get(layer[pp.param], 0) + len(view["paths"])
     assert sorted(per_layer) == [0, 1, 2] and all(n > 0 for n in per_layer.values())
     assert sum(per_layer.values()) <= views.MAX_SHOWN_PATHS
+    # summed up per layer: a first-layer weight reaches the loss along 8 x 4 paths, a second-layer one along 4;
+    # the 36 output-layer paths are all written out and the other two layers share the rest of the 200 evenly
+    summary = [(r["layer"], r["parameters"], r["each"], r["total"], r["listed"]) for r in views.path_layers(listed)]
+    assert summary == [(1, 40, "32", 1280, 82), (2, 72, "4", 288, 82), (3, 36, "1", 36, 36)]
+    assert [r["listed"] for r in views.path_layers(listed)] == [per_layer[0], per_layer[1], per_layer[2]]
+    assert views.path_layers(views.paths(explain_step(load("mazur")), "text")) == []  # all written out
+    text = render.render_text(walk, views=("paths",))
+    assert "    layer 1   w1_11 to b1_8            40        32          1280          82" in text
+
+
+def test_a_chain_and_a_residual_diagram_start_above_their_labels():
+    """The stacked weight names of a chain and the residual arcs' "+ out" stood 0.02 to 0.06 cm above the
+    picture's top edge: the picture now starts above them."""
+    for name in ("vanishing-sigmoid", "residual-sigmoid"):
+        walk = explain_step(load(name), forward_only=True)
+        d = D.layout(walk, writer(walk, "web"))
+        assert min(box[1] for box, _, _ in _labels(d)) == pytest.approx(0.05), name
+        assert not _problems(d), _problems(d)[:5]
+
+
+def test_the_self_check_diagram_shows_every_weight_and_target_as_given(tmp_path):
+    """explain mazur --self-check: w5 to w8 labelled, the targets whole and as the spec gives them (was
+    "0.150000000", targets cut off)."""
+    import re
+
+    from tutor.cli import main
+
+    out = tmp_path / "sc.html"
+    assert main(["explain", "mazur", "--self-check", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    weights = ["w1 = 0.15", "w2 = 0.2", "w3 = 0.25", "w4 = 0.3", "w5 = 0.4", "w6 = 0.45", "w7 = 0.5", "w8 = 0.55"]
+    assert texts[:8] == weights and "target_o1 = 0.01" in texts and "target_o2 = 0.99" in texts
+    walk = explain_step(load("mazur"), forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    assert f'viewBox="0 0 {D._n(d.width * D.PX)} {D._n(d.height * D.PX)}"' in svg and not _problems(d)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_weight_label_on_its_edge_has_a_white_ground_inside_its_box(seed):
+    """The glyphs' white outline left the spaces open: a worksheet's "w3 = 1" read as "w3 =.1" with its own
+    edge through the space. Each label on its edge has a white rectangle under it, centred on it and inside
+    the box the layout keeps clear of other labels and edges (so it hides no other edge)."""
+    import re
+
+    walk = explain_step(randomnet.make(seed, randomnet.options(shape="2-2-1")).network, forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    svg = D.svg(d)
+    rects = [
+        tuple(float(v) / D.PX for v in m)
+        for m in re.findall(r'<rect x="([-\d.]+)" y="([-\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="#fff"/>', svg)
+    ]
+    on_edge = [e for e in d.edges if e.label is not None and e.drawn and not e.stacked and not e.skip]
+    assert len(on_edge) == 6 and len(rects) == 6
+    for e, (x, y, w, h) in zip(on_edge, rects):
+        cx, cy = D._label_at(e)
+        assert (x + w / 2, y + h / 2) == (pytest.approx(cx, abs=0.02), pytest.approx(cy, abs=0.02))
+        x0, y0, x1, y1 = D._box(cx, cy, e.label.text)
+        assert x0 <= x and x + w <= x1 and y0 <= y and y + h <= y1, e.label.text
+        assert w >= 0.12 * len(e.label.text)  # about 6 px a character at the labels' 12 px
+
+
+@pytest.mark.parametrize("name", ["mazur", "appendix-b", "residual-sigmoid", "vanishing-relu"])
+def test_the_top_row_of_circles_stands_below_the_pictures_top(name):
+    """A highlighted circle's outline (the interactive page's 3 px) was cut flat at the top of the picture."""
+    walk = explain_step(load(name), forward_only=True)
+    d = D.layout(walk, writer(walk, "web"))
+    assert min(n.y - D._radius(n) for n in d.nodes) >= 0.06 - 1e-9
+    assert max(n.y + D._radius(n) for n in d.nodes) < d.height
+
+
+def test_the_restored_epochs_label_stays_clear_of_both_curves():
+    """early-stopping: at the restored epoch the validation loss is at its lowest, where the label at the foot
+    of the plot sat on it; the label now takes the height farthest from both curves over its own length, and
+    turns to the left of its line near the right edge."""
+    from tutor.render import curve
+
+    losses = [0.08002, 0.0731, 0.0690, 0.0666, 0.0653, 0.0645]
+    val = [0.0036, 0.00089, 0.000109, 0.000305, 0.00081, 0.00158]
+    c = curve.layout(losses, val, mark=2)
+    mx, my, label, left = c.mark
+    assert label == "epoch 2 restored" and not left
+    span = (mx + 1, mx + 1 + curve.LABEL_MM * len(label))
+    assert curve._clearance(my, span, [c.points, c.second]) >= 2.0  # the label is about 3 mm high
+    assert curve._clearance(curve.BOTTOM + 2, span, [c.points, c.second]) < 1.0  # where it was
+    late = curve.layout(losses, val[:4] + [0.0001, 0.0002], mark=4)
+    assert late.mark[3] and late.mark[0] - curve.LABEL_MM * len(late.mark[2]) - 1 >= curve.LEFT
+    assert 'text-anchor="end"' in curve.svg(losses, val[:4] + [0.0001, 0.0002], 4)

@@ -195,8 +195,9 @@ def test_the_picture_fits_the_page_and_the_terminal():
     for g in _pictures()[:-1]:  # the built-in examples
         w = explain_graph(g)
         p = graphpicture.layout(picture_nodes(w, writer(w, "tex"), "tex"))
-        # readable at print size: the boxes' 9 pt text (\small) shrunk to the 17 cm text width stays >= 7 pt
-        assert 9 * min(1.0, graphpicture.TEXT_WIDTH / p.width) >= 7, (g.title, p.width)
+        # readable at print size: the boxes' 9 pt text (\small) shrunk to the page stays >= 8 pt, drawn
+        assert graphpicture.legible(p) and 9 * graphpicture.scale(p) >= 8, (g.title, p.width)
+        assert r"\begin{picture}" in graphpicture.picture(p)
         pic = graphpicture.text(graphpicture.layout(picture_nodes(w, writer(w, "text"), "text")))
         assert max(map(len, pic.splitlines())) <= 100
 
@@ -545,3 +546,48 @@ def test_notebook_explain_of_a_graph_spec():
     assert e.ok and e.gradients["x"] == -4.0 and e.values["f"] == -12.0
     assert "<svg" in e._repr_html_() and "$$" in e._repr_markdown_()
     assert "Node q" in str(e)
+
+
+def test_a_graph_too_large_for_the_page_is_listed_never_turned_or_shrunk_below_8_pt(tmp_path):
+    """Mazur's network as its graph (61 cm wide at print size): a table of its columns, nodes and what each
+    reads, at the document's size; the picture is neither turned nor shrunk; the check's columns are math
+    (a minus sign, not a hyphen)."""
+    from tutor.spec import load
+
+    g = graphspec.from_network(load("mazur"))
+    w = explain_graph(g)
+    p = graphpicture.layout(picture_nodes(w, writer(w, "tex"), "tex"))
+    assert not graphpicture.legible(p) and 9 * graphpicture.scale(p) < 8
+    out = tmp_path / "g.tex"
+    assert main(["explain", "mazur", "--view", "graph", "-o", str(out)]) == 0
+    tex = out.read_text(encoding="utf-8")
+    assert r"\rotatebox{90}" not in tex and r"\begin{picture}" not in tex and graphpicture.LISTED in tex
+    assert r"2 & $\mathrm{net}_{h1,1}$ ($\times$) & $w_{1}$, $i_{1}$ \\" in tex
+    assert "Left to right, every node" not in tex  # the picture's legend goes with the picture
+    assert r"$w_{7}$ & $-0.02260254048$ & $-0.02260254048$ & agree" in tex
+
+
+@pytest.mark.parametrize("argv", [["mazur", "--view", "graph"], ["graph-micrograd-tanh"]])
+def test_a_graph_document_honours_width(argv, tmp_path):
+    out = tmp_path / "g.txt"
+    assert main(["explain", *argv, "--width", "60", "-o", str(out)]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert max(map(len, lines)) <= 60
+    wide = tmp_path / "w.txt"
+    assert main(["explain", *argv, "-o", str(wide)]) == 0
+    assert max(map(len, wide.read_text(encoding="utf-8").splitlines())) > 60
+
+
+def test_a_network_too_large_for_a_graph_is_refused_for_its_size(tmp_path, capsys):
+    """20-30-30-10 (1,870 parameters): refused for its size before any name is read (its 'w1_1.1' was refused
+    as a node name, which says nothing about what to do)."""
+    from .test_limits import network_spec
+
+    spec = network_spec(tmp_path / "limit.toml", [20, 30, 30, 10], shared_bias=False)
+    assert main(["explain", str(spec), "--view", "graph", "-f", "pdf", "-o", str(tmp_path / "g.pdf")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "backprop-tutor: error: --view graph: the network's graph would have more than 200 nodes (1890 inputs,"
+        " weights and biases alone); its walk-through, --brief for a large one, shows every value"
+    ]
+    assert not (tmp_path / "g.pdf").exists()

@@ -366,7 +366,7 @@ def test_brief_walks_the_first_neuron_and_weight_and_tabulates_the_rest():
     walk = explain_step(net)
     from tutor.render.lines import writer
 
-    fw = writer(walk, "text")
+    fw = writer(walk, "text", render.Options(brief=True))  # a brief document's own decimals
     for p in walk.params:
         assert fw.value_of(p.update) in brief, p.label
     for row in walk.backward:
@@ -379,6 +379,46 @@ def test_brief_pdf_of_a_3442_network_is_about_six_pages(tmp_path):
 
     pages = pdf_pages(render.render_latex(explain_step(net_3442()), options=render.Options(brief=True)), tmp_path)
     assert len(pages) <= 7, len(pages)  # every line exact to its shown decimals takes a page more than 6
+
+
+def test_brief_walks_the_first_input_gradient_and_tabulates_the_others():
+    """At the limit (20 inputs into 30 neurons) every input's gradient, a 30-term sum, took a page: --brief
+    walks the first and tabulates the others, with their values as the brief document prints them."""
+    from tutor.render.lines import writer
+
+    net = net_3442()
+    walk = explain_step(net)
+    full, brief = _text(net), _text(net, brief=True)
+    keys = list(walk.input_gradients)
+    assert len(keys) == 3
+    assert full.count("      ∂E_total/∂x") == 3 and brief.count("      ∂E_total/∂x") == 1
+    fw = writer(walk, "text", render.Options(brief=True))
+    table = brief.split("what frameworks keep in x.grad)")[1].split("\n\n")[0].splitlines()
+    rows = [line.split() for line in table if line.startswith("    x")]
+    assert rows == [["x2", fw.value_of(keys[1])], ["x3", fw.value_of(keys[2])]]
+    assert float(rows[0][1]) == pytest.approx(walk.value(keys[1]), abs=1e-6)
+
+
+def test_a_calculation_taller_than_a_page_breaks_across_pages(tmp_path):
+    """A 1-80-1 network: dE/dx1 sums 80 terms, a row for each two; set as one box it ran off the page's foot
+    (pdflatex: Overfull \\vbox). A calculation of more than LONG_CALC rows is a display that breaks."""
+    import subprocess
+
+    from .conftest import require_program
+    from .test_limits import network_spec
+
+    pdflatex = require_program("pdflatex")
+    spec = network_spec(tmp_path / "n.toml", [1, 80, 1])
+    from tutor.spec import load
+
+    tex = render.render_latex(explain_step(load(str(spec))))
+    assert tex.count("\\calclong{") >= 2 and "\\calclong{\\frac{\\partial E_{\\mathrm{total}}}{\\partial x_{1}}" in tex
+    (tmp_path / "doc.tex").write_text(tex, encoding="utf-8")
+    proc = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "doc.tex"], cwd=tmp_path, capture_output=True, timeout=120
+    )
+    log = (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+    assert proc.returncode == 0 and "Overfull \\vbox" not in log
 
 
 def test_path_view_lists_a_fixed_number_of_paths_and_says_how_many_it_left_out():

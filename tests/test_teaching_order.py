@@ -31,7 +31,7 @@ from tutor.spec.resources import example_names
 
 NETWORKS = [n for n in example_names("all") if not graphspec.is_graph(n)]
 SAMPLE = ["mazur", "batchnorm-sigmoid", "optimizer-adam", "scaling-standardize"]
-SETTINGS = {"9": [], "4": ["--digits", "4"], "as-printed": ["--rounding", "as-printed"]}
+SETTINGS = {"spec": [], "9": ["--digits", "9"], "4": ["--digits", "4"], "as-printed": ["--rounding", "as-printed"]}
 
 _SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 
@@ -58,7 +58,7 @@ def _captured(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[dict], str]:
         seen.append(context)
         return real(template, context, **kw)
 
-    for module in ("walkthrough", "training"):
+    for module in ("walkthrough", "training", "graph"):
         monkeypatch.setattr(f"tutor.render.{module}.render_template", capture)
     out = tmp_path / "out"
     assert main([*argv, "-o", str(out)]) == 0
@@ -103,14 +103,17 @@ def _misfits(name: str, setting: str, lines: list[dict]) -> list[str]:
     """The substituted lines whose ``=`` a calculator refutes: f of the shown arguments, rounded to the shown
     result's decimals, is not the shown result."""
     net = _network(name, setting)
-    Q = step_walk(net).quantities
+    digits = int(setting) if setting.isdigit() else net.conventions.digits
+    return _refuted(step_walk(net).quantities, digits, lines)
+
+
+def _refuted(Q, digits: int, lines: list[dict]) -> list[str]:
     shown = _one_form(lines)
-    digits = 4 if setting == "4" else net.conventions.digits
     bad = []
     for line in lines:
         q = Q.get(line["ref"])
-        if q is None or q.form is None or not q.args or not line["substituted"]:
-            continue
+        if q is None or q.form is None or not q.args or not line["substituted"] or line["rounded"]:
+            continue  # a line marked ≈ claims no exact last digit (test_a_line_no_figures_make_exact_is_marked)
         args = {}
         free = q.form.expr.free_symbols
         for a, p in zip(q.args, q.form.placeholders):
@@ -150,6 +153,24 @@ def test_every_line_reproduces_every_example(monkeypatch, tmp_path, name, settin
     _check_lines(monkeypatch, tmp_path, name, setting)
 
 
+GRAPHS = [n for n in example_names("all") if graphspec.is_graph(n)]
+
+
+@pytest.mark.parametrize("digits", [None, 4, 9])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_every_line_of_a_graph_reproduces_from_its_shown_numbers(monkeypatch, tmp_path, name, digits):
+    """The graph documents too (graph-sigmoid-gates wrote f = 1/1.3679 = 0.7311, where 1/1.3679 = 0.73105):
+    one printed form each, every substituted line exact from the numbers it shows."""
+    from tutor.engine.graph import explain_graph
+
+    more = ["--digits", str(digits)] if digits else []
+    lines, _ = _captured(monkeypatch, tmp_path, ["explain", name, "-f", "text", *more])
+    g = graphspec.load(name)
+    assert len(lines) > 20
+    bad = _refuted(explain_graph(g).quantities, digits or g.digits, lines)
+    assert not bad, f"{len(bad)} lines do not reproduce:\n" + "\n".join(bad[:10])
+
+
 def test_one_printed_form_per_value_in_tex(monkeypatch, tmp_path):
     """The LaTeX model too (numbers written with \\cdot 10^{...}): one form each, batch and steps alike."""
     for name in ("batchnorm-sigmoid", "optimizer-adam"):
@@ -182,6 +203,68 @@ def test_a_line_near_a_rounding_tie_gets_the_figures_it_needs():
     assert not precision.reproduces(-0.4713 * 0.1809, Q["r"].value, 4)
 
 
+def test_a_line_no_figures_make_exact_is_marked_rounded(monkeypatch, tmp_path):
+    """A 4-8-8-4 network at 9 digits: a few lines (sums of eight products, a tanh near saturation) would need
+    operands past float64's 15 figures or more than precision.EXTRA decimals beyond their own. Those lines are
+    written with ≈ and say why; every other line reproduces; no shown value has more than 15 figures."""
+    spec = tmp_path / "n4884.toml"
+    spec.write_text(_n4884(), encoding="utf-8")
+    lines, text = _captured(monkeypatch, tmp_path, ["explain", str(spec), "-f", "text"])
+    rounded = [line for line in lines if line["rounded"]]
+    assert rounded and len(rounded) < 10
+    for line in rounded:
+        assert " ≈ " + line["value"] in line["stages"][-1]
+    assert text.count("(≈: recomputed from the shown numbers, the last digit may differ by one") == len(rounded)
+    net = load(str(spec))
+    Q = step_walk(net).quantities
+    shown = _one_form(lines)
+    unmarked = [dict(line, rounded=False) if line["rounded"] else line for line in lines]
+    bad = {b.split(":")[0] for b in _misfits(str(spec), "spec", unmarked)}
+    # every line a calculator refutes is marked (a marked line may, at float64's last figure, still agree)
+    assert bad and bad <= {line["ref"] for line in rounded}
+    assert all(len(v.lstrip("-").replace(".", "").lstrip("0")) <= 15 for k, v in shown.items() if k in Q)
+
+
+def test_a_brief_document_gives_an_argument_at_most_brief_extra_decimals(monkeypatch, tmp_path):
+    """--brief tabulates every value of a large network: an argument gets at most precision.BRIEF_EXTRA
+    decimals beyond its own, and a result near a rounding tie one more (the limit network's tables showed
+    values at 12 to 15 decimals); the lines that would need more are written with ≈, and every other line
+    still reproduces."""
+    spec = tmp_path / "n4884.toml"
+    spec.write_text(_n4884(), encoding="utf-8")
+    Q = step_walk(load(str(spec))).quantities
+    figures = notation.significant_figures(9)
+
+    def beyond(lines: list[dict]) -> int:
+        """The most decimals a shown value has beyond its own (base) decimals."""
+        shown = _one_form(lines)
+        return max(_decimals(v) - precision.base_decimals(Q[k].value, 9, figures) for k, v in shown.items() if k in Q)
+
+    full, _ = _captured(monkeypatch, tmp_path, ["explain", str(spec), "-f", "text"])
+    brief, text = _captured(monkeypatch, tmp_path, ["explain", str(spec), "-f", "text", "--brief"])
+    assert precision.BRIEF_EXTRA + 1 < beyond(full) <= precision.EXTRA + 1
+    assert 0 < beyond(brief) <= precision.BRIEF_EXTRA + 1
+    rounded = [line for line in brief if line["rounded"]]
+    assert rounded and text.count("(≈: recomputed from the shown numbers") == len(rounded)
+    assert not _misfits(str(spec), "spec", brief)
+
+
+def _n4884() -> str:
+    """A seeded 4-8-8-4 network (tanh, tanh, sigmoid), its values with two decimals."""
+    import random
+
+    rng = random.Random(1)
+    sizes = [4, 8, 8, 4]
+    out = f"[inputs]\nvalues = {[round(rng.uniform(-1, 1), 2) for _ in range(4)]}\n"
+    for k in range(1, 4):
+        rows = [[round(rng.uniform(-1, 1), 2) for _ in range(sizes[k - 1])] for _ in range(sizes[k])]
+        act = "sigmoid" if k == 3 else "tanh"
+        out += f'\n[[layers]]\nsize = {sizes[k]}\nactivation = "{act}"\nweights = {rows}\n'
+        out += f"biases = {[round(rng.uniform(-1, 1), 2) for _ in range(sizes[k])]}\n"
+    targets = [round(rng.uniform(0, 1), 2) for _ in range(4)]
+    return out + f'\n[loss]\nname = "half_sse"\ntargets = {targets}\n\n[training]\nlearning_rate = 0.5\n'
+
+
 # -- teaching order --------------------------------------------------------------------------------------------
 
 FORMATS = ["text", "md", "tex", "html"]
@@ -210,7 +293,12 @@ def _order(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[str], list[str]
 
 
 def _used_before_shown(name: str, order: list[str]) -> list[str]:
-    Q = step_walk(load(name)).quantities
+    if graphspec.is_graph(name):
+        from tutor.engine.graph import explain_graph
+
+        Q = explain_graph(graphspec.load(name)).quantities
+    else:
+        Q = step_walk(load(name)).quantities
     first: dict[str, int] = {}
     for i, ref in enumerate(order):
         first.setdefault(ref, i)
@@ -234,6 +322,12 @@ def _check_order(monkeypatch, tmp_path, name: str, fmt: str, views: list[str]) -
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", ["mazur", "batchnorm-sigmoid"])
 def test_no_quantity_is_used_before_its_line(monkeypatch, tmp_path, name, fmt):
+    _check_order(monkeypatch, tmp_path, name, fmt, [])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", GRAPHS)
+def test_no_quantity_of_a_graph_is_used_before_its_line(monkeypatch, tmp_path, name, fmt):
     _check_order(monkeypatch, tmp_path, name, fmt, [])
 
 
@@ -294,3 +388,59 @@ def test_brief_is_refused_for_a_training_document(argv, tmp_path, capsys):
         "backprop-tutor: error: --brief: shortens one example's plain step; a training document walks every line"
         " of its batch: leave out --brief"
     ]
+
+
+def test_a_training_documents_final_table_sets_names_and_numbers_as_math(tmp_path):
+    """The LaTeX table after the step: subscripted names and minus signs (was plain text: W1, -0.102403)."""
+    out = tmp_path / "m.tex"
+    assert main(["explain", "minibatch", "-o", str(out)]) == 0
+    tex = out.read_text(encoding="utf-8").split(r"\section{After the step}")[1]
+    assert "$b_{2}$ & $-0.102403$ \\\\" in tex and "$W_{1}$ & $0.500290$ \\\\" in tex
+    assert r"1 & $\mathrm{out}_{\mathrm{out}} = 0.858754$ & $0.343417$ \\" in tex
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "html"])
+def test_a_graphs_max_gate_derivative_is_defined_and_total_gradients_are_upright_d(fmt, tmp_path):
+    """graph-max-twice in Markdown, LaTeX and HTML: step(u) is defined once before its first use (no θ or
+    Heaviside left undefined); the total gradient df/dx = 12 is written with an upright d, the multiply gate's
+    local derivative ∂f/∂x = m = 6 with ∂, never one symbol for both."""
+    out = tmp_path / f"g.{fmt}"
+    assert main(["explain", "graph-max-twice", "-f", fmt, "-o", str(out)]) == 0
+    doc = out.read_text(encoding="utf-8")
+    assert doc.count(" is 1 for ") == 1 and not re.search(r"theta|θ|Heaviside", doc)
+    step = "<mo>step</mo>" if fmt == "html" else r"\operatorname{step}"
+    first = doc.index(step)  # the first step is the definition's own
+    assert 0 < doc.index(" is 1 for ") - first < 300
+    assert doc.count(step) == 5  # the definition and the max gate's two lines, each symbolic and substituted
+    if fmt != "html":
+        total = r"\frac{\mathrm{d} f}{\mathrm{d} x} &= \left.\frac{\mathrm{d} f}{\mathrm{d} x}\right|_{\text{via }f}"
+        assert total in doc and r"\frac{\partial f}{\partial x} &= 12" not in doc
+        assert doc.index(r"\frac{\partial f}{\partial x}") < doc.index(total)
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_a_graphs_picture_prints_each_value_as_its_lines_do(monkeypatch, tmp_path, name):
+    """graph-sigmoid-gates drew g = 0.3679 in its picture beside the line g = exp(-1) = 0.36788: where the
+    picture's digits are the document's, a node's value and gradient have the lines' printed form."""
+    from dataclasses import replace
+
+    from tutor.engine.graph import explain_graph
+    from tutor.render import graph as RG
+    from tutor.render.options import DEFAULT
+
+    lines, _ = _captured(monkeypatch, tmp_path, ["explain", name, "-f", "text"])
+    shown = _one_form(lines)
+    walk = explain_graph(graphspec.load(name))
+    digits = min(walk.graph.digits, RG.PICTURE_DIGITS)
+    nodes = RG.picture_nodes(walk, RG.writer(walk, "text", replace(DEFAULT, digits=digits)), "text")
+    grads = {b.node: b.gradient for b in walk.backward}
+    checked = 0
+    for n in nodes:
+        texts = [t for t, _ in n["lines"]]
+        if walk.graph.digits <= RG.PICTURE_DIGITS and n["key"] in shown and n["kind"] != "constant":
+            assert texts[1] == shown[n["key"]], (n["key"], texts, shown[n["key"]])
+            checked += 1
+        if walk.graph.digits <= RG.PICTURE_DIGITS and grads.get(n["key"]) in shown:
+            assert texts[2] == "∇ " + shown[grads[n["key"]]], (n["key"], texts)
+            checked += 1
+    assert checked > 5 or walk.graph.digits > RG.PICTURE_DIGITS

@@ -621,13 +621,18 @@ def _width(args: argparse.Namespace) -> int | None:
     return max(shutil.get_terminal_size().columns, 40)
 
 
+def _text_width(args: argparse.Namespace) -> int | None:
+    """The width terminal text wraps to: --width or the terminal's, for the text format only."""
+    return _width(args) if getattr(args, "format", "text") == "text" else None
+
+
 def _render_options(args: argparse.Namespace):
     from . import render
 
     return render.Options(
         template_dir=getattr(args, "template_dir", None),
         notation=getattr(args, "notation", "spec"),
-        width=_width(args) if getattr(args, "format", "text") == "text" else None,
+        width=_text_width(args),
         brief=getattr(args, "brief", False),
         prose=getattr(args, "prose", True),
     )
@@ -813,7 +818,8 @@ def _network_graph(args: argparse.Namespace, net) -> int:
             for k, nb in enumerate(row)
             if net.layers[nb.layer].activation == "sigmoid"
         ]
-    _write(args, render(walk, args.format, Options(template_dir=args.template_dir, digits=args.digits), compare))
+    options = Options(template_dir=args.template_dir, digits=args.digits, width=_text_width(args))
+    _write(args, render(walk, args.format, options, compare))
     return 0
 
 
@@ -853,8 +859,7 @@ def _explain_graph(args: argparse.Namespace) -> int:
         "--update-biases": args.update_biases is not None,
         "--notation": args.notation != "spec",
         "--ascent-on-inputs": args.ascent_on_inputs,
-        # the graph documents have no wrapping, brief or prose-free variant
-        "--width": args.width is not None,
+        # the graph documents have no brief or prose-free variant
         "--brief": args.brief,
         "--no-prose": not args.prose,
     }
@@ -873,7 +878,7 @@ def _explain_graph(args: argparse.Namespace) -> int:
 
         _write(args, selfcheck.page(quiz.Quiz(g, digits=args.digits, origin={"spec": args.spec})))
         return 0
-    options = Options(template_dir=args.template_dir, digits=args.digits)
+    options = Options(template_dir=args.template_dir, digits=args.digits, width=_text_width(args))
     if args.interactive:  # step through the calculations, as a network's page
         from .render.graph import render_interactive
 

@@ -9,8 +9,10 @@ more decimal itself first. Quantities are visited from the last computed to the 
 decimals are settled by every line that uses it before its own line is checked; passes repeat until no line
 changes (a decimal more for an argument can, rarely, move another line's recomputation off its result).
 
-A line that no number of shown figures (float64 holds about 15) makes reproduce is reported, so that the
-documents mark it ``≈`` rather than claim an ``=`` a calculator would refute.
+An argument gets at most ``EXTRA`` decimals beyond its own (``BRIEF_EXTRA`` in a brief document), and no
+more than float64's 15 figures. A line
+that no decimals within those bounds make reproduce is reported, so that the documents mark it ``≈`` (and say
+why) rather than claim an ``=`` a calculator would refute.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ TIE_MARGIN = 0.02
 # float64's own error in a recomputed line, relative: a few units in the last place
 ULPS = 2e-15
 PASSES = 8
+# at most this many decimals beyond a quantity's own (``base_decimals``) for the lines that read it: past it a
+# line whose operands would need more figures is marked rounded instead (a sum of 30 products at 4 decimals
+# would otherwise show each product to 15)
+EXTRA = 6
+# a brief document (--brief, for large networks) tabulates every value: at most this many, so that its tables
+# stay short; more of its long sums are written with ≈
+BRIEF_EXTRA = 2
 
 
 def magnitude(value: float) -> int:
@@ -105,6 +114,24 @@ def _slope(fn, args: list[float], i: int) -> float:
         return 0.0
 
 
+_EVALUATORS: dict = {}
+
+
+def _evaluator(form):
+    """A form's evaluator: its own, or (a graph's forms are kept symbolic only) its expression lambdified once
+    per distinct expression."""
+    if form.fn is not None:
+        return form.fn
+    key = (form.expr, form.placeholders)
+    if key not in _EVALUATORS:
+        import sympy as sp
+
+        from ..spec.graphrules import FLOAT_FUNCTIONS
+
+        _EVALUATORS[key] = sp.lambdify(form.placeholders, form.expr, modules=[FLOAT_FUNCTIONS, "math"])
+    return _EVALUATORS[key]
+
+
 def _call(fn, args: list[float]) -> float:
     try:
         return float(fn(*args))
@@ -112,11 +139,13 @@ def _call(fn, args: list[float]) -> float:
         return math.nan
 
 
-def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tuple[dict[str, int], set[str]]:
+def settle(
+    quantities: Mapping[str, Quantity], digits: int, figures: int, extra: int = EXTRA
+) -> tuple[dict[str, int], set[str]]:
     """The decimals each quantity is shown with, and the keys of the lines that still do not reproduce.
 
     Every quantity gets at least ``digits`` decimals (and ``figures`` significant figures), more where a line
-    that uses it needs them to reproduce from its shown numbers.
+    that uses it needs them to reproduce from its shown numbers, up to ``extra`` more.
     """
     values = {k: q.value for k, q in quantities.items()}
     dec = {k: base_decimals(v, digits, figures) for k, v in values.items()}
@@ -132,7 +161,7 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
 
     def ok(key: str) -> bool:
         q = quantities[key]
-        return reproduces(_call(q.form.fn, [cur[a] for a in q.args]), values[key], dec[key], cur[key])
+        return reproduces(_call(_evaluator(q.form), [cur[a] for a in q.args]), values[key], dec[key], cur[key])
 
     for _ in range(PASSES):
         changed = False
@@ -146,7 +175,10 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
             before = sum(dec.values())
             q = quantities[key]
             unit = 10.0 ** -dec[key]
-            caps = [MAX_FIGURES - 1 - magnitude(values[a]) for a in q.args]
+            caps = [
+                min(MAX_FIGURES - 1 - magnitude(values[a]), base_decimals(values[a], digits, figures) + extra)
+                for a in q.args
+            ]
             if abs(abs(values[key] - cur[key]) - 0.5 * unit) < TIE_MARGIN * unit:
                 if dec[key] < MAX_FIGURES - 1 - magnitude(values[key]):
                     more(key)
@@ -155,7 +187,7 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
                         continue
             args = [values[a] for a in q.args]
             if key not in slopes:
-                slopes[key] = [_slope(q.form.fn, args, i) for i in range(len(args))]
+                slopes[key] = [_slope(_evaluator(q.form), args, i) for i in range(len(args))]
             s = slopes[key]
             while True:
                 shares = [
@@ -175,6 +207,22 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
     return dec, {k for k in lines if not ok(k)}
 
 
-def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int) -> dict[str, int]:
-    """The decimals each quantity is shown with (``settle``'s first half)."""
-    return settle(quantities, digits, figures)[0]
+class Decimals(dict):
+    """Each quantity's shown decimals (key -> decimals), and ``rounded``: the keys of the lines that no shown
+    figures within ``EXTRA`` make reproduce, which the documents write with ``≈`` instead of ``=``."""
+
+    rounded: frozenset = frozenset()
+
+    def under(self, refs: Mapping[str, str]) -> "Decimals":
+        """The same decimals under other keys (``refs``: key -> this mapping's key), an example's in a batch."""
+        out = Decimals({key: self[ref] for key, ref in refs.items()})
+        out.rounded = frozenset(key for key, ref in refs.items() if ref in self.rounded)
+        return out
+
+
+def shown_decimals(quantities: Mapping[str, Quantity], digits: int, figures: int, extra: int = EXTRA) -> Decimals:
+    """The decimals each quantity is shown with, and the lines shown rounded (``settle``)."""
+    dec, failing = settle(quantities, digits, figures, extra)
+    out = Decimals(dec)
+    out.rounded = frozenset(failing)
+    return out

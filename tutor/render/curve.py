@@ -23,7 +23,8 @@ class Curve:
     y_ticks: tuple[tuple[float, str], ...]  # (y, label): losses
     log: bool
     second: tuple[tuple[float, float], ...] = ()  # the validation loss, on the same axes (early stopping)
-    mark: tuple[float, float, str] | None = None  # (x, label's y, label): the epoch early stopping restored
+    # (x, label's y, label, label left of the line): the epoch early stopping restored
+    mark: tuple[float, float, str, bool] | None = None
 
 
 def _n(x: float) -> str:
@@ -48,6 +49,24 @@ def _nice(lo: float, hi: float, log: bool) -> list[float]:
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
     first = math.ceil(lo / step - 1e-9)
     return [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+
+
+LABEL_MM = 1.6  # millimetres a character of the footnote-size label takes
+
+
+def _clearance(height: float, span: tuple[float, float], curves) -> float:
+    """How far ``height`` stays from every curve over the x range ``span`` (each curve a polyline)."""
+    gap = math.inf
+    for pts in curves:
+        for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+            lo, hi = max(ax, span[0]), min(bx, span[1])
+            if lo > hi or bx == ax:
+                continue
+            ys = [ay + (by - ay) * (t - ax) / (bx - ax) for t in (lo, hi)]
+            if min(ys) <= height <= max(ys):
+                return 0.0
+            gap = min(gap, *(abs(height - v) for v in ys))
+    return gap
 
 
 TICK_GAP = 4.0  # millimetres between two loss labels on the axis (a label is about 3.5 mm high)
@@ -89,11 +108,15 @@ def layout(losses: list[float], second: list[float] | None = None, mark: int | N
     y_ticks = tuple(sorted(y_ticks + tuple(inner)))
     marked = None
     if mark is not None and 0 <= mark < n:
-        # its label at the top or the bottom of the plot, whichever is farther from both curves there
-        here = [y(losses[mark])] + ([y(second[mark])] if second and mark < len(second) else [])
-        top, bottom = BOTTOM + plot_h - 2, BOTTOM + 2
-        label_y = max((top, bottom), key=lambda v: min(abs(v - h) for h in here))
-        marked = (x(mark), label_y, f"epoch {mark} restored")
+        # its label beside the dotted line, at the height farthest from both curves over the label's length
+        # (at the restored epoch the validation curve is at its lowest, where a label at the foot sat on it)
+        label = f"epoch {mark} restored"
+        width = LABEL_MM * len(label)
+        mx = x(mark)
+        span = (mx + 1, mx + 1 + width) if mx + 1 + width <= LEFT + plot_w else (mx - 1 - width, mx - 1)
+        heights = [BOTTOM + 2 + (plot_h - 4) * k / 8 for k in range(8, -1, -1)]  # the top first, at a tie
+        label_y = max(heights, key=lambda v: _clearance(v, span, [points, other]))
+        marked = (mx, label_y, label, span[0] < mx)
     return Curve(points, tuple((x(e), str(e)) for e in ticks), y_ticks, log, other, marked)
 
 
@@ -132,13 +155,13 @@ def svg(losses: list[float], second: list[float] | None = None, mark: int | None
             "training (solid), validation (dashed)</text>"
         )
     if c.mark is not None:
-        mx, my, label = c.mark
+        mx, my, label, left = c.mark
         out.append(
             f'<line x1="{p(mx)}" y1="{up(y0)}" x2="{p(mx)}" y2="{up(y1)}" stroke="#555" stroke-dasharray="2 3"/>'
         )
         out.append(
-            f'<text x="{p(mx + 1)}" y="{up(my)}" text-anchor="start" dominant-baseline="central" '
-            f'font-size="11">{label}</text>'
+            f'<text x="{p(mx - 1 if left else mx + 1)}" y="{up(my)}" text-anchor="{"end" if left else "start"}" '
+            f'dominant-baseline="central" font-size="11">{label}</text>'
         )
     for x, label in c.x_ticks:
         out.append(f'<line x1="{p(x)}" y1="{up(y0)}" x2="{p(x)}" y2="{up(y0 - 1.2)}" stroke="#000"/>')
@@ -189,9 +212,10 @@ def picture(losses: list[float], second: list[float] | None = None, mark: int | 
             out.append(rf"\qbezier[{dots}]{at(*a)}{at((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)}{at(*b)}")
         out.append(rf"\put{at(x1, HEIGHT - 3.5)}{{\makebox(0,0)[r]{{\small training (solid), validation (dotted)}}}}")
     if c.mark is not None:
-        mx, my, label = c.mark
+        mx, my, label, left = c.mark
         out.append(rf"\qbezier[{math.ceil(y1 - y0)}]{at(mx, y0)}{at(mx, (y0 + y1) / 2)}{at(mx, y1)}")
-        out.append(rf"\put{at(mx + 1, my)}{{\makebox(0,0)[l]{{\footnotesize {label}}}}}")
+        side = "r" if left else "l"
+        out.append(rf"\put{at(mx - 1 if left else mx + 1, my)}{{\makebox(0,0)[{side}]{{\footnotesize {label}}}}}")
     for x, label in c.x_ticks:
         out.append(rf"\put{at(x, y0)}{{\line(0,-1){{1.2}}}}")
         out.append(rf"\put{at(x, y0 - 4)}{{\makebox(0,0){{\small {label}}}}}")

@@ -186,6 +186,13 @@ def layout(walk: Walkthrough, fw: Any) -> Diagram:
     right = max((_box(n.x + RADIUS + ARROW + 0.12, n.y, n.note.text, "start")[2] for n in notes), default=0.0)
     if right + 0.1 > width:
         width = right + 0.1 if width > TEXT_WIDTH else min(right + 0.1, TEXT_WIDTH)
+    # a chain's stacked weight names and a residual arc's "+ out" stand above the top row: the picture starts
+    # above them, so that no page (an SVG's view box, a LaTeX picture) cuts their tops off
+    # (and the top row's circles a little below the top, where a highlighted circle's thicker outline shows)
+    shift = max(0.0, 0.05 - min((_top(e) for e in edges), default=0.05))
+    shift = max(shift, 0.06 - min(n.y - _radius(n) for n in nodes))
+    for n in nodes:
+        n.y += shift
     height = (
         max(n.y + _radius(n) + (_NOTE_SIDES[n.side or "right"][1] + 0.25 if n.kind == "bias" else 0.0) for n in nodes)
         + 0.1
@@ -385,6 +392,17 @@ def _arc(e: Edge) -> tuple[float, float, float, float, float, float, float, floa
     return x1, y1, xc, yc, x2, y2, xc, peak - 0.28
 
 
+def _top(e: Edge) -> float:
+    """The top of an edge's label as drawn (a stacked label's name sits 0.24 above its place), or of the
+    edge itself when it has no label above it."""
+    if e.skip:
+        return _box(*_arc(e)[6:], e.label.text)[1]
+    y = min(e.source.y, e.target.y)
+    if e.label is not None and e.drawn and e.stacked:
+        y = min(y, _label_at(e)[1] - 0.24 - 0.24)
+    return y
+
+
 def _radius(n: Node) -> float:
     return SMALL if n.kind == "bias" else RADIUS
 
@@ -460,7 +478,14 @@ def svg(d: Diagram, hooks: bool = False) -> str:
             out.append(text(x, y - 0.24, name, cls="bt-weight", extra=hook("edge", k)))
             out.append(text(x, y + 0.24, value, cls="bt-weight", extra=hook("edge", k)))
         elif e.label is not None and e.drawn:
-            out.append(text(*_label_at(e), e.label.text, cls="bt-weight", extra=hook("edge", k)))
+            x, y = _label_at(e)
+            # a white ground under the label: the glyphs' white outline leaves the spaces open, and the own
+            # edge showing through "w3 = 1" read as "w3 =.1"; within the box the layout keeps clear
+            # whole pixels from the label's own printed place, so that the rectangle moves with it alone
+            tw = 2 * round((0.13 * len(e.label.text) + 0.1) * PX / 2)
+            rx, ry = float(p(x)) - tw // 2, float(p(y)) - 8
+            out.append(f'<rect x="{_n(rx)}" y="{_n(ry)}" width="{tw}" height="16" fill="#fff"/>')
+            out.append(text(x, y, e.label.text, cls="bt-weight", extra=hook("edge", k)))
     for k, n in enumerate(d.nodes):
         if n.kind == "bias":
             out.append(

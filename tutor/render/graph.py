@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..engine.graph import GraphWalk
 from ..spec.graphrules import GRAPH_OPS
-from .lines import line_view
+from .lines import line_view, wrap_text
 from .notation import FormulaWriter, Notation, tex_name, text_name
 from .options import DEFAULT, Options
 from .pdf import compile_pdf
@@ -57,7 +57,13 @@ _TEX_SYMBOLS = {
 def writer(walk: GraphWalk, mode: str, options: Options = DEFAULT) -> FormulaWriter:
     notation = Notation(walk.labels, "{param}+", dialect="web" if mode == "web" else "latex")
     digits = options.digits if options.digits is not None else walk.graph.digits
-    return FormulaWriter(notation, walk.values(), digits)
+    # each value with the decimals that make every line using it exact on a calculator (as a network's)
+    from ..engine.precision import shown_decimals
+    from .notation import significant_figures
+
+    decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
+    given = frozenset(k for k, q in walk.quantities.items() if q.form is None)
+    return FormulaWriter(notation, walk.values(), digits, given=given, decimals=decimals)
 
 
 def _symbol(node, mode: str) -> str:
@@ -73,17 +79,26 @@ def picture_nodes(walk: GraphWalk, fw: FormulaWriter, mode: str) -> list[dict]:
     grads = {b.node: b.gradient for b in walk.backward}
     tex = mode != "text"
     out = []
+    q = walk.quantities
+
+    def shown(key: str) -> str:
+        # as the document's lines print it (one printed form a value) where the picture's digits are the
+        # document's; a picture of a 9-digit document keeps PICTURE_DIGITS decimals, its own legible abbreviation
+        return fw.value_of(key) if key in q else fw.number(walk.value(key))
+
     for n in g.nodes:
-        value = fw.number(walk.value(n.name))
+        value = shown(n.name)
         if n.kind == "constant":
             lines = [(f"${value}$", value)]
+            name = lines[0]
         else:
             name_tex, name_text = fw.label(n.name, "tex"), fw.label(n.name, "text")
             head_tex = f"${name_tex}$" + (f" (${_symbol(n, 'tex')}$)" if n.kind == "gate" else "")
             head_text = name_text + (f" ({_symbol(n, 'text')})" if n.kind == "gate" else "")
+            name = (f"${name_tex}$", name_text)
             lines = [(head_tex, head_text), (f"${value}$", value)]
             if n.name in grads:
-                gv = fw.number(walk.value(grads[n.name]))
+                gv = shown(grads[n.name])
                 lines.append((r"$\nabla\,{" + gv + "}$", "∇ " + gv))
         out.append(
             {
@@ -91,6 +106,7 @@ def picture_nodes(walk: GraphWalk, fw: FormulaWriter, mode: str) -> list[dict]:
                 "kind": n.kind,
                 "inputs": n.inputs,
                 "lines": lines if tex else [(t, t) for _, t in lines],
+                "name": name if tex else (name[1], name[1]),
                 "output": n.name == g.output,
             }
         )
@@ -233,7 +249,7 @@ def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
     fw = writer(walk, mode, replace(options, digits=min(fw.digits, PICTURE_DIGITS)))
     p = graphpicture.layout(picture_nodes(walk, fw, mode))
     if fmt == "text":
-        return graphpicture.text(p)
+        return graphpicture.text(p, options.width or graphpicture.TEXT_COLUMNS)
     if fmt == "tex":
         return graphpicture.picture(p)
     return graphpicture.svg(p, "The computational graph: every node with its value and gradient")
@@ -242,7 +258,11 @@ def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
 def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> dict[str, Any]:
     """The template's data; ``compare`` holds (node, through the gates, collapsed) gradients computed by the
     engines (a network's sigmoid neurons: the gates against the network walk-through's out (1 - out))."""
+    from . import graphpicture
+
     fig = figure(walk, fmt, options)
+    # a picture too large to be legible on a PDF page is listed instead (graphpicture.tex_listing)
+    listed = fmt == "tex" and fig.startswith(graphpicture.LISTED)
     if fmt == "html":
         from markupsafe import Markup
 
@@ -253,7 +273,7 @@ def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None)
         {"label": fw.label(n, _MODES[fmt]), "gates": fw.number(a), "collapsed": fw.number(b)}
         for n, a, b in compare or ()
     ]
-    return {"v": v, "picture": fig}
+    return {"v": v, "picture": fig, "listed": listed}
 
 
 def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> str | bytes:
@@ -263,7 +283,8 @@ def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) 
     if fmt == "pdf":
         return compile_pdf(render(walk, "tex", options, compare))
     data = context(walk, fmt, options, compare)
-    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    out = render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def render_interactive(walk: GraphWalk, options: Options = DEFAULT) -> str:

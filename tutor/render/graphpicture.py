@@ -23,7 +23,11 @@ DUMMY = 0.3  # height of the slot an edge passes through
 SMALL_W = 0.7  # a constant's box
 PX = 46
 TEXT_WIDTH = 17.0  # cm of an A4 page with 2 cm margins
-TURNED_WIDTH = 24.0  # cm along the page's length, for a graph turned by 90 degrees
+TEXT_HEIGHT = 24.5  # cm of the same page, less a line of caption
+BOX_PT = 9.0  # a box's text (\small in the 10 pt documents)
+# how a listed graph begins (graph.context tells a listing from a picture by it)
+LISTED = "The graph is too large to draw legibly on a page."
+LEGIBLE_PT = 8.0  # a picture is shrunk to the page down to this size of text, never below: past it, listed
 TEXT_COLUMNS = 100  # a text picture wider than this is listed instead
 
 
@@ -39,6 +43,7 @@ class Box:
     h: float = 0.0
     order: float = 0.0
     output: bool = False
+    name: tuple[str, str] = ("", "")  # (tex, text): the node's name alone (a constant's: its value)
     left: float = 0.0  # the column's edges
     right: float = 0.0
 
@@ -95,6 +100,7 @@ def layout(nodes: list[dict]) -> Picture:
     boxes: dict[str, Box] = {}
     for k, n in enumerate(nodes):
         b = Box(n["key"], n["kind"], n["lines"], depth[n["key"]], order=k, output=n.get("output", False))
+        b.name = n.get("name", (n["key"], n["key"]))
         longest = max(len(t) for _, t in b.lines)
         b.w = max(longest * CHAR + 2 * PAD, SMALL_W if n["kind"] == "constant" else 1.2)
         b.h = len(b.lines) * LINE + PAD
@@ -268,29 +274,35 @@ def segment(x1: float, y1: float, x2: float, y2: float) -> str:
     return rf"\put({_n(x1)},{_n(y1)}){{\rotatebox{{{angle:.2f}}}{{\rule{{{length:.3f}cm}}{{0.4pt}}}}}}"
 
 
+def scale(p: Picture) -> float:
+    """How much the picture shrinks to fit the page (1: it fits as it is)."""
+    return min(1.0, TEXT_WIDTH / p.width, TEXT_HEIGHT / p.height)
+
+
+def legible(p: Picture) -> bool:
+    """Whether the picture fits the page with its text at LEGIBLE_PT or more."""
+    return BOX_PT * scale(p) >= LEGIBLE_PT - 1e-9
+
+
 def picture(p: Picture) -> str:
     """A LaTeX2e picture environment: kernel commands and color/graphicx only (no TikZ, no pict2e).
 
     Boxes are \\framebox-es, wires straight rules turned by graphicx (see ``segment``), arrowheads short \\vector-s.
+    A picture too large for the page is shrunk to it down to LEGIBLE_PT text; past that it is never shrunk
+    further nor turned: the graph is summarised column by column instead (``tex_listing``).
     """
+    if not legible(p):
+        return tex_listing(p)
     H = p.height
 
     def at(x: float, y: float) -> str:
         return f"({_n(x)},{_n(H - y)})"
 
-    wide = p.width > TEXT_WIDTH
-    # A graph much wider than the page is turned to stand along the page's length (24 cm instead of 17),
-    # where its text shrinks less.
-    turned = p.width > 1.3 * TEXT_WIDTH
-    # a turned picture is a float on a page of its own, so the walk-through's text does not wait for it
-    out = [r"\begin{figure}[p]", r"\centering"] if turned else [r"\begin{center}"]
-    out += [r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{0pt}"]
-    if turned:
-        out.append(
-            r"\rotatebox{90}{" + (r"\resizebox{" + _n(TURNED_WIDTH) + "cm}{!}{%" if p.width > TURNED_WIDTH else "%")
-        )
-    elif wide:
-        out.append(r"\resizebox{\linewidth}{!}{%")
+    shrunk = scale(p) < 1.0
+    out = [r"\begin{center}", r"\setlength{\unitlength}{1cm}", r"\setlength{\fboxsep}{0pt}"]
+    if shrunk:  # to the page's width, or to its height for a tall picture
+        wide = scale(p) == min(1.0, TEXT_WIDTH / p.width)
+        out.append(r"\resizebox{\linewidth}{!}{%" if wide else r"\resizebox{!}{" + _n(TEXT_HEIGHT) + "cm}{%")
     out.append(rf"\begin{{picture}}({_n(p.width)},{_n(H)})")
     for wire in p.wires:
         pts = p.points(wire)
@@ -309,26 +321,52 @@ def picture(p: Picture) -> str:
         out.append(
             rf"\put{at(b.x, b.y + b.h)}{{{thick}\framebox({_n(b.w)},{_n(b.h)}){{\small\shortstack{{{inner}}}}}}}"
         )
-    close = ("}}" if p.width > TURNED_WIDTH else "}") if turned else ("}" if wide else "")
-    out += [r"\end{picture}" + close]
-    out += (
-        [
-            r"\par\medskip{\small The computational graph, turned: the leaves at the bottom, the output at the top.}",
-            r"\end{figure}",
-        ]
-        if turned
-        else [r"\end{center}"]
-    )
+    out += [r"\end{picture}" + ("}" if shrunk else ""), r"\end{center}"]
+    return "\n".join(out)
+
+
+def _reads(p: Picture) -> dict[str, list[str]]:
+    reads: dict[str, list[str]] = {}
+    for w in p.wires:
+        reads.setdefault(w.target, []).append(w.source)
+    return reads
+
+
+def _columns(p: Picture) -> list[list[Box]]:
+    cols = max(b.column for b in p.boxes.values()) + 1
+    by_column: list[list[Box]] = [[] for _ in range(cols)]
+    for b in p.real():  # one pass, not one per column: a long chain has as many columns as gates
+        by_column[b.column].append(b)
+    return [sorted(col, key=lambda b: b.order) for col in by_column]
+
+
+def tex_listing(p: Picture) -> str:
+    """The graph's structure as a table, for a picture that would not be legible on the page: column by
+    column, each node with its gate and the nodes it reads, at the document's own size (a long table breaks
+    across pages). The values and gradients stand in the document's table of every node."""
+    reads = _reads(p)
+    out = [
+        LISTED + r" Its columns, left to right, each node with its gate and the nodes it reads (a constant written"
+        r" as its value); every node's value and gradient are tabulated after the backward pass.",
+        r"\begin{longtable}{rll}",
+        r"column & node & reads \\ \hline",
+        r"\endhead",
+    ]
+    for c, col in enumerate(_columns(p)):
+        for k, b in enumerate(b for b in col if b.kind != "constant"):
+            src = ", ".join(p.boxes[s].name[0] for s in reads.get(b.key, []))
+            out.append(f"{c + 1 if k == 0 else ''} & {b.lines[0][0]} & {src} \\\\")
+    out.append(r"\end{longtable}")
     return "\n".join(out)
 
 
 # -- text -----------------------------------------------------------------------------------------------------
 
 
-def text(p: Picture) -> str:
+def text(p: Picture, columns: int = TEXT_COLUMNS) -> str:
     """The picture on a character grid: boxes in their columns, wires routed through the gaps between columns
     (a vertical track of its own for each wire), ``>`` where a wire enters a box. A graph too wide for the
-    terminal is listed column by column instead."""
+    terminal (``columns``) is listed column by column instead."""
     cols = max(b.column for b in p.boxes.values()) + 1
     inner = [0] * cols
     for b in p.real():
@@ -347,7 +385,7 @@ def text(p: Picture) -> str:
         left.append(x)
         x += box_w[c] + gap_w[c]
     width = x - gap_w[-1]
-    if width > TEXT_COLUMNS:
+    if width > columns:
         return listing(p)
     # rows: boxes stacked by order within each column, centred
     row_of: dict[str, int] = {}
@@ -430,16 +468,9 @@ def _put(grid, y: int, x: int, ch: str) -> None:
 
 def listing(p: Picture) -> str:
     """The graph column by column, each node with what it reads."""
-    reads: dict[str, list[str]] = {}
-    for w in p.wires:
-        reads.setdefault(w.target, []).append(w.source)
+    reads = _reads(p)
     lines = []
-    cols = max(b.column for b in p.boxes.values()) + 1
-    by_column: list[list[Box]] = [[] for _ in range(cols)]
-    for b in p.real():  # one pass, not one per column: a long chain has as many columns as gates
-        by_column[b.column].append(b)
-    for c in range(cols):
-        col = sorted(by_column[c], key=lambda b: b.order)
+    for c, col in enumerate(_columns(p)):
         if not col:
             continue
         lines.append(f"  column {c + 1}:")

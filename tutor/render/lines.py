@@ -63,9 +63,10 @@ def writer(
     if fixed or digits is None:
         decimals = None
     elif decimals is None:
-        from ..engine.precision import shown_decimals
+        from ..engine.precision import BRIEF_EXTRA, EXTRA, shown_decimals
 
-        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits))
+        extra = BRIEF_EXTRA if options.brief else EXTRA
+        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits), extra)
     fw = FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
     fw.refs = refs or {}
     return fw
@@ -86,7 +87,7 @@ def document_decimals(tw: Any, prep: Any, options: Options = DEFAULT) -> tuple[d
         return None, [None] * len(tw.examples), None
     flat = with_preparation(tw, prep)
     dec = shown_decimals(flat.quantities, digits, significant_figures(digits))
-    return dec, [{key: dec[ref] for key, ref in refs.items()} for refs in example_refs(tw)], dec
+    return dec, [dec.under(refs) for refs in example_refs(tw)], dec
 
 
 def example_refs(tw: Any) -> list[dict[str, str]]:
@@ -123,6 +124,9 @@ def line_view(
     stages = [s for s in (derivation, formula if formula != substituted else "", "" if same else substituted) if s] + [
         value
     ]
+    rounded = key in fw.rounded and not same
+    if rounded:  # "numbers ≈ value": the shown numbers give the value only to within its last digit
+        stages[-2:] = [stages[-2] + (" ≈ " if mode == "text" else r" \approx ") + value]
     return {
         "key": escape(key),
         "ref": fw.refs.get(key, key),  # the quantity's key in the document (tutor.engine.steps.example_key)
@@ -137,6 +141,7 @@ def line_view(
         "stages": stages,
         "rows": math_rows(stages, limit or MATH_ROW, label=fw.label(key, mode)) if mode != "text" else [],
         "note": quantity.note,
+        "rounded": rounded,
     }
 
 

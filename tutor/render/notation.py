@@ -669,6 +669,8 @@ class FormulaWriter:
         self._operands: dict[tuple[str, bool], str] = {}
         self._labels: dict[tuple, str] = {}
         self.refs: Mapping[str, str] = {}  # key -> its key in the document (an example's own in a batch)
+        # the lines whose shown numbers give their value only to within its last digit, written with ≈
+        self.rounded: frozenset = getattr(decimals, "rounded", frozenset())
 
     def line_label(self, key: str, mode: str = "tex") -> str:
         """The label in front of the line that shows ``key`` (the one place a shown line's label is made)."""

@@ -325,22 +325,22 @@ def view(
     final_epoch = run.best_epoch if run.best_epoch is not None else n - 1
     final_steps = len(run.losses) if run.best_epoch is None else run.best_epoch * run.steps_per_epoch
     rows = sorted({0, 1, 2, 3, n - 1} | set(range(0, n, max(1, (n - 1) // 20))))
+    from .notation import tex_name
+
+    def entry(name: str, value: float) -> dict[str, str]:
+        # a LaTeX table sets the name and the number as math (a subscript, a minus sign, not a hyphen)
+        label = tex_name(name, "web" if mode == "web" else "latex") if mode != "text" else name
+        return {"name": escape(name), "label": label, "value": _fmt(float(value), digits)}
+
     final = []
     for k, fwd in enumerate(run.final):
-        outs = [
-            {"name": escape(name), "value": _fmt(float(v), digits)}
-            for name, v in zip(net.output_layer.out_names, fwd.outs[-1])
-        ]
+        outs = [entry(name, v) for name, v in zip(net.output_layer.out_names, fwd.outs[-1])]
         final.append({"index": k + 1, "outputs": outs, "loss": _fmt(fwd.loss, digits)})
-    params = [
-        {"name": escape(name), "value": _fmt(v, digits)} for name, v in net.parameter_values(run.W, run.b).items()
-    ]
+    params = [entry(name, v) for name, v in net.parameter_values(run.W, run.b).items()]
     for layer, state in zip(net.layers, getattr(run, "bn", None) or ()):
         if state is not None:  # batch normalization: gamma, beta and the running statistics for inference
             for what, arr in zip(("gamma", "beta", "running_mean", "running_var"), state):
-                params += [
-                    {"name": escape(n), "value": _fmt(float(v), digits)} for n, v in zip(layer.bn_names(what), arr)
-                ]
+                params += [entry(n, v) for n, v in zip(layer.bn_names(what), arr)]
     return {
         "title": escape(net.title),
         "description": escape(net.description),

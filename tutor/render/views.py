@@ -255,7 +255,7 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
     # paths are the most numerous) have paths listed; past its share a layer gives each count and sum only
     layer_of = {p.label: p.layer for p in walk.params}
     layers = sorted({layer_of.get(pp.param, -1) for pp in views})
-    budget = {li: MAX_SHOWN_PATHS // max(len(layers), 1) for li in layers}
+    budget = _shares({li: sum(len(pp.paths) for pp in views if layer_of.get(pp.param, -1) == li) for li in layers})
     for pp in views:
         li = layer_of.get(pp.param, -1)
         listed = pp.paths[: min(budget[li], BRIEF_PATHS if options.brief else len(pp.paths))]
@@ -263,6 +263,7 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
         out.append(
             {
                 "param": fw.label(pp.param, mode),
+                "layer": li,
                 "count": len(pp.paths),
                 "more": len(pp.paths) - len(listed),
                 "paths": [
@@ -279,6 +280,45 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
                 "gradient": fw.number(walk.value(pp.gradient)),
             }
         )
+    return out
+
+
+def _shares(totals: dict[int, int]) -> dict[int, int]:
+    """MAX_SHOWN_PATHS shared out between the layers (``totals``: each layer's paths): evenly, and a layer with
+    fewer paths than its share leaves the rest to the others."""
+    budget, left, open_ = {}, MAX_SHOWN_PATHS, dict(totals)
+    while open_:
+        share = left // len(open_)
+        small = {li: n for li, n in open_.items() if n <= share}
+        if not small:
+            budget.update(dict.fromkeys(open_, share))
+            break
+        for li, n in small.items():
+            budget[li] = n
+            left -= n
+            del open_[li]
+    return budget
+
+
+def path_layers(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The path view summed up layer by layer, first layer first (``listed``: what ``paths`` gives): how many
+    parameters, paths a parameter (fewest to most), paths in all, and how many of them are written out. Empty
+    when every path is written out, as the listing itself then says all of it."""
+    if not any(p["more"] for p in listed):
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    for p in listed:
+        r = rows.setdefault(p["layer"], {"layer": p["layer"] + 1, "first": p["param"], "counts": [], "listed": 0})
+        r["last"] = p["param"]
+        r["counts"].append(p["count"])
+        r["listed"] += p["count"] - p["more"]
+    out = []
+    for li in sorted(rows):
+        r = rows.pop(li)
+        counts = r.pop("counts")
+        low, high = min(counts), max(counts)
+        each = str(low) if low == high else f"{low} to {high}"
+        out.append(dict(r, parameters=len(counts), each=each, total=sum(counts)))
     return out
 
 
@@ -322,8 +362,10 @@ def data(
     options: Options = DEFAULT,
 ) -> dict[str, Any]:
     """What the walk-through templates' ``views`` block reads: each asked-for view, or None."""
+    listed = paths(walk, mode, options) if "paths" in views else None
     return {
         "matrix": matrix(walk, mode, options) if "matrix" in views else None,
-        "paths": paths(walk, mode, options) if "paths" in views else None,
+        "paths": listed,
+        "path_layers": path_layers(listed) if listed else [],
         "magnitudes": magnitudes(walk, mode, twin, twin_name) if "magnitudes" in views else None,
     }

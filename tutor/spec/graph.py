@@ -496,6 +496,16 @@ def from_network(net, output: str | None = None, gates: bool = True) -> Graph:
     if net.loss not in ("half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy") and output is None:
         raise SpecError(f"the loss {net.loss!r} has no gates here; give --of an output instead", where)
 
+    # every input, weight and bias is a leaf: past the limit the graph is refused for its size before any name
+    # is read (the limit network's 'w1_1.1' was refused as a name)
+    leaves_needed = len(net.input_names) + net.parameter_count
+    if leaves_needed > MAX_NODES:
+        raise SpecError(
+            f"the network's graph would have more than {MAX_NODES} nodes ({leaves_needed} inputs, weights and biases"
+            " alone); its walk-through, --brief for a large one, shows every value",
+            where,
+        )
+
     def ok(name: str) -> str:
         if not _NAME.match(name) or name in FUNCTIONS:
             raise SpecError(f"the name {name!r} cannot be a graph node ({NAME_RULE})", where)
