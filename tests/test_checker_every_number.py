@@ -226,3 +226,11 @@ def test_every_printed_number_of_every_example(name, tmp_path):
 def test_every_number_train_prints_of_every_example(name, tmp_path):
     for fmt in FORMATS:
         _every_number(name, fmt, tmp_path, train=1)
+
+
+GRADIENT_STEP = str(Path(__file__).parent / "data" / "published" / "momentum-velocity-warm" / "spec.toml")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_number_of_a_step_from_given_gradients_is_claimable_and_agrees(fmt, tmp_path):
+    _every_number(GRADIENT_STEP, fmt, tmp_path)

@@ -396,22 +396,6 @@ def test_a_forward_difference_with_the_lectures_h_is_shown_and_checked(capsys):
     assert explain_graph(central).value("estimate[x]") == pytest.approx(6.0, abs=1e-9)
 
 
-# -- 5. a step from given per-example gradients (as a graph spec: no dedicated spec kind yet) -----------------
-
-
-def test_given_per_example_gradients_averaged_as_a_graph(capsys):
-    folder = PUBLISHED / "minibatch-average"
-    assert main(["check", str(folder / "spec.toml"), str(folder / "claims.toml"), "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["claims"]
-    assert [r["verdict"] for r in rows] == [AGREES] * 5
-    # (-2.0 + 2.3)/2 is 0.1499999... as a double: Python prints 0.1 at one decimal, a hand calculation 0.2
-    from tutor.engine.graph import explain_graph
-    from tutor.spec import graph as graphspec
-
-    g2 = explain_graph(graphspec.load(folder / "spec.toml")).value("g2")
-    assert f"{g2:.1f}" == "0.1" and agrees_as_printed(g2, "0.1") and agrees_as_printed(g2, "0.2")
-
-
 def test_the_micrograd_lectures_slope_by_nudging_to_the_last_digit(capsys):
     # the lecture prints Python's repr of (f(x + h) - f(x))/h: 14.00300000000243 with h = 0.001
     folder = PUBLISHED / "micrograd-slope"
