@@ -234,3 +234,11 @@ GRADIENT_STEP = str(Path(__file__).parent / "data" / "published" / "momentum-vel
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_number_of_a_step_from_given_gradients_is_claimable_and_agrees(fmt, tmp_path):
     _every_number(GRADIENT_STEP, fmt, tmp_path)
+
+
+NNFS_LAYER = str(Path(__file__).parent / "data" / "published" / "nnfs-layer-backward" / "spec.toml")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_number_of_a_summed_batch_with_input_gradients_is_claimable_and_agrees(fmt, tmp_path):
+    _every_number(NNFS_LAYER, fmt, tmp_path)
