@@ -242,3 +242,27 @@ NNFS_LAYER = str(Path(__file__).parent / "data" / "published" / "nnfs-layer-back
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_number_of_a_summed_batch_with_input_gradients_is_claimable_and_agrees(fmt, tmp_path):
     _every_number(NNFS_LAYER, fmt, tmp_path)
+
+
+def _loss_free_cases() -> list[tuple[str, tuple[str, ...]]]:
+    """Every built-in network example the loss-free mode reads (one plain step on one example, gates for every
+    activation), each with its last output and a step, once plain and once moving the inputs too."""
+    from tutor.spec import load
+
+    cases = []
+    for name in example_names():
+        if graphspec.is_graph(name):
+            continue
+        net = load(name)
+        if not (net.training.plain and len(net.examples) == 1) or net.layers[-1].activation == "softmax":
+            continue
+        out = net.layers[-1].out_names[-1]
+        cases += [(name, ("--of", out, "--step", "0.1")), (name, ("--of", out, "--step", "0.1", "--ascent-on-inputs"))]
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,extra", _loss_free_cases(), ids=lambda v: v if isinstance(v, str) else "-".join(v))
+def test_every_number_of_the_loss_free_mode_of_every_example(name, extra, tmp_path):
+    for fmt in FORMATS:
+        _every_number(name, fmt, tmp_path, extra)
