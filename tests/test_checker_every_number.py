@@ -197,13 +197,15 @@ def test_every_printed_number_is_claimable_and_agrees(name, fmt, tmp_path):
 
 
 HACKERS_GUIDE = str(Path(__file__).parent / "data" / "published" / "hackers-guide-neuron" / "spec.toml")
+NNFS_NEURON = str(Path(__file__).parent / "data" / "published" / "nnfs-relu-neuron" / "spec.toml")
 LOSS_FREE = [
     ("mazur", ("--of", "out_o1", "--step", "0.5")),
     (HACKERS_GUIDE, ("--of", "out_f", "--step", "0.01", "--ascent-on-inputs")),
+    (NNFS_NEURON, ("--of", "out_y", "--step", "0.001")),
 ]
 
 
-@pytest.mark.parametrize("name,extra", LOSS_FREE, ids=["mazur-of-o1", "neuron-ascent-on-inputs"])
+@pytest.mark.parametrize("name,extra", LOSS_FREE, ids=["mazur-of-o1", "neuron-ascent-on-inputs", "relu-neuron-descent"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_number_of_the_loss_free_mode_is_claimable_and_agrees(name, extra, fmt, tmp_path):
     _every_number(name, fmt, tmp_path, extra)
