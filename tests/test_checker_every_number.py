@@ -197,13 +197,15 @@ def test_every_printed_number_is_claimable_and_agrees(name, fmt, tmp_path):
 
 
 HACKERS_GUIDE = str(Path(__file__).parent / "data" / "published" / "hackers-guide-neuron" / "spec.toml")
+NNFS_NEURON = str(Path(__file__).parent / "data" / "published" / "nnfs-relu-neuron" / "spec.toml")
 LOSS_FREE = [
     ("mazur", ("--of", "out_o1", "--step", "0.5")),
     (HACKERS_GUIDE, ("--of", "out_f", "--step", "0.01", "--ascent-on-inputs")),
+    (NNFS_NEURON, ("--of", "out_y", "--step", "0.001")),
 ]
 
 
-@pytest.mark.parametrize("name,extra", LOSS_FREE, ids=["mazur-of-o1", "neuron-ascent-on-inputs"])
+@pytest.mark.parametrize("name,extra", LOSS_FREE, ids=["mazur-of-o1", "neuron-ascent-on-inputs", "relu-neuron-descent"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_number_of_the_loss_free_mode_is_claimable_and_agrees(name, extra, fmt, tmp_path):
     _every_number(name, fmt, tmp_path, extra)
@@ -226,3 +228,43 @@ def test_every_printed_number_of_every_example(name, tmp_path):
 def test_every_number_train_prints_of_every_example(name, tmp_path):
     for fmt in FORMATS:
         _every_number(name, fmt, tmp_path, train=1)
+
+
+GRADIENT_STEP = str(Path(__file__).parent / "data" / "published" / "momentum-velocity-warm" / "spec.toml")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_number_of_a_step_from_given_gradients_is_claimable_and_agrees(fmt, tmp_path):
+    _every_number(GRADIENT_STEP, fmt, tmp_path)
+
+
+NNFS_LAYER = str(Path(__file__).parent / "data" / "published" / "nnfs-layer-backward" / "spec.toml")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_number_of_a_summed_batch_with_input_gradients_is_claimable_and_agrees(fmt, tmp_path):
+    _every_number(NNFS_LAYER, fmt, tmp_path)
+
+
+def _loss_free_cases() -> list[tuple[str, tuple[str, ...]]]:
+    """Every built-in network example the loss-free mode reads (one plain step on one example, gates for every
+    activation), each with its last output and a step, once plain and once moving the inputs too."""
+    from tutor.spec import load
+
+    cases = []
+    for name in example_names():
+        if graphspec.is_graph(name):
+            continue
+        net = load(name)
+        if not (net.training.plain and len(net.examples) == 1) or net.layers[-1].activation == "softmax":
+            continue
+        out = net.layers[-1].out_names[-1]
+        cases += [(name, ("--of", out, "--step", "0.1")), (name, ("--of", out, "--step", "0.1", "--ascent-on-inputs"))]
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,extra", _loss_free_cases(), ids=lambda v: v if isinstance(v, str) else "-".join(v))
+def test_every_number_of_the_loss_free_mode_of_every_example(name, extra, tmp_path):
+    for fmt in FORMATS:
+        _every_number(name, fmt, tmp_path, extra)

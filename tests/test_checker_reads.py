@@ -240,6 +240,19 @@ def test_softmax_as_a_linear_normalisation_is_named():
     assert "z1/(z1 + z2 + z3)" in v.explanation and "without the exponentials" in v.explanation
 
 
+def test_the_books_float32_digits_are_named_where_they_differ_from_float64():
+    # NNFS prints the same gradients twice: (p - y)/3 in float64, and through the softmax's Jacobian with its
+    # matrix products returned as float32 by nnfs.init(); four of the nine differ in the 8th decimal
+    net, claims = _published("nnfs-softmax-float32")
+    verdicts = checker.check(net, claims).verdicts
+    assert [v.status for v in verdicts[:9]] == [AGREES] * 9  # the combined path: float64's digits
+    named = [v.claim.printed for v in verdicts[9:] if v.status == CONVENTION and v.convention == FLOAT32]
+    assert named == ["-0.09999999", "0.03333334", "0.03333334", "0.13333334"]
+    assert all(v.status == AGREES for v in verdicts[9:] if v.claim.printed not in named)
+    # float32 explains the last digit or two, not a gradient off in the 6th decimal
+    assert run(net, {"dE_total/dz1[e1]/N": "-0.09999900"}).verdicts[0].status == WRONG
+
+
 def test_a_truncated_value_and_the_error_it_carries_are_named():
     net, claims = _published("aiml-relu-sigmoid")
     by = {v.claim.quantity: v for v in checker.check(net, claims).verdicts}
@@ -394,22 +407,6 @@ def test_a_forward_difference_with_the_lectures_h_is_shown_and_checked(capsys):
         }
     )
     assert explain_graph(central).value("estimate[x]") == pytest.approx(6.0, abs=1e-9)
-
-
-# -- 5. a step from given per-example gradients (as a graph spec: no dedicated spec kind yet) -----------------
-
-
-def test_given_per_example_gradients_averaged_as_a_graph(capsys):
-    folder = PUBLISHED / "minibatch-average"
-    assert main(["check", str(folder / "spec.toml"), str(folder / "claims.toml"), "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["claims"]
-    assert [r["verdict"] for r in rows] == [AGREES] * 5
-    # (-2.0 + 2.3)/2 is 0.1499999... as a double: Python prints 0.1 at one decimal, a hand calculation 0.2
-    from tutor.engine.graph import explain_graph
-    from tutor.spec import graph as graphspec
-
-    g2 = explain_graph(graphspec.load(folder / "spec.toml")).value("g2")
-    assert f"{g2:.1f}" == "0.1" and agrees_as_printed(g2, "0.1") and agrees_as_printed(g2, "0.2")
 
 
 def test_the_micrograd_lectures_slope_by_nudging_to_the_last_digit(capsys):

@@ -17,6 +17,14 @@ CONVENTIONS = [
     {"update_order": "updated-first"},
     {"update_order": "updated-first", "update_biases": True, "rounding": "as-printed", "digits": 6},
     {"update_biases": True},
+    # a hand calculation's own precision by kind (issue 28, item 8): each kind rounded where both engines compute it
+    {"rounding": "as-printed", "digits": 6, "digits_of": {"out": 4, "delta": 5}},
+    {
+        "rounding": "as-printed",
+        "digits": 7,
+        "update_biases": True,
+        "digits_of": {"net": 5, "out": 4, "loss": 4, "factor": 6, "delta": 5, "gradient": 8, "update": 5},
+    },
 ]
 
 

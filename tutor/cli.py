@@ -307,6 +307,12 @@ def _add_conventions(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--digits", type=int, metavar="D", help="decimals shown (and, as printed, carried)")
     p.add_argument(
+        "--digits-of",
+        metavar="KIND=D,...",
+        help="as printed: kinds of quantity carried at their own decimals (net, out, loss, factor, delta, "
+        "gradient, update), e.g. out=4,delta=5; the rest at --digits",
+    )
+    p.add_argument(
         "--update-order",
         choices=["standard", "updated-first"],
         help="hidden deltas with the old weights (standard) or the already updated ones",
@@ -519,9 +525,31 @@ def _load(args: argparse.Namespace, loss_free_ok: bool = False):
     net = load(args.spec)
     if not (loss_free_ok or getattr(args, "of", None)):
         _with_loss(net, args.spec)
-    return net.with_conventions(
+    net = net.with_conventions(
         rounding=args.rounding, digits=args.digits, update_order=args.update_order, update_biases=args.update_biases
     )
+    if getattr(args, "digits_of", None) is not None:
+        net = _with_digits_of(net, args.digits_of)
+    return net
+
+
+def _with_digits_of(net, text: str):
+    """``--digits-of out=4,delta=5``: kinds of quantity carried at their own decimals (as-printed only)."""
+    from .spec.rounding import DIGIT_KINDS
+
+    if net.conventions.rounding != "as-printed":
+        raise TutorError("gives decimals by kind under as-printed rounding; add --rounding as-printed", "--digits-of")
+    own: dict[str, int] = {}
+    for part in text.split(","):
+        kind, _, d = part.partition("=")
+        kind = kind.strip()
+        if kind not in DIGIT_KINDS or not d.strip().isdigit() or not 1 <= int(d) <= 15:
+            raise TutorError(
+                f"expected KIND=D pairs separated by commas, KIND one of {', '.join(DIGIT_KINDS)} and D from 1 to 15",
+                "--digits-of",
+            )
+        own[kind] = int(d)
+    return net.with_conventions(digits_of=own)
 
 
 def _with_loss(net, spec: str):
@@ -855,6 +883,7 @@ def _explain_graph(args: argparse.Namespace) -> int:
         "--no-check": not args.check,
         "--view": bool(args.view),
         "--rounding": args.rounding is not None,
+        "--digits-of": args.digits_of is not None,
         "--update-order": args.update_order is not None,
         "--update-biases": args.update_biases is not None,
         "--notation": args.notation != "spec",
@@ -892,6 +921,7 @@ def _explain_graph(args: argparse.Namespace) -> int:
 _CONVENTIONS = {
     "rounding": "--rounding",
     "digits": "--digits",
+    "digits_of": "--digits-of",
     "update_order": "--update-order",
     "update_biases": "--update-biases/--no-update-biases",
 }

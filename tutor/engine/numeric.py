@@ -67,7 +67,7 @@ class Step:
 
 def rounder_for(net: Network) -> Rounder:
     c = net.conventions
-    return Rounder(c.digits if c.rounding == "as-printed" else None)
+    return Rounder(c.digits, dict(c.digits_of)) if c.rounding == "as-printed" else Rounder(None)
 
 
 def _weights(net: Network, W=None, b=None):
@@ -99,7 +99,7 @@ def forward(
     a = x
     nets, outs, kept, acts, xhats, ys = [], [], [], [], [], []
     for li, (layer, Wl, bl) in enumerate(zip(net.layers, W, b)):
-        z = R.array(kind_of(layer).np_net(layer, Wl, bl, a))  # dense: W a + b (weightless: net_j = a_j)
+        z = R.array(kind_of(layer).np_net(layer, Wl, bl, a), "net")  # dense: W a + b (weightless: net_j = a_j)
         nets.append(z)
         if li == stop:
             return Forward(nets, outs, np.array([]), math.nan, x, t)
@@ -115,8 +115,8 @@ def forward(
         else:
             xhats.append(None)
             ys.append(None)
-        act = R.array(layer.rule.np_f(f_in, layer.activation_params))
-        out = act if layer.skip is None else R.array(act + kept[layer.skip])
+        act = R.array(layer.rule.np_f(f_in, layer.activation_params), "out")
+        out = act if layer.skip is None else R.array(act + kept[layer.skip], "out")
         acts.append(act)
         outs.append(out)
         a = out if masks is None or masks[li] is None else R.array(out * masks[li])
@@ -239,12 +239,12 @@ def loss_terms(net: Network, a: np.ndarray, R: Rounder, t: np.ndarray | None = N
     rule, p = net.loss_rule, net.loss_rule.params(net.loss_params)
     t = net.targets if t is None else t
     if rule.separable:
-        terms = R.array(rule.np_terms(a, t, p))
+        terms = R.array(rule.np_terms(a, t, p), "loss_term")
     else:
         y = int(np.argmax(t))
         margins = a - a[y] + p["margin"]
-        terms = R.array(np.maximum(0.0, np.delete(margins, y)))
-    return terms, R(float(terms.sum()))
+        terms = R.array(np.maximum(0.0, np.delete(margins, y)), "loss_term")
+    return terms, R(float(terms.sum()), "loss")
 
 
 def backward(
@@ -298,7 +298,7 @@ def backward(
         z, a = fw.nets[li], fw.outs[li]
         a_in = x if li == 0 else kept[li - 1]
         if li == L - 1:
-            g = R.array(rule.np_grad(a, t, p))
+            g = R.array(rule.np_grad(a, t, p), "factor")
         else:
             Wd = new_W[li + 1] if updated_first else W[li + 1]
             nxt = net.layers[li + 1]
@@ -306,25 +306,25 @@ def backward(
                 nxt, Wd, kept[li], b[li + 1]
             )  # d net_k/d a_j (weightless: 1 for k = j, else 0)
             used[li] = Wd
-            c = R.array(deltas[li + 1][:, None] * Wd)
+            c = R.array(deltas[li + 1][:, None] * Wd, "contribution")
             contribs[li] = c
-            g = R.array(c.sum(axis=0)) if c.shape[0] > 1 else c[0].copy()
+            g = R.array(c.sum(axis=0), "sum") if c.shape[0] > 1 else c[0].copy()
             # residual connections from here: dout_l/dout_li = 1, so each adds dE/dout_l neuron by neuron
             for lj in range(li + 1, L):
                 if net.layers[lj].skip == li:
-                    g = R.array(g + dE_dout[lj])
+                    g = R.array(g + dE_dout[lj], "sum")
             if fw.masks is not None and fw.masks[li] is not None:
                 dE_dkept[li] = g
-                g = R.array(g * fw.masks[li])
+                g = R.array(g * fw.masks[li], "sum")
         dE_dout[li] = g
         if layer.rule.vector:
-            J = R.array(layer.rule.np_jacobian(z, a, layer.activation_params))
+            J = R.array(layer.rule.np_jacobian(z, a, layer.activation_params), "factor")
             jacs[li] = J
             # Exact arithmetic: the softmax backward in the stable form (g - g.a) * a, as frameworks compute it;
             # g @ (diag(a) - a a^T) cancels a - a^2 and leaves errors of 1e-15 where the true delta is 1e-80.
             # As printed, the delta is the sum of the rounded products the walk-through shows.
-            d = R.array(g @ J) if not R.exact else layer.rule.np_backward(g, z, a, layer.activation_params)
-            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]))
+            d = R.array(g @ J, "delta") if not R.exact else layer.rule.np_backward(g, z, a, layer.activation_params)
+            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]), "gradient")
         elif layer.batch_norm:
             # out = f(y), y = gamma xhat + beta, xhat = (net - mu)/sqrt(var + eps): dE/dy, dE/dxhat, and
             # dE/dnet from the batch's dE/dvar and dE/dmu (every example's net enters mu and var)
@@ -337,20 +337,28 @@ def backward(
                 break
             bb = bn_back[li]
             d = R.array(dxhs[li] / np.sqrt(st.var + layer.epsilon) + bb.dvar * 2.0 * (z - st.mu) / bb.m + bb.dmu / bb.m)
-            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]))
+            gw = R.array(kind_of(layer).np_weight_grad(layer, d, a_in, W[li], b[li]), "gradient")
         else:
             f_a = a if fw.acts is None else fw.acts[li]  # the derivative is f's, without the skip's term
-            s = R.array(layer.rule.np_df(z, f_a, layer.activation_params))
+            s = R.array(layer.rule.np_df(z, f_a, layer.activation_params), "factor")
             dout_dnet[li] = s
             gs = g * s
-            d = R.array(gs)
-            gw = R.array(kind_of(layer).np_weight_grad(layer, gs, a_in, W[li], b[li]))
+            d = R.array(gs, "delta")
+            gw = R.array(kind_of(layer).np_weight_grad(layer, gs, a_in, W[li], b[li]), "gradient")
         deltas[li] = d
         gW[li] = gw
-        gb[li] = kind_of(layer).np_bias_grad(layer, d, R, a_in, W[li], b[li])
-        new_W[li] = R.array(W[li] - lr * gw)
+        gb[li] = kind_of(layer).np_bias_grad(layer, d, R.of("gradient"), a_in, W[li], b[li])
+        if R.by_kind and kind_of(layer).name == "dense" and layer.has_bias and not layer.shared_bias:
+            # a neuron's own bias: its gradient is the chain's product (as the weights'), rounded as a gradient,
+            # not its delta rounded as a delta (one value when both kinds carry the same decimals)
+            gb[li] = R.array(d if layer.rule.vector or layer.batch_norm else g * s, "gradient")
+        new_W[li] = R.array(W[li] - lr * gw, "update")
         if net.update_biases and layer.has_bias:
-            nb = R.array(b[li][:1] - lr * gb[li]) if layer.shared_bias else R.array(b[li] - lr * gb[li])
+            nb = (
+                R.array(b[li][:1] - lr * gb[li], "update")
+                if layer.shared_bias
+                else R.array(b[li] - lr * gb[li], "update")
+            )
             new_b[li] = np.full(layer.size, nb[0]) if layer.shared_bias else nb
     bw = Backward(dE_dout, dE_dkept, dout_dnet, jacs, contribs, deltas, gW, gb, used, dys, dxhs)
     return bw, new_W, new_b

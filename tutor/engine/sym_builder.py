@@ -51,7 +51,7 @@ class _Builder:
         args = tuple(args)
         self._claim(key, label or Label("name", text=key))
         try:
-            value = self.R(float(form.fn(*[self.q[a].value for a in args])))
+            value = self.R(float(form.fn(*[self.q[a].value for a in args])), kind)
             if not math.isfinite(value):
                 raise OverflowError("not a finite number")
         except (OverflowError, ZeroDivisionError, ValueError) as exc:

@@ -245,10 +245,15 @@ def step(
         # plain descent on one example (the spec checks it): backward already updated layer by layer
         nbp = _params_of(net, ub)
         fw0, bw0 = exs[0].forward, exs[0].backward
-        lines = {("W", li): {"step": R.array(lr * g), "w+": w} for li, (w, g) in enumerate(zip(uW, bw0.grad_W))}
+        lines = {
+            ("W", li): {"step": R.array(lr * g, "update"), "w+": w} for li, (w, g) in enumerate(zip(uW, bw0.grad_W))
+        }
         if net.update_biases:
             lines.update(
-                {("b", li): {"step": R.array(lr * g), "w+": v} for li, (v, g) in enumerate(zip(nbp, bw0.grad_b))}
+                {
+                    ("b", li): {"step": R.array(lr * g, "update"), "w+": v}
+                    for li, (v, g) in enumerate(zip(nbp, bw0.grad_b))
+                }
             )
         zW, zb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in bp]
         return Step(
@@ -281,9 +286,9 @@ def step(
     else:
         # reduction "mean": the seeds' w - eta/m sum delta a^T; "sum": the batch's gradients added up
         div = 1 if net.training.reduction == "sum" else m
-        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / div) for li in range(len(W))]
-        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / div) for li in range(len(W))]
-        data_loss = R(float(sum(e.forward.loss for e in exs) / div))
+        gW = [R.array(sum(e.backward.grad_W[li] for e in exs) / div, "gradient") for li in range(len(W))]
+        gb = [R.array(sum(e.backward.grad_b[li] for e in exs) / div, "gradient") for li in range(len(W))]
+        data_loss = R(float(sum(e.forward.loss for e in exs) / div), "loss")
     reg_loss, rW, rb = regularization(net, W, bp, R)
     if net.training.regularization:
         tW = [R.array(g + r) for g, r in zip(gW, rW)]
@@ -303,7 +308,7 @@ def step(
             st = state.setdefault(key, {s: np.zeros_like(w) for s in opt.state})
             before[key] = {s: v.copy() for s, v in st.items()}
             # as printed, every line is rounded as it is computed, and the rounded state is carried on
-            nw, nst, shown = opt.np_step(w, g, st, number, R(lr), p, R.array)
+            nw, nst, shown = opt.np_step(w, g, st, number, R(lr), p, R.of("update").array)
             state[key] = nst
             lines[key] = shown
             (new_W if kind == "W" else new_b).append(shown["w+"])
@@ -323,7 +328,7 @@ def step(
                 key = (kind, li)
                 st = state.setdefault(key, {s: np.zeros_like(w) for s in opt.state})
                 before[key] = {s: v.copy() for s, v in st.items()}
-                _, nst, shown = opt.np_step(w, g, st, number, R(lr), p, R.array)
+                _, nst, shown = opt.np_step(w, g, st, number, R(lr), p, R.of("update").array)
                 state[key] = nst
                 lines[key] = shown
                 new[kind] = shown["w+"]

@@ -60,7 +60,9 @@ def writer(
     small = None if fixed else ("text" if mode == "text" else "tex")
     given = frozenset(k for k, q in walk.quantities.items() if q.form is None)
     digits = shown_digits(walk, options)
-    if fixed or digits is None:
+    if fixed:  # as printed: every value at the decimals it was rounded to (a kind's own, or the digits)
+        decimals = carried_decimals(walk) or None
+    elif digits is None:
         decimals = None
     elif decimals is None:
         from ..engine.precision import BRIEF_EXTRA, EXTRA, shown_decimals
@@ -70,6 +72,18 @@ def writer(
     fw = FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
     fw.refs = refs or {}
     return fw
+
+
+def carried_decimals(walk: Any) -> dict[str, int]:
+    """Under as-printed rounding with decimals by kind (``[conventions.digits_of]``), each computed value's
+    decimals, by key: what the engines rounded it to ({} when every value has the spec's digits)."""
+    from ..spec.rounding import Rounder
+
+    c = walk.conventions
+    if c.rounding == "exact" or not getattr(c, "digits_of", ()):
+        return {}
+    R = Rounder(c.digits, dict(c.digits_of))
+    return {k: R.of(q.kind).digits for k, q in walk.quantities.items() if q.form is not None}
 
 
 def document_decimals(tw: Any, prep: Any, options: Options = DEFAULT) -> tuple[dict, list[dict], dict]:

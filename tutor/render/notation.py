@@ -683,13 +683,14 @@ class FormulaWriter:
         """The shown number of the quantity ``key``."""
         out = self._shown.get(key)
         if out is None:
+            own = self.decimals.get(key)
             out = self._shown[key] = _fmt_number(
                 self.values[key],
-                self.digits,
+                own if self.fixed and own is not None else self.digits,  # as printed: a kind's own decimals
                 self.scientific,
                 fixed=self.fixed,
                 given=key in self.given,
-                decimals=self.decimals.get(key),
+                decimals=None if self.fixed else own,
             )
         return out
 

@@ -521,6 +521,7 @@ def render_train_json(net: Network, run, walks: list[TrainingWalk], epochs: int)
             "rounding": net.conventions.rounding,
             "digits": net.conventions.digits,
             "update_order": net.conventions.update_order,
+            **({"digits_of": dict(net.conventions.digits_of)} if net.conventions.digits_of else {}),
         },
         "epochs": epochs,
         "steps_per_epoch": run.steps_per_epoch,

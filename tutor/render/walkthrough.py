@@ -53,6 +53,7 @@ def render_json(walk: Walkthrough, history: Any = None, check: Any = None, optio
             "digits": walk.conventions.digits,
             "update_order": walk.conventions.update_order,
             "update_biases": net.update_biases,
+            **({"digits_of": dict(walk.conventions.digits_of)} if walk.conventions.digits_of else {}),
         },
         "values": walk.values(),
         "quantities": [

@@ -37,7 +37,7 @@ DIRECTIONS = ("descent", "ascent")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 NAME_RULE = "a node name starts with a letter and has only letters, digits and '_'"
 _TOP_KEYS = {"title", "description", "source", "graph"}
-_GRAPH_KEYS = {"leaves", "assign", "output", "upstream", "digits", "update", "estimate"}
+_GRAPH_KEYS = {"leaves", "assign", "output", "upstream", "digits", "update", "estimate", "gradients"}
 _UPDATE_KEYS = {"step", "direction"}
 _ESTIMATE_KEYS = {"h", "kind"}
 ESTIMATES = ("forward", "central")
@@ -90,6 +90,8 @@ class Graph:
     source: str = ""
     name: str = ""
     expressions: Mapping[str, str] = field(default_factory=dict)  # assignment -> its text, as written
+    reduction: str = ""  # [graph.gradients]: "mean" or "sum" of the examples' gradients ("" without one)
+    optimizer: str = ""  # [graph.gradients]: the optimizer of its update ("" without parameters)
 
     def node(self, name: str) -> Node:
         return self._index[name]
@@ -234,12 +236,29 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         raise SpecError("expected a [graph] table with [graph.leaves] and [graph.assign]", f"{where}: graph")
     place = f"{where}: graph"
     _no_unknown(g, _GRAPH_KEYS, place)
-    leaves_raw = g.get("leaves")
-    if not isinstance(leaves_raw, Mapping) or not leaves_raw:
+    stepped = "gradients" in g  # a step from given gradients: its leaves and assignments are written out
+    leaves_raw = g.get("leaves", {} if stepped else None)
+    if not isinstance(leaves_raw, Mapping) or not (leaves_raw or stepped):
         raise SpecError("expected a table of leaf values, e.g. [graph.leaves] x = -2.0", f"{place}.leaves")
-    assign_raw = g.get("assign")
-    if not isinstance(assign_raw, Mapping) or not assign_raw:
+    assign_raw = g.get("assign", {} if stepped else None)
+    if not isinstance(assign_raw, Mapping) or not (assign_raw or stepped):
         raise SpecError('expected a table of assignments in order, e.g. [graph.assign] q = "x + y"', f"{place}.assign")
+    summary, reduction, opt = "", "", ""
+    if stepped:
+        from .gradstep import expand
+
+        more_leaves, more_assign, summary = expand(g["gradients"], f"{place}.gradients", _check_name)
+        reduction = g["gradients"].get("reduction", "mean")
+        opt = g["gradients"].get("optimizer", "sgd") if g["gradients"].get("parameters") else ""
+        for key in more_leaves.keys() & set(leaves_raw) | more_assign.keys() & (set(leaves_raw) | set(assign_raw)):
+            raise SpecError(f"the name {key!r} is also given by [graph.gradients]; rename it", f"{place}.leaves")
+        leaves_raw = {**leaves_raw, **more_leaves}
+        assign_raw = {**assign_raw, **more_assign}
+        if not assign_raw:
+            raise SpecError(
+                "nothing to compute: give the gradients of two or more examples, or the parameters to update",
+                f"{place}.gradients",
+            )
 
     nodes: list[Node] = []
     seen: dict[str, str] = {}  # name -> where it was defined
@@ -294,7 +313,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
     # Assignments nothing reads, other than the output, are kept: a student may want to see them.
     del used
     meta = {
-        "description": _text(data.get("description", ""), f"{where}: description", 2000),
+        "description": _text(data.get("description", summary), f"{where}: description", 2000),
         "source": _text(data.get("source", ""), f"{where}: source", MAX_SOURCE),
     }
     return Graph(
@@ -308,6 +327,8 @@ def from_mapping(data: Mapping[str, Any], where: str = "<graph>", name: str = ""
         title=_text(data.get("title", "Computational graph"), f"{where}: title", 200),
         name=name,
         expressions=expressions,
+        reduction=reduction,
+        optimizer=opt,
         **meta,
     )
 

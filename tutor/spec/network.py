@@ -84,13 +84,19 @@ class Conventions:
     rounding: str = "exact"
     digits: int = 9
     update_order: str = "standard"
+    # as-printed only: kinds of quantity (rounding.DIGIT_KINDS) carried at their own decimals, as (kind, digits)
+    digits_of: tuple[tuple[str, int], ...] = ()
+
+    def describe_rounding(self) -> str:
+        if self.rounding == "exact":
+            return "exact float64"
+        if not self.digits_of:
+            return f"as printed, every shown value rounded to {self.digits} decimals and carried forward"
+        own = ", ".join(f"{k} at {d}" for k, d in self.digits_of)
+        return f"as printed, every shown value rounded ({own}, the rest at {self.digits} decimals) and carried forward"
 
     def describe(self) -> str:
-        r = (
-            "exact float64"
-            if self.rounding == "exact"
-            else f"as printed, every shown value rounded to {self.digits} decimals and carried forward"
-        )
+        r = self.describe_rounding()
         o = (
             "hidden deltas use the old weights"
             if self.update_order == "standard"
@@ -255,7 +261,10 @@ class Network:
             "rounding": self.conventions.rounding,
             "digits": self.conventions.digits,
             "update_order": self.conventions.update_order,
+            "digits_of": dict(self.conventions.digits_of),
         }
+        if changes.get("rounding") == "exact" and "digits_of" not in changes:
+            data["digits_of"] = {}  # decimals of their own belong to as-printed rounding only
         data.update({k: v for k, v in changes.items() if v is not None and k != "update_biases"})
         conv = _conventions(data, "conventions")
         if conv.update_order == "updated-first" and not (self.training.plain and self.batch_size() == 1):
@@ -820,7 +829,7 @@ def _early_stopping(
 def _conventions(raw: Any, where: str) -> Conventions:
     if not isinstance(raw, Mapping):
         raise SpecError("[conventions] must be a table", where)
-    _no_unknown(raw, {"rounding", "digits", "update_order"}, where, "")
+    _no_unknown(raw, {"rounding", "digits", "update_order", "digits_of"}, where, "")
     rounding = raw.get("rounding", "exact")
     if rounding not in ROUNDINGS:
         raise SpecError(f"rounding {rounding!r} is not one of {', '.join(ROUNDINGS)}", f"{where}.rounding")
@@ -830,7 +839,35 @@ def _conventions(raw: Any, where: str) -> Conventions:
     order = raw.get("update_order", "standard")
     if order not in UPDATE_ORDERS:
         raise SpecError(f"update_order {order!r} is not one of {', '.join(UPDATE_ORDERS)}", f"{where}.update_order")
-    return Conventions(rounding=rounding, digits=digits, update_order=order)
+    return Conventions(
+        rounding=rounding,
+        digits=digits,
+        update_order=order,
+        digits_of=_digits_of(raw.get("digits_of", {}), rounding, where),
+    )
+
+
+def _digits_of(raw: Any, rounding: str, where: str) -> tuple[tuple[str, int], ...]:
+    """``[conventions.digits_of]``: kinds of quantity carried at their own decimals under as-printed rounding
+    (``out = 4, delta = 5``), as a hand calculation prints and carries them."""
+    from .rounding import DIGIT_KINDS
+
+    if not isinstance(raw, Mapping):
+        raise SpecError(
+            "expected a table of decimals by kind, e.g. [conventions.digits_of] out = 4", f"{where}.digits_of"
+        )
+    if raw and rounding != "as-printed":
+        raise SpecError('decimals by kind need rounding = "as-printed"', f"{where}.digits_of")
+    out = []
+    for kind, d in raw.items():
+        if kind not in DIGIT_KINDS:
+            raise SpecError(f"unknown kind; allowed: {', '.join(DIGIT_KINDS)}", f"{where}.digits_of.{kind}")
+        if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= MAX_DIGITS:
+            raise SpecError(
+                f"digits must be a whole number from 1 to {MAX_DIGITS}, got {d!r:.40}", f"{where}.digits_of.{kind}"
+            )
+        out.append((kind, d))
+    return tuple(sorted(out, key=lambda kd: list(DIGIT_KINDS).index(kd[0])))
 
 
 def _check_loss_fit(lrule: rules.Loss, targets: np.ndarray, out: Layer, where: str, twhere: str = "") -> None:

@@ -54,26 +54,61 @@ def format_fixed(x: float, digits: int) -> str:
     return f"{d:.{digits}f}"
 
 
-class Rounder:
-    """Applies a convention to every shown value: identity for exact arithmetic, rounding for as-printed."""
+# The kinds of quantity a hand calculation may print at their own precision (``[conventions.digits_of]``),
+# each with the engines' kinds of quantity it covers: the forward pass, the loss, the chain rule's factors
+# (dE/dout, f', a hidden neuron's contributions and their sum), the deltas, the gradients and the update (the
+# new parameters, the update step, the optimizer's state).
+DIGIT_KINDS: dict[str, tuple[str, ...]] = {
+    "net": ("net",),
+    "out": ("out",),
+    "loss": ("loss_term", "loss"),
+    "factor": ("factor", "contribution", "sum"),
+    "delta": ("delta",),
+    "gradient": ("gradient",),
+    "update": ("update", "step", "state"),
+}
 
-    def __init__(self, digits: int | None):
+
+class Rounder:
+    """Applies a convention to every shown value: identity for exact arithmetic, rounding for as-printed.
+
+    ``by_kind`` gives some kinds of quantity their own decimals (``DIGIT_KINDS``: outputs at 4, deltas at 5),
+    as a hand calculation carries each value at the precision it printed it with; every other value is rounded
+    to ``digits``.
+
+    >>> R = Rounder(9, {"out": 4, "delta": 5})
+    >>> R(0.593269992, "out"), R(0.1384985623, "delta"), R(0.1384985623), R.of("out")(0.596884378)
+    (0.5933, 0.1385, 0.138498562, 0.5969)
+    """
+
+    def __init__(self, digits: int | None, by_kind: dict[str, int] | None = None):
         self.digits = digits
+        self.by_kind = dict(by_kind or {})
+        self._kinds = {k: d for user, d in self.by_kind.items() for k in DIGIT_KINDS.get(user, (user,))}
 
     @property
     def exact(self) -> bool:
-        return self.digits is None
+        return self.digits is None and not self._kinds
 
-    def __call__(self, x: float) -> float:
-        return x if self.digits is None else round_half_away(x, self.digits)
+    def of(self, kind: str | None) -> "Rounder":
+        """The rounder of one kind of quantity (``self`` when that kind has no decimals of its own)."""
+        if kind is None or kind not in self._kinds:
+            return self if not self._kinds else Rounder(self.digits)
+        return Rounder(self._kinds[kind])
 
-    def array(self, a: np.ndarray) -> np.ndarray:
+    def __call__(self, x: float, kind: str | None = None) -> float:
+        digits = self._kinds.get(kind, self.digits) if kind is not None else self.digits
+        return x if digits is None else round_half_away(x, digits)
+
+    def array(self, a: np.ndarray, kind: str | None = None) -> np.ndarray:
         """Element-wise ``round_half_away``, vectorised.
 
         Scaling by 10**digits and adding a half agrees with the decimal rule except within a hair of a tie
         (0.3775 is 377.49999... scaled) or beyond 2**52 after scaling; those few elements take the exact
         decimal path.
         """
+        if kind is not None and kind in self._kinds:
+            return self.of(kind).array(a)
         if self.digits is None:
             return a
         x = np.asarray(a, dtype=float)

@@ -36,7 +36,7 @@ from ..engine.walks import plain, step_walk
 from ..spec.errors import SpecError, TutorError
 from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
 from ..spec.resources import read_text
-from ..spec.rounding import agrees_as_printed, format_fixed, printed_decimals
+from ..spec.rounding import DIGIT_KINDS, agrees_as_printed, format_fixed, printed_decimals
 from . import diagnose
 
 MAX_CLAIMS = 5000
@@ -272,6 +272,7 @@ class _Context:
         self.tried: list[str] = []
         self.skipped: dict[str, str] = {}
         self.float32_author = False
+        self.by_kind: tuple[tuple[str, int], ...] = ()  # the decimals each kind of quantity is claimed at
 
     def note(self, name: str, reason: str = "") -> None:
         if reason:
@@ -346,9 +347,30 @@ def _value(ctx: _Context, net: Network, claim: Claim, steps_shift: int = 0) -> f
 # -- conventions ------------------------------------------------------------------------------------------
 
 
-def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
+def _kind_decimals(ctx: _Context, net: Network, claims: list[Claim]) -> tuple[tuple[str, int], ...]:
+    """The decimals a solution prints each kind of quantity with (``rounding.DIGIT_KINDS``: outputs, deltas,
+    ...), the most common among its claims of that kind; () unless at least two kinds claimed twice or more
+    differ, when carrying each kind at its own precision is a convention of its own."""
+    from collections import Counter
+
+    walk = ctx.walk(net)
+    kind_of = {k: user for user, kinds in DIGIT_KINDS.items() for k in kinds}
+    seen: dict[str, Counter] = {}
+    for c in claims:
+        q = walk.quantities.get(c.quantity)
+        if q is None or q.form is None or q.kind not in kind_of or not 1 <= c.decimals <= 15:
+            continue
+        seen.setdefault(kind_of[q.kind], Counter())[c.decimals] += 1
+    # a pattern, not a one-off: only kinds claimed at least twice say at what precision the author carries them
+    # (a single rounded claim and what follows from it is the mixed-precision reading's, claim by claim)
+    chosen = {k: n.most_common(1)[0][0] for k, n in seen.items() if sum(n.values()) >= 2}
+    return tuple((k, chosen[k]) for k in DIGIT_KINDS if k in chosen) if len(set(chosen.values())) > 1 else ()
+
+
+def _conventions(net: Network, claim: Claim, by_kind: tuple[tuple[str, int], ...] = ()) -> list[tuple[str, Any]]:
     """The other conventions to try, the most common first: (name, a network under it, or the reason it
-    does not apply to this spec)."""
+    does not apply to this spec). ``by_kind``: the decimals the solution prints each kind of quantity with,
+    when they differ (each kind then carried at its own, the rest at the largest)."""
     c = net.conventions
     out: list[tuple[str, Any]] = []
 
@@ -369,6 +391,15 @@ def _conventions(net: Network, claim: Claim) -> list[tuple[str, Any]]:
                 f"as-printed rounding at {d} decimals (every shown value rounded and carried forward)",
                 lambda d=d: net.with_conventions(rounding="as-printed", digits=d),
             )
+    if few and by_kind and not (c.rounding == "as-printed" and c.digits_of == by_kind):
+        own = ", ".join(f"{k} at {d}" for k, d in by_kind)
+        variant(
+            f"as-printed rounding by kind of quantity ({own} decimals: each kind carried at the precision its "
+            "claims are printed with)",
+            lambda: net.with_conventions(
+                rounding="as-printed", digits=max(d for _, d in by_kind), digits_of=dict(by_kind)
+            ),
+        )
     other = "updated-first" if c.update_order == "standard" else "standard"
     what = (
         "update order updated-first (hidden deltas use the already updated output-side weights)"
@@ -460,6 +491,7 @@ def check(net: Network, claims: list[Claim], progress=None) -> Report:
         if c.quantity not in names:
             raise SpecError(f"unknown quantity {c.quantity!r}", f"claim[{c.index}].quantity")
     ctx.float32_author = any(_reveals_float32(ctx, net, c) for c in claims)
+    ctx.by_kind = _kind_decimals(ctx, net, claims)
     verdicts = [_check_one(ctx, net, claim, claims) for claim in claims]
     return Report(net, verdicts, list(ctx.tried), dict(ctx.skipped))
 
@@ -473,7 +505,7 @@ def _check_one(ctx: _Context, net: Network, claim: Claim, claims: list[Claim]) -
         )
     if _agrees(correct, claim):
         return Verdict(claim, AGREES, correct)
-    others = _conventions(net, claim)
+    others = _conventions(net, claim, ctx.by_kind)
     for name, other in others:
         if isinstance(other, str):
             ctx.note(name, f"does not apply: {other}")

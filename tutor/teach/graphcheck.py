@@ -97,8 +97,9 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         # at printed precision: the claim reads as the value rounded to its decimals
         carried_ok = not agrees and bool(carried) and math.isfinite(expected) and reads_as(expected, printed)
         status = AGREES if agrees else (CONVENTION if carried_ok else WRONG)
-        diagnosis = None if status != WRONG else grader.grade(key, value, printed, others).diagnosis
-        artefact = rounding_artefact(true, printed) if status == WRONG and diagnosis is None else ""
+        step_slip = _gradient_step_slip(graph, walk, key, printed) if status == WRONG else ""
+        diagnosis = None if status != WRONG or step_slip else grader.grade(key, value, printed, others).diagnosis
+        artefact = rounding_artefact(true, printed) if status == WRONG and diagnosis is None and not step_slip else ""
         if not agrees:
             wrong_claims.add(key)
         rows.append(
@@ -114,13 +115,23 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
                 "convention": f"carried forward from the claimed {', '.join(carried)}" if status == CONVENTION else "",
                 "diagnosis": diagnosis.description
                 if diagnosis
-                else ("" if agrees else "rounding artefact" if artefact else "an arithmetic slip"),
+                else (
+                    ""
+                    if agrees
+                    else "arithmetic slip"
+                    if step_slip
+                    else "rounding artefact"
+                    if artefact
+                    else "an arithmetic slip"
+                ),
                 "explanation": diagnosis.detail
                 if diagnosis
                 else (
                     ""
                     if agrees
-                    else artefact or f"from the claimed values it would be {format_fixed(expected, places)}"
+                    else step_slip
+                    or artefact
+                    or f"from the claimed values it would be {format_fixed(expected, places)}"
                 ),
                 "related": list(carried),
             }
@@ -136,6 +147,40 @@ def check_claims(graph: Graph, claims: list[Mapping[str, Any]], where: str) -> d
         "conventions_skipped": [],
         "claims": rows,
     }
+
+
+def _gradient_step_slip(graph: Graph, walk: GraphWalk, key: str, printed: str) -> str:
+    """A step from given gradients ([graph.gradients]) read the other way: the examples' gradients summed where
+    the spec averages them (or averaged where it sums), or an update of plain gradient descent (w - eta g)
+    claimed for the spec's optimizer. "" when neither reproduces the claim."""
+    from ..teach.checker import reads_as
+
+    if not graph.reduction:
+        return ""
+    names = {n.name for n in graph.nodes}
+    if key.startswith("g_") and f"{key}_e1" in names:
+        parts = [walk.value(n) for n in sorted(names) if re.fullmatch(rf"{re.escape(key)}_e\d+", n)]
+        total = math.fsum(parts)
+        other, what = (
+            (total, "summed instead of averaged")
+            if graph.reduction == "mean"
+            else (
+                total / len(parts),
+                "averaged instead of summed",
+            )
+        )
+        if reads_as(other, printed):
+            return f"the examples' gradients {what}: {printed} is {other:.10g}, their {'sum' if graph.reduction == 'mean' else 'mean'}"
+    if key.endswith("_new") and graph.optimizer not in ("", "sgd"):
+        w = key[: -len("_new")]
+        if w in names and f"g_{w}" in names and "eta" in names:
+            plain = walk.value(w) - walk.value("eta") * walk.value(f"g_{w}")
+            if reads_as(plain, printed):
+                return (
+                    f"{printed} is {w} - eta·g_{w} = {plain:.10g}: plain gradient descent (w - eta g) instead of the "
+                    f"spec's optimizer {graph.optimizer}"
+                )
+    return ""
 
 
 def load_claims(path: str, where: str | None = None) -> list[Mapping[str, Any]]:
