@@ -50,4 +50,5 @@ KIND = LayerKind(
     records=("MapLayer",),
     template="maps",
     surfaces=frozenset({"numeric", "maps"}),
+    write=lambda layer: {"kind": "flatten", "name": layer.name},
 )

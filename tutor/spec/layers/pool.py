@@ -123,6 +123,17 @@ def _net_args(layer, p, wkeys, bkeys, a_keys):
     return [a_keys[i] for i in ins[outs == p]]
 
 
+def _write(layer: ShapedLayer) -> dict:
+    """The [[layers]] keys that read ``layer`` again."""
+    two = layer.dims == 2
+    return {
+        "kind": layer.kind,
+        "name": layer.name,
+        "kernel_size": list(layer.kernel) if two else layer.kernel[1],
+        "stride": list(layer.stride) if two else layer.stride[1],
+    }
+
+
 def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
     return LayerKind(
         name=cls.kind,
@@ -139,6 +150,7 @@ def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
         records=("MapLayer",),
         template="maps",
         surfaces=frozenset({"numeric", "maps"}),
+        write=_write,
     )
 
 
