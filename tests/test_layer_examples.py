@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.test_browser import browser  # noqa: F401 - the headless Chromium fixture
 from tutor.cli import main
 from tutor.engine import numeric
 from tutor.engine.walks import step_walk
@@ -66,3 +67,110 @@ def test_the_walk_agrees_with_the_numeric_engine(name):
                 assert walk.value(f"dE_total/d{lab}") == pytest.approx(
                     st.backward.grad_W[li][o, q], rel=1e-12, abs=1e-15
                 )
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_explain_json_holds_every_quantity_of_the_walk(name, capsys):
+    import json
+
+    assert main(["explain", name, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    net = load(name)
+    walk, st = step_walk(net), numeric.step(net)
+    assert doc["values"] == walk.values() and doc["loss_before"] == pytest.approx(st.loss_before, rel=1e-12)
+    x_grad = numeric.input_gradient(net, st.forward, st.backward)
+    assert list(doc["input_gradients"]) == list(net.input_names)
+    assert list(doc["input_gradients"].values()) == pytest.approx(list(x_grad), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_gradient_check_takes_the_walk_by_layers(name):
+    """tutor.gradient_check: every parameter in the numeric engine's order, the walk's gradient beside the
+    numeric engine's (1e-12) and central differences (1e-6)."""
+    from tutor.engine.gradcheck import gradient_check
+
+    net = load(name)
+    report = gradient_check(net)
+    labels = [lab for layer in net.layers for row in layer.weight_labels for lab in row] + [
+        b for layer in net.layers for b in layer.bias_labels[: layer.bias_count]
+    ]
+    assert sorted(r.param for r in report.rows) == sorted(labels) and len(report.rows) == len(numeric.flat_loss(net)[0])
+    for r in report.rows:
+        assert r.symbolic == pytest.approx(r.numeric, rel=1e-12, abs=1e-15), r.param
+        assert r.symbolic == pytest.approx(r.finite_difference, rel=1e-6, abs=1e-9), r.param
+    assert report.ok
+
+
+# -- the quiz and the self-check page (the one grader) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_quiz_asks_the_walk_by_layers_and_credits_right_answers(name):
+    from tutor.teach.quiz import Quiz
+
+    qz = Quiz(load(name), digits=4, tries=1)
+    walk = step_walk(qz.network)
+    assert {q.key for q in qz.questions} <= set(walk.quantities)
+    assert {q.section for q in qz.questions} >= {"forward", "error", "backward", "gradients", "updates"}
+    for q in qz.questions:
+        assert qz.respond(q.shown).verdict == "correct", q.key
+    assert sum(a.credited for a in qz.answers) == len(qz.questions)
+
+
+def test_a_conv_quiz_carries_a_wrong_sum_forward_and_names_a_sign_slip():
+    from tutor.teach.quiz import Quiz
+
+    qz = Quiz(load("conv-maxpool-softmax"), digits=4, tries=1)
+    first = qz.current
+    assert first.key == "net_c1_1.1.1" and first.shown == "7.0000"
+    # the published 7 is right; 8 is wrong, and the relu of 8 then follows from the student's own value
+    assert qz.respond("8").verdict == "wrong"
+    while qz.current.key != "out_c1_1.1.1":
+        qz.respond(qz.current.shown)
+    assert qz.respond("8").verdict == "carried"
+    # a kernel weight's update with the step's sign flipped: the grader names the slip
+    upd = next(q for q in qz.questions if q.key == "w1_1111+")
+    while qz.current.key != upd.key:
+        qz.respond(qz.current.shown)
+    base = qz.walk.value("w1_1111")
+    flipped = base + (base - upd.value)
+    fb = qz.respond(f"{flipped:.4f}")
+    assert fb.verdict == "wrong" and "added instead of subtracted" in fb.message, fb.message
+
+
+def test_the_rnn_quiz_is_aimed_at_one_shared_weight():
+    from tutor.teach.quiz import Quiz
+
+    qz = Quiz(load("rnn-three-steps"), digits=4, param="wh1_1.1")
+    assert [q.key for q in qz.questions] == ["dE_total/dwh1_1.1", "wh1_1.1+"]
+    assert "wh1_1.1 = 0.5" in "\n".join(qz.intro()) and "h1_0.1 = 0.1" in "\n".join(qz.intro())
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_self_check_page_draws_the_given_grids_only(name, tmp_path):
+    page = tmp_path / "check.html"
+    assert main(["explain", name, "--self-check", "-o", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert 'class="bt-selfcheck' in html and "Content-Security-Policy" in html
+    walk = step_walk(load(name))
+    assert '<pre class="grid">' in html
+    # no asked value is drawn: the published map's 27 is asked, not shown; the input's 16 is given
+    grids = html.split('<div class="maps">')[1].split("</div>")[0]
+    if name == "conv-maxpool-softmax":
+        assert "27" not in grids and "16" in grids
+    assert walk.loss in html  # the loss is a question of the page (its key is in the page's data)
+
+
+def test_the_self_check_page_grades_as_the_quiz_does(browser, tmp_path):  # noqa: F811
+    """A generated student (right, carried, misconception, near miss, gambit answers) on the recurrent example:
+    the page's script and the terminal quiz give every answer the same verdict and diagnosis."""
+    from .test_grading import agreement
+
+    assert agreement(browser, tmp_path, students_per_spec=2, seed=32, specs=("rnn-three-steps",)) >= 60
+
+
+@pytest.mark.slow
+def test_the_self_check_page_grades_every_example_as_the_quiz_does(browser, tmp_path):  # noqa: F811
+    from .test_grading import agreement
+
+    assert agreement(browser, tmp_path, students_per_spec=3, seed=33, specs=EXAMPLES) >= 500

@@ -627,6 +627,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "--self-check",
         )
     net = _load(args)
+    if args.self_check and walked_by_layers(net):  # the quiz's walk by layers, graded by the one grader
+        from .teach import quiz, selfcheck
+
+        _write(args, selfcheck.page(quiz.Quiz(net, rounding=args.rounding, origin={"spec": args.spec})))
+        return 0
     if walked_by_layers(net):  # convolution, pooling, flatten, recurrence
         return _explain_maps(args, net)
     if "graph" in args.view or args.of is not None:
@@ -683,12 +688,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _explain_maps(args: argparse.Namespace, net) -> int:
     """explain for a network with feature maps: the layer-by-layer walk (text or Markdown so far)."""
+    from . import render
     from .engine.sym_maps import explain_maps
     from .render import maps
 
     for flag, given in (
         ("--interactive", args.interactive),
-        ("--self-check", args.self_check),
         ("--steps", args.steps),
         ("--view", args.view),
         ("--of", args.of is not None),
@@ -703,7 +708,7 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
                 "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out",
                 flag,
             )
-    if args.format not in maps.FORMATS:
+    if args.format not in (*maps.FORMATS, "json"):
         raise TutorError(
             f"a network with convolution, pooling, flatten or recurrent layers is written as {', '.join(maps.FORMATS)} "
             f"so far, not {args.format}",
@@ -715,6 +720,9 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
             "plain gradient-descent step so far",
             args.spec,
         )
+    if args.format == "json":  # every quantity under its key, as for a dense step (what the quiz asks)
+        _write(args, render.render_json(explain_maps(net)))  # type: ignore[arg-type]
+        return 0
     _write(args, maps.render(explain_maps(net), args.format, _render_options(args)))
     return 0
 

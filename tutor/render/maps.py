@@ -164,3 +164,27 @@ def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
     escape = _ESCAPES.get(fmt, lambda s: s)
     data = {"v": view(walk, _MODES[fmt], escape, options)}
     return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+
+
+def given_grids_html(walk: MapWalk) -> str:
+    """The given feature maps and kernels of ``walk`` as HTML figures of preformatted grids (escaped): what a
+    page that asks the step's values (the self-check page, the interactive page) draws in place of the dense
+    network's diagram. Only given values are drawn: the input (or the sequence) and each convolution's kernels."""
+    from markupsafe import escape
+
+    def figure(caption: str, rows: list[str]) -> str:
+        return (
+            f'<figure class="grid"><figcaption>{escape(caption)}</figcaption>'
+            f'<pre class="grid">{escape(chr(10).join(rows))}</pre></figure>'
+        )
+
+    v = view(walk, "web", lambda s: s)
+    parts = [figure(f"input, channel {m['channel']}", m["rows"]) for m in v["input_maps"]]
+    if v["input_sequence"]:
+        parts.append(figure("the sequence, a row per time step", v["input_sequence"]))
+    for d in v["layers"]:
+        parts += [
+            figure(f"layer {d['number']}, kernel {k['out']}, input channel {k['channel']}", k["rows"])
+            for k in d["kernels"]
+        ]
+    return '<div class="maps">' + "".join(parts) + "</div>"
