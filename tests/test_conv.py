@@ -156,7 +156,6 @@ SYMBOLIC = "layers[0].kind: a conv2d layer is not supported by symbolic yet (it 
         (["explain", "{spec}", "--update-order", "updated-first"], "update_order: the walk by layers computes"),
         (["train", "{spec}"], SYMBOLIC),
         (["train", "{spec}", "--show", "none", "--format", "md"], SYMBOLIC),
-        (["worksheet", "--spec", "{spec}", "-o", "{out}"], SYMBOLIC),
     ],
 )
 def test_surfaces_that_do_not_take_the_kinds_refuse_them(argv, message, tmp_path, capsys):

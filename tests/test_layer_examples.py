@@ -174,3 +174,57 @@ def test_the_self_check_page_grades_every_example_as_the_quiz_does(browser, tmp_
     from .test_grading import agreement
 
     assert agreement(browser, tmp_path, students_per_spec=3, seed=33, specs=EXAMPLES) >= 500
+
+
+# -- the worksheet -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_worksheet_asks_the_quizs_boxes_and_draws_the_given_grids(name, tmp_path):
+    """worksheet --spec: the sheet's boxes are the quiz's questions, the key gives each one's value as the quiz
+    grades it, the sheet gives none of them away, and the picture is the given maps and kernels as grids."""
+    import xml.etree.ElementTree as ET
+
+    from tutor.render import maps
+    from tutor.teach.quiz import Quiz
+
+    out = tmp_path / "sheet"
+    assert main(["worksheet", "--spec", name, "-o", str(out), "--format", "all"]) == 0
+    net = load(name)
+    qz = Quiz(net)
+    sheet, key = (out / "sheet.md").read_text("utf-8"), (out / "key.md").read_text("utf-8")
+    pos = 0
+    for n, q in enumerate(qz.questions, 1):  # every box, in order, numbered as the quiz numbers it
+        pos = key.index(f"\n{n}. ", pos)
+        line = key[pos : key.index("\n", pos + 1)]
+        # the key's value (carried as printed) is what the quiz credits as right
+        assert qz.current.key == q.key and qz.respond(line.rsplit("**", 2)[1]).verdict == "correct", line
+    assert f"\n{len(qz.questions)}. " in key and f"\n{len(qz.questions) + 1}. " not in key
+    assert r"\answerbox" in (out / "sheet.tex").read_text("utf-8")
+    if name == "conv-maxpool-softmax":  # the published map's 27 is a box: on the key only
+        assert "**27.000000000**" in key and "27.000000000" not in sheet
+    if name == "rnn-three-steps":  # the published states at their printed six decimals
+        shown = {q.key: q.shown for q in qz.questions}
+        assert [f"{float(shown[f'h1_{t}.1']):.6f}" for t in (1, 2, 3)] == PAUL_STATES
+        assert all(f"**{shown[f'h1_{t}.1']}**" in key and shown[f"h1_{t}.1"] not in sheet for t in (1, 2, 3))
+    svg = ET.fromstring((out / "diagram.svg").read_text("utf-8"))
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    walk = qz.walk
+    assert texts[0] == maps.given_grids(walk)[0][0]
+    first_row = maps.given_grids(walk)[0][1][0]
+    assert texts[1].split() == first_row
+    assert (out / "walkthrough.md").read_text("utf-8") == maps.render(walk, "md")
+
+
+def test_the_worksheets_self_check_page_asks_the_walk_by_layers(tmp_path):
+    out = tmp_path / "page"
+    assert main(["worksheet", "--spec", "rnn-three-steps", "-o", str(out), "--format", "html"]) == 0
+    html = (out / "selfcheck.html").read_text("utf-8")
+    assert '<pre class="grid">0.7\n0.5\n0.2</pre>' in html and "Content-Security-Policy" in html
+
+
+@pytest.mark.slow
+def test_the_conv_worksheet_compiles(tmp_path):
+    out = tmp_path / "sheet"
+    assert main(["worksheet", "--spec", "conv-maxpool-softmax", "-o", str(out), "--format", "tex", "--pdf"]) == 0
+    assert (out / "sheet.pdf").read_bytes().startswith(b"%PDF") and (out / "key.pdf").stat().st_size > 0

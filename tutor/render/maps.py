@@ -166,25 +166,85 @@ def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
     return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
 
 
+def given_grids(walk: MapWalk, mode: str = "web") -> list[tuple[str, list[list[str]]]]:
+    """(caption, cells row by row) of every given grid of ``walk``: the input's channels (or the sequence, a row
+    per time step) and each convolution's kernels. What a sheet or page that asks the step's values draws in
+    place of the dense network's diagram: given values only."""
+    net = walk.network
+    fw = writer(walk, mode, DEFAULT)
+    first = net.layers[0]
+    in_shape = getattr(first, "in_shape", None) or (len(net.input_names),)
+    out = []
+    if first.kind == "rnn":
+        names = net.input_names
+        rows = [
+            [fw.value_of(names[t * first.input_size + i]) for i in range(first.input_size)] for t in range(first.steps)
+        ]
+        out.append(("the sequence, a row per time step", rows))
+    elif len(in_shape) > 1:
+        C, H, W = as_2d(in_shape)
+        for c in range(C):
+            rows = [[fw.value_of(net.input_names[(c * H + y) * W + x]) for x in range(W)] for y in range(H)]
+            out.append((f"input, channel {c + 1}", rows))
+    for li, layer in enumerate(net.layers):
+        if layer.kind not in ("conv1d", "conv2d"):
+            continue
+        kh, kw = layer.kernel
+        for o in range(layer.out_channels):
+            for c in range(layer.in_shape[0]):
+                labels = layer.weight_labels[o]
+                rows = [[fw.value_of(labels[(c * kh + i) * kw + j]) for j in range(kw)] for i in range(kh)]
+                out.append((f"layer {li + 1}, kernel {o + 1}, input channel {c + 1}", rows))
+    return out
+
+
 def given_grids_html(walk: MapWalk) -> str:
-    """The given feature maps and kernels of ``walk`` as HTML figures of preformatted grids (escaped): what a
-    page that asks the step's values (the self-check page, the interactive page) draws in place of the dense
-    network's diagram. Only given values are drawn: the input (or the sequence) and each convolution's kernels."""
+    """The given grids (``given_grids``) as HTML figures of preformatted text, escaped: the self-check page's
+    picture of a network walked by layers."""
     from markupsafe import escape
 
-    def figure(caption: str, rows: list[str]) -> str:
-        return (
+    return (
+        '<div class="maps">'
+        + "".join(
             f'<figure class="grid"><figcaption>{escape(caption)}</figcaption>'
-            f'<pre class="grid">{escape(chr(10).join(rows))}</pre></figure>'
+            f'<pre class="grid">{escape(chr(10).join(grid(cells)))}</pre></figure>'
+            for caption, cells in given_grids(walk)
         )
+        + "</div>"
+    )
 
-    v = view(walk, "web", lambda s: s)
-    parts = [figure(f"input, channel {m['channel']}", m["rows"]) for m in v["input_maps"]]
-    if v["input_sequence"]:
-        parts.append(figure("the sequence, a row per time step", v["input_sequence"]))
-    for d in v["layers"]:
-        parts += [
-            figure(f"layer {d['number']}, kernel {k['out']}, input channel {k['channel']}", k["rows"])
-            for k in d["kernels"]
-        ]
-    return '<div class="maps">' + "".join(parts) + "</div>"
+
+def given_grids_svg(walk: MapWalk) -> str:
+    """The given grids as one SVG of monospaced text, a grid under its caption (a worksheet's or an LMS
+    question's picture, where a page's HTML cannot go)."""
+    from xml.sax.saxutils import escape
+
+    char, line, pad = 7.8, 18, 10  # a 13px monospaced character's advance and a line's height
+    parts, y, width = [], pad, 0.0
+    for caption, cells in given_grids(walk):
+        y += line
+        parts.append(f'<text x="{pad}" y="{y}" font-style="italic">{escape(caption)}</text>')
+        width = max(width, len(caption) * char)
+        for row in grid(cells):
+            y += line
+            parts.append(f'<text x="{pad}" y="{y}" xml:space="preserve">{escape(row)}</text>')
+            width = max(width, len(row) * char)
+        y += line // 2
+    w, h = int(width + 2 * pad), int(y + pad)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'font-family="monospace" font-size="13">' + "".join(parts) + "</svg>\n"
+    )
+
+
+def given_grids_tex(walk: MapWalk) -> str:
+    """The given grids as LaTeX tabulars, each under its caption (a worksheet's picture)."""
+    parts = []
+    for caption, cells in given_grids(walk, "tex"):
+        body = r" \\ ".join(" & ".join(f"${c}$" for c in row) for row in cells)
+        inner = r"\begin{tabular}{" + "r" * len(cells[0]) + "}" + body + r"\end{tabular}"
+        # the caption above the grid, outside it: a long caption does not widen the grid's last column
+        parts.append(
+            r"\begin{tabular}[t]{@{}l@{}}\textit{" + tex_escape_text(caption) + r"} \\ " + inner + r"\end{tabular}"
+        )
+    return r"\quad ".join(parts)

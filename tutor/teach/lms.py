@@ -182,6 +182,12 @@ def diagram_svg(v: Variant) -> str:
     from ..render.notation import FormulaWriter, Notation
 
     net, walk = v.made.network, v.walk
+    from ..engine.steps import MapWalk
+
+    if isinstance(walk, MapWalk):  # convolution, pooling, recurrence: the given maps and kernels as grids
+        from ..render.maps import given_grids_svg
+
+        return given_grids_svg(walk)
     fw = FormulaWriter(
         Notation(walk.labels, net.notation["updated"], dialect="web"), walk.values(), net.conventions.digits
     )
