@@ -228,3 +228,45 @@ def test_the_conv_worksheet_compiles(tmp_path):
     out = tmp_path / "sheet"
     assert main(["worksheet", "--spec", "conv-maxpool-softmax", "-o", str(out), "--format", "tex", "--pdf"]) == 0
     assert (out / "sheet.pdf").read_bytes().startswith(b"%PDF") and (out / "key.pdf").stat().st_size > 0
+
+
+# -- the LMS exports of a spec's sheet ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_lms_exports_ask_the_sheets_boxes_and_credit_the_quizs_answers(name, tmp_path):
+    """worksheet --spec NAME --moodle --gift --qti: each export, read back as its LMS reads it, holds the
+    sheet's boxes in order; the value it credits is the one the quiz grades right, its range holds it and no
+    misconception's value."""
+    import xml.etree.ElementTree as ET
+
+    from tutor.teach import gift, moodle, qti
+    from tutor.teach.quiz import Quiz
+
+    xml, gft, zp = tmp_path / "bank.xml", tmp_path / "bank.gift", tmp_path / "canvas.zip"
+    argv = ["worksheet", "--spec", name, "-o", str(tmp_path / "s"), "--format", "md"]
+    assert main([*argv, "--moodle", str(xml), "--gift", str(gft), "--qti", str(zp)]) == 0
+    qz = Quiz(load(name), tries=1)
+    n = len(qz.questions)
+    (cloze,) = ET.fromstring(xml.read_text("utf-8")).findall("question[@type='cloze']")
+    subs = moodle.parse_cloze(cloze.findtext("questiontext/text"))
+    parsed = gift.parse(gft.read_text("utf-8"))
+    (assessment,) = qti.parse(zp.read_bytes())
+    assert len(subs) == len(parsed) == len(assessment["items"]) == n
+    assert sum(len(sub) - 1 for sub in subs) > n  # the misconception generator reaches these kinds too
+    credited = {}
+    for q, sub, g, item in zip(qz.questions, subs, parsed, assessment["items"]):
+        fraction, value, tol, _ = sub[0]
+        assert fraction == 100 and g["answers"][0][:2] == (100, value) and g["title"].endswith(f": {q.key}")
+        ((lo, hi),) = item["accepted"]
+        assert lo <= float(value) <= hi and hi - lo == pytest.approx(2 * tol, rel=1e-9)
+        assert all(not lo <= float(w[1]) <= hi for w in sub[1:])  # a misconception's value earns nothing
+        assert qz.respond(value).verdict == "correct", (q.key, value)
+        credited[q.key] = value
+    if name == "conv-maxpool-softmax":
+        assert credited["net_c1_1.3.3"] == "27.000000000" and "network.svg" in cloze.findtext("questiontext/text")
+    if name == "rnn-three-steps":
+        assert [f"{float(credited[f'h1_{t}.1']):.6f}" for t in (1, 2, 3)] == PAUL_STATES
+    # nothing is overwritten: the same command again is refused before it writes
+    assert main([*argv[:4], str(tmp_path / "t"), "--format", "md", "--gift", str(gft)]) == 2
+    assert not (tmp_path / "t").exists()

@@ -1306,12 +1306,14 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
     from .teach.diagnose import Tolerance
 
     for option, value in _spec_sheet_refusals(args):
-        if value:
+        if value and option not in _EXPORTS:
             raise TutorError(
                 "a spec's worksheet is the one sheet of that network: give --spec without it (allowed with "
-                "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance)",
+                "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance, --moodle, --gift, --qti)",
                 option,
             )
+    if args.moodle_style is not None and not args.moodle:
+        raise TutorError("chooses the kind of Moodle XML: give it with --moodle FILE", "--moodle-style")
     net = _with_loss(load(args.spec), args.spec)
     if args.digits is not None:
         randomnet.options(digits=args.digits)  # the same range as everywhere
@@ -1335,14 +1337,53 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
     for name in names:
         if (folder / name).exists() or (folder / name).is_symlink():
             raise TutorError(f"{name} exists already; choose an empty folder (nothing is overwritten)", str(folder))
+    exports = _spec_exports(args, v)  # the sheet's questions for an LMS: made and checked before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         write_file(folder / name, text)
     written = list(files)
     if args.pdf:
         written += [p.name for p in worksheet.compile_all([folder / n for n in files if n.endswith(".tex")])]
-    print(f"wrote {', '.join(written)} to {folder}")
+    for path, content in exports.items():
+        write_file(path, content)
+    print(f"wrote {', '.join(written)} to {folder}" + "".join(f" and {p}" for p in exports))
     return 0
+
+
+_EXPORTS = ("--moodle", "--moodle-style", "--gift", "--qti")
+
+
+def _spec_exports(args: argparse.Namespace, v) -> dict[Path, str | bytes]:
+    """The LMS exports of a spec's one sheet (--moodle, --gift, --qti), by path: the same questions as its boxes,
+    graded by the one grader; a file there already is never overwritten."""
+    from .teach import worksheet
+
+    asked = {"moodle": args.moodle_style or "cloze"} if args.moodle else {}
+    asked.update({name: "" for name, path in (("gift", args.gift), ("qti", args.qti)) if path})
+    share = worksheet.export_share(v, asked)
+    out: dict[Path, str | bytes] = {}
+    for option, path, name in (
+        ("--moodle", args.moodle, "moodle"),
+        ("--gift", args.gift, "gift"),
+        ("--qti", args.qti, "qti"),
+    ):
+        if not path:
+            continue
+        if Path(path).exists() or Path(path).is_symlink():
+            raise TutorError("exists already; choose another file (nothing is overwritten)", f"{option} {path}")
+        if name == "moodle":
+            from .teach.moodle import moodle_document
+
+            out[Path(path)] = moodle_document([share["moodle"]])
+        elif name == "gift":
+            from .teach.gift import gift_document
+
+            out[Path(path)] = gift_document([share["gift"]])
+        else:
+            from .teach.qti import package_of
+
+            out[Path(path)] = package_of([share["qti"]])
+    return out
 
 
 class _Stop:
