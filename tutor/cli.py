@@ -1358,6 +1358,14 @@ def _spec_exports(args: argparse.Namespace, v) -> dict[Path, str | bytes]:
     graded by the one grader; a file there already is never overwritten."""
     from .teach import worksheet
 
+    if v.training:  # the exports' network table gives one example's values and plain descent's update only
+        for option, path in (("--moodle", args.moodle), ("--gift", args.gift), ("--qti", args.qti)):
+            if path:
+                raise TutorError(
+                    "exports the one sheet of that network for one example's plain gradient-descent step; this spec "
+                    "trains on several examples or with other settings: give its sheet without the export",
+                    option,
+                )
     asked = {"moodle": args.moodle_style or "cloze"} if args.moodle else {}
     asked.update({name: "" for name, path in (("gift", args.gift), ("qti", args.qti)) if path})
     share = worksheet.export_share(v, asked)
