@@ -149,7 +149,10 @@ SYMBOLIC = "layers[0].kind: a conv2d layer is not supported by symbolic yet (it 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["explain", "{spec}", "--format", "html", "--interactive", "-o", "{out}.html"], "--interactive: "),
+        (
+            ["explain", "{spec}", "--format", "html", "--interactive", "-o", "{out}.html"],
+            "--interactive: the interactive page animates a dense network's diagram; ",
+        ),
         (["explain", "{spec}", "--steps", "3"], "--steps: "),
         (["explain", "{spec}", "--view", "matrix"], "--view: "),
         (["explain", "{spec}", "--notation", "layered"], "--notation: "),

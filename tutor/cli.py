@@ -692,8 +692,13 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
     from .engine.sym_maps import explain_maps
     from .render import maps
 
+    if args.interactive:  # its page and script draw and animate a dense network's diagram (neurons and edges)
+        raise TutorError(
+            "the interactive page animates a dense network's diagram; a network with convolution, pooling, flatten "
+            "or recurrent layers is asked on its self-check page (--self-check) and shown in HTML by --format html",
+            "--interactive",
+        )
     for flag, given in (
-        ("--interactive", args.interactive),
         ("--steps", args.steps),
         ("--view", args.view),
         ("--of", args.of is not None),
