@@ -270,3 +270,20 @@ def test_the_lms_exports_ask_the_sheets_boxes_and_credit_the_quizs_answers(name,
     # nothing is overwritten: the same command again is refused before it writes
     assert main([*argv[:4], str(tmp_path / "t"), "--format", "md", "--gift", str(gft)]) == 2
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_symbolic_quiz_credits_each_asked_formula_of_the_walk(name):
+    """quiz --symbolic on the walk by layers: each formula it asks, written as the walk's own form in the typed
+    names, is credited by the one grader; the same formula for another quantity is not."""
+    from tutor.teach.quiz import Quiz
+    from tutor.teach.symquiz import FormulaQuiz
+
+    qz = Quiz(load(name))
+    fq = FormulaQuiz(qz)
+    formulas = qz.grader.formulas
+    assert len(fq.questions) >= 9 and {"E_total", "dE_total/dout_o1"} <= {q.key for q in fq.questions}
+    texts = [str(formulas.reference(q.key)) for q in fq.questions]
+    for q, text in zip(fq.questions, texts):
+        assert qz.grader.grade_formula(q.key, text).credited, (q.key, text)
+    assert not qz.grader.grade_formula(fq.questions[0].key, texts[1]).credited
