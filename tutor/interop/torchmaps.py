@@ -87,12 +87,7 @@ def from_torch_maps(
                 _refuse(i, m, f"start_dim={m.start_dim}, end_dim={m.end_dim} (only the default 1, -1)", where)
             layers.append({"kind": "flatten"})
         elif name == "Linear":
-            layer = {"size": int(m.out_features), "weights": m.weight.detach().cpu().double().tolist()}
-            if m.bias is None:
-                layer["bias"] = False
-            else:
-                layer["biases"] = m.bias.detach().cpu().double().tolist()
-            layers.append(layer)
+            layers.append(_linear(m))
         else:
             act = activation_of(m, i, where)
             if (
@@ -108,20 +103,39 @@ def from_torch_maps(
     for layer in layers:
         if "kind" not in layer:
             layer.setdefault("activation", "identity")
+    inputs = {"shape": list(xs.shape), "values": xs.reshape(-1).tolist()}
+    title = title or f"PyTorch Sequential over {'×'.join(str(s) for s in xs.shape)} maps"
+    return _network(title, modules, inputs, layers, y, loss, learning_rate, where)
+
+
+def _linear(m: Any) -> dict[str, Any]:
+    """A dense layer of an nn.Linear (its weight is out x in already)."""
+    layer: dict[str, Any] = {"size": int(m.out_features), "weights": m.weight.detach().cpu().double().tolist()}
+    if m.bias is None:
+        layer["bias"] = False
+    else:
+        layer["biases"] = m.bias.detach().cpu().double().tolist()
+    return layer
+
+
+def _network(
+    title: str, modules: list[Any], inputs: dict, layers: list[dict], y: Any, loss: str, lr: float, where: str
+):
+    """The network of the layers read: CrossEntropyLoss on a last Linear's logits is softmax with cross-entropy,
+    a class index is its one-hot target row."""
     if loss == "categorical_cross_entropy" and layers[-1]["activation"] == "identity":
         layers[-1]["activation"] = "softmax"  # CrossEntropyLoss on the logits
     n_out = len(layers[-1]["weights"])
     ys = np.asarray(y.detach().cpu().double().numpy() if hasattr(y, "detach") else y, dtype=float).reshape(-1)
     if loss == "categorical_cross_entropy" and ys.size == 1 and n_out > 1:
-        k = int(ys[0])
-        ys = np.eye(n_out)[k]
+        ys = np.eye(n_out)[int(ys[0])]
     spec = {
-        "title": title or f"PyTorch Sequential over {'×'.join(str(s) for s in xs.shape)} maps",
+        "title": title,
         "description": "PyTorch modules: " + ", ".join(type(m).__name__ for m in modules),
-        "inputs": {"shape": list(xs.shape), "values": xs.reshape(-1).tolist()},
+        "inputs": inputs,
         "layers": layers,
         "loss": {"name": loss, "targets": ys.tolist()},
-        "training": {"learning_rate": learning_rate, "update_biases": True},
+        "training": {"learning_rate": lr, "update_biases": True},
     }
     return from_mapping(spec, where=where)
 
@@ -187,12 +201,7 @@ def from_torch_rnn(
     layers: list[dict] = [layer]
     for i, m in enumerate(modules[1:], 1):
         if type(m).__name__ == "Linear":
-            dense = {"size": int(m.out_features), "weights": m.weight.detach().cpu().double().tolist()}
-            if m.bias is None:
-                dense["bias"] = False
-            else:
-                dense["biases"] = m.bias.detach().cpu().double().tolist()
-            layers.append(dense)
+            layers.append(_linear(m))
             continue
         act = activation_of(m, i, where)
         if len(layers) == 1 or "activation" in layers[-1]:
@@ -201,18 +210,5 @@ def from_torch_rnn(
             layers[-1]["activation"] = act
     for dense in layers[1:]:
         dense.setdefault("activation", "identity")
-    if loss == "categorical_cross_entropy" and layers[-1]["activation"] == "identity":
-        layers[-1]["activation"] = "softmax"  # CrossEntropyLoss on the logits
-    n_out = len(layers[-1]["weights"])
-    ys = np.asarray(y.detach().cpu().double().numpy() if hasattr(y, "detach") else y, dtype=float).reshape(-1)
-    if loss == "categorical_cross_entropy" and ys.size == 1 and n_out > 1:
-        ys = np.eye(n_out)[int(ys[0])]
-    spec = {
-        "title": title or f"PyTorch RNN over {T} steps",
-        "description": "PyTorch modules: " + ", ".join(type(m).__name__ for m in modules),
-        "inputs": {"values": xs.reshape(-1).tolist()},
-        "layers": layers,
-        "loss": {"name": loss, "targets": ys.tolist()},
-        "training": {"learning_rate": learning_rate, "update_biases": True},
-    }
-    return from_mapping(spec, where=where)
+    inputs = {"values": xs.reshape(-1).tolist()}
+    return _network(title or f"PyTorch RNN over {T} steps", modules, inputs, layers, y, loss, learning_rate, where)
