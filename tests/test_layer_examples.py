@@ -287,3 +287,26 @@ def test_the_symbolic_quiz_credits_each_asked_formula_of_the_walk(name):
     for q, text in zip(fq.questions, texts):
         assert qz.grader.grade_formula(q.key, text).credited, (q.key, text)
     assert not qz.grader.grade_formula(fq.questions[0].key, texts[1]).credited
+
+
+# -- --brief --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_brief_writes_each_layers_first_line_in_full_and_the_others_as_values(name, capsys):
+    """explain --brief: every calculation of the full walk-through is still there, the first of each group in
+    full and the others as 'label = value' with the same value; the document is shorter."""
+    assert main(["explain", name]) == 0
+    full = capsys.readouterr().out.splitlines()
+    assert main(["explain", name, "--brief"]) == 0
+    brief = capsys.readouterr().out.splitlines()
+    calcs = [l for l in full if l.startswith("    ") and " = " in l and not l.strip().startswith(("kernel", "dE/dk"))]
+    kept = set(brief)
+    shortened = 0
+    for l in calcs:
+        label, value = l.split(" = ")[0], l.rsplit(" = ", 1)[1]
+        if l not in kept:
+            assert f"{label} = {value}" in kept, l
+            shortened += 1
+    assert shortened > len(calcs) / 3 and sum(map(len, brief)) < sum(map(len, full))
+    assert calcs[0] in kept  # the first position's sum, written out

@@ -704,7 +704,6 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
         ("--of", args.of is not None),
         ("--forward-only", args.forward_only),
         ("--notation", args.notation != "spec"),
-        ("--brief", args.brief),
         ("--no-prose", not args.prose),
         ("--width", args.width is not None),
     ):

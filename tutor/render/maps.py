@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..engine.steps import MapWalk
 from ..spec.layers.shaped import as_2d, layer_taps
-from .lines import line_view, writer
+from .lines import MATH_ROW, line_view, math_rows, writer
 from .options import DEFAULT, Options
 from .templates import md_escape, render_template, tex_escape_text
 
@@ -53,6 +53,27 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
     def line(key: str):
         return line_view(fw, q, key, mode, escape)
 
+    def lines(keys) -> list:
+        """Each quantity's line; with --brief the first in full and the others as their values only (the
+        grids show them too): a layer of a larger network stays a page."""
+        keys = list(keys)
+        if not options.brief or len(keys) < 2:
+            return [line(k) for k in keys]
+        return [line(keys[0])] + [value_only(line(k), k) for k in keys[1:]]
+
+    def value_only(full, key: str):
+        stages = [full["value"]]
+        rows = math_rows(stages, MATH_ROW, label=fw.label(key, mode)) if mode != "text" else []
+        return {
+            **full,
+            "derivation": "",
+            "derivation_op": "",
+            "formula": "",
+            "substituted": "",
+            "stages": stages,
+            "rows": rows,
+        }
+
     first = net.layers[0]
     in_shape = getattr(first, "in_shape", None) or (len(net.input_names),)
     layers = []
@@ -65,12 +86,12 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             "kind": layer.kind,
             "name": escape(layer.name),
             "activation": layer.activation,
-            "nets": [line(k) for k in rec.nets],
-            "outs": [line(k) for k in (rec.states or rec.outs)] if rec.outs != rec.nets else [],
-            "dE_dout": [line(k) for k in rec.dE_dout],
-            "deltas": [line(k) for k in rec.deltas] if rec.deltas != rec.dE_dout else [],
-            "grads": [line(g) for g in rec.grads.values()],
-            "updates": [line(u) for u in rec.updates.values()],
+            "nets": lines(rec.nets),
+            "outs": lines(rec.states or rec.outs) if rec.outs != rec.nets else [],
+            "dE_dout": lines(rec.dE_dout),
+            "deltas": lines(rec.deltas) if rec.deltas != rec.dE_dout else [],
+            "grads": lines(rec.grads.values()),
+            "updates": lines(rec.updates.values()),
             "winners": [
                 {"window": fw.label(rec.nets[p], mode), "winner": fw.label(w, mode)} for p, w in enumerate(rec.winners)
             ],
@@ -149,7 +170,7 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
         else [],
         "layers": layers,
         "loss": line(walk.loss),
-        "input_gradients": [line(k) for k in walk.input_gradients],
+        "input_gradients": lines(walk.input_gradients),
         "input_gradient_maps": _maps(fw, walk.input_gradients, in_shape) if len(in_shape) > 1 else [],
         "first_conv": first_conv,
     }
