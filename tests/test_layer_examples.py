@@ -310,3 +310,41 @@ def test_brief_writes_each_layers_first_line_in_full_and_the_others_as_values(na
             shortened += 1
     assert shortened > len(calcs) / 3 and sum(map(len, brief)) < sum(map(len, full))
     assert calcs[0] in kept  # the first position's sum, written out
+
+
+# -- the torch-recorded cases: strides, padding, several channels, average pooling, many-to-many -----------------
+
+
+def _recorded_cases():
+    from tests.test_conv import CASES as CONV
+    from tests.test_rnn import CASES as RNN
+
+    return {**CONV, **RNN}
+
+
+@pytest.mark.parametrize("name", sorted(_recorded_cases()))
+def test_the_quiz_and_worksheet_take_every_recorded_case(name):
+    """The cases tests/test_conv.py and tests/test_rnn.py compare with torch: the quiz credits each question's
+    value, which agrees with the numeric engine (1e-12) on every gradient, and the worksheet's boxes are the
+    quiz's questions."""
+    from tutor.spec import from_mapping
+    from tutor.teach import worksheet
+    from tutor.teach.quiz import Quiz
+
+    net = from_mapping({"conventions": {}, **_recorded_cases()[name]})
+    qz = Quiz(net.with_conventions(rounding="exact"), rounding="exact", tries=1)
+    st = numeric.step(net)
+    grads = {
+        f"dE_total/d{lab}": st.backward.grad_W[li][o, i]
+        for li, layer in enumerate(net.layers)
+        for o, row in enumerate(layer.weight_labels)
+        for i, lab in enumerate(row)
+    }
+    asked = [q for q in qz.questions if q.key in grads]
+    assert len(asked) == len(grads)
+    for q in asked:
+        assert q.value == pytest.approx(grads[q.key], rel=1e-12, abs=1e-15), q.key
+    for q in qz.questions:
+        assert qz.respond(q.shown).verdict == "correct", q.key
+    v = worksheet.spec_variant(net, name)
+    assert [q.key for q in v.questions] == [q.key for q in Quiz(net).questions]
