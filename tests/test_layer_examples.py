@@ -81,6 +81,13 @@ def test_explain_json_holds_every_quantity_of_the_walk(name, capsys):
     x_grad = numeric.input_gradient(net, st.forward, st.backward)
     assert list(doc["input_gradients"]) == list(net.input_names)
     assert list(doc["input_gradients"].values()) == pytest.approx(list(x_grad), rel=1e-12, abs=1e-15)
+    # the gradient check: each parameter's walk gradient beside the numeric engine's and central differences
+    rows = {r["param"]: r for r in doc["gradient_check"]}
+    assert len(rows) == len(numeric.flat_loss(net)[0])
+    for r in rows.values():
+        assert r["symbolic"] == doc["values"][f"dE_total/d{r['param']}"]
+        assert r["numeric"] == pytest.approx(r["symbolic"], rel=1e-12, abs=1e-15)
+        assert r["finite_difference"] == pytest.approx(r["symbolic"], rel=1e-6, abs=1e-9)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -725,7 +725,11 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
             args.spec,
         )
     if args.format == "json":  # every quantity under its key, as for a dense step (what the quiz asks)
-        _write(args, render.render_json(explain_maps(net)))  # type: ignore[arg-type]
+        from .engine.gradcheck import gradient_check
+
+        walk = explain_maps(net)
+        check = gradient_check(net, walk=walk) if args.check else None  # type: ignore[arg-type]
+        _write(args, render.render_json(walk, check=check))  # type: ignore[arg-type]
         return 0
     _write(args, maps.render(explain_maps(net), args.format, _render_options(args)))
     return 0
