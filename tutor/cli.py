@@ -1018,6 +1018,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if shown:  # the steps walked through in full
         _refuse_large_document(args, net)
     fmt = _document_format(args.format)
+    _refuse_training_by_layers(args, net, shown, fmt)
     run, texts = documents(
         (fmt,), net, args.epochs, shown, progress=_progress(total, "training step"), options=_render_options(args)
     )
@@ -1027,6 +1028,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         loss_curve(net, run, args.plot)
     _write_document(args, texts[fmt])
     return 0
+
+
+def _refuse_training_by_layers(args: argparse.Namespace, net, shown, fmt: str) -> None:
+    """A training document writes its shown steps and its network in a dense network's forms: a network walked
+    by layers (convolution, pooling, flatten, recurrence) trains with --show none, as text or JSON."""
+    from .engine.walks import walked_by_layers
+
+    if not walked_by_layers(net):
+        return
+    why = "a network with convolution, pooling, flatten or recurrent layers trains with --show none as text or json"
+    if shown:
+        raise TutorError(
+            f"the training document walks steps through dense layers' forms; {why} (explain SPEC walks its step)",
+            "--show",
+        )
+    if fmt not in ("text", "json"):
+        raise TutorError(f"the training document sets its network in dense layers' forms; {why}", "--format")
 
 
 _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", "html": "html", "pdf": "pdf"}
