@@ -687,7 +687,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _explain_maps(args: argparse.Namespace, net) -> int:
-    """explain for a network with feature maps: the layer-by-layer walk (text or Markdown so far)."""
+    """explain for a network with feature maps or recurrence: the layer-by-layer walk (text, md, tex, html, pdf;
+    json with the gradient check)."""
     from . import render
     from .engine.sym_maps import explain_maps
     from .render import maps
