@@ -218,7 +218,7 @@ def _kind(dims: int) -> LayerKind:
         net_args=net_args,
         records=("MapLayer",),
         template="maps",
-        surfaces=frozenset({"numeric", "maps"}),
+        surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
         write=write,
     )
 

@@ -149,7 +149,7 @@ def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
         net_args=_net_args,
         records=("MapLayer",),
         template="maps",
-        surfaces=frozenset({"numeric", "maps"}),
+        surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
         write=_write,
     )
 

@@ -261,6 +261,6 @@ KIND = LayerKind(
     sym_net=sym_step,
     records=("MapLayer",),
     template="maps",
-    surfaces=frozenset({"numeric", "maps"}),
+    surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
     write=write,
 )
