@@ -93,7 +93,9 @@ def _walks(name: str):
     net = load(name)
     recipe = handouts.recipe(net)
     if not recipe.train:
-        return [explain_step(net)]
+        from tutor.engine.walks import step_walk
+
+        return [step_walk(net)]  # the walk by layers for convolution, pooling and recurrence
     run = training.run(net, recipe.epochs, keep=lambda n: True)
     out = []
     for step in run.steps.values():

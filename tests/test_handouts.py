@@ -37,6 +37,9 @@ def test_every_example_folder_has_all_four_handouts_and_its_claims_a_report():
         "appendix-b",
         "python-printed",
         "graph-sigmoid-gates",
+        "conv-maxpool-softmax",
+        "conv1d-two-channels",
+        "rnn-three-steps",
     }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support import assert_close, live_recording, recording
+from tests.support import assert_close, live_recording, recording, require_module
 from tutor.cli import main
 from tutor.engine import numeric
 from tutor.spec import from_mapping
@@ -28,7 +28,10 @@ def close(ours, theirs, what: str) -> None:
 
 
 def results(case: dict) -> dict:
-    net = from_mapping(case)
+    return results_of(from_mapping(case))
+
+
+def results_of(net) -> dict:
     st = numeric.step(net)
     rnn = net.layers[0]
     n, H = rnn.input_size, rnn.hidden_size
@@ -169,8 +172,58 @@ def test_explain_writes_the_walk_through_time(tmp_path, capsys):
         "    ∂E_total/∂wh1_1.1 = ∂E_total/∂z1_1.1·h1_0.1 + ∂E_total/∂z1_2.1·h1_1.1 + ∂E_total/∂z1_3.1·h1_2.1 = " in out
     )
     assert "ratio_delta1_1 = norm_delta1_1/norm_delta1_2 = 0.068998305/0.164495517 = 0.419454015" in out
-    assert main(["quiz", str(spec)]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "backprop-tutor: error: layers[0].kind: a rnn layer is not supported by symbolic yet (it is taken by: "
-        "numeric, maps)"
-    )
+    from tutor.spec import load
+    from tutor.teach.quiz import Quiz
+
+    # the quiz asks the walk through time: step 1's sum first, the shared weights' gradients later
+    keys = [q.key for q in Quiz(load(str(spec))).questions]
+    assert keys[0] == "z1_1.1" and keys.index("z1_3.1") < keys.index("dE_total/dwh1_1.1")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_from_torch_reads_an_rnn_and_its_linear_head(name):
+    """from_torch of nn.RNN followed by nn.Linear (and the recorded output's activation) is the case's network:
+    the same parameters and h0, and torch's recorded gradients and step at 1e-12."""
+    torch = require_module("torch")
+    from tutor.interop.torch import from_torch
+
+    case = CASES[name]
+    r, d = case["layers"]
+    rnn = torch.nn.RNN(r["input_size"], r["hidden_size"], nonlinearity=r.get("nonlinearity", "tanh")).double()
+    W = torch.tensor(d["weights"], dtype=torch.float64)
+    lin = torch.nn.Linear(W.shape[1], W.shape[0]).double()
+    with torch.no_grad():
+        for p, key in ((rnn.weight_ih_l0, "weight_ih"), (rnn.weight_hh_l0, "weight_hh")):
+            p.copy_(torch.tensor(r[key], dtype=torch.float64))
+        rnn.bias_ih_l0.copy_(torch.tensor(r["bias_ih"], dtype=torch.float64))
+        rnn.bias_hh_l0.copy_(torch.tensor(r["bias_hh"], dtype=torch.float64))
+        lin.weight.copy_(W)
+        lin.bias.copy_(torch.tensor(d["biases"], dtype=torch.float64))
+    head = [torch.nn.Sigmoid()] if d["activation"] == "sigmoid" else []
+    model = torch.nn.Sequential(rnn, lin, *head)
+    x = torch.tensor(case["inputs"]["values"], dtype=torch.float64).reshape(-1, r["input_size"])
+    loss, lr = case["loss"]["name"], case["training"]["learning_rate"]
+    net = from_torch(model, x, case["loss"]["targets"], loss=loss, learning_rate=lr, h0=r.get("h0"))
+    spec = from_mapping(case)
+    assert net.layers[0].outputs == r["outputs"] and net.layers[0].h0 == spec.layers[0].h0
+    for ours, theirs in zip(net.layers, spec.layers):
+        assert np.array_equal(ours.weights, theirs.weights) and np.array_equal(ours.biases, theirs.biases)
+    compare(results_of(net), RECORDED["cases"][name], name)
+
+
+def test_from_torch_refuses_what_the_rnn_kind_does_not_model():
+    torch = require_module("torch")
+    from tutor.interop.torch import from_torch
+    from tutor.spec.errors import TutorError
+
+    nn = torch.nn
+    x = torch.zeros(3, 2, dtype=torch.float64)
+    for model, message in (
+        (nn.Sequential(nn.RNN(2, 3, num_layers=2), nn.Linear(3, 1)), "num_layers, bidirectional"),
+        (nn.Sequential(nn.RNN(2, 3), nn.Linear(5, 1)), "reads 5 values; the RNN gives 3 (its last state) or 9"),
+        (nn.Sequential(nn.RNN(2, 3), nn.Tanh()), "must be a Linear layer"),
+        (nn.Sequential(nn.Linear(2, 1)), "h0 is the initial state of a model that starts with nn.RNN"),
+    ):
+        with pytest.raises(TutorError) as e:
+            from_torch(model.double(), x if isinstance(model[0], nn.RNN) else [0.0, 0.0], [0.5], h0=[0.0, 0.0, 0.0])
+        assert str(e.value).startswith("from_torch(): ") and message in str(e.value) and "\n" not in str(e.value)

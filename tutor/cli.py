@@ -693,6 +693,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "--self-check",
         )
     net = _load(args)
+    if args.self_check and walked_by_layers(net):  # the quiz's walk by layers, graded by the one grader
+        from .teach import quiz, selfcheck
+
+        _write(args, selfcheck.page(quiz.Quiz(net, rounding=args.rounding, origin={"spec": args.spec})))
+        return 0
     if walked_by_layers(net):  # convolution, pooling, flatten, recurrence
         return _explain_maps(args, net)
     if "graph" in args.view or args.of is not None:
@@ -748,19 +753,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _explain_maps(args: argparse.Namespace, net) -> int:
-    """explain for a network with feature maps: the layer-by-layer walk (text or Markdown so far)."""
+    """explain for a network with feature maps or recurrence: the layer-by-layer walk (text, md, tex, html, pdf;
+    json with the gradient check)."""
+    from . import render
     from .engine.sym_maps import explain_maps
     from .render import maps
 
+    if args.interactive:  # its page and script draw and animate a dense network's diagram (neurons and edges)
+        raise TutorError(
+            "the interactive page animates a dense network's diagram; a network with convolution, pooling, flatten "
+            "or recurrent layers is asked on its self-check page (--self-check) and shown in HTML by --format html",
+            "--interactive",
+        )
     for flag, given in (
-        ("--interactive", args.interactive),
-        ("--self-check", args.self_check),
         ("--steps", args.steps),
         ("--view", args.view),
         ("--of", args.of is not None),
         ("--forward-only", args.forward_only),
         ("--notation", args.notation != "spec"),
-        ("--brief", args.brief),
         ("--no-prose", not args.prose),
         ("--width", args.width is not None),
     ):
@@ -769,7 +779,7 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
                 "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out",
                 flag,
             )
-    if args.format not in maps.FORMATS:
+    if args.format not in (*maps.FORMATS, "json"):
         raise TutorError(
             f"a network with convolution, pooling, flatten or recurrent layers is written as {', '.join(maps.FORMATS)} "
             f"so far, not {args.format}",
@@ -781,6 +791,13 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
             "plain gradient-descent step so far",
             args.spec,
         )
+    if args.format == "json":  # every quantity under its key, as for a dense step (what the quiz asks)
+        from .engine.gradcheck import gradient_check
+
+        walk = explain_maps(net)
+        check = gradient_check(net, walk=walk) if args.check else None  # type: ignore[arg-type]
+        _write(args, render.render_json(walk, check=check))  # type: ignore[arg-type]
+        return 0
     _write(args, maps.render(explain_maps(net), args.format, _render_options(args)))
     return 0
 
@@ -1070,6 +1087,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if shown:  # the steps walked through in full
         _refuse_large_document(args, net)
     fmt = _document_format(args.format)
+    _refuse_training_by_layers(args, net, shown, fmt)
     run, texts = documents(
         (fmt,), net, args.epochs, shown, progress=_progress(total, "training step"), options=_render_options(args)
     )
@@ -1079,6 +1097,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         loss_curve(net, run, args.plot)
     _write_document(args, texts[fmt])
     return 0
+
+
+def _refuse_training_by_layers(args: argparse.Namespace, net, shown, fmt: str) -> None:
+    """A training document writes its shown steps and its network in a dense network's forms: a network walked
+    by layers (convolution, pooling, flatten, recurrence) trains with --show none, as text or JSON."""
+    from .engine.walks import walked_by_layers
+
+    if not walked_by_layers(net):
+        return
+    why = "a network with convolution, pooling, flatten or recurrent layers trains with --show none as text or json"
+    if shown:
+        raise TutorError(
+            f"the training document walks steps through dense layers' forms; {why} (explain SPEC walks its step)",
+            "--show",
+        )
+    if fmt not in ("text", "json"):
+        raise TutorError(f"the training document sets its network in dense layers' forms; {why}", "--format")
 
 
 _RENDERERS = {"text": "text", "json": "json", "md": "markdown", "tex": "latex", "html": "html", "pdf": "pdf"}
@@ -1368,12 +1403,14 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
     from .teach.diagnose import Tolerance
 
     for option, value in _spec_sheet_refusals(args):
-        if value:
+        if value and option not in _EXPORTS:
             raise TutorError(
                 "a spec's worksheet is the one sheet of that network: give --spec without it (allowed with "
-                "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance)",
+                "--spec: --output, --format, --pdf, --blanks, --digits, --tolerance, --moodle, --gift, --qti)",
                 option,
             )
+    if args.moodle_style is not None and not args.moodle:
+        raise TutorError("chooses the kind of Moodle XML: give it with --moodle FILE", "--moodle-style")
     net = _with_loss(load(args.spec), args.spec)
     if args.digits is not None:
         randomnet.options(digits=args.digits)  # the same range as everywhere
@@ -1397,14 +1434,61 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
     for name in names:
         if (folder / name).exists() or (folder / name).is_symlink():
             raise TutorError(f"{name} exists already; choose an empty folder (nothing is overwritten)", str(folder))
+    exports = _spec_exports(args, v)  # the sheet's questions for an LMS: made and checked before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         write_file(folder / name, text)
     written = list(files)
     if args.pdf:
         written += [p.name for p in worksheet.compile_all([folder / n for n in files if n.endswith(".tex")])]
-    print(f"wrote {', '.join(written)} to {folder}")
+    for path, content in exports.items():
+        write_file(path, content)
+    print(f"wrote {', '.join(written)} to {folder}" + "".join(f" and {p}" for p in exports))
     return 0
+
+
+_EXPORTS = ("--moodle", "--moodle-style", "--gift", "--qti")
+
+
+def _spec_exports(args: argparse.Namespace, v) -> dict[Path, str | bytes]:
+    """The LMS exports of a spec's one sheet (--moodle, --gift, --qti), by path: the same questions as its boxes,
+    graded by the one grader; a file there already is never overwritten."""
+    from .teach import worksheet
+
+    if v.training:  # the exports' network table gives one example's values and plain descent's update only
+        for option, path in (("--moodle", args.moodle), ("--gift", args.gift), ("--qti", args.qti)):
+            if path:
+                raise TutorError(
+                    "exports the one sheet of that network for one example's plain gradient-descent step; this spec "
+                    "trains on several examples or with other settings: give its sheet without the export",
+                    option,
+                )
+    asked = {"moodle": args.moodle_style or "cloze"} if args.moodle else {}
+    asked.update({name: "" for name, path in (("gift", args.gift), ("qti", args.qti)) if path})
+    share = worksheet.export_share(v, asked)
+    out: dict[Path, str | bytes] = {}
+    for option, path, name in (
+        ("--moodle", args.moodle, "moodle"),
+        ("--gift", args.gift, "gift"),
+        ("--qti", args.qti, "qti"),
+    ):
+        if not path:
+            continue
+        if Path(path).exists() or Path(path).is_symlink():
+            raise TutorError("exists already; choose another file (nothing is overwritten)", f"{option} {path}")
+        if name == "moodle":
+            from .teach.moodle import moodle_document
+
+            out[Path(path)] = moodle_document([share["moodle"]])
+        elif name == "gift":
+            from .teach.gift import gift_document
+
+            out[Path(path)] = gift_document([share["gift"]])
+        else:
+            from .teach.qti import package_of
+
+            out[Path(path)] = package_of([share["qti"]])
+    return out
 
 
 class _Stop:

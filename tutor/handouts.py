@@ -164,7 +164,14 @@ def handouts(name: str, root: Path | None = None) -> list[Handout]:
 def _explained_texts(name: str, net, how: Recipe, root: Path | None) -> dict[str, str]:
     from .engine.gradcheck import gradient_check
     from .engine.symbolic import explain_step
+    from .engine.walks import walked_by_layers
 
+    if walked_by_layers(net):  # convolution, pooling, flatten, recurrence: the walk by layers
+        from .engine.sym_maps import explain_maps
+        from .render import maps
+
+        walk = explain_maps(net)
+        return {fmt: maps.render(walk, fmt) for fmt in TEXT_FORMATS}  # type: ignore[misc]
     walk = explain_step(net)
     check = gradient_check(net)
     views, pair = (), None

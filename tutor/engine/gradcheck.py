@@ -197,18 +197,25 @@ def gradient_check(net: Network, eps: float = 1e-6, walk: Walkthrough | None = N
     ``walk`` may pass a walk-through of ``net`` already computed in exactly those conventions.
     """
     from .symbolic import explain_step
+    from .walks import walked_by_layers
 
     exact = net.with_conventions(rounding="exact", update_order="standard")
     c = net.conventions
+    by_layers = walked_by_layers(net)  # convolution, pooling, recurrence: the walk by layers
     if walk is None or c.rounding != "exact" or c.update_order != "standard":
-        walk = explain_step(exact)
+        if by_layers:
+            from .sym_maps import explain_maps
+
+            walk = explain_maps(exact)  # type: ignore[assignment]
+        else:
+            walk = explain_step(exact)
     theta, loss, grad = numeric.flat_loss(exact)
     fd, fwd, bwd = differences(loss, theta, eps)
     ng = grad(theta)
-    params = _params_in_flat_order(walk)
+    params = _gradients_by_layers(exact) if by_layers else [(p.gradient, p.layer) for p in _params_in_flat_order(walk)]
     rows = [
-        Row(p.gradient.split("/d", 1)[1], walk.value(p.gradient), float(n), float(f), float(a), float(b), layer=p.layer)
-        for p, n, f, a, b in zip(params, ng, fd, fwd, bwd)
+        Row(key.split("/d", 1)[1], walk.value(key), float(n), float(f), float(a), float(b), layer=li)
+        for (key, li), n, f, a, b in zip(params, ng, fd, fwd, bwd)
     ]
     if exact.layers[0].weightless and walk.input_gradients:
         # a network that starts from given scores: their gradients dE/dx are the result, checked the same way
@@ -362,6 +369,17 @@ def gradient_scale(net: Network) -> float:
     x = max([float(np.max(np.abs(net.inputs)))] + [float(np.max(np.abs(o))) for o in fw.outs] + [1.0])
     scale = g * x
     return scale if np.isfinite(scale) and scale > 1e-300 else 1e-300
+
+
+def _gradients_by_layers(net: Network) -> list[tuple[str, int]]:
+    """(gradient key, layer) of every parameter of a network walked by layers, in numeric.flat_loss order: each
+    layer's weights row by row (a kernel matrix's rows), then its biases."""
+    E = net.notation["loss"]
+    out = []
+    for li, layer in enumerate(net.layers):
+        labels = [lab for row in layer.weight_labels for lab in row] + list(layer.bias_labels[: layer.bias_count])
+        out += [(f"d{E}/d{lab}", li) for lab in labels]
+    return out
 
 
 def _params_in_flat_order(walk: Walkthrough):

@@ -452,6 +452,29 @@ class MapWalk:
     def conventions(self) -> Conventions:
         return self.network.conventions
 
+    # What the readers of a Walkthrough (the grader, the quiz) also ask of a walk: each position's net input
+    # and output as a neuron of the forward pass (a pooling window or a flattened value is its own output);
+    # a walk by layers has no forward pass after the update, no loss terms and no per-parameter records.
+    @property
+    def forward(self) -> list[list[NeuronForward]]:
+        return [[NeuronForward(o, n, o) for n, o in zip(rec.nets, rec.outs) if n != o] for rec in self.layers]
+
+    @property
+    def forward_after(self) -> list[list[NeuronForward]]:
+        return []
+
+    @property
+    def loss_after(self) -> str:
+        return ""
+
+    @property
+    def loss_terms(self) -> list[str]:
+        return []
+
+    @property
+    def params(self) -> list[ParamStep]:
+        return []
+
     def value(self, key: str) -> float:
         return _value(self.quantities, key)
 

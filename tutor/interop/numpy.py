@@ -332,8 +332,13 @@ def to_mapping(net: Network) -> dict[str, Any]:
     >>> again.layers[1].weight_labels == net.layers[1].weight_labels, again.targets.tolist()
     (True, [0.01, 0.99])
     """
+    from ..spec.layers import kind_of
+
     layers = []
     for li, layer in enumerate(net.layers):
+        if kind_of(layer).write is not None:  # a kind with its own keys (convolution, pooling, recurrence)
+            layers.append(kind_of(layer).write(layer))
+            continue
         params = dict(layer.activation_params)
         entry: dict[str, Any] = {
             "name": layer.name,
@@ -384,6 +389,8 @@ def to_mapping(net: Network) -> dict[str, Any]:
         "conventions": {"rounding": c.rounding, "digits": c.digits, "update_order": c.update_order},
         "notation": dict(net.notation),
     }
+    if getattr(net.layers[0], "in_shape", ()):  # feature maps: their shape as [inputs] says it
+        data["inputs"]["shape"] = list(net.layers[0].in_shape)
     if net.init:
         data["init"] = {"name": net.init, "seed": net.init_seed}
     if net.scaling:

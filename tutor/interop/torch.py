@@ -288,6 +288,7 @@ def from_torch(
     learning_rate: float = 0.5,
     title: str | None = None,
     dropout_mask: Any = None,
+    h0: Any = None,
 ) -> Network:
     """A network from a PyTorch ``nn.Sequential`` of ``Linear`` layers and activations, with one example.
 
@@ -306,6 +307,11 @@ def from_torch(
     ``Linear(bias=False)`` becomes a layer without bias (``bias = false``: no bias anywhere); the biases there
     are are updated. PyTorch is imported only here.
 
+    A Sequential that starts over feature maps (Conv1d/2d, MaxPool, AvgPool, Flatten) is read by
+    ``torchmaps.from_torch_maps``; one that starts with an ``nn.RNN`` (one layer, one direction) followed by
+    Linear layers is read as a model's forward reads it, the RNN's last state or every state feeding the first
+    Linear (``torchmaps.from_torch_rnn``): ``x`` is the sequence, a row per time step, ``h0`` its initial state.
+
     Needs PyTorch (the example is skipped where it is not installed):
 
     >>> import pytest; torch = pytest.importorskip("torch")
@@ -316,9 +322,23 @@ def from_torch(
     """
     where = "from_torch()"
     if isinstance(model, _torch().nn.Sequential):
-        from .torchmaps import from_torch_maps, has_maps
+        from .torchmaps import from_torch_maps, from_torch_rnn, has_maps, starts_recurrent
 
         modules = flat_modules(model)
+        if starts_recurrent(modules):  # nn.RNN, then Linear layers: a model over a sequence
+            return from_torch_rnn(
+                modules,
+                x,
+                y,
+                h0=h0,
+                activation_of=_torch_activation,
+                loss=loss,
+                learning_rate=learning_rate,
+                title=title,
+                where=where,
+            )
+        if h0 is not None:
+            raise TutorError("h0 is the initial state of a model that starts with nn.RNN", where)
         if has_maps(modules):  # Conv, pooling, Flatten: a model over feature maps
             return from_torch_maps(
                 modules,

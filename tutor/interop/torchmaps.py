@@ -87,12 +87,7 @@ def from_torch_maps(
                 _refuse(i, m, f"start_dim={m.start_dim}, end_dim={m.end_dim} (only the default 1, -1)", where)
             layers.append({"kind": "flatten"})
         elif name == "Linear":
-            layer = {"size": int(m.out_features), "weights": m.weight.detach().cpu().double().tolist()}
-            if m.bias is None:
-                layer["bias"] = False
-            else:
-                layer["biases"] = m.bias.detach().cpu().double().tolist()
-            layers.append(layer)
+            layers.append(_linear(m))
         else:
             act = activation_of(m, i, where)
             if (
@@ -108,19 +103,112 @@ def from_torch_maps(
     for layer in layers:
         if "kind" not in layer:
             layer.setdefault("activation", "identity")
+    inputs = {"shape": list(xs.shape), "values": xs.reshape(-1).tolist()}
+    title = title or f"PyTorch Sequential over {'×'.join(str(s) for s in xs.shape)} maps"
+    return _network(title, modules, inputs, layers, y, loss, learning_rate, where)
+
+
+def _linear(m: Any) -> dict[str, Any]:
+    """A dense layer of an nn.Linear (its weight is out x in already)."""
+    layer: dict[str, Any] = {"size": int(m.out_features), "weights": m.weight.detach().cpu().double().tolist()}
+    if m.bias is None:
+        layer["bias"] = False
+    else:
+        layer["biases"] = m.bias.detach().cpu().double().tolist()
+    return layer
+
+
+def _network(
+    title: str, modules: list[Any], inputs: dict, layers: list[dict], y: Any, loss: str, lr: float, where: str
+):
+    """The network of the layers read: CrossEntropyLoss on a last Linear's logits is softmax with cross-entropy,
+    a class index is its one-hot target row."""
     if loss == "categorical_cross_entropy" and layers[-1]["activation"] == "identity":
         layers[-1]["activation"] = "softmax"  # CrossEntropyLoss on the logits
     n_out = len(layers[-1]["weights"])
     ys = np.asarray(y.detach().cpu().double().numpy() if hasattr(y, "detach") else y, dtype=float).reshape(-1)
     if loss == "categorical_cross_entropy" and ys.size == 1 and n_out > 1:
-        k = int(ys[0])
-        ys = np.eye(n_out)[k]
+        ys = np.eye(n_out)[int(ys[0])]
     spec = {
-        "title": title or f"PyTorch Sequential over {'×'.join(str(s) for s in xs.shape)} maps",
+        "title": title,
         "description": "PyTorch modules: " + ", ".join(type(m).__name__ for m in modules),
-        "inputs": {"shape": list(xs.shape), "values": xs.reshape(-1).tolist()},
+        "inputs": inputs,
         "layers": layers,
         "loss": {"name": loss, "targets": ys.tolist()},
-        "training": {"learning_rate": learning_rate, "update_biases": True},
+        "training": {"learning_rate": lr, "update_biases": True},
     }
     return from_mapping(spec, where=where)
+
+
+def starts_recurrent(modules: list[Any]) -> bool:
+    """Whether a flattened Sequential starts with an nn.RNN: then ``from_torch_rnn`` reads it."""
+    return bool(modules) and type(modules[0]).__name__ == "RNN"
+
+
+def from_torch_rnn(
+    modules: list[Any],
+    x: Any,
+    y: Any,
+    *,
+    h0: Any,
+    activation_of,
+    loss: str,
+    learning_rate: float,
+    title: str | None,
+    where: str,
+) -> Network:
+    """The network of an nn.RNN followed by Linear layers and activations (a flattened Sequential, read as a
+    model's forward reads it: the RNN's output sequence feeds the first Linear, its last hidden state when that
+    Linear reads ``hidden_size`` values (many-to-one), every state, time step by time step, when it reads
+    steps x ``hidden_size`` (many-to-many)). ``x`` is the sequence, one row per time step (or a batch of one);
+    ``h0`` the initial hidden state (zeros unless given, as torch)."""
+    rnn = modules[0]
+    if rnn.num_layers != 1 or rnn.bidirectional or getattr(rnn, "proj_size", 0):
+        _refuse(0, rnn, "num_layers, bidirectional or proj_size (one layer, one direction)", where)
+    n, H = int(rnn.input_size), int(rnn.hidden_size)
+    xs = np.asarray(x.detach().cpu().double().numpy() if hasattr(x, "detach") else x, dtype=float)
+    if xs.ndim == 3 and (xs.shape[0] if rnn.batch_first else xs.shape[1]) == 1:  # a batch of one sequence
+        xs = xs[0] if rnn.batch_first else xs[:, 0]
+    if xs.ndim != 2 or xs.shape[1] != n:
+        raise TutorError(f"x has shape {list(xs.shape)}; give one sequence as steps x {n} (input_size)", where)
+    T = xs.shape[0]
+    layer: dict[str, Any] = {
+        "kind": "rnn",
+        "input_size": n,
+        "hidden_size": H,
+        "nonlinearity": rnn.nonlinearity,
+        "weight_ih": rnn.weight_ih_l0.detach().cpu().double().tolist(),
+        "weight_hh": rnn.weight_hh_l0.detach().cpu().double().tolist(),
+    }
+    if rnn.bias:
+        layer["bias_ih"] = rnn.bias_ih_l0.detach().cpu().double().tolist()
+        layer["bias_hh"] = rnn.bias_hh_l0.detach().cpu().double().tolist()
+    else:
+        layer["bias"] = False
+    if h0 is not None:
+        h = np.asarray(h0.detach().cpu().double().numpy() if hasattr(h0, "detach") else h0, dtype=float)
+        layer["h0"] = h.reshape(-1).tolist()
+    first = modules[1] if len(modules) > 1 else None
+    if first is None or type(first).__name__ != "Linear":
+        raise TutorError("layer 1 after the RNN must be a Linear layer (reading its last state or every state)", where)
+    reads = int(first.in_features)
+    if reads not in (H, T * H):
+        raise TutorError(
+            f"layer 1 (Linear) reads {reads} values; the RNN gives {H} (its last state) or {T * H} (every state)",
+            where,
+        )
+    layer["outputs"] = "last" if reads == H else "all"
+    layers: list[dict] = [layer]
+    for i, m in enumerate(modules[1:], 1):
+        if type(m).__name__ == "Linear":
+            layers.append(_linear(m))
+            continue
+        act = activation_of(m, i, where)
+        if len(layers) == 1 or "activation" in layers[-1]:
+            raise TutorError(f"layer {i} ({type(m).__name__}) must follow a Linear layer directly", where)
+        if act is not None:
+            layers[-1]["activation"] = act
+    for dense in layers[1:]:
+        dense.setdefault("activation", "identity")
+    inputs = {"values": xs.reshape(-1).tolist()}
+    return _network(title or f"PyTorch RNN over {T} steps", modules, inputs, layers, y, loss, learning_rate, where)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..engine.steps import MapWalk
 from ..spec.layers.shaped import as_2d, layer_taps
-from .lines import line_view, writer
+from .lines import MATH_ROW, line_view, math_rows, writer
 from .options import DEFAULT, Options
 from .templates import md_escape, render_template, tex_escape_text
 
@@ -53,6 +53,27 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
     def line(key: str):
         return line_view(fw, q, key, mode, escape)
 
+    def lines(keys) -> list:
+        """Each quantity's line; with --brief the first in full and the others as their values only (the
+        grids show them too): a layer of a larger network stays a page."""
+        keys = list(keys)
+        if not options.brief or len(keys) < 2:
+            return [line(k) for k in keys]
+        return [line(keys[0])] + [value_only(line(k), k) for k in keys[1:]]
+
+    def value_only(full, key: str):
+        stages = [full["value"]]
+        rows = math_rows(stages, MATH_ROW, label=fw.label(key, mode)) if mode != "text" else []
+        return {
+            **full,
+            "derivation": "",
+            "derivation_op": "",
+            "formula": "",
+            "substituted": "",
+            "stages": stages,
+            "rows": rows,
+        }
+
     first = net.layers[0]
     in_shape = getattr(first, "in_shape", None) or (len(net.input_names),)
     layers = []
@@ -65,12 +86,12 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             "kind": layer.kind,
             "name": escape(layer.name),
             "activation": layer.activation,
-            "nets": [line(k) for k in rec.nets],
-            "outs": [line(k) for k in (rec.states or rec.outs)] if rec.outs != rec.nets else [],
-            "dE_dout": [line(k) for k in rec.dE_dout],
-            "deltas": [line(k) for k in rec.deltas] if rec.deltas != rec.dE_dout else [],
-            "grads": [line(g) for g in rec.grads.values()],
-            "updates": [line(u) for u in rec.updates.values()],
+            "nets": lines(rec.nets),
+            "outs": lines(rec.states or rec.outs) if rec.outs != rec.nets else [],
+            "dE_dout": lines(rec.dE_dout),
+            "deltas": lines(rec.deltas) if rec.deltas != rec.dE_dout else [],
+            "grads": lines(rec.grads.values()),
+            "updates": lines(rec.updates.values()),
             "winners": [
                 {"window": fw.label(rec.nets[p], mode), "winner": fw.label(w, mode)} for p, w in enumerate(rec.winners)
             ],
@@ -149,7 +170,7 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
         else [],
         "layers": layers,
         "loss": line(walk.loss),
-        "input_gradients": [line(k) for k in walk.input_gradients],
+        "input_gradients": lines(walk.input_gradients),
         "input_gradient_maps": _maps(fw, walk.input_gradients, in_shape) if len(in_shape) > 1 else [],
         "first_conv": first_conv,
     }
@@ -164,3 +185,87 @@ def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
     escape = _ESCAPES.get(fmt, lambda s: s)
     data = {"v": view(walk, _MODES[fmt], escape, options)}
     return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+
+
+def given_grids(walk: MapWalk, mode: str = "web") -> list[tuple[str, list[list[str]]]]:
+    """(caption, cells row by row) of every given grid of ``walk``: the input's channels (or the sequence, a row
+    per time step) and each convolution's kernels. What a sheet or page that asks the step's values draws in
+    place of the dense network's diagram: given values only."""
+    net = walk.network
+    fw = writer(walk, mode, DEFAULT)
+    first = net.layers[0]
+    in_shape = getattr(first, "in_shape", None) or (len(net.input_names),)
+    out = []
+    if first.kind == "rnn":
+        names = net.input_names
+        rows = [
+            [fw.value_of(names[t * first.input_size + i]) for i in range(first.input_size)] for t in range(first.steps)
+        ]
+        out.append(("the sequence, a row per time step", rows))
+    elif len(in_shape) > 1:
+        C, H, W = as_2d(in_shape)
+        for c in range(C):
+            rows = [[fw.value_of(net.input_names[(c * H + y) * W + x]) for x in range(W)] for y in range(H)]
+            out.append((f"input, channel {c + 1}", rows))
+    for li, layer in enumerate(net.layers):
+        if layer.kind not in ("conv1d", "conv2d"):
+            continue
+        kh, kw = layer.kernel
+        for o in range(layer.out_channels):
+            for c in range(layer.in_shape[0]):
+                labels = layer.weight_labels[o]
+                rows = [[fw.value_of(labels[(c * kh + i) * kw + j]) for j in range(kw)] for i in range(kh)]
+                out.append((f"layer {li + 1}, kernel {o + 1}, input channel {c + 1}", rows))
+    return out
+
+
+def given_grids_html(walk: MapWalk) -> str:
+    """The given grids (``given_grids``) as HTML figures of preformatted text, escaped: the self-check page's
+    picture of a network walked by layers."""
+    from markupsafe import escape
+
+    return (
+        '<div class="maps">'
+        + "".join(
+            f'<figure class="grid"><figcaption>{escape(caption)}</figcaption>'
+            f'<pre class="grid">{escape(chr(10).join(grid(cells)))}</pre></figure>'
+            for caption, cells in given_grids(walk)
+        )
+        + "</div>"
+    )
+
+
+def given_grids_svg(walk: MapWalk) -> str:
+    """The given grids as one SVG of monospaced text, a grid under its caption (a worksheet's or an LMS
+    question's picture, where a page's HTML cannot go)."""
+    from xml.sax.saxutils import escape
+
+    char, line, pad = 7.8, 18, 10  # a 13px monospaced character's advance and a line's height
+    parts, y, width = [], pad, 0.0
+    for caption, cells in given_grids(walk):
+        y += line
+        parts.append(f'<text x="{pad}" y="{y}" font-style="italic">{escape(caption)}</text>')
+        width = max(width, len(caption) * char)
+        for row in grid(cells):
+            y += line
+            parts.append(f'<text x="{pad}" y="{y}" xml:space="preserve">{escape(row)}</text>')
+            width = max(width, len(row) * char)
+        y += line // 2
+    w, h = int(width + 2 * pad), int(y + pad)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'font-family="monospace" font-size="13">' + "".join(parts) + "</svg>\n"
+    )
+
+
+def given_grids_tex(walk: MapWalk) -> str:
+    """The given grids as LaTeX tabulars, each under its caption (a worksheet's picture)."""
+    parts = []
+    for caption, cells in given_grids(walk, "tex"):
+        body = r" \\ ".join(" & ".join(f"${c}$" for c in row) for row in cells)
+        inner = r"\begin{tabular}{" + "r" * len(cells[0]) + "}" + body + r"\end{tabular}"
+        # the caption above the grid, outside it: a long caption does not widen the grid's last column
+        parts.append(
+            r"\begin{tabular}[t]{@{}l@{}}\textit{" + tex_escape_text(caption) + r"} \\ " + inner + r"\end{tabular}"
+        )
+    return r"\quad ".join(parts)

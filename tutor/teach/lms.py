@@ -10,9 +10,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..spec import rules
 from ..spec.rounding import format_fixed
 from .grading import MISCONCEPTIONS, Grader, World, rule_statement
-from .quiz import givens, plain_value
+from .quiz import givens, layer_activation, plain_value
 
 if TYPE_CHECKING:
     from .worksheet import Variant
@@ -121,6 +122,7 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
     """The network as a student needs it, as HTML with \\( \\) math: the diagram (``image_src``, when given),
     the wiring (which weight joins which neurons), the biases, inputs, targets and learning rate, the
     activation and loss formulas, and how to round."""
+    from ..engine.steps import MapWalk
     from ..render.notation import FormulaWriter, Notation, activation_formulas
 
     net, walk = v.made.network, v.walk
@@ -134,7 +136,9 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
             ET.SubElement(div, "p"),
             "img",
             src=image_src,
-            alt="Diagram of the network: inputs on the left, each weight on its edge, biases below the neurons",
+            alt="The given input and kernels as grids of their numbers"
+            if isinstance(walk, MapWalk)
+            else "Diagram of the network: inputs on the left, each weight on its edge, biases below the neurons",
         )
     table = ET.SubElement(div, "table", border="1", cellpadding="4")
     head = ET.SubElement(table, "tr")
@@ -145,7 +149,9 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
         ET.SubElement(row, "th", colspan="3").text = title.split(" (loss")[0]
         for g in items:
             r = ET.SubElement(table, "tr")
-            if g.kind == "weight":
+            if g.kind in ("weight", "bias") and not g.neuron:  # a kernel's or a recurrent layer's: read everywhere
+                role = g.kind
+            elif g.kind == "weight":
                 role = f"\\({notation.tex(g.source)} \\to {notation.tex(g.neuron)}\\)"
             elif g.kind in ("bias", "target"):
                 role = f"{g.kind} of " + ", ".join(f"\\({notation.tex(n)}\\)" for n in g.neuron.split(", "))
@@ -157,13 +163,14 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
     formulas = ET.SubElement(div, "ul")
     done = set()
     for layer in net.layers:
-        if layer.activation in done:
+        name = layer_activation(layer)  # a recurrent layer's is its nonlinearity
+        if name in done:
             continue
-        done.add(layer.activation)
-        f, df = activation_formulas(layer.rule, layer.activation_params)
-        which = ", ".join(str(k + 1) for k, l in enumerate(net.layers) if l.activation == layer.activation)
+        done.add(name)
+        f, df = activation_formulas(rules.ACTIVATIONS[name], layer.activation_params)
+        which = ", ".join(str(k + 1) for k, l in enumerate(net.layers) if layer_activation(l) == name)
         item = ET.SubElement(formulas, "li")
-        item.text = f"Layer {which}: {layer.activation}, \\({f}\\)" + (f", \\({df}\\)" if df else "")
+        item.text = f"Layer {which}: {name}, \\({f}\\)" + (f", \\({df}\\)" if df else "")
     loss = ET.SubElement(formulas, "li")
     lines = [f"{notation.tex(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
     lines += [f"{notation.tex(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
@@ -182,6 +189,12 @@ def diagram_svg(v: Variant) -> str:
     from ..render.notation import FormulaWriter, Notation
 
     net, walk = v.made.network, v.walk
+    from ..engine.steps import MapWalk
+
+    if isinstance(walk, MapWalk):  # convolution, pooling, recurrence: the given maps and kernels as grids
+        from ..render.maps import given_grids_svg
+
+        return given_grids_svg(walk)
     fw = FormulaWriter(
         Notation(walk.labels, net.notation["updated"], dialect="web"), walk.values(), net.conventions.digits
     )

@@ -54,6 +54,7 @@ def package(variants: Iterable[Variant], title: str = "Backpropagation worksheet
 def qti_part(v: Variant, title: str = "Backpropagation worksheet") -> tuple[str, dict[str, bytes]]:
     """One variant's assessment identifier and files (made in a worksheet's worker process)."""
     # the identifier hashes the code, not the seed: a hash of a seed is found again by trying every seed
+    # (a spec's one sheet, worksheet --spec: its spec names it)
     aid = ident("assessment", v.code or v.seed, v.number, v.code or v.spec or v.made.command)
     name = f"{title}, variant {v.number}" + (f" (code {v.code})" if v.code else "")
     return aid, {

@@ -137,7 +137,7 @@ def questions(walk: Walkthrough, tolerance: Tolerance, training: bool = False) -
     net = walk.network
     fw = FormulaWriter(Notation(walk.labels, net.notation["updated"]), walk.values(), net.conventions.digits)
     keys = list(walk.quantities)
-    end = keys.index(walk.forward_after[0][0].net) if walk.forward_after else len(keys)
+    end = keys.index(walk.forward_after[0][0].net) if walk.forward_after else len(keys)  # (none by layers)
     section = {k: _section(walk, k, training) for k in keys[:end]}
     asked = [k for k in keys[:end] if section[k] and _asked(walk, k)]
     rank = {s: i for i, s in enumerate(STEP_SECTIONS)}
@@ -371,7 +371,22 @@ def _places(walk: Walkthrough) -> dict[str, tuple[int | None, tuple[str, ...], s
     def neuron(q) -> tuple[str, ...]:
         if q.layer is None or q.index is None:
             return ()
-        return (net.layers[q.layer].neurons[q.index],)
+        names = net.layers[q.layer].neurons
+        # a map position or time step beyond the layer's outputs (a recurrent layer read at its last step only)
+        return (names[q.index],) if q.index < len(names) else ()
+
+    if not walk.params:  # the walk by layers: a gradient names its parameter, an update its base
+        for key, q in Q.items():
+            lab = walk.labels.get(key)
+            param = ""
+            if q.kind == "gradient" and lab is not None:
+                param = lab.den
+            elif q.kind == "update" and lab is not None:
+                param = lab.base
+            if q.layer is not None:
+                out[key] = (q.layer + 1, () if param else neuron(q), param)
+        out[walk.loss] = (len(net.layers), tuple(net.output_layer.neurons), "")
+        return out
 
     for key, q in Q.items():
         if q.layer is None:
@@ -482,6 +497,10 @@ def givens(net: Network, walk: Walkthrough | None = None) -> list[tuple[str, lis
     groups = [("Inputs", [Given(n, float(v), "input") for n, v in zip(net.input_names, net.inputs)])]
     sources = list(net.input_names)
     for li, layer in enumerate(net.layers):
+        if layer.kind != "dense":  # kernels and recurrent weights are read at every position: no roles
+            groups += _shared_givens(li, layer)
+            sources = list(layer.neurons)
+            continue
         items = []
         for j, row in enumerate(layer.weight_labels):
             items += [
@@ -506,6 +525,26 @@ def givens(net: Network, walk: Walkthrough | None = None) -> list[tuple[str, lis
     if net.parameter_count:  # without weights and biases there is no update and no rate to give
         groups.append(("Training", [Given("eta", net.learning_rate, "rate")]))
     return groups
+
+
+def layer_activation(layer) -> str:
+    """The activation a layer applies: a recurrent layer's is its nonlinearity (its record's is the identity)."""
+    return getattr(layer, "nonlinearity", layer.activation)
+
+
+def _shared_givens(li: int, layer) -> list[tuple[str, list[Given]]]:
+    """A convolution's kernels and biases, or a recurrent layer's weights, biases and h0, without the roles of
+    a dense weight (each is read at every position or time step); a pooling or flatten layer gives nothing."""
+    items = [
+        Given(w, float(layer.weights[j, i]), "weight")
+        for j, row in enumerate(layer.weight_labels)
+        for i, w in enumerate(row)
+    ]
+    if layer.has_bias:
+        items += [Given(b, float(v), "bias") for b, v in zip(layer.bias_labels, layer.biases)]
+    if layer.kind == "rnn":
+        items += [Given(f"h{li + 1}_0.{j + 1}", float(v), "input") for j, v in enumerate(layer.h0)]
+    return [(f"Layer {li + 1} ({layer.name}, {layer_activation(layer)})", items)] if items else []
 
 
 def _training_givens(net: Network, walk: Walkthrough) -> list[tuple[str, list[Given]]]:
@@ -684,7 +723,6 @@ class Quiz:
         tries: int = 2,
         hint_cost: float = DEFAULT_HINT_COST,
     ):
-        from ..engine.symbolic import explain_step
         from ..engine.walks import plain, step_walk
         from ..spec.graph import Graph
 
@@ -713,11 +751,11 @@ class Quiz:
             other = "exact" if self.network.conventions.rounding == "as-printed" else "as-printed"
             # one plain step on one example: its walk-through; any other spec: its first training step as
             # explain shows it and check checks it (every example's values, batch statistics, optimizer, ...)
+            # (a plain step's walk is explain_step's, or the walk by layers for convolution, pooling, recurrence)
             self.training = not plain(self.network)
-            walk = step_walk if self.training else explain_step
-            self.walk = walk(self.network)
+            self.walk = step_walk(self.network)
             rounding_used = self.network.conventions.rounding
-            other_values = walk(self.network.with_conventions(rounding=other)).values()
+            other_values = step_walk(self.network.with_conventions(rounding=other)).values()
             exact = other_values if rounding_used == "as-printed" else None
             carry = digits if rounding_used == "as-printed" else None
         self.alternatives = (exact,) if exact is not None else ()
@@ -1013,14 +1051,14 @@ class Quiz:
             for g in items:
                 role = (
                     f" ({g.source} → {g.neuron})"
-                    if g.kind == "weight"
+                    if g.kind == "weight" and g.neuron
                     else f" (bias of {g.neuron})"
-                    if g.kind == "bias"
+                    if g.kind == "bias" and g.neuron
                     else ""
                 )
                 parts.append(f"{g.label or text_name(g.key)} = {_plain(g.value)}{role}")
             lines.append(f"  {title}: " + (", ".join(parts) or "no weights or biases (net input = the value it reads)"))
-        layers = ", ".join(f"{l.activation}" for l in net.layers)
+        layers = ", ".join(layer_activation(l) for l in net.layers)
         lines.append(f"  Activations by layer: {layers}; loss: {net.loss_rule.description}.")
         if net.parameter_count:
             lines.append(f"  Biases are {'updated' if net.update_biases else 'not updated'}.")

@@ -25,12 +25,13 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ..engine.steps import Form
+from ..engine.steps import Form, MapWalk
 from ..render.interactive import policy, script_json, static_script
 from ..render.templates import render_template
+from ..spec import rules
 from ..spec.errors import TutorError
 from .grading import MISCONCEPTIONS
-from .quiz import SECTION_TITLES, Quiz, plain_value
+from .quiz import SECTION_TITLES, Quiz, layer_activation, plain_value
 
 TEMPLATE = "html/selfcheck.html.j2"
 SCRIPT = "html/selfcheck.js"
@@ -171,8 +172,13 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
     root = _prefix(payload_json, "\n".join(formulas))
     script = script_text(root, formulas)
     fw = writer(walk, "web")
-    drawn = quiz.drawing()
-    layout = diagram.layout(drawn, fw if drawn is walk else writer(drawn, "web"))
+    if isinstance(walk, MapWalk):  # feature maps and kernels as grids of their given numbers
+        from ..render.maps import given_grids_html
+
+        picture = given_grids_html(walk)
+    else:
+        drawn = quiz.drawing()
+        picture = diagram.svg(diagram.layout(drawn, fw if drawn is walk else writer(drawn, "web")))
     sections = []
     for q in quiz.questions:
         if not sections or sections[-1]["name"] != q.section:
@@ -200,9 +206,11 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
                         "label": fw.label(g.key, "web") if g.key in walk.labels else text_name(g.key),
                         "value": plain_value(g.value),
                         "role": f"{g.source} → {g.neuron}"
-                        if g.kind == "weight"
+                        if g.kind == "weight" and g.neuron
                         else f"{g.kind} of {g.neuron}"
-                        if g.kind in ("bias", "target", "scale", "shift")
+                        if g.kind in ("bias", "target", "scale", "shift") and g.neuron
+                        else g.kind
+                        if g.kind in ("weight", "bias")
                         else role.get(g.kind, g.kind)
                         if g.kind != "rate" or g.key == "eta"
                         else "given",
@@ -214,9 +222,9 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         ],
         "graph": False,
         "assignments": [],
-        "activations": [f"{l.activation}: {l.rule.summary}" for l in net.layers],
+        "activations": [f"{layer_activation(l)}: {rules.ACTIVATIONS[layer_activation(l)].summary}" for l in net.layers],
         "loss": net.loss_rule.description,
-        "diagram": Markup(diagram.svg(layout)),  # built from escaped parts by diagram.svg
+        "diagram": Markup(picture),  # built from escaped parts by diagram.svg or maps.given_grids_html
         "sections": sections,
         "count": len(quiz.questions),
         "data_json": Markup(payload_json),

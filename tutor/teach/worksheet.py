@@ -20,7 +20,8 @@ from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..engine.steps import Walkthrough
+from ..engine.steps import MapWalk, Walkthrough
+from ..spec import rules
 from ..spec.errors import TutorError
 from . import randomnet, variantcode
 from .diagnose import Tolerance
@@ -32,6 +33,7 @@ from .quiz import (
     aim,
     drawing,
     givens,
+    layer_activation,
     plain_value,
     questions,
     step_words,
@@ -87,12 +89,11 @@ def spec_variant(net, spec: str, tolerance: Tolerance | None = None, blanks: tup
     """The sheet of a network spec (``worksheet --spec``): the boxes ``backprop-tutor quiz SPEC`` asks, with
     the spec's digits rounded and carried as printed (as the sheet tells the student). A spec with several
     examples or other training settings asks its first training step (``tutor.engine.walks.step_walk``)."""
-    from ..engine.symbolic import explain_step
     from ..engine.walks import plain, step_walk
 
     net = net.with_conventions(rounding="as-printed")
     training = not plain(net)
-    walk = step_walk(net) if training else explain_step(net)
+    walk = step_walk(net)  # a plain step's walk-through, a training step's, or the walk by layers
     tolerance = tolerance or Tolerance("dp", net.conventions.digits)
     every = questions(walk, tolerance, training)
     boxes = aim(every, blanks, where="worksheet --blanks")
@@ -114,6 +115,10 @@ def spec_files(v: Variant, formats: Iterable[str] = FORMATS) -> dict[str, str]:
         out[f"key.{fmt}"] = sheet(v, fmt, key=True)
     if v.training:
         texts = documents(formats, v.made.network, 0, {1}, explain=True)[1]
+    elif isinstance(v.walk, MapWalk):  # convolution, pooling, recurrence: the walk by layers
+        from ..render import maps
+
+        texts = {fmt: maps.render(v.walk, fmt) for fmt in formats}
     else:
         from ..render import render_latex, render_markdown
 
@@ -267,6 +272,8 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
             return tex_escape(s).replace("±", r"$\pm$")
 
     def role(g) -> str:
+        if g.kind in ("weight", "bias") and not g.neuron:  # a kernel's or a recurrent layer's: read everywhere
+            return g.kind
         if g.kind == "weight":
             return f"${label(g.source)} \\to {label(g.neuron)}$"
         if g.kind in ("bias", "target"):
@@ -322,15 +329,23 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
             )
         return diagram.layout(walk, writer)
 
+    def picture() -> str:
+        if isinstance(walk, MapWalk):  # the given feature maps and kernels as grids
+            from ..render.maps import given_grids_tex
+
+            return given_grids_tex(walk)
+        return diagram.picture(drawing())
+
     activations = []
     for layer in net.layers:
-        if any(a["name"] == layer.activation for a in activations):
+        name = layer_activation(layer)
+        if any(a["name"] == name for a in activations):
             continue
-        f, df = activation_formulas(layer.rule, layer.activation_params)
-        which = [str(k + 1) for k, l in enumerate(net.layers) if l.activation == layer.activation]
+        f, df = activation_formulas(rules.ACTIVATIONS[name], layer.activation_params)
+        which = [str(k + 1) for k, l in enumerate(net.layers) if layer_activation(l) == name]
         activations.append(
             {
-                "name": text(layer.activation),
+                "name": text(name),
                 "layers": text(("layers " if len(which) > 1 else "layer ") + ", ".join(which)),
                 "f": f,
                 "df": df,
@@ -357,7 +372,7 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
         "source": text(source),
         "description": text(description),
         # Markdown links the SVG file written beside it (diagram_svg); LaTeX draws the picture itself
-        "diagram": "diagram.svg" if fmt == "md" else diagram.picture(drawing()),
+        "diagram": "diagram.svg" if fmt == "md" else picture(),
         "givens": [
             {
                 "title": text(t.split(" (loss")[0]),

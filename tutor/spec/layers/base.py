@@ -45,7 +45,7 @@ class LayerKind:
     ``np_weight_grad`` (dE/dW from the deltas and the input, in the shape of the stored weights) and
     ``np_bias_grad`` (dE/db from the deltas, rounded by the given Rounder). ``sym_net`` gives the SymPy local form of one net input over
     positional placeholders (derived by the symbolic engine once per kind and shape), with the arguments it
-    binds (``net_args``). ``records`` names the step records a walk-through of the kind writes, ``template``
+    binds (``net_args``); ``write`` gives the spec keys that read a layer again. ``records`` names the step records a walk-through of the kind writes, ``template``
     the template part that writes them, and ``surfaces`` the surfaces (of ``SURFACES``) that take the kind.
     """
 
@@ -63,3 +63,5 @@ class LayerKind:
     records: tuple[str, ...] = ()
     template: str = ""
     surfaces: frozenset[str] = field(default_factory=lambda: frozenset(SURFACES))
+    # the [[layers]] keys that read a layer of the kind again (interop's to_mapping); None: the dense keys
+    write: Callable[[Any], dict] | None = None

@@ -182,6 +182,27 @@ def net_args(layer: ShapedLayer, p: int, wkeys, bkeys, a_keys) -> list:
     return args + ([bkeys[o]] if layer.has_bias else [])
 
 
+def write(layer: ShapedLayer) -> dict:
+    """The [[layers]] keys that read ``layer`` again: the weights in torch's layout, out x in x kh x kw (x k)."""
+    C = layer.in_shape[0]
+    kernel = list(layer.kernel) if layer.dims == 2 else layer.kernel[1]
+    shape = (layer.out_channels, C, *layer.kernel) if layer.dims == 2 else (layer.out_channels, C, layer.kernel[1])
+    out: dict = {
+        "kind": f"conv{layer.dims}d",
+        "name": layer.name,
+        "out_channels": layer.out_channels,
+        "kernel_size": kernel,
+        "stride": list(layer.stride) if layer.dims == 2 else layer.stride[1],
+        "padding": list(layer.padding) if layer.dims == 2 else layer.padding[1],
+        "weights": layer.weights.reshape(shape).tolist(),
+        "activation": {"name": layer.activation, **dict(layer.activation_params)}
+        if layer.activation_params
+        else layer.activation,
+    }
+    out.update({"biases": layer.biases.tolist()} if layer.has_bias else {"bias": False})
+    return out
+
+
 def _kind(dims: int) -> LayerKind:
     return LayerKind(
         name=f"conv{dims}d",
@@ -197,7 +218,8 @@ def _kind(dims: int) -> LayerKind:
         net_args=net_args,
         records=("MapLayer",),
         template="maps",
-        surfaces=frozenset({"numeric", "maps"}),
+        surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
+        write=write,
     )
 
 

@@ -49,5 +49,6 @@ KIND = LayerKind(
     net_args=lambda layer, p, wkeys, bkeys, a_keys: [a_keys[p]],
     records=("MapLayer",),
     template="maps",
-    surfaces=frozenset({"numeric", "maps"}),
+    surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
+    write=lambda layer: {"kind": "flatten", "name": layer.name},
 )

@@ -123,6 +123,17 @@ def _net_args(layer, p, wkeys, bkeys, a_keys):
     return [a_keys[i] for i in ins[outs == p]]
 
 
+def _write(layer: ShapedLayer) -> dict:
+    """The [[layers]] keys that read ``layer`` again."""
+    two = layer.dims == 2
+    return {
+        "kind": layer.kind,
+        "name": layer.name,
+        "kernel_size": list(layer.kernel) if two else layer.kernel[1],
+        "stride": list(layer.stride) if two else layer.stride[1],
+    }
+
+
 def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
     return LayerKind(
         name=cls.kind,
@@ -138,7 +149,8 @@ def _kind(cls, net, jacobian, sym, summary: str) -> LayerKind:
         net_args=_net_args,
         records=("MapLayer",),
         template="maps",
-        surfaces=frozenset({"numeric", "maps"}),
+        surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
+        write=_write,
     )
 
 

@@ -226,6 +226,28 @@ def sym_step(P, n_pairs: int, bias: bool = True):
     return sp.Add(*total.args, *ones, evaluate=False) if n_pairs > 1 else sp.Add(total, *ones, evaluate=False)
 
 
+def write(layer: RnnLayer) -> dict:
+    """The [[layers]] keys that read ``layer`` again, in torch's names."""
+    n, H = layer.input_size, layer.hidden_size
+    out: dict = {
+        "kind": "rnn",
+        "name": layer.name,
+        "input_size": n,
+        "hidden_size": H,
+        "weight_ih": layer.weights[:, :n].tolist(),
+        "weight_hh": layer.weights[:, n:].tolist(),
+        "nonlinearity": layer.nonlinearity,
+        "h0": list(layer.h0),
+        "outputs": layer.outputs,
+    }
+    out.update(
+        {"bias_ih": layer.biases[:H].tolist(), "bias_hh": layer.biases[H:].tolist()}
+        if layer.has_bias
+        else {"bias": False}
+    )
+    return out
+
+
 KIND = LayerKind(
     name="rnn",
     summary="Elman recurrent layer (torch's nn.RNN), unrolled: h_t = f(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)",
@@ -239,5 +261,6 @@ KIND = LayerKind(
     sym_net=sym_step,
     records=("MapLayer",),
     template="maps",
-    surfaces=frozenset({"numeric", "maps"}),
+    surfaces=frozenset({"numeric", "maps", "quiz", "worksheet", "lms", "interop"}),  # quiz and sheets by layers
+    write=write,
 )
