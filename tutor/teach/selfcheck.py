@@ -4,7 +4,7 @@ Everything the page decides comes from the Python quiz (``tutor.teach.quiz``): t
 tolerance, the reference values and those of the other rounding, and the misconceptions of each question
 (``diagnose.candidates``) with their values. The page recomputes only what depends on the student's own
 answers, the carried-forward values, and it does so with formulas that SymPy's JavaScript printer
-(``sympy.jscode``) writes from the derivation's own local forms; each is checked against a grammar of
+(``sympy.jscode``, ``tutor.render.jscode``) writes from the derivation's own local forms; each is checked against a grammar of
 numbers, placeholders ``_0, _1, ...`` and ``Math`` functions before it is written into the script. The spec's
 text reaches the page only escaped in HTML, or as JSON data inside ``<script type="application/json">``.
 
@@ -21,59 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
-from functools import lru_cache
 from typing import Any
 
 from ..engine.steps import Form
 from ..render.interactive import policy, script_json, static_script
+from ..render.jscode import javascript
 from ..render.templates import render_template
-from ..spec.errors import TutorError
 from .grading import MISCONCEPTIONS
 from .quiz import SECTION_TITLES, Quiz, plain_value
 
 TEMPLATE = "html/selfcheck.html.j2"
 SCRIPT = "html/selfcheck.js"
-
-# What a generated formula may contain: numbers, placeholders, Math functions, operators, a conditional.
-_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*")
-_ALLOWED_WORD = re.compile(r"_\d+|Math\.[a-z0-9]+|Math\.(?:E|PI)|Number\.(?:POSITIVE|NEGATIVE)_INFINITY")
-_ALLOWED_CHARS = re.compile(r"[\sA-Za-z0-9_.+\-*/(),?:<>=!&|]*")
-
-
-@lru_cache(maxsize=None)
-def javascript(form: Form) -> str:
-    """The form as a JavaScript function of its placeholders, printed by SymPy's code printer.
-
-    >>> from tutor.engine.symbolic import act_form, dact_form
-    >>> javascript(act_form("sigmoid", ()))
-    'function (_0) { return 1/(1 + Math.exp(-_0)); }'
-    >>> javascript(dact_form("relu", ()))
-    'function (_0, _1) { return ((_0 > 0) ? (1) : (0)); }'
-    """
-    import sympy as sp
-
-    # The engines take the step's derivative at 0 as 0 (as NumPy's x > 0); SymPy's Heaviside(0) is 1/2.
-    expr = form.expr.replace(sp.Heaviside, lambda x, *h: sp.Piecewise((1, x > 0), (0, True)))
-    try:
-        code = " ".join(sp.jscode(expr).split())
-    except NotImplementedError:  # a function JavaScript's Math lacks (erf, in GELU's forms)
-        names = sorted({type(f).__name__ for f in expr.atoms(sp.Function)})
-        raise TutorError(
-            f"the self-check page cannot grade this network: JavaScript has no {', '.join(names)}", "self-check"
-        ) from None
-    code = code.replace("( ", "(").replace(" )", ")")
-    _check_code(code)
-    return f"function ({', '.join(p.name for p in form.placeholders)}) {{ return {code}; }}"
-
-
-def _check_code(code: str) -> None:
-    """A generated formula must be numbers, placeholders and Math functions only (never text of a spec)."""
-    words = _WORD.findall(_NUMBER.sub("0", code))
-    bad = [w for w in words if not _ALLOWED_WORD.fullmatch(w)]
-    if bad or not _ALLOWED_CHARS.fullmatch(code) or "</" in code or "//" in code or "/*" in code:
-        raise TutorError(f"cannot write a formula of the derivation as JavaScript: {code[:60]!r}", "self-check")
 
 
 def data(quiz: Quiz) -> tuple[dict[str, Any], list[str]]:
