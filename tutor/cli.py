@@ -649,10 +649,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 0
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
         if args.interactive:
-            raise TutorError(
-                "steps through one example's plain step; this spec trains on a batch or with another optimizer",
-                "--interactive",
-            )
+            return _interactive_training(args, net, options)
         return _explain_training(args, net, options)
     if args.steps and args.format == "json":
         _refuse_large_json_history(args.steps)
@@ -917,6 +914,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = checker.check(net, claims, progress=_progress)
     _write(args, render_check(checker.report_data(report), args.format))
     return 0 if report.ok else 1
+
+
+def _interactive_training(args: argparse.Namespace, net, options) -> int:
+    """explain --interactive for a one-example spec with another optimizer, regularization or clipping: the
+    editable page of its first step, whose training runs the optimizer's own lines."""
+    from .engine.walks import page_refusal, page_step
+    from .render.interactive import render_interactive
+    from .spec import rules
+
+    why = page_refusal(net)
+    if why:
+        raise TutorError(why, "--interactive")
+    if args.view or args.steps:
+        raise TutorError("--interactive steps through the walk-through only: leave out --view and --steps")
+    ps = page_step(net)
+    title = f"The update by {rules.OPTIMIZERS[ps.optimizer].title}"
+    page = render_interactive(
+        ps.walk, options=options, extra=ps.lines, carry=ps.carry, counter=ps.counter, extra_title=title
+    )
+    _write(args, page)
+    return 0
 
 
 def _explain_training(args: argparse.Namespace, net, options) -> int:

@@ -88,6 +88,12 @@ function shown(i, v) {
   return { m: text };
 }
 function minus(t) { return t.replace(/-/g, "\u2212"); }
+function text(s) {  // as notation writes a power of ten in text: 6.751·10⁻⁶
+  var sup = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079";
+  return minus(s.m) + (s.e === undefined ? "" : "\u00b710" + s.e.replace(/-/g, "\u207b").replace(/\d/g, function (c) {
+    return sup.charAt(Number(c));
+  }));
+}
 function flat(s) { return minus(s.m) + (s.e !== undefined ? "\u00b710^" + s.e : ""); }
 
 function el(name, text) {
@@ -98,7 +104,7 @@ function el(name, text) {
 function write(h, s, negative) {  // a hook's content: MathML in math, text in the diagram and tables
   while (h.firstChild) h.removeChild(h.firstChild);
   if (h.namespaceURI !== MATHML) {
-    h.textContent = minus(s.m) + (s.e !== undefined ? "\u00b710" + s.e.replace(/-/g, "\u207b").replace(/\d/g, function (c) { return "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079".charAt(Number(c)); }) : "");
+    h.textContent = text(s);
     return;
   }
   var parens = h.hasAttribute("data-o") && (negative || s.e !== undefined);
@@ -181,7 +187,7 @@ function drawCurve() {
   curve.appendChild(svg("text", { x: L, y: H - 8, "font-size": 10 }, "loss, step 1"));
 }
 function showWhere() {
-  where.textContent = "Step " + stepNo + (losses.length ? " after " + losses.length + " update" + (losses.length === 1 ? "" : "s") : ", before any update") + (D.loss >= 0 ? "; loss " + flat(shown(D.loss, values[D.loss])) : "") + ".";
+  where.textContent = "Step " + stepNo + (losses.length ? " after " + losses.length + " update" + (losses.length === 1 ? "" : "s") : ", before any update") + (D.loss >= 0 ? "; loss " + text(shown(D.loss, values[D.loss])) : "") + ".";
   panel.setAttribute("data-step", String(stepNo));
 }
 function trainOne() {  // one step: the updated parameters (and state) become the next step's givens
