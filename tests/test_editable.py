@@ -207,3 +207,46 @@ def test_a_hundred_steps_in_the_page_are_trains(browser, tmp_path, name):  # noq
         assert math.isclose(got[k], want[k], rel_tol=1e-12, abs_tol=1e-300), (k, got[k], want[k])
     if plain(net):  # the page's walk-through is the 101st step's, from the trained parameters
         assert check_page(browser, keys, explain_step(edited(net, {k: got[k] for k in params})).values())
+
+
+# -- a graph: edit a leaf, every value and gradient follows ----------------------------------------------------
+
+
+def edited_graph(g, changes: dict[str, float]):
+    """The graph spec with leaves (by name) and the update's step ("eta") changed."""
+    nodes = tuple(replace(n, value=changes[n.name]) if n.name in changes else n for n in g.nodes)
+    update = replace(g.update, step=changes["eta"]) if "eta" in changes else g.update
+    return replace(g, nodes=nodes, update=update)
+
+
+@pytest.mark.parametrize(
+    "name, edits",
+    [
+        pytest.param("graph-xyz", 3, id="graph-xyz-3"),
+        pytest.param("graph-sigmoid-gates", 20, id="graph-sigmoid-gates-20", marks=SLOW),
+        pytest.param("graph-max-twice", 20, id="graph-max-twice-20", marks=SLOW),
+    ],
+)
+def test_an_edited_leaf_moves_every_value_and_gradient_of_a_graph(browser, tmp_path, name, edits):  # noqa: F811
+    from tutor.engine.graph import explain_graph
+    from tutor.spec import graph as graphspec
+
+    g = graphspec.load(name)
+    walk = explain_graph(g)
+    keys = list(walk.quantities)
+    path = page_for(name, tmp_path)
+    open_page(browser, path)
+    editable = [k for k, q in walk.quantities.items() if q.form is None and q.kind in EDITABLE_KINDS]
+    assert len(all_css(browser, "#bt-edit input[data-q]")) == len(editable) >= 3
+    rng = random.Random(33)
+    changes: dict[str, float] = {}
+    before = check_page(browser, keys, walk.values())
+    assert len(all_css(browser, "svg tspan.bt-v")) >= len(g.nodes)  # the picture's values and gradients too
+    for _ in range(edits):
+        key = rng.choice(editable)
+        v = new_value(rng, key, walk.quantities[key].kind, walk.value(key))
+        changes[key] = v
+        type_into(browser, keys.index(key), repr(v))
+        assert check_page(browser, keys, explain_graph(edited_graph(g, changes)).values()) == before
+    problems = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert not problems, problems

@@ -54,7 +54,7 @@ function magnitude(v) { return v ? Math.floor(Math.log10(Math.abs(v))) : 0; }
 
 // notation._fmt_float: how the document writes a value (the mantissa and, below SCIENTIFIC_BELOW in an exact
 // document, the power of ten); each quantity keeps the decimals the document gave it.
-function shown(i, v) {
+function shown(i, v, digits) {  // ``digits``: a picture's own (its values at fewer decimals)
   if (!isFinite(v)) return { m: "undefined" };
   if (D.digits === null) return { m: String(v) };
   if (v === 0) return { m: "0" };
@@ -71,7 +71,8 @@ function shown(i, v) {
     }
     return { m: /^-?[0.]*$/.test(text) ? "0" : text };
   }
-  var dec = i in D.decimals ? D.decimals[i] : Math.max(D.digits, D.figures - 1 - magnitude(v));
+  var dec = digits !== undefined ? Math.max(digits, Math.min(digits, 3) - 1 - magnitude(v))
+    : i in D.decimals ? D.decimals[i] : Math.max(D.digits, D.figures - 1 - magnitude(v));
   if (D.scientific && Math.abs(v) < SCIENTIFIC_BELOW) {
     var figures = Math.max(dec + magnitude(v) + 1, 1);
     var parts = v.toExponential(figures - 1).split("e"), m = parts[0];
@@ -121,23 +122,35 @@ function write(h, s, negative) {  // a hook's content: MathML in math, text in t
   if (parens) { row.appendChild(el("mo", ")")); h.appendChild(row); }
 }
 
-function compute() {  // every quantity in computation order, from the givens now in use
+function evaluate(into) {  // every computed quantity in computation order, from the givens in ``into``
   for (var i = 0; i < N; i++) {
     var q = Q[i];
-    if (q[0] < 0) { values[i] = current[i]; continue; }
+    if (q[0] < 0) continue;
     var v;
-    try { v = BT_F[q[0]].apply(null, q[1].map(function (a) { return values[a]; })); } catch (err) { v = NaN; }
+    try { v = BT_F[q[0]].apply(null, q[1].map(function (a) { return into[a]; })); } catch (err) { v = NaN; }
     if (typeof v === "boolean") v = v ? 1 : 0;
-    values[i] = typeof v === "number" && isFinite(v) ? carry(v) : NaN;
+    into[i] = typeof v === "number" && isFinite(v) ? carry(v) : NaN;
   }
 }
+function compute() {  // every quantity from the givens now in use
+  for (var i = 0; i < N; i++) if (Q[i][0] < 0) values[i] = current[i];
+  evaluate(values);
+  D.rerun.forEach(function (r) {  // a value of the forward pass run again with givens replaced
+    var again = values.slice();
+    r[2].forEach(function (p) { again[p[0]] = values[p[1]]; });
+    evaluate(again);
+    values[r[0]] = again[r[1]];
+  });
+}
+function hookDigits(h) { return h.hasAttribute("data-d") ? Number(h.getAttribute("data-d")) : undefined; }
 hooks.forEach(function (h) {
-  h.btShown = flat(shown(Number(h.getAttribute("data-q")), spec[Number(h.getAttribute("data-q"))]));
+  var i = Number(h.getAttribute("data-q"));
+  h.btShown = flat(shown(i, spec[i], hookDigits(h)));
 });
 function render(mark) {  // every shown number from the values; ``mark``: mark the ones whose string changed
   var bad = false;
   hooks.forEach(function (h) {
-    var i = Number(h.getAttribute("data-q")), s = shown(i, values[i]), text = flat(s);
+    var i = Number(h.getAttribute("data-q")), s = shown(i, values[i], hookDigits(h)), text = flat(s);
     if (!isFinite(values[i])) bad = true;
     if (mark) h.classList.remove("bt-changed");
     if (text === h.btShown) return;
@@ -184,10 +197,10 @@ function drawCurve() {
   curve.appendChild(svg("text", { x: L - 4, y: T + 4, "text-anchor": "end", "font-size": 10 }, hi.toPrecision(4)));
   curve.appendChild(svg("text", { x: L - 4, y: H - B, "text-anchor": "end", "font-size": 10 }, lo.toPrecision(4)));
   curve.appendChild(svg("text", { x: W - R, y: H - 8, "text-anchor": "end", "font-size": 10 }, "step " + (pts.length)));
-  curve.appendChild(svg("text", { x: L, y: H - 8, "font-size": 10 }, "loss, step 1"));
+  curve.appendChild(svg("text", { x: L, y: H - 8, "font-size": 10 }, D.loss_name + ", step 1"));
 }
 function showWhere() {
-  where.textContent = "Step " + stepNo + (losses.length ? " after " + losses.length + " update" + (losses.length === 1 ? "" : "s") : ", before any update") + (D.loss >= 0 ? "; loss " + text(shown(D.loss, values[D.loss])) : "") + ".";
+  where.textContent = "Step " + stepNo + (losses.length ? " after " + losses.length + " update" + (losses.length === 1 ? "" : "s") : ", before any update") + (D.loss >= 0 ? "; " + D.loss_name + " " + text(shown(D.loss, values[D.loss])) : "") + ".";
   panel.setAttribute("data-step", String(stepNo));
 }
 function trainOne() {  // one step: the updated parameters (and state) become the next step's givens
@@ -276,6 +289,7 @@ document.getElementById("bt-restore").addEventListener("click", function () {
   stepNo = 1;
   compute(); render(true); showFields(); drawCurve(); showWhere();
 });
+document.getElementById("bt-train").hidden = !D.carry.length;
 compute();
 drawCurve();
 showWhere();

@@ -207,13 +207,14 @@ def render_interactive(
 
     from . import diagram
     from .lines import line_view, writer
+    from .notation import Notation
     from .walkthrough import context
 
     evaluated = evaluated or walk
     if carry is None:
         carry = [(p.label, p.update) for p in walk.params if p.update]
     normal = writer(evaluated, "web", options)
-    hooks = _HookWriter(normal, evaluated.quantities)
+    hooks = hook_writer(evaluated, normal)
     data = context("html", walk, check, history, options=options)
     from .walkthrough import _ESCAPES, view
 
@@ -224,21 +225,34 @@ def render_interactive(
     data["extra_lines"] = [line_view(hooks, evaluated.quantities, k, "web", _ESCAPES["html"]) for k in extra or ()]
     data["extra_title"] = extra_title
     script = static_script(SCRIPT)
-    payload, formulas = editable(evaluated, normal, carry, counter)
-    edit_script = edit_script_text(formulas)
-    data.update(
-        step_hooks=True,
-        steps_json=Markup(
-            script_json(highlights(walk, diagram.layout(walk, writer(walk, "web", options))) if layout.drawable else {})
-        ),
-        edit_json=Markup(script_json(payload)),
-        givens=_givens(evaluated, normal),
-        script=Markup(script),
-        edit_script=Markup(edit_script),
-        csp=policy(script, edit_script),
-    )
+    steps = highlights(walk, diagram.layout(walk, writer(walk, "web", options))) if layout.drawable else {}
+    text = Notation(evaluated.labels, walk.network.notation["updated"]).text
+    data.update(edit_data(evaluated, normal, text, carry, counter))
+    data.update(step_hooks=True, steps_json=Markup(script_json(steps)), script=Markup(script))
+    data["csp"] = policy(script, data["edit_script"])
     html = render_template(TEMPLATE, data, autoescape=True, options=options)
     return fill_hooks(html, hooks)
+
+
+def edit_data(
+    walk: Any, fw: Any, text: Any, carry: list[tuple[str, str]], counter: str = "", rerun: Any = None, loss: str = ""
+) -> dict[str, Any]:
+    """What a template's editable panel reads (``html/editpanel.html.j2``): the given values' fields, the data
+    and the script (its formulas generated); the page's policy must name the script."""
+    from markupsafe import Markup
+
+    payload, formulas = editable(walk, fw, carry, counter, rerun, loss)
+    index = {k: i for i, k in enumerate(walk.quantities)}
+    givens = [
+        {"q": index[k], "label": text(k), "value": repr(q.value)}
+        for k, q in walk.quantities.items()
+        if q.form is None and q.kind in EDITABLE_KINDS
+    ]
+    return {
+        "givens": givens,
+        "edit_json": Markup(script_json(payload)),
+        "edit_script": Markup(edit_script_text(formulas)),
+    }
 
 
 def _rate_key(walk: Any) -> str:
@@ -250,23 +264,26 @@ def _rate_key(walk: Any) -> str:
 # -- the editable page ---------------------------------------------------------------------------------------
 
 # Stand-ins for shown numbers while the page is made: a value ("90908" and the quantity's position in six
-# digits) or an operand of a substituted line ("90909"...), which is written in parentheses when negative.
-# latex2mathml keeps each as one <mn>; no number the tutor prints has eleven digits before its point.
-_STAND_IN = re.compile(r"9090([89])(\d{6})")
-_MN_STAND_IN = re.compile(r"<mn>((?:&#x02212;)?)9090([89])(\d{6})</mn>")
+# digits), an operand of a substituted line ("90909"...), which is written in parentheses when negative, or a
+# value of a picture with its own digits ("90907"...). latex2mathml keeps each as one <mn>; no number the tutor
+# prints has eleven digits before its point.
+_STAND_IN = re.compile(r"9090([789])(\d{6})")
+_MN_STAND_IN = re.compile(r"<mn>((?:&#x02212;)?)9090([789])(\d{6})</mn>")
 _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
-EDITABLE_KINDS = ("input", "param", "target", "rate", "state")
+EDITABLE_KINDS = ("input", "param", "target", "rate", "state", "leaf")
 
 
 class _HookWriter:
     """A FormulaWriter (``lines.writer``) whose numbers are stand-ins naming their quantity: a value as
-    "90908" + its position, an operand as "90909" + its position. A line whose form is its one argument
-    (dnet/dout = w) substitutes its own value, as the document drops that repeated stage."""
+    "90908" + its position (``family`` "8"; a picture's "7"), an operand as "90909" + its position. A line whose
+    form is its one argument (dnet/dout = w) substitutes its own value, as the document drops that repeated
+    stage."""
 
-    def __init__(self, base: Any, quantities: dict[str, Any]):
+    def __init__(self, base: Any, quantities: dict[str, Any], family: str = "8"):
         self.base = base
         self.quantities = quantities
         self.index = {k: i for i, k in enumerate(quantities)}
+        self.family = family
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.base, name)
@@ -274,7 +291,7 @@ class _HookWriter:
     def value_of(self, key: str) -> str:
         if key not in self.index:
             return self.base.value_of(key)
-        return f"90908{self.index[key]:06d}"
+        return f"9090{self.family}{self.index[key]:06d}"
 
     def _operand(self, key: str, tex: bool) -> str:
         if key not in self.index:
@@ -301,29 +318,39 @@ class _HookWriter:
         return type(self.base).differentiated(self, q, mode)
 
 
-def fill_hooks(html: str, hooks: _HookWriter) -> str:
+def hook_writer(walk: Any, fw: Any, family: str = "8") -> _HookWriter:
+    """``fw`` printing stand-ins for the numbers of ``walk``'s quantities (see ``fill_hooks``)."""
+    return _HookWriter(fw, walk.quantities, family)
+
+
+def fill_hooks(html: str, hooks: _HookWriter, picture: _HookWriter | None = None) -> str:
     """The page with every stand-in replaced by an element that names its quantity (``data-q``, its position;
-    ``data-o``: an operand), holding the document's own string for it: MathML in math, a tspan in the diagram,
-    a span elsewhere."""
+    ``data-o``: an operand; ``data-d``: a picture's digits), holding the document's own string for it: MathML in
+    math, a tspan in a picture, a span elsewhere."""
     from .templates import mathml
 
     keys = list(hooks.index)
+    writers = {"8": hooks.base, "9": hooks.base, "7": (picture or hooks).base}
 
     def shown(kind: str, i: int, tex: bool) -> str:
         key = keys[i]
-        return hooks.base._operand(key, tex) if kind == "9" else hooks.base.value_of(key)
+        return writers[kind]._operand(key, tex) if kind == "9" else writers[kind].value_of(key)
+
+    def attrs(kind: str, i: int) -> str:
+        extra = " data-o" if kind == "9" else f' data-d="{writers[kind].digits}"' if kind == "7" else ""
+        return f'class="bt-v" data-q="{i}"{extra}'
 
     def math(m: re.Match) -> str:
         sign, kind, i = m.group(1), m.group(2), int(m.group(3))
         inner = re.sub(r"^<math[^>]*>(?:<mrow>)?|(?:</mrow>)?</math>$", "", str(mathml(shown(kind, i, True))))
-        hook = f'<mrow class="bt-v" data-q="{i}"{" data-o" if kind == "9" else ""}>{inner}</mrow>'
+        hook = f"<mrow {attrs(kind, i)}>{inner}</mrow>"
         return f"<mo>{sign}</mo>{hook}" if sign else hook
 
     def plain(tag: str):
         def fill(m: re.Match) -> str:
-            i = int(m.group(2))
-            text = hooks.base.value_of(keys[i]).replace("-", "\u2212")
-            return f'<{tag} class="bt-v" data-q="{i}">{text}</{tag}>'
+            kind, i = m.group(1), int(m.group(2))
+            text = writers[kind].value_of(keys[i]).replace("-", "\u2212")
+            return f"<{tag} {attrs(kind, i)}>{text}</{tag}>"
 
         return fill
 
@@ -332,7 +359,9 @@ def fill_hooks(html: str, hooks: _HookWriter) -> str:
     return _STAND_IN.sub(plain("span"), html)
 
 
-def editable(walk: Any, fw: Any, carry: list[tuple[str, str]], counter: str = "") -> tuple[dict[str, Any], list[str]]:
+def editable(
+    walk: Any, fw: Any, carry: list[tuple[str, str]], counter: str = "", rerun: Any = None, loss: str = ""
+) -> tuple[dict[str, Any], list[str]]:
     """The editable page's data (JSON) and its formulas (JavaScript functions by position, printed by SymPy):
     every quantity as [form, argument positions, value] in computation order, the positions of the givens a
     student may edit, how each value is written (the document's decimals), the rounding of carried values, the
@@ -356,20 +385,25 @@ def editable(walk: Any, fw: Any, carry: list[tuple[str, str]], counter: str = ""
         for i, k in enumerate(keys)
         if digits is not None and not fw.fixed
     }
-    loss = getattr(walk, "loss", "")
+    loss = loss or getattr(walk, "loss", "")  # what the training panel draws (a graph's: its output)
+    conventions = getattr(walk, "conventions", None)
     payload = {
         "q": rows,
         "edit": [index[k] for k, q in walk.quantities.items() if q.form is None and q.kind in EDITABLE_KINDS],
         "given": [index[k] for k, q in walk.quantities.items() if q.form is None],
         "digits": digits,
         "fixed": bool(fw.fixed),
-        "carried": walk.conventions.digits if walk.conventions.rounding != "exact" else None,
+        "carried": conventions.digits if conventions is not None and conventions.rounding != "exact" else None,
         "scientific": fw.scientific is not None,
         "figures": figures,
         "decimals": decimals,
         "loss": index.get(loss, -1),
+        "loss_name": "loss" if loss == getattr(walk, "loss", "") else "output",
         "carry": [[index[a], index[b]] for a, b in carry if a in index and b in index],
         "counter": index.get(counter, -1),
+        # a value computed by running the forward pass again with some givens replaced (a graph's output after
+        # its update): [its position, the output's, [[given, replacement], ...]]
+        "rerun": [[index[a], index[o], [[index[g], index[r]] for g, r in pairs]] for a, o, pairs in rerun or ()],
     }
     return payload, [javascript(f, "interactive") for f in forms]
 
@@ -378,16 +412,3 @@ def edit_script_text(formulas: list[str]) -> str:
     """The editable page's script: the derivation's forms (generated), then the fixed evaluator."""
     head = "var BT_F = [\n" + ",\n".join(formulas) + "\n];\n"
     return "(function () {\n" + head + static_script(EDIT_SCRIPT) + "})();\n"
-
-
-def _givens(walk: Any, fw: Any) -> list[dict[str, Any]]:
-    """The input fields: each editable given's position, label (text) and the value the spec gives."""
-    from .notation import Notation
-
-    text = Notation(walk.labels, walk.network.notation["updated"]).text
-    index = {k: i for i, k in enumerate(walk.quantities)}
-    return [
-        {"q": index[k], "label": text(k), "value": repr(q.value), "kind": q.kind}
-        for k, q in walk.quantities.items()
-        if q.form is None and q.kind in EDITABLE_KINDS
-    ]
