@@ -443,7 +443,13 @@ class FormulaGrading:
             if _ACTIVATION_DERIVATIVE.match(k) and Q[k].kind == "factor":
                 outs = [a for a in Q[k].args if Q[a].kind == "out"]
                 ins = [a for a in Q[k].args if Q[a].kind != "out"]
-                if len(outs) == 1 and len(ins) == 1:
+                if not (len(outs) == 1 and len(ins) == 1):
+                    # softmax's ∂out_o1/∂net_o1 is written through every output and no net input: the names
+                    # the key itself pairs (out_o1 over net_o1) are the ones a slip swaps
+                    outs, ins = [k[1 : k.index("/")]], [k[k.index("/") + 2 :]]
+                    if k.endswith("]") and "[" not in outs[0]:
+                        outs[0] += k[k.rindex("[") :]
+                if outs[0] in Q and ins[0] in Q:
                     o, i = typed_name(outs[0]), typed_name(ins[0])
                     wrong = evaluator(self.reference(k).xreplace({sp.Symbol(o): sp.Symbol(i)}), self.known)
                     detail = f"{typed_name(k)} written with {i} where {o} belongs"
