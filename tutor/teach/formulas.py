@@ -382,6 +382,20 @@ class FormulaGrading:
                 return FormulaGrade("wrong", shown, slip, detail)
         return FormulaGrade("wrong", shown)
 
+    def table(self, key: str) -> tuple[list[float], list[tuple[str, str, list[float]]]]:
+        """``grade``'s data on ``key`` for a page that grades without SymPy: the right values at the points and
+        every slip ``grade`` would try, in its order, with its values (the ones the right form also has left
+        out, as ``grade`` never names them; of two slips with the same values only the first can be named)."""
+        right = [w[key] for w in self.worlds]
+        out, seen = [], set()
+        for slip, detail, at in itertools.islice(self.slips(key), MAX_SLIPS):
+            theirs = [at(w) for w in self.worlds]
+            mark = tuple(x if math.isfinite(x) else None for x in theirs)
+            if mark not in seen and not agree(right, theirs):
+                seen.add(mark)
+                out.append((slip, detail, theirs))
+        return right, out
+
     def _overridden(self, key: str, k: str, at):
         """``key``'s value in a world where ``k`` is computed by ``at`` (a world -> float) instead of its own
         form, every quantity between them recomputed by its derived form."""

@@ -15,6 +15,13 @@ Content-Security-Policy allows nothing from outside and only this script (by its
 The page's decision is the grading core's (``tutor.teach.grading``), run on the core's own data: the same
 verdicts and diagnoses as the terminal quiz for the same answers (``root.btGrade`` grades a list of answers for
 checking the two against each other), with tries and the hint ladder at the quiz's cost.
+
+Its formula mode (``page(quiz, symbolic=True)``, ``explain SPEC --self-check --symbolic``) asks what
+``quiz --symbolic`` asks: each formula typed in the shown names. The page reads it with the graph specs'
+grammar rebuilt as a parser in the script (numbers, names, + - * / **, the registry's functions; never
+``eval``), computes it with the grammar's operations printed by SymPy's JavaScript printer, and decides as
+``formulas.FormulaGrading.grade`` does, on its data (``formula_data``): the right values at the walk's values
+and its seeded random points, the negation, then each classic slip's values in the core's order.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from ..engine.steps import Form
 from ..render.interactive import policy, script_json, static_script
 from ..render.jscode import javascript
 from ..render.templates import render_template
+from .formulas import typed_name
 from .grading import MISCONCEPTIONS
 from .quiz import SECTION_TITLES, Quiz, plain_value
 
 TEMPLATE = "html/selfcheck.html.j2"
 SCRIPT = "html/selfcheck.js"
+FORMULA_SCRIPT = "html/formulacheck.js"
 
 
 def data(quiz: Quiz) -> tuple[dict[str, Any], list[str]]:
@@ -93,6 +102,68 @@ def data(quiz: Quiz) -> tuple[dict[str, Any], list[str]]:
     )
 
 
+def _ops_js() -> dict[str, str]:
+    """The formula grammar's operations (``GRAPH_OPS``: + - * / unary -, ** and the functions) as JavaScript
+    functions printed by SymPy's printer from the registry's own forms; ** takes its exponent as ``_1``."""
+    import sympy as sp
+
+    from ..spec.graphrules import FUNCTIONS, GRAPH_OPS
+
+    x = sp.symbols("_0 _1")
+    out = {}
+    for op in ("add", "sub", "mul", "div", "neg", *FUNCTIONS):
+        arity = GRAPH_OPS[op].arity or 2  # max and min: two at a time, folded by the page
+        out[op] = javascript(Form(GRAPH_OPS[op].sym(list(x[:arity]), None), None, x[:arity]))
+    out["pow"] = javascript(Form(sp.Pow(x[0], x[1]), None, x))
+    return out
+
+
+def _twelve(x: float) -> float | None:
+    """A slip's value to 12 significant figures (the grade compares to 1e-9): a smaller page, the same decision."""
+    return float(f"{x:.12g}") if math.isfinite(x) else None
+
+
+def formula_data(quiz: Quiz) -> dict[str, Any]:
+    """The formula mode's data: the typed names and their values at every point (the walk's own, then the
+    seeded random ones), and for each asked formula its right values there and every slip the grading core
+    tries, with its values (``FormulaGrading.table``)."""
+    from ..spec.graph import MAX_NODES
+    from ..spec.graphrules import FUNCTIONS
+    from . import formulas
+    from .symquiz import FormulaQuiz
+
+    fq = FormulaQuiz(quiz)
+    F = quiz.grader.formulas
+    names = sorted(F.known)
+    asked = []
+    for n, q in enumerate(fq.questions, 1):
+        right, slips = F.table(q.key)
+        asked.append(
+            {
+                "n": n,
+                "name": formulas.typed_name(q.key),
+                "reference": fq.reference(q.key),
+                "uses": sorted(map(str, F.reference(q.key).free_symbols)),
+                "right": [x if math.isfinite(x) else None for x in right],
+                "slips": [[slip, detail, [_twelve(x) for x in theirs]] for slip, detail, theirs in slips],
+            }
+        )
+    return {
+        "names": names,
+        "worlds": [[w[F.known[n]] if math.isfinite(w[F.known[n]]) else None for n in names] for w in F.worlds],
+        "questions": asked,
+        "slips": formulas.SLIPS,
+        "functions": list(FUNCTIONS),
+        "tries": quiz.tries,
+        "limits": {
+            "chars": formulas.MAX_FORMULA,
+            "exponent": formulas.MAX_EXPONENT,
+            "nodes": MAX_NODES,
+            "relative": formulas.RELATIVE,
+        },
+    }
+
+
 def _share(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
@@ -113,7 +184,14 @@ def script_text(root: str, formulas: list[str]) -> str:
     return "(function () {\n" + head + static_script(SCRIPT) + "})();\n"
 
 
-def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
+def formula_script(root: str, ops: dict[str, str]) -> str:
+    """The formula mode's one script: its root's id and the grammar's operations (generated), then the fixed
+    reader and grader."""
+    head = f'var BT_ROOT = "{root}";\nvar BT_OPS = {{\n' + ",\n".join(f"{k}: {v}" for k, v in ops.items()) + "\n};\n"
+    return "(function () {\n" + head + static_script(FORMULA_SCRIPT) + "})();\n"
+
+
+def _context(quiz: Quiz, standalone: bool, symbolic: bool = False) -> dict[str, Any]:
     from markupsafe import Markup
 
     from ..render import diagram
@@ -124,19 +202,35 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         return _graph_context(quiz, standalone)
     walk = quiz.walk
     net = quiz.network
-    payload, formulas = data(quiz)
-    payload_json = script_json(payload)
-    root = _prefix(payload_json, "\n".join(formulas))
-    script = script_text(root, formulas)
     fw = writer(walk, "web")
+    if symbolic:
+        from .symquiz import FormulaQuiz
+
+        payload = formula_data(quiz)
+        ops = _ops_js()
+        payload_json = script_json(payload)
+        root = _prefix(payload_json, "\n".join(ops.values()))
+        script = formula_script(root, ops)
+        asked = [(n, q) for n, q in enumerate(FormulaQuiz(quiz).questions, 1)]
+    else:
+        payload, formulas = data(quiz)
+        payload_json = script_json(payload)
+        root = _prefix(payload_json, "\n".join(formulas))
+        script = script_text(root, formulas)
+        asked = [(q.number, q) for q in quiz.questions]
     drawn = quiz.drawing()
     layout = diagram.layout(drawn, fw if drawn is walk else writer(drawn, "web"))
     sections = []
-    for q in quiz.questions:
+    for number, q in asked:
         if not sections or sections[-1]["name"] != q.section:
             sections.append({"name": q.section, "title": SECTION_TITLES[q.section], "questions": []})
         sections[-1]["questions"].append(
-            {"number": q.number, "label": fw.label(q.key, "web"), "line": line_view(fw, walk.quantities, q.key, "web")}
+            {
+                "number": number,
+                "label": fw.label(q.key, "web"),
+                "typed": typed_name(q.key),
+                "line": line_view(fw, walk.quantities, q.key, "web"),
+            }
         )
     role = {"input": "input", "rate": "learning rate"}
     return {
@@ -176,7 +270,9 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "loss": net.loss_rule.description,
         "diagram": Markup(diagram.svg(layout)),  # built from escaped parts by diagram.svg
         "sections": sections,
-        "count": len(quiz.questions),
+        "count": len(asked),
+        "symbolic": symbolic,
+        "functions": ", ".join(payload["functions"]) if symbolic else "",
         "data_json": Markup(payload_json),
         "script": Markup(script),
         "csp": policy(script),
@@ -218,6 +314,7 @@ def _graph_context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "digits": quiz.digits,
         "origin": quiz.origin,
         "graph": True,
+        "symbolic": False,
         "givens": [
             {
                 "title": "Leaves",
@@ -252,6 +349,6 @@ def fragment(quiz: Quiz) -> str:
     return render_template(TEMPLATE, _context(quiz, False), autoescape=True)
 
 
-def page(quiz: Quiz) -> str:
-    """The self-check as one self-contained offline HTML file."""
-    return render_template(TEMPLATE, _context(quiz, True), autoescape=True)
+def page(quiz: Quiz, symbolic: bool = False) -> str:
+    """The self-check as one self-contained offline HTML file; ``symbolic``: its formula mode (a network's)."""
+    return render_template(TEMPLATE, _context(quiz, True, symbolic), autoescape=True)
