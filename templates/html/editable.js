@@ -194,8 +194,12 @@ function drawCurve() {
     return (L + (W - L - R) * k / n).toFixed(2) + "," + (T + (H - T - B) * (hi - p) / (hi - lo)).toFixed(2);
   });
   curve.appendChild(svg("polyline", { points: xy.join(" "), fill: "none", stroke: "#1f5fa8", "stroke-width": 2 }));
-  curve.appendChild(svg("text", { x: L - 4, y: T + 4, "text-anchor": "end", "font-size": 10 }, hi.toPrecision(4)));
-  curve.appendChild(svg("text", { x: L - 4, y: H - B, "text-anchor": "end", "font-size": 10 }, lo.toPrecision(4)));
+  function tick(x) {  // four figures; a loss near 0 or past 10^5 with its exponent, to fit beside the axis
+    var a = Math.abs(x);
+    return a === 0 || (a >= 1e-3 && a < 1e5) ? x.toPrecision(4) : x.toExponential(2);
+  }
+  curve.appendChild(svg("text", { x: L - 4, y: T + 4, "text-anchor": "end", "font-size": 10 }, tick(hi)));
+  curve.appendChild(svg("text", { x: L - 4, y: H - B, "text-anchor": "end", "font-size": 10 }, tick(lo)));
   curve.appendChild(svg("text", { x: W - R, y: H - 8, "text-anchor": "end", "font-size": 10 }, "step " + (pts.length)));
   curve.appendChild(svg("text", { x: L, y: H - 8, "font-size": 10 }, D.loss_name + ", step 1"));
 }
