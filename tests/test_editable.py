@@ -250,3 +250,50 @@ def test_an_edited_leaf_moves_every_value_and_gradient_of_a_graph(browser, tmp_p
         assert check_page(browser, keys, explain_graph(edited_graph(g, changes)).values()) == before
     problems = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert not problems, problems
+
+
+# -- every built-in network the page takes ---------------------------------------------------------------------
+
+PAGED = [
+    "appendix-a",
+    "appendix-b",
+    "clip-norm",
+    "clip-value",
+    "init-he-normal",
+    "mazur",
+    "optimizer-adagrad",
+    "optimizer-adam",
+    "optimizer-momentum",
+    "optimizer-momentum-classic",
+    "optimizer-nesterov",
+    "optimizer-rmsprop",
+    "python-printed",
+    "residual-sigmoid",
+    "softmax-scores",
+    "vanishing-relu",
+    "vanishing-sigmoid",
+]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "softmax-scores" else SLOW) for n in PAGED])
+def test_every_built_in_network_page_follows_three_edits(browser, tmp_path, name):  # noqa: F811
+    """Each built-in network spec the editable page takes (softmax over given scores, which has no weights and
+    no rate, in the default run): loaded offline without a console error, then three seeded edits, every shown
+    number against the engine on the edited spec."""
+    net = load(name)
+    walk = walk_of(net)
+    keys = list(walk.quantities)
+    open_page(browser, page_for(name, tmp_path))
+    editable = [k for k, q in walk.quantities.items() if q.form is None and q.kind in EDITABLE_KINDS]
+    editable = [k for k in editable if walk.quantities[k].kind != "state" and k not in ("t", "clip_eps")]
+    assert editable
+    rng = random.Random(7)
+    changes: dict[str, float] = {}
+    before = check_page(browser, keys, walk.values())
+    for _ in range(3):
+        key = rng.choice(editable)
+        changes[key] = new_value(rng, key, walk.quantities[key].kind, walk.value(key))
+        type_into(browser, keys.index(key), repr(changes[key]))
+        assert check_page(browser, keys, walk_of(edited(net, changes)).values()) == before
+    problems = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert not problems, problems

@@ -219,7 +219,9 @@ def render_interactive(
     from .walkthrough import _ESCAPES, view
 
     data["v"] = view(walk, "web", check, history, escape=_ESCAPES["html"], fw=hooks, options=options)
-    data["v"]["learning_rate"] = hooks.value_of(_rate_key(evaluated))
+    rate = _rate_key(evaluated)
+    if rate is not None:  # a network without weights (softmax over given scores) has no rate to show
+        data["v"]["learning_rate"] = hooks.value_of(rate)
     layout = diagram.layout(walk, hooks)
     data["diagram"] = Markup(diagram.svg(layout, hooks=True))  # built from escaped parts by diagram.svg
     data["extra_lines"] = [line_view(hooks, evaluated.quantities, k, "web", _ESCAPES["html"]) for k in extra or ()]
@@ -255,10 +257,11 @@ def edit_data(
     }
 
 
-def _rate_key(walk: Any) -> str:
+def _rate_key(walk: Any) -> str | None:
     from ..engine.sym_builder import ETA
 
-    return ETA if ETA in walk.quantities else next(k for k, q in walk.quantities.items() if q.kind == "rate")
+    rates = [k for k, q in walk.quantities.items() if q.kind == "rate"]
+    return ETA if ETA in walk.quantities else (rates[0] if rates else None)
 
 
 # -- the editable page ---------------------------------------------------------------------------------------
