@@ -225,6 +225,7 @@ def edited_graph(g, changes: dict[str, float]):
         pytest.param("graph-xyz", 3, id="graph-xyz-3"),
         pytest.param("graph-sigmoid-gates", 20, id="graph-sigmoid-gates-20", marks=SLOW),
         pytest.param("graph-max-twice", 20, id="graph-max-twice-20", marks=SLOW),
+        pytest.param("graph-micrograd-tanh", 20, id="graph-micrograd-tanh-20", marks=SLOW),
     ],
 )
 def test_an_edited_leaf_moves_every_value_and_gradient_of_a_graph(browser, tmp_path, name, edits):  # noqa: F811
