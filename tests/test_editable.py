@@ -143,6 +143,28 @@ def page_for(name: str, folder: Path) -> Path:
     return path
 
 
+# every built-in network spec the editable page takes (the ones of several examples are refused with why)
+PAGED = [
+    "appendix-a",
+    "appendix-b",
+    "clip-norm",
+    "clip-value",
+    "init-he-normal",
+    "mazur",
+    "optimizer-adagrad",
+    "optimizer-adam",
+    "optimizer-momentum",
+    "optimizer-momentum-classic",
+    "optimizer-nesterov",
+    "optimizer-rmsprop",
+    "python-printed",
+    "residual-sigmoid",
+    "softmax-scores",
+    "vanishing-relu",
+    "vanishing-sigmoid",
+]
+
+
 @pytest.mark.parametrize(
     "name, edits",
     [
@@ -151,6 +173,9 @@ def page_for(name: str, folder: Path) -> Path:
         pytest.param("appendix-b", 20, id="appendix-b-20", marks=SLOW),
         pytest.param("optimizer-adam", 20, id="optimizer-adam-20", marks=SLOW),
         pytest.param("clip-norm", 20, id="clip-norm-20", marks=SLOW),
+        # softmax over given scores: no weights, no rate (its page once failed to be written)
+        pytest.param("softmax-scores", 3, id="softmax-scores-3"),
+        *[pytest.param(n, 3, id=f"{n}-3", marks=SLOW) for n in PAGED if n not in ("mazur", "softmax-scores")],
     ],
 )
 def test_edited_values_agree_with_the_engine_for_the_edited_spec(browser, tmp_path, name, edits):  # noqa: F811
@@ -249,52 +274,5 @@ def test_an_edited_leaf_moves_every_value_and_gradient_of_a_graph(browser, tmp_p
         changes[key] = v
         type_into(browser, keys.index(key), repr(v))
         assert check_page(browser, keys, explain_graph(edited_graph(g, changes)).values()) == before
-    problems = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
-    assert not problems, problems
-
-
-# -- every built-in network the page takes ---------------------------------------------------------------------
-
-PAGED = [
-    "appendix-a",
-    "appendix-b",
-    "clip-norm",
-    "clip-value",
-    "init-he-normal",
-    "mazur",
-    "optimizer-adagrad",
-    "optimizer-adam",
-    "optimizer-momentum",
-    "optimizer-momentum-classic",
-    "optimizer-nesterov",
-    "optimizer-rmsprop",
-    "python-printed",
-    "residual-sigmoid",
-    "softmax-scores",
-    "vanishing-relu",
-    "vanishing-sigmoid",
-]
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "softmax-scores" else SLOW) for n in PAGED])
-def test_every_built_in_network_page_follows_three_edits(browser, tmp_path, name):  # noqa: F811
-    """Each built-in network spec the editable page takes (softmax over given scores, which has no weights and
-    no rate, in the default run): loaded offline without a console error, then three seeded edits, every shown
-    number against the engine on the edited spec."""
-    net = load(name)
-    walk = walk_of(net)
-    keys = list(walk.quantities)
-    open_page(browser, page_for(name, tmp_path))
-    editable = [k for k, q in walk.quantities.items() if q.form is None and q.kind in EDITABLE_KINDS]
-    editable = [k for k in editable if walk.quantities[k].kind != "state" and k not in ("t", "clip_eps")]
-    assert editable
-    rng = random.Random(7)
-    changes: dict[str, float] = {}
-    before = check_page(browser, keys, walk.values())
-    for _ in range(3):
-        key = rng.choice(editable)
-        changes[key] = new_value(rng, key, walk.quantities[key].kind, walk.value(key))
-        type_into(browser, keys.index(key), repr(changes[key]))
-        assert check_page(browser, keys, walk_of(edited(net, changes)).values()) == before
     problems = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert not problems, problems

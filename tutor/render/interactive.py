@@ -35,6 +35,7 @@ from .templates import render_template
 TEMPLATE = "html/interactive.html.j2"
 SCRIPT = "html/interactive.js"
 EDIT_SCRIPT = "html/editable.js"
+ROUNDING_SCRIPT = "html/rounding.js"  # the decimal writing both scripted pages share
 
 
 def script_json(data: Any) -> str:
@@ -414,4 +415,4 @@ def editable(
 def edit_script_text(formulas: list[str]) -> str:
     """The editable page's script: the derivation's forms (generated), then the fixed evaluator."""
     head = "var BT_F = [\n" + ",\n".join(formulas) + "\n];\n"
-    return "(function () {\n" + head + static_script(EDIT_SCRIPT) + "})();\n"
+    return "(function () {\n" + head + static_script(ROUNDING_SCRIPT) + static_script(EDIT_SCRIPT) + "})();\n"

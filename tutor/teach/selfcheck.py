@@ -31,7 +31,7 @@ import math
 from typing import Any
 
 from ..engine.steps import Form
-from ..render.interactive import policy, script_json, static_script
+from ..render.interactive import ROUNDING_SCRIPT, policy, script_json, static_script
 from ..render.jscode import javascript
 from ..render.templates import render_template
 from .formulas import typed_name
@@ -181,7 +181,7 @@ def _prefix(payload: str, code: str) -> str:
 def script_text(root: str, formulas: list[str]) -> str:
     """The page's one script: its root's id and its formulas (both generated), then the fixed grader."""
     head = f'var BT_ROOT = "{root}";\nvar BT_F = [\n' + ",\n".join(formulas) + "\n];\n"
-    return "(function () {\n" + head + static_script(SCRIPT) + "})();\n"
+    return "(function () {\n" + head + static_script(ROUNDING_SCRIPT) + static_script(SCRIPT) + "})();\n"
 
 
 def formula_script(root: str, ops: dict[str, str]) -> str:
