@@ -203,7 +203,21 @@ def test_edited_values_agree_with_the_engine_for_the_edited_spec(browser, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=SLOW) for n in ("mazur", "optimizer-adam", "optimizer-momentum")]
+    "name",
+    [
+        pytest.param(n, marks=() if n == "appendix-b" else SLOW)  # the default run: one small network's
+        for n in (
+            "mazur",
+            "appendix-b",
+            "optimizer-adam",
+            "optimizer-momentum",
+            "optimizer-nesterov",
+            "optimizer-rmsprop",
+            "optimizer-adagrad",
+            "clip-norm",
+            "clip-value",
+        )
+    ],
 )
 def test_a_hundred_steps_in_the_page_are_trains(browser, tmp_path, name):  # noqa: F811
     net = load(name)
