@@ -298,6 +298,8 @@ class FormulaGrading:
         self.counts = counts(walk)
         self.known = {n: k for n, k in names(walk).items() if k not in self.counts}
         self.worlds = points(walk, seed)
+        self._references: dict[str, Any] = {}
+        self._keys: dict[tuple[str, int], list[str]] = {}
         self._siblings: dict[str, list[str]] = {}
         groups: dict[tuple, list[str]] = {}
         for n, key in self.known.items():
@@ -319,6 +321,13 @@ class FormulaGrading:
         return all(typed_name(a) or a in self.counts for a in q.args)
 
     def reference(self, key: str):
+        # the walk is fixed: a key's form, and the keys a form is written through, are made once
+        cached = self._references.get(key)
+        if cached is None:
+            cached = self._references[key] = self._reference(key)
+        return cached
+
+    def _reference(self, key: str):
         import sympy as sp
 
         q = self.walk.quantities[key]
@@ -346,6 +355,11 @@ class FormulaGrading:
         return expr.xreplace(subs) if subs else expr
 
     def _keys_in(self, key: str, depth: int = 8) -> list[str]:
+        if (key, depth) not in self._keys:
+            self._keys[key, depth] = self._keys_of(key, depth)
+        return list(self._keys[key, depth])
+
+    def _keys_of(self, key: str, depth: int) -> list[str]:
         out = [key]
         if depth:
             for s in sorted(self.reference(key).free_symbols, key=str):
