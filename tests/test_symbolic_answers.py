@@ -187,6 +187,10 @@ HOSTILE = [
     ("lambda: 0", "a lambda"),
     ("out_o1^2", "'^' is not a power"),
     ("", "empty"),
+    # Python's reader would take these; the grammar (and the self-check page's reader) does not
+    ("1_000*out_o1", "'1_000' is not allowed; write numbers in decimals"),
+    ("0x10*out_o1", "'0x10' is not allowed"),
+    ("out_o1*(1 - out_o1)  # sigma'", "'#' is not allowed; a formula has no comments"),
 ]
 
 

@@ -42,6 +42,7 @@ RELATIVE = 1e-9
 MAX_SIMPLIFY = 60  # operations of a formula SymPy simplifies against the derived one (the evaluation decides)
 MAX_SLIPS = 400  # perturbed forms tried on one wrong answer: the first are the likely ones
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_PYTHONISM = re.compile(r"#|(?<![A-Za-z0-9_.])(?:\d+_[\d_]*|0[xXoObB]\w*)")
 _DELTA = re.compile(r"dE[A-Za-z0-9_]*/dnet_([A-Za-z0-9_]+?)(\[e([0-9]+)\])?\Z")
 _BACKWARD_FREE = ("input", "param", "target", "rate", "net", "out", "loss_term", "loss", "batch", "xhat", "y")
 
@@ -92,6 +93,12 @@ def parse(text: str, known: Mapping[str, str]):
     text = str(text)
     if len(text) > MAX_FORMULA:
         raise FormulaError(f"a formula has at most {MAX_FORMULA} characters, got {len(text)}", where)
+    # what Python's reader takes beyond the grammar's numbers (a comment, 1_000, 0x10): the self-check page's
+    # reader does not, and a formula is judged alike in both
+    odd = _PYTHONISM.search(text)
+    if odd:
+        why = "a formula has no comments" if odd.group(0) == "#" else "write numbers in decimals (0.5, 1e-3)"
+        raise FormulaError(f"{odd.group(0)!r} is not allowed; {why}", where)
     seen = {n: n for n in known}
     try:
         nodes = _parser()("answer", text, where, seen, set(known), 0).run()
