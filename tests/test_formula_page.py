@@ -205,3 +205,46 @@ def test_what_the_formula_mode_cannot_honour_is_refused(capsys, tmp_path, monkey
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("backprop-tutor: error: --symbolic: ") and fragment in err
     assert not (tmp_path / "x.html").exists()
+
+
+def random_formula(rng, names: list[str], depth: int = 3) -> str:
+    """A formula of the grammar (and a few of its refusals: a variable exponent, a huge one, a bad name)."""
+    if depth == 0 or rng.random() < 0.25:
+        return rng.choice([*names, *names, "1", "2", "0.5", "1e-3", ".5"])
+    pick = rng.random()
+    a = random_formula(rng, names, depth - 1)
+    if pick < 0.45:
+        b = random_formula(rng, names, depth - 1)
+        return f"({a} {rng.choice('+-*/')} {b})" if rng.random() < 0.6 else f"{a} {rng.choice('+-*/')} {b}"
+    if pick < 0.6:
+        return f"-{a}" if rng.random() < 0.5 else f"+({a})"
+    if pick < 0.75:
+        exponent = rng.choice(["2", "-1", "0.5", "(1/2)", "-2", "3", "5", "x1", "2**2"])
+        return f"({a})**{exponent}"
+    fn = rng.choice(["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "max", "min", "foo"])
+    if fn in ("max", "min"):
+        return f"{fn}({a}, {random_formula(rng, names, depth - 1)})"
+    return f"{fn}({a})"
+
+
+@pytest.mark.parametrize("count", [pytest.param(40, id="40"), pytest.param(400, id="400", marks=SLOW)])
+def test_random_formulas_are_decided_alike(browser, pages, count):  # noqa: F811
+    """Seeded random formulas of the grammar, and right forms with one character cut out: the page's
+    verdict and slip are the grading core's for each (a refusal on both sides)."""
+    import random
+
+    open_page(browser, pages("mazur"))
+    rng = random.Random(33)
+    fq = formula_quiz("mazur")
+    keys = ["dout_o1/dnet_o1", "dE_total/dw5", "dE_total/dout_h1", "w5+", "E_o1"]
+    for k in range(count):
+        key = keys[k % len(keys)]
+        names = sorted(map(str, fq.grader.formulas.expanded(key).free_symbols))
+        names += sorted(map(str, fq.grader.formulas.reference(key).free_symbols))
+        if k % 4 == 3:  # a right form with one character cut
+            ref = fq.reference(key)
+            i = rng.randrange(len(ref))
+            text = ref[:i] + ref[i + 1 :]
+        else:
+            text = random_formula(rng, names)
+        agrees(browser, "mazur", key, text)
