@@ -209,3 +209,24 @@ def test_a_spec_worksheet_keeps_the_spec_author_text_inert(tmp_path):
     for name in ("sheet.tex", "key.tex"):
         tex = (tmp_path / "out" / name).read_text(encoding="utf-8")
         assert r"\input{" not in tex and r"\write18{" not in tex
+
+
+@pytest.mark.parametrize("page", ["interactive", "formulas"])
+def test_the_editable_and_formula_pages_keep_spec_text_inert(page):
+    """The editable walk-through and the formula self-check: the spec's text only escaped, in HTML or in the
+    JSON data (whose '<' is \\u003c), and the page's own scripts the only ones, each named by the policy."""
+    from tutor.render.interactive import render_interactive, script_hash
+    from tutor.teach import selfcheck
+    from tutor.teach.quiz import Quiz
+
+    net = loads(SPEC)
+    html = render_interactive(explain_step(net)) if page == "interactive" else selfcheck.page(Quiz(net), symbolic=True)
+    assert "alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html and ">49<" not in html
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1).replace("&#39;", "'")
+    assert scripts and all(script_hash(s) in policy for s in scripts)
+    assert "alert" not in "".join(scripts)
+    for data in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S):
+        assert "<" not in data
+        json.loads(data)

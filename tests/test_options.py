@@ -41,6 +41,7 @@ OPTIONS: dict[tuple[str, str], tuple[list[str], list[str]]] = {
     ("explain", "--output"): ([], ["-o", "out.txt"]),
     ("explain", "--interactive"): (["-o", "page.html"], ["--interactive"]),
     ("explain", "--self-check"): ([], ["--self-check"]),
+    ("explain", "--symbolic"): (["--self-check"], ["--symbolic"]),
     ("explain", "--rounding"): ([], ["--rounding", "as-printed"]),
     ("explain", "--digits"): ([], ["--digits", "3"]),
     ("explain", "--digits-of"): ([], ["--rounding", "as-printed", "--digits-of", "out=2"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -186,6 +187,10 @@ HOSTILE = [
     ("lambda: 0", "a lambda"),
     ("out_o1^2", "'^' is not a power"),
     ("", "empty"),
+    # Python's reader would take these; the grammar (and the self-check page's reader) does not
+    ("1_000*out_o1", "'1_000' is not allowed; write numbers in decimals"),
+    ("0x10*out_o1", "'0x10' is not allowed"),
+    ("out_o1*(1 - out_o1)  # sigma'", "'#' is not allowed; a formula has no comments"),
 ]
 
 
@@ -282,3 +287,103 @@ def test_the_readme_transcript_is_what_the_quiz_says():
     for message, shown in said:
         assert message == shown
     assert f"\n{fq.summary()[0]}\n" in block
+
+
+# -- every kind of factor in the registry ------------------------------------------------------------------------
+
+_MAZUR = Path(__file__).resolve().parent.parent / "worked_examples" / "mazur" / "spec.toml"
+
+
+def _variant(hidden="sigmoid", output="sigmoid", loss="half_sse", targets="[0.01, 0.99]", optimizer=""):
+    """Mazur's spec with other activations, loss, targets or optimizer (the registry's names)."""
+    from tutor.spec.network import loads
+
+    s = _MAZUR.read_text(encoding="utf-8").replace('activation = "sigmoid"', f'activation = "{hidden}"', 1)
+    i = s.index('neurons = ["o1", "o2"]')
+    s = s[:i] + s[i:].replace('activation = "sigmoid"', f'activation = "{output}"', 1)
+    s = s.replace('name = "half_sse"', f'name = "{loss}"').replace("targets = [0.01, 0.99]", f"targets = {targets}")
+    if optimizer:
+        s = s.replace("learning_rate = 0.5", f'learning_rate = 0.1\noptimizer = "{optimizer}"')
+    return loads(s)
+
+
+def _registry_cases() -> list[tuple[str, str]]:
+    from tutor.spec import rules
+
+    cases = [("activation", a) for a in rules.ACTIVATIONS if a != "binary_step"]  # a step has no derivative
+    cases += [("loss", name) for name in rules.LOSSES]
+    cases += [("optimizer", name) for name in rules.OPTIMIZERS]
+    return cases + [("batch normalization", "batchnorm-sigmoid")]
+
+
+def _registry_net(kind: str, name: str):
+    from tutor.spec import rules
+
+    if kind == "activation":
+        if name in ("softmax", "log_softmax"):  # an output layer's, with its loss
+            loss = "categorical_cross_entropy" if name == "softmax" else "nll"
+            return _variant(output=name, loss=loss, targets="[1.0, 0.0]")
+        return _variant(hidden=name, output=name)
+    if kind == "loss":
+        rule = rules.LOSSES[name]
+        output = rule.needs_output or ("softmax" if name == "categorical_cross_entropy" else "sigmoid")
+        if name in ("hinge", "multiclass_hinge"):
+            output = "identity"
+        one_hot = rule.needs_one_hot or name in ("categorical_cross_entropy", "nll")
+        return _variant(output=output, loss=name, targets="[1.0, 0.0]" if one_hot else "[0.01, 0.99]")
+    if kind == "optimizer":
+        return _variant(optimizer=name)
+    return load(name)
+
+
+_SAMPLE = {("activation", "tanh"), ("activation", "softmax"), ("optimizer", "adam")}
+
+
+@pytest.mark.parametrize(
+    "kind,name",
+    [
+        pytest.param(k, n, id=f"{k}-{n}", marks=() if (k, n) in _SAMPLE else pytest.mark.slow)
+        for k, n in _registry_cases()
+    ],
+)
+def test_every_factor_kind_of_the_registry_is_asked_and_judged(kind, name):
+    """Every activation, loss, optimizer and batch normalization: each formula the symbolic quiz asks is
+    accepted in three spellings (SymPy's printing of the derived form, expanded, factored), its negation is
+    named a sign slip, a derivative written from the net input where the output belongs is named, and an
+    index of the other output neuron is named (or at least not credited)."""
+    import sympy as sp
+
+    from tutor.teach.formulas import typed_name
+
+    fq = FormulaQuiz(Quiz(_registry_net(kind, name)))
+    g = fq.grader
+    kinds = {fq.quiz.walk.quantities[q.key].kind for q in fq.questions}
+    assert {"factor", "gradient", "update"} <= kinds, kinds
+    named = set()
+    for q in fq.questions:
+        ref = g.formulas.reference(q.key)
+        spellings = {str(ref), str(sp.expand(ref)), str(sp.factor(ref))}
+        for text in sorted(t for t in spellings if len(t) <= 480):
+            assert g.grade_formula(q.key, text).credited, (q.key, text)
+        # a form that is 0 at every point (E_o2 = -target_o2*log(out_o2) with target 0: the targets stay as
+        # given) equals its negation for this example, so only a form with a nonzero value has a sign to slip
+        if any(abs(x) > 1e-9 for x in g.formulas.values(ref) if x == x):
+            flipped = g.grade_formula(q.key, f"-({ref})")
+            assert not flipped.credited and flipped.slip == "sign", (q.key, str(ref), flipped.slip)
+            named.add("sign")
+        text = str(ref)
+        for out, net in (("out_o1", "net_o1"), ("out_h1", "net_h1")):
+            if q.key == f"d{out}/d{net}" and out in text and net not in text:
+                slip = g.grade_formula(q.key, text.replace(out, net))
+                assert not slip.credited and slip.slip == "sigma-prime-from-net", (q.key, text, slip.slip)
+                named.add("sigma-prime-from-net")
+        if "o1" in text and "o2" not in text and q.key.endswith("w5"):
+            try:
+                other = g.grade_formula(q.key, text.replace("o1", "o2"))
+            except FormulaError:  # the swap made a name the walk has not (dnet_o2_dw5): refused, not credited
+                named.add("refused")
+                continue
+            assert not other.credited, (q.key, text)
+            named.add("wrong-index" if other.slip == "wrong-index" else "not credited")
+    assert "sign" in named
+    assert typed_name(fq.questions[0].key)

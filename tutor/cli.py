@@ -51,6 +51,11 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write an HTML page with an answer box for every quantity, graded in the browser as the quiz grades",
     )
+    e.add_argument(
+        "--symbolic",
+        action="store_true",
+        help="with --self-check: the boxes ask each formula in the shown names, as quiz --symbolic does",
+    )
     _add_conventions(e)
     e.add_argument(
         "--steps", type=int, metavar="N", help="also repeat the step N times and report the loss before and after each"
@@ -685,6 +690,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise TutorError(
             f"writes an HTML page, not {args.format}: give -o FILE.html (or --format html)", "--self-check"
         )
+    if args.symbolic and not args.self_check:
+        raise TutorError("is a mode of the self-check page: give --self-check too", "--symbolic")
+    if args.symbolic and is_graph(args.spec):
+        raise TutorError("formulas are asked of a network spec; a graph spec's self-check asks values", "--symbolic")
+    if args.symbolic and args.rounding is not None:
+        raise TutorError("asks formulas, which no rounding applies to: leave out --rounding", "--symbolic")
     if is_graph(args.spec):
         return _explain_graph(args)
     if args.self_check and (args.interactive or args.steps or args.view or args.forward_only):
@@ -716,14 +727,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.self_check:
         from .teach import quiz, selfcheck
 
-        _write(args, selfcheck.page(quiz.Quiz(net, rounding=args.rounding, origin={"spec": args.spec})))
+        made = quiz.Quiz(net, rounding=args.rounding, origin={"spec": args.spec})
+        _write(args, selfcheck.page(made, symbolic=args.symbolic))
         return 0
     if not (net.training.plain and len(net.examples) == 1) and not args.forward_only:
         if args.interactive:
-            raise TutorError(
-                "steps through one example's plain step; this spec trains on a batch or with another optimizer",
-                "--interactive",
-            )
+            return _interactive_training(args, net, options)
         return _explain_training(args, net, options)
     if args.steps and args.format == "json":
         _refuse_large_json_history(args.steps)
@@ -1002,6 +1011,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = checker.check(net, claims, progress=_progress)
     _write(args, render_check(checker.report_data(report), args.format))
     return 0 if report.ok else 1
+
+
+def _interactive_training(args: argparse.Namespace, net, options) -> int:
+    """explain --interactive for a one-example spec with another optimizer, regularization or clipping: the
+    editable page of its first step, whose training runs the optimizer's own lines."""
+    from .engine.walks import page_refusal, page_step
+    from .render.interactive import render_interactive
+    from .spec import rules
+
+    why = page_refusal(net)
+    if why:
+        raise TutorError(why, "--interactive")
+    if args.view or args.steps:
+        raise TutorError("--interactive steps through the walk-through only: leave out --view and --steps")
+    ps = page_step(net)
+    title = f"The update by {rules.OPTIMIZERS[ps.optimizer].title}"
+    page = render_interactive(
+        ps.walk, options=options, extra=ps.lines, carry=ps.carry, counter=ps.counter, extra_title=title
+    )
+    _write(args, page)
+    return 0
 
 
 def _explain_training(args: argparse.Namespace, net, options) -> int:

@@ -9,7 +9,7 @@ scaled inputs, drawn weights).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..spec.network import Network
@@ -71,3 +71,62 @@ def with_preparation(tw: TrainingWalk, prep: Preparation | None) -> Walkthrough:
         elif q.kind == "scaled" and Q[k].kind == "input" and first_batch:
             Q[k] = replace(Q[k], kind="scaled", form=q.form, args=q.args, index=q.index)
     return walk
+
+
+@dataclass
+class PageStep:
+    """A training spec's step as the editable page shows and recomputes it: the example's walk-through over the
+    step's quantities (each parameter's new value is the optimizer's last line), the optimizer's other lines,
+    and what a step carries into the next: (given, the quantity it starts the next step from) for each
+    parameter and optimizer state, and the step counter ``t`` (Adam's bias correction)."""
+
+    walk: Walkthrough
+    lines: list[str]
+    carry: list[tuple[str, str]]
+    counter: str
+    optimizer: str
+
+
+def page_refusal(net: Network) -> str:
+    """Why a spec's step cannot be recomputed in the page from its givens alone ("" when it can): every step
+    must be the same walk over one example with the previous step's parameters and state."""
+    tr = net.training
+    if len(net.examples) != 1:
+        return "recomputes one example's step; this spec trains on several examples"
+    for why, given in (
+        ("dropout draws new masks every step", tr.dropout_rate),
+        ("decay changes the learning rate every epoch", tr.decay),
+        ("batch normalization", net.has_batch_norm),
+        ("feature scaling", net.scaling),
+        ("early stopping reads validation examples", tr.validation or tr.patience),
+    ):
+        if given:
+            return f"recomputes one example's step from its givens; this spec uses {why}"
+    return ""
+
+
+def page_step(net: Network) -> PageStep:
+    """The first training step of a one-example spec (``page_refusal`` is ""), laid out for the editable page."""
+    from . import training
+
+    record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
+    tw = explain_training_step(net, record)
+    flat = flat_walk(tw)
+    new = {p.label: p.new for p in tw.params}
+    example = tw.examples[0]
+    params = [replace(p, update=new.get(p.label, "")) for p in example.params]
+    walk = replace(example, quantities=flat.quantities, labels=flat.labels, params=params, loss_after="")
+    lines: list[str] = []
+    if tw.clip is not None:
+        lines += [*tw.clip.computed]
+    for p in tw.params:
+        lines += [k for k in (p.reg, p.total if p.total != p.mean else "", p.clipped) if k]
+        lines += p.lines[:-1]
+    carry = [(p.label, p.new) for p in tw.params]
+    for p in tw.params:
+        for before in p.state_before:
+            after = before.replace("_prev[", "[", 1)
+            if after in flat.quantities:
+                carry.append((before, after))
+    counter = "t" if "t" in flat.quantities and flat.quantities["t"].form is None else ""
+    return PageStep(walk, list(dict.fromkeys(lines)), carry, counter, net.training.optimizer)

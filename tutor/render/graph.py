@@ -113,11 +113,11 @@ def picture_nodes(walk: GraphWalk, fw: FormulaWriter, mode: str) -> list[dict]:
     return out
 
 
-def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any]:
+def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT, fw: Any = None) -> dict[str, Any]:
     """Plain strings for the templates: every line's label, derivation, formula, numbers and value."""
     mode = _MODES[fmt]
     escape = _ESCAPES[fmt]
-    fw = writer(walk, mode, options)
+    fw = fw or writer(walk, mode, options)
     q = walk.quantities
     g = walk.graph
 
@@ -165,7 +165,7 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
             }
         )
     table = [
-        {"label": label(b.node), "value": fw.number(walk.value(b.node)), "gradient": fw.number(walk.value(b.gradient))}
+        {"label": label(b.node), "value": fw.value_of(b.node), "gradient": fw.value_of(b.gradient)}
         for b in walk.backward
     ]
     check = [
@@ -187,8 +187,9 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
             "lines": [line(k) for k in walk.updates],
             "before": line(g.output),
             "after": label(walk.output_after),
-            "after_value": fw.number(walk.value(walk.output_after)),
-            "change": fw.number(walk.value(walk.output_after) - walk.value(g.output)),
+            "after_value": fw.value_of(walk.output_after),
+            # the editable page recomputes quantities only: it leaves out this difference of two of them
+            "change": "" if hasattr(fw, "family") else fw.number(walk.value(walk.output_after) - walk.value(g.output)),
         }
     estimate = None
     if walk.estimates:  # the slope estimated by nudging each leaf, as the spec asks
@@ -237,16 +238,13 @@ def view(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> dict[str, Any
     }
 
 
-def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
-    """The picture in the form ``fmt`` shows: text grid, LaTeX picture, or inline SVG."""
-    from dataclasses import replace
-
+def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT, fw: Any = None) -> str:
+    """The picture in the form ``fmt`` shows: text grid, LaTeX picture, or inline SVG (``fw``: the picture's
+    writer, ``picture_writer``'s)."""
     from . import graphpicture
 
     mode = _MODES[fmt]
-    fw = writer(walk, mode, options)
-    # the picture's boxes keep at most PICTURE_DIGITS decimals, so that a larger graph stays legible
-    fw = writer(walk, mode, replace(options, digits=min(fw.digits, PICTURE_DIGITS)))
+    fw = fw or picture_writer(walk, mode, options)
     p = graphpicture.layout(picture_nodes(walk, fw, mode))
     if fmt == "text":
         return graphpicture.text(p, options.width or graphpicture.TEXT_COLUMNS)
@@ -255,19 +253,20 @@ def figure(walk: GraphWalk, fmt: str, options: Options = DEFAULT) -> str:
     return graphpicture.svg(p, "The computational graph: every node with its value and gradient")
 
 
-def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) -> dict[str, Any]:
+def context(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None, hooks=None) -> dict[str, Any]:
     """The template's data; ``compare`` holds (node, through the gates, collapsed) gradients computed by the
-    engines (a network's sigmoid neurons: the gates against the network walk-through's out (1 - out))."""
+    engines (a network's sigmoid neurons: the gates against the network walk-through's out (1 - out)).
+    ``hooks``: the writers of the editable page, for the lines and for the picture (``interactive.hook_writer``)."""
     from . import graphpicture
 
-    fig = figure(walk, fmt, options)
+    fig = figure(walk, fmt, options, fw=hooks[1] if hooks else None)
     # a picture too large to be legible on a PDF page is listed instead (graphpicture.tex_listing)
     listed = fmt == "tex" and fig.startswith(graphpicture.LISTED)
     if fmt == "html":
         from markupsafe import Markup
 
         fig = Markup(fig)  # built from escaped parts by graphpicture.svg
-    v = view(walk, fmt, options)
+    v = view(walk, fmt, options, fw=hooks[0] if hooks else None)
     fw = writer(walk, _MODES[fmt], options)
     v["compare"] = [
         {"label": fw.label(n, _MODES[fmt]), "gates": fw.number(a), "collapsed": fw.number(b)}
@@ -287,19 +286,38 @@ def render(walk: GraphWalk, fmt: str, options: Options = DEFAULT, compare=None) 
     return wrap_text(out, options.width) if fmt == "text" else out
 
 
+def picture_writer(walk: GraphWalk, mode: str, options: Options = DEFAULT) -> FormulaWriter:
+    """The picture's writer: its boxes keep at most PICTURE_DIGITS decimals, so that a larger graph stays
+    legible."""
+    from dataclasses import replace
+
+    fw = writer(walk, mode, options)
+    return writer(walk, mode, replace(options, digits=min(fw.digits, PICTURE_DIGITS)))
+
+
 def render_interactive(walk: GraphWalk, options: Options = DEFAULT) -> str:
     """The HTML walk-through with step controls (``html/interactive.js``, as a network's): one calculation at
-    a time, in one self-contained offline file whose policy runs only its own script."""
+    a time, in one self-contained offline file whose policy runs only its own scripts; editable as a
+    network's (``interactive.render_interactive``): each leaf (and the update's step) is a field, every value
+    and gradient follows, and training repeats the update of the leaves."""
     from markupsafe import Markup
 
-    from .interactive import SCRIPT, policy, script_json, static_script
+    from .interactive import SCRIPT, edit_data, fill_hooks, hook_writer, policy, script_json, static_script
 
-    data = context(walk, "html", options)
+    normal = writer(walk, "web", options)
+    hooks = hook_writer(walk, normal)
+    picture = hook_writer(walk, picture_writer(walk, "web", options), family="7")
+    data = context(walk, "html", options, hooks=(hooks, picture))
     script = static_script(SCRIPT)
     fw = writer(walk, "text", options)
     steps = {k: {"t": fw.label(k, "text")} for k in walk.quantities}  # what the controls name each step by
-    data.update(step_hooks=True, steps_json=Markup(script_json(steps)), script=Markup(script), csp=policy(script))
-    return render_template("graph/interactive.html.j2", data, autoescape=True, options=options)
+    leaves = [(k[:-1], k) for k in walk.updates]  # each updated leaf x+ carries into x
+    rerun = [(walk.output_after, walk.graph.output, leaves)] if walk.output_after else []
+    data.update(edit_data(walk, normal, lambda k: fw.label(k, "text"), leaves, rerun=rerun, loss=walk.graph.output))
+    data.update(step_hooks=True, steps_json=Markup(script_json(steps)), script=Markup(script))
+    data["csp"] = policy(script, data["edit_script"])
+    html = render_template("graph/interactive.html.j2", data, autoescape=True, options=options)
+    return fill_hooks(html, hooks, picture)
 
 
 def render_json(walk: GraphWalk, compare=None) -> str:

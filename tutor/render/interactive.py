@@ -8,6 +8,15 @@ nothing of the spec is ever code, only data. Without JavaScript the page is the 
 
 It also holds what every scripted page shares: ``script_json`` (data that cannot end its script element) and
 ``policy`` (the Content-Security-Policy that lets exactly the page's own scripts run).
+
+The page is editable (``editable``): every given value (input, weight, bias, target, learning rate, optimizer
+state) is an input field, and a second script recomputes every line from it with the derivation's own forms,
+printed by SymPy's JavaScript printer (``tutor.render.jscode``) as functions of the page's script, evaluated in
+the walk's computation order by a small generic evaluator (``html/editable.js``). Each shown number of a line is
+an element that names its quantity (``data-q``): a writer that prints stand-ins for the numbers
+(``_HookWriter``) makes the page, and the stand-ins become those elements, filled with the document's own
+strings; the script writes edited values at the document's precision. The same script trains in the page: it
+carries each step's updated parameters (and optimizer state) into the next step's givens.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 from ..engine.steps import Walkthrough
@@ -24,6 +34,8 @@ from .templates import render_template
 
 TEMPLATE = "html/interactive.html.j2"
 SCRIPT = "html/interactive.js"
+EDIT_SCRIPT = "html/editable.js"
+ROUNDING_SCRIPT = "html/rounding.js"  # the decimal writing both scripted pages share
 
 
 def script_json(data: Any) -> str:
@@ -172,22 +184,235 @@ def highlights(walk: Walkthrough, d: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def render_interactive(walk: Walkthrough, check: Any = None, history: Any = None, options: Options = DEFAULT) -> str:
-    """The HTML walk-through with step controls: one self-contained offline file (see the module docstring)."""
+def render_interactive(
+    walk: Walkthrough,
+    check: Any = None,
+    history: Any = None,
+    options: Options = DEFAULT,
+    *,
+    extra: list[str] | None = None,
+    evaluated: Any = None,
+    carry: list[tuple[str, str]] | None = None,
+    counter: str = "",
+    extra_title: str = "",
+) -> str:
+    """The HTML walk-through with step controls, editable: one self-contained offline file (see the module
+    docstring).
+
+    A training spec's step is shown as its example's walk-through (``walk``) and ``extra`` lines (the
+    optimizer's), computed from the quantities of ``evaluated`` (the step as one walk, ``steps.flat_walk``);
+    ``carry`` pairs each given (a parameter, an optimizer state) with the quantity the next step starts it
+    from, and ``counter`` names the step number a step adds one to. By default a plain step's: each updated
+    parameter carries into its parameter."""
     from markupsafe import Markup
 
     from . import diagram
-    from .lines import writer
+    from .lines import line_view, writer
+    from .notation import Notation
     from .walkthrough import context
 
+    evaluated = evaluated or walk
+    if carry is None:
+        carry = [(p.label, p.update) for p in walk.params if p.update]
+    normal = writer(evaluated, "web", options)
+    hooks = hook_writer(evaluated, normal)
     data = context("html", walk, check, history, options=options)
-    layout = diagram.layout(walk, writer(walk, "web", options))
+    from .walkthrough import _ESCAPES, view
+
+    data["v"] = view(walk, "web", check, history, escape=_ESCAPES["html"], fw=hooks, options=options)
+    rate = _rate_key(evaluated)
+    if rate is not None:  # a network without weights (softmax over given scores) has no rate to show
+        data["v"]["learning_rate"] = hooks.value_of(rate)
+    layout = diagram.layout(walk, hooks)
     data["diagram"] = Markup(diagram.svg(layout, hooks=True))  # built from escaped parts by diagram.svg
+    data["extra_lines"] = [line_view(hooks, evaluated.quantities, k, "web", _ESCAPES["html"]) for k in extra or ()]
+    data["extra_title"] = extra_title
     script = static_script(SCRIPT)
-    data.update(
-        step_hooks=True,
-        steps_json=Markup(script_json(highlights(walk, layout) if layout.drawable else {})),
-        script=Markup(script),
-        csp=policy(script),
-    )
-    return render_template(TEMPLATE, data, autoescape=True, options=options)
+    steps = highlights(walk, diagram.layout(walk, writer(walk, "web", options))) if layout.drawable else {}
+    text = Notation(evaluated.labels, walk.network.notation["updated"]).text
+    data.update(edit_data(evaluated, normal, text, carry, counter))
+    data.update(step_hooks=True, steps_json=Markup(script_json(steps)), script=Markup(script))
+    data["csp"] = policy(script, data["edit_script"])
+    html = render_template(TEMPLATE, data, autoescape=True, options=options)
+    return fill_hooks(html, hooks)
+
+
+def edit_data(
+    walk: Any, fw: Any, text: Any, carry: list[tuple[str, str]], counter: str = "", rerun: Any = None, loss: str = ""
+) -> dict[str, Any]:
+    """What a template's editable panel reads (``html/editpanel.html.j2``): the given values' fields, the data
+    and the script (its formulas generated); the page's policy must name the script."""
+    from markupsafe import Markup
+
+    payload, formulas = editable(walk, fw, carry, counter, rerun, loss)
+    index = {k: i for i, k in enumerate(walk.quantities)}
+    givens = [
+        {"q": index[k], "label": text(k), "value": repr(q.value)}
+        for k, q in walk.quantities.items()
+        if q.form is None and q.kind in EDITABLE_KINDS
+    ]
+    return {
+        "givens": givens,
+        "edit_json": Markup(script_json(payload)),
+        "edit_script": Markup(edit_script_text(formulas)),
+    }
+
+
+def _rate_key(walk: Any) -> str | None:
+    from ..engine.sym_builder import ETA
+
+    rates = [k for k, q in walk.quantities.items() if q.kind == "rate"]
+    return ETA if ETA in walk.quantities else (rates[0] if rates else None)
+
+
+# -- the editable page ---------------------------------------------------------------------------------------
+
+# Stand-ins for shown numbers while the page is made: a value ("90908" and the quantity's position in six
+# digits), an operand of a substituted line ("90909"...), which is written in parentheses when negative, or a
+# value of a picture with its own digits ("90907"...). latex2mathml keeps each as one <mn>; no number the tutor
+# prints has eleven digits before its point.
+_STAND_IN = re.compile(r"9090([789])(\d{6})")
+_MN_STAND_IN = re.compile(r"<mn>((?:&#x02212;)?)9090([789])(\d{6})</mn>")
+_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
+EDITABLE_KINDS = ("input", "param", "target", "rate", "state", "leaf")
+
+
+class _HookWriter:
+    """A FormulaWriter (``lines.writer``) whose numbers are stand-ins naming their quantity: a value as
+    "90908" + its position (``family`` "8"; a picture's "7"), an operand as "90909" + its position. A line whose
+    form is its one argument (dnet/dout = w) substitutes its own value, as the document drops that repeated
+    stage."""
+
+    def __init__(self, base: Any, quantities: dict[str, Any], family: str = "8"):
+        self.base = base
+        self.quantities = quantities
+        self.index = {k: i for i, k in enumerate(quantities)}
+        self.family = family
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
+
+    def value_of(self, key: str) -> str:
+        if key not in self.index:
+            return self.base.value_of(key)
+        return f"9090{self.family}{self.index[key]:06d}"
+
+    def _operand(self, key: str, tex: bool) -> str:
+        if key not in self.index:
+            return self.base._operand(key, tex)
+        return f"90909{self.index[key]:06d}"
+
+    def _print(self, form: Any, args: Any, mode: str, substitute: bool) -> str:
+        return type(self.base)._print_form(self, form, args, mode, substitute)
+
+    def formula(self, q: Any, mode: str = "tex") -> str:
+        return self._print(q.form, q.args, mode, False) if q.form is not None else ""
+
+    def substituted(self, q: Any, mode: str = "tex") -> str:
+        if q.form is None:
+            return ""
+        if q.form.expr == q.form.placeholders[0] and q.key in self.index:
+            return self.value_of(q.key)
+        return self._print(q.form, q.args, mode, True)
+
+    def derivative(self, q: Any, mode: str = "tex") -> tuple[str, str]:
+        return type(self.base).derivative(self, q, mode)
+
+    def differentiated(self, q: Any, mode: str = "tex") -> str:
+        return type(self.base).differentiated(self, q, mode)
+
+
+def hook_writer(walk: Any, fw: Any, family: str = "8") -> _HookWriter:
+    """``fw`` printing stand-ins for the numbers of ``walk``'s quantities (see ``fill_hooks``)."""
+    return _HookWriter(fw, walk.quantities, family)
+
+
+def fill_hooks(html: str, hooks: _HookWriter, picture: _HookWriter | None = None) -> str:
+    """The page with every stand-in replaced by an element that names its quantity (``data-q``, its position;
+    ``data-o``: an operand; ``data-d``: a picture's digits), holding the document's own string for it: MathML in
+    math, a tspan in a picture, a span elsewhere."""
+    from .templates import mathml
+
+    keys = list(hooks.index)
+    writers = {"8": hooks.base, "9": hooks.base, "7": (picture or hooks).base}
+
+    def shown(kind: str, i: int, tex: bool) -> str:
+        key = keys[i]
+        return writers[kind]._operand(key, tex) if kind == "9" else writers[kind].value_of(key)
+
+    def attrs(kind: str, i: int) -> str:
+        extra = " data-o" if kind == "9" else f' data-d="{writers[kind].digits}"' if kind == "7" else ""
+        return f'class="bt-v" data-q="{i}"{extra}'
+
+    def math(m: re.Match) -> str:
+        sign, kind, i = m.group(1), m.group(2), int(m.group(3))
+        inner = re.sub(r"^<math[^>]*>(?:<mrow>)?|(?:</mrow>)?</math>$", "", str(mathml(shown(kind, i, True))))
+        hook = f"<mrow {attrs(kind, i)}>{inner}</mrow>"
+        return f"<mo>{sign}</mo>{hook}" if sign else hook
+
+    def plain(tag: str):
+        def fill(m: re.Match) -> str:
+            kind, i = m.group(1), int(m.group(2))
+            text = writers[kind].value_of(keys[i]).replace("-", "\u2212")
+            return f"<{tag} {attrs(kind, i)}>{text}</{tag}>"
+
+        return fill
+
+    html = _MN_STAND_IN.sub(math, html)
+    html = _SVG.sub(lambda m: _STAND_IN.sub(plain("tspan"), m.group()), html)
+    return _STAND_IN.sub(plain("span"), html)
+
+
+def editable(
+    walk: Any, fw: Any, carry: list[tuple[str, str]], counter: str = "", rerun: Any = None, loss: str = ""
+) -> tuple[dict[str, Any], list[str]]:
+    """The editable page's data (JSON) and its formulas (JavaScript functions by position, printed by SymPy):
+    every quantity as [form, argument positions, value] in computation order, the positions of the givens a
+    student may edit, how each value is written (the document's decimals), the rounding of carried values, the
+    loss, and what a training step carries into the next."""
+    from ..engine.precision import base_decimals
+    from .jscode import javascript
+    from .notation import significant_figures
+
+    keys = list(walk.quantities)
+    index = {k: i for i, k in enumerate(keys)}
+    forms: dict[Any, int] = {}
+    rows = []
+    for k in keys:
+        q = walk.quantities[k]
+        f = -1 if q.form is None else forms.setdefault(q.form, len(forms))
+        rows.append([f, [index[a] for a in q.args], q.value])
+    digits = fw.digits
+    figures = significant_figures(digits) if digits is not None else None
+    decimals = {
+        i: fw.decimals.get(k, base_decimals(walk.quantities[k].value, digits, figures))
+        for i, k in enumerate(keys)
+        if digits is not None and not fw.fixed
+    }
+    loss = loss or getattr(walk, "loss", "")  # what the training panel draws (a graph's: its output)
+    conventions = getattr(walk, "conventions", None)
+    payload = {
+        "q": rows,
+        "edit": [index[k] for k, q in walk.quantities.items() if q.form is None and q.kind in EDITABLE_KINDS],
+        "given": [index[k] for k, q in walk.quantities.items() if q.form is None],
+        "digits": digits,
+        "fixed": bool(fw.fixed),
+        "carried": conventions.digits if conventions is not None and conventions.rounding != "exact" else None,
+        "scientific": fw.scientific is not None,
+        "figures": figures,
+        "decimals": decimals,
+        "loss": index.get(loss, -1),
+        "loss_name": "loss" if loss == getattr(walk, "loss", "") else "output",
+        "carry": [[index[a], index[b]] for a, b in carry if a in index and b in index],
+        "counter": index.get(counter, -1),
+        # a value computed by running the forward pass again with some givens replaced (a graph's output after
+        # its update): [its position, the output's, [[given, replacement], ...]]
+        "rerun": [[index[a], index[o], [[index[g], index[r]] for g, r in pairs]] for a, o, pairs in rerun or ()],
+    }
+    return payload, [javascript(f, "interactive") for f in forms]
+
+
+def edit_script_text(formulas: list[str]) -> str:
+    """The editable page's script: the derivation's forms (generated), then the fixed evaluator."""
+    head = "var BT_F = [\n" + ",\n".join(formulas) + "\n];\n"
+    return "(function () {\n" + head + static_script(ROUNDING_SCRIPT) + static_script(EDIT_SCRIPT) + "})();\n"

@@ -42,6 +42,7 @@ RELATIVE = 1e-9
 MAX_SIMPLIFY = 60  # operations of a formula SymPy simplifies against the derived one (the evaluation decides)
 MAX_SLIPS = 400  # perturbed forms tried on one wrong answer: the first are the likely ones
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_PYTHONISM = re.compile(r"#|(?<![A-Za-z0-9_.])(?:\d+_[\d_]*|0[xXoObB]\w*)")
 _DELTA = re.compile(r"dE[A-Za-z0-9_]*/dnet_([A-Za-z0-9_]+?)(\[e([0-9]+)\])?\Z")
 _BACKWARD_FREE = ("input", "param", "target", "rate", "net", "out", "loss_term", "loss", "batch", "xhat", "y")
 
@@ -92,6 +93,12 @@ def parse(text: str, known: Mapping[str, str]):
     text = str(text)
     if len(text) > MAX_FORMULA:
         raise FormulaError(f"a formula has at most {MAX_FORMULA} characters, got {len(text)}", where)
+    # what Python's reader takes beyond the grammar's numbers (a comment, 1_000, 0x10): the self-check page's
+    # reader does not, and a formula is judged alike in both
+    odd = _PYTHONISM.search(text)
+    if odd:
+        why = "a formula has no comments" if odd.group(0) == "#" else "write numbers in decimals (0.5, 1e-3)"
+        raise FormulaError(f"{odd.group(0)!r} is not allowed; {why}", where)
     seen = {n: n for n in known}
     try:
         nodes = _parser()("answer", text, where, seen, set(known), 0).run()
@@ -298,6 +305,8 @@ class FormulaGrading:
         self.counts = counts(walk)
         self.known = {n: k for n, k in names(walk).items() if k not in self.counts}
         self.worlds = points(walk, seed)
+        self._references: dict[str, Any] = {}
+        self._keys: dict[tuple[str, int], list[str]] = {}
         self._siblings: dict[str, list[str]] = {}
         groups: dict[tuple, list[str]] = {}
         for n, key in self.known.items():
@@ -319,6 +328,13 @@ class FormulaGrading:
         return all(typed_name(a) or a in self.counts for a in q.args)
 
     def reference(self, key: str):
+        # the walk is fixed: a key's form, and the keys a form is written through, are made once
+        cached = self._references.get(key)
+        if cached is None:
+            cached = self._references[key] = self._reference(key)
+        return cached
+
+    def _reference(self, key: str):
         import sympy as sp
 
         q = self.walk.quantities[key]
@@ -346,6 +362,11 @@ class FormulaGrading:
         return expr.xreplace(subs) if subs else expr
 
     def _keys_in(self, key: str, depth: int = 8) -> list[str]:
+        if (key, depth) not in self._keys:
+            self._keys[key, depth] = self._keys_of(key, depth)
+        return list(self._keys[key, depth])
+
+    def _keys_of(self, key: str, depth: int) -> list[str]:
         out = [key]
         if depth:
             for s in sorted(self.reference(key).free_symbols, key=str):
@@ -381,6 +402,20 @@ class FormulaGrading:
             if agree(theirs, mine) and not agree(right, theirs):
                 return FormulaGrade("wrong", shown, slip, detail)
         return FormulaGrade("wrong", shown)
+
+    def table(self, key: str) -> tuple[list[float], list[tuple[str, str, list[float]]]]:
+        """``grade``'s data on ``key`` for a page that grades without SymPy: the right values at the points and
+        every slip ``grade`` would try, in its order, with its values (the ones the right form also has left
+        out, as ``grade`` never names them; of two slips with the same values only the first can be named)."""
+        right = [w[key] for w in self.worlds]
+        out, seen = [], set()
+        for slip, detail, at in itertools.islice(self.slips(key), MAX_SLIPS):
+            theirs = [at(w) for w in self.worlds]
+            mark = tuple(x if math.isfinite(x) else None for x in theirs)
+            if mark not in seen and not agree(right, theirs):
+                seen.add(mark)
+                out.append((slip, detail, theirs))
+        return right, out
 
     def _overridden(self, key: str, k: str, at):
         """``key``'s value in a world where ``k`` is computed by ``at`` (a world -> float) instead of its own
@@ -443,7 +478,13 @@ class FormulaGrading:
             if _ACTIVATION_DERIVATIVE.match(k) and Q[k].kind == "factor":
                 outs = [a for a in Q[k].args if Q[a].kind == "out"]
                 ins = [a for a in Q[k].args if Q[a].kind != "out"]
-                if len(outs) == 1 and len(ins) == 1:
+                if not (len(outs) == 1 and len(ins) == 1):
+                    # softmax's ∂out_o1/∂net_o1 is written through every output and no net input: the names
+                    # the key itself pairs (out_o1 over net_o1) are the ones a slip swaps
+                    outs, ins = [k[1 : k.index("/")]], [k[k.index("/") + 2 :]]
+                    if k.endswith("]") and "[" not in outs[0]:
+                        outs[0] += k[k.rindex("[") :]
+                if outs[0] in Q and ins[0] in Q:
                     o, i = typed_name(outs[0]), typed_name(ins[0])
                     wrong = evaluator(self.reference(k).xreplace({sp.Symbol(o): sp.Symbol(i)}), self.known)
                     detail = f"{typed_name(k)} written with {i} where {o} belongs"

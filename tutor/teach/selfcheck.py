@@ -4,7 +4,7 @@ Everything the page decides comes from the Python quiz (``tutor.teach.quiz``): t
 tolerance, the reference values and those of the other rounding, and the misconceptions of each question
 (``diagnose.candidates``) with their values. The page recomputes only what depends on the student's own
 answers, the carried-forward values, and it does so with formulas that SymPy's JavaScript printer
-(``sympy.jscode``) writes from the derivation's own local forms; each is checked against a grammar of
+(``sympy.jscode``, ``tutor.render.jscode``) writes from the derivation's own local forms; each is checked against a grammar of
 numbers, placeholders ``_0, _1, ...`` and ``Math`` functions before it is written into the script. The spec's
 text reaches the page only escaped in HTML, or as JSON data inside ``<script type="application/json">``.
 
@@ -15,66 +15,33 @@ Content-Security-Policy allows nothing from outside and only this script (by its
 The page's decision is the grading core's (``tutor.teach.grading``), run on the core's own data: the same
 verdicts and diagnoses as the terminal quiz for the same answers (``root.btGrade`` grades a list of answers for
 checking the two against each other), with tries and the hint ladder at the quiz's cost.
+
+Its formula mode (``page(quiz, symbolic=True)``, ``explain SPEC --self-check --symbolic``) asks what
+``quiz --symbolic`` asks: each formula typed in the shown names. The page reads it with the graph specs'
+grammar rebuilt as a parser in the script (numbers, names, + - * / **, the registry's functions; never
+``eval``), computes it with the grammar's operations printed by SymPy's JavaScript printer, and decides as
+``formulas.FormulaGrading.grade`` does, on its data (``formula_data``): the right values at the walk's values
+and its seeded random points, the negation, then each classic slip's values in the core's order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import re
-from functools import lru_cache
 from typing import Any
 
 from ..engine.steps import Form, MapWalk
-from ..render.interactive import policy, script_json, static_script
+from ..render.interactive import ROUNDING_SCRIPT, policy, script_json, static_script
+from ..render.jscode import javascript
 from ..render.templates import render_template
 from ..spec import rules
-from ..spec.errors import TutorError
+from .formulas import typed_name
 from .grading import MISCONCEPTIONS
 from .quiz import SECTION_TITLES, Quiz, layer_activation, plain_value
 
 TEMPLATE = "html/selfcheck.html.j2"
 SCRIPT = "html/selfcheck.js"
-
-# What a generated formula may contain: numbers, placeholders, Math functions, operators, a conditional.
-_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*")
-_ALLOWED_WORD = re.compile(r"_\d+|Math\.[a-z0-9]+|Math\.(?:E|PI)|Number\.(?:POSITIVE|NEGATIVE)_INFINITY")
-_ALLOWED_CHARS = re.compile(r"[\sA-Za-z0-9_.+\-*/(),?:<>=!&|]*")
-
-
-@lru_cache(maxsize=None)
-def javascript(form: Form) -> str:
-    """The form as a JavaScript function of its placeholders, printed by SymPy's code printer.
-
-    >>> from tutor.engine.symbolic import act_form, dact_form
-    >>> javascript(act_form("sigmoid", ()))
-    'function (_0) { return 1/(1 + Math.exp(-_0)); }'
-    >>> javascript(dact_form("relu", ()))
-    'function (_0, _1) { return ((_0 > 0) ? (1) : (0)); }'
-    """
-    import sympy as sp
-
-    # The engines take the step's derivative at 0 as 0 (as NumPy's x > 0); SymPy's Heaviside(0) is 1/2.
-    expr = form.expr.replace(sp.Heaviside, lambda x, *h: sp.Piecewise((1, x > 0), (0, True)))
-    try:
-        code = " ".join(sp.jscode(expr).split())
-    except NotImplementedError:  # a function JavaScript's Math lacks (erf, in GELU's forms)
-        names = sorted({type(f).__name__ for f in expr.atoms(sp.Function)})
-        raise TutorError(
-            f"the self-check page cannot grade this network: JavaScript has no {', '.join(names)}", "self-check"
-        ) from None
-    code = code.replace("( ", "(").replace(" )", ")")
-    _check_code(code)
-    return f"function ({', '.join(p.name for p in form.placeholders)}) {{ return {code}; }}"
-
-
-def _check_code(code: str) -> None:
-    """A generated formula must be numbers, placeholders and Math functions only (never text of a spec)."""
-    words = _WORD.findall(_NUMBER.sub("0", code))
-    bad = [w for w in words if not _ALLOWED_WORD.fullmatch(w)]
-    if bad or not _ALLOWED_CHARS.fullmatch(code) or "</" in code or "//" in code or "/*" in code:
-        raise TutorError(f"cannot write a formula of the derivation as JavaScript: {code[:60]!r}", "self-check")
+FORMULA_SCRIPT = "html/formulacheck.js"
 
 
 def data(quiz: Quiz) -> tuple[dict[str, Any], list[str]]:
@@ -136,6 +103,68 @@ def data(quiz: Quiz) -> tuple[dict[str, Any], list[str]]:
     )
 
 
+def _ops_js() -> dict[str, str]:
+    """The formula grammar's operations (``GRAPH_OPS``: + - * / unary -, ** and the functions) as JavaScript
+    functions printed by SymPy's printer from the registry's own forms; ** takes its exponent as ``_1``."""
+    import sympy as sp
+
+    from ..spec.graphrules import FUNCTIONS, GRAPH_OPS
+
+    x = sp.symbols("_0 _1")
+    out = {}
+    for op in ("add", "sub", "mul", "div", "neg", *FUNCTIONS):
+        arity = GRAPH_OPS[op].arity or 2  # max and min: two at a time, folded by the page
+        out[op] = javascript(Form(GRAPH_OPS[op].sym(list(x[:arity]), None), None, x[:arity]))
+    out["pow"] = javascript(Form(sp.Pow(x[0], x[1]), None, x))
+    return out
+
+
+def _twelve(x: float) -> float | None:
+    """A slip's value to 12 significant figures (the grade compares to 1e-9): a smaller page, the same decision."""
+    return float(f"{x:.12g}") if math.isfinite(x) else None
+
+
+def formula_data(quiz: Quiz) -> dict[str, Any]:
+    """The formula mode's data: the typed names and their values at every point (the walk's own, then the
+    seeded random ones), and for each asked formula its right values there and every slip the grading core
+    tries, with its values (``FormulaGrading.table``)."""
+    from ..spec.graph import MAX_NODES
+    from ..spec.graphrules import FUNCTIONS
+    from . import formulas
+    from .symquiz import FormulaQuiz
+
+    fq = FormulaQuiz(quiz)
+    F = quiz.grader.formulas
+    names = sorted(F.known)
+    asked = []
+    for n, q in enumerate(fq.questions, 1):
+        right, slips = F.table(q.key)
+        asked.append(
+            {
+                "n": n,
+                "name": formulas.typed_name(q.key),
+                "reference": fq.reference(q.key),
+                "uses": sorted(map(str, F.reference(q.key).free_symbols)),
+                "right": [x if math.isfinite(x) else None for x in right],
+                "slips": [[slip, detail, [_twelve(x) for x in theirs]] for slip, detail, theirs in slips],
+            }
+        )
+    return {
+        "names": names,
+        "worlds": [[w[F.known[n]] if math.isfinite(w[F.known[n]]) else None for n in names] for w in F.worlds],
+        "questions": asked,
+        "slips": formulas.SLIPS,
+        "functions": list(FUNCTIONS),
+        "tries": quiz.tries,
+        "limits": {
+            "chars": formulas.MAX_FORMULA,
+            "exponent": formulas.MAX_EXPONENT,
+            "nodes": MAX_NODES,
+            "relative": formulas.RELATIVE,
+        },
+    }
+
+
 def _share(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
@@ -153,10 +182,17 @@ def _prefix(payload: str, code: str) -> str:
 def script_text(root: str, formulas: list[str]) -> str:
     """The page's one script: its root's id and its formulas (both generated), then the fixed grader."""
     head = f'var BT_ROOT = "{root}";\nvar BT_F = [\n' + ",\n".join(formulas) + "\n];\n"
-    return "(function () {\n" + head + static_script(SCRIPT) + "})();\n"
+    return "(function () {\n" + head + static_script(ROUNDING_SCRIPT) + static_script(SCRIPT) + "})();\n"
 
 
-def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
+def formula_script(root: str, ops: dict[str, str]) -> str:
+    """The formula mode's one script: its root's id and the grammar's operations (generated), then the fixed
+    reader and grader."""
+    head = f'var BT_ROOT = "{root}";\nvar BT_OPS = {{\n' + ",\n".join(f"{k}: {v}" for k, v in ops.items()) + "\n};\n"
+    return "(function () {\n" + head + static_script(FORMULA_SCRIPT) + "})();\n"
+
+
+def _context(quiz: Quiz, standalone: bool, symbolic: bool = False) -> dict[str, Any]:
     from markupsafe import Markup
 
     from ..render import diagram
@@ -167,11 +203,22 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         return _graph_context(quiz, standalone)
     walk = quiz.walk
     net = quiz.network
-    payload, formulas = data(quiz)
-    payload_json = script_json(payload)
-    root = _prefix(payload_json, "\n".join(formulas))
-    script = script_text(root, formulas)
     fw = writer(walk, "web")
+    if symbolic:
+        from .symquiz import FormulaQuiz
+
+        payload = formula_data(quiz)
+        ops = _ops_js()
+        payload_json = script_json(payload)
+        root = _prefix(payload_json, "\n".join(ops.values()))
+        script = formula_script(root, ops)
+        asked = [(n, q) for n, q in enumerate(FormulaQuiz(quiz).questions, 1)]
+    else:
+        payload, formulas = data(quiz)
+        payload_json = script_json(payload)
+        root = _prefix(payload_json, "\n".join(formulas))
+        script = script_text(root, formulas)
+        asked = [(q.number, q) for q in quiz.questions]
     if isinstance(walk, MapWalk):  # feature maps and kernels as grids of their given numbers
         from ..render.maps import given_grids_html
 
@@ -180,11 +227,16 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         drawn = quiz.drawing()
         picture = diagram.svg(diagram.layout(drawn, fw if drawn is walk else writer(drawn, "web")))
     sections = []
-    for q in quiz.questions:
+    for number, q in asked:
         if not sections or sections[-1]["name"] != q.section:
             sections.append({"name": q.section, "title": SECTION_TITLES[q.section], "questions": []})
         sections[-1]["questions"].append(
-            {"number": q.number, "label": fw.label(q.key, "web"), "line": line_view(fw, walk.quantities, q.key, "web")}
+            {
+                "number": number,
+                "label": fw.label(q.key, "web"),
+                "typed": typed_name(q.key),
+                "line": line_view(fw, walk.quantities, q.key, "web"),
+            }
         )
     role = {"input": "input", "rate": "learning rate"}
     return {
@@ -226,7 +278,9 @@ def _context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "loss": net.loss_rule.description,
         "diagram": Markup(picture),  # built from escaped parts by diagram.svg or maps.given_grids_html
         "sections": sections,
-        "count": len(quiz.questions),
+        "count": len(asked),
+        "symbolic": symbolic,
+        "functions": ", ".join(payload["functions"]) if symbolic else "",
         "data_json": Markup(payload_json),
         "script": Markup(script),
         "csp": policy(script),
@@ -268,6 +322,7 @@ def _graph_context(quiz: Quiz, standalone: bool) -> dict[str, Any]:
         "digits": quiz.digits,
         "origin": quiz.origin,
         "graph": True,
+        "symbolic": False,
         "givens": [
             {
                 "title": "Leaves",
@@ -302,6 +357,6 @@ def fragment(quiz: Quiz) -> str:
     return render_template(TEMPLATE, _context(quiz, False), autoescape=True)
 
 
-def page(quiz: Quiz) -> str:
-    """The self-check as one self-contained offline HTML file."""
-    return render_template(TEMPLATE, _context(quiz, True), autoescape=True)
+def page(quiz: Quiz, symbolic: bool = False) -> str:
+    """The self-check as one self-contained offline HTML file; ``symbolic``: its formula mode (a network's)."""
+    return render_template(TEMPLATE, _context(quiz, True, symbolic), autoescape=True)
