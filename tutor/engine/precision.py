@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from .steps import Quantity
+from .steps import Quantity, placeholder_index
 
 # float64 holds about 15 significant digits: no number is shown with more than this many
 MAX_FIGURES = 15
@@ -85,11 +85,8 @@ def _error(value: float, shown: float) -> float:
 
 def _alias(q: Quantity) -> str:
     """The key a line only names (its form is one of its placeholders), or ''."""
-    placeholders = list(q.form.placeholders)
-    if q.form.expr in placeholders:
-        i = placeholders.index(q.form.expr)
-        return q.args[i] if i < len(q.args) else ""
-    return ""
+    i = placeholder_index(q.form.expr, q.form.placeholders)
+    return q.args[i] if 0 <= i < len(q.args) else ""
 
 
 def _slope(fn, args: list[float], i: int) -> float:

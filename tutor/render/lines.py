@@ -266,16 +266,27 @@ def _counts(piece: str) -> tuple[int, int]:
     return len(_UNSHOWN.sub("", s)), s.count(" ")
 
 
+_LONG = 4  # a string this many times a row's length is split without measuring it whole first
+
+
 def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
     """A stage longer than ``limit`` as chunks that break before a top-level + or -; each chunk after the first
     starts with its operator.
 
     The pieces between break points are measured once each: every break point is a space, which no command
     spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time)."""
-    if len(tex) <= limit or visible_length(tex) <= limit:  # a string shows at most as many characters as it has
+    if len(tex) <= limit:  # a string shows at most as many characters as it has
         return [tex]
-    bounds = [0, *_top_level_ops(tex), len(tex)]
-    counts = _piece_counts(tex, bounds)
+    if len(tex) <= _LONG * limit:
+        if visible_length(tex) <= limit:
+            return [tex]
+        bounds = [0, *_top_level_ops(tex), len(tex)]
+        counts = _piece_counts(tex, bounds)
+    else:  # surely too long: its pieces' counts add up to its visible_length, so the string is measured once
+        bounds = [0, *_top_level_ops(tex), len(tex)]
+        counts = _piece_counts(tex, bounds)
+        if sum(c[0] for c in counts) + sum(c[1] for c in counts) // 2 <= limit:
+            return [tex]
     chunks, start, last = [], 0, 0  # indices into bounds
     shown = spaces = 0  # of the pieces from start up to the current spot
     for k in range(1, len(bounds) - 1):

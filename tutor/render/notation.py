@@ -605,18 +605,34 @@ def _scientific(number: str) -> bool:
 
 
 _TEX_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, LaTeX with tokens): forms live for the process
-_TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, text with tokens)
+_TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, the pieces of its text with tokens)
 _PRINTED: dict[tuple, tuple] = {}  # (id(form), mode, substituted, dialect, strings) -> (form, printed)
 
 
-def _text_template(form) -> str:
-    """The form in text, printed once with a token per placeholder (see FormulaWriter._tex_from_template)."""
+def _text_template(form) -> tuple:
+    """The form in text, printed once with a token per placeholder (see FormulaWriter._tex_from_template), as
+    its ``_pieces``."""
     template = _TEXT_TEMPLATES.get(id(form))
     if template is None or template[0] is not form:
         tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
         text = _TextFormPrinter(tokens.get).doprint(form.expr).replace("**", "^").replace("*", "·")
-        template = _TEXT_TEMPLATES[id(form)] = (form, text)
+        template = _TEXT_TEMPLATES[id(form)] = (form, _pieces(text))
     return template[1]
+
+
+def _fill_text(pieces: tuple, strings: tuple) -> str:
+    """``_fill`` for text: a string with a '/' before a power is bracketed, (∂E/∂w5)^2, not ∂E/∂w5^2."""
+    out = [pieces[0]]
+    for k in range(1, len(pieces), 2):
+        i, after = pieces[k], pieces[k + 1]
+        t = strings[i] if i < len(strings) else None
+        if t is None:
+            t = f"\ue000{i}\ue001"
+        elif "/" in t and after.startswith("^"):
+            t = f"({t})"
+        out.append(t)
+        out.append(after)
+    return "".join(out)
 
 
 _TOKEN = re.compile("\ue000(\\d+)\ue001")
@@ -746,14 +762,7 @@ class FormulaWriter:
             out = _plain_parens(out) if dialect == "latex" else out
         else:
             # Labels may contain '*', which the str printer writes for products: they go in after printing.
-            out = _text_template(form)
-            for i, s in enumerate(strings):
-                if s is None:
-                    continue
-                tok = f"\ue000{i}\ue001"
-                if "/" in s:  # a derivative raised to a power: (∂E/∂w5)^2, not ∂E/∂w5^2
-                    out = out.replace(tok + "^", f"({s})^")
-                out = out.replace(tok, s)
+            out = _fill_text(_text_template(form), strings)
             out = _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
         if len(_PRINTED) > 200_000:  # bounded: a long worksheet run's numbers are each printed once
             _PRINTED.clear()
