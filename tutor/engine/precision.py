@@ -154,17 +154,23 @@ def settle(quantities: Mapping[str, Quantity], digits: int, figures: int) -> tup
             if key not in slopes:
                 slopes[key] = [_slope(q.form.fn, args, i) for i in range(len(args))]
             s = slopes[key]
+
+            def share(i: int, a: str, s=s, args=args, caps=caps) -> float:
+                return s[i] * _error(args[i], cur[a]) if math.isfinite(s[i]) and dec[a] < caps[i] else 0.0
+
+            shares = [share(i, a) for i, a in enumerate(q.args)]
             while True:
-                shares = [
-                    s[i] * _error(args[i], cur[a]) if math.isfinite(s[i]) and dec[a] < caps[i] else 0.0
-                    for i, a in enumerate(q.args)
-                ]
                 worst = max(range(len(shares)), key=shares.__getitem__)
                 if shares[worst] == 0.0:
                     break
-                more(q.args[worst])
+                bumped = q.args[worst]
+                more(bumped)
                 if ok(key):
                     break
+                # only the bumped argument's shares moved (a 256-input sum is not measured again whole)
+                for i, a in enumerate(q.args):
+                    if a == bumped:
+                        shares[i] = share(i, a)
             changed = changed or sum(dec.values()) != before
         if not changed:
             break
