@@ -656,6 +656,11 @@ def _fill(pieces: tuple, strings: tuple) -> str:
     return "".join(out)
 
 
+def _special(strings: tuple) -> bool:
+    """Whether a string needs the printer itself: a power's base with '^' gets braces, e (see _print_ExpBase)."""
+    return any(t is not None and ("^" in t or t == "e") for t in strings)
+
+
 class FormulaWriter:
     """Prints the formula, the substituted line and the derivation of quantities, in LaTeX or text.
 
@@ -684,6 +689,7 @@ class FormulaWriter:
         self._shown: dict[str, str] = {}  # key -> its shown number: a value is read by many lines
         self._operands: dict[tuple[str, bool], str] = {}
         self._labels: dict[tuple, str] = {}
+        self._strings: dict[tuple, tuple] = {}  # (args, mode, substitute, n) -> (placeholders' strings, _special)
         self.refs: Mapping[str, str] = {}  # key -> its key in the document (an example's own in a batch)
 
     def line_label(self, key: str, mode: str = "tex") -> str:
@@ -716,11 +722,14 @@ class FormulaWriter:
             out = self._printed[cache_key] = self._print_form(form, args, mode, substitute)
         return out
 
-    def _tex_from_template(self, form, strings: tuple) -> str:
+    def _tex_from_template(self, form, strings: tuple, special: bool | None = None) -> str:
         """The form printed once with a token per placeholder, then each token replaced by its string:
         printing depends on the expression, not on what a symbol is called, except that a power's base
-        containing '^' gets braces; such strings take the printer itself."""
-        if any(t is not None and ("^" in t or t == "e") for t in strings):  # e: see _print_ExpBase
+        containing '^' gets braces; such strings take the printer itself (``special``: whether any does, when
+        the caller knows)."""
+        if special is None:
+            special = _special(strings)
+        if special:
             return _TexFormPrinter(dict(zip(form.placeholders, strings)).get).doprint(form.expr)
         template = _TEX_TEMPLATES.get(id(form))
         if template is None or template[0] is not form:
@@ -741,12 +750,18 @@ class FormulaWriter:
 
     def _print_form(self, form, args, mode: str, substitute: bool) -> str:
         tex = mode != "text"
-        # each placeholder's string, in order (the arguments are the placeholders' keys, in their order)
-        if substitute:
-            strings = tuple(self._operand(k, tex) for k in args[: len(form.placeholders)])
-        else:
-            strings = tuple(self.label(k, mode) for k in args[: len(form.placeholders)])
-        strings += (None,) * (len(form.placeholders) - len(strings))
+        # each placeholder's string, in order (the arguments are the placeholders' keys, in their order); made
+        # once per arguments: the 513 derivatives d net/d w of a 256-input neuron all read its 513 arguments
+        n = len(form.placeholders)
+        known = self._strings.get((args, mode, substitute, n))
+        if known is None:
+            if substitute:
+                strings = tuple(self._operand(k, tex) for k in args[:n])
+            else:
+                strings = tuple(self.label(k, mode) for k in args[:n])
+            strings += (None,) * (n - len(strings))
+            known = self._strings[args, mode, substitute, n] = (strings, tex and _special(strings))
+        strings, special = known
         # The same form with the same strings prints the same: a worksheet's sheet, key and walk-through, and
         # every variant's formulas (their labels are alike), print each once in a process.
         dialect = self.notation.dialect if tex else ""
@@ -755,7 +770,7 @@ class FormulaWriter:
         if hit is not None and hit[0] is form:
             return hit[1]
         if tex:
-            out = self._tex_from_template(form, strings)
+            out = self._tex_from_template(form, strings, special)
             # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
             out = _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
             out = _TEX_SQRT.sub(r"\\sqrt{\1}", out) if substitute else out
