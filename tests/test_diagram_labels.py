@@ -86,6 +86,30 @@ def test_no_label_of_a_worksheet_diagram_is_crossed_or_overlapped(seed, shape):
     assert not _problems(d), _problems(d)[:5]
 
 
+@pytest.mark.parametrize("name", ["residual-sigmoid", *NETWORKS[:3]])
+def test_the_vectorized_crossing_check_answers_as_the_edge_by_edge_one(name):
+    """The bias labels' placement tests every edge at once (NumPy, D._Crossings); it must answer as
+    ``_crosses`` does edge by edge, for boxes on, near and off the edges, arcs of residual connections included."""
+    import numpy as np
+
+    walk = explain_step(load(name), forward_only=True)
+    d = D.layout(walk, writer(walk, "tex"))
+    crossings = D._Crossings(d.edges)
+    rng = np.random.default_rng(0)
+    hits = total = 0
+    for e in d.edges:
+        x1, y1, x2, y2 = D._trimmed(e)
+        for t in (0.0, 0.5, 1.0):
+            x, y = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
+            for dx, dy, w in rng.uniform([-1, -1, 0.02], [1, 1, 0.8], (4, 3)):
+                box = (x + dx - w, y + dy - 0.24, x + dx + w, y + dy + 0.24)
+                for but in (e.source, d.nodes[0]):
+                    want = any(D._crosses(f, box) for f in d.edges if f.source is not but)
+                    assert crossings.any(box, but) == want, (box, but.key)
+                    hits, total = hits + want, total + 1
+    assert 0 < hits < total  # the boxes meet edges and miss them: both answers occur
+
+
 def test_the_residual_diagram_draws_its_skips_and_its_weights():
     walk = explain_step(load("residual-sigmoid"), forward_only=True)
     d = D.layout(walk, writer(walk, "tex"))

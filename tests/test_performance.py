@@ -76,6 +76,26 @@ def test_the_line_breaker_on_a_real_walk_through():
             assert lines.split_math(stage, limit) == _reference_split_math(stage, limit)
 
 
+def test_a_derivative_body_measured_once_breaks_as_the_whole_string_does():
+    """A derivative's stage, d/dw [body], is split from its body's cached measure (``head``): the same rows as the
+    string measured whole, for bodies with \\biggl[ and long sums, random operators in front included."""
+    rng = random.Random(31)
+    ops = [r"\frac{\partial}{\partial w_{1}}", r"\frac{\partial}{\partial \mathrm{out}_{h1}}", "(x", "a + b", r"\bigg("]
+    bodies = [
+        r"\biggl[" + " + ".join(f"w_{{{k}}} \\cdot a_{{{k}}}" for k in range(120)) + r"\biggr]",
+        " + ".join(f"\\left(-0.{k}\\right) \\cdot 0.5{k}" for k in range(150)),
+        "- " + " - ".join(f"x_{{{k}}}" for k in range(400)),
+        "".join(rng.choice(_PIECES) for _ in range(900)),
+    ]
+    for op in ops:
+        for body in bodies:
+            tex = f"{op} {body}"
+            for limit in (48, 90):
+                want = lines.split_math(tex, limit)
+                assert lines.split_math(tex, limit, len(op) + 1) == want, (op, body[:60])
+                assert want == _reference_split_math(tex, limit)
+
+
 # -- MathML: a shape converted once, its numbers put back --------------------------------------------------------
 
 

@@ -32,9 +32,9 @@ from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any, Callable
 
-from .steps import Form
+from .steps import Form, placeholder_index
 
-FORMAT = 1
+FORMAT = 2  # 2: a bare form stores its placeholders' count
 MAX_BYTES = 8 * 1024 * 1024  # the file stops growing here (a network at the spec's limit takes about 0.3 MB)
 
 # The folders whose modules a form may depend on (the rule registry, the engines that derive, the placeholders):
@@ -198,8 +198,9 @@ def _pack(value: Any) -> Any:
     A form that is one of its placeholders (d net/d w_1 = a_1) keeps no code: its evaluator picks an argument
     and is made again by the deriver's own form builder."""
     if isinstance(value, Form):
-        if value.expr in value.placeholders:
-            return ("bare", value.expr, value.placeholders)
+        if placeholder_index(value.expr, value.placeholders) >= 0:
+            # the count, not the placeholders: a 256-input neuron's 513 derivatives would each unpickle 513
+            return ("bare", value.expr, len(value.placeholders))
         fn = _pack_fn(value.fn)
         if fn is None:
             return None
@@ -217,7 +218,7 @@ def _unpack(parts: Any, bare: Callable[[Any, int], Form]) -> Any:
         _, expr, placeholders, (code, where) = parts
         return Form(expr, _unpack_fn(code, where), tuple(placeholders))
     if parts[0] == "bare":
-        return bare(parts[1], len(parts[2]))
+        return bare(parts[1], parts[2])
     items = [_unpack(p, bare) for p in parts[1]]
     return tuple(items) if parts[0] == "tuple" else items
 

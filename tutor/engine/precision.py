@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from .steps import Quantity
+from .steps import Quantity, placeholder_index
 
 # float64 holds about 15 significant digits: no number is shown with more than this many
 MAX_FIGURES = 15
@@ -94,11 +94,8 @@ def _error(value: float, shown: float) -> float:
 
 def _alias(q: Quantity) -> str:
     """The key a line only names (its form is one of its placeholders), or ''."""
-    placeholders = list(q.form.placeholders)
-    if q.form.expr in placeholders:
-        i = placeholders.index(q.form.expr)
-        return q.args[i] if i < len(q.args) else ""
-    return ""
+    i = placeholder_index(q.form.expr, q.form.placeholders)
+    return q.args[i] if 0 <= i < len(q.args) else ""
 
 
 def _slope(fn, args: list[float], i: int) -> float:
@@ -189,17 +186,23 @@ def settle(
             if key not in slopes:
                 slopes[key] = [_slope(_evaluator(q.form), args, i) for i in range(len(args))]
             s = slopes[key]
+
+            def share(i: int, a: str, s=s, args=args, caps=caps) -> float:
+                return s[i] * _error(args[i], cur[a]) if math.isfinite(s[i]) and dec[a] < caps[i] else 0.0
+
+            shares = [share(i, a) for i, a in enumerate(q.args)]
             while True:
-                shares = [
-                    s[i] * _error(args[i], cur[a]) if math.isfinite(s[i]) and dec[a] < caps[i] else 0.0
-                    for i, a in enumerate(q.args)
-                ]
                 worst = max(range(len(shares)), key=shares.__getitem__)
                 if shares[worst] == 0.0:
                     break
-                more(q.args[worst])
+                bumped = q.args[worst]
+                more(bumped)
                 if ok(key):
                     break
+                # only the bumped argument's shares moved (a 256-input sum is not measured again whole)
+                for i, a in enumerate(q.args):
+                    if a == bumped:
+                        shares[i] = share(i, a)
             changed = changed or sum(dec.values()) != before
         if not changed:
             break

@@ -21,6 +21,25 @@ class Form:
     placeholders: tuple
 
 
+def placeholder_index(expr: Any, placeholders: tuple) -> int:
+    """Where ``expr`` is among ``placeholders`` (the first), or -1: what ``tuple.index`` answers, with SymPy's
+    slow ``==`` asked only of a placeholder whose (cached) hash is the same, since a form of a 256-input neuron
+    has 513 placeholders and each of its 513 derivatives is looked up.
+
+    >>> import sympy
+    >>> P = tuple(sympy.Symbol(f"_{i}", real=True) for i in range(3))
+    >>> placeholder_index(sympy.Symbol("_2", real=True), P), placeholder_index(P[0] + P[1], P)
+    (2, -1)
+    >>> placeholder_index(sympy.Symbol("_2"), P)  # another symbol of the same name (not real): not one of them
+    -1
+    """
+    h = hash(expr)
+    for i, p in enumerate(placeholders):
+        if p is expr or (hash(p) == h and p == expr):
+            return i
+    return -1
+
+
 @dataclass(frozen=True)
 class Label:
     """How a quantity is written: a plain name, a partial derivative, or an updated parameter."""

@@ -12,9 +12,7 @@ import sympy as sp
 from ..spec import rules
 from ..spec.layers import LAYER_KINDS
 from . import formcache
-from .steps import (
-    Form,
-)
+from .steps import Form, placeholder_index
 from .symbols import placeholders
 
 
@@ -41,8 +39,9 @@ def _form(expr, n: int, fn=None) -> Form:
     """A Form; ``fn`` evaluates the structural ones (sums, products) in the order lambdify's code would,
     so only real formulas pay for lambdify's code generation."""
     P = placeholders(n)
-    if fn is None and expr in P:
-        fn = operator.itemgetter(P.index(expr)) if n > 1 else (lambda x: x)
+    at = placeholder_index(expr, P) if fn is None else -1
+    if at >= 0:
+        fn = operator.itemgetter(at) if n > 1 else (lambda x: x)
         if n > 1:
             getter = fn
             fn = lambda *a: getter(a)  # noqa: E731

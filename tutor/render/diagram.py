@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..engine.steps import Walkthrough
 from .notation import Name, tex_name
 
@@ -256,19 +258,56 @@ def _place_bias_labels(nodes: list[Node], edges: list[Edge], placed: list[Edge])
     weight label already ``placed`` touches: an edge from the neuron above it to a lower neuron of the next
     layer would cross it on the right."""
     weights = [_box(*_label_at(e), e.label.text) for e in placed if e.label is not None and e.drawn and not e.stacked]
+    crosses = _Crossings(edges)
     for n in nodes:
         if n.kind != "bias" or n.note is None:
             continue
         for side in _NOTE_SIDES:
             n.side = side
             box = note_box(n)
-            crossed = any(_crosses(e, box) for e in edges if e.source is not n)
-            if not crossed and not any(_overlap(box, w) for w in weights):
+            if not crosses.any(box, but=n) and not any(_overlap(box, w) for w in weights):
                 break
         else:
             n.side = ""  # no room clear of every edge: the weight table beside the picture carries it
             continue
         weights.append(note_box(n))
+
+
+class _Crossings:
+    """Which of some edges pass through a box, all straight edges tested at once: the same Liang-Barsky steps as
+    ``_segment_hits`` on NumPy arrays (the same IEEE operations, so the same answers), since a dense network's
+    bias labels each try eight places against every edge of the picture."""
+
+    def __init__(self, edges: list[Edge]) -> None:
+        self.arcs = [e for e in edges if e.skip]
+        straight = [e for e in edges if not e.skip]
+        self.seg = np.array([_trimmed(e) for e in straight], dtype=float).reshape(-1, 4)
+        self.d = self.seg[:, 2:] - self.seg[:, :2]  # dx, dy as _segment_hits takes them
+        self.own: dict[int, list[int]] = {}  # a bias node's edges, which never count against its label
+        for k, e in enumerate(straight):
+            self.own.setdefault(id(e.source), []).append(k)
+
+    def any(self, box: tuple[float, float, float, float], but: Node, inset: float = 0.02) -> bool:
+        """Whether an edge whose source is not ``but`` passes through the box shrunk by ``inset``."""
+        if any(_crosses(e, box) for e in self.arcs if e.source is not but):
+            return True
+        lo = (box[0] + inset, box[1] + inset)
+        hi = (box[2] - inset, box[3] - inset)
+        t0 = np.zeros(len(self.seg))
+        t1 = np.ones(len(self.seg))
+        ok = np.ones(len(self.seg), dtype=bool)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for axis in (0, 1):
+                a, d = self.seg[:, axis], self.d[:, axis]
+                for p, q in ((-d, a - lo[axis]), (d, hi[axis] - a)):
+                    flat = p == 0
+                    ok &= ~(flat & (q < 0))
+                    r = q / p
+                    t0 = np.where(~flat & (p < 0), np.maximum(t0, r), t0)
+                    t1 = np.where(~flat & (p > 0), np.minimum(t1, r), t1)
+        hit = ok & (t0 <= t1)
+        hit[self.own.get(id(but), [])] = False
+        return bool(hit.any())
 
 
 def _crosses(e: Edge, box: tuple[float, float, float, float]) -> bool:

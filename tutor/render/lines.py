@@ -153,7 +153,9 @@ def line_view(
         "substituted": substituted,
         "value": value,
         "stages": stages,
-        "rows": math_rows(stages, limit or MATH_ROW, label=fw.label(key, mode)) if mode != "text" else [],
+        "rows": math_rows(stages, limit or MATH_ROW, label=fw.label(key, mode), head=len(op) + 1 if op else 0)
+        if mode != "text"
+        else [],
         "note": quantity.note,
         "rounded": rounded,
     }
@@ -285,16 +287,59 @@ def _counts(piece: str) -> tuple[int, int]:
     return len(_UNSHOWN.sub("", s)), s.count(" ")
 
 
-def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
+_LONG = 4  # a string this many times a row's length is split without measuring it whole first
+
+
+@lru_cache(maxsize=64)
+def _measured(tex: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """A long string's top-level operators and its pieces' counts (see split_math)."""
+    ops = tuple(_top_level_ops(tex))
+    return ops, tuple(_piece_counts(tex, [0, *ops, len(tex)]))
+
+
+def _pieces_of(tex: str, head: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """The break points of ``tex`` and its pieces' counts. ``head``: tex is a derivative's operator, a space
+    and its body (d/dw5 [the net input]), which many lines share; the body is measured once (``_measured``)
+    where the operator adds no bracket or operator of its own, so that the body's breaks are the string's."""
+    op, body = tex[: head - 1], tex[head:]
+    if (
+        head
+        and tex[head - 1] == " "
+        and r"\bigg" not in op
+        and not body.startswith(("+ ", "- "))
+        and not _top_level_ops(op + " x")
+        and _balanced(op)
+    ):
+        ops, rest = _measured(body)
+        bounds = [0, *(head + b for b in ops), len(tex)]
+        return bounds, [_counts(tex[: bounds[1]]), *rest[1:]]
+    bounds = [0, *_top_level_ops(tex), len(tex)]
+    return bounds, _piece_counts(tex, bounds)
+
+
+def _balanced(tex: str) -> bool:
+    marks = tex.translate(_BRACKETS)
+    return marks.count("<") == marks.count(">")
+
+
+def split_math(tex: str, limit: int = MATH_ROW, head: int = 0) -> list[str]:
     """A stage longer than ``limit`` as chunks that break before a top-level + or -; each chunk after the first
     starts with its operator.
 
     The pieces between break points are measured once each: every break point is a space, which no command
-    spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time)."""
-    if len(tex) <= limit or visible_length(tex) <= limit:  # a string shows at most as many characters as it has
+    spans, so a chunk's visible_length is its pieces' shown characters plus half their spaces (linear time).
+    ``head``: see _pieces_of."""
+    if len(tex) <= limit:  # a string shows at most as many characters as it has
         return [tex]
-    bounds = [0, *_top_level_ops(tex), len(tex)]
-    counts = _piece_counts(tex, bounds)
+    if len(tex) <= _LONG * limit:
+        if visible_length(tex) <= limit:
+            return [tex]
+        bounds = [0, *_top_level_ops(tex), len(tex)]
+        counts = _piece_counts(tex, bounds)
+    else:  # surely too long: its pieces' counts add up to its visible_length, so the string is measured once
+        bounds, counts = _pieces_of(tex, head)
+        if sum(c[0] for c in counts) + sum(c[1] for c in counts) // 2 <= limit:
+            return [tex]
     chunks, start, last = [], 0, 0  # indices into bounds
     shown = spaces = 0  # of the pieces from start up to the current spot
     for k in range(1, len(bounds) - 1):
@@ -313,7 +358,7 @@ def split_math(tex: str, limit: int = MATH_ROW) -> list[str]:
     return [c for c in chunks if c]
 
 
-def math_rows(stages: list[str], limit: int = MATH_ROW, label: str = "") -> list[dict[str, str]]:
+def math_rows(stages: list[str], limit: int = MATH_ROW, label: str = "", head: int = 0) -> list[dict[str, str]]:
     """The stages of a calculation as aligned rows, the Markdown's layout: the symbolic line, then "= numbers",
     then "= value" (joined to the row before when it fits); a long stage continues on rows of its own. Every
     row stays within ``limit`` shown characters where it can, counting the ``label`` in front of the first."""
@@ -325,6 +370,6 @@ def math_rows(stages: list[str], limit: int = MATH_ROW, label: str = "") -> list
         if last and rows and used + visible_length(stage) + 3 <= limit:
             rows[-1] = {**rows[-1], "text": rows[-1]["text"] + " = " + stage}
             continue
-        for j, chunk in enumerate(split_math(stage, room if not rows else limit)):
+        for j, chunk in enumerate(split_math(stage, room if not rows else limit, head if k == 0 else 0)):
             rows.append({"lead": "=" if j == 0 else "", "text": chunk})
     return rows

@@ -605,18 +605,34 @@ def _scientific(number: str) -> bool:
 
 
 _TEX_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, LaTeX with tokens): forms live for the process
-_TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, text with tokens)
+_TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, the pieces of its text with tokens)
 _PRINTED: dict[tuple, tuple] = {}  # (id(form), mode, substituted, dialect, strings) -> (form, printed)
 
 
-def _text_template(form) -> str:
-    """The form in text, printed once with a token per placeholder (see FormulaWriter._tex_from_template)."""
+def _text_template(form) -> tuple:
+    """The form in text, printed once with a token per placeholder (see FormulaWriter._tex_from_template), as
+    its ``_pieces``."""
     template = _TEXT_TEMPLATES.get(id(form))
     if template is None or template[0] is not form:
         tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
         text = _TextFormPrinter(tokens.get).doprint(form.expr).replace("**", "^").replace("*", "·")
-        template = _TEXT_TEMPLATES[id(form)] = (form, text)
+        template = _TEXT_TEMPLATES[id(form)] = (form, _pieces(text))
     return template[1]
+
+
+def _fill_text(pieces: tuple, strings: tuple) -> str:
+    """``_fill`` for text: a string with a '/' before a power is bracketed, (∂E/∂w5)^2, not ∂E/∂w5^2."""
+    out = [pieces[0]]
+    for k in range(1, len(pieces), 2):
+        i, after = pieces[k], pieces[k + 1]
+        t = strings[i] if i < len(strings) else None
+        if t is None:
+            t = f"\ue000{i}\ue001"
+        elif "/" in t and after.startswith("^"):
+            t = f"({t})"
+        out.append(t)
+        out.append(after)
+    return "".join(out)
 
 
 _TOKEN = re.compile("\ue000(\\d+)\ue001")
@@ -638,6 +654,11 @@ def _fill(pieces: tuple, strings: tuple) -> str:
         out.append(f"\ue000{i}\ue001" if t is None else t)
         out.append(pieces[k + 1])
     return "".join(out)
+
+
+def _special(strings: tuple) -> bool:
+    """Whether a string needs the printer itself: a power's base with '^' gets braces, e (see _print_ExpBase)."""
+    return any(t is not None and ("^" in t or t == "e") for t in strings)
 
 
 class FormulaWriter:
@@ -668,6 +689,7 @@ class FormulaWriter:
         self._shown: dict[str, str] = {}  # key -> its shown number: a value is read by many lines
         self._operands: dict[tuple[str, bool], str] = {}
         self._labels: dict[tuple, str] = {}
+        self._strings: dict[tuple, tuple] = {}  # (args, mode, substitute, n) -> (placeholders' strings, _special)
         self.refs: Mapping[str, str] = {}  # key -> its key in the document (an example's own in a batch)
         # the lines whose shown numbers give their value only to within its last digit, written with ≈
         self.rounded: frozenset = getattr(decimals, "rounded", frozenset())
@@ -703,11 +725,14 @@ class FormulaWriter:
             out = self._printed[cache_key] = self._print_form(form, args, mode, substitute)
         return out
 
-    def _tex_from_template(self, form, strings: tuple) -> str:
+    def _tex_from_template(self, form, strings: tuple, special: bool | None = None) -> str:
         """The form printed once with a token per placeholder, then each token replaced by its string:
         printing depends on the expression, not on what a symbol is called, except that a power's base
-        containing '^' gets braces; such strings take the printer itself."""
-        if any(t is not None and ("^" in t or t == "e") for t in strings):  # e: see _print_ExpBase
+        containing '^' gets braces; such strings take the printer itself (``special``: whether any does, when
+        the caller knows)."""
+        if special is None:
+            special = _special(strings)
+        if special:
             return _TexFormPrinter(dict(zip(form.placeholders, strings)).get).doprint(form.expr)
         template = _TEX_TEMPLATES.get(id(form))
         if template is None or template[0] is not form:
@@ -728,12 +753,18 @@ class FormulaWriter:
 
     def _print_form(self, form, args, mode: str, substitute: bool) -> str:
         tex = mode != "text"
-        # each placeholder's string, in order (the arguments are the placeholders' keys, in their order)
-        if substitute:
-            strings = tuple(self._operand(k, tex) for k in args[: len(form.placeholders)])
-        else:
-            strings = tuple(self.label(k, mode) for k in args[: len(form.placeholders)])
-        strings += (None,) * (len(form.placeholders) - len(strings))
+        # each placeholder's string, in order (the arguments are the placeholders' keys, in their order); made
+        # once per arguments: the 513 derivatives d net/d w of a 256-input neuron all read its 513 arguments
+        n = len(form.placeholders)
+        known = self._strings.get((args, mode, substitute, n))
+        if known is None:
+            if substitute:
+                strings = tuple(self._operand(k, tex) for k in args[:n])
+            else:
+                strings = tuple(self.label(k, mode) for k in args[:n])
+            strings += (None,) * (n - len(strings))
+            known = self._strings[args, mode, substitute, n] = (strings, tex and _special(strings))
+        strings, special = known
         # The same form with the same strings prints the same: a worksheet's sheet, key and walk-through, and
         # every variant's formulas (their labels are alike), print each once in a process.
         dialect = self.notation.dialect if tex else ""
@@ -742,21 +773,14 @@ class FormulaWriter:
         if hit is not None and hit[0] is form:
             return hit[1]
         if tex:
-            out = self._tex_from_template(form, strings)
+            out = self._tex_from_template(form, strings, special)
             # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
             out = _TEX_DOUBLE.sub(r"\\left(\1\\right)", out) if substitute else out
             out = _TEX_SQRT.sub(r"\\sqrt{\1}", out) if substitute else out
             out = _plain_parens(out) if dialect == "latex" else out
         else:
             # Labels may contain '*', which the str printer writes for products: they go in after printing.
-            out = _text_template(form)
-            for i, s in enumerate(strings):
-                if s is None:
-                    continue
-                tok = f"\ue000{i}\ue001"
-                if "/" in s:  # a derivative raised to a power: (∂E/∂w5)^2, not ∂E/∂w5^2
-                    out = out.replace(tok + "^", f"({s})^")
-                out = out.replace(tok, s)
+            out = _fill_text(_text_template(form), strings)
             out = _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
         if len(_PRINTED) > 200_000:  # bounded: a long worksheet run's numbers are each printed once
             _PRINTED.clear()

@@ -193,9 +193,16 @@ def view(
         """The values --brief tabulates; ``math``: the first column is a parameter's label (math)."""
         return {"header": [escape(h) for h in header], "rows": rows, "math": math} if rows else None
 
+    def first_only(row) -> bool:
+        """--brief keeps a row's first neuron, by name: with distinct plain names that is row[0] alone, whose
+        lines are then the only ones worked out (a 256-neuron layer's others are tabulated values)."""
+        names = [escape(n.name) for n in row]
+        return len(set(names)) == len(names) and not any(" (" in n for n in names)
+
     forward = []
     for li, row in enumerate(walk.forward):
-        neurons = forward_neurons(li, row)
+        cut = brief and len(row) > 1 and first_only(row)
+        neurons = forward_neurons(li, row[:1] if cut else row)
         rest = None
         if brief and len(row) > 1:
             neurons = [n for n in neurons if n["name"].split(" (")[0] == escape(row[0].name)]
@@ -212,9 +219,20 @@ def view(
                 "rest": rest,
             }
         )
+
+    def brief_params(li: int) -> list:
+        """--brief's shown parameters of a layer (its first weight and first bias), the rest only tabulated."""
+        params = [p for p in walk.params if p.layer == li]
+        if not brief:
+            return params
+        return [p for p in params if p.kind == "weight"][:1] + [p for p in params if p.kind == "bias"][:1]
+
     backward = []
     for row in walk.backward:
         li = row[0].layer
+        # --brief keeps the first neuron of a row (a softmax's Jacobian reads them all: built whole)
+        shown_row = row[:1] if brief and len(row) > 1 and not any(nb.jacobian for nb in row) else row
+        shown_params = brief_params(li)
         backward.append(
             {
                 "name": escape(net.layers[li].name),
@@ -240,7 +258,7 @@ def view(
                         "delta": line(nb.delta),
                         "simplified": line(nb.simplified),
                     }
-                    for j, nb in enumerate(row)
+                    for j, nb in enumerate(shown_row)
                 ],
                 "params": [
                     {
@@ -255,8 +273,7 @@ def view(
                         # a bias that is not updated: said where its gradient is derived, not only in the summary
                         "held": not p.update,
                     }
-                    for p in walk.params
-                    if p.layer == li
+                    for p in shown_params
                 ],
             }
         )
@@ -277,14 +294,12 @@ def view(
                     ["neuron", "dE/d out", "d out/d net", "delta"],
                     [[escape(nb.name), value(nb.dE_dout), value(nb.dout_dnet), value(nb.delta)] for nb in row[1:]],
                 )
-            weights = [p for p in layer["params"] if p["kind"] == "weight"]
-            shown = weights[:1] + [p for p in layer["params"] if p["kind"] == "bias"][:1]
-            others = [p for p in layer["params"] if p not in shown]
-            layer["params"] = shown
+            shown = brief_params(layer["layer"])  # layer["params"] holds their lines already
+            others = [p for p in walk.params if p.layer == layer["layer"] and not any(p is q for q in shown)]
             layer["param_rest"] = table(
                 ["parameter", "gradient", "new value"],
                 [
-                    [p["label"], p["gradient"]["value"], p["new_value"]["value"] if p["new_value"] else "not updated"]
+                    [fw.label(p.label, mode), value(p.gradient), value(p.update) if p.update else "not updated"]
                     for p in others
                 ],
                 math=True,

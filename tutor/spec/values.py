@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any, Mapping
 
 import numpy as np
@@ -66,7 +67,8 @@ def _number(value: Any, where: str) -> float:
 
 def _listed(value: Any, where: str = "") -> Any:
     """A NumPy array or a tuple as the list the TOML format would give (the Python API takes both)."""
-    if isinstance(value, np.ma.MaskedArray) and np.ma.getmaskarray(value).any():
+    ma = sys.modules.get("numpy.ma")  # np.ma would import it (7 ms of every start); no masked array exists before
+    if ma is not None and isinstance(value, ma.MaskedArray) and ma.getmaskarray(value).any():
         # tolist() would give None where an entry is masked, and np.asarray the hidden number under it
         raise SpecError("is a masked array with masked entries; give every value (e.g. np.ma.filled(a, value))", where)
     if isinstance(value, np.ndarray):
