@@ -227,3 +227,27 @@ def test_from_torch_refuses_what_the_rnn_kind_does_not_model():
         with pytest.raises(TutorError) as e:
             from_torch(model.double(), x if isinstance(model[0], nn.RNN) else [0.0, 0.0], [0.5], h0=[0.0, 0.0, 0.0])
         assert str(e.value).startswith("from_torch(): ") and message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_training_takes_torch_s_sgd_step(name):
+    """``train`` (training.run) steps an RNN as torch's SGD does, both biases included: the straight-line float
+    step has only dense layers' forms (one bias per neuron), so it leaves an RNN to the NumPy loop."""
+    from tutor.engine import floatcode, training
+
+    net = from_mapping(CASES[name])
+    assert "rnn" in floatcode.why_not(net)
+    run = training.run(net, 1)
+    n, H = net.layers[0].input_size, net.layers[0].hidden_size
+    after = RECORDED["cases"][name]["after"]
+    close(run.W[0][:, :n], after["weight_ih"], f"{name}: weight_ih")
+    close(run.W[0][:, n:], after["weight_hh"], f"{name}: weight_hh")
+    close(run.b[0][:H], after["bias_ih"], f"{name}: bias_ih")
+    close(run.b[0][H:], after["bias_hh"], f"{name}: bias_hh")
+    close(run.W[1], after["linear_weight"], f"{name}: linear weight")
+
+
+def test_train_runs_the_built_in_rnn(capsys):
+    """train rnn-three-steps --show none (what its refusal of shown steps offers) runs, its update the walk's."""
+    assert main(["train", "rnn-three-steps", "--epochs", "1", "--show", "none"]) == 0
+    assert "wx1_1.1 = 0.898525416, wh1_1.1 = 0.495544143" in capsys.readouterr().out

@@ -761,6 +761,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+_ONE_WALK = "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out"
+
+
 def _explain_maps(args: argparse.Namespace, net) -> int:
     """explain for a network with feature maps or recurrence: the layer-by-layer walk (text, md, tex, html, pdf;
     json with the gradient check)."""
@@ -784,10 +787,7 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
         ("--width", args.width is not None),
     ):
         if given:
-            raise TutorError(
-                "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out",
-                flag,
-            )
+            raise TutorError(_ONE_WALK, flag)
     if args.format not in (*maps.FORMATS, "json"):
         raise TutorError(
             f"a network with convolution, pooling, flatten or recurrent layers is written as {', '.join(maps.FORMATS)} "
@@ -881,8 +881,11 @@ def _network_graph_spec(args: argparse.Namespace, net):
     """A network spec's computational graph as explain --view graph / --of and check --of use it: its update
     (--step) moves the parameters only; with --ascent-on-inputs the inputs too, all by gradient ascent."""
     from .engine.training import bias_params
+    from .engine.walks import walked_by_layers
     from .spec import graph as graphspec
 
+    if walked_by_layers(net):  # check --of reaches here; its labels (net_c1_1.1) are no graph nodes
+        raise TutorError(_ONE_WALK, "--of" if args.of is not None else "--view")
     if not (net.training.plain and len(net.examples) == 1):
         raise TutorError("--view graph and --of show one plain step on one example; this spec trains otherwise")
     if args.ascent_on_inputs and args.step is None:

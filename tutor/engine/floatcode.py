@@ -116,6 +116,11 @@ def why_not(net: Network) -> str | None:
         return f"more than {MAX_PARAMETERS} parameters: arrays pay"
     if net.has_skips:
         return "residual connections: the generated step has no skip term"
+    # its forms are a dense layer's (W a + b, one bias per neuron); a recurrent layer's two biases per unit and
+    # unrolled sum, a convolution's shared kernels are not
+    other = sorted({l.kind for l in net.layers} - {"dense"})
+    if other:
+        return f"{', '.join(other)} layers: the generated step has only dense layers' forms"
     if any(l.weightless or not l.has_bias for l in net.layers):
         return "a layer without weights or without bias: the generated step has every parameter"
     for layer in net.layers:

@@ -148,10 +148,10 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
                 'give the value as a string, exactly as printed (e.g. "0.5933"), so its precision is kept', f"{w}.value"
             )
         v = v.strip()
-        if not _NUMBER.match(v) or len(v) > 40:
+        if not _NUMBER.match(v) or len(v) > MAX_VALUE_CHARS:
             raise SpecError(
-                f'{v[:40]!r} is not a decimal number as printed (e.g. "-0.019049119", no exponent, at most '
-                "40 characters)",
+                f'{v[:MAX_VALUE_CHARS]!r} is not a decimal number as printed (e.g. "-0.019049119", no exponent, at '
+                f"most {MAX_VALUE_CHARS} characters)",
                 f"{w}.value",
             )
         note = c.get("note", "")
@@ -183,6 +183,7 @@ def parse_claims(data: Mapping[str, Any], where: str, keys: Mapping[str, Any] | 
 # tried; other conventions only while they fit).
 MAX_TRAINING_STEPS = 2_000_000
 MAX_ROUNDED_STEPS = 20  # multi-step claims are tried with every value carried rounded up to this many steps
+MAX_VALUE_CHARS = 40  # a claimed value as printed: a decimal of at most this many characters
 _ULPS = 4  # claims printed with 15 or more significant digits agree within this many units in the last place
 _UPDATE_KINDS = ("update", "state", "step")  # the lines of an update: a step's own results
 
