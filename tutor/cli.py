@@ -761,6 +761,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+_BY_LAYERS = (
+    "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out"
+)
+
+
+def view_refusal(net, view: str) -> str:
+    """Why ``explain --view VIEW`` is refused for ``net`` ("" when the view is shown): a network walked by
+    layers has its one walk-through; a dense network's matrices and paths follow the weights only."""
+    from .engine.views import refusal
+    from .engine.walks import walked_by_layers
+
+    return _BY_LAYERS if walked_by_layers(net) else refusal(net, view)
+
+
 def _explain_maps(args: argparse.Namespace, net) -> int:
     """explain for a network with feature maps or recurrence: the layer-by-layer walk (text, md, tex, html, pdf;
     json with the gradient check)."""
@@ -776,7 +790,7 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
         )
     for flag, given in (
         ("--steps", args.steps),
-        ("--view", args.view),
+        ("--view", any(view_refusal(net, v) for v in args.view)),
         ("--of", args.of is not None),
         ("--forward-only", args.forward_only),
         ("--notation", args.notation != "spec"),
@@ -784,10 +798,7 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
         ("--width", args.width is not None),
     ):
         if given:
-            raise TutorError(
-                "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out",
-                flag,
-            )
+            raise TutorError(_BY_LAYERS, flag)
     if args.format not in (*maps.FORMATS, "json"):
         raise TutorError(
             f"a network with convolution, pooling, flatten or recurrent layers is written as {', '.join(maps.FORMATS)} "

@@ -81,6 +81,7 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
     for rec in walk.layers:
         layer = net.layers[rec.layer]
         shaped = layer.kind not in ("dense", "rnn")
+        deltas = rec.deltas if rec.deltas != rec.dE_dout else []
         d: dict[str, Any] = {
             "number": rec.layer + 1,
             "kind": layer.kind,
@@ -89,7 +90,11 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             "nets": lines(rec.nets),
             "outs": lines(rec.states or rec.outs) if rec.outs != rec.nets else [],
             "dE_dout": lines(rec.dE_dout),
-            "deltas": lines(rec.deltas) if rec.deltas != rec.dE_dout else [],
+            # dout/dnet (a softmax's Jacobian entries): each delta's factors, on lines of their own before it
+            "factors": lines(
+                dict.fromkeys(a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout)
+            ),
+            "deltas": lines(deltas),
             "grads": lines(rec.grads.values()),
             "updates": lines(rec.updates.values()),
             "winners": [
@@ -101,6 +106,24 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             **dict.fromkeys(("in_shape", "out_shape", "kernel", "stride", "padding"), ""),
             **{k: [] for k in ("kernels", "kernel_matrix", "im2col", "out_maps", "delta_maps")},
         }
+        if layer.kind == "rnn" and rec.states:
+            # step by step: z_t reads h_(t-1), so each step's sums come before its states and the next step's
+            # sums; going back, dE/dh_t reads dE/dz_(t+1), so the steps run from the last to the first
+            n = layer.size
+            blocks = range(len(rec.nets) // n)
+            d["nets"] = [
+                x for t in blocks for x in lines([*rec.nets[t * n : (t + 1) * n], *rec.states[t * n : (t + 1) * n]])
+            ]
+            d["outs"] = []
+            factors = [a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout]
+            d["dE_dout"] = [
+                x
+                for t in reversed(blocks)
+                for x in lines(
+                    [*rec.dE_dout[t * n : (t + 1) * n], *factors[t * n : (t + 1) * n], *deltas[t * n : (t + 1) * n]]
+                )
+            ]
+            d["factors"], d["deltas"] = [], []
         if shaped:
             d["in_shape"] = "×".join(str(s) for s in layer.in_shape)
             d["out_shape"] = "×".join(str(s) for s in layer.out_shape)
