@@ -36,6 +36,29 @@ def grid(cells: list[list[str]]) -> list[str]:
     return ["  ".join(c.rjust(width) for c in row) for row in cells]
 
 
+# How many characters of a verbatim line fit the LaTeX page (A4, 2 cm margins: 483 pt) at each size of its
+# typewriter font (10 pt: 5.25 pt a character). A grid wider than the smallest legible size is split into
+# blocks of columns.
+TEX_SIZES = (("", 92), (r"\small", 102), (r"\footnotesize", 115))
+
+
+def tex_pieces(rows: list[str]) -> list[dict[str, Any]]:
+    """A grid's rows as the LaTeX page sets them: the largest font size that fits, or at the smallest size
+    blocks of whole columns each as wide as the page allows (``size``, ``rows``, ``columns``: "" or "i-j")."""
+    width = max((len(r) for r in rows), default=0)
+    for size, chars in TEX_SIZES:
+        if width <= chars:
+            return [{"size": size, "rows": rows, "columns": ""}]
+    size, chars = TEX_SIZES[-1]
+    cells = [r.split() for r in rows]
+    per = max(1, (chars + 2) // (max(len(c) for row in cells for c in row) + 2))
+    n = max(len(row) for row in cells)
+    return [
+        {"size": size, "rows": grid([row[j : j + per] for row in cells]), "columns": f"{j + 1}-{min(j + per, n)}"}
+        for j in range(0, n, per)
+    ]
+
+
 def _maps(fw, keys: list[str], shape: tuple[int, ...]) -> list[dict[str, Any]]:
     """One grid per channel of the values of ``keys`` (channel-major, row by row)."""
     C, H, W = as_2d(shape)
@@ -206,7 +229,7 @@ def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
 
         return compile_pdf(render(walk, "tex", options))  # type: ignore[arg-type]
     escape = _ESCAPES.get(fmt, lambda s: s)
-    data = {"v": view(walk, _MODES[fmt], escape, options)}
+    data = {"v": view(walk, _MODES[fmt], escape, options), "tex_pieces": tex_pieces}
     return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
 
 
