@@ -363,3 +363,17 @@ def test_the_quiz_and_worksheet_take_every_recorded_case(name):
         assert qz.respond(q.shown).verdict == "correct", q.key
     v = worksheet.spec_variant(net, name)
     assert [q.key for q in v.questions] == [q.key for q in Quiz(net).questions]
+
+
+def test_a_wide_grid_is_set_smaller_or_split_into_blocks_of_columns_on_the_latex_page():
+    """conv1d-two-channels' delta maps ran 9.8 pt past the page: a grid takes the largest typewriter size
+    that fits, and past the smallest legible one (footnotesize) it is split into blocks of whole columns."""
+    from tutor.render.maps import TEX_SIZES, grid, tex_pieces
+
+    narrow = grid([["0.5", "-1"], ["2", "3"]])
+    assert tex_pieces(narrow) == [{"size": "", "rows": narrow, "columns": ""}]
+    cells = [[f"{-0.00123456789012 * (i + j):.14f}" for j in range(9)] for i in range(2)]
+    pieces = tex_pieces(grid(cells))
+    assert [p["columns"] for p in pieces] == ["1-6", "7-9"] and {p["size"] for p in pieces} == {r"\footnotesize"}
+    assert all(len(r) <= TEX_SIZES[-1][1] for p in pieces for r in p["rows"])
+    assert [c for p in pieces for c in p["rows"][1].split()] == cells[1]  # every column once, in order

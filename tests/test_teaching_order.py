@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import sympy
 
-from tutor.cli import main
+from tutor.cli import main, view_refusal
 from tutor.engine import precision
 from tutor.engine.walks import step_walk
 from tutor.render import notation, templates
@@ -58,7 +58,7 @@ def _captured(monkeypatch, tmp_path, argv: list[str]) -> tuple[list[dict], str]:
         seen.append(context)
         return real(template, context, **kw)
 
-    for module in ("walkthrough", "training", "graph"):
+    for module in ("walkthrough", "training", "graph", "maps"):
         monkeypatch.setattr(f"tutor.render.{module}.render_template", capture)
     out = tmp_path / "out"
     assert main([*argv, "-o", str(out)]) == 0
@@ -341,7 +341,7 @@ def test_no_quantity_is_used_before_its_line_with_the_views(monkeypatch, tmp_pat
 def test_no_quantity_is_used_before_its_line_every_example(monkeypatch, tmp_path, name, fmt):
     net = load(name)
     plain = net.training.plain and len(net.examples) == 1
-    views = ["magnitudes"] if net.has_skips else VIEWS  # matrices and paths follow the weights only
+    views = [v for v in VIEWS if not view_refusal(net, v)]  # as the CLI decides (none for a walk by layers)
     _check_order(monkeypatch, tmp_path, name, fmt, views if plain else [])
 
 

@@ -764,6 +764,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
 _ONE_WALK = "a network with convolution, pooling, flatten or recurrent layers has one walk-through so far: leave it out"
 
 
+def view_refusal(net, view: str) -> str:
+    """Why ``explain --view VIEW`` is refused for ``net`` ("" when the view is shown): a network walked by
+    layers has its one walk-through; a dense network's matrices and paths follow the weights only."""
+    from .engine.views import refusal
+    from .engine.walks import walked_by_layers
+
+    return _ONE_WALK if walked_by_layers(net) else refusal(net, view)
+
+
 def _explain_maps(args: argparse.Namespace, net) -> int:
     """explain for a network with feature maps or recurrence: the layer-by-layer walk (text, md, tex, html, pdf;
     json with the gradient check)."""
@@ -779,7 +788,7 @@ def _explain_maps(args: argparse.Namespace, net) -> int:
         )
     for flag, given in (
         ("--steps", args.steps),
-        ("--view", args.view),
+        ("--view", any(view_refusal(net, v) for v in args.view)),
         ("--of", args.of is not None),
         ("--forward-only", args.forward_only),
         ("--notation", args.notation != "spec"),

@@ -36,13 +36,25 @@ class MatrixLayer:
     grad_W: np.ndarray  # BP4: dC/dW^l = delta^l (a^(l-1))^T
 
 
+def refusal(net, view: str) -> str:
+    """Why the ``view`` (matrix, paths) of a dense network's step cannot be written ("" when it can): BP2 and
+    the paths follow the weights only, so a network with skips has neither."""
+    if not net.has_skips:
+        return ""
+    if view == "matrix":
+        return "the matrix view writes BP2 without residual connections; this network has skips"
+    if view == "paths":
+        return "the path view follows the weights only; this network has skips (see the backward pass)"
+    return ""
+
+
 def matrix_view(walk: Walkthrough, skips: bool = False) -> list[MatrixLayer]:
     """BP1-BP4 layer by layer, from the numeric engine, under the walk-through's conventions. BP2 has no
     term for a residual connection, so a network with skips has no matrix view (``skips``: the rows anyway,
     for the magnitudes, whose dE/da includes the skip's term)."""
     net = walk.network
-    if net.has_skips and not skips:
-        raise TutorError("the matrix view writes BP2 without residual connections; this network has skips")
+    if refusal(net, "matrix") and not skips:
+        raise TutorError(refusal(net, "matrix"))
     R = numeric.rounder_for(net)
     fw = numeric.forward(net, R=R)
     bw, _, _ = numeric.backward(net, fw, R=R)
@@ -97,8 +109,8 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
     The edges are the walk-through's own factors: dnet/dparam, dout/dnet (or a softmax Jacobian entry),
     the dropout factor, dnet_k/dout_j for each downstream neuron, and dE/dout at the output.
     """
-    if walk.network.has_skips:
-        raise TutorError("the path view follows the weights only; this network has skips (see the backward pass)")
+    if refusal(walk.network, "paths"):
+        raise TutorError(refusal(walk.network, "paths"))
     if not walk.backward:
         raise TutorError("the path view needs the backward pass (leave out --forward-only)")
     q = walk.quantities

@@ -36,6 +36,29 @@ def grid(cells: list[list[str]]) -> list[str]:
     return ["  ".join(c.rjust(width) for c in row) for row in cells]
 
 
+# How many characters of a verbatim line fit the LaTeX page (A4, 2 cm margins: 483 pt) at each size of its
+# typewriter font (10 pt: 5.25 pt a character). A grid wider than the smallest legible size is split into
+# blocks of columns.
+TEX_SIZES = (("", 92), (r"\small", 102), (r"\footnotesize", 115))
+
+
+def tex_pieces(rows: list[str]) -> list[dict[str, Any]]:
+    """A grid's rows as the LaTeX page sets them: the largest font size that fits, or at the smallest size
+    blocks of whole columns each as wide as the page allows (``size``, ``rows``, ``columns``: "" or "i-j")."""
+    width = max((len(r) for r in rows), default=0)
+    for size, chars in TEX_SIZES:
+        if width <= chars:
+            return [{"size": size, "rows": rows, "columns": ""}]
+    size, chars = TEX_SIZES[-1]
+    cells = [r.split() for r in rows]
+    per = max(1, (chars + 2) // (max(len(c) for row in cells for c in row) + 2))
+    n = max(len(row) for row in cells)
+    return [
+        {"size": size, "rows": grid([row[j : j + per] for row in cells]), "columns": f"{j + 1}-{min(j + per, n)}"}
+        for j in range(0, n, per)
+    ]
+
+
 def _maps(fw, keys: list[str], shape: tuple[int, ...]) -> list[dict[str, Any]]:
     """One grid per channel of the values of ``keys`` (channel-major, row by row)."""
     C, H, W = as_2d(shape)
@@ -81,6 +104,7 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
     for rec in walk.layers:
         layer = net.layers[rec.layer]
         shaped = layer.kind not in ("dense", "rnn")
+        deltas = rec.deltas if rec.deltas != rec.dE_dout else []
         d: dict[str, Any] = {
             "number": rec.layer + 1,
             "kind": layer.kind,
@@ -89,7 +113,11 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             "nets": lines(rec.nets),
             "outs": lines(rec.states or rec.outs) if rec.outs != rec.nets else [],
             "dE_dout": lines(rec.dE_dout),
-            "deltas": lines(rec.deltas) if rec.deltas != rec.dE_dout else [],
+            # dout/dnet (a softmax's Jacobian entries): each delta's factors, on lines of their own before it
+            "factors": lines(
+                dict.fromkeys(a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout)
+            ),
+            "deltas": lines(deltas),
             "grads": lines(rec.grads.values()),
             "updates": lines(rec.updates.values()),
             "winners": [
@@ -101,6 +129,24 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             **dict.fromkeys(("in_shape", "out_shape", "kernel", "stride", "padding"), ""),
             **{k: [] for k in ("kernels", "kernel_matrix", "im2col", "out_maps", "delta_maps")},
         }
+        if layer.kind == "rnn" and rec.states:
+            # step by step: z_t reads h_(t-1), so each step's sums come before its states and the next step's
+            # sums; going back, dE/dh_t reads dE/dz_(t+1), so the steps run from the last to the first
+            n = layer.size
+            blocks = range(len(rec.nets) // n)
+            d["nets"] = [
+                x for t in blocks for x in lines([*rec.nets[t * n : (t + 1) * n], *rec.states[t * n : (t + 1) * n]])
+            ]
+            d["outs"] = []
+            factors = [a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout]
+            d["dE_dout"] = [
+                x
+                for t in reversed(blocks)
+                for x in lines(
+                    [*rec.dE_dout[t * n : (t + 1) * n], *factors[t * n : (t + 1) * n], *deltas[t * n : (t + 1) * n]]
+                )
+            ]
+            d["factors"], d["deltas"] = [], []
         if shaped:
             d["in_shape"] = "×".join(str(s) for s in layer.in_shape)
             d["out_shape"] = "×".join(str(s) for s in layer.out_shape)
@@ -183,7 +229,7 @@ def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
 
         return compile_pdf(render(walk, "tex", options))  # type: ignore[arg-type]
     escape = _ESCAPES.get(fmt, lambda s: s)
-    data = {"v": view(walk, _MODES[fmt], escape, options)}
+    data = {"v": view(walk, _MODES[fmt], escape, options), "tex_pieces": tex_pieces}
     return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
 
 
