@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 from tutor.cli import main
 from tutor.engine.symbolic import DropoutMasks, explain_step
-from tutor.engine.views import gradient_magnitudes, matrix_view, path_view
+from tutor.engine.views import gradient_magnitudes, matrix_view, path_totals, path_view
 from tutor.spec import load, network
 
 from .test_properties import networks
@@ -35,6 +35,21 @@ def test_the_sum_over_paths_is_the_gradient(net):
         assert all(p.nodes[0] == pp.param and p.nodes[-1] == net.notation["loss"] for p in pp.paths)
 
 
+def _same_paths(walk) -> None:
+    """path_totals (what the documents read) counts and sums exactly as path_view lists, and lists its first n."""
+    for full, quick in zip(path_view(walk), path_totals(walk), strict=True):
+        assert (quick.param, quick.gradient, quick.count) == (full.param, full.gradient, len(full.paths))
+        assert quick.total == full.total  # the same products summed in the same order: equal to the last bit
+        for n in (0, 1, 2, len(full.paths), len(full.paths) + 3):
+            assert quick.first(n) == full.paths[:n]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(networks())
+def test_path_totals_are_the_path_views_count_and_sum(net):
+    _same_paths(explain_step(net))
+
+
 def test_paths_through_dropout():
     net = network(
         inputs={"values": [0.5, -0.2]},
@@ -46,6 +61,7 @@ def test_paths_through_dropout():
         ],
     )
     walk = explain_step(net, masks=DropoutMasks([np.array([1.0, 0.0, 1.0]), None], 2.0))
+    _same_paths(walk)
     for pp in path_view(walk):
         assert pp.total == pytest.approx(walk.value(pp.gradient), rel=1e-12, abs=1e-15)
     assert walk.value("dE_total/dw1_21") == 0.0  # h2 was dropped
