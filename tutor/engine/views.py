@@ -98,69 +98,7 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
     The edges are the walk-through's own factors: dnet/dparam, dout/dnet (or a softmax Jacobian entry),
     the dropout factor, dnet_k/dout_j for each downstream neuron, and dE/dout at the output.
     """
-    if walk.network.has_skips:
-        raise TutorError("the path view follows the weights only; this network has skips (see the backward pass)")
-    if not walk.backward:
-        raise TutorError("the path view needs the backward pass (leave out --forward-only)")
-    q = walk.quantities
-    L = len(walk.network.layers)
-    by_layer = {row[0].layer: row for row in walk.backward}
-    fwd = walk.forward
-    E = walk.network.notation["loss"]
-    memo: dict[tuple[int, int], list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
-
-    def from_net(li: int, j: int) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-        """Paths (nodes, edges) from net_j of layer li to the loss."""
-        if (li, j) in memo:
-            return memo[(li, j)]
-        nb = by_layer[li][j]
-        layer_rows = fwd[li]
-        outs: list[tuple[int, str]] = []
-        if nb.jacobian:  # softmax: net_j reaches every output k
-            outs = [(k, key) for k, key in enumerate(_jac_column(walk, li, j))]
-        else:
-            outs = [(j, nb.dout_dnet)]
-        result = []
-        for k, edge in outs:
-            r = layer_rows[k]
-            head_nodes: tuple[str, ...] = (layer_rows[j].net, r.out)
-            head_edges: tuple[str, ...] = (edge,)
-            if r.kept:
-                head_nodes += (r.kept,)
-                head_edges += (by_layer[li][k].dkept_dout,)
-            if li == L - 1:
-                result.append((head_nodes + (E,), head_edges + (by_layer[li][k].dE_dout,)))
-                continue
-            weightless = walk.network.layers[li + 1].weightless
-            for m, down in enumerate(fwd[li + 1]):
-                if weightless and m != k:  # net_m = a_m reads no other output: no path
-                    continue
-                factor = f"d{down.net}/d{r.read}"
-                for nodes, edges in from_net(li + 1, m):
-                    result.append((head_nodes + nodes, head_edges + (factor,) + edges))
-                    if len(result) > MAX_PATHS:
-                        raise TutorError(
-                            f"more than {MAX_PATHS} paths from one parameter to the loss: the path view is "
-                            "for small networks"
-                        )
-        memo[(li, j)] = result
-        return result
-
-    out = []
-    for p in walk.params:
-        neurons = walk.network.layers[p.layer].neurons
-        starts = [neurons.index(p.neuron)] if p.kind == "weight" or not p.chains else list(range(len(neurons)))
-        paths = []
-        for j in starts:
-            first = p.factors[-1] if p.factors else p.chains[j][-1]
-            for nodes, edges in from_net(p.layer, j):
-                keys = (first,) + edges
-                prod = 1.0
-                for k in keys:
-                    prod *= q[k].value
-                paths.append(Path((p.label,) + nodes, keys, prod))
-        out.append(ParamPaths(p.label, p.gradient, tuple(paths), float(sum(x.product for x in paths))))
-    return out
+    return [ParamPaths(t.param, t.gradient, t.first(t.count), t.total) for t in path_totals(walk)]
 
 
 @dataclass(frozen=True)
@@ -194,7 +132,7 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
     counts: dict[tuple[int, int], int] = {}
 
     def steps(li: int, j: int) -> list:
-        """path_view's from_net one layer deep: (head nodes, head edges, E's edge or the next nets' factors)."""
+        """The paths from net_j of layer li, one layer deep: (head nodes, head edges, E's edge or the next nets' factors)."""
         if (li, j) not in steps_memo:
             nb = by_layer[li][j]
             layer_rows = fwd[li]
