@@ -322,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
             [PY, "-c", "import tutor; print(tutor.__file__)"], cwd=work, env=ENV, capture_output=True
         )
         measured = where.stdout.decode().strip() or where.stderr.decode().strip()
+        try:  # the checkout's own tutor is named without the machine's path to it
+            inside = Path(measured).resolve().relative_to(Path(__file__).resolve().parent.parent)
+            measured = f"this checkout's {inside.as_posix()}"
+        except (OSError, ValueError):
+            pass
         ext = {"text": "txt", "md": "md", "tex": "tex", "html": "html", "json": "json", "pdf": "pdf"}
         shown = {"text": "text", "md": "Markdown", "tex": "LaTeX", "html": "HTML", "json": "JSON"}
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 from tutor.cli import main
 from tutor.engine.symbolic import DropoutMasks, explain_step
-from tutor.engine.views import gradient_magnitudes, matrix_view, path_view
+from tutor.engine.views import gradient_magnitudes, matrix_view, path_totals, path_view
 from tutor.spec import load, network
 
 from .test_properties import networks
@@ -35,6 +35,28 @@ def test_the_sum_over_paths_is_the_gradient(net):
         assert all(p.nodes[0] == pp.param and p.nodes[-1] == net.notation["loss"] for p in pp.paths)
 
 
+def _same_paths(walk) -> None:
+    """path_totals (what the documents read) counts and sums its paths as they are listed: the running products
+    give each listed path's own product, summed in order, to the last bit; ``first(n)`` is the listing's start."""
+    for quick in path_totals(walk):
+        listed = quick.first(quick.count + 3)
+        assert len(listed) == quick.count
+        for p in listed:
+            prod = 1.0
+            for k in p.edges:
+                prod *= walk.value(k)
+            assert p.product == prod and p.nodes[0] == quick.param
+        assert quick.total == float(sum(p.product for p in listed))
+        for n in (0, 1, 2):
+            assert quick.first(n) == listed[:n]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(networks())
+def test_path_totals_are_the_path_views_count_and_sum(net):
+    _same_paths(explain_step(net))
+
+
 def test_paths_through_dropout():
     net = network(
         inputs={"values": [0.5, -0.2]},
@@ -46,6 +68,7 @@ def test_paths_through_dropout():
         ],
     )
     walk = explain_step(net, masks=DropoutMasks([np.array([1.0, 0.0, 1.0]), None], 2.0))
+    _same_paths(walk)
     for pp in path_view(walk):
         assert pp.total == pytest.approx(walk.value(pp.gradient), rel=1e-12, abs=1e-15)
     assert walk.value("dE_total/dw1_21") == 0.0  # h2 was dropped

@@ -5,6 +5,7 @@ vectors (numeric engine), and every path from a parameter to the loss with the p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -109,6 +110,27 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
     The edges are the walk-through's own factors: dnet/dparam, dout/dnet (or a softmax Jacobian entry),
     the dropout factor, dnet_k/dout_j for each downstream neuron, and dE/dout at the output.
     """
+    return [ParamPaths(t.param, t.gradient, t.first(t.count), t.total) for t in path_totals(walk)]
+
+
+@dataclass(frozen=True)
+class PathTotals:
+    """A parameter's paths counted and summed without listing them (``path_totals``); ``first(n)`` lists the
+    first n, the same Path records as ``path_view``'s."""
+
+    param: str
+    gradient: str
+    count: int
+    total: float
+    first: Callable[[int], tuple[Path, ...]]
+
+
+def path_totals(walk: Walkthrough) -> list[PathTotals]:
+    """``path_view``'s counts and sums, the same numbers, without making a record of every path: a document
+    lists a few hundred paths of the tens of thousands a wide network has, whose number grows faster than its
+    parameters. Each path's product is taken along the path from the parameter as ``path_view`` takes it (a
+    running product shared by the paths with the same beginning: the same multiplications in the same order),
+    and the products are summed in ``path_view``'s order, so count and total are the same to the last bit."""
     if refusal(walk.network, "paths"):
         raise TutorError(refusal(walk.network, "paths"))
     if not walk.backward:
@@ -118,59 +140,90 @@ def path_view(walk: Walkthrough) -> list[ParamPaths]:
     by_layer = {row[0].layer: row for row in walk.backward}
     fwd = walk.forward
     E = walk.network.notation["loss"]
-    memo: dict[tuple[int, int], list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    steps_memo: dict[tuple[int, int], list] = {}
+    counts: dict[tuple[int, int], int] = {}
 
-    def from_net(li: int, j: int) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-        """Paths (nodes, edges) from net_j of layer li to the loss."""
-        if (li, j) in memo:
-            return memo[(li, j)]
-        nb = by_layer[li][j]
-        layer_rows = fwd[li]
-        outs: list[tuple[int, str]] = []
-        if nb.jacobian:  # softmax: net_j reaches every output k
-            outs = [(k, key) for k, key in enumerate(_jac_column(walk, li, j))]
-        else:
-            outs = [(j, nb.dout_dnet)]
-        result = []
-        for k, edge in outs:
-            r = layer_rows[k]
-            head_nodes: tuple[str, ...] = (layer_rows[j].net, r.out)
-            head_edges: tuple[str, ...] = (edge,)
-            if r.kept:
-                head_nodes += (r.kept,)
-                head_edges += (by_layer[li][k].dkept_dout,)
-            if li == L - 1:
-                result.append((head_nodes + (E,), head_edges + (by_layer[li][k].dE_dout,)))
-                continue
-            weightless = walk.network.layers[li + 1].weightless
-            for m, down in enumerate(fwd[li + 1]):
-                if weightless and m != k:  # net_m = a_m reads no other output: no path
+    def steps(li: int, j: int) -> list:
+        """The paths from net_j of layer li, one layer deep: (head nodes, head edges, E's edge or the next nets' factors)."""
+        if (li, j) not in steps_memo:
+            nb = by_layer[li][j]
+            layer_rows = fwd[li]
+            outs = list(enumerate(_jac_column(walk, li, j))) if nb.jacobian else [(j, nb.dout_dnet)]
+            out = []
+            for k, edge in outs:
+                r = layer_rows[k]
+                head_nodes: tuple[str, ...] = (layer_rows[j].net, r.out)
+                head_edges: tuple[str, ...] = (edge,)
+                if r.kept:
+                    head_nodes += (r.kept,)
+                    head_edges += (by_layer[li][k].dkept_dout,)
+                if li == L - 1:
+                    out.append((head_nodes, head_edges, by_layer[li][k].dE_dout))
                     continue
-                factor = f"d{down.net}/d{r.read}"
-                for nodes, edges in from_net(li + 1, m):
-                    result.append((head_nodes + nodes, head_edges + (factor,) + edges))
-                    if len(result) > MAX_PATHS:
-                        raise TutorError(
-                            f"more than {MAX_PATHS} paths from one parameter to the loss: the path view is "
-                            "for small networks"
-                        )
-        memo[(li, j)] = result
-        return result
+                weightless = walk.network.layers[li + 1].weightless
+                nexts = [
+                    (f"d{down.net}/d{r.read}", m)
+                    for m, down in enumerate(fwd[li + 1])
+                    if not (weightless and m != k)  # net_m = a_m reads no other output: no path
+                ]
+                out.append((head_nodes, head_edges, nexts))
+            steps_memo[li, j] = out
+        return steps_memo[li, j]
+
+    def count(li: int, j: int) -> int:
+        if (li, j) not in counts:
+            n = 0
+            for _, _, tail in steps(li, j):
+                n += 1 if isinstance(tail, str) else sum(count(li + 1, m) for _, m in tail)
+            if n > MAX_PATHS:
+                raise TutorError(
+                    f"more than {MAX_PATHS} paths from one parameter to the loss: the path view is for small networks"
+                )
+            counts[li, j] = n
+        return counts[li, j]
+
+    def products(li: int, j: int, prod: float):
+        for _, head_edges, tail in steps(li, j):
+            p = prod
+            for e in head_edges:
+                p *= q[e].value
+            if isinstance(tail, str):
+                yield p * q[tail].value
+                continue
+            for factor, m in tail:
+                yield from products(li + 1, m, p * q[factor].value)
+
+    def paths(li: int, j: int):
+        for head_nodes, head_edges, tail in steps(li, j):
+            if isinstance(tail, str):
+                yield head_nodes + (E,), head_edges + (tail,)
+                continue
+            for factor, m in tail:
+                for nodes, edges in paths(li + 1, m):
+                    yield head_nodes + nodes, head_edges + (factor,) + edges
 
     out = []
     for p in walk.params:
         neurons = walk.network.layers[p.layer].neurons
         starts = [neurons.index(p.neuron)] if p.kind == "weight" or not p.chains else list(range(len(neurons)))
-        paths = []
-        for j in starts:
-            first = p.factors[-1] if p.factors else p.chains[j][-1]
-            for nodes, edges in from_net(p.layer, j):
-                keys = (first,) + edges
-                prod = 1.0
-                for k in keys:
-                    prod *= q[k].value
-                paths.append(Path((p.label,) + nodes, keys, prod))
-        out.append(ParamPaths(p.label, p.gradient, tuple(paths), float(sum(x.product for x in paths))))
+        firsts = [(j, p.factors[-1] if p.factors else p.chains[j][-1]) for j in starts]
+        n = sum(count(p.layer, j) for j, _ in firsts)
+        total = float(sum(x for j, first in firsts for x in products(p.layer, j, 1.0 * q[first].value)))
+
+        def first_paths(limit: int, p=p, firsts=firsts) -> tuple[Path, ...]:
+            listed: list[Path] = []
+            for j, first in firsts:
+                for nodes, edges in paths(p.layer, j):
+                    if len(listed) >= limit:
+                        return tuple(listed)
+                    keys = (first,) + edges
+                    prod = 1.0
+                    for k in keys:
+                        prod *= q[k].value
+                    listed.append(Path((p.label,) + nodes, keys, prod))
+            return tuple(listed)
+
+        out.append(PathTotals(p.label, p.gradient, n, total, first_paths))
     return out
 
 

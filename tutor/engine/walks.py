@@ -37,18 +37,22 @@ def step_walk(net: Network, record: Step | None = None) -> Walkthrough:
     """What ``explain`` shows for the spec, as one walk: the plain step's walk-through, or a training step's
     (each example's values named per example, then batch means, regularization, decayed learning rate,
     optimizer state, update steps and updates). ``record``: the numeric run's step to walk (default: step 1)."""
-    from . import training  # the numeric run: not imported where a plain quiz only needs ``plain``
-
     if plain(net) and walked_by_layers(net):  # convolution, pooling, flatten, recurrence: the layer-by-layer walk
         from .sym_maps import explain_maps
 
         if record is None:
             return explain_maps(net)  # type: ignore[return-value]
+        from . import training  # the numeric run: not imported where the plain step is walked
+
         return explain_maps(net.with_params(record.W, training.full_biases(net, record.b)))  # type: ignore[return-value]
     if plain(net):
         if record is None:
             return explain_step(net)
+        from . import training
+
         return explain_step(net.with_params(record.W, training.full_biases(net, record.b)))
+    from . import training
+
     if record is None:
         record = training.run(net, 0, keep=lambda n: n == 1, total_steps=1).steps[1]
     tw = explain_training_step(net, record)

@@ -9,6 +9,8 @@ from typing import Any, Callable
 from ..engine.steps import Quantity
 from .options import DEFAULT, Options, shown_digits
 
+_SETTLED: dict[tuple, tuple] = {}  # (id(quantities), digits, extra) -> (quantities, their shown decimals)
+
 
 def writer(
     walk: Any,
@@ -68,7 +70,17 @@ def writer(
         from ..engine.precision import BRIEF_EXTRA, EXTRA, shown_decimals
 
         extra = BRIEF_EXTRA if options.brief else EXTRA
-        decimals = shown_decimals(walk.quantities, digits, significant_figures(digits), extra)
+        # a document's views (paths, matrices) write the same walk as its walk-through: settled once
+        cache_key = (id(walk.quantities), digits, extra)
+        hit = _SETTLED.get(cache_key)
+        if hit is None or hit[0] is not walk.quantities:
+            if len(_SETTLED) >= 8:  # a worksheet writes a walk per variant: only the latest few are kept
+                _SETTLED.clear()
+            hit = _SETTLED[cache_key] = (
+                walk.quantities,
+                shown_decimals(walk.quantities, digits, significant_figures(digits), extra),
+            )
+        decimals = hit[1]
     fw = FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
     fw.refs = refs or {}
     return fw

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.steps import Walkthrough
-from ..engine.views import gradient_magnitudes, matrix_view, path_view
+from ..engine.views import gradient_magnitudes, matrix_view, path_totals, path_view  # noqa: F401 - path_view: read by the tests beside the listing
 from .lines import writer
 from .notation import tex_escape
 from .options import DEFAULT, Options
@@ -250,22 +250,22 @@ def paths(walk: Walkthrough, mode: str = "text", options: Options = DEFAULT) -> 
         return f"({s})" if mode == "text" else r"\left(" + s + r"\right)"
 
     out = []
-    views = path_view(walk)
+    views = path_totals(walk)  # counted and summed over all paths; only the listed ones are made
     # the listing is shared out layer by layer, so that every layer's parameters (the first layer's too, whose
     # paths are the most numerous) have paths listed; past its share a layer gives each count and sum only
     layer_of = {p.label: p.layer for p in walk.params}
     layers = sorted({layer_of.get(pp.param, -1) for pp in views})
-    budget = _shares({li: sum(len(pp.paths) for pp in views if layer_of.get(pp.param, -1) == li) for li in layers})
+    budget = _shares({li: sum(pp.count for pp in views if layer_of.get(pp.param, -1) == li) for li in layers})
     for pp in views:
         li = layer_of.get(pp.param, -1)
-        listed = pp.paths[: min(budget[li], BRIEF_PATHS if options.brief else len(pp.paths))]
+        listed = pp.first(min(budget[li], BRIEF_PATHS if options.brief else pp.count))
         budget[li] -= len(listed)
         out.append(
             {
                 "param": fw.label(pp.param, mode),
                 "layer": li,
-                "count": len(pp.paths),
-                "more": len(pp.paths) - len(listed),
+                "count": pp.count,
+                "more": pp.count - len(listed),
                 "paths": [
                     {
                         "nodes": arrow.join(fw.label(n, mode) for n in p.nodes),

@@ -4,7 +4,9 @@ importing the graph reader: every command asks this first, and most specs are ne
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import SpecError, TutorError
 from .resources import example_names, example_path, read_text
@@ -44,3 +46,10 @@ def is_graph(spec: str | Path) -> bool:
     except SpecError:
         return False
     return "graph" in data
+
+
+def is_graph_object(obj: Any) -> bool:
+    """Whether ``obj`` is a read graph spec (``tutor.spec.graph.Graph``), without importing the graph reader for
+    a network: no Graph exists before its module was imported."""
+    module = sys.modules.get(f"{__package__}.graph")
+    return module is not None and isinstance(obj, module.Graph)

@@ -7,7 +7,6 @@ without the cross-checks noticing. SymPy is imported lazily: the numeric engine 
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -574,6 +573,8 @@ def loss_terms(loss: Loss, outs, targets, params: Params, target_values) -> list
 
 
 def _unknown(kind: str, name: str, known) -> str:
+    import difflib  # only for a misspelt name: not imported on every run
+
     close = difflib.get_close_matches(name, list(known), n=3)
     hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
     return f"unknown {kind} {name!r}{hint}; allowed: {', '.join(known)}"

@@ -724,13 +724,13 @@ class Quiz:
         hint_cost: float = DEFAULT_HINT_COST,
     ):
         from ..engine.walks import plain, step_walk
-        from ..spec.graph import Graph
+        from ..spec.kind import is_graph_object
 
         if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= MAX_TRIES:
             raise TutorError(f"must be a whole number from 1 to {MAX_TRIES}, got {tries!r}", "--tries")
         if isinstance(hint_cost, bool) or not isinstance(hint_cost, (int, float)) or not 0 <= hint_cost <= 1:
             raise TutorError(f"must be a number from 0 to 1, got {hint_cost!r}", "--hint-cost")
-        self.graph = net if isinstance(net, Graph) else None
+        self.graph = net if is_graph_object(net) else None
         if self.graph is not None:
             from dataclasses import replace
 

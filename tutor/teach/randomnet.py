@@ -9,7 +9,6 @@ True
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -119,6 +118,8 @@ def new_seed() -> int:
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
     if value not in allowed:
+        import difflib  # only for a misspelt name: not imported on every run
+
         close = difflib.get_close_matches(str(value), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise TutorError(f"{value!r} is not allowed{hint}; allowed: {', '.join(allowed)}", option)

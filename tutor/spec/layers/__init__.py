@@ -5,21 +5,57 @@ engines and the renderers look a layer's kind up here. A new kind is its module 
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from ..errors import SpecError
-from . import conv, dense, flatten, pool, rnn
 from .base import SURFACES, LayerContext, LayerKind
 
-LAYER_KINDS: dict[str, LayerKind] = {
-    "dense": dense.KIND,
-    "conv1d": conv.CONV1D,
-    "conv2d": conv.CONV2D,
-    "max_pool": pool.MAX_POOL,
-    "avg_pool": pool.AVG_POOL,
-    "flatten": flatten.KIND,
-    "rnn": rnn.KIND,
-}
+
+class _Kinds(MutableMapping):
+    """The kinds by name, each kind's module imported when the kind is first looked up: a dense network (every
+    built-in example) never pays for the convolution, pooling and recurrence modules' classes at start-up."""
+
+    def __init__(self, where: dict[str, tuple[str, str]]) -> None:
+        self._where = dict(where)  # name -> (module under this package, attribute), until first looked up
+        self._kinds: dict[str, LayerKind] = {}
+
+    def __getitem__(self, name: str) -> LayerKind:
+        if name not in self._kinds:
+            module, attr = self._where[name]  # KeyError for an unknown kind, as a dict says it
+            self._kinds[name] = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return self._kinds[name]
+
+    def __setitem__(self, name: str, kind: LayerKind) -> None:
+        self._where.setdefault(name, ("", ""))
+        self._kinds[name] = kind
+
+    def __delitem__(self, name: str) -> None:
+        del self._where[name]
+        self._kinds.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
+
+
+LAYER_KINDS: MutableMapping[str, LayerKind] = _Kinds(
+    {
+        "dense": ("dense", "KIND"),
+        "conv1d": ("conv", "CONV1D"),
+        "conv2d": ("conv", "CONV2D"),
+        "max_pool": ("pool", "MAX_POOL"),
+        "avg_pool": ("pool", "AVG_POOL"),
+        "flatten": ("flatten", "KIND"),
+        "rnn": ("rnn", "KIND"),
+    }
+)
 
 DEFAULT_KIND = "dense"
 
