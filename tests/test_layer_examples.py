@@ -300,6 +300,20 @@ def test_the_symbolic_quiz_credits_each_asked_formula_of_the_walk(name):
     assert not qz.grader.grade_formula(fq.questions[0].key, texts[1]).credited
 
 
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_terminal_text_is_broken_to_the_terminals_width(name):
+    """In a terminal the walk by layers is broken to its width, as a dense walk-through is (lines.wrap_text):
+    the same characters, no line wider than 80 columns; written to a file or a pipe, lines are kept whole."""
+    from tutor.engine.sym_maps import explain_maps
+    from tutor.render import Options, maps
+
+    walk = explain_maps(load(name))
+    whole = maps.render(walk, "text", Options())
+    broken = maps.render(walk, "text", Options(width=80))
+    assert max(map(len, broken.splitlines())) <= 80 < max(map(len, whole.splitlines()))
+    assert "".join(broken.split()) == "".join(whole.split())
+
+
 # -- --brief --------------------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..engine.steps import MapWalk
 from ..spec.layers.shaped import as_2d, layer_taps
-from .lines import MATH_ROW, line_view, math_rows, writer
+from .lines import MATH_ROW, line_view, math_rows, wrap_text, writer
 from .options import DEFAULT, Options
 from .templates import md_escape, render_template, tex_escape_text
 
@@ -230,7 +230,9 @@ def render(walk: MapWalk, fmt: str, options: Options = DEFAULT) -> str | bytes:
         return compile_pdf(render(walk, "tex", options))  # type: ignore[arg-type]
     escape = _ESCAPES.get(fmt, lambda s: s)
     data = {"v": view(walk, _MODES[fmt], escape, options), "tex_pieces": tex_pieces}
-    return render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    out = render_template(TEMPLATES[fmt], data, autoescape=fmt == "html", options=options)
+    # terminal text is broken to the terminal's width, as every other walk-through's text is (lines.wrap_text)
+    return wrap_text(out, options.width) if fmt == "text" else out
 
 
 def given_grids(walk: MapWalk, mode: str = "web") -> list[tuple[str, list[list[str]]]]:
