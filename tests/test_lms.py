@@ -178,6 +178,11 @@ def test_exports_of_a_question_a_box_say_they_need_sequential_navigation(tmp_pat
         main([*argv, "--moodle", str(tmp_path / "b.xml"), "--moodle-style", "bank", "--gift", str(tmp_path / "g")]) == 0
     )
     assert f"{tmp_path / 'g'} and {tmp_path / 'b.xml'}: {lms.SEQUENTIAL}" in capsys.readouterr().out.splitlines()
+    # a spec's one sheet exports the same way: the bank's comment, and the command's note
+    spec = ["worksheet", "--spec", "mazur", "-o", str(tmp_path / "one")]
+    assert main([*spec, "--moodle", str(tmp_path / "sb.xml"), "--moodle-style", "bank"]) == 0
+    assert f"{tmp_path / 'sb.xml'}: {lms.SEQUENTIAL}" in capsys.readouterr().out.splitlines()
+    assert b"<!-- " + lms.SEQUENTIAL.encode() + b" -->" in (tmp_path / "sb.xml").read_bytes().split(b"<question", 1)[0]
 
 
 # -- the worksheet's own options -----------------------------------------------------------------------------

@@ -1486,7 +1486,18 @@ def _spec_worksheet(args: argparse.Namespace) -> int:
     for path, content in exports.items():
         write_file(path, content)
     print(f"wrote {', '.join(written)} to {folder}" + "".join(f" and {p}" for p in exports))
+    _say_sequential(args)
     return 0
+
+
+def _say_sequential(args: argparse.Namespace) -> None:
+    """A question a box gives earlier right values (GIFT, the Moodle bank), and neither GIFT nor Moodle XML sets a
+    quiz's navigation: the command says what the quiz needs, beside the files it wrote."""
+    sequential = [f for f in (args.gift, args.moodle if args.moodle_style == "bank" else None) if f]
+    if sequential:
+        from .teach.lms import SEQUENTIAL
+
+        print(f"{' and '.join(map(str, sequential))}: {SEQUENTIAL}")
 
 
 _EXPORTS = ("--moodle", "--moodle-style", "--gift", "--qti")
@@ -1521,7 +1532,7 @@ def _spec_exports(args: argparse.Namespace, v) -> dict[Path, str | bytes]:
         if name == "moodle":
             from .teach.moodle import moodle_document
 
-            out[Path(path)] = moodle_document([share["moodle"]])
+            out[Path(path)] = moodle_document([share["moodle"]], args.moodle_style or "cloze")
         elif name == "gift":
             from .teach.gift import gift_document
 
@@ -1697,12 +1708,7 @@ def cmd_worksheet(args: argparse.Namespace) -> int:
     print(f"wrote {count} variant(s), {len(written)} files, to {args.output}" + "".join(f" and {f}" for f in extra))
     if any(p.parent.parent.name == worksheet.STUDENTS for p in written):
         print(f"the students' sheets alone, to hand out: {Path(args.output) / worksheet.STUDENTS}")
-    # a question a box gives earlier right values, and neither GIFT nor Moodle XML sets a quiz's navigation
-    sequential = [f for f in (args.gift, args.moodle if args.moodle_style == "bank" else None) if f]
-    if sequential:
-        from .teach.lms import SEQUENTIAL
-
-        print(f"{' and '.join(map(str, sequential))}: {SEQUENTIAL}")
+    _say_sequential(args)
     return 0
 
 
