@@ -10,10 +10,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..spec import rules
 from ..spec.rounding import format_fixed
 from .grading import MISCONCEPTIONS, Grader, World, rule_statement
-from .quiz import givens, layer_activation, plain_value
+from .quiz import activations_by_layer, givens, plain_value
 
 if TYPE_CHECKING:
     from .worksheet import Variant
@@ -123,7 +122,7 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
     the wiring (which weight joins which neurons), the biases, inputs, targets and learning rate, the
     activation and loss formulas, and how to round."""
     from ..engine.steps import MapWalk
-    from ..render.notation import FormulaWriter, Notation, activation_formulas
+    from ..render.notation import FormulaWriter, Notation
 
     net, walk = v.made.network, v.walk
     notation = notation or Notation(walk.labels, net.notation["updated"], dialect="web")
@@ -161,16 +160,9 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
             ET.SubElement(r, "td").text = f"\\({notation.tex(g.key)}\\)"
             ET.SubElement(r, "td").text = plain_value(g.value)
     formulas = ET.SubElement(div, "ul")
-    done = set()
-    for layer in net.layers:
-        name = layer_activation(layer)  # a recurrent layer's is its nonlinearity
-        if name in done:
-            continue
-        done.add(name)
-        f, df = activation_formulas(rules.ACTIVATIONS[name], layer.activation_params)
-        which = ", ".join(str(k + 1) for k, l in enumerate(net.layers) if layer_activation(l) == name)
+    for name, which, (f, df) in activations_by_layer(net):
         item = ET.SubElement(formulas, "li")
-        item.text = f"Layer {which}: {name}, \\({f}\\)" + (f", \\({df}\\)" if df else "")
+        item.text = f"Layer {', '.join(map(str, which))}: {name}, \\({f}\\)" + (f", \\({df}\\)" if df else "")
     loss = ET.SubElement(formulas, "li")
     lines = [f"{notation.tex(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
     lines += [f"{notation.tex(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]

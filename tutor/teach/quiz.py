@@ -532,6 +532,21 @@ def layer_activation(layer) -> str:
     return getattr(layer, "nonlinearity", layer.activation)
 
 
+def activations_by_layer(net: Network) -> list[tuple[str, list[int], tuple[str, str]]]:
+    """Each activation ``net`` applies, once, in the order of first use: its name, the layers (from 1) that
+    apply it, and its formulas f and f' in LaTeX (``activation_formulas``), as a sheet and an LMS question state
+    them beside the network."""
+    from ..render.notation import activation_formulas
+
+    found: dict[str, tuple[list[int], tuple[str, str]]] = {}
+    for k, layer in enumerate(net.layers, 1):
+        name = layer_activation(layer)
+        if name not in found:
+            found[name] = ([], activation_formulas(rules.ACTIVATIONS[name], layer.activation_params))
+        found[name][0].append(k)
+    return [(name, which, formulas) for name, (which, formulas) in found.items()]
+
+
 def _shared_givens(li: int, layer) -> list[tuple[str, list[Given]]]:
     """A convolution's kernels and biases, or a recurrent layer's weights, biases and h0, without the roles of
     a dense weight (each is read at every position or time step); a pooling or flatten layer gives nothing."""

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ..engine.steps import MapWalk, Walkthrough
-from ..spec import rules
 from ..spec.errors import TutorError
 from . import randomnet, variantcode
 from .diagnose import Tolerance
@@ -30,10 +29,10 @@ from .quiz import (
     SECTION_TITLES,
     STEP_SECTIONS,
     Question,
+    activations_by_layer,
     aim,
     drawing,
     givens,
-    layer_activation,
     plain_value,
     questions,
     step_words,
@@ -314,7 +313,6 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
     for s in sections:
         s["boxes"] = sum(q["box"] for q in s["questions"])
     from ..render import diagram
-    from ..render.notation import activation_formulas
 
     def drawing():
         if v.start is not None:  # the drawing of a training step: the network with its first example
@@ -336,21 +334,15 @@ def _shared_context(v: Variant, fmt: str, count: int | None) -> dict[str, Any]:
             return given_grids_tex(walk)
         return diagram.picture(drawing())
 
-    activations = []
-    for layer in net.layers:
-        name = layer_activation(layer)
-        if any(a["name"] == name for a in activations):
-            continue
-        f, df = activation_formulas(rules.ACTIVATIONS[name], layer.activation_params)
-        which = [str(k + 1) for k, l in enumerate(net.layers) if layer_activation(l) == name]
-        activations.append(
-            {
-                "name": text(name),
-                "layers": text(("layers " if len(which) > 1 else "layer ") + ", ".join(which)),
-                "f": f,
-                "df": df,
-            }
-        )
+    activations = [
+        {
+            "name": text(name),
+            "layers": text(("layers " if len(which) > 1 else "layer ") + ", ".join(map(str, which))),
+            "f": f,
+            "df": df,
+        }
+        for name, which, (f, df) in activations_by_layer(net)
+    ]
     loss_lines = [f"{label(walk.loss)} = {writer.formula(walk.quantities[walk.loss], 'tex')}"]
     loss_lines += [f"{label(t)} = {writer.formula(walk.quantities[t], 'tex')}" for t in walk.loss_terms]
     if v.training:  # the first example's own loss, beside the batch's
