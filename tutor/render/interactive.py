@@ -228,7 +228,7 @@ def render_interactive(
     data["extra_lines"] = [line_view(hooks, evaluated.quantities, k, "web", _ESCAPES["html"]) for k in extra or ()]
     data["extra_title"] = extra_title
     script = static_script(SCRIPT)
-    steps = highlights(walk, diagram.layout(walk, writer(walk, "web", options))) if layout.drawable else {}
+    steps = highlights(walk, layout) if layout.drawable else {}  # by the nodes and edges, whatever labels they have
     text = Notation(evaluated.labels, walk.network.notation["updated"]).text
     data.update(edit_data(evaluated, normal, text, carry, counter))
     data.update(step_hooks=True, steps_json=Markup(script_json(steps)), script=Markup(script))
