@@ -271,3 +271,31 @@ def test_a_graph_walk_through_from_cached_gate_forms_is_the_same(form_cache):
     assert formcache._state["misses"] == 0 and formcache._state["hits"] > 0
     assert second == first
     graph_engine._kind.cache_clear()
+
+
+# -- start-up: the collector is paused while the command line is imported ------------------------------------
+
+
+def test_the_entry_point_imports_with_the_collector_paused_and_resumes_it(monkeypatch):
+    """``run`` (``python -m tutor`` and the console script) pauses the cyclic collector only while it imports:
+    the command itself runs with the collector on, or a long training run would keep every cycle it made."""
+    import gc
+
+    import tutor.__main__ as entry
+
+    seen = {}
+
+    def fake_main():
+        seen["enabled"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+        return 3
+
+    monkeypatch.setattr("tutor.cli.main", fake_main)
+    was = gc.isenabled()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            entry.run()
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
+        (gc.enable if was else gc.disable)()
+    assert exit_.value.code == 3
+    assert seen["enabled"] and seen["frozen"] > 0
