@@ -3,8 +3,12 @@ formula's shape, the graph's node index. No timing is asserted here (benchmarks/
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import subprocess
+import sys
+from functools import partial
 
 import pytest
 
@@ -271,3 +275,45 @@ def test_a_graph_walk_through_from_cached_gate_forms_is_the_same(form_cache):
     assert formcache._state["misses"] == 0 and formcache._state["hits"] > 0
     assert second == first
     graph_engine._kind.cache_clear()
+
+
+# -- start-up and exit: the entry point -------------------------------------------------------------------------
+
+
+def test_the_entry_point_imports_with_the_collector_paused_and_resumes_it(monkeypatch):
+    """``run`` (``python -m tutor`` and the console script) pauses the cyclic collector only while it imports:
+    the command itself runs with the collector on, or a long training run would keep every cycle it made."""
+    import gc
+
+    import tutor.__main__ as entry
+
+    seen = {}
+
+    def fake_main():
+        seen["enabled"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+        return 3
+
+    monkeypatch.setattr("tutor.cli.main", fake_main)
+    monkeypatch.setattr(entry, "_leave", lambda status: seen.setdefault("status", status))
+    was = gc.isenabled()
+    try:
+        entry.run()
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
+        (gc.enable if was else gc.disable)()
+    assert seen == {"enabled": True, "frozen": seen["frozen"], "status": 3} and seen["frozen"] > 0
+
+
+def test_the_quick_exit_keeps_the_status_the_output_and_the_exit_handlers(tmp_path):
+    """The entry point leaves without tearing the interpreter down, after the exit handlers: the form cache
+    (written by one) is on disk afterwards, what was printed arrives, and the status is main()'s."""
+    env = {k: v for k, v in os.environ.items() if k != "BACKPROP_TUTOR_NO_CACHE"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    run = partial(subprocess.run, env=env, capture_output=True, text=True, timeout=120)
+    done = run([sys.executable, "-m", "tutor", "explain", "mazur", "--format", "text"])
+    assert done.returncode == 0 and done.stderr == ""
+    # the whole walk-through arrived: its last line is the loss after the update
+    assert done.stdout.rstrip().splitlines()[-1].lstrip().startswith("Loss after:")
+    assert list((tmp_path / "cache" / "backprop-tutor").glob("forms-*.pickle"))
+    bad = run([sys.executable, "-m", "tutor", "explain", "no-such-example"])
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "error" in bad.stderr

@@ -1740,8 +1740,3 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": cmd_report,
     "regenerate": cmd_regenerate,
 }
-
-
-def main_exit() -> None:
-    """Console-script entry point: exit with main()'s status."""
-    sys.exit(main())
