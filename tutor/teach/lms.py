@@ -176,21 +176,18 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
 
 
 def diagram_svg(v: Variant) -> str:
-    """The variant's network diagram as SVG (the walk-through's own drawing: given values only)."""
-    from ..render import diagram
-    from ..render.notation import FormulaWriter, Notation
-
-    net, walk = v.made.network, v.walk
+    """The variant's network diagram as SVG (the walk-through's own drawing: given values only). A variant's
+    files and exports read it several times; it is drawn once (``walkthrough.drawing`` keeps it)."""
     from ..engine.steps import MapWalk
 
+    walk = v.walk
     if isinstance(walk, MapWalk):  # convolution, pooling, recurrence: the given maps and kernels as grids
         from ..render.maps import given_grids_svg
 
         return given_grids_svg(walk)
-    fw = FormulaWriter(
-        Notation(walk.labels, net.notation["updated"], dialect="web"), walk.values(), net.conventions.digits
-    )
-    return diagram.svg(diagram.layout(walk, fw))
+    from ..render.walkthrough import drawing
+
+    return drawing(walk, "md")
 
 
 def given_before_last_box(v: Variant) -> list[tuple[str, str, str]]:
