@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -201,27 +201,15 @@ def variants(
 # -- the sheets -----------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
-def _environment():
-    import jinja2
-
-    from ..spec.resources import data_dir
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def sheet(v: Variant, fmt: str, key: bool = False, count: int | None = None) -> str:
     """The student sheet (the network and numbered blank answer boxes) or, with ``key``, its answer key: every
     box's formula, the numbers substituted and the value."""
     if fmt not in FORMATS:
         raise TutorError(f"unknown worksheet format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    return _environment().get_template(f"worksheet/sheet.{fmt}.j2").render(**_context(v, fmt, key, count))
+    from ..render.templates import shipped_template
+
+    # the shipped templates' environment: compiled once and kept between runs (its bytecode cache)
+    return shipped_template(f"worksheet/sheet.{fmt}.j2").render(**_context(v, fmt, key, count))
 
 
 # The sheet and its key share everything but the key's own lines: the last variant's shared part, per format.
