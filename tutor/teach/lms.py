@@ -190,6 +190,15 @@ def diagram_svg(v: Variant) -> str:
     return drawing(walk, "md")
 
 
+def xml_document(root: ET.Element) -> bytes:
+    """An XML file of ``root``: the declaration, the tree in UTF-8, a line break. The tree is written as text and
+    encoded once: ElementTree writing UTF-8 itself encodes each of its thousands of small pieces on its own.
+    The bytes are the same: a character UTF-8 cannot hold (a lone surrogate of an undecodable file name) becomes
+    a character reference, as ElementTree's own writer makes it."""
+    text = "<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="unicode") + "\n"
+    return text.encode("utf-8", "xmlcharrefreplace")
+
+
 def given_before_last_box(v: Variant) -> list[tuple[str, str, str]]:
     """Every quantity up to the last box, in order, as (key, LaTeX label, what is given): '' for a box, the
     value for a quantity of a section that is not boxes, the formula (\\(...\\)) for one that only copies a value."""

@@ -448,7 +448,8 @@ def aim(
     ]
     if not chosen:
         raise TutorError("no question is left with these choices; choose fewer restrictions", where)
-    return [replace(q, number=n) for n, q in enumerate(chosen, 1)]
+    # a question already at its number is kept as it is: no copy of each for a worksheet variant
+    return [q if q.number == n else replace(q, number=n) for n, q in enumerate(chosen, 1)]
 
 
 # Whether a form has a free symbol, by form: every variant of a worksheet asks it of the same forms.
