@@ -376,6 +376,7 @@ def bn_running_form(unbiased_m: int = 0) -> Form:
 # -- the walk-through builder -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=None)
 def input_gradient_form(n: int) -> Form:
     """dE/dx_i = w_1i delta_1 + ... + w_ni delta_n, args (w_1i, delta_1, ..., w_ni, delta_n)."""
     P = placeholders(2 * n)

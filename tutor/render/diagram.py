@@ -273,6 +273,9 @@ def _place_bias_labels(nodes: list[Node], edges: list[Edge], placed: list[Edge])
         weights.append(note_box(n))
 
 
+_FEW_EDGES = 24
+
+
 class _Crossings:
     """Which of some edges pass through a box, all straight edges tested at once: the same Liang-Barsky steps as
     ``_segment_hits`` on NumPy arrays (the same IEEE operations, so the same answers), since a dense network's
@@ -281,6 +284,10 @@ class _Crossings:
     def __init__(self, edges: list[Edge]) -> None:
         self.arcs = [e for e in edges if e.skip]
         straight = [e for e in edges if not e.skip]
+        # a small picture's few edges are tested one by one: NumPy's steps cost more than the loop they replace
+        self.few = [(e.source, _trimmed(e)) for e in straight] if len(straight) <= _FEW_EDGES else None
+        if self.few is not None:
+            return
         self.seg = np.array([_trimmed(e) for e in straight], dtype=float).reshape(-1, 4)
         self.d = self.seg[:, 2:] - self.seg[:, :2]  # dx, dy as _segment_hits takes them
         self.own: dict[int, list[int]] = {}  # a bias node's edges, which never count against its label
@@ -291,6 +298,8 @@ class _Crossings:
         """Whether an edge whose source is not ``but`` passes through the box shrunk by ``inset``."""
         if any(_crosses(e, box) for e in self.arcs if e.source is not but):
             return True
+        if self.few is not None:
+            return any(_segment_hits(s[:2], s[2:], box, inset) for source, s in self.few if source is not but)
         lo = (box[0] + inset, box[1] + inset)
         hi = (box[2] - inset, box[3] - inset)
         t0 = np.zeros(len(self.seg))

@@ -136,6 +136,32 @@ def _tokens(markup: str) -> str:
 # -- Jinja2 -------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=None)
+def _environment_class():
+    """Jinja2's Environment, reading a dict's keys first: the templates read nearly every value from a dict by
+    attribute (``l.label``), which Jinja2 asks of ``getattr`` first, raising and catching an AttributeError
+    for each before it asks for the item: about a thousand a worksheet variant. A dict's methods (items,
+    values) are still found where no key has their name, as before."""
+    import jinja2
+
+    class _Environment(jinja2.Environment):
+        def getattr(self, obj, attribute):
+            if type(obj) is dict:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return jinja2.Environment.getattr(self, obj, attribute)
+
+    return _Environment
+
+
+def shipped_template(name: str):
+    """A template of the shipped set, without autoescaping: compiled once a process, and kept between runs in
+    the bytecode cache (see ``_environment``)."""
+    return _environment(False, None).get_template(name)
+
+
 @lru_cache(maxsize=8)
 def _environment(autoescape: bool, template_dir: Path | None):
     import jinja2
@@ -149,7 +175,7 @@ def _environment(autoescape: bool, template_dir: Path | None):
     loaders.append(builtin)
     # "builtin/..." always names the shipped template, so an override can extend it block by block.
     loader = jinja2.PrefixLoader({"builtin": builtin}, delimiter="/")
-    env = jinja2.Environment(
+    env = _environment_class()(
         loader=jinja2.ChoiceLoader([loader, *loaders]),
         # only the shipped templates are cached: a user's template folder, of any size, is compiled afresh
         bytecode_cache=_bytecode_cache() if template_dir is None else None,

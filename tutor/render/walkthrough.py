@@ -544,15 +544,9 @@ def context(
 ) -> dict[str, Any]:
     """What the template of ``fmt`` reads: the view model ``v``, the ``history``, the ``diagram`` and the
     ``views`` asked for (matrix, paths, magnitudes; the magnitudes beside a ``twin`` (name, walk) if given)."""
-    from . import diagram
-
     mode = _MODES[fmt]
     fw = writer(walk, mode, options)
-    layout = diagram.layout(walk, fw)
-    if fmt == "text":
-        figure = diagram.listing(layout, first=2 if options.notation == "layered" else 1)
-    else:
-        figure = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
+    figure = drawing(walk, fmt, options, fw)
     if fmt == "html":
         from markupsafe import Markup
 
@@ -567,6 +561,32 @@ def context(
 
     prep = prep_view(walk.prep, mode, _ESCAPES[fmt], options)
     return {"v": v, "history": _history_view(history), "diagram": figure, "views": extra, "prep": prep}
+
+
+# The latest walks' drawings: a worksheet's variant draws its network for its own file (diagram.svg, the LMS
+# exports) and in its walk-through, the same layout; laying it out is most of what drawing costs.
+_DRAWINGS: dict[tuple, tuple] = {}  # (id(walk), fmt, options) -> (walk, drawing)
+
+
+def drawing(walk: Walkthrough, fmt: str, options: Options = DEFAULT, fw: Any = None) -> str:
+    """The network as the walk-through of ``fmt`` draws it: an SVG (Markdown, HTML), a TikZ picture (LaTeX) or
+    a listing (text), with the walk-through's labels and given values. ``fw``: the walk-through's writer, when
+    the caller has it."""
+    from . import diagram
+
+    key = (id(walk), fmt, options)
+    hit = _DRAWINGS.get(key)
+    if hit is not None and hit[0] is walk:
+        return hit[1]
+    layout = diagram.layout(walk, fw or writer(walk, _MODES[fmt], options))
+    if fmt == "text":
+        out = diagram.listing(layout, first=2 if options.notation == "layered" else 1)
+    else:
+        out = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
+    if len(_DRAWINGS) >= 8:  # a worksheet draws a walk per variant: only the latest few are kept
+        _DRAWINGS.clear()
+    _DRAWINGS[key] = (walk, out)
+    return out
 
 
 def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any, views, twin, options: Options) -> str:

@@ -43,16 +43,18 @@ def gift_part(v: Variant, bank: str = "Backpropagation worksheet") -> list[str]:
     category = f"Variant {v.number:03d}" + (f" ({v.code})" if v.code else "")  # the code, never the seed
     out = [f"$CATEGORY: $course$/top/{bank}/{category}", ""]
     network = ET.tostring(lms.network_html(v), encoding="unicode", method="html")
+    shown_network = escape(network)  # every question of the variant opens with it; escaped once, character by character
     boxes = lms.boxes(v)
     for b in boxes:
         uses = ", ".join(f"\\({label} = {value}\\)" for label, value in b.uses)
         ask = f"<p>Question {b.number} of {len(boxes)}: compute \\({b.tex}\\)" + (
             f", using {uses}.</p>" if uses else ".</p>"
         )
-        answers = [f"={b.shown}:{plain_value(b.tolerance)}#{escape('Right.')}"]
-        answers += [f"=%0%{w.shown}:{plain_value(b.tolerance)}#{escape(w.feedback)}" for w in b.wrong]
+        tolerance = plain_value(b.tolerance)  # every answer of the box has the same
+        answers = [f"={b.shown}:{tolerance}#{escape('Right.')}"]
+        answers += [f"=%0%{w.shown}:{tolerance}#{escape(w.feedback)}" for w in b.wrong]
         title = escape(f"Variant {v.number:03d} question {b.number:02d}: {b.key}")
-        out.append(f"::{title}::[html]{escape(network + ask)}{{#")
+        out.append(f"::{title}::[html]{shown_network}{escape(ask)}{{#")
         out += [f"    {a}" for a in answers]
         # the worked line in \( \) delimiters, so that MathJax typesets it like the question's formulas
         out.append("    ####" + escape(f"\\({b.worked}\\)"))

@@ -163,6 +163,26 @@ def rule_statement(tolerance: Tolerance, digits: int) -> str:
 # -- forms that evaluate ------------------------------------------------------------------------------------
 
 
+# The loss's derivative without its constant, by form and placeholder: every variant of a worksheet asks it
+# of the same loss form, and SymPy's diff is most of what the misconceptions of a box cost.
+_STRIPPED: dict[tuple[int, tuple, str], tuple[Form, Any]] = {}
+
+
+def _stripped_derivative(form: Form, args: tuple, wrt: str):
+    """The derivative of ``form`` (of ``args``) without its constant factor (``_strip``) by the placeholder of
+    the argument ``wrt``, or None when the form has no such factor."""
+    import sympy as sp
+
+    hit = _STRIPPED.get((id(form), args, wrt))
+    if hit is None or hit[0] is not form:
+        s = _strip(form.expr)
+        d = None if s is None else sp.diff(s, form.placeholders[args.index(wrt)])
+        if len(_STRIPPED) > 1024:  # bounded: a form made anew for each walk is not kept for ever
+            _STRIPPED.clear()
+        hit = _STRIPPED[id(form), args, wrt] = (form, d)
+    return hit[1]
+
+
 @lru_cache(maxsize=None)
 def make_form(expr, placeholders: tuple, half: bool = True) -> Form:
     """A form whose evaluator is SymPy's lambdify of ``expr`` (numbers written as symbols read as floats;
@@ -670,17 +690,10 @@ class Grader:
                 add("derivative-at-net", f"{lab(key)} evaluated at {lab(q.wrt)} instead of at the output", expr, at_net)
         elif q.kind == "factor" and wrt == "out" and any(Q[a].kind == "target" for a in q.of_args):  # dE/dout
             add("flipped-error-sign", f"{lab(key)} with the sign flipped", -expr)
-            s = _strip(q.of_form.expr)
-            if s is not None:
+            d = _stripped_derivative(q.of_form, q.of_args, q.wrt)
+            if d is not None:
                 mis, what = self._constant()
-                i = q.of_args.index(q.wrt)
-                add(
-                    mis,
-                    f"{lab(key)} without {what}",
-                    sp.diff(s, q.of_form.placeholders[i]),
-                    q.of_args,
-                    q.of_form.placeholders,
-                )
+                add(mis, f"{lab(key)} without {what}", d, q.of_args, q.of_form.placeholders)
         elif q.kind == "factor" and wrt in ("param", "update"):  # dnet/dw: the input the weight multiplies
             right = [q.args[i] for i in _used(q.form)]
             x = sp.Symbol("_0", real=True)

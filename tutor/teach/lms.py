@@ -176,21 +176,27 @@ def network_html(v: Variant, image_src: str | None = None, notation=None) -> ET.
 
 
 def diagram_svg(v: Variant) -> str:
-    """The variant's network diagram as SVG (the walk-through's own drawing: given values only)."""
-    from ..render import diagram
-    from ..render.notation import FormulaWriter, Notation
-
-    net, walk = v.made.network, v.walk
+    """The variant's network diagram as SVG (the walk-through's own drawing: given values only). A variant's
+    files and exports read it several times; it is drawn once (``walkthrough.drawing`` keeps it)."""
     from ..engine.steps import MapWalk
 
+    walk = v.walk
     if isinstance(walk, MapWalk):  # convolution, pooling, recurrence: the given maps and kernels as grids
         from ..render.maps import given_grids_svg
 
         return given_grids_svg(walk)
-    fw = FormulaWriter(
-        Notation(walk.labels, net.notation["updated"], dialect="web"), walk.values(), net.conventions.digits
-    )
-    return diagram.svg(diagram.layout(walk, fw))
+    from ..render.walkthrough import drawing
+
+    return drawing(walk, "md")
+
+
+def xml_document(root: ET.Element) -> bytes:
+    """An XML file of ``root``: the declaration, the tree in UTF-8, a line break. The tree is written as text and
+    encoded once: ElementTree writing UTF-8 itself encodes each of its thousands of small pieces on its own.
+    The bytes are the same: a character UTF-8 cannot hold (a lone surrogate of an undecodable file name) becomes
+    a character reference, as ElementTree's own writer makes it."""
+    text = "<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="unicode") + "\n"
+    return text.encode("utf-8", "xmlcharrefreplace")
 
 
 def given_before_last_box(v: Variant) -> list[tuple[str, str, str]]:

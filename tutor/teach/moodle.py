@@ -49,7 +49,7 @@ def moodle_document(parts: Iterable[list[ET.Element]], style: str = "cloze") -> 
     for part in parts:
         root.extend(part)
     ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    return lms.xml_document(root)
 
 
 def cloze_escape(text: str) -> str:
@@ -58,15 +58,18 @@ def cloze_escape(text: str) -> str:
     ``\\}`` and ``\\#`` back: a ``\\/`` or ``\\~`` would stay in the stored feedback as typed. So nothing is
     escaped with a backslash: the text is HTML-escaped (the stored feedback is HTML), and ``~``, ``{``, ``}`` and
     ``\\`` become character references, which the parser does not see and the browser shows as the character."""
-    out = html.escape(text, quote=False)
-    return out.translate({ord(c): f"&#{ord(c)};" for c in "~{}\\"})
+    return html.escape(text, quote=False).translate(_CLOZE_REFERENCES)
+
+
+_CLOZE_REFERENCES = {ord(c): f"&#{ord(c)};" for c in "~{}\\"}
 
 
 def subquestion(box: lms.Box, number_format=plain_value) -> str:
     """One box as a Cloze NUMERICAL sub-question."""
-    parts = [f"={box.shown}:{number_format(box.tolerance)}#{cloze_escape('Right.')}"]
+    tolerance = number_format(box.tolerance)  # every answer of the box has the same
+    parts = [f"={box.shown}:{tolerance}#{cloze_escape('Right.')}"]
     for w in box.wrong:
-        parts.append(f"%0%{w.shown}:{number_format(box.tolerance)}#{cloze_escape(w.feedback)}")
+        parts.append(f"%0%{w.shown}:{tolerance}#{cloze_escape(w.feedback)}")
     return "{1:NUMERICAL:" + "~".join(parts) + "}"
 
 

@@ -84,7 +84,7 @@ def package_of(parts: Iterable[tuple[str, dict[str, bytes]]], title: str = "Back
 def _xml(root: ET.Element, ns: str) -> bytes:
     root.set("xmlns", ns)
     ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    return lms.xml_document(root)
 
 
 def _manifest(ids: list[str], title: str) -> ET.Element:

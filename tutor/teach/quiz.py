@@ -448,13 +448,25 @@ def aim(
     ]
     if not chosen:
         raise TutorError("no question is left with these choices; choose fewer restrictions", where)
-    return [replace(q, number=n) for n, q in enumerate(chosen, 1)]
+    # a question already at its number is kept as it is: no copy of each for a worksheet variant
+    return [q if q.number == n else replace(q, number=n) for n, q in enumerate(chosen, 1)]
+
+
+# Whether a form has a free symbol, by form: every variant of a worksheet asks it of the same forms.
+_VARIABLE: dict[int, tuple[Any, bool]] = {}  # id(form) -> (form, has a free symbol)
 
 
 def _asked(walk: Walkthrough, key: str) -> bool:
     q = walk.quantities[key]
     # A constant (dnet/db = 1) is shown, not asked; the softmax shortcut stands beside the delta it equals.
-    return q.form is not None and bool(q.form.expr.free_symbols)
+    if q.form is None:
+        return False
+    hit = _VARIABLE.get(id(q.form))
+    if hit is None or hit[0] is not q.form:
+        if len(_VARIABLE) > 4096:  # bounded: a form made anew for each walk is not kept for ever
+            _VARIABLE.clear()
+        hit = _VARIABLE[id(q.form)] = (q.form, bool(q.form.expr.free_symbols))
+    return hit[1]
 
 
 def _respects_dependencies(walk: Walkthrough, order: list[str]) -> bool:

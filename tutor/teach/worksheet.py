@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -201,27 +201,15 @@ def variants(
 # -- the sheets -----------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
-def _environment():
-    import jinja2
-
-    from ..spec.resources import data_dir
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def sheet(v: Variant, fmt: str, key: bool = False, count: int | None = None) -> str:
     """The student sheet (the network and numbered blank answer boxes) or, with ``key``, its answer key: every
     box's formula, the numbers substituted and the value."""
     if fmt not in FORMATS:
         raise TutorError(f"unknown worksheet format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    return _environment().get_template(f"worksheet/sheet.{fmt}.j2").render(**_context(v, fmt, key, count))
+    from ..render.templates import shipped_template
+
+    # the shipped templates' environment: compiled once and kept between runs (its bytecode cache)
+    return shipped_template(f"worksheet/sheet.{fmt}.j2").render(**_context(v, fmt, key, count))
 
 
 # The sheet and its key share everything but the key's own lines: the last variant's shared part, per format.
@@ -482,9 +470,11 @@ def check_outputs(
         raise TutorError("exists and is not a folder; give a folder for the worksheets", f"-o {root}")
     ours = _read_manifest(root) if root.is_dir() else set()
     hint = "; give an empty folder, or --force to overwrite"
+    ups: set[str] = set()
     for folder, names in plan.items():
         d = root / folder
-        if "/" in folder:  # students/variant-NN: the students' folder itself is checked as well
+        if "/" in folder and folder.rsplit("/", 1)[0] not in ups:  # students/variant-NN: the students' folder
+            ups.add(folder.rsplit("/", 1)[0])  # itself is checked as well (once)
             up = root / folder.rsplit("/", 1)[0]
             if up.is_symlink():
                 raise TutorError(
@@ -494,7 +484,9 @@ def check_outputs(
                 raise TutorError("exists and is not a folder" + hint, str(up))
         if d.is_symlink():
             raise TutorError("is a symbolic link; the worksheet writes real folders only, not through links", str(d))
-        if d.exists() and not d.is_dir():
+        if not d.exists():
+            continue  # a folder still to be made holds none of the files
+        if not d.is_dir():
             raise TutorError("exists and is not a folder" + hint, str(d))
         for name in names:
             f = d / name
@@ -502,10 +494,10 @@ def check_outputs(
                 raise TutorError("is a symbolic link; the worksheet does not write through links", str(f))
             if f.exists() and f"{folder}/{name}" not in ours and not force:
                 raise TutorError("exists and was not written by backprop-tutor worksheet" + hint, str(f))
-    ours_files = {
-        (root / folder / name).resolve(): f"{folder}/{name}" for folder, names in plan.items() for name in names
-    }
-    ours_files[(root / MANIFEST).resolve()] = MANIFEST
+    # no folder or file of the plan is a link (refused above): each resolves to its place under the resolved root
+    real = root.resolve()
+    ours_files = {real / folder / name: f"{folder}/{name}" for folder, names in plan.items() for name in names}
+    ours_files[real / MANIFEST] = MANIFEST
     taken: dict[Path, str] = {}
     for option, path in exports.items():
         if path is None:
@@ -661,6 +653,7 @@ def _write_locked(
     asked = (("moodle", moodle, moodle_style), ("gift", gift, ""), ("qti", qti, ""), ("numbas", numbas, ""))
     exports = {name: style for name, path, style in asked if path is not None}
     shares: list[dict[str, Any]] = []
+    made: set[str] = set()  # the folders made (or found) so far
     try:
         started = False
         for number, files, share in _made(items, formats, count, exports):
@@ -672,7 +665,9 @@ def _write_locked(
                 # the sheet in the students' folder only; its drawing in both (the key links it too)
                 for place in (f"{STUDENTS}/{folder}", folder):
                     if name in plan.get(place, ()):
-                        (root / place).mkdir(parents=True, exist_ok=True)
+                        if place not in made:
+                            (root / place).mkdir(parents=True, exist_ok=True)
+                            made.add(place)
                         write_file(root / place / name, content)
                         written.append(root / place / name)
             shares.append(share)
