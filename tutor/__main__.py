@@ -6,6 +6,9 @@ import os
 import sys
 import threading
 
+# The commands and options that never derive a form, so never import SymPy.
+_WITHOUT_SYMPY = {"examples", "report", "-h", "--help", "--version"}
+
 
 def run() -> None:
     """Import the command line, run it and exit with its status.
@@ -13,11 +16,15 @@ def run() -> None:
     Importing SymPy, NumPy and the tutor makes some 60,000 objects that live until the process ends. The
     cyclic collector's passes over them while they are being made find nothing to free, so the import runs
     with the collector paused; then what it made is frozen (kept out of later passes) and the collector
-    resumes for the command's own objects.
+    resumes for the command's own objects. SymPy, which the engines import when they first derive, is
+    imported here with the rest unless the command is one that never derives.
     """
     gc.disable()
     try:
         from .cli import main
+
+        if sys.argv[1:] and not _WITHOUT_SYMPY.intersection(sys.argv[1:]):
+            import sympy  # noqa: F401
     finally:
         gc.freeze()
         gc.enable()
