@@ -23,6 +23,7 @@ from tutor.teach.diagnose import Tolerance
 from tutor.teach.quiz import Quiz, aim, questions
 
 from .conftest import pdf_pages, require_program
+from .support import in_terminal
 from .test_bad_input import assert_clean_error
 from .test_quiz import pexpect  # noqa: F401, F811 - the fixture
 
@@ -240,12 +241,7 @@ def test_latex_of_thirty_variants_compiles(thirty, first):
 def test_progress_only_on_a_terminal(tmp_path, capfd, pexpect):  # noqa: F811 - the fixture
     make(tmp_path, "quiet", "--count", "3", "--format", "md")
     assert capfd.readouterr().err == ""
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "tutor", "worksheet", "--count", "3", "--format", "md", "-o", str(tmp_path / "loud")],
-        encoding="utf-8",
-        timeout=60,
-    )
+    child = in_terminal(pexpect, "worksheet", "--count", "3", "--format", "md", "-o", str(tmp_path / "loud"))
     child.expect_exact("variant 3/3")
     child.expect(pexpect.EOF)
     child.close()
