@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 import pytest
 
@@ -58,7 +59,7 @@ def regen_golden(request) -> bool:
 
 PDFLATEX = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
 CHROMIUM = [
-    "--headless",
+    "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -99,27 +100,56 @@ def pdf_pages(tex: str, folder, overfull: bool = False) -> list:
     return pages
 
 
+# One headless Chromium a process takes every screenshot in (under Selenium), started at the first and quit when
+# the session ends: a Chromium started a page took some 0.7 s of CPU each, over thirty times a full run.
+_SHOOTER: list = []
+_SHOOTING = threading.Lock()  # one page at a time in the one browser (a test may call from threads)
+
+
+def _shooter():
+    if not _SHOOTER:
+        try:
+            from selenium import webdriver
+            from selenium.webdriver.chrome.options import Options
+            from selenium.webdriver.chrome.service import Service
+        except ImportError:
+            message = "selenium is not installed"
+            if IN_CI:
+                pytest.fail(message + " (CI installs it with the test extra: see .ci/run)")
+            pytest.skip(message)
+        options = Options()
+        options.binary_location = require_program("chromium")
+        for flag in (*CHROMIUM, "--window-size=1200,3000", "--hide-scrollbars"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(options=options, service=Service(require_program("chromedriver")))
+        # the page is laid out and captured at exactly 1200 x 3000 CSS pixels, as `chromium --screenshot` did
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1200, "height": 3000, "deviceScaleFactor": 1, "mobile": False},
+        )
+        _SHOOTER.append(driver)
+    return _SHOOTER[0]
+
+
+def pytest_sessionfinish(session):
+    while _SHOOTER:
+        _SHOOTER.pop().quit()
+
+
 def screenshot(html: str, folder):
-    """Open ``html`` in headless Chromium from a file (no network) and return the screenshot's path."""
-    import subprocess
+    """Open ``html`` in headless Chromium from a file (no server) and return the screenshot's path."""
+    import base64
     from pathlib import Path
 
-    chromium = require_program("chromium")
     folder = Path(folder)
     page, png = folder / "page.html", folder / "shot.png"
     page.write_text(html, encoding="utf-8")
-    subprocess.run(
-        [
-            chromium,
-            *CHROMIUM,
-            f"--user-data-dir={folder / 'profile'}",
-            f"--screenshot={png}",
-            "--window-size=1200,3000",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        timeout=180,
-    )
+    with _SHOOTING:
+        driver = _shooter()
+        driver.get(page.as_uri())
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        driver.get("about:blank")  # the next page starts from nothing of this one
+    png.write_bytes(base64.b64decode(shot["data"]))
     assert png.is_file(), "Chromium wrote no screenshot"
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

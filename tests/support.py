@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +30,21 @@ def require_module(name: str, extra: str = "test"):
         if IN_CI:
             pytest.fail(f"{message} (CI installs it with the '{extra}' extra: see pyproject.toml)")
         pytest.skip(message)
+
+
+def in_terminal(pexpect, *args: str, dimensions: tuple[int, int] = (24, 80), timeout: float = 180):
+    """``python -m tutor ARGS`` in a pseudo-terminal of ``dimensions`` (rows, columns), as a person runs it.
+
+    The terminal's width is the pty's alone: COLUMNS and LINES are left out of the child's environment, since
+    Python's terminal size reads them before the pty (pytest-xdist's workers carry COLUMNS=80 and LINES=24,
+    which wrapped the quiz's lines at 80 columns in a 400-column pty, so an expected line never came). The
+    wait for each expected line is generous: on a loaded 2-core machine the start (SymPy's import) alone has
+    taken over 30 s; a passing run waits only as long as the program takes."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    return pexpect.spawn(
+        sys.executable, ["-m", "tutor", *args], encoding="utf-8", timeout=timeout, env=env, dimensions=dimensions
+    )
 
 
 def assert_error_starts(call: Callable[[], Any], message: str) -> None:

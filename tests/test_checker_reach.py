@@ -439,25 +439,14 @@ def test_the_per_example_share_of_a_batch_mean_gradient_is_named(tmp_path):
 
 
 def test_long_multi_step_checks_show_progress_only_at_a_terminal(tmp_path, capsys):
-    import os
-    import sys
-
-    from .conftest import IN_CI
+    from .support import in_terminal, require_module
 
     claims = tmp_path / "c.toml"
     claims.write_text('[[claim]]\nquantity = "out_o1"\nvalue = "0.5"\nafter_steps = 5000\n')
     assert main(["check", "mazur", str(claims)]) == 1
     assert capsys.readouterr().err == ""  # not a terminal: no progress
-    try:
-        import pexpect
-    except ImportError:  # pragma: no cover - a test extra
-        if IN_CI:
-            pytest.fail("pexpect is not installed (it is in the test extras)")
-        pytest.skip("pexpect is not installed")
-    env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    child = pexpect.spawn(
-        sys.executable, ["-m", "tutor", "check", "mazur", str(claims)], encoding="utf-8", timeout=60, env=env
-    )
+    pexpect = require_module("pexpect")  # a test extra: a failure in CI, a skip elsewhere
+    child = in_terminal(pexpect, "check", "mazur", str(claims))
     child.expect_exact("training step 5001/5001 (100%)")
     child.expect(pexpect.EOF)
     child.close()

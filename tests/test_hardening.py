@@ -18,6 +18,8 @@ from tutor.cli import main
 from tutor.spec.errors import TutorError
 from tutor.spec.resources import data_dir
 
+from .support import in_terminal
+
 MAZUR = data_dir("worked_examples") / "mazur" / "spec.toml"
 MAZUR_CLAIMS = data_dir("worked_examples") / "mazur" / "claims.toml"
 PY = sys.executable
@@ -174,12 +176,12 @@ def test_item3_a_reader_that_leaves_early_is_not_an_error():
 def test_item4_a_signal_at_any_moment_keeps_the_record(tmp_path, sig):
     pexpect = pytest.importorskip("pexpect")
     results = tmp_path / "r.json"
-    child = pexpect.spawn(PY, ["-m", "tutor", "quiz", "mazur", "--results", str(results)], encoding="utf-8")
-    child.expect(r"\] .* = ", timeout=60)
+    child = in_terminal(pexpect, "quiz", "mazur", "--results", str(results))
+    child.expect(r"\] .* = ")
     child.sendline("0.3775")
     time.sleep(0.005)  # the signal lands while the answer is graded, not at the prompt
     child.kill(sig)
-    child.expect(pexpect.EOF, timeout=60)
+    child.expect(pexpect.EOF)
     child.close()
     assert results.is_file(), child.before
     record = json.loads(results.read_text(encoding="utf-8"))
@@ -195,13 +197,13 @@ def test_item4_ctrl_c_just_after_the_last_answer_keeps_the_record(tmp_path):
 
     n = len(Quiz(load("mazur"), Tolerance.parse(None, 9)).questions)
     results = tmp_path / "r.json"
-    child = pexpect.spawn(PY, ["-m", "tutor", "quiz", "mazur", "--results", str(results)], encoding="utf-8")
-    child.expect(r"\] .* = ", timeout=60)
+    child = in_terminal(pexpect, "quiz", "mazur", "--results", str(results))
+    child.expect(r"\] .* = ")
     for _ in range(n):
         child.sendline("s")
-    child.expect(rf"\[{n}/{n}\]", timeout=60)
+    child.expect(rf"\[{n}/{n}\]")
     child.kill(signal.SIGINT)  # while the last answer is graded and the summary and record are written
-    child.expect(pexpect.EOF, timeout=60)
+    child.expect(pexpect.EOF)
     child.close()
     assert results.is_file(), child.before
     assert len(json.loads(results.read_text(encoding="utf-8"))["questions"]) == n

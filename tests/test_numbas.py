@@ -636,15 +636,16 @@ def _open(driver, page: Path, allowed: tuple[str, ...]) -> None:
     driver.get(page.as_uri())
     driver.execute_script("localStorage.clear(); sessionStorage.clear()")
     driver.refresh()
-    for _ in range(200):
-        if driver.execute_script(
-            "const e = document.querySelector('numbas-exam'); return !!(e && e.shadowRoot && "
-            "e.shadowRoot.querySelector('#q0p0-input'))"
-        ):
-            break
+    # the first box can be in the page before the exam has made its question current: wait for both (a loaded
+    # machine showed the gap, and exam.currentQuestion was still undefined), for up to a minute
+    deadline = time.monotonic() + 60
+    while not driver.execute_script(
+        "const e = document.querySelector('numbas-exam'); return !!(e && e.shadowRoot && "
+        "e.shadowRoot.querySelector('#q0p0-input') && e.exam && e.exam.currentQuestion)"
+    ):
+        if time.monotonic() > deadline:
+            raise AssertionError("the exam did not start")
         time.sleep(0.05)
-    else:
-        raise AssertionError("the exam did not start")
     requests = [
         m["params"]["request"]["url"]
         for m in (json.loads(e["message"])["message"] for e in driver.get_log("performance"))

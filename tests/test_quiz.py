@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 
 import pytest
 
@@ -18,7 +16,7 @@ from tutor.teach import randomnet
 from tutor.teach.diagnose import MISCONCEPTIONS, Tolerance, parse_number
 from tutor.teach.quiz import SECTIONS, Quiz
 
-from .support import require_module
+from .support import in_terminal, require_module
 from .test_bad_input import assert_clean_error
 
 
@@ -357,12 +355,7 @@ def pexpect():
 
 
 def spawn(pexpect, *args: str):
-    env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    # a generous wait for each expected line: on a loaded 2-core machine the start (SymPy's import) alone
-    # has taken over 30 s; a passing run waits only as long as the quiz takes
-    return pexpect.spawn(
-        sys.executable, ["-m", "tutor", "quiz", *args], encoding="utf-8", timeout=180, env=env, dimensions=(50, 400)
-    )
+    return in_terminal(pexpect, "quiz", *args, dimensions=(50, 400))  # wide: no quiz line is wrapped
 
 
 def ctrl_c(pexpect, child, expected: str) -> None:

@@ -397,13 +397,11 @@ def test_misconceptions_are_diagnosed_in_a_training_step(name):
 
 
 def test_batch_norm_quiz_in_a_terminal_80_columns_wide(pexpect_module):
-    import os
-    import sys
+    from .support import in_terminal
 
     quiz = Quiz(load("batchnorm-sigmoid"), digits=4, sections=["forward"], neuron="h1")
-    env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    args = ["-m", "tutor", "quiz", "batchnorm-sigmoid", "--digits", "4", "--section", "forward", "--neuron", "h1"]
-    child = pexpect_module.spawn(sys.executable, args, encoding="utf-8", timeout=30, env=env, dimensions=(24, 80))
+    args = ["quiz", "batchnorm-sigmoid", "--digits", "4", "--section", "forward", "--neuron", "h1"]
+    child = in_terminal(pexpect_module, *args, dimensions=(24, 80))
     child.expect_exact("Example 3: x1⁽³⁾ = -0.1, x2⁽³⁾ = 0.4, target_o1⁽³⁾ = 0.5")
     intro = child.before
     for q in quiz.questions[:5]:
