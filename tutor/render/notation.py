@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping
 
-from sympy import Symbol
+from sympy import Symbol, preorder_traversal
 from sympy.printing.latex import LatexPrinter, latex
 from sympy.printing.str import StrPrinter
 
@@ -657,8 +657,24 @@ def _fill(pieces: tuple, strings: tuple) -> str:
 
 
 def _special(strings: tuple) -> bool:
-    """Whether a string needs the printer itself: a power's base with '^' gets braces, e (see _print_ExpBase)."""
+    """Whether a string may need the printer itself: a power's base with '^' gets braces, e (see _print_ExpBase)."""
     return any(t is not None and ("^" in t or t == "e") for t in strings)
+
+
+_POW_BASES: dict[int, tuple] = {}  # id(form) -> (form, the indices of its placeholders that are a power's base)
+
+
+def _needs_printer(form, strings: tuple) -> bool:
+    """Whether ``strings`` change how ``form`` prints, beyond going in where its placeholders are: a power's base
+    is bracketed by what its string holds ('^', a fraction: see _print_Pow), and e wherever it is (see
+    _print_ExpBase). A string with '^' elsewhere, such as a small number in scientific notation as a factor of a
+    product, goes in as it is."""
+    known = _POW_BASES.get(id(form))
+    if known is None or known[0] is not form:
+        index = {p: i for i, p in enumerate(form.placeholders)}
+        bases = frozenset(index[n.base] for n in preorder_traversal(form.expr) if n.is_Pow and n.base in index)
+        known = _POW_BASES[id(form)] = (form, bases)
+    return any(t is not None and (t == "e" or i in known[1]) for i, t in enumerate(strings))
 
 
 class FormulaWriter:
@@ -732,7 +748,7 @@ class FormulaWriter:
         the caller knows)."""
         if special is None:
             special = _special(strings)
-        if special:
+        if special and _needs_printer(form, strings):
             return _TexFormPrinter(dict(zip(form.placeholders, strings)).get).doprint(form.expr)
         template = _TEX_TEMPLATES.get(id(form))
         if template is None or template[0] is not form:
