@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,6 +47,25 @@ def in_terminal(pexpect, *args: str, dimensions: tuple[int, int] = (24, 80), tim
     return pexpect.spawn(
         sys.executable, ["-m", "tutor", *args], encoding="utf-8", timeout=timeout, env=env, dimensions=dimensions
     )
+
+
+@contextmanager
+def no_hang(seconds: float = 60.0):
+    """Fail the code under it if it has not returned after ``seconds`` of wall time: a guard against a hang (an
+    input that sets a pattern backtracking for minutes), not a measure of speed, which ``benchmarks/run.py``
+    takes. What runs under it takes milliseconds; the deadline is far above that, so a busy machine never trips
+    it."""
+
+    def expire(*_):
+        raise AssertionError(f"still running after {seconds:g} s: a hang")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def assert_error_starts(call: Callable[[], Any], message: str) -> None:

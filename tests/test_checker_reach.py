@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import replace
 
 import pytest
@@ -388,7 +387,6 @@ def _mistakes(net, values: dict[str, float]):
 @pytest.mark.parametrize("name,net", VARIANTS, ids=[n for n, _ in VARIANTS])
 def test_a_known_mistake_gets_its_name(name, net):
     values = own_values(net)
-    start = time.perf_counter()
     mistakes = _mistakes(net, values)
     from tutor.engine.walks import walked_by_layers
 
@@ -400,7 +398,6 @@ def test_a_known_mistake_gets_its_name(name, net):
         claims.append({"quantity": key, "value": f"{wrong:.6f}" if mistake != "rounded too early" else f"{wrong:.4f}"})
         v = run(net, claims).verdicts[-1]
         assert v.status != AGREES and named(v), (mistake, key, v.status, v.diagnosis, v.convention, v.explanation)
-    assert time.perf_counter() - start < 20  # bounded (a few seconds on an idle machine)
 
 
 SOFTMAX_BATCH = """

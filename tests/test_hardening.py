@@ -18,7 +18,7 @@ from tutor.cli import main
 from tutor.spec.errors import TutorError
 from tutor.spec.resources import data_dir
 
-from .support import in_terminal
+from .support import in_terminal, no_hang
 
 MAZUR = data_dir("worked_examples") / "mazur" / "spec.toml"
 MAZUR_CLAIMS = data_dir("worked_examples") / "mazur" / "claims.toml"
@@ -328,9 +328,8 @@ def test_item10_a_training_document_whose_final_loss_overflows(tmp_path, capsys)
 def test_item12_a_long_answers_line_is_refused_quickly(tmp_path, capsys):
     answers = tmp_path / "a.txt"
     answers.write_text("k" * 999_000 + "\n", encoding="utf-8")
-    t0 = time.perf_counter()
-    status, _, err = run(["quiz", "mazur", "--answers", answers], capsys)
-    assert time.perf_counter() - t0 < 10
+    with no_hang():
+        status, _, err = run(["quiz", "mazur", "--answers", answers], capsys)
     one_line_error(status, err, "line 1", "at most 200")
 
 
@@ -341,9 +340,8 @@ def test_item12_the_line_parser_is_linear():
     assert _split_line("0.5933") == (None, "0.5933")
     assert _split_line("a b") is None
     assert _split_line("= 1") is None
-    t0 = time.perf_counter()
-    assert _split_line("a " * 100_000 + "b") is None  # the old pattern needed minutes here
-    assert time.perf_counter() - t0 < 1
+    with no_hang():
+        assert _split_line("a " * 100_000 + "b") is None  # the old pattern needed minutes here
 
 
 # -- 17. control and bidirectional characters ----------------------------------------------------------
@@ -671,9 +669,10 @@ def test_item14_a_hopeless_random_draw_ends_with_one_line(monkeypatch, capsys):
 
     assert randomnet.MAX_ATTEMPTS * 0.002 < 30  # about 2 ms a draw of the largest shape: under 30 s
     monkeypatch.setattr(randomnet, "MAX_ATTEMPTS", 40)
-    t0 = time.perf_counter()
-    status, _, err = run(["quiz", "--random", "--seed", "1", "--shape", "6-6-6-6-6", "--activation", "relu"], capsys)
-    assert time.perf_counter() - t0 < 30
+    with no_hang():
+        status, _, err = run(
+            ["quiz", "--random", "--seed", "1", "--shape", "6-6-6-6-6", "--activation", "relu"], capsys
+        )
     one_line_error(status, err, "--seed", "no well-conditioned network")
 
 

@@ -6,7 +6,6 @@ one line and quickly."""
 from __future__ import annotations
 
 import io
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from tutor.teach import randomnet
 from tutor.teach.formulas import SLIPS, FormulaError
 from tutor.teach.quiz import Quiz
 from tutor.teach.symquiz import FormulaQuiz
+
+from .support import no_hang
 
 
 @lru_cache(maxsize=None)
@@ -196,9 +197,9 @@ HOSTILE = [
 
 @pytest.mark.parametrize("text,fragment", HOSTILE)
 def test_hostile_formulas_are_refused_in_one_line_quickly(text, fragment):
-    start = time.perf_counter()
     try:
-        g = grade("mazur", "dout_o1/dnet_o1", text)
+        with no_hang():
+            g = grade("mazur", "dout_o1/dnet_o1", text)
     except FormulaError as exc:
         message = str(exc)
         assert "\n" not in message and message.startswith("formula: ")
@@ -206,7 +207,6 @@ def test_hostile_formulas_are_refused_in_one_line_quickly(text, fragment):
         assert len(message) < 300
     else:  # a tower of exp parses: it is graded (wrong), not refused
         assert fragment == "" and not g.credited
-    assert time.perf_counter() - start < 1.0
 
 
 def test_the_quiz_loop_reads_formulas_and_refuses_without_using_a_try():
