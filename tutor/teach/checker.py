@@ -254,10 +254,6 @@ def _extra_value(ctx: "_Context", net: Network, key: str, n: int) -> float | Non
     return float(fw.loss if kind == "loss" else (fw.nets if kind == "net" else fw.outs)[li][j])
 
 
-def _net_key(net: Network) -> tuple:
-    return (net.conventions, net.update_biases, repr(net.training))
-
-
 class _Context:
     """The walks and training runs a report needs: one run per convention, shared by every claim."""
 
@@ -274,6 +270,17 @@ class _Context:
         self.skipped: dict[str, str] = {}
         self.float32_author = False
         self.by_kind: tuple[tuple[str, int], ...] = ()  # the decimals each kind of quantity is claimed at
+        self._trainings: dict[int, tuple] = {}  # id(net.training) -> (that training, its repr)
+
+    def _net_key(self, net: Network) -> tuple:
+        """What a walk or a training run depends on beyond the network's numbers: its conventions and training.
+        The training's repr is written once per Training (its arrays, validation examples, are slow to write)
+        and kept with it, so that its id is not another's."""
+        t = net.training
+        known = self._trainings.get(id(t))
+        if known is None or known[0] is not t:
+            known = self._trainings[id(t)] = (t, repr(t))
+        return (net.conventions, net.update_biases, known[1])
 
     def note(self, name: str, reason: str = "") -> None:
         if reason:
@@ -284,28 +291,28 @@ class _Context:
     def gradient_check(self, net: Network):
         from ..engine.gradcheck import gradient_check
 
-        key = ("gradient check", _net_key(net))
+        key = ("gradient check", self._net_key(net))
         if key not in self._walks:
             self._walks[key] = gradient_check(net)
         return self._walks[key]
 
     def float32_error(self, net: Network) -> dict[str, float]:
-        key = ("float32", _net_key(net))
+        key = ("float32", self._net_key(net))
         if key not in self._walks:
             self._walks[key] = float32_error(self.walk(net))
         return self._walks[key]
 
     def walk(self, net: Network) -> Walkthrough:
-        key = _net_key(net)
+        key = self._net_key(net)
         if key not in self._walks:
             self._walks[key] = step_walk(net)
         return self._walks[key]
 
     def affordable(self, net: Network) -> bool:
-        return _net_key(net) in self._runs or self.max_steps <= self.budget
+        return self._net_key(net) in self._runs or self.max_steps <= self.budget
 
     def run(self, net: Network) -> training.Run:
-        key = _net_key(net)
+        key = self._net_key(net)
         if key not in self._runs:
             total = self.max_steps
             self.budget -= total
@@ -315,7 +322,7 @@ class _Context:
 
     def walk_at(self, net: Network, n: int) -> Walkthrough:
         """The walk of step ``n`` (1-based) of the run trained as the spec says under ``net``'s conventions."""
-        key = (_net_key(net), n)
+        key = (self._net_key(net), n)
         if key not in self._walks:
             self._walks[key] = step_walk(net, self.run(net).steps[n])
         return self._walks[key]
