@@ -355,8 +355,17 @@ def test_worked_notebook_runs_in_a_jupyter_kernel(tmp_path, monkeypatch, torch_h
     nb = nbformat.read(NOTEBOOK, as_version=4)
     work = tmp_path / "run"
     work.mkdir()
+    # iopub_timeout: how long nbclient waits, after a cell's reply, for the output still on its way. Its default
+    # (4 s) lost the quiz cell's printed lines once in a full CI run with both cores busy: the cell ran, its
+    # output came later than that, and nbclient went on without it. A late output is now waited for (a bound on
+    # waiting, not on speed), and one that never comes is an error rather than a silently shorter notebook.
     nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="backprop-tutor-test", resources={"metadata": {"path": str(work)}}
+        nb,
+        timeout=120,
+        iopub_timeout=60,
+        raise_on_iopub_timeout=True,
+        kernel_name="backprop-tutor-test",
+        resources={"metadata": {"path": str(work)}},
     ).execute()
 
     outputs = _outputs(nb)
