@@ -166,6 +166,7 @@ def test_the_path_view_lists_paths_of_every_layer():
     """4-8-8-4: the 200 listed paths are shared out between the layers, the first layer's too, and the view
     sums itself up layer by layer (issue 27, item 10)."""
     from tutor import render
+    from tutor.engine.views import path_view
     from tutor.render import views
     from tutor.spec import loads
 
@@ -185,7 +186,7 @@ def test_the_path_view_lists_paths_of_every_layer():
     listed = views.paths(walk, "text")
     layer = {p.label: p.layer for p in walk.params}
     per_layer: dict[int, int] = {}
-    for view, pp in zip(listed, views.path_view(walk)):
+    for view, pp in zip(listed, path_view(walk)):
         per_layer[layer[pp.param]] = per_layer.get(layer[pp.param], 0) + len(view["paths"])
     assert sorted(per_layer) == [0, 1, 2] and all(n > 0 for n in per_layer.values())
     assert sum(per_layer.values()) <= views.MAX_SHOWN_PATHS

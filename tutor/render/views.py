@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.steps import Walkthrough
-from ..engine.views import gradient_magnitudes, matrix_view, path_totals, path_view  # noqa: F401 - path_view: read by the tests beside the listing
+from ..engine.views import gradient_magnitudes, matrix_view, path_totals
 from .lines import writer
 from .notation import tex_escape
 from .options import DEFAULT, Options
