@@ -54,8 +54,8 @@ def matrix_view(walk: Walkthrough, skips: bool = False) -> list[MatrixLayer]:
     term for a residual connection, so a network with skips has no matrix view (``skips``: the rows anyway,
     for the magnitudes, whose dE/da includes the skip's term)."""
     net = walk.network
-    if refusal(net, "matrix") and not skips:
-        raise TutorError(refusal(net, "matrix"))
+    if (why := refusal(net, "matrix")) and not skips:
+        raise TutorError(why)
     R = numeric.rounder_for(net)
     fw = numeric.forward(net, R=R)
     bw, _, _ = numeric.backward(net, fw, R=R)
@@ -131,8 +131,8 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
     parameters. Each path's product is taken along the path from the parameter as ``path_view`` takes it (a
     running product shared by the paths with the same beginning: the same multiplications in the same order),
     and the products are summed in ``path_view``'s order, so count and total are the same to the last bit."""
-    if refusal(walk.network, "paths"):
-        raise TutorError(refusal(walk.network, "paths"))
+    if why := refusal(walk.network, "paths"):
+        raise TutorError(why)
     if not walk.backward:
         raise TutorError("the path view needs the backward pass (leave out --forward-only)")
     q = walk.quantities
