@@ -105,6 +105,8 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
         layer = net.layers[rec.layer]
         shaped = layer.kind not in ("dense", "rnn")
         deltas = rec.deltas if rec.deltas != rec.dE_dout else []
+        # dout/dnet (a softmax's Jacobian entries): each delta's factors, in the deltas' order
+        factors = [a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout]
         d: dict[str, Any] = {
             "number": rec.layer + 1,
             "kind": layer.kind,
@@ -113,10 +115,8 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
             "nets": lines(rec.nets),
             "outs": lines(rec.states or rec.outs) if rec.outs != rec.nets else [],
             "dE_dout": lines(rec.dE_dout),
-            # dout/dnet (a softmax's Jacobian entries): each delta's factors, on lines of their own before it
-            "factors": lines(
-                dict.fromkeys(a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout)
-            ),
+            # on lines of their own before the deltas, each once
+            "factors": lines(dict.fromkeys(factors)),
             "deltas": lines(deltas),
             "grads": lines(rec.grads.values()),
             "updates": lines(rec.updates.values()),
@@ -138,7 +138,6 @@ def view(walk: MapWalk, mode: str, escape: Callable[[str], str], options: Option
                 x for t in blocks for x in lines([*rec.nets[t * n : (t + 1) * n], *rec.states[t * n : (t + 1) * n]])
             ]
             d["outs"] = []
-            factors = [a for k in deltas for a in q[k].args if q[a].kind == "factor" and a not in rec.dE_dout]
             d["dE_dout"] = [
                 x
                 for t in reversed(blocks)
