@@ -15,6 +15,7 @@ The full sweep over every built-in example is ``slow``; a fixed sample runs by d
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -247,6 +248,93 @@ def test_a_brief_document_gives_an_argument_at_most_brief_extra_decimals(monkeyp
     rounded = [line for line in brief if line["rounded"]]
     assert rounded and text.count("(≈: recomputed from the shown numbers") == len(rounded)
     assert not _misfits(str(spec), "spec", brief)
+
+
+def _settled_by_definition(Q, digits: int, figures: int, extra: int) -> tuple[dict, set]:
+    """``precision.settle`` as its docstring defines it, without its bookkeeping: every line is checked on every
+    pass, through its evaluator with all of its arguments, and the argument with the largest share is found by
+    scanning them all."""
+    P = precision
+    values = {k: q.value for k, q in Q.items()}
+    dec = {k: P.base_decimals(v, digits, figures) for k, v in values.items()}
+    cur = {k: P.shown_value(v, dec[k]) for k, v in values.items()}
+    lines = [k for k in reversed(list(Q)) if Q[k].form is not None and Q[k].args]
+    aliases = [(k, a) for k in lines for a in [P._alias(Q[k])] if a and values[k] == values[a]]
+
+    def more(key):
+        dec[key] += 1
+        cur[key] = P.shown_value(values[key], dec[key])
+
+    def ok(key):
+        q = Q[key]
+        return P.reproduces(P._call(P._evaluator(q.form), [cur[a] for a in q.args]), values[key], dec[key], cur[key])
+
+    for _ in range(P.PASSES):
+        before = dict(dec)
+        for k, a in aliases:
+            while dec[k] != dec[a]:
+                more(k if dec[k] < dec[a] else a)
+        for key in lines:
+            if ok(key):
+                continue
+            q, unit = Q[key], 10.0 ** -dec[key]
+            caps = [
+                min(P.MAX_FIGURES - 1 - P.magnitude(values[a]), P.base_decimals(values[a], digits, figures) + extra)
+                for a in q.args
+            ]
+            if abs(abs(values[key] - cur[key]) - 0.5 * unit) < P.TIE_MARGIN * unit:
+                if dec[key] < P.MAX_FIGURES - 1 - P.magnitude(values[key]):
+                    more(key)
+                    if ok(key):
+                        continue
+            args = [values[a] for a in q.args]
+            slopes = [P._slope(P._evaluator(q.form), args, i) for i in range(len(args))]
+            while True:
+                shares = [
+                    slopes[i] * P._error(args[i], cur[a]) if math.isfinite(slopes[i]) and dec[a] < caps[i] else 0.0
+                    for i, a in enumerate(q.args)
+                ]
+                worst = max(range(len(shares)), key=shares.__getitem__)
+                if shares[worst] == 0.0:
+                    break
+                more(q.args[worst])
+                if ok(key):
+                    break
+        if dec == before:
+            break
+    return dec, {k for k in lines if not ok(k)}
+
+
+@pytest.mark.parametrize("digits,extra", [(4, precision.EXTRA), (9, precision.EXTRA), (4, precision.BRIEF_EXTRA)])
+def test_settling_checks_again_only_the_lines_a_decimal_moved(tmp_path, digits, extra):
+    """``settle`` checks a line again only when a number it reads (or its own result's decimals) moved since its
+    check passed, reads a line that only names an argument (dnet/dw = out) without the other 24, and finds the
+    largest share among the moved ones: its decimals and rounded lines are exactly those of the definition,
+    which checks every line on every pass, on a network with 12-input neurons (25-argument lines)."""
+    spec = tmp_path / "n12.toml"
+    spec.write_text(_random_spec([12, 12, 6], seed=3), encoding="utf-8")
+    Q = step_walk(load(str(spec))).quantities
+    figures = notation.significant_figures(digits)
+    dec, failing = precision.settle(Q, digits, figures, extra)
+    assert (dec, failing) == _settled_by_definition(Q, digits, figures, extra)
+    # the case is not trivial: many lines got decimals beyond their own
+    moved = sum(dec[k] > precision.base_decimals(q.value, digits, figures) for k, q in Q.items())
+    assert moved > 50
+
+
+def _random_spec(sizes: list[int], seed: int) -> str:
+    """A seeded network of the given sizes (tanh hidden layers, a sigmoid output), values with two decimals."""
+    import random
+
+    rng = random.Random(seed)
+    out = f"[inputs]\nvalues = {[round(rng.uniform(-1, 1), 2) for _ in range(sizes[0])]}\n"
+    for k in range(1, len(sizes)):
+        rows = [[round(rng.uniform(-1, 1), 2) for _ in range(sizes[k - 1])] for _ in range(sizes[k])]
+        act = "sigmoid" if k == len(sizes) - 1 else "tanh"
+        out += f'\n[[layers]]\nsize = {sizes[k]}\nactivation = "{act}"\nweights = {rows}\n'
+        out += f"biases = {[round(rng.uniform(-1, 1), 2) for _ in range(sizes[k])]}\n"
+    targets = [round(rng.uniform(0, 1), 2) for _ in range(sizes[-1])]
+    return out + f'\n[loss]\nname = "half_sse"\ntargets = {targets}\n\n[training]\nlearning_rate = 0.5\n'
 
 
 def _n4884() -> str:

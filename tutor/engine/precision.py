@@ -94,6 +94,8 @@ def _error(value: float, shown: float) -> float:
 
 def _alias(q: Quantity) -> str:
     """The key a line only names (its form is one of its placeholders), or ''."""
+    if not getattr(q.form.expr, "is_Symbol", False):
+        return ""
     i = placeholder_index(q.form.expr, q.form.placeholders)
     return q.args[i] if 0 <= i < len(q.args) else ""
 
@@ -129,6 +131,15 @@ def _evaluator(form):
     return _EVALUATORS[key]
 
 
+def _used(form, n: int) -> tuple[int, ...] | range:
+    """The positions of the ``n`` arguments a form's expression uses (its evaluator reads no others); all of
+    them for a form given by its evaluator alone."""
+    if form.expr is None or len(form.placeholders) != n:
+        return range(n)
+    free = form.expr.free_symbols
+    return tuple(i for i, p in enumerate(form.placeholders) if p in free)
+
+
 def _call(fn, args: list[float]) -> float:
     try:
         return float(fn(*args))
@@ -149,16 +160,43 @@ def settle(
     cur = {k: shown_value(v, dec[k]) for k, v in values.items()}  # each quantity's shown number
     lines = [k for k in reversed(list(quantities)) if quantities[k].form is not None and quantities[k].args]
     # a line that only names another quantity (dnet/dw5 = out_h1) shows its number as that quantity does
-    aliases = [(k, a) for k in lines for a in [_alias(quantities[k])] if a and values[k] == values[a]]
+    named = {k: a for k in lines for a in [_alias(quantities[k])] if a}
+    aliases = [(k, a) for k, a in named.items() if values[k] == values[a]]
     slopes: dict[str, list[float]] = {}
+    # Which lines read each quantity's shown number: a line whose check passed stays passed until one of them,
+    # or its own result's decimals, moves ("good" holds those), so a pass checks only what moved. Only the
+    # arguments its form's expression uses count: a factor dnet/dw = out keeps all of the net's 61 arguments
+    # but reads one, and every line's every argument would make this quadratic in a layer's width.
+    readers: dict[str, list[str]] = {}
+    used: dict[tuple, tuple[int, ...] | range] = {}  # by form (the forms outlive this call)
+    for key in lines:
+        q = quantities[key]
+        at = (id(q.form), len(q.args))
+        if at not in used:
+            used[at] = _used(q.form, len(q.args))
+        for i in used[at]:
+            readers.setdefault(q.args[i], []).append(key)
+    good: set[str] = set()
+    bumps = 0
 
     def more(key: str) -> None:
+        nonlocal bumps
+        bumps += 1
         dec[key] += 1
         cur[key] = shown_value(values[key], dec[key])
+        good.discard(key)
+        good.difference_update(readers.get(key, ()))
 
     def ok(key: str) -> bool:
-        q = quantities[key]
-        return reproduces(_call(_evaluator(q.form), [cur[a] for a in q.args]), values[key], dec[key], cur[key])
+        if key in named:  # its form is one of its arguments: what it evaluates to, without the other 60
+            recomputed = cur[named[key]]
+        else:
+            q = quantities[key]
+            recomputed = _call(_evaluator(q.form), [cur[a] for a in q.args])
+        if reproduces(recomputed, values[key], dec[key], cur[key]):
+            good.add(key)
+            return True
+        return False
 
     for _ in range(PASSES):
         changed = False
@@ -167,9 +205,9 @@ def settle(
                 more(k if dec[k] < dec[a] else a)
                 changed = True
         for key in lines:
-            if ok(key):
+            if key in good or ok(key):
                 continue
-            before = sum(dec.values())
+            before = bumps
             q = quantities[key]
             unit = 10.0 ** -dec[key]
             caps = [
@@ -191,6 +229,9 @@ def settle(
                 return s[i] * _error(args[i], cur[a]) if math.isfinite(s[i]) and dec[a] < caps[i] else 0.0
 
             shares = [share(i, a) for i, a in enumerate(q.args)]
+            at: dict[str, list[int]] = {}
+            for i, a in enumerate(q.args):
+                at.setdefault(a, []).append(i)
             while True:
                 worst = max(range(len(shares)), key=shares.__getitem__)
                 if shares[worst] == 0.0:
@@ -200,14 +241,13 @@ def settle(
                 if ok(key):
                     break
                 # only the bumped argument's shares moved (a 256-input sum is not measured again whole)
-                for i, a in enumerate(q.args):
-                    if a == bumped:
-                        shares[i] = share(i, a)
-            changed = changed or sum(dec.values()) != before
+                for i in at[bumped]:
+                    shares[i] = share(i, bumped)
+            changed = changed or bumps != before
         if not changed:
             break
     # the last pass may have moved a line that an earlier pass settled: the report is of the final decimals
-    return dec, {k for k in lines if not ok(k)}
+    return dec, {k for k in lines if k not in good and not ok(k)}
 
 
 class Decimals(dict):

@@ -33,6 +33,13 @@ def placeholder_index(expr: Any, placeholders: tuple) -> int:
     >>> placeholder_index(sympy.Symbol("_2"), P)  # another symbol of the same name (not real): not one of them
     -1
     """
+    # _i is at position i in the engines' forms: asked first (a form's placeholders are distinct, being the
+    # arguments of its evaluator, so the one found there is the first)
+    name = getattr(expr, "name", "")
+    if name[:1] == "_" and name[1:].isdigit():
+        i = int(name[1:])
+        if i < len(placeholders) and (placeholders[i] is expr or placeholders[i] == expr):
+            return i
     h = hash(expr)
     for i, p in enumerate(placeholders):
         if p is expr or (hash(p) == h and p == expr):
