@@ -364,3 +364,35 @@ def test_html_opens_in_chromium(case, tmp_path):
     html = rendered(case, "html")
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/", "")
     screenshot(html, tmp_path)
+
+
+def test_a_long_sums_derivative_is_written_short_around_its_variable():
+    """d net/d w of a 12-input neuron: the bracket holds the sum's first two terms, the term with the variable,
+    its last two and a ⋯ for each run left out, in every mode; a sum of at most ELIDE_ABOVE terms (Mazur's)
+    is written whole. The whole sum is the neuron's own line in the forward pass."""
+    from tutor.render import notation
+    from tutor.render.lines import line_view
+
+    from .test_teaching_order import _random_spec
+
+    walk = explain_step(loads(_random_spec([12, 12, 6], seed=3)))
+    q = walk.quantities
+    text, tex = writer(walk, "text"), writer(walk, "web")
+    line = line_view(text, q, "dnet_o1/dw2_1.5", "text")
+    assert line["derivation"] == (
+        "∂/∂w2_1.5 [ w2_1.1·out_h1 + w2_1.2·out_h2 + ⋯ + w2_1.5·out_h5 + ⋯ + w2_1.12·out_h12 + b2_1·1 ]"
+    )
+    assert line["formula"] == "out_h5" and line["value"] == text.value_of("out_h5")
+    # the first and the last terms need no ⋯ of their own; LaTeX writes \cdots
+    assert line_view(text, q, "dnet_o1/dw2_1.1", "text")["derivation"].count("⋯") == 1
+    assert line_view(text, q, "dnet_o1/db2_1", "text")["derivation"].count("⋯") == 1
+    body = line_view(tex, q, "dnet_o1/dw2_1.5", "web")["derivation_body"]
+    assert body == (
+        r"\biggl[w_{2,1.1} \cdot \mathrm{out}_{h1} + w_{2,1.2} \cdot \mathrm{out}_{h2} + \cdots + w_{2,1.5} \cdot "
+        r"\mathrm{out}_{h5} + \cdots + w_{2,1.12} \cdot \mathrm{out}_{h12} + b_{2,1} \cdot 1\biggr]"
+    )
+    # the forward pass's line has the whole sum, and a short sum's derivative is whole
+    assert line_view(text, q, "net_o1", "text")["formula"].count(" + ") == 12
+    mazur = explain_step(load("mazur"))
+    assert notation.ELIDE_ABOVE >= 3
+    assert "⋯" not in line_view(writer(mazur, "text"), mazur.quantities, "dnet_o1/dw5", "text")["derivation"]

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping
 
-from sympy import Symbol, preorder_traversal
+from sympy import Add, Symbol, preorder_traversal
 from sympy.printing.latex import LatexPrinter, latex
 from sympy.printing.str import StrPrinter
 
-from ..engine.steps import Label, Quantity
+from ..engine.steps import Form, Label, Quantity
 
 _IDENT = re.compile(r"^([A-Za-z]+)(\d*)((?:_[A-Za-z0-9.]+)*)$")
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "rho", "sigma", "tau", "phi"}
@@ -402,6 +402,79 @@ class Notation:
 _LONE_E = re.compile(r"(?<![A-Za-z\\])e(?![A-Za-z])")  # a name "e" in printed LaTeX, not \exp or "net"
 
 
+class Elision(Symbol):
+    """The ⋯ that stands for the terms a long sum's derivative leaves out (``elided``)."""
+
+    def __new__(cls):
+        return Symbol.__new__(cls, "elided")
+
+
+# A derivative's body with more terms than this is written short (``elided``).
+ELIDE_ABOVE = 8
+_ELIDED: dict[tuple, tuple] = {}  # (id(form), positions) -> (form, its short form): forms live for the process
+
+
+_TERMS: dict[int, tuple] = {}  # id(form) -> (form, placeholder position -> the terms that hold it)
+
+
+def _terms_of(form: Form) -> dict[int, list[int]]:
+    """Which terms of a sum hold each placeholder, by the placeholder's position (found once per form)."""
+    hit = _TERMS.get(id(form))
+    if hit is None or hit[0] is not form:
+        where = {p: i for i, p in enumerate(form.placeholders)}
+        terms: dict[int, list[int]] = {}
+        for k, t in enumerate(form.expr.args):
+            for p in t.free_symbols:
+                if p in where:
+                    terms.setdefault(where[p], []).append(k)
+        if len(_TERMS) >= 4096:
+            _TERMS.clear()
+        hit = _TERMS[id(form)] = (form, terms)
+    return hit[1]
+
+
+def elided(form: Form, positions: tuple[int, ...]) -> Form:
+    """A long sum as a derivative's body writes it: its first two terms, every term that holds the placeholders
+    at ``positions`` (the variable it is differentiated by), its last two, and ⋯ for each run left out.
+
+    ∂net_o1/∂out_h2,5 = ∂/∂out_h2,5 [w1·out1 + w2·out2 + ⋯ + w5·out5 + ⋯ + w30·out30 + b·1] = w5, as a
+    textbook writes it. The whole sum is its own line in the forward pass; written out again in each of the
+    30 derivatives of a 30-input neuron, it made a walk-through grow as its parameters times its widest layer.
+    A sum of at most ``ELIDE_ABOVE`` terms is written whole.
+    """
+    expr = form.expr
+    if not expr.is_Add or len(expr.args) <= ELIDE_ABOVE:
+        return form
+    key = (id(form), positions)
+    hit = _ELIDED.get(key)
+    if hit is None or hit[0] is not form:
+        terms = expr.args  # in the order they print (the printers keep an unevaluated sum's order)
+        m = len(terms)
+        keep = sorted({0, 1, m - 2, m - 1} | {k for i in positions for k in _terms_of(form).get(i, ())})
+        shown, last = [], -1
+        for k in keep:
+            if k > last + 1:
+                shown.append(Elision())
+            shown.append(terms[k])
+            last = k
+        if len(_ELIDED) >= 4096:  # a graph's forms are made per walk: a notebook's many walks are not all kept
+            _ELIDED.clear()
+        hit = _ELIDED[key] = (form, Form(Add(*shown, evaluate=False), None, form.placeholders))
+    return hit[1]
+
+
+def _positions(args: tuple, key: str) -> tuple[int, ...]:
+    """Where ``key`` is among ``args`` (tuple.index, in C: a 30-input neuron's 61 arguments are searched for
+    each of its derivatives)."""
+    out, i = [], -1
+    try:
+        while True:
+            i = args.index(key, i + 1)
+            out.append(i)
+    except ValueError:
+        return tuple(out)
+
+
 class _TexFormPrinter(LatexPrinter):
     def __init__(self, names: Callable[[object], str | None]):
         # ln, as every loss's header writes the natural logarithm
@@ -415,6 +488,9 @@ class _TexFormPrinter(LatexPrinter):
             out = r"\exp\left(" + arg + r"\right)"
             return out if exp is None else r"\left(" + out + r"\right)^{" + exp + "}"
         return super()._print_ExpBase(expr, exp)
+
+    def _print_Elision(self, expr):
+        return r"\cdots"
 
     def _print_Heaviside(self, expr, exp=None):
         # step(x), as the text writes it (and the documents define it), not SymPy's theta
@@ -449,6 +525,9 @@ class _TextFormPrinter(StrPrinter):
     def _print_Symbol(self, expr):
         name = self._names(expr)
         return name if name is not None else super()._print_Symbol(expr)
+
+    def _print_Elision(self, expr):
+        return "⋯"
 
     def _print_Max(self, expr):
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
@@ -814,7 +893,10 @@ class FormulaWriter:
         if q.of_form is None:
             return "", ""
         printer = _TextFormPrinter if mode == "text" else _TexFormPrinter
-        return printer.derivative(self.label(q.wrt, mode), self._print(q.of_form, q.of_args, mode, False))
+        form = q.of_form
+        if form.expr.is_Add and len(form.expr.args) > ELIDE_ABOVE:
+            form = elided(form, _positions(q.of_args, q.wrt))
+        return printer.derivative(self.label(q.wrt, mode), self._print(form, q.of_args, mode, False))
 
     def differentiated(self, q: Quantity, mode: str = "tex") -> str:
         op, body = self.derivative(q, mode)
