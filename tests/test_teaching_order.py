@@ -532,3 +532,18 @@ def test_a_graphs_picture_prints_each_value_as_its_lines_do(monkeypatch, tmp_pat
             assert texts[2] == "∇ " + shown[grads[n["key"]]], (n["key"], texts)
             checked += 1
     assert checked > 5 or walk.graph.digits > RG.PICTURE_DIGITS
+
+
+def test_slopes_in_one_numpy_call_are_the_slopes_one_by_one():
+    """``precision._slopes`` evaluates an elementwise form (sums and products: a net input, a sum over downstream
+    paths) once on NumPy lanes: every slope is the very float ``_slope`` gives, for values large, small and 0."""
+    import random
+
+    from tutor.engine import sym_forms
+
+    rng = random.Random(5)
+    for fn, n in ((sym_forms._dot, 24), (sym_forms._dot_bias, 25), (sym_forms._sum, 9), (sym_forms._prod, 8)):
+        assert fn.elementwise
+        for _ in range(20):
+            args = [rng.choice([0.0, 1e-9, -3e7]) if rng.random() < 0.2 else rng.uniform(-2, 2) for _ in range(n)]
+            assert precision._slopes(fn, args) == [precision._slope(fn, args, i) for i in range(n)]

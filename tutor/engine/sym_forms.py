@@ -59,6 +59,14 @@ def _form(expr, n: int, fn=None) -> Form:
 derived = formcache.deriver(_form)
 
 
+def _elementwise(fn):
+    """Mark an evaluator made of + and * alone: given NumPy arrays it evaluates every lane with the same float
+    operations, in the same order, as given floats (``precision`` takes a line's slopes in one call so)."""
+    fn.elementwise = True
+    return fn
+
+
+@_elementwise
 def _sum(*a):
     total = a[0]
     for x in a[1:]:
@@ -66,6 +74,7 @@ def _sum(*a):
     return total
 
 
+@_elementwise
 def _prod(*a):
     total = a[0]
     for x in a[1:]:
@@ -73,6 +82,7 @@ def _prod(*a):
     return total
 
 
+@_elementwise
 def _dot(*a):
     total = a[0] * a[1]
     for i in range(2, len(a), 2):
@@ -94,7 +104,13 @@ def net_form(n_in: int, bias: bool = True) -> Form:
     last term and argument."""
     n = 2 * n_in + (1 if bias else 0)
     expr = LAYER_KINDS["dense"].sym_net(placeholders(n), n_in, bias)
-    return _form(expr, n, fn=_dot if not bias else lambda *a: _dot(*a[:-1]) + 1 * a[-1])
+    return _form(expr, n, fn=_dot if not bias else _dot_bias)
+
+
+@_elementwise
+def _dot_bias(*a):
+    """w_1 a_1 + ... + w_n a_n + 1·b, as net_form writes it."""
+    return _dot(*a[:-1]) + 1 * a[-1]
 
 
 @derived
