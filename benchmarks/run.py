@@ -11,7 +11,7 @@ reads its peak memory (the largest resident set, from the warm-up round).
 Rows: start-up (explain and the quiz on Mazur's network), every format at the spec's limit (20-30-30-10,
 1,870 parameters; HTML and the views at their own limit, 12-22-22-8, 976 parameters; the PDF at its limit,
 10-20-20-6, 766 parameters, beside pdflatex alone on the same LaTeX, its budget), the exponents of explain's time
-above the start-up against the number of parameters, a graph at the 200-node limit in every format, the graph
+above the start-up against the number of parameters (each size the mean of SEEDS seeded networks), a graph at the 200-node limit in every format, the graph
 engine against micrograd's forward and backward on the same expression, the worksheet of 100 variants (with the
 LMS exports, made in the workers), and training per step against a plain float loop and a plain NumPy loop
 written below. Run it from the repository root after installing the package:
@@ -291,6 +291,18 @@ def graph_engine_vs_micrograd(repeat: int) -> list[tuple[int, float, float]]:
     return rows
 
 
+# Each size in the scaling is measured on this many seeded networks (seeds sum(shape) + 0, 1, ...; the first is
+# the table's): how many decimals a network's lines need depends on its values as well as its size (added
+# decimals a quantity, five seeds of each shape: 8-16-16-8 0.77 to 1.36, 12-22-22-8 1.07 to 1.29, 20-30-30-10 1.02
+# to 1.17, the table's 8-16-16-8 the lowest), and one network a size measures its values along with its size.
+SEEDS = 3
+
+
+def _seeded(shape: str, k: int, more: tuple = ()) -> str:
+    """The name of the scaling's k-th other network of a shape (a job measured but not printed)."""
+    return f"~ explain {shape} seed+{k}" + (f" {' '.join(more)}" if more else "")
+
+
 def exponent(x1: float, y1: float, x2: float, y2: float) -> float:
     return math.log(y2 / y1) / math.log(x2 / x1)
 
@@ -308,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         limits = {"-".join(map(str, s)): s for s in (HTML_LIMIT, PDF_LIMIT)}
         for name, shape in {**shapes, **limits}.items():
             (work / f"{name}.toml").write_text(random_spec(shape, seed=sum(shape)))
+            for k in range(1, SEEDS):  # the scaling's other networks of the shape (see SEEDS)
+                (work / f"{name}~{k}.toml").write_text(random_spec(shape, seed=sum(shape) + k))
         big = "-".join(map(str, LARGEST))
         html_big, pdf_big = ("-".join(map(str, s)) for s in (HTML_LIMIT, PDF_LIMIT))
         (work / "graph-200.toml").write_text(graph_spec(63))
@@ -396,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
                 ("worksheet, 100 variants + Moodle, GIFT, QTI", CLI + sheets + lms, None),
             ]
         runnable = [(n, c, t) for n, c, t in jobs if c is not None]
+        # the scaling's other networks of each shape: measured in every round as the rows are, not printed
+        scaled = [("4-8-8-4", "md", ()), ("8-16-16-8", "md", ()), (big, "md", ())]
+        scaled += [(s, "md", ("--view", v)) for v in ("matrix", "paths") for s in ("8-16-16-8", html_big)]
+        for shape, fmt, more in scaled:
+            for k in range(1, SEEDS):
+                runnable.append((_seeded(shape, k, more), explain(f"{shape}~{k}.toml", fmt, *more), None))
 
         old = work / "old"  # earlier runs' outputs, deleted when the benchmark ends
         old.mkdir()
@@ -465,31 +485,38 @@ def main(argv: list[str] | None = None) -> int:
         # isolates the size's cost and is negative for a small network.)
         counts = {"mazur": 12, **{k: parameters(v) for k, v in {**shapes, **limits}.items()}}
         start = statistics.median(cpu["explain mazur, Markdown"])
-        above = {}
-        for key, name in (
-            ("4-8-8-4", "explain 4-8-8-4, Markdown"),
-            ("8-16-16-8", "explain 8-16-16-8, Markdown"),
-            (big, f"explain {big}, Markdown"),
-        ):
-            above[key] = max(statistics.median(cpu[name]) - start, 1e-3)
-        keys = list(above)
-        slope = np.polyfit(np.log([counts[k] for k in keys]), np.log([above[k] for k in keys]), 1)[0]
+
+        def above(shape: str, more: tuple = (), seeds: int = SEEDS) -> float:
+            """The mean over the shape's first ``seeds`` networks of their median CPU time above the start-up."""
+            view = f", --view {more[1]}" if more else ""
+            names = [f"explain {shape}, Markdown{view}"] + [_seeded(shape, k, more) for k in range(1, seeds)]
+            return max(statistics.mean(statistics.median(cpu[n]) for n in names) - start, 1e-3)
+
         print()
         print(
             "explain's CPU time above the start-up (explain mazur) against the parameters "
-            "(target: at most linear, exponent <= 1)"
+            f"(target: at most linear, exponent <= 1); each size the mean of {SEEDS} seeded networks, and the "
+            "table's network alone"
         )
-        print(f"  Markdown, fitted over {counts['4-8-8-4']}..{counts[big]} parameters: {slope:.2f}")
-        for label, name_of in (
-            ("Markdown", lambda s: f"explain {s}, Markdown"),
-            ("Markdown --view matrix", lambda s: f"explain {s}, Markdown, --view matrix"),
-            ("Markdown --view paths", lambda s: f"explain {s}, Markdown, --view paths"),
-        ):
-            top = big if label == "Markdown" else html_big  # the views' limit is the HTML's, 1,000 parameters
-            a1 = statistics.median(cpu[name_of("8-16-16-8")]) - start
-            a2 = statistics.median(cpu[name_of(top)]) - start
-            e = exponent(counts["8-16-16-8"], max(a1, 1e-3), counts[top], max(a2, 1e-3))
-            print(f"  {label}, between the two largest sizes ({counts['8-16-16-8']} and {counts[top]}): {e:.2f}")
+        fitted = math.nan
+        for seeds in (SEEDS, 1):
+            keys = ["4-8-8-4", "8-16-16-8", big]
+            fit = np.polyfit(np.log([counts[k] for k in keys]), np.log([above(k, (), seeds) for k in keys]), 1)[0]
+            if seeds == SEEDS:
+                fitted = fit
+            rows = [f"Markdown, fitted over {counts['4-8-8-4']}..{counts[big]} parameters: {fit:.2f}"]
+            for label, more in (
+                ("Markdown", ()),
+                *((f"Markdown --view {v}", ("--view", v)) for v in ("matrix", "paths")),
+            ):
+                top = big if not more else html_big  # the views' limit is the HTML's, 1,000 parameters
+                e = exponent(counts["8-16-16-8"], above("8-16-16-8", more, seeds), counts[top], above(top, more, seeds))
+                rows.append(
+                    f"{label}, between the two largest sizes ({counts['8-16-16-8']} and {counts[top]}): {e:.2f}"
+                )
+            print(f"  {seeds} network{'s' if seeds > 1 else ''} a size: " + "; ".join(rows[:1]))
+            for row in rows[1:]:
+                print(f"    {row}")
         print()
         print("the graph engine against micrograd (forward and backward, relu chains), CPU ms in one process")
         print(f"  {'nodes':>6} {'tutor':>9} {'micrograd':>10} {'ratio':>7}")
@@ -514,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 target = ""
             print(f"{name:<40} {tutor_us:>9.1f} {float_us:>11.1f} {numpy_us:>11.1f}  {target}")
-        return 0 if math.isfinite(slope) else 1
+        return 0 if math.isfinite(fitted) else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
