@@ -322,3 +322,38 @@ def test_the_quick_exit_keeps_the_status_the_output_and_the_exit_handlers(tmp_pa
     assert list((tmp_path / "cache" / "backprop-tutor").glob("forms-*.pickle"))
     bad = run([sys.executable, "-m", "tutor", "explain", "no-such-example"])
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "error" in bad.stderr
+
+
+# -- results kept by identity ----------------------------------------------------------------------------------
+
+
+def test_a_result_kept_by_identity_is_that_objects_alone():
+    """``tutor.spec.memo.ByIdentity``, the one memo of forms, walks and trainings: a hit is the very object asked
+    about (an equal one misses), the rest of the key tells results apart, None is a result like another, the
+    entry keeps its object alive (so no other object can take its id), and a bound empties the table."""
+    import gc
+    import weakref
+
+    from tutor.spec.memo import MISSING, ByIdentity
+
+    class Form:  # hashable by value, as SymPy's forms are: the table must not use that
+        def __eq__(self, other):
+            return isinstance(other, Form)
+
+        def __hash__(self):
+            return 0
+
+    table = ByIdentity()
+    a, b = Form(), Form()
+    assert table.put(a, "tex of a", "tex") == "tex of a"
+    assert table.get(a, "tex") == "tex of a"
+    assert table.get(b, "tex") is MISSING and table.get(a, "text") is MISSING
+    assert table.put(b, None) is None and table.get(b) is None
+    alive = weakref.ref(a)
+    del a
+    gc.collect()
+    assert alive() is not None  # kept by its entry
+    bounded = ByIdentity(bound=2)
+    for k in range(3):
+        bounded.put(Form(), k)
+    assert len(bounded) == 1  # the third found the table full and emptied it

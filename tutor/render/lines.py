@@ -7,9 +7,12 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from ..engine.steps import Quantity
+from ..spec.memo import MISSING, ByIdentity
 from .options import DEFAULT, Options, shown_digits
 
-_SETTLED: dict[tuple, tuple] = {}  # (id(quantities), digits, extra) -> (quantities, their shown decimals)
+# a walk's shown decimals by (its quantities, digits, extra): a worksheet writes a walk per variant, so only the
+# latest few are kept
+_SETTLED = ByIdentity(bound=8)
 
 
 def writer(
@@ -71,16 +74,13 @@ def writer(
 
         extra = BRIEF_EXTRA if options.brief else EXTRA
         # a document's views (paths, matrices) write the same walk as its walk-through: settled once
-        cache_key = (id(walk.quantities), digits, extra)
-        hit = _SETTLED.get(cache_key)
-        if hit is None or hit[0] is not walk.quantities:
-            if len(_SETTLED) >= 8:  # a worksheet writes a walk per variant: only the latest few are kept
-                _SETTLED.clear()
-            hit = _SETTLED[cache_key] = (
+        decimals = _SETTLED.get(walk.quantities, (digits, extra))
+        if decimals is MISSING:
+            decimals = _SETTLED.put(
                 walk.quantities,
                 shown_decimals(walk.quantities, digits, significant_figures(digits), extra),
+                (digits, extra),
             )
-        decimals = hit[1]
     fw = FormulaWriter(notation, walk.values(), digits, small, fixed=fixed, given=given, decimals=decimals)
     fw.refs = refs or {}
     return fw

@@ -19,6 +19,7 @@ from sympy.printing.latex import LatexPrinter, latex
 from sympy.printing.str import StrPrinter
 
 from ..engine.steps import Form, Label, Quantity
+from ..spec.memo import MISSING, ByIdentity
 
 _IDENT = re.compile(r"^([A-Za-z]+)(\d*)((?:_[A-Za-z0-9.]+)*)$")
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "rho", "sigma", "tau", "phi"}
@@ -411,26 +412,25 @@ class Elision(Symbol):
 
 # A derivative's body with more terms than this is written short (``elided``).
 ELIDE_ABOVE = 8
-_ELIDED: dict[tuple, tuple] = {}  # (id(form), positions) -> (form, its short form): forms live for the process
+# (form, positions) -> its short form; a graph's forms are made per walk: a notebook's many walks are not all kept
+_ELIDED = ByIdentity(bound=4096)
 
 
-_TERMS: dict[int, tuple] = {}  # id(form) -> (form, placeholder position -> the terms that hold it)
+_TERMS = ByIdentity(bound=4096)  # form -> (placeholder position -> the terms that hold it)
 
 
 def _terms_of(form: Form) -> dict[int, list[int]]:
     """Which terms of a sum hold each placeholder, by the placeholder's position (found once per form)."""
-    hit = _TERMS.get(id(form))
-    if hit is None or hit[0] is not form:
+    terms = _TERMS.get(form)
+    if terms is MISSING:
         where = {p: i for i, p in enumerate(form.placeholders)}
-        terms: dict[int, list[int]] = {}
+        terms = {}
         for k, t in enumerate(form.expr.args):
             for p in t.free_symbols:
                 if p in where:
                     terms.setdefault(where[p], []).append(k)
-        if len(_TERMS) >= 4096:
-            _TERMS.clear()
-        hit = _TERMS[id(form)] = (form, terms)
-    return hit[1]
+        _TERMS.put(form, terms)
+    return terms
 
 
 def elided(form: Form, positions: tuple[int, ...]) -> Form:
@@ -445,9 +445,8 @@ def elided(form: Form, positions: tuple[int, ...]) -> Form:
     expr = form.expr
     if not expr.is_Add or len(expr.args) <= ELIDE_ABOVE:
         return form
-    key = (id(form), positions)
-    hit = _ELIDED.get(key)
-    if hit is None or hit[0] is not form:
+    short = _ELIDED.get(form, positions)
+    if short is MISSING:
         terms = expr.args  # in the order they print (the printers keep an unevaluated sum's order)
         m = len(terms)
         keep = sorted({0, 1, m - 2, m - 1} | {k for i in positions for k in _terms_of(form).get(i, ())})
@@ -457,10 +456,8 @@ def elided(form: Form, positions: tuple[int, ...]) -> Form:
                 shown.append(Elision())
             shown.append(terms[k])
             last = k
-        if len(_ELIDED) >= 4096:  # a graph's forms are made per walk: a notebook's many walks are not all kept
-            _ELIDED.clear()
-        hit = _ELIDED[key] = (form, Form(Add(*shown, evaluate=False), None, form.placeholders))
-    return hit[1]
+        short = _ELIDED.put(form, Form(Add(*shown, evaluate=False), None, form.placeholders), positions)
+    return short
 
 
 def _positions(args: tuple, key: str) -> tuple[int, ...]:
@@ -683,20 +680,22 @@ def _scientific(number: str) -> bool:
     return "10^{" in number or "·10" in number
 
 
-_TEX_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, LaTeX with tokens): forms live for the process
-_TEXT_TEMPLATES: dict[int, tuple] = {}  # id(form) -> (form, the pieces of its text with tokens)
-_PRINTED: dict[tuple, tuple] = {}  # (id(form), mode, substituted, dialect, strings) -> (form, printed)
+_TEX_TEMPLATES = ByIdentity()  # form -> its LaTeX with tokens: forms live for the process
+_TEXT_TEMPLATES = ByIdentity()  # form -> the pieces of its text with tokens
+# (form, (mode, substituted, dialect, strings)) -> printed; bounded: a long worksheet run's numbers are each
+# printed once
+_PRINTED = ByIdentity(bound=200_000)
 
 
 def _text_template(form) -> tuple:
     """The form in text, printed once with a token per placeholder (see FormulaWriter._tex_from_template), as
     its ``_pieces``."""
-    template = _TEXT_TEMPLATES.get(id(form))
-    if template is None or template[0] is not form:
+    template = _TEXT_TEMPLATES.get(form)
+    if template is MISSING:
         tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
         text = _TextFormPrinter(tokens.get).doprint(form.expr).replace("**", "^").replace("*", "·")
-        template = _TEXT_TEMPLATES[id(form)] = (form, _pieces(text))
-    return template[1]
+        template = _TEXT_TEMPLATES.put(form, _pieces(text))
+    return template
 
 
 def _fill_text(pieces: tuple, strings: tuple) -> str:
@@ -740,7 +739,7 @@ def _special(strings: tuple) -> bool:
     return any(t is not None and ("^" in t or t == "e") for t in strings)
 
 
-_POW_BASES: dict[int, tuple] = {}  # id(form) -> (form, the indices of its placeholders that are a power's base)
+_POW_BASES = ByIdentity()  # form -> the indices of its placeholders that are a power's base
 
 
 def _needs_printer(form, strings: tuple) -> bool:
@@ -748,12 +747,13 @@ def _needs_printer(form, strings: tuple) -> bool:
     is bracketed by what its string holds ('^', a fraction: see _print_Pow), and e wherever it is (see
     _print_ExpBase). A string with '^' elsewhere, such as a small number in scientific notation as a factor of a
     product, goes in as it is."""
-    known = _POW_BASES.get(id(form))
-    if known is None or known[0] is not form:
+    bases = _POW_BASES.get(form)
+    if bases is MISSING:
         index = {p: i for i, p in enumerate(form.placeholders)}
-        bases = frozenset(index[n.base] for n in preorder_traversal(form.expr) if n.is_Pow and n.base in index)
-        known = _POW_BASES[id(form)] = (form, bases)
-    return any(t is not None and (t == "e" or i in known[1]) for i, t in enumerate(strings))
+        bases = _POW_BASES.put(
+            form, frozenset(index[n.base] for n in preorder_traversal(form.expr) if n.is_Pow and n.base in index)
+        )
+    return any(t is not None and (t == "e" or i in bases) for i, t in enumerate(strings))
 
 
 class FormulaWriter:
@@ -780,7 +780,7 @@ class FormulaWriter:
         self.fixed = fixed  # as-printed rounding: every carried value has exactly ``digits`` decimals
         self.given = given  # keys of the values a spec gives (weights, inputs, targets, rates)
         self.decimals = decimals or {}  # key -> the decimals its lines need (tutor.engine.precision)
-        self._printed: dict[tuple, str] = {}
+        self._printed = ByIdentity()  # (form, (args, mode, substitute)) -> printed, for this writer's life
         self._shown: dict[str, str] = {}  # key -> its shown number: a value is read by many lines
         self._operands: dict[tuple[str, bool], str] = {}
         self._labels: dict[tuple, str] = {}
@@ -814,10 +814,10 @@ class FormulaWriter:
     def _print(self, form, args, mode: str, substitute: bool) -> str:
         # Many quantities print the same form with the same arguments (a neuron's net input is the body
         # of the derivative by each of its weights): each distinct print is done once.
-        cache_key = (id(form), args, mode, substitute)
-        out = self._printed.get(cache_key)
-        if out is None:
-            out = self._printed[cache_key] = self._print_form(form, args, mode, substitute)
+        cache_key = (args, mode, substitute)
+        out = self._printed.get(form, cache_key)
+        if out is MISSING:
+            out = self._printed.put(form, self._print_form(form, args, mode, substitute), cache_key)
         return out
 
     def _tex_from_template(self, form, strings: tuple, special: bool | None = None) -> str:
@@ -829,12 +829,11 @@ class FormulaWriter:
             special = _special(strings)
         if special and _needs_printer(form, strings):
             return _TexFormPrinter(dict(zip(form.placeholders, strings)).get).doprint(form.expr)
-        template = _TEX_TEMPLATES.get(id(form))
-        if template is None or template[0] is not form:
+        template = _TEX_TEMPLATES.get(form)
+        if template is MISSING:
             tokens = {p: f"\ue000{i}\ue001" for i, p in enumerate(form.placeholders)}
-            printed = _TexFormPrinter(tokens.get).doprint(form.expr)
-            template = _TEX_TEMPLATES[id(form)] = (form, _pieces(printed))
-        return _fill(template[1], strings)
+            template = _TEX_TEMPLATES.put(form, _pieces(_TexFormPrinter(tokens.get).doprint(form.expr)))
+        return _fill(template, strings)
 
     def _operand(self, key: str, tex: bool) -> str:
         """The shown number of ``key`` as an operand: in parentheses when negative or a power of ten."""
@@ -863,10 +862,10 @@ class FormulaWriter:
         # The same form with the same strings prints the same: a worksheet's sheet, key and walk-through, and
         # every variant's formulas (their labels are alike), print each once in a process.
         dialect = self.notation.dialect if tex else ""
-        cache_key = (id(form), mode, substitute, dialect, strings)
-        hit = _PRINTED.get(cache_key)
-        if hit is not None and hit[0] is form:
-            return hit[1]
+        cache_key = (mode, substitute, dialect, strings)
+        hit = _PRINTED.get(form, cache_key)
+        if hit is not MISSING:
+            return hit
         if tex:
             out = self._tex_from_template(form, strings, special)
             # A function's own parentheses already hold a negative argument: tanh(-0.33), not tanh((-0.33)).
@@ -877,10 +876,7 @@ class FormulaWriter:
             # Labels may contain '*', which the str printer writes for products: they go in after printing.
             out = _fill_text(_text_template(form), strings)
             out = _TEXT_DOUBLE.sub(r"(\1)", out) if substitute else out
-        if len(_PRINTED) > 200_000:  # bounded: a long worksheet run's numbers are each printed once
-            _PRINTED.clear()
-        _PRINTED[cache_key] = (form, out)
-        return out
+        return _PRINTED.put(form, out, cache_key)
 
     def formula(self, q: Quantity, mode: str = "tex") -> str:
         return self._print(q.form, q.args, mode, False) if q.form is not None else ""
@@ -909,18 +905,18 @@ class FormulaWriter:
         return out
 
 
-_ACTIVATION_FORMULAS: dict[tuple, tuple[object, tuple[str, str]]] = {}
+_ACTIVATION_FORMULAS = ByIdentity()  # (rule, its parameters) -> the two formulas
 
 
 def activation_formulas(rule, params: Mapping[str, float] | None = None) -> tuple[str, str]:
     """An activation's formula and its derivative's, in LaTeX, printed from the rule's own SymPy forms:
     (``f(x) = ...``, ``f'(x) = ...``); the derivative is '' for one without a usable derivative."""
     p = rule.params(params)
-    key = (id(rule), tuple(sorted(p.items())))
-    hit = _ACTIVATION_FORMULAS.get(key)
-    if hit is None or hit[0] is not rule:  # printed once a process: every variant of a worksheet shows them
-        hit = _ACTIVATION_FORMULAS[key] = (rule, _activation_formulas(rule, p))
-    return hit[1]
+    key = tuple(sorted(p.items()))
+    hit = _ACTIVATION_FORMULAS.get(rule, key)
+    if hit is MISSING:  # printed once a process: every variant of a worksheet shows them
+        hit = _ACTIVATION_FORMULAS.put(rule, _activation_formulas(rule, p), key)
+    return hit
 
 
 def _activation_formulas(rule, p: Mapping[str, float]) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ..engine.gradcheck import ENGINES_SHOWN
 from ..engine.steps import Walkthrough
+from ..spec.memo import MISSING, ByIdentity
 from ..spec.network import Network
 from ..spec.rounding import format_fixed
 from .lines import BRIEF_ROW, MATH_ROW, line_view, visible_length, wrap_text, writer
@@ -565,7 +566,7 @@ def context(
 
 # The latest walks' drawings: a worksheet's variant draws its network for its own file (diagram.svg, the LMS
 # exports) and in its walk-through, the same layout; laying it out is most of what drawing costs.
-_DRAWINGS: dict[tuple, tuple] = {}  # (id(walk), fmt, options) -> (walk, drawing)
+_DRAWINGS = ByIdentity(bound=8)  # (walk, fmt, options) -> drawing: a worksheet draws a walk per variant
 
 
 def drawing(walk: Walkthrough, fmt: str, options: Options = DEFAULT, fw: Any = None) -> str:
@@ -574,19 +575,15 @@ def drawing(walk: Walkthrough, fmt: str, options: Options = DEFAULT, fw: Any = N
     the caller has it."""
     from . import diagram
 
-    key = (id(walk), fmt, options)
-    hit = _DRAWINGS.get(key)
-    if hit is not None and hit[0] is walk:
-        return hit[1]
+    hit = _DRAWINGS.get(walk, (fmt, options))
+    if hit is not MISSING:
+        return hit
     layout = diagram.layout(walk, fw or writer(walk, _MODES[fmt], options))
     if fmt == "text":
         out = diagram.listing(layout, first=2 if options.notation == "layered" else 1)
     else:
         out = diagram.picture(layout) if fmt == "tex" else diagram.svg(layout)
-    if len(_DRAWINGS) >= 8:  # a worksheet draws a walk per variant: only the latest few are kept
-        _DRAWINGS.clear()
-    _DRAWINGS[key] = (walk, out)
-    return out
+    return _DRAWINGS.put(walk, out, (fmt, options))
 
 
 def _render_format(fmt: str, walk: Walkthrough, check: Any, history: Any, views, twin, options: Options) -> str:

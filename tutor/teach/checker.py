@@ -34,6 +34,7 @@ from ..engine import training
 from ..engine.steps import Walkthrough
 from ..engine.walks import plain, step_walk
 from ..spec.errors import SpecError, TutorError
+from ..spec.memo import MISSING, ByIdentity
 from ..spec.network import MAX_FILE_BYTES, Network, free_text, parse_toml
 from ..spec.resources import read_text
 from ..spec.rounding import DIGIT_KINDS, agrees_as_printed, format_fixed, printed_decimals
@@ -270,17 +271,17 @@ class _Context:
         self.skipped: dict[str, str] = {}
         self.float32_author = False
         self.by_kind: tuple[tuple[str, int], ...] = ()  # the decimals each kind of quantity is claimed at
-        self._trainings: dict[int, tuple] = {}  # id(net.training) -> (that training, its repr)
+        self._trainings = ByIdentity()  # a training -> its repr
 
     def _net_key(self, net: Network) -> tuple:
         """What a walk or a training run depends on beyond the network's numbers: its conventions and training.
         The training's repr is written once per Training (its arrays, validation examples, are slow to write)
         and kept with it, so that its id is not another's."""
         t = net.training
-        known = self._trainings.get(id(t))
-        if known is None or known[0] is not t:
-            known = self._trainings[id(t)] = (t, repr(t))
-        return (net.conventions, net.update_biases, known[1])
+        known = self._trainings.get(t)
+        if known is MISSING:
+            known = self._trainings.put(t, repr(t))
+        return (net.conventions, net.update_biases, known)
 
     def note(self, name: str, reason: str = "") -> None:
         if reason:

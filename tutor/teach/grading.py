@@ -38,6 +38,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..engine.steps import Form, Quantity
+from ..spec.memo import MISSING, ByIdentity
 from ..spec.rounding import Rounder, agrees_as_printed, format_fixed, printed_decimals, round_half_away
 from .diagnose import MISCONCEPTIONS as _NETWORK_MISCONCEPTIONS
 from .diagnose import Candidate as _Candidate
@@ -165,7 +166,8 @@ def rule_statement(tolerance: Tolerance, digits: int) -> str:
 
 # The loss's derivative without its constant, by form and placeholder: every variant of a worksheet asks it
 # of the same loss form, and SymPy's diff is most of what the misconceptions of a box cost.
-_STRIPPED: dict[tuple[int, tuple, str], tuple[Form, Any]] = {}
+# bounded: a form made anew for each walk is not kept for ever
+_STRIPPED = ByIdentity(bound=1024)  # (form, (args, wrt)) -> the derivative, or None
 
 
 def _stripped_derivative(form: Form, args: tuple, wrt: str):
@@ -173,14 +175,11 @@ def _stripped_derivative(form: Form, args: tuple, wrt: str):
     the argument ``wrt``, or None when the form has no such factor."""
     import sympy as sp
 
-    hit = _STRIPPED.get((id(form), args, wrt))
-    if hit is None or hit[0] is not form:
+    d = _STRIPPED.get(form, (args, wrt))
+    if d is MISSING:
         s = _strip(form.expr)
-        d = None if s is None else sp.diff(s, form.placeholders[args.index(wrt)])
-        if len(_STRIPPED) > 1024:  # bounded: a form made anew for each walk is not kept for ever
-            _STRIPPED.clear()
-        hit = _STRIPPED[id(form), args, wrt] = (form, d)
-    return hit[1]
+        d = _STRIPPED.put(form, None if s is None else sp.diff(s, form.placeholders[args.index(wrt)]), (args, wrt))
+    return d
 
 
 @lru_cache(maxsize=None)

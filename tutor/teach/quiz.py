@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from ..engine.steps import Walkthrough
 from ..spec import rules
 from ..spec.errors import TutorError
+from ..spec.memo import MISSING, ByIdentity
 from ..spec.network import MAX_DIGITS, Network, free_text
 from ..spec.resources import read_text
 from ..spec.rounding import format_fixed
@@ -453,7 +454,8 @@ def aim(
 
 
 # Whether a form has a free symbol, by form: every variant of a worksheet asks it of the same forms.
-_VARIABLE: dict[int, tuple[Any, bool]] = {}  # id(form) -> (form, has a free symbol)
+# bounded: a form made anew for each walk is not kept for ever
+_VARIABLE = ByIdentity(bound=4096)  # form -> whether it has a free symbol
 
 
 def _asked(walk: Walkthrough, key: str) -> bool:
@@ -461,12 +463,10 @@ def _asked(walk: Walkthrough, key: str) -> bool:
     # A constant (dnet/db = 1) is shown, not asked; the softmax shortcut stands beside the delta it equals.
     if q.form is None:
         return False
-    hit = _VARIABLE.get(id(q.form))
-    if hit is None or hit[0] is not q.form:
-        if len(_VARIABLE) > 4096:  # bounded: a form made anew for each walk is not kept for ever
-            _VARIABLE.clear()
-        hit = _VARIABLE[id(q.form)] = (q.form, bool(q.form.expr.free_symbols))
-    return hit[1]
+    hit = _VARIABLE.get(q.form)
+    if hit is MISSING:
+        hit = _VARIABLE.put(q.form, bool(q.form.expr.free_symbols))
+    return hit
 
 
 def _respects_dependencies(walk: Walkthrough, order: list[str]) -> bool:
