@@ -630,12 +630,16 @@ def _shadow(driver, css: str):
 
 
 def _open(driver, page: Path, allowed: tuple[str, ...]) -> None:
-    """Open the exam afresh (nothing of an earlier attempt kept) and wait for its first box."""
-    driver.get("about:blank")
-    driver.get_log("performance")  # drop what an earlier page logged
-    driver.get(page.as_uri())
+    """Open the exam afresh (nothing of an earlier attempt kept) and wait for its first box. An earlier attempt
+    lives in the storage of the file pages, which Chromium gives every file:// page alike, and the exam saves it
+    as it is left: it is cleared from a blank page beside the exam, which is then loaded once."""
+    blank = page.parent / "blank.html"
+    if not blank.exists():
+        blank.write_text("<!DOCTYPE html><title>blank</title>", encoding="utf-8")
+    driver.get(blank.as_uri())
     driver.execute_script("localStorage.clear(); sessionStorage.clear()")
-    driver.refresh()
+    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get(page.as_uri())
     # the first box can be in the page before the exam has made its question current: wait for both (a loaded
     # machine showed the gap, and exam.currentQuestion was still undefined), for up to a minute
     deadline = time.monotonic() + 60
