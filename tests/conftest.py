@@ -70,9 +70,10 @@ CHROMIUM = [
 ]
 
 
-def pdf_pages(tex: str, folder, overfull: bool = False) -> list:
+def pdf_pages(tex: str, folder, overfull: bool = False, first: int | None = None) -> list:
     """Compile ``tex`` with pdflatex (twice, as longtable needs), assert a clean log (no line wider than the
-    page unless ``overfull``), and turn every page into a PNG with pdftoppm; returns the PNG paths."""
+    page unless ``overfull``), and turn every page (the ``first`` pages) into a PNG with pdftoppm; returns the
+    PNG paths."""
     import subprocess
     from pathlib import Path
 
@@ -94,7 +95,8 @@ def pdf_pages(tex: str, folder, overfull: bool = False) -> list:
         assert proc.returncode == 0, errors[:3]
     assert "Undefined control sequence" not in log
     assert overfull or "Overfull \\hbox" not in log, "a line is wider than the page"
-    subprocess.run([pdftoppm, "-r", "40", "-png", "doc.pdf", "page"], cwd=folder, check=True, timeout=180)
+    some = ["-l", str(first)] if first else []
+    subprocess.run([pdftoppm, "-r", "40", *some, "-png", "doc.pdf", "page"], cwd=folder, check=True, timeout=180)
     pages = sorted(folder.glob("page*.png"))
     assert pages and all(p.stat().st_size > 2000 for p in pages)
     return pages

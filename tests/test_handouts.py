@@ -140,7 +140,8 @@ def _handout_names(representatives: bool) -> list[str]:
     [pytest.param(True, id="one-of-each-kind"), pytest.param(False, id="the-rest", marks=pytest.mark.slow)],
 )
 def test_every_committed_latex_compiles_and_every_html_opens(tmp_path, representatives):
-    """Each example's .tex compiles cleanly (two at a time) and turns into PNG pages; each .html is screenshot."""
+    """Each example's .tex compiles cleanly (two at a time) and turns into PNG pages (its first two: the 323
+    pages of all of them took 8 s); each .html is screenshot."""
     from concurrent.futures import ThreadPoolExecutor
 
     require_program("pdflatex"), require_program("pdftoppm"), require_program("chromium")
@@ -150,7 +151,7 @@ def test_every_committed_latex_compiles_and_every_html_opens(tmp_path, represent
     def compile_one(name: str) -> int:
         folder = tmp_path / "tex" / name
         folder.mkdir(parents=True)
-        return len(pdf_pages((root / name / "walkthrough.tex").read_text(encoding="utf-8"), folder))
+        return len(pdf_pages((root / name / "walkthrough.tex").read_text(encoding="utf-8"), folder, first=2))
 
     def open_one(name: str) -> None:
         (tmp_path / "html" / name).mkdir(parents=True)
@@ -160,4 +161,4 @@ def test_every_committed_latex_compiles_and_every_html_opens(tmp_path, represent
         pages = dict(zip(names, pool.map(compile_one, names)))
     for name in names:  # one after the other in the one browser (conftest.screenshot)
         open_one(name)
-    assert all(n >= 2 for n in pages.values()), pages
+    assert all(n == 2 for n in pages.values()), pages  # two pages or more each
