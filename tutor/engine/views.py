@@ -128,9 +128,10 @@ class PathTotals:
 def path_totals(walk: Walkthrough) -> list[PathTotals]:
     """``path_view``'s counts and sums, the same numbers, without making a record of every path: a document
     lists a few hundred paths of the tens of thousands a wide network has, whose number grows faster than its
-    parameters. Each path's product is taken along the path from the parameter as ``path_view`` takes it (a
-    running product shared by the paths with the same beginning: the same multiplications in the same order),
-    and the products are summed in ``path_view``'s order, so count and total are the same to the last bit."""
+    parameters. Each path's product is taken along the path from the parameter as ``path_view`` takes it (the
+    same multiplications in the same order, made for all the paths of a layer's parameters at once with NumPy, a
+    step of every path at a time), and the products are summed one after the other in ``path_view``'s order, so
+    count and total are the same to the last bit."""
     if why := refusal(walk.network, "paths"):
         raise TutorError(why)
     if not walk.backward:
@@ -182,17 +183,6 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
             counts[li, j] = n
         return counts[li, j]
 
-    def products(li: int, j: int, prod: float):
-        for _, head_edges, tail in steps(li, j):
-            p = prod
-            for e in head_edges:
-                p *= q[e].value
-            if isinstance(tail, str):
-                yield p * q[tail].value
-                continue
-            for factor, m in tail:
-                yield from products(li + 1, m, p * q[factor].value)
-
     def paths(li: int, j: int):
         for head_nodes, head_edges, tail in steps(li, j):
             if isinstance(tail, str):
@@ -202,13 +192,69 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
                 for nodes, edges in paths(li + 1, m):
                     yield head_nodes + nodes, head_edges + (factor,) + edges
 
-    out = []
+    def children(li: int, j: int) -> tuple[list[tuple[float, ...]], list[int]]:
+        """Each path step from net_j of layer li as the factors a path's running product is multiplied by, in
+        the order ``first_paths`` multiplies a listed path's edges, and the next layer's neuron it reaches (-1:
+        the loss)."""
+        mults, nexts = [], []
+        for _, head_edges, tail in steps(li, j):
+            head = tuple(q[e].value for e in head_edges)
+            if isinstance(tail, str):
+                mults.append(head + (q[tail].value,))
+                nexts.append(-1)
+            else:
+                for factor, m in tail:
+                    mults.append(head + (q[factor].value,))
+                    nexts.append(m)
+        return mults, nexts
+
+    def leaves(li: int, prods: np.ndarray, js: np.ndarray) -> np.ndarray:
+        """The paths' products of many starts at once, a layer at a time: the running products arriving at layer
+        li (``prods``, at neurons ``js``) expanded into their paths' products, each start's paths together and in
+        the listing's order (a start's steps are consecutive rows). The same multiplications in the same order as
+        a listed path's product (a step's factors padded with 1.0, which multiplies exactly), so the same bits."""
+        while True:
+            table = [children(li, j) for j in range(len(fwd[li]))]
+            width = max(len(m) for mults, _ in table for m in mults)
+            rows = [m + (1.0,) * (width - len(m)) for mults, _ in table for m in mults]
+            mult = np.array(rows, dtype=float).reshape(-1, width)
+            nxt = np.array([n for _, nexts in table for n in nexts], dtype=int)
+            many = np.array([len(nexts) for _, nexts in table])
+            first = np.cumsum(many) - many  # each neuron's first row
+            counts = many[js]
+            # each start's rows in order: a ragged arange of its neuron's rows
+            at = np.repeat(first[js] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+            prods = np.repeat(prods, counts)
+            for w in range(width):
+                prods = prods * mult[at, w]
+            if li == L - 1:
+                return prods
+            li, js = li + 1, nxt[at]
+
+    # every parameter's total: its starts' paths expanded together (a numpy step a layer, not a generator step a
+    # path: the paths outnumber the parameters), each parameter's products summed in order
+    firsts_of, totals = [], {}
     for p in walk.params:
         neurons = walk.network.layers[p.layer].neurons
         starts = [neurons.index(p.neuron)] if p.kind == "weight" or not p.chains else list(range(len(neurons)))
-        firsts = [(j, p.factors[-1] if p.factors else p.chains[j][-1]) for j in starts]
+        firsts_of.append([(j, p.factors[-1] if p.factors else p.chains[j][-1]) for j in starts])
+    for layer in sorted({p.layer for p in walk.params}):
+        mine = [i for i, p in enumerate(walk.params) if p.layer == layer]
+        starts = [(i, j, first) for i in mine for j, first in firsts_of[i]]
+        prods = np.array([1.0 * q[first].value for _, _, first in starts], dtype=float)
+        js = np.array([j for _, j, _ in starts], dtype=int)
+        sizes = [count(layer, j) for _, j, _ in starts]  # paths of each start (refused past MAX_PATHS)
+        flat = leaves(layer, prods, js)
+        at = 0
+        for (i, _, _), size in zip(starts, sizes):
+            totals.setdefault(i, []).extend(flat[at : at + size].tolist())
+            at += size
+
+    out = []
+    for i, p in enumerate(walk.params):
+        firsts = firsts_of[i]
         n = sum(count(p.layer, j) for j, _ in firsts)
-        total = float(sum(x for j, first in firsts for x in products(p.layer, j, 1.0 * q[first].value)))
+        total = float(sum(totals[i]))  # in products' order: Python's sum adds one after the other
 
         def first_paths(limit: int, p=p, firsts=firsts) -> tuple[Path, ...]:
             listed: list[Path] = []
