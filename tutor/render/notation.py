@@ -433,9 +433,10 @@ def _terms_of(form: Form) -> dict[int, list[int]]:
     return terms
 
 
-def elided(form: Form, positions: tuple[int, ...]) -> Form:
+def elided(form: Form, args: tuple, wrt: str) -> Form:
     """A long sum as a derivative's body writes it: its first two terms, every term that holds the placeholders
-    at ``positions`` (the variable it is differentiated by), its last two, and ⋯ for each run left out.
+    of the argument ``wrt`` among ``args`` (the variable it is differentiated by), its last two, and ⋯ for each
+    run left out.
 
     ∂net_o1/∂out_h2,5 = ∂/∂out_h2,5 [w1·out1 + w2·out2 + ⋯ + w5·out5 + ⋯ + w30·out30 + b·1] = w5, as a
     textbook writes it. The whole sum is its own line in the forward pass; written out again in each of the
@@ -445,6 +446,7 @@ def elided(form: Form, positions: tuple[int, ...]) -> Form:
     expr = form.expr
     if not expr.is_Add or len(expr.args) <= ELIDE_ABOVE:
         return form
+    positions = _positions(args, wrt)
     short = _ELIDED.get(form, positions)
     if short is MISSING:
         terms = expr.args  # in the order they print (the printers keep an unevaluated sum's order)
@@ -889,9 +891,7 @@ class FormulaWriter:
         if q.of_form is None:
             return "", ""
         printer = _TextFormPrinter if mode == "text" else _TexFormPrinter
-        form = q.of_form
-        if form.expr.is_Add and len(form.expr.args) > ELIDE_ABOVE:
-            form = elided(form, _positions(q.of_args, q.wrt))
+        form = elided(q.of_form, q.of_args, q.wrt)
         return printer.derivative(self.label(q.wrt, mode), self._print(form, q.of_args, mode, False))
 
     def differentiated(self, q: Quantity, mode: str = "tex") -> str:

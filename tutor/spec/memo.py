@@ -48,8 +48,5 @@ class ByIdentity:
         self._table[id(obj), rest] = (obj, value)
         return value
 
-    def clear(self) -> None:
-        self._table.clear()
-
     def __len__(self) -> int:
         return len(self._table)
