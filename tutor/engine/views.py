@@ -192,21 +192,32 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
                 for nodes, edges in paths(li + 1, m):
                     yield head_nodes + nodes, head_edges + (factor,) + edges
 
-    def children(li: int, j: int) -> tuple[list[tuple[float, ...]], list[int]]:
-        """Each path step from net_j of layer li as the factors a path's running product is multiplied by, in
-        the order ``first_paths`` multiplies a listed path's edges, and the next layer's neuron it reaches (-1:
-        the loss)."""
-        mults, nexts = [], []
-        for _, head_edges, tail in steps(li, j):
-            head = tuple(q[e].value for e in head_edges)
-            if isinstance(tail, str):
-                mults.append(head + (q[tail].value,))
-                nexts.append(-1)
-            else:
-                for factor, m in tail:
-                    mults.append(head + (q[factor].value,))
-                    nexts.append(m)
-        return mults, nexts
+    tables: dict[int, tuple] = {}
+
+    def table(li: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every path step from layer li's neurons, a row each, neuron by neuron: the factors a path's running
+        product is multiplied by, in the order ``first_paths`` multiplies a listed path's edges (padded with
+        1.0), the next layer's neuron it reaches (-1: the loss), and each neuron's number of rows and first row.
+        Made once a layer: the parameters of every layer before it read it."""
+        if li not in tables:
+            mults, nexts, many = [], [], []
+            for j in range(len(fwd[li])):
+                before = len(nexts)
+                for _, head_edges, tail in steps(li, j):
+                    head = tuple(q[e].value for e in head_edges)
+                    if isinstance(tail, str):
+                        mults.append(head + (q[tail].value,))
+                        nexts.append(-1)
+                    else:
+                        for factor, m in tail:
+                            mults.append(head + (q[factor].value,))
+                            nexts.append(m)
+                many.append(len(nexts) - before)
+            width = max(len(m) for m in mults)
+            mult = np.array([m + (1.0,) * (width - len(m)) for m in mults], dtype=float).reshape(-1, width)
+            rows = np.array(many)
+            tables[li] = (mult, np.array(nexts, dtype=int), rows, np.cumsum(rows) - rows)
+        return tables[li]
 
     def leaves(li: int, prods: np.ndarray, js: np.ndarray) -> np.ndarray:
         """The paths' products of many starts at once, a layer at a time: the running products arriving at layer
@@ -214,18 +225,12 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
         the listing's order (a start's steps are consecutive rows). The same multiplications in the same order as
         a listed path's product (a step's factors padded with 1.0, which multiplies exactly), so the same bits."""
         while True:
-            table = [children(li, j) for j in range(len(fwd[li]))]
-            width = max(len(m) for mults, _ in table for m in mults)
-            rows = [m + (1.0,) * (width - len(m)) for mults, _ in table for m in mults]
-            mult = np.array(rows, dtype=float).reshape(-1, width)
-            nxt = np.array([n for _, nexts in table for n in nexts], dtype=int)
-            many = np.array([len(nexts) for _, nexts in table])
-            first = np.cumsum(many) - many  # each neuron's first row
+            mult, nxt, many, first = table(li)
             counts = many[js]
             # each start's rows in order: a ragged arange of its neuron's rows
             at = np.repeat(first[js] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
             prods = np.repeat(prods, counts)
-            for w in range(width):
+            for w in range(mult.shape[1]):
                 prods = prods * mult[at, w]
             if li == L - 1:
                 return prods
@@ -254,7 +259,7 @@ def path_totals(walk: Walkthrough) -> list[PathTotals]:
     for i, p in enumerate(walk.params):
         firsts = firsts_of[i]
         n = sum(count(p.layer, j) for j, _ in firsts)
-        total = float(sum(totals[i]))  # in products' order: Python's sum adds one after the other
+        total = float(sum(totals[i]))  # in the listing's order: Python's sum adds one after the other
 
         def first_paths(limit: int, p=p, firsts=firsts) -> tuple[Path, ...]:
             listed: list[Path] = []
