@@ -339,18 +339,7 @@ def _random_spec(sizes: list[int], seed: int) -> str:
 
 def _n4884() -> str:
     """A seeded 4-8-8-4 network (tanh, tanh, sigmoid), its values with two decimals."""
-    import random
-
-    rng = random.Random(1)
-    sizes = [4, 8, 8, 4]
-    out = f"[inputs]\nvalues = {[round(rng.uniform(-1, 1), 2) for _ in range(4)]}\n"
-    for k in range(1, 4):
-        rows = [[round(rng.uniform(-1, 1), 2) for _ in range(sizes[k - 1])] for _ in range(sizes[k])]
-        act = "sigmoid" if k == 3 else "tanh"
-        out += f'\n[[layers]]\nsize = {sizes[k]}\nactivation = "{act}"\nweights = {rows}\n'
-        out += f"biases = {[round(rng.uniform(-1, 1), 2) for _ in range(sizes[k])]}\n"
-    targets = [round(rng.uniform(0, 1), 2) for _ in range(4)]
-    return out + f'\n[loss]\nname = "half_sse"\ntargets = {targets}\n\n[training]\nlearning_rate = 0.5\n'
+    return _random_spec([4, 8, 8, 4], seed=1)
 
 
 # -- teaching order --------------------------------------------------------------------------------------------
